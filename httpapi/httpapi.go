@@ -1,0 +1,146 @@
+// Package httpapi serves the storefront API (related lists), health and
+// readiness probes, and the Prometheus metrics.
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+
+	"github.com/alsobought/alsobought/event"
+	"github.com/alsobought/alsobought/store"
+)
+
+// DefaultAddr is where the server listens unless configured.
+const DefaultAddr = "127.0.0.1:8080"
+
+// MaxK bounds the k parameter.
+const MaxK = 100
+
+// Lists is what the API reads.
+type Lists interface {
+	ReadList(ctx context.Context, item string) (store.List, error)
+}
+
+// ReadinessCheck returns why the service is not ready, or "" when it is.
+type ReadinessCheck func(ctx context.Context) string
+
+// New returns the handler of every endpoint.
+func New(lists Lists, ready ReadinessCheck, gatherer prometheus.Gatherer, log zerolog.Logger) http.Handler {
+	s := &server{lists: lists, ready: ready, log: log.With().Str("component", "http").Logger()}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /v1/items/{id}/related", s.related)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
+	})
+	return mux
+}
+
+type server struct {
+	lists Lists
+	ready ReadinessCheck
+	log   zerolog.Logger
+}
+
+func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if why := s.ready(ctx); why != "" {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": why})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// RelatedItem is one entry of a related list in API responses.
+type RelatedItem struct {
+	Item     string  `json:"item"`
+	Score    float64 `json:"score"`
+	CoBuyers int64   `json:"co_buyers"`
+}
+
+// RelatedResponse is the body of GET /v1/items/{id}/related.
+type RelatedResponse struct {
+	Item       string        `json:"item"`
+	List       string        `json:"list"`
+	Method     string        `json:"method,omitempty"`
+	ComputedAt *time.Time    `json:"computed_at,omitempty"`
+	Items      []RelatedItem `json:"items"`
+}
+
+func (s *server) related(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if err := event.ValidID(id, event.DefaultLimits(time.Now()).MaxIDLen); err != nil {
+		writeError(w, http.StatusBadRequest, "item id: "+err.Error())
+		return
+	}
+	k, err := parseK(r, 10)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if list := r.URL.Query().Get("list"); list != "" && list != "bought" {
+		writeError(w, http.StatusBadRequest, "list: only \"bought\" is served")
+		return
+	}
+	resp := RelatedResponse{Item: id, List: "bought", Items: []RelatedItem{}}
+	l, err := s.lists.ReadList(r.Context(), id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		// An item without related items is not an error: the list is empty.
+	case err != nil:
+		s.log.Warn().Err(err).Str("item", id).Msg("read list failed")
+		writeError(w, http.StatusServiceUnavailable, "state store unavailable")
+		return
+	default:
+		resp.Method = string(l.Method)
+		at := l.ComputedAt
+		resp.ComputedAt = &at
+		for i, it := range l.Items {
+			if i == k {
+				break
+			}
+			resp.Items = append(resp.Items, RelatedItem{Item: it.Item, Score: it.Score, CoBuyers: it.Support})
+		}
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func parseK(r *http.Request, def int) (int, error) {
+	v := r.URL.Query().Get("k")
+	if v == "" {
+		return def, nil
+	}
+	k, err := strconv.Atoi(v)
+	if err != nil || k < 1 || k > MaxK {
+		return 0, errors.New("k must be an integer from 1 to " + strconv.Itoa(MaxK))
+	}
+	return k, nil
+}
+
+// ErrorResponse is the body of every error.
+type ErrorResponse struct {
+	Error string `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, ErrorResponse{Error: msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

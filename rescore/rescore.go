@@ -1,0 +1,248 @@
+// Package rescore keeps the related-item lists in step with the counters:
+// it re-scores the items the consumer marked dirty within seconds, sweeps
+// every row on a schedule (every P_Y drifts a little with T), and rebuilds
+// everything on demand.
+package rescore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/alsobought/alsobought/scoring"
+	"github.com/alsobought/alsobought/store"
+)
+
+// Store is what the re-scorer needs from the state.
+type Store interface {
+	ReadRows(ctx context.Context, items []string) ([]scoring.Row, scoring.Globals, error)
+	WriteLists(ctx context.Context, lists []store.List) error
+	DirtyItems(ctx context.Context, n int) ([]store.DirtyItem, error)
+	ClearDirty(ctx context.Context, items []store.DirtyItem) error
+	DirtyBacklog(ctx context.Context) (int64, time.Time, error)
+	ScanItems(ctx context.Context, fn func(items []string) error) error
+}
+
+// Defaults for Config.
+const (
+	DefaultBatch         = 200
+	DefaultPollInterval  = 200 * time.Millisecond
+	DefaultSweepInterval = time.Hour
+)
+
+// Config of the re-scorer.
+type Config struct {
+	Method        scoring.Method    // the served scorer; default amazon2017
+	Rules         scoring.ListRules // K_list and min support
+	Batch         int               // items re-scored per round trip; default DefaultBatch
+	PollInterval  time.Duration     // how often an idle re-scorer looks for dirty items
+	SweepInterval time.Duration     // full re-score schedule; 0 turns the sweep off
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	if _, err := scoring.ParseMethod(string(c.Method)); err != nil {
+		return err
+	}
+	if err := c.Rules.Validate(); err != nil {
+		return err
+	}
+	if c.Batch < 1 || c.PollInterval <= 0 || c.SweepInterval < 0 {
+		return errors.New("rescore batch must be >= 1, poll interval > 0 and sweep interval >= 0")
+	}
+	return nil
+}
+
+// Rescorer recomputes lists.
+type Rescorer struct {
+	cfg     Config
+	st      Store
+	log     zerolog.Logger
+	metrics *metrics
+	now     func() time.Time
+}
+
+// New builds a Rescorer with defaults filled in.
+func New(cfg Config, st Store, log zerolog.Logger, reg prometheus.Registerer) (*Rescorer, error) {
+	if cfg.Method == "" {
+		cfg.Method = scoring.Amazon2017
+	}
+	if cfg.Rules == (scoring.ListRules{}) {
+		cfg.Rules = scoring.DefaultListRules()
+	}
+	if cfg.Batch == 0 {
+		cfg.Batch = DefaultBatch
+	}
+	if cfg.PollInterval == 0 {
+		cfg.PollInterval = DefaultPollInterval
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Rescorer{cfg: cfg, st: st, log: log.With().Str("component", "rescore").Logger(),
+		metrics: newMetrics(reg), now: time.Now}, nil
+}
+
+// Rescore recomputes and writes the lists of the given items.
+func (r *Rescorer) Rescore(ctx context.Context, items []string) error {
+	if len(items) == 0 {
+		return nil
+	}
+	start := r.now()
+	rows, g, err := r.st.ReadRows(ctx, items)
+	if err != nil {
+		return err
+	}
+	at := r.now().UTC()
+	lists := make([]store.List, len(rows))
+	for i, row := range rows {
+		lists[i] = store.List{Item: row.Item, Method: r.cfg.Method, ComputedAt: at,
+			Items: scoring.RelatedList(r.cfg.Method, row, g, r.cfg.Rules)}
+		r.metrics.listSize.Observe(float64(len(lists[i].Items)))
+	}
+	if err := r.st.WriteLists(ctx, lists); err != nil {
+		return err
+	}
+	r.metrics.rescored.Add(float64(len(items)))
+	r.metrics.seconds.Observe(r.now().Sub(start).Seconds())
+	return nil
+}
+
+// DrainDirty re-scores dirty items until none is left, and returns how many
+// it re-scored.
+func (r *Rescorer) DrainDirty(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		dirty, err := r.st.DirtyItems(ctx, r.cfg.Batch)
+		if err != nil || len(dirty) == 0 {
+			return total, err
+		}
+		items := make([]string, len(dirty))
+		for i, d := range dirty {
+			items[i] = d.Item
+		}
+		if err := r.Rescore(ctx, items); err != nil {
+			return total, err
+		}
+		if err := r.st.ClearDirty(ctx, dirty); err != nil {
+			return total, err
+		}
+		for _, d := range dirty {
+			r.metrics.dirtyWait.Observe(r.now().Sub(d.Since).Seconds())
+		}
+		total += len(dirty)
+	}
+}
+
+// RescoreAll recomputes every list (and removes lists of items that lost
+// their row), then drains what became dirty meanwhile.
+func (r *Rescorer) RescoreAll(ctx context.Context) (int, error) {
+	done := make(map[string]struct{})
+	err := r.st.ScanItems(ctx, func(items []string) error {
+		todo := items[:0:0]
+		for _, it := range items {
+			if _, ok := done[it]; !ok {
+				done[it] = struct{}{}
+				todo = append(todo, it)
+			}
+		}
+		for len(todo) > 0 {
+			n := min(len(todo), r.cfg.Batch)
+			if err := r.Rescore(ctx, todo[:n]); err != nil {
+				return err
+			}
+			todo = todo[n:]
+		}
+		return nil
+	})
+	if err != nil {
+		return len(done), fmt.Errorf("rescore all: %w", err)
+	}
+	n, err := r.DrainDirty(ctx)
+	return len(done) + n, err
+}
+
+// Run re-scores dirty items as they appear and sweeps every row on the
+// configured schedule, until ctx is cancelled. Errors are logged and
+// retried on the next tick: a Redis outage pauses re-scoring, no more.
+func (r *Rescorer) Run(ctx context.Context) error {
+	poll := time.NewTicker(r.cfg.PollInterval)
+	defer poll.Stop()
+	var sweep <-chan time.Time
+	if r.cfg.SweepInterval > 0 {
+		t := time.NewTicker(r.cfg.SweepInterval)
+		defer t.Stop()
+		sweep = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-poll.C:
+			if _, err := r.DrainDirty(ctx); err != nil && ctx.Err() == nil {
+				r.metrics.errors.Inc()
+				r.log.Warn().Err(err).Msg("re-scoring dirty items failed; will retry")
+			}
+			r.observeBacklog(ctx)
+		case <-sweep:
+			n, err := r.RescoreAll(ctx)
+			if err != nil && ctx.Err() == nil {
+				r.metrics.errors.Inc()
+				r.log.Warn().Err(err).Msg("sweep failed; will retry at the next one")
+				continue
+			}
+			r.log.Info().Int("items", n).Msg("sweep re-scored every list")
+		}
+	}
+}
+
+func (r *Rescorer) observeBacklog(ctx context.Context) {
+	n, oldest, err := r.st.DirtyBacklog(ctx)
+	if err != nil {
+		return
+	}
+	r.metrics.backlog.Set(float64(n))
+	age := 0.0
+	if !oldest.IsZero() {
+		age = r.now().Sub(oldest).Seconds()
+	}
+	r.metrics.oldestAge.Set(age)
+}
+
+type metrics struct {
+	rescored  prometheus.Counter
+	errors    prometheus.Counter
+	seconds   prometheus.Histogram
+	listSize  prometheus.Histogram
+	dirtyWait prometheus.Histogram
+	backlog   prometheus.Gauge
+	oldestAge prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	const ns = "alsobought"
+	m := &metrics{
+		rescored: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "items_rescored_total",
+			Help: "Related lists recomputed."}),
+		errors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "rescore_errors_total",
+			Help: "Re-scoring rounds that failed and will be retried."}),
+		seconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "rescore_batch_duration_seconds",
+			Help: "Time to read, score and write one batch of lists.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
+		listSize: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "related_list_items",
+			Help: "Items per recomputed related list.", Buckets: []float64{0, 1, 2, 5, 10, 20, 50, 100}}),
+		dirtyWait: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "dirty_wait_seconds",
+			Help: "Time from an item's first dirty mark to its re-scored list.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 14)}),
+		backlog: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "dirty_items",
+			Help: "Items waiting to be re-scored."}),
+		oldestAge: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "dirty_oldest_age_seconds",
+			Help: "Age of the oldest pending dirty mark."}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.rescored, m.errors, m.seconds, m.listSize, m.dirtyWait, m.backlog, m.oldestAge)
+	}
+	return m
+}

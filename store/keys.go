@@ -1,0 +1,79 @@
+// Package store keeps alsobought's state in Redis: the counters, the
+// customers' histories, the related-item lists, the dirty set and the
+// consumer's progress. The key layout is a versioned contract that
+// storefronts read directly (docs/redis-keys.md).
+package store
+
+import (
+	"fmt"
+	"regexp"
+)
+
+// SchemaVersion is the version of the key contract and of the state's
+// encoding. It changes only with a migration note in docs/redis-keys.md.
+const SchemaVersion = 1
+
+// globalTag is the hash tag of the keys that are not per item or per
+// customer. '#' cannot occur in an id, so no item or customer shares it.
+const globalTag = "{#}"
+
+var prefixPattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,32}$`)
+
+// ValidatePrefix checks a key prefix.
+func ValidatePrefix(p string) error {
+	if !prefixPattern.MatchString(p) {
+		return fmt.Errorf("redis key prefix %q: use 1-32 characters of A-Z a-z 0-9 _ . -", p)
+	}
+	return nil
+}
+
+// Keys builds every key under one prefix. Per-item keys carry the item id as
+// their hash tag, so an item's row and its list live in the same slot of a
+// Redis Cluster; per-customer keys carry the customer id.
+type Keys struct{ Prefix string }
+
+// Row is item X's purchase row: field Y = N_XY, field "h|n" = h_X[n],
+// fields "#p" = the fence watermark for partition p.
+func (k Keys) Row(item string) string { return k.Prefix + ":row:b:{" + item + "}" }
+
+// List is item X's "bought this also bought" list (a JSON string).
+func (k Keys) List(item string) string { return k.Prefix + ":rel:b:{" + item + "}" }
+
+// Customer is a customer's state: field "b" = purchase history, "#p" = watermark.
+func (k Keys) Customer(id string) string { return k.Prefix + ":cust:{" + id + "}" }
+
+// Buyers is the hash of B: field X = B_X.
+func (k Keys) Buyers() string { return k.Prefix + ":" + globalTag + ":buyers" }
+
+// Totals holds T and C.
+func (k Keys) Totals() string { return k.Prefix + ":" + globalTag + ":totals" }
+
+// Dirty is the sorted set of items whose list must be re-scored, scored by
+// the time (unix ms) they were first marked since their last re-score.
+func (k Keys) Dirty() string { return k.Prefix + ":" + globalTag + ":dirty" }
+
+// DirtyVersions counts the marks of each dirty item: field X = version.
+func (k Keys) DirtyVersions() string { return k.Prefix + ":" + globalTag + ":dirtyver" }
+
+// Progress holds the applied offset of each partition: field p.
+func (k Keys) Progress() string { return k.Prefix + ":" + globalTag + ":progress" }
+
+// Meta records which topic and settings built the state.
+func (k Keys) Meta() string { return k.Prefix + ":" + globalTag + ":meta" }
+
+// itemOf extracts the id between the braces of a per-item key.
+func itemOf(key string) string {
+	open, close := -1, -1
+	for i := 0; i < len(key); i++ {
+		if key[i] == '{' && open < 0 {
+			open = i
+		} else if key[i] == '}' && open >= 0 {
+			close = i
+			break
+		}
+	}
+	if open < 0 || close < 0 {
+		return ""
+	}
+	return key[open+1 : close]
+}

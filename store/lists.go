@@ -1,0 +1,262 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/alsobought/alsobought/scoring"
+)
+
+// ErrNotFound means the item has no list (no co-buyers above the rules yet).
+var ErrNotFound = errors.New("not found")
+
+// ListEncodingVersion is the "v" field of a stored list.
+const ListEncodingVersion = 1
+
+// List is a related-item list as stored under Keys.List: one JSON string per
+// item, so a storefront reads it with one GET and gets the exact order (a
+// sorted set could not express the tie rules).
+type List struct {
+	Version    int               `json:"v"`
+	Item       string            `json:"item"`
+	Method     scoring.Method    `json:"method"`
+	ComputedAt time.Time         `json:"computed_at"`
+	Items      []scoring.Related `json:"items"`
+}
+
+// ReadList returns an item's stored list.
+func (s *Store) ReadList(ctx context.Context, item string) (List, error) {
+	raw, err := s.rdb.Get(ctx, s.keys.List(item)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return List{}, ErrNotFound
+	}
+	if err != nil {
+		return List{}, fmt.Errorf("read list of %s: %w", item, err)
+	}
+	var l List
+	if err := json.Unmarshal(raw, &l); err != nil {
+		return List{}, fmt.Errorf("decode list of %s: %w", item, err)
+	}
+	return l, nil
+}
+
+// WriteLists replaces the lists in one round trip; an empty list deletes
+// the key, so only items with related items take memory.
+func (s *Store) WriteLists(ctx context.Context, lists []List) error {
+	bufs := make([][]byte, len(lists))
+	for i, l := range lists {
+		if len(l.Items) == 0 {
+			continue
+		}
+		l.Version = ListEncodingVersion
+		b, err := json.Marshal(l)
+		if err != nil {
+			return fmt.Errorf("encode list of %s: %w", l.Item, err)
+		}
+		bufs[i] = b
+	}
+	_, err := s.execPipeline(ctx, "write lists", func(p redis.Pipeliner) {
+		for i, l := range lists {
+			if bufs[i] == nil {
+				p.Del(ctx, s.keys.List(l.Item))
+			} else {
+				p.Set(ctx, s.keys.List(l.Item), bufs[i], 0)
+			}
+		}
+	})
+	return err
+}
+
+// Globals reads T and C.
+func (s *Store) Globals(ctx context.Context) (scoring.Globals, error) {
+	vals, err := s.rdb.HMGet(ctx, s.keys.Totals(), "T", "C").Result()
+	if err != nil {
+		return scoring.Globals{}, fmt.Errorf("read totals: %w", err)
+	}
+	return scoring.Globals{Total: toInt(vals[0]), Customers: toInt(vals[1])}, nil
+}
+
+func toInt(v any) int64 {
+	s, _ := v.(string)
+	n, _ := strconv.ParseInt(s, 10, 64)
+	return n
+}
+
+// RowFields splits a stored row hash into co-counts and histogram bins,
+// ignoring the fence watermarks.
+func RowFields(fields map[string]string) (co map[string]int64, hist []scoring.HistBin, err error) {
+	co = make(map[string]int64, len(fields))
+	for f, v := range fields {
+		if strings.HasPrefix(f, "#") {
+			continue
+		}
+		n, perr := strconv.ParseInt(v, 10, 64)
+		if perr != nil {
+			return nil, nil, fmt.Errorf("field %q=%q is not an integer", f, v)
+		}
+		if rest, ok := strings.CutPrefix(f, "h|"); ok {
+			others, perr := strconv.ParseInt(rest, 10, 64)
+			if perr != nil {
+				return nil, nil, fmt.Errorf("histogram field %q", f)
+			}
+			hist = append(hist, scoring.HistBin{Others: others, Customers: n})
+			continue
+		}
+		co[f] = n
+	}
+	return co, hist, nil
+}
+
+// ReadRows reads what scoring needs for each item in two round trips: the
+// rows, then B of every item and its candidates, with the totals.
+func (s *Store) ReadRows(ctx context.Context, items []string) ([]scoring.Row, scoring.Globals, error) {
+	cmds, err := s.execPipeline(ctx, "read rows", func(p redis.Pipeliner) {
+		for _, it := range items {
+			p.HGetAll(ctx, s.keys.Row(it))
+		}
+	})
+	if err != nil {
+		return nil, scoring.Globals{}, err
+	}
+	rows := make([]scoring.Row, len(items))
+	cos := make([]map[string]int64, len(items))
+	for i, it := range items {
+		co, hist, err := RowFields(cmds[i].(*redis.MapStringStringCmd).Val())
+		if err != nil {
+			return nil, scoring.Globals{}, fmt.Errorf("row of %s: %w", it, err)
+		}
+		rows[i] = scoring.Row{Item: it, Hist: hist}
+		cos[i] = co
+	}
+	var totals *redis.SliceCmd
+	buyers := make([]*redis.SliceCmd, len(items))
+	names := make([][]string, len(items))
+	_, err = s.execPipeline(ctx, "read buyers", func(p redis.Pipeliner) {
+		totals = p.HMGet(ctx, s.keys.Totals(), "T", "C")
+		for i, it := range items {
+			ns := make([]string, 0, len(cos[i])+1)
+			ns = append(ns, it)
+			for y := range cos[i] {
+				ns = append(ns, y)
+			}
+			names[i] = ns
+			buyers[i] = p.HMGet(ctx, s.keys.Buyers(), ns...)
+		}
+	})
+	if err != nil {
+		return nil, scoring.Globals{}, err
+	}
+	g := scoring.Globals{Total: toInt(totals.Val()[0]), Customers: toInt(totals.Val()[1])}
+	for i := range items {
+		b := buyers[i].Val()
+		rows[i].Buyers = toInt(b[0])
+		rows[i].Candidates = make([]scoring.Candidate, 0, len(names[i])-1)
+		for j, y := range names[i][1:] {
+			rows[i].Candidates = append(rows[i].Candidates, scoring.Candidate{Item: y, Support: cos[i][y], Buyers: toInt(b[j+1])})
+		}
+	}
+	return rows, g, nil
+}
+
+// DirtyItem is an item waiting to be re-scored.
+type DirtyItem struct {
+	Item    string
+	Version string    // mark version as read; the mark is cleared only if unchanged
+	Since   time.Time // first mark since the last re-score
+}
+
+// DirtyItems returns up to n dirty items, oldest first.
+func (s *Store) DirtyItems(ctx context.Context, n int) ([]DirtyItem, error) {
+	zs, err := s.rdb.ZRangeWithScores(ctx, s.keys.Dirty(), 0, int64(n-1)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read dirty set: %w", err)
+	}
+	if len(zs) == 0 {
+		return nil, nil
+	}
+	names := make([]string, len(zs))
+	for i, z := range zs {
+		names[i] = z.Member.(string)
+	}
+	vers, err := s.rdb.HMGet(ctx, s.keys.DirtyVersions(), names...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read dirty versions: %w", err)
+	}
+	out := make([]DirtyItem, len(zs))
+	for i, z := range zs {
+		v, _ := vers[i].(string)
+		out[i] = DirtyItem{Item: names[i], Version: v, Since: time.UnixMilli(int64(z.Score))}
+	}
+	return out, nil
+}
+
+// ClearDirty removes the items whose mark has not moved since they were read.
+func (s *Store) ClearDirty(ctx context.Context, items []DirtyItem) error {
+	if len(items) == 0 {
+		return nil
+	}
+	args := make([]any, 0, 2*len(items))
+	for _, d := range items {
+		args = append(args, d.Item, d.Version)
+	}
+	_, err := s.execPipeline(ctx, "clear dirty marks", func(p redis.Pipeliner) {
+		clearDirtyScript.EvalSha(ctx, p, []string{s.keys.Dirty(), s.keys.DirtyVersions()}, args...)
+	})
+	return err
+}
+
+// DirtyBacklog returns the number of dirty items and the first-mark time of
+// the oldest (zero when none).
+func (s *Store) DirtyBacklog(ctx context.Context) (int64, time.Time, error) {
+	n, err := s.rdb.ZCard(ctx, s.keys.Dirty()).Result()
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("read dirty backlog: %w", err)
+	}
+	if n == 0 {
+		return 0, time.Time{}, nil
+	}
+	zs, err := s.rdb.ZRangeWithScores(ctx, s.keys.Dirty(), 0, 0).Result()
+	if err != nil || len(zs) == 0 {
+		return n, time.Time{}, err
+	}
+	return n, time.UnixMilli(int64(zs[0].Score)), nil
+}
+
+// ScanItems calls fn with batches of the items that have a row or a list
+// (an item may come twice, once per key kind; callers de-duplicate).
+func (s *Store) ScanItems(ctx context.Context, fn func(items []string) error) error {
+	if err := s.ScanItemsOf(ctx, s.keys.Row("*"), fn); err != nil {
+		return err
+	}
+	return s.ScanItemsOf(ctx, s.keys.List("*"), fn)
+}
+
+// ScanItemsOf calls fn with batches of the item ids of the per-item keys
+// matching pattern.
+func (s *Store) ScanItemsOf(ctx context.Context, pattern string, fn func(items []string) error) error {
+	iter := s.rdb.Scan(ctx, 0, pattern, 1000).Iterator()
+	batch := make([]string, 0, 500)
+	for iter.Next(ctx) {
+		batch = append(batch, itemOf(iter.Val()))
+		if len(batch) == cap(batch) {
+			if err := fn(batch); err != nil {
+				return err
+			}
+			batch = batch[:0]
+		}
+	}
+	if err := iter.Err(); err != nil {
+		return fmt.Errorf("scan %s: %w", pattern, err)
+	}
+	if len(batch) > 0 {
+		return fn(batch)
+	}
+	return nil
+}

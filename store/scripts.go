@@ -1,0 +1,93 @@
+package store
+
+import "github.com/redis/go-redis/v9"
+
+// applyOpsScript applies fenced counter changes to one hash.
+//
+// KEYS[1]: the hash. ARGV[1]: the watermark field of the partition ("#p").
+// ARGV[2..]: groups of (offset, count, field1, delta1, ..., fieldN, deltaN)
+// in ascending offset order. A group is applied only when its offset is above
+// the stored watermark, so a replay of any range of offsets, cut into
+// batches in any way, a retried pipeline, or a zombie writer that races the
+// partition's new owner, applies each event's changes exactly once. Fields
+// that fall to zero are deleted so the hash holds only live counters.
+// Returns the number of groups applied.
+var applyOpsScript = redis.NewScript(`
+local wm = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1')
+local top = wm
+local applied = 0
+local i = 2
+local n = #ARGV
+while i <= n do
+  local off = tonumber(ARGV[i])
+  local cnt = tonumber(ARGV[i + 1])
+  i = i + 2
+  if off > wm then
+    for j = 0, cnt - 1 do
+      local f = ARGV[i + 2 * j]
+      local v = redis.call('HINCRBY', KEYS[1], f, ARGV[i + 2 * j + 1])
+      if v == 0 then redis.call('HDEL', KEYS[1], f) end
+    end
+    if off > top then top = off end
+    applied = applied + 1
+  end
+  i = i + 2 * cnt
+end
+if top > wm then redis.call('HSET', KEYS[1], ARGV[1], top) end
+return applied
+`)
+
+// writeCustomerScript replaces a customer's state only when the writer's
+// watermark for its partition is newer than the stored one, so a late write
+// from a zombie consumer cannot overwrite newer state.
+//
+// KEYS[1]: the customer hash. ARGV[1]: watermark field, ARGV[2]: offset of
+// the customer's last event in the batch, ARGV[3]: history field,
+// ARGV[4]: encoded history. Returns 1 when written.
+var writeCustomerScript = redis.NewScript(`
+local wm = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1')
+if tonumber(ARGV[2]) <= wm then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+return 1
+`)
+
+// advanceScript raises a hash field to ARGV[2] if it is lower (or absent).
+// KEYS[1]: the hash, ARGV[1]: the field. Returns the stored value.
+var advanceScript = redis.NewScript(`
+local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1')
+local v = tonumber(ARGV[2])
+if v > cur then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]); return v end
+return cur
+`)
+
+// markDirtyScript marks items dirty: it bumps each item's mark version and
+// adds it to the dirty set with the time of its first mark (kept while the
+// item stays dirty, so the oldest entry tells how long a change has waited).
+// KEYS[1]: the dirty set, KEYS[2]: the mark versions; ARGV[1]: now (unix ms),
+// ARGV[2..]: items.
+var markDirtyScript = redis.NewScript(`
+for i = 2, #ARGV do
+  redis.call('HINCRBY', KEYS[2], ARGV[i], 1)
+  redis.call('ZADD', KEYS[1], 'NX', ARGV[1], ARGV[i])
+end
+return #ARGV - 1
+`)
+
+// clearDirtyScript removes items from the dirty set only if they were not
+// marked again since the re-scorer read them (same mark version), so a
+// change that lands while a row is being re-scored keeps the row dirty.
+// KEYS[1]: the dirty set, KEYS[2]: the mark versions; ARGV: pairs of
+// (item, version as read). Returns the number removed.
+var clearDirtyScript = redis.NewScript(`
+local removed = 0
+for i = 1, #ARGV, 2 do
+  if redis.call('HGET', KEYS[2], ARGV[i]) == ARGV[i + 1] then
+    redis.call('HDEL', KEYS[2], ARGV[i])
+    redis.call('ZREM', KEYS[1], ARGV[i])
+    removed = removed + 1
+  end
+end
+return removed
+`)
+
+var allScripts = []*redis.Script{applyOpsScript, writeCustomerScript, advanceScript, markDirtyScript, clearDirtyScript}

@@ -1,0 +1,275 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/alsobought/alsobought/delta"
+)
+
+// DefaultPrefix is the key prefix when none is configured.
+const DefaultPrefix = "ab"
+
+// Config says where the state lives.
+type Config struct {
+	// Addrs of the Redis server (one address; cluster mode comes with its own setting).
+	Addrs []string
+	// Prefix of every key. Default DefaultPrefix.
+	Prefix string
+}
+
+// Validate checks the settings before anything connects.
+func (c Config) Validate() error {
+	if len(c.Addrs) == 0 || c.Addrs[0] == "" {
+		return errors.New("no Redis address: set ALSOBOUGHT_REDIS_ADDRS (e.g. 127.0.0.1:16379)")
+	}
+	if len(c.Addrs) > 1 {
+		return fmt.Errorf("%d Redis addresses given (%s): a single Redis takes exactly one address", len(c.Addrs), strings.Join(c.Addrs, ","))
+	}
+	return ValidatePrefix(c.Prefix)
+}
+
+// Store reads and writes alsobought's state in Redis. It is safe for
+// concurrent use.
+type Store struct {
+	rdb  redis.UniversalClient
+	keys Keys
+}
+
+// New builds a Store; it does not connect until first used.
+func New(cfg Config) (*Store, error) {
+	if cfg.Prefix == "" {
+		cfg.Prefix = DefaultPrefix
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	rdb := redis.NewClient(&redis.Options{
+		Addr:         cfg.Addrs[0],
+		ReadTimeout:  10 * time.Second,
+		WriteTimeout: 10 * time.Second,
+	})
+	return &Store{rdb: rdb, keys: Keys{Prefix: cfg.Prefix}}, nil
+}
+
+// Keys returns the key builder, for tools and tests.
+func (s *Store) Keys() Keys { return s.keys }
+
+// Client exposes the Redis client for tools and tests.
+func (s *Store) Client() redis.UniversalClient { return s.rdb }
+
+// Close releases the connections.
+func (s *Store) Close() error { return s.rdb.Close() }
+
+// Ping checks that Redis answers and loads the scripts, which pipelines
+// run by hash only (EVALSHA inside a pipeline cannot fall back to EVAL).
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis ping: %w", err)
+	}
+	return s.loadScripts(ctx)
+}
+
+func (s *Store) loadScripts(ctx context.Context) error {
+	for _, sc := range allScripts {
+		if err := sc.Load(ctx, s.rdb).Err(); err != nil {
+			return fmt.Errorf("load redis script: %w", err)
+		}
+	}
+	return nil
+}
+
+// execPipeline runs a pipeline built by fill; when Redis lost its script
+// cache (restart, failover) it re-loads the scripts and runs the pipeline
+// again, which is safe because every write in it is fenced or idempotent.
+func (s *Store) execPipeline(ctx context.Context, what string, fill func(redis.Pipeliner)) ([]redis.Cmder, error) {
+	for attempt := 0; ; attempt++ {
+		pipe := s.rdb.Pipeline()
+		fill(pipe)
+		cmds, err := pipe.Exec(ctx)
+		if err != nil && attempt == 0 && isNoScript(err) {
+			if lerr := s.loadScripts(ctx); lerr != nil {
+				return nil, fmt.Errorf("%s: %w", what, lerr)
+			}
+			continue
+		}
+		if err != nil {
+			return cmds, fmt.Errorf("%s: %w", what, err)
+		}
+		return cmds, nil
+	}
+}
+
+func isNoScript(err error) bool { return err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") }
+
+// watermarkField names the fence field of a partition inside a hash.
+func watermarkField(partition int) string { return "#" + strconv.Itoa(partition) }
+
+// Customer is a customer's stored state.
+type Customer struct {
+	Purchases  delta.History
+	Watermarks map[int]int64 // partition -> offset of the last applied event
+}
+
+// Watermark returns the offset of the last event applied from a partition,
+// or -1.
+func (c Customer) Watermark(partition int) int64 {
+	if w, ok := c.Watermarks[partition]; ok {
+		return w
+	}
+	return -1
+}
+
+const purchasesField = "b"
+
+func parseCustomer(fields map[string]string) (Customer, error) {
+	c := Customer{Purchases: delta.DecodeHistory(fields[purchasesField])}
+	for f, v := range fields {
+		if !strings.HasPrefix(f, "#") {
+			continue
+		}
+		p, err := strconv.Atoi(f[1:])
+		if err != nil {
+			return c, fmt.Errorf("customer watermark field %q: %w", f, err)
+		}
+		off, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return c, fmt.Errorf("customer watermark %q=%q: %w", f, v, err)
+		}
+		if c.Watermarks == nil {
+			c.Watermarks = make(map[int]int64)
+		}
+		c.Watermarks[p] = off
+	}
+	return c, nil
+}
+
+// LoadCustomers reads the state of the given customers in one round trip.
+// Unknown customers are returned with an empty state.
+func (s *Store) LoadCustomers(ctx context.Context, ids []string) (map[string]Customer, error) {
+	cmds, err := s.execPipeline(ctx, "load customers", func(p redis.Pipeliner) {
+		for _, id := range ids {
+			p.HGetAll(ctx, s.keys.Customer(id))
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]Customer, len(ids))
+	for i, id := range ids {
+		c, err := parseCustomer(cmds[i].(*redis.MapStringStringCmd).Val())
+		if err != nil {
+			return nil, fmt.Errorf("customer %s: %w", id, err)
+		}
+		out[id] = c
+	}
+	return out, nil
+}
+
+// CustomerUpdate is the new state of a customer after a batch.
+type CustomerUpdate struct {
+	ID        string
+	Purchases delta.History
+	Offset    int64 // offset of the customer's last event in the batch
+}
+
+// ApplyBatch writes a batch of one partition in three fenced steps, each
+// acknowledged before the next starts: the counter changes and dirty marks,
+// then the customers' new states, then the partition's progress. A crash
+// between steps is repaired by re-consuming the batch: the counter fences
+// skip what was applied, and customers whose state was written skip their
+// events.
+func (s *Store) ApplyBatch(ctx context.Context, b *delta.Batch, customers []CustomerUpdate, lastOffset int64) error {
+	wm := watermarkField(b.Partition)
+	if len(b.Ops) > 0 || len(b.Dirty) > 0 {
+		_, err := s.execPipeline(ctx, "apply counter changes", func(p redis.Pipeliner) {
+			for k, ops := range b.Ops {
+				args := make([]any, 0, 1+2*len(ops.Offsets)+2*len(ops.Fields))
+				args = append(args, wm)
+				f := 0
+				for g, off := range ops.Offsets {
+					args = append(args, off, ops.Counts[g])
+					for j := 0; j < ops.Counts[g]; j++ {
+						args = append(args, ops.Fields[f], ops.Deltas[f])
+						f++
+					}
+				}
+				applyOpsScript.EvalSha(ctx, p, []string{s.counterKey(k)}, args...)
+			}
+			if len(b.Dirty) > 0 {
+				args := make([]any, 0, 1+len(b.Dirty))
+				args = append(args, time.Now().UnixMilli())
+				for it := range b.Dirty {
+					args = append(args, it)
+				}
+				markDirtyScript.EvalSha(ctx, p, []string{s.keys.Dirty(), s.keys.DirtyVersions()}, args...)
+			}
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if len(customers) > 0 {
+		_, err := s.execPipeline(ctx, "write customers", func(p redis.Pipeliner) {
+			for _, c := range customers {
+				writeCustomerScript.EvalSha(ctx, p, []string{s.keys.Customer(c.ID)}, wm, c.Offset, purchasesField, c.Purchases.Encode())
+			}
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return s.advanceProgress(ctx, b.Partition, lastOffset)
+}
+
+func (s *Store) advanceProgress(ctx context.Context, partition int, offset int64) error {
+	_, err := s.execPipeline(ctx, "record progress", func(p redis.Pipeliner) {
+		advanceScript.EvalSha(ctx, p, []string{s.keys.Progress()}, strconv.Itoa(partition), offset)
+	})
+	return err
+}
+
+func (s *Store) counterKey(k delta.Key) string {
+	switch k.Kind {
+	case delta.RowKey:
+		return s.keys.Row(k.Item)
+	case delta.BuyersKey:
+		return s.keys.Buyers()
+	default:
+		return s.keys.Totals()
+	}
+}
+
+// Progress returns the applied offset of every partition that has one.
+func (s *Store) Progress(ctx context.Context) (map[int]int64, error) {
+	m, err := s.rdb.HGetAll(ctx, s.keys.Progress()).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read progress: %w", err)
+	}
+	out := make(map[int]int64, len(m))
+	for f, v := range m {
+		p, err1 := strconv.Atoi(f)
+		off, err2 := strconv.ParseInt(v, 10, 64)
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("progress field %q=%q is not partition=offset", f, v)
+		}
+		out[p] = off
+	}
+	return out, nil
+}
+
+// SetProgress raises the applied offset of partitions (used by bootstrap).
+func (s *Store) SetProgress(ctx context.Context, offsets map[int]int64) error {
+	for p, off := range offsets {
+		if err := s.advanceProgress(ctx, p, off); err != nil {
+			return err
+		}
+	}
+	return nil
+}

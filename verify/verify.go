@@ -1,0 +1,129 @@
+// Package verify compares the streamed state in Redis with the batch oracle
+// (DESIGN.md promise 2): every counter, every customer history and every
+// related list.
+package verify
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/alsobought/alsobought/oracle"
+	"github.com/alsobought/alsobought/scoring"
+	"github.com/alsobought/alsobought/store"
+)
+
+// ScoreTolerance is the relative tolerance for list scores.
+const ScoreTolerance = 1e-9
+
+// maxExamples bounds the mismatches described in a report.
+const maxExamples = 20
+
+// Report counts what differs.
+type Report struct {
+	Counters          int // counters compared
+	Lists             int // lists compared
+	Customers         int // histories compared
+	CounterMismatches int
+	ListMismatches    int
+	HistoryMismatches int
+	Examples          []string
+}
+
+// OK reports whether nothing differs.
+func (r *Report) OK() bool {
+	return r.CounterMismatches == 0 && r.ListMismatches == 0 && r.HistoryMismatches == 0
+}
+
+func (r *Report) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "counters: %d compared, %d mismatching\n", r.Counters, r.CounterMismatches)
+	fmt.Fprintf(&b, "histories: %d compared, %d mismatching\n", r.Customers, r.HistoryMismatches)
+	fmt.Fprintf(&b, "lists: %d compared, %d mismatching\n", r.Lists, r.ListMismatches)
+	for _, e := range r.Examples {
+		fmt.Fprintf(&b, "  %s\n", e)
+	}
+	return b.String()
+}
+
+func (r *Report) example(format string, args ...any) {
+	if len(r.Examples) < maxExamples {
+		r.Examples = append(r.Examples, fmt.Sprintf(format, args...))
+	}
+}
+
+// Compare checks the snapshot against the oracle's state and lists.
+func Compare(want *oracle.State, got *store.Snapshot, m scoring.Method, rules scoring.ListRules) *Report {
+	r := &Report{}
+	compareCounters(r, "N", want.Co, got.Co)
+	compareCounters(r, "h", histKeyed(want.Hist), histKeyed(got.Hist))
+	compareCounters(r, "B", map[string]map[string]int64{"": want.Buyers}, map[string]map[string]int64{"": got.Buyers})
+	compareCounters(r, "totals",
+		map[string]map[string]int64{"": {"T": want.Totals.Total, "C": want.Totals.Customers}},
+		map[string]map[string]int64{"": {"T": got.Totals.Total, "C": got.Totals.Customers}})
+
+	for _, c := range unionKeys(want.Histories, got.Histories) {
+		r.Customers++
+		var w []string
+		if h := want.Histories[c]; h != nil {
+			w = h.Items
+		}
+		if g := got.Histories[c]; !slices.Equal(w, g) {
+			r.HistoryMismatches++
+			r.example("history of customer %s: want %v, got %v", c, w, g)
+		}
+	}
+
+	for _, x := range unionKeys(want.Hist, got.Lists) {
+		r.Lists++
+		w := want.List(x, m, rules)
+		g := got.Lists[x].Items
+		if diff := scoring.EqualLists(w, g, ScoreTolerance); diff != "" {
+			r.ListMismatches++
+			r.example("list of %s: %s", x, diff)
+		}
+	}
+	return r
+}
+
+func compareCounters(r *Report, name string, want, got map[string]map[string]int64) {
+	for _, row := range unionKeys(want, got) {
+		for _, f := range unionKeys(want[row], got[row]) {
+			r.Counters++
+			if w, g := want[row][f], got[row][f]; w != g {
+				r.CounterMismatches++
+				r.example("%s[%s][%s]: want %d, got %d", name, row, f, w, g)
+			}
+		}
+	}
+}
+
+func histKeyed(m map[string]map[int64]int64) map[string]map[string]int64 {
+	out := make(map[string]map[string]int64, len(m))
+	for x, h := range m {
+		o := make(map[string]int64, len(h))
+		for n, c := range h {
+			o[fmt.Sprint(n)] = c
+		}
+		out[x] = o
+	}
+	return out
+}
+
+// unionKeys returns the sorted union of two maps' keys.
+func unionKeys[A, B any](a map[string]A, b map[string]B) []string {
+	seen := make(map[string]struct{}, len(a)+len(b))
+	for k := range a {
+		seen[k] = struct{}{}
+	}
+	for k := range b {
+		seen[k] = struct{}{}
+	}
+	out := make([]string, 0, len(seen))
+	for k := range seen {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
