@@ -1,0 +1,74 @@
+# alsobought: build, local services (Kafka + Redis without Docker) and tests.
+# Run `make help` for the list of targets. GNU make; recipes use bash.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+GO        ?= go
+BIN       := bin/alsobought
+LOCAL     := deploy/local
+# Where deploy/local/up.sh writes the settings (follows ALSOBOUGHT_LOCAL_RUN_DIR).
+RUN_DIR   := $(or $(ALSOBOUGHT_LOCAL_RUN_DIR),.run)
+ENV_FILE  := $(RUN_DIR)/env
+TEST_FLAGS ?= -race -count=1 -timeout 20m
+PKGS      ?= ./...
+
+# Export the KEY=VALUE lines of $(ENV_FILE) into the recipe's shell.
+load_env = set -a; . "$(ENV_FILE)"; set +a
+
+.PHONY: help build up down status test test-unit run fmt vet lint clean
+
+help: ## List the targets
+	@echo "Usage: make <target>"
+	@echo
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*?## "}; {printf "  %-10s %s\n", $$1, $$2}'
+	@echo
+	@echo "Local services: Kafka on 127.0.0.1:19092, Redis on 127.0.0.1:16379,"
+	@echo "state under $(RUN_DIR)/ (see deploy/local/README.md)."
+
+build: ## Build bin/alsobought
+	$(GO) build -o $(BIN) ./cmd/alsobought
+
+up: ## Start local Kafka + Redis (idempotent); settings in .run/env
+	@$(LOCAL)/up.sh
+
+down: ## Stop local Kafka + Redis (idempotent)
+	@$(LOCAL)/down.sh
+
+status: ## Show whether local Kafka + Redis are up (exit 1 if not)
+	@$(LOCAL)/status.sh
+
+# Services are stopped whatever happens; the exit status is the first failure's.
+# KEEP_SERVICES=1 leaves them running afterwards.
+test: ## up, check docker-compose.yml, go test -race ./... with the services, then down
+	@status=0; \
+	$(LOCAL)/up.sh >/dev/null || status=$$?; \
+	if [ $$status -eq 0 ]; then $(LOCAL)/check-compose.sh || status=$$?; fi; \
+	if [ $$status -eq 0 ]; then \
+		$(load_env); \
+		echo "go test $(TEST_FLAGS) $(PKGS)  (ALSOBOUGHT_KAFKA_BROKERS=$$ALSOBOUGHT_KAFKA_BROKERS ALSOBOUGHT_REDIS_ADDRS=$$ALSOBOUGHT_REDIS_ADDRS)"; \
+		ALSOBOUGHT_REQUIRE_SERVICES=1 $(GO) test $(TEST_FLAGS) $(PKGS) || status=$$?; \
+	fi; \
+	if [ -z "$${KEEP_SERVICES:-}" ]; then $(LOCAL)/down.sh || true; fi; \
+	exit $$status
+
+test-unit: ## go test -race -short ./... (no services)
+	$(GO) test -race -count=1 -short $(PKGS)
+
+run: build up ## Build, start the services, run deploy/local/demo.sh
+	@test -x $(LOCAL)/demo.sh || { echo "$(LOCAL)/demo.sh is missing or not executable" >&2; exit 1; }
+	@$(load_env); $(LOCAL)/demo.sh
+
+fmt: ## Fail if gofmt would change a file
+	@out="$$(gofmt -l .)"; \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+vet: ## go vet ./...
+	$(GO) vet $(PKGS)
+
+lint: fmt vet ## fmt + vet
+
+clean: ## Remove bin/ (not .run/ or .cache/)
+	rm -rf bin

@@ -1,0 +1,152 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034 # variables are used by the scripts that source this file
+# Shared helpers of deploy/local/{up,down,status}.sh. Sourced, not executed.
+#
+# Every setting can be overridden from the environment (defaults in brackets):
+#   ALSOBOUGHT_LOCAL_RUN_DIR               runtime state            [<repo>/.run]
+#   ALSOBOUGHT_LOCAL_CACHE_DIR             downloaded Kafka jars    [<repo>/.cache]
+#   ALSOBOUGHT_LOCAL_HOST                  address services bind to [127.0.0.1]
+#   ALSOBOUGHT_LOCAL_KAFKA_PORT            Kafka PLAINTEXT listener [19092]
+#   ALSOBOUGHT_LOCAL_KAFKA_CONTROLLER_PORT Kafka KRaft controller   [19093]
+#   ALSOBOUGHT_LOCAL_REDIS_PORT            Redis                    [16379]
+#   ALSOBOUGHT_LOCAL_KAFKA_VERSION         one exact version; unset = first of 4.1.2 4.1.1 4.1.0 that resolves
+#   ALSOBOUGHT_LOCAL_KAFKA_HEAP            JVM heap options         [-Xms512m -Xmx512m]
+#   ALSOBOUGHT_LOCAL_KAFKA_CLUSTER_ID      KRaft cluster id, used when formatting [4L6g3nShT-eMCtK--X86sw]
+#   ALSOBOUGHT_LOCAL_KAFKA_TIMEOUT         readiness wait, seconds  [90]
+#   ALSOBOUGHT_LOCAL_REDIS_TIMEOUT         readiness wait, seconds  [20]
+#   ALSOBOUGHT_LOCAL_JAVA                  java binary              [java]
+
+LOCAL_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$LOCAL_DIR/../.." && pwd)"
+
+RUN_DIR="${ALSOBOUGHT_LOCAL_RUN_DIR:-$REPO_ROOT/.run}"
+CACHE_DIR="${ALSOBOUGHT_LOCAL_CACHE_DIR:-$REPO_ROOT/.cache}"
+HOST="${ALSOBOUGHT_LOCAL_HOST:-127.0.0.1}"
+KAFKA_PORT="${ALSOBOUGHT_LOCAL_KAFKA_PORT:-19092}"
+KAFKA_CONTROLLER_PORT="${ALSOBOUGHT_LOCAL_KAFKA_CONTROLLER_PORT:-19093}"
+REDIS_PORT="${ALSOBOUGHT_LOCAL_REDIS_PORT:-16379}"
+KAFKA_VERSION_CANDIDATES="${ALSOBOUGHT_LOCAL_KAFKA_VERSION:-4.1.2 4.1.1 4.1.0}"
+KAFKA_HEAP="${ALSOBOUGHT_LOCAL_KAFKA_HEAP:--Xms512m -Xmx512m}"
+KAFKA_CLUSTER_ID="${ALSOBOUGHT_LOCAL_KAFKA_CLUSTER_ID:-4L6g3nShT-eMCtK--X86sw}"
+KAFKA_TIMEOUT="${ALSOBOUGHT_LOCAL_KAFKA_TIMEOUT:-90}"
+REDIS_TIMEOUT="${ALSOBOUGHT_LOCAL_REDIS_TIMEOUT:-20}"
+JAVA="${ALSOBOUGHT_LOCAL_JAVA:-java}"
+
+# Relative overrides are taken relative to the repository root.
+case "$RUN_DIR" in /*) ;; *) RUN_DIR="$REPO_ROOT/$RUN_DIR" ;; esac
+case "$CACHE_DIR" in /*) ;; *) CACHE_DIR="$REPO_ROOT/$CACHE_DIR" ;; esac
+
+KAFKA_RUN_DIR="$RUN_DIR/kafka"
+KAFKA_DATA_DIR="$KAFKA_RUN_DIR/data"
+KAFKA_LOG_DIR="$KAFKA_RUN_DIR/logs"
+KAFKA_LOG="$KAFKA_LOG_DIR/server.log"
+KAFKA_PID_FILE="$KAFKA_RUN_DIR/kafka.pid"
+KAFKA_CONFIG="$KAFKA_RUN_DIR/server.properties"
+KAFKA_LOG4J="$LOCAL_DIR/kafka/log4j2.properties"
+KAFKA_POM="$LOCAL_DIR/kafka/pom.xml"
+KAFKA_TEMPLATE="$LOCAL_DIR/kafka/server.properties.tmpl"
+
+REDIS_DIR="$RUN_DIR/redis"
+REDIS_LOG="$REDIS_DIR/redis.log"
+REDIS_PID_FILE="$REDIS_DIR/redis.pid"
+
+ENV_FILE="$RUN_DIR/env"
+
+KAFKA_ADDR="$HOST:$KAFKA_PORT"
+REDIS_ADDR="$HOST:$REDIS_PORT"
+
+# ---------------------------------------------------------------- messages
+
+log() { printf '[local] %s\n' "$*" >&2; }
+die() {
+  printf '[local] ERROR: %s\n' "$*" >&2
+  exit 1
+}
+
+# die_with_log FILE MESSAGE: print the last 30 lines of FILE, then fail.
+die_with_log() {
+  local file="$1"
+  shift
+  printf '[local] ERROR: %s\n' "$*" >&2
+  if [[ -f "$file" ]]; then
+    printf '[local] ---- last 30 lines of %s ----\n' "$file" >&2
+    tail -n 30 "$file" >&2 || true
+    printf '[local] ---- end of %s ----\n' "$file" >&2
+  else
+    printf '[local] (log file %s does not exist)\n' "$file" >&2
+  fi
+  printf '[local] read the full log: %s\n' "$file" >&2
+  exit 1
+}
+
+# ---------------------------------------------------------------- processes
+
+# port_open HOST PORT: true when a TCP connection succeeds within 1 s.
+port_open() {
+  # shellcheck disable=SC2016 # $1/$2 expand in the inner bash
+  timeout 1 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$1" "$2" 2>/dev/null
+}
+
+# read_pid FILE: print the pid stored in FILE (empty when missing/garbage).
+read_pid() {
+  local pid=""
+  if [[ -f "$1" ]]; then
+    read -r pid <"$1" 2>/dev/null || true
+  fi
+  [[ "$pid" =~ ^[0-9]+$ ]] && printf '%s' "$pid"
+  return 0
+}
+
+# pid_alive PID PATTERN: the process exists and its command line matches PATTERN
+# (guards against a recycled pid after a reboot or a crash).
+pid_alive() {
+  local pid="$1" pattern="$2" cmdline
+  [[ -n "$pid" ]] || return 1
+  kill -0 "$pid" 2>/dev/null || return 1
+  if [[ -r "/proc/$pid/cmdline" ]]; then
+    cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)"
+    [[ "$cmdline" == *"$pattern"* ]] || return 1
+    # A zombie (exited, not reaped) is not alive.
+    [[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != "Z" ]] || return 1
+  fi
+  return 0
+}
+
+kafka_pid() { read_pid "$KAFKA_PID_FILE"; }
+redis_pid() { read_pid "$REDIS_PID_FILE"; }
+
+kafka_alive() { pid_alive "$(kafka_pid)" "kafka.Kafka"; }
+redis_alive() { pid_alive "$(redis_pid)" "redis-server"; }
+
+kafka_started_logged() { [[ -f "$KAFKA_LOG" ]] && grep -q "Kafka Server started" "$KAFKA_LOG"; }
+
+# "Up" = pid file + live process + port answering (+ the start line for Kafka,
+# + PONG for Redis).
+kafka_up() { kafka_alive && port_open "$HOST" "$KAFKA_PORT" && kafka_started_logged; }
+redis_ping() { [[ "$(redis-cli -h "$HOST" -p "$REDIS_PORT" ping 2>/dev/null)" == "PONG" ]]; }
+redis_up() { redis_alive && port_open "$HOST" "$REDIS_PORT" && redis_ping; }
+
+# stop_pid NAME PID PATTERN TIMEOUT: SIGTERM, wait, then SIGKILL.
+stop_pid() {
+  local name="$1" pid="$2" pattern="$3" timeout_s="$4" waited=0
+  pid_alive "$pid" "$pattern" || return 0
+  log "stopping $name (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null || true
+  while pid_alive "$pid" "$pattern"; do
+    if ((waited >= timeout_s * 10)); then
+      log "$name (pid $pid) did not stop within ${timeout_s}s, sending SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      sleep 0.5
+      break
+    fi
+    sleep 0.1
+    waited=$((waited + 1))
+  done
+}
+
+# ---------------------------------------------------------------- env lines
+
+env_lines() {
+  printf 'ALSOBOUGHT_KAFKA_BROKERS=%s\n' "$KAFKA_ADDR"
+  printf 'ALSOBOUGHT_REDIS_ADDRS=%s\n' "$REDIS_ADDR"
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Show whether the local Kafka broker and redis-server are up.
+# Exit 0 when both are up, 1 otherwise.
+set -euo pipefail
+
+# shellcheck source=deploy/local/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+# row NAME STATE PID ADDR LOG
+row() { printf '%-6s %-8s pid=%-8s addr=%-22s log=%s\n' "$1" "$2" "${3:--}" "$4" "$5"; }
+
+kafka_version_in_use() {
+  local pid cmdline
+  pid="$(kafka_pid)"
+  [[ -n "$pid" && -r "/proc/$pid/cmdline" ]] || return 0
+  cmdline="$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null || true)"
+  # The classpath is <cache>/kafka-<version>/lib/*
+  sed -n 's|.*/kafka-\([^/]*\)/lib/\*$|\1|p' <<<"$cmdline" | head -n 1
+}
+
+rc=0
+
+if kafka_up; then
+  state=up
+elif kafka_alive; then
+  state=starting
+  rc=1
+else
+  state=down
+  rc=1
+fi
+version="$(kafka_version_in_use)"
+row kafka "$state" "$(kafka_pid || true)" "$KAFKA_ADDR" "$KAFKA_LOG${version:+ (Kafka $version)}"
+[[ -n "$(kafka_pid)" && "$state" == down ]] && echo "       (stale pid file $KAFKA_PID_FILE)"
+
+if redis_up; then
+  state=up
+elif redis_alive; then
+  state=starting
+  rc=1
+else
+  state=down
+  rc=1
+fi
+row redis "$state" "$(redis_pid || true)" "$REDIS_ADDR" "$REDIS_LOG"
+[[ -n "$(redis_pid)" && "$state" == down ]] && echo "       (stale pid file $REDIS_PID_FILE)"
+
+if [[ -f "$ENV_FILE" ]]; then
+  echo "env file: $ENV_FILE"
+fi
+exit "$rc"

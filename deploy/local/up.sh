@@ -1,0 +1,261 @@
+#!/usr/bin/env bash
+# Start the local Kafka broker (KRaft, single node, jars from Maven Central) and
+# redis-server, idempotently. Progress goes to stderr; the settings go to stdout
+# (and to <run dir>/env), so this works:
+#
+#   eval "$(deploy/local/up.sh)"
+#
+# See deploy/local/README.md and the top of deploy/local/lib.sh for overrides.
+set -euo pipefail
+
+# shellcheck source=deploy/local/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+# ---------------------------------------------------------------- tools
+
+as_root() {
+  if [[ $EUID -eq 0 ]]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo "$@"
+  else
+    die "need root (or sudo) to run: $*"
+  fi
+}
+
+apt_install() {
+  command -v apt-get >/dev/null 2>&1 || die "apt-get not found: install $* by hand"
+  log "installing $* with apt-get"
+  as_root apt-get update -qq >&2
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
+}
+
+ensure_redis_installed() {
+  if ! command -v redis-server >/dev/null 2>&1; then
+    apt_install redis-server
+  fi
+  if ! command -v redis-cli >/dev/null 2>&1; then
+    apt_install redis-tools
+  fi
+}
+
+ensure_java() {
+  command -v "$JAVA" >/dev/null 2>&1 || die "java not found (Kafka 4.x needs Java 17+): apt-get install openjdk-17-jre-headless"
+}
+
+# ---------------------------------------------------------------- kafka jars
+
+# Marker content: the Kafka version and a digest of the POM, so that editing the
+# POM (e.g. another logging jar) fetches the jars again.
+jar_marker() { printf 'kafka %s pom-sha256 %s\n' "$1" "$(sha256sum "$KAFKA_POM" | cut -d' ' -f1)"; }
+
+# Sets KAFKA_VERSION and KAFKA_LIB. Uses a cached download when there is one
+# (marker file .complete), otherwise asks Maven for each candidate in order.
+fetch_kafka_jars() {
+  local v lib tmp
+  for v in $KAFKA_VERSION_CANDIDATES; do
+    lib="$CACHE_DIR/kafka-$v/lib"
+    if [[ -f "$lib/.complete" && "$(cat "$lib/.complete")" == "$(jar_marker "$v")" ]]; then
+      KAFKA_VERSION="$v"
+      KAFKA_LIB="$lib"
+      return 0
+    fi
+  done
+  command -v mvn >/dev/null 2>&1 || die "mvn not found: apt-get install maven"
+  for v in $KAFKA_VERSION_CANDIDATES; do
+    lib="$CACHE_DIR/kafka-$v/lib"
+    tmp="$lib.tmp.$$"
+    log "downloading Kafka $v jars from Maven Central into $lib (once)"
+    rm -rf "$tmp"
+    mkdir -p "$tmp"
+    # mvn prints errors on stdout: keep stdout for the env lines. Maven 3.8
+    # emits colour resets even with -B: strip them.
+    if mvn -q -B -Dstyle.color=never -f "$KAFKA_POM" dependency:copy-dependencies \
+      -Dkafka.version="$v" -DincludeScope=runtime \
+      -DoutputDirectory="$tmp" 2>&1 9>&- | sed -u $'s/\x1b\\[[0-9;]*m//g' >&2 &&
+      compgen -G "$tmp/kafka_2.13-$v.jar" >/dev/null; then
+      rm -rf "$lib"
+      mv "$tmp" "$lib"
+      jar_marker "$v" >"$lib/.complete"
+      log "Kafka $v: $(find "$lib" -name '*.jar' | wc -l) jars, $(du -sh "$lib" | cut -f1)"
+      KAFKA_VERSION="$v"
+      KAFKA_LIB="$lib"
+      return 0
+    fi
+    rm -rf "$tmp"
+    rmdir "$CACHE_DIR/kafka-$v" 2>/dev/null || true
+    log "Kafka $v did not resolve, trying the next candidate"
+  done
+  die "could not download any Kafka version of: $KAFKA_VERSION_CANDIDATES (see the mvn output above)"
+}
+
+# ---------------------------------------------------------------- redis
+
+wait_redis() {
+  local deadline=$((SECONDS + REDIS_TIMEOUT))
+  while ((SECONDS < deadline)); do
+    if redis_up; then
+      return 0
+    fi
+    # Daemonized: the pid file appears shortly after the parent exits.
+    if [[ -f "$REDIS_PID_FILE" ]] && ! redis_alive; then
+      die_with_log "$REDIS_LOG" "redis-server exited during start-up"
+    fi
+    sleep 0.2
+  done
+  die_with_log "$REDIS_LOG" "redis-server not ready (no PONG on $REDIS_ADDR) within ${REDIS_TIMEOUT}s"
+}
+
+start_redis() {
+  if redis_up; then
+    log "redis already up: pid $(redis_pid), $REDIS_ADDR"
+    return 0
+  fi
+  if redis_alive; then
+    if ! tr '\0' ' ' <"/proc/$(redis_pid)/cmdline" 2>/dev/null | grep -qF ":$REDIS_PORT"; then
+      die "redis-server (pid $(redis_pid)) is running but not on $REDIS_ADDR (started with other settings?): run deploy/local/down.sh first"
+    fi
+    log "redis process $(redis_pid) is alive but not answering yet: waiting"
+    wait_redis
+    return 0
+  fi
+  rm -f "$REDIS_PID_FILE"
+  if port_open "$HOST" "$REDIS_PORT"; then
+    die "port $REDIS_ADDR is taken by a process this script did not start (no live pid in $REDIS_PID_FILE); stop it or set ALSOBOUGHT_LOCAL_REDIS_PORT"
+  fi
+  mkdir -p "$REDIS_DIR"
+  log "starting redis-server on $REDIS_ADDR (dir $REDIS_DIR)"
+  redis-server \
+    --bind "$HOST" --port "$REDIS_PORT" \
+    --daemonize yes --pidfile "$REDIS_PID_FILE" \
+    --dir "$REDIS_DIR" --logfile "$REDIS_LOG" \
+    --appendonly yes --appendfsync everysec --save "" \
+    </dev/null >&2 9>&- ||
+    die_with_log "$REDIS_LOG" "redis-server failed to start"
+  wait_redis
+  log "redis up: pid $(redis_pid), $REDIS_ADDR, log $REDIS_LOG"
+}
+
+# ---------------------------------------------------------------- kafka
+
+render_kafka_config() {
+  local tmp="$KAFKA_CONFIG.tmp.$$"
+  sed -e "s|@KAFKA_HOST@|$HOST|g" \
+    -e "s|@KAFKA_PORT@|$KAFKA_PORT|g" \
+    -e "s|@CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
+    -e "s|@DATA_DIR@|$KAFKA_DATA_DIR|g" \
+    "$KAFKA_TEMPLATE" >"$tmp"
+  mv "$tmp" "$KAFKA_CONFIG"
+}
+
+format_kafka_storage() {
+  if [[ -f "$KAFKA_DATA_DIR/meta.properties" ]]; then
+    return 0
+  fi
+  local format_log="$KAFKA_LOG_DIR/format.log"
+  log "formatting KRaft storage in $KAFKA_DATA_DIR (cluster id $KAFKA_CLUSTER_ID)"
+  mkdir -p "$KAFKA_DATA_DIR"
+  if ! "$JAVA" -Xmx256m -Djava.awt.headless=true \
+    -Dlog4j2.configurationFile="file:$KAFKA_LOG4J" \
+    -Dkafka.logs.dir="$KAFKA_LOG_DIR" \
+    -cp "$KAFKA_LIB/*" kafka.tools.StorageTool format \
+    --ignore-formatted --cluster-id "$KAFKA_CLUSTER_ID" --config "$KAFKA_CONFIG" \
+    </dev/null >"$format_log" 2>&1 9>&-; then
+    die_with_log "$format_log" "kafka storage format failed"
+  fi
+}
+
+wait_kafka() {
+  local deadline=$((SECONDS + KAFKA_TIMEOUT)) pid
+  while ((SECONDS < deadline)); do
+    if ! kafka_alive; then
+      die_with_log "$KAFKA_LOG" "Kafka (pid $(kafka_pid)) exited during start-up"
+    fi
+    if kafka_started_logged && port_open "$HOST" "$KAFKA_PORT"; then
+      return 0
+    fi
+    sleep 0.5
+  done
+  # Do not leave a half-started broker behind: the next `up` starts afresh.
+  pid="$(kafka_pid)"
+  log "Kafka not ready within ${KAFKA_TIMEOUT}s: stopping pid $pid"
+  stop_pid kafka "$pid" "kafka.Kafka" 30
+  rm -f "$KAFKA_PID_FILE"
+  die_with_log "$KAFKA_LOG" "Kafka not ready on $KAFKA_ADDR within ${KAFKA_TIMEOUT}s (set ALSOBOUGHT_LOCAL_KAFKA_TIMEOUT to wait longer)"
+}
+
+start_kafka() {
+  if kafka_up; then
+    log "kafka already up: pid $(kafka_pid), $KAFKA_ADDR"
+    return 0
+  fi
+  if kafka_alive; then
+    if kafka_started_logged && ! port_open "$HOST" "$KAFKA_PORT"; then
+      die "Kafka (pid $(kafka_pid)) is running but not on $KAFKA_ADDR (started with other settings?): run deploy/local/down.sh first"
+    fi
+    log "kafka process $(kafka_pid) is alive but not ready yet: waiting"
+    wait_kafka
+    return 0
+  fi
+  rm -f "$KAFKA_PID_FILE"
+  local p
+  for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
+    if port_open "$HOST" "$p"; then
+      die "port $HOST:$p is taken by a process this script did not start (no live pid in $KAFKA_PID_FILE); stop it or set ALSOBOUGHT_LOCAL_KAFKA_PORT / ALSOBOUGHT_LOCAL_KAFKA_CONTROLLER_PORT"
+    fi
+  done
+
+  ensure_java
+  fetch_kafka_jars
+  mkdir -p "$KAFKA_DATA_DIR" "$KAFKA_LOG_DIR"
+  render_kafka_config
+  format_kafka_storage
+
+  [[ -f "$KAFKA_LOG" ]] && mv -f "$KAFKA_LOG" "$KAFKA_LOG.1"
+  log "starting Kafka $KAFKA_VERSION on $KAFKA_ADDR (controller $HOST:$KAFKA_CONTROLLER_PORT)"
+  # shellcheck disable=SC2086,SC2016 # KAFKA_HEAP is a list of JVM options; $$/$0/$@ expand in the inner bash.
+  setsid -f bash -c 'echo $$ >"$0"; exec "$@"' "$KAFKA_PID_FILE" \
+    "$JAVA" $KAFKA_HEAP \
+    -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
+    -XX:+ExplicitGCInvokesConcurrent -XX:MaxInlineLevel=15 -XX:+ExitOnOutOfMemoryError \
+    -Djava.awt.headless=true \
+    -Dkafka.logs.dir="$KAFKA_LOG_DIR" \
+    -Dlog4j2.configurationFile="file:$KAFKA_LOG4J" \
+    -cp "$KAFKA_LIB/*" kafka.Kafka "$KAFKA_CONFIG" \
+    </dev/null >"$KAFKA_LOG" 2>&1 9>&-
+
+  # setsid -f forks: wait for the child to record its pid and exec java.
+  local i pid
+  for ((i = 0; i < 100; i++)); do
+    pid="$(kafka_pid)"
+    if [[ -n "$pid" ]]; then
+      kafka_alive && break
+      kill -0 "$pid" 2>/dev/null || die_with_log "$KAFKA_LOG" "Kafka (pid $pid) exited right after start"
+    fi
+    sleep 0.1
+  done
+  kafka_alive || die_with_log "$KAFKA_LOG" "Kafka did not start (no live kafka.Kafka pid in $KAFKA_PID_FILE)"
+  wait_kafka
+  log "kafka up: Kafka $KAFKA_VERSION, pid $(kafka_pid), $KAFKA_ADDR, log $KAFKA_LOG"
+}
+
+# ---------------------------------------------------------------- main
+
+main() {
+  local t0=$SECONDS
+  mkdir -p "$RUN_DIR"
+  # One up/down at a time (fd 9 is closed for the started services).
+  exec 9>"$RUN_DIR/.lock"
+  flock -w 600 9 || die "another deploy/local up/down holds $RUN_DIR/.lock"
+
+  ensure_redis_installed
+  start_redis
+  start_kafka
+
+  env_lines >"$ENV_FILE.tmp"
+  mv "$ENV_FILE.tmp" "$ENV_FILE"
+  log "ready in $((SECONDS - t0))s; settings written to $ENV_FILE"
+  env_lines
+}
+
+main "$@"
