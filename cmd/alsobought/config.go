@@ -1,0 +1,202 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/alsobought/alsobought/event"
+	"github.com/alsobought/alsobought/httpapi"
+	"github.com/alsobought/alsobought/scoring"
+	"github.com/alsobought/alsobought/store"
+)
+
+// settings are the options shared by the subcommands. Each flag's default
+// comes from its environment variable when that is set, so flags override
+// the environment, which overrides the built-in default.
+type settings struct {
+	brokers      string
+	redisAddrs   string
+	prefix       string
+	httpAddr     string
+	topic        string
+	dlqTopic     string
+	group        string
+	partitions   int
+	historySize  int
+	listSize     int
+	minSupport   int
+	method       string
+	sweep        time.Duration
+	minEventTime string
+	maxSkew      time.Duration
+	logFormat    string
+	logLevel     string
+
+	envErrs []string // environment values that did not parse
+}
+
+// envVar documents one setting: its flag, variable and default.
+type envVar struct{ flag, env, def, usage string }
+
+var settingVars = []envVar{
+	{"brokers", "ALSOBOUGHT_KAFKA_BROKERS", "127.0.0.1:19092", "Kafka bootstrap brokers, comma-separated"},
+	{"redis", "ALSOBOUGHT_REDIS_ADDRS", "127.0.0.1:16379", "Redis address"},
+	{"prefix", "ALSOBOUGHT_REDIS_PREFIX", store.DefaultPrefix, "prefix of every Redis key"},
+	{"http", "ALSOBOUGHT_HTTP_ADDR", httpapi.DefaultAddr, "HTTP listen address (API, /healthz, /readyz, /metrics)"},
+	{"topic", "ALSOBOUGHT_TOPIC", "alsobought.events", "events topic (purchases and views)"},
+	{"dlq-topic", "ALSOBOUGHT_DLQ_TOPIC", "", "dead-letter topic (default: <topic>.dlq)"},
+	{"group", "ALSOBOUGHT_GROUP", "alsobought", "Kafka consumer group"},
+	{"partitions", "ALSOBOUGHT_PARTITIONS", "4", "partitions of the topics when alsobought creates them"},
+	{"history-size", "ALSOBOUGHT_HISTORY_SIZE", "200", "K_hist: distinct purchased items retained per customer"},
+	{"list-size", "ALSOBOUGHT_LIST_SIZE", "20", "K_list: items per related list"},
+	{"min-support", "ALSOBOUGHT_MIN_SUPPORT", "2", "least co-buyers for an item to enter a list"},
+	{"scorer", "ALSOBOUGHT_SCORER", string(scoring.Amazon2017), "served scorer: amazon2017, cosine, jaccard, llr or count"},
+	{"sweep-interval", "ALSOBOUGHT_SWEEP_INTERVAL", "1h", "how often every list is re-scored (0 = never)"},
+	{"min-event-time", "ALSOBOUGHT_MIN_EVENT_TIME", "1990-01-01T00:00:00Z", "events before this time are rejected (RFC 3339)"},
+	{"max-event-skew", "ALSOBOUGHT_MAX_EVENT_SKEW", "24h", "events later than now plus this are rejected"},
+	{"log-format", "ALSOBOUGHT_LOG_FORMAT", "json", "log format: json or console"},
+	{"log-level", "ALSOBOUGHT_LOG_LEVEL", "info", "log level: debug, info, warn or error"},
+}
+
+// register adds the shared flags to fs, with defaults from the environment.
+func (s *settings) register(fs *flag.FlagSet) {
+	def := func(flagName string) string {
+		for _, v := range settingVars {
+			if v.flag == flagName {
+				if e, ok := os.LookupEnv(v.env); ok {
+					return e
+				}
+				return v.def
+			}
+		}
+		panic("unknown setting " + flagName)
+	}
+	usage := func(flagName string) string {
+		for _, v := range settingVars {
+			if v.flag == flagName {
+				return v.usage + " [$" + v.env + "]"
+			}
+		}
+		return ""
+	}
+	str := func(p *string, name string) { fs.StringVar(p, name, def(name), usage(name)) }
+	num := func(p *int, name string) {
+		n, err := strconv.Atoi(def(name))
+		if err != nil {
+			s.envErrs = append(s.envErrs, fmt.Sprintf("%s=%q is not an integer", envOf(name), def(name)))
+		}
+		fs.IntVar(p, name, n, usage(name))
+	}
+	dur := func(p *time.Duration, name string) {
+		d, err := time.ParseDuration(def(name))
+		if err != nil {
+			s.envErrs = append(s.envErrs, fmt.Sprintf("%s=%q is not a duration like 30s or 1h", envOf(name), def(name)))
+		}
+		fs.DurationVar(p, name, d, usage(name))
+	}
+	str(&s.brokers, "brokers")
+	str(&s.redisAddrs, "redis")
+	str(&s.prefix, "prefix")
+	str(&s.httpAddr, "http")
+	str(&s.topic, "topic")
+	str(&s.dlqTopic, "dlq-topic")
+	str(&s.group, "group")
+	num(&s.partitions, "partitions")
+	num(&s.historySize, "history-size")
+	num(&s.listSize, "list-size")
+	num(&s.minSupport, "min-support")
+	str(&s.method, "scorer")
+	dur(&s.sweep, "sweep-interval")
+	str(&s.minEventTime, "min-event-time")
+	dur(&s.maxSkew, "max-event-skew")
+	str(&s.logFormat, "log-format")
+	str(&s.logLevel, "log-level")
+}
+
+func envOf(flagName string) string {
+	for _, v := range settingVars {
+		if v.flag == flagName {
+			return v.env
+		}
+	}
+	return flagName
+}
+
+// validate checks every setting and returns all problems at once, each
+// saying what to fix.
+func (s *settings) validate() error {
+	problems := append([]string(nil), s.envErrs...)
+	if s.dlqTopic == "" {
+		s.dlqTopic = s.topic + ".dlq"
+	}
+	if s.partitions < 1 {
+		problems = append(problems, fmt.Sprintf("-partitions %d: must be at least 1", s.partitions))
+	}
+	if s.historySize < 1 || s.historySize > 10000 {
+		problems = append(problems, fmt.Sprintf("-history-size %d: K_hist must be from 1 to 10000", s.historySize))
+	}
+	if err := s.listRules().Validate(); err != nil {
+		problems = append(problems, err.Error())
+	}
+	if _, err := scoring.ParseMethod(s.method); err != nil {
+		problems = append(problems, "-scorer: "+err.Error())
+	}
+	if err := store.ValidatePrefix(s.prefix); err != nil {
+		problems = append(problems, "-prefix: "+err.Error())
+	}
+	if _, err := time.Parse(time.RFC3339, s.minEventTime); err != nil {
+		problems = append(problems, fmt.Sprintf("-min-event-time %q: use RFC 3339, e.g. 1990-01-01T00:00:00Z", s.minEventTime))
+	}
+	if s.sweep < 0 || s.maxSkew < 0 {
+		problems = append(problems, "-sweep-interval and -max-event-skew must not be negative")
+	}
+	if s.logFormat != "json" && s.logFormat != "console" {
+		problems = append(problems, fmt.Sprintf("-log-format %q: use json or console", s.logFormat))
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("invalid configuration:\n  %s", strings.Join(problems, "\n  "))
+	}
+	return nil
+}
+
+func (s *settings) brokerList() []string { return splitList(s.brokers) }
+
+func (s *settings) storeConfig() store.Config {
+	return store.Config{Addrs: splitList(s.redisAddrs), Prefix: s.prefix}
+}
+
+func (s *settings) listRules() scoring.ListRules {
+	return scoring.ListRules{Size: s.listSize, MinSupport: int64(s.minSupport)}
+}
+
+func (s *settings) limits() event.Limits {
+	lim := event.DefaultLimits(time.Now())
+	if t, err := time.Parse(time.RFC3339, s.minEventTime); err == nil {
+		lim.MinTime = t
+	}
+	lim.MaxTime = time.Now().Add(s.maxSkew)
+	return lim
+}
+
+// stateSettings are the settings that shape the state in Redis: state built
+// under other values cannot be continued.
+func (s *settings) stateSettings() map[string]string {
+	return map[string]string{
+		"topic":        s.topic,
+		"history_size": strconv.Itoa(s.historySize),
+	}
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

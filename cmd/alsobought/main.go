@@ -1,0 +1,117 @@
+// Command alsobought is the streaming item-to-item recommender: one binary
+// with subcommands for the service, its data tools and its checks.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// command is one subcommand.
+type command struct {
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+var commands = map[string]command{
+	"serve":     {"consume events, keep lists fresh, serve the HTTP API", runServe},
+	"replay":    {"publish a data set to the events topic in (time, line) order", runReplay},
+	"rescore":   {"recompute related lists (--all, or the given items)", runRescore},
+	"related":   {"print an item's related list from Redis", runRelated},
+	"verify":    {"compare the state in Redis with the batch oracle built from a data set", runVerify},
+	"bootstrap": {"load the state computed from a data set into an empty Redis", runBootstrap},
+}
+
+// errUsage marks errors already explained by a usage message.
+var errUsage = errors.New("usage")
+
+// exitError carries a specific exit status.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	var ee *exitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		if ee.msg != "" {
+			fmt.Fprintln(os.Stderr, "alsobought:", ee.msg)
+		}
+		os.Exit(ee.code)
+	case errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp):
+		os.Exit(2)
+	default:
+		fmt.Fprintln(os.Stderr, "alsobought:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return errUsage
+		}
+		return nil
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "alsobought: unknown command %q\n\n", args[0])
+		usage(stderr)
+		return errUsage
+	}
+	return cmd.run(ctx, args[1:], stdout, stderr)
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: alsobought <command> [flags]\n\ncommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintln(w, "\nRun 'alsobought <command> -h' for its flags. Every flag can also be set by the environment variable named in its help.")
+}
+
+// parse parses a subcommand's flags, then validates the shared settings.
+func parse(fs *flag.FlagSet, s *settings, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := s.validate(); err != nil {
+		return &exitError{code: 2, msg: err.Error()}
+	}
+	return nil
+}
+
+// newLogger builds the one logger the components derive theirs from.
+func newLogger(s *settings, w io.Writer) zerolog.Logger {
+	if s.logFormat == "console" {
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
+	}
+	level, err := zerolog.ParseLevel(s.logLevel)
+	if err != nil || s.logLevel == "" {
+		level = zerolog.InfoLevel
+	}
+	return zerolog.New(w).Level(level).With().Timestamp().Logger()
+}

@@ -1,0 +1,311 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/alsobought/alsobought/consumer"
+	"github.com/alsobought/alsobought/dataset"
+	"github.com/alsobought/alsobought/event"
+	"github.com/alsobought/alsobought/oracle"
+	"github.com/alsobought/alsobought/replay"
+	"github.com/alsobought/alsobought/rescore"
+	"github.com/alsobought/alsobought/scoring"
+	"github.com/alsobought/alsobought/store"
+	"github.com/alsobought/alsobought/verify"
+)
+
+// dataFlags are the flags of the commands that read a data set.
+type dataFlags struct {
+	path, format string
+}
+
+func (d *dataFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&d.path, "data", "", "data file (gzip is read directly)")
+	fs.StringVar(&d.format, "format", "events", "data format: dunnhumby, yoochoose, movielens or events")
+}
+
+func (d *dataFlags) load(s *settings) ([]event.Event, error) {
+	if d.path == "" {
+		return nil, &exitError{code: 2, msg: "-data is required: the path of a data file"}
+	}
+	f, err := dataset.ParseFormat(d.format)
+	if err != nil {
+		return nil, &exitError{code: 2, msg: "-format: " + err.Error()}
+	}
+	lim := s.limits()
+	evs, err := dataset.Load(d.path, f, lim)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", d.path, err)
+	}
+	return evs, nil
+}
+
+func openStore(ctx context.Context, s *settings) (*store.Store, error) {
+	st, err := store.New(s.storeConfig())
+	if err != nil {
+		return nil, &exitError{code: 2, msg: err.Error()}
+	}
+	pctx, cancel := context.WithTimeout(ctx, startupTimeout)
+	defer cancel()
+	if err := st.Ping(pctx); err != nil {
+		st.Close()
+		return nil, &exitError{code: 1, msg: fmt.Sprintf("cannot reach Redis at %s: %v (is it running? `make up` starts a local one)", s.redisAddrs, err)}
+	}
+	return st, nil
+}
+
+func newRescorer(s *settings, st *store.Store) (*rescore.Rescorer, error) {
+	return rescore.New(rescore.Config{Method: scoring.Method(s.method), Rules: s.listRules()}, st, zerolog.Nop(), nil)
+}
+
+func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var s settings
+	var d dataFlags
+	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	s.register(fs)
+	d.register(fs)
+	rate := fs.Float64("rate", 0, "events per second (0: as fast as the broker takes them)")
+	wait := fs.Bool("wait", false, "after producing, wait until Redis has applied every event and re-scored every dirty list, and report the end-to-end rate")
+	waitTimeout := fs.Duration("wait-timeout", 10*time.Minute, "give up waiting after this long")
+	quiet := fs.Bool("quiet", false, "no progress bar")
+	if err := parse(fs, &s, args); err != nil {
+		return err
+	}
+	evs, err := d.load(&s)
+	if err != nil {
+		return err
+	}
+	cctx, cancel := context.WithTimeout(ctx, startupTimeout)
+	err = ensureTopics(cctx, &s)
+	cancel()
+	if err != nil {
+		return err
+	}
+	cfg := replay.Config{Brokers: s.brokerList(), Topic: s.topic, Rate: *rate}
+	if !*quiet {
+		cfg.Progress = stderr
+	}
+	start := time.Now()
+	stats, err := replay.Run(ctx, cfg, evs)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "replayed %d events to %s in %s (%.0f events/s)\n", stats.Events, s.topic,
+		stats.Duration.Round(time.Millisecond), float64(stats.Events)/stats.Duration.Seconds())
+	if !*wait {
+		return nil
+	}
+	st, err := openStore(ctx, &s)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := waitApplied(ctx, &s, st, *waitTimeout); err != nil {
+		return err
+	}
+	took := time.Since(start)
+	fmt.Fprintf(stdout, "applied and re-scored in %s from the start of the replay (%.0f events/s end to end)\n",
+		took.Round(time.Millisecond), float64(stats.Events)/took.Seconds())
+	return nil
+}
+
+// waitApplied waits until the state has applied every message on the topic
+// and no list is dirty.
+func waitApplied(ctx context.Context, s *settings, st *store.Store, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		lag, err := consumer.AppliedLag(ctx, s.brokerList(), s.topic, st)
+		if err == nil && lag == 0 {
+			var n int64
+			if n, _, err = st.DirtyBacklog(ctx); err == nil && n == 0 {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not caught up after %s (applied lag %d, last error %v): is `alsobought serve` running?", timeout, lag, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func runRescore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var s settings
+	fs := flag.NewFlagSet("rescore", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	s.register(fs)
+	all := fs.Bool("all", false, "recompute every list")
+	if err := parse(fs, &s, args); err != nil {
+		return err
+	}
+	if !*all && fs.NArg() == 0 {
+		return &exitError{code: 2, msg: "rescore: give --all or item ids"}
+	}
+	st, err := openStore(ctx, &s)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	rs, err := newRescorer(&s, st)
+	if err != nil {
+		return &exitError{code: 2, msg: err.Error()}
+	}
+	start := time.Now()
+	if *all {
+		n, err := rs.RescoreAll(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "re-scored %d lists in %s\n", n, time.Since(start).Round(time.Millisecond))
+		return nil
+	}
+	if err := rs.Rescore(ctx, fs.Args()); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "re-scored %d lists\n", fs.NArg())
+	return nil
+}
+
+func runRelated(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var s settings
+	fs := flag.NewFlagSet("related", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	s.register(fs)
+	k := fs.Int("k", 10, "items to show")
+	if err := parse(fs, &s, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return &exitError{code: 2, msg: "related: give exactly one item id"}
+	}
+	item := fs.Arg(0)
+	st, err := openStore(ctx, &s)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	l, err := st.ReadList(ctx, item)
+	if errors.Is(err, store.ErrNotFound) {
+		fmt.Fprintf(stdout, "no related items for %s yet\n", item)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "customers who bought %s also bought (%s, computed %s):\n", item, l.Method, l.ComputedAt.Format(time.RFC3339))
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "#\titem\tscore\tco-buyers")
+	for i, r := range l.Items {
+		if i == *k {
+			break
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%.4f\t%d\n", i+1, r.Item, r.Score, r.Support)
+	}
+	return tw.Flush()
+}
+
+func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var s settings
+	var d dataFlags
+	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	s.register(fs)
+	d.register(fs)
+	if err := parse(fs, &s, args); err != nil {
+		return err
+	}
+	evs, err := d.load(&s)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, &s)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	want := oracle.Build(evs, s.historySize)
+	got, err := st.ReadSnapshot(ctx)
+	if err != nil {
+		return err
+	}
+	report := verify.Compare(want, got, scoring.Method(s.method), s.listRules())
+	fmt.Fprint(stdout, report.String())
+	if !report.OK() {
+		return &exitError{code: 1, msg: "state differs from the oracle"}
+	}
+	fmt.Fprintln(stdout, "OK: Redis matches the oracle")
+	return nil
+}
+
+func runBootstrap(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var s settings
+	var d dataFlags
+	fs := flag.NewFlagSet("bootstrap", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	s.register(fs)
+	d.register(fs)
+	startAtEnd := fs.Bool("continue-at-end", true, "record the topic's current end offsets as progress, so streaming continues with events published after the bootstrap (the data file stands for everything before)")
+	if err := parse(fs, &s, args); err != nil {
+		return err
+	}
+	evs, err := d.load(&s)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, &s)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	empty, err := st.IsEmpty(ctx)
+	if err != nil {
+		return err
+	}
+	if !empty {
+		return &exitError{code: 1, msg: fmt.Sprintf("bootstrap needs an empty state, but prefix %q already holds one: use another ALSOBOUGHT_REDIS_PREFIX or delete it first", s.prefix)}
+	}
+	if err := st.EnsureMeta(ctx, s.stateSettings()); err != nil {
+		return &exitError{code: 1, msg: err.Error()}
+	}
+	start := time.Now()
+	o := oracle.Build(evs, s.historySize)
+	if err := st.WriteState(ctx, o.Snapshot()); err != nil {
+		return err
+	}
+	rs, err := newRescorer(&s, st)
+	if err != nil {
+		return &exitError{code: 2, msg: err.Error()}
+	}
+	n, err := rs.RescoreAll(ctx)
+	if err != nil {
+		return err
+	}
+	if *startAtEnd {
+		ends, err := consumer.EndOffsets(ctx, s.brokerList(), s.topic)
+		if err != nil {
+			return fmt.Errorf("read the topic's end offsets for the progress markers: %w (or pass -continue-at-end=false)", err)
+		}
+		progress := make(map[int]int64, len(ends))
+		for p, end := range ends {
+			progress[p] = end - 1
+		}
+		if err := st.SetProgress(ctx, progress); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "bootstrapped %d customers and %d lists from %d events in %s\n",
+		len(o.Histories), n, len(evs), time.Since(start).Round(time.Millisecond))
+	return nil
+}

@@ -1,0 +1,81 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// EnsureTopic creates a topic with the given partitions unless it exists.
+func EnsureTopic(ctx context.Context, brokers []string, topic string, partitions, replication int) error {
+	client := &kafka.Client{Addr: kafka.TCP(brokers...)}
+	resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
+		Topic: topic, NumPartitions: partitions, ReplicationFactor: replication,
+	}}})
+	if err != nil {
+		return fmt.Errorf("create topic %s on %v: %w", topic, brokers, err)
+	}
+	if err := resp.Errors[topic]; err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
+		return fmt.Errorf("create topic %s: %w", topic, err)
+	}
+	return nil
+}
+
+// EndOffsets returns the next offset to be written in each partition of a
+// topic (the high watermark).
+func EndOffsets(ctx context.Context, brokers []string, topic string) (map[int]int64, error) {
+	client := &kafka.Client{Addr: kafka.TCP(brokers...)}
+	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		return nil, fmt.Errorf("metadata of %s: %w", topic, err)
+	}
+	if len(meta.Topics) != 1 || meta.Topics[0].Error != nil {
+		if len(meta.Topics) == 1 {
+			return nil, fmt.Errorf("topic %s: %w", topic, meta.Topics[0].Error)
+		}
+		return nil, fmt.Errorf("topic %s not found", topic)
+	}
+	reqs := make([]kafka.OffsetRequest, 0, len(meta.Topics[0].Partitions))
+	for _, p := range meta.Topics[0].Partitions {
+		reqs = append(reqs, kafka.LastOffsetOf(p.ID))
+	}
+	resp, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
+	if err != nil {
+		return nil, fmt.Errorf("list offsets of %s: %w", topic, err)
+	}
+	out := make(map[int]int64, len(reqs))
+	for _, po := range resp.Topics[topic] {
+		if po.Error != nil {
+			return nil, fmt.Errorf("offsets of %s/%d: %w", topic, po.Partition, po.Error)
+		}
+		out[po.Partition] = po.LastOffset
+	}
+	return out, nil
+}
+
+// AppliedLag is the number of messages on the topic that the state in Redis
+// has not applied yet, from the broker's end offsets and the progress kept
+// with the data.
+func AppliedLag(ctx context.Context, brokers []string, topic string, st StateStore) (int64, error) {
+	ends, err := EndOffsets(ctx, brokers, topic)
+	if err != nil {
+		return 0, err
+	}
+	progress, err := st.Progress(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var lag int64
+	for p, end := range ends {
+		applied, ok := progress[p]
+		if !ok {
+			applied = -1
+		}
+		if d := end - (applied + 1); d > 0 {
+			lag += d
+		}
+	}
+	return lag, nil
+}

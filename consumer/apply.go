@@ -1,0 +1,124 @@
+package consumer
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/alsobought/alsobought/delta"
+	"github.com/alsobought/alsobought/event"
+	"github.com/alsobought/alsobought/store"
+)
+
+// StateStore is what the consumer needs from the state in Redis.
+type StateStore interface {
+	LoadCustomers(ctx context.Context, ids []string) (map[string]store.Customer, error)
+	ApplyBatch(ctx context.Context, b *delta.Batch, customers []store.CustomerUpdate, lastOffset int64) error
+	Progress(ctx context.Context) (map[int]int64, error)
+}
+
+// Rejected is a message that failed validation, with the reason.
+type Rejected struct {
+	Msg    kafka.Message
+	Reason event.Reason
+	Err    error
+}
+
+// BatchResult summarises what one batch did.
+type BatchResult struct {
+	Applied   map[event.Type]int // events that changed state, by type
+	Skipped   int                // events already applied (redelivery, replay)
+	Rejected  []Rejected         // bad events, for the dead-letter topic
+	Changes   int                // counter changes written
+	Dirty     int                // items marked dirty
+	Customers int                // customer states written
+}
+
+// applier turns a partition's batch of messages into fenced state changes.
+type applier struct {
+	store       StateStore
+	historySize int
+	limits      event.Limits
+	maxSkew     time.Duration
+}
+
+// decode validates the messages of a batch; the valid ones keep their offsets.
+func (a *applier) decode(msgs []kafka.Message) ([]decoded, []Rejected) {
+	out := make([]decoded, 0, len(msgs))
+	var bad []Rejected
+	lim := a.limits
+	lim.MaxTime = time.Now().Add(a.maxSkew) // the window moves with the clock
+	for _, m := range msgs {
+		ev, err := event.Decode(m.Value, lim)
+		if err == nil && string(m.Key) != ev.CustomerID {
+			err = &event.Error{Reason: event.ReasonKeyMismatch, Field: "key",
+				Detail: fmt.Sprintf("message key %q is not the customer_id %q", m.Key, ev.CustomerID)}
+		}
+		if err != nil {
+			bad = append(bad, Rejected{Msg: m, Reason: event.ReasonOf(err), Err: err})
+			continue
+		}
+		out = append(out, decoded{ev: ev, offset: m.Offset})
+	}
+	return out, bad
+}
+
+type decoded struct {
+	ev     event.Event
+	offset int64
+}
+
+// apply computes and writes the state changes of a partition's valid events.
+// The events must be in offset order. lastOffset is the offset of the last
+// message of the batch (valid or not): progress moves to it.
+func (a *applier) apply(ctx context.Context, partition int, evs []decoded, lastOffset int64) (BatchResult, error) {
+	res := BatchResult{Applied: map[event.Type]int{}}
+	ids := make([]string, 0, len(evs))
+	seen := make(map[string]struct{}, len(evs))
+	for _, d := range evs {
+		if _, ok := seen[d.ev.CustomerID]; !ok {
+			seen[d.ev.CustomerID] = struct{}{}
+			ids = append(ids, d.ev.CustomerID)
+		}
+	}
+	var customers map[string]store.Customer
+	if len(ids) > 0 {
+		var err error
+		if customers, err = a.store.LoadCustomers(ctx, ids); err != nil {
+			return res, err
+		}
+	}
+	b := delta.NewBatch(partition)
+	touched := make(map[string]*store.CustomerUpdate, len(ids))
+	for _, d := range evs {
+		c := customers[d.ev.CustomerID]
+		if d.offset <= c.Watermark(partition) {
+			res.Skipped++ // applied before: its changes and its customer state are in Redis
+			continue
+		}
+		u := touched[d.ev.CustomerID]
+		if u == nil {
+			u = &store.CustomerUpdate{ID: d.ev.CustomerID, Purchases: c.Purchases}
+			touched[d.ev.CustomerID] = u
+		}
+		u.Offset = d.offset
+		switch d.ev.Type {
+		case event.Purchase:
+			b.Purchase(&u.Purchases, d.ev.ItemID, d.offset, a.historySize)
+		case event.View:
+			// Views are validated and advance the watermark; their lists come later.
+		}
+		res.Applied[d.ev.Type]++
+	}
+	updates := make([]store.CustomerUpdate, 0, len(touched))
+	for _, u := range touched {
+		updates = append(updates, *u)
+	}
+	if err := a.store.ApplyBatch(ctx, b, updates, lastOffset); err != nil {
+		return res, err
+	}
+	res.Changes, res.Dirty, res.Customers = b.Changes, len(b.Dirty), len(updates)
+	return res, nil
+}

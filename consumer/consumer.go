@@ -1,0 +1,300 @@
+// Package consumer reads the events topic as a Kafka consumer group and
+// applies each partition's events to the state in Redis in batches. It
+// resumes every partition from the progress stored in Redis with the data,
+// not from Kafka's committed offsets, which it commits only afterwards, for
+// lag monitoring.
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/alsobought/alsobought/event"
+)
+
+// Defaults for Config.
+const (
+	DefaultBatchSize = 2000
+	DefaultBatchWait = 20 * time.Millisecond
+)
+
+// Config of the consumer.
+type Config struct {
+	Brokers      []string
+	Topic        string
+	GroupID      string
+	DLQTopic     string        // dead-letter topic for events that fail validation
+	HistorySize  int           // K_hist: distinct items retained per customer
+	BatchSize    int           // most messages per batch; default DefaultBatchSize
+	BatchWait    time.Duration // how long a batch waits to fill; default DefaultBatchWait
+	Limits       event.Limits  // id, size and MinTime limits; MaxTime is now + MaxEventSkew
+	MaxEventSkew time.Duration // how far in the future an event's time may be
+}
+
+// Validate checks the configuration before anything connects.
+func (c Config) Validate() error {
+	switch {
+	case len(c.Brokers) == 0 || c.Brokers[0] == "":
+		return errors.New("no Kafka broker: set ALSOBOUGHT_KAFKA_BROKERS (e.g. 127.0.0.1:19092)")
+	case c.Topic == "":
+		return errors.New("no topic: set ALSOBOUGHT_TOPIC")
+	case c.GroupID == "":
+		return errors.New("no consumer group: set ALSOBOUGHT_GROUP")
+	case c.DLQTopic == "" || c.DLQTopic == c.Topic:
+		return fmt.Errorf("dead-letter topic %q must be set and differ from the events topic", c.DLQTopic)
+	case c.HistorySize < 1:
+		return fmt.Errorf("history size %d: K_hist must be at least 1", c.HistorySize)
+	case c.BatchSize < 0 || c.BatchWait < 0:
+		return errors.New("batch size and batch wait must not be negative")
+	}
+	return nil
+}
+
+// Consumer applies the events topic to the state.
+type Consumer struct {
+	cfg     Config
+	apply   applier
+	dlq     *kafka.Writer
+	log     zerolog.Logger
+	metrics *Metrics
+
+	mu       sync.Mutex
+	notReady string // why the consumer is not ready, "" when it is
+}
+
+// New builds a consumer; it does not connect until Run.
+func New(cfg Config, st StateStore, log zerolog.Logger, m *Metrics) (*Consumer, error) {
+	if cfg.BatchSize == 0 {
+		cfg.BatchSize = DefaultBatchSize
+	}
+	if cfg.BatchWait == 0 {
+		cfg.BatchWait = DefaultBatchWait
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Consumer{
+		cfg:   cfg,
+		apply: applier{store: st, historySize: cfg.HistorySize, limits: cfg.Limits},
+		dlq: &kafka.Writer{
+			Addr:         kafka.TCP(cfg.Brokers...),
+			Topic:        cfg.DLQTopic,
+			Balancer:     &kafka.Murmur2Balancer{},
+			RequiredAcks: kafka.RequireAll,
+			BatchTimeout: 5 * time.Millisecond,
+		},
+		log:      log.With().Str("component", "consumer").Logger(),
+		metrics:  m,
+		notReady: "not started",
+	}, nil
+}
+
+// NotReady returns why the consumer is not ready, or "".
+func (c *Consumer) NotReady() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.notReady
+}
+
+func (c *Consumer) setNotReady(why string) {
+	c.mu.Lock()
+	c.notReady = why
+	c.mu.Unlock()
+}
+
+// Run joins the group and consumes until ctx is cancelled; then it leaves
+// the group and returns nil. Errors of Kafka or Redis are retried with
+// backoff: the consumer never gives up on its own.
+func (c *Consumer) Run(ctx context.Context) error {
+	defer c.dlq.Close()
+	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+		ID:                c.cfg.GroupID,
+		Brokers:           c.cfg.Brokers,
+		Topics:            []string{c.cfg.Topic},
+		StartOffset:       kafka.FirstOffset,
+		HeartbeatInterval: time.Second,
+		SessionTimeout:    10 * time.Second,
+		RebalanceTimeout:  10 * time.Second,
+		Logger:            kafka.LoggerFunc(func(string, ...any) {}),
+		ErrorLogger:       kafka.LoggerFunc(func(f string, a ...any) { c.log.Debug().Msgf(f, a...) }),
+	})
+	if err != nil {
+		return fmt.Errorf("join consumer group %s: %w", c.cfg.GroupID, err)
+	}
+	defer group.Close()
+	bo := backoff{}
+	for {
+		gen, err := group.Next(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			c.setNotReady("kafka: " + err.Error())
+			c.log.Warn().Err(err).Msg("waiting for a consumer group generation")
+			if !bo.sleep(ctx) {
+				return nil
+			}
+			continue
+		}
+		bo.reset()
+		c.runGeneration(ctx, gen)
+	}
+}
+
+// runGeneration starts one loop per assigned partition; they stop when the
+// generation ends (rebalance) or ctx is cancelled.
+func (c *Consumer) runGeneration(ctx context.Context, gen *kafka.Generation) {
+	assigned := gen.Assignments[c.cfg.Topic]
+	c.log.Info().Int32("generation", gen.ID).Int("partitions", len(assigned)).Msg("joined consumer group")
+	c.setNotReady("")
+	for _, a := range assigned {
+		partition := a.ID
+		gen.Start(func(gctx context.Context) {
+			c.consumePartition(gctx, gen, partition)
+		})
+	}
+}
+
+// resumeOffset is where a partition continues: after the progress stored in
+// Redis with the data. Kafka's committed offset is not used: after Redis
+// lost a suffix of writes it would be ahead of the data.
+func (c *Consumer) resumeOffset(ctx context.Context, partition int) (int64, error) {
+	progress, err := c.apply.store.Progress(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if off, ok := progress[partition]; ok {
+		return off + 1, nil
+	}
+	return kafka.FirstOffset, nil
+}
+
+func (c *Consumer) consumePartition(ctx context.Context, gen *kafka.Generation, partition int) {
+	log := c.log.With().Int("partition", partition).Logger()
+	bo := backoff{}
+	var start int64
+	for {
+		var err error
+		if start, err = c.resumeOffset(ctx, partition); err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		c.setNotReady("redis: " + err.Error())
+		log.Warn().Err(err).Msg("cannot read progress; retrying")
+		if !bo.sleep(ctx) {
+			return
+		}
+	}
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:   c.cfg.Brokers,
+		Topic:     c.cfg.Topic,
+		Partition: partition,
+		MinBytes:  1,
+		MaxBytes:  8 << 20,
+		MaxWait:   250 * time.Millisecond,
+	})
+	defer r.Close()
+	if err := r.SetOffset(start); err != nil {
+		log.Error().Err(err).Msg("cannot seek")
+		return
+	}
+	log.Info().Int64("offset", start).Msg("consuming partition")
+	for ctx.Err() == nil {
+		msgs, err := c.fetchBatch(ctx, r)
+		if err != nil {
+			if ctx.Err() == nil {
+				c.setNotReady("kafka: " + err.Error())
+				log.Warn().Err(err).Msg("fetch failed; retrying")
+				bo.sleep(ctx)
+			}
+			continue
+		}
+		for ctx.Err() == nil {
+			if err = c.processBatch(ctx, partition, msgs); err == nil {
+				break
+			}
+			c.setNotReady(err.Error())
+			log.Warn().Err(err).Int64("first_offset", msgs[0].Offset).Msg("batch failed; retrying")
+			bo.sleep(ctx)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		bo.reset()
+		c.setNotReady("")
+		last := msgs[len(msgs)-1].Offset
+		// Kafka's committed offset serves lag monitoring only; the resume
+		// point lives in Redis, so a failed commit loses nothing.
+		if err := gen.CommitOffsets(map[string]map[int]int64{c.cfg.Topic: {partition: last + 1}}); err != nil {
+			log.Debug().Err(err).Msg("offset commit failed")
+		}
+	}
+}
+
+// fetchBatch blocks for the first message, then takes what arrives within
+// BatchWait, up to BatchSize messages.
+func (c *Consumer) fetchBatch(ctx context.Context, r *kafka.Reader) ([]kafka.Message, error) {
+	first, err := r.FetchMessage(ctx)
+	if err != nil {
+		return nil, err
+	}
+	msgs := []kafka.Message{first}
+	bctx, cancel := context.WithTimeout(ctx, c.cfg.BatchWait)
+	defer cancel()
+	for len(msgs) < c.cfg.BatchSize {
+		m, err := r.FetchMessage(bctx)
+		if err != nil {
+			break
+		}
+		msgs = append(msgs, m)
+	}
+	return msgs, nil
+}
+
+// processBatch dead-letters the bad events (acknowledged before anything
+// else moves), then applies the valid ones and records progress.
+func (c *Consumer) processBatch(ctx context.Context, partition int, msgs []kafka.Message) error {
+	start := time.Now()
+	valid, bad := c.apply.decode(msgs)
+	if len(bad) > 0 {
+		if err := c.deadLetter(ctx, bad); err != nil {
+			return err
+		}
+	}
+	res, err := c.apply.apply(ctx, partition, valid, msgs[len(msgs)-1].Offset)
+	if err != nil {
+		return fmt.Errorf("apply batch: %w", err)
+	}
+	res.Rejected = bad
+	c.metrics.observeBatch(partition, msgs, res, time.Since(start))
+	return nil
+}
+
+// backoff sleeps with capped exponential growth and full jitter.
+type backoff struct{ n int }
+
+func (b *backoff) reset() { b.n = 0 }
+
+// sleep waits and reports false when ctx ended first.
+func (b *backoff) sleep(ctx context.Context) bool {
+	ceiling := 100 * time.Millisecond << min(b.n, 6) // 100ms .. 6.4s
+	b.n++
+	d := time.Duration(rand.Int64N(int64(ceiling))) + 50*time.Millisecond
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

@@ -1,0 +1,71 @@
+package consumer
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+)
+
+// Metrics of the consumer, registered on an injected registry.
+type Metrics struct {
+	consumed     prometheus.Counter
+	applied      *prometheus.CounterVec
+	skipped      prometheus.Counter
+	deadLettered *prometheus.CounterVec
+	changes      prometheus.Counter
+	batchSize    prometheus.Histogram
+	batchSeconds prometheus.Histogram
+	appliedOff   *prometheus.GaugeVec
+	eventTimeLag prometheus.Gauge
+}
+
+// NewMetrics registers the consumer's metrics on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	const ns = "alsobought"
+	m := &Metrics{
+		consumed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "events_consumed_total",
+			Help: "Messages read from the events topic, valid or not."}),
+		applied: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "events_applied_total",
+			Help: "Events applied to the state, by type."}, []string{"type"}),
+		skipped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "events_skipped_total",
+			Help: "Events skipped because their offset was already applied (redelivery or replay)."}),
+		deadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "events_dead_lettered_total",
+			Help: "Events written to the dead-letter topic, by reason."}, []string{"reason"}),
+		changes: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "counter_changes_total",
+			Help: "Counter changes computed from applied events."}),
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "batch_messages",
+			Help: "Messages per consumed batch.", Buckets: prometheus.ExponentialBuckets(1, 4, 8)}),
+		batchSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "batch_duration_seconds",
+			Help: "Time to validate and apply one batch to Redis.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
+		appliedOff: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "applied_offset",
+			Help: "Offset of the last message applied to Redis, per partition."}, []string{"partition"}),
+		eventTimeLag: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "event_time_lag_seconds",
+			Help: "Now minus the Kafka timestamp of the last applied message (replayed data is old by design)."}),
+	}
+	reg.MustRegister(m.consumed, m.applied, m.skipped, m.deadLettered, m.changes, m.batchSize, m.batchSeconds, m.appliedOff, m.eventTimeLag)
+	return m
+}
+
+func (m *Metrics) observeBatch(partition int, msgs []kafka.Message, res BatchResult, took time.Duration) {
+	if m == nil {
+		return
+	}
+	m.consumed.Add(float64(len(msgs)))
+	for t, n := range res.Applied {
+		m.applied.WithLabelValues(string(t)).Add(float64(n))
+	}
+	m.skipped.Add(float64(res.Skipped))
+	for _, r := range res.Rejected {
+		m.deadLettered.WithLabelValues(string(r.Reason)).Inc()
+	}
+	m.changes.Add(float64(res.Changes))
+	m.batchSize.Observe(float64(len(msgs)))
+	m.batchSeconds.Observe(took.Seconds())
+	last := msgs[len(msgs)-1]
+	m.appliedOff.WithLabelValues(strconv.Itoa(partition)).Set(float64(last.Offset))
+	if !last.Time.IsZero() {
+		m.eventTimeLag.Set(time.Since(last.Time).Seconds())
+	}
+}

@@ -1,0 +1,236 @@
+// Package e2e holds the end-to-end tests: events go through the real Kafka
+// broker into the real Redis, and the result is compared with the batch
+// oracle (DESIGN.md promise 2).
+package e2e
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/alsobought/alsobought/consumer"
+	"github.com/alsobought/alsobought/dataset"
+	"github.com/alsobought/alsobought/event"
+	"github.com/alsobought/alsobought/internal/testenv"
+	"github.com/alsobought/alsobought/oracle"
+	"github.com/alsobought/alsobought/replay"
+	"github.com/alsobought/alsobought/rescore"
+	"github.com/alsobought/alsobought/scoring"
+	"github.com/alsobought/alsobought/verify"
+)
+
+// pipeline runs a consumer and offers the steps of an end-to-end check.
+type pipeline struct {
+	t           *testing.T
+	env         *testenv.Env
+	historySize int
+	stop        context.CancelFunc
+	done        chan struct{}
+}
+
+func startPipeline(t *testing.T, env *testenv.Env, historySize int) *pipeline {
+	t.Helper()
+	lim := event.DefaultLimits(time.Now())
+	c, err := consumer.New(consumer.Config{
+		Brokers: env.Brokers, Topic: env.Topic, GroupID: env.Group, DLQTopic: env.DLQTopic,
+		HistorySize: historySize, Limits: lim, MaxEventSkew: 24 * time.Hour,
+	}, env.Store, testLogger(t), consumer.NewMetrics(prometheus.NewRegistry()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &pipeline{t: t, env: env, historySize: historySize, stop: cancel, done: make(chan struct{})}
+	go func() { defer close(p.done); _ = c.Run(ctx) }()
+	t.Cleanup(p.close)
+	return p
+}
+
+func (p *pipeline) close() {
+	p.stop()
+	<-p.done
+}
+
+// waitApplied waits until Redis has applied every message on the topic.
+func (p *pipeline) waitApplied(timeout time.Duration) {
+	p.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		lag, err := consumer.AppliedLag(context.Background(), p.env.Brokers, p.env.Topic, p.env.Store)
+		if err == nil && lag == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("not caught up after %s: lag %d, err %v", timeout, lag, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// verifyAgainstOracle re-scores every list and compares all state with the
+// oracle built from the same events.
+func (p *pipeline) verifyAgainstOracle(evs []event.Event) *verify.Report {
+	p.t.Helper()
+	ctx := context.Background()
+	rs, err := rescore.New(rescore.Config{}, p.env.Store, testLogger(p.t), nil)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	if _, err := rs.RescoreAll(ctx); err != nil {
+		p.t.Fatal(err)
+	}
+	snap, err := p.env.Store.ReadSnapshot(ctx)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	report := verify.Compare(oracle.Build(evs, p.historySize), snap, scoring.Amazon2017, scoring.DefaultListRules())
+	if !report.OK() {
+		p.t.Fatalf("streamed state differs from the oracle:\n%s", report)
+	}
+	p.t.Logf("verify: %s", strings.ReplaceAll(strings.TrimSpace(report.String()), "\n", "; "))
+	return report
+}
+
+func produce(t *testing.T, env *testenv.Env, evs []event.Event) {
+	t.Helper()
+	if _, err := replay.Run(context.Background(), replay.Config{Brokers: env.Brokers, Topic: env.Topic}, evs); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func loadDunnhumby(t *testing.T) []event.Event {
+	t.Helper()
+	evs, err := dataset.Load(testenv.RepoFile("testdata/dunnhumby/transactions.csv.gz"), dataset.Dunnhumby, event.DefaultLimits(time.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return evs
+}
+
+// TestDunnhumbyStreamMatchesOracle is promise 2 on the bundled sample: the
+// whole data set through the real broker into Redis equals the batch
+// oracle, with the default K_hist and with K_hist 20, where histories evict.
+func TestDunnhumbyStreamMatchesOracle(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	evs := loadDunnhumby(t)
+	for _, k := range []int{200, 20} {
+		t.Run("K_hist="+strconv.Itoa(k), func(t *testing.T) {
+			env := testenv.New(t, 4)
+			start := time.Now()
+			produce(t, env, evs)
+			p := startPipeline(t, env, k)
+			p.waitApplied(5 * time.Minute)
+			took := time.Since(start)
+			p.close()
+			t.Logf("%d events replayed and applied in %s (%.0f events/s)", len(evs), took.Round(time.Millisecond), float64(len(evs))/took.Seconds())
+			report := p.verifyAgainstOracle(evs)
+			if report.Lists == 0 || report.Counters == 0 {
+				t.Fatalf("nothing was compared: %s", report)
+			}
+		})
+	}
+}
+
+// TestBadEventsGoToDeadLetterTopic: malformed events mixed into a stream
+// land in the dead-letter topic with their reason and original bytes, and
+// the valid events give exactly the oracle's state.
+func TestBadEventsGoToDeadLetterTopic(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	env := testenv.New(t, 2)
+	evs := loadDunnhumby(t)[:3000]
+	bad := []struct {
+		key, value string
+		reason     event.Reason
+	}{
+		{"c1", `{"event_id":"x1","type":"purchase"`, event.ReasonInvalidJSON},
+		{"c1", `{"event_id":"x2","type":"refund","customer_id":"c1","item_id":"i","ts":1500000000000}`, event.ReasonUnknownType},
+		{"c{1}", `{"event_id":"x3","type":"purchase","customer_id":"c{1}","item_id":"i","ts":1500000000000}`, event.ReasonBadIDChars},
+		{"c1", `{"event_id":"x4","type":"purchase","customer_id":"c1","ts":1500000000000}`, event.ReasonMissingField},
+		{"c1", `{"event_id":"x5","type":"purchase","customer_id":"c1","item_id":"i","ts":"yesterday"}`, event.ReasonBadTimestamp},
+		{"c1", `{"event_id":"x6","type":"purchase","customer_id":"c1","item_id":"i","ts":1}`, event.ReasonTimeOutOfWindow},
+		{"c1", "{\"event_id\":\"x7\",\"type\":\"purchase\",\"customer_id\":\"c1\",\"item_id\":\"\xff\",\"ts\":1500000000000}", event.ReasonNotUTF8},
+		{"c2", `{"event_id":"x8","type":"purchase","customer_id":"c1","item_id":"i","ts":1500000000000}`, event.ReasonKeyMismatch},
+		{"c1", `{"event_id":"x9","type":"purchase","customer_id":"c1","item_id":"i","ts":1500000000000,"pad":"` + strings.Repeat("x", 20000) + `"}`, event.ReasonTooLarge},
+	}
+	w := replay.NewWriter(env.Brokers, env.Topic)
+	defer w.Close()
+	msgs := replay.Messages(evs)
+	var mixed []kafka.Message
+	for i, m := range msgs {
+		mixed = append(mixed, m)
+		if i%300 == 0 && i/300 < len(bad) {
+			b := bad[i/300]
+			mixed = append(mixed, kafka.Message{Key: []byte(b.key), Value: []byte(b.value)})
+		}
+	}
+	if err := w.WriteMessages(context.Background(), mixed...); err != nil {
+		t.Fatal(err)
+	}
+	p := startPipeline(t, env, 200)
+	p.waitApplied(2 * time.Minute)
+	p.close()
+	p.verifyAgainstOracle(evs)
+
+	got := readDeadLetters(t, env, len(bad))
+	for _, b := range bad {
+		found := false
+		for _, d := range got {
+			if d.reason == string(b.reason) && (strings.HasPrefix(b.value, string(d.value)) && len(d.value) > 0) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no dead letter with reason %s for %.60q", b.reason, b.value)
+		}
+	}
+}
+
+type deadLetter struct {
+	reason string
+	value  []byte
+}
+
+func readDeadLetters(t *testing.T, env *testenv.Env, want int) []deadLetter {
+	t.Helper()
+	ends, err := consumer.EndOffsets(context.Background(), env.Brokers, env.DLQTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []deadLetter
+	for p, end := range ends {
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: env.Brokers, Topic: env.DLQTopic, Partition: p})
+		for off := int64(0); off < end; off++ {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			m, err := r.ReadMessage(ctx)
+			cancel()
+			if err != nil {
+				t.Fatalf("read dead letters: %v", err)
+			}
+			d := deadLetter{value: m.Value}
+			for _, h := range m.Headers {
+				if h.Key == "reason" {
+					d.reason = string(h.Value)
+				}
+			}
+			out = append(out, d)
+		}
+		r.Close()
+	}
+	if len(out) != want {
+		t.Fatalf("dead-letter topic holds %d records, want %d", len(out), want)
+	}
+	return out
+}
+
+func testLogger(t *testing.T) zerolog.Logger {
+	return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
+}
