@@ -22,7 +22,7 @@ func sharedData(t *testing.T) string {
 		dir = filepath.Join("..", "..", "shared", "data")
 	}
 	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("CI") != "" {
+		if os.Getenv("CI") != "" || os.Getenv("ALSOBOUGHT_REQUIRE_SERVICES") == "1" {
 			t.Fatalf("shared data not found (set ALSOBOUGHT_SHARED_DATA): %v", err)
 		}
 		t.Skipf("shared data not found (set ALSOBOUGHT_SHARED_DATA): %v", err)

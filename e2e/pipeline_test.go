@@ -18,6 +18,7 @@ import (
 	"github.com/alsobought/alsobought/dataset"
 	"github.com/alsobought/alsobought/event"
 	"github.com/alsobought/alsobought/internal/testenv"
+	"github.com/alsobought/alsobought/kafkaadmin"
 	"github.com/alsobought/alsobought/oracle"
 	"github.com/alsobought/alsobought/replay"
 	"github.com/alsobought/alsobought/rescore"
@@ -201,7 +202,7 @@ type deadLetter struct {
 
 func readDeadLetters(t *testing.T, env *testenv.Env, want int) []deadLetter {
 	t.Helper()
-	ends, err := consumer.EndOffsets(context.Background(), env.Brokers, env.DLQTopic)
+	ends, err := kafkaadmin.EndOffsets(context.Background(), env.Brokers, env.DLQTopic)
 	if err != nil {
 		t.Fatal(err)
 	}

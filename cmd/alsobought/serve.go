@@ -16,6 +16,7 @@ import (
 
 	"github.com/alsobought/alsobought/consumer"
 	"github.com/alsobought/alsobought/httpapi"
+	"github.com/alsobought/alsobought/kafkaadmin"
 	"github.com/alsobought/alsobought/rescore"
 	"github.com/alsobought/alsobought/scoring"
 	"github.com/alsobought/alsobought/store"
@@ -131,7 +132,7 @@ func connect(ctx context.Context, s *settings, st *store.Store) error {
 
 func ensureTopics(ctx context.Context, s *settings) error {
 	for _, t := range []string{s.topic, s.dlqTopic} {
-		if err := consumer.EnsureTopic(ctx, s.brokerList(), t, s.partitions, 1); err != nil {
+		if err := kafkaadmin.EnsureTopic(ctx, s.brokerList(), t, s.partitions, 1); err != nil {
 			return &exitError{code: 1, msg: fmt.Sprintf("cannot reach Kafka at %s: %v (is it running? `make up` starts a local one)", s.brokers, err)}
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/alsobought/alsobought/consumer"
 	"github.com/alsobought/alsobought/dataset"
 	"github.com/alsobought/alsobought/event"
+	"github.com/alsobought/alsobought/kafkaadmin"
 	"github.com/alsobought/alsobought/oracle"
 	"github.com/alsobought/alsobought/replay"
 	"github.com/alsobought/alsobought/rescore"
@@ -293,7 +294,7 @@ func runBootstrap(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	if *startAtEnd {
-		ends, err := consumer.EndOffsets(ctx, s.brokerList(), s.topic)
+		ends, err := kafkaadmin.EndOffsets(ctx, s.brokerList(), s.topic)
 		if err != nil {
 			return fmt.Errorf("read the topic's end offsets for the progress markers: %w (or pass -continue-at-end=false)", err)
 		}

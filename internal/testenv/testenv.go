@@ -18,7 +18,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alsobought/alsobought/consumer"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/alsobought/alsobought/kafkaadmin"
 	"github.com/alsobought/alsobought/store"
 )
 
@@ -39,16 +41,44 @@ var counter atomic.Int64
 // partitions) and a store under a fresh prefix, deleted at cleanup.
 func New(t testing.TB, partitions int) *Env {
 	t.Helper()
-	brokers, redisAddr := os.Getenv("ALSOBOUGHT_KAFKA_BROKERS"), os.Getenv("ALSOBOUGHT_REDIS_ADDRS")
-	if brokers == "" || redisAddr == "" {
-		if os.Getenv("ALSOBOUGHT_REQUIRE_SERVICES") == "1" {
-			t.Fatal("ALSOBOUGHT_KAFKA_BROKERS and ALSOBOUGHT_REDIS_ADDRS must be set (run `make up` or `make test`)")
+	e := NewRedis(t)
+	brokers := os.Getenv("ALSOBOUGHT_KAFKA_BROKERS")
+	if brokers == "" {
+		missing(t, "ALSOBOUGHT_KAFKA_BROKERS")
+	}
+	e.Brokers = strings.Split(brokers, ",")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, topic := range []string{e.Topic, e.DLQTopic} {
+		if err := kafkaadmin.EnsureTopic(ctx, e.Brokers, topic, partitions, 1); err != nil {
+			t.Fatalf("kafka at %s: %v", brokers, err)
 		}
-		t.Skip("needs Kafka and Redis: run `make test`, or `make up` and export the settings it prints")
+	}
+	t.Cleanup(func() {
+		client := &kafka.Client{Addr: kafka.TCP(e.Brokers...)}
+		_, _ = client.DeleteTopics(context.Background(), &kafka.DeleteTopicsRequest{Topics: []string{e.Topic, e.DLQTopic}})
+	})
+	return e
+}
+
+func missing(t testing.TB, v string) {
+	t.Helper()
+	if os.Getenv("ALSOBOUGHT_REQUIRE_SERVICES") == "1" {
+		t.Fatalf("%s must be set (run `make up` or `make test`)", v)
+	}
+	t.Skipf("needs %s: run `make test`, or `make up` and export the settings it prints", v)
+}
+
+// NewRedis returns an environment with only Redis: a store under a fresh
+// prefix, whose keys are deleted at cleanup.
+func NewRedis(t testing.TB) *Env {
+	t.Helper()
+	redisAddr := os.Getenv("ALSOBOUGHT_REDIS_ADDRS")
+	if redisAddr == "" {
+		missing(t, "ALSOBOUGHT_REDIS_ADDRS")
 	}
 	id := fmt.Sprintf("t%d%d", time.Now().UnixNano()%1_000_000_000, counter.Add(1))
 	e := &Env{
-		Brokers:   strings.Split(brokers, ","),
 		RedisAddr: redisAddr,
 		Topic:     "test." + id,
 		DLQTopic:  "test." + id + ".dlq",
@@ -64,11 +94,6 @@ func New(t testing.TB, partitions int) *Env {
 	defer cancel()
 	if err := st.Ping(ctx); err != nil {
 		t.Fatalf("redis at %s: %v", redisAddr, err)
-	}
-	for _, topic := range []string{e.Topic, e.DLQTopic} {
-		if err := consumer.EnsureTopic(ctx, e.Brokers, topic, partitions, 1); err != nil {
-			t.Fatalf("kafka at %s: %v", brokers, err)
-		}
 	}
 	t.Cleanup(func() {
 		ctx := context.Background()

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alsobought/alsobought/internal/testenv"
+)
+
+func TestConfigurationErrorsSayWhatToFix(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"history size zero", nil, []string{"serve", "-history-size", "0"}, "-history-size 0: K_hist must be from 1 to 10000"},
+		{"unknown scorer", nil, []string{"serve", "-scorer", "magic"}, "-scorer"},
+		{"bad prefix", nil, []string{"serve", "-prefix", "a b"}, "-prefix"},
+		{"env var not a number", map[string]string{"ALSOBOUGHT_HISTORY_SIZE": "lots"}, []string{"serve"}, `ALSOBOUGHT_HISTORY_SIZE="lots" is not an integer`},
+		{"env var not a duration", map[string]string{"ALSOBOUGHT_SWEEP_INTERVAL": "hourly"}, []string{"serve"}, "ALSOBOUGHT_SWEEP_INTERVAL"},
+		{"bad min event time", nil, []string{"serve", "-min-event-time", "1990"}, "-min-event-time"},
+		{"replay without data", nil, []string{"replay"}, "-data is required"},
+		{"unknown format", nil, []string{"replay", "-data", "x", "-format", "parquet"}, "-format"},
+		{"related without item", nil, []string{"related"}, "exactly one item id"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			var out, errOut bytes.Buffer
+			err := run(context.Background(), tc.args, &out, &errOut)
+			var ee *exitError
+			if !errors.As(err, &ee) || ee.code != 2 {
+				t.Fatalf("want a usage error (exit 2), got %v", err)
+			}
+			if !strings.Contains(ee.msg, tc.want) {
+				t.Fatalf("message %q does not contain %q", ee.msg, tc.want)
+			}
+		})
+	}
+}
+
+func TestUnreachableRedisStopsStartup(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	err = run(context.Background(), []string{"serve", "-redis", addr}, &bytes.Buffer{}, &bytes.Buffer{})
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(ee.msg, "cannot reach Redis at "+addr) {
+		t.Fatalf("want exit 1 naming the Redis address, got %v", err)
+	}
+}
+
+// TestCommandsEndToEnd runs the commands a user runs, in process, against
+// the real services: serve, replay --wait, rescore --all, verify, related.
+func TestCommandsEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	env := testenv.New(t, 2)
+	data := sampleFile(t, 6000)
+	common := []string{"-topic", env.Topic, "-group", env.Group, "-prefix", env.Prefix,
+		"-http", "127.0.0.1:0", "-history-size", "50", "-log-level", "warn"}
+
+	ctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- run(ctx, append([]string{"serve"}, common...), &bytes.Buffer{}, &bytes.Buffer{}) }()
+
+	mustRun := func(args ...string) string {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		if err := run(context.Background(), append(append(args[:1:1], common...), args[1:]...), &out, &errOut); err != nil {
+			t.Fatalf("%v: %v\n%s%s", args, err, out.String(), errOut.String())
+		}
+		return out.String()
+	}
+	out := mustRun("replay", "-data", data, "-format", "dunnhumby", "-wait", "-quiet")
+	if !strings.Contains(out, "replayed 6000 events") || !strings.Contains(out, "end to end") {
+		t.Fatalf("replay output: %s", out)
+	}
+	stop()
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Fatalf("serve did not stop cleanly: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop within 30s of cancellation")
+	}
+	mustRun("rescore", "-all")
+	if out := mustRun("verify", "-data", data, "-format", "dunnhumby"); !strings.Contains(out, "OK: Redis matches the oracle") {
+		t.Fatalf("verify output: %s", out)
+	}
+	// A list exists for the best seller of the sample, printed as a table.
+	snap, err := env.Store.ReadSnapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	best, most := "", int64(0)
+	for it, b := range snap.Buyers {
+		if _, ok := snap.Lists[it]; ok && (b > most || b == most && it < best) {
+			best, most = it, b
+		}
+	}
+	if best == "" {
+		t.Fatal("no item has a related list")
+	}
+	if out := mustRun("related", best); !strings.Contains(out, "customers who bought "+best+" also bought") {
+		t.Fatalf("related output: %s", out)
+	}
+
+	// verify fails, with a non-zero exit, when the state differs.
+	env.Store.Client().HIncrBy(context.Background(), env.Store.Keys().Buyers(), best, 1)
+	var vout bytes.Buffer
+	err = run(context.Background(), append(append([]string{"verify"}, common...), "-data", data, "-format", "dunnhumby"), &vout, &bytes.Buffer{})
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(vout.String(), "counters:") || !strings.Contains(vout.String(), "1 mismatching") {
+		t.Fatalf("verify of a changed state: err %v, output %s", err, vout.String())
+	}
+}
+
+// sampleFile writes the first n lines of the bundled Dunnhumby sample.
+func sampleFile(t *testing.T, n int) string {
+	t.Helper()
+	f, err := os.Open(testenv.RepoFile("testdata/dunnhumby/transactions.csv.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all bytes.Buffer
+	if _, err := all.ReadFrom(zr); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfterN(all.String(), "\n", n+2)
+	path := filepath.Join(t.TempDir(), "sample.csv")
+	if err := os.WriteFile(path, []byte(strings.Join(lines[:n+1], "")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
