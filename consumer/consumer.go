@@ -82,7 +82,7 @@ func New(cfg Config, st StateStore, log zerolog.Logger, m *Metrics) (*Consumer, 
 	}
 	return &Consumer{
 		cfg:   cfg,
-		apply: applier{store: st, historySize: cfg.HistorySize, limits: cfg.Limits},
+		apply: applier{store: st, historySize: cfg.HistorySize, limits: cfg.Limits, maxSkew: cfg.MaxEventSkew},
 		dlq: &kafka.Writer{
 			Addr:         kafka.TCP(cfg.Brokers...),
 			Topic:        cfg.DLQTopic,

@@ -85,23 +85,24 @@ func (b *Batch) row(item string) Key { return Key{Kind: RowKey, Item: item} }
 
 // Purchase applies the purchase of item z at offset to history h (a
 // history of at most capacity items) and records the counter changes of
-// DESIGN.md section 4. It returns whether the history changed.
-func (b *Batch) Purchase(h *History, z string, offset int64, capacity int) bool {
+// DESIGN.md section 4.
+func (b *Batch) Purchase(h *History, z string, offset int64, capacity int) {
 	if h.Contains(z) {
 		h.Touch(z, capacity) // recency only: no counter moves
-		return true
+		return
 	}
 	n := len(h.Items)
 	buyers, totals := Key{Kind: BuyersKey}, Key{Kind: TotalsKey}
 	if n < capacity {
+		from, to := HistField(n-1), HistField(n)
 		for _, x := range h.Items {
 			b.add(b.row(x), offset, z, +1)
-			b.add(b.row(x), offset, HistField(n-1), -1)
-			b.add(b.row(x), offset, HistField(n), +1)
+			b.add(b.row(x), offset, from, -1)
+			b.add(b.row(x), offset, to, +1)
 			b.add(b.row(z), offset, x, +1)
 			b.Dirty[x] = struct{}{}
 		}
-		b.add(b.row(z), offset, HistField(n), +1)
+		b.add(b.row(z), offset, to, +1)
 		b.add(buyers, offset, z, +1)
 		b.add(totals, offset, FieldTotal, +1)
 		if n == 0 {
@@ -124,5 +125,4 @@ func (b *Batch) Purchase(h *History, z string, offset int64, capacity int) bool 
 	}
 	b.Dirty[z] = struct{}{}
 	h.Touch(z, capacity)
-	return true
 }

@@ -148,6 +148,9 @@ func TestBadEventsGoToDeadLetterTopic(t *testing.T) {
 	}
 	env := testenv.New(t, 2)
 	evs := loadDunnhumby(t)[:3000]
+	// An event slightly ahead of this clock is within the accepted skew.
+	evs = append(evs, event.Event{ID: "future-1", Type: event.Purchase, CustomerID: evs[0].CustomerID,
+		ItemID: "future-item", Time: time.Now().Add(time.Hour).Truncate(time.Millisecond).UTC()})
 	bad := []struct {
 		key, value string
 		reason     event.Reason

@@ -57,12 +57,14 @@ func (s *Store) EnsureMeta(ctx context.Context, settings map[string]string) erro
 // IsEmpty reports whether no counter, customer or list exists under the prefix.
 func (s *Store) IsEmpty(ctx context.Context) (bool, error) {
 	for _, pattern := range []string{s.keys.Row("*"), s.keys.Customer("*"), s.keys.List("*")} {
-		keys, _, err := s.rdb.Scan(ctx, 0, pattern, 1000).Result()
-		if err != nil {
-			return false, fmt.Errorf("scan %s: %w", pattern, err)
-		}
-		if len(keys) > 0 {
+		// Follow the cursor to the end: one SCAN page may match nothing even
+		// when later pages do.
+		iter := s.rdb.Scan(ctx, 0, pattern, 1000).Iterator()
+		if iter.Next(ctx) {
 			return false, nil
+		}
+		if err := iter.Err(); err != nil {
+			return false, fmt.Errorf("scan %s: %w", pattern, err)
 		}
 	}
 	n, err := s.rdb.Exists(ctx, s.keys.Buyers(), s.keys.Totals(), s.keys.Progress()).Result()

@@ -18,7 +18,7 @@ const DefaultPrefix = "ab"
 
 // Config says where the state lives.
 type Config struct {
-	// Addrs of the Redis server (one address; cluster mode comes with its own setting).
+	// Addrs of the Redis server: exactly one address (Redis Cluster is not supported yet).
 	Addrs []string
 	// Prefix of every key. Default DefaultPrefix.
 	Prefix string

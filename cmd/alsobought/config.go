@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/alsobought/alsobought/event"
 	"github.com/alsobought/alsobought/httpapi"
 	"github.com/alsobought/alsobought/scoring"
@@ -156,6 +158,9 @@ func (s *settings) validate() error {
 	}
 	if s.logFormat != "json" && s.logFormat != "console" {
 		problems = append(problems, fmt.Sprintf("-log-format %q: use json or console", s.logFormat))
+	}
+	if l, err := zerolog.ParseLevel(s.logLevel); err != nil || l == zerolog.NoLevel {
+		problems = append(problems, fmt.Sprintf("-log-level %q: use debug, info, warn or error", s.logLevel))
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("invalid configuration:\n  %s", strings.Join(problems, "\n  "))

@@ -55,7 +55,9 @@ func main() {
 			fmt.Fprintln(os.Stderr, "alsobought:", ee.msg)
 		}
 		os.Exit(ee.code)
-	case errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, flag.ErrHelp):
+		// -h printed the flags, as asked.
+	case errors.Is(err, errUsage):
 		os.Exit(2)
 	default:
 		fmt.Fprintln(os.Stderr, "alsobought:", err)
@@ -109,9 +111,6 @@ func newLogger(s *settings, w io.Writer) zerolog.Logger {
 	if s.logFormat == "console" {
 		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
 	}
-	level, err := zerolog.ParseLevel(s.logLevel)
-	if err != nil || s.logLevel == "" {
-		level = zerolog.InfoLevel
-	}
+	level, _ := zerolog.ParseLevel(s.logLevel) // validated by settings.validate
 	return zerolog.New(w).Level(level).With().Timestamp().Logger()
 }
