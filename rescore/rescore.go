@@ -21,7 +21,7 @@ import (
 type Store interface {
 	ReadRows(ctx context.Context, items []string) ([]scoring.Row, scoring.Globals, error)
 	WriteLists(ctx context.Context, lists []store.List) error
-	DirtyItems(ctx context.Context, n int) ([]store.DirtyItem, error)
+	DirtyItems(ctx context.Context, n int, markedBefore time.Time) ([]store.DirtyItem, error)
 	ClearDirty(ctx context.Context, items []store.DirtyItem) error
 	DirtyBacklog(ctx context.Context) (int64, time.Time, error)
 	ScanItems(ctx context.Context, fn func(items []string) error) error
@@ -32,6 +32,7 @@ const (
 	DefaultBatch         = 200
 	DefaultPollInterval  = 200 * time.Millisecond
 	DefaultSweepInterval = time.Hour
+	DefaultMinInterval   = time.Second
 )
 
 // Config of the re-scorer.
@@ -41,6 +42,11 @@ type Config struct {
 	Batch         int               // items re-scored per round trip; default DefaultBatch
 	PollInterval  time.Duration     // how often an idle re-scorer looks for dirty items
 	SweepInterval time.Duration     // full re-score schedule; 0 turns the sweep off
+	// MinInterval rate-limits each row: an item is re-scored once its first
+	// dirty mark is this old, so a best-seller touched by every basket is
+	// re-scored at most once per interval, and a change waits at most this
+	// long plus a poll. Default DefaultMinInterval.
+	MinInterval time.Duration
 }
 
 // Validate checks the configuration.
@@ -51,8 +57,8 @@ func (c Config) Validate() error {
 	if err := c.Rules.Validate(); err != nil {
 		return err
 	}
-	if c.Batch < 1 || c.PollInterval <= 0 || c.SweepInterval < 0 {
-		return errors.New("rescore batch must be >= 1, poll interval > 0 and sweep interval >= 0")
+	if c.Batch < 1 || c.PollInterval <= 0 || c.SweepInterval < 0 || c.MinInterval < 0 {
+		return errors.New("rescore batch must be >= 1, poll interval > 0, sweep and minimum intervals >= 0")
 	}
 	return nil
 }
@@ -79,6 +85,9 @@ func New(cfg Config, st Store, log zerolog.Logger, reg prometheus.Registerer) (*
 	}
 	if cfg.PollInterval == 0 {
 		cfg.PollInterval = DefaultPollInterval
+	}
+	if cfg.MinInterval == 0 {
+		cfg.MinInterval = DefaultMinInterval
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -112,12 +121,18 @@ func (r *Rescorer) Rescore(ctx context.Context, items []string) error {
 	return nil
 }
 
-// DrainDirty re-scores dirty items until none is left, and returns how many
-// it re-scored.
+// DrainDirty re-scores every dirty item, however recently marked, and
+// returns how many it re-scored.
 func (r *Rescorer) DrainDirty(ctx context.Context) (int, error) {
+	return r.drain(ctx, func() time.Time { return time.Unix(1<<40, 0) })
+}
+
+// drain re-scores the dirty items first marked before cutoff() until none
+// is left.
+func (r *Rescorer) drain(ctx context.Context, cutoff func() time.Time) (int, error) {
 	total := 0
 	for {
-		dirty, err := r.st.DirtyItems(ctx, r.cfg.Batch)
+		dirty, err := r.st.DirtyItems(ctx, r.cfg.Batch, cutoff())
 		if err != nil || len(dirty) == 0 {
 			return total, err
 		}
@@ -183,7 +198,8 @@ func (r *Rescorer) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-poll.C:
-			if _, err := r.DrainDirty(ctx); err != nil && ctx.Err() == nil {
+			due := func() time.Time { return r.now().Add(-r.cfg.MinInterval) }
+			if _, err := r.drain(ctx, due); err != nil && ctx.Err() == nil {
 				r.metrics.errors.Inc()
 				r.log.Warn().Err(err).Msg("re-scoring dirty items failed; will retry")
 			}

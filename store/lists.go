@@ -172,9 +172,12 @@ type DirtyItem struct {
 	Since   time.Time // first mark since the last re-score
 }
 
-// DirtyItems returns up to n dirty items, oldest first.
-func (s *Store) DirtyItems(ctx context.Context, n int) ([]DirtyItem, error) {
-	zs, err := s.rdb.ZRangeWithScores(ctx, s.keys.Dirty(), 0, int64(n-1)).Result()
+// DirtyItems returns up to n dirty items first marked before markedBefore,
+// oldest first.
+func (s *Store) DirtyItems(ctx context.Context, n int, markedBefore time.Time) ([]DirtyItem, error) {
+	zs, err := s.rdb.ZRangeByScoreWithScores(ctx, s.keys.Dirty(), &redis.ZRangeBy{
+		Min: "-inf", Max: strconv.FormatInt(markedBefore.UnixMilli(), 10), Count: int64(n),
+	}).Result()
 	if err != nil {
 		return nil, fmt.Errorf("read dirty set: %w", err)
 	}
