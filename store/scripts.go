@@ -9,13 +9,16 @@ import "github.com/redis/go-redis/v9"
 // in ascending offset order. A group is applied only when its offset is above
 // the stored watermark, so a replay of any range of offsets, cut into
 // batches in any way, a retried pipeline, or a zombie writer that races the
-// partition's new owner, applies each event's changes exactly once. Fields
-// that fall to zero are deleted so the hash holds only live counters.
+// partition's new owner, applies each event's changes exactly once. The
+// changes of the admitted groups are summed per field first, so a field
+// touched by many events of a batch costs one HINCRBY. Fields that fall to
+// zero are deleted so the hash holds only live counters.
 // Returns the number of groups applied.
 var applyOpsScript = redis.NewScript(`
 local wm = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1')
 local top = wm
 local applied = 0
+local sum, order = {}, {}
 local i = 2
 local n = #ARGV
 while i <= n do
@@ -23,15 +26,22 @@ while i <= n do
   local cnt = tonumber(ARGV[i + 1])
   i = i + 2
   if off > wm then
-    for j = 0, cnt - 1 do
-      local f = ARGV[i + 2 * j]
-      local v = redis.call('HINCRBY', KEYS[1], f, ARGV[i + 2 * j + 1])
-      if v == 0 then redis.call('HDEL', KEYS[1], f) end
+    for j = i, i + 2 * cnt - 2, 2 do
+      local f = ARGV[j]
+      local s = sum[f]
+      if s == nil then order[#order + 1] = f; s = 0 end
+      sum[f] = s + tonumber(ARGV[j + 1])
     end
     if off > top then top = off end
     applied = applied + 1
   end
   i = i + 2 * cnt
+end
+for _, f in ipairs(order) do
+  local d = sum[f]
+  if d ~= 0 then
+    if redis.call('HINCRBY', KEYS[1], f, d) == 0 then redis.call('HDEL', KEYS[1], f) end
+  end
 end
 if top > wm then redis.call('HSET', KEYS[1], ARGV[1], top) end
 return applied

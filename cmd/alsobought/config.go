@@ -33,6 +33,7 @@ type settings struct {
 	minSupport   int
 	method       string
 	sweep        time.Duration
+	minInterval  time.Duration
 	minEventTime string
 	maxSkew      time.Duration
 	logFormat    string
@@ -58,6 +59,7 @@ var settingVars = []envVar{
 	{"min-support", "ALSOBOUGHT_MIN_SUPPORT", "2", "least co-buyers for an item to enter a list"},
 	{"scorer", "ALSOBOUGHT_SCORER", string(scoring.Amazon2017), "served scorer: amazon2017, cosine, jaccard, llr or count"},
 	{"sweep-interval", "ALSOBOUGHT_SWEEP_INTERVAL", "1h", "how often every list is re-scored (0 = never)"},
+	{"rescore-min-interval", "ALSOBOUGHT_RESCORE_MIN_INTERVAL", "1s", "per-row rate limit: a dirty item is re-scored once its first mark is this old"},
 	{"min-event-time", "ALSOBOUGHT_MIN_EVENT_TIME", "1990-01-01T00:00:00Z", "events before this time are rejected (RFC 3339)"},
 	{"max-event-skew", "ALSOBOUGHT_MAX_EVENT_SKEW", "24h", "events later than now plus this are rejected"},
 	{"log-format", "ALSOBOUGHT_LOG_FORMAT", "json", "log format: json or console"},
@@ -113,6 +115,7 @@ func (s *settings) register(fs *flag.FlagSet) {
 	num(&s.minSupport, "min-support")
 	str(&s.method, "scorer")
 	dur(&s.sweep, "sweep-interval")
+	dur(&s.minInterval, "rescore-min-interval")
 	str(&s.minEventTime, "min-event-time")
 	dur(&s.maxSkew, "max-event-skew")
 	str(&s.logFormat, "log-format")
@@ -153,8 +156,8 @@ func (s *settings) validate() error {
 	if _, err := time.Parse(time.RFC3339, s.minEventTime); err != nil {
 		problems = append(problems, fmt.Sprintf("-min-event-time %q: use RFC 3339, e.g. 1990-01-01T00:00:00Z", s.minEventTime))
 	}
-	if s.sweep < 0 || s.maxSkew < 0 {
-		problems = append(problems, "-sweep-interval and -max-event-skew must not be negative")
+	if s.sweep < 0 || s.maxSkew < 0 || s.minInterval < 0 {
+		problems = append(problems, "-sweep-interval, -rescore-min-interval and -max-event-skew must not be negative")
 	}
 	if s.logFormat != "json" && s.logFormat != "console" {
 		problems = append(problems, fmt.Sprintf("-log-format %q: use json or console", s.logFormat))

@@ -59,7 +59,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return &exitError{code: 2, msg: err.Error()}
 	}
 	rs, err := rescore.New(rescore.Config{Method: scoring.Method(s.method), Rules: s.listRules(),
-		SweepInterval: s.sweep}, st, log, reg)
+		SweepInterval: s.sweep, MinInterval: s.minInterval}, st, log, reg)
 	if err != nil {
 		return &exitError{code: 2, msg: err.Error()}
 	}
