@@ -14,6 +14,11 @@ ENV_FILE  := $(RUN_DIR)/env
 TEST_FLAGS ?= -race -count=1 -timeout 20m
 PKGS      ?= ./...
 
+# The shared public data sets (../shared/data), read by the data-set tests;
+# the project never needs them at run time.
+ALSOBOUGHT_SHARED_DATA ?= $(abspath $(firstword $(wildcard ../shared/data /work/shared/data)))
+export ALSOBOUGHT_SHARED_DATA
+
 # Export the KEY=VALUE lines of $(ENV_FILE) into the recipe's shell.
 load_env = set -a; . "$(ENV_FILE)"; set +a
 

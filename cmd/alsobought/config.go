@@ -68,37 +68,26 @@ var settingVars = []envVar{
 
 // register adds the shared flags to fs, with defaults from the environment.
 func (s *settings) register(fs *flag.FlagSet) {
-	def := func(flagName string) string {
-		for _, v := range settingVars {
-			if v.flag == flagName {
-				if e, ok := os.LookupEnv(v.env); ok {
-					return e
-				}
-				return v.def
-			}
+	def := func(name string) string {
+		v := settingVar(name)
+		if e, ok := os.LookupEnv(v.env); ok {
+			return e
 		}
-		panic("unknown setting " + flagName)
+		return v.def
 	}
-	usage := func(flagName string) string {
-		for _, v := range settingVars {
-			if v.flag == flagName {
-				return v.usage + " [$" + v.env + "]"
-			}
-		}
-		return ""
-	}
+	usage := func(name string) string { v := settingVar(name); return v.usage + " [$" + v.env + "]" }
 	str := func(p *string, name string) { fs.StringVar(p, name, def(name), usage(name)) }
 	num := func(p *int, name string) {
 		n, err := strconv.Atoi(def(name))
 		if err != nil {
-			s.envErrs = append(s.envErrs, fmt.Sprintf("%s=%q is not an integer", envOf(name), def(name)))
+			s.envErrs = append(s.envErrs, fmt.Sprintf("%s=%q is not an integer", settingVar(name).env, def(name)))
 		}
 		fs.IntVar(p, name, n, usage(name))
 	}
 	dur := func(p *time.Duration, name string) {
 		d, err := time.ParseDuration(def(name))
 		if err != nil {
-			s.envErrs = append(s.envErrs, fmt.Sprintf("%s=%q is not a duration like 30s or 1h", envOf(name), def(name)))
+			s.envErrs = append(s.envErrs, fmt.Sprintf("%s=%q is not a duration like 30s or 1h", settingVar(name).env, def(name)))
 		}
 		fs.DurationVar(p, name, d, usage(name))
 	}
@@ -122,13 +111,13 @@ func (s *settings) register(fs *flag.FlagSet) {
 	str(&s.logLevel, "log-level")
 }
 
-func envOf(flagName string) string {
+func settingVar(flagName string) envVar {
 	for _, v := range settingVars {
 		if v.flag == flagName {
-			return v.env
+			return v
 		}
 	}
-	return flagName
+	panic("unknown setting " + flagName)
 }
 
 // validate checks every setting and returns all problems at once, each

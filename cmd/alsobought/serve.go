@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -29,16 +28,13 @@ const startupTimeout = 15 * time.Second
 const shutdownTimeout = 15 * time.Second
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var s settings
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	s.register(fs)
+	fs, s := newFlags("serve", stderr)
 	batchSize := fs.Int("batch-size", consumer.DefaultBatchSize, "most events applied per Redis round trip")
 	batchWait := fs.Duration("batch-wait", consumer.DefaultBatchWait, "how long a batch waits to fill")
-	if err := parse(fs, &s, args); err != nil {
+	if err := parse(fs, s, args); err != nil {
 		return err
 	}
-	log := newLogger(&s, stderr)
+	log := newLogger(s, stderr)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -47,7 +43,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return &exitError{code: 2, msg: err.Error()}
 	}
 	defer st.Close()
-	if err := connect(ctx, &s, st); err != nil {
+	if err := connect(ctx, s, st); err != nil {
 		return err
 	}
 	cons, err := consumer.New(consumer.Config{

@@ -49,6 +49,15 @@ func (d *dataFlags) load(s *settings) ([]event.Event, error) {
 	return evs, nil
 }
 
+// newFlags returns a subcommand's flag set with the shared settings on it.
+func newFlags(name string, stderr io.Writer) (*flag.FlagSet, *settings) {
+	s := &settings{}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	s.register(fs)
+	return fs, s
+}
+
 func openStore(ctx context.Context, s *settings) (*store.Store, error) {
 	st, err := store.New(s.storeConfig())
 	if err != nil {
@@ -68,25 +77,22 @@ func newRescorer(s *settings, st *store.Store) (*rescore.Rescorer, error) {
 }
 
 func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var s settings
+	fs, s := newFlags("replay", stderr)
 	var d dataFlags
-	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	s.register(fs)
 	d.register(fs)
 	rate := fs.Float64("rate", 0, "events per second (0: as fast as the broker takes them)")
 	wait := fs.Bool("wait", false, "after producing, wait until Redis has applied every event and re-scored every dirty list, and report the end-to-end rate")
 	waitTimeout := fs.Duration("wait-timeout", 10*time.Minute, "give up waiting after this long")
 	quiet := fs.Bool("quiet", false, "no progress bar")
-	if err := parse(fs, &s, args); err != nil {
+	if err := parse(fs, s, args); err != nil {
 		return err
 	}
-	evs, err := d.load(&s)
+	evs, err := d.load(s)
 	if err != nil {
 		return err
 	}
 	cctx, cancel := context.WithTimeout(ctx, startupTimeout)
-	err = ensureTopics(cctx, &s)
+	err = ensureTopics(cctx, s)
 	cancel()
 	if err != nil {
 		return err
@@ -105,12 +111,12 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if !*wait {
 		return nil
 	}
-	st, err := openStore(ctx, &s)
+	st, err := openStore(ctx, s)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := waitApplied(ctx, &s, st, *waitTimeout); err != nil {
+	if err := waitApplied(ctx, s, st, *waitTimeout); err != nil {
 		return err
 	}
 	took := time.Since(start)
@@ -143,23 +149,20 @@ func waitApplied(ctx context.Context, s *settings, st *store.Store, timeout time
 }
 
 func runRescore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var s settings
-	fs := flag.NewFlagSet("rescore", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	s.register(fs)
+	fs, s := newFlags("rescore", stderr)
 	all := fs.Bool("all", false, "recompute every list")
-	if err := parse(fs, &s, args); err != nil {
+	if err := parse(fs, s, args); err != nil {
 		return err
 	}
 	if !*all && fs.NArg() == 0 {
 		return &exitError{code: 2, msg: "rescore: give --all or item ids"}
 	}
-	st, err := openStore(ctx, &s)
+	st, err := openStore(ctx, s)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	rs, err := newRescorer(&s, st)
+	rs, err := newRescorer(s, st)
 	if err != nil {
 		return &exitError{code: 2, msg: err.Error()}
 	}
@@ -180,19 +183,16 @@ func runRescore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 }
 
 func runRelated(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var s settings
-	fs := flag.NewFlagSet("related", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	s.register(fs)
+	fs, s := newFlags("related", stderr)
 	k := fs.Int("k", 10, "items to show")
-	if err := parse(fs, &s, args); err != nil {
+	if err := parse(fs, s, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
 		return &exitError{code: 2, msg: "related: give exactly one item id"}
 	}
 	item := fs.Arg(0)
-	st, err := openStore(ctx, &s)
+	st, err := openStore(ctx, s)
 	if err != nil {
 		return err
 	}
@@ -218,20 +218,17 @@ func runRelated(ctx context.Context, args []string, stdout, stderr io.Writer) er
 }
 
 func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var s settings
+	fs, s := newFlags("verify", stderr)
 	var d dataFlags
-	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	s.register(fs)
 	d.register(fs)
-	if err := parse(fs, &s, args); err != nil {
+	if err := parse(fs, s, args); err != nil {
 		return err
 	}
-	evs, err := d.load(&s)
+	evs, err := d.load(s)
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, &s)
+	st, err := openStore(ctx, s)
 	if err != nil {
 		return err
 	}
@@ -251,21 +248,18 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 func runBootstrap(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var s settings
+	fs, s := newFlags("bootstrap", stderr)
 	var d dataFlags
-	fs := flag.NewFlagSet("bootstrap", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	s.register(fs)
 	d.register(fs)
 	startAtEnd := fs.Bool("continue-at-end", true, "record the topic's current end offsets as progress, so streaming continues with events published after the bootstrap (the data file stands for everything before)")
-	if err := parse(fs, &s, args); err != nil {
+	if err := parse(fs, s, args); err != nil {
 		return err
 	}
-	evs, err := d.load(&s)
+	evs, err := d.load(s)
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, &s)
+	st, err := openStore(ctx, s)
 	if err != nil {
 		return err
 	}
@@ -285,7 +279,7 @@ func runBootstrap(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := st.WriteState(ctx, o.Snapshot()); err != nil {
 		return err
 	}
-	rs, err := newRescorer(&s, st)
+	rs, err := newRescorer(s, st)
 	if err != nil {
 		return &exitError{code: 2, msg: err.Error()}
 	}

@@ -111,14 +111,3 @@ func RepoFile(rel string) string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "..", rel)
 }
-
-// SharedData returns the path of a file under ../shared/data, which CI always
-// has; the project itself must not depend on it.
-func SharedData(t testing.TB, rel string) string {
-	t.Helper()
-	p := RepoFile(filepath.Join("..", "shared", "data", rel))
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("shared data %s: %v", rel, err)
-	}
-	return p
-}
