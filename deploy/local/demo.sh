@@ -43,7 +43,7 @@ fi
 echo
 echo "The three best-selling items and what their buyers also bought:"
 redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" --raw HGETALL "$ALSOBOUGHT_REDIS_PREFIX:{#}:buyers" |
-  paste - - | grep -v '^#' | sort -k2,2nr -k1,1 | head -3 | while read -r item buyers; do
+  paste - - | awk '$1 !~ /^#/' | sort -k2,2nr -k1,1 | awk 'NR <= 3' | while read -r item _; do
     echo
     "$BIN" related -k 5 "$item"
   done
