@@ -28,12 +28,10 @@ type Rejected struct {
 
 // BatchResult summarises what one batch did.
 type BatchResult struct {
-	Applied   map[event.Type]int // events that changed state, by type
-	Skipped   int                // events already applied (redelivery, replay)
-	Rejected  []Rejected         // bad events, for the dead-letter topic
-	Changes   int                // counter changes written
-	Dirty     int                // items marked dirty
-	Customers int                // customer states written
+	Applied  map[event.Type]int // events that changed state, by type
+	Skipped  int                // events already applied (redelivery, replay)
+	Rejected []Rejected         // bad events, for the dead-letter topic
+	Changes  int                // counter changes written
 }
 
 // applier turns a partition's batch of messages into fenced state changes.
@@ -119,6 +117,6 @@ func (a *applier) apply(ctx context.Context, partition int, evs []decoded, lastO
 	if err := a.store.ApplyBatch(ctx, b, updates, lastOffset); err != nil {
 		return res, err
 	}
-	res.Changes, res.Dirty, res.Customers = b.Changes, len(b.Dirty), len(updates)
+	res.Changes = b.Changes
 	return res, nil
 }

@@ -89,6 +89,15 @@ func (c *csvFile) each(fn func(rec []string, line int) error) error {
 	}
 }
 
+// cell returns column i of a record, or "" for a column the header lacks
+// (i < 0).
+func cell(rec []string, i int) string {
+	if i < 0 {
+		return ""
+	}
+	return rec[i]
+}
+
 func csvErr(src *source, err error) error {
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {

@@ -77,12 +77,6 @@ func readEventsCSV(br *bufio.Reader, src *source) ([]event.Event, error) {
 	}
 	cust, item, typ, ts := idx[0], idx[1], idx[2], idx[3]
 	idCol, qtyCol, priceCol, catCol := c.col("event_id"), c.col("quantity"), c.col("price"), c.col("category")
-	cell := func(rec []string, i int) string {
-		if i < 0 {
-			return ""
-		}
-		return rec[i]
-	}
 	var evs []event.Event
 	err = c.each(func(rec []string, line int) error {
 		e := event.Event{ID: cell(rec, idCol), Type: event.Type(rec[typ]), CustomerID: rec[cust], ItemID: rec[item],

@@ -38,12 +38,6 @@ func readYoochoose(br *bufio.Reader, src *source) ([]event.Event, error) {
 	}
 	sess, tsCol, typ, item := idx[0], idx[1], idx[2], idx[3]
 	catCol, priceCol, qtyCol := c.col("category"), c.col("price"), c.col("quantity")
-	cell := func(rec []string, i int) string {
-		if i < 0 {
-			return ""
-		}
-		return rec[i]
-	}
 	var evs []event.Event
 	err = c.each(func(rec []string, line int) error {
 		e := event.Event{ID: src.id(line), Type: event.Type(rec[typ]), CustomerID: rec[sess], ItemID: rec[item]}

@@ -54,9 +54,6 @@ func (o *Ops) add(offset int64, field string, d int64) {
 	o.Deltas = append(o.Deltas, d)
 }
 
-// Len is the number of field changes.
-func (o *Ops) Len() int { return len(o.Fields) }
-
 // Batch accumulates the changes caused by a run of events from one Kafka
 // partition, in offset order.
 type Batch struct {

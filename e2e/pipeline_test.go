@@ -117,9 +117,6 @@ func loadDunnhumby(t *testing.T) []event.Event {
 // whole data set through the real broker into Redis equals the batch
 // oracle, with the default K_hist and with K_hist 20, where histories evict.
 func TestDunnhumbyStreamMatchesOracle(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
 	evs := loadDunnhumby(t)
 	for _, k := range []int{200, 20} {
 		t.Run("K_hist="+strconv.Itoa(k), func(t *testing.T) {
@@ -143,9 +140,6 @@ func TestDunnhumbyStreamMatchesOracle(t *testing.T) {
 // land in the dead-letter topic with their reason and original bytes, and
 // the valid events give exactly the oracle's state.
 func TestBadEventsGoToDeadLetterTopic(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
 	env := testenv.New(t, 2)
 	evs := loadDunnhumby(t)[:3000]
 	// An event slightly ahead of this clock is within the accepted skew.

@@ -82,7 +82,7 @@ type RelatedResponse struct {
 
 func (s *server) related(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	if err := event.ValidID(id, event.DefaultLimits(time.Now()).MaxIDLen); err != nil {
+	if err := event.ValidID(id, event.DefaultMaxIDLen); err != nil {
 		writeError(w, http.StatusBadRequest, "item id: "+err.Error())
 		return
 	}

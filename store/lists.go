@@ -40,6 +40,10 @@ func (s *Store) ReadList(ctx context.Context, item string) (List, error) {
 	if err != nil {
 		return List{}, fmt.Errorf("read list of %s: %w", item, err)
 	}
+	return decodeList(item, raw)
+}
+
+func decodeList(item string, raw []byte) (List, error) {
 	var l List
 	if err := json.Unmarshal(raw, &l); err != nil {
 		return List{}, fmt.Errorf("decode list of %s: %w", item, err)

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/alsobought/alsobought/delta"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -102,7 +103,7 @@ func (s *Store) WriteState(ctx context.Context, st *Snapshot) error {
 		add(s.keys.Row(x), f)
 	}
 	for c, items := range st.Histories {
-		add(s.keys.Customer(c), []any{purchasesField, strings.Join(items, "|")})
+		add(s.keys.Customer(c), []any{purchasesField, delta.History{Items: items}.Encode()})
 	}
 	b := make([]any, 0, 2*len(st.Buyers))
 	for x, n := range st.Buyers {

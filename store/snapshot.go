@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/redis/go-redis/v9"
@@ -77,8 +78,20 @@ func (s *Store) ReadSnapshot(ctx context.Context) (*Snapshot, error) {
 		return nil, err
 	}
 	err = s.ScanItemsOf(ctx, s.keys.List("*"), func(items []string) error {
-		for _, it := range items {
-			l, err := s.ReadList(ctx, it)
+		cmds, err := s.execPipeline(ctx, "read lists", func(p redis.Pipeliner) {
+			for _, it := range items {
+				p.Get(ctx, s.keys.List(it))
+			}
+		})
+		if err != nil {
+			return err
+		}
+		for i, it := range items {
+			raw, err := cmds[i].(*redis.StringCmd).Bytes()
+			if errors.Is(err, redis.Nil) {
+				continue // deleted since the scan
+			}
+			l, err := decodeList(it, raw)
 			if err != nil {
 				return err
 			}

@@ -93,6 +93,9 @@ func (s *Store) execPipeline(ctx context.Context, what string, fill func(redis.P
 		pipe := s.rdb.Pipeline()
 		fill(pipe)
 		cmds, err := pipe.Exec(ctx)
+		if errors.Is(err, redis.Nil) {
+			err = nil // a missing key; callers read each command's own result
+		}
 		if err != nil && attempt == 0 && isNoScript(err) {
 			if lerr := s.loadScripts(ctx); lerr != nil {
 				return nil, fmt.Errorf("%s: %w", what, lerr)

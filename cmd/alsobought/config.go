@@ -50,7 +50,7 @@ var settingVars = []envVar{
 	{"redis", "ALSOBOUGHT_REDIS_ADDRS", "127.0.0.1:16379", "Redis address"},
 	{"prefix", "ALSOBOUGHT_REDIS_PREFIX", store.DefaultPrefix, "prefix of every Redis key"},
 	{"http", "ALSOBOUGHT_HTTP_ADDR", httpapi.DefaultAddr, "HTTP listen address (API, /healthz, /readyz, /metrics)"},
-	{"topic", "ALSOBOUGHT_TOPIC", "alsobought.events", "events topic (purchases and views)"},
+	{"topic", "ALSOBOUGHT_TOPIC", event.DefaultTopic, "events topic (purchases and views)"},
 	{"dlq-topic", "ALSOBOUGHT_DLQ_TOPIC", "", "dead-letter topic (default: <topic>.dlq)"},
 	{"group", "ALSOBOUGHT_GROUP", "alsobought", "Kafka consumer group"},
 	{"partitions", "ALSOBOUGHT_PARTITIONS", "4", "partitions of the topics when alsobought creates them"},
@@ -60,8 +60,8 @@ var settingVars = []envVar{
 	{"scorer", "ALSOBOUGHT_SCORER", string(scoring.Amazon2017), "served scorer: amazon2017, cosine, jaccard, llr or count"},
 	{"sweep-interval", "ALSOBOUGHT_SWEEP_INTERVAL", "1h", "how often every list is re-scored (0 = never)"},
 	{"rescore-min-interval", "ALSOBOUGHT_RESCORE_MIN_INTERVAL", "1s", "per-row rate limit: a dirty item is re-scored once its first mark is this old"},
-	{"min-event-time", "ALSOBOUGHT_MIN_EVENT_TIME", "1990-01-01T00:00:00Z", "events before this time are rejected (RFC 3339)"},
-	{"max-event-skew", "ALSOBOUGHT_MAX_EVENT_SKEW", "24h", "events later than now plus this are rejected"},
+	{"min-event-time", "ALSOBOUGHT_MIN_EVENT_TIME", event.DefaultMinTime().Format(time.RFC3339), "events before this time are rejected (RFC 3339)"},
+	{"max-event-skew", "ALSOBOUGHT_MAX_EVENT_SKEW", event.DefaultMaxSkew.String(), "events later than now plus this are rejected"},
 	{"log-format", "ALSOBOUGHT_LOG_FORMAT", "json", "log format: json or console"},
 	{"log-level", "ALSOBOUGHT_LOG_LEVEL", "info", "log level: debug, info, warn or error"},
 }
@@ -125,7 +125,7 @@ func settingVar(flagName string) envVar {
 func (s *settings) validate() error {
 	problems := append([]string(nil), s.envErrs...)
 	if s.dlqTopic == "" {
-		s.dlqTopic = s.topic + ".dlq"
+		s.dlqTopic = event.DeadLetterTopic(s.topic)
 	}
 	if s.partitions < 1 {
 		problems = append(problems, fmt.Sprintf("-partitions %d: must be at least 1", s.partitions))

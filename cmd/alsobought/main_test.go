@@ -68,9 +68,6 @@ func TestUnreachableRedisStopsStartup(t *testing.T) {
 // TestCommandsEndToEnd runs the commands a user runs, in process, against
 // the real services: serve, replay --wait, rescore --all, verify, related.
 func TestCommandsEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
 	env := testenv.New(t, 2)
 	data := sampleFile(t, 6000)
 	common := []string{"-topic", env.Topic, "-group", env.Group, "-prefix", env.Prefix,
@@ -162,9 +159,6 @@ func sampleFile(t *testing.T, n int) string {
 // published afterwards stream on top, and the result equals the oracle of
 // the whole data set (no double count, no gap).
 func TestBootstrapThenStream(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
 	env := testenv.New(t, 2)
 	common := []string{"-topic", env.Topic, "-group", env.Group, "-prefix", env.Prefix,
 		"-http", "127.0.0.1:0", "-history-size", "30", "-log-level", "warn"}

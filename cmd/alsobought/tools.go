@@ -58,6 +58,16 @@ func newFlags(name string, stderr io.Writer) (*flag.FlagSet, *settings) {
 	return fs, s
 }
 
+// loadAndOpen loads the data set, then connects to Redis.
+func (d *dataFlags) loadAndOpen(ctx context.Context, s *settings) ([]event.Event, *store.Store, error) {
+	evs, err := d.load(s)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := openStore(ctx, s)
+	return evs, st, err
+}
+
 func openStore(ctx context.Context, s *settings) (*store.Store, error) {
 	st, err := store.New(s.storeConfig())
 	if err != nil {
@@ -224,11 +234,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := parse(fs, s, args); err != nil {
 		return err
 	}
-	evs, err := d.load(s)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, s)
+	evs, st, err := d.loadAndOpen(ctx, s)
 	if err != nil {
 		return err
 	}
@@ -255,11 +261,7 @@ func runBootstrap(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := parse(fs, s, args); err != nil {
 		return err
 	}
-	evs, err := d.load(s)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, s)
+	evs, st, err := d.loadAndOpen(ctx, s)
 	if err != nil {
 		return err
 	}
