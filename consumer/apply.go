@@ -17,6 +17,7 @@ type StateStore interface {
 	LoadCustomers(ctx context.Context, ids []string) (map[string]store.Customer, error)
 	ApplyBatch(ctx context.Context, b *delta.Batch, customers []store.CustomerUpdate, lastOffset int64) error
 	Progress(ctx context.Context) (map[int]int64, error)
+	RecordPartitionCount(ctx context.Context, n int) ([]int, error)
 }
 
 // Rejected is a message that failed validation, with the reason.
@@ -30,6 +31,7 @@ type Rejected struct {
 type BatchResult struct {
 	Applied  map[event.Type]int // events that changed state, by type
 	Skipped  int                // events already applied (redelivery, replay)
+	Dupes    map[event.Type]int // events whose id the customer had recently used (producer retries)
 	Rejected []Rejected         // bad events, for the dead-letter topic
 	Changes  int                // counter changes written
 }
@@ -38,8 +40,10 @@ type BatchResult struct {
 type applier struct {
 	store       StateStore
 	historySize int
+	dedup       delta.Dedup
 	limits      event.Limits
 	maxSkew     time.Duration
+	partitioner *keyPartitioner // nil: no partition check
 }
 
 // decode validates the messages of a batch; the valid ones keep their offsets.
@@ -53,6 +57,10 @@ func (a *applier) decode(msgs []kafka.Message) ([]decoded, []Rejected) {
 		if err == nil && string(m.Key) != ev.CustomerID {
 			err = &event.Error{Reason: event.ReasonKeyMismatch, Field: "key",
 				Detail: fmt.Sprintf("message key %q is not the customer_id %q", m.Key, ev.CustomerID)}
+		}
+		if err == nil && a.partitioner != nil && !a.partitioner.fits(m.Key, m.Partition) {
+			err = &event.Error{Reason: event.ReasonWrongPartition, Field: "key",
+				Detail: fmt.Sprintf("key %q does not hash to partition %d with murmur2: publish with the murmur2 partitioner", m.Key, m.Partition)}
 		}
 		if err != nil {
 			bad = append(bad, Rejected{Msg: m, Reason: event.ReasonOf(err), Err: err})
@@ -72,7 +80,7 @@ type decoded struct {
 // The events must be in offset order. lastOffset is the offset of the last
 // message of the batch (valid or not): progress moves to it.
 func (a *applier) apply(ctx context.Context, partition int, evs []decoded, lastOffset int64) (BatchResult, error) {
-	res := BatchResult{Applied: map[event.Type]int{}}
+	res := BatchResult{Applied: map[event.Type]int{}, Dupes: map[event.Type]int{}}
 	ids := make([]string, 0, len(evs))
 	seen := make(map[string]struct{}, len(evs))
 	for _, d := range evs {
@@ -98,10 +106,17 @@ func (a *applier) apply(ctx context.Context, partition int, evs []decoded, lastO
 		}
 		u := touched[d.ev.CustomerID]
 		if u == nil {
-			u = &store.CustomerUpdate{ID: d.ev.CustomerID, Purchases: c.Purchases}
+			u = &store.CustomerUpdate{ID: d.ev.CustomerID, Purchases: c.Purchases, Recent: c.Recent}
 			touched[d.ev.CustomerID] = u
 		}
+		// The watermark moves past a duplicate too, so a replay skips it
+		// by offset without looking at ids.
 		u.Offset = d.offset
+		if a.dedup.Window > 0 && u.Recent.Seen(d.ev.ID) {
+			res.Dupes[d.ev.Type]++
+			continue
+		}
+		u.Recent.Add(d.ev.ID, d.ev.Time, a.dedup)
 		switch d.ev.Type {
 		case event.Purchase:
 			b.Purchase(&u.Purchases, d.ev.ItemID, d.offset, a.historySize)

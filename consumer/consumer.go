@@ -16,14 +16,22 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/alsobought/alsobought/delta"
 	"github.com/alsobought/alsobought/event"
+	"github.com/alsobought/alsobought/kafkaadmin"
 )
 
 // Defaults for Config.
 const (
-	DefaultBatchSize = 2000
-	DefaultBatchWait = 20 * time.Millisecond
+	DefaultBatchSize   = 2000
+	DefaultBatchWait   = 20 * time.Millisecond
+	DefaultFinishGrace = 5 * time.Second
 )
+
+// kafkaProbeInterval is how often the consumer checks that the brokers
+// answer: a partition reader retries a lost broker silently, so readiness
+// needs its own probe.
+const kafkaProbeInterval = 3 * time.Second
 
 // Config of the consumer.
 type Config struct {
@@ -36,6 +44,14 @@ type Config struct {
 	BatchWait    time.Duration // how long a batch waits to fill; default DefaultBatchWait
 	Limits       event.Limits  // id, size and MinTime limits; MaxTime is now + MaxEventSkew
 	MaxEventSkew time.Duration // how far in the future an event's time may be
+	Dedup        delta.Dedup   // which recent event ids each customer remembers
+	// KeyPartitioner is PartitionerMurmur2 (events on another partition than
+	// murmur2 of their key are dead-lettered) or PartitionerNone.
+	KeyPartitioner string
+	// FinishGrace bounds how long a stopping consumer keeps working on the
+	// batch in flight; default DefaultFinishGrace. What is left is abandoned
+	// safely: every write is fenced, and progress has not moved.
+	FinishGrace time.Duration
 }
 
 // Validate checks the configuration before anything connects.
@@ -51,10 +67,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("dead-letter topic %q must be set and differ from the events topic", c.DLQTopic)
 	case c.HistorySize < 1:
 		return fmt.Errorf("history size %d: K_hist must be at least 1", c.HistorySize)
-	case c.BatchSize < 0 || c.BatchWait < 0:
-		return errors.New("batch size and batch wait must not be negative")
+	case c.BatchSize < 0 || c.BatchWait < 0 || c.FinishGrace < 0:
+		return errors.New("batch size, batch wait and finish grace must not be negative")
+	case c.KeyPartitioner != PartitionerMurmur2 && c.KeyPartitioner != PartitionerNone:
+		return fmt.Errorf("key partitioner %q: use %s or %s", c.KeyPartitioner, PartitionerMurmur2, PartitionerNone)
 	}
-	return nil
+	return c.Dedup.Validate()
 }
 
 // Consumer applies the events topic to the state.
@@ -63,10 +81,12 @@ type Consumer struct {
 	apply   applier
 	dlq     *kafka.Writer
 	log     zerolog.Logger
+	dlqLog  zerolog.Logger // rate-limited: a flood of bad events must not flood the logs
 	metrics *Metrics
 
 	mu       sync.Mutex
 	notReady string // why the consumer is not ready, "" when it is
+	kafkaErr string // the last failed broker probe, "" when the brokers answer
 }
 
 // New builds a consumer; it does not connect until Run.
@@ -77,12 +97,23 @@ func New(cfg Config, st StateStore, log zerolog.Logger, m *Metrics) (*Consumer, 
 	if cfg.BatchWait == 0 {
 		cfg.BatchWait = DefaultBatchWait
 	}
+	if cfg.FinishGrace == 0 {
+		cfg.FinishGrace = DefaultFinishGrace
+	}
+	if cfg.KeyPartitioner == "" {
+		cfg.KeyPartitioner = PartitionerMurmur2
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	a := applier{store: st, historySize: cfg.HistorySize, dedup: cfg.Dedup, limits: cfg.Limits, maxSkew: cfg.MaxEventSkew}
+	if cfg.KeyPartitioner == PartitionerMurmur2 {
+		a.partitioner = &keyPartitioner{}
+	}
+	log = log.With().Str("component", "consumer").Logger()
 	return &Consumer{
 		cfg:   cfg,
-		apply: applier{store: st, historySize: cfg.HistorySize, limits: cfg.Limits, maxSkew: cfg.MaxEventSkew},
+		apply: a,
 		dlq: &kafka.Writer{
 			Addr:         kafka.TCP(cfg.Brokers...),
 			Topic:        cfg.DLQTopic,
@@ -90,7 +121,8 @@ func New(cfg Config, st StateStore, log zerolog.Logger, m *Metrics) (*Consumer, 
 			RequiredAcks: kafka.RequireAll,
 			BatchTimeout: 5 * time.Millisecond,
 		},
-		log:      log.With().Str("component", "consumer").Logger(),
+		log:      log,
+		dlqLog:   log.Sample(&zerolog.BurstSampler{Burst: 10, Period: 10 * time.Second}),
 		metrics:  m,
 		notReady: "not started",
 	}, nil
@@ -100,7 +132,35 @@ func New(cfg Config, st StateStore, log zerolog.Logger, m *Metrics) (*Consumer, 
 func (c *Consumer) NotReady() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.kafkaErr != "" {
+		return c.kafkaErr
+	}
 	return c.notReady
+}
+
+// probeKafka checks every kafkaProbeInterval that the brokers answer.
+func (c *Consumer) probeKafka(ctx context.Context) {
+	t := time.NewTicker(kafkaProbeInterval)
+	defer t.Stop()
+	for {
+		pctx, cancel := context.WithTimeout(ctx, kafkaProbeInterval)
+		_, err := kafkaadmin.PartitionCount(pctx, c.cfg.Brokers, c.cfg.Topic)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		c.mu.Lock()
+		c.kafkaErr = ""
+		if err != nil {
+			c.kafkaErr = "kafka: " + err.Error()
+		}
+		c.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 func (c *Consumer) setNotReady(why string) {
@@ -114,21 +174,33 @@ func (c *Consumer) setNotReady(why string) {
 // backoff: the consumer never gives up on its own.
 func (c *Consumer) Run(ctx context.Context) error {
 	defer c.dlq.Close()
+	probeCtx, stopProbe := context.WithCancel(ctx)
+	defer stopProbe()
+	go c.probeKafka(probeCtx)
 	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
-		ID:                c.cfg.GroupID,
-		Brokers:           c.cfg.Brokers,
-		Topics:            []string{c.cfg.Topic},
-		StartOffset:       kafka.FirstOffset,
-		HeartbeatInterval: time.Second,
-		SessionTimeout:    10 * time.Second,
-		RebalanceTimeout:  10 * time.Second,
-		Logger:            kafka.LoggerFunc(func(string, ...any) {}),
-		ErrorLogger:       kafka.LoggerFunc(func(f string, a ...any) { c.log.Debug().Msgf(f, a...) }),
+		ID:                    c.cfg.GroupID,
+		Brokers:               c.cfg.Brokers,
+		Topics:                []string{c.cfg.Topic},
+		StartOffset:           kafka.FirstOffset,
+		HeartbeatInterval:     time.Second,
+		SessionTimeout:        10 * time.Second,
+		RebalanceTimeout:      10 * time.Second,
+		WatchPartitionChanges: true,
+		Logger:                kafka.LoggerFunc(func(string, ...any) {}),
+		ErrorLogger:           kafka.LoggerFunc(func(f string, a ...any) { c.log.Debug().Msgf(f, a...) }),
 	})
 	if err != nil {
 		return fmt.Errorf("join consumer group %s: %w", c.cfg.GroupID, err)
 	}
-	defer group.Close()
+	// Close leaves the group, so the partitions move at once instead of
+	// after the session timeout.
+	defer func() {
+		if err := group.Close(); err != nil {
+			c.log.Warn().Err(err).Msg("leaving the consumer group")
+		} else {
+			c.log.Info().Msg("left the consumer group")
+		}
+	}()
 	bo := backoff{}
 	for {
 		gen, err := group.Next(ctx)
@@ -164,8 +236,20 @@ func (c *Consumer) runGeneration(ctx context.Context, gen *kafka.Generation) {
 
 // resumeOffset is where a partition continues: after the progress stored in
 // Redis with the data. Kafka's committed offset is not used: after Redis
-// lost a suffix of writes it would be ahead of the data.
+// lost a suffix of writes it would be ahead of the data. It also records
+// the topic's partition count for the key check first.
 func (c *Consumer) resumeOffset(ctx context.Context, partition int) (int64, error) {
+	if c.apply.partitioner != nil {
+		n, err := kafkaadmin.PartitionCount(ctx, c.cfg.Brokers, c.cfg.Topic)
+		if err != nil {
+			return 0, err
+		}
+		counts, err := c.apply.store.RecordPartitionCount(ctx, n)
+		if err != nil {
+			return 0, err
+		}
+		c.apply.partitioner.setCounts(counts)
+	}
 	progress, err := c.apply.store.Progress(ctx)
 	if err != nil {
 		return 0, err
@@ -188,7 +272,7 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafka.Generation, 
 		if ctx.Err() != nil {
 			return
 		}
-		c.setNotReady("redis: " + err.Error())
+		c.setNotReady(err.Error())
 		log.Warn().Err(err).Msg("cannot read progress; retrying")
 		if !bo.sleep(ctx) {
 			return
@@ -218,15 +302,7 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafka.Generation, 
 			}
 			continue
 		}
-		for ctx.Err() == nil {
-			if err = c.processBatch(ctx, partition, msgs); err == nil {
-				break
-			}
-			c.setNotReady(err.Error())
-			log.Warn().Err(err).Int64("first_offset", msgs[0].Offset).Msg("batch failed; retrying")
-			bo.sleep(ctx)
-		}
-		if ctx.Err() != nil {
+		if !c.finishBatch(ctx, partition, msgs, log, &bo) {
 			return
 		}
 		bo.reset()
@@ -236,6 +312,34 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafka.Generation, 
 		// point lives in Redis, so a failed commit loses nothing.
 		if err := gen.CommitOffsets(map[string]map[int]int64{c.cfg.Topic: {partition: last + 1}}); err != nil {
 			log.Debug().Err(err).Msg("offset commit failed")
+		}
+	}
+}
+
+// finishBatch processes a batch, retrying failures with backoff. When ctx
+// ends (shutdown, rebalance) it goes on for at most FinishGrace, so a
+// stopping consumer normally records the progress of the batch it holds;
+// after that the batch is abandoned, which is safe: its writes are fenced
+// and the next owner starts after the recorded progress. It reports
+// whether the batch was applied.
+func (c *Consumer) finishBatch(ctx context.Context, partition int, msgs []kafka.Message, log zerolog.Logger, bo *backoff) bool {
+	bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(c.cfg.FinishGrace, cancel) })
+	defer stop()
+	for {
+		err := c.processBatch(bctx, partition, msgs)
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			log.Info().Err(err).Int64("first_offset", msgs[0].Offset).Msg("stopping: batch abandoned, it will be applied again")
+			return false
+		}
+		c.setNotReady(err.Error())
+		log.Warn().Err(err).Int64("first_offset", msgs[0].Offset).Msg("batch failed; retrying")
+		if !bo.sleep(ctx) {
+			return false
 		}
 	}
 }

@@ -20,7 +20,8 @@ func (c *Consumer) deadLetter(ctx context.Context, bad []Rejected) error {
 	out := make([]kafka.Message, 0, len(bad))
 	for _, r := range bad {
 		out = append(out, deadLetterRecord(c.cfg.Topic, r))
-		c.log.Debug().Str("reason", string(r.Reason)).Int("partition", r.Msg.Partition).
+		// Sampled: at most a burst per period, the metric counts them all.
+		c.dlqLog.Warn().Str("reason", string(r.Reason)).Int("partition", r.Msg.Partition).
 			Int64("offset", r.Msg.Offset).Err(r.Err).Msg("event dead-lettered")
 	}
 	if err := c.dlq.WriteMessages(ctx, out...); err != nil {

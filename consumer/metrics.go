@@ -13,6 +13,7 @@ type Metrics struct {
 	consumed     prometheus.Counter
 	applied      *prometheus.CounterVec
 	skipped      prometheus.Counter
+	deduplicated *prometheus.CounterVec
 	deadLettered *prometheus.CounterVec
 	changes      prometheus.Counter
 	batchSize    prometheus.Histogram
@@ -31,6 +32,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Events applied to the state, by type."}, []string{"type"}),
 		skipped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "events_skipped_total",
 			Help: "Events skipped because their offset was already applied (redelivery or replay)."}),
+		deduplicated: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "events_deduplicated_total",
+			Help: "Events skipped because the customer had recently applied an event with the same id (producer retries), by type."}, []string{"type"}),
 		deadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "events_dead_lettered_total",
 			Help: "Events written to the dead-letter topic, by reason."}, []string{"reason"}),
 		changes: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "counter_changes_total",
@@ -44,7 +47,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		eventTimeLag: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "event_time_lag_seconds",
 			Help: "Now minus the Kafka timestamp of the last applied message (replayed data is old by design)."}),
 	}
-	reg.MustRegister(m.consumed, m.applied, m.skipped, m.deadLettered, m.changes, m.batchSize, m.batchSeconds, m.appliedOff, m.eventTimeLag)
+	reg.MustRegister(m.consumed, m.applied, m.skipped, m.deduplicated, m.deadLettered, m.changes, m.batchSize, m.batchSeconds, m.appliedOff, m.eventTimeLag)
 	return m
 }
 
@@ -57,6 +60,9 @@ func (m *Metrics) observeBatch(partition int, msgs []kafka.Message, res BatchRes
 		m.applied.WithLabelValues(string(t)).Add(float64(n))
 	}
 	m.skipped.Add(float64(res.Skipped))
+	for t, n := range res.Dupes {
+		m.deduplicated.WithLabelValues(string(t)).Add(float64(n))
+	}
 	for _, r := range res.Rejected {
 		m.deadLettered.WithLabelValues(string(r.Reason)).Inc()
 	}

@@ -144,7 +144,7 @@ func TestIncrementalEqualsBatch(t *testing.T) {
 				}
 				applied = end
 			}
-			want := oracle.Build(evs, capacity)
+			want := oracle.Build(evs, oracle.Settings{HistorySize: capacity})
 			compare(t, want, m)
 		})
 	}

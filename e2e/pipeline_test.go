@@ -16,6 +16,7 @@ import (
 
 	"github.com/alsobought/alsobought/consumer"
 	"github.com/alsobought/alsobought/dataset"
+	"github.com/alsobought/alsobought/delta"
 	"github.com/alsobought/alsobought/event"
 	"github.com/alsobought/alsobought/internal/testenv"
 	"github.com/alsobought/alsobought/kafkaadmin"
@@ -89,7 +90,7 @@ func (p *pipeline) verifyAgainstOracle(evs []event.Event) *verify.Report {
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	report := verify.Compare(oracle.Build(evs, p.historySize), snap, scoring.Amazon2017, scoring.DefaultListRules())
+	report := verify.Compare(oracle.Build(evs, oracle.Settings{HistorySize: p.historySize, Dedup: delta.DefaultDedup}), snap, scoring.Amazon2017, scoring.DefaultListRules())
 	if !report.OK() {
 		p.t.Fatalf("streamed state differs from the oracle:\n%s", report)
 	}

@@ -30,12 +30,19 @@ const (
 	// customer_id (such an event may sit on the wrong partition, out of
 	// order with the customer's other events).
 	ReasonKeyMismatch Reason = "key_mismatch"
+
+	// ReasonWrongPartition is not returned by Decode or Validate either: the
+	// consumer uses it for an event whose partition is not where the murmur2
+	// hash of its key puts it (for any partition count the topic has had), so
+	// a customer's events would be split between consumers.
+	ReasonWrongPartition Reason = "wrong_partition"
 )
 
 var reasons = []Reason{
 	ReasonTooLarge, ReasonNotUTF8, ReasonInvalidJSON, ReasonWrongFieldType,
 	ReasonMissingField, ReasonIDTooLong, ReasonBadIDChars, ReasonUnknownType,
 	ReasonBadTimestamp, ReasonTimeOutOfWindow, ReasonBadNumber, ReasonKeyMismatch,
+	ReasonWrongPartition,
 }
 
 // Reasons returns every known Reason in check order (a fresh slice), for

@@ -25,6 +25,23 @@ func EnsureTopic(ctx context.Context, brokers []string, topic string, partitions
 	return nil
 }
 
+// PartitionCount returns the number of partitions of a topic. It doubles
+// as a reachability probe of the brokers.
+func PartitionCount(ctx context.Context, brokers []string, topic string) (int, error) {
+	client := &kafka.Client{Addr: kafka.TCP(brokers...)}
+	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		return 0, fmt.Errorf("metadata of %s: %w", topic, err)
+	}
+	if len(meta.Topics) != 1 || meta.Topics[0].Error != nil {
+		if len(meta.Topics) == 1 {
+			return 0, fmt.Errorf("topic %s: %w", topic, meta.Topics[0].Error)
+		}
+		return 0, fmt.Errorf("topic %s not found", topic)
+	}
+	return len(meta.Topics[0].Partitions), nil
+}
+
 // EndOffsets returns the next offset to be written in each partition of a
 // topic (the high watermark).
 func EndOffsets(ctx context.Context, brokers []string, topic string) (map[int]int64, error) {

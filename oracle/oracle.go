@@ -25,10 +25,31 @@ type State struct {
 	Totals      scoring.Globals             // T and C
 }
 
-// Build replays events (in arrival order) and derives the counters.
-func Build(events []event.Event, historySize int) *State {
+// Settings are the state-shaping settings the oracle follows.
+type Settings struct {
+	HistorySize int         // K_hist
+	Dedup       delta.Dedup // which recent event ids count as duplicates
+}
+
+// Build replays events (in arrival order) and derives the counters. An
+// event whose id its customer recently used is a duplicate and changes
+// nothing, by the same rule the consumer follows (delta.Recent).
+func Build(events []event.Event, set Settings) *State {
+	historySize := set.HistorySize
 	s := &State{HistorySize: historySize, Histories: make(map[string]*delta.History)}
+	recent := make(map[string]*delta.Recent)
 	for _, e := range events {
+		if set.Dedup.Window > 0 {
+			r := recent[e.CustomerID]
+			if r == nil {
+				r = &delta.Recent{}
+				recent[e.CustomerID] = r
+			}
+			if r.Seen(e.ID) {
+				continue
+			}
+			r.Add(e.ID, e.Time, set.Dedup)
+		}
 		if e.Type != event.Purchase {
 			continue
 		}

@@ -19,8 +19,8 @@ import (
 
 // Store is what the re-scorer needs from the state.
 type Store interface {
-	ReadRows(ctx context.Context, items []string) ([]scoring.Row, scoring.Globals, error)
-	WriteLists(ctx context.Context, lists []store.List) error
+	ReadRows(ctx context.Context, items []string) (store.RowBatch, error)
+	WriteLists(ctx context.Context, lists []store.List) (int, error)
 	DirtyItems(ctx context.Context, n int, markedBefore time.Time) ([]store.DirtyItem, error)
 	ClearDirty(ctx context.Context, items []store.DirtyItem) error
 	DirtyBacklog(ctx context.Context) (int64, time.Time, error)
@@ -102,20 +102,24 @@ func (r *Rescorer) Rescore(ctx context.Context, items []string) error {
 		return nil
 	}
 	start := r.now()
-	rows, g, err := r.st.ReadRows(ctx, items)
+	rb, err := r.st.ReadRows(ctx, items)
 	if err != nil {
 		return err
 	}
 	at := r.now().UTC()
-	lists := make([]store.List, len(rows))
-	for i, row := range rows {
-		lists[i] = store.List{Item: row.Item, Method: r.cfg.Method, ComputedAt: at,
-			Items: scoring.RelatedList(r.cfg.Method, row, g, r.cfg.Rules)}
+	lists := make([]store.List, len(rb.Rows))
+	for i, row := range rb.Rows {
+		lists[i] = store.List{Item: row.Item, Method: r.cfg.Method, ComputedAt: at, Revision: rb.Revisions[i],
+			Items: scoring.RelatedList(r.cfg.Method, row, rb.Globals, r.cfg.Rules)}
 		r.metrics.listSize.Observe(float64(len(lists[i].Items)))
 	}
-	if err := r.st.WriteLists(ctx, lists); err != nil {
+	written, err := r.st.WriteLists(ctx, lists)
+	if err != nil {
 		return err
 	}
+	// A list not written lost to one computed from a newer row by another
+	// re-scorer: the newer one stands.
+	r.metrics.staleLists.Add(float64(len(lists) - written))
 	r.metrics.rescored.Add(float64(len(items)))
 	r.metrics.seconds.Observe(r.now().Sub(start).Seconds())
 	return nil
@@ -230,13 +234,14 @@ func (r *Rescorer) observeBacklog(ctx context.Context) {
 }
 
 type metrics struct {
-	rescored  prometheus.Counter
-	errors    prometheus.Counter
-	seconds   prometheus.Histogram
-	listSize  prometheus.Histogram
-	dirtyWait prometheus.Histogram
-	backlog   prometheus.Gauge
-	oldestAge prometheus.Gauge
+	rescored   prometheus.Counter
+	errors     prometheus.Counter
+	seconds    prometheus.Histogram
+	listSize   prometheus.Histogram
+	staleLists prometheus.Counter
+	dirtyWait  prometheus.Histogram
+	backlog    prometheus.Gauge
+	oldestAge  prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -250,6 +255,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Time to read, score and write one batch of lists.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
 		listSize: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "related_list_items",
 			Help: "Items per recomputed related list.", Buckets: []float64{0, 1, 2, 5, 10, 20, 50, 100}}),
+		staleLists: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "stale_list_writes_total",
+			Help: "Recomputed lists not written because a list from a newer revision of the row was already stored."}),
 		dirtyWait: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "dirty_wait_seconds",
 			Help: "Time from an item's first dirty mark to its re-scored list.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 14)}),
 		backlog: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "dirty_items",
@@ -258,7 +265,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Age of the oldest pending dirty mark."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.rescored, m.errors, m.seconds, m.listSize, m.dirtyWait, m.backlog, m.oldestAge)
+		reg.MustRegister(m.rescored, m.errors, m.seconds, m.listSize, m.staleLists, m.dirtyWait, m.backlog, m.oldestAge)
 	}
 	return m
 }

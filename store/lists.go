@@ -29,6 +29,9 @@ type List struct {
 	Method     scoring.Method    `json:"method"`
 	ComputedAt time.Time         `json:"computed_at"`
 	Items      []scoring.Related `json:"items"`
+	// Revision of the row the list was computed from (RowBatch.Revisions):
+	// the write fence of lists, kept in the row hash, not in the JSON.
+	Revision int64 `json:"-"`
 }
 
 // ReadList returns an item's stored list.
@@ -52,9 +55,12 @@ func decodeList(item string, raw []byte) (List, error) {
 }
 
 // WriteLists replaces the lists in one round trip; an empty list deletes
-// the key, so only items with related items take memory.
-func (s *Store) WriteLists(ctx context.Context, lists []List) error {
-	bufs := make([][]byte, len(lists))
+// the key, so only items with related items take memory. Each write is
+// fenced by its row revision: a list computed from an older row (a slow or
+// paused re-scorer racing a newer one) never replaces one computed from a
+// newer row. It returns how many lists were written.
+func (s *Store) WriteLists(ctx context.Context, lists []List) (int, error) {
+	bufs := make([]string, len(lists))
 	for i, l := range lists {
 		if len(l.Items) == 0 {
 			continue
@@ -62,20 +68,48 @@ func (s *Store) WriteLists(ctx context.Context, lists []List) error {
 		l.Version = ListEncodingVersion
 		b, err := json.Marshal(l)
 		if err != nil {
-			return fmt.Errorf("encode list of %s: %w", l.Item, err)
+			return 0, fmt.Errorf("encode list of %s: %w", l.Item, err)
 		}
-		bufs[i] = b
+		bufs[i] = string(b)
 	}
-	_, err := s.execPipeline(ctx, "write lists", func(p redis.Pipeliner) {
+	cmds, err := s.execPipeline(ctx, "write lists", func(p redis.Pipeliner) {
 		for i, l := range lists {
-			if bufs[i] == nil {
-				p.Del(ctx, s.keys.List(l.Item))
-			} else {
-				p.Set(ctx, s.keys.List(l.Item), bufs[i], 0)
-			}
+			writeListScript.EvalSha(ctx, p, []string{s.keys.Row(l.Item), s.keys.List(l.Item)},
+				listRevisionField, l.Revision, bufs[i])
 		}
 	})
-	return err
+	if err != nil {
+		return 0, err
+	}
+	written := 0
+	for _, c := range cmds {
+		if n, _ := c.(*redis.Cmd).Int(); n == 1 {
+			written++
+		}
+	}
+	return written, nil
+}
+
+// listRevisionField holds, in an item's row hash, the revision of the row
+// its stored list was computed from. It starts with '#' like the partition
+// watermarks, so row readers skip it.
+const listRevisionField = "#list"
+
+// rowRevision is a number that grows with every change applied to a row:
+// the sum over partitions of (watermark + 1). Each watermark only grows and
+// every applied change raises one, so a later read of a row never has a
+// smaller revision, and the list fence needs no extra write on the hot path.
+func rowRevision(fields map[string]string) int64 {
+	var rev int64
+	for f, v := range fields {
+		if len(f) < 2 || f[0] != '#' || f[1] < '0' || f[1] > '9' {
+			continue
+		}
+		if off, err := strconv.ParseInt(v, 10, 64); err == nil {
+			rev += off + 1
+		}
+	}
+	return rev
 }
 
 // Globals reads T and C.
@@ -118,25 +152,36 @@ func RowFields(fields map[string]string) (co map[string]int64, hist []scoring.Hi
 	return co, hist, nil
 }
 
+// RowBatch is what ReadRows returns: the rows, each with its revision (the
+// fence of the list computed from it), and the totals.
+type RowBatch struct {
+	Rows      []scoring.Row
+	Revisions []int64
+	Globals   scoring.Globals
+}
+
 // ReadRows reads what scoring needs for each item in two round trips: the
 // rows, then B of every item and its candidates, with the totals.
-func (s *Store) ReadRows(ctx context.Context, items []string) ([]scoring.Row, scoring.Globals, error) {
+func (s *Store) ReadRows(ctx context.Context, items []string) (RowBatch, error) {
 	cmds, err := s.execPipeline(ctx, "read rows", func(p redis.Pipeliner) {
 		for _, it := range items {
 			p.HGetAll(ctx, s.keys.Row(it))
 		}
 	})
 	if err != nil {
-		return nil, scoring.Globals{}, err
+		return RowBatch{}, err
 	}
 	rows := make([]scoring.Row, len(items))
+	revs := make([]int64, len(items))
 	cos := make([]map[string]int64, len(items))
 	for i, it := range items {
-		co, hist, err := RowFields(cmds[i].(*redis.MapStringStringCmd).Val())
+		fields := cmds[i].(*redis.MapStringStringCmd).Val()
+		co, hist, err := RowFields(fields)
 		if err != nil {
-			return nil, scoring.Globals{}, fmt.Errorf("row of %s: %w", it, err)
+			return RowBatch{}, fmt.Errorf("row of %s: %w", it, err)
 		}
 		rows[i] = scoring.Row{Item: it, Hist: hist}
+		revs[i] = rowRevision(fields)
 		cos[i] = co
 	}
 	var totals *redis.SliceCmd
@@ -155,7 +200,7 @@ func (s *Store) ReadRows(ctx context.Context, items []string) ([]scoring.Row, sc
 		}
 	})
 	if err != nil {
-		return nil, scoring.Globals{}, err
+		return RowBatch{}, err
 	}
 	g := scoring.Globals{Total: toInt(totals.Val()[0]), Customers: toInt(totals.Val()[1])}
 	for i := range items {
@@ -166,7 +211,7 @@ func (s *Store) ReadRows(ctx context.Context, items []string) ([]scoring.Row, sc
 			rows[i].Candidates = append(rows[i].Candidates, scoring.Candidate{Item: y, Support: cos[i][y], Buyers: toInt(b[j+1])})
 		}
 	}
-	return rows, g, nil
+	return RowBatch{Rows: rows, Revisions: revs, Globals: g}, nil
 }
 
 // DirtyItem is an item waiting to be re-scored.

@@ -17,42 +17,89 @@ var ErrStateMismatch = fmt.Errorf("state was built with other settings")
 
 // EnsureMeta records which schema and settings build the state, or, when
 // the state already has a record, checks that they are the same: counters
-// built with another K_hist or from another topic cannot be continued.
+// built with another K_hist or from another topic cannot be continued, and
+// lists built under other list rules would be mixed with new ones. A
+// setting the record lacks (state written by an older version) is added.
 func (s *Store) EnsureMeta(ctx context.Context, settings map[string]string) error {
 	want := map[string]string{"schema": strconv.Itoa(SchemaVersion)}
 	for k, v := range settings {
 		want[k] = v
 	}
+	_, err := s.execPipeline(ctx, "record state metadata", func(p redis.Pipeliner) {
+		for k, v := range want {
+			p.HSetNX(ctx, s.keys.Meta(), k, v)
+		}
+	})
+	if err != nil {
+		return err
+	}
 	got, err := s.rdb.HGetAll(ctx, s.keys.Meta()).Result()
 	if err != nil {
 		return fmt.Errorf("read state metadata: %w", err)
 	}
-	if len(got) == 0 {
-		_, err := s.execPipeline(ctx, "record state metadata", func(p redis.Pipeliner) {
-			for k, v := range want {
-				p.HSetNX(ctx, s.keys.Meta(), k, v)
-			}
-		})
-		if err != nil {
-			return err
-		}
-		if got, err = s.rdb.HGetAll(ctx, s.keys.Meta()).Result(); err != nil {
-			return fmt.Errorf("read state metadata: %w", err)
-		}
-	}
 	var diffs []string
+	onlyLists := true
 	for k, v := range want {
 		if got[k] != v {
 			diffs = append(diffs, fmt.Sprintf("%s: state has %q, configured %q", k, got[k], v))
+			onlyLists = onlyLists && listSetting[k]
 		}
 	}
-	if len(diffs) > 0 {
-		sort.Strings(diffs)
-		return fmt.Errorf("%w under Redis key prefix %q (%s); either configure the same settings, "+
-			"or start a new state under another prefix (ALSOBOUGHT_REDIS_PREFIX) and replay or bootstrap it",
-			ErrStateMismatch, s.keys.Prefix, strings.Join(diffs, "; "))
+	if len(diffs) == 0 {
+		return nil
+	}
+	sort.Strings(diffs)
+	what := "either configure the same settings, or start a new state under another prefix " +
+		"(ALSOBOUGHT_REDIS_PREFIX) and replay or bootstrap it"
+	if onlyLists {
+		what = "either configure the same settings, or, to move this state to the new list settings, " +
+			"stop `alsobought serve` and run `alsobought rescore -all -adopt-list-settings` with them"
+	}
+	return fmt.Errorf("%w under Redis key prefix %q (%s); %s", ErrStateMismatch, s.keys.Prefix, strings.Join(diffs, "; "), what)
+}
+
+// listSetting marks the settings that shape only the lists, which a full
+// re-score can move to new values (AdoptListSettings).
+var listSetting = map[string]bool{"list_size": true, "min_support": true, "scorer": true}
+
+// AdoptListSettings records new list settings after every list was
+// re-scored under them. Other settings are refused.
+func (s *Store) AdoptListSettings(ctx context.Context, settings map[string]string) error {
+	args := make([]any, 0, 2*len(settings))
+	for k, v := range settings {
+		if !listSetting[k] {
+			return fmt.Errorf("%s is not a list setting: it shapes the counters and cannot be changed on a built state", k)
+		}
+		args = append(args, k, v)
+	}
+	if err := s.rdb.HSet(ctx, s.keys.Meta(), args...).Err(); err != nil {
+		return fmt.Errorf("record list settings: %w", err)
 	}
 	return nil
+}
+
+// partitionCountsField lists, in the metadata, every partition count the
+// topic has had since the state first saw it ("4" or "4,8").
+const partitionCountsField = "partition_counts"
+
+// RecordPartitionCount adds the topic's current partition count to the
+// counts recorded in the metadata and returns them all, in the order seen.
+// Events keyed before partitions were added sit where the older count put
+// them, so the key check accepts any recorded count.
+func (s *Store) RecordPartitionCount(ctx context.Context, n int) ([]int, error) {
+	v, err := recordPartitionCountScript.Run(ctx, s.rdb, []string{s.keys.Meta()}, partitionCountsField, n).Text()
+	if err != nil {
+		return nil, fmt.Errorf("record partition count: %w", err)
+	}
+	var counts []int
+	for _, f := range strings.Split(v, ",") {
+		c, err := strconv.Atoi(f)
+		if err != nil {
+			return nil, fmt.Errorf("metadata %s=%q is not a list of counts", partitionCountsField, v)
+		}
+		counts = append(counts, c)
+	}
+	return counts, nil
 }
 
 // IsEmpty reports whether no counter, customer or list exists under the prefix.

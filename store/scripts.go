@@ -52,12 +52,16 @@ return applied
 // from a zombie consumer cannot overwrite newer state.
 //
 // KEYS[1]: the customer hash. ARGV[1]: watermark field, ARGV[2]: offset of
-// the customer's last event in the batch, ARGV[3]: history field,
-// ARGV[4]: encoded history. Returns 1 when written.
+// the customer's last event in the batch, ARGV[3..]: pairs of (field,
+// value); an empty value deletes the field. Returns 1 when written.
 var writeCustomerScript = redis.NewScript(`
 local wm = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1')
 if tonumber(ARGV[2]) <= wm then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+for i = 3, #ARGV, 2 do
+  if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[1], ARGV[i])
+  else redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+end
 return 1
 `)
 
@@ -100,4 +104,38 @@ end
 return removed
 `)
 
-var allScripts = []*redis.Script{applyOpsScript, writeCustomerScript, advanceScript, markDirtyScript, clearDirtyScript}
+// writeListScript replaces an item's list unless the stored one was
+// computed from a newer revision of the row.
+//
+// KEYS[1]: the item's row hash (holds the stored list's revision),
+// KEYS[2]: the list key (same hash tag, same slot). ARGV[1]: the revision
+// field, ARGV[2]: the revision the new list was computed from, ARGV[3]: the
+// encoded list, or "" to delete it. Returns 1 when written.
+var writeListScript = redis.NewScript(`
+local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1')
+local rev = tonumber(ARGV[2])
+if rev < cur then return 0 end
+if rev > cur and redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+if ARGV[3] == '' then redis.call('DEL', KEYS[2]) else redis.call('SET', KEYS[2], ARGV[3]) end
+return 1
+`)
+
+// recordPartitionCountScript appends a count to a comma-separated list
+// field unless it is there. KEYS[1]: the hash, ARGV[1]: the field,
+// ARGV[2]: the count. Returns the list.
+var recordPartitionCountScript = redis.NewScript(`
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if not cur or cur == '' then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+  return ARGV[2]
+end
+for c in string.gmatch(cur, '[^,]+') do
+  if c == ARGV[2] then return cur end
+end
+cur = cur .. ',' .. ARGV[2]
+redis.call('HSET', KEYS[1], ARGV[1], cur)
+return cur
+`)
+
+var allScripts = []*redis.Script{applyOpsScript, writeCustomerScript, advanceScript, markDirtyScript,
+	clearDirtyScript, writeListScript}

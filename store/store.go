@@ -117,6 +117,7 @@ func watermarkField(partition int) string { return "#" + strconv.Itoa(partition)
 // Customer is a customer's stored state.
 type Customer struct {
 	Purchases  delta.History
+	Recent     delta.Recent  // ids of recent events, for de-duplication
 	Watermarks map[int]int64 // partition -> offset of the last applied event
 }
 
@@ -129,10 +130,18 @@ func (c Customer) Watermark(partition int) int64 {
 	return -1
 }
 
-const purchasesField = "b"
+// Fields of a customer hash besides the watermarks.
+const (
+	purchasesField = "b"
+	recentField    = "d"
+)
 
 func parseCustomer(fields map[string]string) (Customer, error) {
-	c := Customer{Purchases: delta.DecodeHistory(fields[purchasesField])}
+	recent, err := delta.DecodeRecent(fields[recentField])
+	if err != nil {
+		return Customer{}, err
+	}
+	c := Customer{Purchases: delta.DecodeHistory(fields[purchasesField]), Recent: recent}
 	for f, v := range fields {
 		if !strings.HasPrefix(f, "#") {
 			continue
@@ -179,6 +188,7 @@ func (s *Store) LoadCustomers(ctx context.Context, ids []string) (map[string]Cus
 type CustomerUpdate struct {
 	ID        string
 	Purchases delta.History
+	Recent    delta.Recent
 	Offset    int64 // offset of the customer's last event in the batch
 }
 
@@ -221,7 +231,8 @@ func (s *Store) ApplyBatch(ctx context.Context, b *delta.Batch, customers []Cust
 	if len(customers) > 0 {
 		_, err := s.execPipeline(ctx, "write customers", func(p redis.Pipeliner) {
 			for _, c := range customers {
-				writeCustomerScript.EvalSha(ctx, p, []string{s.keys.Customer(c.ID)}, wm, c.Offset, purchasesField, c.Purchases.Encode())
+				writeCustomerScript.EvalSha(ctx, p, []string{s.keys.Customer(c.ID)}, wm, c.Offset,
+					purchasesField, c.Purchases.Encode(), recentField, c.Recent.Encode())
 			}
 		})
 		if err != nil {

@@ -10,8 +10,11 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/alsobought/alsobought/consumer"
+	"github.com/alsobought/alsobought/delta"
 	"github.com/alsobought/alsobought/event"
 	"github.com/alsobought/alsobought/httpapi"
+	"github.com/alsobought/alsobought/oracle"
 	"github.com/alsobought/alsobought/scoring"
 	"github.com/alsobought/alsobought/store"
 )
@@ -36,6 +39,9 @@ type settings struct {
 	minInterval  time.Duration
 	minEventTime string
 	maxSkew      time.Duration
+	dedupWindow  time.Duration
+	dedupMax     int
+	partitioner  string
 	logFormat    string
 	logLevel     string
 
@@ -62,6 +68,9 @@ var settingVars = []envVar{
 	{"rescore-min-interval", "ALSOBOUGHT_RESCORE_MIN_INTERVAL", "1s", "per-row rate limit: a dirty item is re-scored once its first mark is this old"},
 	{"min-event-time", "ALSOBOUGHT_MIN_EVENT_TIME", event.DefaultMinTime().Format(time.RFC3339), "events before this time are rejected (RFC 3339)"},
 	{"max-event-skew", "ALSOBOUGHT_MAX_EVENT_SKEW", event.DefaultMaxSkew.String(), "events later than now plus this are rejected"},
+	{"dedup-window", "ALSOBOUGHT_DEDUP_WINDOW", delta.DefaultDedup.Window.String(), "an event id used again within this much event time of the customer's newest event is a duplicate (0 = no de-duplication)"},
+	{"dedup-max", "ALSOBOUGHT_DEDUP_MAX", strconv.Itoa(delta.DefaultDedup.Max), "most event ids remembered per customer for de-duplication"},
+	{"key-partitioner", "ALSOBOUGHT_KEY_PARTITIONER", consumer.PartitionerMurmur2, "murmur2: dead-letter events not on the partition murmur2 of their key gives; none: no check"},
 	{"log-format", "ALSOBOUGHT_LOG_FORMAT", "json", "log format: json or console"},
 	{"log-level", "ALSOBOUGHT_LOG_LEVEL", "info", "log level: debug, info, warn or error"},
 }
@@ -107,6 +116,9 @@ func (s *settings) register(fs *flag.FlagSet) {
 	dur(&s.minInterval, "rescore-min-interval")
 	str(&s.minEventTime, "min-event-time")
 	dur(&s.maxSkew, "max-event-skew")
+	dur(&s.dedupWindow, "dedup-window")
+	num(&s.dedupMax, "dedup-max")
+	str(&s.partitioner, "key-partitioner")
 	str(&s.logFormat, "log-format")
 	str(&s.logLevel, "log-level")
 }
@@ -148,6 +160,12 @@ func (s *settings) validate() error {
 	if s.sweep < 0 || s.maxSkew < 0 || s.minInterval < 0 {
 		problems = append(problems, "-sweep-interval, -rescore-min-interval and -max-event-skew must not be negative")
 	}
+	if err := s.dedup().Validate(); err != nil {
+		problems = append(problems, "-dedup-window/-dedup-max: "+err.Error())
+	}
+	if s.partitioner != consumer.PartitionerMurmur2 && s.partitioner != consumer.PartitionerNone {
+		problems = append(problems, fmt.Sprintf("-key-partitioner %q: use %s or %s", s.partitioner, consumer.PartitionerMurmur2, consumer.PartitionerNone))
+	}
 	if s.logFormat != "json" && s.logFormat != "console" {
 		problems = append(problems, fmt.Sprintf("-log-format %q: use json or console", s.logFormat))
 	}
@@ -179,12 +197,34 @@ func (s *settings) limits() event.Limits {
 	return lim
 }
 
+func (s *settings) dedup() delta.Dedup {
+	return delta.Dedup{Window: s.dedupWindow, Max: s.dedupMax}
+}
+
+func (s *settings) oracleSettings() oracle.Settings {
+	return oracle.Settings{HistorySize: s.historySize, Dedup: s.dedup()}
+}
+
 // stateSettings are the settings that shape the state in Redis: state built
-// under other values cannot be continued.
+// under other values cannot be continued (store.EnsureMeta).
 func (s *settings) stateSettings() map[string]string {
-	return map[string]string{
+	m := map[string]string{
 		"topic":        s.topic,
 		"history_size": strconv.Itoa(s.historySize),
+	}
+	for k, v := range s.listSettings() {
+		m[k] = v
+	}
+	return m
+}
+
+// listSettings shape the stored lists; `rescore --all -adopt-list-settings`
+// rewrites every list under new ones.
+func (s *settings) listSettings() map[string]string {
+	return map[string]string{
+		"list_size":   strconv.Itoa(s.listSize),
+		"min_support": strconv.Itoa(s.minSupport),
+		"scorer":      s.method,
 	}
 }
 

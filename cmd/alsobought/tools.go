@@ -161,17 +161,26 @@ func waitApplied(ctx context.Context, s *settings, st *store.Store, timeout time
 func runRescore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, s := newFlags("rescore", stderr)
 	all := fs.Bool("all", false, "recompute every list")
+	adopt := fs.Bool("adopt-list-settings", false, "with -all: move the state to the configured list size, min support and scorer (stop serve first)")
 	if err := parse(fs, s, args); err != nil {
 		return err
 	}
 	if !*all && fs.NArg() == 0 {
-		return &exitError{code: 2, msg: "rescore: give --all or item ids"}
+		return &exitError{code: 2, msg: "rescore: give -all or item ids"}
+	}
+	if *adopt && !*all {
+		return &exitError{code: 2, msg: "rescore: -adopt-list-settings needs -all: every list must be rewritten under the new settings"}
 	}
 	st, err := openStore(ctx, s)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	if !*adopt {
+		if err := st.EnsureMeta(ctx, s.listSettings()); err != nil {
+			return &exitError{code: 1, msg: err.Error()}
+		}
+	}
 	rs, err := newRescorer(s, st)
 	if err != nil {
 		return &exitError{code: 2, msg: err.Error()}
@@ -183,6 +192,12 @@ func runRescore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return err
 		}
 		fmt.Fprintf(stdout, "re-scored %d lists in %s\n", n, time.Since(start).Round(time.Millisecond))
+		if *adopt {
+			if err := st.AdoptListSettings(ctx, s.listSettings()); err != nil {
+				return err
+			}
+			fmt.Fprintln(stdout, "the state now records the configured list settings")
+		}
 		return nil
 	}
 	if err := rs.Rescore(ctx, fs.Args()); err != nil {
@@ -239,7 +254,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer st.Close()
-	want := oracle.Build(evs, s.historySize)
+	want := oracle.Build(evs, s.oracleSettings())
 	got, err := st.ReadSnapshot(ctx)
 	if err != nil {
 		return err
@@ -277,7 +292,7 @@ func runBootstrap(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return &exitError{code: 1, msg: err.Error()}
 	}
 	start := time.Now()
-	o := oracle.Build(evs, s.historySize)
+	o := oracle.Build(evs, s.oracleSettings())
 	if err := st.WriteState(ctx, o.Snapshot()); err != nil {
 		return err
 	}

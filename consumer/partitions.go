@@ -1,0 +1,54 @@
+package consumer
+
+import (
+	"slices"
+	"sync"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// keyPartitioner checks that an event sits on the partition its key hashes
+// to with murmur2 (the Java clients' default, DESIGN.md section 2): the
+// per-customer state needs all of a customer's events on one partition, in
+// order. The topic's partition count can grow; events keyed before that sit
+// where the older count put them, so every count the topic has had counts.
+type keyPartitioner struct {
+	mu     sync.RWMutex
+	counts [][]int // for each partition count n ever seen: the ids 0..n-1
+}
+
+// setCounts replaces the partition counts the check accepts.
+func (k *keyPartitioner) setCounts(counts []int) {
+	ids := make([][]int, 0, len(counts))
+	for _, n := range counts {
+		p := make([]int, n)
+		for i := range p {
+			p[i] = i
+		}
+		ids = append(ids, p)
+	}
+	k.mu.Lock()
+	k.counts = ids
+	k.mu.Unlock()
+}
+
+// fits reports whether a message with key belongs on partition. Before any
+// count is known it accepts everything.
+func (k *keyPartitioner) fits(key []byte, partition int) bool {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	if len(k.counts) == 0 {
+		return true
+	}
+	var b kafka.Murmur2Balancer
+	msg := kafka.Message{Key: key}
+	return slices.ContainsFunc(k.counts, func(ids []int) bool {
+		return partition < len(ids) && b.Balance(msg, ids...) == partition
+	})
+}
+
+// Partitioner names for Config.KeyPartitioner.
+const (
+	PartitionerMurmur2 = "murmur2"
+	PartitionerNone    = "none"
+)

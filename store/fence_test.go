@@ -1,0 +1,280 @@
+package store_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/alsobought/alsobought/delta"
+	"github.com/alsobought/alsobought/internal/testenv"
+	"github.com/alsobought/alsobought/scoring"
+	"github.com/alsobought/alsobought/store"
+)
+
+// purchases applies one purchase per (customer, item) pair at consecutive
+// offsets of partition 0, as the consumer would.
+func purchases(t *testing.T, st *store.Store, from int64, pairs ...[2]string) int64 {
+	t.Helper()
+	ctx := context.Background()
+	b := delta.NewBatch(0)
+	ids := make([]string, 0, len(pairs))
+	for _, p := range pairs {
+		ids = append(ids, p[0])
+	}
+	customers, err := st.LoadCustomers(ctx, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var updates []store.CustomerUpdate
+	off := from
+	for _, p := range pairs {
+		c := customers[p[0]]
+		b.Purchase(&c.Purchases, p[1], off, 10)
+		customers[p[0]] = c
+		updates = append(updates, store.CustomerUpdate{ID: p[0], Purchases: c.Purchases, Offset: off})
+		off++
+	}
+	if err := st.ApplyBatch(ctx, b, updates, off-1); err != nil {
+		t.Fatal(err)
+	}
+	return off
+}
+
+// TestStaleListNeverReplacesNewer: a re-scorer that read a row before a
+// change (a slow or paused instance) loses to one that read it after.
+func TestStaleListNeverReplacesNewer(t *testing.T) {
+	env := testenv.NewRedis(t)
+	st, ctx := env.Store, context.Background()
+	off := purchases(t, st, 0, [2]string{"c1", "milk"}, [2]string{"c1", "bread"})
+	old, err := st.ReadRows(ctx, []string{"milk"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	purchases(t, st, off, [2]string{"c2", "milk"}, [2]string{"c2", "eggs"})
+	fresh, err := st.ReadRows(ctx, []string{"milk"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fresh.Revisions[0] <= old.Revisions[0] {
+		t.Fatalf("row revision did not grow with a change: %d then %d", old.Revisions[0], fresh.Revisions[0])
+	}
+	list := func(rb store.RowBatch, marker string) store.List {
+		return store.List{Item: "milk", Method: scoring.Count, Revision: rb.Revisions[0],
+			Items: []scoring.Related{{Item: marker, Score: 1, Support: 1}}}
+	}
+	if n, err := st.WriteLists(ctx, []store.List{list(fresh, "from-fresh-row")}); err != nil || n != 1 {
+		t.Fatalf("fresh list: written %d, %v", n, err)
+	}
+	if n, err := st.WriteLists(ctx, []store.List{list(old, "from-stale-row")}); err != nil || n != 0 {
+		t.Fatalf("stale list: written %d, %v; want 0", n, err)
+	}
+	// Same revision (a sweep after the globals moved) may replace it.
+	if n, err := st.WriteLists(ctx, []store.List{list(fresh, "same-row-later")}); err != nil || n != 1 {
+		t.Fatalf("same-revision list: written %d, %v", n, err)
+	}
+	got, err := st.ReadList(ctx, "milk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Items[0].Item != "same-row-later" {
+		t.Fatalf("stored list is %q", got.Items[0].Item)
+	}
+	// The fence field is not a counter: the row still reads the same.
+	again, err := st.ReadRows(ctx, []string{"milk"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(again.Rows[0].Candidates) != len(fresh.Rows[0].Candidates) || again.Revisions[0] != fresh.Revisions[0] {
+		t.Fatalf("writing the list changed the row: %+v vs %+v", again, fresh)
+	}
+}
+
+func TestStateRefusesOtherSettings(t *testing.T) {
+	env := testenv.NewRedis(t)
+	st, ctx := env.Store, context.Background()
+	built := map[string]string{"topic": "shop.events", "history_size": "200", "list_size": "20", "min_support": "2", "scorer": "amazon2017"}
+	if err := st.EnsureMeta(ctx, built); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.EnsureMeta(ctx, built); err != nil {
+		t.Fatalf("same settings refused: %v", err)
+	}
+	with := func(k, v string) map[string]string {
+		m := map[string]string{}
+		for a, b := range built {
+			m[a] = b
+		}
+		m[k] = v
+		return m
+	}
+	tests := []struct {
+		name, key, value string
+		wantHint         string
+	}{
+		{"another topic", "topic", "other.events", "another prefix"},
+		{"another K_hist", "history_size", "20", "another prefix"},
+		{"another list size", "list_size", "50", "-adopt-list-settings"},
+		{"another scorer", "scorer", "llr", "-adopt-list-settings"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := st.EnsureMeta(ctx, with(tc.key, tc.value))
+			if !errors.Is(err, store.ErrStateMismatch) {
+				t.Fatalf("want ErrStateMismatch, got %v", err)
+			}
+			for _, want := range []string{tc.key, tc.value, tc.wantHint} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("message %q does not mention %q", err, want)
+				}
+			}
+		})
+	}
+	if err := st.AdoptListSettings(ctx, map[string]string{"list_size": "50"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.EnsureMeta(ctx, with("list_size", "50")); err != nil {
+		t.Fatalf("adopted list size refused: %v", err)
+	}
+	if err := st.AdoptListSettings(ctx, map[string]string{"history_size": "20"}); err == nil {
+		t.Fatal("K_hist adopted on a built state")
+	}
+}
+
+// lossyProxy forwards TCP to Redis. While armed, it lets the next request
+// that runs a script (the fenced writes) through to Redis, swallows the
+// reply and drops the connection, as a network failure after Redis executed
+// a pipeline would. go-redis then sends the whole pipeline again.
+type lossyProxy struct {
+	ln       net.Listener
+	upstream string
+	armed    atomic.Bool
+	dropped  atomic.Int64
+	wg       sync.WaitGroup
+}
+
+func newLossyProxy(t *testing.T, upstream string) *lossyProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &lossyProxy{ln: ln, upstream: upstream}
+	p.wg.Add(1)
+	go p.accept()
+	t.Cleanup(func() { ln.Close(); p.wg.Wait() })
+	return p
+}
+
+func (p *lossyProxy) accept() {
+	defer p.wg.Done()
+	for {
+		client, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		server, err := net.Dial("tcp", p.upstream)
+		if err != nil {
+			client.Close()
+			continue
+		}
+		var dropReply atomic.Bool
+		p.wg.Add(2)
+		go func() {
+			defer p.wg.Done()
+			defer server.Close()
+			buf := make([]byte, 256<<10)
+			for {
+				n, err := client.Read(buf)
+				if n > 0 {
+					if bytes.Contains(bytes.ToLower(buf[:n]), []byte("evalsha")) && p.armed.CompareAndSwap(true, false) {
+						dropReply.Store(true)
+					}
+					if _, werr := server.Write(buf[:n]); werr != nil {
+						return
+					}
+				}
+				if err != nil {
+					return
+				}
+			}
+		}()
+		go func() {
+			defer p.wg.Done()
+			defer client.Close()
+			buf := make([]byte, 64<<10)
+			for {
+				n, err := server.Read(buf)
+				if n > 0 && dropReply.Load() {
+					// Redis executed the pipeline; the client never hears.
+					p.dropped.Add(1)
+					server.Close()
+					return
+				}
+				if n > 0 {
+					if _, werr := client.Write(buf[:n]); werr != nil {
+						return
+					}
+				}
+				if err != nil {
+					return
+				}
+			}
+		}()
+	}
+}
+
+// TestRetriedPipelineAppliesOnce: go-redis resends a whole pipeline when the
+// connection breaks before the reply; the counters, customers and progress
+// written through it must end as if it had been sent once.
+func TestRetriedPipelineAppliesOnce(t *testing.T) {
+	env := testenv.NewRedis(t)
+	proxy := newLossyProxy(t, env.RedisAddr)
+	viaProxy, err := store.New(store.Config{Addrs: []string{proxy.ln.Addr().String()}, Prefix: env.Prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer viaProxy.Close()
+	ctx := context.Background()
+	if err := viaProxy.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pairs := [][2]string{{"c1", "milk"}, {"c1", "bread"}, {"c2", "milk"}, {"c2", "eggs"}, {"c1", "eggs"}, {"c3", "bread"}}
+	off := int64(0)
+	for i, p := range pairs {
+		proxy.armed.Store(i%2 == 0) // every other batch loses its first reply
+		off = purchases(t, viaProxy, off, p)
+	}
+	if proxy.dropped.Load() == 0 {
+		t.Fatal("the proxy dropped no reply: the test did not exercise a retry")
+	}
+	// The same purchases applied once, directly, under another prefix.
+	clean := testenv.NewRedis(t)
+	off = 0
+	for _, p := range pairs {
+		off = purchases(t, clean.Store, off, p)
+	}
+	got, err := env.Store.ReadSnapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := clean.Store.ReadSnapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cmp := range []struct {
+		what      string
+		got, want any
+	}{
+		{"co-counts", got.Co, want.Co}, {"histograms", got.Hist, want.Hist}, {"buyers", got.Buyers, want.Buyers},
+		{"totals", got.Totals, want.Totals}, {"histories", got.Histories, want.Histories}, {"progress", got.Progress, want.Progress},
+	} {
+		if !equalJSON(t, cmp.got, cmp.want) {
+			t.Errorf("%s after retried pipelines: %v, one clean pass: %v", cmp.what, cmp.got, cmp.want)
+		}
+	}
+	t.Logf("%d replies dropped and pipelines resent", proxy.dropped.Load())
+}
