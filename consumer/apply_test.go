@@ -131,3 +131,68 @@ func TestReplaysAndCrashesLeaveOneCleanPass(t *testing.T) {
 		})
 	}
 }
+
+// pausedStore is the real store, except that before its first ApplyBatch
+// it runs meanwhile: the consumer has loaded its customers and computed its
+// changes, then stalls (a GC pause, a network partition) while the
+// partition moves to a new owner.
+type pausedStore struct {
+	*store.Store
+	meanwhile func()
+}
+
+func (p *pausedStore) ApplyBatch(ctx context.Context, b *delta.Batch, cs []store.CustomerUpdate, last int64) error {
+	if p.meanwhile != nil {
+		p.meanwhile()
+		p.meanwhile = nil
+	}
+	return p.Store.ApplyBatch(ctx, b, cs, last)
+}
+
+// TestZombieConsumerChangesNothing: a consumer that lost its partition in a
+// rebalance but still writes the batch it computed from the old state (its
+// customer histories are stale by then) changes nothing: the new owner's
+// counters, customers and progress stand.
+func TestZombieConsumerChangesNothing(t *testing.T) {
+	env := testenv.NewRedis(t)
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(7, 7))
+	const k = 4
+	evs := randomEvents(r, 400)
+	msgs := messages(r, evs)
+	lim := event.DefaultLimits(time.Now())
+	owner := applier{store: env.Store, historySize: k, dedup: delta.DefaultDedup, limits: lim, maxSkew: time.Hour}
+	run := func(a applier, from, to int) {
+		t.Helper()
+		valid, _ := a.decode(msgs[from:to])
+		if _, err := a.apply(ctx, 0, valid, int64(to-1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	half := len(msgs) / 2
+	run(owner, 0, half)
+	zombie := owner
+	zombie.store = &pausedStore{Store: env.Store, meanwhile: func() {
+		run(owner, half, len(msgs)) // the new owner applies everything from the progress on
+	}}
+	run(zombie, half, half+80) // computed from the state before the new owner's writes
+
+	rs, err := rescore.New(rescore.Config{}, env.Store, zerolog.Nop(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rs.RescoreAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := env.Store.ReadSnapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	report := verify.Compare(oracle.Build(evs, oracle.Settings{HistorySize: k, Dedup: delta.DefaultDedup}), snap, scoring.Amazon2017, scoring.DefaultListRules())
+	if !report.OK() {
+		t.Fatalf("a zombie's late write changed the state:\n%s", report)
+	}
+	if snap.Progress[0] != int64(len(msgs)-1) {
+		t.Fatalf("progress %d moved back from %d", snap.Progress[0], len(msgs)-1)
+	}
+}

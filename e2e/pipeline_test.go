@@ -5,6 +5,8 @@ package e2e
 
 import (
 	"context"
+	"math/rand/v2"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -32,22 +34,27 @@ type pipeline struct {
 	t           *testing.T
 	env         *testenv.Env
 	historySize int
+	dedup       delta.Dedup
 	stop        context.CancelFunc
 	done        chan struct{}
 }
 
 func startPipeline(t *testing.T, env *testenv.Env, historySize int) *pipeline {
+	return startPipelineDedup(t, env, historySize, delta.DefaultDedup)
+}
+
+func startPipelineDedup(t *testing.T, env *testenv.Env, historySize int, dedup delta.Dedup) *pipeline {
 	t.Helper()
 	lim := event.DefaultLimits(time.Now())
 	c, err := consumer.New(consumer.Config{
 		Brokers: env.Brokers, Topic: env.Topic, GroupID: env.Group, DLQTopic: env.DLQTopic,
-		HistorySize: historySize, Limits: lim, MaxEventSkew: 24 * time.Hour,
+		HistorySize: historySize, Limits: lim, MaxEventSkew: 24 * time.Hour, Dedup: dedup,
 	}, env.Store, testLogger(t), consumer.NewMetrics(prometheus.NewRegistry()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &pipeline{t: t, env: env, historySize: historySize, stop: cancel, done: make(chan struct{})}
+	p := &pipeline{t: t, env: env, historySize: historySize, dedup: dedup, stop: cancel, done: make(chan struct{})}
 	go func() { defer close(p.done); _ = c.Run(ctx) }()
 	t.Cleanup(p.close)
 	return p
@@ -90,7 +97,7 @@ func (p *pipeline) verifyAgainstOracle(evs []event.Event) *verify.Report {
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	report := verify.Compare(oracle.Build(evs, oracle.Settings{HistorySize: p.historySize, Dedup: delta.DefaultDedup}), snap, scoring.Amazon2017, scoring.DefaultListRules())
+	report := verify.Compare(oracle.Build(evs, oracle.Settings{HistorySize: p.historySize, Dedup: p.dedup}), snap, scoring.Amazon2017, scoring.DefaultListRules())
 	if !report.OK() {
 		p.t.Fatalf("streamed state differs from the oracle:\n%s", report)
 	}
@@ -159,6 +166,9 @@ func TestBadEventsGoToDeadLetterTopic(t *testing.T) {
 		{"c1", "{\"event_id\":\"x7\",\"type\":\"purchase\",\"customer_id\":\"c1\",\"item_id\":\"\xff\",\"ts\":1500000000000}", event.ReasonNotUTF8},
 		{"c2", `{"event_id":"x8","type":"purchase","customer_id":"c1","item_id":"i","ts":1500000000000}`, event.ReasonKeyMismatch},
 		{"c1", `{"event_id":"x9","type":"purchase","customer_id":"c1","item_id":"i","ts":1500000000000,"pad":"` + strings.Repeat("x", 20000) + `"}`, event.ReasonTooLarge},
+		{"c1", `{"event_id":"x10","type":"purchase","customer_id":1,"item_id":"i","ts":1500000000000}`, event.ReasonWrongFieldType},
+		{"c1", `{"type":"purchase","customer_id":"c1","item_id":"i","ts":1500000000000}`, event.ReasonMissingField},
+		{"c1", `{"event_id":"x12","type":"purchase","customer_id":"c1","item_id":"` + strings.Repeat("i", 129) + `","ts":1500000000000}`, event.ReasonIDTooLong},
 	}
 	w := replay.NewWriter(env.Brokers, env.Topic)
 	defer w.Close()
@@ -166,14 +176,28 @@ func TestBadEventsGoToDeadLetterTopic(t *testing.T) {
 	var mixed []kafka.Message
 	for i, m := range msgs {
 		mixed = append(mixed, m)
-		if i%300 == 0 && i/300 < len(bad) {
-			b := bad[i/300]
+		if i%200 == 0 && i/200 < len(bad) {
+			b := bad[i/200]
 			mixed = append(mixed, kafka.Message{Key: []byte(b.key), Value: []byte(b.value)})
 		}
 	}
 	if err := w.WriteMessages(context.Background(), mixed...); err != nil {
 		t.Fatal(err)
 	}
+	// A well-formed event on the partition murmur2 of its key does not give.
+	misplaced := `{"event_id":"x13","type":"purchase","customer_id":"c1","item_id":"i","ts":1500000000000}`
+	right := (&kafka.Murmur2Balancer{}).Balance(kafka.Message{Key: []byte("c1")}, 0, 1)
+	wrong := &kafka.Writer{Addr: kafka.TCP(env.Brokers...), Topic: env.Topic, RequiredAcks: kafka.RequireAll,
+		Balancer: kafka.BalancerFunc(func(kafka.Message, ...int) int { return 1 - right })}
+	if err := wrong.WriteMessages(context.Background(), kafka.Message{Key: []byte("c1"), Value: []byte(misplaced)}); err != nil {
+		t.Fatal(err)
+	}
+	wrong.Close()
+	bad = append(bad, struct {
+		key, value string
+		reason     event.Reason
+	}{"c1", misplaced, event.ReasonWrongPartition})
+
 	p := startPipeline(t, env, 200)
 	p.waitApplied(2 * time.Minute)
 	p.close()
@@ -191,6 +215,41 @@ func TestBadEventsGoToDeadLetterTopic(t *testing.T) {
 			t.Errorf("no dead letter with reason %s for %.60q", b.reason, b.value)
 		}
 	}
+}
+
+// TestDuplicateEventsChangeNothing: a producer that appends every event a
+// second time (same event_id, new offset, a little later in the stream and
+// through the real broker) leaves exactly the state of one clean pass.
+func TestDuplicateEventsChangeNothing(t *testing.T) {
+	env := testenv.New(t, 4)
+	evs := loadDunnhumby(t)[:6000]
+	r := rand.New(rand.NewPCG(3, 11))
+	msgs := replay.Messages(evs)
+	// Each copy lands 1 to 40 messages after its original.
+	type slot struct {
+		at  float64
+		msg kafka.Message
+	}
+	slots := make([]slot, 0, 2*len(msgs))
+	for i, m := range msgs {
+		slots = append(slots, slot{float64(i), m}, slot{float64(i) + 0.5 + float64(r.IntN(40)), m})
+	}
+	sort.SliceStable(slots, func(a, b int) bool { return slots[a].at < slots[b].at })
+	twice := make([]kafka.Message, len(slots))
+	for i, s := range slots {
+		twice[i] = s.msg
+	}
+	w := replay.NewWriter(env.Brokers, env.Topic)
+	if err := w.WriteMessages(context.Background(), twice...); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	// A basket holds up to a few dozen lines at one time stamp: remember
+	// enough ids over a week of a customer's activity to cover the delay.
+	p := startPipelineDedup(t, env, 20, delta.Dedup{Window: 7 * 24 * time.Hour, Max: 256})
+	p.waitApplied(3 * time.Minute)
+	p.close()
+	p.verifyAgainstOracle(evs)
 }
 
 type deadLetter struct {
