@@ -1,0 +1,168 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/alsobought/alsobought/dataset"
+	"github.com/alsobought/alsobought/delta"
+	"github.com/alsobought/alsobought/event"
+)
+
+// Unfenced versions of the two hot-path scripts: the same writes without
+// the per-key watermark checks. They exist only to measure what fencing
+// costs; nothing in the product can select them.
+var (
+	unfencedOpsScript = redis.NewScript(`
+local sum, order = {}, {}
+local i = 2
+while i <= #ARGV do
+  local cnt = tonumber(ARGV[i + 1])
+  i = i + 2
+  for j = i, i + 2 * cnt - 2, 2 do
+    local f = ARGV[j]
+    if sum[f] == nil then order[#order + 1] = f; sum[f] = 0 end
+    sum[f] = sum[f] + tonumber(ARGV[j + 1])
+  end
+  i = i + 2 * cnt
+end
+for _, f in ipairs(order) do
+  if sum[f] ~= 0 and redis.call('HINCRBY', KEYS[1], f, sum[f]) == 0 then redis.call('HDEL', KEYS[1], f) end
+end
+return 1
+`)
+	unfencedCustomerScript = redis.NewScript(`
+for i = 3, #ARGV, 2 do
+  if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[1], ARGV[i])
+  else redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+end
+return 1
+`)
+)
+
+// benchBatch is one consumer batch, computed ahead so the benchmark times
+// only the writes to Redis.
+type benchBatch struct {
+	b         *delta.Batch
+	customers []CustomerUpdate
+	last      int64
+}
+
+// dunnhumbyBatches cuts the bundled Dunnhumby sample the way the consumer
+// sees it: murmur2 over 4 partitions, batches of 2000 messages, K_hist 200.
+func dunnhumbyBatches(b *testing.B) ([]benchBatch, int) {
+	evs, err := dataset.Load("../testdata/dunnhumby/transactions.csv.gz", dataset.Dunnhumby, event.DefaultLimits(time.Now()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	const partitions, batchSize, k = 4, 2000, 200
+	ids := []int{0, 1, 2, 3}
+	var bal kafka.Murmur2Balancer
+	byPartition := make([][]event.Event, partitions)
+	for _, e := range evs {
+		p := bal.Balance(kafka.Message{Key: []byte(e.CustomerID)}, ids...)
+		byPartition[p] = append(byPartition[p], e)
+	}
+	histories := map[string]*delta.History{}
+	var out []benchBatch
+	for p, pevs := range byPartition {
+		for start := 0; start < len(pevs); start += batchSize {
+			end := min(start+batchSize, len(pevs))
+			bb := benchBatch{b: delta.NewBatch(p), last: int64(end - 1)}
+			touched := map[string]*CustomerUpdate{}
+			for i := start; i < end; i++ {
+				e := pevs[i]
+				h := histories[e.CustomerID]
+				if h == nil {
+					h = &delta.History{}
+					histories[e.CustomerID] = h
+				}
+				bb.b.Purchase(h, e.ItemID, int64(i), k)
+				u := touched[e.CustomerID]
+				if u == nil {
+					u = &CustomerUpdate{ID: e.CustomerID}
+					touched[e.CustomerID] = u
+				}
+				u.Offset = int64(i)
+				u.Purchases = delta.History{Items: append([]string(nil), h.Items...)}
+			}
+			for _, u := range touched {
+				bb.customers = append(bb.customers, *u)
+			}
+			out = append(out, bb)
+		}
+	}
+	return out, len(evs)
+}
+
+// BenchmarkFencing measures what the exactly-once fences cost on the write
+// path: the Dunnhumby sample's batches applied to Redis with the fenced
+// scripts and with unfenced ones (same writes, no watermark checks). Run:
+//
+//	make up && set -a && . .run/env && set +a
+//	go test ./store -run '^$' -bench Fencing -benchtime 3x
+func BenchmarkFencing(b *testing.B) {
+	addr := os.Getenv("ALSOBOUGHT_REDIS_ADDRS")
+	if addr == "" {
+		b.Skip("needs ALSOBOUGHT_REDIS_ADDRS (make up)")
+	}
+	batches, events := dunnhumbyBatches(b)
+	for _, fenced := range []bool{true, false} {
+		name := map[bool]string{true: "fenced", false: "unfenced"}[fenced]
+		b.Run(name, func(b *testing.B) {
+			ops, cust := applyOpsScript, writeCustomerScript
+			if !fenced {
+				applyOpsScript, writeCustomerScript = unfencedOpsScript, unfencedCustomerScript
+			}
+			defer func() { applyOpsScript, writeCustomerScript = ops, cust }()
+			ctx := context.Background()
+			var took time.Duration
+			for i := 0; i < b.N; i++ {
+				st, err := New(Config{Addrs: []string{addr}, Prefix: fmt.Sprintf("bench%d%s%d", time.Now().UnixNano()%1e6, name, i)})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := st.Ping(ctx); err != nil {
+					b.Fatal(err)
+				}
+				for _, sc := range []*redis.Script{applyOpsScript, writeCustomerScript} {
+					if err := sc.Load(ctx, st.rdb).Err(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				start := time.Now()
+				for _, bb := range batches {
+					if err := st.ApplyBatch(ctx, bb.b, bb.customers, bb.last); err != nil {
+						b.Fatal(err)
+					}
+				}
+				took += time.Since(start)
+				b.StopTimer()
+				deletePrefix(ctx, b, st)
+				st.Close()
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(events*b.N)/took.Seconds(), "events/s")
+		})
+	}
+}
+
+func deletePrefix(ctx context.Context, b *testing.B, st *Store) {
+	iter := st.rdb.Scan(ctx, 0, st.keys.Prefix+":*", 1000).Iterator()
+	var keys []string
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	for start := 0; start < len(keys); start += 1000 {
+		if err := st.rdb.Del(ctx, keys[start:min(start+1000, len(keys))]...).Err(); err != nil && !strings.Contains(err.Error(), "nil") {
+			b.Fatal(err)
+		}
+	}
+}
