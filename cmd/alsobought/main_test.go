@@ -32,6 +32,9 @@ func TestConfigurationErrorsSayWhatToFix(t *testing.T) {
 		{"replay without data", nil, []string{"replay"}, "-data is required"},
 		{"unknown format", nil, []string{"replay", "-data", "x", "-format", "parquet"}, "-format"},
 		{"related without item", nil, []string{"related"}, "exactly one item id"},
+		{"negative dedup window", nil, []string{"serve", "-dedup-window", "-1h"}, "-dedup-window"},
+		{"unknown partitioner", map[string]string{"ALSOBOUGHT_KEY_PARTITIONER": "crc32"}, []string{"serve"}, `-key-partitioner "crc32"`},
+		{"adopt without all", nil, []string{"rescore", "-adopt-list-settings", "i1"}, "needs -all"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -62,6 +65,36 @@ func TestUnreachableRedisStopsStartup(t *testing.T) {
 	var ee *exitError
 	if !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(ee.msg, "cannot reach Redis at "+addr) {
 		t.Fatalf("want exit 1 naming the Redis address, got %v", err)
+	}
+}
+
+func TestUnreachableKafkaStopsStartup(t *testing.T) {
+	env := testenv.NewRedis(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	err = run(context.Background(), []string{"serve", "-redis", env.RedisAddr, "-prefix", env.Prefix, "-brokers", addr,
+		"-http", "127.0.0.1:0"}, &bytes.Buffer{}, &bytes.Buffer{})
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(ee.msg, "cannot reach Kafka at "+addr) {
+		t.Fatalf("want exit 1 naming the Kafka address, got %v", err)
+	}
+}
+
+func TestStateBuiltWithOtherSettingsStopsStartup(t *testing.T) {
+	env := testenv.NewRedis(t)
+	ctx := context.Background()
+	if err := env.Store.EnsureMeta(ctx, map[string]string{"history_size": "50"}); err != nil {
+		t.Fatal(err)
+	}
+	err := run(ctx, []string{"serve", "-redis", env.RedisAddr, "-prefix", env.Prefix, "-history-size", "200",
+		"-http", "127.0.0.1:0"}, &bytes.Buffer{}, &bytes.Buffer{})
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(ee.msg, `history_size: state has "50", configured "200"`) {
+		t.Fatalf("want exit 1 naming the setting, got %v", err)
 	}
 }
 
