@@ -14,8 +14,8 @@ import (
 
 // StateStore is what the consumer needs from the state in Redis.
 type StateStore interface {
-	LoadCustomers(ctx context.Context, ids []string) (map[string]store.Customer, error)
-	ApplyBatch(ctx context.Context, b *delta.Batch, customers []store.CustomerUpdate, lastOffset int64) error
+	LoadBatchState(ctx context.Context, partition int, ids []string) (store.BatchState, error)
+	ApplyBatch(ctx context.Context, b *delta.Batch, customers []store.CustomerUpdate, lastOffset, recorded int64) error
 	Progress(ctx context.Context) (map[int]int64, error)
 	RecordPartitionCount(ctx context.Context, n int) ([]int, error)
 }
@@ -78,8 +78,11 @@ type decoded struct {
 
 // apply computes and writes the state changes of a partition's valid events.
 // The events must be in offset order. lastOffset is the offset of the last
-// message of the batch (valid or not): progress moves to it.
-func (a *applier) apply(ctx context.Context, partition int, evs []decoded, lastOffset int64) (BatchResult, error) {
+// message of the batch (valid or not): progress moves to it. recorded is
+// the progress the caller saw acknowledged (-1: none); a stored progress
+// behind it, read before the batch or met by any of its writes, gives a
+// *store.ProgressLostError and writes nothing on top of the gap.
+func (a *applier) apply(ctx context.Context, partition int, evs []decoded, lastOffset, recorded int64) (BatchResult, error) {
 	res := BatchResult{Applied: map[event.Type]int{}, Dupes: map[event.Type]int{}}
 	ids := make([]string, 0, len(evs))
 	seen := make(map[string]struct{}, len(evs))
@@ -89,13 +92,16 @@ func (a *applier) apply(ctx context.Context, partition int, evs []decoded, lastO
 			ids = append(ids, d.ev.CustomerID)
 		}
 	}
-	var customers map[string]store.Customer
-	if len(ids) > 0 {
-		var err error
-		if customers, err = a.store.LoadCustomers(ctx, ids); err != nil {
-			return res, err
-		}
+	// Read even when every event was bad: the progress check matters most
+	// before progress moves.
+	bs, err := a.store.LoadBatchState(ctx, partition, ids)
+	if err != nil {
+		return res, err
 	}
+	if bs.Progress < recorded {
+		return res, &store.ProgressLostError{Partition: partition, Stored: bs.Progress, Recorded: recorded}
+	}
+	customers := bs.Customers
 	b := delta.NewBatch(partition)
 	touched := make(map[string]*store.CustomerUpdate, len(ids))
 	for _, d := range evs {
@@ -129,7 +135,7 @@ func (a *applier) apply(ctx context.Context, partition int, evs []decoded, lastO
 	for _, u := range touched {
 		updates = append(updates, *u)
 	}
-	if err := a.store.ApplyBatch(ctx, b, updates, lastOffset); err != nil {
+	if err := a.store.ApplyBatch(ctx, b, updates, lastOffset, recorded); err != nil {
 		return res, err
 	}
 	res.Changes = b.Changes

@@ -2,6 +2,7 @@ package consumer
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"strconv"
 	"testing"
@@ -24,9 +25,9 @@ import (
 // the counter step, as a process killed between the steps would.
 type crashingStore struct{ *store.Store }
 
-func (c crashingStore) ApplyBatch(ctx context.Context, b *delta.Batch, _ []store.CustomerUpdate, _ int64) error {
+func (c crashingStore) ApplyBatch(ctx context.Context, b *delta.Batch, _ []store.CustomerUpdate, _, recorded int64) error {
 	// Write only the counter changes and dirty marks: no customers, no progress.
-	return c.Store.ApplyBatch(ctx, b, nil, -1)
+	return c.Store.ApplyBatch(ctx, b, nil, -1, recorded)
 }
 
 // messages puts the events on partition 0 and, like a producer that
@@ -88,7 +89,7 @@ func TestReplaysAndCrashesLeaveOneCleanPass(t *testing.T) {
 				if len(bad) > 0 {
 					t.Fatalf("unexpected bad events: %v", bad[0].Err)
 				}
-				if _, err := a.apply(ctx, 0, valid, int64(to-1)); err != nil {
+				if _, err := a.apply(ctx, 0, valid, int64(to-1), -1); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -124,12 +125,12 @@ type pausedStore struct {
 	meanwhile func()
 }
 
-func (p *pausedStore) ApplyBatch(ctx context.Context, b *delta.Batch, cs []store.CustomerUpdate, last int64) error {
+func (p *pausedStore) ApplyBatch(ctx context.Context, b *delta.Batch, cs []store.CustomerUpdate, last, recorded int64) error {
 	if p.meanwhile != nil {
 		p.meanwhile()
 		p.meanwhile = nil
 	}
-	return p.Store.ApplyBatch(ctx, b, cs, last)
+	return p.Store.ApplyBatch(ctx, b, cs, last, recorded)
 }
 
 // TestZombieConsumerChangesNothing: a consumer that lost its partition in a
@@ -148,7 +149,7 @@ func TestZombieConsumerChangesNothing(t *testing.T) {
 	run := func(a applier, from, to int) {
 		t.Helper()
 		valid, _ := a.decode(msgs[from:to])
-		if _, err := a.apply(ctx, 0, valid, int64(to-1)); err != nil {
+		if _, err := a.apply(ctx, 0, valid, int64(to-1), -1); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -185,5 +186,34 @@ func expectOneCleanPass(t *testing.T, st *store.Store, evs []event.Event, k int,
 	}
 	if snap.Progress[0] != last {
 		t.Fatalf("progress %d, want %d", snap.Progress[0], last)
+	}
+}
+
+// TestLostWritesAreDetected: when Redis comes back with an older progress
+// than the consumer saw acknowledged (it lost a suffix of writes), the next
+// batch writes nothing and says where to re-read from.
+func TestLostWritesAreDetected(t *testing.T) {
+	env := testenv.NewRedis(t)
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(5, 5))
+	msgs := messages(r, randomEvents(r, 150))
+	a := applier{store: env.Store, historySize: 4, dedup: delta.DefaultDedup, limits: event.DefaultLimits(time.Now()), maxSkew: time.Hour}
+	valid, _ := a.decode(msgs[:100])
+	if _, err := a.apply(ctx, 0, valid, 99, -1); err != nil {
+		t.Fatal(err)
+	}
+	// As after a crash that lost the last acknowledged batches.
+	if err := env.Store.Client().HSet(ctx, env.Store.Keys().Progress(), "0", 49).Err(); err != nil {
+		t.Fatal(err)
+	}
+	valid, _ = a.decode(msgs[100:])
+	_, err := a.apply(ctx, 0, valid, int64(len(msgs)-1), 99)
+	var lost *store.ProgressLostError
+	if !errors.As(err, &lost) || lost.Stored != 49 || lost.Recorded != 99 {
+		t.Fatalf("want store.ProgressLostError{49, 99}, got %v", err)
+	}
+	progress, err := env.Store.Progress(ctx)
+	if err != nil || progress[0] != 49 {
+		t.Fatalf("progress %v (%v): the batch must not move it past the gap", progress, err)
 	}
 }

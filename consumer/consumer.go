@@ -19,6 +19,7 @@ import (
 	"github.com/alsobought/alsobought/delta"
 	"github.com/alsobought/alsobought/event"
 	"github.com/alsobought/alsobought/kafkaadmin"
+	"github.com/alsobought/alsobought/store"
 )
 
 // Defaults for Config.
@@ -234,11 +235,11 @@ func (c *Consumer) runGeneration(ctx context.Context, gen *kafka.Generation) {
 	}
 }
 
-// resumeOffset is where a partition continues: after the progress stored in
-// Redis with the data. Kafka's committed offset is not used: after Redis
-// lost a suffix of writes it would be ahead of the data. It also records
-// the topic's partition count for the key check first.
-func (c *Consumer) resumeOffset(ctx context.Context, partition int) (int64, error) {
+// storedProgress is the progress stored in Redis with the data, -1 when
+// none: a partition continues after it. Kafka's committed offset is not
+// used: after Redis lost a suffix of writes it would be ahead of the data.
+// It also records the topic's partition count for the key check first.
+func (c *Consumer) storedProgress(ctx context.Context, partition int) (int64, error) {
 	if c.apply.partitioner != nil {
 		n, err := kafkaadmin.PartitionCount(ctx, c.cfg.Brokers, c.cfg.Topic)
 		if err != nil {
@@ -255,18 +256,29 @@ func (c *Consumer) resumeOffset(ctx context.Context, partition int) (int64, erro
 		return 0, err
 	}
 	if off, ok := progress[partition]; ok {
-		return off + 1, nil
+		return off, nil
 	}
-	return kafka.FirstOffset, nil
+	return -1, nil
+}
+
+// seek moves the reader to the message after progress (-1: the first
+// message the broker still has).
+func seek(r *kafka.Reader, progress int64) error {
+	if progress < 0 {
+		return r.SetOffset(kafka.FirstOffset)
+	}
+	return r.SetOffset(progress + 1)
 }
 
 func (c *Consumer) consumePartition(ctx context.Context, gen *kafka.Generation, partition int) {
 	log := c.log.With().Int("partition", partition).Logger()
 	bo := backoff{}
-	var start int64
+	// recorded is the progress this loop knows Redis acknowledged; a stored
+	// progress behind it means Redis lost writes (see applier.apply).
+	var recorded int64
 	for {
 		var err error
-		if start, err = c.resumeOffset(ctx, partition); err == nil {
+		if recorded, err = c.storedProgress(ctx, partition); err == nil {
 			break
 		}
 		if ctx.Err() != nil {
@@ -287,27 +299,51 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafka.Generation, 
 		MaxWait:   250 * time.Millisecond,
 	})
 	defer r.Close()
-	if err := r.SetOffset(start); err != nil {
+	if err := seek(r, recorded); err != nil {
 		log.Error().Err(err).Msg("cannot seek")
 		return
 	}
-	log.Info().Int64("offset", start).Msg("consuming partition")
+	log.Info().Int64("after_offset", recorded).Msg("consuming partition")
 	for ctx.Err() == nil {
 		msgs, err := c.fetchBatch(ctx, r)
-		if err != nil {
+		switch {
+		case errors.Is(err, errIdle):
+			// Nothing new: check that Redis still holds what was recorded,
+			// or events it lost would wait for the next message.
+			if err = c.checkProgress(ctx, partition, recorded); err == nil {
+				continue
+			}
+		case err != nil:
 			if ctx.Err() == nil {
 				c.setNotReady("kafka: " + err.Error())
 				log.Warn().Err(err).Msg("fetch failed; retrying")
 				bo.sleep(ctx)
 			}
 			continue
+		default:
+			err = c.finishBatch(ctx, partition, msgs, recorded, log, &bo)
 		}
-		if !c.finishBatch(ctx, partition, msgs, log, &bo) {
-			return
+		var lost *store.ProgressLostError
+		if errors.As(err, &lost) {
+			// Redis came back without some acknowledged batches: read them
+			// again from what it still has; the fences skip what survived.
+			c.metrics.observeRewind(partition)
+			log.Warn().Int64("stored", lost.Stored).Int64("recorded", lost.Recorded).
+				Msg("Redis lost applied writes: re-reading the partition from its stored progress")
+			if err := seek(r, lost.Stored); err != nil {
+				log.Error().Err(err).Msg("cannot seek")
+				return
+			}
+			recorded = lost.Stored
+			continue
+		}
+		if err != nil {
+			return // stopping
 		}
 		bo.reset()
 		c.setNotReady("")
 		last := msgs[len(msgs)-1].Offset
+		recorded = max(recorded, last)
 		// Kafka's committed offset serves lag monitoring only; the resume
 		// point lives in Redis, so a failed commit loses nothing.
 		if err := gen.CommitOffsets(map[string]map[int]int64{c.cfg.Topic: {partition: last + 1}}); err != nil {
@@ -320,35 +356,61 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafka.Generation, 
 // ends (shutdown, rebalance) it goes on for at most FinishGrace, so a
 // stopping consumer normally records the progress of the batch it holds;
 // after that the batch is abandoned, which is safe: its writes are fenced
-// and the next owner starts after the recorded progress. It reports
-// whether the batch was applied.
-func (c *Consumer) finishBatch(ctx context.Context, partition int, msgs []kafka.Message, log zerolog.Logger, bo *backoff) bool {
+// and the next owner starts after the recorded progress. It returns nil
+// when the batch was applied, a *store.ProgressLostError when the batch must be
+// dropped and the partition re-read, or ctx's error when it stopped.
+func (c *Consumer) finishBatch(ctx context.Context, partition int, msgs []kafka.Message, recorded int64, log zerolog.Logger, bo *backoff) error {
 	bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { time.AfterFunc(c.cfg.FinishGrace, cancel) })
 	defer stop()
 	for {
-		err := c.processBatch(bctx, partition, msgs)
-		if err == nil {
-			return true
+		err := c.processBatch(bctx, partition, msgs, recorded)
+		var lost *store.ProgressLostError
+		if err == nil || errors.As(err, &lost) {
+			return err
 		}
 		if ctx.Err() != nil {
 			log.Info().Err(err).Int64("first_offset", msgs[0].Offset).Msg("stopping: batch abandoned, it will be applied again")
-			return false
+			return ctx.Err()
 		}
 		c.setNotReady(err.Error())
 		log.Warn().Err(err).Int64("first_offset", msgs[0].Offset).Msg("batch failed; retrying")
 		if !bo.sleep(ctx) {
-			return false
+			return ctx.Err()
 		}
 	}
 }
 
-// fetchBatch blocks for the first message, then takes what arrives within
-// BatchWait, up to BatchSize messages.
+// idleCheckInterval is how long a partition waits for a message before it
+// checks the stored progress (checkProgress).
+const idleCheckInterval = 5 * time.Second
+
+// errIdle means no message arrived within idleCheckInterval.
+var errIdle = errors.New("no message")
+
+// checkProgress returns a *store.ProgressLostError when Redis holds an older
+// progress for the partition than recorded, else nil (also when Redis does
+// not answer: the next batch retries and reports that).
+func (c *Consumer) checkProgress(ctx context.Context, partition int, recorded int64) error {
+	bs, err := c.apply.store.LoadBatchState(ctx, partition, nil)
+	if err == nil && bs.Progress < recorded {
+		return &store.ProgressLostError{Partition: partition, Stored: bs.Progress, Recorded: recorded}
+	}
+	return nil
+}
+
+// fetchBatch waits up to idleCheckInterval for the first message (errIdle
+// when none came), then takes what arrives within BatchWait, up to
+// BatchSize messages.
 func (c *Consumer) fetchBatch(ctx context.Context, r *kafka.Reader) ([]kafka.Message, error) {
-	first, err := r.FetchMessage(ctx)
+	fctx, cancelFirst := context.WithTimeout(ctx, idleCheckInterval)
+	first, err := r.FetchMessage(fctx)
+	cancelFirst()
 	if err != nil {
+		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			return nil, errIdle
+		}
 		return nil, err
 	}
 	msgs := []kafka.Message{first}
@@ -366,7 +428,7 @@ func (c *Consumer) fetchBatch(ctx context.Context, r *kafka.Reader) ([]kafka.Mes
 
 // processBatch dead-letters the bad events (acknowledged before anything
 // else moves), then applies the valid ones and records progress.
-func (c *Consumer) processBatch(ctx context.Context, partition int, msgs []kafka.Message) error {
+func (c *Consumer) processBatch(ctx context.Context, partition int, msgs []kafka.Message, recorded int64) error {
 	start := time.Now()
 	valid, bad := c.apply.decode(msgs)
 	if len(bad) > 0 {
@@ -374,7 +436,7 @@ func (c *Consumer) processBatch(ctx context.Context, partition int, msgs []kafka
 			return err
 		}
 	}
-	res, err := c.apply.apply(ctx, partition, valid, msgs[len(msgs)-1].Offset)
+	res, err := c.apply.apply(ctx, partition, valid, msgs[len(msgs)-1].Offset, recorded)
 	if err != nil {
 		return fmt.Errorf("apply batch: %w", err)
 	}

@@ -20,6 +20,7 @@ type Metrics struct {
 	batchSeconds prometheus.Histogram
 	appliedOff   *prometheus.GaugeVec
 	eventTimeLag prometheus.Gauge
+	rewinds      *prometheus.CounterVec
 }
 
 // NewMetrics registers the consumer's metrics on reg.
@@ -46,8 +47,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Offset of the last message applied to Redis, per partition."}, []string{"partition"}),
 		eventTimeLag: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "event_time_lag_seconds",
 			Help: "Now minus the Kafka timestamp of the last applied message (replayed data is old by design)."}),
+		rewinds: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "progress_rewinds_total",
+			Help: "Times a partition was re-read because Redis came back with an older progress than was acknowledged (lost writes), per partition."}, []string{"partition"}),
 	}
-	reg.MustRegister(m.consumed, m.applied, m.skipped, m.deduplicated, m.deadLettered, m.changes, m.batchSize, m.batchSeconds, m.appliedOff, m.eventTimeLag)
+	reg.MustRegister(m.consumed, m.applied, m.skipped, m.deduplicated, m.deadLettered, m.changes, m.batchSize, m.batchSeconds, m.appliedOff, m.eventTimeLag, m.rewinds)
 	return m
 }
 
@@ -73,5 +76,11 @@ func (m *Metrics) observeBatch(partition int, msgs []kafka.Message, res BatchRes
 	m.appliedOff.WithLabelValues(strconv.Itoa(partition)).Set(float64(last.Offset))
 	if !last.Time.IsZero() {
 		m.eventTimeLag.Set(time.Since(last.Time).Seconds())
+	}
+}
+
+func (m *Metrics) observeRewind(partition int) {
+	if m != nil {
+		m.rewinds.WithLabelValues(strconv.Itoa(partition)).Inc()
 	}
 }

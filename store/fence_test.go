@@ -39,7 +39,7 @@ func purchases(t *testing.T, st *store.Store, from int64, pairs ...[2]string) in
 		updates = append(updates, store.CustomerUpdate{ID: p[0], Purchases: c.Purchases, Offset: off})
 		off++
 	}
-	if err := st.ApplyBatch(ctx, b, updates, off-1); err != nil {
+	if err := st.ApplyBatch(ctx, b, updates, off-1, from-1); err != nil {
 		t.Fatal(err)
 	}
 	return off
@@ -277,4 +277,37 @@ func TestRetriedPipelineAppliesOnce(t *testing.T) {
 		}
 	}
 	t.Logf("%d replies dropped and pipelines resent", proxy.dropped.Load())
+}
+
+// TestWritesRefuseAGap: a batch computed while Redis held progress 1 for
+// its partition must not land once Redis came back holding less (it lost
+// acknowledged writes between the read and the writes, hidden by a
+// transparent reconnect): no counter, customer or progress moves.
+func TestWritesRefuseAGap(t *testing.T) {
+	env := testenv.NewRedis(t)
+	st, ctx := env.Store, context.Background()
+	off := purchases(t, st, 0, [2]string{"c1", "milk"}, [2]string{"c1", "bread"})
+	before, err := st.ReadSnapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Client().HSet(ctx, st.Keys().Progress(), "0", -1).Err(); err != nil {
+		t.Fatal(err)
+	}
+	b := delta.NewBatch(0)
+	h := delta.History{Items: []string{"milk", "bread"}}
+	b.Purchase(&h, "eggs", off, 10)
+	err = st.ApplyBatch(ctx, b, []store.CustomerUpdate{{ID: "c1", Purchases: h, Offset: off}}, off, off-1)
+	var lost *store.ProgressLostError
+	if !errors.As(err, &lost) || lost.Stored != -1 || lost.Recorded != off-1 {
+		t.Fatalf("want ProgressLostError{stored -1, recorded %d}, got %v", off-1, err)
+	}
+	after, err := st.ReadSnapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after.Progress[0] = before.Progress[0] // the test itself moved it
+	if !equalJSON(t, after.Co, before.Co) || !equalJSON(t, after.Histories, before.Histories) || !equalJSON(t, after.Buyers, before.Buyers) {
+		t.Fatalf("a refused batch wrote: before %+v, after %+v", before, after)
+	}
 }

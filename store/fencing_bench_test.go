@@ -17,12 +17,12 @@ import (
 )
 
 // Unfenced versions of the two hot-path scripts: the same writes without
-// the per-key watermark checks. They exist only to measure what fencing
+// the per-key watermark checks and the progress guard. They exist only to measure what fencing
 // costs; nothing in the product can select them.
 var (
 	unfencedOpsScript = redis.NewScript(`
 local sum, order = {}, {}
-local i = 2
+local i = 4
 while i <= #ARGV do
   local cnt = tonumber(ARGV[i + 1])
   i = i + 2
@@ -39,7 +39,7 @@ end
 return 1
 `)
 	unfencedCustomerScript = redis.NewScript(`
-for i = 3, #ARGV, 2 do
+for i = 5, #ARGV, 2 do
   if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[1], ARGV[i])
   else redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 end
@@ -53,6 +53,7 @@ type benchBatch struct {
 	b         *delta.Batch
 	customers []CustomerUpdate
 	last      int64
+	recorded  int64 // the partition's progress before the batch
 }
 
 // dunnhumbyBatches cuts the bundled Dunnhumby sample the way the consumer
@@ -75,7 +76,7 @@ func dunnhumbyBatches(b *testing.B) ([]benchBatch, int) {
 	for p, pevs := range byPartition {
 		for start := 0; start < len(pevs); start += batchSize {
 			end := min(start+batchSize, len(pevs))
-			bb := benchBatch{b: delta.NewBatch(p), last: int64(end - 1)}
+			bb := benchBatch{b: delta.NewBatch(p), last: int64(end - 1), recorded: int64(start - 1)}
 			touched := map[string]*CustomerUpdate{}
 			for i := start; i < end; i++ {
 				e := pevs[i]
@@ -139,7 +140,7 @@ func BenchmarkFencing(b *testing.B) {
 				}
 				start := time.Now()
 				for _, bb := range batches {
-					if err := st.ApplyBatch(ctx, bb.b, bb.customers, bb.last); err != nil {
+					if err := st.ApplyBatch(ctx, bb.b, bb.customers, bb.last, bb.recorded); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -58,6 +58,10 @@ func (k Keys) DirtyVersions() string { return k.Prefix + ":" + globalTag + ":dir
 // Progress holds the applied offset of each partition: field p.
 func (k Keys) Progress() string { return k.Prefix + ":" + globalTag + ":progress" }
 
+// Inflight holds, per partition (field p), the marker of the last written
+// step of the batch being applied (Store.ApplyBatch).
+func (k Keys) Inflight() string { return k.Prefix + ":" + globalTag + ":inflight" }
+
 // Meta records which topic and settings built the state.
 func (k Keys) Meta() string { return k.Prefix + ":" + globalTag + ":meta" }
 

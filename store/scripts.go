@@ -2,24 +2,70 @@ package store
 
 import "github.com/redis/go-redis/v9"
 
+// batchGuard starts every script a batch writes with; see
+// Store.ApplyBatch for why. KEYS[2] is the guard hash, ARGV[1] the
+// partition's field in it, ARGV[2] the condition:
+//
+//   - "p:<offset>": the partition's stored progress (KEYS[2] is the progress
+//     hash) must not be below offset, the progress the batch was computed
+//     on; else the script refuses with PROGRESSLOST <stored>.
+//   - "m:<marker>": the partition's in-flight marker (KEYS[2] is the
+//     in-flight hash) must equal marker, which the batch's previous step
+//     wrote last; else it refuses with BATCHLOST.
+//   - "-": no condition.
+const batchGuard = `
+local want = ARGV[2]
+if want ~= '-' then
+  local got = redis.call('HGET', KEYS[2], ARGV[1])
+  if string.sub(want, 1, 2) == 'p:' then
+    local stored = tonumber(got or '-1')
+    if stored < tonumber(string.sub(want, 3)) then return redis.error_reply('PROGRESSLOST ' .. stored) end
+  elseif got ~= string.sub(want, 3) then
+    return redis.error_reply('BATCHLOST')
+  end
+end
+`
+
+// markStepScript records that a step of a batch was written: it is the last
+// command of the step's pipeline, so if it survives in Redis, so did the
+// step. KEYS[1]: the in-flight hash, KEYS[2] and ARGV[1..2]: batchGuard,
+// ARGV[3]: the marker.
+var markStepScript = redis.NewScript(batchGuard + `
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+`)
+
+// finishBatchScript records a batch's progress: it raises the partition's
+// progress to ARGV[3] and clears the in-flight marker. KEYS[1]: the
+// progress hash, KEYS[2] and ARGV[1..2]: batchGuard, KEYS[3]: the
+// in-flight hash. Returns the stored progress.
+var finishBatchScript = redis.NewScript(batchGuard + `
+redis.call('HDEL', KEYS[3], ARGV[1])
+local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1')
+local v = tonumber(ARGV[3])
+if v > cur then redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]); return v end
+return cur
+`)
+
 // applyOpsScript applies fenced counter changes to one hash.
 //
-// KEYS[1]: the hash. ARGV[1]: the watermark field of the partition ("#p").
-// ARGV[2..]: groups of (offset, count, field1, delta1, ..., fieldN, deltaN)
-// in ascending offset order. A group is applied only when its offset is above
-// the stored watermark, so a replay of any range of offsets, cut into
+// KEYS[1]: the hash. KEYS[2], ARGV[1], ARGV[2]: see batchGuard. ARGV[3]:
+// the watermark field of the partition ("#p").
+// ARGV[4..]: groups of (offset, count, field1, delta1, ..., fieldN, deltaN)
+// in ascending offset order. A group is applied only when its offset is
+// above the stored watermark, so a replay of any range of offsets, cut into
 // batches in any way, a retried pipeline, or a zombie writer that races the
 // partition's new owner, applies each event's changes exactly once. The
 // changes of the admitted groups are summed per field first, so a field
 // touched by many events of a batch costs one HINCRBY. Fields that fall to
 // zero are deleted so the hash holds only live counters.
 // Returns the number of groups applied.
-var applyOpsScript = redis.NewScript(`
-local wm = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1')
+var applyOpsScript = redis.NewScript(batchGuard + `
+local wm = tonumber(redis.call('HGET', KEYS[1], ARGV[3]) or '-1')
 local top = wm
 local applied = 0
 local sum, order = {}, {}
-local i = 2
+local i = 4
 local n = #ARGV
 while i <= n do
   local off = tonumber(ARGV[i])
@@ -43,7 +89,7 @@ for _, f in ipairs(order) do
     if redis.call('HINCRBY', KEYS[1], f, d) == 0 then redis.call('HDEL', KEYS[1], f) end
   end
 end
-if top > wm then redis.call('HSET', KEYS[1], ARGV[1], top) end
+if top > wm then redis.call('HSET', KEYS[1], ARGV[3], top) end
 return applied
 `)
 
@@ -51,14 +97,15 @@ return applied
 // watermark for its partition is newer than the stored one, so a late write
 // from a zombie consumer cannot overwrite newer state.
 //
-// KEYS[1]: the customer hash. ARGV[1]: watermark field, ARGV[2]: offset of
-// the customer's last event in the batch, ARGV[3..]: pairs of (field,
-// value); an empty value deletes the field. Returns 1 when written.
-var writeCustomerScript = redis.NewScript(`
-local wm = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1')
-if tonumber(ARGV[2]) <= wm then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-for i = 3, #ARGV, 2 do
+// KEYS[1]: the customer hash. KEYS[2], ARGV[1], ARGV[2]: see batchGuard.
+// ARGV[3]: watermark field, ARGV[4]: offset of the
+// customer's last event in the batch, ARGV[5..]: pairs of (field, value);
+// an empty value deletes the field. Returns 1 when written.
+var writeCustomerScript = redis.NewScript(batchGuard + `
+local wm = tonumber(redis.call('HGET', KEYS[1], ARGV[3]) or '-1')
+if tonumber(ARGV[4]) <= wm then return 0 end
+redis.call('HSET', KEYS[1], ARGV[3], ARGV[4])
+for i = 5, #ARGV, 2 do
   if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[1], ARGV[i])
   else redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 end
@@ -138,4 +185,4 @@ return cur
 `)
 
 var allScripts = []*redis.Script{applyOpsScript, writeCustomerScript, advanceScript, markDirtyScript,
-	clearDirtyScript, writeListScript}
+	clearDirtyScript, writeListScript, markStepScript, finishBatchScript}

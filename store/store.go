@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
@@ -165,23 +166,49 @@ func parseCustomer(fields map[string]string) (Customer, error) {
 // LoadCustomers reads the state of the given customers in one round trip.
 // Unknown customers are returned with an empty state.
 func (s *Store) LoadCustomers(ctx context.Context, ids []string) (map[string]Customer, error) {
+	bs, err := s.LoadBatchState(ctx, -1, ids)
+	return bs.Customers, err
+}
+
+// BatchState is what a consumer reads before it computes a batch.
+type BatchState struct {
+	Customers map[string]Customer // by id; unknown customers have an empty state
+	Progress  int64               // the partition's stored progress, -1 when none
+}
+
+// LoadBatchState reads, in one round trip, the given customers and the
+// stored progress of partition (none when partition < 0). The consumer
+// compares the progress with what it recorded itself: a Redis that lost
+// acknowledged writes (a crash with AOF everysec, a failover to a replica
+// that lagged) shows an older progress, and the consumer must re-read from
+// there.
+func (s *Store) LoadBatchState(ctx context.Context, partition int, ids []string) (BatchState, error) {
+	var progress *redis.StringCmd
 	cmds, err := s.execPipeline(ctx, "load customers", func(p redis.Pipeliner) {
 		for _, id := range ids {
 			p.HGetAll(ctx, s.keys.Customer(id))
 		}
+		if partition >= 0 {
+			progress = p.HGet(ctx, s.keys.Progress(), strconv.Itoa(partition))
+		}
 	})
 	if err != nil {
-		return nil, err
+		return BatchState{}, err
 	}
-	out := make(map[string]Customer, len(ids))
+	bs := BatchState{Customers: make(map[string]Customer, len(ids)), Progress: -1}
 	for i, id := range ids {
 		c, err := parseCustomer(cmds[i].(*redis.MapStringStringCmd).Val())
 		if err != nil {
-			return nil, fmt.Errorf("customer %s: %w", id, err)
+			return BatchState{}, fmt.Errorf("customer %s: %w", id, err)
 		}
-		out[id] = c
+		bs.Customers[id] = c
 	}
-	return out, nil
+	if progress != nil && progress.Err() == nil {
+		if bs.Progress, err = strconv.ParseInt(progress.Val(), 10, 64); err != nil {
+			return BatchState{}, fmt.Errorf("progress of partition %d: %q is not an offset", partition, progress.Val())
+		}
+	}
+	return bs, nil
 }
 
 // CustomerUpdate is the new state of a customer after a batch.
@@ -192,19 +219,89 @@ type CustomerUpdate struct {
 	Offset    int64 // offset of the customer's last event in the batch
 }
 
-// ApplyBatch writes a batch of one partition in three fenced steps, each
-// acknowledged before the next starts: the counter changes and dirty marks,
-// then the customers' new states, then the partition's progress. A crash
-// between steps is repaired by re-consuming the batch: the counter fences
-// skip what was applied, and customers whose state was written skip their
-// events.
-func (s *Store) ApplyBatch(ctx context.Context, b *delta.Batch, customers []CustomerUpdate, lastOffset int64) error {
+// ProgressLostError says that the progress stored for a partition is behind
+// the progress its consumer recorded and saw acknowledged: Redis lost a
+// suffix of its writes (a crash with AOF everysec, a failover to a replica
+// that lagged). Nothing of the batch that met it was written on top of the
+// gap; the partition must be read again from Stored + 1.
+type ProgressLostError struct {
+	Partition        int
+	Stored, Recorded int64
+}
+
+func (e *ProgressLostError) Error() string {
+	return fmt.Sprintf("partition %d: redis holds progress %d, behind the %d recorded before: it lost acknowledged writes",
+		e.Partition, e.Stored, e.Recorded)
+}
+
+// ErrBatchLost means Redis lost writes of the batch being applied after it
+// acknowledged them (it restarted or failed over between two steps). Apply
+// the batch again, from reading its customers on.
+var ErrBatchLost = errors.New("redis lost acknowledged writes of this batch (restart or failover): apply it again")
+
+// batchError turns a script's refusal into a *ProgressLostError or
+// ErrBatchLost, and passes other errors through.
+func batchError(err error, partition int, recorded int64) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	var stored int64
+	if i := strings.Index(msg, "PROGRESSLOST "); i >= 0 {
+		if _, serr := fmt.Sscanf(msg[i:], "PROGRESSLOST %d", &stored); serr == nil {
+			return &ProgressLostError{Partition: partition, Stored: stored, Recorded: recorded}
+		}
+	}
+	if strings.Contains(msg, "BATCHLOST") {
+		return fmt.Errorf("partition %d: %w", partition, ErrBatchLost)
+	}
+	return err
+}
+
+// ApplyBatch writes a batch of one partition in fenced steps, each one
+// pipeline acknowledged before the next starts: the counter changes and
+// dirty marks, then the customers' new states, then the partition's
+// progress. A crash between steps is repaired by re-consuming the batch:
+// the counter fences skip what was applied, and customers whose state was
+// written skip their events.
+//
+// recorded is the partition's progress the batch was computed on (-1:
+// none). A Redis that restarts or fails over loses a suffix of the writes it
+// acknowledged, and go-redis reconnects without telling: a later step would
+// then land on a state that lacks earlier steps or earlier batches, and the
+// watermarks it raises would hide that gap for good. So every write is
+// guarded (batchGuard): the first step's scripts check that the stored
+// progress is not below recorded (else a *ProgressLostError: re-read the
+// partition from the stored progress), and each step ends with a marker
+// that the next step's scripts require (else ErrBatchLost: apply the batch
+// again).
+func (s *Store) ApplyBatch(ctx context.Context, b *delta.Batch, customers []CustomerUpdate, lastOffset, recorded int64) error {
 	wm := watermarkField(b.Partition)
+	pf := strconv.Itoa(b.Partition)
+	inflight := s.keys.Inflight()
+	batchID := strconv.FormatInt(lastOffset, 10) + "." + strconv.FormatUint(rand.Uint64(), 36)
+	guardKey, guard := s.keys.Progress(), "p:"+strconv.FormatInt(recorded, 10)
+	step := 0
+	// runStep writes one step and its marker, and makes the marker the
+	// guard of what follows.
+	runStep := func(what string, fill func(p redis.Pipeliner)) error {
+		step++
+		marker := batchID + "." + strconv.Itoa(step)
+		_, err := s.execPipeline(ctx, what, func(p redis.Pipeliner) {
+			fill(p)
+			markStepScript.EvalSha(ctx, p, []string{inflight, guardKey}, pf, guard, marker)
+		})
+		if err != nil {
+			return batchError(err, b.Partition, recorded)
+		}
+		guardKey, guard = inflight, "m:"+marker
+		return nil
+	}
 	if len(b.Ops) > 0 || len(b.Dirty) > 0 {
-		_, err := s.execPipeline(ctx, "apply counter changes", func(p redis.Pipeliner) {
+		err := runStep("apply counter changes", func(p redis.Pipeliner) {
 			for k, ops := range b.Ops {
-				args := make([]any, 0, 1+2*len(ops.Offsets)+2*len(ops.Fields))
-				args = append(args, wm)
+				args := make([]any, 0, 3+2*len(ops.Offsets)+2*len(ops.Fields))
+				args = append(args, pf, guard, wm)
 				f := 0
 				for g, off := range ops.Offsets {
 					args = append(args, off, ops.Counts[g])
@@ -213,7 +310,7 @@ func (s *Store) ApplyBatch(ctx context.Context, b *delta.Batch, customers []Cust
 						f++
 					}
 				}
-				applyOpsScript.EvalSha(ctx, p, []string{s.counterKey(k)}, args...)
+				applyOpsScript.EvalSha(ctx, p, []string{s.counterKey(k), guardKey}, args...)
 			}
 			if len(b.Dirty) > 0 {
 				args := make([]any, 0, 1+len(b.Dirty))
@@ -229,9 +326,9 @@ func (s *Store) ApplyBatch(ctx context.Context, b *delta.Batch, customers []Cust
 		}
 	}
 	if len(customers) > 0 {
-		_, err := s.execPipeline(ctx, "write customers", func(p redis.Pipeliner) {
+		err := runStep("write customers", func(p redis.Pipeliner) {
 			for _, c := range customers {
-				writeCustomerScript.EvalSha(ctx, p, []string{s.keys.Customer(c.ID)}, wm, c.Offset,
+				writeCustomerScript.EvalSha(ctx, p, []string{s.keys.Customer(c.ID), guardKey}, pf, guard, wm, c.Offset,
 					purchasesField, c.Purchases.Encode(), recentField, c.Recent.Encode())
 			}
 		})
@@ -239,7 +336,10 @@ func (s *Store) ApplyBatch(ctx context.Context, b *delta.Batch, customers []Cust
 			return err
 		}
 	}
-	return s.advanceProgress(ctx, b.Partition, lastOffset)
+	_, err := s.execPipeline(ctx, "record progress", func(p redis.Pipeliner) {
+		finishBatchScript.EvalSha(ctx, p, []string{s.keys.Progress(), guardKey, inflight}, pf, guard, lastOffset)
+	})
+	return batchError(err, b.Partition, recorded)
 }
 
 func (s *Store) advanceProgress(ctx context.Context, partition int, offset int64) error {

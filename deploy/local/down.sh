@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Stop the local Kafka broker and redis-server started by deploy/local/up.sh.
+# Stop the local Kafka broker and redis-server started by deploy/local/up.sh
+# (only one of them with ALSOBOUGHT_LOCAL_SERVICES=kafka or =redis).
 # Succeeds when they are already down. Keeps all state under the run dir
 # (reset with: deploy/local/down.sh && rm -rf .run).
 set -euo pipefail
@@ -34,17 +35,25 @@ stop_redis() {
 }
 
 main() {
+  check_services
   if [[ ! -d "$RUN_DIR" ]]; then
     log "nothing to stop ($RUN_DIR does not exist)"
     return 0
   fi
   exec 9>"$RUN_DIR/.lock"
   flock -w 600 9 || die "another deploy/local up/down holds $RUN_DIR/.lock"
-  stop_kafka
-  stop_redis
+  local ports=()
+  if want_service kafka; then
+    stop_kafka
+    ports+=("$KAFKA_PORT")
+  fi
+  if want_service redis; then
+    stop_redis
+    ports+=("$REDIS_PORT")
+  fi
   # Processes this script did not start still holding the ports.
   local p
-  for p in "$KAFKA_PORT" "$REDIS_PORT"; do
+  for p in "${ports[@]}"; do
     if port_open "$HOST" "$p"; then
       log "warning: $HOST:$p still answers (a process not started by deploy/local/up.sh?)"
     fi

@@ -15,6 +15,8 @@
 #   ALSOBOUGHT_LOCAL_KAFKA_TIMEOUT         readiness wait, seconds  [90]
 #   ALSOBOUGHT_LOCAL_REDIS_TIMEOUT         readiness wait, seconds  [20]
 #   ALSOBOUGHT_LOCAL_JAVA                  java binary              [java]
+#   ALSOBOUGHT_LOCAL_SERVICES              services up/down/status handle, "redis", "kafka" or both
+#                                          (space- or comma-separated) [redis kafka]
 
 LOCAL_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$LOCAL_DIR/../.." && pwd)"
@@ -31,6 +33,8 @@ KAFKA_CLUSTER_ID="${ALSOBOUGHT_LOCAL_KAFKA_CLUSTER_ID:-4L6g3nShT-eMCtK--X86sw}"
 KAFKA_TIMEOUT="${ALSOBOUGHT_LOCAL_KAFKA_TIMEOUT:-90}"
 REDIS_TIMEOUT="${ALSOBOUGHT_LOCAL_REDIS_TIMEOUT:-20}"
 JAVA="${ALSOBOUGHT_LOCAL_JAVA:-java}"
+SERVICES="${ALSOBOUGHT_LOCAL_SERVICES:-redis kafka}"
+SERVICES="${SERVICES//,/ }"
 
 # Relative overrides are taken relative to the repository root.
 case "$RUN_DIR" in /*) ;; *) RUN_DIR="$REPO_ROOT/$RUN_DIR" ;; esac
@@ -78,6 +82,22 @@ die_with_log() {
   printf '[local] read the full log: %s\n' "$file" >&2
   exit 1
 }
+
+# ---------------------------------------------------------------- services
+
+# check_services: fail on a word of ALSOBOUGHT_LOCAL_SERVICES that names no
+# service, rather than silently starting nothing.
+check_services() {
+  local s
+  for s in $SERVICES; do
+    [[ "$s" == redis || "$s" == kafka ]] ||
+      die "ALSOBOUGHT_LOCAL_SERVICES: unknown service '$s' (use redis, kafka or both)"
+  done
+  [[ -n "${SERVICES// /}" ]] || die "ALSOBOUGHT_LOCAL_SERVICES is empty (use redis, kafka or both)"
+}
+
+# want_service NAME: NAME is one of the selected services.
+want_service() { [[ " $SERVICES " == *" $1 "* ]]; }
 
 # ---------------------------------------------------------------- processes
 
@@ -146,7 +166,12 @@ stop_pid() {
 
 # ---------------------------------------------------------------- env lines
 
+# Only the selected services: a run dir with a lone Redis names no broker.
 env_lines() {
-  printf 'ALSOBOUGHT_KAFKA_BROKERS=%s\n' "$KAFKA_ADDR"
-  printf 'ALSOBOUGHT_REDIS_ADDRS=%s\n' "$REDIS_ADDR"
+  if want_service kafka; then
+    printf 'ALSOBOUGHT_KAFKA_BROKERS=%s\n' "$KAFKA_ADDR"
+  fi
+  if want_service redis; then
+    printf 'ALSOBOUGHT_REDIS_ADDRS=%s\n' "$REDIS_ADDR"
+  fi
 }

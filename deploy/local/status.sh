@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Show whether the local Kafka broker and redis-server are up.
-# Exit 0 when both are up, 1 otherwise.
+# Show whether the local Kafka broker and redis-server are up (only one of them
+# with ALSOBOUGHT_LOCAL_SERVICES=kafka or =redis).
+# Exit 0 when every selected service is up, 1 otherwise.
 set -euo pipefail
 
 # shellcheck source=deploy/local/lib.sh
@@ -18,32 +19,37 @@ kafka_version_in_use() {
   sed -n 's|.*/kafka-\([^/]*\)/lib/\*$|\1|p' <<<"$cmdline" | head -n 1
 }
 
+check_services
 rc=0
 
-if kafka_up; then
-  state=up
-elif kafka_alive; then
-  state=starting
-  rc=1
-else
-  state=down
-  rc=1
+if want_service kafka; then
+  if kafka_up; then
+    state=up
+  elif kafka_alive; then
+    state=starting
+    rc=1
+  else
+    state=down
+    rc=1
+  fi
+  version="$(kafka_version_in_use)"
+  row kafka "$state" "$(kafka_pid || true)" "$KAFKA_ADDR" "$KAFKA_LOG${version:+ (Kafka $version)}"
+  [[ -n "$(kafka_pid)" && "$state" == down ]] && echo "       (stale pid file $KAFKA_PID_FILE)"
 fi
-version="$(kafka_version_in_use)"
-row kafka "$state" "$(kafka_pid || true)" "$KAFKA_ADDR" "$KAFKA_LOG${version:+ (Kafka $version)}"
-[[ -n "$(kafka_pid)" && "$state" == down ]] && echo "       (stale pid file $KAFKA_PID_FILE)"
 
-if redis_up; then
-  state=up
-elif redis_alive; then
-  state=starting
-  rc=1
-else
-  state=down
-  rc=1
+if want_service redis; then
+  if redis_up; then
+    state=up
+  elif redis_alive; then
+    state=starting
+    rc=1
+  else
+    state=down
+    rc=1
+  fi
+  row redis "$state" "$(redis_pid || true)" "$REDIS_ADDR" "$REDIS_LOG"
+  [[ -n "$(redis_pid)" && "$state" == down ]] && echo "       (stale pid file $REDIS_PID_FILE)"
 fi
-row redis "$state" "$(redis_pid || true)" "$REDIS_ADDR" "$REDIS_LOG"
-[[ -n "$(redis_pid)" && "$state" == down ]] && echo "       (stale pid file $REDIS_PID_FILE)"
 
 if [[ -f "$ENV_FILE" ]]; then
   echo "env file: $ENV_FILE"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Start the local Kafka broker (KRaft, single node, jars from Maven Central) and
-# redis-server, idempotently. Progress goes to stderr; the settings go to stdout
+# redis-server, idempotently (only one of them with ALSOBOUGHT_LOCAL_SERVICES=kafka
+# or =redis). Progress goes to stderr; the settings go to stdout
 # (and to <run dir>/env), so this works:
 #
 #   eval "$(deploy/local/up.sh)"
@@ -243,14 +244,19 @@ start_kafka() {
 
 main() {
   local t0=$SECONDS
+  check_services
   mkdir -p "$RUN_DIR"
   # One up/down at a time (fd 9 is closed for the started services).
   exec 9>"$RUN_DIR/.lock"
   flock -w 600 9 || die "another deploy/local up/down holds $RUN_DIR/.lock"
 
-  ensure_redis_installed
-  start_redis
-  start_kafka
+  if want_service redis; then
+    ensure_redis_installed
+    start_redis
+  fi
+  if want_service kafka; then
+    start_kafka
+  fi
 
   env_lines >"$ENV_FILE.tmp"
   mv "$ENV_FILE.tmp" "$ENV_FILE"

@@ -1,0 +1,218 @@
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/alsobought/alsobought/kafkaadmin"
+	"github.com/alsobought/alsobought/store"
+)
+
+// Service is a redis-server or a Kafka broker of this test alone, started
+// with deploy/local/up.sh in a private run directory on free ports, so that
+// the test may kill it without disturbing the shared services. It is
+// stopped with deploy/local/down.sh at cleanup.
+type Service struct {
+	t       testing.TB
+	name    string // "redis" or "kafka", the ALSOBOUGHT_LOCAL_SERVICES word
+	Addr    string // host:port for clients
+	runDir  string
+	env     []string
+	pidFile string
+	logFile string
+}
+
+// PrivateRedis starts a redis-server of this test (AOF on, appendfsync
+// everysec, as up.sh configures it). Start after Kill reloads the AOF of the
+// same directory.
+func PrivateRedis(t testing.TB) *Service {
+	t.Helper()
+	requireServices(t)
+	s := newService(t, "redis")
+	s.pidFile = filepath.Join(s.runDir, "redis", "redis.pid")
+	s.logFile = filepath.Join(s.runDir, "redis", "redis.log")
+	s.Start()
+	return s
+}
+
+// PrivateKafka starts a single-node Kafka broker of this test. Start after
+// Kill keeps its log directory, so topics, messages and committed offsets
+// survive. The jars come from the repository's .cache.
+func PrivateKafka(t testing.TB) *Service {
+	t.Helper()
+	requireServices(t)
+	s := newService(t, "kafka")
+	s.pidFile = filepath.Join(s.runDir, "kafka", "kafka.pid")
+	s.logFile = filepath.Join(s.runDir, "kafka", "logs", "server.log")
+	s.Start()
+	return s
+}
+
+// requireServices skips tests that start their own services when the shared
+// ones are not configured either: such a run means "no services here".
+func requireServices(t testing.TB) {
+	t.Helper()
+	if os.Getenv("ALSOBOUGHT_KAFKA_BROKERS") == "" || os.Getenv("ALSOBOUGHT_REDIS_ADDRS") == "" {
+		missing(t, "ALSOBOUGHT_KAFKA_BROKERS and ALSOBOUGHT_REDIS_ADDRS")
+	}
+}
+
+func newService(t testing.TB, name string) *Service {
+	t.Helper()
+	redisPort, kafkaPort, controllerPort := FreePort(t), FreePort(t), FreePort(t)
+	s := &Service{t: t, name: name, runDir: t.TempDir()}
+	if name == "redis" {
+		s.Addr = "127.0.0.1:" + strconv.Itoa(redisPort)
+	} else {
+		s.Addr = "127.0.0.1:" + strconv.Itoa(kafkaPort)
+	}
+	// Every setting of lib.sh that says where a service lives is set here,
+	// whatever the caller's environment holds, so a private service never
+	// lands on the shared run dir or ports.
+	s.env = append(os.Environ(),
+		"ALSOBOUGHT_LOCAL_SERVICES="+name,
+		"ALSOBOUGHT_LOCAL_RUN_DIR="+s.runDir,
+		// The Kafka jars are downloaded once, into the repository's cache.
+		"ALSOBOUGHT_LOCAL_CACHE_DIR="+RepoFile(".cache"),
+		"ALSOBOUGHT_LOCAL_HOST=127.0.0.1",
+		"ALSOBOUGHT_LOCAL_REDIS_PORT="+strconv.Itoa(redisPort),
+		"ALSOBOUGHT_LOCAL_KAFKA_PORT="+strconv.Itoa(kafkaPort),
+		"ALSOBOUGHT_LOCAL_KAFKA_CONTROLLER_PORT="+strconv.Itoa(controllerPort),
+	)
+	// Registered after t.TempDir, so it runs before the directory is removed.
+	t.Cleanup(s.down)
+	return s
+}
+
+func (s *Service) script(name string) ([]byte, error) {
+	cmd := exec.Command("bash", RepoFile("deploy/local/"+name))
+	cmd.Env = s.env
+	return cmd.CombinedOutput()
+}
+
+// Start runs up.sh and returns when the service answers.
+func (s *Service) Start() {
+	s.t.Helper()
+	start := time.Now()
+	out, err := s.script("up.sh")
+	if err != nil {
+		s.t.Fatalf("private %s: up.sh: %v\n%s", s.name, err, out)
+	}
+	s.t.Logf("private %s up on %s (pid %d) in %s", s.name, s.Addr, s.Pid(), time.Since(start).Round(time.Millisecond))
+}
+
+func (s *Service) down() {
+	if out, err := s.script("down.sh"); err != nil {
+		s.t.Errorf("private %s: down.sh: %v\n%s", s.name, err, out)
+	}
+	if s.t.Failed() {
+		s.t.Logf("last lines of %s:\n%s", s.logFile, tail(s.logFile, 30))
+	}
+}
+
+// RunDir is the service's private run directory (deploy/local's layout:
+// redis/appendonlydir/ holds Redis's AOF, kafka/data/ the broker's logs).
+func (s *Service) RunDir() string { return s.runDir }
+
+// Pid is the process id in the service's pid file, 0 when there is none.
+func (s *Service) Pid() int {
+	b, err := os.ReadFile(s.pidFile)
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return pid
+}
+
+// Kill sends SIGKILL to the service and waits until the process is gone:
+// a crash, with no AOF fsync on the way out for Redis and no controlled
+// shutdown for Kafka.
+func (s *Service) Kill() {
+	s.t.Helper()
+	pid := s.Pid()
+	if pid == 0 || !processAlive(pid) {
+		s.t.Fatalf("private %s: no live process to kill (pid file %s)", s.name, s.pidFile)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		s.t.Fatalf("private %s: kill %d: %v", s.name, pid, err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for processAlive(pid) {
+		if time.Now().After(deadline) {
+			s.t.Fatalf("private %s: pid %d still alive 30s after SIGKILL", s.name, pid)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.t.Logf("private %s (pid %d) killed", s.name, pid)
+}
+
+// processAlive: the process exists and is not a zombie. The services are
+// daemons whose parent is init, which may reap them late; a zombie holds no
+// port and no file.
+func processAlive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the parenthesised command name.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 || i+2 >= len(b) {
+		return false
+	}
+	return b[i+2] != 'Z' && b[i+2] != 'X'
+}
+
+// NewOn returns an environment like New, but on the given brokers and
+// Redis (for example private ones): topics with the given partitions are
+// created on the brokers, and a store is opened on Redis under a fresh
+// prefix. At cleanup the topics and keys are deleted, each with a short
+// timeout, since a test may leave a private service dead.
+func NewOn(t testing.TB, brokers []string, redisAddr string, partitions int) *Env {
+	t.Helper()
+	id := fmt.Sprintf("t%d%d", time.Now().UnixNano()%1_000_000_000, counter.Add(1))
+	e := &Env{
+		Brokers:   brokers,
+		RedisAddr: redisAddr,
+		Topic:     "test." + id,
+		DLQTopic:  "test." + id + ".dlq",
+		Group:     "test-" + id,
+		Prefix:    id,
+	}
+	st, err := store.New(store.Config{Addrs: []string{redisAddr}, Prefix: e.Prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Store = st
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		client := &kafka.Client{Addr: kafka.TCP(e.Brokers...)}
+		_, _ = client.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: []string{e.Topic, e.DLQTopic}})
+		iter := st.Client().Scan(ctx, 0, e.Prefix+":*", 1000).Iterator()
+		for iter.Next(ctx) {
+			st.Client().Del(ctx, iter.Val())
+		}
+		st.Close()
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := st.Ping(ctx); err != nil {
+		t.Fatalf("redis at %s: %v", redisAddr, err)
+	}
+	for _, topic := range []string{e.Topic, e.DLQTopic} {
+		if err := kafkaadmin.EnsureTopic(ctx, brokers, topic, partitions, 1); err != nil {
+			t.Fatalf("kafka at %s: %v", strings.Join(brokers, ","), err)
+		}
+	}
+	return e
+}
