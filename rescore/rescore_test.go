@@ -22,7 +22,7 @@ func markDirty(t *testing.T, st *store.Store, offset int64, items ...string) {
 		var h delta.History
 		b.Purchase(&h, it, offset, 10)
 	}
-	if err := st.ApplyBatch(context.Background(), b, nil, offset); err != nil {
+	if err := st.ApplyBatch(context.Background(), b, nil, offset, -1); err != nil {
 		t.Fatal(err)
 	}
 }
