@@ -665,6 +665,11 @@ func TestChaosGracefulShutdown(t *testing.T) {
 	if took > 20*time.Second {
 		t.Errorf("SIGTERM took %s to stop serve, want under 20s", took)
 	}
+	// Leaving the group hands the partitions over at once instead of after
+	// the session timeout.
+	if log := srv.LogTail(200); !strings.Contains(log, "left the consumer group") {
+		t.Errorf("serve did not leave the consumer group on SIGTERM; its log ends:\n%s", log)
+	}
 
 	srv.Start()
 	srv.WaitReady(chaosReady)
