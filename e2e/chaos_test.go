@@ -125,7 +125,8 @@ func chaosSeed(t *testing.T) uint64 {
 }
 
 // chaosClock logs the steps of a test with the time since it started, so a
-// slow or failed run shows where its time went.
+// slow or failed run shows where its time went. Its methods are the steps
+// that several tests share.
 type chaosClock struct {
 	t     *testing.T
 	start time.Time
@@ -136,6 +137,41 @@ func newChaosClock(t *testing.T) *chaosClock { return &chaosClock{t: t, start: t
 func (c *chaosClock) logf(format string, args ...any) {
 	c.t.Helper()
 	c.t.Logf("[%5.1fs] %s", time.Since(c.start).Seconds(), fmt.Sprintf(format, args...))
+}
+
+// startTwo starts two serve processes in one group, before any event is
+// produced, and waits until both are members of one stable generation: each
+// then owns partitions when the stream starts.
+func (c *chaosClock) startTwo(env *testenv.Env, cfg testenv.ServeConfig) (first, second *testenv.Serve) {
+	c.t.Helper()
+	first = testenv.StartServe(c.t, cfg)
+	first.WaitReady(chaosReady)
+	second = testenv.StartServe(c.t, cfg)
+	second.WaitReady(chaosReady)
+	chaosWaitGroup(c.t, env, 2, chaosReady)
+	c.logf("two consumers ready")
+	return first, second
+}
+
+// finish is how the tests end: it waits until the whole stream is applied,
+// stops each serve process with SIGTERM, which must exit 0, and checks the
+// state with `alsobought verify` against the stream's events.
+func (c *chaosClock) finish(env *testenv.Env, cfg testenv.ServeConfig, stream chaosStream, srvs ...*testenv.Serve) {
+	c.t.Helper()
+	chaosWaitApplied(c.t, env, chaosDrain)
+	c.logf("all %d messages applied", len(stream.evs))
+	for _, srv := range srvs {
+		// Term fails on a process that is gone too, but says neither its
+		// exit code nor that serve must resume by itself after an outage.
+		if !srv.Running() {
+			c.t.Fatalf("serve exited (code %d) before the final SIGTERM; it should have resumed by itself", srv.ExitCode())
+		}
+		if code, took := srv.Term(); code != 0 {
+			c.t.Errorf("serve exited with %d after SIGTERM (%s)", code, took)
+		}
+	}
+	testenv.VerifyCLI(c.t, cfg, stream.file)
+	c.logf("verified")
 }
 
 // TestChaosSIGKILLConsumer kills the consumer process at random moments
@@ -194,14 +230,7 @@ func TestChaosSIGKILLConsumer(t *testing.T) {
 		srv.Start()
 	}
 	srv.WaitReady(chaosReady)
-	chaosWaitApplied(t, env, chaosDrain)
-	clock.logf("all %d messages applied", produced)
-	if code, took := srv.Term(); code != 0 {
-		t.Errorf("serve exited with %d after SIGTERM (%s)", code, took)
-	}
-	file, _ := testenv.EventsFile(t, produced)
-	testenv.VerifyCLI(t, cfg, file)
-	clock.logf("verified")
+	clock.finish(env, cfg, newChaosStream(t, produced), srv)
 }
 
 // TestChaosReplayFromEarliest consumes the stream, then rewinds the group
@@ -363,16 +392,7 @@ func TestChaosRedisKilled(t *testing.T) {
 		clock.logf("redis restarted from its AOF; lag %d (err %v)", after, err)
 	}
 	srv.WaitReady(chaosReady)
-	chaosWaitApplied(t, env, chaosDrain)
-	clock.logf("all %d messages applied", len(stream.evs))
-	if !srv.Running() {
-		t.Fatalf("serve exited (code %d); it should have resumed by itself", srv.ExitCode())
-	}
-	if code, _ := srv.Term(); code != 0 {
-		t.Errorf("serve exited with %d after SIGTERM", code)
-	}
-	testenv.VerifyCLI(t, cfg, stream.file)
-	clock.logf("verified")
+	clock.finish(env, cfg, stream, srv)
 }
 
 // TestChaosRedisLosesWrites is the crash the design's resume rule is made
@@ -424,16 +444,7 @@ func TestChaosRedisLosesWrites(t *testing.T) {
 	}
 
 	srv.WaitReady(chaosReady)
-	chaosWaitApplied(t, env, chaosDrain)
-	clock.logf("all %d messages applied", len(stream.evs))
-	if !srv.Running() {
-		t.Fatalf("serve exited (code %d); it should have resumed by itself", srv.ExitCode())
-	}
-	if code, _ := srv.Term(); code != 0 {
-		t.Errorf("serve exited with %d after SIGTERM", code)
-	}
-	testenv.VerifyCLI(t, cfg, stream.file)
-	clock.logf("verified")
+	clock.finish(env, cfg, stream, srv)
 }
 
 // lastIncrAOF is the file Redis appends to: the incremental AOF with the
@@ -501,16 +512,7 @@ func TestChaosKafkaBrokerRestart(t *testing.T) {
 	chaosProduce(t, env, stream.evs[half:])
 	srv.WaitReady(chaosReady)
 	clock.logf("serve ready again; the second half is produced")
-	chaosWaitApplied(t, env, chaosDrain)
-	clock.logf("all %d messages applied", len(stream.evs))
-	if !srv.Running() {
-		t.Fatalf("serve exited (code %d); it should have resumed by itself", srv.ExitCode())
-	}
-	if code, _ := srv.Term(); code != 0 {
-		t.Errorf("serve exited with %d after SIGTERM", code)
-	}
-	testenv.VerifyCLI(t, cfg, stream.file)
-	clock.logf("verified")
+	clock.finish(env, cfg, stream, srv)
 }
 
 // TestChaosTwoConsumersOneKilled runs two serve processes in one group and
@@ -523,14 +525,7 @@ func TestChaosTwoConsumersOneKilled(t *testing.T) {
 	env := testenv.New(t, chaosPartitions)
 	stream := newChaosStream(t, chaosEvents)
 	cfg := env.ServeConfig(chaosHistory)
-	survivor := testenv.StartServe(t, cfg)
-	survivor.WaitReady(chaosReady)
-	victim := testenv.StartServe(t, cfg)
-	victim.WaitReady(chaosReady)
-	// Both are members of one generation before any event exists, so each
-	// owns partitions when the stream starts.
-	chaosWaitGroup(t, env, 2, chaosReady)
-	clock.logf("two consumers ready")
+	survivor, victim := clock.startTwo(env, cfg)
 
 	chaosProduce(t, env, stream.evs)
 	lag := chaosWaitLagBelow(t, env, int64(len(stream.evs))*3/4, chaosDrain)
@@ -546,13 +541,7 @@ func TestChaosTwoConsumersOneKilled(t *testing.T) {
 	chaosWaitGroup(t, env, 1, chaosReady)
 	clock.logf("the dead member's session expired: the survivor owns every partition")
 
-	chaosWaitApplied(t, env, chaosDrain)
-	clock.logf("all %d messages applied by the survivor", len(stream.evs))
-	if code, _ := survivor.Term(); code != 0 {
-		t.Errorf("serve exited with %d after SIGTERM", code)
-	}
-	testenv.VerifyCLI(t, cfg, stream.file)
-	clock.logf("verified")
+	clock.finish(env, cfg, stream, survivor) // the survivor applies the rest
 }
 
 // TestChaosZombieConsumer freezes one of two consumers (SIGSTOP) while it
@@ -567,12 +556,7 @@ func TestChaosZombieConsumer(t *testing.T) {
 	env := testenv.New(t, chaosPartitions)
 	stream := newChaosStream(t, chaosEvents)
 	cfg := env.ServeConfig(chaosHistory)
-	owner := testenv.StartServe(t, cfg)
-	owner.WaitReady(chaosReady)
-	zombie := testenv.StartServe(t, cfg)
-	zombie.WaitReady(chaosReady)
-	chaosWaitGroup(t, env, 2, chaosReady)
-	clock.logf("two consumers ready")
+	owner, zombie := clock.startTwo(env, cfg)
 
 	chaosProduce(t, env, stream.evs)
 	lag := chaosWaitLagBelow(t, env, int64(len(stream.evs))*3/4, chaosDrain)
@@ -604,14 +588,7 @@ func TestChaosZombieConsumer(t *testing.T) {
 	}
 	// Informative: batches it completed after SIGCONT were stale.
 	clock.logf("the zombie is back and ready; it consumed %.0f more messages after it was let go", after-before)
-	chaosWaitApplied(t, env, chaosDrain)
-	for _, srv := range []*testenv.Serve{zombie, owner} {
-		if code, _ := srv.Term(); code != 0 {
-			t.Errorf("serve exited with %d after SIGTERM", code)
-		}
-	}
-	testenv.VerifyCLI(t, cfg, stream.file)
-	clock.logf("verified")
+	clock.finish(env, cfg, stream, zombie, owner)
 }
 
 // chaosWaitGroup waits until the consumer group is stable with n members
@@ -673,13 +650,7 @@ func TestChaosGracefulShutdown(t *testing.T) {
 
 	srv.Start()
 	srv.WaitReady(chaosReady)
-	chaosWaitApplied(t, env, chaosDrain)
-	clock.logf("all %d messages applied after the restart", len(stream.evs))
-	if code, _ := srv.Term(); code != 0 {
-		t.Errorf("serve exited with %d after the second SIGTERM", code)
-	}
-	testenv.VerifyCLI(t, cfg, stream.file)
-	clock.logf("verified")
+	clock.finish(env, cfg, stream, srv) // after the restart
 }
 
 func sharedBrokers(t *testing.T) []string {
