@@ -38,12 +38,13 @@ type BatchResult struct {
 
 // applier turns a partition's batch of messages into fenced state changes.
 type applier struct {
-	store       StateStore
-	historySize int
-	dedup       delta.Dedup
-	limits      event.Limits
-	maxSkew     time.Duration
-	partitioner *keyPartitioner // nil: no partition check
+	store           StateStore
+	historySize     int
+	viewHistorySize int
+	dedup           delta.Dedup
+	limits          event.Limits
+	maxSkew         time.Duration
+	partitioner     *keyPartitioner // nil: no partition check
 }
 
 // decode validates the messages of a batch; the valid ones keep their offsets.
@@ -112,7 +113,7 @@ func (a *applier) apply(ctx context.Context, partition int, evs []decoded, lastO
 		}
 		u := touched[d.ev.CustomerID]
 		if u == nil {
-			u = &store.CustomerUpdate{ID: d.ev.CustomerID, Purchases: c.Purchases, Recent: c.Recent}
+			u = &store.CustomerUpdate{ID: d.ev.CustomerID, Purchases: c.Purchases, Views: c.Views, Recent: c.Recent}
 			touched[d.ev.CustomerID] = u
 		}
 		// The watermark moves past a duplicate too, so a replay skips it
@@ -125,9 +126,9 @@ func (a *applier) apply(ctx context.Context, partition int, evs []decoded, lastO
 		u.Recent.Add(d.ev.ID, d.ev.Time, a.dedup)
 		switch d.ev.Type {
 		case event.Purchase:
-			b.Purchase(&u.Purchases, d.ev.ItemID, d.offset, a.historySize)
+			b.Purchase(&u.Purchases, &u.Views, d.ev.ItemID, d.offset, a.historySize)
 		case event.View:
-			// Views are validated and advance the watermark; their lists come later.
+			b.View(&u.Views, d.ev.ItemID, d.offset, a.viewHistorySize)
 		}
 		res.Applied[d.ev.Type]++
 	}

@@ -40,7 +40,8 @@ type Config struct {
 	Topic        string
 	GroupID      string
 	DLQTopic     string        // dead-letter topic for events that fail validation
-	HistorySize  int           // K_hist: distinct items retained per customer
+	HistorySize  int           // K_hist: distinct purchased items retained per customer
+	ViewHistory  int           // K_view: distinct viewed items retained per customer
 	BatchSize    int           // most messages per batch; default DefaultBatchSize
 	BatchWait    time.Duration // how long a batch waits to fill; default DefaultBatchWait
 	Limits       event.Limits  // id, size and MinTime limits; MaxTime is now + MaxEventSkew
@@ -68,6 +69,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("dead-letter topic %q must be set and differ from the events topic", c.DLQTopic)
 	case c.HistorySize < 1:
 		return fmt.Errorf("history size %d: K_hist must be at least 1", c.HistorySize)
+	case c.ViewHistory < 1:
+		return fmt.Errorf("view history size %d: K_view must be at least 1", c.ViewHistory)
 	case c.BatchSize < 0 || c.BatchWait < 0 || c.FinishGrace < 0:
 		return errors.New("batch size, batch wait and finish grace must not be negative")
 	case c.KeyPartitioner != PartitionerMurmur2 && c.KeyPartitioner != PartitionerNone:
@@ -107,7 +110,7 @@ func New(cfg Config, st StateStore, log zerolog.Logger, m *Metrics) (*Consumer, 
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	a := applier{store: st, historySize: cfg.HistorySize, dedup: cfg.Dedup, limits: cfg.Limits, maxSkew: cfg.MaxEventSkew}
+	a := applier{store: st, historySize: cfg.HistorySize, viewHistorySize: cfg.ViewHistory, dedup: cfg.Dedup, limits: cfg.Limits, maxSkew: cfg.MaxEventSkew}
 	if cfg.KeyPartitioner == PartitionerMurmur2 {
 		a.partitioner = &keyPartitioner{}
 	}

@@ -6,12 +6,36 @@ import "strconv"
 type KeyKind uint8
 
 const (
-	// RowKey is item X's row: field Y holds N_XY, field "h|n" holds h_X[n].
+	// RowKey is item X's purchase row: field Y holds N_XY, field "h|n"
+	// holds h_X[n].
 	RowKey KeyKind = iota
 	// BuyersKey is the global hash of B: field X holds B_X.
 	BuyersKey
 	// TotalsKey is the global hash with fields "T" and "C".
 	TotalsKey
+	// ViewRowKey is item X's view row: the same counters as RowKey over the
+	// view histories V_c (co-viewers, view histogram).
+	ViewRowKey
+	// ViewersKey is the global hash of viewers: field X holds the customers
+	// with X in V_c.
+	ViewersKey
+	// ViewTotalsKey holds T and C of the view histories.
+	ViewTotalsKey
+	// ViewedBoughtKey is item X's viewed-then-bought row: field Y holds
+	// M_XY, field FieldViewedTotal holds M_X.
+	ViewedBoughtKey
+)
+
+// FieldViewedTotal is the field of a ViewedBoughtKey row that holds M_X.
+// Item ids cannot contain '|', so it never collides with an M_XY field.
+const FieldViewedTotal = "t|"
+
+// family names the three kinds of hash a history's counters live in.
+type family struct{ row, buyers, totals KeyKind }
+
+var (
+	purchaseFamily = family{RowKey, BuyersKey, TotalsKey}
+	viewFamily     = family{ViewRowKey, ViewersKey, ViewTotalsKey}
 )
 
 // Key identifies one Redis hash; Item is empty for the global hashes.
@@ -59,13 +83,15 @@ func (o *Ops) add(offset int64, field string, d int64) {
 type Batch struct {
 	Partition int
 	Ops       map[Key]*Ops
-	Dirty     map[string]struct{} // items whose related list must be re-scored
-	Changes   int                 // field changes, for metrics and benchmarks
+	// Dirty holds the rows (RowKey, ViewRowKey or ViewedBoughtKey) whose
+	// changes call for their item's list of that kind to be re-scored.
+	Dirty   map[Key]struct{}
+	Changes int // field changes, for metrics and benchmarks
 }
 
 // NewBatch returns an empty batch for a partition.
 func NewBatch(partition int) *Batch {
-	return &Batch{Partition: partition, Ops: make(map[Key]*Ops), Dirty: make(map[string]struct{})}
+	return &Batch{Partition: partition, Ops: make(map[Key]*Ops), Dirty: make(map[Key]struct{})}
 }
 
 func (b *Batch) add(k Key, offset int64, field string, d int64) {
@@ -78,28 +104,53 @@ func (b *Batch) add(k Key, offset int64, field string, d int64) {
 	b.Changes++
 }
 
-func (b *Batch) row(item string) Key { return Key{Kind: RowKey, Item: item} }
-
 // Purchase applies the purchase of item z at offset to history h (a
 // history of at most capacity items) and records the counter changes of
-// DESIGN.md section 4.
-func (b *Batch) Purchase(h *History, z string, offset int64, capacity int) {
+// DESIGN.md section 4. When z enters h, every other item of the view
+// history v gains a viewed-then-bought count: M_Xz and M_X. v is not
+// changed: a purchase does not enter the view history.
+func (b *Batch) Purchase(h *History, v *History, z string, offset int64, capacity int) {
+	if !h.Contains(z) {
+		for _, x := range v.Items {
+			if x == z {
+				continue
+			}
+			k := Key{Kind: ViewedBoughtKey, Item: x}
+			b.add(k, offset, z, +1)
+			b.add(k, offset, FieldViewedTotal, +1)
+			b.Dirty[k] = struct{}{}
+		}
+	}
+	b.touch(purchaseFamily, h, z, offset, capacity)
+}
+
+// View applies the view of item z at offset to view history v (at most
+// capacity items) and records the co-view changes, by the same rules as
+// purchases.
+func (b *Batch) View(v *History, z string, offset int64, capacity int) {
+	b.touch(viewFamily, v, z, offset, capacity)
+}
+
+// touch records the counter changes of z entering history h, whose counters
+// live in the hashes of family f (DESIGN.md section 4).
+func (b *Batch) touch(f family, h *History, z string, offset int64, capacity int) {
 	if h.Contains(z) {
 		h.Touch(z, capacity) // recency only: no counter moves
 		return
 	}
+	row := func(item string) Key { return Key{Kind: f.row, Item: item} }
 	n := len(h.Items)
-	buyers, totals := Key{Kind: BuyersKey}, Key{Kind: TotalsKey}
+	buyers, totals := Key{Kind: f.buyers}, Key{Kind: f.totals}
 	if n < capacity {
 		from, to := HistField(n-1), HistField(n)
 		for _, x := range h.Items {
-			b.add(b.row(x), offset, z, +1)
-			b.add(b.row(x), offset, from, -1)
-			b.add(b.row(x), offset, to, +1)
-			b.add(b.row(z), offset, x, +1)
-			b.Dirty[x] = struct{}{}
+			b.add(row(x), offset, z, +1)
+			b.add(row(x), offset, from, -1)
+			b.add(row(x), offset, to, +1)
+			b.add(row(z), offset, x, +1)
+			b.Dirty[row(x)] = struct{}{}
 		}
-		b.add(b.row(z), offset, to, +1)
+		b.add(row(z), offset, to, +1)
 		b.add(buyers, offset, z, +1)
 		b.add(totals, offset, FieldTotal, +1)
 		if n == 0 {
@@ -108,18 +159,18 @@ func (b *Batch) Purchase(h *History, z string, offset int64, capacity int) {
 	} else {
 		p := h.Items[0]
 		for _, x := range h.Items[1:] {
-			b.add(b.row(x), offset, p, -1)
-			b.add(b.row(x), offset, z, +1)
-			b.add(b.row(p), offset, x, -1)
-			b.add(b.row(z), offset, x, +1)
-			b.Dirty[x] = struct{}{}
+			b.add(row(x), offset, p, -1)
+			b.add(row(x), offset, z, +1)
+			b.add(row(p), offset, x, -1)
+			b.add(row(z), offset, x, +1)
+			b.Dirty[row(x)] = struct{}{}
 		}
-		b.add(b.row(p), offset, HistField(n-1), -1)
-		b.add(b.row(z), offset, HistField(n-1), +1)
+		b.add(row(p), offset, HistField(n-1), -1)
+		b.add(row(z), offset, HistField(n-1), +1)
 		b.add(buyers, offset, p, -1)
 		b.add(buyers, offset, z, +1)
-		b.Dirty[p] = struct{}{}
+		b.Dirty[row(p)] = struct{}{}
 	}
-	b.Dirty[z] = struct{}{}
+	b.Dirty[row(z)] = struct{}{}
 	h.Touch(z, capacity)
 }

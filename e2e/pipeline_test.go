@@ -6,6 +6,8 @@ package e2e
 import (
 	"context"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -31,30 +33,32 @@ import (
 
 // pipeline runs a consumer and offers the steps of an end-to-end check.
 type pipeline struct {
-	t           *testing.T
-	env         *testenv.Env
-	historySize int
-	dedup       delta.Dedup
-	stop        context.CancelFunc
-	done        chan struct{}
+	t    *testing.T
+	env  *testenv.Env
+	set  oracle.Settings
+	stop context.CancelFunc
+	done chan struct{}
 }
 
+// startPipeline runs a consumer with K_hist historySize and the other
+// state settings at their defaults (K_view 30).
 func startPipeline(t *testing.T, env *testenv.Env, historySize int) *pipeline {
-	return startPipelineDedup(t, env, historySize, delta.DefaultDedup)
+	return startPipelineWith(t, env, oracle.Settings{HistorySize: historySize, ViewHistorySize: 30, Dedup: delta.DefaultDedup})
 }
 
-func startPipelineDedup(t *testing.T, env *testenv.Env, historySize int, dedup delta.Dedup) *pipeline {
+func startPipelineWith(t *testing.T, env *testenv.Env, set oracle.Settings) *pipeline {
 	t.Helper()
 	lim := event.DefaultLimits(time.Now())
 	c, err := consumer.New(consumer.Config{
 		Brokers: env.Brokers, Topic: env.Topic, GroupID: env.Group, DLQTopic: env.DLQTopic,
-		HistorySize: historySize, Limits: lim, MaxEventSkew: 24 * time.Hour, Dedup: dedup,
+		HistorySize: set.HistorySize, ViewHistory: set.ViewHistorySize, Dedup: set.Dedup,
+		Limits: lim, MaxEventSkew: 24 * time.Hour,
 	}, env.Store, testLogger(t), consumer.NewMetrics(prometheus.NewRegistry()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &pipeline{t: t, env: env, historySize: historySize, dedup: dedup, stop: cancel, done: make(chan struct{})}
+	p := &pipeline{t: t, env: env, set: set, stop: cancel, done: make(chan struct{})}
 	go func() { defer close(p.done); _ = c.Run(ctx) }()
 	t.Cleanup(p.close)
 	return p
@@ -97,7 +101,7 @@ func (p *pipeline) verifyAgainstOracle(evs []event.Event) *verify.Report {
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	report := verify.Compare(oracle.Build(evs, oracle.Settings{HistorySize: p.historySize, Dedup: p.dedup}), snap, scoring.Amazon2017, scoring.DefaultListRules())
+	report := verify.Compare(oracle.Build(evs, p.set), snap, scoring.Amazon2017, scoring.DefaultListRules())
 	if !report.OK() {
 		p.t.Fatalf("streamed state differs from the oracle:\n%s", report)
 	}
@@ -132,6 +136,41 @@ func TestDunnhumbyStreamMatchesOracle(t *testing.T) {
 			start := time.Now()
 			produce(t, env, evs)
 			p := startPipeline(t, env, k)
+			p.waitApplied(5 * time.Minute)
+			took := time.Since(start)
+			p.close()
+			t.Logf("%d events replayed and applied in %s (%.0f events/s)", len(evs), took.Round(time.Millisecond), float64(len(evs))/took.Seconds())
+			report := p.verifyAgainstOracle(evs)
+			if report.Lists == 0 || report.Counters == 0 {
+				t.Fatalf("nothing was compared: %s", report)
+			}
+		})
+	}
+}
+
+// TestYoochooseStreamMatchesOracle is promise 2 with views: the YOOCHOOSE
+// sample (views and purchases, a session as a customer) through the real
+// broker equals the oracle in every counter (purchase, view and
+// viewed-then-bought), every history and every list of every kind, with the
+// default K_view and with K_view 5, where view histories evict.
+func TestYoochooseStreamMatchesOracle(t *testing.T) {
+	dir := os.Getenv("ALSOBOUGHT_SHARED_DATA")
+	if dir == "" {
+		if os.Getenv("ALSOBOUGHT_REQUIRE_SERVICES") == "1" {
+			t.Fatal("ALSOBOUGHT_SHARED_DATA must name ../shared/data (make test sets it)")
+		}
+		t.Skip("needs ALSOBOUGHT_SHARED_DATA (../shared/data)")
+	}
+	evs, err := dataset.Load(filepath.Join(dir, "yoochoose-1pct", "events.csv.gz"), dataset.Yoochoose, event.DefaultLimits(time.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kView := range []int{30, 5} {
+		t.Run("K_view="+strconv.Itoa(kView), func(t *testing.T) {
+			env := testenv.New(t, 4)
+			start := time.Now()
+			produce(t, env, evs)
+			p := startPipelineWith(t, env, oracle.Settings{HistorySize: 200, ViewHistorySize: kView, Dedup: delta.DefaultDedup})
 			p.waitApplied(5 * time.Minute)
 			took := time.Since(start)
 			p.close()
@@ -246,7 +285,8 @@ func TestDuplicateEventsChangeNothing(t *testing.T) {
 	w.Close()
 	// A basket holds up to a few dozen lines at one time stamp: remember
 	// enough ids over a week of a customer's activity to cover the delay.
-	p := startPipelineDedup(t, env, 20, delta.Dedup{Window: 7 * 24 * time.Hour, Max: 256})
+	p := startPipelineWith(t, env, oracle.Settings{HistorySize: 20, ViewHistorySize: 30,
+		Dedup: delta.Dedup{Window: 7 * 24 * time.Hour, Max: 256}})
 	p.waitApplied(3 * time.Minute)
 	p.close()
 	p.verifyAgainstOracle(evs)

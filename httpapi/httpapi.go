@@ -26,7 +26,7 @@ const MaxK = 100
 
 // Lists is what the API reads.
 type Lists interface {
-	ReadList(ctx context.Context, item string) (store.List, error)
+	ReadList(ctx context.Context, kind store.ListKind, item string) (store.List, error)
 }
 
 // ReadinessCheck returns why the service is not ready, or "" when it is.
@@ -64,11 +64,13 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
-// RelatedItem is one entry of a related list in API responses.
+// RelatedItem is one entry of a related list in API responses. Support is
+// the count the score rests on: co-buyers (bought), co-viewers (viewed), or
+// customers who viewed the item and then bought this one (viewed_bought).
 type RelatedItem struct {
-	Item     string  `json:"item"`
-	Score    float64 `json:"score"`
-	CoBuyers int64   `json:"co_buyers"`
+	Item    string  `json:"item"`
+	Score   float64 `json:"score"`
+	Support int64   `json:"support"`
 }
 
 // RelatedResponse is the body of GET /v1/items/{id}/related.
@@ -91,12 +93,15 @@ func (s *server) related(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	if list := r.URL.Query().Get("list"); list != "" && list != "bought" {
-		writeError(w, http.StatusBadRequest, "list: only \"bought\" is served")
-		return
+	kind := store.Bought
+	if v := r.URL.Query().Get("list"); v != "" {
+		if kind, err = store.ParseListKind(v); err != nil {
+			writeError(w, http.StatusBadRequest, "list: "+err.Error())
+			return
+		}
 	}
-	resp := RelatedResponse{Item: id, List: "bought", Items: []RelatedItem{}}
-	l, err := s.lists.ReadList(r.Context(), id)
+	resp := RelatedResponse{Item: id, List: string(kind), Items: []RelatedItem{}}
+	l, err := s.lists.ReadList(r.Context(), kind, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		// An item without related items is not an error: the list is empty.
@@ -112,7 +117,7 @@ func (s *server) related(w http.ResponseWriter, r *http.Request) {
 			if i == k {
 				break
 			}
-			resp.Items = append(resp.Items, RelatedItem{Item: it.Item, Score: it.Score, CoBuyers: it.Support})
+			resp.Items = append(resp.Items, RelatedItem{Item: it.Item, Score: it.Score, Support: it.Support})
 		}
 	}
 	writeJSON(w, http.StatusOK, resp)

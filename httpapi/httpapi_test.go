@@ -20,7 +20,7 @@ import (
 func TestRelatedEndpoint(t *testing.T) {
 	env := testenv.NewRedis(t)
 	at := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
-	_, err := env.Store.WriteLists(context.Background(), []store.List{{Item: "milk", Method: scoring.Amazon2017, ComputedAt: at,
+	_, err := env.Store.WriteLists(context.Background(), []store.List{{List: store.Bought, Item: "milk", Method: scoring.Amazon2017, ComputedAt: at,
 		Items: []scoring.Related{{Item: "bread", Score: 3.5, Support: 7}, {Item: "eggs", Score: 2.25, Support: 4}, {Item: "jam", Score: 1, Support: 2}}}})
 	if err != nil {
 		t.Fatal(err)
@@ -78,8 +78,8 @@ func TestRelatedEndpoint(t *testing.T) {
 					t.Fatalf("items %v, want %v", got, tc.wantItems)
 				}
 			}
-			if len(got) > 0 && (resp.ComputedAt == nil || !resp.ComputedAt.Equal(at) || resp.Items[0].CoBuyers != 7) {
-				t.Fatalf("computed_at %v and co_buyers %d not carried through", resp.ComputedAt, resp.Items[0].CoBuyers)
+			if len(got) > 0 && (resp.ComputedAt == nil || !resp.ComputedAt.Equal(at) || resp.Items[0].Support != 7) {
+				t.Fatalf("computed_at %v and support %d not carried through", resp.ComputedAt, resp.Items[0].Support)
 			}
 		})
 	}

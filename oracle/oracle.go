@@ -1,6 +1,7 @@
 // Package oracle is the batch model of DESIGN.md sections 2-4: it replays
-// events in arrival order to get each customer's final history, then derives
-// every counter from those histories alone. It never runs the consumer's
+// events in arrival order to get each customer's final purchase and view
+// histories and the viewed-then-bought counters, then derives every other
+// counter from the final histories alone. It never runs the consumer's
 // change code (package delta's Batch), so comparing it with the streamed
 // state in Redis checks that code instead of sharing it. It also backs
 // `alsobought bootstrap`, which loads the same state into Redis.
@@ -15,28 +16,40 @@ import (
 	"github.com/alsobought/alsobought/store"
 )
 
-// State is the full counter state derived from final histories.
-type State struct {
-	HistorySize int
-	Histories   map[string]*delta.History   // customer -> retained purchases
-	Co          map[string]map[string]int64 // X -> Y -> N_XY
-	Hist        map[string]map[int64]int64  // X -> n -> h_X[n]
-	Buyers      map[string]int64            // X -> B_X
-	Totals      scoring.Globals             // T and C
-}
-
 // Settings are the state-shaping settings the oracle follows.
 type Settings struct {
-	HistorySize int         // K_hist
-	Dedup       delta.Dedup // which recent event ids count as duplicates
+	HistorySize     int         // K_hist
+	ViewHistorySize int         // K_view; 0 means purchases only (views are ignored)
+	Dedup           delta.Dedup // which recent event ids count as duplicates
+}
+
+// State is the full counter state.
+type State struct {
+	Settings
+	Histories     map[string]*delta.History // customer -> retained purchases
+	ViewHistories map[string]*delta.History // customer -> retained views
+	Bought        store.Counters            // derived from Histories
+	Viewed        store.Counters            // derived from ViewHistories
+	// ViewedBought is M_XY (X -> Y) and ViewedTotal M_X: they never
+	// decrease, so they come from the replay, not from final histories.
+	ViewedBought map[string]map[string]int64
+	ViewedTotal  map[string]int64
 }
 
 // Build replays events (in arrival order) and derives the counters. An
 // event whose id its customer recently used is a duplicate and changes
 // nothing, by the same rule the consumer follows (delta.Recent).
 func Build(events []event.Event, set Settings) *State {
-	historySize := set.HistorySize
-	s := &State{HistorySize: historySize, Histories: make(map[string]*delta.History)}
+	s := &State{Settings: set, Histories: map[string]*delta.History{}, ViewHistories: map[string]*delta.History{},
+		ViewedBought: map[string]map[string]int64{}, ViewedTotal: map[string]int64{}}
+	history := func(m map[string]*delta.History, c string) *delta.History {
+		h := m[c]
+		if h == nil {
+			h = &delta.History{}
+			m[c] = h
+		}
+		return h
+	}
 	recent := make(map[string]*delta.Recent)
 	for _, e := range events {
 		if set.Dedup.Window > 0 {
@@ -50,45 +63,55 @@ func Build(events []event.Event, set Settings) *State {
 			}
 			r.Add(e.ID, e.Time, set.Dedup)
 		}
-		if e.Type != event.Purchase {
-			continue
+		switch e.Type {
+		case event.Purchase:
+			h := history(s.Histories, e.CustomerID)
+			if v := s.ViewHistories[e.CustomerID]; v != nil && !h.Contains(e.ItemID) {
+				for _, x := range v.Items {
+					if x == e.ItemID {
+						continue
+					}
+					if s.ViewedBought[x] == nil {
+						s.ViewedBought[x] = map[string]int64{}
+					}
+					s.ViewedBought[x][e.ItemID]++
+					s.ViewedTotal[x]++
+				}
+			}
+			h.Touch(e.ItemID, set.HistorySize)
+		case event.View:
+			if set.ViewHistorySize > 0 {
+				history(s.ViewHistories, e.CustomerID).Touch(e.ItemID, set.ViewHistorySize)
+			}
 		}
-		h := s.Histories[e.CustomerID]
-		if h == nil {
-			h = &delta.History{}
-			s.Histories[e.CustomerID] = h
-		}
-		h.Touch(e.ItemID, historySize)
 	}
-	s.derive()
+	s.Bought = derive(s.Histories)
+	s.Viewed = derive(s.ViewHistories)
 	return s
 }
 
-// derive computes every counter from the final histories.
-func (s *State) derive() {
-	s.Co = make(map[string]map[string]int64)
-	s.Hist = make(map[string]map[int64]int64)
-	s.Buyers = make(map[string]int64)
-	s.Totals = scoring.Globals{}
-	for _, h := range s.Histories {
+// derive computes the counters of a set of final histories.
+func derive(histories map[string]*delta.History) store.Counters {
+	c := store.Counters{Co: map[string]map[string]int64{}, Hist: map[string]map[int64]int64{}, Buyers: map[string]int64{}}
+	for _, h := range histories {
 		m := int64(len(h.Items))
 		if m == 0 {
 			continue
 		}
-		s.Totals.Total += m
-		s.Totals.Customers++
+		c.Totals.Total += m
+		c.Totals.Customers++
 		for _, x := range h.Items {
-			s.Buyers[x]++
-			hx := s.Hist[x]
+			c.Buyers[x]++
+			hx := c.Hist[x]
 			if hx == nil {
 				hx = make(map[int64]int64)
-				s.Hist[x] = hx
+				c.Hist[x] = hx
 			}
 			hx[m-1]++
-			cx := s.Co[x]
+			cx := c.Co[x]
 			if cx == nil {
 				cx = make(map[string]int64)
-				s.Co[x] = cx
+				c.Co[x] = cx
 			}
 			for _, y := range h.Items {
 				if y != x {
@@ -97,42 +120,74 @@ func (s *State) derive() {
 			}
 		}
 	}
+	return c
 }
 
-// Items returns every item with a row, sorted.
-func (s *State) Items() []string {
-	out := make([]string, 0, len(s.Hist))
-	for x := range s.Hist {
-		out = append(out, x)
+// counters returns the purchase or view counters.
+func (s *State) counters(kind store.ListKind) *store.Counters {
+	if kind == store.Viewed {
+		return &s.Viewed
+	}
+	return &s.Bought
+}
+
+// Items returns every item with a row of the kind, sorted.
+func (s *State) Items(kind store.ListKind) []string {
+	var out []string
+	if kind == store.ViewedBought {
+		for x := range s.ViewedTotal {
+			out = append(out, x)
+		}
+	} else {
+		for x := range s.counters(kind).Hist {
+			out = append(out, x)
+		}
 	}
 	sort.Strings(out)
 	return out
 }
 
-// Row returns what scoring needs for item x.
-func (s *State) Row(x string) scoring.Row {
-	row := scoring.Row{Item: x, Buyers: s.Buyers[x]}
-	for n, c := range s.Hist[x] {
-		row.Hist = append(row.Hist, scoring.HistBin{Others: n, Customers: c})
+// Row returns what scoring needs for item x's list of a kind. For
+// ViewedBought, the candidates carry M_XY as Support.
+func (s *State) Row(kind store.ListKind, x string) scoring.Row {
+	c := s.counters(kind)
+	co := c.Co[x]
+	if kind == store.ViewedBought {
+		co = s.ViewedBought[x]
 	}
-	for y, n := range s.Co[x] {
-		row.Candidates = append(row.Candidates, scoring.Candidate{Item: y, Support: n, Buyers: s.Buyers[y]})
+	row := scoring.Row{Item: x, Buyers: c.Buyers[x]}
+	if kind != store.ViewedBought {
+		for n, cnt := range c.Hist[x] {
+			row.Hist = append(row.Hist, scoring.HistBin{Others: n, Customers: cnt})
+		}
+	}
+	for y, n := range co {
+		row.Candidates = append(row.Candidates, scoring.Candidate{Item: y, Support: n, Buyers: c.Buyers[y]})
 	}
 	return row
 }
 
-// List computes item x's related list.
-func (s *State) List(x string, m scoring.Method, rules scoring.ListRules) []scoring.Related {
-	return scoring.RelatedList(m, s.Row(x), s.Totals, rules)
+// List computes item x's related list of a kind.
+func (s *State) List(kind store.ListKind, x string, m scoring.Method, rules scoring.ListRules) []scoring.Related {
+	if kind == store.ViewedBought {
+		return scoring.ViewedBoughtList(s.Row(kind, x), s.ViewedTotal[x], s.Bought.Totals, rules)
+	}
+	return scoring.RelatedList(m, s.Row(kind, x), s.counters(kind).Totals, rules)
 }
 
 // Snapshot returns the state in the shape the store reads and writes.
 func (s *State) Snapshot() *store.Snapshot {
-	snap := &store.Snapshot{Co: s.Co, Hist: s.Hist, Buyers: s.Buyers, Totals: s.Totals,
-		Histories: make(map[string][]string, len(s.Histories))}
+	snap := store.NewSnapshot()
+	snap.Bought, snap.Viewed = s.Bought, s.Viewed
+	snap.ViewedBought, snap.ViewedTotal = s.ViewedBought, s.ViewedTotal
 	for c, h := range s.Histories {
 		if len(h.Items) > 0 {
 			snap.Histories[c] = h.Items
+		}
+	}
+	for c, h := range s.ViewHistories {
+		if len(h.Items) > 0 {
+			snap.ViewHistories[c] = h.Items
 		}
 	}
 	return snap

@@ -19,12 +19,12 @@ import (
 
 // Store is what the re-scorer needs from the state.
 type Store interface {
-	ReadRows(ctx context.Context, items []string) (store.RowBatch, error)
+	ReadRows(ctx context.Context, kind store.ListKind, items []string) (store.RowBatch, error)
 	WriteLists(ctx context.Context, lists []store.List) (int, error)
 	DirtyItems(ctx context.Context, n int, markedBefore time.Time) ([]store.DirtyItem, error)
 	ClearDirty(ctx context.Context, items []store.DirtyItem) error
 	DirtyBacklog(ctx context.Context) (int64, time.Time, error)
-	ScanItems(ctx context.Context, fn func(items []string) error) error
+	ScanItems(ctx context.Context, kind store.ListKind, fn func(items []string) error) error
 }
 
 // Defaults for Config.
@@ -96,21 +96,21 @@ func New(cfg Config, st Store, log zerolog.Logger, reg prometheus.Registerer) (*
 		metrics: newMetrics(reg), now: time.Now}, nil
 }
 
-// Rescore recomputes and writes the lists of the given items.
-func (r *Rescorer) Rescore(ctx context.Context, items []string) error {
+// Rescore recomputes and writes the lists of a kind of the given items.
+func (r *Rescorer) Rescore(ctx context.Context, kind store.ListKind, items []string) error {
 	if len(items) == 0 {
 		return nil
 	}
 	start := r.now()
-	rb, err := r.st.ReadRows(ctx, items)
+	rb, err := r.st.ReadRows(ctx, kind, items)
 	if err != nil {
 		return err
 	}
 	at := r.now().UTC()
 	lists := make([]store.List, len(rb.Rows))
 	for i, row := range rb.Rows {
-		lists[i] = store.List{Item: row.Item, Method: r.cfg.Method, ComputedAt: at, Revision: rb.Revisions[i],
-			Items: scoring.RelatedList(r.cfg.Method, row, rb.Globals, r.cfg.Rules)}
+		lists[i] = store.List{List: kind, Item: row.Item, Method: r.method(kind), ComputedAt: at,
+			Revision: rb.Revisions[i], Items: r.list(rb, i)}
 		r.metrics.listSize.Observe(float64(len(lists[i].Items)))
 	}
 	written, err := r.st.WriteLists(ctx, lists)
@@ -123,6 +123,24 @@ func (r *Rescorer) Rescore(ctx context.Context, items []string) error {
 	r.metrics.rescored.Add(float64(len(items)))
 	r.metrics.seconds.Observe(r.now().Sub(start).Seconds())
 	return nil
+}
+
+// method is the score a kind of list is computed with: the configured
+// scorer, except for viewed-then-bought lists, which have their own
+// (DESIGN.md section 3).
+func (r *Rescorer) method(kind store.ListKind) scoring.Method {
+	if kind == store.ViewedBought {
+		return scoring.ViewedThenBoughtMethod
+	}
+	return r.cfg.Method
+}
+
+// list computes the list of row i of a batch.
+func (r *Rescorer) list(rb store.RowBatch, i int) []scoring.Related {
+	if rb.Kind == store.ViewedBought {
+		return scoring.ViewedBoughtList(rb.Rows[i], rb.ViewedTotals[i], rb.Globals, r.cfg.Rules)
+	}
+	return scoring.RelatedList(r.cfg.Method, rb.Rows[i], rb.Globals, r.cfg.Rules)
 }
 
 // DrainDirty re-scores every dirty item, however recently marked, and
@@ -140,12 +158,14 @@ func (r *Rescorer) drain(ctx context.Context, cutoff func() time.Time) (int, err
 		if err != nil || len(dirty) == 0 {
 			return total, err
 		}
-		items := make([]string, len(dirty))
-		for i, d := range dirty {
-			items[i] = d.Item
+		byKind := map[store.ListKind][]string{}
+		for _, d := range dirty {
+			byKind[d.Kind] = append(byKind[d.Kind], d.Item)
 		}
-		if err := r.Rescore(ctx, items); err != nil {
-			return total, err
+		for _, kind := range store.ListKinds() {
+			if err := r.Rescore(ctx, kind, byKind[kind]); err != nil {
+				return total, err
+			}
 		}
 		if err := r.st.ClearDirty(ctx, dirty); err != nil {
 			return total, err
@@ -157,32 +177,37 @@ func (r *Rescorer) drain(ctx context.Context, cutoff func() time.Time) (int, err
 	}
 }
 
-// RescoreAll recomputes every list (and removes lists of items that lost
-// their row), then drains what became dirty meanwhile.
+// RescoreAll recomputes every list of every kind (and removes lists of
+// items that lost their row), then drains what became dirty meanwhile. It
+// returns the number of lists re-scored.
 func (r *Rescorer) RescoreAll(ctx context.Context) (int, error) {
-	done := make(map[string]struct{})
-	err := r.st.ScanItems(ctx, func(items []string) error {
-		todo := items[:0:0]
-		for _, it := range items {
-			if _, ok := done[it]; !ok {
-				done[it] = struct{}{}
-				todo = append(todo, it)
+	total := 0
+	for _, kind := range store.ListKinds() {
+		done := make(map[string]struct{})
+		err := r.st.ScanItems(ctx, kind, func(items []string) error {
+			todo := items[:0:0]
+			for _, it := range items {
+				if _, ok := done[it]; !ok {
+					done[it] = struct{}{}
+					todo = append(todo, it)
+				}
 			}
-		}
-		for len(todo) > 0 {
-			n := min(len(todo), r.cfg.Batch)
-			if err := r.Rescore(ctx, todo[:n]); err != nil {
-				return err
+			for len(todo) > 0 {
+				n := min(len(todo), r.cfg.Batch)
+				if err := r.Rescore(ctx, kind, todo[:n]); err != nil {
+					return err
+				}
+				todo = todo[n:]
 			}
-			todo = todo[n:]
+			return nil
+		})
+		total += len(done)
+		if err != nil {
+			return total, fmt.Errorf("rescore all %s lists: %w", kind, err)
 		}
-		return nil
-	})
-	if err != nil {
-		return len(done), fmt.Errorf("rescore all: %w", err)
 	}
 	n, err := r.DrainDirty(ctx)
-	return len(done) + n, err
+	return total + n, err
 }
 
 // Run re-scores dirty items as they appear and sweeps every row on the

@@ -20,7 +20,7 @@ func markDirty(t *testing.T, st *store.Store, offset int64, items ...string) {
 	b := delta.NewBatch(0)
 	for _, it := range items {
 		var h delta.History
-		b.Purchase(&h, it, offset, 10)
+		b.Purchase(&h, &delta.History{}, it, offset, 10)
 	}
 	if err := st.ApplyBatch(context.Background(), b, nil, offset, -1); err != nil {
 		t.Fatal(err)

@@ -271,3 +271,20 @@ func relDiff(x, y float64) float64 {
 	}
 	return math.Abs(x-y) / max(math.Abs(x), math.Abs(y))
 }
+
+// ViewedBoughtList returns X's "customers who viewed X bought" list
+// (DESIGN.md section 3): the candidates carry M_XY as Support and B_Y as
+// Buyers, mX is M_X and g holds the purchase totals. Each is scored with
+// ViewedThenBought and the list rules apply as for every list.
+func ViewedBoughtList(row Row, mX int64, g Globals, rules ListRules) []Related {
+	items := make([]Related, 0, len(row.Candidates))
+	for _, c := range row.Candidates {
+		if c.Item == row.Item {
+			continue
+		}
+		if s, ok := ViewedThenBought(c.Support, mX, c.Buyers, g.Total); ok {
+			items = append(items, Related{Item: c.Item, Score: s, Support: c.Support})
+		}
+	}
+	return TopRelated(items, rules)
+}

@@ -31,6 +31,11 @@ const (
 	Count Method = "count"
 )
 
+// ViewedThenBoughtMethod names the score of "customers who viewed X bought"
+// lists, (M_XY - E)/sqrt(E) with E = M_X * P_Y (ViewedThenBought). Those
+// lists always use it, so it is not one of the selectable Methods.
+const ViewedThenBoughtMethod Method = "viewed_then_bought"
+
 // Methods returns every method, default first, in a fixed order. The order
 // is for help texts and evaluation tables. Each call returns a fresh slice,
 // so callers may modify it.

@@ -34,7 +34,7 @@ func purchases(t *testing.T, st *store.Store, from int64, pairs ...[2]string) in
 	off := from
 	for _, p := range pairs {
 		c := customers[p[0]]
-		b.Purchase(&c.Purchases, p[1], off, 10)
+		b.Purchase(&c.Purchases, &c.Views, p[1], off, 10)
 		customers[p[0]] = c
 		updates = append(updates, store.CustomerUpdate{ID: p[0], Purchases: c.Purchases, Offset: off})
 		off++
@@ -51,12 +51,12 @@ func TestStaleListNeverReplacesNewer(t *testing.T) {
 	env := testenv.NewRedis(t)
 	st, ctx := env.Store, context.Background()
 	off := purchases(t, st, 0, [2]string{"c1", "milk"}, [2]string{"c1", "bread"})
-	old, err := st.ReadRows(ctx, []string{"milk"})
+	old, err := st.ReadRows(ctx, store.Bought, []string{"milk"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	purchases(t, st, off, [2]string{"c2", "milk"}, [2]string{"c2", "eggs"})
-	fresh, err := st.ReadRows(ctx, []string{"milk"})
+	fresh, err := st.ReadRows(ctx, store.Bought, []string{"milk"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestStaleListNeverReplacesNewer(t *testing.T) {
 		t.Fatalf("row revision did not grow with a change: %d then %d", old.Revisions[0], fresh.Revisions[0])
 	}
 	list := func(rb store.RowBatch, marker string) store.List {
-		return store.List{Item: "milk", Method: scoring.Count, Revision: rb.Revisions[0],
+		return store.List{List: store.Bought, Item: "milk", Method: scoring.Count, Revision: rb.Revisions[0],
 			Items: []scoring.Related{{Item: marker, Score: 1, Support: 1}}}
 	}
 	if n, err := st.WriteLists(ctx, []store.List{list(fresh, "from-fresh-row")}); err != nil || n != 1 {
@@ -77,7 +77,7 @@ func TestStaleListNeverReplacesNewer(t *testing.T) {
 	if n, err := st.WriteLists(ctx, []store.List{list(fresh, "same-row-later")}); err != nil || n != 1 {
 		t.Fatalf("same-revision list: written %d, %v", n, err)
 	}
-	got, err := st.ReadList(ctx, "milk")
+	got, err := st.ReadList(ctx, store.Bought, "milk")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func TestStaleListNeverReplacesNewer(t *testing.T) {
 		t.Fatalf("stored list is %q", got.Items[0].Item)
 	}
 	// The fence field is not a counter: the row still reads the same.
-	again, err := st.ReadRows(ctx, []string{"milk"})
+	again, err := st.ReadRows(ctx, store.Bought, []string{"milk"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,8 +269,7 @@ func TestRetriedPipelineAppliesOnce(t *testing.T) {
 		what      string
 		got, want any
 	}{
-		{"co-counts", got.Co, want.Co}, {"histograms", got.Hist, want.Hist}, {"buyers", got.Buyers, want.Buyers},
-		{"totals", got.Totals, want.Totals}, {"histories", got.Histories, want.Histories}, {"progress", got.Progress, want.Progress},
+		{"counters", got.Bought, want.Bought}, {"histories", got.Histories, want.Histories}, {"progress", got.Progress, want.Progress},
 	} {
 		if !equalJSON(t, cmp.got, cmp.want) {
 			t.Errorf("%s after retried pipelines: %v, one clean pass: %v", cmp.what, cmp.got, cmp.want)
@@ -296,7 +295,7 @@ func TestWritesRefuseAGap(t *testing.T) {
 	}
 	b := delta.NewBatch(0)
 	h := delta.History{Items: []string{"milk", "bread"}}
-	b.Purchase(&h, "eggs", off, 10)
+	b.Purchase(&h, &delta.History{}, "eggs", off, 10)
 	err = st.ApplyBatch(ctx, b, []store.CustomerUpdate{{ID: "c1", Purchases: h, Offset: off}}, off, off-1)
 	var lost *store.ProgressLostError
 	if !errors.As(err, &lost) || lost.Stored != -1 || lost.Recorded != off-1 {
@@ -307,7 +306,7 @@ func TestWritesRefuseAGap(t *testing.T) {
 		t.Fatal(err)
 	}
 	after.Progress[0] = before.Progress[0] // the test itself moved it
-	if !equalJSON(t, after.Co, before.Co) || !equalJSON(t, after.Histories, before.Histories) || !equalJSON(t, after.Buyers, before.Buyers) {
+	if !equalJSON(t, after.Bought, before.Bought) || !equalJSON(t, after.Histories, before.Histories) {
 		t.Fatalf("a refused batch wrote: before %+v, after %+v", before, after)
 	}
 }

@@ -85,7 +85,7 @@ func dunnhumbyBatches(b *testing.B) ([]benchBatch, int) {
 					h = &delta.History{}
 					histories[e.CustomerID] = h
 				}
-				bb.b.Purchase(h, e.ItemID, int64(i), k)
+				bb.b.Purchase(h, &delta.History{}, e.ItemID, int64(i), k)
 				u := touched[e.CustomerID]
 				if u == nil {
 					u = &CustomerUpdate{ID: e.CustomerID}

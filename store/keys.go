@@ -32,14 +32,21 @@ func ValidatePrefix(p string) error {
 // Redis Cluster; per-customer keys carry the customer id.
 type Keys struct{ Prefix string }
 
-// Row is item X's purchase row: field Y = N_XY, field "h|n" = h_X[n],
-// fields "#p" = the fence watermark for partition p.
-func (k Keys) Row(item string) string { return k.Prefix + ":row:b:{" + item + "}" }
+// Row is item X's counter row of a list kind. Bought: field Y = N_XY,
+// field "h|n" = h_X[n]; Viewed: the same over view histories; ViewedBought:
+// field Y = M_XY, field "t|" = M_X. In every row, field "#p" is the fence
+// watermark for partition p and "#list" the list fence.
+func (k Keys) Row(kind ListKind, item string) string {
+	return k.Prefix + ":row:" + kind.code() + ":{" + item + "}"
+}
 
-// List is item X's "bought this also bought" list (a JSON string).
-func (k Keys) List(item string) string { return k.Prefix + ":rel:b:{" + item + "}" }
+// List is item X's related list of a kind (a JSON string).
+func (k Keys) List(kind ListKind, item string) string {
+	return k.Prefix + ":rel:" + kind.code() + ":{" + item + "}"
+}
 
-// Customer is a customer's state: field "b" = purchase history, "#p" = watermark.
+// Customer is a customer's state: field "b" = purchase history, "v" = view
+// history, "d" = recent event ids, "#p" = watermark.
 func (k Keys) Customer(id string) string { return k.Prefix + ":cust:{" + id + "}" }
 
 // Buyers is the hash of B: field X = B_X.
@@ -47,6 +54,22 @@ func (k Keys) Buyers() string { return k.Prefix + ":" + globalTag + ":buyers" }
 
 // Totals holds T and C.
 func (k Keys) Totals() string { return k.Prefix + ":" + globalTag + ":totals" }
+
+// Viewers is the hash of viewers: field X = customers with X in V_c.
+func (k Keys) Viewers() string { return k.Prefix + ":" + globalTag + ":viewers" }
+
+// ViewTotals holds T and C of the view histories.
+func (k Keys) ViewTotals() string { return k.Prefix + ":" + globalTag + ":vtotals" }
+
+// globals returns the B hash and the totals hash that a list kind's scores
+// normalise by: viewed lists use the view counters, the others (viewed
+// then bought included: E = M_X * P_Y) the purchase counters.
+func (k Keys) globals(kind ListKind) (buyers, totals string) {
+	if kind == Viewed {
+		return k.Viewers(), k.ViewTotals()
+	}
+	return k.Buyers(), k.Totals()
+}
 
 // Dirty is the sorted set of items whose list must be re-scored, scored by
 // the time (unix ms) they were first marked since their last re-score.

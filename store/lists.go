@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/alsobought/alsobought/delta"
 	"github.com/alsobought/alsobought/scoring"
 )
 
@@ -25,6 +26,7 @@ const ListEncodingVersion = 1
 // sorted set could not express the tie rules).
 type List struct {
 	Version    int               `json:"v"`
+	List       ListKind          `json:"list"`
 	Item       string            `json:"item"`
 	Method     scoring.Method    `json:"method"`
 	ComputedAt time.Time         `json:"computed_at"`
@@ -34,9 +36,9 @@ type List struct {
 	Revision int64 `json:"-"`
 }
 
-// ReadList returns an item's stored list.
-func (s *Store) ReadList(ctx context.Context, item string) (List, error) {
-	raw, err := s.rdb.Get(ctx, s.keys.List(item)).Bytes()
+// ReadList returns an item's stored list of a kind.
+func (s *Store) ReadList(ctx context.Context, kind ListKind, item string) (List, error) {
+	raw, err := s.rdb.Get(ctx, s.keys.List(kind, item)).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return List{}, ErrNotFound
 	}
@@ -74,7 +76,7 @@ func (s *Store) WriteLists(ctx context.Context, lists []List) (int, error) {
 	}
 	cmds, err := s.execPipeline(ctx, "write lists", func(p redis.Pipeliner) {
 		for i, l := range lists {
-			writeListScript.EvalSha(ctx, p, []string{s.keys.Row(l.Item), s.keys.List(l.Item)},
+			writeListScript.EvalSha(ctx, p, []string{s.keys.Row(l.List, l.Item), s.keys.List(l.List, l.Item)},
 				listRevisionField, l.Revision, bufs[i])
 		}
 	})
@@ -112,9 +114,11 @@ func rowRevision(fields map[string]string) int64 {
 	return rev
 }
 
-// Globals reads T and C.
-func (s *Store) Globals(ctx context.Context) (scoring.Globals, error) {
-	vals, err := s.rdb.HMGet(ctx, s.keys.Totals(), "T", "C").Result()
+// Globals reads T and C of the purchase histories (Bought) or of the view
+// histories (Viewed).
+func (s *Store) Globals(ctx context.Context, kind ListKind) (scoring.Globals, error) {
+	_, totals := s.keys.globals(kind)
+	vals, err := s.rdb.HMGet(ctx, totals, "T", "C").Result()
 	if err != nil {
 		return scoring.Globals{}, fmt.Errorf("read totals: %w", err)
 	}
@@ -127,45 +131,61 @@ func toInt(v any) int64 {
 	return n
 }
 
-// RowFields splits a stored row hash into co-counts and histogram bins,
-// ignoring the fence watermarks.
-func RowFields(fields map[string]string) (co map[string]int64, hist []scoring.HistBin, err error) {
-	co = make(map[string]int64, len(fields))
+// Row is a stored counter row, split by field kind.
+type Row struct {
+	Co   map[string]int64  // field Y: N_XY (or co-viewers, or M_XY)
+	Hist []scoring.HistBin // fields "h|n" (purchase and view rows)
+	// ViewedTotal is M_X, field "t|" (viewed-then-bought rows).
+	ViewedTotal int64
+}
+
+// ParseRow splits a stored row hash into its counters, ignoring the fence
+// fields ("#...").
+func ParseRow(fields map[string]string) (Row, error) {
+	r := Row{Co: make(map[string]int64, len(fields))}
 	for f, v := range fields {
 		if strings.HasPrefix(f, "#") {
 			continue
 		}
-		n, perr := strconv.ParseInt(v, 10, 64)
-		if perr != nil {
-			return nil, nil, fmt.Errorf("field %q=%q is not an integer", f, v)
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return Row{}, fmt.Errorf("field %q=%q is not an integer", f, v)
 		}
-		if rest, ok := strings.CutPrefix(f, "h|"); ok {
-			others, perr := strconv.ParseInt(rest, 10, 64)
-			if perr != nil {
-				return nil, nil, fmt.Errorf("histogram field %q", f)
-			}
-			hist = append(hist, scoring.HistBin{Others: others, Customers: n})
+		if f == delta.FieldViewedTotal {
+			r.ViewedTotal = n
 			continue
 		}
-		co[f] = n
+		if rest, ok := strings.CutPrefix(f, "h|"); ok {
+			others, err := strconv.ParseInt(rest, 10, 64)
+			if err != nil {
+				return Row{}, fmt.Errorf("histogram field %q", f)
+			}
+			r.Hist = append(r.Hist, scoring.HistBin{Others: others, Customers: n})
+			continue
+		}
+		r.Co[f] = n
 	}
-	return co, hist, nil
+	return r, nil
 }
 
 // RowBatch is what ReadRows returns: the rows, each with its revision (the
-// fence of the list computed from it), and the totals.
+// fence of the list computed from it) and, for viewed-then-bought rows,
+// M_X; and the totals.
 type RowBatch struct {
-	Rows      []scoring.Row
-	Revisions []int64
-	Globals   scoring.Globals
+	Kind         ListKind
+	Rows         []scoring.Row
+	Revisions    []int64
+	ViewedTotals []int64
+	Globals      scoring.Globals
 }
 
-// ReadRows reads what scoring needs for each item in two round trips: the
-// rows, then B of every item and its candidates, with the totals.
-func (s *Store) ReadRows(ctx context.Context, items []string) (RowBatch, error) {
+// ReadRows reads what scoring needs for each item's list of a kind in two
+// round trips: the rows, then B of every item and its candidates (viewers
+// for Viewed lists), with the totals.
+func (s *Store) ReadRows(ctx context.Context, kind ListKind, items []string) (RowBatch, error) {
 	cmds, err := s.execPipeline(ctx, "read rows", func(p redis.Pipeliner) {
 		for _, it := range items {
-			p.HGetAll(ctx, s.keys.Row(it))
+			p.HGetAll(ctx, s.keys.Row(kind, it))
 		}
 	})
 	if err != nil {
@@ -173,22 +193,25 @@ func (s *Store) ReadRows(ctx context.Context, items []string) (RowBatch, error) 
 	}
 	rows := make([]scoring.Row, len(items))
 	revs := make([]int64, len(items))
+	mx := make([]int64, len(items))
 	cos := make([]map[string]int64, len(items))
 	for i, it := range items {
 		fields := cmds[i].(*redis.MapStringStringCmd).Val()
-		co, hist, err := RowFields(fields)
+		r, err := ParseRow(fields)
 		if err != nil {
-			return RowBatch{}, fmt.Errorf("row of %s: %w", it, err)
+			return RowBatch{}, fmt.Errorf("%s row of %s: %w", kind, it, err)
 		}
-		rows[i] = scoring.Row{Item: it, Hist: hist}
+		rows[i] = scoring.Row{Item: it, Hist: r.Hist}
 		revs[i] = rowRevision(fields)
-		cos[i] = co
+		mx[i] = r.ViewedTotal
+		cos[i] = r.Co
 	}
+	buyersKey, totalsKey := s.keys.globals(kind)
 	var totals *redis.SliceCmd
 	buyers := make([]*redis.SliceCmd, len(items))
 	names := make([][]string, len(items))
 	_, err = s.execPipeline(ctx, "read buyers", func(p redis.Pipeliner) {
-		totals = p.HMGet(ctx, s.keys.Totals(), "T", "C")
+		totals = p.HMGet(ctx, totalsKey, "T", "C")
 		for i, it := range items {
 			ns := make([]string, 0, len(cos[i])+1)
 			ns = append(ns, it)
@@ -196,7 +219,7 @@ func (s *Store) ReadRows(ctx context.Context, items []string) (RowBatch, error) 
 				ns = append(ns, y)
 			}
 			names[i] = ns
-			buyers[i] = p.HMGet(ctx, s.keys.Buyers(), ns...)
+			buyers[i] = p.HMGet(ctx, buyersKey, ns...)
 		}
 	})
 	if err != nil {
@@ -211,11 +234,12 @@ func (s *Store) ReadRows(ctx context.Context, items []string) (RowBatch, error) 
 			rows[i].Candidates = append(rows[i].Candidates, scoring.Candidate{Item: y, Support: cos[i][y], Buyers: toInt(b[j+1])})
 		}
 	}
-	return RowBatch{Rows: rows, Revisions: revs, Globals: g}, nil
+	return RowBatch{Kind: kind, Rows: rows, Revisions: revs, ViewedTotals: mx, Globals: g}, nil
 }
 
-// DirtyItem is an item waiting to be re-scored.
+// DirtyItem is an item whose list of a kind waits to be re-scored.
 type DirtyItem struct {
+	Kind    ListKind
 	Item    string
 	Version string    // mark version as read; the mark is cleared only if unchanged
 	Since   time.Time // first mark since the last re-score
@@ -241,10 +265,15 @@ func (s *Store) DirtyItems(ctx context.Context, n int, markedBefore time.Time) (
 	if err != nil {
 		return nil, fmt.Errorf("read dirty versions: %w", err)
 	}
-	out := make([]DirtyItem, len(zs))
+	out := make([]DirtyItem, 0, len(zs))
 	for i, z := range zs {
 		v, _ := vers[i].(string)
-		out[i] = DirtyItem{Item: names[i], Version: v, Since: time.UnixMilli(int64(z.Score))}
+		code, item, _ := strings.Cut(names[i], "|")
+		kind, ok := listKindOfCode(code)
+		if !ok {
+			return nil, fmt.Errorf("dirty set member %q is not <list>|<item>", names[i])
+		}
+		out = append(out, DirtyItem{Kind: kind, Item: item, Version: v, Since: time.UnixMilli(int64(z.Score))})
 	}
 	return out, nil
 }
@@ -256,7 +285,7 @@ func (s *Store) ClearDirty(ctx context.Context, items []DirtyItem) error {
 	}
 	args := make([]any, 0, 2*len(items))
 	for _, d := range items {
-		args = append(args, d.Item, d.Version)
+		args = append(args, dirtyMember(d.Kind, d.Item), d.Version)
 	}
 	_, err := s.execPipeline(ctx, "clear dirty marks", func(p redis.Pipeliner) {
 		clearDirtyScript.EvalSha(ctx, p, []string{s.keys.Dirty(), s.keys.DirtyVersions()}, args...)
@@ -282,12 +311,12 @@ func (s *Store) DirtyBacklog(ctx context.Context) (int64, time.Time, error) {
 }
 
 // ScanItems calls fn with batches of the items that have a row or a list
-// (an item may come twice, once per key kind; callers de-duplicate).
-func (s *Store) ScanItems(ctx context.Context, fn func(items []string) error) error {
-	if err := s.ScanItemsOf(ctx, s.keys.Row("*"), fn); err != nil {
+// of a kind (an item may come twice, once per key; callers de-duplicate).
+func (s *Store) ScanItems(ctx context.Context, kind ListKind, fn func(items []string) error) error {
+	if err := s.ScanItemsOf(ctx, s.keys.Row(kind, "*"), fn); err != nil {
 		return err
 	}
-	return s.ScanItemsOf(ctx, s.keys.List("*"), fn)
+	return s.ScanItemsOf(ctx, s.keys.List(kind, "*"), fn)
 }
 
 // ScanItemsOf calls fn with batches of the item ids of the per-item keys

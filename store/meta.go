@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/alsobought/alsobought/delta"
+	"github.com/alsobought/alsobought/scoring"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -104,7 +105,11 @@ func (s *Store) RecordPartitionCount(ctx context.Context, n int) ([]int, error) 
 
 // IsEmpty reports whether no counter, customer or list exists under the prefix.
 func (s *Store) IsEmpty(ctx context.Context) (bool, error) {
-	for _, pattern := range []string{s.keys.Row("*"), s.keys.Customer("*"), s.keys.List("*")} {
+	patterns := []string{s.keys.Customer("*")}
+	for _, kind := range ListKinds() {
+		patterns = append(patterns, s.keys.Row(kind, "*"), s.keys.List(kind, "*"))
+	}
+	for _, pattern := range patterns {
 		// Follow the cursor to the end: one SCAN page may match nothing even
 		// when later pages do.
 		iter := s.rdb.Scan(ctx, 0, pattern, 1000).Iterator()
@@ -115,7 +120,7 @@ func (s *Store) IsEmpty(ctx context.Context) (bool, error) {
 			return false, fmt.Errorf("scan %s: %w", pattern, err)
 		}
 	}
-	n, err := s.rdb.Exists(ctx, s.keys.Buyers(), s.keys.Totals(), s.keys.Progress()).Result()
+	n, err := s.rdb.Exists(ctx, s.keys.Buyers(), s.keys.Totals(), s.keys.Viewers(), s.keys.ViewTotals(), s.keys.Progress()).Result()
 	if err != nil {
 		return false, fmt.Errorf("check global keys: %w", err)
 	}
@@ -135,29 +140,43 @@ func (s *Store) WriteState(ctx context.Context, st *Snapshot) error {
 			values = append(values, fields)
 		}
 	}
-	for x, co := range st.Co {
-		f := make([]any, 0, 2*len(co)+2*len(st.Hist[x]))
-		for y, n := range co {
+	addCounts := func(key string, m map[string]int64) {
+		f := make([]any, 0, 2*len(m))
+		for y, n := range m {
 			f = append(f, y, n)
 		}
-		add(s.keys.Row(x), f)
+		add(key, f)
 	}
-	for x, h := range st.Hist {
-		f := make([]any, 0, 2*len(h))
-		for n, c := range h {
-			f = append(f, "h|"+strconv.FormatInt(n, 10), c)
+	for _, kind := range []ListKind{Bought, Viewed} {
+		c := st.counters(kind)
+		for x, co := range c.Co {
+			addCounts(s.keys.Row(kind, x), co)
 		}
-		add(s.keys.Row(x), f)
+		for x, h := range c.Hist {
+			f := make([]any, 0, 2*len(h))
+			for n, cnt := range h {
+				f = append(f, delta.HistField(int(n)), cnt)
+			}
+			add(s.keys.Row(kind, x), f)
+		}
+		buyers, totals := s.keys.globals(kind)
+		addCounts(buyers, c.Buyers)
+		if c.Totals != (scoring.Globals{}) {
+			add(totals, []any{delta.FieldTotal, c.Totals.Total, delta.FieldCustomers, c.Totals.Customers})
+		}
+	}
+	for x, m := range st.ViewedBought {
+		addCounts(s.keys.Row(ViewedBought, x), m)
+	}
+	for x, n := range st.ViewedTotal {
+		add(s.keys.Row(ViewedBought, x), []any{delta.FieldViewedTotal, n})
 	}
 	for c, items := range st.Histories {
 		add(s.keys.Customer(c), []any{purchasesField, delta.History{Items: items}.Encode()})
 	}
-	b := make([]any, 0, 2*len(st.Buyers))
-	for x, n := range st.Buyers {
-		b = append(b, x, n)
+	for c, items := range st.ViewHistories {
+		add(s.keys.Customer(c), []any{viewsField, delta.History{Items: items}.Encode()})
 	}
-	add(s.keys.Buyers(), b)
-	add(s.keys.Totals(), []any{"T", st.Totals.Total, "C", st.Totals.Customers})
 	for start := 0; start < len(keys); start += perPipeline {
 		end := min(start+perPipeline, len(keys))
 		_, err := s.execPipeline(ctx, "write state", func(p redis.Pipeliner) {

@@ -10,46 +10,62 @@ import (
 	"github.com/alsobought/alsobought/scoring"
 )
 
-// Snapshot is the whole state read back from Redis, for verification.
+// Counters are the counters of one kind of history (purchases or views).
+type Counters struct {
+	Co     map[string]map[string]int64 // X -> Y -> N_XY (co-buyers or co-viewers)
+	Hist   map[string]map[int64]int64  // X -> n -> h_X[n]
+	Buyers map[string]int64            // X -> B_X (buyers or viewers)
+	Totals scoring.Globals             // T and C
+}
+
+func newCounters() Counters {
+	return Counters{Co: map[string]map[string]int64{}, Hist: map[string]map[int64]int64{}, Buyers: map[string]int64{}}
+}
+
+// Snapshot is the whole state read back from Redis, for verification (and,
+// built by the oracle, for bootstrap).
 type Snapshot struct {
-	Co        map[string]map[string]int64 // X -> Y -> N_XY
-	Hist      map[string]map[int64]int64  // X -> n -> h_X[n]
-	Buyers    map[string]int64
-	Totals    scoring.Globals
-	Histories map[string][]string // customer -> purchases, least recent first
-	Lists     map[string]List
-	Progress  map[int]int64
+	Bought Counters // purchase counters
+	Viewed Counters // view counters
+	// ViewedBought holds M_XY (X -> Y -> M_XY) and ViewedTotal M_X.
+	ViewedBought  map[string]map[string]int64
+	ViewedTotal   map[string]int64
+	Histories     map[string][]string // customer -> purchases, least recent first
+	ViewHistories map[string][]string // customer -> views, least recent first
+	Lists         map[ListKind]map[string]List
+	Progress      map[int]int64
+}
+
+// NewSnapshot returns an empty snapshot.
+func NewSnapshot() *Snapshot {
+	snap := &Snapshot{Bought: newCounters(), Viewed: newCounters(),
+		ViewedBought: map[string]map[string]int64{}, ViewedTotal: map[string]int64{},
+		Histories: map[string][]string{}, ViewHistories: map[string][]string{},
+		Lists: map[ListKind]map[string]List{}, Progress: map[int]int64{}}
+	for _, k := range ListKinds() {
+		snap.Lists[k] = map[string]List{}
+	}
+	return snap
 }
 
 // ReadSnapshot reads every row, customer and list under the prefix. It is
 // meant for verification and tests, not for the serving path.
 func (s *Store) ReadSnapshot(ctx context.Context) (*Snapshot, error) {
-	snap := &Snapshot{
-		Co: map[string]map[string]int64{}, Hist: map[string]map[int64]int64{},
-		Buyers: map[string]int64{}, Histories: map[string][]string{}, Lists: map[string]List{},
-	}
-	err := s.scanHashes(ctx, s.keys.Row("*"), func(key string, fields map[string]string) error {
-		co, hist, err := RowFields(fields)
-		if err != nil {
-			return fmt.Errorf("%s: %w", key, err)
-		}
-		x := itemOf(key)
-		if len(co) > 0 {
-			snap.Co[x] = co
-		}
-		if len(hist) > 0 {
-			h := make(map[int64]int64, len(hist))
-			for _, b := range hist {
-				h[b.Others] = b.Customers
+	snap := NewSnapshot()
+	for _, kind := range ListKinds() {
+		err := s.scanHashes(ctx, s.keys.Row(kind, "*"), func(key string, fields map[string]string) error {
+			r, err := ParseRow(fields)
+			if err != nil {
+				return fmt.Errorf("%s: %w", key, err)
 			}
-			snap.Hist[x] = h
+			snap.addRow(kind, itemOf(key), r)
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
-	err = s.scanHashes(ctx, s.keys.Customer("*"), func(key string, fields map[string]string) error {
+	err := s.scanHashes(ctx, s.keys.Customer("*"), func(key string, fields map[string]string) error {
 		c, err := parseCustomer(fields)
 		if err != nil {
 			return fmt.Errorf("%s: %w", key, err)
@@ -57,30 +73,78 @@ func (s *Store) ReadSnapshot(ctx context.Context) (*Snapshot, error) {
 		if len(c.Purchases.Items) > 0 {
 			snap.Histories[itemOf(key)] = c.Purchases.Items
 		}
+		if len(c.Views.Items) > 0 {
+			snap.ViewHistories[itemOf(key)] = c.Views.Items
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	buyers, err := s.rdb.HGetAll(ctx, s.keys.Buyers()).Result()
-	if err != nil {
-		return nil, fmt.Errorf("read buyers: %w", err)
-	}
-	co, _, err := RowFields(buyers)
-	if err != nil {
-		return nil, fmt.Errorf("buyers: %w", err)
-	}
-	snap.Buyers = co
-	if snap.Totals, err = s.Globals(ctx); err != nil {
-		return nil, err
+	for _, kind := range []ListKind{Bought, Viewed} {
+		c := snap.counters(kind)
+		buyersKey, _ := s.keys.globals(kind)
+		buyers, err := s.rdb.HGetAll(ctx, buyersKey).Result()
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", buyersKey, err)
+		}
+		r, err := ParseRow(buyers)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", buyersKey, err)
+		}
+		c.Buyers = r.Co
+		if c.Totals, err = s.Globals(ctx, kind); err != nil {
+			return nil, err
+		}
 	}
 	if snap.Progress, err = s.Progress(ctx); err != nil {
 		return nil, err
 	}
-	err = s.ScanItemsOf(ctx, s.keys.List("*"), func(items []string) error {
+	for _, kind := range ListKinds() {
+		if err := s.readLists(ctx, kind, snap.Lists[kind]); err != nil {
+			return nil, err
+		}
+	}
+	return snap, nil
+}
+
+// counters returns the purchase or view counters.
+func (snap *Snapshot) counters(kind ListKind) *Counters {
+	if kind == Viewed {
+		return &snap.Viewed
+	}
+	return &snap.Bought
+}
+
+func (snap *Snapshot) addRow(kind ListKind, x string, r Row) {
+	if kind == ViewedBought {
+		if len(r.Co) > 0 {
+			snap.ViewedBought[x] = r.Co
+		}
+		if r.ViewedTotal != 0 {
+			snap.ViewedTotal[x] = r.ViewedTotal
+		}
+		return
+	}
+	c := snap.counters(kind)
+	if len(r.Co) > 0 {
+		c.Co[x] = r.Co
+	}
+	if len(r.Hist) > 0 {
+		h := make(map[int64]int64, len(r.Hist))
+		for _, b := range r.Hist {
+			h[b.Others] = b.Customers
+		}
+		c.Hist[x] = h
+	}
+}
+
+// readLists reads every stored list of a kind into out.
+func (s *Store) readLists(ctx context.Context, kind ListKind, out map[string]List) error {
+	return s.ScanItemsOf(ctx, s.keys.List(kind, "*"), func(items []string) error {
 		cmds, err := s.execPipeline(ctx, "read lists", func(p redis.Pipeliner) {
 			for _, it := range items {
-				p.Get(ctx, s.keys.List(it))
+				p.Get(ctx, s.keys.List(kind, it))
 			}
 		})
 		if err != nil {
@@ -95,11 +159,10 @@ func (s *Store) ReadSnapshot(ctx context.Context) (*Snapshot, error) {
 			if err != nil {
 				return err
 			}
-			snap.Lists[it] = l
+			out[it] = l
 		}
 		return nil
 	})
-	return snap, err
 }
 
 // scanHashes calls fn for every hash whose key matches pattern.

@@ -118,6 +118,7 @@ func watermarkField(partition int) string { return "#" + strconv.Itoa(partition)
 // Customer is a customer's stored state.
 type Customer struct {
 	Purchases  delta.History
+	Views      delta.History
 	Recent     delta.Recent  // ids of recent events, for de-duplication
 	Watermarks map[int]int64 // partition -> offset of the last applied event
 }
@@ -134,6 +135,7 @@ func (c Customer) Watermark(partition int) int64 {
 // Fields of a customer hash besides the watermarks.
 const (
 	purchasesField = "b"
+	viewsField     = "v"
 	recentField    = "d"
 )
 
@@ -142,7 +144,8 @@ func parseCustomer(fields map[string]string) (Customer, error) {
 	if err != nil {
 		return Customer{}, err
 	}
-	c := Customer{Purchases: delta.DecodeHistory(fields[purchasesField]), Recent: recent}
+	c := Customer{Purchases: delta.DecodeHistory(fields[purchasesField]),
+		Views: delta.DecodeHistory(fields[viewsField]), Recent: recent}
 	for f, v := range fields {
 		if !strings.HasPrefix(f, "#") {
 			continue
@@ -215,6 +218,7 @@ func (s *Store) LoadBatchState(ctx context.Context, partition int, ids []string)
 type CustomerUpdate struct {
 	ID        string
 	Purchases delta.History
+	Views     delta.History
 	Recent    delta.Recent
 	Offset    int64 // offset of the customer's last event in the batch
 }
@@ -315,8 +319,10 @@ func (s *Store) ApplyBatch(ctx context.Context, b *delta.Batch, customers []Cust
 			if len(b.Dirty) > 0 {
 				args := make([]any, 0, 1+len(b.Dirty))
 				args = append(args, time.Now().UnixMilli())
-				for it := range b.Dirty {
-					args = append(args, it)
+				for k := range b.Dirty {
+					if kind, ok := listKindOfRow(k.Kind); ok {
+						args = append(args, dirtyMember(kind, k.Item))
+					}
 				}
 				markDirtyScript.EvalSha(ctx, p, []string{s.keys.Dirty(), s.keys.DirtyVersions()}, args...)
 			}
@@ -329,7 +335,7 @@ func (s *Store) ApplyBatch(ctx context.Context, b *delta.Batch, customers []Cust
 		err := runStep("write customers", func(p redis.Pipeliner) {
 			for _, c := range customers {
 				writeCustomerScript.EvalSha(ctx, p, []string{s.keys.Customer(c.ID), guardKey}, pf, guard, wm, c.Offset,
-					purchasesField, c.Purchases.Encode(), recentField, c.Recent.Encode())
+					purchasesField, c.Purchases.Encode(), viewsField, c.Views.Encode(), recentField, c.Recent.Encode())
 			}
 		})
 		if err != nil {
@@ -350,15 +356,23 @@ func (s *Store) advanceProgress(ctx context.Context, partition int, offset int64
 }
 
 func (s *Store) counterKey(k delta.Key) string {
+	if kind, ok := listKindOfRow(k.Kind); ok {
+		return s.keys.Row(kind, k.Item)
+	}
 	switch k.Kind {
-	case delta.RowKey:
-		return s.keys.Row(k.Item)
 	case delta.BuyersKey:
 		return s.keys.Buyers()
+	case delta.ViewersKey:
+		return s.keys.Viewers()
+	case delta.ViewTotalsKey:
+		return s.keys.ViewTotals()
 	default:
 		return s.keys.Totals()
 	}
 }
+
+// dirtyMember is the dirty-set member of a row: "<kind code>|<item>".
+func dirtyMember(kind ListKind, item string) string { return kind.code() + "|" + item }
 
 // Progress returns the applied offset of every partition that has one.
 func (s *Store) Progress(ctx context.Context) (map[int]int64, error) {

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/alsobought/alsobought/delta"
 	"github.com/alsobought/alsobought/oracle"
 	"github.com/alsobought/alsobought/scoring"
 	"github.com/alsobought/alsobought/store"
@@ -53,38 +54,63 @@ func (r *Report) example(format string, args ...any) {
 	}
 }
 
-// Compare checks the snapshot against the oracle's state and lists.
+// Compare checks the snapshot against the oracle's state and lists: the
+// purchase and view counters, the viewed-then-bought counters, both kinds
+// of history, and every list of every kind.
 func Compare(want *oracle.State, got *store.Snapshot, m scoring.Method, rules scoring.ListRules) *Report {
-	r := &Report{}
-	compareCounters(r, "N", want.Co, got.Co)
-	compareCounters(r, "h", histKeyed(want.Hist), histKeyed(got.Hist))
-	compareCounters(r, "B", map[string]map[string]int64{"": want.Buyers}, map[string]map[string]int64{"": got.Buyers})
-	compareCounters(r, "totals",
-		map[string]map[string]int64{"": {"T": want.Totals.Total, "C": want.Totals.Customers}},
-		map[string]map[string]int64{"": {"T": got.Totals.Total, "C": got.Totals.Customers}})
-
-	for _, c := range unionKeys(want.Histories, got.Histories) {
-		r.Customers++
-		var w []string
-		if h := want.Histories[c]; h != nil {
-			w = h.Items
+	r := CompareState(want, got)
+	for _, kind := range store.ListKinds() {
+		items := map[string]struct{}{}
+		for _, x := range want.Items(kind) {
+			items[x] = struct{}{}
 		}
-		if g := got.Histories[c]; !slices.Equal(w, g) {
-			r.HistoryMismatches++
-			r.example("history of customer %s: want %v, got %v", c, w, g)
-		}
-	}
-
-	for _, x := range unionKeys(want.Hist, got.Lists) {
-		r.Lists++
-		w := want.List(x, m, rules)
-		g := got.Lists[x].Items
-		if diff := scoring.EqualLists(w, g, ScoreTolerance); diff != "" {
-			r.ListMismatches++
-			r.example("list of %s: %s", x, diff)
+		for _, x := range unionKeys(items, got.Lists[kind]) {
+			r.Lists++
+			w := want.List(kind, x, m, rules)
+			g := got.Lists[kind][x].Items
+			if diff := scoring.EqualLists(w, g, ScoreTolerance); diff != "" {
+				r.ListMismatches++
+				r.example("%s list of %s: %s", kind, x, diff)
+			}
 		}
 	}
 	return r
+}
+
+// CompareState checks the counters and histories only.
+func CompareState(want *oracle.State, got *store.Snapshot) *Report {
+	r := &Report{}
+	for _, c := range []struct {
+		prefix    string
+		want, got store.Counters
+	}{{"", want.Bought, got.Bought}, {"view ", want.Viewed, got.Viewed}} {
+		compareCounters(r, c.prefix+"N", c.want.Co, c.got.Co)
+		compareCounters(r, c.prefix+"h", histKeyed(c.want.Hist), histKeyed(c.got.Hist))
+		compareCounters(r, c.prefix+"B", map[string]map[string]int64{"": c.want.Buyers}, map[string]map[string]int64{"": c.got.Buyers})
+		compareCounters(r, c.prefix+"totals",
+			map[string]map[string]int64{"": {"T": c.want.Totals.Total, "C": c.want.Totals.Customers}},
+			map[string]map[string]int64{"": {"T": c.got.Totals.Total, "C": c.got.Totals.Customers}})
+	}
+	compareCounters(r, "M", want.ViewedBought, got.ViewedBought)
+	compareCounters(r, "M_X", map[string]map[string]int64{"": want.ViewedTotal}, map[string]map[string]int64{"": got.ViewedTotal})
+
+	compareHistories(r, "history", want.Histories, got.Histories)
+	compareHistories(r, "view history", want.ViewHistories, got.ViewHistories)
+	return r
+}
+
+func compareHistories(r *Report, name string, want map[string]*delta.History, got map[string][]string) {
+	for _, c := range unionKeys(want, got) {
+		r.Customers++
+		var w []string
+		if h := want[c]; h != nil {
+			w = h.Items
+		}
+		if g := got[c]; !slices.Equal(w, g) {
+			r.HistoryMismatches++
+			r.example("%s of customer %s: want %v, got %v", name, c, w, g)
+		}
+	}
 }
 
 func compareCounters(r *Report, name string, want, got map[string]map[string]int64) {

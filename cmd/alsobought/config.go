@@ -32,6 +32,7 @@ type settings struct {
 	group        string
 	partitions   int
 	historySize  int
+	viewHistory  int
 	listSize     int
 	minSupport   int
 	method       string
@@ -61,6 +62,7 @@ var settingVars = []envVar{
 	{"group", "ALSOBOUGHT_GROUP", "alsobought", "Kafka consumer group"},
 	{"partitions", "ALSOBOUGHT_PARTITIONS", "4", "partitions of the topics when alsobought creates them"},
 	{"history-size", "ALSOBOUGHT_HISTORY_SIZE", "200", "K_hist: distinct purchased items retained per customer"},
+	{"view-history-size", "ALSOBOUGHT_VIEW_HISTORY_SIZE", "30", "K_view: distinct viewed items retained per customer"},
 	{"list-size", "ALSOBOUGHT_LIST_SIZE", "20", "K_list: items per related list"},
 	{"min-support", "ALSOBOUGHT_MIN_SUPPORT", "2", "least co-buyers for an item to enter a list"},
 	{"scorer", "ALSOBOUGHT_SCORER", string(scoring.Amazon2017), "served scorer: amazon2017, cosine, jaccard, llr or count"},
@@ -109,6 +111,7 @@ func (s *settings) register(fs *flag.FlagSet) {
 	str(&s.group, "group")
 	num(&s.partitions, "partitions")
 	num(&s.historySize, "history-size")
+	num(&s.viewHistory, "view-history-size")
 	num(&s.listSize, "list-size")
 	num(&s.minSupport, "min-support")
 	str(&s.method, "scorer")
@@ -144,6 +147,9 @@ func (s *settings) validate() error {
 	}
 	if s.historySize < 1 || s.historySize > 10000 {
 		problems = append(problems, fmt.Sprintf("-history-size %d: K_hist must be from 1 to 10000", s.historySize))
+	}
+	if s.viewHistory < 1 || s.viewHistory > 10000 {
+		problems = append(problems, fmt.Sprintf("-view-history-size %d: K_view must be from 1 to 10000", s.viewHistory))
 	}
 	if err := s.listRules().Validate(); err != nil {
 		problems = append(problems, err.Error())
@@ -202,15 +208,16 @@ func (s *settings) dedup() delta.Dedup {
 }
 
 func (s *settings) oracleSettings() oracle.Settings {
-	return oracle.Settings{HistorySize: s.historySize, Dedup: s.dedup()}
+	return oracle.Settings{HistorySize: s.historySize, ViewHistorySize: s.viewHistory, Dedup: s.dedup()}
 }
 
 // stateSettings are the settings that shape the state in Redis: state built
 // under other values cannot be continued (store.EnsureMeta).
 func (s *settings) stateSettings() map[string]string {
 	m := map[string]string{
-		"topic":        s.topic,
-		"history_size": strconv.Itoa(s.historySize),
+		"topic":             s.topic,
+		"history_size":      strconv.Itoa(s.historySize),
+		"view_history_size": strconv.Itoa(s.viewHistory),
 	}
 	for k, v := range s.listSettings() {
 		m[k] = v

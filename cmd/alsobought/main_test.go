@@ -14,6 +14,7 @@ import (
 
 	"github.com/alsobought/alsobought/internal/testenv"
 	"github.com/alsobought/alsobought/kafkaadmin"
+	"github.com/alsobought/alsobought/store"
 )
 
 func TestConfigurationErrorsSayWhatToFix(t *testing.T) {
@@ -141,8 +142,8 @@ func TestCommandsEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	best, most := "", int64(0)
-	for it, b := range snap.Buyers {
-		if _, ok := snap.Lists[it]; ok && (b > most || b == most && it < best) {
+	for it, b := range snap.Bought.Buyers {
+		if _, ok := snap.Lists[store.Bought][it]; ok && (b > most || b == most && it < best) {
 			best, most = it, b
 		}
 	}

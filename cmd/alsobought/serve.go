@@ -48,7 +48,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	cons, err := consumer.New(consumer.Config{
 		Brokers: s.brokerList(), Topic: s.topic, GroupID: s.group, DLQTopic: s.dlqTopic,
-		HistorySize: s.historySize, BatchSize: *batchSize, BatchWait: *batchWait,
+		HistorySize: s.historySize, ViewHistory: s.viewHistory, BatchSize: *batchSize, BatchWait: *batchWait,
 		Limits: s.limits(), MaxEventSkew: s.maxSkew, Dedup: s.dedup(), KeyPartitioner: s.partitioner,
 	}, st, log, consumer.NewMetrics(reg))
 	if err != nil {

@@ -200,21 +200,28 @@ func runRescore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		return nil
 	}
-	if err := rs.Rescore(ctx, fs.Args()); err != nil {
-		return err
+	for _, kind := range store.ListKinds() {
+		if err := rs.Rescore(ctx, kind, fs.Args()); err != nil {
+			return err
+		}
 	}
-	fmt.Fprintf(stdout, "re-scored %d lists\n", fs.NArg())
+	fmt.Fprintf(stdout, "re-scored the lists of %d items\n", fs.NArg())
 	return nil
 }
 
 func runRelated(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, s := newFlags("related", stderr)
 	k := fs.Int("k", 10, "items to show")
+	list := fs.String("list", string(store.Bought), "which list: bought, viewed or viewed_bought")
 	if err := parse(fs, s, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
 		return &exitError{code: 2, msg: "related: give exactly one item id"}
+	}
+	kind, err := store.ParseListKind(*list)
+	if err != nil {
+		return &exitError{code: 2, msg: "-list: " + err.Error()}
 	}
 	item := fs.Arg(0)
 	st, err := openStore(ctx, s)
@@ -222,17 +229,19 @@ func runRelated(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer st.Close()
-	l, err := st.ReadList(ctx, item)
+	l, err := st.ReadList(ctx, kind, item)
 	if errors.Is(err, store.ErrNotFound) {
-		fmt.Fprintf(stdout, "no related items for %s yet\n", item)
+		fmt.Fprintf(stdout, "no %s list for %s yet\n", kind, item)
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "customers who bought %s also bought (%s, computed %s):\n", item, l.Method, l.ComputedAt.Format(time.RFC3339))
+	title := map[store.ListKind]string{store.Bought: "customers who bought %s also bought",
+		store.Viewed: "customers who viewed %s also viewed", store.ViewedBought: "customers who viewed %s bought"}[kind]
+	fmt.Fprintf(stdout, title+" (%s, computed %s):\n", item, l.Method, l.ComputedAt.Format(time.RFC3339))
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "#\titem\tscore\tco-buyers")
+	fmt.Fprintln(tw, "#\titem\tscore\tsupport")
 	for i, r := range l.Items {
 		if i == *k {
 			break

@@ -1,0 +1,68 @@
+package store
+
+import (
+	"fmt"
+
+	"github.com/alsobought/alsobought/delta"
+)
+
+// ListKind names a kind of related list, and so the counter row it is
+// computed from.
+type ListKind string
+
+// The list kinds (DESIGN.md section 3).
+const (
+	// Bought: "customers who bought X also bought", from the purchase row.
+	Bought ListKind = "bought"
+	// Viewed: "customers who viewed X also viewed", from the view row.
+	Viewed ListKind = "viewed"
+	// ViewedBought: "customers who viewed X bought", from the M counters.
+	ViewedBought ListKind = "viewed_bought"
+)
+
+// ListKinds returns every kind, in a fixed order.
+func ListKinds() []ListKind { return []ListKind{Bought, Viewed, ViewedBought} }
+
+// ParseListKind returns the kind called s.
+func ParseListKind(s string) (ListKind, error) {
+	for _, k := range ListKinds() {
+		if string(k) == s {
+			return k, nil
+		}
+	}
+	return "", fmt.Errorf("unknown list %q: use bought, viewed or viewed_bought", s)
+}
+
+// code is the kind's short name in keys and dirty-set members.
+func (k ListKind) code() string {
+	switch k {
+	case Viewed:
+		return "v"
+	case ViewedBought:
+		return "vb"
+	}
+	return "b"
+}
+
+// listKindOfCode is code's inverse.
+func listKindOfCode(c string) (ListKind, bool) {
+	for _, k := range ListKinds() {
+		if k.code() == c {
+			return k, true
+		}
+	}
+	return "", false
+}
+
+// listKindOfRow returns the list computed from a row kind of package delta.
+func listKindOfRow(kind delta.KeyKind) (ListKind, bool) {
+	switch kind {
+	case delta.RowKey:
+		return Bought, true
+	case delta.ViewRowKey:
+		return Viewed, true
+	case delta.ViewedBoughtKey:
+		return ViewedBought, true
+	}
+	return "", false
+}
