@@ -124,6 +124,7 @@ func (a *applier) apply(ctx context.Context, partition int, evs []decoded, lastO
 			continue
 		}
 		u.Recent.Add(d.ev.ID, d.ev.Time, a.dedup)
+		b.Count(d.ev.Type == event.Purchase, d.ev.ItemID, d.ev.Category, d.ev.Time, d.offset)
 		switch d.ev.Type {
 		case event.Purchase:
 			b.Purchase(&u.Purchases, &u.Views, d.ev.ItemID, d.offset, a.historySize)

@@ -1,6 +1,9 @@
 package delta
 
-import "strconv"
+import (
+	"strconv"
+	"time"
+)
 
 // KeyKind says which Redis hash a change goes to.
 type KeyKind uint8
@@ -24,6 +27,10 @@ const (
 	// ViewedBoughtKey is item X's viewed-then-bought row: field Y holds
 	// M_XY, field FieldViewedTotal holds M_X.
 	ViewedBoughtKey
+	// PopularBoughtKey and PopularViewedKey are a day's popularity bucket
+	// (Key.Item is the day, see Count).
+	PopularBoughtKey
+	PopularViewedKey
 )
 
 // FieldViewedTotal is the field of a ViewedBoughtKey row that holds M_X.
@@ -87,6 +94,9 @@ type Batch struct {
 	// changes call for their item's list of that kind to be re-scored.
 	Dirty   map[Key]struct{}
 	Changes int // field changes, for metrics and benchmarks
+	// Latest is the latest event time counted (Count): the popularity
+	// anchor moves to it.
+	Latest time.Time
 }
 
 // NewBatch returns an empty batch for a partition.

@@ -9,6 +9,7 @@ package oracle
 
 import (
 	"sort"
+	"time"
 
 	"github.com/alsobought/alsobought/delta"
 	"github.com/alsobought/alsobought/event"
@@ -34,6 +35,10 @@ type State struct {
 	// decrease, so they come from the replay, not from final histories.
 	ViewedBought map[string]map[string]int64
 	ViewedTotal  map[string]int64
+	// Anchor is the latest event time applied; Popular the counts of each
+	// kind (Bought, Viewed) in the popularity window before it.
+	Anchor  time.Time
+	Popular map[store.ListKind]store.Popularity
 }
 
 // Build replays events (in arrival order) and derives the counters. An
@@ -51,6 +56,7 @@ func Build(events []event.Event, set Settings) *State {
 		return h
 	}
 	recent := make(map[string]*delta.Recent)
+	var counted []event.Event
 	for _, e := range events {
 		if set.Dedup.Window > 0 {
 			r := recent[e.CustomerID]
@@ -62,6 +68,10 @@ func Build(events []event.Event, set Settings) *State {
 				continue
 			}
 			r.Add(e.ID, e.Time, set.Dedup)
+		}
+		counted = append(counted, e)
+		if e.Time.After(s.Anchor) {
+			s.Anchor = e.Time
 		}
 		switch e.Type {
 		case event.Purchase:
@@ -87,7 +97,35 @@ func Build(events []event.Event, set Settings) *State {
 	}
 	s.Bought = derive(s.Histories)
 	s.Viewed = derive(s.ViewHistories)
+	s.Popular = popularity(counted, s.Anchor)
 	return s
+}
+
+// popularity counts each kind's events in the days of the window before
+// the anchor (DESIGN.md section 3).
+func popularity(events []event.Event, anchor time.Time) map[store.ListKind]store.Popularity {
+	window := map[string]bool{}
+	for _, d := range store.WindowDays(anchor) {
+		window[d] = true
+	}
+	out := map[store.ListKind]store.Popularity{store.Bought: store.NewPopularity(anchor), store.Viewed: store.NewPopularity(anchor)}
+	for _, e := range events {
+		if !window[delta.PopularityDay(e.Time)] {
+			continue
+		}
+		p := out[store.Viewed]
+		if e.Type == event.Purchase {
+			p = out[store.Bought]
+		}
+		p.Overall[e.ItemID]++
+		if e.Category != "" {
+			if p.ByCategory[e.Category] == nil {
+				p.ByCategory[e.Category] = map[string]int64{}
+			}
+			p.ByCategory[e.Category][e.ItemID]++
+		}
+	}
+	return out
 }
 
 // derive computes the counters of a set of final histories.

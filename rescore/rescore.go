@@ -25,6 +25,10 @@ type Store interface {
 	ClearDirty(ctx context.Context, items []store.DirtyItem) error
 	DirtyBacklog(ctx context.Context) (int64, time.Time, error)
 	ScanItems(ctx context.Context, kind store.ListKind, fn func(items []string) error) error
+	PopularityAnchor(ctx context.Context) (time.Time, error)
+	PopularityVersion(ctx context.Context) (int64, error)
+	ReadPopularity(ctx context.Context, kind store.ListKind, anchor time.Time) (store.Popularity, error)
+	WritePopularLists(ctx context.Context, kind store.ListKind, lists []store.PopularList) error
 }
 
 // Defaults for Config.
@@ -33,6 +37,9 @@ const (
 	DefaultPollInterval  = 200 * time.Millisecond
 	DefaultSweepInterval = time.Hour
 	DefaultMinInterval   = time.Second
+	// DefaultPopularInterval is how often, at most, the popularity lists
+	// are recomputed while events arrive.
+	DefaultPopularInterval = 5 * time.Second
 )
 
 // Config of the re-scorer.
@@ -70,6 +77,9 @@ type Rescorer struct {
 	log     zerolog.Logger
 	metrics *metrics
 	now     func() time.Time
+
+	popularVersion int64     // the popularity version last computed from
+	popularAt      time.Time // when
 }
 
 // New builds a Rescorer with defaults filled in.
@@ -177,6 +187,41 @@ func (r *Rescorer) drain(ctx context.Context, cutoff func() time.Time) (int, err
 	}
 }
 
+// RescorePopular recomputes the popularity lists of both kinds from the
+// day buckets of the window before the anchor.
+func (r *Rescorer) RescorePopular(ctx context.Context) error {
+	version, err := r.st.PopularityVersion(ctx)
+	if err != nil {
+		return err
+	}
+	anchor, err := r.st.PopularityAnchor(ctx)
+	if err != nil || anchor.IsZero() {
+		return err
+	}
+	at := r.now().UTC()
+	for _, kind := range []store.ListKind{store.Bought, store.Viewed} {
+		pop, err := r.st.ReadPopularity(ctx, kind, anchor)
+		if err != nil {
+			return err
+		}
+		if err := r.st.WritePopularLists(ctx, kind, pop.Lists(kind, at)); err != nil {
+			return err
+		}
+	}
+	r.popularVersion, r.popularAt = version, r.now()
+	return nil
+}
+
+// popularDue reports whether events were counted since the last
+// popularity lists and DefaultPopularInterval has passed.
+func (r *Rescorer) popularDue(ctx context.Context) bool {
+	if r.now().Sub(r.popularAt) < DefaultPopularInterval {
+		return false
+	}
+	v, err := r.st.PopularityVersion(ctx)
+	return err == nil && v != r.popularVersion
+}
+
 // RescoreAll recomputes every list of every kind (and removes lists of
 // items that lost their row), then drains what became dirty meanwhile. It
 // returns the number of lists re-scored.
@@ -206,6 +251,9 @@ func (r *Rescorer) RescoreAll(ctx context.Context) (int, error) {
 			return total, fmt.Errorf("rescore all %s lists: %w", kind, err)
 		}
 	}
+	if err := r.RescorePopular(ctx); err != nil {
+		return total, fmt.Errorf("rescore popularity: %w", err)
+	}
 	n, err := r.DrainDirty(ctx)
 	return total + n, err
 }
@@ -231,6 +279,12 @@ func (r *Rescorer) Run(ctx context.Context) error {
 			if _, err := r.drain(ctx, due); err != nil && ctx.Err() == nil {
 				r.metrics.errors.Inc()
 				r.log.Warn().Err(err).Msg("re-scoring dirty items failed; will retry")
+			}
+			if r.popularDue(ctx) {
+				if err := r.RescorePopular(ctx); err != nil && ctx.Err() == nil {
+					r.metrics.errors.Inc()
+					r.log.Warn().Err(err).Msg("re-scoring popularity failed; will retry")
+				}
 			}
 			r.observeBacklog(ctx)
 		case <-sweep:

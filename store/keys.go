@@ -81,6 +81,34 @@ func (k Keys) DirtyVersions() string { return k.Prefix + ":" + globalTag + ":dir
 // Progress holds the applied offset of each partition: field p.
 func (k Keys) Progress() string { return k.Prefix + ":" + globalTag + ":progress" }
 
+// Popularity is a day's popularity bucket of a kind (Bought or Viewed):
+// field X = events of X that day, field "c|<category>|X" = those with the
+// category. The day ("YYYYMMDD", UTC) is the hash tag.
+func (k Keys) Popularity(kind ListKind, day string) string {
+	return k.Prefix + ":pop:" + kind.code() + ":{" + day + "}"
+}
+
+// PopularityState holds the popularity anchor (field "anchor", the latest
+// event time applied, unix ms) and a version that changes with every batch
+// that counted events (field "version").
+func (k Keys) PopularityState() string { return k.Prefix + ":" + globalTag + ":popstate" }
+
+// Popular is a kind's stored popularity list (a JSON string), overall
+// (category "") or within a category.
+func (k Keys) Popular(kind ListKind, category string) string {
+	key := k.Prefix + ":" + globalTag + ":popular:" + kind.code()
+	if category != "" {
+		key += ":" + category
+	}
+	return key
+}
+
+// PopularCategories is the set of categories with a stored popularity list
+// of a kind.
+func (k Keys) PopularCategories(kind ListKind) string {
+	return k.Prefix + ":" + globalTag + ":popcats:" + kind.code()
+}
+
 // Inflight holds, per partition (field p), the marker of the last written
 // step of the batch being applied (Store.ApplyBatch).
 func (k Keys) Inflight() string { return k.Prefix + ":" + globalTag + ":inflight" }

@@ -33,6 +33,7 @@ type Snapshot struct {
 	Histories     map[string][]string // customer -> purchases, least recent first
 	ViewHistories map[string][]string // customer -> views, least recent first
 	Lists         map[ListKind]map[string]List
+	Popular       map[ListKind]map[string]PopularList // kind -> category ("" overall) -> list
 	Progress      map[int]int64
 }
 
@@ -41,7 +42,7 @@ func NewSnapshot() *Snapshot {
 	snap := &Snapshot{Bought: newCounters(), Viewed: newCounters(),
 		ViewedBought: map[string]map[string]int64{}, ViewedTotal: map[string]int64{},
 		Histories: map[string][]string{}, ViewHistories: map[string][]string{},
-		Lists: map[ListKind]map[string]List{}, Progress: map[int]int64{}}
+		Lists: map[ListKind]map[string]List{}, Popular: map[ListKind]map[string]PopularList{}, Progress: map[int]int64{}}
 	for _, k := range ListKinds() {
 		snap.Lists[k] = map[string]List{}
 	}
@@ -103,6 +104,23 @@ func (s *Store) ReadSnapshot(ctx context.Context) (*Snapshot, error) {
 	for _, kind := range ListKinds() {
 		if err := s.readLists(ctx, kind, snap.Lists[kind]); err != nil {
 			return nil, err
+		}
+	}
+	for _, kind := range []ListKind{Bought, Viewed} {
+		cats, err := s.rdb.SMembers(ctx, s.keys.PopularCategories(kind)).Result()
+		if err != nil {
+			return nil, fmt.Errorf("read popular categories: %w", err)
+		}
+		snap.Popular[kind] = map[string]PopularList{}
+		for _, c := range append([]string{""}, cats...) {
+			l, err := s.ReadPopular(ctx, kind, c)
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			snap.Popular[kind][c] = l
 		}
 	}
 	return snap, nil

@@ -301,7 +301,7 @@ func (s *Store) ApplyBatch(ctx context.Context, b *delta.Batch, customers []Cust
 		guardKey, guard = inflight, "m:"+marker
 		return nil
 	}
-	if len(b.Ops) > 0 || len(b.Dirty) > 0 {
+	if len(b.Ops) > 0 || len(b.Dirty) > 0 || !b.Latest.IsZero() {
 		err := runStep("apply counter changes", func(p redis.Pipeliner) {
 			for k, ops := range b.Ops {
 				args := make([]any, 0, 3+2*len(ops.Offsets)+2*len(ops.Fields))
@@ -325,6 +325,12 @@ func (s *Store) ApplyBatch(ctx context.Context, b *delta.Batch, customers []Cust
 					}
 				}
 				markDirtyScript.EvalSha(ctx, p, []string{s.keys.Dirty(), s.keys.DirtyVersions()}, args...)
+			}
+			if !b.Latest.IsZero() {
+				// Not fenced, and need not be: the anchor only rises to a
+				// time that was counted, and the version only signals.
+				advanceScript.EvalSha(ctx, p, []string{s.keys.PopularityState()}, popAnchorField, b.Latest.UnixMilli())
+				p.HIncrBy(ctx, s.keys.PopularityState(), popVersionField, 1)
 			}
 		})
 		if err != nil {
@@ -360,6 +366,10 @@ func (s *Store) counterKey(k delta.Key) string {
 		return s.keys.Row(kind, k.Item)
 	}
 	switch k.Kind {
+	case delta.PopularBoughtKey:
+		return s.keys.Popularity(Bought, k.Item)
+	case delta.PopularViewedKey:
+		return s.keys.Popularity(Viewed, k.Item)
 	case delta.BuyersKey:
 		return s.keys.Buyers()
 	case delta.ViewersKey:

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/alsobought/alsobought/delta"
 	"github.com/alsobought/alsobought/oracle"
@@ -74,8 +75,33 @@ func Compare(want *oracle.State, got *store.Snapshot, m scoring.Method, rules sc
 			}
 		}
 	}
+	comparePopular(r, want, got)
 	return r
 }
+
+// comparePopular checks the stored popularity lists, overall and per
+// category, against the oracle's counts of the window before its anchor.
+func comparePopular(r *Report, want *oracle.State, got *store.Snapshot) {
+	for _, kind := range []store.ListKind{store.Bought, store.Viewed} {
+		wantLists := map[string]store.PopularList{}
+		for _, l := range want.Popular[kind].Lists(kind, time.Time{}) {
+			if len(l.Items) > 0 || l.Category == "" {
+				wantLists[l.Category] = l
+			}
+		}
+		for _, cat := range unionKeys(wantLists, got.Popular[kind]) {
+			r.Lists++
+			w, g := wantLists[cat], got.Popular[kind][cat]
+			if !w.Anchor.Equal(g.Anchor) || !slices.Equal(w.Items, g.Items) {
+				r.ListMismatches++
+				r.example("popular %s list (category %q): want anchor %s %v, got anchor %s %v",
+					kind, cat, w.Anchor, head(w.Items), g.Anchor, head(g.Items))
+			}
+		}
+	}
+}
+
+func head(items []scoring.Popular) []scoring.Popular { return items[:min(5, len(items))] }
 
 // CompareState checks the counters and histories only.
 func CompareState(want *oracle.State, got *store.Snapshot) *Report {
