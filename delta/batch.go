@@ -97,6 +97,9 @@ type Batch struct {
 	// Latest is the latest event time counted (Count): the popularity
 	// anchor moves to it.
 	Latest time.Time
+	// Categories maps the items of events that carried a category to the
+	// last one seen, for category filters.
+	Categories map[string]string
 }
 
 // NewBatch returns an empty batch for a partition.

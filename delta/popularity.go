@@ -27,6 +27,10 @@ func (b *Batch) Count(purchase bool, item, category string, t time.Time, offset 
 	b.add(k, offset, item, +1)
 	if category != "" {
 		b.add(k, offset, CategoryField(category, item), +1)
+		if b.Categories == nil {
+			b.Categories = map[string]string{}
+		}
+		b.Categories[item] = category
 	}
 	if t.After(b.Latest) {
 		b.Latest = t

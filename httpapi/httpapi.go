@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/alsobought/alsobought/event"
+	"github.com/alsobought/alsobought/scoring"
 	"github.com/alsobought/alsobought/store"
 )
 
@@ -24,17 +25,28 @@ const DefaultAddr = "127.0.0.1:8080"
 // MaxK bounds the k parameter.
 const MaxK = 100
 
-// Lists is what the API reads.
-type Lists interface {
+// Store is what the API reads.
+type Store interface {
 	ReadList(ctx context.Context, kind store.ListKind, item string) (store.List, error)
+	ReadPopular(ctx context.Context, kind store.ListKind, category string) (store.PopularList, error)
+	LoadCustomers(ctx context.Context, ids []string) (map[string]store.Customer, error)
+	ReadListsOf(ctx context.Context, want []store.ListRef, popular *store.PopularRef) ([][]scoring.Related, *store.PopularList, error)
+	ItemCategories(ctx context.Context, items []string) ([]string, error)
+}
+
+// Options shape the answers.
+type Options struct {
+	// KeepOwned keeps items the customer bought in their recommendations,
+	// for catalogues where people buy the same items again (groceries).
+	KeepOwned bool
 }
 
 // ReadinessCheck returns why the service is not ready, or "" when it is.
 type ReadinessCheck func(ctx context.Context) string
 
 // New returns the handler of every endpoint.
-func New(lists Lists, ready ReadinessCheck, gatherer prometheus.Gatherer, log zerolog.Logger) http.Handler {
-	s := &server{lists: lists, ready: ready, log: log.With().Str("component", "http").Logger()}
+func New(st Store, opts Options, ready ReadinessCheck, gatherer prometheus.Gatherer, log zerolog.Logger) http.Handler {
+	s := &server{st: st, opts: opts, ready: ready, log: log.With().Str("component", "http").Logger()}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -42,6 +54,9 @@ func New(lists Lists, ready ReadinessCheck, gatherer prometheus.Gatherer, log ze
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /v1/items/{id}/related", s.related)
+	mux.HandleFunc("GET /v1/popular", s.popular)
+	mux.HandleFunc("GET /v1/customers/{id}/recommendations", s.customerRecommendations)
+	mux.HandleFunc("GET /v1/recommendations", s.contextRecommendations)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
@@ -49,7 +64,8 @@ func New(lists Lists, ready ReadinessCheck, gatherer prometheus.Gatherer, log ze
 }
 
 type server struct {
-	lists Lists
+	st    Store
+	opts  Options
 	ready ReadinessCheck
 	log   zerolog.Logger
 }
@@ -101,7 +117,7 @@ func (s *server) related(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	resp := RelatedResponse{Item: id, List: string(kind), Items: []RelatedItem{}}
-	l, err := s.lists.ReadList(r.Context(), kind, id)
+	l, err := s.st.ReadList(r.Context(), kind, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		// An item without related items is not an error: the list is empty.

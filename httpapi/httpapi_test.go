@@ -26,7 +26,7 @@ func TestRelatedEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	notReady := ""
-	h := httpapi.New(env.Store, func(context.Context) string { return notReady }, prometheus.NewRegistry(), zerolog.Nop())
+	h := httpapi.New(env.Store, httpapi.Options{}, func(context.Context) string { return notReady }, prometheus.NewRegistry(), zerolog.Nop())
 
 	tests := []struct {
 		name, path string

@@ -109,6 +109,10 @@ func (k Keys) PopularCategories(kind ListKind) string {
 	return k.Prefix + ":" + globalTag + ":popcats:" + kind.code()
 }
 
+// ItemCategories maps items to the category of their latest event that
+// carried one: field X = category.
+func (k Keys) ItemCategories() string { return k.Prefix + ":" + globalTag + ":itemcat" }
+
 // Inflight holds, per partition (field p), the marker of the last written
 // step of the batch being applied (Store.ApplyBatch).
 func (k Keys) Inflight() string { return k.Prefix + ":" + globalTag + ":inflight" }

@@ -332,6 +332,14 @@ func (s *Store) ApplyBatch(ctx context.Context, b *delta.Batch, customers []Cust
 				advanceScript.EvalSha(ctx, p, []string{s.keys.PopularityState()}, popAnchorField, b.Latest.UnixMilli())
 				p.HIncrBy(ctx, s.keys.PopularityState(), popVersionField, 1)
 			}
+			if len(b.Categories) > 0 {
+				// Metadata for filters, not a counter: last writer wins.
+				args := make([]any, 0, 2*len(b.Categories))
+				for it, c := range b.Categories {
+					args = append(args, it, c)
+				}
+				p.HSet(ctx, s.keys.ItemCategories(), args...)
+			}
 		})
 		if err != nil {
 			return err

@@ -43,6 +43,7 @@ type settings struct {
 	dedupWindow  time.Duration
 	dedupMax     int
 	partitioner  string
+	keepOwned    bool
 	logFormat    string
 	logLevel     string
 
@@ -73,6 +74,7 @@ var settingVars = []envVar{
 	{"dedup-window", "ALSOBOUGHT_DEDUP_WINDOW", delta.DefaultDedup.Window.String(), "an event id used again within this much event time of the customer's newest event is a duplicate (0 = no de-duplication)"},
 	{"dedup-max", "ALSOBOUGHT_DEDUP_MAX", strconv.Itoa(delta.DefaultDedup.Max), "most event ids remembered per customer for de-duplication"},
 	{"key-partitioner", "ALSOBOUGHT_KEY_PARTITIONER", consumer.PartitionerMurmur2, "murmur2: dead-letter events not on the partition murmur2 of their key gives; none: no check"},
+	{"keep-owned", "ALSOBOUGHT_KEEP_OWNED", "false", "keep items a customer bought in their recommendations (catalogues bought again and again, like groceries)"},
 	{"log-format", "ALSOBOUGHT_LOG_FORMAT", "json", "log format: json or console"},
 	{"log-level", "ALSOBOUGHT_LOG_LEVEL", "info", "log level: debug, info, warn or error"},
 }
@@ -94,6 +96,13 @@ func (s *settings) register(fs *flag.FlagSet) {
 			s.envErrs = append(s.envErrs, fmt.Sprintf("%s=%q is not an integer", settingVar(name).env, def(name)))
 		}
 		fs.IntVar(p, name, n, usage(name))
+	}
+	boolean := func(p *bool, name string) {
+		b, err := strconv.ParseBool(def(name))
+		if err != nil {
+			s.envErrs = append(s.envErrs, fmt.Sprintf("%s=%q is not true or false", settingVar(name).env, def(name)))
+		}
+		fs.BoolVar(p, name, b, usage(name))
 	}
 	dur := func(p *time.Duration, name string) {
 		d, err := time.ParseDuration(def(name))
@@ -122,6 +131,7 @@ func (s *settings) register(fs *flag.FlagSet) {
 	dur(&s.dedupWindow, "dedup-window")
 	num(&s.dedupMax, "dedup-max")
 	str(&s.partitioner, "key-partitioner")
+	boolean(&s.keepOwned, "keep-owned")
 	str(&s.logFormat, "log-format")
 	str(&s.logLevel, "log-level")
 }

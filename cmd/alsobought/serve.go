@@ -65,7 +65,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return cons.NotReady()
 	}
-	srv := &http.Server{Handler: httpapi.New(st, ready, reg, log), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: httpapi.New(st, httpapi.Options{KeepOwned: s.keepOwned}, ready, reg, log), ReadHeaderTimeout: 5 * time.Second}
 	ln, err := net.Listen("tcp", s.httpAddr)
 	if err != nil {
 		return &exitError{code: 1, msg: fmt.Sprintf("listen on %s: %v (set ALSOBOUGHT_HTTP_ADDR or -http to a free address)", s.httpAddr, err)}

@@ -1,0 +1,295 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/alsobought/alsobought/event"
+	"github.com/alsobought/alsobought/recommend"
+	"github.com/alsobought/alsobought/scoring"
+	"github.com/alsobought/alsobought/store"
+)
+
+// DefaultRecommendations is k when a request gives none: six, as a
+// storefront row shows (DESIGN.md section 7).
+const DefaultRecommendations = 6
+
+// MaxContextItems bounds each of the exclude, viewed and bought parameters.
+const MaxContextItems = 50
+
+// PopularResponse is the body of GET /v1/popular.
+type PopularResponse struct {
+	Kind       string            `json:"kind"`
+	Category   string            `json:"category,omitempty"`
+	Anchor     *time.Time        `json:"anchor,omitempty"`
+	Days       int               `json:"days"`
+	ComputedAt *time.Time        `json:"computed_at,omitempty"`
+	Items      []scoring.Popular `json:"items"`
+}
+
+func (s *server) popular(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	k, err := parseK(r, 10)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	kind := store.Bought
+	switch v := q.Get("kind"); v {
+	case "", "bought":
+	case "viewed":
+		kind = store.Viewed
+	default:
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("kind %q: use bought or viewed", v))
+		return
+	}
+	category := q.Get("category")
+	if category != "" {
+		if err := event.ValidID(category, event.DefaultMaxCategoryLen); err != nil {
+			writeError(w, http.StatusBadRequest, "category: "+err.Error())
+			return
+		}
+	}
+	resp := PopularResponse{Kind: string(kind), Category: category, Days: scoring.PopularityDays, Items: []scoring.Popular{}}
+	l, err := s.st.ReadPopular(r.Context(), kind, category)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		s.unavailable(w, err)
+		return
+	default:
+		resp.Anchor, resp.ComputedAt = &l.Anchor, &l.ComputedAt
+		resp.Items = l.Items[:min(k, len(l.Items))]
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// RecommendationItem is one recommended item in API responses.
+type RecommendationItem struct {
+	Item   string  `json:"item"`
+	Score  float64 `json:"score"`
+	Reason string  `json:"reason"`           // bought, viewed or popular
+	Source string  `json:"source,omitempty"` // the bought or viewed item behind the reason
+	// Because is the reason as a storefront can show it: "because you
+	// bought X", "because you viewed X" or "popular".
+	Because string `json:"because"`
+}
+
+// RecommendationsResponse is the body of both recommendation endpoints.
+type RecommendationsResponse struct {
+	Customer string `json:"customer,omitempty"`
+	// Known is false for a customer with no history: the items are popular.
+	Known bool                 `json:"known"`
+	Items []RecommendationItem `json:"items"`
+}
+
+// recParams are the parameters both recommendation endpoints share.
+type recParams struct {
+	k                int
+	exclude          []string
+	category         string
+	viewed, bought   []string // context: most recent first
+	customer         string
+	customerEndpoint bool
+}
+
+func parseRecParams(r *http.Request) (recParams, error) {
+	q := r.URL.Query()
+	p := recParams{}
+	var err error
+	if p.k, err = parseK(r, DefaultRecommendations); err != nil {
+		return p, err
+	}
+	for _, f := range []struct {
+		name string
+		dst  *[]string
+	}{{"exclude", &p.exclude}, {"viewed", &p.viewed}, {"bought", &p.bought}} {
+		if *f.dst, err = parseIDs(f.name, q.Get(f.name)); err != nil {
+			return p, err
+		}
+	}
+	if p.category = q.Get("category"); p.category != "" {
+		if err := event.ValidID(p.category, event.DefaultMaxCategoryLen); err != nil {
+			return p, errors.New("category: " + err.Error())
+		}
+	}
+	return p, nil
+}
+
+// parseIDs splits a comma-separated list of ids and checks each.
+func parseIDs(name, v string) ([]string, error) {
+	if v == "" {
+		return nil, nil
+	}
+	ids := strings.Split(v, ",")
+	if len(ids) > MaxContextItems {
+		return nil, fmt.Errorf("%s: at most %d item ids", name, MaxContextItems)
+	}
+	for _, id := range ids {
+		if err := event.ValidID(id, event.DefaultMaxIDLen); err != nil {
+			return nil, fmt.Errorf("%s: item id %q: %w", name, id, err)
+		}
+	}
+	return ids, nil
+}
+
+func (s *server) customerRecommendations(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if err := event.ValidID(id, event.DefaultMaxIDLen); err != nil {
+		writeError(w, http.StatusBadRequest, "customer id: "+err.Error())
+		return
+	}
+	p, err := parseRecParams(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	p.customer, p.customerEndpoint = id, true
+	s.recommend(w, r, p)
+}
+
+func (s *server) contextRecommendations(w http.ResponseWriter, r *http.Request) {
+	p, err := parseRecParams(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	s.recommend(w, r, p)
+}
+
+// recommend answers with at most three round trips to Redis: the
+// customer's histories (customer endpoint only); the lists of at most
+// recommend.MaxSources purchases and views plus one popularity list; the
+// categories of the candidates (only with a category filter).
+func (s *server) recommend(w http.ResponseWriter, r *http.Request, p recParams) {
+	ctx := r.Context()
+	bought, viewed := p.bought, p.viewed
+	exclude := map[string]bool{}
+	for _, x := range p.exclude {
+		exclude[x] = true
+	}
+	known := false
+	if p.customerEndpoint {
+		cs, err := s.st.LoadCustomers(ctx, []string{p.customer})
+		if err != nil {
+			s.unavailable(w, err)
+			return
+		}
+		c := cs[p.customer]
+		known = len(c.Purchases.Items) > 0 || len(c.Views.Items) > 0
+		bought = append(bought, reversed(c.Purchases.Items)...)
+		viewed = append(viewed, reversed(c.Views.Items)...)
+		if !s.opts.KeepOwned {
+			for _, x := range c.Purchases.Items {
+				exclude[x] = true
+			}
+		}
+	}
+	known = known || len(bought) > 0 || len(viewed) > 0
+	if !s.opts.KeepOwned {
+		for _, x := range p.bought {
+			exclude[x] = true
+		}
+	}
+	bought, viewed = firstDistinct(bought, recommend.MaxSources), firstDistinct(viewed, recommend.MaxSources)
+	var refs []store.ListRef
+	for _, x := range bought {
+		refs = append(refs, store.ListRef{Kind: store.Bought, Item: x})
+	}
+	for _, x := range viewed {
+		refs = append(refs, store.ListRef{Kind: store.ViewedBought, Item: x}, store.ListRef{Kind: store.Viewed, Item: x})
+	}
+	lists, pop, err := s.st.ReadListsOf(ctx, refs, &store.PopularRef{Kind: store.Bought, Category: p.category})
+	if err != nil {
+		s.unavailable(w, err)
+		return
+	}
+	sources := make([]recommend.Source, 0, len(bought)+len(viewed))
+	for i, x := range bought {
+		sources = append(sources, recommend.Source{Item: x, Bought: true, Rank: i, AlsoBought: lists[i]})
+	}
+	for i, x := range viewed {
+		j := len(bought) + 2*i
+		sources = append(sources, recommend.Source{Item: x, Rank: i, ViewedBought: lists[j], AlsoViewed: lists[j+1]})
+	}
+	req := recommend.Request{K: p.k, Exclude: exclude}
+	if pop != nil {
+		req.Popular = pop.Items
+	}
+	if p.category != "" {
+		allow, err := s.categoryFilter(r, p.category, lists)
+		if err != nil {
+			s.unavailable(w, err)
+			return
+		}
+		req.Allow = allow
+	}
+	resp := RecommendationsResponse{Customer: p.customer, Known: known, Items: []RecommendationItem{}}
+	for _, rec := range recommend.Merge(sources, req) {
+		resp.Items = append(resp.Items, RecommendationItem{Item: rec.Item, Score: rec.Score, Reason: string(rec.Reason),
+			Source: rec.Source, Because: because(rec)})
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// categoryFilter reads the categories of every candidate in one round trip.
+func (s *server) categoryFilter(r *http.Request, category string, lists [][]scoring.Related) (func(string) bool, error) {
+	var items []string
+	for _, l := range lists {
+		for _, it := range l {
+			items = append(items, it.Item)
+		}
+	}
+	cats, err := s.st.ItemCategories(r.Context(), items)
+	if err != nil {
+		return nil, err
+	}
+	in := make(map[string]bool, len(items))
+	for i, it := range items {
+		in[it] = cats[i] == category
+	}
+	// Popular back-fill comes from the category's own list: allow it.
+	return func(item string) bool { ok, seen := in[item]; return ok || !seen }, nil
+}
+
+func because(r recommend.Recommendation) string {
+	switch r.Reason {
+	case recommend.BecauseBought:
+		return "because you bought " + r.Source
+	case recommend.BecauseViewed:
+		return "because you viewed " + r.Source
+	}
+	return "popular"
+}
+
+// reversed returns a history (least recent first) most recent first.
+func reversed(items []string) []string {
+	out := slices.Clone(items)
+	slices.Reverse(out)
+	return out
+}
+
+// firstDistinct keeps the first n distinct items.
+func firstDistinct(items []string, n int) []string {
+	seen := map[string]bool{}
+	out := make([]string, 0, min(n, len(items)))
+	for _, x := range items {
+		if len(out) == n {
+			break
+		}
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func (s *server) unavailable(w http.ResponseWriter, err error) {
+	s.log.Warn().Err(err).Msg("state store request failed")
+	writeError(w, http.StatusServiceUnavailable, "state store unavailable")
+}

@@ -1,0 +1,81 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/alsobought/alsobought/scoring"
+)
+
+// ReadListsOf returns, in one round trip, the stored lists of a kind of
+// the given items (a missing list is empty) and, when popular is not nil,
+// the popularity list it names.
+func (s *Store) ReadListsOf(ctx context.Context, want []ListRef, popular *PopularRef) ([][]scoring.Related, *PopularList, error) {
+	var pop *redis.StringCmd
+	cmds, err := s.execPipeline(ctx, "read lists", func(p redis.Pipeliner) {
+		for _, w := range want {
+			p.Get(ctx, s.keys.List(w.Kind, w.Item))
+		}
+		if popular != nil {
+			pop = p.Get(ctx, s.keys.Popular(popular.Kind, popular.Category))
+		}
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make([][]scoring.Related, len(want))
+	for i, w := range want {
+		raw, err := cmds[i].(*redis.StringCmd).Bytes()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		l, err := decodeList(w.Item, raw)
+		if err != nil {
+			return nil, nil, err
+		}
+		out[i] = l.Items
+	}
+	var pl *PopularList
+	if pop != nil {
+		if raw, err := pop.Bytes(); err == nil {
+			pl = &PopularList{}
+			if err := json.Unmarshal(raw, pl); err != nil {
+				return nil, nil, fmt.Errorf("decode popular list: %w", err)
+			}
+		}
+	}
+	return out, pl, nil
+}
+
+// ListRef names a stored list.
+type ListRef struct {
+	Kind ListKind
+	Item string
+}
+
+// PopularRef names a stored popularity list.
+type PopularRef struct {
+	Kind     ListKind
+	Category string
+}
+
+// ItemCategories returns the category of each item ("" when unknown), in
+// one round trip.
+func (s *Store) ItemCategories(ctx context.Context, items []string) ([]string, error) {
+	if len(items) == 0 {
+		return nil, nil
+	}
+	vals, err := s.rdb.HMGet(ctx, s.keys.ItemCategories(), items...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read item categories: %w", err)
+	}
+	out := make([]string, len(items))
+	for i, v := range vals {
+		out[i], _ = v.(string)
+	}
+	return out, nil
+}
