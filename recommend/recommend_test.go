@@ -24,9 +24,9 @@ func TestMerge(t *testing.T) {
 		want    []Recommendation
 	}{
 		{
-			name:    "nothing known: popular items, marked as such",
-			req:     Request{K: 2, Popular: popular},
-			want:    []Recommendation{{Item: "water", Reason: Popular}, {Item: "bread", Reason: Popular}},
+			name: "nothing known: popular items, marked as such",
+			req:  Request{K: 2, Popular: popular},
+			want: []Recommendation{{Item: "water", Reason: Popular}, {Item: "bread", Reason: Popular}},
 		},
 		{
 			name:    "a purchase's list first, the owned item left out, then popular back-fill",
