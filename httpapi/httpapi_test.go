@@ -21,7 +21,7 @@ func TestRelatedEndpoint(t *testing.T) {
 	env := testenv.NewRedis(t)
 	at := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	_, err := env.Store.WriteLists(context.Background(), []store.List{{List: store.Bought, Item: "milk", Method: scoring.Amazon2017, ComputedAt: at,
-		Items: []scoring.Related{{Item: "bread", Score: 3.5, Support: 7}, {Item: "eggs", Score: 2.25, Support: 4}, {Item: "jam", Score: 1, Support: 2}}}})
+		Items: []scoring.Related{{Item: "bread", Score: 3.5, Support: 7}, {Item: "eggs", Score: 2.25, Support: 4}, {Item: "jam", Score: 1, Support: 2}}}}, false)
 	if err != nil {
 		t.Fatal(err)
 	}

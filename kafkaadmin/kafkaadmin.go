@@ -10,11 +10,12 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
-// EnsureTopic creates a topic with the given partitions unless it exists.
-func EnsureTopic(ctx context.Context, brokers []string, topic string, partitions, replication int) error {
+// EnsureTopic creates a topic with the given partitions and configuration
+// unless it exists (an existing topic is left as it is).
+func EnsureTopic(ctx context.Context, brokers []string, topic string, partitions, replication int, configs ...kafka.ConfigEntry) error {
 	client := &kafka.Client{Addr: kafka.TCP(brokers...)}
 	resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
-		Topic: topic, NumPartitions: partitions, ReplicationFactor: replication,
+		Topic: topic, NumPartitions: partitions, ReplicationFactor: replication, ConfigEntries: configs,
 	}}})
 	if err != nil {
 		return fmt.Errorf("create topic %s on %v: %w", topic, brokers, err)

@@ -20,7 +20,10 @@ import (
 // Store is what the re-scorer needs from the state.
 type Store interface {
 	ReadRows(ctx context.Context, kind store.ListKind, items []string) (store.RowBatch, error)
-	WriteLists(ctx context.Context, lists []store.List) (int, error)
+	WriteLists(ctx context.Context, lists []store.List, outbox bool) (store.Pending, error)
+	Published(ctx context.Context, p store.Pending) error
+	PendingChanges(ctx context.Context, n int, markedBefore time.Time) ([]string, []string, []store.ListChange, error)
+	ClearPending(ctx context.Context, members, stamps []string) error
 	DirtyItems(ctx context.Context, n int, markedBefore time.Time) ([]store.DirtyItem, error)
 	ClearDirty(ctx context.Context, items []store.DirtyItem) error
 	DirtyBacklog(ctx context.Context) (int64, time.Time, error)
@@ -28,7 +31,7 @@ type Store interface {
 	PopularityAnchor(ctx context.Context) (time.Time, error)
 	PopularityVersion(ctx context.Context) (int64, error)
 	ReadPopularity(ctx context.Context, kind store.ListKind, anchor time.Time) (store.Popularity, error)
-	WritePopularLists(ctx context.Context, kind store.ListKind, lists []store.PopularList) error
+	WritePopularLists(ctx context.Context, kind store.ListKind, lists []store.PopularList, outbox bool) (store.Pending, error)
 }
 
 // Defaults for Config.
@@ -40,6 +43,8 @@ const (
 	// DefaultPopularInterval is how often, at most, the popularity lists
 	// are recomputed while events arrive.
 	DefaultPopularInterval = 5 * time.Second
+	// DefaultPendingGrace: see Config.PendingGrace.
+	DefaultPendingGrace = 5 * time.Second
 )
 
 // Config of the re-scorer.
@@ -54,6 +59,15 @@ type Config struct {
 	// re-scored at most once per interval, and a change waits at most this
 	// long plus a poll. Default DefaultMinInterval.
 	MinInterval time.Duration
+	// Feed turns the list change feed on: every list change goes through
+	// the outbox (store.WriteLists), and is published by Publisher when
+	// there is one, else later by a serve process (see Publish).
+	Feed      bool
+	Publisher Publisher
+	// PendingGrace is how old an outbox entry must be before
+	// PublishPending takes it over from the re-scorer that marked it;
+	// default DefaultPendingGrace.
+	PendingGrace time.Duration
 }
 
 // Validate checks the configuration.
@@ -68,6 +82,11 @@ func (c Config) Validate() error {
 		return errors.New("rescore batch must be >= 1, poll interval > 0, sweep and minimum intervals >= 0")
 	}
 	return nil
+}
+
+// Publisher publishes list changes and returns once they are acknowledged.
+type Publisher interface {
+	Publish(ctx context.Context, changes []store.ListChange) error
 }
 
 // Rescorer recomputes lists.
@@ -99,6 +118,9 @@ func New(cfg Config, st Store, log zerolog.Logger, reg prometheus.Registerer) (*
 	if cfg.MinInterval == 0 {
 		cfg.MinInterval = DefaultMinInterval
 	}
+	if cfg.PendingGrace == 0 {
+		cfg.PendingGrace = DefaultPendingGrace
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -123,16 +145,59 @@ func (r *Rescorer) Rescore(ctx context.Context, kind store.ListKind, items []str
 			Revision: rb.Revisions[i], Items: r.list(rb, i)}
 		r.metrics.listSize.Observe(float64(len(lists[i].Items)))
 	}
-	written, err := r.st.WriteLists(ctx, lists)
+	pending, err := r.st.WriteLists(ctx, lists, r.cfg.Feed)
 	if err != nil {
 		return err
 	}
 	// A list not written lost to one computed from a newer row by another
 	// re-scorer: the newer one stands.
-	r.metrics.staleLists.Add(float64(len(lists) - written))
+	r.metrics.staleLists.Add(float64(len(lists) - pending.Written))
+	if err := r.publish(ctx, pending); err != nil {
+		return err
+	}
 	r.metrics.rescored.Add(float64(len(items)))
 	r.metrics.seconds.Observe(r.now().Sub(start).Seconds())
 	return nil
+}
+
+// publish sends what a write left to publish, when this re-scorer has a
+// publisher; without one the changes stay in the outbox for a serve
+// process's PublishPending.
+func (r *Rescorer) publish(ctx context.Context, p store.Pending) error {
+	if r.cfg.Publisher == nil || len(p.Changes) == 0 {
+		return nil
+	}
+	if err := r.cfg.Publisher.Publish(ctx, p.Changes); err != nil {
+		return fmt.Errorf("publish %d list changes: %w", len(p.Changes), err)
+	}
+	return r.st.Published(ctx, p)
+}
+
+// PublishPending publishes the current value of every list left in the
+// outbox for longer than Config.PendingGrace (by a crash between the Redis write
+// and the publish, or by a process without a publisher), and returns how
+// many it published.
+func (r *Rescorer) PublishPending(ctx context.Context) (int, error) {
+	if r.cfg.Publisher == nil {
+		return 0, nil
+	}
+	total := 0
+	for {
+		members, stamps, changes, err := r.st.PendingChanges(ctx, r.cfg.Batch, r.now().Add(-r.cfg.PendingGrace))
+		if err != nil || len(members) == 0 {
+			return total, err
+		}
+		if err := r.cfg.Publisher.Publish(ctx, changes); err != nil {
+			return total, fmt.Errorf("publish %d pending list changes: %w", len(changes), err)
+		}
+		if err := r.st.ClearPending(ctx, members, stamps); err != nil {
+			return total, err
+		}
+		total += len(members)
+		if len(members) < r.cfg.Batch {
+			return total, nil
+		}
+	}
 }
 
 // method is the score a kind of list is computed with: the configured
@@ -204,7 +269,11 @@ func (r *Rescorer) RescorePopular(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := r.st.WritePopularLists(ctx, kind, pop.Lists(kind, at)); err != nil {
+		pending, err := r.st.WritePopularLists(ctx, kind, pop.Lists(kind, at), r.cfg.Feed)
+		if err != nil {
+			return err
+		}
+		if err := r.publish(ctx, pending); err != nil {
 			return err
 		}
 	}
@@ -279,6 +348,12 @@ func (r *Rescorer) Run(ctx context.Context) error {
 			if _, err := r.drain(ctx, due); err != nil && ctx.Err() == nil {
 				r.metrics.errors.Inc()
 				r.log.Warn().Err(err).Msg("re-scoring dirty items failed; will retry")
+			}
+			if n, err := r.PublishPending(ctx); err != nil && ctx.Err() == nil {
+				r.metrics.errors.Inc()
+				r.log.Warn().Err(err).Msg("publishing pending list changes failed; will retry")
+			} else if n > 0 {
+				r.log.Info().Int("lists", n).Msg("published list changes left pending")
 			}
 			if r.popularDue(ctx) {
 				if err := r.RescorePopular(ctx); err != nil && ctx.Err() == nil {

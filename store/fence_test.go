@@ -67,15 +67,15 @@ func TestStaleListNeverReplacesNewer(t *testing.T) {
 		return store.List{List: store.Bought, Item: "milk", Method: scoring.Count, Revision: rb.Revisions[0],
 			Items: []scoring.Related{{Item: marker, Score: 1, Support: 1}}}
 	}
-	if n, err := st.WriteLists(ctx, []store.List{list(fresh, "from-fresh-row")}); err != nil || n != 1 {
-		t.Fatalf("fresh list: written %d, %v", n, err)
+	if p, err := st.WriteLists(ctx, []store.List{list(fresh, "from-fresh-row")}, false); err != nil || p.Written != 1 {
+		t.Fatalf("fresh list: written %d, %v", p.Written, err)
 	}
-	if n, err := st.WriteLists(ctx, []store.List{list(old, "from-stale-row")}); err != nil || n != 0 {
-		t.Fatalf("stale list: written %d, %v; want 0", n, err)
+	if p, err := st.WriteLists(ctx, []store.List{list(old, "from-stale-row")}, false); err != nil || p.Written != 0 {
+		t.Fatalf("stale list: written %d, %v; want 0", p.Written, err)
 	}
 	// Same revision (a sweep after the globals moved) may replace it.
-	if n, err := st.WriteLists(ctx, []store.List{list(fresh, "same-row-later")}); err != nil || n != 1 {
-		t.Fatalf("same-revision list: written %d, %v", n, err)
+	if p, err := st.WriteLists(ctx, []store.List{list(fresh, "same-row-later")}, false); err != nil || p.Written != 1 {
+		t.Fatalf("same-revision list: written %d, %v", p.Written, err)
 	}
 	got, err := st.ReadList(ctx, store.Bought, "milk")
 	if err != nil {

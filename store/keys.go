@@ -113,6 +113,14 @@ func (k Keys) PopularCategories(kind ListKind) string {
 // carried one: field X = category.
 func (k Keys) ItemCategories() string { return k.Prefix + ":" + globalTag + ":itemcat" }
 
+// Outbox is the sorted set of lists whose change is not published yet,
+// scored by the time (unix ms) they were marked; OutboxStamps holds each
+// member's mark stamp.
+func (k Keys) Outbox() string { return k.Prefix + ":" + globalTag + ":outbox" }
+
+// OutboxStamps: field member = the stamp of its latest mark.
+func (k Keys) OutboxStamps() string { return k.Prefix + ":" + globalTag + ":outboxver" }
+
 // Inflight holds, per partition (field p), the marker of the last written
 // step of the batch being applied (Store.ApplyBatch).
 func (k Keys) Inflight() string { return k.Prefix + ":" + globalTag + ":inflight" }

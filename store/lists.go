@@ -32,8 +32,9 @@ type List struct {
 	ComputedAt time.Time         `json:"computed_at"`
 	Items      []scoring.Related `json:"items"`
 	// Revision of the row the list was computed from (RowBatch.Revisions):
-	// the write fence of lists, kept in the row hash, not in the JSON.
-	Revision int64 `json:"-"`
+	// the write fence of lists, kept in the row hash; in the JSON so that a
+	// change-feed consumer can order two versions of a list.
+	Revision int64 `json:"revision"`
 }
 
 // ReadList returns an item's stored list of a kind.
@@ -60,8 +61,11 @@ func decodeList(item string, raw []byte) (List, error) {
 // the key, so only items with related items take memory. Each write is
 // fenced by its row revision: a list computed from an older row (a slow or
 // paused re-scorer racing a newer one) never replaces one computed from a
-// newer row. It returns how many lists were written.
-func (s *Store) WriteLists(ctx context.Context, lists []List) (int, error) {
+// newer row. With outbox, the lists are first marked pending in the
+// change-feed outbox, and the Pending returned carries the changes written
+// for the caller to publish (then Published); lists not written stay
+// pending, so the feed ends at what another writer stored.
+func (s *Store) WriteLists(ctx context.Context, lists []List, outbox bool) (Pending, error) {
 	bufs := make([]string, len(lists))
 	for i, l := range lists {
 		if len(l.Items) == 0 {
@@ -70,9 +74,20 @@ func (s *Store) WriteLists(ctx context.Context, lists []List) (int, error) {
 		l.Version = ListEncodingVersion
 		b, err := json.Marshal(l)
 		if err != nil {
-			return 0, fmt.Errorf("encode list of %s: %w", l.Item, err)
+			return Pending{}, fmt.Errorf("encode list of %s: %w", l.Item, err)
 		}
 		bufs[i] = string(b)
+	}
+	var pending Pending
+	if outbox {
+		members := make([]string, len(lists))
+		for i, l := range lists {
+			members[i] = listMember(l.List, l.Item)
+		}
+		var err error
+		if pending.stamp, err = s.markPending(ctx, members); err != nil {
+			return Pending{}, err
+		}
 	}
 	cmds, err := s.execPipeline(ctx, "write lists", func(p redis.Pipeliner) {
 		for i, l := range lists {
@@ -81,15 +96,41 @@ func (s *Store) WriteLists(ctx context.Context, lists []List) (int, error) {
 		}
 	})
 	if err != nil {
-		return 0, err
+		return Pending{}, err
 	}
-	written := 0
-	for _, c := range cmds {
-		if n, _ := c.(*redis.Cmd).Int(); n == 1 {
-			written++
+	for i, c := range cmds {
+		if n, _ := c.(*redis.Cmd).Int(); n != 1 {
+			continue
+		}
+		pending.Written++
+		if outbox {
+			l := lists[i]
+			ch := ListChange{Key: string(l.List) + ":" + l.Item}
+			if bufs[i] != "" {
+				ch.Value = []byte(bufs[i])
+			}
+			pending.Changes = append(pending.Changes, ch)
+			pending.members = append(pending.members, listMember(l.List, l.Item))
 		}
 	}
-	return written, nil
+	return pending, nil
+}
+
+// Pending is what a list write left to publish.
+type Pending struct {
+	Written int          // lists written
+	Changes []ListChange // to publish (with outbox only)
+	members []string
+	stamp   string
+}
+
+// Published clears the outbox of changes the broker acknowledged.
+func (s *Store) Published(ctx context.Context, p Pending) error {
+	stamps := make([]string, len(p.members))
+	for i := range stamps {
+		stamps[i] = p.stamp
+	}
+	return s.ClearPending(ctx, p.members, stamps)
 }
 
 // listRevisionField holds, in an item's row hash, the revision of the row

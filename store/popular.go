@@ -144,22 +144,44 @@ func (s *Store) ReadPopularity(ctx context.Context, kind ListKind, anchor time.T
 
 // WritePopularLists replaces a kind's popularity lists: the overall one and
 // one per category given, and deletes the category lists not given. It also
-// deletes the day buckets that fell out of the window long ago.
-func (s *Store) WritePopularLists(ctx context.Context, kind ListKind, lists []PopularList) error {
+// deletes the day buckets that fell out of the window long ago. With
+// outbox, the changes are marked pending first and returned to publish
+// (deleted category lists as tombstones).
+func (s *Store) WritePopularLists(ctx context.Context, kind ListKind, lists []PopularList, outbox bool) (Pending, error) {
 	index := s.keys.PopularCategories(kind)
 	old, err := s.rdb.SMembers(ctx, index).Result()
 	if err != nil {
-		return fmt.Errorf("read popular categories: %w", err)
+		return Pending{}, fmt.Errorf("read popular categories: %w", err)
 	}
 	keep := map[string]bool{}
 	bufs := make([][]byte, len(lists))
 	var anchor time.Time
 	for i, l := range lists {
 		if bufs[i], err = json.Marshal(l); err != nil {
-			return fmt.Errorf("encode popular list: %w", err)
+			return Pending{}, fmt.Errorf("encode popular list: %w", err)
 		}
 		keep[l.Category] = true
 		anchor = l.Anchor
+	}
+	var pending Pending
+	var gone []string
+	for _, c := range old {
+		if !keep[c] {
+			gone = append(gone, c)
+		}
+	}
+	if outbox {
+		for i, l := range lists {
+			pending.members = append(pending.members, popularMember(kind, l.Category))
+			pending.Changes = append(pending.Changes, ListChange{Key: PopularFeedKey(kind, l.Category), Value: bufs[i]})
+		}
+		for _, c := range gone {
+			pending.members = append(pending.members, popularMember(kind, c))
+			pending.Changes = append(pending.Changes, ListChange{Key: PopularFeedKey(kind, c)})
+		}
+		if pending.stamp, err = s.markPending(ctx, pending.members); err != nil {
+			return Pending{}, err
+		}
 	}
 	_, err = s.execPipeline(ctx, "write popular lists", func(p redis.Pipeliner) {
 		for i, l := range lists {
@@ -168,11 +190,9 @@ func (s *Store) WritePopularLists(ctx context.Context, kind ListKind, lists []Po
 				p.SAdd(ctx, index, l.Category)
 			}
 		}
-		for _, c := range old {
-			if !keep[c] {
-				p.Del(ctx, s.keys.Popular(kind, c))
-				p.SRem(ctx, index, c)
-			}
+		for _, c := range gone {
+			p.Del(ctx, s.keys.Popular(kind, c))
+			p.SRem(ctx, index, c)
 		}
 		if !anchor.IsZero() {
 			for d := scoring.PopularityDays; d < popularityRetention; d++ {
@@ -180,7 +200,8 @@ func (s *Store) WritePopularLists(ctx context.Context, kind ListKind, lists []Po
 			}
 		}
 	})
-	return err
+	pending.Written = len(lists)
+	return pending, err
 }
 
 // ReadPopular returns a stored popularity list (category "" for overall).

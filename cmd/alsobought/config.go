@@ -29,6 +29,7 @@ type settings struct {
 	httpAddr     string
 	topic        string
 	dlqTopic     string
+	feedTopic    string
 	group        string
 	partitions   int
 	historySize  int
@@ -60,6 +61,7 @@ var settingVars = []envVar{
 	{"http", "ALSOBOUGHT_HTTP_ADDR", httpapi.DefaultAddr, "HTTP listen address (API, /healthz, /readyz, /metrics)"},
 	{"topic", "ALSOBOUGHT_TOPIC", event.DefaultTopic, "events topic (purchases and views)"},
 	{"dlq-topic", "ALSOBOUGHT_DLQ_TOPIC", "", "dead-letter topic (default: <topic>.dlq)"},
+	{"feed-topic", "ALSOBOUGHT_FEED_TOPIC", "", "compacted topic of list changes (default: <topic>.lists; off: no feed)"},
 	{"group", "ALSOBOUGHT_GROUP", "alsobought", "Kafka consumer group"},
 	{"partitions", "ALSOBOUGHT_PARTITIONS", "4", "partitions of the topics when alsobought creates them"},
 	{"history-size", "ALSOBOUGHT_HISTORY_SIZE", "200", "K_hist: distinct purchased items retained per customer"},
@@ -117,6 +119,7 @@ func (s *settings) register(fs *flag.FlagSet) {
 	str(&s.httpAddr, "http")
 	str(&s.topic, "topic")
 	str(&s.dlqTopic, "dlq-topic")
+	str(&s.feedTopic, "feed-topic")
 	str(&s.group, "group")
 	num(&s.partitions, "partitions")
 	num(&s.historySize, "history-size")
@@ -151,6 +154,12 @@ func (s *settings) validate() error {
 	problems := append([]string(nil), s.envErrs...)
 	if s.dlqTopic == "" {
 		s.dlqTopic = event.DeadLetterTopic(s.topic)
+	}
+	if s.feedTopic == "" {
+		s.feedTopic = s.topic + ".lists"
+	}
+	if s.feedTopic == s.topic || s.feedTopic == s.dlqTopic {
+		problems = append(problems, fmt.Sprintf("-feed-topic %q must differ from the events and dead-letter topics", s.feedTopic))
 	}
 	if s.partitions < 1 {
 		problems = append(problems, fmt.Sprintf("-partitions %d: must be at least 1", s.partitions))
@@ -195,6 +204,10 @@ func (s *settings) validate() error {
 }
 
 func (s *settings) brokerList() []string { return splitList(s.brokers) }
+
+// feedOn reports whether list changes are published (-feed-topic off turns
+// the feed off).
+func (s *settings) feedOn() bool { return s.feedTopic != "off" }
 
 func (s *settings) storeConfig() store.Config {
 	return store.Config{Addrs: splitList(s.redisAddrs), Prefix: s.prefix}

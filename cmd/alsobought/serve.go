@@ -12,8 +12,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/segmentio/kafka-go"
 
 	"github.com/alsobought/alsobought/consumer"
+	"github.com/alsobought/alsobought/feed"
 	"github.com/alsobought/alsobought/httpapi"
 	"github.com/alsobought/alsobought/kafkaadmin"
 	"github.com/alsobought/alsobought/rescore"
@@ -54,8 +56,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return &exitError{code: 2, msg: err.Error()}
 	}
-	rs, err := rescore.New(rescore.Config{Method: scoring.Method(s.method), Rules: s.listRules(),
-		SweepInterval: s.sweep, MinInterval: s.minInterval}, st, log, reg)
+	rcfg := rescore.Config{Method: scoring.Method(s.method), Rules: s.listRules(),
+		SweepInterval: s.sweep, MinInterval: s.minInterval, Feed: s.feedOn()}
+	if s.feedOn() {
+		pub := feed.New(s.brokerList(), s.feedTopic)
+		defer pub.Close()
+		rcfg.Publisher = pub
+	}
+	rs, err := rescore.New(rcfg, st, log, reg)
 	if err != nil {
 		return &exitError{code: 2, msg: err.Error()}
 	}
@@ -127,8 +135,16 @@ func connect(ctx context.Context, s *settings, st *store.Store) error {
 }
 
 func ensureTopics(ctx context.Context, s *settings) error {
-	for _, t := range []string{s.topic, s.dlqTopic} {
-		if err := kafkaadmin.EnsureTopic(ctx, s.brokerList(), t, s.partitions, 1); err != nil {
+	type topic struct {
+		name    string
+		configs []kafka.ConfigEntry
+	}
+	topics := []topic{{s.topic, nil}, {s.dlqTopic, nil}}
+	if s.feedOn() {
+		topics = append(topics, topic{s.feedTopic, feed.TopicConfig})
+	}
+	for _, t := range topics {
+		if err := kafkaadmin.EnsureTopic(ctx, s.brokerList(), t.name, s.partitions, 1, t.configs...); err != nil {
 			return &exitError{code: 1, msg: fmt.Sprintf("cannot reach Kafka at %s: %v (is it running? `make up` starts a local one)", s.brokers, err)}
 		}
 	}

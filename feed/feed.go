@@ -1,0 +1,53 @@
+// Package feed publishes list changes to a compacted Kafka topic keyed by
+// list, so downstream caches and search indexes follow the lists without
+// polling Redis (docs/events.md, "List change feed").
+package feed
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/alsobought/alsobought/store"
+)
+
+// TopicConfig makes the feed topic compacted: the broker keeps the latest
+// value of each list and, after a while, drops deleted lists' tombstones.
+var TopicConfig = []kafka.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue: "compact"}}
+
+// Kafka publishes to the feed topic.
+type Kafka struct {
+	w     *kafka.Writer
+	topic string
+}
+
+// New returns a publisher; it connects on first use.
+func New(brokers []string, topic string) *Kafka {
+	return &Kafka{topic: topic, w: &kafka.Writer{
+		Addr:         kafka.TCP(brokers...),
+		Topic:        topic,
+		Balancer:     &kafka.Murmur2Balancer{},
+		RequiredAcks: kafka.RequireAll,
+		BatchTimeout: 5 * time.Millisecond,
+		BatchSize:    1000,
+	}}
+}
+
+// Publish writes the changes, a list's key as the message key and its JSON
+// (or nothing, for a deleted list) as the value, and returns once the
+// broker acknowledged them all.
+func (k *Kafka) Publish(ctx context.Context, changes []store.ListChange) error {
+	msgs := make([]kafka.Message, len(changes))
+	for i, c := range changes {
+		msgs[i] = kafka.Message{Key: []byte(c.Key), Value: c.Value}
+	}
+	if err := k.w.WriteMessages(ctx, msgs...); err != nil {
+		return fmt.Errorf("write %d list changes to %s: %w", len(msgs), k.topic, err)
+	}
+	return nil
+}
+
+// Close flushes and closes the writer.
+func (k *Kafka) Close() error { return k.w.Close() }
