@@ -27,10 +27,6 @@ func TestListFeedMatchesRedis(t *testing.T) {
 	if err := kafkaadmin.EnsureTopic(ctx, env.Brokers, feedTopic, 2, 1, feed.TopicConfig...); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		client := &kafka.Client{Addr: kafka.TCP(env.Brokers...)}
-		_, _ = client.DeleteTopics(context.Background(), &kafka.DeleteTopicsRequest{Topics: []string{feedTopic}})
-	})
 	pub := feed.New(env.Brokers, feedTopic)
 	defer pub.Close()
 	evs := loadDunnhumby(t)[:8000]

@@ -56,7 +56,7 @@ func New(t testing.TB, partitions int) *Env {
 	}
 	t.Cleanup(func() {
 		client := &kafka.Client{Addr: kafka.TCP(e.Brokers...)}
-		_, _ = client.DeleteTopics(context.Background(), &kafka.DeleteTopicsRequest{Topics: []string{e.Topic, e.DLQTopic}})
+		_, _ = client.DeleteTopics(context.Background(), &kafka.DeleteTopicsRequest{Topics: []string{e.Topic, e.DLQTopic, e.Topic + ".lists"}})
 	})
 	return e
 }
