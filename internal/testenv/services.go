@@ -1,7 +1,6 @@
 package testenv
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,11 +10,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/segmentio/kafka-go"
-
-	"github.com/alsobought/alsobought/kafkaadmin"
-	"github.com/alsobought/alsobought/store"
 )
 
 // Service is a redis-server or a Kafka broker of this test alone, started
@@ -62,9 +56,8 @@ func PrivateKafka(t testing.TB) *Service {
 // ones are not configured either: such a run means "no services here".
 func requireServices(t testing.TB) {
 	t.Helper()
-	if os.Getenv("ALSOBOUGHT_KAFKA_BROKERS") == "" || os.Getenv("ALSOBOUGHT_REDIS_ADDRS") == "" {
-		missing(t, "ALSOBOUGHT_KAFKA_BROKERS and ALSOBOUGHT_REDIS_ADDRS")
-	}
+	envSetting(t, "ALSOBOUGHT_KAFKA_BROKERS")
+	envSetting(t, "ALSOBOUGHT_REDIS_ADDRS")
 }
 
 func newService(t testing.TB, name string) *Service {
@@ -170,49 +163,4 @@ func processAlive(pid int) bool {
 		return false
 	}
 	return b[i+2] != 'Z' && b[i+2] != 'X'
-}
-
-// NewOn returns an environment like New, but on the given brokers and
-// Redis (for example private ones): topics with the given partitions are
-// created on the brokers, and a store is opened on Redis under a fresh
-// prefix. At cleanup the topics and keys are deleted, each with a short
-// timeout, since a test may leave a private service dead.
-func NewOn(t testing.TB, brokers []string, redisAddr string, partitions int) *Env {
-	t.Helper()
-	id := fmt.Sprintf("t%d%d", time.Now().UnixNano()%1_000_000_000, counter.Add(1))
-	e := &Env{
-		Brokers:   brokers,
-		RedisAddr: redisAddr,
-		Topic:     "test." + id,
-		DLQTopic:  "test." + id + ".dlq",
-		Group:     "test-" + id,
-		Prefix:    id,
-	}
-	st, err := store.New(store.Config{Addrs: []string{redisAddr}, Prefix: e.Prefix})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.Store = st
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		client := &kafka.Client{Addr: kafka.TCP(e.Brokers...)}
-		_, _ = client.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: []string{e.Topic, e.DLQTopic}})
-		iter := st.Client().Scan(ctx, 0, e.Prefix+":*", 1000).Iterator()
-		for iter.Next(ctx) {
-			st.Client().Del(ctx, iter.Val())
-		}
-		st.Close()
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := st.Ping(ctx); err != nil {
-		t.Fatalf("redis at %s: %v", redisAddr, err)
-	}
-	for _, topic := range []string{e.Topic, e.DLQTopic} {
-		if err := kafkaadmin.EnsureTopic(ctx, brokers, topic, partitions, 1); err != nil {
-			t.Fatalf("kafka at %s: %v", strings.Join(brokers, ","), err)
-		}
-	}
-	return e
 }

@@ -37,46 +37,63 @@ type Env struct {
 
 var counter atomic.Int64
 
-// New returns the environment of a test, creating its topics (with the given
-// partitions) and a store under a fresh prefix, deleted at cleanup.
+// New returns the environment of a test on the services of `make up`,
+// creating its topics (with the given partitions) and a store under a
+// fresh prefix, all deleted at cleanup.
 func New(t testing.TB, partitions int) *Env {
 	t.Helper()
-	e := NewRedis(t)
-	brokers := os.Getenv("ALSOBOUGHT_KAFKA_BROKERS")
-	if brokers == "" {
-		missing(t, "ALSOBOUGHT_KAFKA_BROKERS")
-	}
-	e.Brokers = strings.Split(brokers, ",")
+	redisAddr := envSetting(t, "ALSOBOUGHT_REDIS_ADDRS")
+	return NewOn(t, strings.Split(envSetting(t, "ALSOBOUGHT_KAFKA_BROKERS"), ","), redisAddr, partitions)
+}
+
+// NewOn returns an environment like New, but on the given brokers and
+// Redis (for example private ones).
+func NewOn(t testing.TB, brokers []string, redisAddr string, partitions int) *Env {
+	t.Helper()
+	e := newEnv(t, redisAddr)
+	e.Brokers = brokers
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for _, topic := range []string{e.Topic, e.DLQTopic} {
-		if err := kafkaadmin.EnsureTopic(ctx, e.Brokers, topic, partitions, 1); err != nil {
-			t.Fatalf("kafka at %s: %v", brokers, err)
+		if err := kafkaadmin.EnsureTopic(ctx, brokers, topic, partitions, 1); err != nil {
+			t.Fatalf("kafka at %s: %v", strings.Join(brokers, ","), err)
 		}
 	}
 	t.Cleanup(func() {
+		// A short timeout: a test may leave a private broker dead.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
 		client := &kafka.Client{Addr: kafka.TCP(e.Brokers...)}
-		_, _ = client.DeleteTopics(context.Background(), &kafka.DeleteTopicsRequest{Topics: []string{e.Topic, e.DLQTopic, e.Topic + ".lists"}})
+		_, _ = client.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: []string{e.Topic, e.DLQTopic, e.Topic + ".lists"}})
 	})
 	return e
 }
 
-func missing(t testing.TB, v string) {
+// envSetting returns a service setting of `make up`, or skips (fails under
+// ALSOBOUGHT_REQUIRE_SERVICES=1) when it is unset.
+func envSetting(t testing.TB, name string) string {
 	t.Helper()
-	if os.Getenv("ALSOBOUGHT_REQUIRE_SERVICES") == "1" {
-		t.Fatalf("%s must be set (run `make up` or `make test`)", v)
+	v := os.Getenv(name)
+	if v == "" {
+		if os.Getenv("ALSOBOUGHT_REQUIRE_SERVICES") == "1" {
+			t.Fatalf("%s must be set (run `make up` or `make test`)", name)
+		}
+		t.Skipf("needs %s: run `make test`, or `make up` and export the settings it prints", name)
 	}
-	t.Skipf("needs %s: run `make test`, or `make up` and export the settings it prints", v)
+	return v
 }
 
 // NewRedis returns an environment with only Redis: a store under a fresh
 // prefix, whose keys are deleted at cleanup.
 func NewRedis(t testing.TB) *Env {
 	t.Helper()
-	redisAddr := os.Getenv("ALSOBOUGHT_REDIS_ADDRS")
-	if redisAddr == "" {
-		missing(t, "ALSOBOUGHT_REDIS_ADDRS")
-	}
+	return newEnv(t, envSetting(t, "ALSOBOUGHT_REDIS_ADDRS"))
+}
+
+// newEnv names a test's topics, group and prefix, and opens a store on
+// redisAddr whose keys are deleted at cleanup.
+func newEnv(t testing.TB, redisAddr string) *Env {
+	t.Helper()
 	id := fmt.Sprintf("t%d%d", time.Now().UnixNano()%1_000_000_000, counter.Add(1))
 	e := &Env{
 		RedisAddr: redisAddr,
@@ -90,19 +107,20 @@ func NewRedis(t testing.TB) *Env {
 		t.Fatal(err)
 	}
 	e.Store = st
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := st.Ping(ctx); err != nil {
-		t.Fatalf("redis at %s: %v", redisAddr, err)
-	}
 	t.Cleanup(func() {
-		ctx := context.Background()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
 		iter := st.Client().Scan(ctx, 0, e.Prefix+":*", 1000).Iterator()
 		for iter.Next(ctx) {
 			st.Client().Del(ctx, iter.Val())
 		}
 		st.Close()
 	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := st.Ping(ctx); err != nil {
+		t.Fatalf("redis at %s: %v", redisAddr, err)
+	}
 	return e
 }
 
