@@ -11,7 +11,7 @@ import (
 
 // SchemaVersion is the version of the key contract and of the state's
 // encoding. It changes only with a migration note in docs/redis-keys.md.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // globalTag is the hash tag of the keys that are not per item or per
 // customer. '#' cannot occur in an id, so no item or customer shares it.
