@@ -82,7 +82,8 @@ type RecommendationItem struct {
 // RecommendationsResponse is the body of both recommendation endpoints.
 type RecommendationsResponse struct {
 	Customer string `json:"customer,omitempty"`
-	// Known is false for a customer with no history: the items are popular.
+	// Known is false when nothing is known to personalise with (a customer
+	// with no history and no context items): the items are popular.
 	Known bool                 `json:"known"`
 	Items []RecommendationItem `json:"items"`
 }
@@ -239,9 +240,13 @@ func (s *server) recommend(w http.ResponseWriter, r *http.Request, p recParams) 
 // categoryFilter reads the categories of every candidate in one round trip.
 func (s *server) categoryFilter(r *http.Request, category string, lists [][]scoring.Related) (func(string) bool, error) {
 	var items []string
+	seen := map[string]bool{}
 	for _, l := range lists {
 		for _, it := range l {
-			items = append(items, it.Item)
+			if !seen[it.Item] {
+				seen[it.Item] = true
+				items = append(items, it.Item)
+			}
 		}
 	}
 	cats, err := s.st.ItemCategories(r.Context(), items)

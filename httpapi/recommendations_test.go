@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 
@@ -114,6 +115,15 @@ func TestRecommendationEndpoints(t *testing.T) {
 	}
 	if r.Items[1].Reason != "popular" || r.Items[1].Item != "pen" {
 		t.Fatalf("back-fill should be the best-seller pen: %v", items(r))
+	}
+
+	// Catalogues bought again and again keep owned items (-keep-owned).
+	keep := httpapi.New(env.Store, httpapi.Options{KeepOwned: true}, func(context.Context) string { return "" }, prometheus.NewRegistry(), zerolog.Nop())
+	rec := httptest.NewRecorder()
+	keep.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/customers/me/recommendations?k=3", nil))
+	var kept httpapi.RecommendationsResponse
+	if err := json.Unmarshal(rec.Body.Bytes(), &kept); err != nil || !slices.ContainsFunc(kept.Items, func(it httpapi.RecommendationItem) bool { return it.Item == "milk" }) {
+		t.Fatalf("with KeepOwned the owned best-seller milk should be back-filled: %s (%v)", rec.Body, err)
 	}
 
 	get("/v1/customers/stranger/recommendations?k=3", 200, &r)
