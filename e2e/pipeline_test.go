@@ -132,19 +132,26 @@ func TestDunnhumbyStreamMatchesOracle(t *testing.T) {
 	evs := loadDunnhumby(t)
 	for _, k := range []int{200, 20} {
 		t.Run("K_hist="+strconv.Itoa(k), func(t *testing.T) {
-			env := testenv.New(t, 4)
-			start := time.Now()
-			produce(t, env, evs)
-			p := startPipeline(t, env, k)
-			p.waitApplied(5 * time.Minute)
-			took := time.Since(start)
-			p.close()
-			t.Logf("%d events replayed and applied in %s (%.0f events/s)", len(evs), took.Round(time.Millisecond), float64(len(evs))/took.Seconds())
-			report := p.verifyAgainstOracle(evs)
-			if report.Lists == 0 || report.Counters == 0 {
-				t.Fatalf("nothing was compared: %s", report)
-			}
+			streamAndVerify(t, evs, oracle.Settings{HistorySize: k, ViewHistorySize: 30, Dedup: delta.DefaultDedup})
 		})
+	}
+}
+
+// streamAndVerify produces evs to a fresh 4-partition topic, applies them
+// with a consumer under set, and checks the state against the oracle.
+func streamAndVerify(t *testing.T, evs []event.Event, set oracle.Settings) {
+	t.Helper()
+	env := testenv.New(t, 4)
+	start := time.Now()
+	produce(t, env, evs)
+	p := startPipelineWith(t, env, set)
+	p.waitApplied(5 * time.Minute)
+	took := time.Since(start)
+	p.close()
+	t.Logf("%d events replayed and applied in %s (%.0f events/s)", len(evs), took.Round(time.Millisecond), float64(len(evs))/took.Seconds())
+	report := p.verifyAgainstOracle(evs)
+	if report.Lists == 0 || report.Counters == 0 {
+		t.Fatalf("nothing was compared: %s", report)
 	}
 }
 
@@ -167,18 +174,7 @@ func TestYoochooseStreamMatchesOracle(t *testing.T) {
 	}
 	for _, kView := range []int{30, 5} {
 		t.Run("K_view="+strconv.Itoa(kView), func(t *testing.T) {
-			env := testenv.New(t, 4)
-			start := time.Now()
-			produce(t, env, evs)
-			p := startPipelineWith(t, env, oracle.Settings{HistorySize: 200, ViewHistorySize: kView, Dedup: delta.DefaultDedup})
-			p.waitApplied(5 * time.Minute)
-			took := time.Since(start)
-			p.close()
-			t.Logf("%d events replayed and applied in %s (%.0f events/s)", len(evs), took.Round(time.Millisecond), float64(len(evs))/took.Seconds())
-			report := p.verifyAgainstOracle(evs)
-			if report.Lists == 0 || report.Counters == 0 {
-				t.Fatalf("nothing was compared: %s", report)
-			}
+			streamAndVerify(t, evs, oracle.Settings{HistorySize: 200, ViewHistorySize: kView, Dedup: delta.DefaultDedup})
 		})
 	}
 }
