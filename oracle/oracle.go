@@ -39,6 +39,11 @@ type State struct {
 	// kind (Bought, Viewed) in the popularity window before it.
 	Anchor  time.Time
 	Popular map[store.ListKind]store.Popularity
+	// Buckets are the popularity day buckets of the window (kind -> day ->
+	// field -> count, fields as stored), and ItemCategories the category of
+	// each item's latest event with one: bootstrap writes both.
+	Buckets        map[store.ListKind]map[string]map[string]int64
+	ItemCategories map[string]string
 }
 
 // Build replays events (in arrival order) and derives the counters. An
@@ -97,25 +102,43 @@ func Build(events []event.Event, set Settings) *State {
 	}
 	s.Bought = derive(s.Histories)
 	s.Viewed = derive(s.ViewHistories)
-	s.Popular = popularity(counted, s.Anchor)
+	s.Popular, s.Buckets = popularity(counted, s.Anchor)
+	s.ItemCategories = map[string]string{}
+	for _, e := range counted {
+		if e.Category != "" {
+			s.ItemCategories[e.ItemID] = e.Category
+		}
+	}
 	return s
 }
 
 // popularity counts each kind's events in the days of the window before
-// the anchor (DESIGN.md section 3).
-func popularity(events []event.Event, anchor time.Time) map[store.ListKind]store.Popularity {
+// the anchor (DESIGN.md section 3), also per day.
+func popularity(events []event.Event, anchor time.Time) (map[store.ListKind]store.Popularity, map[store.ListKind]map[string]map[string]int64) {
 	window := map[string]bool{}
 	for _, d := range store.WindowDays(anchor) {
 		window[d] = true
 	}
 	out := map[store.ListKind]store.Popularity{store.Bought: store.NewPopularity(anchor), store.Viewed: store.NewPopularity(anchor)}
+	buckets := map[store.ListKind]map[string]map[string]int64{store.Bought: {}, store.Viewed: {}}
 	for _, e := range events {
-		if !window[delta.PopularityDay(e.Time)] {
+		day := delta.PopularityDay(e.Time)
+		if !window[day] {
 			continue
 		}
-		p := out[store.Viewed]
+		kind := store.Viewed
 		if e.Type == event.Purchase {
-			p = out[store.Bought]
+			kind = store.Bought
+		}
+		p := out[kind]
+		b := buckets[kind][day]
+		if b == nil {
+			b = map[string]int64{}
+			buckets[kind][day] = b
+		}
+		b[e.ItemID]++
+		if e.Category != "" {
+			b[delta.CategoryField(e.Category, e.ItemID)]++
 		}
 		p.Overall[e.ItemID]++
 		if e.Category != "" {
@@ -125,7 +148,7 @@ func popularity(events []event.Event, anchor time.Time) map[store.ListKind]store
 			p.ByCategory[e.Category][e.ItemID]++
 		}
 	}
-	return out
+	return out, buckets
 }
 
 // derive computes the counters of a set of final histories.
@@ -218,6 +241,7 @@ func (s *State) Snapshot() *store.Snapshot {
 	snap := store.NewSnapshot()
 	snap.Bought, snap.Viewed = s.Bought, s.Viewed
 	snap.ViewedBought, snap.ViewedTotal = s.ViewedBought, s.ViewedTotal
+	snap.PopularAnchor, snap.PopularBuckets, snap.ItemCategories = s.Anchor, s.Buckets, s.ItemCategories
 	for c, h := range s.Histories {
 		if len(h.Items) > 0 {
 			snap.Histories[c] = h.Items

@@ -162,13 +162,20 @@ func (r *Rescorer) Rescore(ctx context.Context, kind store.ListKind, items []str
 
 // publish sends what a write left to publish, when this re-scorer has a
 // publisher; without one the changes stay in the outbox for a serve
-// process's PublishPending.
+// process's PublishPending. A failed publish (Kafka down) does not fail
+// re-scoring, which only needs Redis: the changes stay in the outbox and
+// PublishPending retries them.
 func (r *Rescorer) publish(ctx context.Context, p store.Pending) error {
-	if r.cfg.Publisher == nil || len(p.Changes) == 0 {
+	if r.cfg.Publisher == nil {
 		return nil
 	}
+	if len(p.Changes) == 0 {
+		return r.st.Published(ctx, p) // clear what needed no message
+	}
 	if err := r.cfg.Publisher.Publish(ctx, p.Changes); err != nil {
-		return fmt.Errorf("publish %d list changes: %w", len(p.Changes), err)
+		r.metrics.errors.Inc()
+		r.log.Warn().Err(err).Int("lists", len(p.Changes)).Msg("publishing list changes failed; they stay in the outbox")
+		return nil
 	}
 	return r.st.Published(ctx, p)
 }
@@ -221,14 +228,19 @@ func (r *Rescorer) list(rb store.RowBatch, i int) []scoring.Related {
 // DrainDirty re-scores every dirty item, however recently marked, and
 // returns how many it re-scored.
 func (r *Rescorer) DrainDirty(ctx context.Context) (int, error) {
-	return r.drain(ctx, func() time.Time { return time.Unix(1<<40, 0) })
+	return r.drain(ctx, func() time.Time { return time.Unix(1<<40, 0) }, -1)
 }
 
+// pollRounds bounds the batches one poll of Run re-scores, so that under a
+// steady stream of marks the popularity lists and the outbox get their
+// turn too.
+const pollRounds = 25
+
 // drain re-scores the dirty items first marked before cutoff() until none
-// is left.
-func (r *Rescorer) drain(ctx context.Context, cutoff func() time.Time) (int, error) {
+// is left, or for at most rounds batches (rounds < 0: no bound).
+func (r *Rescorer) drain(ctx context.Context, cutoff func() time.Time, rounds int) (int, error) {
 	total := 0
-	for {
+	for ; rounds != 0; rounds-- {
 		dirty, err := r.st.DirtyItems(ctx, r.cfg.Batch, cutoff())
 		if err != nil || len(dirty) == 0 {
 			return total, err
@@ -250,6 +262,7 @@ func (r *Rescorer) drain(ctx context.Context, cutoff func() time.Time) (int, err
 		}
 		total += len(dirty)
 	}
+	return total, nil
 }
 
 // RescorePopular recomputes the popularity lists of both kinds from the
@@ -264,6 +277,7 @@ func (r *Rescorer) RescorePopular(ctx context.Context) error {
 		return err
 	}
 	at := r.now().UTC()
+	r.popularAt = r.now() // also after a failure: retried at the next interval, not every poll
 	for _, kind := range []store.ListKind{store.Bought, store.Viewed} {
 		pop, err := r.st.ReadPopularity(ctx, kind, anchor)
 		if err != nil {
@@ -277,7 +291,7 @@ func (r *Rescorer) RescorePopular(ctx context.Context) error {
 			return err
 		}
 	}
-	r.popularVersion, r.popularAt = version, r.now()
+	r.popularVersion = version
 	return nil
 }
 
@@ -345,7 +359,7 @@ func (r *Rescorer) Run(ctx context.Context) error {
 			return nil
 		case <-poll.C:
 			due := func() time.Time { return r.now().Add(-r.cfg.MinInterval) }
-			if _, err := r.drain(ctx, due); err != nil && ctx.Err() == nil {
+			if _, err := r.drain(ctx, due, pollRounds); err != nil && ctx.Err() == nil {
 				r.metrics.errors.Inc()
 				r.log.Warn().Err(err).Msg("re-scoring dirty items failed; will retry")
 			}

@@ -103,6 +103,12 @@ func (k Keys) Popular(kind ListKind, category string) string {
 	return key
 }
 
+// PopularityDays is the set of days with a popularity bucket of a kind,
+// so old buckets are found and deleted without a scan.
+func (k Keys) PopularityDays(kind ListKind) string {
+	return k.Prefix + ":" + globalTag + ":popdays:" + kind.code()
+}
+
 // PopularCategories is the set of categories with a stored popularity list
 // of a kind.
 func (k Keys) PopularCategories(kind ListKind) string {

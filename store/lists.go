@@ -99,19 +99,24 @@ func (s *Store) WriteLists(ctx context.Context, lists []List, outbox bool) (Pend
 		return Pending{}, err
 	}
 	for i, c := range cmds {
-		if n, _ := c.(*redis.Cmd).Int(); n != 1 {
-			continue
+		n, _ := c.(*redis.Cmd).Int()
+		if n == 0 {
+			continue // refused: a newer list stands, and stays pending for its writer
 		}
 		pending.Written++
-		if outbox {
-			l := lists[i]
-			ch := ListChange{Key: string(l.List) + ":" + l.Item}
-			if bufs[i] != "" {
-				ch.Value = []byte(bufs[i])
-			}
-			pending.Changes = append(pending.Changes, ch)
-			pending.members = append(pending.members, listMember(l.List, l.Item))
+		if !outbox {
+			continue
 		}
+		l := lists[i]
+		pending.members = append(pending.members, listMember(l.List, l.Item))
+		if n == 2 {
+			continue // an empty list that did not exist: nothing changed
+		}
+		ch := ListChange{Key: string(l.List) + ":" + l.Item}
+		if bufs[i] != "" {
+			ch.Value = []byte(bufs[i])
+		}
+		pending.Changes = append(pending.Changes, ch)
 	}
 	return pending, nil
 }

@@ -171,6 +171,21 @@ func (s *Store) WriteState(ctx context.Context, st *Snapshot) error {
 	for x, n := range st.ViewedTotal {
 		add(s.keys.Row(ViewedBought, x), []any{delta.FieldViewedTotal, n})
 	}
+	sets := map[string][]any{} // set key -> members
+	for kind, days := range st.PopularBuckets {
+		for day, counts := range days {
+			addCounts(s.keys.Popularity(kind, day), counts)
+			sets[s.keys.PopularityDays(kind)] = append(sets[s.keys.PopularityDays(kind)], day)
+		}
+	}
+	if !st.PopularAnchor.IsZero() {
+		add(s.keys.PopularityState(), []any{popAnchorField, st.PopularAnchor.UnixMilli(), popVersionField, 1})
+	}
+	cats := make([]any, 0, 2*len(st.ItemCategories))
+	for it, c := range st.ItemCategories {
+		cats = append(cats, it, c)
+	}
+	add(s.keys.ItemCategories(), cats)
 	for c, items := range st.Histories {
 		add(s.keys.Customer(c), []any{purchasesField, delta.History{Items: items}.Encode()})
 	}
@@ -188,5 +203,10 @@ func (s *Store) WriteState(ctx context.Context, st *Snapshot) error {
 			return err
 		}
 	}
-	return nil
+	_, err := s.execPipeline(ctx, "write state sets", func(p redis.Pipeliner) {
+		for k, members := range sets {
+			p.SAdd(ctx, k, members...)
+		}
+	})
+	return err
 }

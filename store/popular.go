@@ -18,10 +18,6 @@ import (
 // PopularListSize is how many items a stored popularity list holds.
 const PopularListSize = 100
 
-// popularityRetention is how far back from the anchor's day the re-scorer
-// deletes old day buckets (buckets older than the window are never read).
-const popularityRetention = 75
-
 // PopularList is a stored popularity list: the items with the most events
 // of a kind (Bought or Viewed), overall or within a category, in the
 // PopularityDays UTC days ending with the anchor's day.
@@ -144,7 +140,7 @@ func (s *Store) ReadPopularity(ctx context.Context, kind ListKind, anchor time.T
 
 // WritePopularLists replaces a kind's popularity lists: the overall one and
 // one per category given, and deletes the category lists not given. It also
-// deletes the day buckets that fell out of the window long ago. With
+// deletes the day buckets before the window. With
 // outbox, the changes are marked pending first and returned to publish
 // (deleted category lists as tombstones).
 func (s *Store) WritePopularLists(ctx context.Context, kind ListKind, lists []PopularList, outbox bool) (Pending, error) {
@@ -152,6 +148,10 @@ func (s *Store) WritePopularLists(ctx context.Context, kind ListKind, lists []Po
 	old, err := s.rdb.SMembers(ctx, index).Result()
 	if err != nil {
 		return Pending{}, fmt.Errorf("read popular categories: %w", err)
+	}
+	days, err := s.rdb.SMembers(ctx, s.keys.PopularityDays(kind)).Result()
+	if err != nil {
+		return Pending{}, fmt.Errorf("read popularity days: %w", err)
 	}
 	keep := map[string]bool{}
 	bufs := make([][]byte, len(lists))
@@ -194,9 +194,15 @@ func (s *Store) WritePopularLists(ctx context.Context, kind ListKind, lists []Po
 			p.Del(ctx, s.keys.Popular(kind, c))
 			p.SRem(ctx, index, c)
 		}
+		// Buckets before the window are never read again: the anchor only
+		// moves forward. ("YYYYMMDD" strings order as the days do.)
 		if !anchor.IsZero() {
-			for d := scoring.PopularityDays; d < popularityRetention; d++ {
-				p.Del(ctx, s.keys.Popularity(kind, delta.PopularityDay(anchor.AddDate(0, 0, -d))))
+			first := WindowDays(anchor)[0]
+			for _, d := range days {
+				if d < first {
+					p.Del(ctx, s.keys.Popularity(kind, d))
+					p.SRem(ctx, s.keys.PopularityDays(kind), d)
+				}
 			}
 		}
 	})

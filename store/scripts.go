@@ -157,14 +157,16 @@ return removed
 // KEYS[1]: the item's row hash (holds the stored list's revision),
 // KEYS[2]: the list key (same hash tag, same slot). ARGV[1]: the revision
 // field, ARGV[2]: the revision the new list was computed from, ARGV[3]: the
-// encoded list, or "" to delete it. Returns 1 when written.
+// encoded list, or "" to delete it. Returns 1 when written, 2 when there
+// was nothing to delete (no change to publish), 0 when refused.
 var writeListScript = redis.NewScript(`
 local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1')
 local rev = tonumber(ARGV[2])
 if rev < cur then return 0 end
 if rev > cur and redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
-if ARGV[3] == '' then redis.call('DEL', KEYS[2]) else redis.call('SET', KEYS[2], ARGV[3]) end
-return 1
+if ARGV[3] ~= '' then redis.call('SET', KEYS[2], ARGV[3]); return 1 end
+if redis.call('DEL', KEYS[2]) == 1 then return 1 end
+return 2
 `)
 
 // recordPartitionCountScript appends a count to a comma-separated list

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -35,6 +36,12 @@ type Snapshot struct {
 	Lists         map[ListKind]map[string]List
 	Popular       map[ListKind]map[string]PopularList // kind -> category ("" overall) -> list
 	Progress      map[int]int64
+	// Written by bootstrap only (ReadSnapshot leaves them empty): the
+	// popularity anchor, the day buckets of the window (kind -> day ->
+	// field -> count) and the items' categories.
+	PopularAnchor  time.Time
+	PopularBuckets map[ListKind]map[string]map[string]int64
+	ItemCategories map[string]string
 }
 
 // NewSnapshot returns an empty snapshot.

@@ -332,6 +332,9 @@ func (s *Store) ApplyBatch(ctx context.Context, b *delta.Batch, customers []Cust
 				advanceScript.EvalSha(ctx, p, []string{s.keys.PopularityState()}, popAnchorField, b.Latest.UnixMilli())
 				p.HIncrBy(ctx, s.keys.PopularityState(), popVersionField, 1)
 			}
+			for kind, days := range popularityDaysOf(b) {
+				p.SAdd(ctx, s.keys.PopularityDays(kind), days...)
+			}
 			if len(b.Categories) > 0 {
 				// Metadata for filters, not a counter: last writer wins.
 				args := make([]any, 0, 2*len(b.Categories))
@@ -387,6 +390,20 @@ func (s *Store) counterKey(k delta.Key) string {
 	default:
 		return s.keys.Totals()
 	}
+}
+
+// popularityDaysOf returns the bucket days a batch counts events in, by kind.
+func popularityDaysOf(b *delta.Batch) map[ListKind][]any {
+	out := map[ListKind][]any{}
+	for k := range b.Ops {
+		switch k.Kind {
+		case delta.PopularBoughtKey:
+			out[Bought] = append(out[Bought], k.Item)
+		case delta.PopularViewedKey:
+			out[Viewed] = append(out[Viewed], k.Item)
+		}
+	}
+	return out
 }
 
 // dirtyMember is the dirty-set member of a row: "<kind code>|<item>".

@@ -290,3 +290,26 @@ func splitCSV(t *testing.T, path string, n int) (string, string) {
 	}
 	return pa, pc
 }
+
+// TestBootstrapMatchesOracle: a bootstrapped state is the oracle's, lists
+// and popularity included (the popularity window's day buckets, anchor and
+// item categories are written too).
+func TestBootstrapMatchesOracle(t *testing.T) {
+	env := testenv.New(t, 2)
+	file := testenv.RepoFile("testdata/dunnhumby/transactions.csv.gz")
+	common := []string{"-topic", env.Topic, "-prefix", env.Prefix, "-history-size", "50", "-log-level", "warn"}
+	for _, args := range [][]string{
+		append([]string{"bootstrap", "-data", file, "-format", "dunnhumby"}, common...),
+		append([]string{"verify", "-data", file, "-format", "dunnhumby"}, common...),
+	} {
+		var out bytes.Buffer
+		if err := run(context.Background(), args, &out, &out); err != nil {
+			t.Fatalf("%s: %v\n%s", args[0], err, out.String())
+		}
+		t.Logf("%s: %s", args[0], strings.TrimSpace(out.String()))
+	}
+	pop, err := env.Store.ReadPopular(context.Background(), store.Bought, "")
+	if err != nil || len(pop.Items) == 0 {
+		t.Fatalf("no popularity list after bootstrap: %+v, %v", pop, err)
+	}
+}
