@@ -196,6 +196,11 @@ func (s *server) recommend(w http.ResponseWriter, r *http.Request, p recParams) 
 			exclude[x] = true
 		}
 	}
+	// The context's views are the page being looked at: recommending them
+	// back would echo it.
+	for _, x := range p.viewed {
+		exclude[x] = true
+	}
 	bought, viewed = firstDistinct(bought, recommend.MaxSources), firstDistinct(viewed, recommend.MaxSources)
 	var refs []store.ListRef
 	for _, x := range bought {

@@ -135,6 +135,10 @@ func TestRecommendationEndpoints(t *testing.T) {
 	if len(r.Items) != 1 || r.Items[0].Item != "radio" || r.Items[0].Because != "because you viewed tv" {
 		t.Fatalf("context of a view: %v", items(r))
 	}
+	get("/v1/recommendations?viewed=pen&k=3", 200, &r)
+	if slices.ContainsFunc(r.Items, func(it httpapi.RecommendationItem) bool { return it.Item == "pen" }) {
+		t.Fatalf("the viewed context item is echoed back: %v", items(r))
+	}
 	get("/v1/recommendations?bought=tea&exclude=cups&k=1", 200, &r)
 	if len(r.Items) != 1 || r.Items[0].Item == "cups" || r.Items[0].Item == "tea" {
 		t.Fatalf("exclude and owned context: %v", items(r))

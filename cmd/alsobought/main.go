@@ -30,6 +30,7 @@ var commands = map[string]command{
 	"related":   {"print an item's related list from Redis", runRelated},
 	"verify":    {"compare the state in Redis with the batch oracle built from a data set", runVerify},
 	"bootstrap": {"load the state computed from a data set into an empty Redis", runBootstrap},
+	"loadtest":  {"measure latency and throughput of the recommendation endpoints of a running serve", runLoadtest},
 }
 
 // errUsage marks errors already explained by a usage message.
