@@ -67,7 +67,7 @@ func (a *applier) decode(msgs []kafka.Message) ([]decoded, []Rejected) {
 			bad = append(bad, Rejected{Msg: m, Reason: event.ReasonOf(err), Err: err})
 			continue
 		}
-		out = append(out, decoded{ev: ev, offset: m.Offset})
+		out = append(out, decoded{ev: ev, offset: m.Offset, record: m.Time})
 	}
 	return out, bad
 }
@@ -75,6 +75,7 @@ func (a *applier) decode(msgs []kafka.Message) ([]decoded, []Rejected) {
 type decoded struct {
 	ev     event.Event
 	offset int64
+	record time.Time // the Kafka record's timestamp
 }
 
 // apply computes and writes the state changes of a partition's valid events.
@@ -124,6 +125,9 @@ func (a *applier) apply(ctx context.Context, partition int, evs []decoded, lastO
 			continue
 		}
 		u.Recent.Add(d.ev.ID, d.ev.Time, a.dedup)
+		if !d.record.IsZero() && (b.FirstRecord.IsZero() || d.record.Before(b.FirstRecord)) {
+			b.FirstRecord = d.record
+		}
 		b.Count(d.ev.Type == event.Purchase, d.ev.ItemID, d.ev.Category, d.ev.Time, d.offset)
 		switch d.ev.Type {
 		case event.Purchase:

@@ -19,6 +19,7 @@ import (
 	"github.com/alsobought/alsobought/delta"
 	"github.com/alsobought/alsobought/event"
 	"github.com/alsobought/alsobought/kafkaadmin"
+	"github.com/alsobought/alsobought/obs"
 	"github.com/alsobought/alsobought/store"
 )
 
@@ -54,6 +55,8 @@ type Config struct {
 	// batch in flight; default DefaultFinishGrace. What is left is abandoned
 	// safely: every write is fenced, and progress has not moved.
 	FinishGrace time.Duration
+	// Errors counts failed Redis and Kafka calls; nil counts nothing.
+	Errors *obs.Errors
 }
 
 // Validate checks the configuration before anything connects.
@@ -152,6 +155,9 @@ func (c *Consumer) probeKafka(ctx context.Context) {
 		cancel()
 		if ctx.Err() != nil {
 			return
+		}
+		if err != nil {
+			c.cfg.Errors.Kafka()
 		}
 		c.mu.Lock()
 		c.kafkaErr = ""
@@ -318,6 +324,7 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafka.Generation, 
 			}
 		case err != nil:
 			if ctx.Err() == nil {
+				c.cfg.Errors.Kafka()
 				c.setNotReady("kafka: " + err.Error())
 				log.Warn().Err(err).Msg("fetch failed; retrying")
 				bo.sleep(ctx)
@@ -376,6 +383,11 @@ func (c *Consumer) finishBatch(ctx context.Context, partition int, msgs []kafka.
 		if ctx.Err() != nil {
 			log.Info().Err(err).Int64("first_offset", msgs[0].Offset).Msg("stopping: batch abandoned, it will be applied again")
 			return ctx.Err()
+		}
+		if errors.Is(err, errDeadLetter) {
+			c.cfg.Errors.Kafka()
+		} else {
+			c.cfg.Errors.Redis()
 		}
 		c.setNotReady(err.Error())
 		log.Warn().Err(err).Int64("first_offset", msgs[0].Offset).Msg("batch failed; retrying")

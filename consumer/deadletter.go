@@ -4,11 +4,15 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 
 	"github.com/segmentio/kafka-go"
 )
+
+// errDeadLetter marks a failed dead-letter write (a Kafka error).
+var errDeadLetter = errors.New("dead-letter topic unavailable")
 
 // maxDeadLetterValue bounds the original bytes kept in a dead-letter record,
 // well under the broker's default 1 MB message limit.
@@ -25,7 +29,7 @@ func (c *Consumer) deadLetter(ctx context.Context, bad []Rejected) error {
 			Int64("offset", r.Msg.Offset).Err(r.Err).Msg("event dead-lettered")
 	}
 	if err := c.dlq.WriteMessages(ctx, out...); err != nil {
-		return fmt.Errorf("write %d events to dead-letter topic %s: %w", len(out), c.cfg.DLQTopic, err)
+		return fmt.Errorf("%w: write %d events to %s: %w", errDeadLetter, len(out), c.cfg.DLQTopic, err)
 	}
 	return nil
 }

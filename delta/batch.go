@@ -100,6 +100,10 @@ type Batch struct {
 	// Categories maps the items of events that carried a category to the
 	// last one seen, for category filters.
 	Categories map[string]string
+	// FirstRecord is the earliest Kafka record timestamp of the batch's
+	// events: the dirty marks carry it, so freshness is measured from the
+	// record to the re-scored list.
+	FirstRecord time.Time
 }
 
 // NewBatch returns an empty batch for a partition.

@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/alsobought/alsobought/event"
+	"github.com/alsobought/alsobought/lag"
 	"github.com/alsobought/alsobought/scoring"
 	"github.com/alsobought/alsobought/store"
 )
@@ -39,6 +40,8 @@ type Options struct {
 	// KeepOwned keeps items the customer bought in their recommendations,
 	// for catalogues where people buy the same items again (groceries).
 	KeepOwned bool
+	// Status returns the latest lag status (GET /v1/status); nil: 503.
+	Status func() lag.Report
 }
 
 // ReadinessCheck returns why the service is not ready, or "" when it is.
@@ -55,6 +58,7 @@ func New(st Store, opts Options, ready ReadinessCheck, gatherer prometheus.Gathe
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /v1/items/{id}/related", s.related)
 	mux.HandleFunc("GET /v1/popular", s.popular)
+	mux.HandleFunc("GET /v1/status", s.status)
 	mux.HandleFunc("GET /v1/customers/{id}/recommendations", s.customerRecommendations)
 	mux.HandleFunc("GET /v1/recommendations", s.contextRecommendations)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -78,6 +82,15 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// status answers with the lag status per partition and for the group.
+func (s *server) status(w http.ResponseWriter, _ *http.Request) {
+	if s.opts.Status == nil {
+		writeError(w, http.StatusServiceUnavailable, "no lag monitor in this process")
+		return
+	}
+	writeJSON(w, http.StatusOK, s.opts.Status())
 }
 
 // RelatedItem is one entry of a related list in API responses. Support is

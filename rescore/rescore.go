@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/alsobought/alsobought/obs"
 	"github.com/alsobought/alsobought/scoring"
 	"github.com/alsobought/alsobought/store"
 )
@@ -68,6 +69,8 @@ type Config struct {
 	// PublishPending takes it over from the re-scorer that marked it;
 	// default DefaultPendingGrace.
 	PendingGrace time.Duration
+	// Errors counts failed Redis and Kafka calls; nil counts nothing.
+	Errors *obs.Errors
 }
 
 // Validate checks the configuration.
@@ -174,6 +177,7 @@ func (r *Rescorer) publish(ctx context.Context, p store.Pending) error {
 	}
 	if err := r.cfg.Publisher.Publish(ctx, p.Changes); err != nil {
 		r.metrics.errors.Inc()
+		r.cfg.Errors.Kafka()
 		r.log.Warn().Err(err).Int("lists", len(p.Changes)).Msg("publishing list changes failed; they stay in the outbox")
 		return nil
 	}
@@ -258,7 +262,7 @@ func (r *Rescorer) drain(ctx context.Context, cutoff func() time.Time, rounds in
 			return total, err
 		}
 		for _, d := range dirty {
-			r.metrics.dirtyWait.Observe(r.now().Sub(d.Since).Seconds())
+			r.metrics.freshness.Observe(r.now().Sub(d.Since).Seconds())
 		}
 		total += len(dirty)
 	}
@@ -361,6 +365,7 @@ func (r *Rescorer) Run(ctx context.Context) error {
 			due := func() time.Time { return r.now().Add(-r.cfg.MinInterval) }
 			if _, err := r.drain(ctx, due, pollRounds); err != nil && ctx.Err() == nil {
 				r.metrics.errors.Inc()
+				r.cfg.Errors.Redis()
 				r.log.Warn().Err(err).Msg("re-scoring dirty items failed; will retry")
 			}
 			if n, err := r.PublishPending(ctx); err != nil && ctx.Err() == nil {
@@ -407,7 +412,7 @@ type metrics struct {
 	seconds    prometheus.Histogram
 	listSize   prometheus.Histogram
 	staleLists prometheus.Counter
-	dirtyWait  prometheus.Histogram
+	freshness  prometheus.Histogram
 	backlog    prometheus.Gauge
 	oldestAge  prometheus.Gauge
 }
@@ -425,15 +430,16 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Items per recomputed related list.", Buckets: []float64{0, 1, 2, 5, 10, 20, 50, 100}}),
 		staleLists: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "stale_list_writes_total",
 			Help: "Recomputed lists not written because a list from a newer revision of the row was already stored."}),
-		dirtyWait: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "dirty_wait_seconds",
-			Help: "Time from an item's first dirty mark to its re-scored list.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 14)}),
+		freshness: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "freshness_seconds",
+			Help:    "Time from the Kafka record timestamp of the oldest change a re-scored list reflects to the list's write.",
+			Buckets: prometheus.ExponentialBuckets(0.05, 2, 14)}),
 		backlog: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "dirty_items",
 			Help: "Items waiting to be re-scored."}),
 		oldestAge: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "dirty_oldest_age_seconds",
 			Help: "Age of the oldest pending dirty mark."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.rescored, m.errors, m.seconds, m.listSize, m.staleLists, m.dirtyWait, m.backlog, m.oldestAge)
+		reg.MustRegister(m.rescored, m.errors, m.seconds, m.listSize, m.staleLists, m.freshness, m.backlog, m.oldestAge)
 	}
 	return m
 }

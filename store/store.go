@@ -318,7 +318,13 @@ func (s *Store) ApplyBatch(ctx context.Context, b *delta.Batch, customers []Cust
 			}
 			if len(b.Dirty) > 0 {
 				args := make([]any, 0, 1+len(b.Dirty))
-				args = append(args, time.Now().UnixMilli())
+				// The time of the first mark is the batch's earliest record
+				// time (not after now: a producer clock may run ahead).
+				at := time.Now()
+				if !b.FirstRecord.IsZero() && b.FirstRecord.Before(at) {
+					at = b.FirstRecord
+				}
+				args = append(args, at.UnixMilli())
 				for k := range b.Dirty {
 					if kind, ok := listKindOfRow(k.Kind); ok {
 						args = append(args, dirtyMember(kind, k.Item))

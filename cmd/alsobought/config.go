@@ -45,6 +45,8 @@ type settings struct {
 	dedupMax     int
 	partitioner  string
 	keepOwned    bool
+	lagInterval  time.Duration
+	lagSamples   int
 	logFormat    string
 	logLevel     string
 
@@ -77,6 +79,8 @@ var settingVars = []envVar{
 	{"dedup-max", "ALSOBOUGHT_DEDUP_MAX", strconv.Itoa(delta.DefaultDedup.Max), "most event ids remembered per customer for de-duplication"},
 	{"key-partitioner", "ALSOBOUGHT_KEY_PARTITIONER", consumer.PartitionerMurmur2, "murmur2: dead-letter events not on the partition murmur2 of their key gives; none: no check"},
 	{"keep-owned", "ALSOBOUGHT_KEEP_OWNED", "false", "keep items a customer bought in their recommendations (catalogues bought again and again, like groceries)"},
+	{"lag-interval", "ALSOBOUGHT_LAG_INTERVAL", "10s", "how often the lag status samples the topic, the group and Redis"},
+	{"lag-samples", "ALSOBOUGHT_LAG_SAMPLES", "10", "samples in the lag status's evaluation window (at least 2)"},
 	{"log-format", "ALSOBOUGHT_LOG_FORMAT", "json", "log format: json or console"},
 	{"log-level", "ALSOBOUGHT_LOG_LEVEL", "info", "log level: debug, info, warn or error"},
 }
@@ -135,6 +139,8 @@ func (s *settings) register(fs *flag.FlagSet) {
 	num(&s.dedupMax, "dedup-max")
 	str(&s.partitioner, "key-partitioner")
 	boolean(&s.keepOwned, "keep-owned")
+	dur(&s.lagInterval, "lag-interval")
+	num(&s.lagSamples, "lag-samples")
 	str(&s.logFormat, "log-format")
 	str(&s.logLevel, "log-level")
 }
@@ -190,6 +196,9 @@ func (s *settings) validate() error {
 	}
 	if s.partitioner != consumer.PartitionerMurmur2 && s.partitioner != consumer.PartitionerNone {
 		problems = append(problems, fmt.Sprintf("-key-partitioner %q: use %s or %s", s.partitioner, consumer.PartitionerMurmur2, consumer.PartitionerNone))
+	}
+	if s.lagInterval <= 0 || s.lagSamples < 2 {
+		problems = append(problems, fmt.Sprintf("-lag-interval %s and -lag-samples %d: the interval must be positive and the window at least 2 samples", s.lagInterval, s.lagSamples))
 	}
 	if s.logFormat != "json" && s.logFormat != "console" {
 		problems = append(problems, fmt.Sprintf("-log-format %q: use json or console", s.logFormat))

@@ -11,9 +11,11 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"sync"
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 )
 
@@ -31,6 +33,7 @@ var commands = map[string]command{
 	"verify":    {"compare the state in Redis with the batch oracle built from a data set", runVerify},
 	"bootstrap": {"load the state computed from a data set into an empty Redis", runBootstrap},
 	"loadtest":  {"measure latency and throughput of the recommendation endpoints of a running serve", runLoadtest},
+	"lag":       {"print the consumer group's lag status per partition; exit 0 OK, 1 WARN, 2 ERR, 3 unknown", runLag},
 }
 
 // errUsage marks errors already explained by a usage message.
@@ -67,6 +70,7 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	quietRedis.Do(func() { redis.SetLogger(discardRedisLog{}) })
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(stderr)
 		if len(args) == 0 {
@@ -115,3 +119,12 @@ func newLogger(s *settings, w io.Writer) zerolog.Logger {
 	level, _ := zerolog.ParseLevel(s.logLevel) // validated by settings.validate
 	return zerolog.New(w).Level(level).With().Timestamp().Logger()
 }
+
+// quietRedis silences go-redis's own log lines (one per failed dial, on
+// stderr, unstructured): the components report Redis failures themselves,
+// once, with context, and count them in alsobought_redis_errors_total.
+var quietRedis sync.Once
+
+type discardRedisLog struct{}
+
+func (discardRedisLog) Printf(context.Context, string, ...any) {}

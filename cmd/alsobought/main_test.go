@@ -313,3 +313,48 @@ func TestBootstrapMatchesOracle(t *testing.T) {
 		t.Fatalf("no popularity list after bootstrap: %+v, %v", pop, err)
 	}
 }
+
+// TestLagCommand: with events waiting and no consumer, `alsobought lag`
+// exits 2 (ERR: no member); once serve has applied everything, it exits 0.
+func TestLagCommand(t *testing.T) {
+	env := testenv.New(t, 2)
+	common := []string{"-topic", env.Topic, "-group", env.Group, "-prefix", env.Prefix, "-log-level", "warn"}
+	lagNow := func() (int, string) {
+		var out bytes.Buffer
+		err := run(context.Background(), append([]string{"lag", "-samples", "2", "-interval", "300ms"}, common...), &out, &out)
+		var ee *exitError
+		switch {
+		case err == nil:
+			return 0, out.String()
+		case errors.As(err, &ee):
+			return ee.code, out.String() + ee.msg
+		}
+		t.Fatalf("lag: %v", err)
+		return -1, ""
+	}
+	file := sampleFile(t, 1500)
+	var out bytes.Buffer
+	if err := run(context.Background(), append([]string{"replay", "-data", file, "-format", "dunnhumby", "-quiet"}, common...), &out, &out); err != nil {
+		t.Fatalf("replay: %v\n%s", err, out.String())
+	}
+	if code, text := lagNow(); code != 2 || !strings.Contains(text, "no member") {
+		t.Fatalf("no consumer and 1500 waiting events: exit %d, want 2 (ERR)\n%s", code, text)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() {
+		served <- run(ctx, append([]string{"serve", "-http", "127.0.0.1:0"}, common...), &bytes.Buffer{}, &bytes.Buffer{})
+	}()
+	defer func() { stop(); <-served }()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		code, text := lagNow()
+		if code == 0 {
+			t.Logf("caught up:\n%s", text)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("lag still exits %d after a minute of serve:\n%s", code, text)
+		}
+	}
+}

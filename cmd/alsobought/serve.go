@@ -18,6 +18,8 @@ import (
 	"github.com/alsobought/alsobought/feed"
 	"github.com/alsobought/alsobought/httpapi"
 	"github.com/alsobought/alsobought/kafkaadmin"
+	"github.com/alsobought/alsobought/lag"
+	"github.com/alsobought/alsobought/obs"
 	"github.com/alsobought/alsobought/rescore"
 	"github.com/alsobought/alsobought/scoring"
 	"github.com/alsobought/alsobought/store"
@@ -40,6 +42,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	errs := obs.NewErrors(reg)
 	st, err := store.New(s.storeConfig())
 	if err != nil {
 		return &exitError{code: 2, msg: err.Error()}
@@ -51,13 +54,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cons, err := consumer.New(consumer.Config{
 		Brokers: s.brokerList(), Topic: s.topic, GroupID: s.group, DLQTopic: s.dlqTopic,
 		HistorySize: s.historySize, ViewHistory: s.viewHistory, BatchSize: *batchSize, BatchWait: *batchWait,
-		Limits: s.limits(), MaxEventSkew: s.maxSkew, Dedup: s.dedup(), KeyPartitioner: s.partitioner,
+		Limits: s.limits(), MaxEventSkew: s.maxSkew, Dedup: s.dedup(), KeyPartitioner: s.partitioner, Errors: errs,
 	}, st, log, consumer.NewMetrics(reg))
 	if err != nil {
 		return &exitError{code: 2, msg: err.Error()}
 	}
 	rcfg := rescore.Config{Method: scoring.Method(s.method), Rules: s.listRules(),
-		SweepInterval: s.sweep, MinInterval: s.minInterval, Feed: s.feedOn()}
+		SweepInterval: s.sweep, MinInterval: s.minInterval, Feed: s.feedOn(), Errors: errs}
 	if s.feedOn() {
 		pub := feed.New(s.brokerList(), s.feedTopic)
 		defer pub.Close()
@@ -73,7 +76,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return cons.NotReady()
 	}
-	srv := &http.Server{Handler: httpapi.New(st, httpapi.Options{KeepOwned: s.keepOwned}, ready, reg, log), ReadHeaderTimeout: 5 * time.Second}
+	monitor := lag.NewMonitor(&lag.Sampler{Brokers: s.brokerList(), Topic: s.topic, Group: s.group, State: st},
+		s.lagInterval, s.lagSamples, log, reg)
+	srv := &http.Server{Handler: httpapi.New(st, httpapi.Options{KeepOwned: s.keepOwned, Status: monitor.Report}, ready, reg, log),
+		ReadHeaderTimeout: 5 * time.Second}
 	ln, err := net.Listen("tcp", s.httpAddr)
 	if err != nil {
 		return &exitError{code: 1, msg: fmt.Sprintf("listen on %s: %v (set ALSOBOUGHT_HTTP_ADDR or -http to a free address)", s.httpAddr, err)}
@@ -83,8 +89,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
 	go func() { defer wg.Done(); _ = cons.Run(workCtx) }()
+	go func() { defer wg.Done(); monitor.Run(workCtx) }()
 	go func() { defer wg.Done(); _ = rs.Run(workCtx) }()
 	httpErr := make(chan error, 1)
 	go func() {
