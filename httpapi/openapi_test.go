@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -27,6 +28,7 @@ import (
 
 	"github.com/alsobought/alsobought/httpapi"
 	"github.com/alsobought/alsobought/internal/testenv"
+	"github.com/alsobought/alsobought/lag"
 	"github.com/alsobought/alsobought/store"
 )
 
@@ -45,6 +47,7 @@ var servedRoutes = []string{
 	"GET /v1/popular",
 	"GET /v1/customers/{id}/recommendations",
 	"GET /v1/recommendations",
+	"GET /v1/status",
 }
 
 // loadSpec loads and validates docs/openapi.yaml, then closes its object
@@ -233,6 +236,12 @@ func TestOpenAPI(t *testing.T) {
 	}
 	_ = dead.Close()
 	down := httpapi.New(dead, httpapi.Options{}, ready, reg, zerolog.Nop())
+	// The lag status of a group whose partition 1 is stalled, as serve's
+	// monitor evaluates it; and the monitor's status before its first sample.
+	stalled := lagReport(time.Date(2026, 11, 27, 12, 7, 5, 995e6, time.UTC))
+	lagging := httpapi.New(env.Store, httpapi.Options{Status: func() lag.Report { return stalled }}, ready, reg, zerolog.Nop())
+	unsampled := lag.NewMonitor(&lag.Sampler{}, 0, 0, zerolog.Nop(), nil)
+	starting := httpapi.New(env.Store, httpapi.Options{Status: unsampled.Report}, ready, reg, zerolog.Nop())
 
 	many := strings.TrimSuffix(strings.Repeat("x,", httpapi.MaxContextItems+1), ",")
 	long := strings.Repeat("a", 129)
@@ -295,6 +304,14 @@ func TestOpenAPI(t *testing.T) {
 		{name: "context too many bought", path: "/v1/recommendations?bought=" + many, status: 400, invalid: true},
 		{name: "context k too large", path: "/v1/recommendations?k=101", status: 400, invalid: true},
 		{name: "context redis down", h: down, path: "/v1/recommendations?viewed=tv", status: 503},
+
+		{name: "status with a stalled partition", h: lagging, path: "/v1/status", status: 200, check: contains(
+			`"status":"ERR","reason":"a partition is stalled","members":1,"lag":1342,"applied_lag":1343,"samples":3,"window":"20s"`,
+			`"partition":0,"status":"OK","reason":"consuming"`, `"lag_seconds":0.4`,
+			`"partition":1,"status":"ERR","reason":"stalled: `, `"committed_offset":46600,"applied_offset":46598}`)},
+		{name: "status before the first sample", h: starting, path: "/v1/status", status: 200, check: contains(
+			`"status":"UNKNOWN","reason":"not sampled yet"`, `"window":""`, `"evaluated_at":"0001-01-01T00:00:00Z","partitions":[]}`)},
+		{name: "status without a lag monitor", path: "/v1/status", status: 503, check: contains(`{"error":"no lag monitor in this process"}`)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -395,7 +412,53 @@ func TestOpenAPI(t *testing.T) {
 				t.Errorf("%s: the validator accepts %d %s", bad.name, bad.status, bad.body)
 			}
 		}
+
+		req = httptest.NewRequest("GET", specServer+"/v1/status", nil)
+		route, params, err = router.FindRoute(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		report, err := json.Marshal(lagReport(time.Date(2026, 11, 27, 12, 7, 5, 0, time.UTC)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := validateResponse(req, route, params, 200, jsonCT, report); err != nil {
+			t.Fatalf("the lag report is rejected: %v\n%s", err, report)
+		}
+		for _, bad := range []struct{ name, old, new string }{
+			{"a status by number", `"status":"ERR"`, `"status":2`},
+			{"a status not in the enum", `"status":"ERR"`, `"status":"err"`},
+			{"a partition field added", `"partition":1,`, `"partition":1,"topic":"events",`},
+			{"a partition field renamed", `"end_offset"`, `"end"`},
+			{"partitions left out", `,"partitions":`, `,"parts":`},
+			{"a negative lag", `"lag":1342`, `"lag":-1`},
+			{"a window in nanoseconds", `"window":"20s"`, `"window":20000000000`},
+		} {
+			body := strings.Replace(string(report), bad.old, bad.new, 1)
+			if body == string(report) {
+				t.Fatalf("%s: %s is not in %s", bad.name, bad.old, report)
+			}
+			if err := validateResponse(req, route, params, 200, jsonCT, []byte(body)); err == nil {
+				t.Errorf("%s: the validator accepts %s", bad.name, body)
+			}
+		}
 	})
+}
+
+// lagReport evaluates three samples 10 seconds apart, the last at last:
+// partition 0 consumes and ends 12 messages behind; partition 1 has 1330
+// messages waiting and its committed offset has not moved, so it is stalled
+// (ERR) and so is the group.
+func lagReport(last time.Time) lag.Report {
+	var window []lag.Sample
+	for i, at := range []time.Time{last.Add(-20 * time.Second), last.Add(-10 * time.Second), last} {
+		off := int64(i) * 100
+		window = append(window, lag.Sample{At: at, Members: 1, Partitions: map[int]lag.PartitionSample{
+			0: {End: 48010 + off, Committed: 47998 + off, Applied: 47997 + off, OldestUnconsumed: at.Add(-400 * time.Millisecond)},
+			1: {End: 47930, Committed: 46600, Applied: 46598, Start: 12000, OldestUnconsumed: last.Add(-95200 * time.Millisecond)},
+		}})
+	}
+	return lag.Evaluate(window, last)
 }
 
 // validateRequest checks req against its operation. It does not set the

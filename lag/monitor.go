@@ -39,7 +39,7 @@ func NewMonitor(s *Sampler, interval time.Duration, samples int, log zerolog.Log
 		samples = DefaultSamples
 	}
 	return &Monitor{sampler: s, interval: interval, size: samples, log: log.With().Str("component", "lag").Logger(),
-		m: newMetrics(reg), report: Report{Status: Unknown, Reason: "not sampled yet"}}
+		m: newMetrics(reg), report: Report{Status: Unknown, Reason: "not sampled yet", Partitions: []PartitionReport{}}}
 }
 
 // Run samples until ctx ends.
@@ -68,7 +68,8 @@ func (m *Monitor) Observe(ctx context.Context) {
 		if ctx.Err() == nil {
 			m.log.Warn().Err(err).Msg("lag sample failed")
 		}
-		m.report = Report{Status: Unknown, Reason: "cannot sample: " + err.Error(), EvaluatedAt: time.Now().UTC()}
+		m.report = Report{Status: Unknown, Reason: "cannot sample: " + err.Error(), EvaluatedAt: time.Now().UTC(),
+			Partitions: []PartitionReport{}}
 		m.m.group.Set(float64(Unknown))
 		return
 	}

@@ -66,8 +66,9 @@ func (p PartitionSample) Lag() int64 {
 	return max(0, p.End-next)
 }
 
-// AppliedLag is the messages not yet applied to Redis.
-func (p PartitionSample) AppliedLag() int64 { return max(0, p.End-(p.Applied+1)) }
+// AppliedLag is the messages not yet applied to Redis (counted from the
+// first offset the broker still holds when nothing was applied before it).
+func (p PartitionSample) AppliedLag() int64 { return max(0, p.End-max(p.Applied+1, p.Start)) }
 
 // PartitionReport is a partition's evaluation.
 type PartitionReport struct {
@@ -96,7 +97,7 @@ type Report struct {
 }
 
 // Evaluate applies the status rules to a window of samples, oldest first
-// (docs/runbook.md, "Lag status"):
+// (README, "Lag status"):
 //
 //   - a partition is OK when it has no lag at the last sample, or when its
 //     committed offset moved during the window and its lag did not grow at
@@ -109,7 +110,8 @@ type Report struct {
 //     while messages wait; WARN when a partition is; else OK;
 //   - fewer than two samples give UNKNOWN.
 func Evaluate(window []Sample, now time.Time) Report {
-	r := Report{Status: Unknown, Reason: "fewer than two samples", Samples: len(window), EvaluatedAt: now.UTC()}
+	r := Report{Status: Unknown, Reason: "fewer than two samples", Samples: len(window), EvaluatedAt: now.UTC(),
+		Partitions: []PartitionReport{}}
 	if len(window) == 0 {
 		return r
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -19,11 +20,16 @@ func runLag(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	samples := fs.Int("samples", 3, "samples to evaluate (at least 2)")
 	interval := fs.Duration("interval", 2*time.Second, "time between samples")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	if err := parse(fs, s, args); err != nil {
+	// Exit code 2 means ERR here: a usage or configuration error exits 3,
+	// "could not evaluate", so scripts never read it as a stalled group.
+	var ee *exitError
+	if err := parse(fs, s, args); errors.As(err, &ee) {
+		return &exitError{code: int(lag.Unknown), msg: ee.msg}
+	} else if err != nil {
 		return err
 	}
 	if *samples < 2 || *interval <= 0 {
-		return &exitError{code: 2, msg: "lag: -samples must be at least 2 and -interval positive"}
+		return &exitError{code: int(lag.Unknown), msg: "lag: -samples must be at least 2 and -interval positive"}
 	}
 	st, err := openStore(ctx, s)
 	if err != nil {
