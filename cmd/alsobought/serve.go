@@ -35,6 +35,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs, s := newFlags("serve", stderr)
 	batchSize := fs.Int("batch-size", consumer.DefaultBatchSize, "most events applied per Redis round trip")
 	batchWait := fs.Duration("batch-wait", consumer.DefaultBatchWait, "how long a batch waits to fill")
+	consume := fs.Bool("consume", true, "consume the events topic; false serves the API, re-scores and reports the lag status without joining the group (a read or monitoring replica)")
 	if err := parse(fs, s, args); err != nil {
 		return err
 	}
@@ -74,6 +75,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err := st.Client().Ping(ctx).Err(); err != nil {
 			return "redis: " + err.Error()
 		}
+		if !*consume {
+			return ""
+		}
 		return cons.NotReady()
 	}
 	monitor := lag.NewMonitor(&lag.Sampler{Brokers: s.brokerList(), Topic: s.topic, Group: s.group, State: st},
@@ -90,7 +94,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Add(4)
-	go func() { defer wg.Done(); _ = cons.Run(workCtx) }()
+	go func() {
+		defer wg.Done()
+		if *consume {
+			_ = cons.Run(workCtx)
+		}
+	}()
 	go func() { defer wg.Done(); monitor.Run(workCtx) }()
 	go func() { defer wg.Done(); _ = rs.Run(workCtx) }()
 	httpErr := make(chan error, 1)
