@@ -37,7 +37,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Events skipped because the customer had recently applied an event with the same id (producer retries), by type."}, []string{"type"}),
 		deadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "events_dead_lettered_total",
 			Help: "Events written to the dead-letter topic, by reason."}, []string{"reason"}),
-		changes: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "counter_changes_total",
+		changes: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "state_changes_total",
 			Help: "Counter changes computed from applied events."}),
 		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "batch_messages",
 			Help: "Messages per consumed batch.", Buckets: prometheus.ExponentialBuckets(1, 4, 8)}),

@@ -48,6 +48,7 @@ func TestLagAlertFiresAndResolves(t *testing.T) {
 
 	chaosProduce(t, env, stream.evs[:2000])
 	chaosWaitApplied(t, env, chaosDrain)
+	checkMetrics(t, filepath.Join(filepath.Dir(promBin), "promtool"), cons.URL()+"/metrics")
 	if code, _ := cons.Term(); code != 0 {
 		t.Fatalf("consumer exited %d", code)
 	}
@@ -176,4 +177,20 @@ func (p *promServer) alertState(t *testing.T, name string) string {
 		}
 	}
 	return state
+}
+
+// checkMetrics runs `promtool check metrics` (names, help, units, types)
+// on what a running serve exports.
+func checkMetrics(t *testing.T, promtool, url string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = resp.Body
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("promtool check metrics: %v\n%s", err, out)
+	}
 }

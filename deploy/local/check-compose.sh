@@ -35,4 +35,22 @@ if [[ -n "$out" ]]; then
     exit 1
   fi
 fi
+# `config` does not look at the host side of bind mounts, and Docker would create a missing one as
+# an empty directory (Prometheus then fails on its config, Grafana provisions nothing). In the
+# resolved output a bind mount is a short-syntax entry "- /abs/host/path:/container/path[:mode]"
+# of a service's volumes.
+missing=0
+while IFS= read -r src; do
+  if [[ ! -e "$src" ]]; then
+    log "ERROR: bind-mount source $src does not exist"
+    missing=1
+  fi
+done < <(docker-compose -f "$COMPOSE_FILE" config 2>/dev/null |
+  awk '/^    volumes:$/ { inv = 1; next }
+       inv && /^    - \// { v = substr($0, 7); sub(/:.*/, "", v); print v; next }
+       { inv = 0 }')
+if ((missing)); then
+  log "ERROR: $COMPOSE_FILE mounts files that are not in the repository"
+  exit 1
+fi
 log "OK: $COMPOSE_FILE is valid ($(docker-compose version --short 2>/dev/null || echo '?'))"
