@@ -89,6 +89,7 @@ type Consumer struct {
 	dlq     *kafka.Writer
 	log     zerolog.Logger
 	dlqLog  zerolog.Logger // rate-limited: a flood of bad events must not flood the logs
+	retries zerolog.Logger // rate-limited: an outage repeats its failures every backoff
 	metrics *Metrics
 
 	mu       sync.Mutex
@@ -130,6 +131,7 @@ func New(cfg Config, st StateStore, log zerolog.Logger, m *Metrics) (*Consumer, 
 		},
 		log:      log,
 		dlqLog:   log.Sample(&zerolog.BurstSampler{Burst: 10, Period: 10 * time.Second}),
+		retries:  obs.Repeats(log),
 		metrics:  m,
 		notReady: "not started",
 	}, nil
@@ -219,7 +221,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 		}
 		if err != nil {
 			c.setNotReady("kafka: " + err.Error())
-			c.log.Warn().Err(err).Msg("waiting for a consumer group generation")
+			c.retries.Warn().Err(err).Msg("waiting for a consumer group generation")
 			if !bo.sleep(ctx) {
 				return nil
 			}
@@ -281,6 +283,7 @@ func seek(r *kafka.Reader, progress int64) error {
 
 func (c *Consumer) consumePartition(ctx context.Context, gen *kafka.Generation, partition int) {
 	log := c.log.With().Int("partition", partition).Logger()
+	retries := c.retries.With().Int("partition", partition).Logger()
 	bo := backoff{}
 	// recorded is the progress this loop knows Redis acknowledged; a stored
 	// progress behind it means Redis lost writes (see applier.apply).
@@ -294,7 +297,7 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafka.Generation, 
 			return
 		}
 		c.setNotReady(err.Error())
-		log.Warn().Err(err).Msg("cannot read progress; retrying")
+		retries.Warn().Err(err).Msg("cannot read progress; retrying")
 		if !bo.sleep(ctx) {
 			return
 		}
@@ -326,12 +329,12 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafka.Generation, 
 			if ctx.Err() == nil {
 				c.cfg.Errors.Kafka()
 				c.setNotReady("kafka: " + err.Error())
-				log.Warn().Err(err).Msg("fetch failed; retrying")
+				retries.Warn().Err(err).Msg("fetch failed; retrying")
 				bo.sleep(ctx)
 			}
 			continue
 		default:
-			err = c.finishBatch(ctx, partition, msgs, recorded, log, &bo)
+			err = c.finishBatch(ctx, partition, msgs, recorded, log, retries, &bo)
 		}
 		var lost *store.ProgressLostError
 		if errors.As(err, &lost) {
@@ -369,7 +372,7 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafka.Generation, 
 // and the next owner starts after the recorded progress. It returns nil
 // when the batch was applied, a *store.ProgressLostError when the batch must be
 // dropped and the partition re-read, or ctx's error when it stopped.
-func (c *Consumer) finishBatch(ctx context.Context, partition int, msgs []kafka.Message, recorded int64, log zerolog.Logger, bo *backoff) error {
+func (c *Consumer) finishBatch(ctx context.Context, partition int, msgs []kafka.Message, recorded int64, log, retries zerolog.Logger, bo *backoff) error {
 	bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { time.AfterFunc(c.cfg.FinishGrace, cancel) })
@@ -390,7 +393,7 @@ func (c *Consumer) finishBatch(ctx context.Context, partition int, msgs []kafka.
 			c.cfg.Errors.Redis()
 		}
 		c.setNotReady(err.Error())
-		log.Warn().Err(err).Int64("first_offset", msgs[0].Offset).Msg("batch failed; retrying")
+		retries.Warn().Err(err).Int64("first_offset", msgs[0].Offset).Msg("batch failed; retrying")
 		if !bo.sleep(ctx) {
 			return ctx.Err()
 		}

@@ -8,6 +8,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+
+	"github.com/alsobought/alsobought/obs"
 )
 
 // Defaults of the monitor.
@@ -23,6 +25,7 @@ type Monitor struct {
 	interval time.Duration
 	size     int
 	log      zerolog.Logger
+	retries  zerolog.Logger // rate-limited: an outage fails every sample
 	m        *metrics
 
 	mu     sync.Mutex
@@ -38,7 +41,8 @@ func NewMonitor(s *Sampler, interval time.Duration, samples int, log zerolog.Log
 	if samples < 2 {
 		samples = DefaultSamples
 	}
-	return &Monitor{sampler: s, interval: interval, size: samples, log: log.With().Str("component", "lag").Logger(),
+	log = log.With().Str("component", "lag").Logger()
+	return &Monitor{sampler: s, interval: interval, size: samples, log: log, retries: obs.Repeats(log),
 		m: newMetrics(reg), report: Report{Status: Unknown, Reason: "not sampled yet", Partitions: []PartitionReport{}}}
 }
 
@@ -66,7 +70,7 @@ func (m *Monitor) Observe(ctx context.Context) {
 	defer m.mu.Unlock()
 	if err != nil {
 		if ctx.Err() == nil {
-			m.log.Warn().Err(err).Msg("lag sample failed")
+			m.retries.Warn().Err(err).Msg("lag sample failed")
 		}
 		m.report = Report{Status: Unknown, Reason: "cannot sample: " + err.Error(), EvaluatedAt: time.Now().UTC(),
 			Partitions: []PartitionReport{}}

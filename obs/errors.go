@@ -2,7 +2,12 @@
 // calls to Redis and to Kafka, whichever component made them.
 package obs
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+)
 
 // Errors counts failed calls to the services. A nil *Errors counts nothing.
 type Errors struct{ redis, kafka prometheus.Counter }
@@ -31,4 +36,12 @@ func (e *Errors) Kafka() {
 	if e != nil {
 		e.kafka.Inc()
 	}
+}
+
+// Repeats returns a logger for the messages an outage repeats (a retry
+// every backoff, a failure every poll): at most 3 lines per 30 s, so a
+// Redis or Kafka outage does not flood the logs; the error counters above
+// count every failure.
+func Repeats(log zerolog.Logger) zerolog.Logger {
+	return log.Sample(&zerolog.BurstSampler{Burst: 3, Period: 30 * time.Second})
 }

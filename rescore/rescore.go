@@ -97,6 +97,7 @@ type Rescorer struct {
 	cfg     Config
 	st      Store
 	log     zerolog.Logger
+	retries zerolog.Logger // rate-limited: a Redis outage fails every poll
 	metrics *metrics
 	now     func() time.Time
 
@@ -127,8 +128,8 @@ func New(cfg Config, st Store, log zerolog.Logger, reg prometheus.Registerer) (*
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Rescorer{cfg: cfg, st: st, log: log.With().Str("component", "rescore").Logger(),
-		metrics: newMetrics(reg), now: time.Now}, nil
+	log = log.With().Str("component", "rescore").Logger()
+	return &Rescorer{cfg: cfg, st: st, log: log, retries: obs.Repeats(log), metrics: newMetrics(reg), now: time.Now}, nil
 }
 
 // Rescore recomputes and writes the lists of a kind of the given items.
@@ -178,7 +179,7 @@ func (r *Rescorer) publish(ctx context.Context, p store.Pending) error {
 	if err := r.cfg.Publisher.Publish(ctx, p.Changes); err != nil {
 		r.metrics.errors.Inc()
 		r.cfg.Errors.Kafka()
-		r.log.Warn().Err(err).Int("lists", len(p.Changes)).Msg("publishing list changes failed; they stay in the outbox")
+		r.retries.Warn().Err(err).Int("lists", len(p.Changes)).Msg("publishing list changes failed; they stay in the outbox")
 		return nil
 	}
 	return r.st.Published(ctx, p)
@@ -366,18 +367,18 @@ func (r *Rescorer) Run(ctx context.Context) error {
 			if _, err := r.drain(ctx, due, pollRounds); err != nil && ctx.Err() == nil {
 				r.metrics.errors.Inc()
 				r.cfg.Errors.Redis()
-				r.log.Warn().Err(err).Msg("re-scoring dirty items failed; will retry")
+				r.retries.Warn().Err(err).Msg("re-scoring dirty items failed; will retry")
 			}
 			if n, err := r.PublishPending(ctx); err != nil && ctx.Err() == nil {
 				r.metrics.errors.Inc()
-				r.log.Warn().Err(err).Msg("publishing pending list changes failed; will retry")
+				r.retries.Warn().Err(err).Msg("publishing pending list changes failed; will retry")
 			} else if n > 0 {
 				r.log.Info().Int("lists", n).Msg("published list changes left pending")
 			}
 			if r.popularDue(ctx) {
 				if err := r.RescorePopular(ctx); err != nil && ctx.Err() == nil {
 					r.metrics.errors.Inc()
-					r.log.Warn().Err(err).Msg("re-scoring popularity failed; will retry")
+					r.retries.Warn().Err(err).Msg("re-scoring popularity failed; will retry")
 				}
 			}
 			r.observeBacklog(ctx)
