@@ -48,11 +48,12 @@ status: ## Show whether local Kafka + Redis are up (exit 1 if not)
 
 # Services are stopped whatever happens; the exit status is the first failure's.
 # KEEP_SERVICES=1 leaves them running afterwards.
-test: ## up, check docker-compose.yml and the Prometheus rules, go test -race ./... with the services, then down
+test: ## up, check docker-compose.yml and the Prometheus rules, ensure chromium, go test -race ./... with the services, then down
 	@status=0; \
 	$(LOCAL)/up.sh >/dev/null || status=$$?; \
 	if [ $$status -eq 0 ]; then $(LOCAL)/check-compose.sh || status=$$?; fi; \
 	if [ $$status -eq 0 ]; then $(PROM)/check.sh || status=$$?; fi; \
+	if [ $$status -eq 0 ]; then $(LOCAL)/ensure-chromium.sh || status=$$?; fi; \
 	if [ $$status -eq 0 ]; then \
 		$(load_env); \
 		echo "go test $(TEST_FLAGS) $(PKGS)  (ALSOBOUGHT_KAFKA_BROKERS=$$ALSOBOUGHT_KAFKA_BROKERS ALSOBOUGHT_REDIS_ADDRS=$$ALSOBOUGHT_REDIS_ADDRS)"; \

@@ -1,5 +1,5 @@
 // Package httpapi serves the storefront API (related lists), health and
-// readiness probes, and the Prometheus metrics.
+// readiness probes, the Prometheus metrics, and the operators' status page.
 package httpapi
 
 import (
@@ -49,7 +49,7 @@ type ReadinessCheck func(ctx context.Context) string
 
 // New returns the handler of every endpoint.
 func New(st Store, opts Options, ready ReadinessCheck, gatherer prometheus.Gatherer, log zerolog.Logger) http.Handler {
-	s := &server{st: st, opts: opts, ready: ready, log: log.With().Str("component", "http").Logger()}
+	s := &server{st: st, opts: opts, ready: ready, gatherer: gatherer, log: log.With().Str("component", "http").Logger()}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -61,6 +61,7 @@ func New(st Store, opts Options, ready ReadinessCheck, gatherer prometheus.Gathe
 	mux.HandleFunc("GET /v1/status", s.status)
 	mux.HandleFunc("GET /v1/customers/{id}/recommendations", s.customerRecommendations)
 	mux.HandleFunc("GET /v1/recommendations", s.contextRecommendations)
+	mux.HandleFunc("GET /status", s.statusPage)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
@@ -68,10 +69,12 @@ func New(st Store, opts Options, ready ReadinessCheck, gatherer prometheus.Gathe
 }
 
 type server struct {
-	st    Store
-	opts  Options
-	ready ReadinessCheck
-	log   zerolog.Logger
+	st       Store
+	opts     Options
+	ready    ReadinessCheck
+	gatherer prometheus.Gatherer
+	log      zerolog.Logger
+	rates    rateWindow // the status page's throughput
 }
 
 func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
@@ -129,15 +132,26 @@ func (s *server) related(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	resp, err := s.relatedList(r.Context(), kind, id, k)
+	if err != nil {
+		s.log.Warn().Err(err).Str("item", id).Msg("read list failed")
+		writeError(w, http.StatusServiceUnavailable, "state store unavailable")
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// relatedList reads the item's list of a kind, cut to k: the answer of GET
+// /v1/items/{id}/related and of the status page's lookup. An item without
+// a list is not an error: its list is empty. The error is the store's.
+func (s *server) relatedList(ctx context.Context, kind store.ListKind, id string, k int) (RelatedResponse, error) {
 	resp := RelatedResponse{Item: id, List: string(kind), Items: []RelatedItem{}}
-	l, err := s.st.ReadList(r.Context(), kind, id)
+	l, err := s.st.ReadList(ctx, kind, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		// An item without related items is not an error: the list is empty.
 	case err != nil:
-		s.log.Warn().Err(err).Str("item", id).Msg("read list failed")
-		writeError(w, http.StatusServiceUnavailable, "state store unavailable")
-		return
+		return resp, err
 	default:
 		resp.Method = string(l.Method)
 		at := l.ComputedAt
@@ -149,7 +163,7 @@ func (s *server) related(w http.ResponseWriter, r *http.Request) {
 			resp.Items = append(resp.Items, RelatedItem{Item: it.Item, Score: it.Score, Support: it.Support})
 		}
 	}
-	writeJSON(w, http.StatusOK, resp)
+	return resp, nil
 }
 
 func parseK(r *http.Request, def int) (int, error) {

@@ -48,6 +48,7 @@ var servedRoutes = []string{
 	"GET /v1/customers/{id}/recommendations",
 	"GET /v1/recommendations",
 	"GET /v1/status",
+	"GET /status",
 }
 
 // loadSpec loads and validates docs/openapi.yaml, then closes its object

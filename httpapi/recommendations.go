@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -162,12 +163,23 @@ func (s *server) contextRecommendations(w http.ResponseWriter, r *http.Request) 
 	s.recommend(w, r, p)
 }
 
-// recommend answers with at most three round trips to Redis: the
-// customer's histories (customer endpoint only); the lists of at most
-// recommend.MaxSources purchases and views plus one popularity list; the
-// categories of the candidates (only with a category filter).
+// recommend answers both recommendation endpoints.
 func (s *server) recommend(w http.ResponseWriter, r *http.Request, p recParams) {
-	ctx := r.Context()
+	resp, err := s.recommendations(r.Context(), p)
+	if err != nil {
+		s.unavailable(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// recommendations merges the recommendations of p (the answer of both
+// recommendation endpoints and of the status page's lookup) with at most
+// three round trips to Redis: the customer's histories (customer endpoint
+// only); the lists of at most recommend.MaxSources purchases and views plus
+// one popularity list; the categories of the candidates (only with a
+// category filter). The error is the store's.
+func (s *server) recommendations(ctx context.Context, p recParams) (RecommendationsResponse, error) {
 	bought, viewed := p.bought, p.viewed
 	exclude := map[string]bool{}
 	for _, x := range p.exclude {
@@ -177,8 +189,7 @@ func (s *server) recommend(w http.ResponseWriter, r *http.Request, p recParams) 
 	if p.customerEndpoint {
 		cs, err := s.st.LoadCustomers(ctx, []string{p.customer})
 		if err != nil {
-			s.unavailable(w, err)
-			return
+			return RecommendationsResponse{}, err
 		}
 		c := cs[p.customer]
 		known = len(c.Purchases.Items) > 0 || len(c.Views.Items) > 0
@@ -211,8 +222,7 @@ func (s *server) recommend(w http.ResponseWriter, r *http.Request, p recParams) 
 	}
 	lists, pop, err := s.st.ReadListsOf(ctx, refs, &store.PopularRef{Kind: store.Bought, Category: p.category})
 	if err != nil {
-		s.unavailable(w, err)
-		return
+		return RecommendationsResponse{}, err
 	}
 	sources := make([]recommend.Source, 0, len(bought)+len(viewed))
 	for i, x := range bought {
@@ -227,10 +237,9 @@ func (s *server) recommend(w http.ResponseWriter, r *http.Request, p recParams) 
 		req.Popular = pop.Items
 	}
 	if p.category != "" {
-		allow, err := s.categoryFilter(r, p.category, lists)
+		allow, err := s.categoryFilter(ctx, p.category, lists)
 		if err != nil {
-			s.unavailable(w, err)
-			return
+			return RecommendationsResponse{}, err
 		}
 		req.Allow = allow
 	}
@@ -239,11 +248,11 @@ func (s *server) recommend(w http.ResponseWriter, r *http.Request, p recParams) 
 		resp.Items = append(resp.Items, RecommendationItem{Item: rec.Item, Score: rec.Score, Reason: string(rec.Reason),
 			Source: rec.Source, Because: because(rec)})
 	}
-	writeJSON(w, http.StatusOK, resp)
+	return resp, nil
 }
 
 // categoryFilter reads the categories of every candidate in one round trip.
-func (s *server) categoryFilter(r *http.Request, category string, lists [][]scoring.Related) (func(string) bool, error) {
+func (s *server) categoryFilter(ctx context.Context, category string, lists [][]scoring.Related) (func(string) bool, error) {
 	var items []string
 	seen := map[string]bool{}
 	for _, l := range lists {
@@ -254,7 +263,7 @@ func (s *server) categoryFilter(r *http.Request, category string, lists [][]scor
 			}
 		}
 	}
-	cats, err := s.st.ItemCategories(r.Context(), items)
+	cats, err := s.st.ItemCategories(ctx, items)
 	if err != nil {
 		return nil, err
 	}

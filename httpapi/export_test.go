@@ -1,0 +1,4 @@
+package httpapi
+
+// StatusPageMetrics are the metric names the status page reads.
+var StatusPageMetrics = statusPageMetrics
