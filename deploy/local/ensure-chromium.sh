@@ -15,22 +15,9 @@ die() {
   exit 1
 }
 
-as_root() {
-  if [[ $EUID -eq 0 ]]; then
-    "$@"
-  elif command -v sudo >/dev/null 2>&1; then
-    sudo "$@"
-  else
-    die "need root (or sudo) to run: $*"
-  fi
-}
-
-apt_install() {
-  command -v apt-get >/dev/null 2>&1 || die "apt-get not found: install $* by hand (or set ALSOBOUGHT_CHROMIUM)"
-  log "installing $* with apt-get"
-  as_root apt-get update -qq >&2
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
-}
+APT_HINT="or set ALSOBOUGHT_CHROMIUM"
+# shellcheck source=deploy/local/apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/apt.sh"
 
 ensure_chromium() {
   if command -v "$CHROMIUM" >/dev/null 2>&1; then

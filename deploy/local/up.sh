@@ -14,22 +14,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # ---------------------------------------------------------------- tools
 
-as_root() {
-  if [[ $EUID -eq 0 ]]; then
-    "$@"
-  elif command -v sudo >/dev/null 2>&1; then
-    sudo "$@"
-  else
-    die "need root (or sudo) to run: $*"
-  fi
-}
-
-apt_install() {
-  command -v apt-get >/dev/null 2>&1 || die "apt-get not found: install $* by hand"
-  log "installing $* with apt-get"
-  as_root apt-get update -qq >&2
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
-}
+# shellcheck source=deploy/local/apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/apt.sh"
 
 ensure_redis_installed() {
   if ! command -v redis-server >/dev/null 2>&1; then
