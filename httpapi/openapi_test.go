@@ -201,27 +201,7 @@ func TestOpenAPI(t *testing.T) {
 	}
 
 	env := testenv.NewRedis(t)
-	var evs [][4]string
-	// As in TestRecommendationEndpoints: milk and bread go together, tea
-	// with cups; a pen is popular alone; viewers of a tv buy a radio. Then
-	// ids that need escaping in URLs: a '/' and a '+'.
-	for _, c := range []string{"c1", "c2", "c3"} {
-		evs = append(evs, [4]string{c, "buy", "milk", "dairy"}, [4]string{c, "buy", "bread", "bakery"})
-	}
-	for _, c := range []string{"c4", "c5"} {
-		evs = append(evs, [4]string{c, "buy", "tea", "drinks"}, [4]string{c, "buy", "cups", "home"})
-	}
-	for _, c := range []string{"c6", "c7", "c8", "c9", "c10"} {
-		evs = append(evs, [4]string{c, "buy", "pen", "office"})
-	}
-	for _, c := range []string{"v1", "v2"} {
-		evs = append(evs, [4]string{c, "view", "tv", ""}, [4]string{c, "view", "radio", ""}, [4]string{c, "buy", "radio", "audio"})
-	}
-	for _, c := range []string{"w1", "w2"} {
-		evs = append(evs, [4]string{c, "buy", "hat/red", "winter:wear"}, [4]string{c, "buy", "scarf+wool", "winter:wear"})
-	}
-	evs = append(evs, [4]string{"me", "buy", "milk", "dairy"}, [4]string{"w/3", "buy", "hat/red", "winter:wear"})
-	shop(t, env.Store, evs)
+	shop(t, env.Store, testShop())
 
 	reg := prometheus.NewRegistry()
 	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "alsobought_test_requests_total", Help: "A metric, so that /metrics has content."})

@@ -57,10 +57,12 @@ func shop(t *testing.T, st *store.Store, evs [][4]string) {
 	}
 }
 
-func TestRecommendationEndpoints(t *testing.T) {
-	env := testenv.NewRedis(t)
+// testShop is the small shop of the API tests: milk and bread go together,
+// tea with cups; a pen is the best-seller on its own; viewers of a tv buy a
+// radio; "me" bought milk; and ids that need escaping in URLs (a '/' and a
+// '+'), winter wear bought together.
+func testShop() [][4]string {
 	var evs [][4]string
-	// Milk and bread go together, tea with cups; a pen is popular alone.
 	for _, c := range []string{"c1", "c2", "c3"} {
 		evs = append(evs, [4]string{c, "buy", "milk", "dairy"}, [4]string{c, "buy", "bread", "bakery"})
 	}
@@ -70,10 +72,18 @@ func TestRecommendationEndpoints(t *testing.T) {
 	for _, c := range []string{"c6", "c7", "c8", "c9", "c10"} {
 		evs = append(evs, [4]string{c, "buy", "pen", "office"})
 	}
-	evs = append(evs, [4]string{"v1", "view", "tv", ""}, [4]string{"v1", "view", "radio", ""}, [4]string{"v1", "buy", "radio", "audio"},
-		[4]string{"v2", "view", "tv", ""}, [4]string{"v2", "view", "radio", ""}, [4]string{"v2", "buy", "radio", "audio"},
-		[4]string{"me", "buy", "milk", "dairy"})
-	shop(t, env.Store, evs)
+	for _, c := range []string{"v1", "v2"} {
+		evs = append(evs, [4]string{c, "view", "tv", ""}, [4]string{c, "view", "radio", ""}, [4]string{c, "buy", "radio", "audio"})
+	}
+	for _, c := range []string{"w1", "w2"} {
+		evs = append(evs, [4]string{c, "buy", "hat/red", "winter:wear"}, [4]string{c, "buy", "scarf+wool", "winter:wear"})
+	}
+	return append(evs, [4]string{"me", "buy", "milk", "dairy"}, [4]string{"w/3", "buy", "hat/red", "winter:wear"})
+}
+
+func TestRecommendationEndpoints(t *testing.T) {
+	env := testenv.NewRedis(t)
+	shop(t, env.Store, testShop())
 	h := httpapi.New(env.Store, httpapi.Options{}, func(context.Context) string { return "" }, prometheus.NewRegistry(), zerolog.Nop())
 
 	get := func(path string, status int, into any) {

@@ -35,29 +35,10 @@ func init() {
 	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.PlainBodyDecoder)
 }
 
-// statusShop is the state of the status page tests: TestRecommendationEndpoints's
-// shop (milk and bread, tea and cups, a popular pen, viewers of a tv buying
-// a radio, "me" bought milk) plus ids that need escaping in URLs.
+// statusShop is the state of the status page tests: the API tests' shop.
 func statusShop(t *testing.T, st *store.Store) {
 	t.Helper()
-	var evs [][4]string
-	for _, c := range []string{"c1", "c2", "c3"} {
-		evs = append(evs, [4]string{c, "buy", "milk", "dairy"}, [4]string{c, "buy", "bread", "bakery"})
-	}
-	for _, c := range []string{"c4", "c5"} {
-		evs = append(evs, [4]string{c, "buy", "tea", "drinks"}, [4]string{c, "buy", "cups", "home"})
-	}
-	for _, c := range []string{"c6", "c7", "c8", "c9", "c10"} {
-		evs = append(evs, [4]string{c, "buy", "pen", "office"})
-	}
-	for _, c := range []string{"v1", "v2"} {
-		evs = append(evs, [4]string{c, "view", "tv", ""}, [4]string{c, "view", "radio", ""}, [4]string{c, "buy", "radio", "audio"})
-	}
-	for _, c := range []string{"w1", "w2"} {
-		evs = append(evs, [4]string{c, "buy", "hat/red", "winter:wear"}, [4]string{c, "buy", "scarf+wool", "winter:wear"})
-	}
-	evs = append(evs, [4]string{"me", "buy", "milk", "dairy"}, [4]string{"w/3", "buy", "hat/red", "winter:wear"})
-	shop(t, st, evs)
+	shop(t, st, testShop())
 }
 
 // statusRegistry is a registry with the metrics the page reads, under
