@@ -1,7 +1,6 @@
 package dataset_test
 
 import (
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -10,25 +9,9 @@ import (
 
 	"github.com/alsobought/alsobought/dataset"
 	"github.com/alsobought/alsobought/event"
+	"github.com/alsobought/alsobought/internal/testenv"
 )
 
-// sharedData returns the folder of the shared public data sets:
-// $ALSOBOUGHT_SHARED_DATA, or ../shared/data next to the repository. CI
-// always has it (a missing folder fails there); elsewhere the tests skip.
-func sharedData(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("ALSOBOUGHT_SHARED_DATA")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "shared", "data")
-	}
-	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("CI") != "" || os.Getenv("ALSOBOUGHT_REQUIRE_SERVICES") == "1" {
-			t.Fatalf("shared data not found (set ALSOBOUGHT_SHARED_DATA): %v", err)
-		}
-		t.Skipf("shared data not found (set ALSOBOUGHT_SHARED_DATA): %v", err)
-	}
-	return dir
-}
 
 type stats struct {
 	n, purchases, views     int
@@ -122,7 +105,7 @@ var dunnhumbyStats = stats{
 }
 
 func TestSharedDunnhumby(t *testing.T) {
-	evs := load(t, filepath.Join(sharedData(t), "dunnhumby-completejourney-sample", "transactions.csv.gz"), dataset.Dunnhumby)
+	evs := load(t, filepath.Join(testenv.SharedData(t), "dunnhumby-completejourney-sample", "transactions.csv.gz"), dataset.Dunnhumby)
 	checkStats(t, summarize(t, evs, "dunnhumby:transactions.csv.gz:"), dunnhumbyStats)
 }
 
@@ -133,7 +116,7 @@ func TestBundledDunnhumby(t *testing.T) {
 }
 
 func TestSharedYoochoose(t *testing.T) {
-	evs := load(t, filepath.Join(sharedData(t), "yoochoose-1pct", "events.csv.gz"), dataset.Yoochoose)
+	evs := load(t, filepath.Join(testenv.SharedData(t), "yoochoose-1pct", "events.csv.gz"), dataset.Yoochoose)
 	checkStats(t, summarize(t, evs, "yoochoose:events.csv.gz:"), stats{
 		n: 341362, views: 329537, purchases: 11825, customers: 92497, items: 19947,
 		withCategory: 57151,        // categories 1-12 only (not 0, S or brand ids)
@@ -145,7 +128,7 @@ func TestSharedYoochoose(t *testing.T) {
 }
 
 func TestSharedMovieLens(t *testing.T) {
-	evs := load(t, filepath.Join(sharedData(t), "movielens-100k", "u.data.gz"), dataset.MovieLens)
+	evs := load(t, filepath.Join(testenv.SharedData(t), "movielens-100k", "u.data.gz"), dataset.MovieLens)
 	checkStats(t, summarize(t, evs, "movielens:u.data.gz:"), stats{
 		n: 100000, purchases: 100000, customers: 943, items: 1682,
 		min: ts("1997-09-20T03:05:10Z"),

@@ -655,27 +655,10 @@ func TestChaosGracefulShutdown(t *testing.T) {
 
 func sharedBrokers(t *testing.T) []string {
 	t.Helper()
-	v := os.Getenv("ALSOBOUGHT_KAFKA_BROKERS")
-	if v == "" {
-		chaosMissing(t, "ALSOBOUGHT_KAFKA_BROKERS")
-	}
-	return strings.Split(v, ",")
+	return strings.Split(testenv.Setting(t, "ALSOBOUGHT_KAFKA_BROKERS"), ",")
 }
 
 func sharedRedis(t *testing.T) string {
 	t.Helper()
-	v := os.Getenv("ALSOBOUGHT_REDIS_ADDRS")
-	if v == "" {
-		chaosMissing(t, "ALSOBOUGHT_REDIS_ADDRS")
-	}
-	return v
-}
-
-func chaosMissing(t *testing.T, v string) {
-	t.Helper()
-	msg := fmt.Sprintf("needs %s: run `make up` and export the settings it prints", v)
-	if os.Getenv("ALSOBOUGHT_REQUIRE_SERVICES") == "1" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	return testenv.Setting(t, "ALSOBOUGHT_REDIS_ADDRS")
 }

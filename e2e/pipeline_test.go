@@ -6,7 +6,6 @@ package e2e
 import (
 	"context"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -161,14 +160,7 @@ func streamAndVerify(t *testing.T, evs []event.Event, set oracle.Settings) {
 // viewed-then-bought), every history and every list of every kind, with the
 // default K_view and with K_view 5, where view histories evict.
 func TestYoochooseStreamMatchesOracle(t *testing.T) {
-	dir := os.Getenv("ALSOBOUGHT_SHARED_DATA")
-	if dir == "" {
-		if os.Getenv("ALSOBOUGHT_REQUIRE_SERVICES") == "1" {
-			t.Fatal("ALSOBOUGHT_SHARED_DATA must name ../shared/data (make test sets it)")
-		}
-		t.Skip("needs ALSOBOUGHT_SHARED_DATA (../shared/data)")
-	}
-	evs, err := dataset.Load(filepath.Join(dir, "yoochoose-1pct", "events.csv.gz"), dataset.Yoochoose, event.DefaultLimits(time.Now()))
+	evs, err := dataset.Load(filepath.Join(testenv.SharedData(t), "yoochoose-1pct", "events.csv.gz"), dataset.Yoochoose, event.DefaultLimits(time.Now()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -398,10 +398,7 @@ func newChromium(t *testing.T) *chromium {
 	}
 	path, err := exec.LookPath(name)
 	if err != nil {
-		if os.Getenv("ALSOBOUGHT_REQUIRE_SERVICES") == "1" {
-			t.Fatalf("%s not found: deploy/local/ensure-chromium.sh (run by make test) installs Debian's chromium", name)
-		}
-		t.Skipf("needs %s: run deploy/local/ensure-chromium.sh (apt-get install chromium)", name)
+		testenv.Need(t, "needs %s: deploy/local/ensure-chromium.sh (run by make test) installs Debian's chromium", name)
 	}
 	out, err := exec.Command(path, "--version").Output()
 	if err != nil {

@@ -56,8 +56,8 @@ func PrivateKafka(t testing.TB) *Service {
 // ones are not configured either: such a run means "no services here".
 func requireServices(t testing.TB) {
 	t.Helper()
-	envSetting(t, "ALSOBOUGHT_KAFKA_BROKERS")
-	envSetting(t, "ALSOBOUGHT_REDIS_ADDRS")
+	Setting(t, "ALSOBOUGHT_KAFKA_BROKERS")
+	Setting(t, "ALSOBOUGHT_REDIS_ADDRS")
 }
 
 func newService(t testing.TB, name string) *Service {

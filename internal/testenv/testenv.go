@@ -42,8 +42,8 @@ var counter atomic.Int64
 // fresh prefix, all deleted at cleanup.
 func New(t testing.TB, partitions int) *Env {
 	t.Helper()
-	redisAddr := envSetting(t, "ALSOBOUGHT_REDIS_ADDRS")
-	return NewOn(t, strings.Split(envSetting(t, "ALSOBOUGHT_KAFKA_BROKERS"), ","), redisAddr, partitions)
+	redisAddr := Setting(t, "ALSOBOUGHT_REDIS_ADDRS")
+	return NewOn(t, strings.Split(Setting(t, "ALSOBOUGHT_KAFKA_BROKERS"), ","), redisAddr, partitions)
 }
 
 // NewOn returns an environment like New, but on the given brokers and
@@ -69,25 +69,49 @@ func NewOn(t testing.TB, brokers []string, redisAddr string, partitions int) *En
 	return e
 }
 
-// envSetting returns a service setting of `make up`, or skips (fails under
-// ALSOBOUGHT_REQUIRE_SERVICES=1) when it is unset.
-func envSetting(t testing.TB, name string) string {
+// Need stops a test that lacks something it needs (a service, a binary, a
+// data folder): under ALSOBOUGHT_REQUIRE_SERVICES=1 (make test, CI) it
+// fails, so CI never passes by skipping; elsewhere it skips.
+func Need(t testing.TB, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if os.Getenv("ALSOBOUGHT_REQUIRE_SERVICES") == "1" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
+
+// Setting returns a service setting of `make up` (e.g.
+// ALSOBOUGHT_REDIS_ADDRS), or stops the test (Need) when it is unset.
+func Setting(t testing.TB, name string) string {
 	t.Helper()
 	v := os.Getenv(name)
 	if v == "" {
-		if os.Getenv("ALSOBOUGHT_REQUIRE_SERVICES") == "1" {
-			t.Fatalf("%s must be set (run `make up` or `make test`)", name)
-		}
-		t.Skipf("needs %s: run `make test`, or `make up` and export the settings it prints", name)
+		Need(t, "needs %s: run `make test`, or `make up` and export the settings it prints", name)
 	}
 	return v
+}
+
+// SharedData returns the folder of the shared public data sets:
+// $ALSOBOUGHT_SHARED_DATA (the Makefile sets it), or ../shared/data next
+// to the repository; a missing folder stops the test (Need).
+func SharedData(t testing.TB) string {
+	t.Helper()
+	dir := os.Getenv("ALSOBOUGHT_SHARED_DATA")
+	if dir == "" {
+		dir = RepoFile(filepath.Join("..", "shared", "data"))
+	}
+	if _, err := os.Stat(dir); err != nil {
+		Need(t, "needs the shared data sets (set ALSOBOUGHT_SHARED_DATA): %v", err)
+	}
+	return dir
 }
 
 // NewRedis returns an environment with only Redis: a store under a fresh
 // prefix, whose keys are deleted at cleanup.
 func NewRedis(t testing.TB) *Env {
 	t.Helper()
-	return newEnv(t, envSetting(t, "ALSOBOUGHT_REDIS_ADDRS"))
+	return newEnv(t, Setting(t, "ALSOBOUGHT_REDIS_ADDRS"))
 }
 
 // newEnv names a test's topics, group and prefix, and opens a store on
