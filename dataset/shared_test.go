@@ -12,7 +12,6 @@ import (
 	"github.com/alsobought/alsobought/internal/testenv"
 )
 
-
 type stats struct {
 	n, purchases, views     int
 	customers, items        int
