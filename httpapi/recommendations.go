@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -180,59 +179,34 @@ func (s *server) recommend(w http.ResponseWriter, r *http.Request, p recParams) 
 // one popularity list; the categories of the candidates (only with a
 // category filter). The error is the store's.
 func (s *server) recommendations(ctx context.Context, p recParams) (RecommendationsResponse, error) {
-	bought, viewed := p.bought, p.viewed
-	exclude := map[string]bool{}
-	for _, x := range p.exclude {
-		exclude[x] = true
-	}
-	known := false
+	q := recommend.Query{ContextBought: p.bought, ContextViewed: p.viewed, Exclude: p.exclude, KeepOwned: s.opts.KeepOwned}
 	if p.customerEndpoint {
 		cs, err := s.st.LoadCustomers(ctx, []string{p.customer})
 		if err != nil {
 			return RecommendationsResponse{}, err
 		}
 		c := cs[p.customer]
-		known = len(c.Purchases.Items) > 0 || len(c.Views.Items) > 0
-		bought = append(bought, reversed(c.Purchases.Items)...)
-		viewed = append(viewed, reversed(c.Views.Items)...)
-		if !s.opts.KeepOwned {
-			for _, x := range c.Purchases.Items {
-				exclude[x] = true
-			}
-		}
+		q.HistoryBought, q.HistoryViewed = c.Purchases.Items, c.Views.Items
 	}
-	known = known || len(bought) > 0 || len(viewed) > 0
-	if !s.opts.KeepOwned {
-		for _, x := range p.bought {
-			exclude[x] = true
-		}
-	}
-	// The context's views are the page being looked at: recommending them
-	// back would echo it.
-	for _, x := range p.viewed {
-		exclude[x] = true
-	}
-	bought, viewed = firstDistinct(bought, recommend.MaxSources), firstDistinct(viewed, recommend.MaxSources)
+	plan := recommend.NewPlan(q)
 	var refs []store.ListRef
-	for _, x := range bought {
+	for _, x := range plan.Bought {
 		refs = append(refs, store.ListRef{Kind: store.Bought, Item: x})
 	}
-	for _, x := range viewed {
+	for _, x := range plan.Viewed {
 		refs = append(refs, store.ListRef{Kind: store.ViewedBought, Item: x}, store.ListRef{Kind: store.Viewed, Item: x})
 	}
 	lists, pop, err := s.st.ReadListsOf(ctx, refs, &store.PopularRef{Kind: store.Bought, Category: p.category})
 	if err != nil {
 		return RecommendationsResponse{}, err
 	}
-	sources := make([]recommend.Source, 0, len(bought)+len(viewed))
-	for i, x := range bought {
-		sources = append(sources, recommend.Source{Item: x, Bought: true, Rank: i, AlsoBought: lists[i]})
+	var l recommend.Lists
+	l.AlsoBought = lists[:len(plan.Bought)]
+	for i := len(plan.Bought); i < len(lists); i += 2 {
+		l.ViewedBought, l.AlsoViewed = append(l.ViewedBought, lists[i]), append(l.AlsoViewed, lists[i+1])
 	}
-	for i, x := range viewed {
-		j := len(bought) + 2*i
-		sources = append(sources, recommend.Source{Item: x, Rank: i, ViewedBought: lists[j], AlsoViewed: lists[j+1]})
-	}
-	req := recommend.Request{K: p.k, Exclude: exclude}
+	sources := plan.Sources(l)
+	req := recommend.Request{K: p.k, Exclude: plan.Exclude}
 	if pop != nil {
 		req.Popular = pop.Items
 	}
@@ -243,7 +217,7 @@ func (s *server) recommendations(ctx context.Context, p recParams) (Recommendati
 		}
 		req.Allow = allow
 	}
-	resp := RecommendationsResponse{Customer: p.customer, Known: known, Items: []RecommendationItem{}}
+	resp := RecommendationsResponse{Customer: p.customer, Known: plan.Known, Items: []RecommendationItem{}}
 	for _, rec := range recommend.Merge(sources, req) {
 		resp.Items = append(resp.Items, RecommendationItem{Item: rec.Item, Score: rec.Score, Reason: string(rec.Reason),
 			Source: rec.Source, Because: because(rec)})
@@ -283,29 +257,6 @@ func because(r recommend.Recommendation) string {
 		return "because you viewed " + r.Source
 	}
 	return "popular"
-}
-
-// reversed returns a history (least recent first) most recent first.
-func reversed(items []string) []string {
-	out := slices.Clone(items)
-	slices.Reverse(out)
-	return out
-}
-
-// firstDistinct keeps the first n distinct items.
-func firstDistinct(items []string, n int) []string {
-	seen := map[string]bool{}
-	out := make([]string, 0, min(n, len(items)))
-	for _, x := range items {
-		if len(out) == n {
-			break
-		}
-		if !seen[x] {
-			seen[x] = true
-			out = append(out, x)
-		}
-	}
-	return out
 }
 
 func (s *server) unavailable(w http.ResponseWriter, err error) {

@@ -1,0 +1,111 @@
+package recommend
+
+import "github.com/alsobought/alsobought/scoring"
+
+// Query is what one recommendation is asked for: a customer's stored
+// histories and a request's context. The HTTP API and the evaluator both
+// turn a Query into a Plan, so what eval measures is what the API serves.
+type Query struct {
+	// History is the customer's stored purchases and views, least recent
+	// first (as stored); empty for an unknown customer.
+	HistoryBought, HistoryViewed []string
+	// Context is what the page says: bought and viewed items, most recent
+	// first. Context views are the page being looked at, so they are never
+	// recommended back.
+	ContextBought, ContextViewed []string
+	// Exclude is what the caller does not want to see.
+	Exclude []string
+	// KeepOwned keeps purchased items (history and context) as candidates.
+	KeepOwned bool
+}
+
+// Plan is a Query resolved into the sources whose lists are read and the
+// items left out of the answer.
+type Plan struct {
+	// Bought and Viewed are the sources, most recent first, distinct, at
+	// most MaxSources each: context first, then history.
+	Bought, Viewed []string
+	// Exclude holds owned items (unless kept), context views and the
+	// caller's exclusions.
+	Exclude map[string]bool
+	// Known reports whether anything about the customer was known.
+	Known bool
+}
+
+// NewPlan resolves a Query.
+func NewPlan(q Query) Plan {
+	exclude := make(map[string]bool, len(q.Exclude)+len(q.ContextViewed)+len(q.HistoryBought))
+	for _, x := range q.Exclude {
+		exclude[x] = true
+	}
+	if !q.KeepOwned {
+		for _, x := range q.HistoryBought {
+			exclude[x] = true
+		}
+		for _, x := range q.ContextBought {
+			exclude[x] = true
+		}
+	}
+	for _, x := range q.ContextViewed {
+		exclude[x] = true
+	}
+	bought := append(append([]string{}, q.ContextBought...), reversed(q.HistoryBought)...)
+	viewed := append(append([]string{}, q.ContextViewed...), reversed(q.HistoryViewed)...)
+	return Plan{
+		Bought:  firstDistinct(bought, MaxSources),
+		Viewed:  firstDistinct(viewed, MaxSources),
+		Exclude: exclude,
+		Known:   len(bought) > 0 || len(viewed) > 0,
+	}
+}
+
+// Lists are the related lists of a plan's sources: AlsoBought[i] is the
+// "bought also bought" list of Bought[i]; ViewedBought[i] and AlsoViewed[i]
+// the "viewed then bought" and "viewed also viewed" lists of Viewed[i]. A
+// missing list is nil.
+type Lists struct {
+	AlsoBought, ViewedBought, AlsoViewed [][]scoring.Related
+}
+
+// Sources pairs the plan's items with their lists, ranked by recency.
+func (p Plan) Sources(l Lists) []Source {
+	sources := make([]Source, 0, len(p.Bought)+len(p.Viewed))
+	at := func(lists [][]scoring.Related, i int) []scoring.Related {
+		if i < len(lists) {
+			return lists[i]
+		}
+		return nil
+	}
+	for i, x := range p.Bought {
+		sources = append(sources, Source{Item: x, Bought: true, Rank: i, AlsoBought: at(l.AlsoBought, i)})
+	}
+	for i, x := range p.Viewed {
+		sources = append(sources, Source{Item: x, Rank: i, ViewedBought: at(l.ViewedBought, i), AlsoViewed: at(l.AlsoViewed, i)})
+	}
+	return sources
+}
+
+// reversed returns a history (least recent first) most recent first.
+func reversed(items []string) []string {
+	out := make([]string, len(items))
+	for i, x := range items {
+		out[len(items)-1-i] = x
+	}
+	return out
+}
+
+// firstDistinct keeps the first n distinct items.
+func firstDistinct(items []string, n int) []string {
+	seen := make(map[string]bool, min(n, len(items)))
+	out := make([]string, 0, min(n, len(items)))
+	for _, x := range items {
+		if len(out) == n {
+			break
+		}
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
+}
