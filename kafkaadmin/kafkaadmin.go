@@ -74,3 +74,20 @@ func EndOffsets(ctx context.Context, brokers []string, topic string) (map[int]in
 	}
 	return out, nil
 }
+
+// DeleteTopics deletes topics; a topic that does not exist is not an
+// error. Tools that work on a scratch topic (eval -via-kafka) clean up
+// with it.
+func DeleteTopics(ctx context.Context, brokers []string, topics ...string) error {
+	client := &kafka.Client{Addr: kafka.TCP(brokers...)}
+	resp, err := client.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: topics})
+	if err != nil {
+		return fmt.Errorf("delete topics %v: %w", topics, err)
+	}
+	for topic, err := range resp.Errors {
+		if err != nil && !errors.Is(err, kafka.UnknownTopicOrPartition) {
+			return fmt.Errorf("delete topic %s: %w", topic, err)
+		}
+	}
+	return nil
+}

@@ -254,3 +254,20 @@ func (s *State) Snapshot() *store.Snapshot {
 	}
 	return snap
 }
+
+// FromSnapshot returns the counters and histories of a state read from
+// Redis (store.ReadSnapshot) as a State, so that lists of any method can be
+// computed from streamed counters exactly as from the oracle's own. The
+// popularity fields stay empty: a snapshot holds popularity lists, not
+// counts.
+func FromSnapshot(snap *store.Snapshot, set Settings) *State {
+	s := &State{Settings: set, Histories: map[string]*delta.History{}, ViewHistories: map[string]*delta.History{},
+		Bought: snap.Bought, Viewed: snap.Viewed, ViewedBought: snap.ViewedBought, ViewedTotal: snap.ViewedTotal}
+	for c, items := range snap.Histories {
+		s.Histories[c] = &delta.History{Items: items}
+	}
+	for c, items := range snap.ViewHistories {
+		s.ViewHistories[c] = &delta.History{Items: items}
+	}
+	return s
+}

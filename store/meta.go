@@ -210,3 +210,35 @@ func (s *Store) WriteState(ctx context.Context, st *Snapshot) error {
 	})
 	return err
 }
+
+// DeleteState deletes every key under the prefix and returns how many. It
+// is for scratch states (eval -via-kafka, benchmarks), never the serving
+// path: it walks the keyspace with SCAN.
+func (s *Store) DeleteState(ctx context.Context) (int64, error) {
+	var n int64
+	iter := s.rdb.Scan(ctx, 0, s.keys.Prefix+":*", 1000).Iterator()
+	batch := make([]string, 0, 500)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		d, err := s.rdb.Unlink(ctx, batch...).Result()
+		n += d
+		batch = batch[:0]
+		return err
+	}
+	for iter.Next(ctx) {
+		if batch = append(batch, iter.Val()); len(batch) == cap(batch) {
+			if err := flush(); err != nil {
+				return n, fmt.Errorf("delete state %s: %w", s.keys.Prefix, err)
+			}
+		}
+	}
+	if err := iter.Err(); err != nil {
+		return n, fmt.Errorf("scan state %s: %w", s.keys.Prefix, err)
+	}
+	if err := flush(); err != nil {
+		return n, fmt.Errorf("delete state %s: %w", s.keys.Prefix, err)
+	}
+	return n, nil
+}

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/alsobought/alsobought/consumer"
+	"github.com/alsobought/alsobought/eval"
+	"github.com/alsobought/alsobought/event"
+	"github.com/alsobought/alsobought/kafkaadmin"
+	"github.com/alsobought/alsobought/obs"
+	"github.com/alsobought/alsobought/replay"
+	"github.com/alsobought/alsobought/rescore"
+	"github.com/alsobought/alsobought/scoring"
+	"github.com/alsobought/alsobought/store"
+)
+
+// kafkaTrainer trains eval's models through the real pipeline: it
+// publishes each window's new events to a scratch topic, lets this
+// process's consumer and re-scorer (the ones serve runs) apply them to a
+// scratch Redis prefix, and reads the state back. Between windows it just
+// keeps consuming, as a deployment would.
+type kafkaTrainer struct {
+	s        settings
+	st       *store.Store
+	rs       *rescore.Rescorer
+	stop     context.CancelFunc
+	wg       sync.WaitGroup
+	produced int
+}
+
+// evalWaitTimeout bounds the wait for one window's events to be applied.
+const evalWaitTimeout = 10 * time.Minute
+
+func newKafkaTrainer(ctx context.Context, base *settings) (*kafkaTrainer, error) {
+	id := make([]byte, 4)
+	_, _ = rand.Read(id)
+	scratch := "eval-" + hex.EncodeToString(id)
+	s := *base
+	s.topic, s.group, s.prefix = base.topic+"."+scratch, scratch, scratch
+	s.dlqTopic, s.feedTopic = event.DeadLetterTopic(s.topic), "off"
+	st, err := store.New(s.storeConfig())
+	if err != nil {
+		return nil, &exitError{code: 2, msg: err.Error()}
+	}
+	t := &kafkaTrainer{s: s, st: st}
+	if err := connect(ctx, &t.s, st); err != nil {
+		st.Close()
+		return nil, err
+	}
+	log := zerolog.Nop()
+	reg := prometheus.NewRegistry() // the scratch pipeline's metrics are not exported
+	errs := obs.NewErrors(reg)
+	cons, err := consumer.New(consumer.Config{
+		Brokers: s.brokerList(), Topic: s.topic, GroupID: s.group, DLQTopic: s.dlqTopic,
+		HistorySize: s.historySize, ViewHistory: s.viewHistory, Limits: s.limits(), MaxEventSkew: s.maxSkew,
+		Dedup: s.dedup(), KeyPartitioner: s.partitioner, Errors: errs,
+	}, st, log, consumer.NewMetrics(reg))
+	if err != nil {
+		t.Close()
+		return nil, &exitError{code: 2, msg: err.Error()}
+	}
+	t.rs, err = rescore.New(rescore.Config{Method: scoring.Method(s.method), Rules: s.listRules(), Errors: errs}, st, log, reg)
+	if err != nil {
+		t.Close()
+		return nil, &exitError{code: 2, msg: err.Error()}
+	}
+	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	t.stop = stop
+	t.wg.Add(2)
+	go func() { defer t.wg.Done(); _ = cons.Run(runCtx) }()
+	go func() { defer t.wg.Done(); _ = t.rs.Run(runCtx) }()
+	return t, nil
+}
+
+// Train publishes the events not published yet, waits until they are
+// applied and every list is re-scored, and reads the state back.
+func (t *kafkaTrainer) Train(ctx context.Context, before []event.Event) (eval.Model, error) {
+	if _, err := replay.Run(ctx, replay.Config{Brokers: t.s.brokerList(), Topic: t.s.topic}, before[t.produced:]); err != nil {
+		return nil, err
+	}
+	t.produced = len(before)
+	if err := waitApplied(ctx, &t.s, t.st, evalWaitTimeout); err != nil {
+		return nil, err
+	}
+	// Popularity lists are recomputed at most every few seconds; bring
+	// them up to the last event now rather than wait.
+	if err := t.rs.RescorePopular(ctx); err != nil {
+		return nil, err
+	}
+	snap, err := t.st.ReadSnapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return eval.SnapshotModel(snap, scoring.Method(t.s.method), t.s.oracleSettings(), t.s.listRules()), nil
+}
+
+// Close stops the pipeline and deletes the scratch topics and state.
+func (t *kafkaTrainer) Close() error {
+	if t.stop != nil {
+		t.stop()
+		t.wg.Wait()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, derr := t.st.DeleteState(ctx)
+	terr := kafkaadmin.DeleteTopics(ctx, t.s.brokerList(), t.s.topic, t.s.dlqTopic)
+	t.st.Close()
+	if derr != nil || terr != nil {
+		return fmt.Errorf("clean up the scratch state %s: %v; topics: %v", t.s.prefix, derr, terr)
+	}
+	return nil
+}
