@@ -36,6 +36,12 @@ func TestConfigurationErrorsSayWhatToFix(t *testing.T) {
 		{"negative dedup window", nil, []string{"serve", "-dedup-window", "-1h"}, "-dedup-window"},
 		{"unknown partitioner", map[string]string{"ALSOBOUGHT_KEY_PARTITIONER": "crc32"}, []string{"serve"}, `-key-partitioner "crc32"`},
 		{"adopt without all", nil, []string{"rescore", "-adopt-list-settings", "i1"}, "needs -all"},
+		{"eval protocol", nil, []string{"eval", "-data", "x", "-protocol", "visitor"}, "-protocol"},
+		{"eval horizon", nil, []string{"eval", "-data", "x", "-horizon", "fortnight"}, "-horizon"},
+		{"eval cutoff", nil, []string{"eval", "-data", "x", "-cutoff", "yesterday"}, "-cutoff"},
+		{"eval windows", nil, []string{"eval", "-data", "x", "-windows", "0"}, "-windows"},
+		{"eval plot format", nil, []string{"eval", "-data", "x", "-plot", "chart.pdf"}, ".svg or .png"},
+		{"eval without data", nil, []string{"eval"}, "-data is required"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -35,9 +35,7 @@ func Dunnhumby(t testing.TB) []event.Event {
 
 // EventsFile writes the first n events of the Dunnhumby sample as JSON lines
 // (the "events" format of `alsobought verify`) to a temporary file, and
-// returns its path and the events. The file reloads into the same events in
-// the same order: they are sorted by time already, and the events loader
-// sorts stably.
+// returns its path and the events (see WriteEvents).
 func EventsFile(t testing.TB, n int) (string, []event.Event) {
 	t.Helper()
 	evs := Dunnhumby(t)
@@ -45,6 +43,14 @@ func EventsFile(t testing.TB, n int) (string, []event.Event) {
 		t.Fatalf("the sample has %d events, not %d", len(evs), n)
 	}
 	evs = evs[:n:n]
+	return WriteEvents(t, evs), evs
+}
+
+// WriteEvents writes events as JSON lines (the "events" format) to a
+// temporary file and returns its path. Events sorted by time reload in the
+// same order: the events loader sorts stably.
+func WriteEvents(t testing.TB, evs []event.Event) string {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "events.jsonl")
 	f, err := os.Create(path)
 	if err != nil {
@@ -64,7 +70,7 @@ func EventsFile(t testing.TB, n int) (string, []event.Event) {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	return path, evs
+	return path
 }
 
 // VerifyCLI re-scores every list with `alsobought rescore --all`, then

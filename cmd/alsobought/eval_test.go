@@ -1,0 +1,107 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/alsobought/alsobought/dataset"
+	"github.com/alsobought/alsobought/eval"
+	"github.com/alsobought/alsobought/event"
+	"github.com/alsobought/alsobought/internal/testenv"
+)
+
+// evalJSON runs `alsobought eval -json` in this process and decodes the
+// report.
+func evalJSON(t *testing.T, args ...string) *eval.Report {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := run(ctx, append([]string{"eval", "-json"}, args...), &out, &errOut); err != nil {
+		t.Fatalf("eval %v: %v\n%s", args, err, errOut.String())
+	}
+	var r eval.Report
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		t.Fatalf("eval -json printed no report: %v\n%s", err, out.String())
+	}
+	return &r
+}
+
+// TestEvalViaKafkaGivesIdenticalNumbers is the promise behind the
+// evaluator: the in-memory oracle trains exactly the lists the real
+// pipeline (Kafka, consumer, Redis, re-scorer) serves, window after window,
+// so every method's figures are identical. Both protocols, with views and
+// purchases.
+func TestEvalViaKafkaGivesIdenticalNumbers(t *testing.T) {
+	testenv.Setting(t, "ALSOBOUGHT_KAFKA_BROKERS")
+	testenv.Setting(t, "ALSOBOUGHT_REDIS_ADDRS")
+	yoochoose, err := dataset.Load(filepath.Join(testenv.SharedData(t), "yoochoose-1pct", "events.csv.gz"),
+		dataset.Yoochoose, event.DefaultLimits(time.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dunnhumby, _ := testenv.EventsFile(t, 15000)
+	cases := []struct {
+		name string
+		args []string
+	}{
+		{"sessions with views", []string{"-data", testenv.WriteEvents(t, yoochoose[:40000]), "-format", "events",
+			"-protocol", "session", "-windows", "2", "-horizon", "5d"}},
+		{"customers", []string{"-data", dunnhumby, "-format", "events", "-windows", "2", "-horizon", "14d"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			want := evalJSON(t, tc.args...)
+			got := evalJSON(t, append(tc.args, "-via-kafka")...)
+			if want.Trainer != "oracle" || got.Trainer != "kafka" {
+				t.Fatalf("trainers %q and %q, want oracle and kafka", want.Trainer, got.Trainer)
+			}
+			if want.Customers == 0 || len(want.Results) < 7 {
+				t.Fatalf("a degenerate evaluation (%d customers, %d results): pick a larger sample", want.Customers, len(want.Results))
+			}
+			if !reflect.DeepEqual(got.Results, want.Results) || got.Customers != want.Customers || got.ViewCustomers != want.ViewCustomers {
+				t.Fatalf("via Kafka:\n%+v\nwant (oracle):\n%+v", got.Results, want.Results)
+			}
+			t.Logf("%d customers, %d results identical; served HR %.4f", got.Customers, len(got.Results), served(got))
+		})
+	}
+}
+
+func served(r *eval.Report) float64 {
+	for _, res := range r.Results {
+		if res.Method == eval.MethodServed && res.Target == eval.TargetBought {
+			return res.HR
+		}
+	}
+	return -1
+}
+
+func TestParseHorizonAndCutoff(t *testing.T) {
+	for in, want := range map[string]time.Duration{"14d": 14 * 24 * time.Hour, "0.5d": 12 * time.Hour, "36h": 36 * time.Hour} {
+		if got, err := parseDays(in); err != nil || got != want {
+			t.Errorf("parseDays(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "d", "-3d", "0d", "soon", "-1h"} {
+		if _, err := parseDays(bad); err == nil {
+			t.Errorf("parseDays(%q): want an error", bad)
+		}
+	}
+	for in, want := range map[string]time.Time{
+		"auto":                      {},
+		"2017-06-01":                time.Date(2017, 6, 1, 0, 0, 0, 0, time.UTC),
+		"2017-06-01T12:00:00+02:00": time.Date(2017, 6, 1, 10, 0, 0, 0, time.UTC),
+	} {
+		if got, err := parseCutoff(in); err != nil || !got.Equal(want) {
+			t.Errorf("parseCutoff(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	if _, err := parseCutoff("June"); err == nil {
+		t.Error("parseCutoff(June): want an error")
+	}
+}
