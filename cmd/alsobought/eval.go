@@ -101,7 +101,11 @@ func printReport(w io.Writer, r *eval.Report) error {
 				continue
 			}
 			if !printed {
-				fmt.Fprintf(w, "\nhit = an item %s in the window; %d customers judged\n", target, res.Customers)
+				who := "customers"
+				if r.Protocol == eval.Sessions {
+					who = "sessions"
+				}
+				fmt.Fprintf(w, "\nhit = an item %s in the window; %d %s judged\n", target, res.Customers, who)
 				fmt.Fprintf(tw, "method\tHR@%d\trecall@%d\titems\tcoverage\thits\t\n", r.K, r.K)
 				printed = true
 			}
