@@ -6,6 +6,8 @@ package rescore
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -25,7 +27,8 @@ type Store interface {
 	Published(ctx context.Context, p store.Pending) error
 	PendingChanges(ctx context.Context, n int, markedBefore time.Time) ([]string, []string, []store.ListChange, error)
 	ClearPending(ctx context.Context, members, stamps []string) error
-	DirtyItems(ctx context.Context, n int, markedBefore time.Time) ([]store.DirtyItem, error)
+	ClaimDirty(ctx context.Context, n int, markedBefore time.Time, owner string, lease time.Duration) ([]store.DirtyItem, error)
+	TryLease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
 	ClearDirty(ctx context.Context, items []store.DirtyItem) error
 	DirtyBacklog(ctx context.Context) (int64, time.Time, error)
 	ScanItems(ctx context.Context, kind store.ListKind, fn func(items []string) error) error
@@ -46,6 +49,8 @@ const (
 	DefaultPopularInterval = 5 * time.Second
 	// DefaultPendingGrace: see Config.PendingGrace.
 	DefaultPendingGrace = 5 * time.Second
+	// DefaultClaimLease: see Config.ClaimLease.
+	DefaultClaimLease = 30 * time.Second
 )
 
 // Config of the re-scorer.
@@ -69,6 +74,10 @@ type Config struct {
 	// PublishPending takes it over from the re-scorer that marked it;
 	// default DefaultPendingGrace.
 	PendingGrace time.Duration
+	// ClaimLease is how long a claim on dirty items keeps other instances
+	// off them (store.ClaimDirty). An instance that dies leaves its claimed
+	// items dirty for at most this long. Default DefaultClaimLease.
+	ClaimLease time.Duration
 	// Errors counts failed Redis and Kafka calls; nil counts nothing.
 	Errors *obs.Errors
 }
@@ -81,8 +90,8 @@ func (c Config) Validate() error {
 	if err := c.Rules.Validate(); err != nil {
 		return err
 	}
-	if c.Batch < 1 || c.PollInterval <= 0 || c.SweepInterval < 0 || c.MinInterval < 0 {
-		return errors.New("rescore batch must be >= 1, poll interval > 0, sweep and minimum intervals >= 0")
+	if c.Batch < 1 || c.PollInterval <= 0 || c.SweepInterval < 0 || c.MinInterval < 0 || c.ClaimLease < 0 {
+		return errors.New("rescore batch must be >= 1, poll interval > 0, sweep and minimum intervals and the claim lease >= 0")
 	}
 	return nil
 }
@@ -103,6 +112,9 @@ type Rescorer struct {
 
 	popularVersion int64     // the popularity version last computed from
 	popularAt      time.Time // when
+	// owner names this re-scorer in claims and leases: several instances
+	// share one state.
+	owner string
 }
 
 // New builds a Rescorer with defaults filled in.
@@ -125,11 +137,17 @@ func New(cfg Config, st Store, log zerolog.Logger, reg prometheus.Registerer) (*
 	if cfg.PendingGrace == 0 {
 		cfg.PendingGrace = DefaultPendingGrace
 	}
+	if cfg.ClaimLease == 0 {
+		cfg.ClaimLease = DefaultClaimLease
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	log = log.With().Str("component", "rescore").Logger()
-	return &Rescorer{cfg: cfg, st: st, log: log, retries: obs.Repeats(log), metrics: newMetrics(reg), now: time.Now}, nil
+	id := make([]byte, 6)
+	_, _ = rand.Read(id)
+	return &Rescorer{cfg: cfg, st: st, log: log, retries: obs.Repeats(log), metrics: newMetrics(reg), now: time.Now,
+		owner: hex.EncodeToString(id)}, nil
 }
 
 // Rescore recomputes and writes the lists of a kind of the given items.
@@ -246,7 +264,7 @@ const pollRounds = 25
 func (r *Rescorer) drain(ctx context.Context, cutoff func() time.Time, rounds int) (int, error) {
 	total := 0
 	for ; rounds != 0; rounds-- {
-		dirty, err := r.st.DirtyItems(ctx, r.cfg.Batch, cutoff())
+		dirty, err := r.st.ClaimDirty(ctx, r.cfg.Batch, cutoff(), r.owner, r.cfg.ClaimLease)
 		if err != nil || len(dirty) == 0 {
 			return total, err
 		}
@@ -375,7 +393,7 @@ func (r *Rescorer) Run(ctx context.Context) error {
 			} else if n > 0 {
 				r.log.Info().Int("lists", n).Msg("published list changes left pending")
 			}
-			if r.popularDue(ctx) {
+			if r.popularDue(ctx) && r.lease(ctx, "popular", DefaultPopularInterval) {
 				if err := r.RescorePopular(ctx); err != nil && ctx.Err() == nil {
 					r.metrics.errors.Inc()
 					r.retries.Warn().Err(err).Msg("re-scoring popularity failed; will retry")
@@ -383,6 +401,11 @@ func (r *Rescorer) Run(ctx context.Context) error {
 			}
 			r.observeBacklog(ctx)
 		case <-sweep:
+			// One instance sweeps per interval; the others' ticks find the
+			// lease taken.
+			if !r.lease(ctx, "sweep", r.cfg.SweepInterval/2) {
+				continue
+			}
 			n, err := r.RescoreAll(ctx)
 			if err != nil && ctx.Err() == nil {
 				r.metrics.errors.Inc()
@@ -392,6 +415,19 @@ func (r *Rescorer) Run(ctx context.Context) error {
 			r.log.Info().Int("items", n).Msg("sweep re-scored every list")
 		}
 	}
+}
+
+// lease reports whether this instance holds (or just took) the named
+// lease. An error counts as not holding it: the task waits for its next
+// turn.
+func (r *Rescorer) lease(ctx context.Context, name string, ttl time.Duration) bool {
+	ok, err := r.st.TryLease(ctx, name, r.owner, ttl)
+	if err != nil && ctx.Err() == nil {
+		r.metrics.errors.Inc()
+		r.cfg.Errors.Redis()
+		r.retries.Warn().Err(err).Str("lease", name).Msg("taking a lease failed; will retry")
+	}
+	return ok
 }
 
 func (r *Rescorer) observeBacklog(ctx context.Context) {

@@ -42,7 +42,7 @@ func TestAMarkDuringRescoreKeepsTheItemDirty(t *testing.T) {
 	env := testenv.NewRedis(t)
 	ctx := context.Background()
 	markDirty(t, env.Store, 1, "a", "b")
-	read, err := env.Store.DirtyItems(ctx, 10, time.Now().Add(time.Hour))
+	read, err := env.Store.ClaimDirty(ctx, 10, time.Now().Add(time.Hour), "me", time.Minute)
 	if err != nil || len(read) != 2 {
 		t.Fatalf("dirty items %v, %v", read, err)
 	}
@@ -50,9 +50,71 @@ func TestAMarkDuringRescoreKeepsTheItemDirty(t *testing.T) {
 	if err := env.Store.ClearDirty(ctx, read); err != nil {
 		t.Fatal(err)
 	}
-	left, err := env.Store.DirtyItems(ctx, 10, time.Now().Add(time.Hour))
+	left, err := env.Store.ClaimDirty(ctx, 10, time.Now().Add(time.Hour), "me", time.Minute)
 	if err != nil || len(left) != 1 || left[0].Item != "a" {
 		t.Fatalf("after clearing, dirty = %v (%v); want only a", left, err)
+	}
+}
+
+// TestClaimsShareDirtyItems: two re-scorers never get the same item while
+// a claim lasts, and an item whose claimer died is claimed again once the
+// claim expires.
+func TestClaimsShareDirtyItems(t *testing.T) {
+	env := testenv.NewRedis(t)
+	ctx := context.Background()
+	markDirty(t, env.Store, 1, "a", "b", "c", "d", "e")
+	far := time.Now().Add(time.Hour)
+	first, err := env.Store.ClaimDirty(ctx, 3, far, "one", 300*time.Millisecond)
+	if err != nil || len(first) != 3 {
+		t.Fatalf("first claim: %v, %v", first, err)
+	}
+	second, err := env.Store.ClaimDirty(ctx, 10, far, "two", time.Minute)
+	if err != nil || len(second) != 2 {
+		t.Fatalf("second claim: %v, %v; want the 2 items the first left", second, err)
+	}
+	seen := map[string]bool{}
+	for _, d := range append(first, second...) {
+		if seen[d.Item] {
+			t.Fatalf("%s claimed twice", d.Item)
+		}
+		seen[d.Item] = true
+	}
+	if again, err := env.Store.ClaimDirty(ctx, 10, far, "two", time.Minute); err != nil || len(again) != 2 {
+		t.Fatalf("an owner claims its own items again (a retry after a failed round): %v, %v", again, err)
+	}
+	// "one" dies without clearing; its claims expire.
+	time.Sleep(400 * time.Millisecond)
+	taken, err := env.Store.ClaimDirty(ctx, 10, far, "three", time.Minute)
+	if err != nil || len(taken) != 3 {
+		t.Fatalf("after the dead owner's claims expired: %v, %v; want its 3 items", taken, err)
+	}
+	if err := env.Store.ClearDirty(ctx, append(taken, second...)); err != nil {
+		t.Fatal(err)
+	}
+	if n, _, err := env.Store.DirtyBacklog(ctx); err != nil || n != 0 {
+		t.Fatalf("backlog %d, %v after clearing everything", n, err)
+	}
+	if n, err := env.Store.Client().HLen(ctx, env.Store.Keys().DirtyClaims()).Result(); err != nil || n != 0 {
+		t.Fatalf("%d claims left after clearing (%v): claims must not leak", n, err)
+	}
+}
+
+// TestLeaseRunsATaskOncePerTTL: of several instances, one holds a lease
+// until it expires.
+func TestLeaseRunsATaskOncePerTTL(t *testing.T) {
+	env := testenv.NewRedis(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		owner string
+		want  bool
+	}{{"one", true}, {"two", false}, {"one", true}} {
+		if got, err := env.Store.TryLease(ctx, "sweep", tc.owner, 300*time.Millisecond); err != nil || got != tc.want {
+			t.Fatalf("TryLease(%s) = %v, %v; want %v", tc.owner, got, err, tc.want)
+		}
+	}
+	time.Sleep(400 * time.Millisecond)
+	if got, err := env.Store.TryLease(ctx, "sweep", "two", time.Minute); err != nil || !got {
+		t.Fatalf("after expiry, two takes the lease: %v, %v", got, err)
 	}
 }
 

@@ -78,6 +78,14 @@ func (k Keys) Dirty() string { return k.Prefix + ":" + globalTag + ":dirty" }
 // DirtyVersions counts the marks of each dirty item: field X = version.
 func (k Keys) DirtyVersions() string { return k.Prefix + ":" + globalTag + ":dirtyver" }
 
+// DirtyClaims holds the re-scorers' claims on dirty items: field
+// "<list code>|<item>", value "<owner>|<expiry unix ms>".
+func (k Keys) DirtyClaims() string { return k.Prefix + ":" + globalTag + ":dirtyclaim" }
+
+// Lease is a named lease one of several instances holds for a while (a
+// string: the owner, with a TTL), e.g. "sweep".
+func (k Keys) Lease(name string) string { return k.Prefix + ":" + globalTag + ":lease:" + name }
+
 // Progress holds the applied offset of each partition: field p.
 func (k Keys) Progress() string { return k.Prefix + ":" + globalTag + ":progress" }
 

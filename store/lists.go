@@ -89,7 +89,7 @@ func (s *Store) WriteLists(ctx context.Context, lists []List, outbox bool) (Pend
 			return Pending{}, err
 		}
 	}
-	cmds, err := s.execPipeline(ctx, "write lists", func(p redis.Pipeliner) {
+	cmds, err := s.execWrites(ctx, "write lists", func(p redis.Pipeliner) {
 		for i, l := range lists {
 			writeListScript.EvalSha(ctx, p, []string{s.keys.Row(l.List, l.Item), s.keys.List(l.List, l.Item)},
 				listRevisionField, l.Revision, bufs[i])
@@ -291,37 +291,58 @@ type DirtyItem struct {
 	Since   time.Time // first mark since the last re-score
 }
 
-// DirtyItems returns up to n dirty items first marked before markedBefore,
-// oldest first.
-func (s *Store) DirtyItems(ctx context.Context, n int, markedBefore time.Time) ([]DirtyItem, error) {
-	zs, err := s.rdb.ZRangeByScoreWithScores(ctx, s.keys.Dirty(), &redis.ZRangeBy{
-		Min: "-inf", Max: strconv.FormatInt(markedBefore.UnixMilli(), 10), Count: int64(n),
-	}).Result()
+// ClaimDirty claims up to n dirty items first marked before markedBefore,
+// oldest first, for owner, for the lease duration (claimDirtyScript):
+// items another owner claimed less than lease ago are left to it.
+func (s *Store) ClaimDirty(ctx context.Context, n int, markedBefore time.Time, owner string, lease time.Duration) ([]DirtyItem, error) {
+	cmds, err := s.execWrites(ctx, "claim dirty items", func(p redis.Pipeliner) {
+		claimDirtyScript.EvalSha(ctx, p, []string{s.keys.Dirty(), s.keys.DirtyVersions(), s.keys.DirtyClaims()},
+			markedBefore.UnixMilli(), n, owner, lease.Milliseconds())
+	})
 	if err != nil {
-		return nil, fmt.Errorf("read dirty set: %w", err)
+		return nil, err
 	}
-	if len(zs) == 0 {
-		return nil, nil
-	}
-	names := make([]string, len(zs))
-	for i, z := range zs {
-		names[i] = z.Member.(string)
-	}
-	vers, err := s.rdb.HMGet(ctx, s.keys.DirtyVersions(), names...).Result()
+	vals, err := cmds[0].(*redis.Cmd).StringSlice()
 	if err != nil {
-		return nil, fmt.Errorf("read dirty versions: %w", err)
+		return nil, fmt.Errorf("claim dirty items: %w", err)
 	}
-	out := make([]DirtyItem, 0, len(zs))
-	for i, z := range zs {
-		v, _ := vers[i].(string)
-		code, item, _ := strings.Cut(names[i], "|")
+	out := make([]DirtyItem, 0, len(vals)/3)
+	for i := 0; i+2 < len(vals); i += 3 {
+		code, item, _ := strings.Cut(vals[i], "|")
 		kind, ok := listKindOfCode(code)
 		if !ok {
-			return nil, fmt.Errorf("dirty set member %q is not <list>|<item>", names[i])
+			return nil, fmt.Errorf("dirty set member %q is not <list>|<item>", vals[i])
 		}
-		out = append(out, DirtyItem{Kind: kind, Item: item, Version: v, Since: time.UnixMilli(int64(z.Score))})
+		since, err := strconv.ParseInt(vals[i+1], 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("dirty set member %q: mark time %q", vals[i], vals[i+1])
+		}
+		out = append(out, DirtyItem{Kind: kind, Item: item, Version: vals[i+2], Since: time.UnixMilli(since)})
 	}
 	return out, nil
+}
+
+// TryLease takes the named lease for owner for ttl unless another owner
+// holds it, and reports whether owner holds it now. Leases are not
+// released: they expire, so a task guarded by one runs at most once per
+// ttl across every instance.
+func (s *Store) TryLease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
+	key := s.keys.Lease(name)
+	ok, err := s.rdb.SetNX(ctx, key, owner, ttl).Result()
+	if err != nil {
+		return false, fmt.Errorf("take lease %s: %w", name, err)
+	}
+	if ok {
+		return true, nil
+	}
+	holder, err := s.rdb.Get(ctx, key).Result()
+	if errors.Is(err, redis.Nil) {
+		return false, nil // expired in between: the next try takes it
+	}
+	if err != nil {
+		return false, fmt.Errorf("read lease %s: %w", name, err)
+	}
+	return holder == owner, nil
 }
 
 // ClearDirty removes the items whose mark has not moved since they were read.
@@ -333,8 +354,8 @@ func (s *Store) ClearDirty(ctx context.Context, items []DirtyItem) error {
 	for _, d := range items {
 		args = append(args, dirtyMember(d.Kind, d.Item), d.Version)
 	}
-	_, err := s.execPipeline(ctx, "clear dirty marks", func(p redis.Pipeliner) {
-		clearDirtyScript.EvalSha(ctx, p, []string{s.keys.Dirty(), s.keys.DirtyVersions()}, args...)
+	_, err := s.execWrites(ctx, "clear dirty marks", func(p redis.Pipeliner) {
+		clearDirtyScript.EvalSha(ctx, p, []string{s.keys.Dirty(), s.keys.DirtyVersions(), s.keys.DirtyClaims()}, args...)
 	})
 	return err
 }
@@ -368,22 +389,11 @@ func (s *Store) ScanItems(ctx context.Context, kind ListKind, fn func(items []st
 // ScanItemsOf calls fn with batches of the item ids of the per-item keys
 // matching pattern.
 func (s *Store) ScanItemsOf(ctx context.Context, pattern string, fn func(items []string) error) error {
-	iter := s.rdb.Scan(ctx, 0, pattern, 1000).Iterator()
-	batch := make([]string, 0, 500)
-	for iter.Next(ctx) {
-		batch = append(batch, itemOf(iter.Val()))
-		if len(batch) == cap(batch) {
-			if err := fn(batch); err != nil {
-				return err
-			}
-			batch = batch[:0]
+	return s.scan(ctx, pattern, func(keys []string) error {
+		items := make([]string, len(keys))
+		for i, k := range keys {
+			items[i] = itemOf(k)
 		}
-	}
-	if err := iter.Err(); err != nil {
-		return fmt.Errorf("scan %s: %w", pattern, err)
-	}
-	if len(batch) > 0 {
-		return fn(batch)
-	}
-	return nil
+		return fn(items)
+	})
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -26,7 +27,7 @@ func (s *Store) EnsureMeta(ctx context.Context, settings map[string]string) erro
 	for k, v := range settings {
 		want[k] = v
 	}
-	_, err := s.execPipeline(ctx, "record state metadata", func(p redis.Pipeliner) {
+	_, err := s.execWrites(ctx, "record state metadata", func(p redis.Pipeliner) {
 		for k, v := range want {
 			p.HSetNX(ctx, s.keys.Meta(), k, v)
 		}
@@ -109,15 +110,16 @@ func (s *Store) IsEmpty(ctx context.Context) (bool, error) {
 	for _, kind := range ListKinds() {
 		patterns = append(patterns, s.keys.Row(kind, "*"), s.keys.List(kind, "*"))
 	}
+	errFound := errors.New("found")
 	for _, pattern := range patterns {
 		// Follow the cursor to the end: one SCAN page may match nothing even
 		// when later pages do.
-		iter := s.rdb.Scan(ctx, 0, pattern, 1000).Iterator()
-		if iter.Next(ctx) {
+		err := s.scan(ctx, pattern, func([]string) error { return errFound })
+		if errors.Is(err, errFound) {
 			return false, nil
 		}
-		if err := iter.Err(); err != nil {
-			return false, fmt.Errorf("scan %s: %w", pattern, err)
+		if err != nil {
+			return false, err
 		}
 	}
 	n, err := s.rdb.Exists(ctx, s.keys.Buyers(), s.keys.Totals(), s.keys.Viewers(), s.keys.ViewTotals(), s.keys.Progress()).Result()
@@ -194,7 +196,7 @@ func (s *Store) WriteState(ctx context.Context, st *Snapshot) error {
 	}
 	for start := 0; start < len(keys); start += perPipeline {
 		end := min(start+perPipeline, len(keys))
-		_, err := s.execPipeline(ctx, "write state", func(p redis.Pipeliner) {
+		_, err := s.execWrites(ctx, "write state", func(p redis.Pipeliner) {
 			for i := start; i < end; i++ {
 				p.HSet(ctx, keys[i], values[i]...)
 			}
@@ -203,7 +205,7 @@ func (s *Store) WriteState(ctx context.Context, st *Snapshot) error {
 			return err
 		}
 	}
-	_, err := s.execPipeline(ctx, "write state sets", func(p redis.Pipeliner) {
+	_, err := s.execWrites(ctx, "write state sets", func(p redis.Pipeliner) {
 		for k, members := range sets {
 			p.SAdd(ctx, k, members...)
 		}
@@ -216,29 +218,17 @@ func (s *Store) WriteState(ctx context.Context, st *Snapshot) error {
 // path: it walks the keyspace with SCAN.
 func (s *Store) DeleteState(ctx context.Context) (int64, error) {
 	var n int64
-	iter := s.rdb.Scan(ctx, 0, s.keys.Prefix+":*", 1000).Iterator()
-	batch := make([]string, 0, 500)
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		d, err := s.rdb.Unlink(ctx, batch...).Result()
-		n += d
-		batch = batch[:0]
-		return err
-	}
-	for iter.Next(ctx) {
-		if batch = append(batch, iter.Val()); len(batch) == cap(batch) {
-			if err := flush(); err != nil {
-				return n, fmt.Errorf("delete state %s: %w", s.keys.Prefix, err)
+	err := s.scan(ctx, s.keys.Prefix+":*", func(keys []string) error {
+		// One UNLINK per key: in a cluster the keys live in many slots.
+		cmds, err := s.execPipeline(ctx, "delete state "+s.keys.Prefix, func(p redis.Pipeliner) {
+			for _, k := range keys {
+				p.Unlink(ctx, k)
 			}
+		})
+		for _, c := range cmds {
+			n += c.(*redis.IntCmd).Val()
 		}
-	}
-	if err := iter.Err(); err != nil {
-		return n, fmt.Errorf("scan state %s: %w", s.keys.Prefix, err)
-	}
-	if err := flush(); err != nil {
-		return n, fmt.Errorf("delete state %s: %w", s.keys.Prefix, err)
-	}
-	return n, nil
+		return err
+	})
+	return n, err
 }

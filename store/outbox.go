@@ -45,7 +45,7 @@ func (s *Store) markPending(ctx context.Context, members []string) (string, erro
 	for i, m := range members {
 		zs[i] = redis.Z{Score: float64(time.Now().UnixMilli()), Member: m}
 	}
-	_, err := s.execPipeline(ctx, "mark lists pending", func(p redis.Pipeliner) {
+	_, err := s.execWrites(ctx, "mark lists pending", func(p redis.Pipeliner) {
 		p.ZAdd(ctx, s.keys.Outbox(), zs...)
 		args := make([]any, 0, 2*len(members))
 		for _, m := range members {
@@ -66,7 +66,7 @@ func (s *Store) ClearPending(ctx context.Context, members, stamps []string) erro
 	for i, m := range members {
 		args = append(args, m, stamps[i])
 	}
-	_, err := s.execPipeline(ctx, "clear pending lists", func(p redis.Pipeliner) {
+	_, err := s.execWrites(ctx, "clear pending lists", func(p redis.Pipeliner) {
 		clearDirtyScript.EvalSha(ctx, p, []string{s.keys.Outbox(), s.keys.OutboxStamps()}, args...)
 	})
 	return err

@@ -183,7 +183,7 @@ func (s *Store) WritePopularLists(ctx context.Context, kind ListKind, lists []Po
 			return Pending{}, err
 		}
 	}
-	_, err = s.execPipeline(ctx, "write popular lists", func(p redis.Pipeliner) {
+	_, err = s.execWrites(ctx, "write popular lists", func(p redis.Pipeliner) {
 		for i, l := range lists {
 			p.Set(ctx, s.keys.Popular(kind, l.Category), bufs[i], 0)
 			if l.Category != "" {

@@ -134,14 +134,56 @@ end
 return #ARGV - 1
 `)
 
+// claimDirtyScript claims up to ARGV[2] dirty items first marked at or
+// before ARGV[1] (unix ms), oldest first, skipping items another owner
+// holds an unexpired claim on, so that several re-scorers share the work
+// without two re-scoring one item at a time. A claim lasts ARGV[4] ms from
+// the server's clock (TIME: the instances' clocks may differ); a re-scorer
+// that dies leaves its items to whoever claims them after that.
+// KEYS[1]: the dirty set, KEYS[2]: the mark versions, KEYS[3]: the claims;
+// ARGV[3]: the owner. Returns triples (member, first mark ms, version).
+var claimDirtyScript = redis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local n = tonumber(ARGV[2])
+local mine = ARGV[3] .. '|'
+local claim = mine .. tostring(now + tonumber(ARGV[4]))
+local out = {}
+local offset = 0
+for round = 1, 8 do
+  local zs = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', offset, 2 * n)
+  if #zs == 0 then break end
+  for i = 1, #zs, 2 do
+    local m = zs[i]
+    local c = redis.call('HGET', KEYS[3], m)
+    local free = not c or string.sub(c, 1, #mine) == mine
+    if not free then
+      local expiry = tonumber(string.match(c, '|(%d+)$') or '0')
+      free = expiry <= now
+    end
+    if free then
+      redis.call('HSET', KEYS[3], m, claim)
+      out[#out + 1] = m
+      out[#out + 1] = zs[i + 1]
+      out[#out + 1] = redis.call('HGET', KEYS[2], m) or ''
+      if #out >= 3 * n then return out end
+    end
+  end
+  offset = offset + 2 * n
+end
+return out
+`)
+
 // clearDirtyScript removes items from the dirty set only if they were not
 // marked again since the re-scorer read them (same mark version), so a
-// change that lands while a row is being re-scored keeps the row dirty.
-// KEYS[1]: the dirty set, KEYS[2]: the mark versions; ARGV: pairs of
-// (item, version as read). Returns the number removed.
+// change that lands while a row is being re-scored keeps the row dirty,
+// and releases the re-scorer's claims on them either way.
+// KEYS[1]: the dirty set, KEYS[2]: the mark versions, KEYS[3]: the claims;
+// ARGV: pairs of (item, version as read). Returns the number removed.
 var clearDirtyScript = redis.NewScript(`
 local removed = 0
 for i = 1, #ARGV, 2 do
+  redis.call('HDEL', KEYS[3], ARGV[i])
   if redis.call('HGET', KEYS[2], ARGV[i]) == ARGV[i + 1] then
     redis.call('HDEL', KEYS[2], ARGV[i])
     redis.call('ZREM', KEYS[1], ARGV[i])
@@ -187,4 +229,4 @@ return cur
 `)
 
 var allScripts = []*redis.Script{applyOpsScript, writeCustomerScript, advanceScript, markDirtyScript,
-	clearDirtyScript, writeListScript, markStepScript, finishBatchScript}
+	claimDirtyScript, clearDirtyScript, writeListScript, markStepScript, finishBatchScript}

@@ -192,9 +192,7 @@ func (s *Store) readLists(ctx context.Context, kind ListKind, out map[string]Lis
 
 // scanHashes calls fn for every hash whose key matches pattern.
 func (s *Store) scanHashes(ctx context.Context, pattern string, fn func(key string, fields map[string]string) error) error {
-	iter := s.rdb.Scan(ctx, 0, pattern, 1000).Iterator()
-	var keys []string
-	flush := func() error {
+	return s.scan(ctx, pattern, func(keys []string) error {
 		cmds, err := s.execPipeline(ctx, "read "+pattern, func(p redis.Pipeliner) {
 			for _, k := range keys {
 				p.HGetAll(ctx, k)
@@ -208,22 +206,6 @@ func (s *Store) scanHashes(ctx context.Context, pattern string, fn func(key stri
 				return err
 			}
 		}
-		keys = keys[:0]
 		return nil
-	}
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-		if len(keys) == 500 {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-	}
-	if err := iter.Err(); err != nil {
-		return fmt.Errorf("scan %s: %w", pattern, err)
-	}
-	if len(keys) > 0 {
-		return flush()
-	}
-	return nil
+	})
 }

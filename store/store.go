@@ -17,12 +17,44 @@ import (
 // DefaultPrefix is the key prefix when none is configured.
 const DefaultPrefix = "ab"
 
+// Mode is how alsobought talks to Redis. It is an explicit setting: a
+// single seed address must not silently give a plain client for a cluster,
+// or a cluster client for a single server.
+type Mode string
+
+// Modes.
+const (
+	Single  Mode = "single"  // one Redis server (with replicas behind a failover proxy, or none)
+	Cluster Mode = "cluster" // Redis Cluster: Addrs are seed nodes
+)
+
+// ParseMode returns the mode called s.
+func ParseMode(s string) (Mode, error) {
+	switch m := Mode(strings.ToLower(strings.TrimSpace(s))); m {
+	case Single, Cluster:
+		return m, nil
+	}
+	return "", fmt.Errorf("redis mode %q: use single or cluster", s)
+}
+
 // Config says where the state lives.
 type Config struct {
-	// Addrs of the Redis server: exactly one address (Redis Cluster is not supported yet).
+	// Mode is Single (default) or Cluster.
+	Mode Mode
+	// Addrs of the Redis server (Single: exactly one), or seed nodes of the
+	// cluster (Cluster: one or more).
 	Addrs []string
 	// Prefix of every key. Default DefaultPrefix.
 	Prefix string
+	// WaitReplicas is how many replicas must acknowledge each write step
+	// (Redis WAIT, sent on the connection that wrote, per node) before the
+	// next step starts, so that an unplanned failover cannot lose a step
+	// the consumer went on from. 0 sends no WAIT. Cluster mode only: a
+	// single Redis detects lost writes with the batch guards instead.
+	WaitReplicas int
+	// WaitTimeout bounds each WAIT; fewer acknowledgements fail the step,
+	// which is then retried. Default 2 s.
+	WaitTimeout time.Duration
 }
 
 // Validate checks the settings before anything connects.
@@ -30,8 +62,21 @@ func (c Config) Validate() error {
 	if len(c.Addrs) == 0 || c.Addrs[0] == "" {
 		return errors.New("no Redis address: set ALSOBOUGHT_REDIS_ADDRS (e.g. 127.0.0.1:16379)")
 	}
-	if len(c.Addrs) > 1 {
-		return fmt.Errorf("%d Redis addresses given (%s): a single Redis takes exactly one address", len(c.Addrs), strings.Join(c.Addrs, ","))
+	switch c.Mode {
+	case "", Single:
+		if len(c.Addrs) > 1 {
+			return fmt.Errorf("%d Redis addresses given (%s): a single Redis takes exactly one address; for Redis Cluster set ALSOBOUGHT_REDIS_MODE=cluster",
+				len(c.Addrs), strings.Join(c.Addrs, ","))
+		}
+		if c.WaitReplicas > 0 {
+			return errors.New("redis wait replicas applies to cluster mode only (a single Redis is guarded by the batch guards): set it to 0 or ALSOBOUGHT_REDIS_MODE=cluster")
+		}
+	case Cluster:
+	default:
+		return fmt.Errorf("redis mode %q: use single or cluster", c.Mode)
+	}
+	if c.WaitReplicas < 0 {
+		return fmt.Errorf("redis wait replicas must be 0 or more, got %d", c.WaitReplicas)
 	}
 	return ValidatePrefix(c.Prefix)
 }
@@ -39,9 +84,15 @@ func (c Config) Validate() error {
 // Store reads and writes alsobought's state in Redis. It is safe for
 // concurrent use.
 type Store struct {
-	rdb  redis.UniversalClient
-	keys Keys
+	rdb     redis.UniversalClient
+	cluster *redis.ClusterClient // nil in single mode
+	keys    Keys
+	wait    int
+	waitFor time.Duration
 }
+
+// Redis client timeouts: a batch pipeline can be large.
+const ioTimeout = 10 * time.Second
 
 // New builds a Store; it does not connect until first used.
 func New(cfg Config) (*Store, error) {
@@ -51,12 +102,18 @@ func New(cfg Config) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	rdb := redis.NewClient(&redis.Options{
-		Addr:         cfg.Addrs[0],
-		ReadTimeout:  10 * time.Second,
-		WriteTimeout: 10 * time.Second,
-	})
-	return &Store{rdb: rdb, keys: Keys{Prefix: cfg.Prefix}}, nil
+	s := &Store{keys: Keys{Prefix: cfg.Prefix}, wait: cfg.WaitReplicas, waitFor: cfg.WaitTimeout}
+	if s.waitFor <= 0 {
+		s.waitFor = 2 * time.Second
+	}
+	if cfg.Mode == Cluster {
+		s.cluster = redis.NewClusterClient(&redis.ClusterOptions{Addrs: cfg.Addrs, ReadTimeout: ioTimeout + s.waitFor,
+			WriteTimeout: ioTimeout, MaxRedirects: 8})
+		s.rdb = s.cluster
+		return s, nil
+	}
+	s.rdb = redis.NewClient(&redis.Options{Addr: cfg.Addrs[0], ReadTimeout: ioTimeout, WriteTimeout: ioTimeout})
+	return s, nil
 }
 
 // Keys returns the key builder, for tools and tests.
@@ -86,31 +143,56 @@ func (s *Store) loadScripts(ctx context.Context) error {
 	return nil
 }
 
-// execPipeline runs a pipeline built by fill; when Redis lost its script
-// cache (restart, failover) it re-loads the scripts and runs the pipeline
-// again, which is safe because every write in it is fenced or idempotent.
+// execPipeline runs a pipeline built by fill (reads, or writes that need
+// no replica acknowledgement); see exec.
 func (s *Store) execPipeline(ctx context.Context, what string, fill func(redis.Pipeliner)) ([]redis.Cmder, error) {
+	return s.exec(ctx, what, fill, false)
+}
+
+// exec runs a pipeline built by fill, grouped by master and acknowledged
+// by replicas when wait is set (execWrites). When Redis lost its script
+// cache (restart, failover) it re-loads the scripts and runs the pipeline
+// again; in a cluster it also refreshes the slot map and retries after
+// redirects and failovers. Running a pipeline again is safe because every
+// write in it is fenced or idempotent.
+func (s *Store) exec(ctx context.Context, what string, fill func(redis.Pipeliner), wait bool) ([]redis.Cmder, error) {
 	for attempt := 0; ; attempt++ {
-		pipe := s.rdb.Pipeline()
-		fill(pipe)
-		cmds, err := pipe.Exec(ctx)
-		if errors.Is(err, redis.Nil) {
-			err = nil // a missing key; callers read each command's own result
+		var cmds []redis.Cmder
+		var err error
+		if wait {
+			cmds, err = s.execByMaster(ctx, fill)
+		} else {
+			pipe := s.rdb.Pipeline()
+			fill(pipe)
+			cmds, err = pipe.Exec(ctx)
+			if errors.Is(err, redis.Nil) {
+				err = nil // a missing key; callers read each command's own result
+			}
 		}
-		if err != nil && attempt == 0 && isNoScript(err) {
+		if err == nil {
+			return cmds, nil
+		}
+		retry := attempt == 0 && isNoScript(err)
+		if s.cluster != nil && attempt < 3 && retryableInCluster(err) {
+			retry = true
+			s.cluster.ReloadState(ctx)
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Duration(attempt+1) * 100 * time.Millisecond):
+			}
+		}
+		if !retry || ctx.Err() != nil {
+			return cmds, fmt.Errorf("%s: %w", what, err)
+		}
+		if isNoScript(err) {
 			if lerr := s.loadScripts(ctx); lerr != nil {
 				return nil, fmt.Errorf("%s: %w", what, lerr)
 			}
-			continue
 		}
-		if err != nil {
-			return cmds, fmt.Errorf("%s: %w", what, err)
-		}
-		return cmds, nil
 	}
 }
 
-func isNoScript(err error) bool { return err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") }
+func isNoScript(err error) bool { return err != nil && strings.Contains(err.Error(), "NOSCRIPT") }
 
 // watermarkField names the fence field of a partition inside a hash.
 func watermarkField(partition int) string { return "#" + strconv.Itoa(partition) }
@@ -291,7 +373,7 @@ func (s *Store) ApplyBatch(ctx context.Context, b *delta.Batch, customers []Cust
 	runStep := func(what string, fill func(p redis.Pipeliner)) error {
 		step++
 		marker := batchID + "." + strconv.Itoa(step)
-		_, err := s.execPipeline(ctx, what, func(p redis.Pipeliner) {
+		_, err := s.execWrites(ctx, what, func(p redis.Pipeliner) {
 			fill(p)
 			markStepScript.EvalSha(ctx, p, []string{inflight, guardKey}, pf, guard, marker)
 		})
@@ -304,8 +386,9 @@ func (s *Store) ApplyBatch(ctx context.Context, b *delta.Batch, customers []Cust
 	if len(b.Ops) > 0 || len(b.Dirty) > 0 || !b.Latest.IsZero() {
 		err := runStep("apply counter changes", func(p redis.Pipeliner) {
 			for k, ops := range b.Ops {
+				keys, g := s.guardKeys(s.counterKey(k), guardKey, guard)
 				args := make([]any, 0, 3+2*len(ops.Offsets)+2*len(ops.Fields))
-				args = append(args, pf, guard, wm)
+				args = append(args, pf, g, wm)
 				f := 0
 				for g, off := range ops.Offsets {
 					args = append(args, off, ops.Counts[g])
@@ -314,7 +397,7 @@ func (s *Store) ApplyBatch(ctx context.Context, b *delta.Batch, customers []Cust
 						f++
 					}
 				}
-				applyOpsScript.EvalSha(ctx, p, []string{s.counterKey(k), guardKey}, args...)
+				applyOpsScript.EvalSha(ctx, p, keys, args...)
 			}
 			if len(b.Dirty) > 0 {
 				args := make([]any, 0, 1+len(b.Dirty))
@@ -357,7 +440,8 @@ func (s *Store) ApplyBatch(ctx context.Context, b *delta.Batch, customers []Cust
 	if len(customers) > 0 {
 		err := runStep("write customers", func(p redis.Pipeliner) {
 			for _, c := range customers {
-				writeCustomerScript.EvalSha(ctx, p, []string{s.keys.Customer(c.ID), guardKey}, pf, guard, wm, c.Offset,
+				keys, g := s.guardKeys(s.keys.Customer(c.ID), guardKey, guard)
+				writeCustomerScript.EvalSha(ctx, p, keys, pf, g, wm, c.Offset,
 					purchasesField, c.Purchases.Encode(), viewsField, c.Views.Encode(), recentField, c.Recent.Encode())
 			}
 		})
@@ -365,14 +449,14 @@ func (s *Store) ApplyBatch(ctx context.Context, b *delta.Batch, customers []Cust
 			return err
 		}
 	}
-	_, err := s.execPipeline(ctx, "record progress", func(p redis.Pipeliner) {
+	_, err := s.execWrites(ctx, "record progress", func(p redis.Pipeliner) {
 		finishBatchScript.EvalSha(ctx, p, []string{s.keys.Progress(), guardKey, inflight}, pf, guard, lastOffset)
 	})
 	return batchError(err, b.Partition, recorded)
 }
 
 func (s *Store) advanceProgress(ctx context.Context, partition int, offset int64) error {
-	_, err := s.execPipeline(ctx, "record progress", func(p redis.Pipeliner) {
+	_, err := s.execWrites(ctx, "record progress", func(p redis.Pipeliner) {
 		advanceScript.EvalSha(ctx, p, []string{s.keys.Progress()}, strconv.Itoa(partition), offset)
 	})
 	return err

@@ -25,6 +25,8 @@ import (
 type settings struct {
 	brokers      string
 	redisAddrs   string
+	redisMode    string
+	redisWait    int
 	prefix       string
 	httpAddr     string
 	topic        string
@@ -58,7 +60,9 @@ type envVar struct{ flag, env, def, usage string }
 
 var settingVars = []envVar{
 	{"brokers", "ALSOBOUGHT_KAFKA_BROKERS", "127.0.0.1:19092", "Kafka bootstrap brokers, comma-separated"},
-	{"redis", "ALSOBOUGHT_REDIS_ADDRS", "127.0.0.1:16379", "Redis address"},
+	{"redis", "ALSOBOUGHT_REDIS_ADDRS", "127.0.0.1:16379", "Redis address (single mode), or seed nodes, comma-separated (cluster mode)"},
+	{"redis-mode", "ALSOBOUGHT_REDIS_MODE", string(store.Single), "single (one Redis) or cluster (Redis Cluster)"},
+	{"redis-wait-replicas", "ALSOBOUGHT_REDIS_WAIT_REPLICAS", "1", "cluster mode: replicas that must acknowledge each write step (WAIT) before the next; 0 = none (an unplanned failover may then lose acknowledged writes)"},
 	{"prefix", "ALSOBOUGHT_REDIS_PREFIX", store.DefaultPrefix, "prefix of every Redis key"},
 	{"http", "ALSOBOUGHT_HTTP_ADDR", httpapi.DefaultAddr, "HTTP listen address (API, /healthz, /readyz, /metrics)"},
 	{"topic", "ALSOBOUGHT_TOPIC", event.DefaultTopic, "events topic (purchases and views)"},
@@ -119,6 +123,8 @@ func (s *settings) register(fs *flag.FlagSet) {
 	}
 	str(&s.brokers, "brokers")
 	str(&s.redisAddrs, "redis")
+	str(&s.redisMode, "redis-mode")
+	num(&s.redisWait, "redis-wait-replicas")
 	str(&s.prefix, "prefix")
 	str(&s.httpAddr, "http")
 	str(&s.topic, "topic")
@@ -184,6 +190,10 @@ func (s *settings) validate() error {
 	}
 	if err := store.ValidatePrefix(s.prefix); err != nil {
 		problems = append(problems, "-prefix: "+err.Error())
+	} else if _, err := store.ParseMode(s.redisMode); err != nil {
+		problems = append(problems, "-redis-mode: "+err.Error())
+	} else if err := s.storeConfig().Validate(); err != nil {
+		problems = append(problems, "-redis: "+err.Error())
 	}
 	if _, err := time.Parse(time.RFC3339, s.minEventTime); err != nil {
 		problems = append(problems, fmt.Sprintf("-min-event-time %q: use RFC 3339, e.g. 1990-01-01T00:00:00Z", s.minEventTime))
@@ -219,7 +229,12 @@ func (s *settings) brokerList() []string { return splitList(s.brokers) }
 func (s *settings) feedOn() bool { return s.feedTopic != "off" }
 
 func (s *settings) storeConfig() store.Config {
-	return store.Config{Addrs: splitList(s.redisAddrs), Prefix: s.prefix}
+	mode, _ := store.ParseMode(s.redisMode) // validated by settings.validate
+	cfg := store.Config{Mode: mode, Addrs: splitList(s.redisAddrs), Prefix: s.prefix}
+	if mode == store.Cluster {
+		cfg.WaitReplicas = s.redisWait
+	}
+	return cfg
 }
 
 func (s *settings) listRules() scoring.ListRules {
