@@ -28,11 +28,34 @@ func (s *Store) execWrites(ctx context.Context, what string, fill func(redis.Pip
 }
 
 // execByMaster records fill's commands, then runs them grouped by master,
-// all masters in parallel, each group followed by WAIT.
+// all masters in parallel, each group followed by WAIT. Commands on the
+// global keys ({#}: dirty marks, step markers, progress) run after every
+// other command succeeded, as they would in the single pipeline of a
+// single Redis: a dirty mark must not be seen before the counter change
+// it announces, or a re-scorer could read the old row and clear the mark.
 func (s *Store) execByMaster(ctx context.Context, fill func(redis.Pipeliner)) ([]redis.Cmder, error) {
 	rec := s.cluster.Pipeline()
 	fill(rec)
 	cmds := rec.Cmds()
+	var items, global []redis.Cmder
+	for _, c := range cmds {
+		if strings.Contains(commandKey(c), globalTag) {
+			global = append(global, c)
+		} else {
+			items = append(items, c)
+		}
+	}
+	for _, phase := range [][]redis.Cmder{items, global} {
+		if err := s.runOnMasters(ctx, phase); err != nil {
+			return cmds, err
+		}
+	}
+	return cmds, nil
+}
+
+// runOnMasters runs commands as one pipeline per master that owns their
+// keys, in parallel, each ending with WAIT.
+func (s *Store) runOnMasters(ctx context.Context, cmds []redis.Cmder) error {
 	type group struct {
 		node *redis.Client
 		cmds []redis.Cmder
@@ -41,7 +64,7 @@ func (s *Store) execByMaster(ctx context.Context, fill func(redis.Pipeliner)) ([
 	for _, c := range cmds {
 		node, err := s.cluster.MasterForKey(ctx, commandKey(c))
 		if err != nil {
-			return cmds, fmt.Errorf("route %s: %w", c.Name(), err)
+			return fmt.Errorf("route %s: %w", c.Name(), err)
 		}
 		addr := node.Options().Addr
 		g := groups[addr]
@@ -52,8 +75,8 @@ func (s *Store) execByMaster(ctx context.Context, fill func(redis.Pipeliner)) ([
 		g.cmds = append(g.cmds, c)
 	}
 	var wg sync.WaitGroup
-	errs := make([]error, 0, len(groups))
 	var mu sync.Mutex
+	var errs []error
 	for addr, g := range groups {
 		wg.Add(1)
 		go func() {
@@ -82,7 +105,7 @@ func (s *Store) execByMaster(ctx context.Context, fill func(redis.Pipeliner)) ([
 		}()
 	}
 	wg.Wait()
-	return cmds, errors.Join(errs...)
+	return errors.Join(errs...)
 }
 
 // commandKey returns the key a command is routed by: the first key of

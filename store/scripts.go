@@ -178,12 +178,13 @@ return out
 // marked again since the re-scorer read them (same mark version), so a
 // change that lands while a row is being re-scored keeps the row dirty,
 // and releases the re-scorer's claims on them either way.
-// KEYS[1]: the dirty set, KEYS[2]: the mark versions, KEYS[3]: the claims;
-// ARGV: pairs of (item, version as read). Returns the number removed.
+// KEYS[1]: the dirty set, KEYS[2]: the mark versions, KEYS[3] (optional):
+// the claims; ARGV: pairs of (item, version as read). Returns the number
+// removed. The outbox reuses it (outbox, stamps, no claims).
 var clearDirtyScript = redis.NewScript(`
 local removed = 0
 for i = 1, #ARGV, 2 do
-  redis.call('HDEL', KEYS[3], ARGV[i])
+  if KEYS[3] then redis.call('HDEL', KEYS[3], ARGV[i]) end
   if redis.call('HGET', KEYS[2], ARGV[i]) == ARGV[i + 1] then
     redis.call('HDEL', KEYS[2], ARGV[i])
     redis.call('ZREM', KEYS[1], ARGV[i])
