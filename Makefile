@@ -12,6 +12,8 @@ PROM      := deploy/prometheus
 # Where deploy/local/up.sh writes the settings (follows ALSOBOUGHT_LOCAL_RUN_DIR).
 RUN_DIR   := $(or $(ALSOBOUGHT_LOCAL_RUN_DIR),.run)
 ENV_FILE  := $(RUN_DIR)/env
+# Where deploy/local/cluster-up.sh writes ALSOBOUGHT_REDIS_CLUSTER_ADDRS.
+CLUSTER_ENV_FILE := $(RUN_DIR)/cluster-env
 TEST_FLAGS ?= -race -count=1 -timeout 20m
 PKGS      ?= ./...
 
@@ -22,16 +24,18 @@ export ALSOBOUGHT_SHARED_DATA
 
 # Export the KEY=VALUE lines of $(ENV_FILE) into the recipe's shell.
 load_env = set -a; . "$(ENV_FILE)"; set +a
+load_cluster_env = set -a; . "$(CLUSTER_ENV_FILE)"; set +a
 
-.PHONY: help build up down status test test-unit run fmt vet lint clean
+.PHONY: help build up down status cluster-up cluster-down test test-unit run fmt vet lint clean
 
 help: ## List the targets
 	@echo "Usage: make <target>"
 	@echo
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
-		awk 'BEGIN {FS = ":.*?## "}; {printf "  %-10s %s\n", $$1, $$2}'
+		awk 'BEGIN {FS = ":.*?## "}; {printf "  %-13s %s\n", $$1, $$2}'
 	@echo
 	@echo "Local services: Kafka on 127.0.0.1:19092, Redis on 127.0.0.1:16379,"
+	@echo "Redis Cluster on 127.0.0.1:17001-17006 (make cluster-up, make test),"
 	@echo "state under $(RUN_DIR)/ (see deploy/local/README.md)."
 
 build: ## Build bin/alsobought
@@ -46,20 +50,27 @@ down: ## Stop local Kafka + Redis (idempotent)
 status: ## Show whether local Kafka + Redis are up (exit 1 if not)
 	@$(LOCAL)/status.sh
 
-# Services are stopped whatever happens; the exit status is the first failure's.
-# KEEP_SERVICES=1 leaves them running afterwards.
-test: ## up, check docker-compose.yml and the Prometheus rules, ensure chromium, go test -race ./... with the services, then down
+cluster-up: ## Start the local Redis Cluster, 3 masters + 3 replicas (idempotent); setting in .run/cluster-env
+	@$(LOCAL)/cluster-up.sh
+
+cluster-down: ## Stop the local Redis Cluster (idempotent; keeps its data)
+	@$(LOCAL)/cluster-down.sh
+
+# Services (Kafka + Redis, and the Redis Cluster) are stopped whatever happens;
+# the exit status is the first failure's. KEEP_SERVICES=1 leaves them running afterwards.
+test: ## up + cluster-up, check docker-compose.yml and the Prometheus rules, ensure chromium, go test -race ./... with the services, then cluster-down + down
 	@status=0; \
 	$(LOCAL)/up.sh >/dev/null || status=$$?; \
+	if [ $$status -eq 0 ]; then $(LOCAL)/cluster-up.sh >/dev/null || status=$$?; fi; \
 	if [ $$status -eq 0 ]; then $(LOCAL)/check-compose.sh || status=$$?; fi; \
 	if [ $$status -eq 0 ]; then $(PROM)/check.sh || status=$$?; fi; \
 	if [ $$status -eq 0 ]; then $(LOCAL)/ensure-chromium.sh || status=$$?; fi; \
 	if [ $$status -eq 0 ]; then \
-		$(load_env); \
-		echo "go test $(TEST_FLAGS) $(PKGS)  (ALSOBOUGHT_KAFKA_BROKERS=$$ALSOBOUGHT_KAFKA_BROKERS ALSOBOUGHT_REDIS_ADDRS=$$ALSOBOUGHT_REDIS_ADDRS)"; \
+		$(load_env); $(load_cluster_env); \
+		echo "go test $(TEST_FLAGS) $(PKGS)  (ALSOBOUGHT_KAFKA_BROKERS=$$ALSOBOUGHT_KAFKA_BROKERS ALSOBOUGHT_REDIS_ADDRS=$$ALSOBOUGHT_REDIS_ADDRS ALSOBOUGHT_REDIS_CLUSTER_ADDRS=$$ALSOBOUGHT_REDIS_CLUSTER_ADDRS)"; \
 		ALSOBOUGHT_REQUIRE_SERVICES=1 $(GO) test $(TEST_FLAGS) $(PKGS) || status=$$?; \
 	fi; \
-	if [ -z "$${KEEP_SERVICES:-}" ]; then $(LOCAL)/down.sh || true; fi; \
+	if [ -z "$${KEEP_SERVICES:-}" ]; then $(LOCAL)/cluster-down.sh || true; $(LOCAL)/down.sh || true; fi; \
 	exit $$status
 
 test-unit: ## go test -race -short ./... (no services)

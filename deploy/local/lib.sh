@@ -175,3 +175,54 @@ env_lines() {
     printf 'ALSOBOUGHT_REDIS_ADDRS=%s\n' "$REDIS_ADDR"
   fi
 }
+
+# ---------------------------------------------------------------- redis cluster
+# deploy/local/cluster-{up,down}.sh: a Redis Cluster of three masters with one
+# replica each, on six consecutive loopback ports. Overrides (defaults in brackets):
+#   ALSOBOUGHT_LOCAL_CLUSTER_PORT                first node's port; nodes use PORT..PORT+5,
+#                                                cluster bus ports +10000    [17001]
+#   ALSOBOUGHT_LOCAL_CLUSTER_NODE_TIMEOUT        cluster-node-timeout, ms    [2000]
+#   ALSOBOUGHT_LOCAL_CLUSTER_APPENDFSYNC         always or everysec          [always]
+#   ALSOBOUGHT_LOCAL_CLUSTER_MIN_REPLICAS        min-replicas-to-write       [1]
+#   ALSOBOUGHT_LOCAL_CLUSTER_TIMEOUT             readiness wait, seconds     [30]
+
+CLUSTER_PORT="${ALSOBOUGHT_LOCAL_CLUSTER_PORT:-17001}"
+CLUSTER_NODE_TIMEOUT="${ALSOBOUGHT_LOCAL_CLUSTER_NODE_TIMEOUT:-2000}"
+CLUSTER_APPENDFSYNC="${ALSOBOUGHT_LOCAL_CLUSTER_APPENDFSYNC:-always}"
+CLUSTER_MIN_REPLICAS="${ALSOBOUGHT_LOCAL_CLUSTER_MIN_REPLICAS:-1}"
+CLUSTER_TIMEOUT="${ALSOBOUGHT_LOCAL_CLUSTER_TIMEOUT:-30}"
+CLUSTER_MASTERS=3
+CLUSTER_NODES=$((CLUSTER_MASTERS * 2))
+
+CLUSTER_DIR="$RUN_DIR/redis-cluster"
+CLUSTER_ENV_FILE="$RUN_DIR/cluster-env"
+
+# cluster_ports: the nodes' ports, one per line.
+cluster_ports() {
+  local i
+  for ((i = 0; i < CLUSTER_NODES; i++)); do
+    printf '%s\n' $((CLUSTER_PORT + i))
+  done
+}
+
+# cluster_node_dir PORT: data, AOF, nodes.conf, log and pid file of one node.
+cluster_node_dir() { printf '%s/%s' "$CLUSTER_DIR" "$1"; }
+cluster_node_pid() { read_pid "$(cluster_node_dir "$1")/redis.pid"; }
+cluster_node_alive() { pid_alive "$(cluster_node_pid "$1")" "redis-server"; }
+cluster_node_ping() { [[ "$(redis-cli -h "$HOST" -p "$1" ping 2>/dev/null)" == "PONG" ]]; }
+cluster_node_up() { cluster_node_alive "$1" && port_open "$HOST" "$1" && cluster_node_ping "$1"; }
+
+# cluster_info_field PORT FIELD: one field of CLUSTER INFO (empty when the node does not answer).
+cluster_info_field() {
+  redis-cli -h "$HOST" -p "$1" cluster info 2>/dev/null | tr -d '\r' | sed -n "s/^$2://p"
+}
+
+cluster_addrs() {
+  local p out=""
+  for p in $(cluster_ports); do
+    out+="${out:+,}$HOST:$p"
+  done
+  printf '%s' "$out"
+}
+
+cluster_env_lines() { printf 'ALSOBOUGHT_REDIS_CLUSTER_ADDRS=%s\n' "$(cluster_addrs)"; }

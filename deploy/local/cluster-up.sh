@@ -1,0 +1,233 @@
+#!/usr/bin/env bash
+# Start a local Redis Cluster for tests, idempotently: six Debian redis-server
+# nodes on loopback (three masters with one replica each, ports 17001-17006 by
+# default), created once with `redis-cli --cluster create --cluster-replicas 1`.
+# Progress goes to stderr; the setting goes to stdout (and to <run dir>/cluster-env),
+# so this works:
+#
+#   eval "$(deploy/local/cluster-up.sh)"
+#
+# Ready means: every node answers, every node sees cluster_state:ok with all
+# 16384 slots ok and all six nodes, three of them masters, each master has a
+# connected replica and each replica's link to its master is up.
+# Running it again starts only the nodes that are down (they rejoin from their
+# nodes.conf and AOF) and waits for the cluster to be healthy again.
+#
+# State: <run dir>/redis-cluster/<port>/ (nodes.conf, appendonlydir/, redis.log,
+# redis.pid). Stop with deploy/local/cluster-down.sh. See deploy/local/README.md
+# and the end of deploy/local/lib.sh for overrides.
+set -euo pipefail
+
+# shellcheck source=deploy/local/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=deploy/local/apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/apt.sh"
+
+# Same as up.sh: Debian's redis-server and redis-cli, installed only when missing.
+ensure_redis_installed() {
+  if ! command -v redis-server >/dev/null 2>&1; then
+    apt_install redis-server
+  fi
+  if ! command -v redis-cli >/dev/null 2>&1; then
+    apt_install redis-tools
+  fi
+}
+
+check_settings() {
+  if ! [[ "$CLUSTER_PORT" =~ ^[0-9]+$ ]] || ((CLUSTER_PORT < 1 || CLUSTER_PORT + CLUSTER_NODES - 1 + 10000 > 65535)); then
+    die "ALSOBOUGHT_LOCAL_CLUSTER_PORT=$CLUSTER_PORT: need a port from 1 to $((65535 - 10000 - CLUSTER_NODES + 1)) (the cluster bus uses port+10000)"
+  fi
+  if ! [[ "$CLUSTER_NODE_TIMEOUT" =~ ^[0-9]+$ ]] || ((CLUSTER_NODE_TIMEOUT == 0)); then
+    die "ALSOBOUGHT_LOCAL_CLUSTER_NODE_TIMEOUT=$CLUSTER_NODE_TIMEOUT: need milliseconds > 0"
+  fi
+  [[ "$CLUSTER_APPENDFSYNC" == always || "$CLUSTER_APPENDFSYNC" == everysec ]] ||
+    die "ALSOBOUGHT_LOCAL_CLUSTER_APPENDFSYNC=$CLUSTER_APPENDFSYNC: use always or everysec (docs/guarantees.md)"
+  [[ "$CLUSTER_MIN_REPLICAS" =~ ^[01]$ ]] ||
+    die "ALSOBOUGHT_LOCAL_CLUSTER_MIN_REPLICAS=$CLUSTER_MIN_REPLICAS: use 1 (docs/guarantees.md) or 0"
+  [[ "$CLUSTER_TIMEOUT" =~ ^[0-9]+$ ]] || die "ALSOBOUGHT_LOCAL_CLUSTER_TIMEOUT=$CLUSTER_TIMEOUT: need seconds"
+}
+
+# ---------------------------------------------------------------- nodes
+
+wait_node() {
+  local port="$1" dir deadline=$((SECONDS + REDIS_TIMEOUT))
+  dir="$(cluster_node_dir "$port")"
+  while ((SECONDS < deadline)); do
+    cluster_node_up "$port" && return 0
+    if [[ -f "$dir/redis.pid" ]] && ! cluster_node_alive "$port"; then
+      die_with_log "$dir/redis.log" "redis-server on $HOST:$port exited during start-up"
+    fi
+    sleep 0.1
+  done
+  die_with_log "$dir/redis.log" "redis-server not ready (no PONG on $HOST:$port) within ${REDIS_TIMEOUT}s"
+}
+
+# start_node PORT: start one cluster node unless it is up; returns once it answers PING.
+start_node() {
+  local port="$1" dir pid
+  dir="$(cluster_node_dir "$port")"
+  if cluster_node_up "$port"; then
+    return 0
+  fi
+  if cluster_node_alive "$port"; then
+    pid="$(cluster_node_pid "$port")"
+    if ! tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF ":$port"; then
+      die "redis-server (pid $pid, pid file $dir/redis.pid) is running but not on $HOST:$port: run deploy/local/cluster-down.sh first"
+    fi
+    log "node $port (pid $pid) is alive but not answering yet: waiting"
+    wait_node "$port"
+    return 0
+  fi
+  rm -f "$dir/redis.pid"
+  local p
+  for p in "$port" $((port + 10000)); do
+    if port_open "$HOST" "$p"; then
+      die "port $HOST:$p is taken by a process this script did not start (no live pid in $dir/redis.pid); stop it or set ALSOBOUGHT_LOCAL_CLUSTER_PORT"
+    fi
+  done
+  mkdir -p "$dir"
+  log "starting cluster node on $HOST:$port (dir $dir)"
+  # appendfsync always and min-replicas-to-write 1: docs/guarantees.md, "Redis Cluster".
+  redis-server \
+    --bind "$HOST" --port "$port" \
+    --daemonize yes --pidfile "$dir/redis.pid" \
+    --dir "$dir" --logfile "$dir/redis.log" \
+    --cluster-enabled yes --cluster-config-file "$dir/nodes.conf" \
+    --cluster-node-timeout "$CLUSTER_NODE_TIMEOUT" \
+    --appendonly yes --appendfsync "$CLUSTER_APPENDFSYNC" --save "" \
+    --min-replicas-to-write "$CLUSTER_MIN_REPLICAS" \
+    --maxmemory-policy noeviction \
+    </dev/null >&2 9>&- ||
+    die_with_log "$dir/redis.log" "redis-server on $HOST:$port failed to start"
+  wait_node "$port"
+}
+
+# ---------------------------------------------------------------- cluster
+
+# all_nodes_up: every node runs from its pid file here and answers PING.
+all_nodes_up() {
+  local p
+  for p in $(cluster_ports); do
+    cluster_node_up "$p" || return 1
+  done
+}
+
+# cluster_problem: print why the cluster is not healthy yet (nothing when it is).
+cluster_problem() {
+  local p role masters=0 info v
+  for p in $(cluster_ports); do
+    info="$(redis-cli -h "$HOST" -p "$p" cluster info 2>/dev/null | tr -d '\r')" || true
+    [[ -n "$info" ]] || {
+      echo "node $p does not answer"
+      return
+    }
+    v="$(sed -n 's/^cluster_state://p' <<<"$info")"
+    [[ "$v" == ok ]] || {
+      echo "node $p: cluster_state:$v"
+      return
+    }
+    v="$(sed -n 's/^cluster_slots_ok://p' <<<"$info")"
+    [[ "$v" == 16384 ]] || {
+      echo "node $p: cluster_slots_ok:$v of 16384"
+      return
+    }
+    v="$(sed -n 's/^cluster_known_nodes://p' <<<"$info")"
+    [[ "$v" == "$CLUSTER_NODES" ]] || {
+      echo "node $p: cluster_known_nodes:$v of $CLUSTER_NODES"
+      return
+    }
+    info="$(redis-cli -h "$HOST" -p "$p" info replication 2>/dev/null | tr -d '\r')" || true
+    role="$(sed -n 's/^role://p' <<<"$info")"
+    case "$role" in
+    master)
+      masters=$((masters + 1))
+      v="$(sed -n 's/^connected_slaves://p' <<<"$info")"
+      [[ "${v:-0}" -ge 1 ]] || {
+        echo "master $p has no connected replica"
+        return
+      }
+      ;;
+    slave)
+      v="$(sed -n 's/^master_link_status://p' <<<"$info")"
+      [[ "$v" == up ]] || {
+        echo "replica $p: master_link_status:$v"
+        return
+      }
+      ;;
+    *)
+      echo "node $p: role '$role'"
+      return
+      ;;
+    esac
+  done
+  ((masters == CLUSTER_MASTERS)) || echo "$masters masters, want $CLUSTER_MASTERS"
+}
+
+# create_cluster_if_new: run `redis-cli --cluster create` when every node is
+# new (knows only itself, holds no slots); fail on a mix of new and joined nodes.
+create_cluster_if_new() {
+  local p fresh=() joined=() known assigned
+  for p in $(cluster_ports); do
+    known="$(cluster_info_field "$p" cluster_known_nodes)"
+    assigned="$(cluster_info_field "$p" cluster_slots_assigned)"
+    if [[ "$known" == 1 && "$assigned" == 0 ]]; then
+      fresh+=("$p")
+    else
+      joined+=("$p")
+    fi
+  done
+  ((${#fresh[@]} > 0)) || return 0
+  if ((${#joined[@]} > 0)); then
+    die "nodes ${fresh[*]} are new but ${joined[*]} already belong to a cluster (a node lost its nodes.conf?): reset with deploy/local/cluster-down.sh --reset"
+  fi
+  local addrs=()
+  for p in $(cluster_ports); do
+    addrs+=("$HOST:$p")
+  done
+  log "creating the cluster: $CLUSTER_MASTERS masters with 1 replica each"
+  # Its report goes to stderr: stdout is for the setting. TERM=dumb: no colours.
+  TERM=dumb redis-cli --cluster create "${addrs[@]}" --cluster-replicas 1 --cluster-yes >&2 ||
+    die "redis-cli --cluster create failed (see above); reset with deploy/local/cluster-down.sh --reset"
+}
+
+wait_cluster() {
+  local deadline=$((SECONDS + CLUSTER_TIMEOUT)) problem
+  while ((SECONDS < deadline)); do
+    problem="$(cluster_problem)"
+    [[ -n "$problem" ]] || return 0
+    sleep 0.2
+  done
+  redis-cli -h "$HOST" -p "$CLUSTER_PORT" cluster nodes >&2 2>/dev/null || true
+  die "cluster not healthy within ${CLUSTER_TIMEOUT}s: $problem (logs: $CLUSTER_DIR/<port>/redis.log; set ALSOBOUGHT_LOCAL_CLUSTER_TIMEOUT to wait longer)"
+}
+
+# ---------------------------------------------------------------- main
+
+main() {
+  local t0=$SECONDS p
+  check_settings
+  mkdir -p "$CLUSTER_DIR"
+  # One cluster-up/cluster-down at a time; a lock of its own, so the shared
+  # Kafka + Redis up/down (<run dir>/.lock) is never held up.
+  exec 9>"$CLUSTER_DIR/.lock"
+  flock -w 600 9 || die "another cluster-up/cluster-down holds $CLUSTER_DIR/.lock"
+
+  ensure_redis_installed
+  if all_nodes_up && [[ -z "$(cluster_problem)" ]]; then
+    log "cluster already up: $(cluster_addrs)"
+  else
+    for p in $(cluster_ports); do
+      start_node "$p"
+    done
+    create_cluster_if_new
+    wait_cluster
+    log "cluster up in $((SECONDS - t0))s: $(cluster_addrs) (appendfsync $CLUSTER_APPENDFSYNC, min-replicas-to-write $CLUSTER_MIN_REPLICAS, node timeout ${CLUSTER_NODE_TIMEOUT}ms)"
+  fi
+
+  cluster_env_lines >"$CLUSTER_ENV_FILE.tmp"
+  mv "$CLUSTER_ENV_FILE.tmp" "$CLUSTER_ENV_FILE"
+  log "setting written to $CLUSTER_ENV_FILE"
+  cluster_env_lines
+}
+
+main "$@"
