@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/alsobought/alsobought/store"
 )
 
 var binary struct {
@@ -76,6 +78,7 @@ func FreePort(t testing.TB) int {
 type ServeConfig struct {
 	Brokers     []string
 	RedisAddr   string
+	RedisMode   store.Mode // empty: single
 	Prefix      string
 	Topic       string
 	DLQTopic    string
@@ -88,16 +91,21 @@ type ServeConfig struct {
 // environment's topic, group and prefix.
 func (e *Env) ServeConfig(historySize int) ServeConfig {
 	return ServeConfig{
-		Brokers: e.Brokers, RedisAddr: e.RedisAddr, Prefix: e.Prefix,
+		Brokers: e.Brokers, RedisAddr: e.RedisAddr, RedisMode: e.RedisMode, Prefix: e.Prefix,
 		Topic: e.Topic, DLQTopic: e.DLQTopic, Group: e.Group, HistorySize: historySize,
 	}
 }
 
 // stateArgs are the flags every subcommand needs to find this state.
 func (c ServeConfig) stateArgs() []string {
+	mode := c.RedisMode
+	if mode == "" {
+		mode = store.Single
+	}
 	return []string{
 		"-brokers", strings.Join(c.Brokers, ","),
 		"-redis", c.RedisAddr,
+		"-redis-mode", string(mode),
 		"-prefix", c.Prefix,
 		"-topic", c.Topic,
 		"-dlq-topic", c.DLQTopic,

@@ -27,7 +27,8 @@ import (
 // Env is one test's view of the services.
 type Env struct {
 	Brokers   []string
-	RedisAddr string
+	RedisAddr string // comma-separated seeds in cluster mode
+	RedisMode store.Mode
 	Topic     string
 	DLQTopic  string
 	Group     string
@@ -50,7 +51,14 @@ func New(t testing.TB, partitions int) *Env {
 // Redis (for example private ones).
 func NewOn(t testing.TB, brokers []string, redisAddr string, partitions int) *Env {
 	t.Helper()
-	e := newEnv(t, redisAddr)
+	e := newEnv(t, redisAddr, store.Single)
+	createTopics(t, e, brokers, partitions)
+	return e
+}
+
+// createTopics creates the environment's topics, deleted at cleanup.
+func createTopics(t testing.TB, e *Env, brokers []string, partitions int) {
+	t.Helper()
 	e.Brokers = brokers
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -66,7 +74,6 @@ func NewOn(t testing.TB, brokers []string, redisAddr string, partitions int) *En
 		client := &kafka.Client{Addr: kafka.TCP(e.Brokers...)}
 		_, _ = client.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: []string{e.Topic, e.DLQTopic, e.Topic + ".lists"}})
 	})
-	return e
 }
 
 // Need stops a test that lacks something it needs (a service, a binary, a
@@ -111,22 +118,39 @@ func SharedData(t testing.TB) string {
 // prefix, whose keys are deleted at cleanup.
 func NewRedis(t testing.TB) *Env {
 	t.Helper()
-	return newEnv(t, Setting(t, "ALSOBOUGHT_REDIS_ADDRS"))
+	return newEnv(t, Setting(t, "ALSOBOUGHT_REDIS_ADDRS"), store.Single)
+}
+
+// NewCluster returns an environment like New on the local Redis Cluster
+// (make cluster-up, and make test, export ALSOBOUGHT_REDIS_CLUSTER_ADDRS)
+// in cluster mode.
+func NewCluster(t testing.TB, partitions int) *Env {
+	t.Helper()
+	seeds := Setting(t, "ALSOBOUGHT_REDIS_CLUSTER_ADDRS")
+	brokers := strings.Split(Setting(t, "ALSOBOUGHT_KAFKA_BROKERS"), ",")
+	e := newEnv(t, seeds, store.Cluster)
+	createTopics(t, e, brokers, partitions)
+	return e
 }
 
 // newEnv names a test's topics, group and prefix, and opens a store on
 // redisAddr whose keys are deleted at cleanup.
-func newEnv(t testing.TB, redisAddr string) *Env {
+func newEnv(t testing.TB, redisAddr string, mode store.Mode) *Env {
 	t.Helper()
 	id := fmt.Sprintf("t%d%d", time.Now().UnixNano()%1_000_000_000, counter.Add(1))
 	e := &Env{
 		RedisAddr: redisAddr,
+		RedisMode: mode,
 		Topic:     "test." + id,
 		DLQTopic:  "test." + id + ".dlq",
 		Group:     "test-" + id,
 		Prefix:    id,
 	}
-	st, err := store.New(store.Config{Addrs: []string{redisAddr}, Prefix: e.Prefix})
+	cfg := store.Config{Mode: mode, Addrs: strings.Split(redisAddr, ","), Prefix: e.Prefix}
+	if mode == store.Cluster {
+		cfg.WaitReplicas = 1
+	}
+	st, err := store.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,10 +158,7 @@ func newEnv(t testing.TB, redisAddr string) *Env {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		iter := st.Client().Scan(ctx, 0, e.Prefix+":*", 1000).Iterator()
-		for iter.Next(ctx) {
-			st.Client().Del(ctx, iter.Val())
-		}
+		_, _ = st.DeleteState(ctx)
 		st.Close()
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -1,0 +1,154 @@
+package e2e
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/alsobought/alsobought/dataset"
+	"github.com/alsobought/alsobought/event"
+	"github.com/alsobought/alsobought/internal/testenv"
+	"github.com/alsobought/alsobought/store"
+)
+
+// Scale-out on Redis Cluster (issue 7): two serve instances in one group,
+// the state on the local cluster of `make cluster-up` (three masters with
+// a replica each, appendfsync always, min-replicas-to-write 1), every write
+// step acknowledged by a replica (WAIT 1). The check is always the same:
+// `alsobought verify` finds no difference from the oracle.
+
+// clusterDrain bounds how long a stream takes to apply on the cluster: it
+// is slower than a single Redis (each step waits for a replica's fsync).
+const clusterDrain = 5 * time.Minute
+
+// yoochooseStream is the YOOCHOOSE sample (views and purchases), or its
+// first n events, as a stream and an events file for verify.
+func yoochooseStream(t *testing.T, n int) chaosStream {
+	t.Helper()
+	evs, err := dataset.Load(filepath.Join(testenv.SharedData(t), "yoochoose-1pct", "events.csv.gz"), dataset.Yoochoose,
+		event.DefaultLimits(time.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n > 0 && n < len(evs) {
+		evs = evs[:n:n]
+	}
+	return chaosStream{file: testenv.WriteEvents(t, evs), evs: evs}
+}
+
+// TestClusterTwoInstancesOneKilled replays the YOOCHOOSE sample into two
+// serve instances on Redis Cluster, kills one mid-stream, and lets the
+// other finish. Both must have consumed and re-scored before the kill:
+// the work is shared.
+func TestClusterTwoInstancesOneKilled(t *testing.T) {
+	t.Parallel()
+	clock := newChaosClock(t)
+	env := testenv.NewCluster(t, chaosPartitions)
+	stream := yoochooseStream(t, 0)
+	cfg := env.ServeConfig(chaosHistory)
+	survivor, victim := clock.startTwo(env, cfg)
+
+	chaosProduce(t, env, stream.evs)
+	lag := chaosWaitLagBelow(t, env, int64(len(stream.evs))*2/3, clusterDrain)
+	for _, srv := range []*testenv.Serve{survivor, victim} {
+		for _, m := range []string{"alsobought_events_consumed_total", "alsobought_items_rescored_total"} {
+			if v, err := srv.Metric(m); err != nil || v == 0 {
+				t.Fatalf("%s = %v (%v) on one instance: the work is not shared", m, v, err)
+			}
+		}
+	}
+	victim.Kill()
+	clock.logf("one instance killed, %d of %d messages left", lag, len(stream.evs))
+	chaosWaitGroup(t, env, 1, chaosReady)
+	clusterFinish(clock, env, cfg, stream, survivor)
+}
+
+// TestClusterFailoverMidStream fails over the master that holds the global
+// keys (progress, dirty set) and another master, with CLUSTER FAILOVER on
+// their replicas, while a serve instance consumes: no event may be lost or
+// counted twice.
+func TestClusterFailoverMidStream(t *testing.T) {
+	t.Parallel()
+	clock := newChaosClock(t)
+	env := testenv.NewCluster(t, chaosPartitions)
+	stream := yoochooseStream(t, 150000)
+	cfg := env.ServeConfig(chaosHistory)
+	srv := testenv.StartServe(t, cfg)
+	srv.WaitReady(chaosReady)
+
+	chaosProduce(t, env, stream.evs)
+	chaosWaitLagBelow(t, env, int64(len(stream.evs))*3/4, clusterDrain)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cl := env.Store.Client().(*redis.ClusterClient)
+	// The slot of the global keys, then one item's slot on another master.
+	for _, key := range []string{env.Store.Keys().Progress(), env.Store.Keys().Row(store.Bought, "214826829")} {
+		replica := replicaOf(ctx, t, cl, key)
+		failover(ctx, t, replica)
+		clock.logf("failed over %s to its replica %s", key, replica)
+	}
+	clusterFinish(clock, env, cfg, stream, srv)
+}
+
+// clusterFinish waits until the stream is applied, stops the instances
+// with SIGTERM (exit 0), and verifies the state.
+func clusterFinish(clock *chaosClock, env *testenv.Env, cfg testenv.ServeConfig, stream chaosStream, srvs ...*testenv.Serve) {
+	t := clock.t
+	t.Helper()
+	chaosWaitApplied(t, env, clusterDrain)
+	clock.logf("all %d messages applied", len(stream.evs))
+	for _, srv := range srvs {
+		if code, took := srv.Term(); code != 0 {
+			t.Errorf("serve exited with %d after SIGTERM (%s)", code, took)
+		}
+	}
+	testenv.VerifyCLI(t, cfg, stream.file)
+	clock.logf("verified")
+}
+
+// replicaOf returns the address of a replica of the master that owns key.
+func replicaOf(ctx context.Context, t *testing.T, cl *redis.ClusterClient, key string) string {
+	t.Helper()
+	slot, err := cl.ClusterKeySlot(ctx, key).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slots, err := cl.ClusterSlots(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range slots {
+		if int64(s.Start) <= slot && slot <= int64(s.End) && len(s.Nodes) > 1 {
+			return s.Nodes[1].Addr
+		}
+	}
+	t.Fatalf("no replica serves slot %d of %s", slot, key)
+	return ""
+}
+
+// failover runs CLUSTER FAILOVER on a replica and waits until it is a
+// master: a coordinated failover, in which the replica first catches up
+// with its master.
+func failover(ctx context.Context, t *testing.T, addr string) {
+	t.Helper()
+	node := redis.NewClient(&redis.Options{Addr: addr})
+	defer node.Close()
+	if err := node.Do(ctx, "CLUSTER", "FAILOVER").Err(); err != nil {
+		t.Fatalf("CLUSTER FAILOVER on %s: %v", addr, err)
+	}
+	for {
+		info, err := node.Info(ctx, "replication").Result()
+		if err == nil && strings.Contains(info, "role:master") {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s did not become a master: %v", addr, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
