@@ -33,6 +33,7 @@ var commands = map[string]command{
 	"verify":    {"compare the state in Redis with the batch oracle built from a data set", runVerify},
 	"bootstrap": {"load the state computed from a data set into an empty Redis", runBootstrap},
 	"loadtest":  {"measure latency and throughput of the recommendation endpoints of a running serve", runLoadtest},
+	"bench":     {"measure the pipeline end to end on a fresh topic and prefix: events/s, cost per event, freshness, memory", runBench},
 	"eval":      {"measure recommendation quality on a data set (temporal split, every method, HR@k)", runEval},
 	"lag":       {"print the consumer group's lag status per partition; exit 0 OK, 1 WARN, 2 ERR, 3 unknown", runLag},
 }

@@ -39,6 +39,7 @@ func TestConfigurationErrorsSayWhatToFix(t *testing.T) {
 		{"two redis addresses in single mode", map[string]string{"ALSOBOUGHT_REDIS_ADDRS": "127.0.0.1:7001,127.0.0.1:7002"}, []string{"serve"}, "ALSOBOUGHT_REDIS_MODE=cluster"},
 		{"unknown redis mode", nil, []string{"serve", "-redis-mode", "sentinel"}, "-redis-mode"},
 		{"negative wait replicas", nil, []string{"serve", "-redis-mode", "cluster", "-redis-wait-replicas", "-1"}, "wait replicas"},
+		{"bench on a cluster", nil, []string{"bench", "-synthetic", "10", "-redis-mode", "cluster"}, "single Redis"},
 		{"eval protocol", nil, []string{"eval", "-data", "x", "-protocol", "visitor"}, "-protocol"},
 		{"eval horizon", nil, []string{"eval", "-data", "x", "-horizon", "fortnight"}, "-horizon"},
 		{"eval cutoff", nil, []string{"eval", "-data", "x", "-cutoff", "yesterday"}, "-cutoff"},

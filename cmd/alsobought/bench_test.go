@@ -1,0 +1,154 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/alsobought/alsobought/internal/testenv"
+	"github.com/alsobought/alsobought/kafkaadmin"
+)
+
+func TestBenchFlagErrors(t *testing.T) {
+	for name, args := range map[string][]string{
+		"no data":          {"bench"},
+		"data and synth":   {"bench", "-data", "x.csv", "-synthetic", "10"},
+		"negative synth":   {"bench", "-synthetic", "-5"},
+		"paced load above": {"bench", "-synthetic", "10", "-paced-load", "2"},
+		"paced share 1":    {"bench", "-synthetic", "10", "-paced-share", "1"},
+		"zero days":        {"bench", "-synthetic", "10", "-synthetic-days", "0"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := run(context.Background(), args, &bytes.Buffer{}, &bytes.Buffer{})
+			var ee *exitError
+			if !errors.As(err, &ee) || ee.code != 2 {
+				t.Fatalf("want a usage error (exit 2), got %v", err)
+			}
+		})
+	}
+}
+
+// benchJSON runs `alsobought bench` with the real serve binary as the
+// child and returns its JSON object.
+func benchJSON(t *testing.T, args ...string) map[string]any {
+	t.Helper()
+	brokers := testenv.Setting(t, "ALSOBOUGHT_KAFKA_BROKERS")
+	redisAddr := testenv.Setting(t, "ALSOBOUGHT_REDIS_ADDRS")
+	all := append([]string{"bench", "-brokers", brokers, "-redis", redisAddr, "-serve-binary", testenv.Binary(t),
+		"-json", "-quiet", "-timeout", "2m"}, args...)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	if err := run(ctx, all, &out, &errOut); err != nil {
+		t.Fatalf("bench: %v\n%s", err, errOut.String())
+	}
+	var rep map[string]any
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("output is not one JSON object: %v\n%s", err, out.String())
+	}
+	t.Logf("report: %s", out.String())
+	return rep
+}
+
+func num(t *testing.T, rep map[string]any, field string) float64 {
+	t.Helper()
+	v, ok := rep[field].(float64)
+	if !ok {
+		t.Fatalf("report has no number %q: %v", field, rep)
+	}
+	return v
+}
+
+// assertCleanedUp checks that the run's topic and keys are gone.
+func assertCleanedUp(t *testing.T, rep map[string]any) {
+	t.Helper()
+	topic, _ := rep["topic"].(string)
+	prefix, _ := rep["prefix"].(string)
+	if topic == "" || prefix == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	rdb := redis.NewClient(&redis.Options{Addr: testenv.Setting(t, "ALSOBOUGHT_REDIS_ADDRS")})
+	defer rdb.Close()
+	keys, _, err := rdb.Scan(ctx, 0, prefix+":*", 1000).Result()
+	if err != nil || len(keys) > 0 {
+		t.Errorf("keys left under %s: %v (%v)", prefix, keys, err)
+	}
+	brokers := strings.Split(testenv.Setting(t, "ALSOBOUGHT_KAFKA_BROKERS"), ",")
+	// Topic deletion is asynchronous in the broker: wait for it a little.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		_, err := kafkaadmin.PartitionCount(ctx, brokers, topic)
+		if errors.Is(err, kafka.UnknownTopicOrPartition) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("topic %s still exists after the bench (%v)", topic, err)
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestBenchSyntheticReportIsCoherent runs the whole bench on a small
+// synthetic stream through the real broker, Redis and a serve process.
+// It checks that the report adds up, not how fast anything was.
+func TestBenchSyntheticReportIsCoherent(t *testing.T) {
+	const n = 3000
+	rep := benchJSON(t, "-synthetic", "3000", "-seed", "3")
+	for _, f := range []string{"events", "events_per_sec", "redis_cmds_per_event", "freshness_p50_ms", "freshness_p99_ms",
+		"redis_bytes_per_event", "consumer_cpu_sec_per_million", "redis_bytes_per_customer", "redis_bytes_per_item"} {
+		num(t, rep, f)
+	}
+	if got := num(t, rep, "events"); got != n {
+		t.Errorf("events %v, want %d", got, n)
+	}
+	if got := num(t, rep, "sustained_events") + num(t, rep, "paced_events"); got != n {
+		t.Errorf("sustained + paced events = %v, want %d", got, n)
+	}
+	if got := num(t, rep, "events_applied"); got != n {
+		t.Errorf("serve applied %v events, want %d", got, n)
+	}
+	for _, f := range []string{"events_per_sec", "redis_cmds_per_event", "redis_bytes_per_event", "consumer_cpu_sec_per_million",
+		"redis_bytes_per_customer", "redis_bytes_per_item", "state_changes_per_event", "freshness_samples", "offered_events_per_sec"} {
+		if v := num(t, rep, f); !(v > 0) {
+			t.Errorf("%s = %v, want > 0", f, v)
+		}
+	}
+	p50, p99 := num(t, rep, "freshness_p50_ms"), num(t, rep, "freshness_p99_ms")
+	if !(p50 > 0 && p99 >= p50) {
+		t.Errorf("freshness p50 %v ms, p99 %v ms: want 0 < p50 <= p99", p50, p99)
+	}
+	if num(t, rep, "redis_customer_keys") != num(t, rep, "customers") {
+		t.Errorf("%v customer keys for %v customers", rep["redis_customer_keys"], rep["customers"])
+	}
+	if num(t, rep, "caught_up_seconds") < num(t, rep, "applied_seconds") {
+		t.Error("caught up before everything was applied")
+	}
+	assertCleanedUp(t, rep)
+}
+
+func TestBenchIncrementalReportIsCoherent(t *testing.T) {
+	rep := benchJSON(t, "-incremental", "-synthetic", "3000", "-synthetic-days", "3")
+	if num(t, rep, "history_events")+num(t, rep, "last_day_events") != 3000 {
+		t.Errorf("history + last day events = %v + %v, want 3000", rep["history_events"], rep["last_day_events"])
+	}
+	if last := num(t, rep, "last_day_events"); last < 500 || last > 1500 {
+		t.Errorf("last day of 3 holds %v of 3000 events, want about a third", last)
+	}
+	for _, f := range []string{"batch_seconds", "incremental_seconds", "batch_lists", "wall_ratio", "batch_redis_cmds", "incremental_redis_cmds", "incremental_cpu_seconds"} {
+		if v := num(t, rep, f); !(v > 0) {
+			t.Errorf("%s = %v, want > 0", f, v)
+		}
+	}
+	if got, want := num(t, rep, "wall_ratio"), num(t, rep, "batch_seconds")/num(t, rep, "incremental_seconds"); got != want {
+		t.Errorf("wall ratio %v, want batch/incremental %v", got, want)
+	}
+}
