@@ -181,7 +181,7 @@ func expectOneCleanPass(t *testing.T, st *store.Store, evs []event.Event, k int,
 		t.Fatal(err)
 	}
 	want := oracle.Build(evs, oracle.Settings{HistorySize: k, Dedup: delta.DefaultDedup})
-	if report := verify.Compare(want, snap, scoring.Amazon2017, scoring.DefaultListRules()); !report.OK() {
+	if report := verify.Compare(want, snap, scoring.DefaultMethod, scoring.DefaultListRules()); !report.OK() {
 		t.Fatalf("state differs from one clean pass:\n%s", report)
 	}
 	if snap.Progress[0] != last {

@@ -100,7 +100,7 @@ func (p *pipeline) verifyAgainstOracle(evs []event.Event) *verify.Report {
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	report := verify.Compare(oracle.Build(evs, p.set), snap, scoring.Amazon2017, scoring.DefaultListRules())
+	report := verify.Compare(oracle.Build(evs, p.set), snap, scoring.DefaultMethod, scoring.DefaultListRules())
 	if !report.OK() {
 		p.t.Fatalf("streamed state differs from the oracle:\n%s", report)
 	}

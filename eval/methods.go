@@ -11,7 +11,7 @@ import (
 // the served blend, and for sessions the echo baseline.
 func methodsFor(cfg Config, hasViews bool) []string {
 	out := []string{MethodPopularity}
-	for _, m := range []scoring.Method{scoring.Count, scoring.Cosine, scoring.Jaccard, scoring.LLR, scoring.Amazon2017} {
+	for _, m := range []scoring.Method{scoring.Count, scoring.Cosine, scoring.Jaccard, scoring.LLR, scoring.Amazon2017, scoring.Amazon2017Prior} {
 		out = append(out, string(m))
 	}
 	if hasViews {

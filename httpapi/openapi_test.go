@@ -241,7 +241,7 @@ func TestOpenAPI(t *testing.T) {
 		{name: "metrics text", path: "/metrics", status: 200, check: contains("alsobought_test_requests_total 3")},
 		{name: "metrics protobuf", path: "/metrics", accept: "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited", status: 200},
 
-		{name: "related default", path: "/v1/items/milk/related", status: 200, check: contains(`"support":3`, `"method":"amazon2017"`)},
+		{name: "related default", path: "/v1/items/milk/related", status: 200, check: contains(`"support":3`, `"method":"amazon2017_prior"`)},
 		{name: "related viewed", path: "/v1/items/tv/related?list=viewed&k=1", status: 200, check: contains(`"item":"radio"`)},
 		{name: "related viewed_bought", path: "/v1/items/tv/related?list=viewed_bought", status: 200, check: contains(`"method":"viewed_then_bought"`)},
 		{name: "related of an unknown item", path: "/v1/items/caviar/related?k=100", status: 200, check: contains(`"items":[]`)},

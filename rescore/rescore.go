@@ -55,7 +55,7 @@ const (
 
 // Config of the re-scorer.
 type Config struct {
-	Method        scoring.Method    // the served scorer; default amazon2017
+	Method        scoring.Method    // the served scorer; default scoring.DefaultMethod
 	Rules         scoring.ListRules // K_list and min support
 	Batch         int               // items re-scored per round trip; default DefaultBatch
 	PollInterval  time.Duration     // how often an idle re-scorer looks for dirty items
@@ -120,7 +120,7 @@ type Rescorer struct {
 // New builds a Rescorer with defaults filled in.
 func New(cfg Config, st Store, log zerolog.Logger, reg prometheus.Registerer) (*Rescorer, error) {
 	if cfg.Method == "" {
-		cfg.Method = scoring.Amazon2017
+		cfg.Method = scoring.DefaultMethod
 	}
 	if cfg.Rules == (scoring.ListRules{}) {
 		cfg.Rules = scoring.DefaultListRules()

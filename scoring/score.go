@@ -150,8 +150,8 @@ type rowScorer struct {
 	m     Method
 	bx    int64 // B_X
 	g     Globals
-	hist  preparedHist // Amazon2017 only
-	cache *expCache    // Amazon2017 only; nil disables memoisation
+	hist  preparedHist // Amazon2017 and Amazon2017Prior only
+	cache *expCache    // Amazon2017 and Amazon2017Prior only; nil disables memoisation
 
 	// LLR only: xlogx(C), xlogx(B_X), xlogx(C - B_X), and whether the row
 	// counters are consistent (0 <= B_X <= C).
@@ -165,7 +165,7 @@ func newRowScorer(m Method, row Row, g Globals, cache *expCache) (rowScorer, boo
 	}
 	rs := rowScorer{m: m, bx: row.Buyers, g: g}
 	switch m {
-	case Amazon2017:
+	case Amazon2017, Amazon2017Prior:
 		rs.hist = prepareHist(row.Hist)
 		rs.cache = cache
 	case LLR:
@@ -203,7 +203,7 @@ func (rs *rowScorer) score(c Candidate) (float64, bool) {
 		if s, ok = rs.llr(n, by); !ok {
 			return 0, false
 		}
-	case Amazon2017:
+	case Amazon2017, Amazon2017Prior:
 		// N_XY <= B_Y <= T; by >= 1 follows from n >= 1.
 		if n > by || by > rs.g.Total {
 			return 0, false
@@ -212,7 +212,11 @@ func (rs *rowScorer) score(c Candidate) (float64, bool) {
 		if !(e > 0) || math.IsInf(e, 0) {
 			return 0, false
 		}
-		s = (float64(n) - e) / math.Sqrt(e)
+		if rs.m == Amazon2017Prior {
+			s = (float64(n) - e) / math.Sqrt(e+PriorExpected)
+		} else {
+			s = (float64(n) - e) / math.Sqrt(e)
+		}
 	default:
 		return 0, false
 	}

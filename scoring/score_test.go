@@ -2,6 +2,7 @@ package scoring
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -59,6 +60,10 @@ func TestScoreHandComputed(t *testing.T) {
 		// P_A = 1/10. E_XA = 2*0.1 + 1*(1-0.9^3) = 0.2+0.271 = 0.471
 		// S = (1-0.471)/sqrt(0.471) = 0.770807...
 		{"amazon2017 X->A", Amazon2017, "X", "A", 0.529 / math.Sqrt(0.471), true},
+		// The same expectations with the prior: (N-E)/sqrt(E+25).
+		{"amazon2017_prior X->Y", Amazon2017Prior, "X", "Y", (2 - 0.888) / math.Sqrt(25.888), true},
+		{"amazon2017_prior Y->X", Amazon2017Prior, "Y", "X", 1.4 / math.Sqrt(25.6), true},
+		{"amazon2017_prior X->A", Amazon2017Prior, "X", "A", 0.529 / math.Sqrt(25.471), true},
 		// N_XY/sqrt(B_X*B_Y) = 2/sqrt(3*2) = 0.816496...
 		{"cosine X->Y", Cosine, "X", "Y", 2 / math.Sqrt(6), true},
 		{"cosine Y->X (symmetric)", Cosine, "Y", "X", 2 / math.Sqrt(6), true},
@@ -88,6 +93,47 @@ func TestScoreHandComputed(t *testing.T) {
 				t.Errorf("score = %.17g, want %.17g", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestPriorShrinksRarePairs: the prior changes the order only where E_XY is
+// tiny. A pair of rare items seen twice (E near 0) tops the plain 2017
+// list; with the prior, a pair with many excess co-buyers ranks first, and
+// two candidates with large expectations keep their plain order.
+func TestPriorShrinksRarePairs(t *testing.T) {
+	g := Globals{Total: 1_000_000, Customers: 100_000}
+	row := Row{Item: "X", Buyers: 1000, Hist: []HistBin{{Others: 9, Customers: 1000}}}
+	tests := []struct {
+		name string
+		m    Method
+		want []string
+	}{
+		{"plain: the rare pair first", Amazon2017, []string{"rare", "staple", "common"}},
+		{"prior: excess co-buyers first", Amazon2017Prior, []string{"staple", "common", "rare"}},
+	}
+	row.Candidates = []Candidate{
+		{Item: "rare", Support: 2, Buyers: 2},          // E = 1000*(1-(1-2e-6)^9) ~ 0.018
+		{Item: "staple", Support: 250, Buyers: 20_000}, // E ~ 166, 84 excess
+		{Item: "common", Support: 80, Buyers: 5_000},   // E ~ 44, 36 excess
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			l := RelatedList(tc.m, row, g, DefaultListRules())
+			var got []string
+			for _, r := range l {
+				got = append(got, r.Item)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("list = %v, want %v", got, tc.want)
+			}
+		})
+	}
+	// Where E dominates the prior, the prior barely moves the score.
+	big := Candidate{Item: "staple", Support: 250, Buyers: 20_000}
+	plain, _ := Score(Amazon2017, row, big, g)
+	prior, _ := Score(Amazon2017Prior, row, big, g)
+	if r := prior / plain; r < 0.9 || r >= 1 {
+		t.Errorf("prior/plain = %v for E ~ 166, want in [0.9, 1)", r)
 	}
 }
 
@@ -296,16 +342,16 @@ func TestParseMethod(t *testing.T) {
 			t.Errorf("ParseMethod(%q) succeeded", bad)
 			continue
 		}
-		if !strings.Contains(err.Error(), "amazon2017, cosine, jaccard, llr, count") {
+		if !strings.Contains(err.Error(), "amazon2017_prior, amazon2017, cosine, jaccard, llr, count") {
 			t.Errorf("error %q does not list the valid names", err)
 		}
 	}
-	if ms := Methods(); ms[0] != Amazon2017 || len(ms) != 5 {
-		t.Errorf("Methods() = %v, want 5 methods, default amazon2017 first", ms)
+	if ms := Methods(); ms[0] != DefaultMethod || DefaultMethod != Amazon2017Prior || len(ms) != 6 {
+		t.Errorf("Methods() = %v, want 6 methods, default amazon2017_prior first", ms)
 	}
 	ms := Methods()
 	ms[0] = "changed"
-	if Methods()[0] != Amazon2017 {
+	if Methods()[0] != DefaultMethod {
 		t.Error("Methods() returns shared state")
 	}
 }

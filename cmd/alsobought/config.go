@@ -74,7 +74,7 @@ var settingVars = []envVar{
 	{"view-history-size", "ALSOBOUGHT_VIEW_HISTORY_SIZE", "30", "K_view: distinct viewed items retained per customer"},
 	{"list-size", "ALSOBOUGHT_LIST_SIZE", "20", "K_list: items per related list"},
 	{"min-support", "ALSOBOUGHT_MIN_SUPPORT", "2", "least support (co-buyers, co-viewers, viewers who then bought) for an item to enter a list"},
-	{"scorer", "ALSOBOUGHT_SCORER", string(scoring.Amazon2017), "served scorer: amazon2017, cosine, jaccard, llr or count"},
+	{"scorer", "ALSOBOUGHT_SCORER", string(scoring.DefaultMethod), "served scorer: amazon2017_prior (amazon2017 with a prior on E), amazon2017, cosine, jaccard, llr or count"},
 	{"sweep-interval", "ALSOBOUGHT_SWEEP_INTERVAL", "1h", "how often every list is re-scored (0 = never)"},
 	{"rescore-min-interval", "ALSOBOUGHT_RESCORE_MIN_INTERVAL", "1s", "per-row rate limit: a dirty item is re-scored once its first mark is this old"},
 	{"min-event-time", "ALSOBOUGHT_MIN_EVENT_TIME", event.DefaultMinTime().Format(time.RFC3339), "events before this time are rejected (RFC 3339)"},
