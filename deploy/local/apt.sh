@@ -21,3 +21,14 @@ apt_install() {
   as_root apt-get update -qq >&2
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
 }
+
+# ensure_redis_installed installs Debian's redis-server and redis-cli when
+# missing (up.sh and cluster-up.sh).
+ensure_redis_installed() {
+  if ! command -v redis-server >/dev/null 2>&1; then
+    apt_install redis-server
+  fi
+  if ! command -v redis-cli >/dev/null 2>&1; then
+    apt_install redis-tools
+  fi
+}

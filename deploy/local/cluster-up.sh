@@ -23,15 +23,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=deploy/local/apt.sh
 source "$(dirname "${BASH_SOURCE[0]}")/apt.sh"
 
-# Same as up.sh: Debian's redis-server and redis-cli, installed only when missing.
-ensure_redis_installed() {
-  if ! command -v redis-server >/dev/null 2>&1; then
-    apt_install redis-server
-  fi
-  if ! command -v redis-cli >/dev/null 2>&1; then
-    apt_install redis-tools
-  fi
-}
 
 check_settings() {
   if ! [[ "$CLUSTER_PORT" =~ ^[0-9]+$ ]] || ((CLUSTER_PORT < 1 || CLUSTER_PORT + CLUSTER_NODES - 1 + 10000 > 65535)); then

@@ -17,14 +17,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=deploy/local/apt.sh
 source "$(dirname "${BASH_SOURCE[0]}")/apt.sh"
 
-ensure_redis_installed() {
-  if ! command -v redis-server >/dev/null 2>&1; then
-    apt_install redis-server
-  fi
-  if ! command -v redis-cli >/dev/null 2>&1; then
-    apt_install redis-tools
-  fi
-}
 
 ensure_java() {
   command -v "$JAVA" >/dev/null 2>&1 || die "java not found (Kafka 4.x needs Java 17+): apt-get install openjdk-17-jre-headless"
