@@ -29,7 +29,7 @@ type Store interface {
 	ClearPending(ctx context.Context, members, stamps []string) error
 	ClaimDirty(ctx context.Context, n int, markedBefore time.Time, owner string, lease time.Duration) ([]store.DirtyItem, error)
 	TryLease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
-	ClearDirty(ctx context.Context, items []store.DirtyItem) error
+	ClearDirty(ctx context.Context, items []store.DirtyItem, readAt time.Time) error
 	DirtyBacklog(ctx context.Context) (int64, time.Time, error)
 	ScanItems(ctx context.Context, kind store.ListKind, fn func(items []string) error) error
 	PopularityAnchor(ctx context.Context) (time.Time, error)
@@ -264,6 +264,7 @@ const pollRounds = 25
 func (r *Rescorer) drain(ctx context.Context, cutoff func() time.Time, rounds int) (int, error) {
 	total := 0
 	for ; rounds != 0; rounds-- {
+		readAt := r.now()
 		dirty, err := r.st.ClaimDirty(ctx, r.cfg.Batch, cutoff(), r.owner, r.cfg.ClaimLease)
 		if err != nil || len(dirty) == 0 {
 			return total, err
@@ -277,7 +278,7 @@ func (r *Rescorer) drain(ctx context.Context, cutoff func() time.Time, rounds in
 				return total, err
 			}
 		}
-		if err := r.st.ClearDirty(ctx, dirty); err != nil {
+		if err := r.st.ClearDirty(ctx, dirty, readAt); err != nil {
 			return total, err
 		}
 		for _, d := range dirty {

@@ -47,12 +47,18 @@ func TestAMarkDuringRescoreKeepsTheItemDirty(t *testing.T) {
 		t.Fatalf("dirty items %v, %v", read, err)
 	}
 	markDirty(t, env.Store, 2, "a") // lands while a and b are being re-scored
-	if err := env.Store.ClearDirty(ctx, read); err != nil {
+	readAt := time.Now().Add(time.Second).Truncate(time.Millisecond)
+	if err := env.Store.ClearDirty(ctx, read, readAt); err != nil {
 		t.Fatal(err)
 	}
 	left, err := env.Store.ClaimDirty(ctx, 10, time.Now().Add(time.Hour), "me", time.Minute)
 	if err != nil || len(left) != 1 || left[0].Item != "a" {
 		t.Fatalf("after clearing, dirty = %v (%v); want only a", left, err)
+	}
+	// Only the change after the read waits: a is first marked at the read,
+	// so it is re-scored once per interval, not at every poll.
+	if !left[0].Since.Equal(readAt) {
+		t.Fatalf("a's first mark is %s, want the time of the read %s", left[0].Since, readAt)
 	}
 }
 
@@ -88,7 +94,7 @@ func TestClaimsShareDirtyItems(t *testing.T) {
 	if err != nil || len(taken) != 3 {
 		t.Fatalf("after the dead owner's claims expired: %v, %v; want its 3 items", taken, err)
 	}
-	if err := env.Store.ClearDirty(ctx, append(taken, second...)); err != nil {
+	if err := env.Store.ClearDirty(ctx, append(taken, second...), time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if n, _, err := env.Store.DirtyBacklog(ctx); err != nil || n != 0 {

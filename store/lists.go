@@ -345,12 +345,15 @@ func (s *Store) TryLease(ctx context.Context, name, owner string, ttl time.Durat
 	return holder == owner, nil
 }
 
-// ClearDirty removes the items whose mark has not moved since they were read.
-func (s *Store) ClearDirty(ctx context.Context, items []DirtyItem) error {
+// ClearDirty removes the items whose mark has not moved since they were
+// read at readAt, and makes readAt the first-mark time of those that were
+// marked again meanwhile (clearDirtyScript).
+func (s *Store) ClearDirty(ctx context.Context, items []DirtyItem, readAt time.Time) error {
 	if len(items) == 0 {
 		return nil
 	}
-	args := make([]any, 0, 2*len(items))
+	args := make([]any, 0, 1+2*len(items))
+	args = append(args, readAt.UnixMilli())
 	for _, d := range items {
 		args = append(args, dirtyMember(d.Kind, d.Item), d.Version)
 	}

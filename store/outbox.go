@@ -62,7 +62,8 @@ func (s *Store) ClearPending(ctx context.Context, members, stamps []string) erro
 	if len(members) == 0 {
 		return nil
 	}
-	args := make([]any, 0, 2*len(members))
+	args := make([]any, 0, 1+2*len(members))
+	args = append(args, "-") // a member marked again already carries its new mark time
 	for i, m := range members {
 		args = append(args, m, stamps[i])
 	}

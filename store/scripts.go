@@ -177,18 +177,25 @@ return out
 // clearDirtyScript removes items from the dirty set only if they were not
 // marked again since the re-scorer read them (same mark version), so a
 // change that lands while a row is being re-scored keeps the row dirty,
-// and releases the re-scorer's claims on them either way.
+// and releases the re-scorer's claims on them either way. An item that
+// stays dirty gets ARGV[1] (unix ms, unless "-") as its first-mark time:
+// the list now reflects every change up to then, so only later changes
+// wait. Without that, an item marked again during every re-score (a
+// best-seller) would keep its first mark forever: it would look ever more
+// stale and be re-scored at every poll instead of once per interval.
 // KEYS[1]: the dirty set, KEYS[2]: the mark versions, KEYS[3] (optional):
-// the claims; ARGV: pairs of (item, version as read). Returns the number
-// removed. The outbox reuses it (outbox, stamps, no claims).
+// the claims; ARGV[2..]: pairs of (item, version as read). Returns the
+// number removed. The outbox reuses it (outbox, stamps, no claims, "-").
 var clearDirtyScript = redis.NewScript(`
 local removed = 0
-for i = 1, #ARGV, 2 do
+for i = 2, #ARGV, 2 do
   if KEYS[3] then redis.call('HDEL', KEYS[3], ARGV[i]) end
   if redis.call('HGET', KEYS[2], ARGV[i]) == ARGV[i + 1] then
     redis.call('HDEL', KEYS[2], ARGV[i])
     redis.call('ZREM', KEYS[1], ARGV[i])
     removed = removed + 1
+  elseif ARGV[1] ~= '-' then
+    redis.call('ZADD', KEYS[1], 'XX', 'GT', ARGV[1], ARGV[i])
   end
 end
 return removed
