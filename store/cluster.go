@@ -20,15 +20,16 @@ import (
 // pipeline on that master's connection, ending with WAIT, so a step
 // counts as written only when a replica holds it too.
 
-// execWrites runs a pipeline of writes. In cluster mode with WaitReplicas
-// > 0, each master's part ends with a WAIT on the same connection; fewer
+// execWrites runs a pipeline of writes. In cluster mode they are split by
+// master, the global keys last (execByMaster), and with WaitReplicas > 0
+// each master's part ends with a WAIT on the same connection; fewer
 // acknowledgements than asked fail the attempt, and exec retries.
 func (s *Store) execWrites(ctx context.Context, what string, fill func(redis.Pipeliner)) ([]redis.Cmder, error) {
-	return s.exec(ctx, what, fill, s.cluster != nil && s.wait > 0)
+	return s.exec(ctx, what, fill, s.cluster != nil)
 }
 
 // execByMaster records fill's commands, then runs them grouped by master,
-// all masters in parallel, each group followed by WAIT. Commands on the
+// all masters in parallel, each group followed by WAIT (if asked). Commands on the
 // global keys ({#}: dirty marks, step markers, progress) run after every
 // other command succeeded, as they would in the single pipeline of a
 // single Redis: a dirty mark must not be seen before the counter change
@@ -54,7 +55,7 @@ func (s *Store) execByMaster(ctx context.Context, fill func(redis.Pipeliner)) ([
 }
 
 // runOnMasters runs commands as one pipeline per master that owns their
-// keys, in parallel, each ending with WAIT.
+// keys, in parallel, each ending with WAIT when WaitReplicas > 0.
 func (s *Store) runOnMasters(ctx context.Context, cmds []redis.Cmder) error {
 	type group struct {
 		node *redis.Client
@@ -85,12 +86,15 @@ func (s *Store) runOnMasters(ctx context.Context, cmds []redis.Cmder) error {
 			for _, c := range g.cmds {
 				_ = pipe.Process(ctx, c)
 			}
-			wait := pipe.Do(ctx, "WAIT", s.wait, s.waitFor.Milliseconds())
+			var wait *redis.Cmd
+			if s.wait > 0 {
+				wait = pipe.Do(ctx, "WAIT", s.wait, s.waitFor.Milliseconds())
+			}
 			_, err := pipe.Exec(ctx)
 			if errors.Is(err, redis.Nil) {
 				err = nil
 			}
-			if err == nil {
+			if err == nil && wait != nil {
 				if n, werr := wait.Int(); werr != nil {
 					err = werr
 				} else if n < s.wait {

@@ -149,17 +149,18 @@ func (s *Store) execPipeline(ctx context.Context, what string, fill func(redis.P
 	return s.exec(ctx, what, fill, false)
 }
 
-// exec runs a pipeline built by fill, grouped by master and acknowledged
-// by replicas when wait is set (execWrites). When Redis lost its script
+// exec runs a pipeline built by fill, split by master (and acknowledged by
+// replicas when configured) when byMaster is set (execWrites in cluster
+// mode). When Redis lost its script
 // cache (restart, failover) it re-loads the scripts and runs the pipeline
 // again; in a cluster it also refreshes the slot map and retries after
 // redirects and failovers. Running a pipeline again is safe because every
 // write in it is fenced or idempotent.
-func (s *Store) exec(ctx context.Context, what string, fill func(redis.Pipeliner), wait bool) ([]redis.Cmder, error) {
+func (s *Store) exec(ctx context.Context, what string, fill func(redis.Pipeliner), byMaster bool) ([]redis.Cmder, error) {
 	for attempt := 0; ; attempt++ {
 		var cmds []redis.Cmder
 		var err error
-		if wait {
+		if byMaster {
 			cmds, err = s.execByMaster(ctx, fill)
 		} else {
 			pipe := s.rdb.Pipeline()
