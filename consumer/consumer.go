@@ -256,6 +256,12 @@ func (c *Consumer) storedProgress(ctx context.Context, partition int) (int64, er
 		if err != nil {
 			return 0, err
 		}
+		if partition >= n {
+			// The group assigned a partition the broker's metadata does not
+			// show yet (partitions were just added): wait for it, or events
+			// keyed for the new count would be dead-lettered.
+			return 0, fmt.Errorf("partition %d assigned, but the topic's metadata shows %d partitions: waiting for it to catch up", partition, n)
+		}
 		counts, err := c.apply.store.RecordPartitionCount(ctx, n)
 		if err != nil {
 			return 0, err

@@ -17,19 +17,22 @@ type keyPartitioner struct {
 	counts [][]int // for each partition count n ever seen: the ids 0..n-1
 }
 
-// setCounts replaces the partition counts the check accepts.
+// setCounts adds partition counts to those the check accepts. Counts only
+// grow: partition loops report what they read at different moments, and
+// an older report must not take back a count another loop added.
 func (k *keyPartitioner) setCounts(counts []int) {
-	ids := make([][]int, 0, len(counts))
+	k.mu.Lock()
+	defer k.mu.Unlock()
 	for _, n := range counts {
+		if slices.ContainsFunc(k.counts, func(ids []int) bool { return len(ids) == n }) {
+			continue
+		}
 		p := make([]int, n)
 		for i := range p {
 			p[i] = i
 		}
-		ids = append(ids, p)
+		k.counts = append(k.counts, p)
 	}
-	k.mu.Lock()
-	k.counts = ids
-	k.mu.Unlock()
 }
 
 // fits reports whether a message with key belongs on partition. Before any

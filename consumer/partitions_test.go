@@ -34,4 +34,12 @@ func TestKeyPartitionerFollowsJavaClients(t *testing.T) {
 			}
 		}
 	}
+	// A partition loop that read the count before the change reports only
+	// the old one: the counts another loop added stay.
+	k.setCounts([]int{4})
+	for key := range javaMurmur2 {
+		if p := javaPartition(key, 8); !k.fits([]byte(key), p) {
+			t.Errorf("after a stale report of 4: %q no longer fits its partition %d of 8", key, p)
+		}
+	}
 }

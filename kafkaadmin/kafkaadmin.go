@@ -10,10 +10,21 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
+// newClient returns a client with its own transport, so that metadata
+// (partition counts above all) comes from the brokers: kafka-go's shared
+// default transport answers metadata requests from a cache up to 6 s old,
+// which would hide partitions added a moment ago. done releases the
+// client's connections.
+func newClient(brokers []string) (client *kafka.Client, done func()) {
+	t := &kafka.Transport{}
+	return &kafka.Client{Addr: kafka.TCP(brokers...), Transport: t}, t.CloseIdleConnections
+}
+
 // EnsureTopic creates a topic with the given partitions and configuration
 // unless it exists (an existing topic is left as it is).
 func EnsureTopic(ctx context.Context, brokers []string, topic string, partitions, replication int, configs ...kafka.ConfigEntry) error {
-	client := &kafka.Client{Addr: kafka.TCP(brokers...)}
+	client, done := newClient(brokers)
+	defer done()
 	resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
 		Topic: topic, NumPartitions: partitions, ReplicationFactor: replication, ConfigEntries: configs,
 	}}})
@@ -29,7 +40,8 @@ func EnsureTopic(ctx context.Context, brokers []string, topic string, partitions
 // PartitionCount returns the number of partitions of a topic. It doubles
 // as a reachability probe of the brokers.
 func PartitionCount(ctx context.Context, brokers []string, topic string) (int, error) {
-	client := &kafka.Client{Addr: kafka.TCP(brokers...)}
+	client, done := newClient(brokers)
+	defer done()
 	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
 		return 0, fmt.Errorf("metadata of %s: %w", topic, err)
@@ -46,7 +58,8 @@ func PartitionCount(ctx context.Context, brokers []string, topic string) (int, e
 // EndOffsets returns the next offset to be written in each partition of a
 // topic (the high watermark).
 func EndOffsets(ctx context.Context, brokers []string, topic string) (map[int]int64, error) {
-	client := &kafka.Client{Addr: kafka.TCP(brokers...)}
+	client, done := newClient(brokers)
+	defer done()
 	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
 		return nil, fmt.Errorf("metadata of %s: %w", topic, err)
@@ -79,7 +92,8 @@ func EndOffsets(ctx context.Context, brokers []string, topic string) (map[int]in
 // error. Tools that work on a scratch topic (eval -via-kafka) clean up
 // with it.
 func DeleteTopics(ctx context.Context, brokers []string, topics ...string) error {
-	client := &kafka.Client{Addr: kafka.TCP(brokers...)}
+	client, done := newClient(brokers)
+	defer done()
 	resp, err := client.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: topics})
 	if err != nil {
 		return fmt.Errorf("delete topics %v: %w", topics, err)

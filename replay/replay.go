@@ -35,9 +35,14 @@ type Stats struct {
 }
 
 // NewWriter returns the producer the project uses: keyed, murmur2, acks=all.
+// It has its own transport, so its partition count is read from the brokers
+// when it starts rather than from kafka-go's shared metadata cache: events
+// published right after partitions were added go where murmur2 over the
+// new count puts them.
 func NewWriter(brokers []string, topic string) *kafka.Writer {
 	return &kafka.Writer{
 		Addr:         kafka.TCP(brokers...),
+		Transport:    &kafka.Transport{},
 		Topic:        topic,
 		Balancer:     &kafka.Murmur2Balancer{},
 		RequiredAcks: kafka.RequireAll,
@@ -67,7 +72,10 @@ func Run(ctx context.Context, cfg Config, evs []event.Event) (Stats, error) {
 		return Stats{}, fmt.Errorf("rate %v: must be >= 0", cfg.Rate)
 	}
 	w := NewWriter(cfg.Brokers, cfg.Topic)
-	defer w.Close()
+	defer func() {
+		w.Close()
+		w.Transport.(*kafka.Transport).CloseIdleConnections()
+	}()
 	var bar *progressbar.ProgressBar
 	if cfg.Progress != nil {
 		bar = progressbar.NewOptions(len(evs),
