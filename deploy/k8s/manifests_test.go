@@ -5,21 +5,18 @@ package k8s
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -55,38 +52,6 @@ func TestManifests(t *testing.T) {
 	}
 }
 
-// TestKustomizeBuild renders the kustomization with `kubectl kustomize`, when
-// kubectl is installed (no cluster needed): every listed resource comes out.
-func TestKustomizeBuild(t *testing.T) {
-	kubectl, err := exec.LookPath("kubectl")
-	if err != nil {
-		t.Skip("kubectl not installed: the structural checks of TestManifests still ran")
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
-	var stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, kubectl, "kustomize", ".")
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("kubectl kustomize: %v\n%s", err, stderr.String())
-	}
-	docs, err := parseDocs(out)
-	if err != nil {
-		t.Fatalf("kubectl kustomize output does not parse: %v", err)
-	}
-	files := readManifests(t, ".")
-	k, err := parseDocs(files[kustomizationFile])
-	if err != nil || len(k) != 1 {
-		t.Fatalf("%s: %v", kustomizationFile, err)
-	}
-	if want := len(list(k[0], "resources")); len(docs) != want {
-		t.Errorf("kubectl kustomize rendered %d objects, want %d", len(docs), want)
-	}
-}
-
-// TestCheckFindsBrokenManifests feeds check broken variants of the real
-// files: each must be reported.
 func TestCheckFindsBrokenManifests(t *testing.T) {
 	orig := readManifests(t, ".")
 	type edit struct{ file, old, new string }
