@@ -158,7 +158,13 @@ func (c *chaosClock) startTwo(env *testenv.Env, cfg testenv.ServeConfig) (first,
 // state with `alsobought verify` against the stream's events.
 func (c *chaosClock) finish(env *testenv.Env, cfg testenv.ServeConfig, stream chaosStream, srvs ...*testenv.Serve) {
 	c.t.Helper()
-	chaosWaitApplied(c.t, env, chaosDrain)
+	c.finishWithin(chaosDrain, env, cfg, stream, srvs...)
+}
+
+// finishWithin is finish with another bound on applying the rest.
+func (c *chaosClock) finishWithin(drain time.Duration, env *testenv.Env, cfg testenv.ServeConfig, stream chaosStream, srvs ...*testenv.Serve) {
+	c.t.Helper()
+	chaosWaitApplied(c.t, env, drain)
 	c.logf("all %d messages applied", len(stream.evs))
 	for _, srv := range srvs {
 		// Term fails on a process that is gone too, but says neither its
@@ -529,15 +535,9 @@ func TestChaosTwoConsumersOneKilled(t *testing.T) {
 
 	chaosProduce(t, env, stream.evs)
 	lag := chaosWaitLagBelow(t, env, int64(len(stream.evs))*3/4, chaosDrain)
-	consumed, err := victim.Metric("alsobought_events_consumed_total")
-	if err != nil {
-		t.Fatal(err)
-	}
+	consumed := consumedBy(t, victim, "killed")
 	victim.Kill()
 	clock.logf("one consumer killed after it consumed %.0f messages, %d of %d left", consumed, lag, len(stream.evs))
-	if consumed == 0 {
-		t.Fatalf("the killed consumer had consumed nothing: it owned no partition")
-	}
 	chaosWaitGroup(t, env, 1, chaosReady)
 	clock.logf("the dead member's session expired: the survivor owns every partition")
 
@@ -560,15 +560,9 @@ func TestChaosZombieConsumer(t *testing.T) {
 
 	chaosProduce(t, env, stream.evs)
 	lag := chaosWaitLagBelow(t, env, int64(len(stream.evs))*3/4, chaosDrain)
-	before, err := zombie.Metric("alsobought_events_consumed_total")
-	if err != nil {
-		t.Fatal(err)
-	}
+	before := consumedBy(t, zombie, "frozen")
 	zombie.Pause()
 	clock.logf("one consumer frozen with %d of %d messages left, after it consumed %.0f", lag, len(stream.evs), before)
-	if before == 0 {
-		t.Fatalf("the frozen consumer had consumed nothing: it owned no partition")
-	}
 
 	// The owner gets the frozen member's partitions once its session
 	// expires, and applies the whole stream.
@@ -593,6 +587,21 @@ func TestChaosZombieConsumer(t *testing.T) {
 
 // chaosWaitGroup waits until the consumer group is stable with n members
 // and returns their member ids.
+// consumedBy returns how many messages srv consumed, and fails the test
+// when it consumed none: it owned no partition, so what the test does to it
+// next (the role: killed, frozen) would test nothing.
+func consumedBy(t *testing.T, srv *testenv.Serve, role string) float64 {
+	t.Helper()
+	n, err := srv.Metric("alsobought_events_consumed_total")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n == 0 {
+		t.Fatalf("the %s consumer had consumed nothing: it owned no partition", role)
+	}
+	return n
+}
+
 func chaosWaitGroup(t *testing.T, env *testenv.Env, n int, timeout time.Duration) []string {
 	t.Helper()
 	client := &kafka.Client{Addr: kafka.TCP(env.Brokers...), Timeout: 5 * time.Second}

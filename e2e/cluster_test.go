@@ -64,7 +64,7 @@ func TestClusterTwoInstancesOneKilled(t *testing.T) {
 	victim.Kill()
 	clock.logf("one instance killed, %d of %d messages left", lag, len(stream.evs))
 	chaosWaitGroup(t, env, 1, chaosReady)
-	clusterFinish(clock, env, cfg, stream, survivor)
+	clock.finishWithin(clusterDrain, env, cfg, stream, survivor)
 }
 
 // TestClusterFailoverMidStream fails over the master that holds the global
@@ -98,23 +98,7 @@ func TestClusterFailoverMidStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock.logf("script caches flushed on every node")
-	clusterFinish(clock, env, cfg, stream, srv)
-}
-
-// clusterFinish waits until the stream is applied, stops the instances
-// with SIGTERM (exit 0), and verifies the state.
-func clusterFinish(clock *chaosClock, env *testenv.Env, cfg testenv.ServeConfig, stream chaosStream, srvs ...*testenv.Serve) {
-	t := clock.t
-	t.Helper()
-	chaosWaitApplied(t, env, clusterDrain)
-	clock.logf("all %d messages applied", len(stream.evs))
-	for _, srv := range srvs {
-		if code, took := srv.Term(); code != 0 {
-			t.Errorf("serve exited with %d after SIGTERM (%s)", code, took)
-		}
-	}
-	testenv.VerifyCLI(t, cfg, stream.file)
-	clock.logf("verified")
+	clock.finishWithin(clusterDrain, env, cfg, stream, srv)
 }
 
 // replicaOf returns the address of a replica of the master that owns key.

@@ -170,23 +170,24 @@ type metricUse struct{ name, where string }
 // alertRuleUses returns the metric names of every `expr:` of the rules.
 func alertRuleUses(t *testing.T, root string) []metricUse {
 	t.Helper()
-	var uses []metricUse
-	for _, e := range yamlScalars(t, filepath.Join(root, alertRulesFile), "expr", "alert") {
-		for _, n := range promqlMetricNames(e.value) {
-			uses = append(uses, metricUse{n, fmt.Sprintf("%s:%d (%s)", alertRulesFile, e.line, e.context)})
-		}
-	}
-	return uses
+	return yamlMetricUses(t, root, alertRulesFile, "expr", "alert", func(alert string) string { return "(" + alert + ")" })
 }
 
 // alertTestUses returns the metric names of the unit tests' input series,
 // so that the tests feed the rules with series the service really exports.
 func alertTestUses(t *testing.T, root string) []metricUse {
 	t.Helper()
+	return yamlMetricUses(t, root, alertTestsFile, "series", "name", func(name string) string { return fmt.Sprintf("(test %q)", name) })
+}
+
+// yamlMetricUses returns the metric names in the values of key in a YAML
+// file, each placed by its line and by label of its ctxKey value.
+func yamlMetricUses(t *testing.T, root, file, key, ctxKey string, label func(string) string) []metricUse {
+	t.Helper()
 	var uses []metricUse
-	for _, e := range yamlScalars(t, filepath.Join(root, alertTestsFile), "series", "name") {
+	for _, e := range yamlScalars(t, filepath.Join(root, file), key, ctxKey) {
 		for _, n := range promqlMetricNames(e.value) {
-			uses = append(uses, metricUse{n, fmt.Sprintf("%s:%d (test %q)", alertTestsFile, e.line, e.context)})
+			uses = append(uses, metricUse{n, fmt.Sprintf("%s:%d %s", file, e.line, label(e.context))})
 		}
 	}
 	return uses

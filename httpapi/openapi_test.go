@@ -300,30 +300,7 @@ func TestOpenAPI(t *testing.T) {
 			if handler == nil {
 				handler = h
 			}
-			req := httptest.NewRequest("GET", specServer+tc.path, nil)
-			if tc.accept != "" {
-				req.Header.Set("Accept", tc.accept)
-			}
-			route, params, err := router.FindRoute(req)
-			if err != nil {
-				t.Fatalf("the spec has no operation for GET %s: %v", tc.path, err)
-			}
-			reqErr := validateRequest(req, route, params)
-			switch {
-			case tc.invalid && reqErr == nil:
-				t.Errorf("the spec accepts GET %s, which the server answers %d", tc.path, tc.status)
-			case !tc.invalid && reqErr != nil:
-				t.Errorf("the spec rejects GET %s: %v", tc.path, reqErr)
-			}
-
-			rec := httptest.NewRecorder()
-			handler.ServeHTTP(rec, req)
-			if rec.Code != tc.status {
-				t.Fatalf("GET %s: status %d, want %d: %s", tc.path, rec.Code, tc.status, rec.Body)
-			}
-			if err := validateResponse(req, route, params, rec.Code, rec.Header(), rec.Body.Bytes()); err != nil {
-				t.Fatalf("GET %s: the response does not match the spec: %v\n%s", tc.path, err, rec.Body)
-			}
+			rec := specGet(t, router, handler, tc.path, tc.accept, tc.invalid, tc.status)
 			if tc.check != nil {
 				tc.check(t, rec.Body.Bytes())
 			}
@@ -444,6 +421,38 @@ func lagReport(last time.Time) lag.Report {
 
 // validateRequest checks req against its operation. It does not set the
 // parameters' defaults in req, so the handler gets the request as sent.
+// specGet sends GET path (with an Accept header unless accept is empty) to
+// handler and checks the exchange against the spec: the spec has the
+// operation, accepts the request unless invalid, and the response has
+// status and matches the spec.
+func specGet(t *testing.T, router routers.Router, handler http.Handler, path, accept string, invalid bool, status int) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequest("GET", specServer+path, nil)
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	route, params, err := router.FindRoute(req)
+	if err != nil {
+		t.Fatalf("the spec has no operation for GET %s: %v", path, err)
+	}
+	reqErr := validateRequest(req, route, params)
+	switch {
+	case invalid && reqErr == nil:
+		t.Errorf("the spec accepts GET %s, which the server answers %d", path, status)
+	case !invalid && reqErr != nil:
+		t.Errorf("the spec rejects GET %s: %v", path, reqErr)
+	}
+	rec := httptest.NewRecorder()
+	handler.ServeHTTP(rec, req)
+	if rec.Code != status {
+		t.Fatalf("GET %s: status %d, want %d:\n%s", path, rec.Code, status, rec.Body)
+	}
+	if err := validateResponse(req, route, params, rec.Code, rec.Header(), rec.Body.Bytes()); err != nil {
+		t.Fatalf("GET %s: the response does not match the spec: %v\n%s", path, err, rec.Body)
+	}
+	return rec
+}
+
 func validateRequest(req *http.Request, route *routers.Route, params map[string]string) error {
 	// The router gives path parameters as they are in the URL; the server
 	// and the spec's rules see them unescaped ("hat%2Fred" is "hat/red").

@@ -204,31 +204,12 @@ func TestStatusPage(t *testing.T) {
 			if handler == nil {
 				handler = h
 			}
-			req := httptest.NewRequest("GET", specServer+tc.path, nil)
-			route, params, err := router.FindRoute(req)
-			if err != nil {
-				t.Fatalf("the spec has no operation for GET %s: %v", tc.path, err)
-			}
-			reqErr := validateRequest(req, route, params)
-			switch {
-			case tc.invalid && reqErr == nil:
-				t.Errorf("the spec accepts GET %s, which the server answers %d", tc.path, tc.status)
-			case !tc.invalid && reqErr != nil:
-				t.Errorf("the spec rejects GET %s: %v", tc.path, reqErr)
-			}
-			rec := httptest.NewRecorder()
-			handler.ServeHTTP(rec, req)
-			if rec.Code != tc.status {
-				t.Fatalf("GET %s: status %d, want %d:\n%s", tc.path, rec.Code, tc.status, rec.Body)
-			}
+			rec := specGet(t, router, handler, tc.path, "", tc.invalid, tc.status)
 			if ct := rec.Header().Get("Content-Type"); ct != "text/html; charset=utf-8" {
 				t.Fatalf("content type %q", ct)
 			}
 			if csp := rec.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
 				t.Errorf("Content-Security-Policy %q", csp)
-			}
-			if err := validateResponse(req, route, params, rec.Code, rec.Header(), rec.Body.Bytes()); err != nil {
-				t.Fatalf("GET %s: the response does not match the spec: %v", tc.path, err)
 			}
 			body := rec.Body.String()
 			for _, w := range tc.want {

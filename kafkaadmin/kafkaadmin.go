@@ -42,24 +42,56 @@ func EnsureTopic(ctx context.Context, brokers []string, topic string, partitions
 func PartitionCount(ctx context.Context, brokers []string, topic string) (int, error) {
 	client, done := newClient(brokers)
 	defer done()
-	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	ids, err := partitionIDs(ctx, client, topic)
+	return len(ids), err
+}
+
+// Offsets are the first offset a partition still holds and the next one to
+// be written (the high watermark).
+type Offsets struct{ First, End int64 }
+
+// TopicOffsets returns the offsets of every partition of a topic.
+func TopicOffsets(ctx context.Context, brokers []string, topic string) (map[int]Offsets, error) {
+	client, done := newClient(brokers)
+	defer done()
+	ids, err := partitionIDs(ctx, client, topic)
 	if err != nil {
-		return 0, fmt.Errorf("metadata of %s: %w", topic, err)
+		return nil, err
 	}
-	if len(meta.Topics) != 1 || meta.Topics[0].Error != nil {
-		if len(meta.Topics) == 1 {
-			return 0, fmt.Errorf("topic %s: %w", topic, meta.Topics[0].Error)
+	reqs := make([]kafka.OffsetRequest, 0, 2*len(ids))
+	for _, id := range ids {
+		reqs = append(reqs, kafka.FirstOffsetOf(id), kafka.LastOffsetOf(id))
+	}
+	resp, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
+	if err != nil {
+		return nil, fmt.Errorf("list offsets of %s: %w", topic, err)
+	}
+	out := make(map[int]Offsets, len(ids))
+	for _, po := range resp.Topics[topic] {
+		if po.Error != nil {
+			return nil, fmt.Errorf("offsets of %s/%d: %w", topic, po.Partition, po.Error)
 		}
-		return 0, fmt.Errorf("topic %s not found", topic)
+		out[po.Partition] = Offsets{First: po.FirstOffset, End: po.LastOffset}
 	}
-	return len(meta.Topics[0].Partitions), nil
+	return out, nil
 }
 
 // EndOffsets returns the next offset to be written in each partition of a
 // topic (the high watermark).
 func EndOffsets(ctx context.Context, brokers []string, topic string) (map[int]int64, error) {
-	client, done := newClient(brokers)
-	defer done()
+	offs, err := TopicOffsets(ctx, brokers, topic)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int]int64, len(offs))
+	for p, o := range offs {
+		out[p] = o.End
+	}
+	return out, nil
+}
+
+// partitionIDs returns the partition ids of a topic.
+func partitionIDs(ctx context.Context, client *kafka.Client, topic string) ([]int, error) {
 	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
 		return nil, fmt.Errorf("metadata of %s: %w", topic, err)
@@ -70,22 +102,11 @@ func EndOffsets(ctx context.Context, brokers []string, topic string) (map[int]in
 		}
 		return nil, fmt.Errorf("topic %s not found", topic)
 	}
-	reqs := make([]kafka.OffsetRequest, 0, len(meta.Topics[0].Partitions))
-	for _, p := range meta.Topics[0].Partitions {
-		reqs = append(reqs, kafka.LastOffsetOf(p.ID))
+	ids := make([]int, len(meta.Topics[0].Partitions))
+	for i, p := range meta.Topics[0].Partitions {
+		ids[i] = p.ID
 	}
-	resp, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
-	if err != nil {
-		return nil, fmt.Errorf("list offsets of %s: %w", topic, err)
-	}
-	out := make(map[int]int64, len(reqs))
-	for _, po := range resp.Topics[topic] {
-		if po.Error != nil {
-			return nil, fmt.Errorf("offsets of %s/%d: %w", topic, po.Partition, po.Error)
-		}
-		out[po.Partition] = po.LastOffset
-	}
-	return out, nil
+	return ids, nil
 }
 
 // DeleteTopics deletes topics; a topic that does not exist is not an

@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/alsobought/alsobought/kafkaadmin"
 	"github.com/segmentio/kafka-go"
 )
 
@@ -27,31 +28,17 @@ type Sampler struct {
 
 // Sample takes one sample.
 func (s *Sampler) Sample(ctx context.Context) (Sample, error) {
+	offsets, err := kafkaadmin.TopicOffsets(ctx, s.Brokers, s.Topic)
+	if err != nil {
+		return Sample{}, err
+	}
+	sample := Sample{At: time.Now(), Partitions: make(map[int]PartitionSample, len(offsets))}
+	ids := make([]int, 0, len(offsets))
+	for p, o := range offsets {
+		ids = append(ids, p)
+		sample.Partitions[p] = PartitionSample{Start: o.First, End: o.End, Committed: -1, Applied: -1}
+	}
 	client := &kafka.Client{Addr: kafka.TCP(s.Brokers...), Timeout: 10 * time.Second}
-	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{s.Topic}})
-	if err != nil {
-		return Sample{}, fmt.Errorf("metadata of %s: %w", s.Topic, err)
-	}
-	if len(meta.Topics) != 1 || meta.Topics[0].Error != nil {
-		return Sample{}, fmt.Errorf("topic %s not found", s.Topic)
-	}
-	var ids []int
-	var reqs []kafka.OffsetRequest
-	for _, p := range meta.Topics[0].Partitions {
-		ids = append(ids, p.ID)
-		reqs = append(reqs, kafka.FirstOffsetOf(p.ID), kafka.LastOffsetOf(p.ID))
-	}
-	offs, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{s.Topic: reqs}})
-	if err != nil {
-		return Sample{}, fmt.Errorf("list offsets of %s: %w", s.Topic, err)
-	}
-	sample := Sample{At: time.Now(), Partitions: make(map[int]PartitionSample, len(ids))}
-	for _, po := range offs.Topics[s.Topic] {
-		if po.Error != nil {
-			return Sample{}, fmt.Errorf("offsets of %s/%d: %w", s.Topic, po.Partition, po.Error)
-		}
-		sample.Partitions[po.Partition] = PartitionSample{Start: po.FirstOffset, End: po.LastOffset, Committed: -1, Applied: -1}
-	}
 	committed, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: s.Group, Topics: map[string][]int{s.Topic: ids}})
 	if err != nil {
 		return Sample{}, fmt.Errorf("committed offsets of group %s: %w", s.Group, err)

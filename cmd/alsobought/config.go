@@ -14,7 +14,9 @@ import (
 	"github.com/alsobought/alsobought/delta"
 	"github.com/alsobought/alsobought/event"
 	"github.com/alsobought/alsobought/httpapi"
+	"github.com/alsobought/alsobought/obs"
 	"github.com/alsobought/alsobought/oracle"
+	"github.com/alsobought/alsobought/rescore"
 	"github.com/alsobought/alsobought/scoring"
 	"github.com/alsobought/alsobought/store"
 )
@@ -235,6 +237,23 @@ func (s *settings) storeConfig() store.Config {
 		cfg.WaitReplicas = s.redisWait
 	}
 	return cfg
+}
+
+// consumerConfig is the consumer these settings describe; batchSize and
+// batchWait 0 take the consumer's defaults.
+func (s *settings) consumerConfig(batchSize int, batchWait time.Duration, errs *obs.Errors) consumer.Config {
+	return consumer.Config{
+		Brokers: s.brokerList(), Topic: s.topic, GroupID: s.group, DLQTopic: s.dlqTopic,
+		HistorySize: s.historySize, ViewHistory: s.viewHistory, BatchSize: batchSize, BatchWait: batchWait,
+		Limits: s.limits(), MaxEventSkew: s.maxSkew, Dedup: s.dedup(), KeyPartitioner: s.partitioner, Errors: errs,
+	}
+}
+
+// rescoreConfig is the re-scorer these settings describe (without a feed
+// publisher: serve adds one).
+func (s *settings) rescoreConfig(errs *obs.Errors) rescore.Config {
+	return rescore.Config{Method: scoring.Method(s.method), Rules: s.listRules(),
+		SweepInterval: s.sweep, MinInterval: s.minInterval, Feed: s.feedOn(), Errors: errs}
 }
 
 func (s *settings) listRules() scoring.ListRules {

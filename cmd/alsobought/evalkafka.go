@@ -58,16 +58,12 @@ func newKafkaTrainer(ctx context.Context, base *settings) (*kafkaTrainer, error)
 	log := zerolog.Nop()
 	reg := prometheus.NewRegistry() // the scratch pipeline's metrics are not exported
 	errs := obs.NewErrors(reg)
-	cons, err := consumer.New(consumer.Config{
-		Brokers: s.brokerList(), Topic: s.topic, GroupID: s.group, DLQTopic: s.dlqTopic,
-		HistorySize: s.historySize, ViewHistory: s.viewHistory, Limits: s.limits(), MaxEventSkew: s.maxSkew,
-		Dedup: s.dedup(), KeyPartitioner: s.partitioner, Errors: errs,
-	}, st, log, consumer.NewMetrics(reg))
+	cons, err := consumer.New(s.consumerConfig(0, 0, errs), st, log, consumer.NewMetrics(reg))
 	if err != nil {
 		t.Close()
 		return nil, &exitError{code: 2, msg: err.Error()}
 	}
-	t.rs, err = rescore.New(rescore.Config{Method: scoring.Method(s.method), Rules: s.listRules(), Errors: errs}, st, log, reg)
+	t.rs, err = rescore.New(s.rescoreConfig(errs), st, log, reg) // the feed is off (scratch settings)
 	if err != nil {
 		t.Close()
 		return nil, &exitError{code: 2, msg: err.Error()}

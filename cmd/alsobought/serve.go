@@ -21,7 +21,6 @@ import (
 	"github.com/alsobought/alsobought/lag"
 	"github.com/alsobought/alsobought/obs"
 	"github.com/alsobought/alsobought/rescore"
-	"github.com/alsobought/alsobought/scoring"
 	"github.com/alsobought/alsobought/store"
 )
 
@@ -52,16 +51,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := connect(ctx, s, st); err != nil {
 		return err
 	}
-	cons, err := consumer.New(consumer.Config{
-		Brokers: s.brokerList(), Topic: s.topic, GroupID: s.group, DLQTopic: s.dlqTopic,
-		HistorySize: s.historySize, ViewHistory: s.viewHistory, BatchSize: *batchSize, BatchWait: *batchWait,
-		Limits: s.limits(), MaxEventSkew: s.maxSkew, Dedup: s.dedup(), KeyPartitioner: s.partitioner, Errors: errs,
-	}, st, log, consumer.NewMetrics(reg))
+	cons, err := consumer.New(s.consumerConfig(*batchSize, *batchWait, errs), st, log, consumer.NewMetrics(reg))
 	if err != nil {
 		return &exitError{code: 2, msg: err.Error()}
 	}
-	rcfg := rescore.Config{Method: scoring.Method(s.method), Rules: s.listRules(),
-		SweepInterval: s.sweep, MinInterval: s.minInterval, Feed: s.feedOn(), Errors: errs}
+	rcfg := s.rescoreConfig(errs)
 	if s.feedOn() {
 		pub := feed.New(s.brokerList(), s.feedTopic)
 		defer pub.Close()

@@ -85,7 +85,7 @@ func openStore(ctx context.Context, s *settings) (*store.Store, error) {
 // newRescorer is the re-scorer of the commands: with the feed on, its list
 // changes wait in the outbox for a serve process to publish.
 func newRescorer(s *settings, st *store.Store) (*rescore.Rescorer, error) {
-	return rescore.New(rescore.Config{Method: scoring.Method(s.method), Rules: s.listRules(), Feed: s.feedOn()}, st, zerolog.Nop(), nil)
+	return rescore.New(s.rescoreConfig(nil), st, zerolog.Nop(), nil)
 }
 
 func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
