@@ -10,12 +10,12 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
-// newClient returns a client with its own transport, so that metadata
-// (partition counts above all) comes from the brokers: kafka-go's shared
-// default transport answers metadata requests from a cache up to 6 s old,
-// which would hide partitions added a moment ago. done releases the
-// client's connections.
-func newClient(brokers []string) (client *kafka.Client, done func()) {
+// NewClient returns a client with its own transport, so that metadata
+// (topics and partition counts above all) comes from the brokers: kafka-go's
+// shared default transport answers metadata requests from a cache up to 6 s
+// old, which would hide a topic created or partitions added a moment ago.
+// done releases the client's connections.
+func NewClient(brokers []string) (client *kafka.Client, done func()) {
 	t := &kafka.Transport{}
 	return &kafka.Client{Addr: kafka.TCP(brokers...), Transport: t}, t.CloseIdleConnections
 }
@@ -23,7 +23,7 @@ func newClient(brokers []string) (client *kafka.Client, done func()) {
 // EnsureTopic creates a topic with the given partitions and configuration
 // unless it exists (an existing topic is left as it is).
 func EnsureTopic(ctx context.Context, brokers []string, topic string, partitions, replication int, configs ...kafka.ConfigEntry) error {
-	client, done := newClient(brokers)
+	client, done := NewClient(brokers)
 	defer done()
 	resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
 		Topic: topic, NumPartitions: partitions, ReplicationFactor: replication, ConfigEntries: configs,
@@ -40,7 +40,7 @@ func EnsureTopic(ctx context.Context, brokers []string, topic string, partitions
 // PartitionCount returns the number of partitions of a topic. It doubles
 // as a reachability probe of the brokers.
 func PartitionCount(ctx context.Context, brokers []string, topic string) (int, error) {
-	client, done := newClient(brokers)
+	client, done := NewClient(brokers)
 	defer done()
 	ids, err := partitionIDs(ctx, client, topic)
 	return len(ids), err
@@ -52,7 +52,7 @@ type Offsets struct{ First, End int64 }
 
 // TopicOffsets returns the offsets of every partition of a topic.
 func TopicOffsets(ctx context.Context, brokers []string, topic string) (map[int]Offsets, error) {
-	client, done := newClient(brokers)
+	client, done := NewClient(brokers)
 	defer done()
 	ids, err := partitionIDs(ctx, client, topic)
 	if err != nil {
@@ -113,7 +113,7 @@ func partitionIDs(ctx context.Context, client *kafka.Client, topic string) ([]in
 // error. Tools that work on a scratch topic (eval -via-kafka) clean up
 // with it.
 func DeleteTopics(ctx context.Context, brokers []string, topics ...string) error {
-	client, done := newClient(brokers)
+	client, done := NewClient(brokers)
 	defer done()
 	resp, err := client.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: topics})
 	if err != nil {

@@ -38,7 +38,9 @@ func (s *Sampler) Sample(ctx context.Context) (Sample, error) {
 		ids = append(ids, p)
 		sample.Partitions[p] = PartitionSample{Start: o.First, End: o.End, Committed: -1, Applied: -1}
 	}
-	client := &kafka.Client{Addr: kafka.TCP(s.Brokers...), Timeout: 10 * time.Second}
+	client, done := kafkaadmin.NewClient(s.Brokers)
+	defer done()
+	client.Timeout = 10 * time.Second
 	committed, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: s.Group, Topics: map[string][]int{s.Topic: ids}})
 	if err != nil {
 		return Sample{}, fmt.Errorf("committed offsets of group %s: %w", s.Group, err)

@@ -18,8 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
 	"github.com/alsobought/alsobought/kafkaadmin"
 	"github.com/alsobought/alsobought/store"
 )
@@ -71,8 +69,7 @@ func createTopics(t testing.TB, e *Env, brokers []string, partitions int) {
 		// A short timeout: a test may leave a private broker dead.
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		client := &kafka.Client{Addr: kafka.TCP(e.Brokers...)}
-		_, _ = client.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: []string{e.Topic, e.DLQTopic, e.Topic + ".lists"}})
+		_ = kafkaadmin.DeleteTopics(ctx, e.Brokers, e.Topic, e.DLQTopic, e.Topic+".lists")
 	})
 }
 
