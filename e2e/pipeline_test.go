@@ -214,8 +214,8 @@ func TestBadEventsGoToDeadLetterTopic(t *testing.T) {
 	// A well-formed event on the partition murmur2 of its key does not give.
 	misplaced := `{"event_id":"x13","type":"purchase","customer_id":"c1","item_id":"i","ts":1500000000000}`
 	right := (&kafka.Murmur2Balancer{}).Balance(kafka.Message{Key: []byte("c1")}, 0, 1)
-	wrong := &kafka.Writer{Addr: kafka.TCP(env.Brokers...), Topic: env.Topic, RequiredAcks: kafka.RequireAll,
-		Balancer: kafka.BalancerFunc(func(kafka.Message, ...int) int { return 1 - right })}
+	wrong := replay.NewWriter(env.Brokers, env.Topic)
+	wrong.Balancer = kafka.BalancerFunc(func(kafka.Message, ...int) int { return 1 - right })
 	if err := wrong.WriteMessages(context.Background(), kafka.Message{Key: []byte("c1"), Value: []byte(misplaced)}); err != nil {
 		t.Fatal(err)
 	}
