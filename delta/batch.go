@@ -55,6 +55,10 @@ type Key struct {
 const (
 	FieldTotal     = "T"
 	FieldCustomers = "C"
+	// Purchase totals only: the purchase events applied, and those of an
+	// item already in the customer's retained history (a repeat purchase).
+	FieldPurchases = "P"
+	FieldRepeats   = "R"
 )
 
 // HistField is the row field that holds h_X[n]. Item ids cannot contain '|',
@@ -123,11 +127,16 @@ func (b *Batch) add(k Key, offset int64, field string, d int64) {
 
 // Purchase applies the purchase of item z at offset to history h (a
 // history of at most capacity items) and records the counter changes of
-// DESIGN.md section 4. When z enters h, every other item of the view
+// DESIGN.md section 4, and counts it (a repeat when z is already in h) in
+// the purchase totals. When z enters h, every other item of the view
 // history v gains a viewed-then-bought count: M_Xz and M_X. v is not
 // changed: a purchase does not enter the view history.
 func (b *Batch) Purchase(h *History, v *History, z string, offset int64, capacity int) {
-	if !h.Contains(z) {
+	totals := Key{Kind: TotalsKey}
+	b.add(totals, offset, FieldPurchases, +1)
+	if h.Contains(z) {
+		b.add(totals, offset, FieldRepeats, +1)
+	} else {
 		for _, x := range v.Items {
 			if x == z {
 				continue

@@ -143,6 +143,7 @@ func (m *memState) snapshot(t *testing.T) *store.Snapshot {
 			snap.Viewed.Buyers = r.Co
 		case delta.TotalsKey:
 			snap.Bought.Totals = totals
+			snap.Repeats = store.Repeats{Purchases: h[delta.FieldPurchases], Repeats: h[delta.FieldRepeats]}
 		case delta.ViewTotalsKey:
 			snap.Viewed.Totals = totals
 		}

@@ -55,11 +55,12 @@ const (
 
 // Method names in reports, besides the scoring.Methods.
 const (
-	MethodPopularity   = "popularity"    // the popularity list of the window's kind
-	MethodViewed       = "viewed"        // "viewed also viewed" lists (the served score)
-	MethodViewedBought = "viewed_bought" // "viewed then bought" lists
-	MethodServed       = "served"        // the blend the API serves
-	MethodEcho         = "echo"          // sessions: the revealed items, judged without excluding them
+	MethodPopularity      = "popularity"            // the popularity list of the window's kind, without owned items
+	MethodPopularityOwned = "popularity_with_owned" // the same list with owned items
+	MethodViewed          = "viewed"                // "viewed also viewed" lists (the served score)
+	MethodViewedBought    = "viewed_bought"         // "viewed then bought" lists
+	MethodServed          = "served"                // the blend the API serves
+	MethodEcho            = "echo"                  // sessions: the revealed items, judged without excluding them
 )
 
 // Config is one evaluation.

@@ -73,9 +73,12 @@ func check(t *testing.T, got map[string]Result, wants map[string]want, customers
 //   - scores: only c3 gets a recommendation (b, from a's list): HR 1/4.
 //   - popularity without owned items: c1 [c d], c3 [b d], c4 [a b],
 //     c5 [a b]: hits for c3 and c4, HR 2/4, every item recommended once.
-//   - served: c3 [b d] (list, then back-fill), the others popular back-fill
-//     as above: HR 2/4.
-//   - c5 re-buys an owned item, which no method may recommend: a miss.
+//   - popularity with owned items: [a b] for everyone: hits for c3 and c4.
+//   - served: nobody bought an item twice before the cutoff (repeat share
+//     0), so owned items are out; c3 [b d] (b's lift from a's list, then
+//     popularity), the others as popularity: HR 2/4.
+//   - c5 re-buys an owned item, which only popularity_with_owned may
+//     recommend, and it does not (d is not in its top 2): a miss.
 func TestCustomerProtocolHandComputed(t *testing.T) {
 	events := []event.Event{
 		buy("c1", "a", 1, 0), buy("c1", "b", 1, 1),
@@ -99,13 +102,14 @@ func TestCustomerProtocolHandComputed(t *testing.T) {
 	}
 	score := want{hr: 0.25, recall: 0.25, items: 1}
 	check(t, got[TargetBought], map[string]want{
-		MethodPopularity: {hr: 0.5, recall: 0.5, items: 4},
-		"count":          score,
-		"cosine":         score,
-		"jaccard":        score,
-		"llr":            score,
-		"amazon2017":     score,
-		MethodServed:     {hr: 0.5, recall: 0.5, items: 4},
+		MethodPopularity:      {hr: 0.5, recall: 0.5, items: 4},
+		MethodPopularityOwned: {hr: 0.5, recall: 0.5, items: 2},
+		"count":               score,
+		"cosine":              score,
+		"jaccard":             score,
+		"llr":                 score,
+		"amazon2017":          score,
+		MethodServed:          {hr: 0.5, recall: 0.5, items: 4},
 	}, 4)
 	for _, m := range []string{MethodViewed, MethodViewedBought, MethodEcho} {
 		if _, ok := got[TargetBought][m]; ok {

@@ -10,7 +10,7 @@ import (
 // popularity, each score, the view-based lists where the data has views,
 // the served blend, and for sessions the echo baseline.
 func methodsFor(cfg Config, hasViews bool) []string {
-	out := []string{MethodPopularity}
+	out := []string{MethodPopularity, MethodPopularityOwned}
 	for _, m := range []scoring.Method{scoring.Count, scoring.Cosine, scoring.Jaccard, scoring.LLR, scoring.Amazon2017, scoring.Amazon2017Prior} {
 		out = append(out, string(m))
 	}
@@ -28,29 +28,44 @@ func methodsFor(cfg Config, hasViews bool) []string {
 // target (only popularity differs between targets: each target gets the
 // popularity list of its own kind).
 //
+// The popularity rows are the list of the window before the cutoff, of the
+// target's kind: "popularity" without the customer's owned items (the
+// classic baseline), "popularity_with_owned" with them.
+//
 // A score's row uses only that score's "bought also bought" lists, of
-// every source (purchases and views alike), and no popular back-fill, so
-// it measures the score alone. The view rows do the same with "viewed also
-// viewed" (scored by the served method) and "viewed then bought" lists.
-// The served row is the API's answer: recommend.Merge over the plan of the
-// customer's histories and context, with every list kind and popular
-// back-fill.
+// every source (purchases and views alike), ranked by recommend.ByScore
+// without owned items and without popularity, so it measures the score
+// alone. The view rows do the same with "viewed also viewed" (scored by the
+// served method) and "viewed then bought" lists. The served row is the
+// API's answer: recommend.Merge over the plan of the customer's histories
+// and context, with every list kind, the popularity prior and the repeat
+// share.
 func recommendFor(m string, c judged, model Model, cfg Config) map[Target][]string {
 	q := c.query
 	q.KeepOwned = cfg.KeepOwned
 	plan := recommend.NewPlan(q)
-	req := recommend.Request{K: cfg.K, Exclude: plan.Exclude}
 	same := func(items []string) map[Target][]string {
 		return map[Target][]string{TargetBought: items, TargetViewed: items}
 	}
+	excludeOwned := func(item string) bool { return plan.Exclude[item] || plan.Owned[item] }
 	switch m {
 	case MethodEcho:
 		return same(c.revealed[:min(cfg.K, len(c.revealed))])
-	case MethodPopularity:
+	case MethodPopularity, MethodPopularityOwned:
+		skip := excludeOwned
+		if m == MethodPopularityOwned {
+			skip = func(item string) bool { return plan.Exclude[item] }
+		}
 		out := map[Target][]string{}
 		for target, kind := range map[Target]store.ListKind{TargetBought: store.Bought, TargetViewed: store.Viewed} {
-			req.Popular = model.Popular(kind)
-			out[target] = itemsOf(recommend.Merge(nil, req))
+			for _, p := range model.Popular(kind).Items {
+				if len(out[target]) == cfg.K {
+					break
+				}
+				if !skip(p.Item) {
+					out[target] = append(out[target], p.Item)
+				}
+			}
 		}
 		return out
 	case MethodServed:
@@ -62,7 +77,9 @@ func recommendFor(m string, c judged, model Model, cfg Config) map[Target][]stri
 			l.ViewedBought = append(l.ViewedBought, model.List(store.ViewedBought, cfg.Served, x))
 			l.AlsoViewed = append(l.AlsoViewed, model.List(store.Viewed, cfg.Served, x))
 		}
-		req.Popular = model.Popular(store.Bought)
+		pop := model.Popular(store.Bought)
+		req := recommend.Request{K: cfg.K, Exclude: plan.Exclude, Owned: plan.Owned, Prior: recommend.Prior{
+			Popular: pop.Items, Total: pop.Total, Distinct: pop.Distinct, RepeatShare: model.Repeats().Share()}}
 		return same(itemsOf(recommend.Merge(plan.Sources(l), req)))
 	}
 	// One list kind from every source, ranked by recency within its kind.
@@ -79,7 +96,13 @@ func recommendFor(m string, c judged, model Model, cfg Config) map[Target][]stri
 			sources = append(sources, recommend.Source{Item: x, Bought: true, Rank: i, AlsoBought: model.List(kind, method, x)})
 		}
 	}
-	return same(itemsOf(recommend.Merge(sources, req)))
+	exclude := make(map[string]bool, len(plan.Exclude)+len(plan.Owned))
+	for _, set := range []map[string]bool{plan.Exclude, plan.Owned} {
+		for it := range set {
+			exclude[it] = true
+		}
+	}
+	return same(recommend.ByScore(sources, cfg.K, exclude))
 }
 
 func itemsOf(recs []recommend.Recommendation) []string {

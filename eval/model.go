@@ -2,6 +2,7 @@ package eval
 
 import (
 	"context"
+	"time"
 
 	"github.com/alsobought/alsobought/event"
 	"github.com/alsobought/alsobought/oracle"
@@ -17,9 +18,11 @@ type Model interface {
 	// List returns item's related list of a kind scored by m (m is ignored
 	// for ViewedBought lists, which have their own score). Never nil.
 	List(kind store.ListKind, m scoring.Method, item string) []scoring.Related
-	// Popular returns the popularity list of a kind, best first, as the
-	// API serves it.
-	Popular(kind store.ListKind) []scoring.Popular
+	// Popular returns the overall popularity list of a kind, as the API
+	// serves it.
+	Popular(kind store.ListKind) store.PopularList
+	// Repeats returns the repeat-purchase counters.
+	Repeats() store.Repeats
 }
 
 // Trainer trains models. Run calls Train once per window, in cutoff order,
@@ -39,9 +42,9 @@ type OracleTrainer struct {
 // Train builds the oracle state of the events.
 func (t OracleTrainer) Train(_ context.Context, before []event.Event) (Model, error) {
 	s := oracle.Build(before, t.Settings)
-	pop := map[store.ListKind][]scoring.Popular{}
+	pop := map[store.ListKind]store.PopularList{}
 	for kind, p := range s.Popular {
-		pop[kind] = scoring.TopPopular(p.Overall, store.PopularListSize)
+		pop[kind] = p.Lists(kind, time.Time{})[0] // the overall list comes first
 	}
 	return newCountersModel(s, t.Rules, pop), nil
 }
@@ -50,7 +53,7 @@ func (t OracleTrainer) Train(_ context.Context, before []event.Event) (Model, er
 type countersModel struct {
 	state   *oracle.State
 	rules   scoring.ListRules
-	popular map[store.ListKind][]scoring.Popular
+	popular map[store.ListKind]store.PopularList
 	lists   map[listKey][]scoring.Related
 }
 
@@ -60,7 +63,7 @@ type listKey struct {
 	item   string
 }
 
-func newCountersModel(s *oracle.State, rules scoring.ListRules, popular map[store.ListKind][]scoring.Popular) *countersModel {
+func newCountersModel(s *oracle.State, rules scoring.ListRules, popular map[store.ListKind]store.PopularList) *countersModel {
 	return &countersModel{state: s, rules: rules, popular: popular, lists: map[listKey][]scoring.Related{}}
 }
 
@@ -87,16 +90,18 @@ func (m *countersModel) List(kind store.ListKind, method scoring.Method, item st
 	return l
 }
 
-func (m *countersModel) Popular(kind store.ListKind) []scoring.Popular { return m.popular[kind] }
+func (m *countersModel) Popular(kind store.ListKind) store.PopularList { return m.popular[kind] }
+
+func (m *countersModel) Repeats() store.Repeats { return m.state.Repeats }
 
 // SnapshotModel is a model read back from Redis after the real pipeline
 // consumed the training events (`eval -via-kafka`): the served method's
 // lists and the popularity lists are the stored ones, as the API reads
 // them; the other methods' lists are computed from the stored counters.
 func SnapshotModel(snap *store.Snapshot, served scoring.Method, set oracle.Settings, rules scoring.ListRules) Model {
-	pop := map[store.ListKind][]scoring.Popular{}
+	pop := map[store.ListKind]store.PopularList{}
 	for kind, lists := range snap.Popular {
-		pop[kind] = lists[""].Items
+		pop[kind] = lists[""]
 	}
 	return &snapshotModel{countersModel: newCountersModel(oracle.FromSnapshot(snap, set), rules, pop), snap: snap, served: served}
 }

@@ -31,14 +31,15 @@ type Store interface {
 	ReadList(ctx context.Context, kind store.ListKind, item string) (store.List, error)
 	ReadPopular(ctx context.Context, kind store.ListKind, category string) (store.PopularList, error)
 	LoadCustomers(ctx context.Context, ids []string) (map[string]store.Customer, error)
-	ReadListsOf(ctx context.Context, want []store.ListRef, popular *store.PopularRef) ([][]scoring.Related, *store.PopularList, error)
+	ReadListsOf(ctx context.Context, want []store.ListRef, popular *store.PopularRef) ([][]scoring.Related, *store.PopularList, store.Repeats, error)
 	ItemCategories(ctx context.Context, items []string) ([]string, error)
 }
 
 // Options shape the answers.
 type Options struct {
-	// KeepOwned keeps items the customer bought in their recommendations,
-	// for catalogues where people buy the same items again (groceries).
+	// KeepOwned lets items the customer bought compete like any other item.
+	// Without it they come back in proportion to the measured repeat share
+	// (never where nobody buys again).
 	KeepOwned bool
 	// Status returns the latest lag status (GET /v1/status); nil: 503.
 	Status func() lag.Report

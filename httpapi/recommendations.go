@@ -196,7 +196,7 @@ func (s *server) recommendations(ctx context.Context, p recParams) (Recommendati
 	for _, x := range plan.Viewed {
 		refs = append(refs, store.ListRef{Kind: store.ViewedBought, Item: x}, store.ListRef{Kind: store.Viewed, Item: x})
 	}
-	lists, pop, err := s.st.ReadListsOf(ctx, refs, &store.PopularRef{Kind: store.Bought, Category: p.category})
+	lists, pop, repeats, err := s.st.ReadListsOf(ctx, refs, &store.PopularRef{Kind: store.Bought, Category: p.category})
 	if err != nil {
 		return RecommendationsResponse{}, err
 	}
@@ -206,9 +206,9 @@ func (s *server) recommendations(ctx context.Context, p recParams) (Recommendati
 		l.ViewedBought, l.AlsoViewed = append(l.ViewedBought, lists[i]), append(l.AlsoViewed, lists[i+1])
 	}
 	sources := plan.Sources(l)
-	req := recommend.Request{K: p.k, Exclude: plan.Exclude}
+	req := recommend.Request{K: p.k, Exclude: plan.Exclude, Owned: plan.Owned, Prior: recommend.Prior{RepeatShare: repeats.Share()}}
 	if pop != nil {
-		req.Popular = pop.Items
+		req.Prior.Popular, req.Prior.Total, req.Prior.Distinct = pop.Items, pop.Total, pop.Distinct
 	}
 	if p.category != "" {
 		allow, err := s.categoryFilter(ctx, p.category, lists)
@@ -255,6 +255,8 @@ func because(r recommend.Recommendation) string {
 		return "because you bought " + r.Source
 	case recommend.BecauseViewed:
 		return "because you viewed " + r.Source
+	case recommend.BuyAgain:
+		return "buy again"
 	}
 	return "popular"
 }

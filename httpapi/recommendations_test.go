@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"net/http/httptest"
 	"slices"
 	"testing"
@@ -181,6 +182,46 @@ func TestRecommendationEndpoints(t *testing.T) {
 		get(bad, 400, &e)
 		if e.Error == "" {
 			t.Fatalf("%s: no error message", bad)
+		}
+	}
+}
+
+// TestBuyAgainWhereCustomersRepurchase: where customers buy items again,
+// owned items come back in proportion to the repeat share the consumer
+// counted. Three of the 13 purchases below re-buy coffee (r = 3/13); "me"
+// owns coffee (7 of the window's purchases) and tea (1). A repeat is coffee
+// with 7/8 of r; the pen, never bought by "me", gets (1 - r) x (5 + 1) / (13
+// - 8 purchases of other items + 3 items bought in the window).
+func TestBuyAgainWhereCustomersRepurchase(t *testing.T) {
+	env := testenv.NewRedis(t)
+	var evs [][4]string
+	for _, c := range []string{"g1", "g2", "g3"} {
+		evs = append(evs, [4]string{c, "buy", "coffee", ""}, [4]string{c, "buy", "coffee", ""})
+	}
+	for _, c := range []string{"c1", "c2", "c3", "c4", "c5"} {
+		evs = append(evs, [4]string{c, "buy", "pen", ""})
+	}
+	shop(t, env.Store, append(evs, [4]string{"me", "buy", "coffee", ""}, [4]string{"me", "buy", "tea", ""}))
+	h := httpapi.New(env.Store, httpapi.Options{}, func(context.Context) string { return "" }, prometheus.NewRegistry(), zerolog.Nop())
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/customers/me/recommendations?k=3", nil))
+	var r httpapi.RecommendationsResponse
+	if err := json.Unmarshal(rec.Body.Bytes(), &r); err != nil {
+		t.Fatalf("%v in %s", err, rec.Body)
+	}
+	const share = 3.0 / 13
+	want := []httpapi.RecommendationItem{
+		{Item: "pen", Score: (1 - share) * 6 / 8, Reason: "popular", Because: "popular"},
+		{Item: "coffee", Score: share * 7 / 8, Reason: "buy_again", Because: "buy again"},
+		{Item: "tea", Score: share * 1 / 8, Reason: "buy_again", Because: "buy again"},
+	}
+	if len(r.Items) != len(want) {
+		t.Fatalf("got %+v, want %+v", r.Items, want)
+	}
+	for i, w := range want {
+		g := r.Items[i]
+		if g.Item != w.Item || g.Reason != w.Reason || g.Because != w.Because || math.Abs(g.Score-w.Score) > 1e-12 {
+			t.Fatalf("item %d: got %+v, want %+v (all %+v)", i, g, w, r.Items)
 		}
 	}
 }

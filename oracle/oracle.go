@@ -35,6 +35,9 @@ type State struct {
 	// decrease, so they come from the replay, not from final histories.
 	ViewedBought map[string]map[string]int64
 	ViewedTotal  map[string]int64
+	// Repeats counts the purchases and the repeat purchases (of an item
+	// in the retained history), from the replay too.
+	Repeats store.Repeats
 	// Anchor is the latest event time applied; Popular the counts of each
 	// kind (Bought, Viewed) in the popularity window before it.
 	Anchor  time.Time
@@ -81,6 +84,10 @@ func Build(events []event.Event, set Settings) *State {
 		switch e.Type {
 		case event.Purchase:
 			h := history(s.Histories, e.CustomerID)
+			s.Repeats.Purchases++
+			if h.Contains(e.ItemID) {
+				s.Repeats.Repeats++
+			}
 			if v := s.ViewHistories[e.CustomerID]; v != nil && !h.Contains(e.ItemID) {
 				for _, x := range v.Items {
 					if x == e.ItemID {
@@ -240,7 +247,7 @@ func (s *State) List(kind store.ListKind, x string, m scoring.Method, rules scor
 func (s *State) Snapshot() *store.Snapshot {
 	snap := store.NewSnapshot()
 	snap.Bought, snap.Viewed = s.Bought, s.Viewed
-	snap.ViewedBought, snap.ViewedTotal = s.ViewedBought, s.ViewedTotal
+	snap.ViewedBought, snap.ViewedTotal, snap.Repeats = s.ViewedBought, s.ViewedTotal, s.Repeats
 	snap.PopularAnchor, snap.PopularBuckets, snap.ItemCategories = s.Anchor, s.Buckets, s.ItemCategories
 	for c, h := range s.Histories {
 		if len(h.Items) > 0 {
@@ -262,7 +269,7 @@ func (s *State) Snapshot() *store.Snapshot {
 // counts.
 func FromSnapshot(snap *store.Snapshot, set Settings) *State {
 	s := &State{Settings: set, Histories: map[string]*delta.History{}, ViewHistories: map[string]*delta.History{},
-		Bought: snap.Bought, Viewed: snap.Viewed, ViewedBought: snap.ViewedBought, ViewedTotal: snap.ViewedTotal}
+		Bought: snap.Bought, Viewed: snap.Viewed, ViewedBought: snap.ViewedBought, ViewedTotal: snap.ViewedTotal, Repeats: snap.Repeats}
 	for c, items := range snap.Histories {
 		s.Histories[c] = &delta.History{Items: items}
 	}

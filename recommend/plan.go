@@ -15,7 +15,8 @@ type Query struct {
 	ContextBought, ContextViewed []string
 	// Exclude is what the caller does not want to see.
 	Exclude []string
-	// KeepOwned keeps purchased items (history and context) as candidates.
+	// KeepOwned lets purchased items (history and context) compete like
+	// items never bought, whatever the repeat share.
 	KeepOwned bool
 }
 
@@ -25,25 +26,26 @@ type Plan struct {
 	// Bought and Viewed are the sources, most recent first, distinct, at
 	// most MaxSources each: context first, then history.
 	Bought, Viewed []string
-	// Exclude holds owned items (unless kept), context views and the
-	// caller's exclusions.
-	Exclude map[string]bool
+	// Exclude holds context views and the caller's exclusions; Owned the
+	// purchased items (history and context), empty when kept.
+	Exclude, Owned map[string]bool
 	// Known reports whether anything about the customer was known.
 	Known bool
 }
 
 // NewPlan resolves a Query.
 func NewPlan(q Query) Plan {
-	exclude := make(map[string]bool, len(q.Exclude)+len(q.ContextViewed)+len(q.HistoryBought))
+	exclude := make(map[string]bool, len(q.Exclude)+len(q.ContextViewed))
 	for _, x := range q.Exclude {
 		exclude[x] = true
 	}
+	owned := make(map[string]bool, len(q.HistoryBought)+len(q.ContextBought))
 	if !q.KeepOwned {
 		for _, x := range q.HistoryBought {
-			exclude[x] = true
+			owned[x] = true
 		}
 		for _, x := range q.ContextBought {
-			exclude[x] = true
+			owned[x] = true
 		}
 	}
 	for _, x := range q.ContextViewed {
@@ -55,6 +57,7 @@ func NewPlan(q Query) Plan {
 		Bought:  firstDistinct(bought, MaxSources),
 		Viewed:  firstDistinct(viewed, MaxSources),
 		Exclude: exclude,
+		Owned:   owned,
 		Known:   len(bought) > 0 || len(viewed) > 0,
 	}
 }

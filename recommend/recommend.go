@@ -1,8 +1,9 @@
-// Package recommend merges related lists into personal recommendations
-// (DESIGN.md section 3): the lists of a customer's most recent purchases
-// and views, weighted by recency and by score, without the items the
-// customer owns, back-filled from popularity, each item with the reason it
-// is there. It is pure: the HTTP layer reads the inputs from Redis.
+// Package recommend turns a customer's recent purchases and views into
+// personal recommendations (DESIGN.md section 3): every candidate is ranked
+// by an estimate of how likely the customer is to buy it next, the
+// popularity prior times the evidence of the related lists of the
+// customer's sources, each item with the reason it is there. It is pure:
+// the HTTP layer reads the inputs from Redis.
 package recommend
 
 import (
@@ -17,8 +18,15 @@ const (
 	// MaxSources is how many recent purchases, and how many recent views,
 	// contribute their lists.
 	MaxSources = 10
-	// RecencyDecay weighs the i-th most recent source by RecencyDecay^i.
+	// RecencyDecay weighs the evidence of the i-th most recent source of
+	// its kind by RecencyDecay^i.
 	RecencyDecay = 0.85
+	// LiftPrior is added to both the observed and the expected co-buyers
+	// of a list entry before their ratio is taken: a pair seen once
+	// against an expectation near zero is evidence, but not unbounded
+	// evidence. Chosen once for every data set, on the earlier evaluation
+	// windows (docs/EVALUATION.md).
+	LiftPrior = 0.03
 )
 
 // Reason says why an item is recommended.
@@ -26,18 +34,10 @@ type Reason string
 
 // Reasons.
 const (
-	BecauseBought Reason = "bought"  // because you bought Source
-	BecauseViewed Reason = "viewed"  // because you viewed Source
-	Popular       Reason = "popular" // popular (back-fill, or nothing known)
-)
-
-// Weights of the lists a source contributes: what a customer bought says
-// more than what they viewed, and "viewed X, then bought Y" more than
-// "viewed X, also viewed Y".
-const (
-	weightBought       = 1.0
-	weightViewedBought = 0.8
-	weightViewed       = 0.6
+	BecauseBought Reason = "bought"    // because you bought Source
+	BecauseViewed Reason = "viewed"    // because you viewed Source
+	BuyAgain      Reason = "buy_again" // you bought it before, and customers here buy again
+	Popular       Reason = "popular"   // popular (nothing personal known about it)
 )
 
 // Source is an item of the customer's history (or of a request's context)
@@ -53,47 +53,85 @@ type Source struct {
 
 // Recommendation is one recommended item.
 type Recommendation struct {
-	Item   string  `json:"item"`
-	Score  float64 `json:"score"`            // merged weight; 0 for popular back-fill
-	Reason Reason  `json:"reason"`           // bought, viewed or popular
-	Source string  `json:"source,omitempty"` // the item behind the reason
+	Item string `json:"item"`
+	// Score is proportional to the estimated chance that the customer
+	// buys the item next; it compares items of one answer only.
+	Score  float64 `json:"score"`
+	Reason Reason  `json:"reason"`           // bought, viewed, buy_again or popular
+	Source string  `json:"source,omitempty"` // the item behind a bought or viewed reason
+}
+
+// Prior is what the blend knows before it looks at the customer: what
+// customers bought recently and how often they buy an item again.
+type Prior struct {
+	// Popular is the purchase popularity list, best first, with the counts
+	// of the window; Total and Distinct are the window's purchases and the
+	// distinct items they bought (all items, not only the listed ones).
+	Popular         []scoring.Popular
+	Total, Distinct int64
+	// RepeatShare is the share of all purchases that bought an item again
+	// (an item already in the customer's history), in [0, 1].
+	RepeatShare float64
 }
 
 // Request is what a merge needs besides the sources.
 type Request struct {
-	K       int
-	Exclude map[string]bool        // owned items (unless kept), items the caller excludes
-	Allow   func(item string) bool // a category filter; nil allows all
-	Popular []scoring.Popular      // back-fill, best first
+	K int
+	// Exclude holds items never recommended (the page being viewed, the
+	// caller's exclusions); Owned the customer's purchases, which compete
+	// as "buy again" candidates in proportion to the repeat share.
+	Exclude, Owned map[string]bool
+	Allow          func(item string) bool // a category filter; nil allows all
+	Prior          Prior
 }
 
-// Merge returns up to req.K recommendations: the items of the sources'
-// lists by summed contribution (recency weight x list weight x score
-// relative to the list's best), each with the source that contributed
-// most; then popular items. Ties break by item id, so the order is total.
+// Merge returns up to req.K recommendations, best first, ties by item id,
+// so the order is total.
+//
+// An item's score is prior x exp(evidence):
+//
+//   - prior: a customer's next purchase is a repeat with probability r (the
+//     repeat share). A repeat is one of the customer's owned items in
+//     proportion to its recent purchases; a new item is one of the others
+//     in proportion to its recent purchases plus one (an item nobody bought
+//     lately keeps a small chance). So where nobody buys again (r = 0)
+//     owned items are never recommended, and where customers do, their
+//     staples come back.
+//   - evidence: every list entry Y of a source X is a likelihood ratio,
+//     lift = (N_XY + LiftPrior) / (E_XY + LiftPrior), the co-buyers seen
+//     against those expected by chance (the list's own E_XY). The logs of
+//     the lifts above 1 add up over the sources, each weighted by its
+//     recency (naive Bayes).
+//
+// The reason is the source with the largest contribution, else "buy again"
+// for an owned item, else "popular".
 func Merge(sources []Source, req Request) []Recommendation {
 	type acc struct {
-		score, best float64
-		reason      Reason
-		source      string
+		evidence, best float64
+		reason         Reason
+		source         string
+	}
+	allowed := func(item string) bool {
+		return !req.Exclude[item] && (req.Allow == nil || req.Allow(item))
 	}
 	merged := map[string]*acc{}
-	add := func(src Source, list []scoring.Related, weight float64, reason Reason) {
-		if len(list) == 0 || !(list[0].Score > 0) {
-			return
-		}
-		w := weight * math.Pow(RecencyDecay, float64(src.Rank))
+	add := func(src Source, list []scoring.Related, reason Reason) {
+		w := math.Pow(RecencyDecay, float64(src.Rank))
 		for _, r := range list {
-			if r.Item == src.Item || req.Exclude[r.Item] || (req.Allow != nil && !req.Allow(r.Item)) {
+			if r.Item == src.Item || !(r.Expected > 0) || !allowed(r.Item) {
+				continue // an entry without E_XY (a list stored before it was kept) is no evidence
+			}
+			lift := (float64(r.Support) + LiftPrior) / (r.Expected + LiftPrior)
+			if !(lift > 1) {
 				continue
 			}
-			c := w * r.Score / list[0].Score
+			c := w * math.Log(lift)
 			a := merged[r.Item]
 			if a == nil {
 				a = &acc{}
 				merged[r.Item] = a
 			}
-			a.score += c
+			a.evidence += c
 			if c > a.best || c == a.best && src.Item < a.source {
 				a.best, a.reason, a.source = c, reason, src.Item
 			}
@@ -101,15 +139,30 @@ func Merge(sources []Source, req Request) []Recommendation {
 	}
 	for _, s := range sources {
 		if s.Bought {
-			add(s, s.AlsoBought, weightBought, BecauseBought)
+			add(s, s.AlsoBought, BecauseBought)
 		} else {
-			add(s, s.ViewedBought, weightViewedBought, BecauseViewed)
-			add(s, s.AlsoViewed, weightViewed, BecauseViewed)
+			add(s, s.ViewedBought, BecauseViewed)
+			add(s, s.AlsoViewed, BecauseViewed)
 		}
 	}
-	out := make([]Recommendation, 0, len(merged))
+	prior := newPriorOf(req)
+	out := make([]Recommendation, 0, len(merged)+len(req.Prior.Popular))
 	for item, a := range merged {
-		out = append(out, Recommendation{Item: item, Score: a.score, Reason: a.reason, Source: a.source})
+		if s := prior.of(item) * math.Exp(a.evidence); s > 0 {
+			out = append(out, Recommendation{Item: item, Score: s, Reason: a.reason, Source: a.source})
+		}
+	}
+	for _, p := range req.Prior.Popular {
+		if merged[p.Item] != nil || !allowed(p.Item) {
+			continue
+		}
+		reason := Popular
+		if req.Owned[p.Item] {
+			reason = BuyAgain
+		}
+		if s := prior.of(p.Item); s > 0 {
+			out = append(out, Recommendation{Item: p.Item, Score: s, Reason: reason})
+		}
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Score != out[j].Score {
@@ -117,22 +170,74 @@ func Merge(sources []Source, req Request) []Recommendation {
 		}
 		return out[i].Item < out[j].Item
 	})
-	if len(out) > req.K {
-		out = out[:req.K]
-	}
-	seen := make(map[string]bool, len(out))
-	for _, r := range out {
-		seen[r.Item] = true
-	}
-	for _, p := range req.Popular {
-		if len(out) >= req.K {
-			break
+	return out[:min(len(out), max(req.K, 0))]
+}
+
+// priorOf is a request's prior, with its sums computed once.
+type priorOf struct {
+	counts                 map[string]int64
+	owned                  map[string]bool
+	repeat, ownedN, otherN float64
+}
+
+func newPriorOf(req Request) priorOf {
+	p := priorOf{counts: make(map[string]int64, len(req.Prior.Popular)), owned: req.Owned,
+		repeat: min(max(req.Prior.RepeatShare, 0), 1)}
+	var ownedCount int64
+	for _, it := range req.Prior.Popular {
+		p.counts[it.Item] = it.Count
+		if req.Owned[it.Item] {
+			ownedCount += it.Count
 		}
-		if seen[p.Item] || req.Exclude[p.Item] || (req.Allow != nil && !req.Allow(p.Item)) {
-			continue
-		}
-		seen[p.Item] = true
-		out = append(out, Recommendation{Item: p.Item, Reason: Popular})
 	}
-	return out
+	p.ownedN = float64(ownedCount)
+	// The other items' purchases, plus one for each item bought in the
+	// window (the "plus one" of every new item's count).
+	p.otherN = max(float64(req.Prior.Total-ownedCount), 0) + float64(max(req.Prior.Distinct, int64(len(req.Prior.Popular)), 1))
+	return p
+}
+
+// of returns item's prior: the chance that the next purchase is item.
+func (p priorOf) of(item string) float64 {
+	c := float64(p.counts[item])
+	if p.owned[item] {
+		if p.ownedN == 0 {
+			return 0
+		}
+		return p.repeat * c / p.ownedN
+	}
+	return (1 - p.repeat) * (c + 1) / p.otherN
+}
+
+// ByScore ranks the items of the sources' lists by their summed
+// contribution (recency weight x score relative to the list's best), ties
+// by item id, and returns the first k: one list kind's score alone, without
+// popularity or repeat purchases. The evaluator reports each score this
+// way; the API serves Merge.
+func ByScore(sources []Source, k int, exclude map[string]bool) []string {
+	sum := map[string]float64{}
+	for _, src := range sources {
+		for _, list := range [][]scoring.Related{src.AlsoBought, src.ViewedBought, src.AlsoViewed} {
+			if len(list) == 0 || !(list[0].Score > 0) {
+				continue
+			}
+			w := math.Pow(RecencyDecay, float64(src.Rank))
+			for _, r := range list {
+				if r.Item != src.Item && !exclude[r.Item] {
+					sum[r.Item] += w * r.Score / list[0].Score
+				}
+			}
+		}
+	}
+	out := make([]string, 0, len(sum))
+	for item := range sum {
+		out = append(out, item)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if sum[out[i]] != sum[out[j]] {
+			return sum[out[i]] > sum[out[j]]
+		}
+		return out[i] < out[j]
+	})
+	return out[:min(len(out), max(k, 0))]
 }

@@ -1,22 +1,28 @@
 package recommend
 
 import (
+	"math"
 	"reflect"
 	"testing"
 
 	"github.com/alsobought/alsobought/scoring"
 )
 
-func list(items ...string) []scoring.Related {
-	out := make([]scoring.Related, len(items))
-	for i, it := range items {
-		out[i] = scoring.Related{Item: it, Score: float64(len(items) - i), Support: 2}
-	}
-	return out
+// rel is a list entry with n co-buyers where e were expected by chance.
+func rel(item string, n int64, e float64) scoring.Related {
+	return scoring.Related{Item: item, Score: float64(n) - e, Support: n, Expected: e}
 }
 
+// lift is an entry's likelihood ratio.
+func lift(n int64, e float64) float64 { return (float64(n) + LiftPrior) / (e + LiftPrior) }
+
 func TestMerge(t *testing.T) {
-	popular := []scoring.Popular{{Item: "water", Count: 90}, {Item: "bread", Count: 80}, {Item: "salt", Count: 10}}
+	// 200 purchases in the window over 20 items; 180 of them of the listed three.
+	prior := Prior{Popular: []scoring.Popular{{Item: "water", Count: 90}, {Item: "bread", Count: 80}, {Item: "salt", Count: 10}},
+		Total: 200, Distinct: 20}
+	withRepeats := func(r float64) Prior { p := prior; p.RepeatShare = r; return p }
+	// Without repeats a new item's prior is (count + 1) / (purchases + distinct items).
+	const newN = 200 + 20
 	tests := []struct {
 		name    string
 		sources []Source
@@ -24,60 +30,101 @@ func TestMerge(t *testing.T) {
 		want    []Recommendation
 	}{
 		{
-			name: "nothing known: popular items, marked as such",
-			req:  Request{K: 2, Popular: popular},
-			want: []Recommendation{{Item: "water", Reason: Popular}, {Item: "bread", Reason: Popular}},
+			name: "nothing known: the best sellers by count",
+			req:  Request{K: 2, Prior: prior},
+			want: []Recommendation{{Item: "water", Score: 91.0 / newN, Reason: Popular}, {Item: "bread", Score: 81.0 / newN, Reason: Popular}},
 		},
 		{
-			name:    "a purchase's list first, the owned item left out, then popular back-fill",
-			sources: []Source{{Item: "milk", Bought: true, AlsoBought: list("bread", "eggs")}},
-			req:     Request{K: 4, Exclude: map[string]bool{"milk": true}, Popular: popular},
+			name: "where nobody buys again, owned items never come back",
+			req:  Request{K: 2, Owned: map[string]bool{"water": true}, Prior: prior},
 			want: []Recommendation{
-				{Item: "bread", Score: 1, Reason: BecauseBought, Source: "milk"},
-				{Item: "eggs", Score: 0.5, Reason: BecauseBought, Source: "milk"},
-				{Item: "water", Reason: Popular},
-				{Item: "salt", Reason: Popular},
+				{Item: "bread", Score: 81.0 / (110 + 20), Reason: Popular},
+				{Item: "salt", Score: 11.0 / (110 + 20), Reason: Popular},
 			},
 		},
 		{
-			name: "recent sources weigh more; the reason is the strongest contribution",
+			// r = 0.5: bread is the only owned item with recent purchases, so
+			// a repeat is bread: 0.5. A new item is water with 0.5 x 91/140.
+			name: "where customers buy again, owned staples come back first",
+			req:  Request{K: 3, Owned: map[string]bool{"bread": true, "caviar": true}, Prior: withRepeats(0.5)},
+			want: []Recommendation{
+				{Item: "bread", Score: 0.5, Reason: BuyAgain},
+				{Item: "water", Score: 0.5 * 91 / 140, Reason: Popular},
+				{Item: "salt", Score: 0.5 * 11 / 140, Reason: Popular},
+			},
+		},
+		{
+			name:    "a list entry multiplies the prior by its lift; weak and unexpected-less entries add nothing",
+			sources: []Source{{Item: "milk", Bought: true, AlsoBought: []scoring.Related{rel("salt", 4, 0.97), rel("eggs", 2, 1.97), rel("jam", 1, 2), {Item: "tea", Score: 9, Support: 9}}}},
+			req:     Request{K: 5, Owned: map[string]bool{"milk": true}, Prior: prior},
+			want: []Recommendation{
+				{Item: "water", Score: 91.0 / newN, Reason: Popular},
+				{Item: "bread", Score: 81.0 / newN, Reason: Popular},
+				{Item: "salt", Score: 11.0 / newN * lift(4, 0.97), Reason: BecauseBought, Source: "milk"},
+				{Item: "eggs", Score: 1.0 / newN * lift(2, 1.97), Reason: BecauseBought, Source: "milk"},
+			},
+		},
+		{
+			name: "evidence adds up over sources, older ones weigh less; the reason is the strongest",
 			sources: []Source{
-				{Item: "tea", Bought: true, Rank: 0, AlsoBought: list("cups")},
-				{Item: "milk", Bought: true, Rank: 1, AlsoBought: list("cups", "bread")},
+				{Item: "tea", Bought: true, Rank: 0, AlsoBought: []scoring.Related{rel("cups", 3, 0.5)}},
+				{Item: "milk", Bought: true, Rank: 1, AlsoBought: []scoring.Related{rel("cups", 9, 0.5), rel("tea", 9, 0.5)}},
 			},
-			req: Request{K: 2},
+			req: Request{K: 1, Owned: map[string]bool{"tea": true, "milk": true}},
+			want: []Recommendation{{Item: "cups", Score: lift(3, 0.5) * math.Pow(lift(9, 0.5), RecencyDecay),
+				Reason: BecauseBought, Source: "milk"}},
+		},
+		{
+			name:    "a view contributes its viewed-then-bought and also-viewed lists",
+			sources: []Source{{Item: "tv", ViewedBought: []scoring.Related{rel("hdmi", 2, 0.1)}, AlsoViewed: []scoring.Related{rel("tv2", 5, 1), rel("hdmi", 3, 1)}}},
+			req:     Request{K: 2, Exclude: map[string]bool{"tv": true}},
 			want: []Recommendation{
-				{Item: "cups", Score: 1 + RecencyDecay, Reason: BecauseBought, Source: "tea"},
-				{Item: "bread", Score: RecencyDecay * 0.5, Reason: BecauseBought, Source: "milk"},
+				{Item: "hdmi", Score: lift(2, 0.1) * lift(3, 1), Reason: BecauseViewed, Source: "tv"},
+				{Item: "tv2", Score: lift(5, 1), Reason: BecauseViewed, Source: "tv"},
 			},
 		},
 		{
-			name:    "a view contributes its viewed-then-bought and also-viewed lists, weighted lower",
-			sources: []Source{{Item: "tv", ViewedBought: list("hdmi"), AlsoViewed: list("tv2", "hdmi")}},
-			req:     Request{K: 3},
-			want: []Recommendation{
-				{Item: "hdmi", Score: weightViewedBought + weightViewed*0.5, Reason: BecauseViewed, Source: "tv"},
-				{Item: "tv2", Score: weightViewed, Reason: BecauseViewed, Source: "tv"},
-			},
-		},
-		{
-			name:    "excluded items and a filter apply to lists and back-fill",
-			sources: []Source{{Item: "milk", Bought: true, AlsoBought: list("bread", "eggs", "jam")}},
-			req: Request{K: 3, Exclude: map[string]bool{"eggs": true}, Popular: popular,
+			name:    "excluded items and a filter apply to lists and popular items",
+			sources: []Source{{Item: "milk", Bought: true, AlsoBought: []scoring.Related{rel("eggs", 5, 1), rel("jam", 5, 1)}}},
+			req: Request{K: 3, Exclude: map[string]bool{"eggs": true}, Prior: prior,
 				Allow: func(it string) bool { return it != "water" }},
 			want: []Recommendation{
-				{Item: "bread", Score: 1, Reason: BecauseBought, Source: "milk"},
-				{Item: "jam", Score: 1.0 / 3, Reason: BecauseBought, Source: "milk"},
-				{Item: "salt", Reason: Popular},
+				{Item: "bread", Score: 81.0 / newN, Reason: Popular},
+				{Item: "salt", Score: 11.0 / newN, Reason: Popular},
+				{Item: "jam", Score: 1.0 / newN * lift(5, 1), Reason: BecauseBought, Source: "milk"},
 			},
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got := Merge(tc.sources, tc.req)
-			if !reflect.DeepEqual(got, tc.want) {
-				t.Fatalf("got  %+v\nwant %+v", got, tc.want)
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %d items %+v\nwant %+v", len(got), got, tc.want)
+			}
+			for i := range got {
+				g, w := got[i], tc.want[i]
+				if g.Item != w.Item || g.Reason != w.Reason || g.Source != w.Source || math.Abs(g.Score-w.Score) > 1e-12*w.Score {
+					t.Fatalf("item %d: got %+v, want %+v\nall: %+v", i, g, w, got)
+				}
 			}
 		})
+	}
+}
+
+func TestByScore(t *testing.T) {
+	list := func(items ...string) []scoring.Related {
+		out := make([]scoring.Related, len(items))
+		for i, it := range items {
+			out[i] = scoring.Related{Item: it, Score: float64(len(items) - i), Support: 2}
+		}
+		return out
+	}
+	sources := []Source{
+		{Item: "tea", Bought: true, Rank: 0, AlsoBought: list("cups")},
+		{Item: "milk", Bought: true, Rank: 1, AlsoBought: list("cups", "bread", "tea")},
+	}
+	got := ByScore(sources, 3, map[string]bool{"tea": true})
+	if want := []string{"cups", "bread"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("ByScore = %v, want %v (cups 1 + %v, bread %v; tea excluded)", got, want, RecencyDecay, RecencyDecay*2/3)
 	}
 }

@@ -47,6 +47,11 @@ type Related struct {
 	Item    string  `json:"item"`
 	Score   float64 `json:"score"`
 	Support int64   `json:"support"` // N_XY (co-buyers), or M_XY for viewed-then-bought
+	// Expected is E_XY, the co-buyers (or M_XY) expected by chance: the
+	// 2017 expectation for the 2017 scores, B_X·B_Y/C for the others, and
+	// M_X·B_Y/T for viewed-then-bought. Personal recommendations weigh an
+	// entry by Support against it. 0 in lists stored before it was kept.
+	Expected float64 `json:"expected,omitempty"`
 }
 
 // DefaultRelTol is the relative score tolerance of promise 2 (DESIGN.md section 5).
@@ -86,7 +91,7 @@ func RelatedList(m Method, row Row, g Globals, rules ListRules) []Related {
 		if !ok || !(s > 0) {
 			continue
 		}
-		top.offer(Related{Item: c.Item, Score: s, Support: c.Support})
+		top.offer(Related{Item: c.Item, Score: s, Support: c.Support, Expected: rs.expectedOf(*c)})
 	}
 	return top.sorted()
 }
@@ -251,6 +256,10 @@ func entryDiff(x, y Related, relTol float64) string {
 		return fmt.Sprintf("score %v vs %v (relative difference %.3g > %g)",
 			x.Score, y.Score, relDiff(x.Score, y.Score), relTol)
 	}
+	if !closeRel(x.Expected, y.Expected, relTol) {
+		return fmt.Sprintf("expected %v vs %v (relative difference %.3g > %g)",
+			x.Expected, y.Expected, relDiff(x.Expected, y.Expected), relTol)
+	}
 	return ""
 }
 
@@ -283,7 +292,8 @@ func ViewedBoughtList(row Row, mX int64, g Globals, rules ListRules) []Related {
 			continue
 		}
 		if s, ok := ViewedThenBought(c.Support, mX, c.Buyers, g.Total); ok {
-			items = append(items, Related{Item: c.Item, Score: s, Support: c.Support})
+			e := float64(mX) * float64(c.Buyers) / float64(g.Total) // defined: ok implies total >= 1
+			items = append(items, Related{Item: c.Item, Score: s, Support: c.Support, Expected: e})
 		}
 	}
 	return TopRelated(items, rules)

@@ -171,7 +171,11 @@ func TestRelatedListTopKIsSortedPrefix(t *testing.T) {
 		var all []Related
 		for _, c := range row.Candidates {
 			if s, ok := Score(m, row, c, g); ok && s > 0 && c.Support >= 2 {
-				all = append(all, Related{c.Item, s, c.Support})
+				e := float64(row.Buyers) * float64(c.Buyers) / float64(g.Customers) // independence
+				if m == Amazon2017 || m == Amazon2017Prior {
+					e = Expected(row.Hist, c.Buyers, g.Total)
+				}
+				all = append(all, Related{c.Item, s, c.Support, e})
 			}
 		}
 		slices.SortFunc(all, compareRelated)
@@ -206,15 +210,15 @@ func TestRelatedListEmpty(t *testing.T) {
 
 func TestTopRelated(t *testing.T) {
 	in := []Related{
-		{"d", 0.5, 1}, // support below 2
-		{"c", 2.0, 3},
-		{"b", 2.0, 3},
-		{"a", 3.0, 2},
-		{"neg", -1, 9},          // not positive
-		{"zero", 0, 9},          // not positive
-		{"inf", math.Inf(1), 9}, // not finite
-		{"nan", math.NaN(), 9},  // not finite
-		{"e", 1.0, 4},
+		{"d", 0.5, 1, 0}, // support below 2
+		{"c", 2.0, 3, 0},
+		{"b", 2.0, 3, 0},
+		{"a", 3.0, 2, 0},
+		{"neg", -1, 9, 0},          // not positive
+		{"zero", 0, 9, 0},          // not positive
+		{"inf", math.Inf(1), 9, 0}, // not finite
+		{"nan", math.NaN(), 9, 0},  // not finite
+		{"e", 1.0, 4, 0},
 	}
 	orig := slices.Clone(in)
 	got := TopRelated(in, ListRules{Size: 3, MinSupport: 2})

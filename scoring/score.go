@@ -226,6 +226,19 @@ func (rs *rowScorer) score(c Candidate) (float64, bool) {
 	return s, true
 }
 
+// expectedOf returns the E_XY a list entry carries (see Related.Expected).
+// It is called only for a candidate whose score is defined.
+func (rs *rowScorer) expectedOf(c Candidate) float64 {
+	switch rs.m {
+	case Amazon2017, Amazon2017Prior:
+		return rs.expected(c.Buyers)
+	}
+	if rs.g.Customers < 1 {
+		return 0
+	}
+	return float64(rs.bx) * float64(c.Buyers) / float64(rs.g.Customers)
+}
+
 // expected returns E_XY for a candidate with buyersY buyers, memoised by
 // buyersY. The memo is safe because E_XY depends on Y only through B_Y. It
 // pays off because most candidates in a row have small B_Y values that

@@ -171,6 +171,16 @@ func (s *Store) Globals(ctx context.Context, kind ListKind) (scoring.Globals, er
 	return scoring.Globals{Total: toInt(vals[0]), Customers: toInt(vals[1])}, nil
 }
 
+// Repeats returns the repeat-purchase counters (fields P and R of the
+// purchase totals).
+func (s *Store) Repeats(ctx context.Context) (Repeats, error) {
+	vals, err := s.rdb.HMGet(ctx, s.keys.Totals(), delta.FieldPurchases, delta.FieldRepeats).Result()
+	if err != nil {
+		return Repeats{}, fmt.Errorf("read repeat purchases: %w", err)
+	}
+	return Repeats{Purchases: toInt(vals[0]), Repeats: toInt(vals[1])}, nil
+}
+
 func toInt(v any) int64 {
 	s, _ := v.(string)
 	n, _ := strconv.ParseInt(s, 10, 64)

@@ -167,6 +167,9 @@ func (s *Store) WriteState(ctx context.Context, st *Snapshot) error {
 			add(totals, []any{delta.FieldTotal, c.Totals.Total, delta.FieldCustomers, c.Totals.Customers})
 		}
 	}
+	if st.Repeats != (Repeats{}) {
+		add(s.keys.Totals(), []any{delta.FieldPurchases, st.Repeats.Purchases, delta.FieldRepeats, st.Repeats.Repeats})
+	}
 	for x, m := range st.ViewedBought {
 		addCounts(s.keys.Row(ViewedBought, x), m)
 	}

@@ -29,6 +29,10 @@ type PopularList struct {
 	Days       int               `json:"days"`
 	ComputedAt time.Time         `json:"computed_at"`
 	Items      []scoring.Popular `json:"items"`
+	// Total is the number of events in the window (of the category), and
+	// Distinct the number of items they involve, listed or not.
+	Total    int64 `json:"total"`
+	Distinct int64 `json:"distinct"`
 }
 
 // Popularity holds the counts of a kind in the window: overall and per
@@ -42,8 +46,15 @@ type Popularity struct {
 // Lists returns the popularity lists of the counts.
 func (p Popularity) Lists(kind ListKind, at time.Time) []PopularList {
 	mk := func(cat string, counts map[string]int64) PopularList {
-		return PopularList{Version: ListEncodingVersion, Kind: kind, Category: cat, Anchor: p.Anchor.UTC(),
+		l := PopularList{Version: ListEncodingVersion, Kind: kind, Category: cat, Anchor: p.Anchor.UTC(),
 			Days: scoring.PopularityDays, ComputedAt: at, Items: scoring.TopPopular(counts, PopularListSize)}
+		for _, n := range counts {
+			if n > 0 {
+				l.Total += n
+				l.Distinct++
+			}
+		}
+		return l
 	}
 	out := []PopularList{mk("", p.Overall)}
 	for cat, counts := range p.ByCategory {

@@ -8,24 +8,27 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/alsobought/alsobought/delta"
 	"github.com/alsobought/alsobought/scoring"
 )
 
 // ReadListsOf returns, in one round trip, the stored lists of a kind of
 // the given items (a missing list is empty) and, when popular is not nil,
-// the popularity list it names.
-func (s *Store) ReadListsOf(ctx context.Context, want []ListRef, popular *PopularRef) ([][]scoring.Related, *PopularList, error) {
+// the popularity list it names and the repeat-purchase counters.
+func (s *Store) ReadListsOf(ctx context.Context, want []ListRef, popular *PopularRef) ([][]scoring.Related, *PopularList, Repeats, error) {
 	var pop *redis.StringCmd
+	var repeats *redis.SliceCmd
 	cmds, err := s.execPipeline(ctx, "read lists", func(p redis.Pipeliner) {
 		for _, w := range want {
 			p.Get(ctx, s.keys.List(w.Kind, w.Item))
 		}
 		if popular != nil {
 			pop = p.Get(ctx, s.keys.Popular(popular.Kind, popular.Category))
+			repeats = p.HMGet(ctx, s.keys.Totals(), delta.FieldPurchases, delta.FieldRepeats)
 		}
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, Repeats{}, err
 	}
 	out := make([][]scoring.Related, len(want))
 	for i, w := range want {
@@ -35,7 +38,7 @@ func (s *Store) ReadListsOf(ctx context.Context, want []ListRef, popular *Popula
 		}
 		l, err := decodeList(w.Item, raw)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, Repeats{}, err
 		}
 		out[i] = l.Items
 	}
@@ -44,11 +47,16 @@ func (s *Store) ReadListsOf(ctx context.Context, want []ListRef, popular *Popula
 		if raw, err := pop.Bytes(); err == nil {
 			pl = &PopularList{}
 			if err := json.Unmarshal(raw, pl); err != nil {
-				return nil, nil, fmt.Errorf("decode popular list: %w", err)
+				return nil, nil, Repeats{}, fmt.Errorf("decode popular list: %w", err)
 			}
 		}
 	}
-	return out, pl, nil
+	var rep Repeats
+	if repeats != nil {
+		vals := repeats.Val()
+		rep = Repeats{Purchases: toInt(vals[0]), Repeats: toInt(vals[1])}
+	}
+	return out, pl, rep, nil
 }
 
 // ListRef names a stored list.

@@ -23,6 +23,21 @@ func newCounters() Counters {
 	return Counters{Co: map[string]map[string]int64{}, Hist: map[string]map[int64]int64{}, Buyers: map[string]int64{}}
 }
 
+// Repeats counts the purchase events applied and the repeat purchases among
+// them: those of an item already in the customer's retained history.
+// Fields P and R of the purchase totals.
+type Repeats struct {
+	Purchases, Repeats int64
+}
+
+// Share returns Repeats / Purchases, 0 before any purchase.
+func (r Repeats) Share() float64 {
+	if r.Purchases <= 0 {
+		return 0
+	}
+	return float64(r.Repeats) / float64(r.Purchases)
+}
+
 // Snapshot is the whole state read back from Redis, for verification (and,
 // built by the oracle, for bootstrap).
 type Snapshot struct {
@@ -31,6 +46,7 @@ type Snapshot struct {
 	// ViewedBought holds M_XY (X -> Y -> M_XY) and ViewedTotal M_X.
 	ViewedBought  map[string]map[string]int64
 	ViewedTotal   map[string]int64
+	Repeats       Repeats
 	Histories     map[string][]string // customer -> purchases, least recent first
 	ViewHistories map[string][]string // customer -> views, least recent first
 	Lists         map[ListKind]map[string]List
@@ -104,6 +120,9 @@ func (s *Store) ReadSnapshot(ctx context.Context) (*Snapshot, error) {
 		if c.Totals, err = s.Globals(ctx, kind); err != nil {
 			return nil, err
 		}
+	}
+	if snap.Repeats, err = s.Repeats(ctx); err != nil {
+		return nil, err
 	}
 	if snap.Progress, err = s.Progress(ctx); err != nil {
 		return nil, err

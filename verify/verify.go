@@ -92,10 +92,10 @@ func comparePopular(r *Report, want *oracle.State, got *store.Snapshot) {
 		for _, cat := range unionKeys(wantLists, got.Popular[kind]) {
 			r.Lists++
 			w, g := wantLists[cat], got.Popular[kind][cat]
-			if !w.Anchor.Equal(g.Anchor) || !slices.Equal(w.Items, g.Items) {
+			if !w.Anchor.Equal(g.Anchor) || !slices.Equal(w.Items, g.Items) || w.Total != g.Total || w.Distinct != g.Distinct {
 				r.ListMismatches++
-				r.example("popular %s list (category %q): want anchor %s %v, got anchor %s %v",
-					kind, cat, w.Anchor, head(w.Items), g.Anchor, head(g.Items))
+				r.example("popular %s list (category %q): want anchor %s %v (total %d, distinct %d), got anchor %s %v (total %d, distinct %d)",
+					kind, cat, w.Anchor, head(w.Items), w.Total, w.Distinct, g.Anchor, head(g.Items), g.Total, g.Distinct)
 			}
 		}
 	}
@@ -117,6 +117,9 @@ func CompareState(want *oracle.State, got *store.Snapshot) *Report {
 			map[string]map[string]int64{"": {"T": c.want.Totals.Total, "C": c.want.Totals.Customers}},
 			map[string]map[string]int64{"": {"T": c.got.Totals.Total, "C": c.got.Totals.Customers}})
 	}
+	compareCounters(r, "repeats",
+		map[string]map[string]int64{"": {"P": want.Repeats.Purchases, "R": want.Repeats.Repeats}},
+		map[string]map[string]int64{"": {"P": got.Repeats.Purchases, "R": got.Repeats.Repeats}})
 	compareCounters(r, "M", want.ViewedBought, got.ViewedBought)
 	compareCounters(r, "M_X", map[string]map[string]int64{"": want.ViewedTotal}, map[string]map[string]int64{"": got.ViewedTotal})
 

@@ -84,7 +84,7 @@ var settingVars = []envVar{
 	{"dedup-window", "ALSOBOUGHT_DEDUP_WINDOW", delta.DefaultDedup.Window.String(), "an event id used again within this much event time of the customer's newest event is a duplicate (0 = no de-duplication)"},
 	{"dedup-max", "ALSOBOUGHT_DEDUP_MAX", strconv.Itoa(delta.DefaultDedup.Max), "most event ids remembered per customer for de-duplication"},
 	{"key-partitioner", "ALSOBOUGHT_KEY_PARTITIONER", consumer.PartitionerMurmur2, "murmur2: dead-letter events not on the partition murmur2 of their key gives; none: no check"},
-	{"keep-owned", "ALSOBOUGHT_KEEP_OWNED", "false", "keep items a customer bought in their recommendations (catalogues bought again and again, like groceries)"},
+	{"keep-owned", "ALSOBOUGHT_KEEP_OWNED", "false", "let items a customer bought compete in their recommendations like any other item (default: they come back in proportion to the measured repeat share, never where nobody buys again)"},
 	{"lag-interval", "ALSOBOUGHT_LAG_INTERVAL", "10s", "how often the lag status samples the topic, the group and Redis"},
 	{"lag-samples", "ALSOBOUGHT_LAG_SAMPLES", "10", "samples in the lag status's evaluation window (at least 2)"},
 	{"log-format", "ALSOBOUGHT_LOG_FORMAT", "json", "log format: json or console"},
