@@ -96,13 +96,7 @@ func recommendFor(m string, c judged, model Model, cfg Config) map[Target][]stri
 			sources = append(sources, recommend.Source{Item: x, Bought: true, Rank: i, AlsoBought: model.List(kind, method, x)})
 		}
 	}
-	exclude := make(map[string]bool, len(plan.Exclude)+len(plan.Owned))
-	for _, set := range []map[string]bool{plan.Exclude, plan.Owned} {
-		for it := range set {
-			exclude[it] = true
-		}
-	}
-	return same(recommend.ByScore(sources, cfg.K, exclude))
+	return same(recommend.ByScore(sources, cfg.K, excludeOwned))
 }
 
 func itemsOf(recs []recommend.Recommendation) []string {

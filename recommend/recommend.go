@@ -211,10 +211,10 @@ func (p priorOf) of(item string) float64 {
 
 // ByScore ranks the items of the sources' lists by their summed
 // contribution (recency weight x score relative to the list's best), ties
-// by item id, and returns the first k: one list kind's score alone, without
-// popularity or repeat purchases. The evaluator reports each score this
+// by item id, and returns the first k, leaving out the items skip reports:
+// one list kind's score alone, without popularity or repeat purchases. The evaluator reports each score this
 // way; the API serves Merge.
-func ByScore(sources []Source, k int, exclude map[string]bool) []string {
+func ByScore(sources []Source, k int, skip func(item string) bool) []string {
 	sum := map[string]float64{}
 	for _, src := range sources {
 		for _, list := range [][]scoring.Related{src.AlsoBought, src.ViewedBought, src.AlsoViewed} {
@@ -223,7 +223,7 @@ func ByScore(sources []Source, k int, exclude map[string]bool) []string {
 			}
 			w := math.Pow(RecencyDecay, float64(src.Rank))
 			for _, r := range list {
-				if r.Item != src.Item && !exclude[r.Item] {
+				if r.Item != src.Item && !skip(r.Item) {
 					sum[r.Item] += w * r.Score / list[0].Score
 				}
 			}

@@ -123,7 +123,7 @@ func TestByScore(t *testing.T) {
 		{Item: "tea", Bought: true, Rank: 0, AlsoBought: list("cups")},
 		{Item: "milk", Bought: true, Rank: 1, AlsoBought: list("cups", "bread", "tea")},
 	}
-	got := ByScore(sources, 3, map[string]bool{"tea": true})
+	got := ByScore(sources, 3, func(it string) bool { return it == "tea" })
 	if want := []string{"cups", "bread"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("ByScore = %v, want %v (cups 1 + %v, bread %v; tea excluded)", got, want, RecencyDecay, RecencyDecay*2/3)
 	}
