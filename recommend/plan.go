@@ -10,13 +10,13 @@ type Query struct {
 	// first (as stored); empty for an unknown customer.
 	HistoryBought, HistoryViewed []string
 	// Context is what the page says: bought and viewed items, most recent
-	// first. Context views are the page being looked at, so they are never
-	// recommended back.
+	// first. Context items were just viewed or bought (the page, the
+	// basket), so they are never recommended back.
 	ContextBought, ContextViewed []string
 	// Exclude is what the caller does not want to see.
 	Exclude []string
-	// KeepOwned lets purchased items (history and context) compete like
-	// items never bought, whatever the repeat share.
+	// KeepOwned lets the purchase history's items compete like items never
+	// bought, whatever the repeat share.
 	KeepOwned bool
 }
 
@@ -26,8 +26,8 @@ type Plan struct {
 	// Bought and Viewed are the sources, most recent first, distinct, at
 	// most MaxSources each: context first, then history.
 	Bought, Viewed []string
-	// Exclude holds context views and the caller's exclusions; Owned the
-	// purchased items (history and context), empty when kept.
+	// Exclude holds the context items and the caller's exclusions; Owned
+	// the purchase history's items, empty when kept.
 	Exclude, Owned map[string]bool
 	// Known reports whether anything about the customer was known.
 	Known bool
@@ -35,21 +35,17 @@ type Plan struct {
 
 // NewPlan resolves a Query.
 func NewPlan(q Query) Plan {
-	exclude := make(map[string]bool, len(q.Exclude)+len(q.ContextViewed))
-	for _, x := range q.Exclude {
-		exclude[x] = true
+	exclude := make(map[string]bool, len(q.Exclude)+len(q.ContextBought)+len(q.ContextViewed))
+	for _, items := range [][]string{q.Exclude, q.ContextBought, q.ContextViewed} {
+		for _, x := range items {
+			exclude[x] = true
+		}
 	}
-	owned := make(map[string]bool, len(q.HistoryBought)+len(q.ContextBought))
+	owned := make(map[string]bool, len(q.HistoryBought))
 	if !q.KeepOwned {
 		for _, x := range q.HistoryBought {
 			owned[x] = true
 		}
-		for _, x := range q.ContextBought {
-			owned[x] = true
-		}
-	}
-	for _, x := range q.ContextViewed {
-		exclude[x] = true
 	}
 	bought := append(append([]string{}, q.ContextBought...), reversed(q.HistoryBought)...)
 	viewed := append(append([]string{}, q.ContextViewed...), reversed(q.HistoryViewed)...)

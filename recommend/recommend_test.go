@@ -128,3 +128,28 @@ func TestByScore(t *testing.T) {
 		t.Fatalf("ByScore = %v, want %v (cups 1 + %v, bread %v; tea excluded)", got, want, RecencyDecay, RecencyDecay*2/3)
 	}
 }
+
+func TestNewPlan(t *testing.T) {
+	q := Query{HistoryBought: []string{"old", "milk"}, HistoryViewed: []string{"tv"},
+		ContextBought: []string{"basket"}, ContextViewed: []string{"page"}, Exclude: []string{"nope"}}
+	p := NewPlan(q)
+	if want := []string{"basket", "milk", "old"}; !reflect.DeepEqual(p.Bought, want) {
+		t.Errorf("bought sources %v, want %v (context first, then history most recent first)", p.Bought, want)
+	}
+	if want := []string{"page", "tv"}; !reflect.DeepEqual(p.Viewed, want) {
+		t.Errorf("viewed sources %v, want %v", p.Viewed, want)
+	}
+	if want := map[string]bool{"basket": true, "page": true, "nope": true}; !reflect.DeepEqual(p.Exclude, want) {
+		t.Errorf("excluded %v, want the context items and the caller's exclusions %v", p.Exclude, want)
+	}
+	if want := map[string]bool{"old": true, "milk": true}; !reflect.DeepEqual(p.Owned, want) {
+		t.Errorf("owned %v, want the purchase history %v", p.Owned, want)
+	}
+	q.KeepOwned = true
+	if p := NewPlan(q); len(p.Owned) != 0 || !p.Known {
+		t.Errorf("KeepOwned: owned %v, known %v; want none owned, known", p.Owned, p.Known)
+	}
+	if p := NewPlan(Query{}); p.Known {
+		t.Error("an empty query is known")
+	}
+}
