@@ -107,6 +107,7 @@ type Request struct {
 // for an owned item, else "popular".
 func Merge(sources []Source, req Request) []Recommendation {
 	type acc struct {
+		item           string
 		evidence, best float64
 		reason         Reason
 		source         string
@@ -114,7 +115,12 @@ func Merge(sources []Source, req Request) []Recommendation {
 	allowed := func(item string) bool {
 		return !req.Exclude[item] && (req.Allow == nil || req.Allow(item))
 	}
-	merged := map[string]*acc{}
+	entries := 0
+	for _, s := range sources {
+		entries += len(s.AlsoBought) + len(s.ViewedBought) + len(s.AlsoViewed)
+	}
+	index := make(map[string]int, entries) // item -> position in merged
+	merged := make([]acc, 0, entries)
 	add := func(src Source, list []scoring.Related, reason Reason) {
 		w := math.Pow(RecencyDecay, float64(src.Rank))
 		for _, r := range list {
@@ -126,11 +132,13 @@ func Merge(sources []Source, req Request) []Recommendation {
 				continue
 			}
 			c := w * math.Log(lift)
-			a := merged[r.Item]
-			if a == nil {
-				a = &acc{}
-				merged[r.Item] = a
+			i, ok := index[r.Item]
+			if !ok {
+				i = len(merged)
+				index[r.Item] = i
+				merged = append(merged, acc{item: r.Item})
 			}
+			a := &merged[i]
 			a.evidence += c
 			if c > a.best || c == a.best && src.Item < a.source {
 				a.best, a.reason, a.source = c, reason, src.Item
@@ -146,31 +154,48 @@ func Merge(sources []Source, req Request) []Recommendation {
 		}
 	}
 	prior := newPriorOf(req)
-	out := make([]Recommendation, 0, len(merged)+len(req.Prior.Popular))
-	for item, a := range merged {
-		if s := prior.of(item) * math.Exp(a.evidence); s > 0 {
-			out = append(out, Recommendation{Item: item, Score: s, Reason: a.reason, Source: a.source})
-		}
+	top := topK{k: max(req.K, 0)}
+	for i := range merged {
+		a := &merged[i]
+		top.offer(Recommendation{Item: a.item, Score: prior.of(a.item) * math.Exp(a.evidence), Reason: a.reason, Source: a.source})
 	}
 	for _, p := range req.Prior.Popular {
-		if merged[p.Item] != nil || !allowed(p.Item) {
+		if _, listed := index[p.Item]; listed || !allowed(p.Item) {
 			continue
 		}
 		reason := Popular
 		if req.Owned[p.Item] {
 			reason = BuyAgain
 		}
-		if s := prior.of(p.Item); s > 0 {
-			out = append(out, Recommendation{Item: p.Item, Score: s, Reason: reason})
-		}
+		top.offer(Recommendation{Item: p.Item, Score: prior.of(p.Item), Reason: reason})
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Score != out[j].Score {
-			return out[i].Score > out[j].Score
-		}
-		return out[i].Item < out[j].Item
-	})
-	return out[:min(len(out), max(req.K, 0))]
+	return top.items
+}
+
+// topK keeps the k best recommendations offered, best first: score
+// descending, ties by item id, so the order is total. Only k are kept, so
+// the many candidates of a request are never sorted.
+type topK struct {
+	k     int
+	items []Recommendation
+}
+
+func (t *topK) offer(r Recommendation) {
+	if !(r.Score > 0) || t.k == 0 {
+		return
+	}
+	better := func(a, b Recommendation) bool {
+		return a.Score > b.Score || a.Score == b.Score && a.Item < b.Item
+	}
+	if len(t.items) == t.k && !better(r, t.items[t.k-1]) {
+		return
+	}
+	i := sort.Search(len(t.items), func(i int) bool { return better(r, t.items[i]) })
+	if len(t.items) < t.k {
+		t.items = append(t.items, Recommendation{})
+	}
+	copy(t.items[i+1:], t.items[i:len(t.items)-1])
+	t.items[i] = r
 }
 
 // priorOf is a request's prior, with its sums computed once.

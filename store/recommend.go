@@ -1,10 +1,12 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/redis/go-redis/v9"
 
@@ -14,16 +16,19 @@ import (
 
 // ReadListsOf returns, in one round trip, the stored lists of a kind of
 // the given items (a missing list is empty) and, when popular is not nil,
-// the popularity list it names and the repeat-purchase counters.
+// the popularity list it names and the repeat-purchase counters. The
+// popularity list is shared between calls: callers must not modify it.
 func (s *Store) ReadListsOf(ctx context.Context, want []ListRef, popular *PopularRef) ([][]scoring.Related, *PopularList, Repeats, error) {
 	var pop *redis.StringCmd
+	var popKey string
 	var repeats *redis.SliceCmd
 	cmds, err := s.execPipeline(ctx, "read lists", func(p redis.Pipeliner) {
 		for _, w := range want {
 			p.Get(ctx, s.keys.List(w.Kind, w.Item))
 		}
 		if popular != nil {
-			pop = p.Get(ctx, s.keys.Popular(popular.Kind, popular.Category))
+			popKey = s.keys.Popular(popular.Kind, popular.Category)
+			pop = p.Get(ctx, popKey)
 			repeats = p.HMGet(ctx, s.keys.Totals(), delta.FieldPurchases, delta.FieldRepeats)
 		}
 	})
@@ -45,9 +50,8 @@ func (s *Store) ReadListsOf(ctx context.Context, want []ListRef, popular *Popula
 	var pl *PopularList
 	if pop != nil {
 		if raw, err := pop.Bytes(); err == nil {
-			pl = &PopularList{}
-			if err := json.Unmarshal(raw, pl); err != nil {
-				return nil, nil, Repeats{}, fmt.Errorf("decode popular list: %w", err)
+			if pl, err = s.popular.decode(popKey, raw); err != nil {
+				return nil, nil, Repeats{}, err
 			}
 		}
 	}
@@ -86,4 +90,41 @@ func (s *Store) ItemCategories(ctx context.Context, items []string) ([]string, e
 		out[i], _ = v.(string)
 	}
 	return out, nil
+}
+
+// popularCache keeps the latest decoded popularity list of each key with
+// its JSON. Every request reads the popularity list, which changes only
+// when it is recomputed, and decoding its 100 items cost a fifth of the
+// serving CPU (docs/BENCHMARKS.md): an unchanged list is now compared, not
+// decoded.
+type popularCache struct {
+	mu      sync.Mutex
+	entries map[string]popularEntry
+}
+
+type popularEntry struct {
+	raw  []byte
+	list *PopularList
+}
+
+// decode returns the list raw encodes, decoding it only when it differs
+// from the last one read under key.
+func (c *popularCache) decode(key string, raw []byte) (*PopularList, error) {
+	c.mu.Lock()
+	e, ok := c.entries[key]
+	c.mu.Unlock()
+	if ok && bytes.Equal(e.raw, raw) {
+		return e.list, nil
+	}
+	pl := &PopularList{}
+	if err := json.Unmarshal(raw, pl); err != nil {
+		return nil, fmt.Errorf("decode popular list: %w", err)
+	}
+	c.mu.Lock()
+	if c.entries == nil {
+		c.entries = map[string]popularEntry{}
+	}
+	c.entries[key] = popularEntry{raw: raw, list: pl}
+	c.mu.Unlock()
+	return pl, nil
 }

@@ -89,6 +89,7 @@ type Store struct {
 	keys    Keys
 	wait    int
 	waitFor time.Duration
+	popular popularCache
 }
 
 // Redis client timeouts: a batch pipeline can be large.
