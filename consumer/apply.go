@@ -7,8 +7,8 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/alsobought/alsobought/delta"
 	"github.com/alsobought/alsobought/event"
+	"github.com/alsobought/alsobought/internal/delta"
 	"github.com/alsobought/alsobought/store"
 )
 

@@ -11,14 +11,14 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
 
-	"github.com/alsobought/alsobought/delta"
 	"github.com/alsobought/alsobought/event"
+	"github.com/alsobought/alsobought/internal/delta"
+	"github.com/alsobought/alsobought/internal/lab/oracle"
+	"github.com/alsobought/alsobought/internal/lab/verify"
+	"github.com/alsobought/alsobought/internal/rescore"
 	"github.com/alsobought/alsobought/internal/testenv"
-	"github.com/alsobought/alsobought/oracle"
-	"github.com/alsobought/alsobought/rescore"
 	"github.com/alsobought/alsobought/scoring"
 	"github.com/alsobought/alsobought/store"
-	"github.com/alsobought/alsobought/verify"
 )
 
 // crashingStore is the real store, except that its ApplyBatch stops after

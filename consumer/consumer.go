@@ -16,10 +16,10 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
 
-	"github.com/alsobought/alsobought/delta"
 	"github.com/alsobought/alsobought/event"
-	"github.com/alsobought/alsobought/kafkaadmin"
-	"github.com/alsobought/alsobought/obs"
+	"github.com/alsobought/alsobought/internal/delta"
+	"github.com/alsobought/alsobought/internal/kafkaadmin"
+	"github.com/alsobought/alsobought/internal/obs"
 	"github.com/alsobought/alsobought/store"
 )
 

@@ -3,7 +3,7 @@ package consumer
 import (
 	"context"
 
-	"github.com/alsobought/alsobought/kafkaadmin"
+	"github.com/alsobought/alsobought/internal/kafkaadmin"
 )
 
 // AppliedLag is the number of messages on the topic that the state in Redis

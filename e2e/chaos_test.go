@@ -22,8 +22,8 @@ import (
 
 	"github.com/alsobought/alsobought/consumer"
 	"github.com/alsobought/alsobought/event"
+	"github.com/alsobought/alsobought/internal/lab/replay"
 	"github.com/alsobought/alsobought/internal/testenv"
-	"github.com/alsobought/alsobought/replay"
 )
 
 const (

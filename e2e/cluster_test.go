@@ -9,8 +9,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/alsobought/alsobought/dataset"
 	"github.com/alsobought/alsobought/event"
+	"github.com/alsobought/alsobought/internal/lab/dataset"
 	"github.com/alsobought/alsobought/internal/testenv"
 	"github.com/alsobought/alsobought/store"
 )

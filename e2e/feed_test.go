@@ -9,10 +9,10 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/alsobought/alsobought/feed"
+	"github.com/alsobought/alsobought/internal/feed"
+	"github.com/alsobought/alsobought/internal/kafkaadmin"
+	"github.com/alsobought/alsobought/internal/rescore"
 	"github.com/alsobought/alsobought/internal/testenv"
-	"github.com/alsobought/alsobought/kafkaadmin"
-	"github.com/alsobought/alsobought/rescore"
 	"github.com/alsobought/alsobought/store"
 )
 

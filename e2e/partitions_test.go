@@ -7,8 +7,8 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/alsobought/alsobought/internal/kafkaadmin"
 	"github.com/alsobought/alsobought/internal/testenv"
-	"github.com/alsobought/alsobought/kafkaadmin"
 )
 
 // TestAddingPartitionsToALiveTopic (DESIGN.md section 5.1): the topic

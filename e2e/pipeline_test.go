@@ -18,16 +18,16 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/alsobought/alsobought/consumer"
-	"github.com/alsobought/alsobought/dataset"
-	"github.com/alsobought/alsobought/delta"
 	"github.com/alsobought/alsobought/event"
+	"github.com/alsobought/alsobought/internal/delta"
+	"github.com/alsobought/alsobought/internal/kafkaadmin"
+	"github.com/alsobought/alsobought/internal/lab/dataset"
+	"github.com/alsobought/alsobought/internal/lab/oracle"
+	"github.com/alsobought/alsobought/internal/lab/replay"
+	"github.com/alsobought/alsobought/internal/lab/verify"
+	"github.com/alsobought/alsobought/internal/rescore"
 	"github.com/alsobought/alsobought/internal/testenv"
-	"github.com/alsobought/alsobought/kafkaadmin"
-	"github.com/alsobought/alsobought/oracle"
-	"github.com/alsobought/alsobought/replay"
-	"github.com/alsobought/alsobought/rescore"
 	"github.com/alsobought/alsobought/scoring"
-	"github.com/alsobought/alsobought/verify"
 )
 
 // pipeline runs a consumer and offers the steps of an end-to-end check.

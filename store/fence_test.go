@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/alsobought/alsobought/delta"
+	"github.com/alsobought/alsobought/internal/delta"
 	"github.com/alsobought/alsobought/internal/testenv"
 	"github.com/alsobought/alsobought/scoring"
 	"github.com/alsobought/alsobought/store"

@@ -11,9 +11,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 
-	"github.com/alsobought/alsobought/dataset"
-	"github.com/alsobought/alsobought/delta"
 	"github.com/alsobought/alsobought/event"
+	"github.com/alsobought/alsobought/internal/delta"
+	"github.com/alsobought/alsobought/internal/lab/dataset"
 )
 
 // Unfenced versions of the two hot-path scripts: the same writes without

@@ -3,7 +3,7 @@ package store
 import (
 	"fmt"
 
-	"github.com/alsobought/alsobought/delta"
+	"github.com/alsobought/alsobought/internal/delta"
 )
 
 // ListKind names a kind of related list, and so the counter row it is

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/alsobought/alsobought/delta"
+	"github.com/alsobought/alsobought/internal/delta"
 	"github.com/alsobought/alsobought/scoring"
 	"github.com/redis/go-redis/v9"
 )

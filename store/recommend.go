@@ -10,7 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/alsobought/alsobought/delta"
+	"github.com/alsobought/alsobought/internal/delta"
 	"github.com/alsobought/alsobought/scoring"
 )
 

@@ -11,7 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/alsobought/alsobought/delta"
+	"github.com/alsobought/alsobought/internal/delta"
 )
 
 // DefaultPrefix is the key prefix when none is configured.

@@ -9,11 +9,11 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/alsobought/alsobought/bench"
 	"github.com/alsobought/alsobought/event"
+	"github.com/alsobought/alsobought/internal/lab/bench"
+	"github.com/alsobought/alsobought/internal/lab/synth"
 	"github.com/alsobought/alsobought/scoring"
 	"github.com/alsobought/alsobought/store"
-	"github.com/alsobought/alsobought/synth"
 )
 
 // runBench measures the pipeline end to end on a fresh topic and prefix

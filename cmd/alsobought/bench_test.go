@@ -12,8 +12,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/alsobought/alsobought/internal/kafkaadmin"
 	"github.com/alsobought/alsobought/internal/testenv"
-	"github.com/alsobought/alsobought/kafkaadmin"
 )
 
 func TestBenchFlagErrors(t *testing.T) {

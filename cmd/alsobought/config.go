@@ -11,12 +11,12 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/alsobought/alsobought/consumer"
-	"github.com/alsobought/alsobought/delta"
 	"github.com/alsobought/alsobought/event"
-	"github.com/alsobought/alsobought/httpapi"
-	"github.com/alsobought/alsobought/obs"
-	"github.com/alsobought/alsobought/oracle"
-	"github.com/alsobought/alsobought/rescore"
+	"github.com/alsobought/alsobought/internal/delta"
+	"github.com/alsobought/alsobought/internal/httpapi"
+	"github.com/alsobought/alsobought/internal/lab/oracle"
+	"github.com/alsobought/alsobought/internal/obs"
+	"github.com/alsobought/alsobought/internal/rescore"
 	"github.com/alsobought/alsobought/scoring"
 	"github.com/alsobought/alsobought/store"
 )

@@ -11,7 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/alsobought/alsobought/eval"
+	"github.com/alsobought/alsobought/internal/lab/eval"
 	"github.com/alsobought/alsobought/scoring"
 )
 

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alsobought/alsobought/dataset"
-	"github.com/alsobought/alsobought/eval"
 	"github.com/alsobought/alsobought/event"
+	"github.com/alsobought/alsobought/internal/lab/dataset"
+	"github.com/alsobought/alsobought/internal/lab/eval"
 	"github.com/alsobought/alsobought/internal/testenv"
 )
 

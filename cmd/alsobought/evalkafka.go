@@ -12,12 +12,12 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/alsobought/alsobought/consumer"
-	"github.com/alsobought/alsobought/eval"
 	"github.com/alsobought/alsobought/event"
-	"github.com/alsobought/alsobought/kafkaadmin"
-	"github.com/alsobought/alsobought/obs"
-	"github.com/alsobought/alsobought/replay"
-	"github.com/alsobought/alsobought/rescore"
+	"github.com/alsobought/alsobought/internal/kafkaadmin"
+	"github.com/alsobought/alsobought/internal/lab/eval"
+	"github.com/alsobought/alsobought/internal/lab/replay"
+	"github.com/alsobought/alsobought/internal/obs"
+	"github.com/alsobought/alsobought/internal/rescore"
 	"github.com/alsobought/alsobought/scoring"
 	"github.com/alsobought/alsobought/store"
 )

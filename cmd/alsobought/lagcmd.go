@@ -9,7 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/alsobought/alsobought/lag"
+	"github.com/alsobought/alsobought/internal/lag"
 )
 
 // runLag prints the lag status of the consumer group, evaluated over a

@@ -16,7 +16,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/alsobought/alsobought/httpapi"
+	"github.com/alsobought/alsobought/internal/httpapi"
 )
 
 // The request kinds a load test sends. Every request is one of these, drawn

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alsobought/alsobought/internal/kafkaadmin"
 	"github.com/alsobought/alsobought/internal/testenv"
-	"github.com/alsobought/alsobought/kafkaadmin"
 	"github.com/alsobought/alsobought/store"
 )
 

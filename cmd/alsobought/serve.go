@@ -15,12 +15,12 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/alsobought/alsobought/consumer"
-	"github.com/alsobought/alsobought/feed"
-	"github.com/alsobought/alsobought/httpapi"
-	"github.com/alsobought/alsobought/kafkaadmin"
-	"github.com/alsobought/alsobought/lag"
-	"github.com/alsobought/alsobought/obs"
-	"github.com/alsobought/alsobought/rescore"
+	"github.com/alsobought/alsobought/internal/feed"
+	"github.com/alsobought/alsobought/internal/httpapi"
+	"github.com/alsobought/alsobought/internal/kafkaadmin"
+	"github.com/alsobought/alsobought/internal/lag"
+	"github.com/alsobought/alsobought/internal/obs"
+	"github.com/alsobought/alsobought/internal/rescore"
 	"github.com/alsobought/alsobought/store"
 )
 

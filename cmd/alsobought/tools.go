@@ -12,15 +12,15 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/alsobought/alsobought/consumer"
-	"github.com/alsobought/alsobought/dataset"
 	"github.com/alsobought/alsobought/event"
-	"github.com/alsobought/alsobought/kafkaadmin"
-	"github.com/alsobought/alsobought/oracle"
-	"github.com/alsobought/alsobought/replay"
-	"github.com/alsobought/alsobought/rescore"
+	"github.com/alsobought/alsobought/internal/kafkaadmin"
+	"github.com/alsobought/alsobought/internal/lab/dataset"
+	"github.com/alsobought/alsobought/internal/lab/oracle"
+	"github.com/alsobought/alsobought/internal/lab/replay"
+	"github.com/alsobought/alsobought/internal/lab/verify"
+	"github.com/alsobought/alsobought/internal/rescore"
 	"github.com/alsobought/alsobought/scoring"
 	"github.com/alsobought/alsobought/store"
-	"github.com/alsobought/alsobought/verify"
 )
 
 // dataFlags are the flags of the commands that read a data set.

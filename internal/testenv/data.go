@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alsobought/alsobought/dataset"
 	"github.com/alsobought/alsobought/event"
+	"github.com/alsobought/alsobought/internal/lab/dataset"
 )
 
 var dunnhumby struct {

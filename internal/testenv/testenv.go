@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alsobought/alsobought/kafkaadmin"
+	"github.com/alsobought/alsobought/internal/kafkaadmin"
 	"github.com/alsobought/alsobought/store"
 )
 

@@ -1,0 +1,94 @@
+package delta_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/alsobought/alsobought/event"
+	"github.com/alsobought/alsobought/internal/delta"
+	"github.com/alsobought/alsobought/internal/lab/dataset"
+	"github.com/alsobought/alsobought/internal/lab/synth"
+)
+
+// benchBatchSize is the consumer's default batch: the changes of this many
+// events are computed together (consumer.applier.apply).
+const benchBatchSize = 2000
+
+// benchmarkBatch times what the consumer computes for one batch, between
+// reading the customers from Redis and writing the changes: decode the
+// stored histories of the batch's customers, turn each event into its
+// counter changes (delta.Batch Count, Purchase, View), and encode the new
+// histories. The histories are those left by every event before the batch,
+// so their lengths (and evictions) are the stream's own.
+func benchmarkBatch(b *testing.B, evs []event.Event, kHist, kView int) {
+	if len(evs) <= benchBatchSize {
+		b.Fatalf("need more than %d events, have %d", benchBatchSize, len(evs))
+	}
+	warm, batch := evs[:len(evs)-benchBatchSize], evs[len(evs)-benchBatchSize:]
+	purchases, views := map[string]*delta.History{}, map[string]*delta.History{}
+	get := func(m map[string]*delta.History, c string) *delta.History {
+		if m[c] == nil {
+			m[c] = &delta.History{}
+		}
+		return m[c]
+	}
+	for _, e := range warm {
+		if e.Type == event.Purchase {
+			get(purchases, e.CustomerID).Touch(e.ItemID, kHist)
+		} else {
+			get(views, e.CustomerID).Touch(e.ItemID, kView)
+		}
+	}
+	// What Redis holds for the batch's customers: the encoded histories.
+	stored := map[string][2]string{}
+	for _, e := range batch {
+		stored[e.CustomerID] = [2]string{get(purchases, e.CustomerID).Encode(), get(views, e.CustomerID).Encode()}
+	}
+	type state struct{ h, v delta.History }
+	changes := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		customers := make(map[string]*state, len(stored))
+		for c, enc := range stored {
+			customers[c] = &state{h: delta.DecodeHistory(enc[0]), v: delta.DecodeHistory(enc[1])}
+		}
+		bt := delta.NewBatch(0)
+		for i, e := range batch {
+			off := int64(i)
+			c := customers[e.CustomerID]
+			bt.Count(e.Type == event.Purchase, e.ItemID, e.Category, e.Time, off)
+			if e.Type == event.Purchase {
+				bt.Purchase(&c.h, &c.v, e.ItemID, off, kHist)
+			} else {
+				bt.View(&c.v, e.ItemID, off, kView)
+			}
+		}
+		for _, c := range customers {
+			_, _ = c.h.Encode(), c.v.Encode()
+		}
+		changes = bt.Changes
+	}
+	b.ReportMetric(float64(changes)/benchBatchSize, "changes/event")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchBatchSize, "ns/event")
+}
+
+// A synthetic stream of 200,000 events (95% views, Zipf items,
+// heavy-tailed customers), K_hist 200, K_view 30: the last batch.
+func BenchmarkBatchSynthetic(b *testing.B) {
+	evs, err := synth.Generate(synth.Config{Events: 200_000, Seed: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchmarkBatch(b, evs, 200, 30)
+}
+
+// The bundled Dunnhumby sample (purchases only, long grocery baskets),
+// K_hist 200: the last batch of the 75,000 purchases, where histories
+// are longest.
+func BenchmarkBatchDunnhumby(b *testing.B) {
+	evs, err := dataset.Load("../../testdata/dunnhumby/transactions.csv.gz", dataset.Dunnhumby, event.DefaultLimits(time.Now()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchmarkBatch(b, evs, 200, 30)
+}

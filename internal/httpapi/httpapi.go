@@ -1,0 +1,195 @@
+// Package httpapi serves the storefront API (related lists), health and
+// readiness probes, the Prometheus metrics, and the operators' status page.
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+
+	"github.com/alsobought/alsobought/event"
+	"github.com/alsobought/alsobought/internal/lag"
+	"github.com/alsobought/alsobought/scoring"
+	"github.com/alsobought/alsobought/store"
+)
+
+// DefaultAddr is where the server listens unless configured.
+const DefaultAddr = "127.0.0.1:8080"
+
+// MaxK bounds the k parameter.
+const MaxK = 100
+
+// Store is what the API reads.
+type Store interface {
+	ReadList(ctx context.Context, kind store.ListKind, item string) (store.List, error)
+	ReadPopular(ctx context.Context, kind store.ListKind, category string) (store.PopularList, error)
+	LoadCustomers(ctx context.Context, ids []string) (map[string]store.Customer, error)
+	ReadListsOf(ctx context.Context, want []store.ListRef, popular *store.PopularRef) ([][]scoring.Related, *store.PopularList, store.Repeats, error)
+	ItemCategories(ctx context.Context, items []string) ([]string, error)
+}
+
+// Options shape the answers.
+type Options struct {
+	// KeepOwned lets items the customer bought compete like any other item.
+	// Without it they come back in proportion to the measured repeat share
+	// (never where nobody buys again).
+	KeepOwned bool
+	// Status returns the latest lag status (GET /v1/status); nil: 503.
+	Status func() lag.Report
+}
+
+// ReadinessCheck returns why the service is not ready, or "" when it is.
+type ReadinessCheck func(ctx context.Context) string
+
+// New returns the handler of every endpoint.
+func New(st Store, opts Options, ready ReadinessCheck, gatherer prometheus.Gatherer, log zerolog.Logger) http.Handler {
+	s := &server{st: st, opts: opts, ready: ready, gatherer: gatherer, log: log.With().Str("component", "http").Logger()}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /v1/items/{id}/related", s.related)
+	mux.HandleFunc("GET /v1/popular", s.popular)
+	mux.HandleFunc("GET /v1/status", s.status)
+	mux.HandleFunc("GET /v1/customers/{id}/recommendations", s.customerRecommendations)
+	mux.HandleFunc("GET /v1/recommendations", s.contextRecommendations)
+	mux.HandleFunc("GET /status", s.statusPage)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
+	})
+	return mux
+}
+
+type server struct {
+	st       Store
+	opts     Options
+	ready    ReadinessCheck
+	gatherer prometheus.Gatherer
+	log      zerolog.Logger
+	rates    rateWindow // the status page's throughput
+}
+
+func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if why := s.ready(ctx); why != "" {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": why})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// status answers with the lag status per partition and for the group.
+func (s *server) status(w http.ResponseWriter, _ *http.Request) {
+	if s.opts.Status == nil {
+		writeError(w, http.StatusServiceUnavailable, "no lag monitor in this process")
+		return
+	}
+	writeJSON(w, http.StatusOK, s.opts.Status())
+}
+
+// RelatedItem is one entry of a related list in API responses. Support is
+// the count the score rests on: co-buyers (bought), co-viewers (viewed), or
+// customers who viewed the item and then bought this one (viewed_bought).
+type RelatedItem struct {
+	Item    string  `json:"item"`
+	Score   float64 `json:"score"`
+	Support int64   `json:"support"`
+}
+
+// RelatedResponse is the body of GET /v1/items/{id}/related.
+type RelatedResponse struct {
+	Item       string        `json:"item"`
+	List       string        `json:"list"`
+	Method     string        `json:"method,omitempty"`
+	ComputedAt *time.Time    `json:"computed_at,omitempty"`
+	Items      []RelatedItem `json:"items"`
+}
+
+func (s *server) related(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if err := event.ValidID(id, event.DefaultMaxIDLen); err != nil {
+		writeError(w, http.StatusBadRequest, "item id: "+err.Error())
+		return
+	}
+	k, err := parseK(r, 10)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	kind := store.Bought
+	if v := r.URL.Query().Get("list"); v != "" {
+		if kind, err = store.ParseListKind(v); err != nil {
+			writeError(w, http.StatusBadRequest, "list: "+err.Error())
+			return
+		}
+	}
+	resp, err := s.relatedList(r.Context(), kind, id, k)
+	if err != nil {
+		s.log.Warn().Err(err).Str("item", id).Msg("read list failed")
+		writeError(w, http.StatusServiceUnavailable, "state store unavailable")
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// relatedList reads the item's list of a kind, cut to k: the answer of GET
+// /v1/items/{id}/related and of the status page's lookup. An item without
+// a list is not an error: its list is empty. The error is the store's.
+func (s *server) relatedList(ctx context.Context, kind store.ListKind, id string, k int) (RelatedResponse, error) {
+	resp := RelatedResponse{Item: id, List: string(kind), Items: []RelatedItem{}}
+	l, err := s.st.ReadList(ctx, kind, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		// An item without related items is not an error: the list is empty.
+	case err != nil:
+		return resp, err
+	default:
+		resp.Method = string(l.Method)
+		at := l.ComputedAt
+		resp.ComputedAt = &at
+		for i, it := range l.Items {
+			if i == k {
+				break
+			}
+			resp.Items = append(resp.Items, RelatedItem{Item: it.Item, Score: it.Score, Support: it.Support})
+		}
+	}
+	return resp, nil
+}
+
+func parseK(r *http.Request, def int) (int, error) {
+	v := r.URL.Query().Get("k")
+	if v == "" {
+		return def, nil
+	}
+	k, err := strconv.Atoi(v)
+	if err != nil || k < 1 || k > MaxK {
+		return 0, errors.New("k must be an integer from 1 to " + strconv.Itoa(MaxK))
+	}
+	return k, nil
+}
+
+// ErrorResponse is the body of every error.
+type ErrorResponse struct {
+	Error string `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, ErrorResponse{Error: msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,409 @@
+package httpapi
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"html/template"
+	"math"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/alsobought/alsobought/event"
+	"github.com/alsobought/alsobought/internal/lag"
+	"github.com/alsobought/alsobought/store"
+)
+
+// The metrics the status page reads from the process's own registry.
+const (
+	metricConsumed     = "alsobought_events_consumed_total"
+	metricApplied      = "alsobought_events_applied_total"
+	metricDeadLettered = "alsobought_events_dead_lettered_total"
+	metricRescored     = "alsobought_items_rescored_total"
+	metricFreshness    = "alsobought_freshness_seconds"
+	metricDirtyItems   = "alsobought_dirty_items"
+	metricDirtyOldest  = "alsobought_dirty_oldest_age_seconds"
+)
+
+// statusPageMetrics are the names above, for the test that checks them
+// against the names the code registers.
+var statusPageMetrics = []string{metricConsumed, metricApplied, metricDeadLettered, metricRescored,
+	metricFreshness, metricDirtyItems, metricDirtyOldest}
+
+// throughputCounters are the counters of the throughput table, in order.
+var throughputCounters = []struct{ name, label string }{
+	{metricConsumed, "events consumed"},
+	{metricApplied, "events applied"},
+	{metricDeadLettered, "dead-lettered"},
+	{metricRescored, "lists re-scored"},
+}
+
+// minRateWindow is the shortest time between two page views that the page
+// computes a rate over; a reload within it shows the previous rate.
+const minRateWindow = time.Second
+
+//go:embed statuspage.html
+var statusPageHTML string
+
+var statusPageTemplate = template.Must(template.New("status").Funcs(template.FuncMap{
+	"count":   formatCount,
+	"seconds": formatSeconds,
+	"offset": func(o int64) string {
+		if o < 0 {
+			return "none"
+		}
+		return strconv.FormatInt(o, 10)
+	},
+	"score":      func(f float64) string { return strconv.FormatFloat(f, 'f', 3, 64) },
+	"rate":       func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
+	"clock":      func(t time.Time) string { return t.UTC().Format("15:04:05") },
+	"stamp":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+	"inc":        func(i int) int { return i + 1 },
+	"trimSuffix": strings.TrimSuffix,
+	"listTitle": func(kind string) string {
+		switch store.ListKind(kind) {
+		case store.Bought:
+			return "bought: customers who bought it also bought"
+		case store.Viewed:
+			return "viewed: customers who viewed it also viewed"
+		case store.ViewedBought:
+			return "viewed_bought: customers who viewed it bought"
+		}
+		return kind
+	},
+}).Parse(statusPageHTML))
+
+// statusView is what the page shows.
+type statusView struct {
+	Now  time.Time
+	Code int
+	// Lag is the lag monitor's latest report; nil when the process has none.
+	Lag     *lag.Report
+	Metrics metricsView
+	Form    statusForm
+	// Error is why the lookup was not made (400) or failed (503).
+	Error           string
+	Related         []RelatedResponse
+	Recommendations *RecommendationsResponse
+}
+
+// Ago is the time from t to the page's time, in seconds.
+func (v statusView) Ago(t time.Time) float64 { return max(0, v.Now.Sub(t).Seconds()) }
+
+// Between is the time from a to b, in seconds.
+func (v statusView) Between(a, b time.Time) float64 { return b.Sub(a).Seconds() }
+
+// statusForm holds the lookup form's values, as sent.
+type statusForm struct {
+	Item, List, Customer, K string
+}
+
+// metricsView is what the page reads from the registry.
+type metricsView struct {
+	GatherError string
+	Counters    []counterRow
+	// The rate window: the two page views the rates are computed between.
+	From, To   time.Time
+	HasRate    bool
+	Freshness  freshnessView
+	DirtyItems gaugeValue
+	DirtyAge   gaugeValue
+}
+
+type counterRow struct {
+	Label, Name string
+	Exported    bool // false: the registry has no such series (yet)
+	Total       float64
+	Rate        float64
+}
+
+type gaugeValue struct {
+	Exported bool
+	Value    float64
+}
+
+type freshnessView struct {
+	Exported bool
+	Count    uint64
+	P50, P95 quantileValue
+}
+
+// quantileValue is a quantile estimated from histogram buckets; Beyond:
+// above the largest finite bucket, whose bound Value then is.
+type quantileValue struct {
+	Value  float64
+	Beyond bool
+}
+
+// statusPage serves GET /status: the lag status, throughput, freshness and
+// backlog of this process, and a lookup of an item's related lists and a
+// customer's recommendations, as one server-rendered HTML page.
+func (s *server) statusPage(w http.ResponseWriter, r *http.Request) {
+	now := time.Now()
+	q := r.URL.Query()
+	v := statusView{Now: now.UTC(), Code: http.StatusOK,
+		Form: statusForm{Item: q.Get("item"), List: q.Get("list"), Customer: q.Get("customer"), K: q.Get("k")}}
+	if s.opts.Status != nil {
+		rep := s.opts.Status()
+		v.Lag = &rep
+	}
+	v.Metrics = s.readMetrics(now)
+	if lk, err := parseLookup(r); err != nil {
+		v.Code, v.Error = http.StatusBadRequest, err.Error()
+	} else if err := s.lookup(r.Context(), lk, &v); err != nil {
+		s.log.Warn().Err(err).Msg("status page lookup failed")
+		v.Code, v.Error = http.StatusServiceUnavailable, "state store unavailable"
+	}
+
+	var b strings.Builder
+	if err := statusPageTemplate.Execute(&b, v); err != nil {
+		s.log.Error().Err(err).Msg("status page template failed")
+		http.Error(w, "status page: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	// The page has no script: forbid every script, and anything else not inline or from here.
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(v.Code)
+	_, _ = w.Write([]byte(b.String()))
+}
+
+// lookupRequest is a validated lookup: an item's lists and/or a customer's
+// recommendations.
+type lookupRequest struct {
+	item     string
+	kinds    []store.ListKind
+	itemK    int
+	customer string
+	rec      recParams
+}
+
+// parseLookup checks the lookup parameters as the API checks its own:
+// item and customer (ids, empty: no lookup), list (a list kind, or empty or
+// "all" for every kind), k, and the recommendation parameters of
+// GET /v1/customers/{id}/recommendations.
+func parseLookup(r *http.Request) (lookupRequest, error) {
+	q := r.URL.Query()
+	lk := lookupRequest{item: q.Get("item"), customer: q.Get("customer"), kinds: store.ListKinds()}
+	var err error
+	if lk.itemK, err = parseK(r, 10); err != nil {
+		return lk, err
+	}
+	if v := q.Get("list"); v != "" && v != "all" {
+		kind, err := store.ParseListKind(v)
+		if err != nil {
+			return lk, fmt.Errorf("list: %w", err)
+		}
+		lk.kinds = []store.ListKind{kind}
+	}
+	if lk.item != "" {
+		if err := event.ValidID(lk.item, event.DefaultMaxIDLen); err != nil {
+			return lk, fmt.Errorf("item id: %w", err)
+		}
+	}
+	if lk.rec, err = parseRecParams(r); err != nil {
+		return lk, err
+	}
+	if lk.customer != "" {
+		if err := event.ValidID(lk.customer, event.DefaultMaxIDLen); err != nil {
+			return lk, fmt.Errorf("customer id: %w", err)
+		}
+		lk.rec.customer, lk.rec.customerEndpoint = lk.customer, true
+	}
+	return lk, nil
+}
+
+// lookup makes the reads of GET /v1/items/{id}/related (once per kind) and
+// of GET /v1/customers/{id}/recommendations.
+func (s *server) lookup(ctx context.Context, lk lookupRequest, v *statusView) error {
+	if lk.item != "" {
+		for _, kind := range lk.kinds {
+			resp, err := s.relatedList(ctx, kind, lk.item, lk.itemK)
+			if err != nil {
+				return err
+			}
+			v.Related = append(v.Related, resp)
+		}
+	}
+	if lk.customer != "" {
+		resp, err := s.recommendations(ctx, lk.rec)
+		if err != nil {
+			return err
+		}
+		v.Recommendations = &resp
+	}
+	return nil
+}
+
+// readMetrics gathers the registry: counter totals since the process
+// started and their rates between page views, freshness quantiles since
+// the process started, and the re-scoring backlog now.
+func (s *server) readMetrics(now time.Time) metricsView {
+	var mv metricsView
+	if s.gatherer == nil {
+		mv.GatherError = "this process has no metrics registry"
+		return mv
+	}
+	families, err := s.gatherer.Gather()
+	if err != nil {
+		// Gather returns what it could gather along with the error.
+		mv.GatherError = err.Error()
+	}
+	totals := map[string]float64{}
+	for _, mf := range families {
+		name := mf.GetName()
+		switch name {
+		case metricConsumed, metricApplied, metricDeadLettered, metricRescored:
+			var sum float64
+			for _, m := range mf.GetMetric() {
+				sum += m.GetCounter().GetValue()
+			}
+			totals[name] = sum
+		case metricDirtyItems, metricDirtyOldest:
+			if ms := mf.GetMetric(); len(ms) > 0 {
+				g := gaugeValue{Exported: true, Value: ms[0].GetGauge().GetValue()}
+				if name == metricDirtyItems {
+					mv.DirtyItems = g
+				} else {
+					mv.DirtyAge = g
+				}
+			}
+		case metricFreshness:
+			if ms := mf.GetMetric(); len(ms) > 0 {
+				h := ms[0].GetHistogram()
+				bs := make([]bucket, 0, len(h.GetBucket()))
+				for _, b := range h.GetBucket() {
+					bs = append(bs, bucket{upper: b.GetUpperBound(), count: b.GetCumulativeCount()})
+				}
+				mv.Freshness = freshnessView{Exported: true, Count: h.GetSampleCount(),
+					P50: histogramQuantile(0.5, h.GetSampleCount(), bs), P95: histogramQuantile(0.95, h.GetSampleCount(), bs)}
+			}
+		}
+	}
+	from, to, ok := s.rates.observe(now, totals)
+	mv.From, mv.To, mv.HasRate = from.at, to.at, ok
+	for _, c := range throughputCounters {
+		row := counterRow{Label: c.label, Name: c.name}
+		row.Total, row.Exported = totals[c.name]
+		if ok {
+			row.Rate = max(0, to.totals[c.name]-from.totals[c.name]) / to.at.Sub(from.at).Seconds()
+		}
+		mv.Counters = append(mv.Counters, row)
+	}
+	return mv
+}
+
+// rateWindow keeps the counter totals of the two latest page views at
+// least minRateWindow apart: the page's rates are the change between them
+// over the time between them.
+type rateWindow struct {
+	mu           sync.Mutex
+	older, newer counterSnapshot
+}
+
+type counterSnapshot struct {
+	at     time.Time
+	totals map[string]float64
+}
+
+// observe records the totals of a page view and returns the window to
+// compute rates over; ok is false until two views at least minRateWindow
+// apart were made.
+func (rw *rateWindow) observe(now time.Time, totals map[string]float64) (from, to counterSnapshot, ok bool) {
+	rw.mu.Lock()
+	defer rw.mu.Unlock()
+	if rw.newer.at.IsZero() || now.Sub(rw.newer.at) >= minRateWindow {
+		rw.older, rw.newer = rw.newer, counterSnapshot{at: now, totals: totals}
+	}
+	return rw.older, rw.newer, !rw.older.at.IsZero()
+}
+
+// bucket is a cumulative histogram bucket.
+type bucket struct {
+	upper float64
+	count uint64
+}
+
+// histogramQuantile estimates the q-quantile of a cumulative histogram as
+// Prometheus's histogram_quantile does: linear interpolation inside the
+// bucket that holds the rank, from 0 for the first bucket. A rank in the
+// +Inf bucket gives the largest finite bound, marked Beyond. NaN without
+// observations.
+func histogramQuantile(q float64, total uint64, buckets []bucket) quantileValue {
+	if total == 0 {
+		return quantileValue{Value: math.NaN()}
+	}
+	sort.Slice(buckets, func(i, j int) bool { return buckets[i].upper < buckets[j].upper })
+	rank := q * float64(total)
+	lower, below := 0.0, uint64(0)
+	for _, b := range buckets {
+		if math.IsInf(b.upper, 1) {
+			break
+		}
+		if float64(b.count) >= rank {
+			in := b.count - below
+			if in == 0 {
+				return quantileValue{Value: b.upper}
+			}
+			return quantileValue{Value: lower + (b.upper-lower)*(rank-float64(below))/float64(in)}
+		}
+		lower, below = b.upper, b.count
+	}
+	return quantileValue{Value: lower, Beyond: true}
+}
+
+// formatCount writes a count with thousands separators: 1,234,567.
+func formatCount(v any) string {
+	var n int64
+	switch x := v.(type) {
+	case int:
+		n = int64(x)
+	case int64:
+		n = x
+	case uint64:
+		n = int64(min(x, math.MaxInt64))
+	case float64:
+		n = int64(math.Round(x))
+	default:
+		return fmt.Sprint(v)
+	}
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// formatSeconds writes a duration in seconds for people: 0.42 s, 12.3 s,
+// 4m05s, 2h07m.
+func formatSeconds(sec float64) string {
+	switch {
+	case math.IsNaN(sec):
+		return "n/a"
+	case sec < 1:
+		return strconv.FormatFloat(sec, 'f', 2, 64) + " s"
+	case sec < 60:
+		return strconv.FormatFloat(sec, 'f', 1, 64) + " s"
+	case sec < 3600:
+		d := int64(sec)
+		return fmt.Sprintf("%dm%02ds", d/60, d%60)
+	}
+	d := int64(sec) / 60
+	return fmt.Sprintf("%dh%02dm", d/60, d%60)
+}

@@ -1,0 +1,448 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image/png"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/alsobought/alsobought/consumer"
+	"github.com/alsobought/alsobought/internal/httpapi"
+	"github.com/alsobought/alsobought/internal/lag"
+	"github.com/alsobought/alsobought/internal/rescore"
+	"github.com/alsobought/alsobought/internal/testenv"
+	"github.com/alsobought/alsobought/store"
+)
+
+func init() {
+	// GET /status answers HTML, documented as a string: let the response
+	// validator read it as it reads text/plain.
+	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.PlainBodyDecoder)
+}
+
+// statusShop is the state of the status page tests: the API tests' shop.
+func statusShop(t *testing.T, st *store.Store) {
+	t.Helper()
+	shop(t, st, testShop())
+}
+
+// statusRegistry is a registry with the metrics the page reads, under
+// their real names, at known values: 1200 events consumed, 1180 applied
+// (two types), no dead letter yet, 340 lists re-scored; freshness: ten
+// lists at 0.3 s and one beyond the largest bucket; 17 dirty items, the
+// oldest 2.5 s old. It returns the consumed counter, to make it move.
+func statusRegistry() (*prometheus.Registry, prometheus.Counter) {
+	reg := prometheus.NewRegistry()
+	consumed := prometheus.NewCounter(prometheus.CounterOpts{Name: "alsobought_events_consumed_total", Help: "test"})
+	applied := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "alsobought_events_applied_total", Help: "test"}, []string{"type"})
+	dead := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "alsobought_events_dead_lettered_total", Help: "test"}, []string{"reason"})
+	rescored := prometheus.NewCounter(prometheus.CounterOpts{Name: "alsobought_items_rescored_total", Help: "test"})
+	freshness := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "alsobought_freshness_seconds", Help: "test",
+		Buckets: prometheus.ExponentialBuckets(0.05, 2, 14)})
+	dirty := prometheus.NewGauge(prometheus.GaugeOpts{Name: "alsobought_dirty_items", Help: "test"})
+	oldest := prometheus.NewGauge(prometheus.GaugeOpts{Name: "alsobought_dirty_oldest_age_seconds", Help: "test"})
+	reg.MustRegister(consumed, applied, dead, rescored, freshness, dirty, oldest)
+	consumed.Add(1200)
+	applied.WithLabelValues("purchase").Add(1100)
+	applied.WithLabelValues("view").Add(80)
+	rescored.Add(340)
+	for range 10 {
+		freshness.Observe(0.3)
+	}
+	freshness.Observe(1000)
+	dirty.Set(17)
+	oldest.Set(2.5)
+	return reg, consumed
+}
+
+// TestStatusPageMetricNames: every metric the status page reads is one the
+// consumer or the re-scorer registers (a renamed metric would leave a
+// column of dashes). Needs no services.
+func TestStatusPageMetricNames(t *testing.T) {
+	reg := descRecorder{}
+	consumer.NewMetrics(reg)
+	if _, err := rescore.New(rescore.Config{}, nil, zerolog.Nop(), reg); err != nil {
+		t.Fatal(err)
+	}
+	if len(reg) < 10 {
+		t.Fatalf("recorded only %d metric names: %v", len(reg), reg)
+	}
+	for _, name := range httpapi.StatusPageMetrics {
+		if !reg[name] {
+			t.Errorf("the status page reads %s, which neither the consumer nor the re-scorer registers", name)
+		}
+	}
+}
+
+// descRecorder is a Registerer that records the names of the metrics
+// registered on it.
+type descRecorder map[string]bool
+
+var fqName = regexp.MustCompile(`fqName: "([^"]+)"`)
+
+func (d descRecorder) Register(c prometheus.Collector) error {
+	ch := make(chan *prometheus.Desc)
+	go func() { c.Describe(ch); close(ch) }()
+	for desc := range ch {
+		if m := fqName.FindStringSubmatch(desc.String()); m != nil {
+			d[m[1]] = true
+		}
+	}
+	return nil
+}
+
+func (d descRecorder) MustRegister(cs ...prometheus.Collector) {
+	for _, c := range cs {
+		_ = d.Register(c)
+	}
+}
+
+func (d descRecorder) Unregister(prometheus.Collector) bool { return false }
+
+// TestStatusPage checks GET /status over HTTP against docs/openapi.yaml:
+// statuses, content type, what the server renders, the escaping, and the
+// rates between page views. TestStatusPageInBrowser renders it in Chromium.
+func TestStatusPage(t *testing.T) {
+	doc := loadSpec(t)
+	router, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := testenv.NewRedis(t)
+	statusShop(t, env.Store)
+	ready := func(context.Context) string { return "" }
+	reg, consumed := statusRegistry()
+	stalled := lagReport(time.Now().Add(-3 * time.Second))
+	h := httpapi.New(env.Store, httpapi.Options{Status: func() lag.Report { return stalled }}, ready, reg, zerolog.Nop())
+	noMonitor := httpapi.New(env.Store, httpapi.Options{}, ready, prometheus.NewRegistry(), zerolog.Nop())
+	unsampled := lag.NewMonitor(&lag.Sampler{}, 0, 0, zerolog.Nop(), nil)
+	starting := httpapi.New(env.Store, httpapi.Options{Status: unsampled.Report}, ready, reg, zerolog.Nop())
+	// A reason with markup, as a broker's error message could carry.
+	hostile := lag.Report{Status: lag.Unknown, Reason: `cannot sample: <script>alert("x")</script> & more`, Partitions: []lag.PartitionReport{}}
+	marked := httpapi.New(env.Store, httpapi.Options{Status: func() lag.Report { return hostile }}, ready, reg, zerolog.Nop())
+	dead, err := store.New(store.Config{Addrs: []string{env.RedisAddr}, Prefix: env.Prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = dead.Close()
+	down := httpapi.New(dead, httpapi.Options{Status: func() lag.Report { return stalled }}, ready, reg, zerolog.Nop())
+
+	tests := []struct {
+		name    string
+		h       http.Handler
+		path    string
+		status  int
+		invalid bool // the spec rejects the request too
+		want    []string
+		wantNot []string
+	}{
+		{name: "lag and metrics", path: "/status", status: 200, want: []string{
+			`<title>alsobought status: ERR</title>`, `id="group" class="group" data-status="ERR"`, `a partition is stalled`,
+			`members <b>1</b>`, `lag <b>1,342</b> messages`, `window <b>20s</b> over 3 samples`,
+			`<tr class="partition" data-partition="0" data-status="OK">`, `<tr class="partition" data-partition="1" data-status="ERR">`,
+			`<td class="n">1m35s</td>`, `<td class="n">46600</td>`,
+			`<td>events consumed</td>`, `<td class="n">1,200</td>`, `<td class="n">1,180</td>`, `<td class="n">340</td>`,
+			`<td>p50</td><td class="n">0.31 s</td>`, `<td>p95</td><td class="n">&gt; 6m49s</td>`, `<td class="n">11</td>`,
+			`<td class="n">17</td>`, `<td class="n">2.5 s</td>`,
+		}, wantNot: []string{`id="related"`, `id="recommendations"`, `id="lookup-error"`}},
+		{name: "item lookup, every list", path: "/status?item=tv", status: 200, want: []string{
+			`data-list="bought"`, `data-list="viewed"`, `data-list="viewed_bought"`, `<tr data-item="radio">`, `viewed_then_bought, computed`,
+		}},
+		{name: "item lookup, one list, as the form sends it", path: "/status?item=milk&list=bought&customer=&k=", status: 200, want: []string{
+			`data-list="bought"`, `<tr data-item="bread">`, `<option value="bought" selected>`,
+		}, wantNot: []string{`data-list="viewed"`, `id="recommendations"`}},
+		{name: "item lookup, an id to escape", path: "/status?item=hat%2Fred&list=all", status: 200, want: []string{
+			`<a href="?item=scarf%2bwool">scarf&#43;wool</a>`, `value="hat/red"`,
+		}},
+		{name: "item without a list", path: "/status?item=caviar", status: 200, want: []string{`No list yet.`}},
+		{name: "customer lookup", path: "/status?customer=me&k=2", status: 200, want: []string{
+			`data-customer="me" data-known="true"`, `<tr data-item="bread" data-reason="bought">`,
+			`because you bought <a href="?item=milk">milk</a>`, `<tr data-item="pen" data-reason="popular">`,
+		}},
+		{name: "unknown customer", path: "/status?customer=stranger&k=1", status: 200, want: []string{`data-known="false"`, `data-item="pen"`}},
+		{name: "both lookups", path: "/status?item=tea&customer=w%2F3", status: 200, want: []string{`id="related"`, `data-customer="w/3"`}},
+		{name: "bad item id", path: "/status?item=mi%7Blk", status: 400, invalid: true, want: []string{
+			`id="lookup-error" data-code="400">item id: `, `data-partition="1"`,
+		}, wantNot: []string{`id="related"`}},
+		{name: "bad customer id", path: "/status?item=milk&customer=m%20e", status: 400, invalid: true, want: []string{`customer id: `}, wantNot: []string{`id="related"`}},
+		{name: "unknown list", path: "/status?item=milk&list=wished", status: 400, invalid: true, want: []string{`list: unknown list &#34;wished&#34;`}},
+		{name: "k too large", path: "/status?item=milk&k=101", status: 400, invalid: true, want: []string{`k must be an integer from 1 to 100`}},
+		{name: "too many excluded", path: "/status?customer=me&exclude=" + strings.TrimSuffix(strings.Repeat("x,", 51), ","), status: 400, invalid: true,
+			want: []string{`exclude: at most 50 item ids`}},
+		{name: "redis down", h: down, path: "/status?customer=me", status: 503, want: []string{
+			`data-code="503">state store unavailable`, `data-partition="1" data-status="ERR"`,
+		}},
+		{name: "redis down, no lookup", h: down, path: "/status", status: 200},
+		{name: "no lag monitor", h: noMonitor, path: "/status", status: 200, want: []string{
+			`runs no lag monitor`, `title="not exported (yet)"`, `Not exported by this process.`,
+		}, wantNot: []string{`data-partition`}},
+		{name: "before the first sample", h: starting, path: "/status", status: 200, want: []string{
+			`data-status="UNKNOWN"`, `not sampled yet`, `evaluated never`, `No partition sampled yet.`,
+		}},
+		{name: "markup is escaped", h: marked, path: "/status?item=milk", status: 200, want: []string{
+			`cannot sample: &lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; more`,
+		}, wantNot: []string{`<script>`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			handler := tc.h
+			if handler == nil {
+				handler = h
+			}
+			rec := specGet(t, router, handler, tc.path, "", tc.invalid, tc.status)
+			if ct := rec.Header().Get("Content-Type"); ct != "text/html; charset=utf-8" {
+				t.Fatalf("content type %q", ct)
+			}
+			if csp := rec.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
+				t.Errorf("Content-Security-Policy %q", csp)
+			}
+			body := rec.Body.String()
+			for _, w := range tc.want {
+				if !strings.Contains(body, w) {
+					t.Errorf("the page lacks %s", w)
+				}
+			}
+			for _, w := range tc.wantNot {
+				if strings.Contains(body, w) {
+					t.Errorf("the page has %s", w)
+				}
+			}
+			if t.Failed() {
+				t.Logf("the page:\n%s", body)
+			}
+		})
+	}
+
+	t.Run("rates between page views", func(t *testing.T) {
+		// A handler of its own: the rates of h depend on the views above.
+		h := httpapi.New(env.Store, httpapi.Options{}, ready, reg, zerolog.Nop())
+		get := func() string {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest("GET", "/status", nil))
+			return rec.Body.String()
+		}
+		if first := get(); !strings.Contains(first, "Reload the page for rates") || strings.Contains(first, "Per second:") {
+			t.Fatalf("the first view shows a rate:\n%s", first)
+		}
+		time.Sleep(1100 * time.Millisecond)
+		consumed.Add(220)
+		second := get()
+		m := regexp.MustCompile(`(?s)<td>events consumed</td>\s*<td class="n">([\d,]+)</td><td class="n">([\d.]+)</td>`).FindStringSubmatch(second)
+		if m == nil || m[1] != "1,420" {
+			t.Fatalf("events consumed: %q in\n%s", m, second)
+		}
+		var rate float64
+		if _, err := fmt.Sscan(m[2], &rate); err != nil || rate < 100 || rate > 200 {
+			t.Fatalf("220 events over about 1.1 s: rate %s", m[2])
+		}
+		if !regexp.MustCompile(`Per second: the change between the page views at \d\d:\d\d:\d\d and \d\d:\d\d:\d\d UTC \(1\.\d s\)`).MatchString(second) {
+			t.Fatalf("the rate window is not said:\n%s", second)
+		}
+		// A reload within a second shows the same window.
+		if third := get(); !strings.Contains(third, `<td class="n">`+m[2]+`</td>`) {
+			t.Fatalf("a quick reload changed the rate from %s", m[2])
+		}
+	})
+}
+
+// TestStatusPageInBrowser renders GET /status in headless Chromium (Debian's
+// chromium; deploy/local/ensure-chromium.sh, run by make test, installs
+// it), served on a real listener from a real store, and checks the DOM the
+// browser built: the partition rows, the statuses, the related items and
+// the recommendations with their reasons; that the links of a lookup lead
+// to the right page; and that a screenshot is a real picture.
+func TestStatusPageInBrowser(t *testing.T) {
+	browser := newChromium(t)
+	env := testenv.NewRedis(t)
+	statusShop(t, env.Store)
+	reg, _ := statusRegistry()
+	report := lagReport(time.Now().Add(-2 * time.Second))
+	srv := httptest.NewServer(httpapi.New(env.Store, httpapi.Options{Status: func() lag.Report { return report }},
+		func(context.Context) string { return "" }, reg, zerolog.Nop()))
+	t.Cleanup(srv.Close)
+	start := time.Now()
+
+	dom := browser.dumpDOM(t, srv.URL+"/status")
+	rows := regexp.MustCompile(`<tr class="partition" data-partition="(\d+)" data-status="(\w+)">`).FindAllStringSubmatch(dom, -1)
+	if len(rows) != 2 || rows[0][1] != "0" || rows[0][2] != "OK" || rows[1][1] != "1" || rows[1][2] != "ERR" {
+		t.Fatalf("partition rows %q, want 0 OK and 1 ERR:\n%s", rows, dom)
+	}
+	for _, want := range []string{
+		"alsobought status: ERR", "a partition is stalled", "stalled: 1330 messages wait and the committed offset has not moved in the window",
+		"consuming", "1m35s", "events consumed 1,200", "p50 0.31 s", "p95 > 6m49s", "items waiting to be re-scored 17",
+	} {
+		if !strings.Contains(text(dom), want) {
+			t.Errorf("the page does not say %q:\n%s", want, text(dom))
+		}
+	}
+	if strings.Contains(dom, `id="related"`) || strings.Contains(dom, `id="recommendations"`) {
+		t.Errorf("a lookup is shown without one being asked for")
+	}
+
+	dom = browser.dumpDOM(t, srv.URL+"/status?item=tv&list=all")
+	for list, want := range map[string]string{"bought": "No list yet.", "viewed": `data-item="radio"`, "viewed_bought": `data-item="radio"`} {
+		card := between(dom, `data-list="`+list+`"`, `</div>`)
+		if !strings.Contains(card, want) {
+			t.Errorf("the %s list of tv lacks %s: %q", list, want, card)
+		}
+	}
+
+	dom = browser.dumpDOM(t, srv.URL+"/status?customer=me&k=3")
+	recs := regexp.MustCompile(`<tr data-item="([^"]+)" data-reason="(\w+)">`).FindAllStringSubmatch(dom, -1)
+	if len(recs) != 3 || recs[0][1] != "bread" || recs[0][2] != "bought" || recs[2][2] != "popular" {
+		t.Fatalf("recommendations %q, want bread (bought) first and popular back-fill:\n%s", recs, dom)
+	}
+	section := text(between(dom, `id="recommendations"`, `</section>`))
+	for _, want := range []string{"Recommendations for customer me", "1 bread 1.065 because you bought milk", "pen 0.222 popular"} {
+		if !strings.Contains(section, want) {
+			t.Errorf("the recommendations do not say %q: %s", want, section)
+		}
+	}
+
+	// Follow the link of an item whose id needs escaping, as a click would.
+	dom = browser.dumpDOM(t, srv.URL+"/status?item=hat%2Fred&list=bought")
+	m := regexp.MustCompile(`<tr data-item="scarf\+wool">.*?<a href="([^"]+)">`).FindStringSubmatch(dom)
+	if m == nil {
+		t.Fatalf("no link to scarf+wool in the bought list of hat/red:\n%s", dom)
+	}
+	base, _ := url.Parse(srv.URL + "/status?item=hat%2Fred&list=bought")
+	link, err := base.Parse(strings.ReplaceAll(m[1], "&amp;", "&"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dom = browser.dumpDOM(t, link.String())
+	if !strings.Contains(dom, `id="related" data-item="scarf+wool"`) || !strings.Contains(between(dom, `data-list="bought"`, `</div>`), `data-item="hat/red"`) {
+		t.Fatalf("the link %s does not lead to the lists of scarf+wool:\n%s", link, dom)
+	}
+
+	dom = browser.dumpDOM(t, srv.URL+"/status?customer=m%7Be")
+	if e := text(between(dom, `id="lookup-error"`, `</p>`)); !strings.Contains(e, "customer id: ") || !strings.Contains(dom, `data-partition="1"`) {
+		t.Fatalf("a bad customer id: the page should say why and still show the lag: %q\n%s", e, dom)
+	}
+
+	shot := filepath.Join(t.TempDir(), "status.png")
+	browser.screenshot(t, srv.URL+"/status?item=milk&customer=me", shot, 1200, 900)
+	f, err := os.Open(shot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("the screenshot is not a PNG: %v", err)
+	}
+	if b := img.Bounds(); b.Dx() != 1200 || b.Dy() != 900 {
+		t.Fatalf("screenshot of %v, want 1200x900", b)
+	}
+	// Something is drawn: the badges are coloured and the text is dark.
+	colours := map[uint32]bool{}
+	for y := 0; y < 900; y += 3 {
+		for x := 0; x < 1200; x += 3 {
+			r, g, b, _ := img.At(x, y).RGBA()
+			colours[r>>12<<8|g>>12<<4|b>>12] = true
+		}
+	}
+	if len(colours) < 20 {
+		t.Fatalf("the screenshot has %d colours: a blank page?", len(colours))
+	}
+	t.Logf("%d pages rendered by %s in %s", browser.runs, browser.version, time.Since(start).Round(10*time.Millisecond))
+}
+
+// chromium runs headless Chromium, one process per page.
+type chromium struct {
+	path, version, profile string
+	runs                   int
+}
+
+// newChromium finds the browser (ALSOBOUGHT_CHROMIUM, default chromium), or
+// skips; under ALSOBOUGHT_REQUIRE_SERVICES=1 it fails instead.
+func newChromium(t *testing.T) *chromium {
+	t.Helper()
+	name := os.Getenv("ALSOBOUGHT_CHROMIUM")
+	if name == "" {
+		name = "chromium"
+	}
+	path, err := exec.LookPath(name)
+	if err != nil {
+		testenv.Need(t, "needs %s: deploy/local/ensure-chromium.sh (run by make test) installs Debian's chromium", name)
+	}
+	out, err := exec.Command(path, "--version").Output()
+	if err != nil {
+		t.Fatalf("%s --version: %v", path, err)
+	}
+	return &chromium{path: path, version: strings.TrimSpace(string(out)), profile: t.TempDir()}
+}
+
+func (c *chromium) run(t *testing.T, args ...string) []byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// --no-sandbox: make test runs as root in containers, where the sandbox cannot start.
+	cmd := exec.CommandContext(ctx, c.path, append([]string{"--headless", "--no-sandbox", "--disable-gpu",
+		"--disable-dev-shm-usage", "--no-first-run", "--hide-scrollbars", "--user-data-dir=" + c.profile}, args...)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s %s: %v\n%s", c.path, strings.Join(args, " "), err, stderr.String())
+	}
+	c.runs++
+	return stdout.Bytes()
+}
+
+// dumpDOM returns the DOM of the page at u, serialized after it loaded.
+func (c *chromium) dumpDOM(t *testing.T, u string) string {
+	t.Helper()
+	dom := string(c.run(t, "--dump-dom", u))
+	if !strings.Contains(dom, "<h1>alsobought status</h1>") {
+		t.Fatalf("%s: not the status page:\n%s", u, dom)
+	}
+	return dom
+}
+
+// screenshot writes a PNG of the page at u as a window of w×h shows it.
+func (c *chromium) screenshot(t *testing.T, u, file string, w, h int) {
+	t.Helper()
+	c.run(t, "--screenshot="+file, fmt.Sprintf("--window-size=%d,%d", w, h), u)
+}
+
+var (
+	tags   = regexp.MustCompile(`<[^>]*>`)
+	spaces = regexp.MustCompile(`\s+`)
+)
+
+// text is the text of HTML: tags removed, the common entities decoded,
+// runs of white space made one space.
+func text(html string) string {
+	s := tags.ReplaceAllString(html, " ")
+	s = strings.NewReplacer("&amp;", "&", "&lt;", "<", "&gt;", ">", "&quot;", `"`, "&#39;", "'", "&nbsp;", " ").Replace(s)
+	return strings.TrimSpace(spaces.ReplaceAllString(s, " "))
+}
+
+// between returns the part of s from the first from to the next to after
+// it, "" when from is missing.
+func between(s, from, to string) string {
+	i := strings.Index(s, from)
+	if i < 0 {
+		return ""
+	}
+	s = s[i:]
+	if j := strings.Index(s, to); j >= 0 {
+		return s[:j]
+	}
+	return s
+}

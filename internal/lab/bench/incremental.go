@@ -1,0 +1,213 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/alsobought/alsobought/event"
+	"github.com/alsobought/alsobought/internal/lab/oracle"
+	"github.com/alsobought/alsobought/internal/rescore"
+	"github.com/alsobought/alsobought/store"
+)
+
+// IncrementalReport compares the two ways of bringing the lists up to date
+// with a new day of events: applying that day through the pipeline, on a
+// state that already holds everything before it, or rebuilding every list
+// from all the events with the batch oracle (`alsobought bootstrap`).
+type IncrementalReport struct {
+	Dataset       string `json:"dataset"`
+	Events        int    `json:"events"`
+	HistoryEvents int    `json:"history_events"`  // before the last day
+	LastDayEvents int    `json:"last_day_events"` // the last 24 hours of event time
+	Customers     int    `json:"customers"`
+	Items         int    `json:"items"`
+
+	// Batch: oracle.Build of every event, WriteState, RescoreAll, into an
+	// empty prefix, timed in this process.
+	BatchSeconds        float64 `json:"batch_seconds"`
+	BatchBuildSeconds   float64 `json:"batch_build_seconds"`
+	BatchWriteSeconds   float64 `json:"batch_write_seconds"`
+	BatchRescoreSeconds float64 `json:"batch_rescore_seconds"`
+	BatchLists          int     `json:"batch_lists"`
+	BatchCPUSeconds     float64 `json:"batch_cpu_seconds"` // this process
+	BatchRedisCmds      float64 `json:"batch_redis_cmds"`
+
+	// Incremental: the last day produced as fast as the broker takes it
+	// and applied by serve, to zero lag and no dirty list.
+	IncrementalSeconds        float64 `json:"incremental_seconds"`
+	IncrementalAppliedSeconds float64 `json:"incremental_applied_seconds"`
+	IncrementalCPUSeconds     float64 `json:"incremental_cpu_seconds"` // serve process
+	IncrementalRedisCmds      float64 `json:"incremental_redis_cmds"`
+	IncrementalListsRescored  float64 `json:"incremental_lists_rescored"`
+
+	// Ratios: batch over incremental (how many times cheaper the
+	// incremental way is).
+	WallRatio     float64 `json:"wall_ratio"`
+	CPURatio      float64 `json:"cpu_ratio"`
+	RedisCmdRatio float64 `json:"redis_cmd_ratio"`
+
+	// Setting up the incremental side (not part of the comparison): the
+	// state of the history, built like the batch.
+	BootstrapSeconds float64 `json:"bootstrap_seconds"`
+	FeedOff          bool    `json:"feed_off"` // both sides run with the change feed off
+
+	// Other clients of the same Redis (see Report): their command rate
+	// before and after, and whether it distorts the Redis command counts.
+	RedisOtherCmdsPerSecBefore float64 `json:"redis_other_cmds_per_sec_before"`
+	RedisOtherCmdsPerSecAfter  float64 `json:"redis_other_cmds_per_sec_after"`
+	RedisShared                bool    `json:"redis_shared"`
+}
+
+// LastDay is the span of event time streamed incrementally.
+const LastDay = 24 * time.Hour
+
+// SplitLastDay cuts time-sorted events into those before the last 24 hours
+// of event time and those within it.
+func SplitLastDay(evs []event.Event) (history, last []event.Event) {
+	if len(evs) == 0 {
+		return nil, nil
+	}
+	cut := evs[len(evs)-1].Time.Add(-LastDay)
+	i := len(evs)
+	for i > 0 && evs[i-1].Time.After(cut) {
+		i--
+	}
+	return evs[:i], evs[i:]
+}
+
+// RunIncremental measures both ways on the same events. Both run with the
+// list change feed off: publishing is not what is compared, and a rebuild
+// would publish every list.
+func RunIncremental(ctx context.Context, cfg Config, dataset string, evs []event.Event) (IncrementalReport, error) {
+	cfg.defaults()
+	if err := cfg.Validate(); err != nil {
+		return IncrementalReport{}, err
+	}
+	if len(evs) < 2 {
+		return IncrementalReport{}, fmt.Errorf("bench needs at least 2 events, got %d", len(evs))
+	}
+	history, last := SplitLastDay(evs)
+	rep := IncrementalReport{Dataset: dataset, Events: len(evs), HistoryEvents: len(history), LastDayEvents: len(last), FeedOff: true}
+	rep.Customers, rep.Items, _ = distinct(evs)
+	if len(history) == 0 || len(last) == 0 {
+		return rep, fmt.Errorf("the events span %s: need events before and within the last %s", evs[len(evs)-1].Time.Sub(evs[0].Time), LastDay)
+	}
+
+	probe, err := cfg.openStore(ctx, "unused")
+	if err != nil {
+		return rep, err
+	}
+	defer probe.Close()
+	if _, rep.RedisOtherCmdsPerSecBefore, err = otherLoad(ctx, probe.Client()); err != nil {
+		return rep, err
+	}
+	cfg.logf("batch: rebuilding from all %d events (oracle, write, re-score every list)", len(evs))
+	if err := runBatch(ctx, &cfg, evs, &rep); err != nil {
+		return rep, err
+	}
+
+	s, err := newState(ctx, &cfg, "inc")
+	if err != nil {
+		return rep, err
+	}
+	defer func() {
+		if cerr := s.cleanup(false); cerr != nil {
+			cfg.logf("cleanup: %v", cerr)
+		}
+	}()
+	cfg.logf("incremental: bootstrapping %d events before the last day into %s", len(history), s.prefix)
+	start := time.Now()
+	if _, _, err := rebuild(ctx, &cfg, s.st, history); err != nil {
+		return rep, err
+	}
+	rep.BootstrapSeconds = time.Since(start).Seconds()
+	c, err := s.serve(ctx, false)
+	if err != nil {
+		return rep, err
+	}
+	defer c.stop()
+	cfg.logf("incremental: streaming the last day, %d events", len(last))
+	ph, err := s.phase(ctx, c, last, 0)
+	if err != nil {
+		return rep, err
+	}
+	rep.IncrementalSeconds = ph.caughtUp.Seconds()
+	rep.IncrementalAppliedSeconds = ph.applied.Seconds()
+	rep.IncrementalCPUSeconds = ph.serveCPU
+	rep.IncrementalRedisCmds = ph.redis.commands
+	rep.IncrementalListsRescored = ph.rescored
+	rep.WallRatio = rep.BatchSeconds / rep.IncrementalSeconds
+	rep.CPURatio = rep.BatchCPUSeconds / rep.IncrementalCPUSeconds
+	rep.RedisCmdRatio = rep.BatchRedisCmds / rep.IncrementalRedisCmds
+	c.stop()
+	if _, rep.RedisOtherCmdsPerSecAfter, err = otherLoad(ctx, probe.Client()); err != nil {
+		return rep, err
+	}
+	others := max(rep.RedisOtherCmdsPerSecBefore, rep.RedisOtherCmdsPerSecAfter)
+	rep.RedisShared = others*rep.BatchSeconds > 0.01*rep.BatchRedisCmds || others*rep.IncrementalSeconds > 0.01*rep.IncrementalRedisCmds
+	c.removeLog()
+	return rep, nil
+}
+
+// runBatch times the rebuild from scratch into a fresh prefix.
+func runBatch(ctx context.Context, cfg *Config, evs []event.Event, rep *IncrementalReport) error {
+	n := freshNames("batch")
+	st, err := cfg.openStore(ctx, n.prefix)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if _, err := st.DeleteState(dctx); err != nil {
+			cfg.logf("cleanup: %v", err)
+		}
+		st.Close()
+	}()
+	r0, err := readRedisStats(ctx, st.Client())
+	if err != nil {
+		return err
+	}
+	cpu0 := selfCPU()
+	took, lists, err := rebuild(ctx, cfg, st, evs)
+	if err != nil {
+		return err
+	}
+	rep.BatchCPUSeconds = selfCPU() - cpu0
+	r1, err := readRedisStats(ctx, st.Client())
+	if err != nil {
+		return err
+	}
+	rep.BatchRedisCmds = r0.to(r1).commands
+	rep.BatchBuildSeconds, rep.BatchWriteSeconds, rep.BatchRescoreSeconds = took[0].Seconds(), took[1].Seconds(), took[2].Seconds()
+	rep.BatchSeconds = (took[0] + took[1] + took[2]).Seconds()
+	rep.BatchLists = lists
+	return nil
+}
+
+// rebuild does what `alsobought bootstrap` does into an empty prefix:
+// oracle.Build, WriteState, RescoreAll (with the outbox off, as the feed
+// is off). It returns the time of each of the three steps and the lists
+// re-scored.
+func rebuild(ctx context.Context, cfg *Config, st *store.Store, evs []event.Event) ([3]time.Duration, int, error) {
+	var took [3]time.Duration
+	t := time.Now()
+	o := oracle.Build(evs, cfg.Oracle)
+	took[0] = time.Since(t)
+	t = time.Now()
+	if err := st.WriteState(ctx, o.Snapshot()); err != nil {
+		return took, 0, err
+	}
+	took[1] = time.Since(t)
+	rs, err := rescore.New(rescore.Config{Method: cfg.Method, Rules: cfg.Rules}, st, zerolog.Nop(), nil)
+	if err != nil {
+		return took, 0, err
+	}
+	t = time.Now()
+	n, err := rs.RescoreAll(ctx)
+	took[2] = time.Since(t)
+	return took, n, err
+}

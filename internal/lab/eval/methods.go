@@ -1,0 +1,171 @@
+package eval
+
+import (
+	"github.com/alsobought/alsobought/internal/recommend"
+	"github.com/alsobought/alsobought/scoring"
+	"github.com/alsobought/alsobought/store"
+)
+
+// methodsFor returns the methods of an evaluation, in report order:
+// popularity, each score, the view-based lists where the data has views,
+// the served blend, and for sessions the echo baseline.
+func methodsFor(cfg Config, hasViews bool) []string {
+	out := []string{MethodPopularity, MethodPopularityOwned}
+	for _, m := range []scoring.Method{scoring.Count, scoring.Cosine, scoring.Jaccard, scoring.LLR, scoring.Amazon2017, scoring.Amazon2017Prior} {
+		out = append(out, string(m))
+	}
+	if hasViews {
+		out = append(out, MethodViewed, MethodViewedBought)
+	}
+	out = append(out, MethodServed)
+	if cfg.Protocol == Sessions {
+		out = append(out, MethodEcho)
+	}
+	return out
+}
+
+// recommendFor returns method m's top K for one judged customer, per
+// target (only popularity differs between targets: each target gets the
+// popularity list of its own kind).
+//
+// The popularity rows are the list of the window before the cutoff, of the
+// target's kind: "popularity" without the customer's owned items (the
+// classic baseline), "popularity_with_owned" with them.
+//
+// A score's row uses only that score's "bought also bought" lists, of
+// every source (purchases and views alike), ranked by recommend.ByScore
+// without owned items and without popularity, so it measures the score
+// alone. The view rows do the same with "viewed also viewed" (scored by the
+// served method) and "viewed then bought" lists. The served row is the
+// API's answer: recommend.Merge over the plan of the customer's histories
+// and context, with every list kind, the popularity prior and the repeat
+// share.
+func recommendFor(m string, c judged, model Model, cfg Config) map[Target][]string {
+	q := c.query
+	q.KeepOwned = cfg.KeepOwned
+	plan := recommend.NewPlan(q)
+	same := func(items []string) map[Target][]string {
+		return map[Target][]string{TargetBought: items, TargetViewed: items}
+	}
+	excludeOwned := func(item string) bool { return plan.Exclude[item] || plan.Owned[item] }
+	switch m {
+	case MethodEcho:
+		return same(c.revealed[:min(cfg.K, len(c.revealed))])
+	case MethodPopularity, MethodPopularityOwned:
+		skip := excludeOwned
+		if m == MethodPopularityOwned {
+			skip = func(item string) bool { return plan.Exclude[item] }
+		}
+		out := map[Target][]string{}
+		for target, kind := range map[Target]store.ListKind{TargetBought: store.Bought, TargetViewed: store.Viewed} {
+			for _, p := range model.Popular(kind).Items {
+				if len(out[target]) == cfg.K {
+					break
+				}
+				if !skip(p.Item) {
+					out[target] = append(out[target], p.Item)
+				}
+			}
+		}
+		return out
+	case MethodServed:
+		var l recommend.Lists
+		for _, x := range plan.Bought {
+			l.AlsoBought = append(l.AlsoBought, model.List(store.Bought, cfg.Served, x))
+		}
+		for _, x := range plan.Viewed {
+			l.ViewedBought = append(l.ViewedBought, model.List(store.ViewedBought, cfg.Served, x))
+			l.AlsoViewed = append(l.AlsoViewed, model.List(store.Viewed, cfg.Served, x))
+		}
+		pop := model.Popular(store.Bought)
+		req := recommend.Request{K: cfg.K, Exclude: plan.Exclude, Owned: plan.Owned, Prior: recommend.Prior{
+			Popular: pop.Items, Total: pop.Total, Distinct: pop.Distinct, RepeatShare: model.Repeats().Share()}}
+		return same(itemsOf(recommend.Merge(plan.Sources(l), req)))
+	}
+	// One list kind from every source, ranked by recency within its kind.
+	kind, method := store.Bought, scoring.Method(m)
+	switch m {
+	case MethodViewed:
+		kind, method = store.Viewed, cfg.Served
+	case MethodViewedBought:
+		kind = store.ViewedBought
+	}
+	var sources []recommend.Source
+	for _, items := range [][]string{plan.Bought, plan.Viewed} {
+		for i, x := range items {
+			sources = append(sources, recommend.Source{Item: x, Bought: true, Rank: i, AlsoBought: model.List(kind, method, x)})
+		}
+	}
+	return same(recommend.ByScore(sources, cfg.K, excludeOwned))
+}
+
+func itemsOf(recs []recommend.Recommendation) []string {
+	out := make([]string, len(recs))
+	for i, r := range recs {
+		out[i] = r.Item
+	}
+	return out
+}
+
+// tally sums a method's hits per target over customers and windows.
+type tally struct {
+	sums map[tallyKey]*sum
+}
+
+type tallyKey struct {
+	method string
+	target Target
+}
+
+type sum struct {
+	customers, hits int
+	recall          float64
+	items           map[string]bool
+}
+
+func newTally() *tally { return &tally{sums: map[tallyKey]*sum{}} }
+
+// add counts one customer's recommendations under every target the
+// customer has.
+func (t *tally) add(method string, c judged, recs map[Target][]string) {
+	for _, target := range []Target{TargetBought, TargetViewed} {
+		want := c.targets[target]
+		if method == MethodEcho {
+			want = c.echoTargets[target]
+		}
+		if len(c.targets[target]) == 0 { // echo is judged on the same customers
+			continue
+		}
+		k := tallyKey{method, target}
+		s := t.sums[k]
+		if s == nil {
+			s = &sum{items: map[string]bool{}}
+			t.sums[k] = s
+		}
+		s.customers++
+		hits := 0
+		for _, it := range recs[target] {
+			s.items[it] = true
+			if want[it] {
+				hits++
+			}
+		}
+		if hits > 0 {
+			s.hits++
+		}
+		s.recall += float64(hits) / float64(len(want))
+	}
+}
+
+func (t *tally) result(method string, target Target, itemsSeen int) (Result, bool) {
+	s := t.sums[tallyKey{method, target}]
+	if s == nil || s.customers == 0 {
+		return Result{}, false
+	}
+	r := Result{Method: method, Target: target, Hits: s.hits, Customers: s.customers, Items: len(s.items),
+		HR: float64(s.hits) / float64(s.customers), Recall: s.recall / float64(s.customers)}
+	if itemsSeen > 0 {
+		r.Coverage = float64(len(s.items)) / float64(itemsSeen)
+	}
+	return r, true
+}

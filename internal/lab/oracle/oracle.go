@@ -1,0 +1,280 @@
+// Package oracle is the batch model of DESIGN.md sections 2-4: it replays
+// events in arrival order to get each customer's final purchase and view
+// histories and the viewed-then-bought counters, then derives every other
+// counter from the final histories alone. It never runs the consumer's
+// change code (package delta's Batch), so comparing it with the streamed
+// state in Redis checks that code instead of sharing it. It also backs
+// `alsobought bootstrap`, which loads the same state into Redis.
+package oracle
+
+import (
+	"sort"
+	"time"
+
+	"github.com/alsobought/alsobought/event"
+	"github.com/alsobought/alsobought/internal/delta"
+	"github.com/alsobought/alsobought/scoring"
+	"github.com/alsobought/alsobought/store"
+)
+
+// Settings are the state-shaping settings the oracle follows.
+type Settings struct {
+	HistorySize     int         // K_hist
+	ViewHistorySize int         // K_view; 0 means purchases only (views are ignored)
+	Dedup           delta.Dedup // which recent event ids count as duplicates
+}
+
+// State is the full counter state.
+type State struct {
+	Settings
+	Histories     map[string]*delta.History // customer -> retained purchases
+	ViewHistories map[string]*delta.History // customer -> retained views
+	Bought        store.Counters            // derived from Histories
+	Viewed        store.Counters            // derived from ViewHistories
+	// ViewedBought is M_XY (X -> Y) and ViewedTotal M_X: they never
+	// decrease, so they come from the replay, not from final histories.
+	ViewedBought map[string]map[string]int64
+	ViewedTotal  map[string]int64
+	// Repeats counts the purchases and the repeat purchases (of an item
+	// in the retained history), from the replay too.
+	Repeats store.Repeats
+	// Anchor is the latest event time applied; Popular the counts of each
+	// kind (Bought, Viewed) in the popularity window before it.
+	Anchor  time.Time
+	Popular map[store.ListKind]store.Popularity
+	// Buckets are the popularity day buckets of the window (kind -> day ->
+	// field -> count, fields as stored), and ItemCategories the category of
+	// each item's latest event with one: bootstrap writes both.
+	Buckets        map[store.ListKind]map[string]map[string]int64
+	ItemCategories map[string]string
+}
+
+// Build replays events (in arrival order) and derives the counters. An
+// event whose id its customer recently used is a duplicate and changes
+// nothing, by the same rule the consumer follows (delta.Recent).
+func Build(events []event.Event, set Settings) *State {
+	s := &State{Settings: set, Histories: map[string]*delta.History{}, ViewHistories: map[string]*delta.History{},
+		ViewedBought: map[string]map[string]int64{}, ViewedTotal: map[string]int64{}}
+	history := func(m map[string]*delta.History, c string) *delta.History {
+		h := m[c]
+		if h == nil {
+			h = &delta.History{}
+			m[c] = h
+		}
+		return h
+	}
+	recent := make(map[string]*delta.Recent)
+	var counted []event.Event
+	for _, e := range events {
+		if set.Dedup.Window > 0 {
+			r := recent[e.CustomerID]
+			if r == nil {
+				r = &delta.Recent{}
+				recent[e.CustomerID] = r
+			}
+			if r.Seen(e.ID) {
+				continue
+			}
+			r.Add(e.ID, e.Time, set.Dedup)
+		}
+		counted = append(counted, e)
+		if e.Time.After(s.Anchor) {
+			s.Anchor = e.Time
+		}
+		switch e.Type {
+		case event.Purchase:
+			h := history(s.Histories, e.CustomerID)
+			s.Repeats.Purchases++
+			if h.Contains(e.ItemID) {
+				s.Repeats.Repeats++
+			}
+			if v := s.ViewHistories[e.CustomerID]; v != nil && !h.Contains(e.ItemID) {
+				for _, x := range v.Items {
+					if x == e.ItemID {
+						continue
+					}
+					if s.ViewedBought[x] == nil {
+						s.ViewedBought[x] = map[string]int64{}
+					}
+					s.ViewedBought[x][e.ItemID]++
+					s.ViewedTotal[x]++
+				}
+			}
+			h.Touch(e.ItemID, set.HistorySize)
+		case event.View:
+			if set.ViewHistorySize > 0 {
+				history(s.ViewHistories, e.CustomerID).Touch(e.ItemID, set.ViewHistorySize)
+			}
+		}
+	}
+	s.Bought = derive(s.Histories)
+	s.Viewed = derive(s.ViewHistories)
+	s.Popular, s.Buckets = popularity(counted, s.Anchor)
+	s.ItemCategories = map[string]string{}
+	for _, e := range counted {
+		if e.Category != "" {
+			s.ItemCategories[e.ItemID] = e.Category
+		}
+	}
+	return s
+}
+
+// popularity counts each kind's events in the days of the window before
+// the anchor (DESIGN.md section 3), also per day.
+func popularity(events []event.Event, anchor time.Time) (map[store.ListKind]store.Popularity, map[store.ListKind]map[string]map[string]int64) {
+	window := map[string]bool{}
+	for _, d := range store.WindowDays(anchor) {
+		window[d] = true
+	}
+	out := map[store.ListKind]store.Popularity{store.Bought: store.NewPopularity(anchor), store.Viewed: store.NewPopularity(anchor)}
+	buckets := map[store.ListKind]map[string]map[string]int64{store.Bought: {}, store.Viewed: {}}
+	for _, e := range events {
+		day := delta.PopularityDay(e.Time)
+		if !window[day] {
+			continue
+		}
+		kind := store.Viewed
+		if e.Type == event.Purchase {
+			kind = store.Bought
+		}
+		p := out[kind]
+		b := buckets[kind][day]
+		if b == nil {
+			b = map[string]int64{}
+			buckets[kind][day] = b
+		}
+		b[e.ItemID]++
+		if e.Category != "" {
+			b[delta.CategoryField(e.Category, e.ItemID)]++
+		}
+		p.Overall[e.ItemID]++
+		if e.Category != "" {
+			if p.ByCategory[e.Category] == nil {
+				p.ByCategory[e.Category] = map[string]int64{}
+			}
+			p.ByCategory[e.Category][e.ItemID]++
+		}
+	}
+	return out, buckets
+}
+
+// derive computes the counters of a set of final histories.
+func derive(histories map[string]*delta.History) store.Counters {
+	c := store.Counters{Co: map[string]map[string]int64{}, Hist: map[string]map[int64]int64{}, Buyers: map[string]int64{}}
+	for _, h := range histories {
+		m := int64(len(h.Items))
+		if m == 0 {
+			continue
+		}
+		c.Totals.Total += m
+		c.Totals.Customers++
+		for _, x := range h.Items {
+			c.Buyers[x]++
+			hx := c.Hist[x]
+			if hx == nil {
+				hx = make(map[int64]int64)
+				c.Hist[x] = hx
+			}
+			hx[m-1]++
+			cx := c.Co[x]
+			if cx == nil {
+				cx = make(map[string]int64)
+				c.Co[x] = cx
+			}
+			for _, y := range h.Items {
+				if y != x {
+					cx[y]++
+				}
+			}
+		}
+	}
+	return c
+}
+
+// counters returns the purchase or view counters.
+func (s *State) counters(kind store.ListKind) *store.Counters {
+	if kind == store.Viewed {
+		return &s.Viewed
+	}
+	return &s.Bought
+}
+
+// Items returns every item with a row of the kind, sorted.
+func (s *State) Items(kind store.ListKind) []string {
+	var out []string
+	if kind == store.ViewedBought {
+		for x := range s.ViewedTotal {
+			out = append(out, x)
+		}
+	} else {
+		for x := range s.counters(kind).Hist {
+			out = append(out, x)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Row returns what scoring needs for item x's list of a kind. For
+// ViewedBought, the candidates carry M_XY as Support.
+func (s *State) Row(kind store.ListKind, x string) scoring.Row {
+	c := s.counters(kind)
+	co := c.Co[x]
+	if kind == store.ViewedBought {
+		co = s.ViewedBought[x]
+	}
+	row := scoring.Row{Item: x, Buyers: c.Buyers[x]}
+	if kind != store.ViewedBought {
+		for n, cnt := range c.Hist[x] {
+			row.Hist = append(row.Hist, scoring.HistBin{Others: n, Customers: cnt})
+		}
+	}
+	for y, n := range co {
+		row.Candidates = append(row.Candidates, scoring.Candidate{Item: y, Support: n, Buyers: c.Buyers[y]})
+	}
+	return row
+}
+
+// List computes item x's related list of a kind.
+func (s *State) List(kind store.ListKind, x string, m scoring.Method, rules scoring.ListRules) []scoring.Related {
+	if kind == store.ViewedBought {
+		return scoring.ViewedBoughtList(s.Row(kind, x), s.ViewedTotal[x], s.Bought.Totals, rules)
+	}
+	return scoring.RelatedList(m, s.Row(kind, x), s.counters(kind).Totals, rules)
+}
+
+// Snapshot returns the state in the shape the store reads and writes.
+func (s *State) Snapshot() *store.Snapshot {
+	snap := store.NewSnapshot()
+	snap.Bought, snap.Viewed = s.Bought, s.Viewed
+	snap.ViewedBought, snap.ViewedTotal, snap.Repeats = s.ViewedBought, s.ViewedTotal, s.Repeats
+	snap.PopularAnchor, snap.PopularBuckets, snap.ItemCategories = s.Anchor, s.Buckets, s.ItemCategories
+	for c, h := range s.Histories {
+		if len(h.Items) > 0 {
+			snap.Histories[c] = h.Items
+		}
+	}
+	for c, h := range s.ViewHistories {
+		if len(h.Items) > 0 {
+			snap.ViewHistories[c] = h.Items
+		}
+	}
+	return snap
+}
+
+// FromSnapshot returns the counters and histories of a state read from
+// Redis (store.ReadSnapshot) as a State, so that lists of any method can be
+// computed from streamed counters exactly as from the oracle's own. The
+// popularity fields stay empty: a snapshot holds popularity lists, not
+// counts.
+func FromSnapshot(snap *store.Snapshot, set Settings) *State {
+	s := &State{Settings: set, Histories: map[string]*delta.History{}, ViewHistories: map[string]*delta.History{},
+		Bought: snap.Bought, Viewed: snap.Viewed, ViewedBought: snap.ViewedBought, ViewedTotal: snap.ViewedTotal, Repeats: snap.Repeats}
+	for c, items := range snap.Histories {
+		s.Histories[c] = &delta.History{Items: items}
+	}
+	for c, items := range snap.ViewHistories {
+		s.ViewHistories[c] = &delta.History{Items: items}
+	}
+	return s
+}

@@ -1,0 +1,184 @@
+// Package verify compares the streamed state in Redis with the batch oracle
+// (DESIGN.md promise 2): every counter, every customer history and every
+// related list.
+package verify
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/alsobought/alsobought/internal/delta"
+	"github.com/alsobought/alsobought/internal/lab/oracle"
+	"github.com/alsobought/alsobought/scoring"
+	"github.com/alsobought/alsobought/store"
+)
+
+// ScoreTolerance is the relative tolerance for list scores.
+const ScoreTolerance = 1e-9
+
+// maxExamples bounds the mismatches described in a report.
+const maxExamples = 20
+
+// Report counts what differs.
+type Report struct {
+	Counters          int // counters compared
+	Lists             int // lists compared
+	Customers         int // histories compared
+	CounterMismatches int
+	ListMismatches    int
+	HistoryMismatches int
+	Examples          []string
+}
+
+// OK reports whether nothing differs.
+func (r *Report) OK() bool {
+	return r.CounterMismatches == 0 && r.ListMismatches == 0 && r.HistoryMismatches == 0
+}
+
+func (r *Report) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "counters: %d compared, %d mismatching\n", r.Counters, r.CounterMismatches)
+	fmt.Fprintf(&b, "histories: %d compared, %d mismatching\n", r.Customers, r.HistoryMismatches)
+	fmt.Fprintf(&b, "lists: %d compared, %d mismatching\n", r.Lists, r.ListMismatches)
+	for _, e := range r.Examples {
+		fmt.Fprintf(&b, "  %s\n", e)
+	}
+	return b.String()
+}
+
+func (r *Report) example(format string, args ...any) {
+	if len(r.Examples) < maxExamples {
+		r.Examples = append(r.Examples, fmt.Sprintf(format, args...))
+	}
+}
+
+// Compare checks the snapshot against the oracle's state and lists: the
+// purchase and view counters, the viewed-then-bought counters, both kinds
+// of history, and every list of every kind.
+func Compare(want *oracle.State, got *store.Snapshot, m scoring.Method, rules scoring.ListRules) *Report {
+	r := CompareState(want, got)
+	for _, kind := range store.ListKinds() {
+		items := map[string]struct{}{}
+		for _, x := range want.Items(kind) {
+			items[x] = struct{}{}
+		}
+		for _, x := range unionKeys(items, got.Lists[kind]) {
+			r.Lists++
+			w := want.List(kind, x, m, rules)
+			g := got.Lists[kind][x].Items
+			if diff := scoring.EqualLists(w, g, ScoreTolerance); diff != "" {
+				r.ListMismatches++
+				r.example("%s list of %s: %s", kind, x, diff)
+			}
+		}
+	}
+	comparePopular(r, want, got)
+	return r
+}
+
+// comparePopular checks the stored popularity lists, overall and per
+// category, against the oracle's counts of the window before its anchor.
+func comparePopular(r *Report, want *oracle.State, got *store.Snapshot) {
+	for _, kind := range []store.ListKind{store.Bought, store.Viewed} {
+		wantLists := map[string]store.PopularList{}
+		for _, l := range want.Popular[kind].Lists(kind, time.Time{}) {
+			if len(l.Items) > 0 || l.Category == "" {
+				wantLists[l.Category] = l
+			}
+		}
+		for _, cat := range unionKeys(wantLists, got.Popular[kind]) {
+			r.Lists++
+			w, g := wantLists[cat], got.Popular[kind][cat]
+			if !w.Anchor.Equal(g.Anchor) || !slices.Equal(w.Items, g.Items) || w.Total != g.Total || w.Distinct != g.Distinct {
+				r.ListMismatches++
+				r.example("popular %s list (category %q): want anchor %s %v (total %d, distinct %d), got anchor %s %v (total %d, distinct %d)",
+					kind, cat, w.Anchor, head(w.Items), w.Total, w.Distinct, g.Anchor, head(g.Items), g.Total, g.Distinct)
+			}
+		}
+	}
+}
+
+func head(items []scoring.Popular) []scoring.Popular { return items[:min(5, len(items))] }
+
+// CompareState checks the counters and histories only.
+func CompareState(want *oracle.State, got *store.Snapshot) *Report {
+	r := &Report{}
+	for _, c := range []struct {
+		prefix    string
+		want, got store.Counters
+	}{{"", want.Bought, got.Bought}, {"view ", want.Viewed, got.Viewed}} {
+		compareCounters(r, c.prefix+"N", c.want.Co, c.got.Co)
+		compareCounters(r, c.prefix+"h", histKeyed(c.want.Hist), histKeyed(c.got.Hist))
+		compareCounters(r, c.prefix+"B", map[string]map[string]int64{"": c.want.Buyers}, map[string]map[string]int64{"": c.got.Buyers})
+		compareCounters(r, c.prefix+"totals",
+			map[string]map[string]int64{"": {"T": c.want.Totals.Total, "C": c.want.Totals.Customers}},
+			map[string]map[string]int64{"": {"T": c.got.Totals.Total, "C": c.got.Totals.Customers}})
+	}
+	compareCounters(r, "repeats",
+		map[string]map[string]int64{"": {"P": want.Repeats.Purchases, "R": want.Repeats.Repeats}},
+		map[string]map[string]int64{"": {"P": got.Repeats.Purchases, "R": got.Repeats.Repeats}})
+	compareCounters(r, "M", want.ViewedBought, got.ViewedBought)
+	compareCounters(r, "M_X", map[string]map[string]int64{"": want.ViewedTotal}, map[string]map[string]int64{"": got.ViewedTotal})
+
+	compareHistories(r, "history", want.Histories, got.Histories)
+	compareHistories(r, "view history", want.ViewHistories, got.ViewHistories)
+	return r
+}
+
+func compareHistories(r *Report, name string, want map[string]*delta.History, got map[string][]string) {
+	for _, c := range unionKeys(want, got) {
+		r.Customers++
+		var w []string
+		if h := want[c]; h != nil {
+			w = h.Items
+		}
+		if g := got[c]; !slices.Equal(w, g) {
+			r.HistoryMismatches++
+			r.example("%s of customer %s: want %v, got %v", name, c, w, g)
+		}
+	}
+}
+
+func compareCounters(r *Report, name string, want, got map[string]map[string]int64) {
+	for _, row := range unionKeys(want, got) {
+		for _, f := range unionKeys(want[row], got[row]) {
+			r.Counters++
+			if w, g := want[row][f], got[row][f]; w != g {
+				r.CounterMismatches++
+				r.example("%s[%s][%s]: want %d, got %d", name, row, f, w, g)
+			}
+		}
+	}
+}
+
+func histKeyed(m map[string]map[int64]int64) map[string]map[string]int64 {
+	out := make(map[string]map[string]int64, len(m))
+	for x, h := range m {
+		o := make(map[string]int64, len(h))
+		for n, c := range h {
+			o[fmt.Sprint(n)] = c
+		}
+		out[x] = o
+	}
+	return out
+}
+
+// unionKeys returns the sorted union of two maps' keys.
+func unionKeys[A, B any](a map[string]A, b map[string]B) []string {
+	seen := make(map[string]struct{}, len(a)+len(b))
+	for k := range a {
+		seen[k] = struct{}{}
+	}
+	for k := range b {
+		seen[k] = struct{}{}
+	}
+	out := make([]string, 0, len(seen))
+	for k := range seen {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

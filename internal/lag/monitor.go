@@ -1,0 +1,132 @@
+package lag
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/alsobought/alsobought/internal/obs"
+)
+
+// Defaults of the monitor.
+const (
+	DefaultInterval = 10 * time.Second
+	DefaultSamples  = 10 // the window: 10 samples, 90 s at the default interval
+)
+
+// Monitor samples every interval, keeps a window of samples, and exports
+// the evaluation as metrics and as Report.
+type Monitor struct {
+	sampler  *Sampler
+	interval time.Duration
+	size     int
+	log      zerolog.Logger
+	retries  zerolog.Logger // rate-limited: an outage fails every sample
+	m        *metrics
+
+	mu     sync.Mutex
+	window []Sample
+	report Report
+}
+
+// NewMonitor returns a monitor that registers its metrics on reg.
+func NewMonitor(s *Sampler, interval time.Duration, samples int, log zerolog.Logger, reg prometheus.Registerer) *Monitor {
+	if interval <= 0 {
+		interval = DefaultInterval
+	}
+	if samples < 2 {
+		samples = DefaultSamples
+	}
+	log = log.With().Str("component", "lag").Logger()
+	return &Monitor{sampler: s, interval: interval, size: samples, log: log, retries: obs.Repeats(log),
+		m: newMetrics(reg), report: Report{Status: Unknown, Reason: "not sampled yet", Partitions: []PartitionReport{}}}
+}
+
+// Run samples until ctx ends.
+func (m *Monitor) Run(ctx context.Context) {
+	t := time.NewTicker(m.interval)
+	defer t.Stop()
+	for {
+		m.Observe(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Observe takes one sample and re-evaluates. A failed sample leaves the
+// window as it was and reports UNKNOWN: the monitor cannot tell.
+func (m *Monitor) Observe(ctx context.Context) {
+	sctx, cancel := context.WithTimeout(ctx, m.interval)
+	s, err := m.sampler.Sample(sctx)
+	cancel()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err != nil {
+		if ctx.Err() == nil {
+			m.retries.Warn().Err(err).Msg("lag sample failed")
+		}
+		m.report = Report{Status: Unknown, Reason: "cannot sample: " + err.Error(), EvaluatedAt: time.Now().UTC(),
+			Partitions: []PartitionReport{}}
+		m.m.group.Set(float64(Unknown))
+		return
+	}
+	m.window = append(m.window, s)
+	if len(m.window) > m.size {
+		m.window = m.window[len(m.window)-m.size:]
+	}
+	m.report = Evaluate(m.window, time.Now())
+	m.m.observe(m.report)
+}
+
+// Report returns the latest evaluation.
+func (m *Monitor) Report() Report {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.report
+}
+
+type metrics struct {
+	lag, lagSeconds, appliedLag, status *prometheus.GaugeVec
+	group, members                      prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	const ns = "alsobought"
+	byPartition := func(name, help string) *prometheus.GaugeVec {
+		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: name, Help: help}, []string{"partition"})
+	}
+	m := &metrics{
+		lag:        byPartition("partition_lag_messages", "Messages between the group's committed offset and the broker's end offset, per partition."),
+		lagSeconds: byPartition("partition_lag_seconds", "Age of the oldest record the group has not consumed, per partition (0 when caught up)."),
+		appliedLag: byPartition("partition_applied_lag_messages", "Messages between the progress stored in Redis and the broker's end offset, per partition."),
+		status:     byPartition("partition_status", "Lag status per partition: 0 OK, 1 WARN (lag growing), 2 ERR (stalled), 3 unknown."),
+		group: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "group_status",
+			Help: "Lag status of the consumer group: 0 OK, 1 WARN, 2 ERR (a partition stalled, or no member while messages wait), 3 unknown."}),
+		members: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "group_members",
+			Help: "Live members of the consumer group."}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.lag, m.lagSeconds, m.appliedLag, m.status, m.group, m.members)
+	}
+	m.group.Set(float64(Unknown))
+	return m
+}
+
+func (m *metrics) observe(r Report) {
+	for _, p := range r.Partitions {
+		id := strconv.Itoa(p.Partition)
+		m.lag.WithLabelValues(id).Set(float64(p.Lag))
+		m.lagSeconds.WithLabelValues(id).Set(p.LagSeconds)
+		m.appliedLag.WithLabelValues(id).Set(float64(p.AppliedLag))
+		m.status.WithLabelValues(id).Set(float64(p.Status))
+	}
+	m.group.Set(float64(r.Status))
+	m.members.Set(float64(r.Members))
+}

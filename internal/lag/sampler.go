@@ -1,0 +1,116 @@
+package lag
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/alsobought/alsobought/internal/kafkaadmin"
+	"github.com/segmentio/kafka-go"
+)
+
+// ProgressReader reads the applied offset of every partition from the state.
+type ProgressReader interface {
+	Progress(ctx context.Context) (map[int]int64, error)
+}
+
+// Sampler takes samples from the broker (end, first and committed offsets,
+// group members, the timestamp of the oldest unconsumed record) and from
+// the state (applied offsets).
+type Sampler struct {
+	Brokers []string
+	Topic   string
+	Group   string
+	State   ProgressReader
+}
+
+// Sample takes one sample.
+func (s *Sampler) Sample(ctx context.Context) (Sample, error) {
+	offsets, err := kafkaadmin.TopicOffsets(ctx, s.Brokers, s.Topic)
+	if err != nil {
+		return Sample{}, err
+	}
+	sample := Sample{At: time.Now(), Partitions: make(map[int]PartitionSample, len(offsets))}
+	ids := make([]int, 0, len(offsets))
+	for p, o := range offsets {
+		ids = append(ids, p)
+		sample.Partitions[p] = PartitionSample{Start: o.First, End: o.End, Committed: -1, Applied: -1}
+	}
+	client, done := kafkaadmin.NewClient(s.Brokers)
+	defer done()
+	client.Timeout = 10 * time.Second
+	committed, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: s.Group, Topics: map[string][]int{s.Topic: ids}})
+	if err != nil {
+		return Sample{}, fmt.Errorf("committed offsets of group %s: %w", s.Group, err)
+	}
+	for _, c := range committed.Topics[s.Topic] {
+		ps := sample.Partitions[c.Partition]
+		if c.Error == nil {
+			ps.Committed = c.CommittedOffset
+		}
+		sample.Partitions[c.Partition] = ps
+	}
+	groups, err := client.DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: []string{s.Group}})
+	if err != nil {
+		return Sample{}, fmt.Errorf("describe group %s: %w", s.Group, err)
+	}
+	for _, g := range groups.Groups {
+		if g.Error == nil {
+			sample.Members = len(g.Members)
+		}
+	}
+	if s.State != nil {
+		progress, err := s.State.Progress(ctx)
+		if err != nil {
+			return Sample{}, err
+		}
+		for p, off := range progress {
+			if ps, ok := sample.Partitions[p]; ok {
+				ps.Applied = off
+				sample.Partitions[p] = ps
+			}
+		}
+	}
+	for p, ps := range sample.Partitions {
+		if ps.Lag() == 0 {
+			continue
+		}
+		next := ps.Committed
+		if next < 0 {
+			next = ps.Start
+		}
+		t, err := s.recordTime(ctx, client, p, next)
+		if err != nil {
+			return Sample{}, err
+		}
+		ps.OldestUnconsumed = t
+		sample.Partitions[p] = ps
+	}
+	return sample, nil
+}
+
+// recordTime returns the timestamp of the record at offset.
+func (s *Sampler) recordTime(ctx context.Context, client *kafka.Client, partition int, offset int64) (time.Time, error) {
+	resp, err := client.Fetch(ctx, &kafka.FetchRequest{Topic: s.Topic, Partition: partition, Offset: offset,
+		MinBytes: 1, MaxBytes: 64 << 10, MaxWait: 100 * time.Millisecond})
+	if err != nil {
+		return time.Time{}, fmt.Errorf("fetch %s/%d@%d: %w", s.Topic, partition, offset, err)
+	}
+	if resp.Error != nil {
+		return time.Time{}, fmt.Errorf("fetch %s/%d@%d: %w", s.Topic, partition, offset, resp.Error)
+	}
+	for {
+		r, err := resp.Records.ReadRecord()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return time.Time{}, nil
+			}
+			return time.Time{}, fmt.Errorf("read %s/%d@%d: %w", s.Topic, partition, offset, err)
+		}
+		if r.Offset >= offset { // a batch may start before the offset asked for
+			return r.Time, nil
+		}
+	}
+}

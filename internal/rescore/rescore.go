@@ -1,0 +1,483 @@
+// Package rescore keeps the related-item lists in step with the counters:
+// it re-scores the items the consumer marked dirty within seconds, sweeps
+// every row on a schedule (every P_Y drifts a little with T), and rebuilds
+// everything on demand.
+package rescore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/alsobought/alsobought/internal/obs"
+	"github.com/alsobought/alsobought/scoring"
+	"github.com/alsobought/alsobought/store"
+)
+
+// Store is what the re-scorer needs from the state.
+type Store interface {
+	ReadRows(ctx context.Context, kind store.ListKind, items []string) (store.RowBatch, error)
+	WriteLists(ctx context.Context, lists []store.List, outbox bool) (store.Pending, error)
+	Published(ctx context.Context, p store.Pending) error
+	PendingChanges(ctx context.Context, n int, markedBefore time.Time) ([]string, []string, []store.ListChange, error)
+	ClearPending(ctx context.Context, members, stamps []string) error
+	ClaimDirty(ctx context.Context, n int, markedBefore time.Time, owner string, lease time.Duration) ([]store.DirtyItem, error)
+	TryLease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
+	ClearDirty(ctx context.Context, items []store.DirtyItem, readAt time.Time) error
+	DirtyBacklog(ctx context.Context) (int64, time.Time, error)
+	ScanItems(ctx context.Context, kind store.ListKind, fn func(items []string) error) error
+	PopularityAnchor(ctx context.Context) (time.Time, error)
+	PopularityVersion(ctx context.Context) (int64, error)
+	ReadPopularity(ctx context.Context, kind store.ListKind, anchor time.Time) (store.Popularity, error)
+	WritePopularLists(ctx context.Context, kind store.ListKind, lists []store.PopularList, outbox bool) (store.Pending, error)
+}
+
+// Defaults for Config.
+const (
+	DefaultBatch         = 200
+	DefaultPollInterval  = 200 * time.Millisecond
+	DefaultSweepInterval = time.Hour
+	DefaultMinInterval   = time.Second
+	// DefaultPopularInterval is how often, at most, the popularity lists
+	// are recomputed while events arrive.
+	DefaultPopularInterval = 5 * time.Second
+	// DefaultPendingGrace: see Config.PendingGrace.
+	DefaultPendingGrace = 5 * time.Second
+	// DefaultClaimLease: see Config.ClaimLease.
+	DefaultClaimLease = 30 * time.Second
+)
+
+// Config of the re-scorer.
+type Config struct {
+	Method        scoring.Method    // the served scorer; default scoring.DefaultMethod
+	Rules         scoring.ListRules // K_list and min support
+	Batch         int               // items re-scored per round trip; default DefaultBatch
+	PollInterval  time.Duration     // how often an idle re-scorer looks for dirty items
+	SweepInterval time.Duration     // full re-score schedule; 0 turns the sweep off
+	// MinInterval rate-limits each row: an item is re-scored once its first
+	// dirty mark is this old, so a best-seller touched by every basket is
+	// re-scored at most once per interval, and a change waits at most this
+	// long plus a poll. Default DefaultMinInterval.
+	MinInterval time.Duration
+	// Feed turns the list change feed on: every list change goes through
+	// the outbox (store.WriteLists), and is published by Publisher when
+	// there is one, else later by a serve process (see Publish).
+	Feed      bool
+	Publisher Publisher
+	// PendingGrace is how old an outbox entry must be before
+	// PublishPending takes it over from the re-scorer that marked it;
+	// default DefaultPendingGrace.
+	PendingGrace time.Duration
+	// ClaimLease is how long a claim on dirty items keeps other instances
+	// off them (store.ClaimDirty). An instance that dies leaves its claimed
+	// items dirty for at most this long. Default DefaultClaimLease.
+	ClaimLease time.Duration
+	// Errors counts failed Redis and Kafka calls; nil counts nothing.
+	Errors *obs.Errors
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	if _, err := scoring.ParseMethod(string(c.Method)); err != nil {
+		return err
+	}
+	if err := c.Rules.Validate(); err != nil {
+		return err
+	}
+	if c.Batch < 1 || c.PollInterval <= 0 || c.SweepInterval < 0 || c.MinInterval < 0 || c.ClaimLease < 0 {
+		return errors.New("rescore batch must be >= 1, poll interval > 0, sweep and minimum intervals and the claim lease >= 0")
+	}
+	return nil
+}
+
+// Publisher publishes list changes and returns once they are acknowledged.
+type Publisher interface {
+	Publish(ctx context.Context, changes []store.ListChange) error
+}
+
+// Rescorer recomputes lists.
+type Rescorer struct {
+	cfg     Config
+	st      Store
+	log     zerolog.Logger
+	retries zerolog.Logger // rate-limited: a Redis outage fails every poll
+	metrics *metrics
+	now     func() time.Time
+
+	popularVersion int64     // the popularity version last computed from
+	popularAt      time.Time // when
+	// owner names this re-scorer in claims and leases: several instances
+	// share one state.
+	owner string
+}
+
+// New builds a Rescorer with defaults filled in.
+func New(cfg Config, st Store, log zerolog.Logger, reg prometheus.Registerer) (*Rescorer, error) {
+	if cfg.Method == "" {
+		cfg.Method = scoring.DefaultMethod
+	}
+	if cfg.Rules == (scoring.ListRules{}) {
+		cfg.Rules = scoring.DefaultListRules()
+	}
+	if cfg.Batch == 0 {
+		cfg.Batch = DefaultBatch
+	}
+	if cfg.PollInterval == 0 {
+		cfg.PollInterval = DefaultPollInterval
+	}
+	if cfg.MinInterval == 0 {
+		cfg.MinInterval = DefaultMinInterval
+	}
+	if cfg.PendingGrace == 0 {
+		cfg.PendingGrace = DefaultPendingGrace
+	}
+	if cfg.ClaimLease == 0 {
+		cfg.ClaimLease = DefaultClaimLease
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log = log.With().Str("component", "rescore").Logger()
+	id := make([]byte, 6)
+	_, _ = rand.Read(id)
+	return &Rescorer{cfg: cfg, st: st, log: log, retries: obs.Repeats(log), metrics: newMetrics(reg), now: time.Now,
+		owner: hex.EncodeToString(id)}, nil
+}
+
+// Rescore recomputes and writes the lists of a kind of the given items.
+func (r *Rescorer) Rescore(ctx context.Context, kind store.ListKind, items []string) error {
+	if len(items) == 0 {
+		return nil
+	}
+	start := r.now()
+	rb, err := r.st.ReadRows(ctx, kind, items)
+	if err != nil {
+		return err
+	}
+	at := r.now().UTC()
+	lists := make([]store.List, len(rb.Rows))
+	for i, row := range rb.Rows {
+		lists[i] = store.List{List: kind, Item: row.Item, Method: r.method(kind), ComputedAt: at,
+			Revision: rb.Revisions[i], Items: r.list(rb, i)}
+		r.metrics.listSize.Observe(float64(len(lists[i].Items)))
+	}
+	pending, err := r.st.WriteLists(ctx, lists, r.cfg.Feed)
+	if err != nil {
+		return err
+	}
+	// A list not written lost to one computed from a newer row by another
+	// re-scorer: the newer one stands.
+	r.metrics.staleLists.Add(float64(len(lists) - pending.Written))
+	if err := r.publish(ctx, pending); err != nil {
+		return err
+	}
+	r.metrics.rescored.Add(float64(len(items)))
+	r.metrics.seconds.Observe(r.now().Sub(start).Seconds())
+	return nil
+}
+
+// publish sends what a write left to publish, when this re-scorer has a
+// publisher; without one the changes stay in the outbox for a serve
+// process's PublishPending. A failed publish (Kafka down) does not fail
+// re-scoring, which only needs Redis: the changes stay in the outbox and
+// PublishPending retries them.
+func (r *Rescorer) publish(ctx context.Context, p store.Pending) error {
+	if r.cfg.Publisher == nil {
+		return nil
+	}
+	if len(p.Changes) == 0 {
+		return r.st.Published(ctx, p) // clear what needed no message
+	}
+	if err := r.cfg.Publisher.Publish(ctx, p.Changes); err != nil {
+		r.metrics.errors.Inc()
+		r.cfg.Errors.Kafka()
+		r.retries.Warn().Err(err).Int("lists", len(p.Changes)).Msg("publishing list changes failed; they stay in the outbox")
+		return nil
+	}
+	return r.st.Published(ctx, p)
+}
+
+// PublishPending publishes the current value of every list left in the
+// outbox for longer than Config.PendingGrace (by a crash between the Redis write
+// and the publish, or by a process without a publisher), and returns how
+// many it published.
+func (r *Rescorer) PublishPending(ctx context.Context) (int, error) {
+	if r.cfg.Publisher == nil {
+		return 0, nil
+	}
+	total := 0
+	for {
+		members, stamps, changes, err := r.st.PendingChanges(ctx, r.cfg.Batch, r.now().Add(-r.cfg.PendingGrace))
+		if err != nil || len(members) == 0 {
+			return total, err
+		}
+		if err := r.cfg.Publisher.Publish(ctx, changes); err != nil {
+			return total, fmt.Errorf("publish %d pending list changes: %w", len(changes), err)
+		}
+		if err := r.st.ClearPending(ctx, members, stamps); err != nil {
+			return total, err
+		}
+		total += len(members)
+		if len(members) < r.cfg.Batch {
+			return total, nil
+		}
+	}
+}
+
+// method is the score a kind of list is computed with: the configured
+// scorer, except for viewed-then-bought lists, which have their own
+// (DESIGN.md section 3).
+func (r *Rescorer) method(kind store.ListKind) scoring.Method {
+	if kind == store.ViewedBought {
+		return scoring.ViewedThenBoughtMethod
+	}
+	return r.cfg.Method
+}
+
+// list computes the list of row i of a batch.
+func (r *Rescorer) list(rb store.RowBatch, i int) []scoring.Related {
+	if rb.Kind == store.ViewedBought {
+		return scoring.ViewedBoughtList(rb.Rows[i], rb.ViewedTotals[i], rb.Globals, r.cfg.Rules)
+	}
+	return scoring.RelatedList(r.cfg.Method, rb.Rows[i], rb.Globals, r.cfg.Rules)
+}
+
+// DrainDirty re-scores every dirty item, however recently marked, and
+// returns how many it re-scored.
+func (r *Rescorer) DrainDirty(ctx context.Context) (int, error) {
+	return r.drain(ctx, func() time.Time { return time.Unix(1<<40, 0) }, -1)
+}
+
+// pollRounds bounds the batches one poll of Run re-scores, so that under a
+// steady stream of marks the popularity lists and the outbox get their
+// turn too.
+const pollRounds = 25
+
+// drain re-scores the dirty items first marked before cutoff() until none
+// is left, or for at most rounds batches (rounds < 0: no bound).
+func (r *Rescorer) drain(ctx context.Context, cutoff func() time.Time, rounds int) (int, error) {
+	total := 0
+	for ; rounds != 0; rounds-- {
+		readAt := r.now()
+		dirty, err := r.st.ClaimDirty(ctx, r.cfg.Batch, cutoff(), r.owner, r.cfg.ClaimLease)
+		if err != nil || len(dirty) == 0 {
+			return total, err
+		}
+		byKind := map[store.ListKind][]string{}
+		for _, d := range dirty {
+			byKind[d.Kind] = append(byKind[d.Kind], d.Item)
+		}
+		for _, kind := range store.ListKinds() {
+			if err := r.Rescore(ctx, kind, byKind[kind]); err != nil {
+				return total, err
+			}
+		}
+		if err := r.st.ClearDirty(ctx, dirty, readAt); err != nil {
+			return total, err
+		}
+		for _, d := range dirty {
+			r.metrics.freshness.Observe(r.now().Sub(d.Since).Seconds())
+		}
+		total += len(dirty)
+	}
+	return total, nil
+}
+
+// RescorePopular recomputes the popularity lists of both kinds from the
+// day buckets of the window before the anchor.
+func (r *Rescorer) RescorePopular(ctx context.Context) error {
+	version, err := r.st.PopularityVersion(ctx)
+	if err != nil {
+		return err
+	}
+	anchor, err := r.st.PopularityAnchor(ctx)
+	if err != nil || anchor.IsZero() {
+		return err
+	}
+	at := r.now().UTC()
+	r.popularAt = r.now() // also after a failure: retried at the next interval, not every poll
+	for _, kind := range []store.ListKind{store.Bought, store.Viewed} {
+		pop, err := r.st.ReadPopularity(ctx, kind, anchor)
+		if err != nil {
+			return err
+		}
+		pending, err := r.st.WritePopularLists(ctx, kind, pop.Lists(kind, at), r.cfg.Feed)
+		if err != nil {
+			return err
+		}
+		if err := r.publish(ctx, pending); err != nil {
+			return err
+		}
+	}
+	r.popularVersion = version
+	return nil
+}
+
+// popularDue reports whether events were counted since the last
+// popularity lists and DefaultPopularInterval has passed.
+func (r *Rescorer) popularDue(ctx context.Context) bool {
+	if r.now().Sub(r.popularAt) < DefaultPopularInterval {
+		return false
+	}
+	v, err := r.st.PopularityVersion(ctx)
+	return err == nil && v != r.popularVersion
+}
+
+// RescoreAll recomputes every list of every kind (and removes lists of
+// items that lost their row), then drains what became dirty meanwhile. It
+// returns the number of lists re-scored.
+func (r *Rescorer) RescoreAll(ctx context.Context) (int, error) {
+	total := 0
+	for _, kind := range store.ListKinds() {
+		done := make(map[string]struct{})
+		err := r.st.ScanItems(ctx, kind, func(items []string) error {
+			todo := items[:0:0]
+			for _, it := range items {
+				if _, ok := done[it]; !ok {
+					done[it] = struct{}{}
+					todo = append(todo, it)
+				}
+			}
+			for len(todo) > 0 {
+				n := min(len(todo), r.cfg.Batch)
+				if err := r.Rescore(ctx, kind, todo[:n]); err != nil {
+					return err
+				}
+				todo = todo[n:]
+			}
+			return nil
+		})
+		total += len(done)
+		if err != nil {
+			return total, fmt.Errorf("rescore all %s lists: %w", kind, err)
+		}
+	}
+	if err := r.RescorePopular(ctx); err != nil {
+		return total, fmt.Errorf("rescore popularity: %w", err)
+	}
+	n, err := r.DrainDirty(ctx)
+	return total + n, err
+}
+
+// Run re-scores dirty items as they appear and sweeps every row on the
+// configured schedule, until ctx is cancelled. Errors are logged and
+// retried on the next tick: a Redis outage pauses re-scoring, no more.
+func (r *Rescorer) Run(ctx context.Context) error {
+	poll := time.NewTicker(r.cfg.PollInterval)
+	defer poll.Stop()
+	var sweep <-chan time.Time
+	if r.cfg.SweepInterval > 0 {
+		t := time.NewTicker(r.cfg.SweepInterval)
+		defer t.Stop()
+		sweep = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-poll.C:
+			due := func() time.Time { return r.now().Add(-r.cfg.MinInterval) }
+			if _, err := r.drain(ctx, due, pollRounds); err != nil && ctx.Err() == nil {
+				r.metrics.errors.Inc()
+				r.cfg.Errors.Redis()
+				r.retries.Warn().Err(err).Msg("re-scoring dirty items failed; will retry")
+			}
+			if n, err := r.PublishPending(ctx); err != nil && ctx.Err() == nil {
+				r.metrics.errors.Inc()
+				r.retries.Warn().Err(err).Msg("publishing pending list changes failed; will retry")
+			} else if n > 0 {
+				r.log.Info().Int("lists", n).Msg("published list changes left pending")
+			}
+			if r.popularDue(ctx) && r.lease(ctx, "popular", DefaultPopularInterval) {
+				if err := r.RescorePopular(ctx); err != nil && ctx.Err() == nil {
+					r.metrics.errors.Inc()
+					r.retries.Warn().Err(err).Msg("re-scoring popularity failed; will retry")
+				}
+			}
+			r.observeBacklog(ctx)
+		case <-sweep:
+			// One instance sweeps per interval; the others' ticks find the
+			// lease taken.
+			if !r.lease(ctx, "sweep", r.cfg.SweepInterval/2) {
+				continue
+			}
+			n, err := r.RescoreAll(ctx)
+			if err != nil && ctx.Err() == nil {
+				r.metrics.errors.Inc()
+				r.log.Warn().Err(err).Msg("sweep failed; will retry at the next one")
+				continue
+			}
+			r.log.Info().Int("items", n).Msg("sweep re-scored every list")
+		}
+	}
+}
+
+// lease reports whether this instance holds (or just took) the named
+// lease. An error counts as not holding it: the task waits for its next
+// turn.
+func (r *Rescorer) lease(ctx context.Context, name string, ttl time.Duration) bool {
+	ok, err := r.st.TryLease(ctx, name, r.owner, ttl)
+	if err != nil && ctx.Err() == nil {
+		r.metrics.errors.Inc()
+		r.cfg.Errors.Redis()
+		r.retries.Warn().Err(err).Str("lease", name).Msg("taking a lease failed; will retry")
+	}
+	return ok
+}
+
+func (r *Rescorer) observeBacklog(ctx context.Context) {
+	n, oldest, err := r.st.DirtyBacklog(ctx)
+	if err != nil {
+		return
+	}
+	r.metrics.backlog.Set(float64(n))
+	age := 0.0
+	if !oldest.IsZero() {
+		age = r.now().Sub(oldest).Seconds()
+	}
+	r.metrics.oldestAge.Set(age)
+}
+
+type metrics struct {
+	rescored   prometheus.Counter
+	errors     prometheus.Counter
+	seconds    prometheus.Histogram
+	listSize   prometheus.Histogram
+	staleLists prometheus.Counter
+	freshness  prometheus.Histogram
+	backlog    prometheus.Gauge
+	oldestAge  prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	const ns = "alsobought"
+	m := &metrics{
+		rescored: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "items_rescored_total",
+			Help: "Related lists recomputed."}),
+		errors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "rescore_errors_total",
+			Help: "Re-scoring rounds that failed and will be retried."}),
+		seconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "rescore_batch_duration_seconds",
+			Help: "Time to read, score and write one batch of lists.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
+		listSize: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "related_list_items",
+			Help: "Items per recomputed related list.", Buckets: []float64{0, 1, 2, 5, 10, 20, 50, 100}}),
+		staleLists: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "stale_list_writes_total",
+			Help: "Recomputed lists not written because a list from a newer revision of the row was already stored."}),
+		freshness: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "freshness_seconds",
+			Help:    "Time from the Kafka record timestamp of the oldest change a re-scored list reflects to the list's write.",
+			Buckets: prometheus.ExponentialBuckets(0.05, 2, 14)}),
+		backlog: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "dirty_items",
+			Help: "Items waiting to be re-scored."}),
+		oldestAge: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "dirty_oldest_age_seconds",
+			Help: "Age of the oldest pending dirty mark."}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.rescored, m.errors, m.seconds, m.listSize, m.staleLists, m.freshness, m.backlog, m.oldestAge)
+	}
+	return m
+}
