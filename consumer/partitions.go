@@ -8,7 +8,7 @@ import (
 )
 
 // keyPartitioner checks that an event sits on the partition its key hashes
-// to with murmur2 (the Java clients' default, DESIGN.md section 2): the
+// to with murmur2 (the Java clients' default, docs/DESIGN.md section 2): the
 // per-customer state needs all of a customer's events on one partition, in
 // order. The topic's partition count can grow; events keyed before that sit
 // where the older count put them, so every count the topic has had counts.

@@ -11,7 +11,7 @@ import (
 	"github.com/alsobought/alsobought/internal/testenv"
 )
 
-// TestAddingPartitionsToALiveTopic (DESIGN.md section 5.1): the topic
+// TestAddingPartitionsToALiveTopic (docs/DESIGN.md section 5.1): the topic
 // grows from 2 to 4 partitions between two halves of the Dunnhumby sample,
 // while the consumer keeps running. Producers then hash many customers to
 // another partition. Customer state carries one watermark per partition,

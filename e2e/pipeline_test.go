@@ -1,6 +1,6 @@
 // Package e2e holds the end-to-end tests: events go through the real Kafka
 // broker into the real Redis, and the result is compared with the batch
-// oracle (DESIGN.md promise 2).
+// oracle (docs/DESIGN.md promise 2).
 package e2e
 
 import (

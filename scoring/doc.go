@@ -1,5 +1,5 @@
 // Package scoring computes related-item scores and related-item lists from
-// co-occurrence counters (DESIGN.md section 3).
+// co-occurrence counters (docs/DESIGN.md section 3).
 //
 // Everything here is a pure function of its arguments: no I/O, no clock, no
 // randomness, no package state. The batch oracle and the streaming re-scorer

@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// world holds DESIGN.md section 3's counters, computed in the plainest way
+// world holds docs/DESIGN.md section 3's counters, computed in the plainest way
 // from final histories (customer -> distinct items). Tests derive a Row from a
 // story about customers rather than writing the counters by hand. That also
 // checks that the hand-written rows in other tests mean what they say.

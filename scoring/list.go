@@ -8,7 +8,7 @@ import (
 	"strings"
 )
 
-// ListRules are DESIGN.md section 3's list rules. They apply to every scorer.
+// ListRules are docs/DESIGN.md section 3's list rules. They apply to every scorer.
 // They shape stored state, so they belong in the settings fingerprint.
 type ListRules struct {
 	// Size is K_list, the most items a list holds. Default 20.
@@ -20,7 +20,7 @@ type ListRules struct {
 	MinSupport int64
 }
 
-// DefaultListRules returns DESIGN.md's defaults: K_list 20, min_support 2.
+// DefaultListRules returns docs/DESIGN.md's defaults: K_list 20, min_support 2.
 func DefaultListRules() ListRules {
 	return ListRules{Size: 20, MinSupport: 2}
 }
@@ -54,7 +54,7 @@ type Related struct {
 	Expected float64 `json:"expected,omitempty"`
 }
 
-// DefaultRelTol is the relative score tolerance of promise 2 (DESIGN.md section 5).
+// DefaultRelTol is the relative score tolerance of promise 2 (docs/DESIGN.md section 5).
 // EqualLists uses it when called with relTol <= 0.
 const DefaultRelTol = 1e-9
 
@@ -178,7 +178,7 @@ func (t *topK) sorted() []Related {
 	return t.items
 }
 
-// EqualLists compares two related lists as promise 2 (DESIGN.md section 5)
+// EqualLists compares two related lists as promise 2 (docs/DESIGN.md section 5)
 // requires. The oracle and the streamed state compute scores from equal
 // counters, but not always through the same float operations.
 //
@@ -282,7 +282,7 @@ func relDiff(x, y float64) float64 {
 }
 
 // ViewedBoughtList returns X's "customers who viewed X bought" list
-// (DESIGN.md section 3): the candidates carry M_XY as Support and B_Y as
+// (docs/DESIGN.md section 3): the candidates carry M_XY as Support and B_Y as
 // Buyers, mX is M_X and g holds the purchase totals. Each is scored with
 // ViewedThenBought and the list rules apply as for every list.
 func ViewedBoughtList(row Row, mX int64, g Globals, rules ListRules) []Related {

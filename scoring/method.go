@@ -6,7 +6,7 @@ import (
 )
 
 // Method names a relatedness score. Several scores exist so that the
-// evaluation (DESIGN.md section 7) can compare them on the same counters. The
+// evaluation (docs/DESIGN.md section 7) can compare them on the same counters. The
 // names are stable strings because they appear in configuration, in CLI
 // flags and in the settings fingerprint stored with the state.
 type Method string

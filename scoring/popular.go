@@ -2,7 +2,7 @@ package scoring
 
 import "strings"
 
-// PopularityDays is the window of popularity (DESIGN.md section 3): the 14
+// PopularityDays is the window of popularity (docs/DESIGN.md section 3): the 14
 // days of event time before the anchor.
 const PopularityDays = 14
 

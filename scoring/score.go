@@ -322,7 +322,7 @@ func ratioGreater(a, b, c, d int64) bool {
 	return hi1 > hi2 || (hi1 == hi2 && lo1 > lo2)
 }
 
-// ViewedThenBought scores "viewed X, then bought Y" (DESIGN.md section 3,
+// ViewedThenBought scores "viewed X, then bought Y" (docs/DESIGN.md section 3,
 // Views). mXY is M_XY, the number of times Y entered a purchase history
 // while X was in the viewer's V_c. mX is M_X, the number of purchases of a
 // new item made while X was in V_c. The expectation is E = M_X * P_Y with

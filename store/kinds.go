@@ -10,7 +10,7 @@ import (
 // computed from.
 type ListKind string
 
-// The list kinds (DESIGN.md section 3).
+// The list kinds (docs/DESIGN.md section 3).
 const (
 	// Bought: "customers who bought X also bought", from the purchase row.
 	Bought ListKind = "bought"

@@ -116,7 +116,7 @@ func parse(fs *flag.FlagSet, s *settings, args []string) error {
 // newLogger builds the one logger the components derive theirs from.
 func newLogger(s *settings, w io.Writer) zerolog.Logger {
 	if s.logFormat == "console" {
-		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly, NoColor: true} // plain text: it also goes to log files (make run)
 	}
 	level, _ := zerolog.ParseLevel(s.logLevel) // validated by settings.validate
 	return zerolog.New(w).Level(level).With().Timestamp().Logger()

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
-# Installing Debian packages for the project's scripts (up.sh, check.sh,
-# ensure-chromium.sh). Sourced, not executed; the sourcing script defines
-# log and die, and may set APT_HINT (appended to the no-apt-get message).
+# Installing Debian packages for the project's scripts (up.sh, cluster-up.sh,
+# check-compose.sh, ensure-chromium.sh, deploy/prometheus/check.sh). Sourced,
+# not executed; the sourcing script defines log and die, and may set APT_HINT
+# (appended to the no-apt-get message).
 
 # as_root runs a command as root: directly, or with sudo.
 as_root() {

@@ -8,17 +8,17 @@ REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 COMPOSE_FILE="${1:-$REPO_ROOT/docker-compose.yml}"
 
 log() { printf '[check-compose] %s\n' "$*" >&2; }
+die() {
+  log "ERROR: $*"
+  exit 1
+}
+
+# shellcheck source=deploy/local/apt.sh
+source "$REPO_ROOT/deploy/local/apt.sh"
 
 if ! command -v docker-compose >/dev/null 2>&1; then
-  command -v apt-get >/dev/null 2>&1 || {
-    log "ERROR: docker-compose is missing and apt-get is not available"
-    exit 1
-  }
-  SUDO=""
-  [[ $EUID -eq 0 ]] || SUDO="sudo"
-  log "installing Debian's docker-compose package"
-  $SUDO apt-get update -qq >&2
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose >&2
+  apt_install docker-compose
+  command -v docker-compose >/dev/null 2>&1 || die "docker-compose still missing after installing the docker-compose package"
 fi
 
 cd "$REPO_ROOT"

@@ -40,57 +40,16 @@ check_settings() {
 
 # ---------------------------------------------------------------- nodes
 
-wait_node() {
-  local port="$1" dir deadline=$((SECONDS + REDIS_TIMEOUT))
-  dir="$(cluster_node_dir "$port")"
-  while ((SECONDS < deadline)); do
-    cluster_node_up "$port" && return 0
-    if [[ -f "$dir/redis.pid" ]] && ! cluster_node_alive "$port"; then
-      die_with_log "$dir/redis.log" "redis-server on $HOST:$port exited during start-up"
-    fi
-    sleep 0.1
-  done
-  die_with_log "$dir/redis.log" "redis-server not ready (no PONG on $HOST:$port) within ${REDIS_TIMEOUT}s"
-}
-
 # start_node PORT: start one cluster node unless it is up; returns once it answers PING.
 start_node() {
-  local port="$1" dir pid
-  dir="$(cluster_node_dir "$port")"
-  if cluster_node_up "$port"; then
-    return 0
-  fi
-  if cluster_node_alive "$port"; then
-    pid="$(cluster_node_pid "$port")"
-    if ! tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF ":$port"; then
-      die "redis-server (pid $pid, pid file $dir/redis.pid) is running but not on $HOST:$port: run deploy/local/cluster-down.sh first"
-    fi
-    log "node $port (pid $pid) is alive but not answering yet: waiting"
-    wait_node "$port"
-    return 0
-  fi
-  rm -f "$dir/redis.pid"
-  local p
-  for p in "$port" $((port + 10000)); do
-    if port_open "$HOST" "$p"; then
-      die "port $HOST:$p is taken by a process this script did not start (no live pid in $dir/redis.pid); stop it or set ALSOBOUGHT_LOCAL_CLUSTER_PORT"
-    fi
-  done
-  mkdir -p "$dir"
-  log "starting cluster node on $HOST:$port (dir $dir)"
+  local port="$1"
   # appendfsync always and min-replicas-to-write 1: docs/guarantees.md, "Redis Cluster".
-  redis-server \
-    --bind "$HOST" --port "$port" \
-    --daemonize yes --pidfile "$dir/redis.pid" \
-    --dir "$dir" --logfile "$dir/redis.log" \
-    --cluster-enabled yes --cluster-config-file "$dir/nodes.conf" \
+  start_redis_at "$port" "$(cluster_node_dir "$port")" cluster-down.sh ALSOBOUGHT_LOCAL_CLUSTER_PORT \
+    --cluster-enabled yes --cluster-config-file "$(cluster_node_dir "$port")/nodes.conf" \
     --cluster-node-timeout "$CLUSTER_NODE_TIMEOUT" \
     --appendonly yes --appendfsync "$CLUSTER_APPENDFSYNC" --save "" \
     --min-replicas-to-write "$CLUSTER_MIN_REPLICAS" \
-    --maxmemory-policy noeviction \
-    </dev/null >&2 9>&- ||
-    die_with_log "$dir/redis.log" "redis-server on $HOST:$port failed to start"
-  wait_node "$port"
+    --maxmemory-policy noeviction
 }
 
 # ---------------------------------------------------------------- cluster

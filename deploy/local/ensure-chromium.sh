@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Make sure a headless browser is there for the status page test (part of `make test`):
-# httpapi/statuspage_test.go renders GET /status with `chromium --headless --dump-dom`.
+# internal/httpapi/statuspage_test.go renders GET /status with `chromium --headless --dump-dom`.
 #
 # When chromium is missing, Debian's `chromium` package is installed with apt-get (needs root or
 # sudo). ALSOBOUGHT_CHROMIUM names another browser binary (nothing is installed then); the test

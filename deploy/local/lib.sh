@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2034 # variables are used by the scripts that source this file
-# Shared helpers of deploy/local/{up,down,status}.sh. Sourced, not executed.
+# Shared helpers of deploy/local/{up,down,status,cluster-up,cluster-down}.sh.
+# Sourced, not executed.
 #
 # Every setting can be overridden from the environment (defaults in brackets):
 #   ALSOBOUGHT_LOCAL_RUN_DIR               runtime state            [<repo>/.run]
@@ -51,6 +52,7 @@ KAFKA_POM="$LOCAL_DIR/kafka/pom.xml"
 KAFKA_TEMPLATE="$LOCAL_DIR/kafka/server.properties.tmpl"
 
 REDIS_DIR="$RUN_DIR/redis"
+# Paths of the redis-server helpers below (DIR/redis.log, DIR/redis.pid).
 REDIS_LOG="$REDIS_DIR/redis.log"
 REDIS_PID_FILE="$REDIS_DIR/redis.pid"
 
@@ -133,18 +135,82 @@ pid_alive() {
 }
 
 kafka_pid() { read_pid "$KAFKA_PID_FILE"; }
-redis_pid() { read_pid "$REDIS_PID_FILE"; }
-
 kafka_alive() { pid_alive "$(kafka_pid)" "kafka.Kafka"; }
-redis_alive() { pid_alive "$(redis_pid)" "redis-server"; }
-
 kafka_started_logged() { [[ -f "$KAFKA_LOG" ]] && grep -q "Kafka Server started" "$KAFKA_LOG"; }
 
 # "Up" = pid file + live process + port answering (+ the start line for Kafka,
 # + PONG for Redis).
 kafka_up() { kafka_alive && port_open "$HOST" "$KAFKA_PORT" && kafka_started_logged; }
-redis_ping() { [[ "$(redis-cli -h "$HOST" -p "$REDIS_PORT" ping 2>/dev/null)" == "PONG" ]]; }
-redis_up() { redis_alive && port_open "$HOST" "$REDIS_PORT" && redis_ping; }
+
+# ---------------------------------------------------------------- redis-server
+# One set of helpers for every redis-server these scripts run: the Redis of
+# up.sh and each node of cluster-up.sh. A server is its port and its directory
+# DIR, which holds its pid file (DIR/redis.pid), its log (DIR/redis.log) and its
+# data.
+
+redis_pid_at() { read_pid "$1/redis.pid"; }                               # DIR
+redis_alive_at() { pid_alive "$(redis_pid_at "$1")" "redis-server"; }     # DIR
+redis_ping_at() { [[ "$(redis-cli -h "$HOST" -p "$1" ping 2>/dev/null)" == "PONG" ]]; } # PORT
+redis_up_at() { redis_alive_at "$2" && port_open "$HOST" "$1" && redis_ping_at "$1"; } # PORT DIR
+
+# wait_redis_at PORT DIR: return once the server answers PING; fail with the
+# end of its log when it exits or does not answer within REDIS_TIMEOUT.
+wait_redis_at() {
+  local port="$1" dir="$2" deadline=$((SECONDS + REDIS_TIMEOUT))
+  while ((SECONDS < deadline)); do
+    redis_up_at "$port" "$dir" && return 0
+    # Daemonized: the pid file appears shortly after the parent exits.
+    if [[ -f "$dir/redis.pid" ]] && ! redis_alive_at "$dir"; then
+      die_with_log "$dir/redis.log" "redis-server on $HOST:$port exited during start-up"
+    fi
+    sleep 0.1
+  done
+  die_with_log "$dir/redis.log" "redis-server not ready (no PONG on $HOST:$port) within ${REDIS_TIMEOUT}s"
+}
+
+# start_redis_at PORT DIR DOWN_SCRIPT PORT_VARIABLE [OPTION...]: start a
+# daemonized redis-server on $HOST:PORT in DIR with the given options, unless it
+# is up already; return once it answers PING. DOWN_SCRIPT is the script that
+# stops it (named when a server of DIR runs on another port), PORT_VARIABLE the
+# setting that moves it (named when the port is taken). A cluster node
+# (--cluster-enabled yes) needs its bus port, PORT + 10000, free as well.
+start_redis_at() {
+  local port="$1" dir="$2" down="$3" port_var="$4" pid p ports
+  shift 4
+  redis_up_at "$port" "$dir" && return 0
+  if redis_alive_at "$dir"; then
+    pid="$(redis_pid_at "$dir")"
+    if ! tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF ":$port"; then
+      die "redis-server (pid $pid, pid file $dir/redis.pid) is running but not on $HOST:$port (started with other settings?): run deploy/local/$down first"
+    fi
+    log "redis-server on $HOST:$port (pid $pid) is alive but not answering yet: waiting"
+    wait_redis_at "$port" "$dir"
+    return 0
+  fi
+  rm -f "$dir/redis.pid"
+  ports="$port"
+  [[ " $* " == *" --cluster-enabled yes "* ]] && ports+=" $((port + 10000))"
+  for p in $ports; do
+    if port_open "$HOST" "$p"; then
+      die "port $HOST:$p is taken by a process this script did not start (no live pid in $dir/redis.pid); stop it or set $port_var"
+    fi
+  done
+  mkdir -p "$dir"
+  log "starting redis-server on $HOST:$port (dir $dir)"
+  redis-server \
+    --bind "$HOST" --port "$port" \
+    --daemonize yes --pidfile "$dir/redis.pid" \
+    --dir "$dir" --logfile "$dir/redis.log" \
+    "$@" \
+    </dev/null >&2 9>&- ||
+    die_with_log "$dir/redis.log" "redis-server on $HOST:$port failed to start"
+  wait_redis_at "$port" "$dir"
+}
+
+# The Redis of up.sh, down.sh and status.sh.
+redis_pid() { redis_pid_at "$REDIS_DIR"; }
+redis_alive() { redis_alive_at "$REDIS_DIR"; }
+redis_up() { redis_up_at "$REDIS_PORT" "$REDIS_DIR"; }
 
 # stop_pid NAME PID PATTERN TIMEOUT: SIGTERM, wait, then SIGKILL.
 stop_pid() {
@@ -207,10 +273,7 @@ cluster_ports() {
 
 # cluster_node_dir PORT: data, AOF, nodes.conf, log and pid file of one node.
 cluster_node_dir() { printf '%s/%s' "$CLUSTER_DIR" "$1"; }
-cluster_node_pid() { read_pid "$(cluster_node_dir "$1")/redis.pid"; }
-cluster_node_alive() { pid_alive "$(cluster_node_pid "$1")" "redis-server"; }
-cluster_node_ping() { [[ "$(redis-cli -h "$HOST" -p "$1" ping 2>/dev/null)" == "PONG" ]]; }
-cluster_node_up() { cluster_node_alive "$1" && port_open "$HOST" "$1" && cluster_node_ping "$1"; }
+cluster_node_up() { redis_up_at "$1" "$(cluster_node_dir "$1")"; }
 
 # cluster_info_field PORT FIELD: one field of CLUSTER INFO (empty when the node does not answer).
 cluster_info_field() {

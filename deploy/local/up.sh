@@ -70,48 +70,13 @@ fetch_kafka_jars() {
 
 # ---------------------------------------------------------------- redis
 
-wait_redis() {
-  local deadline=$((SECONDS + REDIS_TIMEOUT))
-  while ((SECONDS < deadline)); do
-    if redis_up; then
-      return 0
-    fi
-    # Daemonized: the pid file appears shortly after the parent exits.
-    if [[ -f "$REDIS_PID_FILE" ]] && ! redis_alive; then
-      die_with_log "$REDIS_LOG" "redis-server exited during start-up"
-    fi
-    sleep 0.2
-  done
-  die_with_log "$REDIS_LOG" "redis-server not ready (no PONG on $REDIS_ADDR) within ${REDIS_TIMEOUT}s"
-}
-
 start_redis() {
   if redis_up; then
     log "redis already up: pid $(redis_pid), $REDIS_ADDR"
     return 0
   fi
-  if redis_alive; then
-    if ! tr '\0' ' ' <"/proc/$(redis_pid)/cmdline" 2>/dev/null | grep -qF ":$REDIS_PORT"; then
-      die "redis-server (pid $(redis_pid)) is running but not on $REDIS_ADDR (started with other settings?): run deploy/local/down.sh first"
-    fi
-    log "redis process $(redis_pid) is alive but not answering yet: waiting"
-    wait_redis
-    return 0
-  fi
-  rm -f "$REDIS_PID_FILE"
-  if port_open "$HOST" "$REDIS_PORT"; then
-    die "port $REDIS_ADDR is taken by a process this script did not start (no live pid in $REDIS_PID_FILE); stop it or set ALSOBOUGHT_LOCAL_REDIS_PORT"
-  fi
-  mkdir -p "$REDIS_DIR"
-  log "starting redis-server on $REDIS_ADDR (dir $REDIS_DIR)"
-  redis-server \
-    --bind "$HOST" --port "$REDIS_PORT" \
-    --daemonize yes --pidfile "$REDIS_PID_FILE" \
-    --dir "$REDIS_DIR" --logfile "$REDIS_LOG" \
-    --appendonly yes --appendfsync everysec --save "" \
-    </dev/null >&2 9>&- ||
-    die_with_log "$REDIS_LOG" "redis-server failed to start"
-  wait_redis
+  start_redis_at "$REDIS_PORT" "$REDIS_DIR" down.sh ALSOBOUGHT_LOCAL_REDIS_PORT \
+    --appendonly yes --appendfsync everysec --save ""
   log "redis up: pid $(redis_pid), $REDIS_ADDR, log $REDIS_LOG"
 }
 

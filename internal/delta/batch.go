@@ -69,7 +69,7 @@ func HistField(others int) string { return "h|" + strconv.Itoa(others) }
 // that caused them, in offset order. The groups are kept apart (not summed
 // per field) because the per-key fence applies exactly the groups above the
 // key's watermark; summing would break it when a replay cuts batches
-// differently (DESIGN.md section 5.1).
+// differently (docs/DESIGN.md section 5.1).
 type Ops struct {
 	Offsets []int64 // one per group, ascending
 	Counts  []int   // number of field changes in each group
@@ -127,7 +127,7 @@ func (b *Batch) add(k Key, offset int64, field string, d int64) {
 
 // Purchase applies the purchase of item z at offset to history h (a
 // history of at most capacity items) and records the counter changes of
-// DESIGN.md section 4, and counts it (a repeat when z is already in h) in
+// docs/DESIGN.md section 4, and counts it (a repeat when z is already in h) in
 // the purchase totals. When z enters h, every other item of the view
 // history v gains a viewed-then-bought count: M_Xz and M_X. v is not
 // changed: a purchase does not enter the view history.
@@ -158,7 +158,7 @@ func (b *Batch) View(v *History, z string, offset int64, capacity int) {
 }
 
 // touch records the counter changes of z entering history h, whose counters
-// live in the hashes of family f (DESIGN.md section 4).
+// live in the hashes of family f (docs/DESIGN.md section 4).
 func (b *Batch) touch(f family, h *History, z string, offset int64, capacity int) {
 	if h.Contains(z) {
 		h.Touch(z, capacity) // recency only: no counter moves

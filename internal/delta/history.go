@@ -1,5 +1,5 @@
 // Package delta turns one customer's events into the counter changes they
-// cause (DESIGN.md section 4). It is pure: the consumer feeds it the stored
+// cause (docs/DESIGN.md section 4). It is pure: the consumer feeds it the stored
 // customer histories and writes the resulting changes to Redis; the batch
 // oracle uses only History (the retention rule), never the change code, so
 // the equality test checks this package instead of sharing it.

@@ -15,7 +15,7 @@ import (
 )
 
 // DefaultRecommendations is k when a request gives none: six, as a
-// storefront row shows (DESIGN.md section 7).
+// storefront row shows (docs/DESIGN.md section 7).
 const DefaultRecommendations = 6
 
 // MaxContextItems bounds each of the exclude, viewed and bought parameters.

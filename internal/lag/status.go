@@ -97,7 +97,7 @@ type Report struct {
 }
 
 // Evaluate applies the status rules to a window of samples, oldest first
-// (README, "Lag status"):
+// (docs/operations.md, "Lag status"):
 //
 //   - a partition is OK when it has no lag at the last sample, or when its
 //     committed offset moved during the window and its lag did not grow at

@@ -1,5 +1,5 @@
 // Package recommend turns a customer's recent purchases and views into
-// personal recommendations (DESIGN.md section 3): every candidate is ranked
+// personal recommendations (docs/DESIGN.md section 3): every candidate is ranked
 // by an estimate of how likely the customer is to buy it next, the
 // popularity prior times the evidence of the related lists of the
 // customer's sources, each item with the reason it is there. It is pure:

@@ -232,7 +232,7 @@ func (r *Rescorer) PublishPending(ctx context.Context) (int, error) {
 
 // method is the score a kind of list is computed with: the configured
 // scorer, except for viewed-then-bought lists, which have their own
-// (DESIGN.md section 3).
+// (docs/DESIGN.md section 3).
 func (r *Rescorer) method(kind store.ListKind) scoring.Method {
 	if kind == store.ViewedBought {
 		return scoring.ViewedThenBoughtMethod

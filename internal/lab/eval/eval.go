@@ -1,4 +1,4 @@
-// Package eval measures recommendation quality offline (DESIGN.md section
+// Package eval measures recommendation quality offline (docs/DESIGN.md section
 // 7): temporal splits at cutoffs, lists trained only on the events before
 // each cutoff, and for every customer (or session) judged after it the
 // items recommended by each method, counted against what they bought or
@@ -179,7 +179,7 @@ type judged struct {
 }
 
 // customerCases returns the customers with history before the cutoff and
-// events in the window (DESIGN.md section 7): their targets are the items
+// events in the window (docs/DESIGN.md section 7): their targets are the items
 // they bought, and viewed, in the window.
 func customerCases(window []event.Event, model Model) []judged {
 	byCustomer := map[string]*judged{}

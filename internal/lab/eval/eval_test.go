@@ -60,7 +60,7 @@ func check(t *testing.T, got map[string]Result, wants map[string]want, customers
 	}
 }
 
-// TestCustomerProtocolHandComputed is DESIGN.md section 7 on a data set
+// TestCustomerProtocolHandComputed is docs/DESIGN.md section 7 on a data set
 // small enough to work out by hand.
 //
 // Before the cutoff (day 10): c1 and c2 buy a and b, c3 buys a and c, c4

@@ -12,7 +12,7 @@ type Window struct {
 }
 
 // Windows places the evaluation windows over events from first to last
-// (DESIGN.md section 7):
+// (docs/DESIGN.md section 7):
 //
 //   - cutoff given: n consecutive horizons starting at it;
 //   - auto, one window: the last horizon, or the last fifth of the span

@@ -1,4 +1,4 @@
-// Package oracle is the batch model of DESIGN.md sections 2-4: it replays
+// Package oracle is the batch model of docs/DESIGN.md sections 2-4: it replays
 // events in arrival order to get each customer's final purchase and view
 // histories and the viewed-then-bought counters, then derives every other
 // counter from the final histories alone. It never runs the consumer's
@@ -120,7 +120,7 @@ func Build(events []event.Event, set Settings) *State {
 }
 
 // popularity counts each kind's events in the days of the window before
-// the anchor (DESIGN.md section 3), also per day.
+// the anchor (docs/DESIGN.md section 3), also per day.
 func popularity(events []event.Event, anchor time.Time) (map[store.ListKind]store.Popularity, map[store.ListKind]map[string]map[string]int64) {
 	window := map[string]bool{}
 	for _, d := range store.WindowDays(anchor) {

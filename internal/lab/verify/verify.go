@@ -1,5 +1,5 @@
 // Package verify compares the streamed state in Redis with the batch oracle
-// (DESIGN.md promise 2): every counter, every customer history and every
+// (docs/DESIGN.md promise 2): every counter, every customer history and every
 // related list.
 package verify
 
