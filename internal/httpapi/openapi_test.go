@@ -419,8 +419,6 @@ func lagReport(last time.Time) lag.Report {
 	return lag.Evaluate(window, last)
 }
 
-// validateRequest checks req against its operation. It does not set the
-// parameters' defaults in req, so the handler gets the request as sent.
 // specGet sends GET path (with an Accept header unless accept is empty) to
 // handler and checks the exchange against the spec: the spec has the
 // operation, accepts the request unless invalid, and the response has
@@ -453,6 +451,8 @@ func specGet(t *testing.T, router routers.Router, handler http.Handler, path, ac
 	return rec
 }
 
+// validateRequest checks req against its operation. It does not set the
+// parameters' defaults in req, so the handler gets the request as sent.
 func validateRequest(req *http.Request, route *routers.Route, params map[string]string) error {
 	// The router gives path parameters as they are in the URL; the server
 	// and the spec's rules see them unescaped ("hat%2Fred" is "hat/red").

@@ -49,8 +49,10 @@ const (
 	DefaultPopularInterval = 5 * time.Second
 	// DefaultPendingGrace: see Config.PendingGrace.
 	DefaultPendingGrace = 5 * time.Second
-	// DefaultClaimLease: see Config.ClaimLease.
-	DefaultClaimLease = 30 * time.Second
+	// ClaimLease is how long a claim on dirty items keeps other instances
+	// off them (store.ClaimDirty). An instance that dies leaves its claimed
+	// items dirty for at most this long.
+	ClaimLease = 30 * time.Second
 )
 
 // Config of the re-scorer.
@@ -74,10 +76,6 @@ type Config struct {
 	// PublishPending takes it over from the re-scorer that marked it;
 	// default DefaultPendingGrace.
 	PendingGrace time.Duration
-	// ClaimLease is how long a claim on dirty items keeps other instances
-	// off them (store.ClaimDirty). An instance that dies leaves its claimed
-	// items dirty for at most this long. Default DefaultClaimLease.
-	ClaimLease time.Duration
 	// Errors counts failed Redis and Kafka calls; nil counts nothing.
 	Errors *obs.Errors
 }
@@ -90,8 +88,8 @@ func (c Config) Validate() error {
 	if err := c.Rules.Validate(); err != nil {
 		return err
 	}
-	if c.Batch < 1 || c.PollInterval <= 0 || c.SweepInterval < 0 || c.MinInterval < 0 || c.ClaimLease < 0 {
-		return errors.New("rescore batch must be >= 1, poll interval > 0, sweep and minimum intervals and the claim lease >= 0")
+	if c.Batch < 1 || c.PollInterval <= 0 || c.SweepInterval < 0 || c.MinInterval < 0 {
+		return errors.New("rescore batch must be >= 1, poll interval > 0, sweep and minimum intervals >= 0")
 	}
 	return nil
 }
@@ -136,9 +134,6 @@ func New(cfg Config, st Store, log zerolog.Logger, reg prometheus.Registerer) (*
 	}
 	if cfg.PendingGrace == 0 {
 		cfg.PendingGrace = DefaultPendingGrace
-	}
-	if cfg.ClaimLease == 0 {
-		cfg.ClaimLease = DefaultClaimLease
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -265,7 +260,7 @@ func (r *Rescorer) drain(ctx context.Context, cutoff func() time.Time, rounds in
 	total := 0
 	for ; rounds != 0; rounds-- {
 		readAt := r.now()
-		dirty, err := r.st.ClaimDirty(ctx, r.cfg.Batch, cutoff(), r.owner, r.cfg.ClaimLease)
+		dirty, err := r.st.ClaimDirty(ctx, r.cfg.Batch, cutoff(), r.owner, ClaimLease)
 		if err != nil || len(dirty) == 0 {
 			return total, err
 		}
@@ -327,6 +322,24 @@ func (r *Rescorer) popularDue(ctx context.Context) bool {
 	}
 	v, err := r.st.PopularityVersion(ctx)
 	return err == nil && v != r.popularVersion
+}
+
+// popularIfDue recomputes the popularity lists when they are due and this
+// instance takes the lease. An instance that finds the lease held by
+// another waits an interval before it asks again, as if it had computed
+// them: the holder does, and asking at every poll cost three round trips.
+func (r *Rescorer) popularIfDue(ctx context.Context) {
+	if !r.popularDue(ctx) {
+		return
+	}
+	if !r.lease(ctx, "popular", DefaultPopularInterval) {
+		r.popularAt = r.now()
+		return
+	}
+	if err := r.RescorePopular(ctx); err != nil && ctx.Err() == nil {
+		r.metrics.errors.Inc()
+		r.retries.Warn().Err(err).Msg("re-scoring popularity failed; will retry")
+	}
 }
 
 // RescoreAll recomputes every list of every kind (and removes lists of
@@ -394,12 +407,7 @@ func (r *Rescorer) Run(ctx context.Context) error {
 			} else if n > 0 {
 				r.log.Info().Int("lists", n).Msg("published list changes left pending")
 			}
-			if r.popularDue(ctx) && r.lease(ctx, "popular", DefaultPopularInterval) {
-				if err := r.RescorePopular(ctx); err != nil && ctx.Err() == nil {
-					r.metrics.errors.Inc()
-					r.retries.Warn().Err(err).Msg("re-scoring popularity failed; will retry")
-				}
-			}
+			r.popularIfDue(ctx)
 			r.observeBacklog(ctx)
 		case <-sweep:
 			// One instance sweeps per interval; the others' ticks find the
