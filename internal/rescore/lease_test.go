@@ -15,7 +15,7 @@ import (
 // moved) and another instance holds the popularity lease. It counts the
 // polls (one DirtyBacklog each) and the lease requests.
 type otherHoldsPopular struct {
-	Store // calls the test does not expect panic
+	Store         // calls the test does not expect panic
 	polls, leases atomic.Int64
 }
 
