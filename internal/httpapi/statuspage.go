@@ -215,7 +215,7 @@ func parseLookup(r *http.Request) (lookupRequest, error) {
 		if err := event.ValidID(lk.customer, event.DefaultMaxIDLen); err != nil {
 			return lk, fmt.Errorf("customer id: %w", err)
 		}
-		lk.rec.customer, lk.rec.customerEndpoint = lk.customer, true
+		lk.rec.customer = lk.customer
 	}
 	return lk, nil
 }
