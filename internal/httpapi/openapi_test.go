@@ -221,7 +221,10 @@ func TestOpenAPI(t *testing.T) {
 	// monitor evaluates it; and the monitor's status before its first sample.
 	stalled := lagReport(time.Date(2026, 11, 27, 12, 7, 5, 995e6, time.UTC))
 	lagging := httpapi.New(env.Store, httpapi.Options{Status: func() lag.Report { return stalled }}, ready, reg, zerolog.Nop())
-	unsampled := lag.NewMonitor(&lag.Sampler{}, 0, 0, zerolog.Nop(), nil)
+	unsampled, err := lag.New(lag.Config{}, &lag.Sampler{}, zerolog.Nop(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	starting := httpapi.New(env.Store, httpapi.Options{Status: unsampled.Report}, ready, reg, zerolog.Nop())
 
 	many := strings.TrimSuffix(strings.Repeat("x,", httpapi.MaxContextItems+1), ",")

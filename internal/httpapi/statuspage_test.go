@@ -130,7 +130,10 @@ func TestStatusPage(t *testing.T) {
 	stalled := lagReport(time.Now().Add(-3 * time.Second))
 	h := httpapi.New(env.Store, httpapi.Options{Status: func() lag.Report { return stalled }}, ready, reg, zerolog.Nop())
 	noMonitor := httpapi.New(env.Store, httpapi.Options{}, ready, prometheus.NewRegistry(), zerolog.Nop())
-	unsampled := lag.NewMonitor(&lag.Sampler{}, 0, 0, zerolog.Nop(), nil)
+	unsampled, err := lag.New(lag.Config{}, &lag.Sampler{}, zerolog.Nop(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	starting := httpapi.New(env.Store, httpapi.Options{Status: unsampled.Report}, ready, reg, zerolog.Nop())
 	// A reason with markup, as a broker's error message could carry.
 	hostile := lag.Report{Status: lag.Unknown, Reason: `cannot sample: <script>alert("x")</script> & more`, Partitions: []lag.PartitionReport{}}
