@@ -92,6 +92,7 @@ type Consumer struct {
 	dlqLog  zerolog.Logger // rate-limited: a flood of bad events must not flood the logs
 	retries zerolog.Logger // rate-limited: an outage repeats its failures every backoff
 	metrics *Metrics
+	stats   stats
 
 	mu       sync.Mutex
 	notReady string // why the consumer is not ready, "" when it is
@@ -476,6 +477,7 @@ func (c *Consumer) processBatch(ctx context.Context, partition int, msgs []kafka
 	}
 	res.Rejected = bad
 	c.metrics.observeBatch(partition, msgs, res, time.Since(start))
+	c.stats.observeBatch(len(msgs), res)
 	return nil
 }
 

@@ -81,7 +81,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return cons.NotReady()
 	}
-	handler := httpapi.New(st, httpapi.Options{KeepOwned: s.keepOwned, Status: monitor.Report}, ready, reg, log)
+	opts := httpapi.Options{KeepOwned: s.keepOwned, Status: monitor.Report, Rescorer: rs}
+	if *consume {
+		opts.Consumer = cons
+	}
+	handler := httpapi.New(st, opts, ready, reg, log)
 	srv, err := httpapi.NewServer(httpapi.ServerConfig{Addr: s.httpAddr}, handler)
 	if err != nil {
 		return &exitError{code: 1, msg: fmt.Sprintf("%v (set ALSOBOUGHT_HTTP_ADDR or -http to a free address)", err)}

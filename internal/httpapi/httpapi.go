@@ -42,6 +42,10 @@ type Options struct {
 	KeepOwned bool
 	// Status returns the latest lag status (GET /v1/status); nil: 503.
 	Status func() lag.Report
+	// Consumer and Rescorer are read by the status page; nil: this process
+	// runs none (a serve that does not consume), and the page says so.
+	Consumer ConsumerStats
+	Rescorer RescoreStats
 }
 
 // ReadinessCheck returns why the service is not ready, or "" when it is.
@@ -50,7 +54,7 @@ type ReadinessCheck func(ctx context.Context) string
 // New returns the handler of every endpoint.
 func New(st Store, opts Options, ready ReadinessCheck, gatherer prometheus.Gatherer, log zerolog.Logger) http.Handler {
 	s := &server{st: st, rec: recommend.New(recommend.Config{KeepOwned: opts.KeepOwned}, st), opts: opts, ready: ready,
-		gatherer: gatherer, log: log.With().Str("component", "http").Logger()}
+		log: log.With().Str("component", "http").Logger()}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -70,13 +74,12 @@ func New(st Store, opts Options, ready ReadinessCheck, gatherer prometheus.Gathe
 }
 
 type server struct {
-	st       Store
-	rec      *recommend.Recommender
-	opts     Options
-	ready    ReadinessCheck
-	gatherer prometheus.Gatherer
-	log      zerolog.Logger
-	rates    rateWindow // the status page's throughput
+	st    Store
+	rec   *recommend.Recommender
+	opts  Options
+	ready ReadinessCheck
+	log   zerolog.Logger
+	rates rateWindow // the status page's throughput
 }
 
 func (s *server) readyz(w http.ResponseWriter, r *http.Request) {

@@ -10,9 +10,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/rs/zerolog"
 
 	"github.com/alsobought/alsobought/internal/obs"
@@ -113,6 +116,43 @@ type Rescorer struct {
 	// owner names this re-scorer in claims and leases: several instances
 	// share one state.
 	owner string
+
+	rescored atomic.Uint64 // lists re-scored, for Stats
+	mu       sync.Mutex
+	backlog  backlog // the last backlog read, for Stats
+}
+
+type backlog struct {
+	known     bool
+	items     int64
+	oldestAge float64
+}
+
+// Stats are the re-scorer's figures that the status page shows, read from
+// the re-scorer rather than back from the metrics registry.
+type Stats struct {
+	// Rescored is the lists re-scored since the re-scorer was built
+	// (alsobought_items_rescored_total).
+	Rescored uint64
+	// Freshness is the histogram of alsobought_freshness_seconds: the time
+	// from the oldest change a re-scored list reflects to its write.
+	Freshness *dto.Histogram
+	// BacklogKnown is false until a poll has read the dirty set; then
+	// DirtyItems and OldestAge (seconds) are what it read
+	// (alsobought_dirty_items, alsobought_dirty_oldest_age_seconds).
+	BacklogKnown bool
+	DirtyItems   int64
+	OldestAge    float64
+}
+
+// Stats returns the re-scorer's figures now.
+func (r *Rescorer) Stats() Stats {
+	var m dto.Metric
+	_ = r.metrics.freshness.Write(&m) // a histogram's Write does not fail
+	r.mu.Lock()
+	b := r.backlog
+	r.mu.Unlock()
+	return Stats{Rescored: r.rescored.Load(), Freshness: m.GetHistogram(), BacklogKnown: b.known, DirtyItems: b.items, OldestAge: b.oldestAge}
 }
 
 // New builds a Rescorer with defaults filled in.
@@ -173,6 +213,7 @@ func (r *Rescorer) Rescore(ctx context.Context, kind store.ListKind, items []str
 		return err
 	}
 	r.metrics.rescored.Add(float64(len(items)))
+	r.rescored.Add(uint64(len(items)))
 	r.metrics.seconds.Observe(r.now().Sub(start).Seconds())
 	return nil
 }
@@ -450,6 +491,9 @@ func (r *Rescorer) observeBacklog(ctx context.Context) {
 		age = r.now().Sub(oldest).Seconds()
 	}
 	r.metrics.oldestAge.Set(age)
+	r.mu.Lock()
+	r.backlog = backlog{known: true, items: n, oldestAge: age}
+	r.mu.Unlock()
 }
 
 type metrics struct {
