@@ -118,9 +118,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *consume {
 		stages[3] = []lifecycle.Part{{Name: "consumer", Component: cons}}
 	}
+	defer context.AfterFunc(ctx, func() { log.Info().Msg("shutting down") })()
 	err = lifecycle.Run(ctx, shutdownTimeout, stages...)
 	if err != nil {
-		log.Error().Err(err).Msg("stopped")
+		log.Error().Err(err).Msg("a component failed or did not stop in time; stopped")
 		return &exitError{code: 1, msg: err.Error()}
 	}
 	log.Info().Msg("stopped")
