@@ -85,12 +85,14 @@ func (c Config) Validate() error {
 // Consumer applies the events topic to the state.
 type Consumer struct {
 	cfg     Config
+	group   kafka.ConsumerGroupConfig
 	apply   applier
 	dlq     *kafka.Writer
 	log     zerolog.Logger
 	dlqLog  zerolog.Logger // rate-limited: a flood of bad events must not flood the logs
 	retries zerolog.Logger // rate-limited: an outage repeats its failures every backoff
 	metrics *Metrics
+	stats   stats
 
 	mu       sync.Mutex
 	notReady string // why the consumer is not ready, "" when it is
@@ -119,8 +121,26 @@ func New(cfg Config, st StateStore, log zerolog.Logger, m *Metrics) (*Consumer, 
 		a.partitioner = &keyPartitioner{}
 	}
 	log = log.With().Str("component", "consumer").Logger()
+	// The group is joined in Run; its configuration is checked here, so
+	// that a bad one stops the process before anything starts.
+	group := kafka.ConsumerGroupConfig{
+		ID:                    cfg.GroupID,
+		Brokers:               cfg.Brokers,
+		Topics:                []string{cfg.Topic},
+		StartOffset:           kafka.FirstOffset,
+		HeartbeatInterval:     time.Second,
+		SessionTimeout:        10 * time.Second,
+		RebalanceTimeout:      10 * time.Second,
+		WatchPartitionChanges: true,
+		Logger:                kafka.LoggerFunc(func(string, ...any) {}),
+		ErrorLogger:           kafka.LoggerFunc(func(f string, a ...any) { log.Debug().Msgf(f, a...) }),
+	}
+	if err := group.Validate(); err != nil {
+		return nil, fmt.Errorf("consumer group %s: %w", cfg.GroupID, err)
+	}
 	return &Consumer{
 		cfg:   cfg,
+		group: group,
 		apply: a,
 		dlq: &kafka.Writer{
 			Addr:         kafka.TCP(cfg.Brokers...),
@@ -181,26 +201,17 @@ func (c *Consumer) setNotReady(why string) {
 	c.mu.Unlock()
 }
 
-// Run joins the group and consumes until ctx is cancelled; then it leaves
-// the group and returns nil. Errors of Kafka or Redis are retried with
-// backoff: the consumer never gives up on its own.
+// Run joins the group and consumes until ctx is cancelled; then it
+// finishes the batches in flight (at most FinishGrace), leaves the group
+// and returns nil. Errors of Kafka or Redis are retried with backoff: the
+// consumer never gives up on its own; it returns an error only when the
+// group cannot be created.
 func (c *Consumer) Run(ctx context.Context) error {
 	defer c.dlq.Close()
 	probeCtx, stopProbe := context.WithCancel(ctx)
 	defer stopProbe()
 	go c.probeKafka(probeCtx)
-	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
-		ID:                    c.cfg.GroupID,
-		Brokers:               c.cfg.Brokers,
-		Topics:                []string{c.cfg.Topic},
-		StartOffset:           kafka.FirstOffset,
-		HeartbeatInterval:     time.Second,
-		SessionTimeout:        10 * time.Second,
-		RebalanceTimeout:      10 * time.Second,
-		WatchPartitionChanges: true,
-		Logger:                kafka.LoggerFunc(func(string, ...any) {}),
-		ErrorLogger:           kafka.LoggerFunc(func(f string, a ...any) { c.log.Debug().Msgf(f, a...) }),
-	})
+	group, err := kafka.NewConsumerGroup(c.group)
 	if err != nil {
 		return fmt.Errorf("join consumer group %s: %w", c.cfg.GroupID, err)
 	}
@@ -466,6 +477,7 @@ func (c *Consumer) processBatch(ctx context.Context, partition int, msgs []kafka
 	}
 	res.Rejected = bad
 	c.metrics.observeBatch(partition, msgs, res, time.Since(start))
+	c.stats.observeBatch(len(msgs), res)
 	return nil
 }
 

@@ -4,13 +4,17 @@ import (
 	"context"
 
 	"github.com/alsobought/alsobought/internal/kafkaadmin"
+	"github.com/alsobought/alsobought/internal/lag"
 )
 
 // AppliedLag is the number of messages on the topic that the state in Redis
-// has not applied yet, from the broker's end offsets and the progress kept
-// with the data.
+// has not applied yet, from the broker's offsets and the progress kept with
+// the data, by the formula of the lag monitor (lag.AppliedLag): messages
+// retention deleted are not waiting.
 func AppliedLag(ctx context.Context, brokers []string, topic string, st StateStore) (int64, error) {
-	ends, err := kafkaadmin.EndOffsets(ctx, brokers, topic)
+	client, done := kafkaadmin.NewClient(brokers)
+	defer done()
+	offsets, err := kafkaadmin.TopicOffsets(ctx, client, topic)
 	if err != nil {
 		return 0, err
 	}
@@ -18,15 +22,13 @@ func AppliedLag(ctx context.Context, brokers []string, topic string, st StateSto
 	if err != nil {
 		return 0, err
 	}
-	var lag int64
-	for p, end := range ends {
+	var total int64
+	for p, o := range offsets {
 		applied, ok := progress[p]
 		if !ok {
 			applied = -1
 		}
-		if d := end - (applied + 1); d > 0 {
-			lag += d
-		}
+		total += lag.AppliedLag(o.End, o.First, applied)
 	}
-	return lag, nil
+	return total, nil
 }

@@ -27,7 +27,10 @@ func TestListFeedMatchesRedis(t *testing.T) {
 	if err := kafkaadmin.EnsureTopic(ctx, env.Brokers, feedTopic, 2, 1, feed.TopicConfig...); err != nil {
 		t.Fatal(err)
 	}
-	pub := feed.New(env.Brokers, feedTopic)
+	pub, perr := feed.New(feed.Config{Brokers: env.Brokers, Topic: feedTopic})
+	if perr != nil {
+		t.Fatal(perr)
+	}
 	defer pub.Close()
 	evs := loadDunnhumby(t)[:8000]
 

@@ -337,20 +337,14 @@ func (s *Store) ClaimDirty(ctx context.Context, n int, markedBefore time.Time, o
 // released: they expire, so a task guarded by one runs at most once per
 // ttl across every instance.
 func (s *Store) TryLease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
-	key := s.keys.Lease(name)
-	ok, err := s.rdb.SetNX(ctx, key, owner, ttl).Result()
+	// One round trip: SET NX GET (Redis 7) takes the lease when it is free
+	// and returns the holder when it is not.
+	holder, err := s.rdb.SetArgs(ctx, s.keys.Lease(name), owner, redis.SetArgs{Mode: "NX", TTL: ttl, Get: true}).Result()
+	if errors.Is(err, redis.Nil) {
+		return true, nil // it was free: taken
+	}
 	if err != nil {
 		return false, fmt.Errorf("take lease %s: %w", name, err)
-	}
-	if ok {
-		return true, nil
-	}
-	holder, err := s.rdb.Get(ctx, key).Result()
-	if errors.Is(err, redis.Nil) {
-		return false, nil // expired in between: the next try takes it
-	}
-	if err != nil {
-		return false, fmt.Errorf("read lease %s: %w", name, err)
 	}
 	return holder == owner, nil
 }

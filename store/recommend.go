@@ -14,11 +14,23 @@ import (
 	"github.com/alsobought/alsobought/scoring"
 )
 
+// ListsOf is what ReadListsOf read.
+type ListsOf struct {
+	// Lists holds the items of each list asked for, in order; nil when the
+	// list is missing.
+	Lists [][]scoring.Related
+	// Popular is the popularity list asked for; nil when none was asked
+	// for or it is missing. It is shared between calls: do not modify it.
+	Popular *PopularList
+	// Repeats are the repeat-purchase counters, read with the popularity
+	// list.
+	Repeats Repeats
+}
+
 // ReadListsOf returns, in one round trip, the stored lists of a kind of
 // the given items (a missing list is empty) and, when popular is not nil,
-// the popularity list it names and the repeat-purchase counters. The
-// popularity list is shared between calls: callers must not modify it.
-func (s *Store) ReadListsOf(ctx context.Context, want []ListRef, popular *PopularRef) ([][]scoring.Related, *PopularList, Repeats, error) {
+// the popularity list it names and the repeat-purchase counters.
+func (s *Store) ReadListsOf(ctx context.Context, want []ListRef, popular *PopularRef) (ListsOf, error) {
 	var pop *redis.StringCmd
 	var popKey string
 	var repeats *redis.SliceCmd
@@ -33,7 +45,7 @@ func (s *Store) ReadListsOf(ctx context.Context, want []ListRef, popular *Popula
 		}
 	})
 	if err != nil {
-		return nil, nil, Repeats{}, err
+		return ListsOf{}, err
 	}
 	out := make([][]scoring.Related, len(want))
 	for i, w := range want {
@@ -43,7 +55,7 @@ func (s *Store) ReadListsOf(ctx context.Context, want []ListRef, popular *Popula
 		}
 		l, err := decodeList(w.Item, raw)
 		if err != nil {
-			return nil, nil, Repeats{}, err
+			return ListsOf{}, err
 		}
 		out[i] = l.Items
 	}
@@ -51,7 +63,7 @@ func (s *Store) ReadListsOf(ctx context.Context, want []ListRef, popular *Popula
 	if pop != nil {
 		if raw, err := pop.Bytes(); err == nil {
 			if pl, err = s.popular.decode(popKey, raw); err != nil {
-				return nil, nil, Repeats{}, err
+				return ListsOf{}, err
 			}
 		}
 	}
@@ -60,7 +72,7 @@ func (s *Store) ReadListsOf(ctx context.Context, want []ListRef, popular *Popula
 		vals := repeats.Val()
 		rep = Repeats{Purchases: toInt(vals[0]), Repeats: toInt(vals[1])}
 	}
-	return out, pl, rep, nil
+	return ListsOf{Lists: out, Popular: pl, Repeats: rep}, nil
 }
 
 // ListRef names a stored list.

@@ -27,11 +27,11 @@ func TestReadListsOfReusesAnUnchangedPopularList(t *testing.T) {
 	}
 	read := func() (*store.PopularList, store.Repeats) {
 		t.Helper()
-		_, pl, rep, err := env.Store.ReadListsOf(ctx, nil, &store.PopularRef{Kind: store.Bought})
-		if err != nil || pl == nil {
-			t.Fatalf("read: %v, %v", pl, err)
+		got, err := env.Store.ReadListsOf(ctx, nil, &store.PopularRef{Kind: store.Bought})
+		if err != nil || got.Popular == nil {
+			t.Fatalf("read: %v, %v", got.Popular, err)
 		}
-		return pl, rep
+		return got.Popular, got.Repeats
 	}
 	write(scoring.Popular{Item: "milk", Count: 2})
 	first, rep := read()

@@ -4,8 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,6 +16,7 @@ import (
 	"github.com/alsobought/alsobought/internal/kafkaadmin"
 	"github.com/alsobought/alsobought/internal/lab/eval"
 	"github.com/alsobought/alsobought/internal/lab/replay"
+	"github.com/alsobought/alsobought/internal/lifecycle"
 	"github.com/alsobought/alsobought/internal/obs"
 	"github.com/alsobought/alsobought/internal/rescore"
 	"github.com/alsobought/alsobought/scoring"
@@ -28,11 +29,12 @@ import (
 // scratch Redis prefix, and reads the state back. Between windows it just
 // keeps consuming, as a deployment would.
 type kafkaTrainer struct {
-	s        settings
-	st       *store.Store
-	rs       *rescore.Rescorer
-	stop     context.CancelFunc
-	wg       sync.WaitGroup
+	s    settings
+	st   *store.Store
+	rs   *rescore.Rescorer
+	stop context.CancelFunc // stops the scratch pipeline
+	// stopped ends when the pipeline stopped; its cause says why.
+	stopped  context.Context
 	produced int
 }
 
@@ -69,10 +71,17 @@ func newKafkaTrainer(ctx context.Context, base *settings) (*kafkaTrainer, error)
 		return nil, &exitError{code: 2, msg: err.Error()}
 	}
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	t.stop = stop
-	t.wg.Add(2)
-	go func() { defer t.wg.Done(); _ = cons.Run(runCtx) }()
-	go func() { defer t.wg.Done(); _ = t.rs.Run(runCtx) }()
+	stopped, done := context.WithCancelCause(context.Background())
+	t.stop, t.stopped = stop, stopped
+	go func() {
+		// The consumer stops before the re-scorer, as in serve.
+		err := lifecycle.Run(runCtx, shutdownTimeout,
+			[]lifecycle.Part{{Name: "rescore", Component: t.rs}}, []lifecycle.Part{{Name: "consumer", Component: cons}})
+		if err == nil {
+			err = errPipelineStopped
+		}
+		done(err)
+	}()
 	return t, nil
 }
 
@@ -83,7 +92,13 @@ func (t *kafkaTrainer) Train(ctx context.Context, before []event.Event) (eval.Mo
 		return nil, err
 	}
 	t.produced = len(before)
-	if err := waitApplied(ctx, &t.s, t.st, evalWaitTimeout); err != nil {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(t.stopped, cancel)() // a failed pipeline applies nothing more: stop waiting
+	if err := waitApplied(wctx, &t.s, t.st, evalWaitTimeout); err != nil {
+		if t.stopped.Err() != nil {
+			return nil, fmt.Errorf("the scratch pipeline failed: %w", context.Cause(t.stopped))
+		}
 		return nil, err
 	}
 	// A list is re-scored when its row changes, but its scores also move
@@ -101,11 +116,18 @@ func (t *kafkaTrainer) Train(ctx context.Context, before []event.Event) (eval.Mo
 	return eval.SnapshotModel(snap, scoring.Method(t.s.method), t.s.oracleSettings(), t.s.listRules()), nil
 }
 
+// errPipelineStopped is the cause of a pipeline stopped by Close.
+var errPipelineStopped = errors.New("stopped as asked")
+
 // Close stops the pipeline and deletes the scratch topics and state.
 func (t *kafkaTrainer) Close() error {
+	var perr error
 	if t.stop != nil {
 		t.stop()
-		t.wg.Wait()
+		<-t.stopped.Done()
+		if err := context.Cause(t.stopped); !errors.Is(err, errPipelineStopped) {
+			perr = fmt.Errorf("the scratch pipeline failed: %w", err)
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -113,7 +135,7 @@ func (t *kafkaTrainer) Close() error {
 	terr := kafkaadmin.DeleteTopics(ctx, t.s.brokerList(), t.s.topic, t.s.dlqTopic)
 	t.st.Close()
 	if derr != nil || terr != nil {
-		return fmt.Errorf("clean up the scratch state %s: %v; topics: %v", t.s.prefix, derr, terr)
+		return errors.Join(perr, fmt.Errorf("clean up the scratch state %s: %v; topics: %v", t.s.prefix, derr, terr))
 	}
-	return nil
+	return perr
 }

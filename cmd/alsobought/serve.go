@@ -2,12 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,6 +15,7 @@ import (
 	"github.com/alsobought/alsobought/internal/httpapi"
 	"github.com/alsobought/alsobought/internal/kafkaadmin"
 	"github.com/alsobought/alsobought/internal/lag"
+	"github.com/alsobought/alsobought/internal/lifecycle"
 	"github.com/alsobought/alsobought/internal/obs"
 	"github.com/alsobought/alsobought/internal/rescore"
 	"github.com/alsobought/alsobought/store"
@@ -56,17 +53,27 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return &exitError{code: 2, msg: err.Error()}
 	}
 	rcfg := s.rescoreConfig(errs)
+	var pub *feed.Kafka
 	if s.feedOn() {
-		pub := feed.New(s.brokerList(), s.feedTopic)
-		defer pub.Close()
+		if pub, err = feed.New(feed.Config{Brokers: s.brokerList(), Topic: s.feedTopic}); err != nil {
+			return &exitError{code: 2, msg: err.Error()}
+		}
 		rcfg.Publisher = pub
 	}
 	rs, err := rescore.New(rcfg, st, log, reg)
 	if err != nil {
 		return &exitError{code: 2, msg: err.Error()}
 	}
-	ready := func(ctx context.Context) string {
-		if err := st.Client().Ping(ctx).Err(); err != nil {
+	monitor, err := lag.New(lag.Config{Interval: s.lagInterval, Samples: s.lagSamples},
+		&lag.Sampler{Brokers: s.brokerList(), Topic: s.topic, Group: s.group, State: st}, log, reg)
+	if err != nil {
+		return &exitError{code: 2, msg: err.Error()}
+	}
+	ready := func(rctx context.Context) string {
+		if ctx.Err() != nil {
+			return "shutting down" // take this instance out of rotation while it drains
+		}
+		if err := st.Client().Ping(rctx).Err(); err != nil {
 			return "redis: " + err.Error()
 		}
 		if !*consume {
@@ -74,59 +81,51 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return cons.NotReady()
 	}
-	monitor := lag.NewMonitor(&lag.Sampler{Brokers: s.brokerList(), Topic: s.topic, Group: s.group, State: st},
-		s.lagInterval, s.lagSamples, log, reg)
-	srv := &http.Server{Handler: httpapi.New(st, httpapi.Options{KeepOwned: s.keepOwned, Status: monitor.Report}, ready, reg, log),
-		ReadHeaderTimeout: 5 * time.Second}
-	ln, err := net.Listen("tcp", s.httpAddr)
-	if err != nil {
-		return &exitError{code: 1, msg: fmt.Sprintf("listen on %s: %v (set ALSOBOUGHT_HTTP_ADDR or -http to a free address)", s.httpAddr, err)}
+	opts := httpapi.Options{KeepOwned: s.keepOwned, Status: monitor.Report, Rescorer: rs}
+	if *consume {
+		opts.Consumer = cons
 	}
-	log.Info().Str("http", ln.Addr().String()).Str("topic", s.topic).Str("group", s.group).
+	handler := httpapi.New(st, opts, ready, reg, log)
+	srv, err := httpapi.NewServer(httpapi.ServerConfig{Addr: s.httpAddr}, handler)
+	if err != nil {
+		return &exitError{code: 1, msg: fmt.Sprintf("%v (set ALSOBOUGHT_HTTP_ADDR or -http to a free address)", err)}
+	}
+	log.Info().Str("http", srv.Addr()).Str("topic", s.topic).Str("group", s.group).
 		Str("redis", s.redisAddrs).Str("prefix", s.prefix).Msg("alsobought serving")
 
-	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
-	var wg sync.WaitGroup
-	wg.Add(4)
-	go func() {
-		defer wg.Done()
-		if *consume {
-			_ = cons.Run(workCtx)
-		}
-	}()
-	go func() { defer wg.Done(); monitor.Run(workCtx) }()
-	go func() { defer wg.Done(); _ = rs.Run(workCtx) }()
-	httpErr := make(chan error, 1)
-	go func() {
-		defer wg.Done()
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			httpErr <- err
-		}
-	}()
-
-	var runErr error
-	select {
-	case <-ctx.Done():
-		log.Info().Msg("shutting down")
-	case runErr = <-httpErr:
-		log.Error().Err(runErr).Msg("http server failed")
+	// The components start together and stop in reverse order of these
+	// stages, each stage once the later ones have returned:
+	//  1. the consumer stops consuming, finishes the batch in flight (at
+	//     most its FinishGrace; an abandoned batch is safe, its writes are
+	//     fenced) and leaves the group, so its partitions move at once;
+	//  2. the re-scorer finishes its round, which may still publish;
+	//  3. then the feed publisher, which that round publishes through, and
+	//     the lag monitor;
+	//  4. the HTTP server last, so /readyz (which says "shutting down") and
+	//     /metrics answer during the whole drain; it then waits for the
+	//     requests in flight.
+	// A component that fails stops the others the same way, and serve
+	// exits 1 with its error.
+	stages := [][]lifecycle.Part{
+		{{Name: "http", Component: srv}},
+		{{Name: "lag monitor", Component: monitor}},
+		{{Name: "rescore", Component: rs}},
+		nil,
 	}
-	// Stop in reverse order of start: no new requests, then the workers,
-	// which finish (or abandon) their in-flight batch; fenced writes make an
-	// abandoned batch safe to apply again.
-	shutCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-	defer cancel()
-	_ = srv.Shutdown(shutCtx)
-	stopWork()
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		log.Info().Msg("stopped")
-	case <-shutCtx.Done():
-		return fmt.Errorf("graceful shutdown took longer than %s", shutdownTimeout)
+	if pub != nil {
+		stages[1] = append(stages[1], lifecycle.Part{Name: "feed", Component: pub})
 	}
-	return runErr
+	if *consume {
+		stages[3] = []lifecycle.Part{{Name: "consumer", Component: cons}}
+	}
+	defer context.AfterFunc(ctx, func() { log.Info().Msg("shutting down") })()
+	err = lifecycle.Run(ctx, shutdownTimeout, stages...)
+	if err != nil {
+		log.Error().Err(err).Msg("a component failed or did not stop in time; stopped")
+		return &exitError{code: 1, msg: err.Error()}
+	}
+	log.Info().Msg("stopped")
+	return nil
 }
 
 // connect checks Redis and Kafka at start-up, creates the topics when they

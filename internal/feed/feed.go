@@ -5,6 +5,7 @@ package feed
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -17,6 +18,12 @@ import (
 // value of each list and, after a while, drops deleted lists' tombstones.
 var TopicConfig = []kafka.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue: "compact"}}
 
+// Config of the feed publisher.
+type Config struct {
+	Brokers []string
+	Topic   string
+}
+
 // Kafka publishes to the feed topic.
 type Kafka struct {
 	w     *kafka.Writer
@@ -24,15 +31,28 @@ type Kafka struct {
 }
 
 // New returns a publisher; it connects on first use.
-func New(brokers []string, topic string) *Kafka {
-	return &Kafka{topic: topic, w: &kafka.Writer{
-		Addr:         kafka.TCP(brokers...),
-		Topic:        topic,
+func New(cfg Config) (*Kafka, error) {
+	if len(cfg.Brokers) == 0 || cfg.Brokers[0] == "" || cfg.Topic == "" {
+		return nil, errors.New("feed: brokers and topic must be set")
+	}
+	return &Kafka{topic: cfg.Topic, w: &kafka.Writer{
+		Addr:         kafka.TCP(cfg.Brokers...),
+		Topic:        cfg.Topic,
 		Balancer:     &kafka.Murmur2Balancer{},
 		RequiredAcks: kafka.RequireAll,
 		BatchTimeout: 5 * time.Millisecond,
 		BatchSize:    1000,
-	}}
+	}}, nil
+}
+
+// Run keeps the publisher open until ctx ends, then closes it. A process
+// stops its feed after the re-scorer that publishes through it.
+func (k *Kafka) Run(ctx context.Context) error {
+	<-ctx.Done()
+	if err := k.Close(); err != nil {
+		return fmt.Errorf("close the writer of %s: %w", k.topic, err)
+	}
+	return nil
 }
 
 // Publish writes the changes, a list's key as the message key and its JSON

@@ -16,7 +16,7 @@ import (
 
 	"github.com/alsobought/alsobought/event"
 	"github.com/alsobought/alsobought/internal/lag"
-	"github.com/alsobought/alsobought/scoring"
+	"github.com/alsobought/alsobought/internal/recommend"
 	"github.com/alsobought/alsobought/store"
 )
 
@@ -26,13 +26,12 @@ const DefaultAddr = "127.0.0.1:8080"
 // MaxK bounds the k parameter.
 const MaxK = 100
 
-// Store is what the API reads.
+// Store is what the API reads: an item's list and a popularity list
+// itself, the recommendations through a recommend.Recommender.
 type Store interface {
+	recommend.Store
 	ReadList(ctx context.Context, kind store.ListKind, item string) (store.List, error)
 	ReadPopular(ctx context.Context, kind store.ListKind, category string) (store.PopularList, error)
-	LoadCustomers(ctx context.Context, ids []string) (map[string]store.Customer, error)
-	ReadListsOf(ctx context.Context, want []store.ListRef, popular *store.PopularRef) ([][]scoring.Related, *store.PopularList, store.Repeats, error)
-	ItemCategories(ctx context.Context, items []string) ([]string, error)
 }
 
 // Options shape the answers.
@@ -43,6 +42,10 @@ type Options struct {
 	KeepOwned bool
 	// Status returns the latest lag status (GET /v1/status); nil: 503.
 	Status func() lag.Report
+	// Consumer and Rescorer are read by the status page; nil: this process
+	// runs none (a serve that does not consume), and the page says so.
+	Consumer ConsumerStats
+	Rescorer RescoreStats
 }
 
 // ReadinessCheck returns why the service is not ready, or "" when it is.
@@ -50,7 +53,8 @@ type ReadinessCheck func(ctx context.Context) string
 
 // New returns the handler of every endpoint.
 func New(st Store, opts Options, ready ReadinessCheck, gatherer prometheus.Gatherer, log zerolog.Logger) http.Handler {
-	s := &server{st: st, opts: opts, ready: ready, gatherer: gatherer, log: log.With().Str("component", "http").Logger()}
+	s := &server{st: st, rec: recommend.New(recommend.Config{KeepOwned: opts.KeepOwned}, st), opts: opts, ready: ready,
+		log: log.With().Str("component", "http").Logger()}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -70,12 +74,12 @@ func New(st Store, opts Options, ready ReadinessCheck, gatherer prometheus.Gathe
 }
 
 type server struct {
-	st       Store
-	opts     Options
-	ready    ReadinessCheck
-	gatherer prometheus.Gatherer
-	log      zerolog.Logger
-	rates    rateWindow // the status page's throughput
+	st    Store
+	rec   *recommend.Recommender
+	opts  Options
+	ready ReadinessCheck
+	log   zerolog.Logger
+	rates rateWindow // the status page's throughput
 }
 
 func (s *server) readyz(w http.ResponseWriter, r *http.Request) {

@@ -221,7 +221,10 @@ func TestOpenAPI(t *testing.T) {
 	// monitor evaluates it; and the monitor's status before its first sample.
 	stalled := lagReport(time.Date(2026, 11, 27, 12, 7, 5, 995e6, time.UTC))
 	lagging := httpapi.New(env.Store, httpapi.Options{Status: func() lag.Report { return stalled }}, ready, reg, zerolog.Nop())
-	unsampled := lag.NewMonitor(&lag.Sampler{}, 0, 0, zerolog.Nop(), nil)
+	unsampled, err := lag.New(lag.Config{}, &lag.Sampler{}, zerolog.Nop(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	starting := httpapi.New(env.Store, httpapi.Options{Status: unsampled.Report}, ready, reg, zerolog.Nop())
 
 	many := strings.TrimSuffix(strings.Repeat("x,", httpapi.MaxContextItems+1), ",")
@@ -419,8 +422,6 @@ func lagReport(last time.Time) lag.Report {
 	return lag.Evaluate(window, last)
 }
 
-// validateRequest checks req against its operation. It does not set the
-// parameters' defaults in req, so the handler gets the request as sent.
 // specGet sends GET path (with an Accept header unless accept is empty) to
 // handler and checks the exchange against the spec: the spec has the
 // operation, accepts the request unless invalid, and the response has
@@ -453,6 +454,8 @@ func specGet(t *testing.T, router routers.Router, handler http.Handler, path, ac
 	return rec
 }
 
+// validateRequest checks req against its operation. It does not set the
+// parameters' defaults in req, so the handler gets the request as sent.
 func validateRequest(req *http.Request, route *routers.Route, params map[string]string) error {
 	// The router gives path parameters as they are in the URL; the server
 	// and the spec's rules see them unescaped ("hat%2Fred" is "hat/red").

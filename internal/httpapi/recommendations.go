@@ -90,12 +90,11 @@ type RecommendationsResponse struct {
 
 // recParams are the parameters both recommendation endpoints share.
 type recParams struct {
-	k                int
-	exclude          []string
-	category         string
-	viewed, bought   []string // context: most recent first
-	customer         string
-	customerEndpoint bool
+	k              int
+	exclude        []string
+	category       string
+	viewed, bought []string // context: most recent first
+	customer       string   // the customer endpoint's; "" on the context endpoint
 }
 
 func parseRecParams(r *http.Request) (recParams, error) {
@@ -149,7 +148,7 @@ func (s *server) customerRecommendations(w http.ResponseWriter, r *http.Request)
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	p.customer, p.customerEndpoint = id, true
+	p.customer = id
 	s.recommend(w, r, p)
 }
 
@@ -172,81 +171,21 @@ func (s *server) recommend(w http.ResponseWriter, r *http.Request, p recParams) 
 	writeJSON(w, http.StatusOK, resp)
 }
 
-// recommendations merges the recommendations of p (the answer of both
-// recommendation endpoints and of the status page's lookup) with at most
-// three round trips to Redis: the customer's histories (customer endpoint
-// only); the lists of at most recommend.MaxSources purchases and views plus
-// one popularity list; the categories of the candidates (only with a
-// category filter). The error is the store's.
+// recommendations asks the recommender for p's answer (the answer of both
+// recommendation endpoints and of the status page's lookup) and encodes
+// it. The error is the store's.
 func (s *server) recommendations(ctx context.Context, p recParams) (RecommendationsResponse, error) {
-	q := recommend.Query{ContextBought: p.bought, ContextViewed: p.viewed, Exclude: p.exclude, KeepOwned: s.opts.KeepOwned}
-	if p.customerEndpoint {
-		cs, err := s.st.LoadCustomers(ctx, []string{p.customer})
-		if err != nil {
-			return RecommendationsResponse{}, err
-		}
-		c := cs[p.customer]
-		q.HistoryBought, q.HistoryViewed = c.Purchases.Items, c.Views.Items
-	}
-	plan := recommend.NewPlan(q)
-	var refs []store.ListRef
-	for _, x := range plan.Bought {
-		refs = append(refs, store.ListRef{Kind: store.Bought, Item: x})
-	}
-	for _, x := range plan.Viewed {
-		refs = append(refs, store.ListRef{Kind: store.ViewedBought, Item: x}, store.ListRef{Kind: store.Viewed, Item: x})
-	}
-	lists, pop, repeats, err := s.st.ReadListsOf(ctx, refs, &store.PopularRef{Kind: store.Bought, Category: p.category})
+	ans, err := s.rec.Recommend(ctx, recommend.Ask{Customer: p.customer, ContextBought: p.bought, ContextViewed: p.viewed,
+		Exclude: p.exclude, Category: p.category, K: p.k})
 	if err != nil {
 		return RecommendationsResponse{}, err
 	}
-	var l recommend.Lists
-	l.AlsoBought = lists[:len(plan.Bought)]
-	for i := len(plan.Bought); i < len(lists); i += 2 {
-		l.ViewedBought, l.AlsoViewed = append(l.ViewedBought, lists[i]), append(l.AlsoViewed, lists[i+1])
-	}
-	sources := plan.Sources(l)
-	req := recommend.Request{K: p.k, Exclude: plan.Exclude, Owned: plan.Owned, Prior: recommend.Prior{RepeatShare: repeats.Share()}}
-	if pop != nil {
-		req.Prior.Popular, req.Prior.Total, req.Prior.Distinct = pop.Items, pop.Total, pop.Distinct
-	}
-	if p.category != "" {
-		allow, err := s.categoryFilter(ctx, p.category, lists)
-		if err != nil {
-			return RecommendationsResponse{}, err
-		}
-		req.Allow = allow
-	}
-	resp := RecommendationsResponse{Customer: p.customer, Known: plan.Known, Items: []RecommendationItem{}}
-	for _, rec := range recommend.Merge(sources, req) {
+	resp := RecommendationsResponse{Customer: p.customer, Known: ans.Known, Items: make([]RecommendationItem, 0, len(ans.Items))}
+	for _, rec := range ans.Items {
 		resp.Items = append(resp.Items, RecommendationItem{Item: rec.Item, Score: rec.Score, Reason: string(rec.Reason),
 			Source: rec.Source, Because: because(rec)})
 	}
 	return resp, nil
-}
-
-// categoryFilter reads the categories of every candidate in one round trip.
-func (s *server) categoryFilter(ctx context.Context, category string, lists [][]scoring.Related) (func(string) bool, error) {
-	var items []string
-	seen := map[string]bool{}
-	for _, l := range lists {
-		for _, it := range l {
-			if !seen[it.Item] {
-				seen[it.Item] = true
-				items = append(items, it.Item)
-			}
-		}
-	}
-	cats, err := s.st.ItemCategories(ctx, items)
-	if err != nil {
-		return nil, err
-	}
-	in := make(map[string]bool, len(items))
-	for i, it := range items {
-		in[it] = cats[i] == category
-	}
-	// Popular back-fill comes from the category's own list: allow it.
-	return func(item string) bool { ok, seen := in[item]; return ok || !seen }, nil
 }
 
 func because(r recommend.Recommendation) string {

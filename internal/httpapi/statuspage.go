@@ -13,33 +13,30 @@ import (
 	"sync"
 	"time"
 
+	"github.com/alsobought/alsobought/consumer"
 	"github.com/alsobought/alsobought/event"
 	"github.com/alsobought/alsobought/internal/lag"
+	"github.com/alsobought/alsobought/internal/rescore"
 	"github.com/alsobought/alsobought/store"
 )
 
-// The metrics the status page reads from the process's own registry.
-const (
-	metricConsumed     = "alsobought_events_consumed_total"
-	metricApplied      = "alsobought_events_applied_total"
-	metricDeadLettered = "alsobought_events_dead_lettered_total"
-	metricRescored     = "alsobought_items_rescored_total"
-	metricFreshness    = "alsobought_freshness_seconds"
-	metricDirtyItems   = "alsobought_dirty_items"
-	metricDirtyOldest  = "alsobought_dirty_oldest_age_seconds"
-)
-
-// statusPageMetrics are the names above, for the test that checks them
-// against the names the code registers.
-var statusPageMetrics = []string{metricConsumed, metricApplied, metricDeadLettered, metricRescored,
-	metricFreshness, metricDirtyItems, metricDirtyOldest}
-
-// throughputCounters are the counters of the throughput table, in order.
+// throughputCounters are the rows of the throughput table, in order: the
+// metric that counts the same (the row's data-metric), and the label.
 var throughputCounters = []struct{ name, label string }{
-	{metricConsumed, "events consumed"},
-	{metricApplied, "events applied"},
-	{metricDeadLettered, "dead-lettered"},
-	{metricRescored, "lists re-scored"},
+	{"alsobought_events_consumed_total", "events consumed"},
+	{"alsobought_events_applied_total", "events applied"},
+	{"alsobought_events_dead_lettered_total", "dead-lettered"},
+	{"alsobought_items_rescored_total", "lists re-scored"},
+}
+
+// ConsumerStats is the consumer as the status page reads it.
+type ConsumerStats interface {
+	Stats() consumer.Stats
+}
+
+// RescoreStats is the re-scorer as the status page reads it.
+type RescoreStats interface {
+	Stats() rescore.Stats
 }
 
 // minRateWindow is the shortest time between two page views that the page
@@ -102,10 +99,9 @@ type statusForm struct {
 	Item, List, Customer, K string
 }
 
-// metricsView is what the page reads from the registry.
+// metricsView is what the page shows of the consumer and the re-scorer.
 type metricsView struct {
-	GatherError string
-	Counters    []counterRow
+	Counters []counterRow
 	// The rate window: the two page views the rates are computed between.
 	From, To   time.Time
 	HasRate    bool
@@ -116,7 +112,7 @@ type metricsView struct {
 
 type counterRow struct {
 	Label, Name string
-	Exported    bool // false: the registry has no such series (yet)
+	Exported    bool // false: this process has no such component
 	Total       float64
 	Rate        float64
 }
@@ -151,7 +147,7 @@ func (s *server) statusPage(w http.ResponseWriter, r *http.Request) {
 		rep := s.opts.Status()
 		v.Lag = &rep
 	}
-	v.Metrics = s.readMetrics(now)
+	v.Metrics = s.readStats(now)
 	if lk, err := parseLookup(r); err != nil {
 		v.Code, v.Error = http.StatusBadRequest, err.Error()
 	} else if err := s.lookup(r.Context(), lk, &v); err != nil {
@@ -215,7 +211,7 @@ func parseLookup(r *http.Request) (lookupRequest, error) {
 		if err := event.ValidID(lk.customer, event.DefaultMaxIDLen); err != nil {
 			return lk, fmt.Errorf("customer id: %w", err)
 		}
-		lk.rec.customer, lk.rec.customerEndpoint = lk.customer, true
+		lk.rec.customer = lk.customer
 	}
 	return lk, nil
 }
@@ -242,49 +238,33 @@ func (s *server) lookup(ctx context.Context, lk lookupRequest, v *statusView) er
 	return nil
 }
 
-// readMetrics gathers the registry: counter totals since the process
-// started and their rates between page views, freshness quantiles since
-// the process started, and the re-scoring backlog now.
-func (s *server) readMetrics(now time.Time) metricsView {
+// readStats reads the consumer's and the re-scorer's figures: counter
+// totals since the process started and their rates between page views,
+// freshness quantiles since the process started, and the re-scoring
+// backlog at the last poll.
+func (s *server) readStats(now time.Time) metricsView {
 	var mv metricsView
-	if s.gatherer == nil {
-		mv.GatherError = "this process has no metrics registry"
-		return mv
-	}
-	families, err := s.gatherer.Gather()
-	if err != nil {
-		// Gather returns what it could gather along with the error.
-		mv.GatherError = err.Error()
-	}
 	totals := map[string]float64{}
-	for _, mf := range families {
-		name := mf.GetName()
-		switch name {
-		case metricConsumed, metricApplied, metricDeadLettered, metricRescored:
-			var sum float64
-			for _, m := range mf.GetMetric() {
-				sum += m.GetCounter().GetValue()
+	if c := s.opts.Consumer; c != nil {
+		st := c.Stats()
+		totals[throughputCounters[0].name] = float64(st.Consumed)
+		totals[throughputCounters[1].name] = float64(st.Applied)
+		totals[throughputCounters[2].name] = float64(st.DeadLettered)
+	}
+	if r := s.opts.Rescorer; r != nil {
+		st := r.Stats()
+		totals[throughputCounters[3].name] = float64(st.Rescored)
+		if st.BacklogKnown {
+			mv.DirtyItems = gaugeValue{Exported: true, Value: float64(st.DirtyItems)}
+			mv.DirtyAge = gaugeValue{Exported: true, Value: st.OldestAge}
+		}
+		if h := st.Freshness; h != nil {
+			bs := make([]bucket, 0, len(h.GetBucket()))
+			for _, b := range h.GetBucket() {
+				bs = append(bs, bucket{upper: b.GetUpperBound(), count: b.GetCumulativeCount()})
 			}
-			totals[name] = sum
-		case metricDirtyItems, metricDirtyOldest:
-			if ms := mf.GetMetric(); len(ms) > 0 {
-				g := gaugeValue{Exported: true, Value: ms[0].GetGauge().GetValue()}
-				if name == metricDirtyItems {
-					mv.DirtyItems = g
-				} else {
-					mv.DirtyAge = g
-				}
-			}
-		case metricFreshness:
-			if ms := mf.GetMetric(); len(ms) > 0 {
-				h := ms[0].GetHistogram()
-				bs := make([]bucket, 0, len(h.GetBucket()))
-				for _, b := range h.GetBucket() {
-					bs = append(bs, bucket{upper: b.GetUpperBound(), count: b.GetCumulativeCount()})
-				}
-				mv.Freshness = freshnessView{Exported: true, Count: h.GetSampleCount(),
-					P50: histogramQuantile(0.5, h.GetSampleCount(), bs), P95: histogramQuantile(0.95, h.GetSampleCount(), bs)}
-			}
+			mv.Freshness = freshnessView{Exported: true, Count: h.GetSampleCount(),
+				P50: histogramQuantile(0.5, h.GetSampleCount(), bs), P95: histogramQuantile(0.95, h.GetSampleCount(), bs)}
 		}
 	}
 	from, to, ok := s.rates.observe(now, totals)

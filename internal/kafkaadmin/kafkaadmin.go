@@ -50,10 +50,10 @@ func PartitionCount(ctx context.Context, brokers []string, topic string) (int, e
 // be written (the high watermark).
 type Offsets struct{ First, End int64 }
 
-// TopicOffsets returns the offsets of every partition of a topic.
-func TopicOffsets(ctx context.Context, brokers []string, topic string) (map[int]Offsets, error) {
-	client, done := NewClient(brokers)
-	defer done()
+// TopicOffsets returns the offsets of every partition of a topic, asked
+// through client, so that a caller making several requests (the lag
+// sampler) builds one client for them all.
+func TopicOffsets(ctx context.Context, client *kafka.Client, topic string) (map[int]Offsets, error) {
 	ids, err := partitionIDs(ctx, client, topic)
 	if err != nil {
 		return nil, err
@@ -62,32 +62,54 @@ func TopicOffsets(ctx context.Context, brokers []string, topic string) (map[int]
 	for _, id := range ids {
 		reqs = append(reqs, kafka.FirstOffsetOf(id), kafka.LastOffsetOf(id))
 	}
-	resp, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
+	resp, err := listOffsets(ctx, client, topic, reqs)
 	if err != nil {
-		return nil, fmt.Errorf("list offsets of %s: %w", topic, err)
+		return nil, err
 	}
 	out := make(map[int]Offsets, len(ids))
-	for _, po := range resp.Topics[topic] {
-		if po.Error != nil {
-			return nil, fmt.Errorf("offsets of %s/%d: %w", topic, po.Partition, po.Error)
-		}
+	for _, po := range resp {
 		out[po.Partition] = Offsets{First: po.FirstOffset, End: po.LastOffset}
 	}
 	return out, nil
 }
 
 // EndOffsets returns the next offset to be written in each partition of a
-// topic (the high watermark).
+// topic (the high watermark). It asks for nothing else.
 func EndOffsets(ctx context.Context, brokers []string, topic string) (map[int]int64, error) {
-	offs, err := TopicOffsets(ctx, brokers, topic)
+	client, done := NewClient(brokers)
+	defer done()
+	ids, err := partitionIDs(ctx, client, topic)
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[int]int64, len(offs))
-	for p, o := range offs {
-		out[p] = o.End
+	reqs := make([]kafka.OffsetRequest, len(ids))
+	for i, id := range ids {
+		reqs[i] = kafka.LastOffsetOf(id)
+	}
+	resp, err := listOffsets(ctx, client, topic, reqs)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int]int64, len(ids))
+	for _, po := range resp {
+		out[po.Partition] = po.LastOffset
 	}
 	return out, nil
+}
+
+// listOffsets sends one ListOffsets request for a topic and returns its
+// partitions' answers, or the first partition's error.
+func listOffsets(ctx context.Context, client *kafka.Client, topic string, reqs []kafka.OffsetRequest) ([]kafka.PartitionOffsets, error) {
+	resp, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
+	if err != nil {
+		return nil, fmt.Errorf("list offsets of %s: %w", topic, err)
+	}
+	for _, po := range resp.Topics[topic] {
+		if po.Error != nil {
+			return nil, fmt.Errorf("offsets of %s/%d: %w", topic, po.Partition, po.Error)
+		}
+	}
+	return resp.Topics[topic], nil
 }
 
 // partitionIDs returns the partition ids of a topic.

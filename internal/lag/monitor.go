@@ -2,6 +2,8 @@ package lag
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"time"
@@ -33,28 +35,44 @@ type Monitor struct {
 	report Report
 }
 
-// NewMonitor returns a monitor that registers its metrics on reg.
-func NewMonitor(s *Sampler, interval time.Duration, samples int, log zerolog.Logger, reg prometheus.Registerer) *Monitor {
-	if interval <= 0 {
-		interval = DefaultInterval
-	}
-	if samples < 2 {
-		samples = DefaultSamples
-	}
-	log = log.With().Str("component", "lag").Logger()
-	return &Monitor{sampler: s, interval: interval, size: samples, log: log, retries: obs.Repeats(log),
-		m: newMetrics(reg), report: Report{Status: Unknown, Reason: "not sampled yet", Partitions: []PartitionReport{}}}
+// Config of the monitor.
+type Config struct {
+	Interval time.Duration // between samples; default DefaultInterval
+	Samples  int           // the window; default DefaultSamples, at least 2
 }
 
-// Run samples until ctx ends.
-func (m *Monitor) Run(ctx context.Context) {
+// New returns a monitor of what s samples; it registers its metrics on
+// reg (nil: nowhere).
+func New(cfg Config, s *Sampler, log zerolog.Logger, reg prometheus.Registerer) (*Monitor, error) {
+	if cfg.Interval == 0 {
+		cfg.Interval = DefaultInterval
+	}
+	if cfg.Samples == 0 {
+		cfg.Samples = DefaultSamples
+	}
+	switch {
+	case s == nil:
+		return nil, errors.New("lag monitor: no sampler")
+	case cfg.Interval < 0:
+		return nil, fmt.Errorf("lag interval %s must be positive", cfg.Interval)
+	case cfg.Samples < 2:
+		return nil, fmt.Errorf("lag window of %d samples: at least 2 are needed to see a trend", cfg.Samples)
+	}
+	log = log.With().Str("component", "lag").Logger()
+	return &Monitor{sampler: s, interval: cfg.Interval, size: cfg.Samples, log: log, retries: obs.Repeats(log),
+		m: newMetrics(reg), report: Report{Status: Unknown, Reason: "not sampled yet", Partitions: []PartitionReport{}}}, nil
+}
+
+// Run samples until ctx ends, then returns nil: a failed sample is
+// reported as UNKNOWN, not as a failure of the monitor.
+func (m *Monitor) Run(ctx context.Context) error {
 	t := time.NewTicker(m.interval)
 	defer t.Stop()
 	for {
 		m.Observe(ctx)
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-t.C:
 		}
 	}

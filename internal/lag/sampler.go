@@ -28,7 +28,13 @@ type Sampler struct {
 
 // Sample takes one sample.
 func (s *Sampler) Sample(ctx context.Context) (Sample, error) {
-	offsets, err := kafkaadmin.TopicOffsets(ctx, s.Brokers, s.Topic)
+	// One client serves every request of the sample. A new one per sample
+	// (not one per Sampler) keeps the metadata fresh: a client's transport
+	// caches it, and partitions added must show up in the next sample.
+	client, done := kafkaadmin.NewClient(s.Brokers)
+	defer done()
+	client.Timeout = 10 * time.Second
+	offsets, err := kafkaadmin.TopicOffsets(ctx, client, s.Topic)
 	if err != nil {
 		return Sample{}, err
 	}
@@ -38,9 +44,6 @@ func (s *Sampler) Sample(ctx context.Context) (Sample, error) {
 		ids = append(ids, p)
 		sample.Partitions[p] = PartitionSample{Start: o.First, End: o.End, Committed: -1, Applied: -1}
 	}
-	client, done := kafkaadmin.NewClient(s.Brokers)
-	defer done()
-	client.Timeout = 10 * time.Second
 	committed, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: s.Group, Topics: map[string][]int{s.Topic: ids}})
 	if err != nil {
 		return Sample{}, fmt.Errorf("committed offsets of group %s: %w", s.Group, err)

@@ -66,9 +66,8 @@ func (p PartitionSample) Lag() int64 {
 	return max(0, p.End-next)
 }
 
-// AppliedLag is the messages not yet applied to Redis (counted from the
-// first offset the broker still holds when nothing was applied before it).
-func (p PartitionSample) AppliedLag() int64 { return max(0, p.End-max(p.Applied+1, p.Start)) }
+// AppliedLag is the messages not yet applied to Redis (see AppliedLag).
+func (p PartitionSample) AppliedLag() int64 { return AppliedLag(p.End, p.Start, p.Applied) }
 
 // PartitionReport is a partition's evaluation.
 type PartitionReport struct {

@@ -84,6 +84,13 @@ func (p Plan) Sources(l Lists) []Source {
 	return sources
 }
 
+// Request is the merge request of the plan's answer: k items, without the
+// plan's exclusions, its owned items competing as repeats, and the prior.
+// The API and the evaluator both build it here, so they cannot drift.
+func (p Plan) Request(k int, prior Prior) Request {
+	return Request{K: k, Exclude: p.Exclude, Owned: p.Owned, Prior: prior}
+}
+
 // reversed returns a history (least recent first) most recent first.
 func reversed(items []string) []string {
 	out := make([]string, len(items))

@@ -2,8 +2,9 @@
 // personal recommendations (docs/DESIGN.md section 3): every candidate is ranked
 // by an estimate of how likely the customer is to buy it next, the
 // popularity prior times the evidence of the related lists of the
-// customer's sources, each item with the reason it is there. It is pure:
-// the HTTP layer reads the inputs from Redis.
+// customer's sources, each item with the reason it is there. Merge and
+// Plan are pure; a Recommender reads their inputs through a small Store
+// and is what the HTTP API, its status page and the evaluator ask.
 package recommend
 
 import (
@@ -106,8 +107,14 @@ type Request struct {
 // The reason is the source with the largest contribution, else "buy again"
 // for an owned item, else "popular".
 func Merge(sources []Source, req Request) []Recommendation {
+	// acc is one candidate: a popular item, a list entry, or both. The
+	// index of candidates carries the popularity counts, so the prior needs
+	// no map of its own.
 	type acc struct {
 		item           string
+		count          int64 // purchases in the popularity window (0: not listed popular)
+		allowed        bool
+		listed         bool // some source's list gave evidence for it
 		evidence, best float64
 		reason         Reason
 		source         string
@@ -115,30 +122,45 @@ func Merge(sources []Source, req Request) []Recommendation {
 	allowed := func(item string) bool {
 		return !req.Exclude[item] && (req.Allow == nil || req.Allow(item))
 	}
-	entries := 0
+	entries := len(req.Prior.Popular)
 	for _, s := range sources {
 		entries += len(s.AlsoBought) + len(s.ViewedBought) + len(s.AlsoViewed)
 	}
 	index := make(map[string]int, entries) // item -> position in merged
 	merged := make([]acc, 0, entries)
+	var ownedCount int64
+	for _, p := range req.Prior.Popular {
+		if _, dup := index[p.Item]; dup {
+			continue
+		}
+		index[p.Item] = len(merged)
+		merged = append(merged, acc{item: p.Item, count: p.Count, allowed: allowed(p.Item)})
+		if req.Owned[p.Item] {
+			ownedCount += p.Count
+		}
+	}
 	add := func(src Source, list []scoring.Related, reason Reason) {
 		w := math.Pow(RecencyDecay, float64(src.Rank))
 		for _, r := range list {
-			if r.Item == src.Item || !(r.Expected > 0) || !allowed(r.Item) {
+			if r.Item == src.Item || !(r.Expected > 0) {
 				continue // an entry without E_XY (a list stored before it was kept) is no evidence
 			}
 			lift := (float64(r.Support) + LiftPrior) / (r.Expected + LiftPrior)
 			if !(lift > 1) {
 				continue
 			}
-			c := w * math.Log(lift)
 			i, ok := index[r.Item]
 			if !ok {
 				i = len(merged)
 				index[r.Item] = i
-				merged = append(merged, acc{item: r.Item})
+				merged = append(merged, acc{item: r.Item, allowed: allowed(r.Item)})
 			}
 			a := &merged[i]
+			if !a.allowed {
+				continue
+			}
+			c := w * math.Log(lift)
+			a.listed = true
 			a.evidence += c
 			if c > a.best || c == a.best && src.Item < a.source {
 				a.best, a.reason, a.source = c, reason, src.Item
@@ -153,21 +175,22 @@ func Merge(sources []Source, req Request) []Recommendation {
 			add(s, s.AlsoViewed, BecauseViewed)
 		}
 	}
-	prior := newPriorOf(req)
+	prior := newPrior(req, ownedCount)
 	top := topK{k: max(req.K, 0)}
 	for i := range merged {
 		a := &merged[i]
-		top.offer(Recommendation{Item: a.item, Score: prior.of(a.item) * math.Exp(a.evidence), Reason: a.reason, Source: a.source})
-	}
-	for _, p := range req.Prior.Popular {
-		if _, listed := index[p.Item]; listed || !allowed(p.Item) {
+		if !a.allowed {
 			continue
 		}
-		reason := Popular
-		if req.Owned[p.Item] {
-			reason = BuyAgain
+		score := prior.of(a.item, a.count)
+		switch {
+		case a.listed:
+			top.offer(Recommendation{Item: a.item, Score: score * math.Exp(a.evidence), Reason: a.reason, Source: a.source})
+		case req.Owned[a.item]:
+			top.offer(Recommendation{Item: a.item, Score: score, Reason: BuyAgain})
+		default:
+			top.offer(Recommendation{Item: a.item, Score: score, Reason: Popular})
 		}
-		top.offer(Recommendation{Item: p.Item, Score: prior.of(p.Item), Reason: reason})
 	}
 	return top.items
 }
@@ -198,33 +221,27 @@ func (t *topK) offer(r Recommendation) {
 	t.items[i] = r
 }
 
-// priorOf is a request's prior, with its sums computed once.
-type priorOf struct {
-	counts                 map[string]int64
+// prior is a request's prior, with its sums computed once; the counts of
+// the items are Merge's.
+type prior struct {
 	owned                  map[string]bool
 	repeat, ownedN, otherN float64
 }
 
-func newPriorOf(req Request) priorOf {
-	p := priorOf{counts: make(map[string]int64, len(req.Prior.Popular)), owned: req.Owned,
-		repeat: min(max(req.Prior.RepeatShare, 0), 1)}
-	var ownedCount int64
-	for _, it := range req.Prior.Popular {
-		p.counts[it.Item] = it.Count
-		if req.Owned[it.Item] {
-			ownedCount += it.Count
-		}
-	}
-	p.ownedN = float64(ownedCount)
+// newPrior sums a request's prior; ownedCount is the owned items'
+// purchases in the popularity list.
+func newPrior(req Request, ownedCount int64) prior {
+	p := prior{owned: req.Owned, repeat: min(max(req.Prior.RepeatShare, 0), 1), ownedN: float64(ownedCount)}
 	// The other items' purchases, plus one for each item bought in the
 	// window (the "plus one" of every new item's count).
 	p.otherN = max(float64(req.Prior.Total-ownedCount), 0) + float64(max(req.Prior.Distinct, int64(len(req.Prior.Popular)), 1))
 	return p
 }
 
-// of returns item's prior: the chance that the next purchase is item.
-func (p priorOf) of(item string) float64 {
-	c := float64(p.counts[item])
+// of returns item's prior, the chance that the next purchase is item, from
+// its purchases in the popularity window.
+func (p prior) of(item string, count int64) float64 {
+	c := float64(count)
 	if p.owned[item] {
 		if p.ownedN == 0 {
 			return 0
@@ -234,23 +251,29 @@ func (p priorOf) of(item string) float64 {
 	return (1 - p.repeat) * (c + 1) / p.otherN
 }
 
-// ByScore ranks the items of the sources' lists by their summed
-// contribution (recency weight x score relative to the list's best), ties
-// by item id, and returns the first k, leaving out the items skip reports:
-// one list kind's score alone, without popularity or repeat purchases. The evaluator reports each score this
-// way; the API serves Merge.
-func ByScore(sources []Source, k int, skip func(item string) bool) []string {
+// SourceList is one list of one source, with the source's recency rank.
+type SourceList struct {
+	Source string
+	Rank   int
+	List   []scoring.Related
+}
+
+// ByScore ranks the items of the lists by their summed contribution
+// (recency weight x score relative to the list's best), ties by item id,
+// and returns the first k, leaving out the items skip reports and each
+// list's own source: one list kind's score alone, without popularity or
+// repeat purchases. The evaluator reports each score this way; the API
+// serves Merge.
+func ByScore(lists []SourceList, k int, skip func(item string) bool) []string {
 	sum := map[string]float64{}
-	for _, src := range sources {
-		for _, list := range [][]scoring.Related{src.AlsoBought, src.ViewedBought, src.AlsoViewed} {
-			if len(list) == 0 || !(list[0].Score > 0) {
-				continue
-			}
-			w := math.Pow(RecencyDecay, float64(src.Rank))
-			for _, r := range list {
-				if r.Item != src.Item && !skip(r.Item) {
-					sum[r.Item] += w * r.Score / list[0].Score
-				}
+	for _, l := range lists {
+		if len(l.List) == 0 || !(l.List[0].Score > 0) {
+			continue
+		}
+		w := math.Pow(RecencyDecay, float64(l.Rank))
+		for _, r := range l.List {
+			if r.Item != l.Source && !skip(r.Item) {
+				sum[r.Item] += w * r.Score / l.List[0].Score
 			}
 		}
 	}

@@ -119,13 +119,13 @@ func TestByScore(t *testing.T) {
 		}
 		return out
 	}
-	sources := []Source{
-		{Item: "tea", Bought: true, Rank: 0, AlsoBought: list("cups")},
-		{Item: "milk", Bought: true, Rank: 1, AlsoBought: list("cups", "bread", "tea")},
+	lists := []SourceList{
+		{Source: "tea", Rank: 0, List: list("cups")},
+		{Source: "milk", Rank: 1, List: list("cups", "bread", "tea", "milk")},
 	}
-	got := ByScore(sources, 3, func(it string) bool { return it == "tea" })
+	got := ByScore(lists, 3, func(it string) bool { return it == "tea" })
 	if want := []string{"cups", "bread"}; !reflect.DeepEqual(got, want) {
-		t.Fatalf("ByScore = %v, want %v (cups 1 + %v, bread %v; tea excluded)", got, want, RecencyDecay, RecencyDecay*2/3)
+		t.Fatalf("ByScore = %v, want %v (cups 1 + %v, bread %v; tea excluded, milk is the source)", got, want, RecencyDecay, RecencyDecay*3/4)
 	}
 }
 

@@ -10,9 +10,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/rs/zerolog"
 
 	"github.com/alsobought/alsobought/internal/obs"
@@ -49,8 +52,10 @@ const (
 	DefaultPopularInterval = 5 * time.Second
 	// DefaultPendingGrace: see Config.PendingGrace.
 	DefaultPendingGrace = 5 * time.Second
-	// DefaultClaimLease: see Config.ClaimLease.
-	DefaultClaimLease = 30 * time.Second
+	// ClaimLease is how long a claim on dirty items keeps other instances
+	// off them (store.ClaimDirty). An instance that dies leaves its claimed
+	// items dirty for at most this long.
+	ClaimLease = 30 * time.Second
 )
 
 // Config of the re-scorer.
@@ -74,10 +79,6 @@ type Config struct {
 	// PublishPending takes it over from the re-scorer that marked it;
 	// default DefaultPendingGrace.
 	PendingGrace time.Duration
-	// ClaimLease is how long a claim on dirty items keeps other instances
-	// off them (store.ClaimDirty). An instance that dies leaves its claimed
-	// items dirty for at most this long. Default DefaultClaimLease.
-	ClaimLease time.Duration
 	// Errors counts failed Redis and Kafka calls; nil counts nothing.
 	Errors *obs.Errors
 }
@@ -90,8 +91,8 @@ func (c Config) Validate() error {
 	if err := c.Rules.Validate(); err != nil {
 		return err
 	}
-	if c.Batch < 1 || c.PollInterval <= 0 || c.SweepInterval < 0 || c.MinInterval < 0 || c.ClaimLease < 0 {
-		return errors.New("rescore batch must be >= 1, poll interval > 0, sweep and minimum intervals and the claim lease >= 0")
+	if c.Batch < 1 || c.PollInterval <= 0 || c.SweepInterval < 0 || c.MinInterval < 0 {
+		return errors.New("rescore batch must be >= 1, poll interval > 0, sweep and minimum intervals >= 0")
 	}
 	return nil
 }
@@ -115,6 +116,43 @@ type Rescorer struct {
 	// owner names this re-scorer in claims and leases: several instances
 	// share one state.
 	owner string
+
+	rescored atomic.Uint64 // lists re-scored, for Stats
+	mu       sync.Mutex
+	backlog  backlog // the last backlog read, for Stats
+}
+
+type backlog struct {
+	known     bool
+	items     int64
+	oldestAge float64
+}
+
+// Stats are the re-scorer's figures that the status page shows, read from
+// the re-scorer rather than back from the metrics registry.
+type Stats struct {
+	// Rescored is the lists re-scored since the re-scorer was built
+	// (alsobought_items_rescored_total).
+	Rescored uint64
+	// Freshness is the histogram of alsobought_freshness_seconds: the time
+	// from the oldest change a re-scored list reflects to its write.
+	Freshness *dto.Histogram
+	// BacklogKnown is false until a poll has read the dirty set; then
+	// DirtyItems and OldestAge (seconds) are what it read
+	// (alsobought_dirty_items, alsobought_dirty_oldest_age_seconds).
+	BacklogKnown bool
+	DirtyItems   int64
+	OldestAge    float64
+}
+
+// Stats returns the re-scorer's figures now.
+func (r *Rescorer) Stats() Stats {
+	var m dto.Metric
+	_ = r.metrics.freshness.Write(&m) // a histogram's Write does not fail
+	r.mu.Lock()
+	b := r.backlog
+	r.mu.Unlock()
+	return Stats{Rescored: r.rescored.Load(), Freshness: m.GetHistogram(), BacklogKnown: b.known, DirtyItems: b.items, OldestAge: b.oldestAge}
 }
 
 // New builds a Rescorer with defaults filled in.
@@ -136,9 +174,6 @@ func New(cfg Config, st Store, log zerolog.Logger, reg prometheus.Registerer) (*
 	}
 	if cfg.PendingGrace == 0 {
 		cfg.PendingGrace = DefaultPendingGrace
-	}
-	if cfg.ClaimLease == 0 {
-		cfg.ClaimLease = DefaultClaimLease
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -178,6 +213,7 @@ func (r *Rescorer) Rescore(ctx context.Context, kind store.ListKind, items []str
 		return err
 	}
 	r.metrics.rescored.Add(float64(len(items)))
+	r.rescored.Add(uint64(len(items)))
 	r.metrics.seconds.Observe(r.now().Sub(start).Seconds())
 	return nil
 }
@@ -265,7 +301,7 @@ func (r *Rescorer) drain(ctx context.Context, cutoff func() time.Time, rounds in
 	total := 0
 	for ; rounds != 0; rounds-- {
 		readAt := r.now()
-		dirty, err := r.st.ClaimDirty(ctx, r.cfg.Batch, cutoff(), r.owner, r.cfg.ClaimLease)
+		dirty, err := r.st.ClaimDirty(ctx, r.cfg.Batch, cutoff(), r.owner, ClaimLease)
 		if err != nil || len(dirty) == 0 {
 			return total, err
 		}
@@ -327,6 +363,24 @@ func (r *Rescorer) popularDue(ctx context.Context) bool {
 	}
 	v, err := r.st.PopularityVersion(ctx)
 	return err == nil && v != r.popularVersion
+}
+
+// popularIfDue recomputes the popularity lists when they are due and this
+// instance takes the lease. An instance that finds the lease held by
+// another waits an interval before it asks again, as if it had computed
+// them: the holder does, and asking at every poll cost three round trips.
+func (r *Rescorer) popularIfDue(ctx context.Context) {
+	if !r.popularDue(ctx) {
+		return
+	}
+	if !r.lease(ctx, "popular", DefaultPopularInterval) {
+		r.popularAt = r.now()
+		return
+	}
+	if err := r.RescorePopular(ctx); err != nil && ctx.Err() == nil {
+		r.metrics.errors.Inc()
+		r.retries.Warn().Err(err).Msg("re-scoring popularity failed; will retry")
+	}
 }
 
 // RescoreAll recomputes every list of every kind (and removes lists of
@@ -394,12 +448,7 @@ func (r *Rescorer) Run(ctx context.Context) error {
 			} else if n > 0 {
 				r.log.Info().Int("lists", n).Msg("published list changes left pending")
 			}
-			if r.popularDue(ctx) && r.lease(ctx, "popular", DefaultPopularInterval) {
-				if err := r.RescorePopular(ctx); err != nil && ctx.Err() == nil {
-					r.metrics.errors.Inc()
-					r.retries.Warn().Err(err).Msg("re-scoring popularity failed; will retry")
-				}
-			}
+			r.popularIfDue(ctx)
 			r.observeBacklog(ctx)
 		case <-sweep:
 			// One instance sweeps per interval; the others' ticks find the
@@ -442,6 +491,9 @@ func (r *Rescorer) observeBacklog(ctx context.Context) {
 		age = r.now().Sub(oldest).Seconds()
 	}
 	r.metrics.oldestAge.Set(age)
+	r.mu.Lock()
+	r.backlog = backlog{known: true, items: n, oldestAge: age}
+	r.mu.Unlock()
 }
 
 type metrics struct {

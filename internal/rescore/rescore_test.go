@@ -149,3 +149,40 @@ func TestRowsAreRescoredAtMostOncePerMinInterval(t *testing.T) {
 		t.Fatalf("re-scored after %s, before the 2s minimum interval", waited)
 	}
 }
+
+// TestStatsSayWhatTheRescorerDid: the figures the status page reads are
+// the re-scorer's own: the lists it re-scored, one freshness observation
+// per dirty mark it cleared, and the backlog its last poll read.
+func TestStatsSayWhatTheRescorerDid(t *testing.T) {
+	env := testenv.NewRedis(t)
+	ctx := context.Background()
+	markDirty(t, env.Store, 1, "a", "b", "c")
+	rs, err := rescore.New(rescore.Config{PollInterval: 10 * time.Millisecond}, env.Store, zerolog.Nop(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := rs.Stats(); st.Rescored != 0 || st.BacklogKnown {
+		t.Fatalf("stats before any work: %+v", st)
+	}
+	n, err := rs.DrainDirty(ctx)
+	if err != nil || n < 3 {
+		t.Fatalf("drained %d, %v; want at least the 3 marked items", n, err)
+	}
+	if st := rs.Stats(); st.Rescored != uint64(n) || st.Freshness.GetSampleCount() != uint64(n) {
+		t.Fatalf("after re-scoring %d lists: %d re-scored, %d freshness observations", n, st.Rescored, st.Freshness.GetSampleCount())
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = rs.Run(runCtx) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(time.Minute)
+	for !rs.Stats().BacklogKnown {
+		if time.Now().After(deadline) {
+			t.Fatal("no poll read the backlog in a minute")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st := rs.Stats(); st.DirtyItems != 0 {
+		t.Fatalf("backlog %d after draining everything", st.DirtyItems)
+	}
+}

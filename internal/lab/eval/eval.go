@@ -144,9 +144,17 @@ func Run(ctx context.Context, events []event.Event, cfg Config, t Trainer) (*Rep
 		} else {
 			cases = customerCases(events[before:after], model)
 		}
+		served := recommend.New(recommend.Config{KeepOwned: cfg.KeepOwned}, modelStore{model: model, served: cfg.Served})
 		for _, c := range cases {
+			q := c.query
+			q.KeepOwned = cfg.KeepOwned
+			plan := recommend.NewPlan(q) // once per customer, for every method
 			for _, m := range methods {
-				tally.add(m, c, recommendFor(m, c, model, cfg))
+				recs, err := recommendFor(ctx, m, c, plan, model, served, cfg)
+				if err != nil {
+					return nil, fmt.Errorf("method %s: %w", m, err)
+				}
+				tally.add(m, c, recs)
 			}
 		}
 	}

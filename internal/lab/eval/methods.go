@@ -1,6 +1,8 @@
 package eval
 
 import (
+	"context"
+
 	"github.com/alsobought/alsobought/internal/recommend"
 	"github.com/alsobought/alsobought/scoring"
 	"github.com/alsobought/alsobought/store"
@@ -24,9 +26,9 @@ func methodsFor(cfg Config, hasViews bool) []string {
 	return out
 }
 
-// recommendFor returns method m's top K for one judged customer, per
-// target (only popularity differs between targets: each target gets the
-// popularity list of its own kind).
+// recommendFor returns method m's top K for one judged customer whose
+// query resolved into plan, per target (only popularity differs between
+// targets: each target gets the popularity list of its own kind).
 //
 // The popularity rows are the list of the window before the cutoff, of the
 // target's kind: "popularity" without the customer's owned items (the
@@ -37,20 +39,17 @@ func methodsFor(cfg Config, hasViews bool) []string {
 // without owned items and without popularity, so it measures the score
 // alone. The view rows do the same with "viewed also viewed" (scored by the
 // served method) and "viewed then bought" lists. The served row is the
-// API's answer: recommend.Merge over the plan of the customer's histories
-// and context, with every list kind, the popularity prior and the repeat
-// share.
-func recommendFor(m string, c judged, model Model, cfg Config) map[Target][]string {
-	q := c.query
-	q.KeepOwned = cfg.KeepOwned
-	plan := recommend.NewPlan(q)
+// API's answer, asked of the same recommend.Recommender the API asks
+// (served, reading the model): every list kind, the popularity prior and
+// the repeat share.
+func recommendFor(ctx context.Context, m string, c judged, plan recommend.Plan, model Model, served *recommend.Recommender, cfg Config) (map[Target][]string, error) {
 	same := func(items []string) map[Target][]string {
 		return map[Target][]string{TargetBought: items, TargetViewed: items}
 	}
 	excludeOwned := func(item string) bool { return plan.Exclude[item] || plan.Owned[item] }
 	switch m {
 	case MethodEcho:
-		return same(c.revealed[:min(cfg.K, len(c.revealed))])
+		return same(c.revealed[:min(cfg.K, len(c.revealed))]), nil
 	case MethodPopularity, MethodPopularityOwned:
 		skip := excludeOwned
 		if m == MethodPopularityOwned {
@@ -67,20 +66,10 @@ func recommendFor(m string, c judged, model Model, cfg Config) map[Target][]stri
 				}
 			}
 		}
-		return out
+		return out, nil
 	case MethodServed:
-		var l recommend.Lists
-		for _, x := range plan.Bought {
-			l.AlsoBought = append(l.AlsoBought, model.List(store.Bought, cfg.Served, x))
-		}
-		for _, x := range plan.Viewed {
-			l.ViewedBought = append(l.ViewedBought, model.List(store.ViewedBought, cfg.Served, x))
-			l.AlsoViewed = append(l.AlsoViewed, model.List(store.Viewed, cfg.Served, x))
-		}
-		pop := model.Popular(store.Bought)
-		req := recommend.Request{K: cfg.K, Exclude: plan.Exclude, Owned: plan.Owned, Prior: recommend.Prior{
-			Popular: pop.Items, Total: pop.Total, Distinct: pop.Distinct, RepeatShare: model.Repeats().Share()}}
-		return same(itemsOf(recommend.Merge(plan.Sources(l), req)))
+		recs, err := served.ForPlan(ctx, plan, cfg.K, "")
+		return same(itemsOf(recs)), err
 	}
 	// One list kind from every source, ranked by recency within its kind.
 	kind, method := store.Bought, scoring.Method(m)
@@ -90,13 +79,13 @@ func recommendFor(m string, c judged, model Model, cfg Config) map[Target][]stri
 	case MethodViewedBought:
 		kind = store.ViewedBought
 	}
-	var sources []recommend.Source
+	lists := make([]recommend.SourceList, 0, len(plan.Bought)+len(plan.Viewed))
 	for _, items := range [][]string{plan.Bought, plan.Viewed} {
 		for i, x := range items {
-			sources = append(sources, recommend.Source{Item: x, Bought: true, Rank: i, AlsoBought: model.List(kind, method, x)})
+			lists = append(lists, recommend.SourceList{Source: x, Rank: i, List: model.List(kind, method, x)})
 		}
 	}
-	return same(recommend.ByScore(sources, cfg.K, excludeOwned))
+	return same(recommend.ByScore(lists, cfg.K, excludeOwned)), nil
 }
 
 func itemsOf(recs []recommend.Recommendation) []string {

@@ -2,9 +2,12 @@ package eval
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/alsobought/alsobought/event"
+	"github.com/alsobought/alsobought/internal/delta"
 	"github.com/alsobought/alsobought/internal/lab/oracle"
 	"github.com/alsobought/alsobought/scoring"
 	"github.com/alsobought/alsobought/store"
@@ -120,4 +123,40 @@ func (m *snapshotModel) List(kind store.ListKind, method scoring.Method, item st
 		return []scoring.Related{}
 	}
 	return m.countersModel.List(kind, method, item)
+}
+
+// modelStore lets a recommend.Recommender read a model as the API's one
+// reads Redis: the served method's lists, the overall popularity list and
+// the repeat counters.
+type modelStore struct {
+	model  Model
+	served scoring.Method
+}
+
+func (s modelStore) LoadCustomers(_ context.Context, ids []string) (map[string]store.Customer, error) {
+	out := make(map[string]store.Customer, len(ids))
+	for _, id := range ids {
+		bought, viewed := s.model.History(id)
+		out[id] = store.Customer{Purchases: delta.History{Items: bought}, Views: delta.History{Items: viewed}}
+	}
+	return out, nil
+}
+
+func (s modelStore) ReadListsOf(_ context.Context, want []store.ListRef, popular *store.PopularRef) (store.ListsOf, error) {
+	out := store.ListsOf{Lists: make([][]scoring.Related, len(want))}
+	for i, w := range want {
+		out.Lists[i] = s.model.List(w.Kind, s.served, w.Item)
+	}
+	if popular != nil {
+		if popular.Category != "" {
+			return store.ListsOf{}, fmt.Errorf("popularity of category %q: the evaluation models keep only the overall lists", popular.Category)
+		}
+		pl := s.model.Popular(popular.Kind)
+		out.Popular, out.Repeats = &pl, s.model.Repeats()
+	}
+	return out, nil
+}
+
+func (s modelStore) ItemCategories(context.Context, []string) ([]string, error) {
+	return nil, errors.New("item categories: the evaluation models keep none")
 }

@@ -1,4 +1,0 @@
-package httpapi
-
-// StatusPageMetrics are the metric names the status page reads.
-var StatusPageMetrics = statusPageMetrics

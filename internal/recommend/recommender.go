@@ -1,0 +1,148 @@
+package recommend
+
+import (
+	"context"
+
+	"github.com/alsobought/alsobought/scoring"
+	"github.com/alsobought/alsobought/store"
+)
+
+// Store is what a Recommender reads: a customer's histories, the lists of
+// the sources with the popularity list and the repeat counters (one round
+// trip), and the candidates' categories.
+type Store interface {
+	LoadCustomers(ctx context.Context, ids []string) (map[string]store.Customer, error)
+	ReadListsOf(ctx context.Context, want []store.ListRef, popular *store.PopularRef) (store.ListsOf, error)
+	ItemCategories(ctx context.Context, items []string) ([]string, error)
+}
+
+// Config of a Recommender.
+type Config struct {
+	// KeepOwned lets items the customer bought compete like any other item.
+	// Without it they come back in proportion to the measured repeat share
+	// (never where nobody buys again).
+	KeepOwned bool
+}
+
+// Recommender answers recommendation requests: it reads what a request
+// needs through its Store and merges it. The HTTP API, the status page
+// and the evaluator all ask it, so what eval measures is what is served.
+type Recommender struct {
+	cfg Config
+	st  Store
+}
+
+// New returns a Recommender reading st.
+func New(cfg Config, st Store) *Recommender {
+	return &Recommender{cfg: cfg, st: st}
+}
+
+// Ask is one recommendation request.
+type Ask struct {
+	// Customer's stored histories are the sources besides the context; ""
+	// asks with the context alone.
+	Customer string
+	// ContextBought and ContextViewed are what the page says, most recent
+	// first; Exclude what the caller does not want to see.
+	ContextBought, ContextViewed, Exclude []string
+	// Category, when set, keeps only its items, back-filled from its own
+	// popularity list.
+	Category string
+	K        int
+}
+
+// Answer is the answer to an Ask.
+type Answer struct {
+	// Known is false when nothing was known to personalise with (no
+	// history, no context): the items are popular.
+	Known bool
+	Items []Recommendation // best first
+}
+
+// Recommend answers a with at most three round trips: the customer's
+// histories (when a names one); the lists of at most MaxSources purchases
+// and views with one popularity list and the repeat counters; the
+// categories of the candidates (only with a category). The error is the
+// store's.
+func (r *Recommender) Recommend(ctx context.Context, a Ask) (Answer, error) {
+	q := Query{ContextBought: a.ContextBought, ContextViewed: a.ContextViewed, Exclude: a.Exclude, KeepOwned: r.cfg.KeepOwned}
+	if a.Customer != "" {
+		cs, err := r.st.LoadCustomers(ctx, []string{a.Customer})
+		if err != nil {
+			return Answer{}, err
+		}
+		c := cs[a.Customer]
+		q.HistoryBought, q.HistoryViewed = c.Purchases.Items, c.Views.Items
+	}
+	plan := NewPlan(q)
+	items, err := r.ForPlan(ctx, plan, a.K, a.Category)
+	return Answer{Known: plan.Known, Items: items}, err
+}
+
+// ForPlan returns the k best recommendations of a resolved plan (see
+// Recommend, without the histories' read). The evaluator, which resolves
+// each customer's plan once for all its methods, asks here.
+func (r *Recommender) ForPlan(ctx context.Context, plan Plan, k int, category string) ([]Recommendation, error) {
+	read, err := r.st.ReadListsOf(ctx, plan.listRefs(), &store.PopularRef{Kind: store.Bought, Category: category})
+	if err != nil {
+		return nil, err
+	}
+	prior := Prior{RepeatShare: read.Repeats.Share()}
+	if pop := read.Popular; pop != nil {
+		prior.Popular, prior.Total, prior.Distinct = pop.Items, pop.Total, pop.Distinct
+	}
+	req := plan.Request(k, prior)
+	if category != "" {
+		if req.Allow, err = r.categoryFilter(ctx, category, read.Lists); err != nil {
+			return nil, err
+		}
+	}
+	return Merge(plan.Sources(plan.lists(read.Lists)), req), nil
+}
+
+// listRefs names the lists of the plan's sources in three blocks: the
+// purchases' "bought also bought" lists, then the views' "viewed then
+// bought" lists, then their "viewed also viewed" lists (see lists).
+func (p Plan) listRefs() []store.ListRef {
+	refs := make([]store.ListRef, 0, len(p.Bought)+2*len(p.Viewed))
+	for _, x := range p.Bought {
+		refs = append(refs, store.ListRef{Kind: store.Bought, Item: x})
+	}
+	for _, x := range p.Viewed {
+		refs = append(refs, store.ListRef{Kind: store.ViewedBought, Item: x})
+	}
+	for _, x := range p.Viewed {
+		refs = append(refs, store.ListRef{Kind: store.Viewed, Item: x})
+	}
+	return refs
+}
+
+// lists splits what listRefs named back into its three blocks.
+func (p Plan) lists(read [][]scoring.Related) Lists {
+	nb, nv := len(p.Bought), len(p.Viewed)
+	return Lists{AlsoBought: read[:nb], ViewedBought: read[nb : nb+nv], AlsoViewed: read[nb+nv : nb+2*nv]}
+}
+
+// categoryFilter reads the categories of every candidate in one round trip.
+func (r *Recommender) categoryFilter(ctx context.Context, category string, lists [][]scoring.Related) (func(string) bool, error) {
+	var items []string
+	seen := map[string]bool{}
+	for _, l := range lists {
+		for _, it := range l {
+			if !seen[it.Item] {
+				seen[it.Item] = true
+				items = append(items, it.Item)
+			}
+		}
+	}
+	cats, err := r.st.ItemCategories(ctx, items)
+	if err != nil {
+		return nil, err
+	}
+	in := make(map[string]bool, len(items))
+	for i, it := range items {
+		in[it] = cats[i] == category
+	}
+	// Popular back-fill comes from the category's own list: allow it.
+	return func(item string) bool { ok, seen := in[item]; return ok || !seen }, nil
+}

@@ -1,0 +1,126 @@
+package recommend
+
+import (
+	"context"
+	"reflect"
+	"testing"
+
+	"github.com/alsobought/alsobought/internal/delta"
+	"github.com/alsobought/alsobought/scoring"
+	"github.com/alsobought/alsobought/store"
+)
+
+// memStore is a state in memory; it counts the list reads.
+type memStore struct {
+	customers  map[string]store.Customer
+	lists      map[store.ListRef][]scoring.Related
+	popular    map[string]store.PopularList // by category
+	categories map[string]string
+	listReads  int
+}
+
+func (m *memStore) LoadCustomers(_ context.Context, ids []string) (map[string]store.Customer, error) {
+	out := map[string]store.Customer{}
+	for _, id := range ids {
+		if c, ok := m.customers[id]; ok {
+			out[id] = c
+		}
+	}
+	return out, nil
+}
+
+func (m *memStore) ReadListsOf(_ context.Context, want []store.ListRef, popular *store.PopularRef) (store.ListsOf, error) {
+	m.listReads++
+	out := store.ListsOf{Lists: make([][]scoring.Related, len(want))}
+	for i, w := range want {
+		out.Lists[i] = m.lists[w]
+	}
+	if popular != nil {
+		if pl, ok := m.popular[popular.Category]; ok {
+			out.Popular = &pl
+		}
+	}
+	return out, nil
+}
+
+func (m *memStore) ItemCategories(_ context.Context, items []string) ([]string, error) {
+	out := make([]string, len(items))
+	for i, it := range items {
+		out[i] = m.categories[it]
+	}
+	return out, nil
+}
+
+func shop() *memStore {
+	return &memStore{
+		customers: map[string]store.Customer{"ann": {
+			Purchases: delta.History{Items: []string{"milk"}},
+			Views:     delta.History{Items: []string{"tv"}},
+		}},
+		lists: map[store.ListRef][]scoring.Related{
+			{Kind: store.Bought, Item: "milk"}:       {rel("cheese", 5, 1)},
+			{Kind: store.ViewedBought, Item: "tv"}:   {rel("remote", 6, 1)},
+			{Kind: store.Viewed, Item: "tv"}:         {rel("radio", 4, 1)},
+			{Kind: store.Bought, Item: "basket-jam"}: {rel("bread", 3, 1)},
+		},
+		popular: map[string]store.PopularList{
+			"":     {Items: []scoring.Popular{{Item: "water", Count: 9}}, Total: 20, Distinct: 5},
+			"tech": {Items: []scoring.Popular{{Item: "cable", Count: 2}}, Total: 3, Distinct: 2},
+		},
+		categories: map[string]string{"cheese": "dairy", "remote": "tech", "radio": "tech", "water": "drinks"},
+	}
+}
+
+func reasons(recs []Recommendation) map[string]string {
+	out := map[string]string{}
+	for _, r := range recs {
+		out[r.Item] = string(r.Reason) + " " + r.Source
+	}
+	return out
+}
+
+// TestRecommenderReadsEachListForItsSource: a customer's purchases and
+// views, and a request's context, each bring their own lists, read in one
+// round trip, and each recommendation names the source behind it.
+func TestRecommenderReadsEachListForItsSource(t *testing.T) {
+	st := shop()
+	ans, err := New(Config{}, st).Recommend(context.Background(), Ask{Customer: "ann", ContextBought: []string{"basket-jam"}, K: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"cheese": "bought milk", "bread": "bought basket-jam",
+		"remote": "viewed tv", "radio": "viewed tv", "water": "popular ",
+	}
+	if got := reasons(ans.Items); !reflect.DeepEqual(got, want) {
+		t.Errorf("recommendations %v, want %v", got, want)
+	}
+	if !ans.Known || st.listReads != 1 {
+		t.Errorf("known %v after %d list reads; want known after one", ans.Known, st.listReads)
+	}
+}
+
+// TestRecommenderKeepsACategory: with a category, only its items come
+// back, and its popularity list back-fills.
+func TestRecommenderKeepsACategory(t *testing.T) {
+	ans, err := New(Config{}, shop()).Recommend(context.Background(), Ask{Customer: "ann", Category: "tech", K: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"remote": "viewed tv", "radio": "viewed tv", "cable": "popular "}
+	if got := reasons(ans.Items); !reflect.DeepEqual(got, want) {
+		t.Errorf("recommendations %v, want %v (the tech items, and the category's popular list)", got, want)
+	}
+}
+
+// TestRecommenderWithoutAnythingKnown: an unknown customer without context
+// gets the popular items, and the answer says nothing was known.
+func TestRecommenderWithoutAnythingKnown(t *testing.T) {
+	ans, err := New(Config{}, shop()).Recommend(context.Background(), Ask{Customer: "bob", K: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ans.Known || !reflect.DeepEqual(reasons(ans.Items), map[string]string{"water": "popular "}) {
+		t.Errorf("known %v, items %v; want unknown, the popular water", ans.Known, ans.Items)
+	}
+}

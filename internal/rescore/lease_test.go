@@ -1,0 +1,70 @@
+package rescore
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/alsobought/alsobought/store"
+)
+
+// otherHoldsPopular is a state where popularity lists are due (the version
+// moved) and another instance holds the popularity lease. It counts the
+// polls (one DirtyBacklog each) and the lease requests.
+type otherHoldsPopular struct {
+	Store         // calls the test does not expect panic
+	polls, leases atomic.Int64
+}
+
+func (s *otherHoldsPopular) ClaimDirty(context.Context, int, time.Time, string, time.Duration) ([]store.DirtyItem, error) {
+	return nil, nil
+}
+
+func (s *otherHoldsPopular) PopularityVersion(context.Context) (int64, error) { return 7, nil }
+
+func (s *otherHoldsPopular) TryLease(_ context.Context, name, _ string, _ time.Duration) (bool, error) {
+	if name == "popular" {
+		s.leases.Add(1)
+	}
+	return false, nil
+}
+
+func (s *otherHoldsPopular) DirtyBacklog(context.Context) (int64, time.Time, error) {
+	s.polls.Add(1)
+	return 0, time.Time{}, nil
+}
+
+// TestAnInstanceWithoutThePopularityLeaseAsksOncePerInterval: while
+// another instance holds the popularity lease, a re-scorer asks for it
+// once per DefaultPopularInterval, not at every poll. The clock stands
+// still, so the interval never passes during the test: one request, however
+// many polls.
+func TestAnInstanceWithoutThePopularityLeaseAsksOncePerInterval(t *testing.T) {
+	st := &otherHoldsPopular{}
+	r, err := New(Config{PollInterval: time.Millisecond}, st, zerolog.Nop(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	r.now = func() time.Time { return t0 }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	deadline := time.Now().Add(time.Minute)
+	for st.polls.Load() < 30 {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d polls in a minute", st.polls.Load())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := st.leases.Load(); n != 1 {
+		t.Fatalf("asked for the popularity lease %d times in %d polls; want once per interval", n, st.polls.Load())
+	}
+}
