@@ -51,7 +51,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := connect(ctx, s, st); err != nil {
 		return err
 	}
-	cons, err := consumer.New(s.consumerConfig(*batchSize, *batchWait, errs), st, log, consumer.NewMetrics(reg))
+	cons, err := consumer.New(s.consumerConfig(*batchSize, *batchWait, errs), st.Batches, log, consumer.NewMetrics(reg))
 	if err != nil {
 		return &exitError{code: 2, msg: err.Error()}
 	}
@@ -61,7 +61,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		defer pub.Close()
 		rcfg.Publisher = pub
 	}
-	rs, err := rescore.New(rcfg, st, log, reg)
+	rs, err := rescore.New(rcfg, rescore.StateOf(st), log, reg)
 	if err != nil {
 		return &exitError{code: 2, msg: err.Error()}
 	}
@@ -74,9 +74,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return cons.NotReady()
 	}
-	monitor := lag.NewMonitor(&lag.Sampler{Brokers: s.brokerList(), Topic: s.topic, Group: s.group, State: st},
+	monitor := lag.NewMonitor(&lag.Sampler{Brokers: s.brokerList(), Topic: s.topic, Group: s.group, State: st.Batches},
 		s.lagInterval, s.lagSamples, log, reg)
-	srv := &http.Server{Handler: httpapi.New(st, httpapi.Options{KeepOwned: s.keepOwned, Status: monitor.Report}, ready, reg, log),
+	srv := &http.Server{Handler: httpapi.New(httpapi.StoreOf(st), httpapi.Options{KeepOwned: s.keepOwned, Status: monitor.Report}, ready, reg, log),
 		ReadHeaderTimeout: 5 * time.Second}
 	ln, err := net.Listen("tcp", s.httpAddr)
 	if err != nil {
@@ -138,7 +138,7 @@ func connect(ctx context.Context, s *settings, st *store.Store) error {
 	if err := st.Ping(ctx); err != nil {
 		return &exitError{code: 1, msg: fmt.Sprintf("cannot reach Redis at %s: %v (is it running? `make up` starts a local one)", s.redisAddrs, err)}
 	}
-	if err := st.EnsureMeta(ctx, s.stateSettings()); err != nil {
+	if err := st.Meta.Ensure(ctx, s.stateSettings()); err != nil {
 		return &exitError{code: 1, msg: err.Error()}
 	}
 	return ensureTopics(ctx, s)

@@ -16,7 +16,6 @@ import (
 
 	"github.com/alsobought/alsobought/event"
 	"github.com/alsobought/alsobought/internal/lag"
-	"github.com/alsobought/alsobought/scoring"
 	"github.com/alsobought/alsobought/store"
 )
 
@@ -26,13 +25,25 @@ const DefaultAddr = "127.0.0.1:8080"
 // MaxK bounds the k parameter.
 const MaxK = 100
 
-// Store is what the API reads.
-type Store interface {
-	ReadList(ctx context.Context, kind store.ListKind, item string) (store.List, error)
-	ReadPopular(ctx context.Context, kind store.ListKind, category string) (store.PopularList, error)
-	LoadCustomers(ctx context.Context, ids []string) (map[string]store.Customer, error)
-	ReadListsOf(ctx context.Context, want []store.ListRef, popular *store.PopularRef) ([][]scoring.Related, *store.PopularList, store.Repeats, error)
-	ItemCategories(ctx context.Context, items []string) ([]string, error)
+// Store is what the API reads, one small interface per concept of
+// package store.
+type Store struct {
+	Lists interface {
+		Read(ctx context.Context, kind store.ListKind, item string) (store.List, error)
+		ReadMany(ctx context.Context, want []store.ListRef, popular *store.PopularRef) (store.Gathered, error)
+	}
+	Popularity interface {
+		ReadList(ctx context.Context, kind store.ListKind, category string) (store.PopularList, error)
+		ItemCategories(ctx context.Context, items []string) ([]string, error)
+	}
+	Customers interface {
+		Load(ctx context.Context, ids []string) (map[string]store.Customer, error)
+	}
+}
+
+// StoreOf returns the parts of a store the API reads.
+func StoreOf(st *store.Store) Store {
+	return Store{Lists: st.Lists, Popularity: st.Popularity, Customers: st.Customers}
 }
 
 // Options shape the answers.
@@ -147,7 +158,7 @@ func (s *server) related(w http.ResponseWriter, r *http.Request) {
 // a list is not an error: its list is empty. The error is the store's.
 func (s *server) relatedList(ctx context.Context, kind store.ListKind, id string, k int) (RelatedResponse, error) {
 	resp := RelatedResponse{Item: id, List: string(kind), Items: []RelatedItem{}}
-	l, err := s.st.ReadList(ctx, kind, id)
+	l, err := s.st.Lists.Read(ctx, kind, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		// An item without related items is not an error: the list is empty.

@@ -55,7 +55,7 @@ func (s *server) popular(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	resp := PopularResponse{Kind: string(kind), Category: category, Days: scoring.PopularityDays, Items: []scoring.Popular{}}
-	l, err := s.st.ReadPopular(r.Context(), kind, category)
+	l, err := s.st.Popularity.ReadList(r.Context(), kind, category)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 	case err != nil:
@@ -181,7 +181,7 @@ func (s *server) recommend(w http.ResponseWriter, r *http.Request, p recParams) 
 func (s *server) recommendations(ctx context.Context, p recParams) (RecommendationsResponse, error) {
 	q := recommend.Query{ContextBought: p.bought, ContextViewed: p.viewed, Exclude: p.exclude, KeepOwned: s.opts.KeepOwned}
 	if p.customerEndpoint {
-		cs, err := s.st.LoadCustomers(ctx, []string{p.customer})
+		cs, err := s.st.Customers.Load(ctx, []string{p.customer})
 		if err != nil {
 			return RecommendationsResponse{}, err
 		}
@@ -196,7 +196,8 @@ func (s *server) recommendations(ctx context.Context, p recParams) (Recommendati
 	for _, x := range plan.Viewed {
 		refs = append(refs, store.ListRef{Kind: store.ViewedBought, Item: x}, store.ListRef{Kind: store.Viewed, Item: x})
 	}
-	lists, pop, repeats, err := s.st.ReadListsOf(ctx, refs, &store.PopularRef{Kind: store.Bought, Category: p.category})
+	got, err := s.st.Lists.ReadMany(ctx, refs, &store.PopularRef{Kind: store.Bought, Category: p.category})
+	lists, pop, repeats := got.Related, got.Popular, got.Repeats
 	if err != nil {
 		return RecommendationsResponse{}, err
 	}
@@ -237,7 +238,7 @@ func (s *server) categoryFilter(ctx context.Context, category string, lists [][]
 			}
 		}
 	}
-	cats, err := s.st.ItemCategories(ctx, items)
+	cats, err := s.st.Popularity.ItemCategories(ctx, items)
 	if err != nil {
 		return nil, err
 	}

@@ -76,7 +76,7 @@ func statusRegistry() (*prometheus.Registry, prometheus.Counter) {
 func TestStatusPageMetricNames(t *testing.T) {
 	reg := descRecorder{}
 	consumer.NewMetrics(reg)
-	if _, err := rescore.New(rescore.Config{}, nil, zerolog.Nop(), reg); err != nil {
+	if _, err := rescore.New(rescore.Config{}, rescore.State{}, zerolog.Nop(), reg); err != nil {
 		t.Fatal(err)
 	}
 	if len(reg) < 10 {
@@ -128,19 +128,19 @@ func TestStatusPage(t *testing.T) {
 	ready := func(context.Context) string { return "" }
 	reg, consumed := statusRegistry()
 	stalled := lagReport(time.Now().Add(-3 * time.Second))
-	h := httpapi.New(env.Store, httpapi.Options{Status: func() lag.Report { return stalled }}, ready, reg, zerolog.Nop())
-	noMonitor := httpapi.New(env.Store, httpapi.Options{}, ready, prometheus.NewRegistry(), zerolog.Nop())
+	h := httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{Status: func() lag.Report { return stalled }}, ready, reg, zerolog.Nop())
+	noMonitor := httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{}, ready, prometheus.NewRegistry(), zerolog.Nop())
 	unsampled := lag.NewMonitor(&lag.Sampler{}, 0, 0, zerolog.Nop(), nil)
-	starting := httpapi.New(env.Store, httpapi.Options{Status: unsampled.Report}, ready, reg, zerolog.Nop())
+	starting := httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{Status: unsampled.Report}, ready, reg, zerolog.Nop())
 	// A reason with markup, as a broker's error message could carry.
 	hostile := lag.Report{Status: lag.Unknown, Reason: `cannot sample: <script>alert("x")</script> & more`, Partitions: []lag.PartitionReport{}}
-	marked := httpapi.New(env.Store, httpapi.Options{Status: func() lag.Report { return hostile }}, ready, reg, zerolog.Nop())
+	marked := httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{Status: func() lag.Report { return hostile }}, ready, reg, zerolog.Nop())
 	dead, err := store.New(store.Config{Addrs: []string{env.RedisAddr}, Prefix: env.Prefix})
 	if err != nil {
 		t.Fatal(err)
 	}
 	_ = dead.Close()
-	down := httpapi.New(dead, httpapi.Options{Status: func() lag.Report { return stalled }}, ready, reg, zerolog.Nop())
+	down := httpapi.New(httpapi.StoreOf(dead), httpapi.Options{Status: func() lag.Report { return stalled }}, ready, reg, zerolog.Nop())
 
 	tests := []struct {
 		name    string
@@ -230,7 +230,7 @@ func TestStatusPage(t *testing.T) {
 
 	t.Run("rates between page views", func(t *testing.T) {
 		// A handler of its own: the rates of h depend on the views above.
-		h := httpapi.New(env.Store, httpapi.Options{}, ready, reg, zerolog.Nop())
+		h := httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{}, ready, reg, zerolog.Nop())
 		get := func() string {
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, httptest.NewRequest("GET", "/status", nil))
@@ -272,7 +272,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 	statusShop(t, env.Store)
 	reg, _ := statusRegistry()
 	report := lagReport(time.Now().Add(-2 * time.Second))
-	srv := httptest.NewServer(httpapi.New(env.Store, httpapi.Options{Status: func() lag.Report { return report }},
+	srv := httptest.NewServer(httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{Status: func() lag.Report { return report }},
 		func(context.Context) string { return "" }, reg, zerolog.Nop()))
 	t.Cleanup(srv.Close)
 	start := time.Now()

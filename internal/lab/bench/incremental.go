@@ -162,7 +162,7 @@ func runBatch(ctx context.Context, cfg *Config, evs []event.Event, rep *Incremen
 	defer func() {
 		dctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		if _, err := st.DeleteState(dctx); err != nil {
+		if _, err := st.State.Delete(dctx); err != nil {
 			cfg.logf("cleanup: %v", err)
 		}
 		st.Close()
@@ -198,11 +198,11 @@ func rebuild(ctx context.Context, cfg *Config, st *store.Store, evs []event.Even
 	o := oracle.Build(evs, cfg.Oracle)
 	took[0] = time.Since(t)
 	t = time.Now()
-	if err := st.WriteState(ctx, o.Snapshot()); err != nil {
+	if err := st.State.Write(ctx, o.Snapshot()); err != nil {
 		return took, 0, err
 	}
 	took[1] = time.Since(t)
-	rs, err := rescore.New(rescore.Config{Method: cfg.Method, Rules: cfg.Rules}, st, zerolog.Nop(), nil)
+	rs, err := rescore.New(rescore.Config{Method: cfg.Method, Rules: cfg.Rules}, rescore.StateOf(st), zerolog.Nop(), nil)
 	if err != nil {
 		return took, 0, err
 	}
