@@ -248,7 +248,7 @@ func (b *Batches) RecordPartitionCount(ctx context.Context, n int) ([]int, error
 		return nil, fmt.Errorf("record partition count: %w", err)
 	}
 	var counts []int
-	for _, f := range strings.Split(v, ",") {
+	for _, f := range strings.Split(v, schema.PartitionCountsSep) {
 		c, err := strconv.Atoi(f)
 		if err != nil {
 			return nil, fmt.Errorf("metadata %s=%q is not a list of counts", schema.MetaPartitionCounts, v)

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/alsobought/alsobought/internal/delta"
 	"github.com/alsobought/alsobought/internal/testenv"
 	"github.com/alsobought/alsobought/scoring"
@@ -298,7 +300,7 @@ func TestWritesRefuseAGap(t *testing.T) {
 	b.Purchase(&h, &delta.History{}, "eggs", off, 10)
 	err = st.Batches.Apply(ctx, b, []store.CustomerUpdate{{ID: "c1", Purchases: h, Offset: off}}, off, off-1)
 	var lost *store.ProgressLostError
-	if !errors.As(err, &lost) || lost.Stored != -1 || lost.Recorded != off-1 {
+	if !errors.As(err, &lost) || lost.Stored != -1 || lost.Recorded != off-1 || !errors.Is(err, store.ErrProgressLost) {
 		t.Fatalf("want ProgressLostError{stored -1, recorded %d}, got %v", off-1, err)
 	}
 	after, err := st.State.Snapshot(ctx)
@@ -308,5 +310,62 @@ func TestWritesRefuseAGap(t *testing.T) {
 	after.Progress[0] = before.Progress[0] // the test itself moved it
 	if !equalJSON(t, after.Bought, before.Bought) || !equalJSON(t, after.Histories, before.Histories) {
 		t.Fatalf("a refused batch wrote: before %+v, after %+v", before, after)
+	}
+}
+
+// forgetStep is a go-redis hook that, before the pipeline numbered at
+// (counting from 1), deletes the in-flight markers: a Redis that restarted
+// between two steps of a batch and lost the first.
+type forgetStep struct {
+	rdb      redis.UniversalClient
+	inflight string
+	at, n    int
+}
+
+func (f *forgetStep) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (f *forgetStep) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+
+func (f *forgetStep) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if f.n++; f.n == f.at {
+			if err := f.rdb.Del(ctx, f.inflight).Err(); err != nil {
+				return err
+			}
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// TestLostStepIsRefused: when the counter step of a batch is lost after
+// Redis acknowledged it, the next step is refused with ErrBatchLost (a
+// typed error, not a message to match), and neither the customers nor the
+// progress move on top of the gap.
+func TestLostStepIsRefused(t *testing.T) {
+	env := testenv.NewRedis(t)
+	st, ctx := env.Store, context.Background()
+	off := purchases(t, st, 0, [2]string{"c1", "milk"})
+	before, err := st.State.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := redis.NewClient(&redis.Options{Addr: env.RedisAddr})
+	defer other.Close()
+	// Pipeline 1 is the batch's counter step, 2 its customer step.
+	st.Client().AddHook(&forgetStep{rdb: other, inflight: st.Keys().Inflight, at: 2})
+	b := delta.NewBatch(0)
+	h := delta.History{Items: []string{"milk"}}
+	b.Purchase(&h, &delta.History{}, "eggs", off, 10)
+	err = st.Batches.Apply(ctx, b, []store.CustomerUpdate{{ID: "c1", Purchases: h, Offset: off}}, off, off-1)
+	if !errors.Is(err, store.ErrBatchLost) {
+		t.Fatalf("want ErrBatchLost, got %v", err)
+	}
+	after, err := st.State.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !equalJSON(t, after.Histories, before.Histories) || !equalJSON(t, after.Progress, before.Progress) {
+		t.Fatalf("a refused step wrote: histories %v then %v, progress %v then %v",
+			before.Histories, after.Histories, before.Progress, after.Progress)
 	}
 }

@@ -98,7 +98,7 @@ func (o *Outbox) Clear(ctx context.Context, changes []PendingChange) error {
 	}
 	keys := o.c.keys
 	args := make([]any, 0, 1+2*len(changes))
-	args = append(args, "-") // a member marked again already carries its new mark time
+	args = append(args, keepMarkTime) // a member marked again already carries its new mark time
 	for _, ch := range changes {
 		args = append(args, ch.Member, ch.Stamp)
 	}

@@ -11,14 +11,15 @@ import (
 
 // The Lua scripts, and the typed errors their refusals become. A script
 // refuses with an error reply whose first word is a code (the Redis
-// convention, as in "MOVED" or "NOSCRIPT"), followed by details for Go;
-// scriptError maps the code to a sentinel error, so no caller matches
-// prose.
+// convention, as in "MOVED" or "NOSCRIPT"), followed by a space and
+// details (Redis 7 prefixes "ERR " to a reply of one word, so there is
+// always a detail); batchError maps the code to a typed error, so no caller
+// matches prose.
 
 // Refusal codes of the scripts (docs/guarantees.md names them).
 const (
 	codeProgressLost = "PROGRESSLOST" // detail: the stored progress
-	codeBatchLost    = "BATCHLOST"
+	codeBatchLost    = "BATCHLOST"    // detail: the in-flight marker found
 )
 
 // ErrProgressLost is what every *ProgressLostError is (errors.Is).
@@ -79,6 +80,10 @@ func batchError(err error, partition int, recorded int64) error {
 	return err
 }
 
+// keepMarkTime is clearDirtyScript's ARGV[1] when members marked again
+// keep their mark time.
+const keepMarkTime = "-"
+
 // Guard conditions of batchGuard (ARGV[2]).
 const (
 	guardNone     = "-"
@@ -95,7 +100,7 @@ const (
 //     on; else the script refuses with PROGRESSLOST <stored>.
 //   - "m:<marker>": the partition's in-flight marker (KEYS[2] is the
 //     in-flight hash) must equal marker, which the batch's previous step
-//     wrote last; else it refuses with BATCHLOST.
+//     wrote last; else it refuses with BATCHLOST <marker found>.
 //   - "-": no condition.
 const batchGuard = `
 local want = ARGV[2]
@@ -105,7 +110,7 @@ if want ~= '` + guardNone + `' then
     local stored = tonumber(got or '-1')
     if stored < tonumber(string.sub(want, 3)) then return redis.error_reply('` + codeProgressLost + ` ' .. stored) end
   elseif got ~= string.sub(want, 3) then
-    return redis.error_reply('` + codeBatchLost + `')
+    return redis.error_reply('` + codeBatchLost + ` ' .. (got or 'none'))
   end
 end
 `
@@ -269,7 +274,8 @@ return out
 // stale and be re-scored at every poll instead of once per interval.
 // KEYS[1]: the dirty set, KEYS[2]: the mark versions, KEYS[3] (optional):
 // the claims; ARGV[2..]: pairs of (item, version as read). Returns the
-// number removed. The outbox reuses it (outbox, stamps, no claims, "-").
+// number removed. The outbox reuses it (outbox, stamps, no claims,
+// keepMarkTime).
 var clearDirtyScript = redis.NewScript(`
 local removed = 0
 for i = 2, #ARGV, 2 do
@@ -278,7 +284,7 @@ for i = 2, #ARGV, 2 do
     redis.call('HDEL', KEYS[2], ARGV[i])
     redis.call('ZREM', KEYS[1], ARGV[i])
     removed = removed + 1
-  elseif ARGV[1] ~= '-' then
+  elseif ARGV[1] ~= '` + keepMarkTime + `' then
     redis.call('ZADD', KEYS[1], 'XX', 'GT', ARGV[1], ARGV[i])
   end
 end

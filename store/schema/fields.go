@@ -131,6 +131,8 @@ const (
 	// MetaPartitionCounts lists every partition count the topic has had
 	// since the state first saw it, comma-separated ("4" or "4,8").
 	MetaPartitionCounts = "partition_counts"
+	// PartitionCountsSep separates the counts of MetaPartitionCounts.
+	PartitionCountsSep = ","
 )
 
 // DirtyMember is the member of a list in the dirty set (Keys.Dirty) and its
