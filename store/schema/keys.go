@@ -67,23 +67,30 @@ func NewKeys(prefix string) Keys {
 		Outbox: g("outbox"), OutboxStamps: g("outboxver"), Meta: g("meta")}
 }
 
+// The parts of the per-item and per-customer key names after the prefix.
+const (
+	rowPart      = ":row:"
+	listPart     = ":rel:"
+	customerPart = ":cust:{"
+)
+
 // Row is item X's counter row of a list kind. Bought: field Y = N_XY,
 // field HistField(n) = h_X[n]; Viewed: the same over view histories;
 // ViewedBought: field Y = M_XY, field FieldViewedTotal = M_X. In every row,
 // WatermarkField(p) is the fence watermark of partition p and
 // FieldListRevision the list fence.
 func (k Keys) Row(kind ListKind, item string) string {
-	return k.Prefix + ":row:" + kind.Code() + ":{" + item + "}"
+	return k.Prefix + rowPart + kind.Code() + ":{" + item + "}"
 }
 
 // List is item X's related list of a kind (a JSON string).
 func (k Keys) List(kind ListKind, item string) string {
-	return k.Prefix + ":rel:" + kind.Code() + ":{" + item + "}"
+	return k.Prefix + listPart + kind.Code() + ":{" + item + "}"
 }
 
 // Customer is a customer's state: the Field* customer fields and
 // WatermarkField(p).
-func (k Keys) Customer(id string) string { return k.Prefix + ":cust:{" + id + "}" }
+func (k Keys) Customer(id string) string { return k.Prefix + customerPart + id + "}" }
 
 // Counters returns the B hash and the totals hash that a list kind's
 // scores normalise by: viewed lists use the view counters, the others
@@ -126,6 +133,14 @@ func (k Keys) PopularityDays(kind ListKind) string {
 // of a kind.
 func (k Keys) PopularCategories(kind ListKind) string {
 	return k.Prefix + ":" + GlobalTag + ":popcats:" + kind.Code()
+}
+
+// IsCustomer reports whether key is a customer's hash under the prefix.
+func (k Keys) IsCustomer(key string) bool { return strings.HasPrefix(key, k.Prefix+customerPart) }
+
+// IsItem reports whether key is an item's row or list under the prefix.
+func (k Keys) IsItem(key string) bool {
+	return strings.HasPrefix(key, k.Prefix+rowPart) || strings.HasPrefix(key, k.Prefix+listPart)
 }
 
 // All is the pattern of every key under the prefix.

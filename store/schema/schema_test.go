@@ -117,6 +117,11 @@ func TestParsersInvertTheNames(t *testing.T) {
 	if got := schema.ItemOf(schema.NewKeys("ab").Row(schema.Bought, "a:b")); got != "a:b" {
 		t.Errorf("ItemOf = %q", got)
 	}
+	k := schema.NewKeys("ab")
+	if !k.IsCustomer(k.Customer("c")) || k.IsCustomer(k.Row(schema.Bought, "c")) || !k.IsItem(k.List(schema.ViewedBought, "X")) ||
+		!k.IsItem(k.Row(schema.Viewed, "X")) || k.IsItem(k.Customer("c")) || schema.NewKeys("a").IsItem(k.Row(schema.Bought, "X")) {
+		t.Error("IsCustomer and IsItem do not tell the keys apart")
+	}
 	if !schema.IsGlobal(schema.NewKeys("ab").Dirty) || schema.IsGlobal(schema.NewKeys("ab").Customer("c")) {
 		t.Error("IsGlobal does not tell the global keys")
 	}
