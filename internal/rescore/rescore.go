@@ -431,8 +431,12 @@ func (r *Rescorer) Run(ctx context.Context) error {
 			} else if n > 0 {
 				r.log.Info().Int("lists", n).Msg("published list changes left pending")
 			}
-			if r.popularDue(ctx) && r.lease(ctx, "popular", DefaultPopularInterval) {
-				if err := r.RescorePopular(ctx); err != nil && ctx.Err() == nil {
+			if r.popularDue(ctx) {
+				if !r.lease(ctx, "popular", DefaultPopularInterval) {
+					// Another instance holds the lease for an interval: ask
+					// again after it, not at every poll.
+					r.popularAt = r.now()
+				} else if err := r.RescorePopular(ctx); err != nil && ctx.Err() == nil {
 					r.metrics.errors.Inc()
 					r.retries.Warn().Err(err).Msg("re-scoring popularity failed; will retry")
 				}
