@@ -54,7 +54,7 @@ type Snapshot struct {
 	Lists         map[ListKind]map[string]List
 	Popular       map[ListKind]map[string]PopularList // kind -> category ("" overall) -> list
 	Progress      map[int]int64
-	// Written by bootstrap only (ReadSnapshot leaves them empty): the
+	// Written by bootstrap only (State.Snapshot leaves them empty): the
 	// popularity anchor, the day buckets of the window (kind -> day ->
 	// field -> count) and the items' categories.
 	PopularAnchor  time.Time

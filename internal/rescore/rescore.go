@@ -99,7 +99,7 @@ type Config struct {
 	// long plus a poll. Default DefaultMinInterval.
 	MinInterval time.Duration
 	// Feed turns the list change feed on: every list change goes through
-	// the outbox (store.WriteLists), and is published by Publisher when
+	// the outbox (store.Lists.Write), and is published by Publisher when
 	// there is one, else later by a serve process (see Publish).
 	Feed      bool
 	Publisher Publisher
@@ -108,7 +108,7 @@ type Config struct {
 	// default DefaultPendingGrace.
 	PendingGrace time.Duration
 	// ClaimLease is how long a claim on dirty items keeps other instances
-	// off them (store.ClaimDirty). An instance that dies leaves its claimed
+	// off them (store.Dirty.Claim). An instance that dies leaves its claimed
 	// items dirty for at most this long. Default DefaultClaimLease.
 	ClaimLease time.Duration
 	// Errors counts failed Redis and Kafka calls; nil counts nothing.

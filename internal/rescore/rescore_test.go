@@ -115,7 +115,7 @@ func TestLeaseRunsATaskOncePerTTL(t *testing.T) {
 		want  bool
 	}{{"one", true}, {"two", false}, {"one", true}} {
 		if got, err := env.Store.Leases.Try(ctx, "sweep", tc.owner, 300*time.Millisecond); err != nil || got != tc.want {
-			t.Fatalf("TryLease(%s) = %v, %v; want %v", tc.owner, got, err, tc.want)
+			t.Fatalf("Leases.Try(%s) = %v, %v; want %v", tc.owner, got, err, tc.want)
 		}
 	}
 	time.Sleep(400 * time.Millisecond)

@@ -25,7 +25,7 @@ type IncrementalReport struct {
 	Customers     int    `json:"customers"`
 	Items         int    `json:"items"`
 
-	// Batch: oracle.Build of every event, WriteState, RescoreAll, into an
+	// Batch: oracle.Build of every event, State.Write, RescoreAll, into an
 	// empty prefix, timed in this process.
 	BatchSeconds        float64 `json:"batch_seconds"`
 	BatchBuildSeconds   float64 `json:"batch_build_seconds"`
@@ -189,7 +189,7 @@ func runBatch(ctx context.Context, cfg *Config, evs []event.Event, rep *Incremen
 }
 
 // rebuild does what `alsobought bootstrap` does into an empty prefix:
-// oracle.Build, WriteState, RescoreAll (with the outbox off, as the feed
+// oracle.Build, State.Write, RescoreAll (with the outbox off, as the feed
 // is off). It returns the time of each of the three steps and the lists
 // re-scored.
 func rebuild(ctx context.Context, cfg *Config, st *store.Store, evs []event.Event) ([3]time.Duration, int, error) {

@@ -264,7 +264,7 @@ func (s *State) Snapshot() *store.Snapshot {
 }
 
 // FromSnapshot returns the counters and histories of a state read from
-// Redis (store.ReadSnapshot) as a State, so that lists of any method can be
+// Redis (store.State.Snapshot) as a State, so that lists of any method can be
 // computed from streamed counters exactly as from the oracle's own. The
 // popularity fields stay empty: a snapshot holds popularity lists, not
 // counts.
