@@ -39,7 +39,7 @@ func TestRetryableInCluster(t *testing.T) {
 	}{
 		{errors.Join(errors.New("other node fine"), short), true},
 		{redis.ErrNoScript, true},
-		{errors.New("MOVED is a word in this message, not a reply"), false},
+		{errors.New("the item moved to another shelf"), false},
 		{fmt.Errorf("partition 0: %w", ErrBatchLost), false},
 		{errors.New("connection pool closed by the caller"), false},
 	} {
