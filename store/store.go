@@ -95,15 +95,15 @@ func ValidatePrefix(p string) error { return schema.ValidatePrefix(p) }
 // Store is alsobought's state in Redis, one field per concept. It is safe
 // for concurrent use.
 type Store struct {
-	Batches    *Batches
-	Customers  *Customers
-	Lists      *Lists
-	Dirty      *Dirty
-	Leases     *Leases
-	Outbox     *Outbox
-	Popularity *Popularity
-	Meta       *Meta
-	State      *State
+	Batches    *Batches    // the consumer's fenced batch writes and progress
+	Customers  *Customers  // customers' histories, for readers
+	Lists      *Lists      // related lists, and the rows they are computed from
+	Dirty      *Dirty      // lists waiting to be re-scored: marks and claims
+	Leases     *Leases     // tasks one instance at a time
+	Outbox     *Outbox     // list changes not yet on the change feed
+	Popularity *Popularity // day buckets, popularity lists, item categories
+	Meta       *Meta       // the settings that built the state
+	State      *State      // the whole state: bootstrap, snapshot, delete
 
 	c *conn
 }
