@@ -12,10 +12,11 @@ import (
 	"github.com/alsobought/alsobought/store"
 )
 
-// StateStore is what the consumer needs from the state in Redis.
+// StateStore is what the consumer needs from the state in Redis
+// (store.Batches).
 type StateStore interface {
-	LoadBatchState(ctx context.Context, partition int, ids []string) (store.BatchState, error)
-	ApplyBatch(ctx context.Context, b *delta.Batch, customers []store.CustomerUpdate, lastOffset, recorded int64) error
+	LoadState(ctx context.Context, partition int, ids []string) (store.BatchState, error)
+	Apply(ctx context.Context, b *delta.Batch, customers []store.CustomerUpdate, lastOffset, recorded int64) error
 	Progress(ctx context.Context) (map[int]int64, error)
 	RecordPartitionCount(ctx context.Context, n int) ([]int, error)
 }
@@ -96,7 +97,7 @@ func (a *applier) apply(ctx context.Context, partition int, evs []decoded, lastO
 	}
 	// Read even when every event was bad: the progress check matters most
 	// before progress moves.
-	bs, err := a.store.LoadBatchState(ctx, partition, ids)
+	bs, err := a.store.LoadState(ctx, partition, ids)
 	if err != nil {
 		return res, err
 	}
@@ -141,7 +142,7 @@ func (a *applier) apply(ctx context.Context, partition int, evs []decoded, lastO
 	for _, u := range touched {
 		updates = append(updates, *u)
 	}
-	if err := a.store.ApplyBatch(ctx, b, updates, lastOffset, recorded); err != nil {
+	if err := a.store.Apply(ctx, b, updates, lastOffset, recorded); err != nil {
 		return res, err
 	}
 	res.Changes = b.Changes

@@ -21,13 +21,13 @@ import (
 	"github.com/alsobought/alsobought/store"
 )
 
-// crashingStore is the real store, except that its ApplyBatch stops after
-// the counter step, as a process killed between the steps would.
-type crashingStore struct{ *store.Store }
+// crashingStore is the real store, except that its Apply stops after the
+// counter step, as a process killed between the steps would.
+type crashingStore struct{ *store.Batches }
 
-func (c crashingStore) ApplyBatch(ctx context.Context, b *delta.Batch, _ []store.CustomerUpdate, _, recorded int64) error {
+func (c crashingStore) Apply(ctx context.Context, b *delta.Batch, _ []store.CustomerUpdate, _, recorded int64) error {
 	// Write only the counter changes and dirty marks: no customers, no progress.
-	return c.Store.ApplyBatch(ctx, b, nil, -1, recorded)
+	return c.Batches.Apply(ctx, b, nil, -1, recorded)
 }
 
 // messages puts the events on partition 0 and, like a producer that
@@ -81,9 +81,9 @@ func TestReplaysAndCrashesLeaveOneCleanPass(t *testing.T) {
 			evs := randomEvents(r, 600)
 			msgs := messages(r, evs)
 			lim := event.DefaultLimits(time.Now())
-			good := applier{store: env.Store, historySize: k, dedup: delta.DefaultDedup, limits: lim, maxSkew: time.Hour}
+			good := applier{store: env.Store.Batches, historySize: k, dedup: delta.DefaultDedup, limits: lim, maxSkew: time.Hour}
 			crashing := good
-			crashing.store = crashingStore{env.Store}
+			crashing.store = crashingStore{env.Store.Batches}
 			run := func(a applier, from, to int) {
 				valid, bad := a.decode(msgs[from:to])
 				if len(bad) > 0 {
@@ -116,21 +116,21 @@ func TestReplaysAndCrashesLeaveOneCleanPass(t *testing.T) {
 	}
 }
 
-// pausedStore is the real store, except that before its first ApplyBatch
+// pausedStore is the real store, except that before its first Apply
 // it runs meanwhile: the consumer has loaded its customers and computed its
 // changes, then stalls (a GC pause, a network partition) while the
 // partition moves to a new owner.
 type pausedStore struct {
-	*store.Store
+	*store.Batches
 	meanwhile func()
 }
 
-func (p *pausedStore) ApplyBatch(ctx context.Context, b *delta.Batch, cs []store.CustomerUpdate, last, recorded int64) error {
+func (p *pausedStore) Apply(ctx context.Context, b *delta.Batch, cs []store.CustomerUpdate, last, recorded int64) error {
 	if p.meanwhile != nil {
 		p.meanwhile()
 		p.meanwhile = nil
 	}
-	return p.Store.ApplyBatch(ctx, b, cs, last, recorded)
+	return p.Batches.Apply(ctx, b, cs, last, recorded)
 }
 
 // TestZombieConsumerChangesNothing: a consumer that lost its partition in a
@@ -145,7 +145,7 @@ func TestZombieConsumerChangesNothing(t *testing.T) {
 	evs := randomEvents(r, 400)
 	msgs := messages(r, evs)
 	lim := event.DefaultLimits(time.Now())
-	owner := applier{store: env.Store, historySize: k, dedup: delta.DefaultDedup, limits: lim, maxSkew: time.Hour}
+	owner := applier{store: env.Store.Batches, historySize: k, dedup: delta.DefaultDedup, limits: lim, maxSkew: time.Hour}
 	run := func(a applier, from, to int) {
 		t.Helper()
 		valid, _ := a.decode(msgs[from:to])
@@ -156,7 +156,7 @@ func TestZombieConsumerChangesNothing(t *testing.T) {
 	half := len(msgs) / 2
 	run(owner, 0, half)
 	zombie := owner
-	zombie.store = &pausedStore{Store: env.Store, meanwhile: func() {
+	zombie.store = &pausedStore{Batches: env.Store.Batches, meanwhile: func() {
 		run(owner, half, len(msgs)) // the new owner applies everything from the progress on
 	}}
 	run(zombie, half, half+80) // computed from the state before the new owner's writes
@@ -169,14 +169,14 @@ func TestZombieConsumerChangesNothing(t *testing.T) {
 func expectOneCleanPass(t *testing.T, st *store.Store, evs []event.Event, k int, last int64) {
 	t.Helper()
 	ctx := context.Background()
-	rs, err := rescore.New(rescore.Config{}, st, zerolog.Nop(), nil)
+	rs, err := rescore.New(rescore.Config{}, rescore.StateOf(st), zerolog.Nop(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := rs.RescoreAll(ctx); err != nil {
 		t.Fatal(err)
 	}
-	snap, err := st.ReadSnapshot(ctx)
+	snap, err := st.State.Snapshot(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,13 +197,13 @@ func TestLostWritesAreDetected(t *testing.T) {
 	ctx := context.Background()
 	r := rand.New(rand.NewPCG(5, 5))
 	msgs := messages(r, randomEvents(r, 150))
-	a := applier{store: env.Store, historySize: 4, dedup: delta.DefaultDedup, limits: event.DefaultLimits(time.Now()), maxSkew: time.Hour}
+	a := applier{store: env.Store.Batches, historySize: 4, dedup: delta.DefaultDedup, limits: event.DefaultLimits(time.Now()), maxSkew: time.Hour}
 	valid, _ := a.decode(msgs[:100])
 	if _, err := a.apply(ctx, 0, valid, 99, -1); err != nil {
 		t.Fatal(err)
 	}
 	// As after a crash that lost the last acknowledged batches.
-	if err := env.Store.Client().HSet(ctx, env.Store.Keys().Progress(), "0", 49).Err(); err != nil {
+	if err := env.Store.Client().HSet(ctx, env.Store.Keys().Progress, "0", 49).Err(); err != nil {
 		t.Fatal(err)
 	}
 	valid, _ = a.decode(msgs[100:])
@@ -212,7 +212,7 @@ func TestLostWritesAreDetected(t *testing.T) {
 	if !errors.As(err, &lost) || lost.Stored != 49 || lost.Recorded != 99 {
 		t.Fatalf("want store.ProgressLostError{49, 99}, got %v", err)
 	}
-	progress, err := env.Store.Progress(ctx)
+	progress, err := env.Store.Batches.Progress(ctx)
 	if err != nil || progress[0] != 49 {
 		t.Fatalf("progress %v (%v): the batch must not move it past the gap", progress, err)
 	}

@@ -428,7 +428,7 @@ var errIdle = errors.New("no message")
 // progress for the partition than recorded, else nil (also when Redis does
 // not answer: the next batch retries and reports that).
 func (c *Consumer) checkProgress(ctx context.Context, partition int, recorded int64) error {
-	bs, err := c.apply.store.LoadBatchState(ctx, partition, nil)
+	bs, err := c.apply.store.LoadState(ctx, partition, nil)
 	if err == nil && bs.Progress < recorded {
 		return &store.ProgressLostError{Partition: partition, Stored: bs.Progress, Recorded: recorded}
 	}

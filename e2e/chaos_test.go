@@ -69,7 +69,7 @@ func chaosProduce(t *testing.T, env *testenv.Env, evs []event.Event) {
 func chaosLag(env *testenv.Env) (int64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return consumer.AppliedLag(ctx, env.Brokers, env.Topic, env.Store)
+	return consumer.AppliedLag(ctx, env.Brokers, env.Topic, env.Store.Batches)
 }
 
 // chaosWaitApplied waits until the state has applied every message on the
@@ -263,7 +263,7 @@ func TestChaosReplayFromEarliest(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	rewindGroup(ctx, t, env)
-	progressKey := env.Store.Keys().Progress()
+	progressKey := env.Store.Keys().Progress
 	if n, err := env.Store.Client().Del(ctx, progressKey).Result(); err != nil || n != 1 {
 		t.Fatalf("delete %s: deleted %d, err %v", progressKey, n, err)
 	}

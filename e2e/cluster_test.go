@@ -87,7 +87,7 @@ func TestClusterFailoverMidStream(t *testing.T) {
 	defer cancel()
 	cl := env.Store.Client().(*redis.ClusterClient)
 	// The slot of the global keys, then one item's slot on another master.
-	for _, key := range []string{env.Store.Keys().Progress(), env.Store.Keys().Row(store.Bought, "214826829")} {
+	for _, key := range []string{env.Store.Keys().Progress, env.Store.Keys().Row(store.Bought, "214826829")} {
 		replica := replicaOf(ctx, t, cl, key)
 		failover(ctx, t, replica)
 		clock.logf("failed over %s to its replica %s", key, replica)

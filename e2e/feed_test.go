@@ -39,7 +39,7 @@ func TestListFeedMatchesRedis(t *testing.T) {
 	produce(t, env, evs[:4000])
 	p := startPipeline(t, env, 200)
 	p.waitApplied(2 * time.Minute)
-	crashed, err := rescore.New(rescore.Config{Feed: true}, env.Store, testLogger(t), nil)
+	crashed, err := rescore.New(rescore.Config{Feed: true}, rescore.StateOf(env.Store), testLogger(t), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestListFeedMatchesRedis(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A serve process takes the orphaned changes over and publishes them.
-	live, err := rescore.New(rescore.Config{Feed: true, Publisher: pub, PendingGrace: time.Millisecond}, env.Store, testLogger(t), nil)
+	live, err := rescore.New(rescore.Config{Feed: true, Publisher: pub, PendingGrace: time.Millisecond}, rescore.StateOf(env.Store), testLogger(t), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,12 +63,12 @@ func TestListFeedMatchesRedis(t *testing.T) {
 	if _, err := live.RescoreAll(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if left, _, _, err := env.Store.PendingChanges(ctx, 10, time.Now().Add(time.Hour)); err != nil || len(left) != 0 {
+	if left, err := env.Store.Outbox.Pending(ctx, 10, time.Now().Add(time.Hour)); err != nil || len(left) != 0 {
 		t.Fatalf("outbox still holds %d changes (err %v)", len(left), err)
 	}
 
 	got := readFeed(t, env.Brokers, feedTopic)
-	snap, err := env.Store.ReadSnapshot(ctx)
+	snap, err := env.Store.State.Snapshot(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,7 +57,7 @@ func TestAddingPartitionsToALiveTopic(t *testing.T) {
 	}
 	produce(t, env, evs[half:])
 	p.waitApplied(2 * time.Minute)
-	progress, err := env.Store.Progress(ctx)
+	progress, err := env.Store.Batches.Progress(ctx)
 	if err != nil || len(progress) != 4 {
 		t.Fatalf("progress %v (%v): want all 4 partitions applied", progress, err)
 	}

@@ -52,7 +52,7 @@ func startPipelineWith(t *testing.T, env *testenv.Env, set oracle.Settings) *pip
 		Brokers: env.Brokers, Topic: env.Topic, GroupID: env.Group, DLQTopic: env.DLQTopic,
 		HistorySize: set.HistorySize, ViewHistory: set.ViewHistorySize, Dedup: set.Dedup,
 		Limits: lim, MaxEventSkew: 24 * time.Hour,
-	}, env.Store, testLogger(t), consumer.NewMetrics(prometheus.NewRegistry()))
+	}, env.Store.Batches, testLogger(t), consumer.NewMetrics(prometheus.NewRegistry()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func (p *pipeline) waitApplied(timeout time.Duration) {
 	p.t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		lag, err := consumer.AppliedLag(context.Background(), p.env.Brokers, p.env.Topic, p.env.Store)
+		lag, err := consumer.AppliedLag(context.Background(), p.env.Brokers, p.env.Topic, p.env.Store.Batches)
 		if err == nil && lag == 0 {
 			return
 		}
@@ -89,14 +89,14 @@ func (p *pipeline) waitApplied(timeout time.Duration) {
 func (p *pipeline) verifyAgainstOracle(evs []event.Event) *verify.Report {
 	p.t.Helper()
 	ctx := context.Background()
-	rs, err := rescore.New(rescore.Config{}, p.env.Store, testLogger(p.t), nil)
+	rs, err := rescore.New(rescore.Config{}, rescore.StateOf(p.env.Store), testLogger(p.t), nil)
 	if err != nil {
 		p.t.Fatal(err)
 	}
 	if _, err := rs.RescoreAll(ctx); err != nil {
 		p.t.Fatal(err)
 	}
-	snap, err := p.env.Store.ReadSnapshot(ctx)
+	snap, err := p.env.Store.State.Snapshot(ctx)
 	if err != nil {
 		p.t.Fatal(err)
 	}

@@ -58,7 +58,7 @@ func TestLagAlertFiresAndResolves(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), chaosDrain)
 	defer cancel()
 	for {
-		if lag, err := consumer.AppliedLag(ctx, env.Brokers, env.Topic, env.Store); err == nil && lag == 0 {
+		if lag, err := consumer.AppliedLag(ctx, env.Brokers, env.Topic, env.Store.Batches); err == nil && lag == 0 {
 			break
 		}
 		if ctx.Err() != nil {

@@ -4,50 +4,60 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
+	"io"
+	"net"
 	"sync"
+	"syscall"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/alsobought/alsobought/store/schema"
 )
 
-// Redis Cluster support. Every key carries a hash tag (keys.go): an item's
-// keys share the item's slot, a customer's hash is alone in its slot, and
-// the global keys share the tag {#}. No script or pipeline command touches
-// two slots, except the batch guard of a single Redis (see guardKeys).
+// Redis Cluster support. Every key carries a hash tag (schema.Keys): an
+// item's keys share the item's slot, a customer's hash is alone in its
+// slot, and the global keys share the tag {#}. No script or pipeline
+// command touches two slots, except the batch guard of a single Redis (see
+// guardKeys).
 //
-// Writes in cluster mode go through execWrites: the commands of one step
-// are grouped by the master that owns their slot, each group is one
-// pipeline on that master's connection, ending with WAIT, so a step
-// counts as written only when a replica holds it too.
+// go-redis routes a cluster pipeline by itself, but it cannot end each
+// node's part with a WAIT on the connection that wrote it, and a WAIT is
+// what makes a step count as written only when a replica holds it too
+// (docs/guarantees.md). So writes go through byMaster: the commands of one
+// step are grouped by the master that owns their slot, and each group is
+// one pipeline on that master's connection, ending with WAIT.
 
-// execWrites runs a pipeline of writes. In cluster mode they are split by
-// master, the global keys last (execByMaster), and with WaitReplicas > 0
-// each master's part ends with a WAIT on the same connection; fewer
-// acknowledgements than asked fail the attempt, and exec retries.
-func (s *Store) execWrites(ctx context.Context, what string, fill func(redis.Pipeliner)) ([]redis.Cmder, error) {
-	return s.exec(ctx, what, fill, s.cluster != nil)
+// errNotReplicated means a WAIT saw fewer replica acknowledgements than
+// asked: the step may be lost in a failover, so it is run again.
+var errNotReplicated = errors.New("fewer replicas acknowledged than asked")
+
+// routed is a recorded command with the key it is routed by.
+type routed struct {
+	cmd redis.Cmder
+	key string
 }
 
-// execByMaster records fill's commands, then runs them grouped by master,
-// all masters in parallel, each group followed by WAIT (if asked). Commands on the
-// global keys ({#}: dirty marks, step markers, progress) run after every
-// other command succeeded, as they would in the single pipeline of a
-// single Redis: a dirty mark must not be seen before the counter change
-// it announces, or a re-scorer could read the old row and clear the mark.
-func (s *Store) execByMaster(ctx context.Context, fill func(redis.Pipeliner)) ([]redis.Cmder, error) {
-	rec := s.cluster.Pipeline()
+// byMaster records fill's commands, then runs them grouped by master, all
+// masters in parallel, each group followed by WAIT (if asked). Commands on
+// the global keys ({#}: dirty marks, step markers, progress) run after every
+// other command succeeded, as they would in the single pipeline of a single
+// Redis: a dirty mark must not be seen before the counter change it
+// announces, or a re-scorer could read the old row and clear the mark.
+func (c *conn) byMaster(ctx context.Context, fill func(redis.Pipeliner)) ([]redis.Cmder, error) {
+	rec := c.cluster.Pipeline()
 	fill(rec)
 	cmds := rec.Cmds()
-	var items, global []redis.Cmder
-	for _, c := range cmds {
-		if strings.Contains(commandKey(c), globalTag) {
-			global = append(global, c)
+	var items, global []routed
+	for _, cmd := range cmds {
+		r := routed{cmd: cmd, key: commandKey(cmd)}
+		if schema.IsGlobal(r.key) {
+			global = append(global, r)
 		} else {
-			items = append(items, c)
+			items = append(items, r)
 		}
 	}
-	for _, phase := range [][]redis.Cmder{items, global} {
-		if err := s.runOnMasters(ctx, phase); err != nil {
+	for _, phase := range [][]routed{items, global} {
+		if err := c.runOnMasters(ctx, phase); err != nil {
 			return cmds, err
 		}
 	}
@@ -56,16 +66,16 @@ func (s *Store) execByMaster(ctx context.Context, fill func(redis.Pipeliner)) ([
 
 // runOnMasters runs commands as one pipeline per master that owns their
 // keys, in parallel, each ending with WAIT when WaitReplicas > 0.
-func (s *Store) runOnMasters(ctx context.Context, cmds []redis.Cmder) error {
+func (c *conn) runOnMasters(ctx context.Context, cmds []routed) error {
 	type group struct {
 		node *redis.Client
 		cmds []redis.Cmder
 	}
 	groups := map[string]*group{}
-	for _, c := range cmds {
-		node, err := s.cluster.MasterForKey(ctx, commandKey(c))
+	for _, r := range cmds {
+		node, err := c.cluster.MasterForKey(ctx, r.key)
 		if err != nil {
-			return fmt.Errorf("route %s: %w", c.Name(), err)
+			return fmt.Errorf("route %s: %w", r.cmd.Name(), err)
 		}
 		addr := node.Options().Addr
 		g := groups[addr]
@@ -73,35 +83,16 @@ func (s *Store) runOnMasters(ctx context.Context, cmds []redis.Cmder) error {
 			g = &group{node: node}
 			groups[addr] = g
 		}
-		g.cmds = append(g.cmds, c)
+		g.cmds = append(g.cmds, r.cmd)
 	}
 	var wg sync.WaitGroup
+	errs := make([]error, 0, len(groups))
 	var mu sync.Mutex
-	var errs []error
 	for addr, g := range groups {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			pipe := g.node.Pipeline()
-			for _, c := range g.cmds {
-				_ = pipe.Process(ctx, c)
-			}
-			var wait *redis.Cmd
-			if s.wait > 0 {
-				wait = pipe.Do(ctx, "WAIT", s.wait, s.waitFor.Milliseconds())
-			}
-			_, err := pipe.Exec(ctx)
-			if errors.Is(err, redis.Nil) {
-				err = nil
-			}
-			if err == nil && wait != nil {
-				if n, werr := wait.Int(); werr != nil {
-					err = werr
-				} else if n < s.wait {
-					err = fmt.Errorf("WAIT on %s: %d of %d replicas acknowledged within %s", addr, n, s.wait, s.waitFor)
-				}
-			}
-			if err != nil {
+			if err := c.runOnNode(ctx, addr, g.node, g.cmds); err != nil {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
@@ -112,34 +103,63 @@ func (s *Store) runOnMasters(ctx context.Context, cmds []redis.Cmder) error {
 	return errors.Join(errs...)
 }
 
-// commandKey returns the key a command is routed by: the first key of
-// EVAL and EVALSHA, else the first argument.
-func commandKey(c redis.Cmder) string {
-	args := c.Args()
-	switch strings.ToLower(c.Name()) {
-	case "evalsha", "eval", "evalsha_ro", "eval_ro":
-		if len(args) > 3 {
-			return fmt.Sprint(args[3])
-		}
-		return ""
+// runOnNode runs commands as one pipeline on a node, ending with WAIT when
+// WaitReplicas > 0.
+func (c *conn) runOnNode(ctx context.Context, addr string, node *redis.Client, cmds []redis.Cmder) error {
+	// A node client's pipeline is a *redis.Pipeline, which has Wait (with
+	// the read timeout a WAIT needs); the Pipeliner interface lacks it.
+	pipe := node.Pipeline().(*redis.Pipeline)
+	for _, cmd := range cmds {
+		_ = pipe.Process(ctx, cmd)
 	}
-	if len(args) > 1 {
-		return fmt.Sprint(args[1])
+	var wait *redis.IntCmd
+	if c.wait > 0 {
+		wait = pipe.Wait(ctx, c.wait, waitTimeout)
+	}
+	_, err := pipe.Exec(ctx)
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return err
+	}
+	if wait != nil && wait.Val() < int64(c.wait) {
+		return fmt.Errorf("WAIT on %s: %d of %d replicas acknowledged within %s: %w",
+			addr, wait.Val(), c.wait, waitTimeout, errNotReplicated)
+	}
+	return nil
+}
+
+// commandKey returns the key a command is routed by: the first key of
+// EVAL and EVALSHA, else the first argument. Every key the store builds is
+// a string.
+func commandKey(cmd redis.Cmder) string {
+	pos := 1
+	switch cmd.Name() {
+	case "evalsha", "eval", "evalsha_ro", "eval_ro":
+		pos = 3
+	}
+	if args := cmd.Args(); len(args) > pos {
+		key, _ := args[pos].(string)
+		return key
 	}
 	return ""
 }
 
 // retryableInCluster reports errors after which the cluster's slot map or
-// script caches must be refreshed: a redirect, a cluster that is failing
-// over, a master that lost its scripts, a closed connection, a short WAIT.
+// script caches must be refreshed and a write run again: a redirect, a
+// cluster that is failing over, a master that lost its scripts or became a
+// replica, a short WAIT, a lost connection.
 func retryableInCluster(err error) bool {
-	msg := err.Error()
-	for _, s := range []string{"MOVED", "ASK", "CLUSTERDOWN", "TRYAGAIN", "NOSCRIPT", "READONLY", "WAIT on", "connection refused", "EOF", "i/o timeout", "broken pipe", "connection reset"} {
-		if strings.Contains(msg, s) {
-			return true
-		}
+	if _, ok := redis.IsMovedError(err); ok {
+		return true
 	}
-	return false
+	if _, ok := redis.IsAskError(err); ok {
+		return true
+	}
+	var netErr net.Error
+	return redis.IsClusterDownError(err) || redis.IsTryAgainError(err) || redis.IsReadOnlyError(err) ||
+		redis.IsMasterDownError(err) || isNoScript(err) || errors.Is(err, errNotReplicated) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, redis.ErrClosed) ||
+		(errors.As(err, &netErr) && netErr.Timeout())
 }
 
 // guardKeys returns the KEYS and the guard argument of a guarded batch
@@ -147,18 +167,18 @@ func retryableInCluster(err error) bool {
 // guard hash (batchGuard). In a cluster that hash lives in another slot
 // than an item's keys, so those scripts run unguarded there; WAIT and the
 // cluster's durability settings take the guard's place (docs/guarantees.md).
-func (s *Store) guardKeys(key, guardKey, guard string) ([]string, string) {
-	if s.cluster != nil && !strings.Contains(key, globalTag) {
-		return []string{key, key}, "-"
+func (c *conn) guardKeys(key, guardKey, guard string) ([]string, string) {
+	if c.cluster != nil && !schema.IsGlobal(key) {
+		return []string{key, key}, guardNone
 	}
 	return []string{key, guardKey}, guard
 }
 
 // scan calls fn with batches of the keys matching pattern (fn must not
 // keep the slice), on every master in cluster mode.
-func (s *Store) scan(ctx context.Context, pattern string, fn func(keys []string) error) error {
-	if s.cluster == nil {
-		return scanNode(ctx, s.rdb, pattern, fn)
+func (c *conn) scan(ctx context.Context, pattern string, fn func(keys []string) error) error {
+	if c.cluster == nil {
+		return scanNode(ctx, c.rdb, pattern, fn)
 	}
 	var mu sync.Mutex // the masters are scanned in parallel; fn need not be safe for that
 	locked := func(keys []string) error {
@@ -166,7 +186,7 @@ func (s *Store) scan(ctx context.Context, pattern string, fn func(keys []string)
 		defer mu.Unlock()
 		return fn(keys)
 	}
-	return s.cluster.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+	return c.cluster.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
 		return scanNode(ctx, node, pattern, locked)
 	})
 }

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/alsobought/alsobought/internal/delta"
 	"github.com/alsobought/alsobought/internal/testenv"
 	"github.com/alsobought/alsobought/scoring"
@@ -26,7 +28,7 @@ func purchases(t *testing.T, st *store.Store, from int64, pairs ...[2]string) in
 	for _, p := range pairs {
 		ids = append(ids, p[0])
 	}
-	customers, err := st.LoadCustomers(ctx, ids)
+	customers, err := st.Customers.Load(ctx, ids)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +41,7 @@ func purchases(t *testing.T, st *store.Store, from int64, pairs ...[2]string) in
 		updates = append(updates, store.CustomerUpdate{ID: p[0], Purchases: c.Purchases, Offset: off})
 		off++
 	}
-	if err := st.ApplyBatch(ctx, b, updates, off-1, from-1); err != nil {
+	if err := st.Batches.Apply(ctx, b, updates, off-1, from-1); err != nil {
 		t.Fatal(err)
 	}
 	return off
@@ -51,12 +53,12 @@ func TestStaleListNeverReplacesNewer(t *testing.T) {
 	env := testenv.NewRedis(t)
 	st, ctx := env.Store, context.Background()
 	off := purchases(t, st, 0, [2]string{"c1", "milk"}, [2]string{"c1", "bread"})
-	old, err := st.ReadRows(ctx, store.Bought, []string{"milk"})
+	old, err := st.Lists.ReadRows(ctx, store.Bought, []string{"milk"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	purchases(t, st, off, [2]string{"c2", "milk"}, [2]string{"c2", "eggs"})
-	fresh, err := st.ReadRows(ctx, store.Bought, []string{"milk"})
+	fresh, err := st.Lists.ReadRows(ctx, store.Bought, []string{"milk"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,17 +69,17 @@ func TestStaleListNeverReplacesNewer(t *testing.T) {
 		return store.List{List: store.Bought, Item: "milk", Method: scoring.Count, Revision: rb.Revisions[0],
 			Items: []scoring.Related{{Item: marker, Score: 1, Support: 1}}}
 	}
-	if p, err := st.WriteLists(ctx, []store.List{list(fresh, "from-fresh-row")}, false); err != nil || p.Written != 1 {
+	if p, err := st.Lists.Write(ctx, []store.List{list(fresh, "from-fresh-row")}, false); err != nil || p.Written != 1 {
 		t.Fatalf("fresh list: written %d, %v", p.Written, err)
 	}
-	if p, err := st.WriteLists(ctx, []store.List{list(old, "from-stale-row")}, false); err != nil || p.Written != 0 {
+	if p, err := st.Lists.Write(ctx, []store.List{list(old, "from-stale-row")}, false); err != nil || p.Written != 0 {
 		t.Fatalf("stale list: written %d, %v; want 0", p.Written, err)
 	}
 	// Same revision (a sweep after the globals moved) may replace it.
-	if p, err := st.WriteLists(ctx, []store.List{list(fresh, "same-row-later")}, false); err != nil || p.Written != 1 {
+	if p, err := st.Lists.Write(ctx, []store.List{list(fresh, "same-row-later")}, false); err != nil || p.Written != 1 {
 		t.Fatalf("same-revision list: written %d, %v", p.Written, err)
 	}
-	got, err := st.ReadList(ctx, store.Bought, "milk")
+	got, err := st.Lists.Read(ctx, store.Bought, "milk")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +87,7 @@ func TestStaleListNeverReplacesNewer(t *testing.T) {
 		t.Fatalf("stored list is %q", got.Items[0].Item)
 	}
 	// The fence field is not a counter: the row still reads the same.
-	again, err := st.ReadRows(ctx, store.Bought, []string{"milk"})
+	again, err := st.Lists.ReadRows(ctx, store.Bought, []string{"milk"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,10 +100,10 @@ func TestStateRefusesOtherSettings(t *testing.T) {
 	env := testenv.NewRedis(t)
 	st, ctx := env.Store, context.Background()
 	built := map[string]string{"topic": "shop.events", "history_size": "200", "list_size": "20", "min_support": "2", "scorer": "amazon2017"}
-	if err := st.EnsureMeta(ctx, built); err != nil {
+	if err := st.Meta.Ensure(ctx, built); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.EnsureMeta(ctx, built); err != nil {
+	if err := st.Meta.Ensure(ctx, built); err != nil {
 		t.Fatalf("same settings refused: %v", err)
 	}
 	with := func(k, v string) map[string]string {
@@ -123,7 +125,7 @@ func TestStateRefusesOtherSettings(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := st.EnsureMeta(ctx, with(tc.key, tc.value))
+			err := st.Meta.Ensure(ctx, with(tc.key, tc.value))
 			if !errors.Is(err, store.ErrStateMismatch) {
 				t.Fatalf("want ErrStateMismatch, got %v", err)
 			}
@@ -134,13 +136,13 @@ func TestStateRefusesOtherSettings(t *testing.T) {
 			}
 		})
 	}
-	if err := st.AdoptListSettings(ctx, map[string]string{"list_size": "50"}); err != nil {
+	if err := st.Meta.AdoptListSettings(ctx, map[string]string{"list_size": "50"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.EnsureMeta(ctx, with("list_size", "50")); err != nil {
+	if err := st.Meta.Ensure(ctx, with("list_size", "50")); err != nil {
 		t.Fatalf("adopted list size refused: %v", err)
 	}
-	if err := st.AdoptListSettings(ctx, map[string]string{"history_size": "20"}); err == nil {
+	if err := st.Meta.AdoptListSettings(ctx, map[string]string{"history_size": "20"}); err == nil {
 		t.Fatal("K_hist adopted on a built state")
 	}
 }
@@ -257,11 +259,11 @@ func TestRetriedPipelineAppliesOnce(t *testing.T) {
 	for _, p := range pairs {
 		off = purchases(t, clean.Store, off, p)
 	}
-	got, err := env.Store.ReadSnapshot(ctx)
+	got, err := env.Store.State.Snapshot(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := clean.Store.ReadSnapshot(ctx)
+	want, err := clean.Store.State.Snapshot(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,27 +288,84 @@ func TestWritesRefuseAGap(t *testing.T) {
 	env := testenv.NewRedis(t)
 	st, ctx := env.Store, context.Background()
 	off := purchases(t, st, 0, [2]string{"c1", "milk"}, [2]string{"c1", "bread"})
-	before, err := st.ReadSnapshot(ctx)
+	before, err := st.State.Snapshot(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Client().HSet(ctx, st.Keys().Progress(), "0", -1).Err(); err != nil {
+	if err := st.Client().HSet(ctx, st.Keys().Progress, "0", -1).Err(); err != nil {
 		t.Fatal(err)
 	}
 	b := delta.NewBatch(0)
 	h := delta.History{Items: []string{"milk", "bread"}}
 	b.Purchase(&h, &delta.History{}, "eggs", off, 10)
-	err = st.ApplyBatch(ctx, b, []store.CustomerUpdate{{ID: "c1", Purchases: h, Offset: off}}, off, off-1)
+	err = st.Batches.Apply(ctx, b, []store.CustomerUpdate{{ID: "c1", Purchases: h, Offset: off}}, off, off-1)
 	var lost *store.ProgressLostError
-	if !errors.As(err, &lost) || lost.Stored != -1 || lost.Recorded != off-1 {
+	if !errors.As(err, &lost) || lost.Stored != -1 || lost.Recorded != off-1 || !errors.Is(err, store.ErrProgressLost) {
 		t.Fatalf("want ProgressLostError{stored -1, recorded %d}, got %v", off-1, err)
 	}
-	after, err := st.ReadSnapshot(ctx)
+	after, err := st.State.Snapshot(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	after.Progress[0] = before.Progress[0] // the test itself moved it
 	if !equalJSON(t, after.Bought, before.Bought) || !equalJSON(t, after.Histories, before.Histories) {
 		t.Fatalf("a refused batch wrote: before %+v, after %+v", before, after)
+	}
+}
+
+// forgetStep is a go-redis hook that, before the pipeline numbered at
+// (counting from 1), deletes the in-flight markers: a Redis that restarted
+// between two steps of a batch and lost the first.
+type forgetStep struct {
+	rdb      redis.UniversalClient
+	inflight string
+	at, n    int
+}
+
+func (f *forgetStep) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (f *forgetStep) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+
+func (f *forgetStep) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if f.n++; f.n == f.at {
+			if err := f.rdb.Del(ctx, f.inflight).Err(); err != nil {
+				return err
+			}
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// TestLostStepIsRefused: when the counter step of a batch is lost after
+// Redis acknowledged it, the next step is refused with ErrBatchLost (a
+// typed error, not a message to match), and neither the customers nor the
+// progress move on top of the gap.
+func TestLostStepIsRefused(t *testing.T) {
+	env := testenv.NewRedis(t)
+	st, ctx := env.Store, context.Background()
+	off := purchases(t, st, 0, [2]string{"c1", "milk"})
+	before, err := st.State.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := redis.NewClient(&redis.Options{Addr: env.RedisAddr})
+	defer other.Close()
+	// Pipeline 1 is the batch's counter step, 2 its customer step.
+	st.Client().AddHook(&forgetStep{rdb: other, inflight: st.Keys().Inflight, at: 2})
+	b := delta.NewBatch(0)
+	h := delta.History{Items: []string{"milk"}}
+	b.Purchase(&h, &delta.History{}, "eggs", off, 10)
+	err = st.Batches.Apply(ctx, b, []store.CustomerUpdate{{ID: "c1", Purchases: h, Offset: off}}, off, off-1)
+	if !errors.Is(err, store.ErrBatchLost) {
+		t.Fatalf("want ErrBatchLost, got %v", err)
+	}
+	after, err := st.State.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !equalJSON(t, after.Histories, before.Histories) || !equalJSON(t, after.Progress, before.Progress) {
+		t.Fatalf("a refused step wrote: histories %v then %v, progress %v then %v",
+			before.Histories, after.Histories, before.Progress, after.Progress)
 	}
 }

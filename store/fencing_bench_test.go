@@ -134,13 +134,13 @@ func BenchmarkFencing(b *testing.B) {
 					b.Fatal(err)
 				}
 				for _, sc := range []*redis.Script{applyOpsScript, writeCustomerScript} {
-					if err := sc.Load(ctx, st.rdb).Err(); err != nil {
+					if err := sc.Load(ctx, st.c.rdb).Err(); err != nil {
 						b.Fatal(err)
 					}
 				}
 				start := time.Now()
 				for _, bb := range batches {
-					if err := st.ApplyBatch(ctx, bb.b, bb.customers, bb.last, bb.recorded); err != nil {
+					if err := st.Batches.Apply(ctx, bb.b, bb.customers, bb.last, bb.recorded); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -156,13 +156,13 @@ func BenchmarkFencing(b *testing.B) {
 }
 
 func deletePrefix(ctx context.Context, b *testing.B, st *Store) {
-	iter := st.rdb.Scan(ctx, 0, st.keys.Prefix+":*", 1000).Iterator()
+	iter := st.c.rdb.Scan(ctx, 0, st.c.keys.All(), 1000).Iterator()
 	var keys []string
 	for iter.Next(ctx) {
 		keys = append(keys, iter.Val())
 	}
 	for start := 0; start < len(keys); start += 1000 {
-		if err := st.rdb.Del(ctx, keys[start:min(start+1000, len(keys))]...).Err(); err != nil && !strings.Contains(err.Error(), "nil") {
+		if err := st.c.rdb.Del(ctx, keys[start:min(start+1000, len(keys))]...).Err(); err != nil && !strings.Contains(err.Error(), "nil") {
 			b.Fatal(err)
 		}
 	}

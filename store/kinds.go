@@ -1,58 +1,26 @@
 package store
 
 import (
-	"fmt"
-
 	"github.com/alsobought/alsobought/internal/delta"
+	"github.com/alsobought/alsobought/store/schema"
 )
 
-// ListKind names a kind of related list, and so the counter row it is
-// computed from.
-type ListKind string
+// ListKind names a kind of related list (schema.ListKind): the store's
+// callers speak of lists by kind, the contract names them in package schema.
+type ListKind = schema.ListKind
 
 // The list kinds (docs/DESIGN.md section 3).
 const (
-	// Bought: "customers who bought X also bought", from the purchase row.
-	Bought ListKind = "bought"
-	// Viewed: "customers who viewed X also viewed", from the view row.
-	Viewed ListKind = "viewed"
-	// ViewedBought: "customers who viewed X bought", from the M counters.
-	ViewedBought ListKind = "viewed_bought"
+	Bought       = schema.Bought
+	Viewed       = schema.Viewed
+	ViewedBought = schema.ViewedBought
 )
 
 // ListKinds returns every kind, in a fixed order.
-func ListKinds() []ListKind { return []ListKind{Bought, Viewed, ViewedBought} }
+func ListKinds() []ListKind { return schema.ListKinds() }
 
 // ParseListKind returns the kind called s.
-func ParseListKind(s string) (ListKind, error) {
-	for _, k := range ListKinds() {
-		if string(k) == s {
-			return k, nil
-		}
-	}
-	return "", fmt.Errorf("unknown list %q: use bought, viewed or viewed_bought", s)
-}
-
-// code is the kind's short name in keys and dirty-set members.
-func (k ListKind) code() string {
-	switch k {
-	case Viewed:
-		return "v"
-	case ViewedBought:
-		return "vb"
-	}
-	return "b"
-}
-
-// listKindOfCode is code's inverse.
-func listKindOfCode(c string) (ListKind, bool) {
-	for _, k := range ListKinds() {
-		if k.code() == c {
-			return k, true
-		}
-	}
-	return "", false
-}
+func ParseListKind(s string) (ListKind, error) { return schema.ParseListKind(s) }
 
 // listKindOfRow returns the list computed from a row kind of package delta.
 func listKindOfRow(kind delta.KeyKind) (ListKind, bool) {

@@ -5,134 +5,154 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/alsobought/alsobought/store/schema"
 )
 
+// Outbox holds the lists whose change has not been published yet. A
+// re-scorer adds them before it writes the lists (Lists.Write,
+// Popularity.WriteLists with outbox) and removes them after the broker
+// acknowledged the change; anything left behind (a crash between the Redis
+// write and the publish, an instance without a publisher such as
+// `alsobought rescore`) is published later from the list's current value
+// (Pending), so the feed always ends at what Redis holds.
+type Outbox struct{ c *conn }
+
 // ListChange is a list as the change feed publishes it: Key names the list
-// ("<list>:<item>" for related lists, "popular:<kind>" or
-// "popular:<kind>:<category>" for popularity lists) and Value is the list's
-// JSON as stored in Redis, or nil when the list no longer exists (a
-// tombstone, which a compacted topic then drops).
+// (RelatedFeedKey, PopularFeedKey) and Value is the list's JSON as stored
+// in Redis, or nil when the list no longer exists (a tombstone, which a
+// compacted topic then drops).
 type ListChange struct {
 	Key   string
 	Value []byte
 }
 
-// The outbox holds the lists whose change has not been published yet. A
-// re-scorer adds them before it writes the lists and removes them after
-// the broker acknowledged the change; anything left behind (a crash between
-// the Redis write and the publish, an instance without a publisher such as
-// `alsobought rescore`) is published later from the list's current value
-// (PendingChanges), so the feed always ends at what Redis holds.
+// RelatedFeedKey is the change-feed key of a related list: "<list>:<item>".
+func RelatedFeedKey(kind ListKind, item string) string { return string(kind) + ":" + item }
 
-// Outbox members: "l|<code>|<item>" for related lists, "p|<code>|<category>"
-// for popularity lists.
-func listMember(kind ListKind, item string) string { return "l|" + kind.code() + "|" + item }
-
-func popularMember(kind ListKind, category string) string { return "p|" + kind.code() + "|" + category }
-
-// MarkPending records that the given outbox members are about to change.
-// It returns the stamp ClearPending needs.
-func (s *Store) markPending(ctx context.Context, members []string) (string, error) {
-	if len(members) == 0 {
-		return "", nil
-	}
-	stamp := strconv.FormatInt(time.Now().UnixNano(), 10)
-	zs := make([]redis.Z, len(members))
-	for i, m := range members {
-		zs[i] = redis.Z{Score: float64(time.Now().UnixMilli()), Member: m}
-	}
-	_, err := s.execWrites(ctx, "mark lists pending", func(p redis.Pipeliner) {
-		p.ZAdd(ctx, s.keys.Outbox(), zs...)
-		args := make([]any, 0, 2*len(members))
-		for _, m := range members {
-			args = append(args, m, stamp)
-		}
-		p.HSet(ctx, s.keys.OutboxStamps(), args...)
-	})
-	return stamp, err
-}
-
-// ClearPending removes outbox members that were not marked again since
-// their stamp was read (another re-scorer's newer change stays pending).
-func (s *Store) ClearPending(ctx context.Context, members, stamps []string) error {
-	if len(members) == 0 {
-		return nil
-	}
-	args := make([]any, 0, 1+2*len(members))
-	args = append(args, "-") // a member marked again already carries its new mark time
-	for i, m := range members {
-		args = append(args, m, stamps[i])
-	}
-	_, err := s.execWrites(ctx, "clear pending lists", func(p redis.Pipeliner) {
-		clearDirtyScript.EvalSha(ctx, p, []string{s.keys.Outbox(), s.keys.OutboxStamps()}, args...)
-	})
-	return err
-}
-
-// PendingChanges returns up to n outbox members marked before
-// markedBefore, with their stamps, and the current value of each list.
-func (s *Store) PendingChanges(ctx context.Context, n int, markedBefore time.Time) ([]string, []string, []ListChange, error) {
-	members, err := s.rdb.ZRangeByScore(ctx, s.keys.Outbox(), &redis.ZRangeBy{
-		Min: "-inf", Max: strconv.FormatInt(markedBefore.UnixMilli(), 10), Count: int64(n)}).Result()
-	if err != nil || len(members) == 0 {
-		return nil, nil, nil, err
-	}
-	stamps, err := s.rdb.HMGet(ctx, s.keys.OutboxStamps(), members...).Result()
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("read outbox stamps: %w", err)
-	}
-	keys := make([]string, len(members))
-	changes := make([]ListChange, len(members))
-	for i, m := range members {
-		kind, code, rest, ok := parseMember(m)
-		if !ok {
-			return nil, nil, nil, fmt.Errorf("outbox member %q", m)
-		}
-		lk, _ := listKindOfCode(code)
-		if kind == 'l' {
-			keys[i], changes[i].Key = s.keys.List(lk, rest), string(lk)+":"+rest
-		} else {
-			keys[i], changes[i].Key = s.keys.Popular(lk, rest), PopularFeedKey(lk, rest)
-		}
-	}
-	cmds, err := s.execPipeline(ctx, "read pending lists", func(p redis.Pipeliner) {
-		for _, k := range keys {
-			p.Get(ctx, k)
-		}
-	})
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	for i := range members {
-		raw, err := cmds[i].(*redis.StringCmd).Bytes()
-		if err != nil && !errors.Is(err, redis.Nil) {
-			return nil, nil, nil, err
-		}
-		changes[i].Value = raw
-	}
-	out := make([]string, len(stamps))
-	for i, v := range stamps {
-		out[i], _ = v.(string)
-	}
-	return members, out, changes, nil
-}
-
-func parseMember(m string) (kind byte, code, rest string, ok bool) {
-	if len(m) < 2 || m[1] != '|' {
-		return 0, "", "", false
-	}
-	code, rest, ok = strings.Cut(m[2:], "|")
-	return m[0], code, rest, ok
-}
-
-// PopularFeedKey is the change-feed key of a popularity list.
+// PopularFeedKey is the change-feed key of a popularity list:
+// "popular:<kind>", or "popular:<kind>:<category>".
 func PopularFeedKey(kind ListKind, category string) string {
 	if category == "" {
 		return "popular:" + string(kind)
 	}
 	return "popular:" + string(kind) + ":" + category
+}
+
+// Pending is what a list write left to publish.
+type Pending struct {
+	Written int          // lists written
+	Changes []ListChange // to publish (with outbox only)
+	members []string
+	stamp   string
+}
+
+// PendingChange is a change left in the outbox, with what Clear needs.
+type PendingChange struct {
+	ListChange
+	Member string // the outbox member
+	Stamp  string // the stamp of its latest mark, as read
+}
+
+// mark records that the given outbox members are about to change. It
+// returns the stamp Clear needs.
+func (o *Outbox) mark(ctx context.Context, members []string) (string, error) {
+	if len(members) == 0 {
+		return "", nil
+	}
+	keys := o.c.keys
+	stamp := strconv.FormatInt(time.Now().UnixNano(), 10)
+	zs := make([]redis.Z, len(members))
+	for i, m := range members {
+		zs[i] = redis.Z{Score: float64(time.Now().UnixMilli()), Member: m}
+	}
+	_, err := o.c.write(ctx, "mark lists pending", func(p redis.Pipeliner) {
+		p.ZAdd(ctx, keys.Outbox, zs...)
+		args := make([]any, 0, 2*len(members))
+		for _, m := range members {
+			args = append(args, m, stamp)
+		}
+		p.HSet(ctx, keys.OutboxStamps, args...)
+	})
+	return stamp, err
+}
+
+// Published clears the outbox of the changes of a write that the broker
+// acknowledged.
+func (o *Outbox) Published(ctx context.Context, p Pending) error {
+	changes := make([]PendingChange, len(p.members))
+	for i, m := range p.members {
+		changes[i] = PendingChange{Member: m, Stamp: p.stamp}
+	}
+	return o.Clear(ctx, changes)
+}
+
+// Clear removes outbox members that were not marked again since their
+// stamp was read (another re-scorer's newer change stays pending).
+func (o *Outbox) Clear(ctx context.Context, changes []PendingChange) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	keys := o.c.keys
+	args := make([]any, 0, 1+2*len(changes))
+	args = append(args, keepMarkTime) // a member marked again already carries its new mark time
+	for _, ch := range changes {
+		args = append(args, ch.Member, ch.Stamp)
+	}
+	_, err := o.c.write(ctx, "clear pending lists", func(p redis.Pipeliner) {
+		clearDirtyScript.EvalSha(ctx, p, []string{keys.Outbox, keys.OutboxStamps}, args...)
+	})
+	return err
+}
+
+// Pending returns up to n changes left in the outbox, marked before
+// markedBefore, each with the current value of its list.
+func (o *Outbox) Pending(ctx context.Context, n int, markedBefore time.Time) ([]PendingChange, error) {
+	keys := o.c.keys
+	members, err := o.c.rdb.ZRangeByScore(ctx, keys.Outbox, &redis.ZRangeBy{
+		Min: "-inf", Max: strconv.FormatInt(markedBefore.UnixMilli(), 10), Count: int64(n)}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read outbox: %w", err)
+	}
+	if len(members) == 0 {
+		return nil, nil
+	}
+	stamps, err := o.c.rdb.HMGet(ctx, keys.OutboxStamps, members...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read outbox stamps: %w", err)
+	}
+	out := make([]PendingChange, len(members))
+	listKeys := make([]string, len(members))
+	for i, m := range members {
+		om, ok := schema.ParseOutboxMember(m)
+		if !ok {
+			return nil, fmt.Errorf("outbox member %q", m)
+		}
+		out[i].Member = m
+		out[i].Stamp, _ = stamps[i].(string)
+		if om.Popular {
+			listKeys[i], out[i].Key = keys.Popular(om.Kind, om.Name), PopularFeedKey(om.Kind, om.Name)
+		} else {
+			listKeys[i], out[i].Key = keys.List(om.Kind, om.Name), RelatedFeedKey(om.Kind, om.Name)
+		}
+	}
+	cmds, err := o.c.read(ctx, "read pending lists", func(p redis.Pipeliner) {
+		for _, k := range listKeys {
+			p.Get(ctx, k)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		raw, err := cmds[i].(*redis.StringCmd).Bytes()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, fmt.Errorf("read pending list %s: %w", listKeys[i], err)
+		}
+		out[i].Value = raw
+	}
+	return out, nil
 }

@@ -1,9 +1,98 @@
 package store
 
-import "github.com/redis/go-redis/v9"
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
 
-// batchGuard starts every script a batch writes with; see
-// Store.ApplyBatch for why. KEYS[2] is the guard hash, ARGV[1] the
+	"github.com/redis/go-redis/v9"
+)
+
+// The Lua scripts, and the typed errors their refusals become. A script
+// refuses with an error reply whose first word is a code (the Redis
+// convention, as in "MOVED" or "NOSCRIPT"), followed by a space and
+// details (Redis 7 prefixes "ERR " to a reply of one word, so there is
+// always a detail); batchError maps the code to a typed error, so no caller
+// matches prose.
+
+// Refusal codes of the scripts (docs/guarantees.md names them).
+const (
+	codeProgressLost = "PROGRESSLOST" // detail: the stored progress
+	codeBatchLost    = "BATCHLOST"    // detail: the in-flight marker found
+)
+
+// ErrProgressLost is what every *ProgressLostError is (errors.Is).
+var ErrProgressLost = errors.New("redis holds an older progress than recorded: it lost acknowledged writes")
+
+// ErrBatchLost means Redis lost writes of the batch being applied after it
+// acknowledged them (it restarted or failed over between two steps). Apply
+// the batch again, from reading its customers on.
+var ErrBatchLost = errors.New("redis lost acknowledged writes of this batch (restart or failover): apply it again")
+
+// ProgressLostError says that the progress stored for a partition is behind
+// the progress its consumer recorded and saw acknowledged: Redis lost a
+// suffix of its writes (a crash with AOF everysec, a failover to a replica
+// that lagged). Nothing of the batch that met it was written on top of the
+// gap; the partition must be read again from Stored + 1.
+type ProgressLostError struct {
+	Partition        int
+	Stored, Recorded int64
+}
+
+func (e *ProgressLostError) Error() string {
+	return fmt.Sprintf("partition %d: redis holds progress %d, behind the %d recorded before: it lost acknowledged writes",
+		e.Partition, e.Stored, e.Recorded)
+}
+
+// Unwrap makes errors.Is(err, ErrProgressLost) hold.
+func (e *ProgressLostError) Unwrap() error { return ErrProgressLost }
+
+// errorCode returns the code of a Redis error reply (its first word), ""
+// for other errors.
+func errorCode(err error) (code, detail string) {
+	var rerr redis.Error
+	if !errors.As(err, &rerr) {
+		return "", ""
+	}
+	code, detail, _ = strings.Cut(rerr.Error(), " ")
+	return code, detail
+}
+
+func isNoScript(err error) bool {
+	code, _ := errorCode(err)
+	return code == "NOSCRIPT"
+}
+
+// batchError turns a batch script's refusal into a *ProgressLostError or
+// ErrBatchLost, and passes other errors through.
+func batchError(err error, partition int, recorded int64) error {
+	switch code, detail := errorCode(err); code {
+	case codeProgressLost:
+		stored, perr := strconv.ParseInt(detail, 10, 64)
+		if perr != nil {
+			return fmt.Errorf("partition %d: %s refusal with stored progress %q: %w", partition, code, detail, err)
+		}
+		return &ProgressLostError{Partition: partition, Stored: stored, Recorded: recorded}
+	case codeBatchLost:
+		return fmt.Errorf("partition %d: %w", partition, ErrBatchLost)
+	}
+	return err
+}
+
+// keepMarkTime is clearDirtyScript's ARGV[1] when members marked again
+// keep their mark time.
+const keepMarkTime = "-"
+
+// Guard conditions of batchGuard (ARGV[2]).
+const (
+	guardNone     = "-"
+	guardProgress = "p:" // + the progress the batch was computed on
+	guardMarker   = "m:" // + the marker the previous step wrote
+)
+
+// batchGuard starts every script a batch writes with; see Batches.Apply
+// for why. KEYS[2] is the guard hash, ARGV[1] the
 // partition's field in it, ARGV[2] the condition:
 //
 //   - "p:<offset>": the partition's stored progress (KEYS[2] is the progress
@@ -11,17 +100,17 @@ import "github.com/redis/go-redis/v9"
 //     on; else the script refuses with PROGRESSLOST <stored>.
 //   - "m:<marker>": the partition's in-flight marker (KEYS[2] is the
 //     in-flight hash) must equal marker, which the batch's previous step
-//     wrote last; else it refuses with BATCHLOST.
+//     wrote last; else it refuses with BATCHLOST <marker found>.
 //   - "-": no condition.
 const batchGuard = `
 local want = ARGV[2]
-if want ~= '-' then
+if want ~= '` + guardNone + `' then
   local got = redis.call('HGET', KEYS[2], ARGV[1])
-  if string.sub(want, 1, 2) == 'p:' then
+  if string.sub(want, 1, 2) == '` + guardProgress + `' then
     local stored = tonumber(got or '-1')
-    if stored < tonumber(string.sub(want, 3)) then return redis.error_reply('PROGRESSLOST ' .. stored) end
+    if stored < tonumber(string.sub(want, 3)) then return redis.error_reply('` + codeProgressLost + ` ' .. stored) end
   elseif got ~= string.sub(want, 3) then
-    return redis.error_reply('BATCHLOST')
+    return redis.error_reply('` + codeBatchLost + ` ' .. (got or 'none'))
   end
 end
 `
@@ -185,7 +274,8 @@ return out
 // stale and be re-scored at every poll instead of once per interval.
 // KEYS[1]: the dirty set, KEYS[2]: the mark versions, KEYS[3] (optional):
 // the claims; ARGV[2..]: pairs of (item, version as read). Returns the
-// number removed. The outbox reuses it (outbox, stamps, no claims, "-").
+// number removed. The outbox reuses it (outbox, stamps, no claims,
+// keepMarkTime).
 var clearDirtyScript = redis.NewScript(`
 local removed = 0
 for i = 2, #ARGV, 2 do
@@ -194,7 +284,7 @@ for i = 2, #ARGV, 2 do
     redis.call('HDEL', KEYS[2], ARGV[i])
     redis.call('ZREM', KEYS[1], ARGV[i])
     removed = removed + 1
-  elseif ARGV[1] ~= '-' then
+  elseif ARGV[1] ~= '` + keepMarkTime + `' then
     redis.call('ZADD', KEYS[1], 'XX', 'GT', ARGV[1], ARGV[i])
   end
 end

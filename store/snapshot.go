@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/alsobought/alsobought/scoring"
+	"github.com/alsobought/alsobought/store/schema"
 )
 
 // Counters are the counters of one kind of history (purchases or views).
@@ -25,7 +26,8 @@ func newCounters() Counters {
 
 // Repeats counts the purchase events applied and the repeat purchases among
 // them: those of an item already in the customer's retained history.
-// Fields P and R of the purchase totals.
+// Fields schema.FieldPurchases and schema.FieldRepeats of the purchase
+// totals.
 type Repeats struct {
 	Purchases, Repeats int64
 }
@@ -52,7 +54,7 @@ type Snapshot struct {
 	Lists         map[ListKind]map[string]List
 	Popular       map[ListKind]map[string]PopularList // kind -> category ("" overall) -> list
 	Progress      map[int]int64
-	// Written by bootstrap only (ReadSnapshot leaves them empty): the
+	// Written by bootstrap only (State.Snapshot leaves them empty): the
 	// popularity anchor, the day buckets of the window (kind -> day ->
 	// field -> count) and the items' categories.
 	PopularAnchor  time.Time
@@ -72,33 +74,34 @@ func NewSnapshot() *Snapshot {
 	return snap
 }
 
-// ReadSnapshot reads every row, customer and list under the prefix. It is
+// Snapshot reads every row, customer and list under the prefix. It is
 // meant for verification and tests, not for the serving path.
-func (s *Store) ReadSnapshot(ctx context.Context) (*Snapshot, error) {
+func (s *State) Snapshot(ctx context.Context) (*Snapshot, error) {
+	keys := s.c.keys
 	snap := NewSnapshot()
 	for _, kind := range ListKinds() {
-		err := s.scanHashes(ctx, s.keys.Row(kind, "*"), func(key string, fields map[string]string) error {
+		err := s.scanHashes(ctx, keys.Row(kind, "*"), func(key string, fields map[string]string) error {
 			r, err := ParseRow(fields)
 			if err != nil {
 				return fmt.Errorf("%s: %w", key, err)
 			}
-			snap.addRow(kind, itemOf(key), r)
+			snap.addRow(kind, schema.ItemOf(key), r)
 			return nil
 		})
 		if err != nil {
 			return nil, err
 		}
 	}
-	err := s.scanHashes(ctx, s.keys.Customer("*"), func(key string, fields map[string]string) error {
+	err := s.scanHashes(ctx, keys.Customer("*"), func(key string, fields map[string]string) error {
 		c, err := parseCustomer(fields)
 		if err != nil {
 			return fmt.Errorf("%s: %w", key, err)
 		}
 		if len(c.Purchases.Items) > 0 {
-			snap.Histories[itemOf(key)] = c.Purchases.Items
+			snap.Histories[schema.ItemOf(key)] = c.Purchases.Items
 		}
 		if len(c.Views.Items) > 0 {
-			snap.ViewHistories[itemOf(key)] = c.Views.Items
+			snap.ViewHistories[schema.ItemOf(key)] = c.Views.Items
 		}
 		return nil
 	})
@@ -107,8 +110,8 @@ func (s *Store) ReadSnapshot(ctx context.Context) (*Snapshot, error) {
 	}
 	for _, kind := range []ListKind{Bought, Viewed} {
 		c := snap.counters(kind)
-		buyersKey, _ := s.keys.globals(kind)
-		buyers, err := s.rdb.HGetAll(ctx, buyersKey).Result()
+		buyersKey, _ := keys.Counters(kind)
+		buyers, err := s.c.rdb.HGetAll(ctx, buyersKey).Result()
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", buyersKey, err)
 		}
@@ -117,14 +120,14 @@ func (s *Store) ReadSnapshot(ctx context.Context) (*Snapshot, error) {
 			return nil, fmt.Errorf("%s: %w", buyersKey, err)
 		}
 		c.Buyers = r.Co
-		if c.Totals, err = s.Globals(ctx, kind); err != nil {
+		if c.Totals, err = s.lists.Globals(ctx, kind); err != nil {
 			return nil, err
 		}
 	}
-	if snap.Repeats, err = s.Repeats(ctx); err != nil {
+	if snap.Repeats, err = s.lists.Repeats(ctx); err != nil {
 		return nil, err
 	}
-	if snap.Progress, err = s.Progress(ctx); err != nil {
+	if snap.Progress, err = s.batches.Progress(ctx); err != nil {
 		return nil, err
 	}
 	for _, kind := range ListKinds() {
@@ -133,13 +136,13 @@ func (s *Store) ReadSnapshot(ctx context.Context) (*Snapshot, error) {
 		}
 	}
 	for _, kind := range []ListKind{Bought, Viewed} {
-		cats, err := s.rdb.SMembers(ctx, s.keys.PopularCategories(kind)).Result()
+		cats, err := s.c.rdb.SMembers(ctx, keys.PopularCategories(kind)).Result()
 		if err != nil {
 			return nil, fmt.Errorf("read popular categories: %w", err)
 		}
 		snap.Popular[kind] = map[string]PopularList{}
 		for _, c := range append([]string{""}, cats...) {
-			l, err := s.ReadPopular(ctx, kind, c)
+			l, err := s.popularity.ReadList(ctx, kind, c)
 			if errors.Is(err, ErrNotFound) {
 				continue
 			}
@@ -184,11 +187,11 @@ func (snap *Snapshot) addRow(kind ListKind, x string, r Row) {
 }
 
 // readLists reads every stored list of a kind into out.
-func (s *Store) readLists(ctx context.Context, kind ListKind, out map[string]List) error {
-	return s.ScanItemsOf(ctx, s.keys.List(kind, "*"), func(items []string) error {
-		cmds, err := s.execPipeline(ctx, "read lists", func(p redis.Pipeliner) {
+func (s *State) readLists(ctx context.Context, kind ListKind, out map[string]List) error {
+	return scanItems(ctx, s.c, s.c.keys.List(kind, "*"), func(items []string) error {
+		cmds, err := s.c.read(ctx, "read lists", func(p redis.Pipeliner) {
 			for _, it := range items {
-				p.Get(ctx, s.keys.List(kind, it))
+				p.Get(ctx, s.c.keys.List(kind, it))
 			}
 		})
 		if err != nil {
@@ -210,9 +213,9 @@ func (s *Store) readLists(ctx context.Context, kind ListKind, out map[string]Lis
 }
 
 // scanHashes calls fn for every hash whose key matches pattern.
-func (s *Store) scanHashes(ctx context.Context, pattern string, fn func(key string, fields map[string]string) error) error {
-	return s.scan(ctx, pattern, func(keys []string) error {
-		cmds, err := s.execPipeline(ctx, "read "+pattern, func(p redis.Pipeliner) {
+func (s *State) scanHashes(ctx context.Context, pattern string, fn func(key string, fields map[string]string) error) error {
+	return s.c.scan(ctx, pattern, func(keys []string) error {
+		cmds, err := s.c.read(ctx, "read "+pattern, func(p redis.Pipeliner) {
 			for _, k := range keys {
 				p.HGetAll(ctx, k)
 			}

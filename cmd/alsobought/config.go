@@ -19,6 +19,7 @@ import (
 	"github.com/alsobought/alsobought/internal/rescore"
 	"github.com/alsobought/alsobought/scoring"
 	"github.com/alsobought/alsobought/store"
+	"github.com/alsobought/alsobought/store/schema"
 )
 
 // settings are the options shared by the subcommands. Each flag's default
@@ -278,12 +279,12 @@ func (s *settings) oracleSettings() oracle.Settings {
 }
 
 // stateSettings are the settings that shape the state in Redis: state built
-// under other values cannot be continued (store.EnsureMeta).
+// under other values cannot be continued (store.Meta.Ensure).
 func (s *settings) stateSettings() map[string]string {
 	m := map[string]string{
-		"topic":             s.topic,
-		"history_size":      strconv.Itoa(s.historySize),
-		"view_history_size": strconv.Itoa(s.viewHistory),
+		schema.MetaTopic:           s.topic,
+		schema.MetaHistorySize:     strconv.Itoa(s.historySize),
+		schema.MetaViewHistorySize: strconv.Itoa(s.viewHistory),
 	}
 	for k, v := range s.listSettings() {
 		m[k] = v
@@ -295,9 +296,9 @@ func (s *settings) stateSettings() map[string]string {
 // rewrites every list under new ones.
 func (s *settings) listSettings() map[string]string {
 	return map[string]string{
-		"list_size":   strconv.Itoa(s.listSize),
-		"min_support": strconv.Itoa(s.minSupport),
-		"scorer":      s.method,
+		schema.MetaListSize:   strconv.Itoa(s.listSize),
+		schema.MetaMinSupport: strconv.Itoa(s.minSupport),
+		schema.MetaScorer:     s.method,
 	}
 }
 

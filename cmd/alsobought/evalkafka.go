@@ -60,12 +60,12 @@ func newKafkaTrainer(ctx context.Context, base *settings) (*kafkaTrainer, error)
 	log := zerolog.Nop()
 	reg := prometheus.NewRegistry() // the scratch pipeline's metrics are not exported
 	errs := obs.NewErrors(reg)
-	cons, err := consumer.New(s.consumerConfig(0, 0, errs), st, log, consumer.NewMetrics(reg))
+	cons, err := consumer.New(s.consumerConfig(0, 0, errs), st.Batches, log, consumer.NewMetrics(reg))
 	if err != nil {
 		t.Close()
 		return nil, &exitError{code: 2, msg: err.Error()}
 	}
-	t.rs, err = rescore.New(s.rescoreConfig(errs), st, log, reg) // the feed is off (scratch settings)
+	t.rs, err = rescore.New(s.rescoreConfig(errs), rescore.StateOf(st), log, reg) // the feed is off (scratch settings)
 	if err != nil {
 		t.Close()
 		return nil, &exitError{code: 2, msg: err.Error()}
@@ -109,7 +109,7 @@ func (t *kafkaTrainer) Train(ctx context.Context, before []event.Event) (eval.Mo
 	if _, err := t.rs.RescoreAll(ctx); err != nil {
 		return nil, err
 	}
-	snap, err := t.st.ReadSnapshot(ctx)
+	snap, err := t.st.State.Snapshot(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +131,7 @@ func (t *kafkaTrainer) Close() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	_, derr := t.st.DeleteState(ctx)
+	_, derr := t.st.State.Delete(ctx)
 	terr := kafkaadmin.DeleteTopics(ctx, t.s.brokerList(), t.s.topic, t.s.dlqTopic)
 	t.st.Close()
 	if derr != nil || terr != nil {

@@ -36,7 +36,7 @@ func runLag(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return &exitError{code: int(lag.Unknown), msg: err.Error()}
 	}
 	defer st.Close()
-	sampler := &lag.Sampler{Brokers: s.brokerList(), Topic: s.topic, Group: s.group, State: st}
+	sampler := &lag.Sampler{Brokers: s.brokerList(), Topic: s.topic, Group: s.group, State: st.Batches}
 	var window []lag.Sample
 	for i := 0; i < *samples; i++ {
 		if i > 0 {

@@ -98,7 +98,7 @@ func TestUnreachableKafkaStopsStartup(t *testing.T) {
 func TestStateBuiltWithOtherSettingsStopsStartup(t *testing.T) {
 	env := testenv.NewRedis(t)
 	ctx := context.Background()
-	if err := env.Store.EnsureMeta(ctx, map[string]string{"history_size": "50"}); err != nil {
+	if err := env.Store.Meta.Ensure(ctx, map[string]string{"history_size": "50"}); err != nil {
 		t.Fatal(err)
 	}
 	err := run(ctx, []string{"serve", "-redis", env.RedisAddr, "-prefix", env.Prefix, "-history-size", "200",
@@ -147,7 +147,7 @@ func TestCommandsEndToEnd(t *testing.T) {
 		t.Fatalf("verify output: %s", out)
 	}
 	// A list exists for the best seller of the sample, printed as a table.
-	snap, err := env.Store.ReadSnapshot(context.Background())
+	snap, err := env.Store.State.Snapshot(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func TestCommandsEndToEnd(t *testing.T) {
 	}
 
 	// verify fails, with a non-zero exit, when the state differs.
-	env.Store.Client().HIncrBy(context.Background(), env.Store.Keys().Buyers(), best, 1)
+	env.Store.Client().HIncrBy(context.Background(), env.Store.Keys().Buyers, best, 1)
 	var vout bytes.Buffer
 	err = run(context.Background(), append(append([]string{"verify"}, common...), "-data", data, "-format", "dunnhumby"), &vout, &bytes.Buffer{})
 	var ee *exitError
@@ -226,7 +226,7 @@ func TestBootstrapThenStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	progress, err := env.Store.Progress(context.Background())
+	progress, err := env.Store.Batches.Progress(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +318,7 @@ func TestBootstrapMatchesOracle(t *testing.T) {
 		}
 		t.Logf("%s: %s", args[0], strings.TrimSpace(out.String()))
 	}
-	pop, err := env.Store.ReadPopular(context.Background(), store.Bought, "")
+	pop, err := env.Store.Popularity.ReadList(context.Background(), store.Bought, "")
 	if err != nil || len(pop.Items) == 0 {
 		t.Fatalf("no popularity list after bootstrap: %+v, %v", pop, err)
 	}

@@ -48,7 +48,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := connect(ctx, s, st); err != nil {
 		return err
 	}
-	cons, err := consumer.New(s.consumerConfig(*batchSize, *batchWait, errs), st, log, consumer.NewMetrics(reg))
+	cons, err := consumer.New(s.consumerConfig(*batchSize, *batchWait, errs), st.Batches, log, consumer.NewMetrics(reg))
 	if err != nil {
 		return &exitError{code: 2, msg: err.Error()}
 	}
@@ -60,12 +60,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		rcfg.Publisher = pub
 	}
-	rs, err := rescore.New(rcfg, st, log, reg)
+	rs, err := rescore.New(rcfg, rescore.StateOf(st), log, reg)
 	if err != nil {
 		return &exitError{code: 2, msg: err.Error()}
 	}
 	monitor, err := lag.New(lag.Config{Interval: s.lagInterval, Samples: s.lagSamples},
-		&lag.Sampler{Brokers: s.brokerList(), Topic: s.topic, Group: s.group, State: st}, log, reg)
+		&lag.Sampler{Brokers: s.brokerList(), Topic: s.topic, Group: s.group, State: st.Batches}, log, reg)
 	if err != nil {
 		return &exitError{code: 2, msg: err.Error()}
 	}
@@ -85,7 +85,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *consume {
 		opts.Consumer = cons
 	}
-	handler := httpapi.New(st, opts, ready, reg, log)
+	handler := httpapi.New(httpapi.StoreOf(st), opts, ready, reg, log)
 	srv, err := httpapi.NewServer(httpapi.ServerConfig{Addr: s.httpAddr}, handler)
 	if err != nil {
 		return &exitError{code: 1, msg: fmt.Sprintf("%v (set ALSOBOUGHT_HTTP_ADDR or -http to a free address)", err)}
@@ -137,7 +137,7 @@ func connect(ctx context.Context, s *settings, st *store.Store) error {
 	if err := st.Ping(ctx); err != nil {
 		return &exitError{code: 1, msg: fmt.Sprintf("cannot reach Redis at %s: %v (is it running? `make up` starts a local one)", s.redisAddrs, err)}
 	}
-	if err := st.EnsureMeta(ctx, s.stateSettings()); err != nil {
+	if err := st.Meta.Ensure(ctx, s.stateSettings()); err != nil {
 		return &exitError{code: 1, msg: err.Error()}
 	}
 	return ensureTopics(ctx, s)

@@ -85,7 +85,7 @@ func openStore(ctx context.Context, s *settings) (*store.Store, error) {
 // newRescorer is the re-scorer of the commands: with the feed on, its list
 // changes wait in the outbox for a serve process to publish.
 func newRescorer(s *settings, st *store.Store) (*rescore.Rescorer, error) {
-	return rescore.New(s.rescoreConfig(nil), st, zerolog.Nop(), nil)
+	return rescore.New(s.rescoreConfig(nil), rescore.StateOf(st), zerolog.Nop(), nil)
 }
 
 func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -142,10 +142,10 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 func waitApplied(ctx context.Context, s *settings, st *store.Store, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
-		lag, err := consumer.AppliedLag(ctx, s.brokerList(), s.topic, st)
+		lag, err := consumer.AppliedLag(ctx, s.brokerList(), s.topic, st.Batches)
 		if err == nil && lag == 0 {
 			var n int64
-			if n, _, err = st.DirtyBacklog(ctx); err == nil && n == 0 {
+			if n, _, err = st.Dirty.Backlog(ctx); err == nil && n == 0 {
 				return nil
 			}
 		}
@@ -179,7 +179,7 @@ func runRescore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	defer st.Close()
 	if !*adopt {
-		if err := st.EnsureMeta(ctx, s.listSettings()); err != nil {
+		if err := st.Meta.Ensure(ctx, s.listSettings()); err != nil {
 			return &exitError{code: 1, msg: err.Error()}
 		}
 	}
@@ -195,7 +195,7 @@ func runRescore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		fmt.Fprintf(stdout, "re-scored %d lists in %s\n", n, time.Since(start).Round(time.Millisecond))
 		if *adopt {
-			if err := st.AdoptListSettings(ctx, s.listSettings()); err != nil {
+			if err := st.Meta.AdoptListSettings(ctx, s.listSettings()); err != nil {
 				return err
 			}
 			fmt.Fprintln(stdout, "the state now records the configured list settings")
@@ -231,7 +231,7 @@ func runRelated(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer st.Close()
-	l, err := st.ReadList(ctx, kind, item)
+	l, err := st.Lists.Read(ctx, kind, item)
 	if errors.Is(err, store.ErrNotFound) {
 		fmt.Fprintf(stdout, "no %s list for %s yet\n", kind, item)
 		return nil
@@ -266,7 +266,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	defer st.Close()
 	want := oracle.Build(evs, s.oracleSettings())
-	got, err := st.ReadSnapshot(ctx)
+	got, err := st.State.Snapshot(ctx)
 	if err != nil {
 		return err
 	}
@@ -292,19 +292,19 @@ func runBootstrap(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	defer st.Close()
-	empty, err := st.IsEmpty(ctx)
+	empty, err := st.State.IsEmpty(ctx)
 	if err != nil {
 		return err
 	}
 	if !empty {
 		return &exitError{code: 1, msg: fmt.Sprintf("bootstrap needs an empty state, but prefix %q already holds one: use another ALSOBOUGHT_REDIS_PREFIX or delete it first", s.prefix)}
 	}
-	if err := st.EnsureMeta(ctx, s.stateSettings()); err != nil {
+	if err := st.Meta.Ensure(ctx, s.stateSettings()); err != nil {
 		return &exitError{code: 1, msg: err.Error()}
 	}
 	start := time.Now()
 	o := oracle.Build(evs, s.oracleSettings())
-	if err := st.WriteState(ctx, o.Snapshot()); err != nil {
+	if err := st.State.Write(ctx, o.Snapshot()); err != nil {
 		return err
 	}
 	rs, err := newRescorer(s, st)
@@ -324,7 +324,7 @@ func runBootstrap(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		for p, end := range ends {
 			progress[p] = end - 1
 		}
-		if err := st.SetProgress(ctx, progress); err != nil {
+		if err := st.State.SetProgress(ctx, progress); err != nil {
 			return err
 		}
 	}

@@ -1,20 +1,22 @@
 package delta
 
 import (
-	"strconv"
 	"time"
+
+	"github.com/alsobought/alsobought/store/schema"
 )
 
 // KeyKind says which Redis hash a change goes to.
 type KeyKind uint8
 
 const (
-	// RowKey is item X's purchase row: field Y holds N_XY, field "h|n"
-	// holds h_X[n].
+	// RowKey is item X's purchase row: field Y holds N_XY, field
+	// schema.HistField(n) holds h_X[n].
 	RowKey KeyKind = iota
 	// BuyersKey is the global hash of B: field X holds B_X.
 	BuyersKey
-	// TotalsKey is the global hash with fields "T" and "C".
+	// TotalsKey is the global hash of the purchase totals (schema.FieldTotal
+	// and the others).
 	TotalsKey
 	// ViewRowKey is item X's view row: the same counters as RowKey over the
 	// view histories V_c (co-viewers, view histogram).
@@ -25,17 +27,13 @@ const (
 	// ViewTotalsKey holds T and C of the view histories.
 	ViewTotalsKey
 	// ViewedBoughtKey is item X's viewed-then-bought row: field Y holds
-	// M_XY, field FieldViewedTotal holds M_X.
+	// M_XY, field schema.FieldViewedTotal holds M_X.
 	ViewedBoughtKey
 	// PopularBoughtKey and PopularViewedKey are a day's popularity bucket
 	// (Key.Item is the day, see Count).
 	PopularBoughtKey
 	PopularViewedKey
 )
-
-// FieldViewedTotal is the field of a ViewedBoughtKey row that holds M_X.
-// Item ids cannot contain '|', so it never collides with an M_XY field.
-const FieldViewedTotal = "t|"
 
 // family names the three kinds of hash a history's counters live in.
 type family struct{ row, buyers, totals KeyKind }
@@ -50,20 +48,6 @@ type Key struct {
 	Kind KeyKind
 	Item string
 }
-
-// Field names inside the global totals hash.
-const (
-	FieldTotal     = "T"
-	FieldCustomers = "C"
-	// Purchase totals only: the purchase events applied, and those of an
-	// item already in the customer's retained history (a repeat purchase).
-	FieldPurchases = "P"
-	FieldRepeats   = "R"
-)
-
-// HistField is the row field that holds h_X[n]. Item ids cannot contain '|',
-// so it never collides with a co-count field.
-func HistField(others int) string { return "h|" + strconv.Itoa(others) }
 
 // Ops is the list of changes to one key, grouped by the offset of the event
 // that caused them, in offset order. The groups are kept apart (not summed
@@ -133,9 +117,9 @@ func (b *Batch) add(k Key, offset int64, field string, d int64) {
 // changed: a purchase does not enter the view history.
 func (b *Batch) Purchase(h *History, v *History, z string, offset int64, capacity int) {
 	totals := Key{Kind: TotalsKey}
-	b.add(totals, offset, FieldPurchases, +1)
+	b.add(totals, offset, schema.FieldPurchases, +1)
 	if h.Contains(z) {
-		b.add(totals, offset, FieldRepeats, +1)
+		b.add(totals, offset, schema.FieldRepeats, +1)
 	} else {
 		for _, x := range v.Items {
 			if x == z {
@@ -143,7 +127,7 @@ func (b *Batch) Purchase(h *History, v *History, z string, offset int64, capacit
 			}
 			k := Key{Kind: ViewedBoughtKey, Item: x}
 			b.add(k, offset, z, +1)
-			b.add(k, offset, FieldViewedTotal, +1)
+			b.add(k, offset, schema.FieldViewedTotal, +1)
 			b.Dirty[k] = struct{}{}
 		}
 	}
@@ -168,7 +152,7 @@ func (b *Batch) touch(f family, h *History, z string, offset int64, capacity int
 	n := len(h.Items)
 	buyers, totals := Key{Kind: f.buyers}, Key{Kind: f.totals}
 	if n < capacity {
-		from, to := HistField(n-1), HistField(n)
+		from, to := schema.HistField(n-1), schema.HistField(n)
 		for _, x := range h.Items {
 			b.add(row(x), offset, z, +1)
 			b.add(row(x), offset, from, -1)
@@ -178,9 +162,9 @@ func (b *Batch) touch(f family, h *History, z string, offset int64, capacity int
 		}
 		b.add(row(z), offset, to, +1)
 		b.add(buyers, offset, z, +1)
-		b.add(totals, offset, FieldTotal, +1)
+		b.add(totals, offset, schema.FieldTotal, +1)
 		if n == 0 {
-			b.add(totals, offset, FieldCustomers, +1)
+			b.add(totals, offset, schema.FieldCustomers, +1)
 		}
 	} else {
 		p := h.Items[0]
@@ -191,8 +175,8 @@ func (b *Batch) touch(f family, h *History, z string, offset int64, capacity int
 			b.add(row(z), offset, x, +1)
 			b.Dirty[row(x)] = struct{}{}
 		}
-		b.add(row(p), offset, HistField(n-1), -1)
-		b.add(row(z), offset, HistField(n-1), +1)
+		b.add(row(p), offset, schema.HistField(n-1), -1)
+		b.add(row(z), offset, schema.HistField(n-1), +1)
 		b.add(buyers, offset, p, -1)
 		b.add(buyers, offset, z, +1)
 		b.Dirty[row(p)] = struct{}{}

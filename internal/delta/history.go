@@ -5,7 +5,11 @@
 // the equality test checks this package instead of sharing it.
 package delta
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/alsobought/alsobought/store/schema"
+)
 
 // History is a customer's retained history: at most a fixed number of
 // distinct items, least recent first. A repeat of a held item only refreshes
@@ -45,18 +49,15 @@ func (h *History) Contains(item string) bool {
 	return false
 }
 
-// historySep separates items in the encoded form; the event contract forbids
-// it in ids, so the encoding is unambiguous.
-const historySep = "|"
-
-// Encode returns the history as stored in Redis: items joined by '|',
-// least recent first.
-func (h History) Encode() string { return strings.Join(h.Items, historySep) }
+// Encode returns the history as stored in Redis: items joined by
+// schema.HistorySep, least recent first (the event contract forbids the
+// separator in ids, so the encoding is unambiguous).
+func (h History) Encode() string { return strings.Join(h.Items, schema.HistorySep) }
 
 // DecodeHistory parses Encode's output.
 func DecodeHistory(s string) History {
 	if s == "" {
 		return History{}
 	}
-	return History{Items: strings.Split(s, historySep)}
+	return History{Items: strings.Split(s, schema.HistorySep)}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/alsobought/alsobought/internal/lab/oracle"
 	"github.com/alsobought/alsobought/internal/lab/verify"
 	"github.com/alsobought/alsobought/store"
+	"github.com/alsobought/alsobought/store/schema"
 )
 
 // memState applies batches to in-memory hashes with the same fence rule
@@ -114,7 +115,7 @@ func (m *memState) snapshot(t *testing.T) *store.Snapshot {
 			t.Fatal(err)
 		}
 		totals := store.Counters{}.Totals
-		totals.Total, totals.Customers = h[delta.FieldTotal], h[delta.FieldCustomers]
+		totals.Total, totals.Customers = h[schema.FieldTotal], h[schema.FieldCustomers]
 		switch k.Kind {
 		case delta.RowKey, delta.ViewRowKey:
 			c := &snap.Bought
@@ -143,7 +144,7 @@ func (m *memState) snapshot(t *testing.T) *store.Snapshot {
 			snap.Viewed.Buyers = r.Co
 		case delta.TotalsKey:
 			snap.Bought.Totals = totals
-			snap.Repeats = store.Repeats{Purchases: h[delta.FieldPurchases], Repeats: h[delta.FieldRepeats]}
+			snap.Repeats = store.Repeats{Purchases: h[schema.FieldPurchases], Repeats: h[schema.FieldRepeats]}
 		case delta.ViewTotalsKey:
 			snap.Viewed.Totals = totals
 		}

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/alsobought/alsobought/store/schema"
 )
 
 // Dedup says which event ids a customer remembers, to recognise an event
@@ -78,16 +80,17 @@ func (r *Recent) Add(id string, t time.Time, d Dedup) {
 	r.IDs, r.Times = r.IDs[:keep], r.Times[:keep]
 }
 
-// Encode returns the stored form: "id,ms" entries joined by '|' (the event
-// contract forbids both separators in ids).
+// Encode returns the stored form: "id,ms" entries (schema.RecentIDSep)
+// joined by schema.RecentSep (the event contract forbids both separators in
+// ids).
 func (r Recent) Encode() string {
 	var sb strings.Builder
 	for i, id := range r.IDs {
 		if i > 0 {
-			sb.WriteByte('|')
+			sb.WriteString(schema.RecentSep)
 		}
 		sb.WriteString(id)
-		sb.WriteByte(',')
+		sb.WriteString(schema.RecentIDSep)
 		sb.WriteString(strconv.FormatInt(r.Times[i], 10))
 	}
 	return sb.String()
@@ -99,8 +102,8 @@ func DecodeRecent(s string) (Recent, error) {
 	if s == "" {
 		return r, nil
 	}
-	for _, e := range strings.Split(s, "|") {
-		id, ms, ok := strings.Cut(e, ",")
+	for _, e := range strings.Split(s, schema.RecentSep) {
+		id, ms, ok := strings.Cut(e, schema.RecentIDSep)
 		t, err := strconv.ParseInt(ms, 10, 64)
 		if !ok || err != nil || id == "" {
 			return Recent{}, fmt.Errorf("recent event ids: bad entry %q", e)

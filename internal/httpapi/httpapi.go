@@ -26,12 +26,22 @@ const DefaultAddr = "127.0.0.1:8080"
 // MaxK bounds the k parameter.
 const MaxK = 100
 
-// Store is what the API reads: an item's list and a popularity list
-// itself, the recommendations through a recommend.Recommender.
-type Store interface {
-	recommend.Store
-	ReadList(ctx context.Context, kind store.ListKind, item string) (store.List, error)
-	ReadPopular(ctx context.Context, kind store.ListKind, category string) (store.PopularList, error)
+// Store is what the API reads, one small interface per concept of package
+// store: an item's list and a popularity list itself, the recommendations
+// through a recommend.Recommender reading Recommend.
+type Store struct {
+	Lists interface {
+		Read(ctx context.Context, kind store.ListKind, item string) (store.List, error)
+	}
+	Popularity interface {
+		ReadList(ctx context.Context, kind store.ListKind, category string) (store.PopularList, error)
+	}
+	Recommend recommend.Store
+}
+
+// StoreOf returns the parts of a store the API reads.
+func StoreOf(st *store.Store) Store {
+	return Store{Lists: st.Lists, Popularity: st.Popularity, Recommend: recommend.StoreOf(st)}
 }
 
 // Options shape the answers.
@@ -53,7 +63,7 @@ type ReadinessCheck func(ctx context.Context) string
 
 // New returns the handler of every endpoint.
 func New(st Store, opts Options, ready ReadinessCheck, gatherer prometheus.Gatherer, log zerolog.Logger) http.Handler {
-	s := &server{st: st, rec: recommend.New(recommend.Config{KeepOwned: opts.KeepOwned}, st), opts: opts, ready: ready,
+	s := &server{st: st, rec: recommend.New(recommend.Config{KeepOwned: opts.KeepOwned}, st.Recommend), opts: opts, ready: ready,
 		log: log.With().Str("component", "http").Logger()}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -151,7 +161,7 @@ func (s *server) related(w http.ResponseWriter, r *http.Request) {
 // a list is not an error: its list is empty. The error is the store's.
 func (s *server) relatedList(ctx context.Context, kind store.ListKind, id string, k int) (RelatedResponse, error) {
 	resp := RelatedResponse{Item: id, List: string(kind), Items: []RelatedItem{}}
-	l, err := s.st.ReadList(ctx, kind, id)
+	l, err := s.st.Lists.Read(ctx, kind, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		// An item without related items is not an error: the list is empty.

@@ -20,13 +20,13 @@ import (
 func TestRelatedEndpoint(t *testing.T) {
 	env := testenv.NewRedis(t)
 	at := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
-	_, err := env.Store.WriteLists(context.Background(), []store.List{{List: store.Bought, Item: "milk", Method: scoring.Amazon2017, ComputedAt: at,
+	_, err := env.Store.Lists.Write(context.Background(), []store.List{{List: store.Bought, Item: "milk", Method: scoring.Amazon2017, ComputedAt: at,
 		Items: []scoring.Related{{Item: "bread", Score: 3.5, Support: 7}, {Item: "eggs", Score: 2.25, Support: 4}, {Item: "jam", Score: 1, Support: 2}}}}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	notReady := ""
-	h := httpapi.New(env.Store, httpapi.Options{}, func(context.Context) string { return notReady }, prometheus.NewRegistry(), zerolog.Nop())
+	h := httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{}, func(context.Context) string { return notReady }, prometheus.NewRegistry(), zerolog.Nop())
 
 	tests := []struct {
 		name, path string

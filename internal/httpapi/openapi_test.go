@@ -208,24 +208,24 @@ func TestOpenAPI(t *testing.T) {
 	reg.MustRegister(c)
 	c.Add(3)
 	ready := func(context.Context) string { return "" }
-	h := httpapi.New(env.Store, httpapi.Options{}, ready, reg, zerolog.Nop())
-	notReady := httpapi.New(env.Store, httpapi.Options{}, func(context.Context) string { return "redis: connection refused" }, reg, zerolog.Nop())
+	h := httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{}, ready, reg, zerolog.Nop())
+	notReady := httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{}, func(context.Context) string { return "redis: connection refused" }, reg, zerolog.Nop())
 	// A store whose client is closed fails every command at once: Redis down.
 	dead, err := store.New(store.Config{Addrs: []string{env.RedisAddr}, Prefix: env.Prefix})
 	if err != nil {
 		t.Fatal(err)
 	}
 	_ = dead.Close()
-	down := httpapi.New(dead, httpapi.Options{}, ready, reg, zerolog.Nop())
+	down := httpapi.New(httpapi.StoreOf(dead), httpapi.Options{}, ready, reg, zerolog.Nop())
 	// The lag status of a group whose partition 1 is stalled, as serve's
 	// monitor evaluates it; and the monitor's status before its first sample.
 	stalled := lagReport(time.Date(2026, 11, 27, 12, 7, 5, 995e6, time.UTC))
-	lagging := httpapi.New(env.Store, httpapi.Options{Status: func() lag.Report { return stalled }}, ready, reg, zerolog.Nop())
+	lagging := httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{Status: func() lag.Report { return stalled }}, ready, reg, zerolog.Nop())
 	unsampled, err := lag.New(lag.Config{}, &lag.Sampler{}, zerolog.Nop(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	starting := httpapi.New(env.Store, httpapi.Options{Status: unsampled.Report}, ready, reg, zerolog.Nop())
+	starting := httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{Status: unsampled.Report}, ready, reg, zerolog.Nop())
 
 	many := strings.TrimSuffix(strings.Repeat("x,", httpapi.MaxContextItems+1), ",")
 	long := strings.Repeat("a", 129)

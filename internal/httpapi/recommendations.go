@@ -55,7 +55,7 @@ func (s *server) popular(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	resp := PopularResponse{Kind: string(kind), Category: category, Days: scoring.PopularityDays, Items: []scoring.Popular{}}
-	l, err := s.st.ReadPopular(r.Context(), kind, category)
+	l, err := s.st.Popularity.ReadList(r.Context(), kind, category)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 	case err != nil:

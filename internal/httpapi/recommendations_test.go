@@ -46,10 +46,10 @@ func shop(t *testing.T, st *store.Store, evs [][4]string) {
 	for _, c := range cs {
 		updates = append(updates, *c)
 	}
-	if err := st.ApplyBatch(ctx, b, updates, int64(len(evs)-1), -1); err != nil {
+	if err := st.Batches.Apply(ctx, b, updates, int64(len(evs)-1), -1); err != nil {
 		t.Fatal(err)
 	}
-	rs, err := rescore.New(rescore.Config{}, st, zerolog.Nop(), nil)
+	rs, err := rescore.New(rescore.Config{}, rescore.StateOf(st), zerolog.Nop(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func testShop() [][4]string {
 func TestRecommendationEndpoints(t *testing.T) {
 	env := testenv.NewRedis(t)
 	shop(t, env.Store, testShop())
-	h := httpapi.New(env.Store, httpapi.Options{}, func(context.Context) string { return "" }, prometheus.NewRegistry(), zerolog.Nop())
+	h := httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{}, func(context.Context) string { return "" }, prometheus.NewRegistry(), zerolog.Nop())
 
 	get := func(path string, status int, into any) {
 		t.Helper()
@@ -129,7 +129,7 @@ func TestRecommendationEndpoints(t *testing.T) {
 	}
 
 	// Catalogues bought again and again keep owned items (-keep-owned).
-	keep := httpapi.New(env.Store, httpapi.Options{KeepOwned: true}, func(context.Context) string { return "" }, prometheus.NewRegistry(), zerolog.Nop())
+	keep := httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{KeepOwned: true}, func(context.Context) string { return "" }, prometheus.NewRegistry(), zerolog.Nop())
 	rec := httptest.NewRecorder()
 	keep.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/customers/me/recommendations?k=3", nil))
 	var kept httpapi.RecommendationsResponse
@@ -202,7 +202,7 @@ func TestBuyAgainWhereCustomersRepurchase(t *testing.T) {
 		evs = append(evs, [4]string{c, "buy", "pen", ""})
 	}
 	shop(t, env.Store, append(evs, [4]string{"me", "buy", "coffee", ""}, [4]string{"me", "buy", "tea", ""}))
-	h := httpapi.New(env.Store, httpapi.Options{}, func(context.Context) string { return "" }, prometheus.NewRegistry(), zerolog.Nop())
+	h := httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{}, func(context.Context) string { return "" }, prometheus.NewRegistry(), zerolog.Nop())
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/customers/me/recommendations?k=3", nil))
 	var r httpapi.RecommendationsResponse

@@ -94,22 +94,22 @@ func TestStatusPage(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	cons, rs := newStatusConsumer(), newStatusRescorer()
 	stalled := lagReport(time.Now().Add(-3 * time.Second))
-	h := httpapi.New(env.Store, httpapi.Options{Status: func() lag.Report { return stalled }, Consumer: cons, Rescorer: rs}, ready, reg, zerolog.Nop())
-	noMonitor := httpapi.New(env.Store, httpapi.Options{}, ready, reg, zerolog.Nop())
+	h := httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{Status: func() lag.Report { return stalled }, Consumer: cons, Rescorer: rs}, ready, reg, zerolog.Nop())
+	noMonitor := httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{}, ready, reg, zerolog.Nop())
 	unsampled, err := lag.New(lag.Config{}, &lag.Sampler{}, zerolog.Nop(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	starting := httpapi.New(env.Store, httpapi.Options{Status: unsampled.Report}, ready, reg, zerolog.Nop())
+	starting := httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{Status: unsampled.Report}, ready, reg, zerolog.Nop())
 	// A reason with markup, as a broker's error message could carry.
 	hostile := lag.Report{Status: lag.Unknown, Reason: `cannot sample: <script>alert("x")</script> & more`, Partitions: []lag.PartitionReport{}}
-	marked := httpapi.New(env.Store, httpapi.Options{Status: func() lag.Report { return hostile }}, ready, reg, zerolog.Nop())
+	marked := httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{Status: func() lag.Report { return hostile }}, ready, reg, zerolog.Nop())
 	dead, err := store.New(store.Config{Addrs: []string{env.RedisAddr}, Prefix: env.Prefix})
 	if err != nil {
 		t.Fatal(err)
 	}
 	_ = dead.Close()
-	down := httpapi.New(dead, httpapi.Options{Status: func() lag.Report { return stalled }}, ready, reg, zerolog.Nop())
+	down := httpapi.New(httpapi.StoreOf(dead), httpapi.Options{Status: func() lag.Report { return stalled }}, ready, reg, zerolog.Nop())
 
 	tests := []struct {
 		name    string
@@ -199,7 +199,7 @@ func TestStatusPage(t *testing.T) {
 
 	t.Run("rates between page views", func(t *testing.T) {
 		// A handler of its own: the rates of h depend on the views above.
-		h := httpapi.New(env.Store, httpapi.Options{Consumer: cons, Rescorer: rs}, ready, reg, zerolog.Nop())
+		h := httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{Consumer: cons, Rescorer: rs}, ready, reg, zerolog.Nop())
 		get := func() string {
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, httptest.NewRequest("GET", "/status", nil))
@@ -240,7 +240,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 	env := testenv.NewRedis(t)
 	statusShop(t, env.Store)
 	report := lagReport(time.Now().Add(-2 * time.Second))
-	srv := httptest.NewServer(httpapi.New(env.Store, httpapi.Options{Status: func() lag.Report { return report },
+	srv := httptest.NewServer(httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{Status: func() lag.Report { return report },
 		Consumer: newStatusConsumer(), Rescorer: newStatusRescorer()},
 		func(context.Context) string { return "" }, prometheus.NewRegistry(), zerolog.Nop()))
 	t.Cleanup(srv.Close)

@@ -7,13 +7,25 @@ import (
 	"github.com/alsobought/alsobought/store"
 )
 
-// Store is what a Recommender reads: a customer's histories, the lists of
-// the sources with the popularity list and the repeat counters (one round
-// trip), and the candidates' categories.
-type Store interface {
-	LoadCustomers(ctx context.Context, ids []string) (map[string]store.Customer, error)
-	ReadListsOf(ctx context.Context, want []store.ListRef, popular *store.PopularRef) (store.ListsOf, error)
-	ItemCategories(ctx context.Context, items []string) ([]string, error)
+// Store is what a Recommender reads, one small interface per concept of
+// package store: a customer's histories; the lists of the sources with the
+// popularity list and the repeat counters (one round trip); the candidates'
+// categories.
+type Store struct {
+	Customers interface {
+		Load(ctx context.Context, ids []string) (map[string]store.Customer, error)
+	}
+	Lists interface {
+		ReadMany(ctx context.Context, want []store.ListRef, popular *store.PopularRef) (store.Gathered, error)
+	}
+	Categories interface {
+		ItemCategories(ctx context.Context, items []string) ([]string, error)
+	}
+}
+
+// StoreOf returns the parts of a store a Recommender reads.
+func StoreOf(st *store.Store) Store {
+	return Store{Customers: st.Customers, Lists: st.Lists, Categories: st.Popularity}
 }
 
 // Config of a Recommender.
@@ -67,7 +79,7 @@ type Answer struct {
 func (r *Recommender) Recommend(ctx context.Context, a Ask) (Answer, error) {
 	q := Query{ContextBought: a.ContextBought, ContextViewed: a.ContextViewed, Exclude: a.Exclude, KeepOwned: r.cfg.KeepOwned}
 	if a.Customer != "" {
-		cs, err := r.st.LoadCustomers(ctx, []string{a.Customer})
+		cs, err := r.st.Customers.Load(ctx, []string{a.Customer})
 		if err != nil {
 			return Answer{}, err
 		}
@@ -83,7 +95,7 @@ func (r *Recommender) Recommend(ctx context.Context, a Ask) (Answer, error) {
 // Recommend, without the histories' read). The evaluator, which resolves
 // each customer's plan once for all its methods, asks here.
 func (r *Recommender) ForPlan(ctx context.Context, plan Plan, k int, category string) ([]Recommendation, error) {
-	read, err := r.st.ReadListsOf(ctx, plan.listRefs(), &store.PopularRef{Kind: store.Bought, Category: category})
+	read, err := r.st.Lists.ReadMany(ctx, plan.listRefs(), &store.PopularRef{Kind: store.Bought, Category: category})
 	if err != nil {
 		return nil, err
 	}
@@ -93,11 +105,11 @@ func (r *Recommender) ForPlan(ctx context.Context, plan Plan, k int, category st
 	}
 	req := plan.Request(k, prior)
 	if category != "" {
-		if req.Allow, err = r.categoryFilter(ctx, category, read.Lists); err != nil {
+		if req.Allow, err = r.categoryFilter(ctx, category, read.Related); err != nil {
 			return nil, err
 		}
 	}
-	return Merge(plan.Sources(plan.lists(read.Lists)), req), nil
+	return Merge(plan.Sources(plan.lists(read.Related)), req), nil
 }
 
 // listRefs names the lists of the plan's sources in three blocks: the
@@ -135,7 +147,7 @@ func (r *Recommender) categoryFilter(ctx context.Context, category string, lists
 			}
 		}
 	}
-	cats, err := r.st.ItemCategories(ctx, items)
+	cats, err := r.st.Categories.ItemCategories(ctx, items)
 	if err != nil {
 		return nil, err
 	}

@@ -19,7 +19,7 @@ type memStore struct {
 	listReads  int
 }
 
-func (m *memStore) LoadCustomers(_ context.Context, ids []string) (map[string]store.Customer, error) {
+func (m *memStore) Load(_ context.Context, ids []string) (map[string]store.Customer, error) {
 	out := map[string]store.Customer{}
 	for _, id := range ids {
 		if c, ok := m.customers[id]; ok {
@@ -29,11 +29,11 @@ func (m *memStore) LoadCustomers(_ context.Context, ids []string) (map[string]st
 	return out, nil
 }
 
-func (m *memStore) ReadListsOf(_ context.Context, want []store.ListRef, popular *store.PopularRef) (store.ListsOf, error) {
+func (m *memStore) ReadMany(_ context.Context, want []store.ListRef, popular *store.PopularRef) (store.Gathered, error) {
 	m.listReads++
-	out := store.ListsOf{Lists: make([][]scoring.Related, len(want))}
+	out := store.Gathered{Related: make([][]scoring.Related, len(want))}
 	for i, w := range want {
-		out.Lists[i] = m.lists[w]
+		out.Related[i] = m.lists[w]
 	}
 	if popular != nil {
 		if pl, ok := m.popular[popular.Category]; ok {
@@ -50,6 +50,9 @@ func (m *memStore) ItemCategories(_ context.Context, items []string) ([]string, 
 	}
 	return out, nil
 }
+
+// parts gives a Recommender the memory store as every part of its store.
+func (m *memStore) parts() Store { return Store{Customers: m, Lists: m, Categories: m} }
 
 func shop() *memStore {
 	return &memStore{
@@ -84,7 +87,7 @@ func reasons(recs []Recommendation) map[string]string {
 // round trip, and each recommendation names the source behind it.
 func TestRecommenderReadsEachListForItsSource(t *testing.T) {
 	st := shop()
-	ans, err := New(Config{}, st).Recommend(context.Background(), Ask{Customer: "ann", ContextBought: []string{"basket-jam"}, K: 10})
+	ans, err := New(Config{}, st.parts()).Recommend(context.Background(), Ask{Customer: "ann", ContextBought: []string{"basket-jam"}, K: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +106,7 @@ func TestRecommenderReadsEachListForItsSource(t *testing.T) {
 // TestRecommenderKeepsACategory: with a category, only its items come
 // back, and its popularity list back-fills.
 func TestRecommenderKeepsACategory(t *testing.T) {
-	ans, err := New(Config{}, shop()).Recommend(context.Background(), Ask{Customer: "ann", Category: "tech", K: 10})
+	ans, err := New(Config{}, shop().parts()).Recommend(context.Background(), Ask{Customer: "ann", Category: "tech", K: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +119,7 @@ func TestRecommenderKeepsACategory(t *testing.T) {
 // TestRecommenderWithoutAnythingKnown: an unknown customer without context
 // gets the popular items, and the answer says nothing was known.
 func TestRecommenderWithoutAnythingKnown(t *testing.T) {
-	ans, err := New(Config{}, shop()).Recommend(context.Background(), Ask{Customer: "bob", K: 3})
+	ans, err := New(Config{}, shop().parts()).Recommend(context.Background(), Ask{Customer: "bob", K: 3})
 	if err != nil {
 		t.Fatal(err)
 	}

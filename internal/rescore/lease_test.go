@@ -13,28 +13,38 @@ import (
 
 // otherHoldsPopular is a state where popularity lists are due (the version
 // moved) and another instance holds the popularity lease. It counts the
-// polls (one DirtyBacklog each) and the lease requests.
+// polls (one dirty backlog read each) and the lease requests. The parts the
+// test does not expect to be called are nil interfaces: a call panics.
 type otherHoldsPopular struct {
-	Store         // calls the test does not expect panic
 	polls, leases atomic.Int64
 }
 
-func (s *otherHoldsPopular) ClaimDirty(context.Context, int, time.Time, string, time.Duration) ([]store.DirtyItem, error) {
+type noDirty struct{ *otherHoldsPopular }
+
+func (noDirty) Claim(context.Context, int, time.Time, string, time.Duration) ([]store.DirtyItem, error) {
 	return nil, nil
 }
+func (noDirty) Clear(context.Context, []store.DirtyItem, time.Time) error { return nil }
+func (d noDirty) Backlog(context.Context) (int64, time.Time, error) {
+	d.polls.Add(1)
+	return 0, time.Time{}, nil
+}
 
-func (s *otherHoldsPopular) PopularityVersion(context.Context) (int64, error) { return 7, nil }
+type heldLease struct{ *otherHoldsPopular }
 
-func (s *otherHoldsPopular) TryLease(_ context.Context, name, _ string, _ time.Duration) (bool, error) {
+func (l heldLease) Try(_ context.Context, name, _ string, _ time.Duration) (bool, error) {
 	if name == "popular" {
-		s.leases.Add(1)
+		l.leases.Add(1)
 	}
 	return false, nil
 }
 
-func (s *otherHoldsPopular) DirtyBacklog(context.Context) (int64, time.Time, error) {
-	s.polls.Add(1)
-	return 0, time.Time{}, nil
+type movedPopularity struct{ Popularity }
+
+func (movedPopularity) Version(context.Context) (int64, error) { return 7, nil }
+
+func (s *otherHoldsPopular) state() State {
+	return State{Dirty: noDirty{s}, Leases: heldLease{s}, Popularity: movedPopularity{}}
 }
 
 // TestAnInstanceWithoutThePopularityLeaseAsksOncePerInterval: while
@@ -44,7 +54,7 @@ func (s *otherHoldsPopular) DirtyBacklog(context.Context) (int64, time.Time, err
 // many polls.
 func TestAnInstanceWithoutThePopularityLeaseAsksOncePerInterval(t *testing.T) {
 	st := &otherHoldsPopular{}
-	r, err := New(Config{PollInterval: time.Millisecond}, st, zerolog.Nop(), nil)
+	r, err := New(Config{PollInterval: time.Millisecond}, st.state(), zerolog.Nop(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,22 +23,55 @@ import (
 	"github.com/alsobought/alsobought/store"
 )
 
-// Store is what the re-scorer needs from the state.
-type Store interface {
+// The re-scorer's view of the state, one small interface per concept of
+// package store, so that each can be replaced on its own.
+
+// Lists reads the rows lists are computed from, and writes the lists.
+type Lists interface {
 	ReadRows(ctx context.Context, kind store.ListKind, items []string) (store.RowBatch, error)
-	WriteLists(ctx context.Context, lists []store.List, outbox bool) (store.Pending, error)
+	Write(ctx context.Context, lists []store.List, outbox bool) (store.Pending, error)
+	Scan(ctx context.Context, kind store.ListKind, fn func(items []string) error) error
+}
+
+// Dirty is the set of lists waiting to be re-scored.
+type Dirty interface {
+	Claim(ctx context.Context, n int, markedBefore time.Time, owner string, lease time.Duration) ([]store.DirtyItem, error)
+	Clear(ctx context.Context, items []store.DirtyItem, readAt time.Time) error
+	Backlog(ctx context.Context) (int64, time.Time, error)
+}
+
+// Leases keep a task to one instance at a time.
+type Leases interface {
+	Try(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
+}
+
+// Outbox holds the list changes not yet published on the change feed.
+type Outbox interface {
 	Published(ctx context.Context, p store.Pending) error
-	PendingChanges(ctx context.Context, n int, markedBefore time.Time) ([]string, []string, []store.ListChange, error)
-	ClearPending(ctx context.Context, members, stamps []string) error
-	ClaimDirty(ctx context.Context, n int, markedBefore time.Time, owner string, lease time.Duration) ([]store.DirtyItem, error)
-	TryLease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
-	ClearDirty(ctx context.Context, items []store.DirtyItem, readAt time.Time) error
-	DirtyBacklog(ctx context.Context) (int64, time.Time, error)
-	ScanItems(ctx context.Context, kind store.ListKind, fn func(items []string) error) error
-	PopularityAnchor(ctx context.Context) (time.Time, error)
-	PopularityVersion(ctx context.Context) (int64, error)
-	ReadPopularity(ctx context.Context, kind store.ListKind, anchor time.Time) (store.Popularity, error)
-	WritePopularLists(ctx context.Context, kind store.ListKind, lists []store.PopularList, outbox bool) (store.Pending, error)
+	Pending(ctx context.Context, n int, markedBefore time.Time) ([]store.PendingChange, error)
+	Clear(ctx context.Context, changes []store.PendingChange) error
+}
+
+// Popularity is the popularity counts and lists.
+type Popularity interface {
+	Anchor(ctx context.Context) (time.Time, error)
+	Version(ctx context.Context) (int64, error)
+	Counts(ctx context.Context, kind store.ListKind, anchor time.Time) (store.PopularCounts, error)
+	WriteLists(ctx context.Context, kind store.ListKind, lists []store.PopularList, outbox bool) (store.Pending, error)
+}
+
+// State is what the re-scorer reads and writes.
+type State struct {
+	Lists      Lists
+	Dirty      Dirty
+	Leases     Leases
+	Outbox     Outbox
+	Popularity Popularity
+}
+
+// StateOf returns the parts of a store the re-scorer uses.
+func StateOf(st *store.Store) State {
+	return State{Lists: st.Lists, Dirty: st.Dirty, Leases: st.Leases, Outbox: st.Outbox, Popularity: st.Popularity}
 }
 
 // Defaults for Config.
@@ -53,7 +86,7 @@ const (
 	// DefaultPendingGrace: see Config.PendingGrace.
 	DefaultPendingGrace = 5 * time.Second
 	// ClaimLease is how long a claim on dirty items keeps other instances
-	// off them (store.ClaimDirty). An instance that dies leaves its claimed
+	// off them (store.Dirty.Claim). An instance that dies leaves its claimed
 	// items dirty for at most this long.
 	ClaimLease = 30 * time.Second
 )
@@ -71,7 +104,7 @@ type Config struct {
 	// long plus a poll. Default DefaultMinInterval.
 	MinInterval time.Duration
 	// Feed turns the list change feed on: every list change goes through
-	// the outbox (store.WriteLists), and is published by Publisher when
+	// the outbox (store.Lists.Write), and is published by Publisher when
 	// there is one, else later by a serve process (see Publish).
 	Feed      bool
 	Publisher Publisher
@@ -105,7 +138,7 @@ type Publisher interface {
 // Rescorer recomputes lists.
 type Rescorer struct {
 	cfg     Config
-	st      Store
+	st      State
 	log     zerolog.Logger
 	retries zerolog.Logger // rate-limited: a Redis outage fails every poll
 	metrics *metrics
@@ -156,7 +189,7 @@ func (r *Rescorer) Stats() Stats {
 }
 
 // New builds a Rescorer with defaults filled in.
-func New(cfg Config, st Store, log zerolog.Logger, reg prometheus.Registerer) (*Rescorer, error) {
+func New(cfg Config, st State, log zerolog.Logger, reg prometheus.Registerer) (*Rescorer, error) {
 	if cfg.Method == "" {
 		cfg.Method = scoring.DefaultMethod
 	}
@@ -191,7 +224,7 @@ func (r *Rescorer) Rescore(ctx context.Context, kind store.ListKind, items []str
 		return nil
 	}
 	start := r.now()
-	rb, err := r.st.ReadRows(ctx, kind, items)
+	rb, err := r.st.Lists.ReadRows(ctx, kind, items)
 	if err != nil {
 		return err
 	}
@@ -202,7 +235,7 @@ func (r *Rescorer) Rescore(ctx context.Context, kind store.ListKind, items []str
 			Revision: rb.Revisions[i], Items: r.list(rb, i)}
 		r.metrics.listSize.Observe(float64(len(lists[i].Items)))
 	}
-	pending, err := r.st.WriteLists(ctx, lists, r.cfg.Feed)
+	pending, err := r.st.Lists.Write(ctx, lists, r.cfg.Feed)
 	if err != nil {
 		return err
 	}
@@ -228,7 +261,7 @@ func (r *Rescorer) publish(ctx context.Context, p store.Pending) error {
 		return nil
 	}
 	if len(p.Changes) == 0 {
-		return r.st.Published(ctx, p) // clear what needed no message
+		return r.st.Outbox.Published(ctx, p) // clear what needed no message
 	}
 	if err := r.cfg.Publisher.Publish(ctx, p.Changes); err != nil {
 		r.metrics.errors.Inc()
@@ -236,7 +269,7 @@ func (r *Rescorer) publish(ctx context.Context, p store.Pending) error {
 		r.retries.Warn().Err(err).Int("lists", len(p.Changes)).Msg("publishing list changes failed; they stay in the outbox")
 		return nil
 	}
-	return r.st.Published(ctx, p)
+	return r.st.Outbox.Published(ctx, p)
 }
 
 // PublishPending publishes the current value of every list left in the
@@ -249,18 +282,22 @@ func (r *Rescorer) PublishPending(ctx context.Context) (int, error) {
 	}
 	total := 0
 	for {
-		members, stamps, changes, err := r.st.PendingChanges(ctx, r.cfg.Batch, r.now().Add(-r.cfg.PendingGrace))
-		if err != nil || len(members) == 0 {
+		pending, err := r.st.Outbox.Pending(ctx, r.cfg.Batch, r.now().Add(-r.cfg.PendingGrace))
+		if err != nil || len(pending) == 0 {
 			return total, err
+		}
+		changes := make([]store.ListChange, len(pending))
+		for i, p := range pending {
+			changes[i] = p.ListChange
 		}
 		if err := r.cfg.Publisher.Publish(ctx, changes); err != nil {
 			return total, fmt.Errorf("publish %d pending list changes: %w", len(changes), err)
 		}
-		if err := r.st.ClearPending(ctx, members, stamps); err != nil {
+		if err := r.st.Outbox.Clear(ctx, pending); err != nil {
 			return total, err
 		}
-		total += len(members)
-		if len(members) < r.cfg.Batch {
+		total += len(pending)
+		if len(pending) < r.cfg.Batch {
 			return total, nil
 		}
 	}
@@ -301,7 +338,7 @@ func (r *Rescorer) drain(ctx context.Context, cutoff func() time.Time, rounds in
 	total := 0
 	for ; rounds != 0; rounds-- {
 		readAt := r.now()
-		dirty, err := r.st.ClaimDirty(ctx, r.cfg.Batch, cutoff(), r.owner, ClaimLease)
+		dirty, err := r.st.Dirty.Claim(ctx, r.cfg.Batch, cutoff(), r.owner, ClaimLease)
 		if err != nil || len(dirty) == 0 {
 			return total, err
 		}
@@ -314,7 +351,7 @@ func (r *Rescorer) drain(ctx context.Context, cutoff func() time.Time, rounds in
 				return total, err
 			}
 		}
-		if err := r.st.ClearDirty(ctx, dirty, readAt); err != nil {
+		if err := r.st.Dirty.Clear(ctx, dirty, readAt); err != nil {
 			return total, err
 		}
 		for _, d := range dirty {
@@ -328,22 +365,22 @@ func (r *Rescorer) drain(ctx context.Context, cutoff func() time.Time, rounds in
 // RescorePopular recomputes the popularity lists of both kinds from the
 // day buckets of the window before the anchor.
 func (r *Rescorer) RescorePopular(ctx context.Context) error {
-	version, err := r.st.PopularityVersion(ctx)
+	version, err := r.st.Popularity.Version(ctx)
 	if err != nil {
 		return err
 	}
-	anchor, err := r.st.PopularityAnchor(ctx)
+	anchor, err := r.st.Popularity.Anchor(ctx)
 	if err != nil || anchor.IsZero() {
 		return err
 	}
 	at := r.now().UTC()
 	r.popularAt = r.now() // also after a failure: retried at the next interval, not every poll
 	for _, kind := range []store.ListKind{store.Bought, store.Viewed} {
-		pop, err := r.st.ReadPopularity(ctx, kind, anchor)
+		pop, err := r.st.Popularity.Counts(ctx, kind, anchor)
 		if err != nil {
 			return err
 		}
-		pending, err := r.st.WritePopularLists(ctx, kind, pop.Lists(kind, at), r.cfg.Feed)
+		pending, err := r.st.Popularity.WriteLists(ctx, kind, pop.Lists(kind, at), r.cfg.Feed)
 		if err != nil {
 			return err
 		}
@@ -361,7 +398,7 @@ func (r *Rescorer) popularDue(ctx context.Context) bool {
 	if r.now().Sub(r.popularAt) < DefaultPopularInterval {
 		return false
 	}
-	v, err := r.st.PopularityVersion(ctx)
+	v, err := r.st.Popularity.Version(ctx)
 	return err == nil && v != r.popularVersion
 }
 
@@ -390,7 +427,7 @@ func (r *Rescorer) RescoreAll(ctx context.Context) (int, error) {
 	total := 0
 	for _, kind := range store.ListKinds() {
 		done := make(map[string]struct{})
-		err := r.st.ScanItems(ctx, kind, func(items []string) error {
+		err := r.st.Lists.Scan(ctx, kind, func(items []string) error {
 			todo := items[:0:0]
 			for _, it := range items {
 				if _, ok := done[it]; !ok {
@@ -471,7 +508,7 @@ func (r *Rescorer) Run(ctx context.Context) error {
 // lease. An error counts as not holding it: the task waits for its next
 // turn.
 func (r *Rescorer) lease(ctx context.Context, name string, ttl time.Duration) bool {
-	ok, err := r.st.TryLease(ctx, name, r.owner, ttl)
+	ok, err := r.st.Leases.Try(ctx, name, r.owner, ttl)
 	if err != nil && ctx.Err() == nil {
 		r.metrics.errors.Inc()
 		r.cfg.Errors.Redis()
@@ -481,7 +518,7 @@ func (r *Rescorer) lease(ctx context.Context, name string, ttl time.Duration) bo
 }
 
 func (r *Rescorer) observeBacklog(ctx context.Context) {
-	n, oldest, err := r.st.DirtyBacklog(ctx)
+	n, oldest, err := r.st.Dirty.Backlog(ctx)
 	if err != nil {
 		return
 	}

@@ -22,14 +22,14 @@ func markDirty(t *testing.T, st *store.Store, offset int64, items ...string) {
 		var h delta.History
 		b.Purchase(&h, &delta.History{}, it, offset, 10)
 	}
-	if err := st.ApplyBatch(context.Background(), b, nil, offset, -1); err != nil {
+	if err := st.Batches.Apply(context.Background(), b, nil, offset, -1); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func backlog(t *testing.T, st *store.Store) int64 {
 	t.Helper()
-	n, _, err := st.DirtyBacklog(context.Background())
+	n, _, err := st.Dirty.Backlog(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,16 +42,16 @@ func TestAMarkDuringRescoreKeepsTheItemDirty(t *testing.T) {
 	env := testenv.NewRedis(t)
 	ctx := context.Background()
 	markDirty(t, env.Store, 1, "a", "b")
-	read, err := env.Store.ClaimDirty(ctx, 10, time.Now().Add(time.Hour), "me", time.Minute)
+	read, err := env.Store.Dirty.Claim(ctx, 10, time.Now().Add(time.Hour), "me", time.Minute)
 	if err != nil || len(read) != 2 {
 		t.Fatalf("dirty items %v, %v", read, err)
 	}
 	markDirty(t, env.Store, 2, "a") // lands while a and b are being re-scored
 	readAt := time.Now().Add(time.Second).Truncate(time.Millisecond)
-	if err := env.Store.ClearDirty(ctx, read, readAt); err != nil {
+	if err := env.Store.Dirty.Clear(ctx, read, readAt); err != nil {
 		t.Fatal(err)
 	}
-	left, err := env.Store.ClaimDirty(ctx, 10, time.Now().Add(time.Hour), "me", time.Minute)
+	left, err := env.Store.Dirty.Claim(ctx, 10, time.Now().Add(time.Hour), "me", time.Minute)
 	if err != nil || len(left) != 1 || left[0].Item != "a" {
 		t.Fatalf("after clearing, dirty = %v (%v); want only a", left, err)
 	}
@@ -70,11 +70,11 @@ func TestClaimsShareDirtyItems(t *testing.T) {
 	ctx := context.Background()
 	markDirty(t, env.Store, 1, "a", "b", "c", "d", "e")
 	far := time.Now().Add(time.Hour)
-	first, err := env.Store.ClaimDirty(ctx, 3, far, "one", 300*time.Millisecond)
+	first, err := env.Store.Dirty.Claim(ctx, 3, far, "one", 300*time.Millisecond)
 	if err != nil || len(first) != 3 {
 		t.Fatalf("first claim: %v, %v", first, err)
 	}
-	second, err := env.Store.ClaimDirty(ctx, 10, far, "two", time.Minute)
+	second, err := env.Store.Dirty.Claim(ctx, 10, far, "two", time.Minute)
 	if err != nil || len(second) != 2 {
 		t.Fatalf("second claim: %v, %v; want the 2 items the first left", second, err)
 	}
@@ -85,22 +85,22 @@ func TestClaimsShareDirtyItems(t *testing.T) {
 		}
 		seen[d.Item] = true
 	}
-	if again, err := env.Store.ClaimDirty(ctx, 10, far, "two", time.Minute); err != nil || len(again) != 2 {
+	if again, err := env.Store.Dirty.Claim(ctx, 10, far, "two", time.Minute); err != nil || len(again) != 2 {
 		t.Fatalf("an owner claims its own items again (a retry after a failed round): %v, %v", again, err)
 	}
 	// "one" dies without clearing; its claims expire.
 	time.Sleep(400 * time.Millisecond)
-	taken, err := env.Store.ClaimDirty(ctx, 10, far, "three", time.Minute)
+	taken, err := env.Store.Dirty.Claim(ctx, 10, far, "three", time.Minute)
 	if err != nil || len(taken) != 3 {
 		t.Fatalf("after the dead owner's claims expired: %v, %v; want its 3 items", taken, err)
 	}
-	if err := env.Store.ClearDirty(ctx, append(taken, second...), time.Now()); err != nil {
+	if err := env.Store.Dirty.Clear(ctx, append(taken, second...), time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if n, _, err := env.Store.DirtyBacklog(ctx); err != nil || n != 0 {
+	if n, _, err := env.Store.Dirty.Backlog(ctx); err != nil || n != 0 {
 		t.Fatalf("backlog %d, %v after clearing everything", n, err)
 	}
-	if n, err := env.Store.Client().HLen(ctx, env.Store.Keys().DirtyClaims()).Result(); err != nil || n != 0 {
+	if n, err := env.Store.Client().HLen(ctx, env.Store.Keys().DirtyClaims).Result(); err != nil || n != 0 {
 		t.Fatalf("%d claims left after clearing (%v): claims must not leak", n, err)
 	}
 }
@@ -114,12 +114,12 @@ func TestLeaseRunsATaskOncePerTTL(t *testing.T) {
 		owner string
 		want  bool
 	}{{"one", true}, {"two", false}, {"one", true}} {
-		if got, err := env.Store.TryLease(ctx, "sweep", tc.owner, 300*time.Millisecond); err != nil || got != tc.want {
-			t.Fatalf("TryLease(%s) = %v, %v; want %v", tc.owner, got, err, tc.want)
+		if got, err := env.Store.Leases.Try(ctx, "sweep", tc.owner, 300*time.Millisecond); err != nil || got != tc.want {
+			t.Fatalf("Leases.Try(%s) = %v, %v; want %v", tc.owner, got, err, tc.want)
 		}
 	}
 	time.Sleep(400 * time.Millisecond)
-	if got, err := env.Store.TryLease(ctx, "sweep", "two", time.Minute); err != nil || !got {
+	if got, err := env.Store.Leases.Try(ctx, "sweep", "two", time.Minute); err != nil || !got {
 		t.Fatalf("after expiry, two takes the lease: %v, %v", got, err)
 	}
 }
@@ -128,7 +128,7 @@ func TestLeaseRunsATaskOncePerTTL(t *testing.T) {
 // until it is MinInterval old, then re-scores and clears it.
 func TestRowsAreRescoredAtMostOncePerMinInterval(t *testing.T) {
 	env := testenv.NewRedis(t)
-	rs, err := rescore.New(rescore.Config{MinInterval: 2 * time.Second, PollInterval: 20 * time.Millisecond}, env.Store, zerolog.Nop(), nil)
+	rs, err := rescore.New(rescore.Config{MinInterval: 2 * time.Second, PollInterval: 20 * time.Millisecond}, rescore.StateOf(env.Store), zerolog.Nop(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func TestStatsSayWhatTheRescorerDid(t *testing.T) {
 	env := testenv.NewRedis(t)
 	ctx := context.Background()
 	markDirty(t, env.Store, 1, "a", "b", "c")
-	rs, err := rescore.New(rescore.Config{PollInterval: 10 * time.Millisecond}, env.Store, zerolog.Nop(), nil)
+	rs, err := rescore.New(rescore.Config{PollInterval: 10 * time.Millisecond}, rescore.StateOf(env.Store), zerolog.Nop(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

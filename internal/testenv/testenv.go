@@ -155,7 +155,7 @@ func newEnv(t testing.TB, redisAddr string, mode store.Mode) *Env {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		_, _ = st.DeleteState(ctx)
+		_, _ = st.State.Delete(ctx)
 		st.Close()
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -166,7 +166,7 @@ func newState(ctx context.Context, cfg *Config, kind string) (*state, error) {
 func (s *state) cleanup(feed bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	_, err := s.st.DeleteState(ctx)
+	_, err := s.st.State.Delete(ctx)
 	if terr := kafkaadmin.DeleteTopics(ctx, s.cfg.Brokers, s.topics(feed)...); terr != nil && err == nil {
 		err = terr
 	}
@@ -197,14 +197,14 @@ func (s *state) waitCaughtUp(ctx context.Context, c *child) (caughtUp, error) {
 	var at caughtUp
 	deadline := time.Now().Add(s.cfg.Timeout)
 	for {
-		lag, err := consumer.AppliedLag(ctx, s.cfg.Brokers, s.topic, s.st)
+		lag, err := consumer.AppliedLag(ctx, s.cfg.Brokers, s.topic, s.st.Batches)
 		if err == nil && lag == 0 {
 			now := time.Now()
 			if at.applied.IsZero() {
 				at.applied = now
 			}
 			var dirty int64
-			if dirty, _, err = s.st.DirtyBacklog(ctx); err == nil && dirty == 0 {
+			if dirty, _, err = s.st.Dirty.Backlog(ctx); err == nil && dirty == 0 {
 				at.rescored = now
 				return at, nil
 			}

@@ -25,7 +25,7 @@ type IncrementalReport struct {
 	Customers     int    `json:"customers"`
 	Items         int    `json:"items"`
 
-	// Batch: oracle.Build of every event, WriteState, RescoreAll, into an
+	// Batch: oracle.Build of every event, State.Write, RescoreAll, into an
 	// empty prefix, timed in this process.
 	BatchSeconds        float64 `json:"batch_seconds"`
 	BatchBuildSeconds   float64 `json:"batch_build_seconds"`
@@ -162,7 +162,7 @@ func runBatch(ctx context.Context, cfg *Config, evs []event.Event, rep *Incremen
 	defer func() {
 		dctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		if _, err := st.DeleteState(dctx); err != nil {
+		if _, err := st.State.Delete(dctx); err != nil {
 			cfg.logf("cleanup: %v", err)
 		}
 		st.Close()
@@ -189,7 +189,7 @@ func runBatch(ctx context.Context, cfg *Config, evs []event.Event, rep *Incremen
 }
 
 // rebuild does what `alsobought bootstrap` does into an empty prefix:
-// oracle.Build, WriteState, RescoreAll (with the outbox off, as the feed
+// oracle.Build, State.Write, RescoreAll (with the outbox off, as the feed
 // is off). It returns the time of each of the three steps and the lists
 // re-scored.
 func rebuild(ctx context.Context, cfg *Config, st *store.Store, evs []event.Event) ([3]time.Duration, int, error) {
@@ -198,11 +198,11 @@ func rebuild(ctx context.Context, cfg *Config, st *store.Store, evs []event.Even
 	o := oracle.Build(evs, cfg.Oracle)
 	took[0] = time.Since(t)
 	t = time.Now()
-	if err := st.WriteState(ctx, o.Snapshot()); err != nil {
+	if err := st.State.Write(ctx, o.Snapshot()); err != nil {
 		return took, 0, err
 	}
 	took[1] = time.Since(t)
-	rs, err := rescore.New(rescore.Config{Method: cfg.Method, Rules: cfg.Rules}, st, zerolog.Nop(), nil)
+	rs, err := rescore.New(rescore.Config{Method: cfg.Method, Rules: cfg.Rules}, rescore.StateOf(st), zerolog.Nop(), nil)
 	if err != nil {
 		return took, 0, err
 	}

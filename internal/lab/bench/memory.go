@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/alsobought/alsobought/store/schema"
 )
 
 // memory is the Redis memory of one state, from MEMORY USAGE of every key
@@ -21,13 +23,13 @@ type memory struct {
 // (cust), a per-item key (rows and related lists), or a shared one (global
 // hashes, popularity buckets and lists, dirty set, outbox, metadata).
 func keyClass(prefix, key string) string {
-	rest, ok := strings.CutPrefix(key, prefix+":")
+	keys := schema.NewKeys(prefix)
 	switch {
-	case !ok:
+	case !strings.HasPrefix(key, prefix+":"):
 		return ""
-	case strings.HasPrefix(rest, "cust:"):
+	case keys.IsCustomer(key):
 		return "customer"
-	case strings.HasPrefix(rest, "row:"), strings.HasPrefix(rest, "rel:"):
+	case keys.IsItem(key):
 		return "item"
 	default:
 		return "global"

@@ -144,7 +144,7 @@ func Run(ctx context.Context, events []event.Event, cfg Config, t Trainer) (*Rep
 		} else {
 			cases = customerCases(events[before:after], model)
 		}
-		served := recommend.New(recommend.Config{KeepOwned: cfg.KeepOwned}, modelStore{model: model, served: cfg.Served})
+		served := recommend.New(recommend.Config{KeepOwned: cfg.KeepOwned}, modelStore{model: model, served: cfg.Served}.parts())
 		for _, c := range cases {
 			q := c.query
 			q.KeepOwned = cfg.KeepOwned

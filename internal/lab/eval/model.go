@@ -9,6 +9,7 @@ import (
 	"github.com/alsobought/alsobought/event"
 	"github.com/alsobought/alsobought/internal/delta"
 	"github.com/alsobought/alsobought/internal/lab/oracle"
+	"github.com/alsobought/alsobought/internal/recommend"
 	"github.com/alsobought/alsobought/scoring"
 	"github.com/alsobought/alsobought/store"
 )
@@ -133,7 +134,12 @@ type modelStore struct {
 	served scoring.Method
 }
 
-func (s modelStore) LoadCustomers(_ context.Context, ids []string) (map[string]store.Customer, error) {
+// parts gives a Recommender the model as every part of its store.
+func (s modelStore) parts() recommend.Store {
+	return recommend.Store{Customers: s, Lists: s, Categories: s}
+}
+
+func (s modelStore) Load(_ context.Context, ids []string) (map[string]store.Customer, error) {
 	out := make(map[string]store.Customer, len(ids))
 	for _, id := range ids {
 		bought, viewed := s.model.History(id)
@@ -142,14 +148,14 @@ func (s modelStore) LoadCustomers(_ context.Context, ids []string) (map[string]s
 	return out, nil
 }
 
-func (s modelStore) ReadListsOf(_ context.Context, want []store.ListRef, popular *store.PopularRef) (store.ListsOf, error) {
-	out := store.ListsOf{Lists: make([][]scoring.Related, len(want))}
+func (s modelStore) ReadMany(_ context.Context, want []store.ListRef, popular *store.PopularRef) (store.Gathered, error) {
+	out := store.Gathered{Related: make([][]scoring.Related, len(want))}
 	for i, w := range want {
-		out.Lists[i] = s.model.List(w.Kind, s.served, w.Item)
+		out.Related[i] = s.model.List(w.Kind, s.served, w.Item)
 	}
 	if popular != nil {
 		if popular.Category != "" {
-			return store.ListsOf{}, fmt.Errorf("popularity of category %q: the evaluation models keep only the overall lists", popular.Category)
+			return store.Gathered{}, fmt.Errorf("popularity of category %q: the evaluation models keep only the overall lists", popular.Category)
 		}
 		pl := s.model.Popular(popular.Kind)
 		out.Popular, out.Repeats = &pl, s.model.Repeats()

@@ -15,6 +15,7 @@ import (
 	"github.com/alsobought/alsobought/internal/delta"
 	"github.com/alsobought/alsobought/scoring"
 	"github.com/alsobought/alsobought/store"
+	"github.com/alsobought/alsobought/store/schema"
 )
 
 // Settings are the state-shaping settings the oracle follows.
@@ -41,7 +42,7 @@ type State struct {
 	// Anchor is the latest event time applied; Popular the counts of each
 	// kind (Bought, Viewed) in the popularity window before it.
 	Anchor  time.Time
-	Popular map[store.ListKind]store.Popularity
+	Popular map[store.ListKind]store.PopularCounts
 	// Buckets are the popularity day buckets of the window (kind -> day ->
 	// field -> count, fields as stored), and ItemCategories the category of
 	// each item's latest event with one: bootstrap writes both.
@@ -121,15 +122,15 @@ func Build(events []event.Event, set Settings) *State {
 
 // popularity counts each kind's events in the days of the window before
 // the anchor (docs/DESIGN.md section 3), also per day.
-func popularity(events []event.Event, anchor time.Time) (map[store.ListKind]store.Popularity, map[store.ListKind]map[string]map[string]int64) {
+func popularity(events []event.Event, anchor time.Time) (map[store.ListKind]store.PopularCounts, map[store.ListKind]map[string]map[string]int64) {
 	window := map[string]bool{}
 	for _, d := range store.WindowDays(anchor) {
 		window[d] = true
 	}
-	out := map[store.ListKind]store.Popularity{store.Bought: store.NewPopularity(anchor), store.Viewed: store.NewPopularity(anchor)}
+	out := map[store.ListKind]store.PopularCounts{store.Bought: store.NewPopularCounts(anchor), store.Viewed: store.NewPopularCounts(anchor)}
 	buckets := map[store.ListKind]map[string]map[string]int64{store.Bought: {}, store.Viewed: {}}
 	for _, e := range events {
-		day := delta.PopularityDay(e.Time)
+		day := schema.Day(e.Time)
 		if !window[day] {
 			continue
 		}
@@ -145,7 +146,7 @@ func popularity(events []event.Event, anchor time.Time) (map[store.ListKind]stor
 		}
 		b[e.ItemID]++
 		if e.Category != "" {
-			b[delta.CategoryField(e.Category, e.ItemID)]++
+			b[schema.CategoryField(e.Category, e.ItemID)]++
 		}
 		p.Overall[e.ItemID]++
 		if e.Category != "" {
@@ -263,7 +264,7 @@ func (s *State) Snapshot() *store.Snapshot {
 }
 
 // FromSnapshot returns the counters and histories of a state read from
-// Redis (store.ReadSnapshot) as a State, so that lists of any method can be
+// Redis (store.State.Snapshot) as a State, so that lists of any method can be
 // computed from streamed counters exactly as from the oracle's own. The
 // popularity fields stay empty: a snapshot holds popularity lists, not
 // counts.

@@ -14,6 +14,7 @@ import (
 	"github.com/alsobought/alsobought/internal/lab/oracle"
 	"github.com/alsobought/alsobought/scoring"
 	"github.com/alsobought/alsobought/store"
+	"github.com/alsobought/alsobought/store/schema"
 )
 
 // ScoreTolerance is the relative tolerance for list scores.
@@ -114,12 +115,12 @@ func CompareState(want *oracle.State, got *store.Snapshot) *Report {
 		compareCounters(r, c.prefix+"h", histKeyed(c.want.Hist), histKeyed(c.got.Hist))
 		compareCounters(r, c.prefix+"B", map[string]map[string]int64{"": c.want.Buyers}, map[string]map[string]int64{"": c.got.Buyers})
 		compareCounters(r, c.prefix+"totals",
-			map[string]map[string]int64{"": {"T": c.want.Totals.Total, "C": c.want.Totals.Customers}},
-			map[string]map[string]int64{"": {"T": c.got.Totals.Total, "C": c.got.Totals.Customers}})
+			map[string]map[string]int64{"": {schema.FieldTotal: c.want.Totals.Total, schema.FieldCustomers: c.want.Totals.Customers}},
+			map[string]map[string]int64{"": {schema.FieldTotal: c.got.Totals.Total, schema.FieldCustomers: c.got.Totals.Customers}})
 	}
 	compareCounters(r, "repeats",
-		map[string]map[string]int64{"": {"P": want.Repeats.Purchases, "R": want.Repeats.Repeats}},
-		map[string]map[string]int64{"": {"P": got.Repeats.Purchases, "R": got.Repeats.Repeats}})
+		map[string]map[string]int64{"": {schema.FieldPurchases: want.Repeats.Purchases, schema.FieldRepeats: want.Repeats.Repeats}},
+		map[string]map[string]int64{"": {schema.FieldPurchases: got.Repeats.Purchases, schema.FieldRepeats: got.Repeats.Repeats}})
 	compareCounters(r, "M", want.ViewedBought, got.ViewedBought)
 	compareCounters(r, "M_X", map[string]map[string]int64{"": want.ViewedTotal}, map[string]map[string]int64{"": got.ViewedTotal})
 

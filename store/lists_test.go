@@ -10,10 +10,10 @@ import (
 	"github.com/alsobought/alsobought/store"
 )
 
-// TestReadListsOfReusesAnUnchangedPopularList: the popularity list every
+// TestReadManyReusesAnUnchangedPopularList: the popularity list every
 // request reads is decoded again only when its stored JSON changed; the
 // repeat-purchase counters come in the same round trip.
-func TestReadListsOfReusesAnUnchangedPopularList(t *testing.T) {
+func TestReadManyReusesAnUnchangedPopularList(t *testing.T) {
 	env := testenv.NewRedis(t)
 	ctx := context.Background()
 	purchases(t, env.Store, 0, [2]string{"c1", "milk"}, [2]string{"c1", "milk"}, [2]string{"c2", "tea"})
@@ -21,13 +21,13 @@ func TestReadListsOfReusesAnUnchangedPopularList(t *testing.T) {
 		t.Helper()
 		l := store.PopularList{Version: store.ListEncodingVersion, Kind: store.Bought, Days: scoring.PopularityDays,
 			ComputedAt: time.Now().UTC(), Items: items, Total: 3, Distinct: 2}
-		if _, err := env.Store.WritePopularLists(ctx, store.Bought, []store.PopularList{l}, false); err != nil {
+		if _, err := env.Store.Popularity.WriteLists(ctx, store.Bought, []store.PopularList{l}, false); err != nil {
 			t.Fatal(err)
 		}
 	}
 	read := func() (*store.PopularList, store.Repeats) {
 		t.Helper()
-		got, err := env.Store.ReadListsOf(ctx, nil, &store.PopularRef{Kind: store.Bought})
+		got, err := env.Store.Lists.ReadMany(ctx, nil, &store.PopularRef{Kind: store.Bought})
 		if err != nil || got.Popular == nil {
 			t.Fatalf("read: %v, %v", got.Popular, err)
 		}

@@ -6,14 +6,22 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/alsobought/alsobought/internal/delta"
 	"github.com/alsobought/alsobought/scoring"
+	"github.com/alsobought/alsobought/store/schema"
 )
+
+// Popularity is the popularity counts and lists: the consumer counts
+// events in day buckets (Batches.Apply), the re-scorer sums the buckets of
+// the window into lists, and readers read the lists and the items'
+// categories.
+type Popularity struct {
+	c      *conn
+	outbox *Outbox
+}
 
 // PopularListSize is how many items a stored popularity list holds.
 const PopularListSize = 100
@@ -35,16 +43,16 @@ type PopularList struct {
 	Distinct int64 `json:"distinct"`
 }
 
-// Popularity holds the counts of a kind in the window: overall and per
+// PopularCounts holds the counts of a kind in the window: overall and per
 // category.
-type Popularity struct {
+type PopularCounts struct {
 	Anchor     time.Time
 	Overall    map[string]int64
 	ByCategory map[string]map[string]int64
 }
 
 // Lists returns the popularity lists of the counts.
-func (p Popularity) Lists(kind ListKind, at time.Time) []PopularList {
+func (p PopularCounts) Lists(kind ListKind, at time.Time) []PopularList {
 	mk := func(cat string, counts map[string]int64) PopularList {
 		l := PopularList{Version: ListEncodingVersion, Kind: kind, Category: cat, Anchor: p.Anchor.UTC(),
 			Days: scoring.PopularityDays, ComputedAt: at, Items: scoring.TopPopular(counts, PopularListSize)}
@@ -64,13 +72,12 @@ func (p Popularity) Lists(kind ListKind, at time.Time) []PopularList {
 }
 
 // AddBucket adds a day bucket's fields (as stored) to the counts.
-func (p *Popularity) AddBucket(fields map[string]int64) {
+func (p *PopularCounts) AddBucket(fields map[string]int64) {
 	for f, n := range fields {
-		if strings.HasPrefix(f, "#") {
+		if schema.IsFenceField(f) {
 			continue
 		}
-		if rest, ok := strings.CutPrefix(f, "c|"); ok {
-			cat, item, _ := strings.Cut(rest, "|")
+		if cat, item, ok := schema.ParseCategoryField(f); ok {
 			if p.ByCategory[cat] == nil {
 				p.ByCategory[cat] = map[string]int64{}
 			}
@@ -81,9 +88,9 @@ func (p *Popularity) AddBucket(fields map[string]int64) {
 	}
 }
 
-// NewPopularity returns empty counts for an anchor.
-func NewPopularity(anchor time.Time) Popularity {
-	return Popularity{Anchor: anchor, Overall: map[string]int64{}, ByCategory: map[string]map[string]int64{}}
+// NewPopularCounts returns empty counts for an anchor.
+func NewPopularCounts(anchor time.Time) PopularCounts {
+	return PopularCounts{Anchor: anchor, Overall: map[string]int64{}, ByCategory: map[string]map[string]int64{}}
 }
 
 // WindowDays returns the bucket days of the window ending with the
@@ -91,14 +98,14 @@ func NewPopularity(anchor time.Time) Popularity {
 func WindowDays(anchor time.Time) []string {
 	days := make([]string, scoring.PopularityDays)
 	for i := range days {
-		days[i] = delta.PopularityDay(anchor.AddDate(0, 0, i-scoring.PopularityDays+1))
+		days[i] = schema.Day(anchor.AddDate(0, 0, i-scoring.PopularityDays+1))
 	}
 	return days
 }
 
-// PopularityAnchor returns the latest event time applied (zero when none).
-func (s *Store) PopularityAnchor(ctx context.Context) (time.Time, error) {
-	v, err := s.rdb.HGet(ctx, s.keys.PopularityState(), popAnchorField).Int64()
+// Anchor returns the latest event time applied (zero when none).
+func (s *Popularity) Anchor(ctx context.Context) (time.Time, error) {
+	v, err := s.c.rdb.HGet(ctx, s.c.keys.PopularityState, schema.FieldAnchor).Int64()
 	if errors.Is(err, redis.Nil) {
 		return time.Time{}, nil
 	}
@@ -108,10 +115,10 @@ func (s *Store) PopularityAnchor(ctx context.Context) (time.Time, error) {
 	return time.UnixMilli(v).UTC(), nil
 }
 
-// PopularityVersion changes whenever a batch counted events: the
+// Version changes whenever a batch counted events: the
 // re-scorer recomputes the popularity lists only then.
-func (s *Store) PopularityVersion(ctx context.Context) (int64, error) {
-	v, err := s.rdb.HGet(ctx, s.keys.PopularityState(), popVersionField).Int64()
+func (s *Popularity) Version(ctx context.Context) (int64, error) {
+	v, err := s.c.rdb.HGet(ctx, s.c.keys.PopularityState, schema.FieldPopularityVersion).Int64()
 	if errors.Is(err, redis.Nil) {
 		return 0, nil
 	}
@@ -121,26 +128,26 @@ func (s *Store) PopularityVersion(ctx context.Context) (int64, error) {
 	return v, nil
 }
 
-// ReadPopularity sums a kind's day buckets of the window before the anchor,
-// in one round trip.
-func (s *Store) ReadPopularity(ctx context.Context, kind ListKind, anchor time.Time) (Popularity, error) {
+// Counts sums a kind's day buckets of the window before the anchor, in one
+// round trip.
+func (s *Popularity) Counts(ctx context.Context, kind ListKind, anchor time.Time) (PopularCounts, error) {
 	days := WindowDays(anchor)
-	cmds, err := s.execPipeline(ctx, "read popularity", func(p redis.Pipeliner) {
+	cmds, err := s.c.read(ctx, "read popularity", func(p redis.Pipeliner) {
 		for _, d := range days {
-			p.HGetAll(ctx, s.keys.Popularity(kind, d))
+			p.HGetAll(ctx, s.c.keys.Popularity(kind, d))
 		}
 	})
 	if err != nil {
-		return Popularity{}, err
+		return PopularCounts{}, err
 	}
-	pop := NewPopularity(anchor)
+	pop := NewPopularCounts(anchor)
 	for i, d := range days {
 		fields := cmds[i].(*redis.MapStringStringCmd).Val()
 		counts := make(map[string]int64, len(fields))
 		for f, v := range fields {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil {
-				return Popularity{}, fmt.Errorf("popularity bucket %s field %q=%q is not an integer", d, f, v)
+				return PopularCounts{}, fmt.Errorf("popularity bucket %s field %q=%q is not an integer", d, f, v)
 			}
 			counts[f] = n
 		}
@@ -149,18 +156,18 @@ func (s *Store) ReadPopularity(ctx context.Context, kind ListKind, anchor time.T
 	return pop, nil
 }
 
-// WritePopularLists replaces a kind's popularity lists: the overall one and
+// WriteLists replaces a kind's popularity lists: the overall one and
 // one per category given, and deletes the category lists not given. It also
 // deletes the day buckets before the window. With
 // outbox, the changes are marked pending first and returned to publish
 // (deleted category lists as tombstones).
-func (s *Store) WritePopularLists(ctx context.Context, kind ListKind, lists []PopularList, outbox bool) (Pending, error) {
-	index := s.keys.PopularCategories(kind)
-	old, err := s.rdb.SMembers(ctx, index).Result()
+func (s *Popularity) WriteLists(ctx context.Context, kind ListKind, lists []PopularList, outbox bool) (Pending, error) {
+	index := s.c.keys.PopularCategories(kind)
+	old, err := s.c.rdb.SMembers(ctx, index).Result()
 	if err != nil {
 		return Pending{}, fmt.Errorf("read popular categories: %w", err)
 	}
-	days, err := s.rdb.SMembers(ctx, s.keys.PopularityDays(kind)).Result()
+	days, err := s.c.rdb.SMembers(ctx, s.c.keys.PopularityDays(kind)).Result()
 	if err != nil {
 		return Pending{}, fmt.Errorf("read popularity days: %w", err)
 	}
@@ -183,26 +190,26 @@ func (s *Store) WritePopularLists(ctx context.Context, kind ListKind, lists []Po
 	}
 	if outbox {
 		for i, l := range lists {
-			pending.members = append(pending.members, popularMember(kind, l.Category))
+			pending.members = append(pending.members, schema.PopularMember(kind, l.Category))
 			pending.Changes = append(pending.Changes, ListChange{Key: PopularFeedKey(kind, l.Category), Value: bufs[i]})
 		}
 		for _, c := range gone {
-			pending.members = append(pending.members, popularMember(kind, c))
+			pending.members = append(pending.members, schema.PopularMember(kind, c))
 			pending.Changes = append(pending.Changes, ListChange{Key: PopularFeedKey(kind, c)})
 		}
-		if pending.stamp, err = s.markPending(ctx, pending.members); err != nil {
+		if pending.stamp, err = s.outbox.mark(ctx, pending.members); err != nil {
 			return Pending{}, err
 		}
 	}
-	_, err = s.execWrites(ctx, "write popular lists", func(p redis.Pipeliner) {
+	_, err = s.c.write(ctx, "write popular lists", func(p redis.Pipeliner) {
 		for i, l := range lists {
-			p.Set(ctx, s.keys.Popular(kind, l.Category), bufs[i], 0)
+			p.Set(ctx, s.c.keys.Popular(kind, l.Category), bufs[i], 0)
 			if l.Category != "" {
 				p.SAdd(ctx, index, l.Category)
 			}
 		}
 		for _, c := range gone {
-			p.Del(ctx, s.keys.Popular(kind, c))
+			p.Del(ctx, s.c.keys.Popular(kind, c))
 			p.SRem(ctx, index, c)
 		}
 		// Buckets before the window are never read again: the anchor only
@@ -211,8 +218,8 @@ func (s *Store) WritePopularLists(ctx context.Context, kind ListKind, lists []Po
 			first := WindowDays(anchor)[0]
 			for _, d := range days {
 				if d < first {
-					p.Del(ctx, s.keys.Popularity(kind, d))
-					p.SRem(ctx, s.keys.PopularityDays(kind), d)
+					p.Del(ctx, s.c.keys.Popularity(kind, d))
+					p.SRem(ctx, s.c.keys.PopularityDays(kind), d)
 				}
 			}
 		}
@@ -221,9 +228,9 @@ func (s *Store) WritePopularLists(ctx context.Context, kind ListKind, lists []Po
 	return pending, err
 }
 
-// ReadPopular returns a stored popularity list (category "" for overall).
-func (s *Store) ReadPopular(ctx context.Context, kind ListKind, category string) (PopularList, error) {
-	raw, err := s.rdb.Get(ctx, s.keys.Popular(kind, category)).Bytes()
+// ReadList returns a stored popularity list (category "" for overall).
+func (s *Popularity) ReadList(ctx context.Context, kind ListKind, category string) (PopularList, error) {
+	raw, err := s.c.rdb.Get(ctx, s.c.keys.Popular(kind, category)).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return PopularList{}, ErrNotFound
 	}
@@ -237,8 +244,19 @@ func (s *Store) ReadPopular(ctx context.Context, kind ListKind, category string)
 	return l, nil
 }
 
-// Fields of the popularity state hash.
-const (
-	popAnchorField  = "anchor"
-	popVersionField = "version"
-)
+// ItemCategories returns the category of each item ("" when unknown), in
+// one round trip.
+func (s *Popularity) ItemCategories(ctx context.Context, items []string) ([]string, error) {
+	if len(items) == 0 {
+		return nil, nil
+	}
+	vals, err := s.c.rdb.HMGet(ctx, s.c.keys.ItemCategories, items...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read item categories: %w", err)
+	}
+	out := make([]string, len(items))
+	for i, v := range vals {
+		out[i], _ = v.(string)
+	}
+	return out, nil
+}

@@ -1,0 +1,259 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/alsobought/alsobought/internal/delta"
+	"github.com/alsobought/alsobought/store/schema"
+)
+
+// Batches is the consumer's side of the state: it reads what a batch of
+// one partition needs and writes the batch in fenced steps, and it keeps
+// each partition's progress.
+type Batches struct{ c *conn }
+
+// BatchState is what a consumer reads before it computes a batch.
+type BatchState struct {
+	Customers map[string]Customer // by id; unknown customers have an empty state
+	Progress  int64               // the partition's stored progress, -1 when none
+}
+
+// LoadState reads, in one round trip, the given customers and the stored
+// progress of partition (none when partition < 0). The consumer compares
+// the progress with what it recorded itself: a Redis that lost
+// acknowledged writes (a crash with AOF everysec, a failover to a replica
+// that lagged) shows an older progress, and the consumer must re-read from
+// there.
+func (b *Batches) LoadState(ctx context.Context, partition int, ids []string) (BatchState, error) {
+	return loadBatchState(ctx, b.c, partition, ids)
+}
+
+func loadBatchState(ctx context.Context, c *conn, partition int, ids []string) (BatchState, error) {
+	var progress *redis.StringCmd
+	cmds, err := c.read(ctx, "load customers", func(p redis.Pipeliner) {
+		for _, id := range ids {
+			p.HGetAll(ctx, c.keys.Customer(id))
+		}
+		if partition >= 0 {
+			progress = p.HGet(ctx, c.keys.Progress, schema.PartitionField(partition))
+		}
+	})
+	if err != nil {
+		return BatchState{}, err
+	}
+	bs := BatchState{Customers: make(map[string]Customer, len(ids)), Progress: -1}
+	for i, id := range ids {
+		cu, err := parseCustomer(cmds[i].(*redis.MapStringStringCmd).Val())
+		if err != nil {
+			return BatchState{}, fmt.Errorf("customer %s: %w", id, err)
+		}
+		bs.Customers[id] = cu
+	}
+	if progress != nil && progress.Err() == nil {
+		if bs.Progress, err = strconv.ParseInt(progress.Val(), 10, 64); err != nil {
+			return BatchState{}, fmt.Errorf("progress of partition %d: %q is not an offset", partition, progress.Val())
+		}
+	}
+	return bs, nil
+}
+
+// CustomerUpdate is the new state of a customer after a batch.
+type CustomerUpdate struct {
+	ID        string
+	Purchases delta.History
+	Views     delta.History
+	Recent    delta.Recent
+	Offset    int64 // offset of the customer's last event in the batch
+}
+
+// Apply writes a batch of one partition in fenced steps, each one
+// pipeline acknowledged before the next starts: the counter changes and
+// dirty marks, then the customers' new states, then the partition's
+// progress. A crash between steps is repaired by re-consuming the batch:
+// the counter fences skip what was applied, and customers whose state was
+// written skip their events.
+//
+// recorded is the partition's progress the batch was computed on (-1:
+// none). A Redis that restarts or fails over loses a suffix of the writes it
+// acknowledged, and go-redis reconnects without telling: a later step would
+// then land on a state that lacks earlier steps or earlier batches, and the
+// watermarks it raises would hide that gap for good. So every write is
+// guarded (batchGuard): the first step's scripts check that the stored
+// progress is not below recorded (else a *ProgressLostError: re-read the
+// partition from the stored progress), and each step ends with a marker
+// that the next step's scripts require (else ErrBatchLost: apply the batch
+// again).
+func (b *Batches) Apply(ctx context.Context, batch *delta.Batch, customers []CustomerUpdate, lastOffset, recorded int64) error {
+	c, keys := b.c, b.c.keys
+	wm := schema.WatermarkField(batch.Partition)
+	pf := schema.PartitionField(batch.Partition)
+	batchID := strconv.FormatInt(lastOffset, 10) + "." + strconv.FormatUint(rand.Uint64(), 36)
+	guardKey, guard := keys.Progress, guardProgress+strconv.FormatInt(recorded, 10)
+	step := 0
+	// runStep writes one step and its marker, and makes the marker the
+	// guard of what follows.
+	runStep := func(what string, fill func(p redis.Pipeliner)) error {
+		step++
+		marker := batchID + "." + strconv.Itoa(step)
+		_, err := c.write(ctx, what, func(p redis.Pipeliner) {
+			fill(p)
+			markStepScript.EvalSha(ctx, p, []string{keys.Inflight, guardKey}, pf, guard, marker)
+		})
+		if err != nil {
+			return batchError(err, batch.Partition, recorded)
+		}
+		guardKey, guard = keys.Inflight, guardMarker+marker
+		return nil
+	}
+	if len(batch.Ops) > 0 || len(batch.Dirty) > 0 || !batch.Latest.IsZero() {
+		err := runStep("apply counter changes", func(p redis.Pipeliner) {
+			for k, ops := range batch.Ops {
+				scriptKeys, g := c.guardKeys(counterKey(keys, k), guardKey, guard)
+				args := make([]any, 0, 3+2*len(ops.Offsets)+2*len(ops.Fields))
+				args = append(args, pf, g, wm)
+				f := 0
+				for g, off := range ops.Offsets {
+					args = append(args, off, ops.Counts[g])
+					for j := 0; j < ops.Counts[g]; j++ {
+						args = append(args, ops.Fields[f], ops.Deltas[f])
+						f++
+					}
+				}
+				applyOpsScript.EvalSha(ctx, p, scriptKeys, args...)
+			}
+			if len(batch.Dirty) > 0 {
+				args := make([]any, 0, 1+len(batch.Dirty))
+				// The time of the first mark is the batch's earliest record
+				// time (not after now: a producer clock may run ahead).
+				at := time.Now()
+				if !batch.FirstRecord.IsZero() && batch.FirstRecord.Before(at) {
+					at = batch.FirstRecord
+				}
+				args = append(args, at.UnixMilli())
+				for k := range batch.Dirty {
+					if kind, ok := listKindOfRow(k.Kind); ok {
+						args = append(args, schema.DirtyMember(kind, k.Item))
+					}
+				}
+				markDirtyScript.EvalSha(ctx, p, []string{keys.Dirty, keys.DirtyVersions}, args...)
+			}
+			if !batch.Latest.IsZero() {
+				// Not fenced, and need not be: the anchor only rises to a
+				// time that was counted, and the version only signals.
+				advanceScript.EvalSha(ctx, p, []string{keys.PopularityState}, schema.FieldAnchor, batch.Latest.UnixMilli())
+				p.HIncrBy(ctx, keys.PopularityState, schema.FieldPopularityVersion, 1)
+			}
+			for kind, days := range popularityDaysOf(batch) {
+				p.SAdd(ctx, keys.PopularityDays(kind), days...)
+			}
+			if len(batch.Categories) > 0 {
+				// Metadata for filters, not a counter: last writer wins.
+				args := make([]any, 0, 2*len(batch.Categories))
+				for it, cat := range batch.Categories {
+					args = append(args, it, cat)
+				}
+				p.HSet(ctx, keys.ItemCategories, args...)
+			}
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if len(customers) > 0 {
+		err := runStep("write customers", func(p redis.Pipeliner) {
+			for _, cu := range customers {
+				scriptKeys, g := c.guardKeys(keys.Customer(cu.ID), guardKey, guard)
+				writeCustomerScript.EvalSha(ctx, p, scriptKeys, pf, g, wm, cu.Offset,
+					schema.CustomerPurchases, cu.Purchases.Encode(), schema.CustomerViews, cu.Views.Encode(),
+					schema.CustomerRecent, cu.Recent.Encode())
+			}
+		})
+		if err != nil {
+			return err
+		}
+	}
+	_, err := c.write(ctx, "record progress", func(p redis.Pipeliner) {
+		finishBatchScript.EvalSha(ctx, p, []string{keys.Progress, guardKey, keys.Inflight}, pf, guard, lastOffset)
+	})
+	return batchError(err, batch.Partition, recorded)
+}
+
+// counterKey is the hash a change of package delta goes to.
+func counterKey(keys schema.Keys, k delta.Key) string {
+	if kind, ok := listKindOfRow(k.Kind); ok {
+		return keys.Row(kind, k.Item)
+	}
+	switch k.Kind {
+	case delta.PopularBoughtKey:
+		return keys.Popularity(Bought, k.Item)
+	case delta.PopularViewedKey:
+		return keys.Popularity(Viewed, k.Item)
+	case delta.BuyersKey:
+		return keys.Buyers
+	case delta.ViewersKey:
+		return keys.Viewers
+	case delta.ViewTotalsKey:
+		return keys.ViewTotals
+	default:
+		return keys.Totals
+	}
+}
+
+// popularityDaysOf returns the bucket days a batch counts events in, by kind.
+func popularityDaysOf(b *delta.Batch) map[ListKind][]any {
+	out := map[ListKind][]any{}
+	for k := range b.Ops {
+		switch k.Kind {
+		case delta.PopularBoughtKey:
+			out[Bought] = append(out[Bought], k.Item)
+		case delta.PopularViewedKey:
+			out[Viewed] = append(out[Viewed], k.Item)
+		}
+	}
+	return out
+}
+
+// Progress returns the applied offset of every partition that has one.
+func (b *Batches) Progress(ctx context.Context) (map[int]int64, error) {
+	m, err := b.c.rdb.HGetAll(ctx, b.c.keys.Progress).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read progress: %w", err)
+	}
+	out := make(map[int]int64, len(m))
+	for f, v := range m {
+		p, err1 := strconv.Atoi(f)
+		off, err2 := strconv.ParseInt(v, 10, 64)
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("progress field %q=%q is not partition=offset", f, v)
+		}
+		out[p] = off
+	}
+	return out, nil
+}
+
+// RecordPartitionCount adds the topic's current partition count to the
+// counts recorded in the metadata and returns them all, in the order seen.
+// Events keyed before partitions were added sit where the older count put
+// them, so the key check accepts any recorded count.
+func (b *Batches) RecordPartitionCount(ctx context.Context, n int) ([]int, error) {
+	v, err := recordPartitionCountScript.Run(ctx, b.c.rdb, []string{b.c.keys.Meta}, schema.MetaPartitionCounts, n).Text()
+	if err != nil {
+		return nil, fmt.Errorf("record partition count: %w", err)
+	}
+	var counts []int
+	for _, f := range strings.Split(v, schema.PartitionCountsSep) {
+		c, err := strconv.Atoi(f)
+		if err != nil {
+			return nil, fmt.Errorf("metadata %s=%q is not a list of counts", schema.MetaPartitionCounts, v)
+		}
+		counts = append(counts, c)
+	}
+	return counts, nil
+}

@@ -1,0 +1,84 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/alsobought/alsobought/store/schema"
+)
+
+// conn is the connection every concept type of a Store shares, with the
+// pipeline runner they all write and read through.
+type conn struct {
+	rdb     redis.UniversalClient
+	cluster *redis.ClusterClient // nil in single mode
+	keys    schema.Keys
+	wait    int // replicas each write step waits for (cluster mode)
+}
+
+func (c *conn) loadScripts(ctx context.Context) error {
+	for _, sc := range allScripts {
+		if err := sc.Load(ctx, c.rdb).Err(); err != nil {
+			return fmt.Errorf("load redis script: %w", err)
+		}
+	}
+	return nil
+}
+
+// read runs a pipeline of reads (or of writes that need no replica
+// acknowledgement) built by fill. In a cluster, go-redis routes it and
+// follows redirects itself. A missing key is no error: callers read each
+// command's own result.
+func (c *conn) read(ctx context.Context, what string, fill func(redis.Pipeliner)) ([]redis.Cmder, error) {
+	for attempt := 0; ; attempt++ {
+		pipe := c.rdb.Pipeline()
+		fill(pipe)
+		cmds, err := pipe.Exec(ctx)
+		if err == nil || errors.Is(err, redis.Nil) {
+			return cmds, nil
+		}
+		if attempt > 0 || !isNoScript(err) {
+			return cmds, fmt.Errorf("%s: %w", what, err)
+		}
+		if lerr := c.loadScripts(ctx); lerr != nil {
+			return nil, fmt.Errorf("%s: %w", what, lerr)
+		}
+	}
+}
+
+// write runs a pipeline of writes built by fill. On a single Redis it is
+// one pipeline (read). In a cluster the commands are split by master, the
+// global keys last, and each master's part ends with a WAIT when
+// WaitReplicas > 0 (byMaster); after a redirect, a failover, a lost script
+// cache or too few acknowledgements, it refreshes the slot map and runs
+// the pipeline again. Running a pipeline again is safe because every write
+// in it is fenced or idempotent.
+func (c *conn) write(ctx context.Context, what string, fill func(redis.Pipeliner)) ([]redis.Cmder, error) {
+	if c.cluster == nil {
+		return c.read(ctx, what, fill)
+	}
+	for attempt := 0; ; attempt++ {
+		cmds, err := c.byMaster(ctx, fill)
+		if err == nil {
+			return cmds, nil
+		}
+		if attempt >= 3 || !retryableInCluster(err) || ctx.Err() != nil {
+			return cmds, fmt.Errorf("%s: %w", what, err)
+		}
+		c.cluster.ReloadState(ctx)
+		if isNoScript(err) {
+			if lerr := c.loadScripts(ctx); lerr != nil {
+				return nil, fmt.Errorf("%s: %w", what, lerr)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return cmds, fmt.Errorf("%s: %w", what, err)
+		case <-time.After(time.Duration(attempt+1) * 100 * time.Millisecond):
+		}
+	}
+}

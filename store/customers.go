@@ -1,0 +1,65 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/alsobought/alsobought/internal/delta"
+	"github.com/alsobought/alsobought/store/schema"
+)
+
+// Customers reads customers' stored states (the consumer writes them with
+// Batches.Apply).
+type Customers struct{ c *conn }
+
+// Customer is a customer's stored state.
+type Customer struct {
+	Purchases  delta.History
+	Views      delta.History
+	Recent     delta.Recent  // ids of recent events, for de-duplication
+	Watermarks map[int]int64 // partition -> offset of the last applied event
+}
+
+// Watermark returns the offset of the last event applied from a partition,
+// or -1.
+func (c Customer) Watermark(partition int) int64 {
+	if w, ok := c.Watermarks[partition]; ok {
+		return w
+	}
+	return -1
+}
+
+// Load reads the state of the given customers in one round trip. Unknown
+// customers are returned with an empty state.
+func (cs *Customers) Load(ctx context.Context, ids []string) (map[string]Customer, error) {
+	bs, err := loadBatchState(ctx, cs.c, -1, ids)
+	return bs.Customers, err
+}
+
+func parseCustomer(fields map[string]string) (Customer, error) {
+	recent, err := delta.DecodeRecent(fields[schema.CustomerRecent])
+	if err != nil {
+		return Customer{}, err
+	}
+	c := Customer{Purchases: delta.DecodeHistory(fields[schema.CustomerPurchases]),
+		Views: delta.DecodeHistory(fields[schema.CustomerViews]), Recent: recent}
+	for f, v := range fields {
+		if !schema.IsFenceField(f) {
+			continue
+		}
+		p, ok := schema.ParseWatermarkField(f)
+		if !ok {
+			return c, fmt.Errorf("customer watermark field %q is not #<partition>", f)
+		}
+		off, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return c, fmt.Errorf("customer watermark %q=%q: %w", f, v, err)
+		}
+		if c.Watermarks == nil {
+			c.Watermarks = make(map[int]int64)
+		}
+		c.Watermarks[p] = off
+	}
+	return c, nil
+}

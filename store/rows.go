@@ -1,0 +1,182 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/alsobought/alsobought/scoring"
+	"github.com/alsobought/alsobought/store/schema"
+)
+
+// Row is a stored counter row, split by field kind.
+type Row struct {
+	Co   map[string]int64  // field Y: N_XY (or co-viewers, or M_XY)
+	Hist []scoring.HistBin // fields schema.HistField(n) (purchase and view rows)
+	// ViewedTotal is M_X, field schema.FieldViewedTotal (viewed-then-bought
+	// rows).
+	ViewedTotal int64
+}
+
+// ParseRow splits a stored row hash into its counters, ignoring the fence
+// fields (schema.IsFenceField).
+func ParseRow(fields map[string]string) (Row, error) {
+	r := Row{Co: make(map[string]int64, len(fields))}
+	for f, v := range fields {
+		if schema.IsFenceField(f) {
+			continue
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return Row{}, fmt.Errorf("field %q=%q is not an integer", f, v)
+		}
+		if f == schema.FieldViewedTotal {
+			r.ViewedTotal = n
+			continue
+		}
+		if others, ok, err := schema.ParseHistField(f); ok {
+			if err != nil {
+				return Row{}, fmt.Errorf("histogram field %q", f)
+			}
+			r.Hist = append(r.Hist, scoring.HistBin{Others: others, Customers: n})
+			continue
+		}
+		r.Co[f] = n
+	}
+	return r, nil
+}
+
+// rowRevision is a number that grows with every change applied to a row:
+// the sum over partitions of (watermark + 1). Each watermark only grows and
+// every applied change raises one, so a later read of a row never has a
+// smaller revision, and the list fence needs no extra write on the hot path.
+func rowRevision(fields map[string]string) int64 {
+	var rev int64
+	for f, v := range fields {
+		if _, ok := schema.ParseWatermarkField(f); !ok {
+			continue
+		}
+		if off, err := strconv.ParseInt(v, 10, 64); err == nil {
+			rev += off + 1
+		}
+	}
+	return rev
+}
+
+// RowBatch is what ReadRows returns: the rows, each with its revision (the
+// fence of the list computed from it) and, for viewed-then-bought rows,
+// M_X; and the totals.
+type RowBatch struct {
+	Kind         ListKind
+	Rows         []scoring.Row
+	Revisions    []int64
+	ViewedTotals []int64
+	Globals      scoring.Globals
+}
+
+// ReadRows reads what scoring needs for each item's list of a kind in two
+// round trips: the rows, then B of every item and its candidates (viewers
+// for Viewed lists), with the totals.
+func (l *Lists) ReadRows(ctx context.Context, kind ListKind, items []string) (RowBatch, error) {
+	keys := l.c.keys
+	cmds, err := l.c.read(ctx, "read rows", func(p redis.Pipeliner) {
+		for _, it := range items {
+			p.HGetAll(ctx, keys.Row(kind, it))
+		}
+	})
+	if err != nil {
+		return RowBatch{}, err
+	}
+	rows := make([]scoring.Row, len(items))
+	revs := make([]int64, len(items))
+	mx := make([]int64, len(items))
+	cos := make([]map[string]int64, len(items))
+	for i, it := range items {
+		fields := cmds[i].(*redis.MapStringStringCmd).Val()
+		r, err := ParseRow(fields)
+		if err != nil {
+			return RowBatch{}, fmt.Errorf("%s row of %s: %w", kind, it, err)
+		}
+		rows[i] = scoring.Row{Item: it, Hist: r.Hist}
+		revs[i] = rowRevision(fields)
+		mx[i] = r.ViewedTotal
+		cos[i] = r.Co
+	}
+	buyersKey, _ := keys.Counters(kind)
+	var totals *redis.SliceCmd
+	buyers := make([]*redis.SliceCmd, len(items))
+	names := make([][]string, len(items))
+	_, err = l.c.read(ctx, "read buyers", func(p redis.Pipeliner) {
+		totals = readGlobals(ctx, p, keys, kind)
+		for i, it := range items {
+			ns := make([]string, 0, len(cos[i])+1)
+			ns = append(ns, it)
+			for y := range cos[i] {
+				ns = append(ns, y)
+			}
+			names[i] = ns
+			buyers[i] = p.HMGet(ctx, buyersKey, ns...)
+		}
+	})
+	if err != nil {
+		return RowBatch{}, err
+	}
+	for i := range items {
+		b := buyers[i].Val()
+		rows[i].Buyers = toInt(b[0])
+		rows[i].Candidates = make([]scoring.Candidate, 0, len(names[i])-1)
+		for j, y := range names[i][1:] {
+			rows[i].Candidates = append(rows[i].Candidates, scoring.Candidate{Item: y, Support: cos[i][y], Buyers: toInt(b[j+1])})
+		}
+	}
+	return RowBatch{Kind: kind, Rows: rows, Revisions: revs, ViewedTotals: mx, Globals: globalsOf(totals)}, nil
+}
+
+// Globals reads T and C of the purchase histories (Bought) or of the view
+// histories (Viewed).
+func (l *Lists) Globals(ctx context.Context, kind ListKind) (scoring.Globals, error) {
+	var totals *redis.SliceCmd
+	if _, err := l.c.read(ctx, "read totals", func(p redis.Pipeliner) { totals = readGlobals(ctx, p, l.c.keys, kind) }); err != nil {
+		return scoring.Globals{}, err
+	}
+	return globalsOf(totals), nil
+}
+
+// Repeats returns the repeat-purchase counters (P and R of the purchase
+// totals).
+func (l *Lists) Repeats(ctx context.Context) (Repeats, error) {
+	var totals *redis.SliceCmd
+	if _, err := l.c.read(ctx, "read repeat purchases", func(p redis.Pipeliner) { totals = readRepeats(ctx, p, l.c.keys) }); err != nil {
+		return Repeats{}, err
+	}
+	return repeatsOf(totals), nil
+}
+
+// readGlobals queues the read of a kind's T and C; globalsOf parses it.
+func readGlobals(ctx context.Context, p redis.Pipeliner, keys schema.Keys, kind ListKind) *redis.SliceCmd {
+	_, totals := keys.Counters(kind)
+	return p.HMGet(ctx, totals, schema.FieldTotal, schema.FieldCustomers)
+}
+
+func globalsOf(cmd *redis.SliceCmd) scoring.Globals {
+	v := cmd.Val()
+	return scoring.Globals{Total: toInt(v[0]), Customers: toInt(v[1])}
+}
+
+// readRepeats queues the read of P and R; repeatsOf parses it.
+func readRepeats(ctx context.Context, p redis.Pipeliner, keys schema.Keys) *redis.SliceCmd {
+	return p.HMGet(ctx, keys.Totals, schema.FieldPurchases, schema.FieldRepeats)
+}
+
+func repeatsOf(cmd *redis.SliceCmd) Repeats {
+	v := cmd.Val()
+	return Repeats{Purchases: toInt(v[0]), Repeats: toInt(v[1])}
+}
+
+func toInt(v any) int64 {
+	s, _ := v.(string)
+	n, _ := strconv.ParseInt(s, 10, 64)
+	return n
+}

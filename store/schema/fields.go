@@ -1,0 +1,188 @@
+package schema
+
+import (
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Fields of the totals hashes (Keys.Totals, Keys.ViewTotals).
+const (
+	// FieldTotal holds T, the sum of history sizes.
+	FieldTotal = "T"
+	// FieldCustomers holds C, the customers with a non-empty history.
+	FieldCustomers = "C"
+	// FieldPurchases (purchase totals only) holds P, the purchase events
+	// applied, and FieldRepeats R, those of an item already in the
+	// customer's retained history (a repeat purchase).
+	FieldPurchases = "P"
+	FieldRepeats   = "R"
+)
+
+// Fields of the counter rows (Keys.Row) besides the co-counts, whose field
+// is the other item's id. Item ids cannot contain '|' or start with '#', so
+// none of these collides with an id.
+const (
+	// FieldViewedTotal holds M_X in a viewed-then-bought row.
+	FieldViewedTotal = "t|"
+	// FieldListRevision holds the revision of the row the stored list was
+	// computed from (the list fence). It starts with '#' like the
+	// watermarks, so row readers skip it (IsFenceField).
+	FieldListRevision = "#list"
+	histPrefix        = "h|"
+)
+
+// HistField is the row field that holds h_X[n].
+func HistField(others int) string { return histPrefix + strconv.Itoa(others) }
+
+// ParseHistField returns the n of a HistField; ok is false for other fields.
+func ParseHistField(f string) (others int64, ok bool, err error) {
+	rest, ok := strings.CutPrefix(f, histPrefix)
+	if !ok {
+		return 0, false, nil
+	}
+	others, err = strconv.ParseInt(rest, 10, 64)
+	return others, true, err
+}
+
+// WatermarkField names the fence watermark of a partition inside a counter
+// or customer hash: "#p".
+func WatermarkField(partition int) string { return "#" + strconv.Itoa(partition) }
+
+// IsFenceField reports whether a hash field is a fence (a watermark or the
+// list revision) rather than data.
+func IsFenceField(f string) bool { return strings.HasPrefix(f, "#") }
+
+// ParseWatermarkField returns the partition of a WatermarkField; ok is
+// false for other fields (FieldListRevision included).
+func ParseWatermarkField(f string) (partition int, ok bool) {
+	if len(f) < 2 || f[0] != '#' || f[1] < '0' || f[1] > '9' {
+		return 0, false
+	}
+	p, err := strconv.Atoi(f[1:])
+	return p, err == nil
+}
+
+// PartitionField is a partition's field in the progress and in-flight
+// hashes (Keys.Progress, Keys.Inflight): the partition number.
+func PartitionField(partition int) string { return strconv.Itoa(partition) }
+
+// Fields of a customer hash (Keys.Customer) besides the watermarks.
+const (
+	// CustomerPurchases holds the retained purchase history (HistorySep).
+	CustomerPurchases = "b"
+	// CustomerViews holds the retained view history (HistorySep); absent
+	// while the customer has viewed nothing.
+	CustomerViews = "v"
+	// CustomerRecent holds the ids of recent events for de-duplication:
+	// "id,unixms" entries (RecentIDSep) joined by RecentSep.
+	CustomerRecent = "d"
+)
+
+// Value formats of the customer fields.
+const (
+	// HistorySep joins the items of a stored history, least recent first.
+	HistorySep = "|"
+	// RecentSep joins the entries of the recent event ids, and RecentIDSep
+	// separates an entry's id from its time.
+	RecentSep   = "|"
+	RecentIDSep = ","
+)
+
+// Fields of the popularity state hash (Keys.PopularityState).
+const (
+	// FieldAnchor holds the latest event time applied (unix ms).
+	FieldAnchor = "anchor"
+	// FieldPopularityVersion is raised by every batch that counted events.
+	FieldPopularityVersion = "version"
+)
+
+// Day names a popularity bucket (Keys.Popularity): the UTC date of the
+// event time, "YYYYMMDD". Such names order as the days do.
+func Day(t time.Time) string { return t.UTC().Format("20060102") }
+
+const categoryPrefix = "c|"
+
+// CategoryField is the field of a popularity bucket that counts an item's
+// events with a category. Neither ids nor categories can contain '|'.
+func CategoryField(category, item string) string { return categoryPrefix + category + "|" + item }
+
+// ParseCategoryField returns the category and item of a CategoryField; ok
+// is false for other fields (an item's overall count).
+func ParseCategoryField(f string) (category, item string, ok bool) {
+	rest, ok := strings.CutPrefix(f, categoryPrefix)
+	if !ok {
+		return "", "", false
+	}
+	category, item, _ = strings.Cut(rest, "|")
+	return category, item, true
+}
+
+// Fields of the metadata hash (Keys.Meta). The settings that shape the
+// state are recorded under their own names (MetaTopic ...).
+const (
+	MetaSchema          = "schema"
+	MetaTopic           = "topic"
+	MetaHistorySize     = "history_size"
+	MetaViewHistorySize = "view_history_size"
+	MetaListSize        = "list_size"
+	MetaMinSupport      = "min_support"
+	MetaScorer          = "scorer"
+	// MetaPartitionCounts lists every partition count the topic has had
+	// since the state first saw it, comma-separated ("4" or "4,8").
+	MetaPartitionCounts = "partition_counts"
+	// PartitionCountsSep separates the counts of MetaPartitionCounts.
+	PartitionCountsSep = ","
+)
+
+// DirtyMember is the member of a list in the dirty set (Keys.Dirty) and its
+// field in the mark versions and claims: "<kind code>|<item>".
+func DirtyMember(kind ListKind, item string) string { return kind.Code() + "|" + item }
+
+// ParseDirtyMember is DirtyMember's inverse.
+func ParseDirtyMember(m string) (ListKind, string, bool) {
+	code, item, ok := strings.Cut(m, "|")
+	if !ok {
+		return "", "", false
+	}
+	kind, ok := ListKindOfCode(code)
+	return kind, item, ok
+}
+
+// Outbox member kinds (Keys.Outbox).
+const (
+	outboxList    = 'l'
+	outboxPopular = 'p'
+)
+
+// ListMember is the outbox member of a related list: "l|<code>|<item>".
+func ListMember(kind ListKind, item string) string {
+	return string(outboxList) + "|" + kind.Code() + "|" + item
+}
+
+// PopularMember is the outbox member of a popularity list:
+// "p|<code>|<category>" ("" for the overall list).
+func PopularMember(kind ListKind, category string) string {
+	return string(outboxPopular) + "|" + kind.Code() + "|" + category
+}
+
+// OutboxMember is a parsed outbox member: a related list (Popular false,
+// Name the item) or a popularity list (Popular true, Name the category).
+type OutboxMember struct {
+	Popular bool
+	Kind    ListKind
+	Name    string
+}
+
+// ParseOutboxMember is the inverse of ListMember and PopularMember.
+func ParseOutboxMember(m string) (OutboxMember, bool) {
+	if len(m) < 2 || m[1] != '|' || (m[0] != outboxList && m[0] != outboxPopular) {
+		return OutboxMember{}, false
+	}
+	code, name, ok := strings.Cut(m[2:], "|")
+	kind, known := ListKindOfCode(code)
+	if !ok || !known {
+		return OutboxMember{}, false
+	}
+	return OutboxMember{Popular: m[0] == outboxPopular, Kind: kind, Name: name}, true
+}

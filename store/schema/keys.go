@@ -1,0 +1,168 @@
+package schema
+
+import "strings"
+
+// GlobalTag is the hash tag of the keys that are not per item, per customer
+// or per day. '#' cannot occur in an id, so no item or customer shares it.
+const GlobalTag = "{#}"
+
+// Keys names every key under one prefix. Per-item keys carry the item id as
+// their hash tag, so an item's row and its list live in the same slot of a
+// Redis Cluster; per-customer keys carry the customer id, and popularity
+// buckets the day. The global keys share the tag {#}; they depend on the
+// prefix only, so they are fields, computed once by NewKeys.
+type Keys struct {
+	Prefix string
+
+	// Buyers is the hash of B: field X = B_X.
+	Buyers string
+	// Totals holds T, C, P and R of the purchase histories (the Field*
+	// constants).
+	Totals string
+	// Viewers is the hash of viewers: field X = customers with X in V_c.
+	Viewers string
+	// ViewTotals holds T and C of the view histories.
+	ViewTotals string
+	// Dirty is the sorted set of lists that must be re-scored (members:
+	// DirtyMember), scored by the time (unix ms) they were first marked
+	// since their last re-score.
+	Dirty string
+	// DirtyVersions counts the marks of each dirty member: field member =
+	// version.
+	DirtyVersions string
+	// DirtyClaims holds the re-scorers' claims on dirty members: field
+	// member, value "<owner>|<expiry unix ms>".
+	DirtyClaims string
+	// Progress holds the applied offset of each partition: field
+	// PartitionField(p).
+	Progress string
+	// Inflight holds, per partition (field PartitionField(p)), the marker
+	// of the last written step of the batch being applied (StepMarker).
+	Inflight string
+	// PopularityState holds the popularity anchor (FieldAnchor) and
+	// version (FieldPopularityVersion).
+	PopularityState string
+	// ItemCategories maps items to the category of their latest event that
+	// carried one: field X = category.
+	ItemCategories string
+	// Outbox is the sorted set of lists whose change is not published yet
+	// (members: ListMember, PopularMember), scored by the time (unix ms)
+	// they were marked.
+	Outbox string
+	// OutboxStamps: field member = the stamp of its latest mark.
+	OutboxStamps string
+	// Meta records which topic and settings built the state (the Meta*
+	// fields).
+	Meta string
+}
+
+// NewKeys returns the key names under prefix.
+func NewKeys(prefix string) Keys {
+	g := func(name string) string { return prefix + ":" + GlobalTag + ":" + name }
+	return Keys{Prefix: prefix,
+		Buyers: g("buyers"), Totals: g("totals"), Viewers: g("viewers"), ViewTotals: g("vtotals"),
+		Dirty: g("dirty"), DirtyVersions: g("dirtyver"), DirtyClaims: g("dirtyclaim"),
+		Progress: g("progress"), Inflight: g("inflight"),
+		PopularityState: g("popstate"), ItemCategories: g("itemcat"),
+		Outbox: g("outbox"), OutboxStamps: g("outboxver"), Meta: g("meta")}
+}
+
+// The parts of the per-item and per-customer key names after the prefix.
+const (
+	rowPart      = ":row:"
+	listPart     = ":rel:"
+	customerPart = ":cust:{"
+)
+
+// Row is item X's counter row of a list kind. Bought: field Y = N_XY,
+// field HistField(n) = h_X[n]; Viewed: the same over view histories;
+// ViewedBought: field Y = M_XY, field FieldViewedTotal = M_X. In every row,
+// WatermarkField(p) is the fence watermark of partition p and
+// FieldListRevision the list fence.
+func (k Keys) Row(kind ListKind, item string) string {
+	return k.Prefix + rowPart + kind.Code() + ":{" + item + "}"
+}
+
+// List is item X's related list of a kind (a JSON string).
+func (k Keys) List(kind ListKind, item string) string {
+	return k.Prefix + listPart + kind.Code() + ":{" + item + "}"
+}
+
+// Customer is a customer's state: the Field* customer fields and
+// WatermarkField(p).
+func (k Keys) Customer(id string) string { return k.Prefix + customerPart + id + "}" }
+
+// Counters returns the B hash and the totals hash that a list kind's
+// scores normalise by: viewed lists use the view counters, the others
+// (viewed then bought included: E = M_X * P_Y) the purchase counters.
+func (k Keys) Counters(kind ListKind) (buyers, totals string) {
+	if kind == Viewed {
+		return k.Viewers, k.ViewTotals
+	}
+	return k.Buyers, k.Totals
+}
+
+// Lease is a named lease one of several instances holds for a while (a
+// string: the owner, with a TTL), e.g. "sweep".
+func (k Keys) Lease(name string) string { return k.Prefix + ":" + GlobalTag + ":lease:" + name }
+
+// Popularity is a day's popularity bucket of a kind (Bought or Viewed):
+// field X = events of X that day, field CategoryField(category, X) = those
+// with the category. The day (Day) is the hash tag.
+func (k Keys) Popularity(kind ListKind, day string) string {
+	return k.Prefix + ":pop:" + kind.Code() + ":{" + day + "}"
+}
+
+// Popular is a kind's stored popularity list (a JSON string), overall
+// (category "") or within a category.
+func (k Keys) Popular(kind ListKind, category string) string {
+	key := k.Prefix + ":" + GlobalTag + ":popular:" + kind.Code()
+	if category != "" {
+		key += ":" + category
+	}
+	return key
+}
+
+// PopularityDays is the set of days with a popularity bucket of a kind,
+// so old buckets are found and deleted without a scan.
+func (k Keys) PopularityDays(kind ListKind) string {
+	return k.Prefix + ":" + GlobalTag + ":popdays:" + kind.Code()
+}
+
+// PopularCategories is the set of categories with a stored popularity list
+// of a kind.
+func (k Keys) PopularCategories(kind ListKind) string {
+	return k.Prefix + ":" + GlobalTag + ":popcats:" + kind.Code()
+}
+
+// IsCustomer reports whether key is a customer's hash under the prefix.
+func (k Keys) IsCustomer(key string) bool { return strings.HasPrefix(key, k.Prefix+customerPart) }
+
+// IsItem reports whether key is an item's row or list under the prefix.
+func (k Keys) IsItem(key string) bool {
+	return strings.HasPrefix(key, k.Prefix+rowPart) || strings.HasPrefix(key, k.Prefix+listPart)
+}
+
+// All is the pattern of every key under the prefix.
+func (k Keys) All() string { return k.Prefix + ":*" }
+
+// IsGlobal reports whether a key carries the global hash tag.
+func IsGlobal(key string) bool { return strings.Contains(key, GlobalTag) }
+
+// ItemOf returns the id between the braces of a per-item (or per-customer,
+// per-day) key, "" when it has none.
+func ItemOf(key string) string {
+	open, close := -1, -1
+	for i := 0; i < len(key); i++ {
+		if key[i] == '{' && open < 0 {
+			open = i
+		} else if key[i] == '}' && open >= 0 {
+			close = i
+			break
+		}
+	}
+	if open < 0 || close < 0 {
+		return ""
+	}
+	return key[open+1 : close]
+}

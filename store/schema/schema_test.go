@@ -1,0 +1,128 @@
+package schema_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/alsobought/alsobought/store/schema"
+)
+
+// TestKeyNamesAreTheContract pins every key name to the table of
+// docs/redis-keys.md: storefronts read these keys directly, so a name
+// changes only with a new schema version.
+func TestKeyNamesAreTheContract(t *testing.T) {
+	k := schema.NewKeys("ab")
+	buyers, totals := k.Counters(schema.Bought)
+	viewers, vtotals := k.Counters(schema.Viewed)
+	mBuyers, mTotals := k.Counters(schema.ViewedBought)
+	for got, want := range map[string]string{
+		k.Row(schema.Bought, "X"):                      "ab:row:b:{X}",
+		k.Row(schema.Viewed, "X"):                      "ab:row:v:{X}",
+		k.Row(schema.ViewedBought, "X"):                "ab:row:vb:{X}",
+		k.List(schema.Bought, "X"):                     "ab:rel:b:{X}",
+		k.List(schema.Viewed, "X"):                     "ab:rel:v:{X}",
+		k.List(schema.ViewedBought, "X"):               "ab:rel:vb:{X}",
+		k.Customer("c"):                                "ab:cust:{c}",
+		k.Popularity(schema.Bought, "20240501"):        "ab:pop:b:{20240501}",
+		k.Popularity(schema.Viewed, "20240501"):        "ab:pop:v:{20240501}",
+		k.PopularityDays(schema.Viewed):                "ab:{#}:popdays:v",
+		k.Popular(schema.Bought, ""):                   "ab:{#}:popular:b",
+		k.Popular(schema.Viewed, "shoes"):              "ab:{#}:popular:v:shoes",
+		k.PopularCategories(schema.Bought):             "ab:{#}:popcats:b",
+		k.Lease("sweep"):                               "ab:{#}:lease:sweep",
+		k.Buyers + " " + buyers + " " + mBuyers:        "ab:{#}:buyers ab:{#}:buyers ab:{#}:buyers",
+		k.Totals + " " + totals + " " + mTotals:        "ab:{#}:totals ab:{#}:totals ab:{#}:totals",
+		k.Viewers + " " + viewers:                      "ab:{#}:viewers ab:{#}:viewers",
+		k.ViewTotals + " " + vtotals:                   "ab:{#}:vtotals ab:{#}:vtotals",
+		k.Dirty + " " + k.DirtyVersions:                "ab:{#}:dirty ab:{#}:dirtyver",
+		k.DirtyClaims:                                  "ab:{#}:dirtyclaim",
+		k.Progress + " " + k.Inflight:                  "ab:{#}:progress ab:{#}:inflight",
+		k.PopularityState + " " + k.ItemCategories:     "ab:{#}:popstate ab:{#}:itemcat",
+		k.Outbox + " " + k.OutboxStamps + " " + k.Meta: "ab:{#}:outbox ab:{#}:outboxver ab:{#}:meta",
+		k.All(): "ab:*",
+	} {
+		if got != want {
+			t.Errorf("key %q, want %q", got, want)
+		}
+	}
+}
+
+// TestFieldNamesAreTheContract pins the field names and value formats of
+// docs/redis-keys.md.
+func TestFieldNamesAreTheContract(t *testing.T) {
+	day := time.Date(2024, 5, 1, 23, 30, 0, 0, time.FixedZone("UTC-2", -2*3600))
+	for got, want := range map[string]string{
+		schema.FieldTotal + schema.FieldCustomers + schema.FieldPurchases + schema.FieldRepeats: "TCPR",
+		schema.FieldViewedTotal:  "t|",
+		schema.FieldListRevision: "#list",
+		schema.HistField(3):      "h|3",
+		schema.WatermarkField(7): "#7",
+		schema.PartitionField(7): "7",
+		schema.CustomerPurchases + schema.CustomerViews + schema.CustomerRecent: "bvd",
+		schema.FieldAnchor + " " + schema.FieldPopularityVersion:                "anchor version",
+		schema.Day(day):                                      "20240502", // the UTC date
+		schema.CategoryField("shoes", "X"):                   "c|shoes|X",
+		schema.DirtyMember(schema.ViewedBought, "X"):         "vb|X",
+		schema.ListMember(schema.Viewed, "X"):                "l|v|X",
+		schema.PopularMember(schema.Bought, ""):              "p|b|",
+		schema.MetaSchema + " " + schema.MetaPartitionCounts: "schema partition_counts",
+	} {
+		if got != want {
+			t.Errorf("field %q, want %q", got, want)
+		}
+	}
+}
+
+// TestParsersInvertTheNames: every name a reader parses back comes out as
+// it went in, and other fields are told apart.
+func TestParsersInvertTheNames(t *testing.T) {
+	if n, ok, err := schema.ParseHistField(schema.HistField(12)); !ok || err != nil || n != 12 {
+		t.Errorf("ParseHistField(h|12) = %d, %v, %v", n, ok, err)
+	}
+	if _, ok, _ := schema.ParseHistField("item-h|1"); ok {
+		t.Error("an item id parsed as a histogram field")
+	}
+	if p, ok := schema.ParseWatermarkField(schema.WatermarkField(3)); !ok || p != 3 {
+		t.Errorf("ParseWatermarkField(#3) = %d, %v", p, ok)
+	}
+	if _, ok := schema.ParseWatermarkField(schema.FieldListRevision); ok {
+		t.Error("the list revision parsed as a watermark")
+	}
+	if !schema.IsFenceField(schema.FieldListRevision) || !schema.IsFenceField(schema.WatermarkField(0)) || schema.IsFenceField("X") {
+		t.Error("IsFenceField does not tell fences from data")
+	}
+	if c, it, ok := schema.ParseCategoryField(schema.CategoryField("a:b", "X")); !ok || c != "a:b" || it != "X" {
+		t.Errorf("ParseCategoryField = %q, %q, %v", c, it, ok)
+	}
+	if kind, it, ok := schema.ParseDirtyMember(schema.DirtyMember(schema.ViewedBought, "a:b")); !ok || kind != schema.ViewedBought || it != "a:b" {
+		t.Errorf("ParseDirtyMember = %q, %q, %v", kind, it, ok)
+	}
+	if _, _, ok := schema.ParseDirtyMember("x|X"); ok {
+		t.Error("a dirty member of an unknown kind parsed")
+	}
+	for _, m := range []schema.OutboxMember{{Kind: schema.Bought, Name: "X"}, {Popular: true, Kind: schema.Viewed, Name: ""}, {Popular: true, Kind: schema.Bought, Name: "shoes"}} {
+		s := schema.ListMember(m.Kind, m.Name)
+		if m.Popular {
+			s = schema.PopularMember(m.Kind, m.Name)
+		}
+		if got, ok := schema.ParseOutboxMember(s); !ok || got != m {
+			t.Errorf("ParseOutboxMember(%q) = %+v, %v; want %+v", s, got, ok, m)
+		}
+	}
+	for _, bad := range []string{"", "l", "x|b|X", "l|zz|X", "l|b"} {
+		if _, ok := schema.ParseOutboxMember(bad); ok {
+			t.Errorf("ParseOutboxMember(%q) accepted", bad)
+		}
+	}
+	if got := schema.ItemOf(schema.NewKeys("ab").Row(schema.Bought, "a:b")); got != "a:b" {
+		t.Errorf("ItemOf = %q", got)
+	}
+	k := schema.NewKeys("ab")
+	if !k.IsCustomer(k.Customer("c")) || k.IsCustomer(k.Row(schema.Bought, "c")) || !k.IsItem(k.List(schema.ViewedBought, "X")) ||
+		!k.IsItem(k.Row(schema.Viewed, "X")) || k.IsItem(k.Customer("c")) || schema.NewKeys("a").IsItem(k.Row(schema.Bought, "X")) {
+		t.Error("IsCustomer and IsItem do not tell the keys apart")
+	}
+	if !schema.IsGlobal(schema.NewKeys("ab").Dirty) || schema.IsGlobal(schema.NewKeys("ab").Customer("c")) {
+		t.Error("IsGlobal does not tell the global keys")
+	}
+}

@@ -1,0 +1,173 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/alsobought/alsobought/internal/delta"
+	"github.com/alsobought/alsobought/scoring"
+	"github.com/alsobought/alsobought/store/schema"
+)
+
+// State is the whole state under the prefix at once: bootstrap writes one
+// into an empty prefix, verification and tests read it back (Snapshot),
+// scratch states are deleted. None of it is on the serving path: it walks
+// the keyspace.
+type State struct {
+	c          *conn
+	lists      *Lists
+	batches    *Batches
+	popularity *Popularity
+}
+
+// IsEmpty reports whether no counter, customer or list exists under the prefix.
+func (s *State) IsEmpty(ctx context.Context) (bool, error) {
+	keys := s.c.keys
+	patterns := []string{keys.Customer("*")}
+	for _, kind := range ListKinds() {
+		patterns = append(patterns, keys.Row(kind, "*"), keys.List(kind, "*"))
+	}
+	errFound := errors.New("found")
+	for _, pattern := range patterns {
+		// Follow the cursor to the end: one SCAN page may match nothing even
+		// when later pages do.
+		err := s.c.scan(ctx, pattern, func([]string) error { return errFound })
+		if errors.Is(err, errFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+	}
+	n, err := s.c.rdb.Exists(ctx, keys.Buyers, keys.Totals, keys.Viewers, keys.ViewTotals, keys.Progress).Result()
+	if err != nil {
+		return false, fmt.Errorf("check global keys: %w", err)
+	}
+	return n == 0, nil
+}
+
+// Write loads a whole state (counters and histories, as a Snapshot
+// carries them) into an empty prefix; bootstrap uses it. It is not fenced:
+// the caller checks IsEmpty first.
+func (s *State) Write(ctx context.Context, st *Snapshot) error {
+	keys := s.c.keys
+	const perPipeline = 500
+	var hashes []string
+	var values [][]any
+	add := func(key string, fields []any) {
+		if len(fields) > 0 {
+			hashes = append(hashes, key)
+			values = append(values, fields)
+		}
+	}
+	addCounts := func(key string, m map[string]int64) {
+		f := make([]any, 0, 2*len(m))
+		for y, n := range m {
+			f = append(f, y, n)
+		}
+		add(key, f)
+	}
+	for _, kind := range []ListKind{Bought, Viewed} {
+		c := st.counters(kind)
+		for x, co := range c.Co {
+			addCounts(keys.Row(kind, x), co)
+		}
+		for x, h := range c.Hist {
+			f := make([]any, 0, 2*len(h))
+			for n, cnt := range h {
+				f = append(f, schema.HistField(int(n)), cnt)
+			}
+			add(keys.Row(kind, x), f)
+		}
+		buyers, totals := keys.Counters(kind)
+		addCounts(buyers, c.Buyers)
+		if c.Totals != (scoring.Globals{}) {
+			add(totals, []any{schema.FieldTotal, c.Totals.Total, schema.FieldCustomers, c.Totals.Customers})
+		}
+	}
+	if st.Repeats != (Repeats{}) {
+		add(keys.Totals, []any{schema.FieldPurchases, st.Repeats.Purchases, schema.FieldRepeats, st.Repeats.Repeats})
+	}
+	for x, m := range st.ViewedBought {
+		addCounts(keys.Row(ViewedBought, x), m)
+	}
+	for x, n := range st.ViewedTotal {
+		add(keys.Row(ViewedBought, x), []any{schema.FieldViewedTotal, n})
+	}
+	sets := map[string][]any{} // set key -> members
+	for kind, days := range st.PopularBuckets {
+		for day, counts := range days {
+			addCounts(keys.Popularity(kind, day), counts)
+			sets[keys.PopularityDays(kind)] = append(sets[keys.PopularityDays(kind)], day)
+		}
+	}
+	if !st.PopularAnchor.IsZero() {
+		add(keys.PopularityState, []any{schema.FieldAnchor, st.PopularAnchor.UnixMilli(), schema.FieldPopularityVersion, 1})
+	}
+	cats := make([]any, 0, 2*len(st.ItemCategories))
+	for it, c := range st.ItemCategories {
+		cats = append(cats, it, c)
+	}
+	add(keys.ItemCategories, cats)
+	for c, items := range st.Histories {
+		add(keys.Customer(c), []any{schema.CustomerPurchases, delta.History{Items: items}.Encode()})
+	}
+	for c, items := range st.ViewHistories {
+		add(keys.Customer(c), []any{schema.CustomerViews, delta.History{Items: items}.Encode()})
+	}
+	for start := 0; start < len(hashes); start += perPipeline {
+		end := min(start+perPipeline, len(hashes))
+		_, err := s.c.write(ctx, "write state", func(p redis.Pipeliner) {
+			for i := start; i < end; i++ {
+				p.HSet(ctx, hashes[i], values[i]...)
+			}
+		})
+		if err != nil {
+			return err
+		}
+	}
+	_, err := s.c.write(ctx, "write state sets", func(p redis.Pipeliner) {
+		for k, members := range sets {
+			p.SAdd(ctx, k, members...)
+		}
+	})
+	return err
+}
+
+// Delete deletes every key under the prefix and returns how many. It
+// is for scratch states (eval -via-kafka, benchmarks), never the serving
+// path: it walks the keyspace with SCAN.
+func (s *State) Delete(ctx context.Context) (int64, error) {
+	prefix := s.c.keys.Prefix
+	var n int64
+	err := s.c.scan(ctx, s.c.keys.All(), func(keys []string) error {
+		// One UNLINK per key: in a cluster the keys live in many slots.
+		cmds, err := s.c.read(ctx, "delete state "+prefix, func(p redis.Pipeliner) {
+			for _, k := range keys {
+				p.Unlink(ctx, k)
+			}
+		})
+		for _, c := range cmds {
+			n += c.(*redis.IntCmd).Val()
+		}
+		return err
+	})
+	return n, err
+}
+
+// SetProgress raises the applied offset of partitions (bootstrap sets the
+// progress its state was built to).
+func (s *State) SetProgress(ctx context.Context, offsets map[int]int64) error {
+	for p, off := range offsets {
+		_, err := s.c.write(ctx, "record progress", func(pipe redis.Pipeliner) {
+			advanceScript.EvalSha(ctx, pipe, []string{s.c.keys.Progress}, schema.PartitionField(p), off)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
