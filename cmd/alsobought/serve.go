@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/alsobought/alsobought/consumer"
+	"github.com/alsobought/alsobought/internal/config"
 	"github.com/alsobought/alsobought/internal/feed"
 	"github.com/alsobought/alsobought/internal/httpapi"
 	"github.com/alsobought/alsobought/internal/kafkaadmin"
@@ -30,14 +32,22 @@ const startupTimeout = 15 * time.Second
 // shutdownTimeout bounds a graceful stop.
 const shutdownTimeout = 15 * time.Second
 
-func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, s := newFlags("serve", stderr)
-	batchSize := fs.Int("batch-size", consumer.DefaultBatchSize, "most events applied per Redis round trip")
-	batchWait := fs.Duration("batch-wait", consumer.DefaultBatchWait, "how long a batch waits to fill")
-	consume := fs.Bool("consume", true, "consume the events topic; false serves the API, re-scores and reports the lag status without joining the group (a read or monitoring replica)")
-	if err := parse(fs, s, args); err != nil {
-		return err
-	}
+// serveCmd is `alsobought serve`: every shared setting, and its own.
+type serveCmd struct {
+	batchSize int
+	batchWait time.Duration
+	consume   bool
+}
+
+func (c *serveCmd) settings(s *settings) []config.Group {
+	return append(s.all(), config.Group{Name: "Serve", Settings: []config.Setting{
+		{Flag: "batch-size", Help: "most events applied per Redis round trip (0: the default)", Value: config.Int(&c.batchSize, consumer.DefaultBatchSize, 0, math.MaxInt)},
+		{Flag: "batch-wait", Help: "how long a batch waits to fill (0: the default)", Value: config.Duration(&c.batchWait, consumer.DefaultBatchWait, 0)},
+		{Flag: "consume", Help: "consume the events topic; false serves the API, re-scores and reports the lag status without joining the group (a read or monitoring replica)", Value: config.Bool(&c.consume, true)},
+	}})
+}
+
+func (c *serveCmd) run(ctx context.Context, s *settings, _ []string, stdout, stderr io.Writer) error {
 	log := newLogger(s, stderr)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -51,13 +61,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := connect(ctx, s, st); err != nil {
 		return err
 	}
-	cons, err := consumer.New(s.consumerConfig(*batchSize, *batchWait, errs), st, log, consumer.NewMetrics(reg))
+	cons, err := consumer.New(s.consumerConfig(c.batchSize, c.batchWait, errs), st, log, consumer.NewMetrics(reg))
 	if err != nil {
 		return &exitError{code: 2, msg: err.Error()}
 	}
 	rcfg := s.rescoreConfig(errs)
 	if s.feedOn() {
-		pub := feed.New(s.brokerList(), s.feedTopic)
+		pub := feed.New(s.brokerList(), s.feedTopicName())
 		defer pub.Close()
 		rcfg.Publisher = pub
 	}
@@ -69,7 +79,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err := st.Client().Ping(ctx).Err(); err != nil {
 			return "redis: " + err.Error()
 		}
-		if !*consume {
+		if !c.consume {
 			return ""
 		}
 		return cons.NotReady()
@@ -90,7 +100,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	wg.Add(4)
 	go func() {
 		defer wg.Done()
-		if *consume {
+		if c.consume {
 			_ = cons.Run(workCtx)
 		}
 	}()
@@ -149,9 +159,9 @@ func ensureTopics(ctx context.Context, s *settings) error {
 		name    string
 		configs []kafka.ConfigEntry
 	}
-	topics := []topic{{s.topic, nil}, {s.dlqTopic, nil}}
+	topics := []topic{{s.topic, nil}, {s.dlqTopicName(), nil}}
 	if s.feedOn() {
-		topics = append(topics, topic{s.feedTopic, feed.TopicConfig})
+		topics = append(topics, topic{s.feedTopicName(), feed.TopicConfig})
 	}
 	for _, t := range topics {
 		if err := kafkaadmin.EnsureTopic(ctx, s.brokerList(), t.name, s.partitions, 1, t.configs...); err != nil {
