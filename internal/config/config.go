@@ -16,6 +16,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/peterbourgon/ff/v4"
@@ -123,8 +124,19 @@ func (e *entry) name() string {
 // whose flags it accepts and ignores, so that one set of flags can be
 // passed to every command as one environment serves them all (accepted
 // settings are not in its help, not read from the environment and not
-// checked). Every setting starts at its default.
+// checked). Help shows the command's own options (FlagsOnly) first. Every
+// setting starts at its default.
 func New(command, envPrefix string, used []Group, accepted ...Group) *Set {
+	used = slices.Clone(used)
+	slices.SortStableFunc(used, func(a, b Group) int {
+		switch {
+		case a.FlagsOnly == b.FlagsOnly:
+			return 0
+		case a.FlagsOnly:
+			return -1
+		}
+		return 1
+	})
 	s := &Set{name: command, prefix: envPrefix, used: used, byFlag: map[string]*entry{}}
 	add := func(g Group, used bool) {
 		for _, st := range g.Settings {
@@ -310,21 +322,17 @@ func (f envFlag) SetValue(v string) error {
 
 // Doc is one setting as help and documentation show it.
 type Doc struct {
-	Group, Flag, Env, Default, Want, Help, Placeholder string
-	Required                                           bool
+	Group, Note, Flag, Env, Default, Want, Help, Placeholder string
+	Required                                                 bool
 }
 
 // Describe lists the settings the command reads, in help order.
 func (s *Set) Describe() []Doc {
 	var out []Doc
 	for _, g := range s.used {
-		name := g.Name
-		if g.Note != "" {
-			name += " (" + g.Note + ")"
-		}
 		for _, st := range g.Settings {
 			e := s.byFlag[st.Flag]
-			out = append(out, Doc{Group: name, Flag: st.Flag, Env: e.env, Default: st.Value.Default(),
+			out = append(out, Doc{Group: g.Name, Note: g.Note, Flag: st.Flag, Env: e.env, Default: st.Value.Default(),
 				Want: st.Value.Want(), Help: st.Help, Placeholder: st.Value.Placeholder(), Required: st.Required})
 		}
 	}
@@ -336,9 +344,13 @@ func (s *Set) Describe() []Doc {
 func (s *Set) WriteHelp(w io.Writer) {
 	group := ""
 	for _, d := range s.Describe() {
-		if d.Group != group {
-			group = d.Group
-			fmt.Fprintf(w, "\n%s:\n", group)
+		if d.Group+d.Note != group {
+			group = d.Group + d.Note
+			if d.Note != "" {
+				fmt.Fprintf(w, "\n%s (%s):\n", d.Group, d.Note)
+			} else {
+				fmt.Fprintf(w, "\n%s:\n", d.Group)
+			}
 		}
 		fmt.Fprintf(w, "  %s\n        %s\n", strings.TrimSpace("-"+d.Flag+" "+d.Placeholder), d.Help)
 		var facts []string
