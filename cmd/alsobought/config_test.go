@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -271,6 +272,32 @@ func TestEnvironmentVariablesInUseStillSetTheirSettings(t *testing.T) {
 			t.Fatal("ALSOBOUGHT_BROKERS or ALSOBOUGHT_PREFIX was read")
 		}
 	})
+}
+
+// TestDeploymentsSetDeclaredVariables: every ALSOBOUGHT_* variable the
+// manifests give serve is one serve reads.
+func TestDeploymentsSetDeclaredVariables(t *testing.T) {
+	clearEnv(t)
+	declared := map[string]bool{}
+	for _, d := range commands["serve"].set("serve", newSettings(), commands["serve"].new()).Describe() {
+		declared[d.Env] = true
+	}
+	key := regexp.MustCompile(`(?m)^\s+(ALSOBOUGHT_[A-Z0-9_]+):`)
+	for _, f := range []string{"deploy/k8s/configmap.yaml", "docker-compose.yml"} {
+		b, err := os.ReadFile(testenv.RepoFile(f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys := key.FindAllStringSubmatch(string(b), -1)
+		if len(keys) == 0 {
+			t.Errorf("%s sets no ALSOBOUGHT_* variable: is the pattern stale?", f)
+		}
+		for _, k := range keys {
+			if !declared[k[1]] {
+				t.Errorf("%s sets %s, which serve does not read", f, k[1])
+			}
+		}
+	}
 }
 
 // TestEveryCommandAcceptsTheSharedFlags: scripts and the tests pass one set
