@@ -87,10 +87,7 @@ func Defaults(groups ...Group) {
 // An Error is a setting to fix. Its message is one line naming the flag or
 // the environment variable as the user gave it, the value and what is
 // valid.
-type Error struct {
-	Name string // -history-size, ALSOBOUGHT_HISTORY_SIZE, or the unknown flag
-	Msg  string
-}
+type Error struct{ Msg string }
 
 func (e *Error) Error() string { return e.Msg }
 
@@ -207,13 +204,13 @@ func (s *Set) Parse(args []string) error {
 			if e.env != "" {
 				names += " or " + e.env
 			}
-			return &Error{Name: "-" + e.Flag, Msg: fmt.Sprintf("%s is required: %s", names, e.Help)}
+			return &Error{Msg: fmt.Sprintf("%s is required: %s", names, e.Help)}
 		}
 	}
 	for _, e := range s.entries {
 		if e.used && e.Check != nil {
 			if err := e.Check(); err != nil {
-				return &Error{Name: e.name(), Msg: fmt.Sprintf("%s %q: %v", e.name(), e.Value.String(), err)}
+				return &Error{Msg: fmt.Sprintf("%s %q: %v", e.name(), e.Value.String(), err)}
 			}
 		}
 	}
@@ -235,7 +232,7 @@ func (s *Set) missingValue(args []string) error {
 			return nil // ff reports the unknown flag
 		case hasValue || (bound{e}).IsBoolFlag():
 		case i == len(args)-1:
-			return &Error{Name: "-" + name, Msg: fmt.Sprintf("-%s needs a value: %s", name, orAny(e.Value.Want()))}
+			return &Error{Msg: fmt.Sprintf("-%s needs a value: %s", name, orAny(e.Value.Want()))}
 		default:
 			i++ // its value
 		}
@@ -252,7 +249,7 @@ type bound struct{ e *entry }
 
 func (b bound) Set(v string) error {
 	if err := b.e.Value.Set(v); err != nil {
-		return &Error{Name: "-" + b.e.Flag, Msg: fmt.Sprintf("-%s %q: want %s", b.e.Flag, v, orAny(b.e.Value.Want()))}
+		return &Error{Msg: fmt.Sprintf("-%s %q: want %s", b.e.Flag, v, orAny(b.e.Value.Want()))}
 	}
 	return nil
 }
@@ -314,7 +311,7 @@ func (f envFlag) GetLongName() (string, bool) {
 
 func (f envFlag) SetValue(v string) error {
 	if err := f.Flag.SetValue(v); err != nil {
-		return &Error{Name: f.e.env, Msg: fmt.Sprintf("%s=%q: want %s", f.e.env, v, orAny(f.e.Value.Want()))}
+		return &Error{Msg: fmt.Sprintf("%s=%q: want %s", f.e.env, v, orAny(f.e.Value.Want()))}
 	}
 	f.e.fromEnv = true
 	return nil
