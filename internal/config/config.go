@@ -180,11 +180,12 @@ func (s *Set) Parse(args []string) error {
 	for _, e := range s.entries {
 		std.Var(bound{e}, e.Flag, e.Help)
 	}
-	if err := s.missingValue(args); err != nil {
+	args, err := s.readAsFlagDoes(args)
+	if err != nil {
 		return err
 	}
 	fs := ff.NewFlagSetFrom(s.name, std) // -name is parsed like --name, as package flag does
-	err := ff.Parse(envNames{fs, s}, args, ff.WithEnvVarPrefix(s.prefix))
+	err = ff.Parse(envNames{fs, s}, args, ff.WithEnvVarPrefix(s.prefix))
 	var fix *Error
 	switch {
 	case err == nil:
@@ -217,27 +218,34 @@ func (s *Set) Parse(args []string) error {
 	return nil
 }
 
-// missingValue reports a flag that needs a value and ends the arguments
-// (ff says "missing value" without naming the flag).
-func (s *Set) missingValue(args []string) error {
+// readAsFlagDoes walks the flags as ff will, to give it what package flag,
+// for which every script was written, reads: -name= is an empty value (ff
+// would take the next argument), and a last flag without its value is
+// reported by name (ff says "missing value").
+func (s *Set) readAsFlagDoes(args []string) ([]string, error) {
+	out := make([]string, 0, len(args)+1)
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--" || !strings.HasPrefix(a, "-") {
-			return nil // the flags ended
+			return append(out, args[i:]...), nil // the flags ended
 		}
-		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
 		e, ok := s.byFlag[name]
 		switch {
-		case !ok:
-			return nil // ff reports the unknown flag
-		case hasValue || (bound{e}).IsBoolFlag():
+		case !ok || (bound{e}).IsBoolFlag():
+			out = append(out, a) // ff reports an unknown flag
+		case hasValue && value == "":
+			out = append(out, "-"+name, "")
+		case hasValue:
+			out = append(out, a)
 		case i == len(args)-1:
-			return &Error{Msg: fmt.Sprintf("-%s needs a value: %s", name, orAny(e.Value.Want()))}
+			return nil, &Error{Msg: fmt.Sprintf("-%s needs a value: %s", name, orAny(e.Value.Want()))}
 		default:
-			i++ // its value
+			out = append(out, a, args[i+1])
+			i++
 		}
 	}
-	return nil
+	return out, nil
 }
 
 // Args are the arguments after the flags.

@@ -61,6 +61,10 @@ func TestFlagsThenEnvironmentThenDefault(t *testing.T) {
 	if err != nil || a.size != 7 || a.addr != "there" || !a.on || a.wait != 2*time.Second || a.k != 9 {
 		t.Fatalf("flags: %+v, %v", a, err)
 	}
+	// -name= is an empty value, as package flag reads it.
+	if a, err = parse(t, nil, "-size", "2", "-addr=", "-data", "d"); err != nil || a.addr != "" || a.data != "d" {
+		t.Fatalf("-addr=: %+v, %v", a, err)
+	}
 	env := map[string]string{"APP_SIZE": "8", "APP_OLD_ADDR": "old", "APP_ON": "true", "APP_WAIT": "1h"}
 	if a, err = parse(t, env, "-data", "d"); err != nil || a.size != 8 || a.addr != "old" || !a.on || a.wait != time.Hour {
 		t.Fatalf("environment: %+v, %v", a, err)
