@@ -91,8 +91,11 @@ func (s *settings) kafka() config.Group {
 			}},
 		{Flag: "feed-topic", Help: "compacted topic of list changes (default: <topic>.lists; off: no feed)", Value: config.String(&s.feedTopic, ""),
 			Check: func() error {
-				if f := s.feedTopicName(); f == s.topic || f == s.dlqTopicName() {
-					return fmt.Errorf("the feed topic %s must differ from the events topic %s and the dead-letter topic %s", f, s.topic, s.dlqTopicName())
+				switch f := s.feedTopicName(); f {
+				case s.topic:
+					return errors.New("the feed topic must differ from the events topic")
+				case s.dlqTopicName():
+					return fmt.Errorf("the feed topic %s must differ from the dead-letter topic", f)
 				}
 				return nil
 			}},
