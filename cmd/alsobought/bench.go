@@ -5,52 +5,76 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/alsobought/alsobought/event"
+	"github.com/alsobought/alsobought/internal/config"
 	"github.com/alsobought/alsobought/internal/lab/bench"
 	"github.com/alsobought/alsobought/internal/lab/synth"
 	"github.com/alsobought/alsobought/scoring"
 	"github.com/alsobought/alsobought/store"
 )
 
-// runBench measures the pipeline end to end on a fresh topic and prefix
-// (package bench does the measuring; this wires flags and output).
-func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, s := newFlags("bench", stderr)
-	var d dataFlags
-	d.register(fs)
-	synthetic := fs.Int("synthetic", 0, "generate this many synthetic events instead of reading -data (Zipf items, heavy-tailed customers, 95% views)")
-	seed := fs.Uint64("seed", 1, "seed of the -synthetic stream")
-	days := fs.Int("synthetic-days", 30, "span of the -synthetic stream's event time, in days")
-	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
-	incremental := fs.Bool("incremental", false, "compare applying the last day of events through serve with rebuilding every list from scratch (bootstrap)")
-	pacedShare := fs.Float64("paced-share", 0.25, "share of the events (the latest) produced at the paced load for the freshness figures")
-	pacedLoad := fs.Float64("paced-load", 0.5, "paced offered load, as a share of the measured sustained rate")
-	pacedRate := fs.Float64("paced-rate", 0, "paced offered load in events/s (overrides -paced-load)")
-	timeout := fs.Duration("timeout", 30*time.Minute, "give up waiting for serve to catch up after this long")
-	serveBinary := fs.String("serve-binary", "", "the alsobought binary that runs serve (default: this one)")
-	quiet := fs.Bool("quiet", false, "no progress lines on stderr")
-	if err := parse(fs, s, args); err != nil {
-		return err
-	}
-	if (d.path == "") == (*synthetic <= 0) {
-		return &exitError{code: 2, msg: "bench: give either -data (with -format) or -synthetic N, with N > 0"}
-	}
-	if *synthetic > 0 && *days < 1 {
-		return &exitError{code: 2, msg: fmt.Sprintf("-synthetic-days %d: must be at least 1", *days)}
+// benchCmd is `alsobought bench`: it measures the pipeline end to end on a
+// fresh topic and prefix (package bench does the measuring; this wires
+// settings and output).
+type benchCmd struct {
+	data        dataFlags
+	synthetic   int
+	seed        uint64
+	days        int
+	asJSON      bool
+	incremental bool
+	pacedShare  float64
+	pacedLoad   float64
+	pacedRate   float64
+	timeout     time.Duration
+	serveBinary string
+	quiet       bool
+}
+
+// shared are the shared settings the bench reads: those that shape the
+// pipeline it measures, which its serve child runs with (serveSettings).
+// The names (topic, prefix, group, HTTP address) are the bench's own.
+func (c *benchCmd) shared(s *settings) []config.Group {
+	return []config.Group{s.kafka().Only(&s.brokers, &s.partitions), s.redis().Only(&s.redisAddrs, &s.redisMode), s.consumer().Only(&s.partitioner),
+		s.histories(), s.lists(), s.events(), s.dedupGroup(), s.rescore(), s.recommend(), s.lag()}
+}
+
+func (c *benchCmd) settings(s *settings) []config.Group {
+	return append(c.shared(s), c.data.group(false), config.Group{Name: "Bench", FlagsOnly: true, Settings: []config.Setting{
+		{Flag: "synthetic", Help: "generate this many synthetic events instead of reading -data (Zipf items, heavy-tailed customers, 95% views)", Value: config.Int(&c.synthetic, 0, 0, math.MaxInt)},
+		{Flag: "seed", Help: "seed of the -synthetic stream", Value: config.Uint64(&c.seed, 1)},
+		{Flag: "synthetic-days", Help: "span of the -synthetic stream's event time, in days", Value: config.Int(&c.days, 30, 1, math.MaxInt)},
+		{Flag: "json", Help: "print one JSON object instead of a table", Value: config.Bool(&c.asJSON, false)},
+		{Flag: "incremental", Help: "compare applying the last day of events through serve with rebuilding every list from scratch (bootstrap)", Value: config.Bool(&c.incremental, false)},
+		{Flag: "paced-share", Help: "share of the events (the latest) produced at the paced load for the freshness figures",
+			Value: config.Float(&c.pacedShare, 0.25, "a number between 0 and 1, exclusive", func(f float64) bool { return f > 0 && f < 1 })},
+		{Flag: "paced-load", Help: "paced offered load, as a share of the measured sustained rate",
+			Value: config.Float(&c.pacedLoad, 0.5, "a number above 0 and at most 1", func(f float64) bool { return f > 0 && f <= 1 })},
+		{Flag: "paced-rate", Help: "paced offered load in events/s (overrides -paced-load; 0: use -paced-load)",
+			Value: config.Float(&c.pacedRate, 0, "a number of 0 or more", func(f float64) bool { return f >= 0 })},
+		{Flag: "timeout", Help: "give up waiting for serve to catch up after this long", Value: config.Duration(&c.timeout, 30*time.Minute, time.Nanosecond)},
+		{Flag: "serve-binary", Help: "the alsobought binary that runs serve (default: this one)", Value: config.String(&c.serveBinary, "")},
+		{Flag: "quiet", Help: "no progress lines on stderr", Value: config.Bool(&c.quiet, false)},
+	}})
+}
+
+func (c *benchCmd) run(ctx context.Context, s *settings, _ []string, stdout, stderr io.Writer) error {
+	if (c.data.path == "") == (c.synthetic <= 0) {
+		return usageErr("give either -data (with -format) or -synthetic N, with N > 0")
 	}
 	cfg := bench.Config{
 		Brokers: s.brokerList(), Store: s.storeConfig(), Partitions: s.partitions,
 		Oracle: s.oracleSettings(), Method: scoring.Method(s.method), Rules: s.listRules(),
-		PacedShare: *pacedShare, PacedLoad: *pacedLoad, PacedRate: *pacedRate, MinRescoreWait: max(s.minInterval, 200*time.Millisecond), Timeout: *timeout,
+		PacedShare: c.pacedShare, PacedLoad: c.pacedLoad, PacedRate: c.pacedRate, MinRescoreWait: max(s.minInterval, 200*time.Millisecond), Timeout: c.timeout,
 	}
-	if !*quiet {
+	if !c.quiet {
 		cfg.Progress = stderr
 	}
-	bin := *serveBinary
+	bin := c.serveBinary
 	if bin == "" {
 		exe, err := os.Executable()
 		if err != nil {
@@ -60,36 +84,36 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if s.storeConfig().Mode == store.Cluster {
 		// Its Redis figures come from one server's INFO and MEMORY USAGE.
-		return &exitError{code: 2, msg: "bench measures a single Redis (-redis-mode single); docs/SCALING.md measures the cluster"}
+		return usageErr("bench measures a single Redis (-redis-mode single); docs/SCALING.md measures the cluster")
 	}
-	cfg.Serve = append([]string{bin, "serve"}, serveSettings(s)...)
+	cfg.Serve = append([]string{bin, "serve"}, serveSettings(c.shared(s))...)
 	if err := cfg.Validate(); err != nil {
-		return &exitError{code: 2, msg: "bench: " + err.Error()}
+		return usageErr("%v", err)
 	}
 
 	var evs []event.Event
 	var name string
-	if *synthetic > 0 {
+	if c.synthetic > 0 {
 		var err error
-		evs, err = synth.Generate(synth.Config{Events: *synthetic, Seed: *seed, Days: *days})
+		evs, err = synth.Generate(synth.Config{Events: c.synthetic, Seed: c.seed, Days: c.days})
 		if err != nil {
 			return &exitError{code: 2, msg: err.Error()}
 		}
-		name = fmt.Sprintf("synthetic %d events, seed %d, %d days", *synthetic, *seed, *days)
+		name = fmt.Sprintf("synthetic %d events, seed %d, %d days", c.synthetic, c.seed, c.days)
 	} else {
 		var err error
-		if evs, err = d.load(s); err != nil {
+		if evs, err = c.data.load(s); err != nil {
 			return err
 		}
-		name = d.path
+		name = c.data.path
 	}
 
-	if *incremental {
+	if c.incremental {
 		rep, err := bench.RunIncremental(ctx, cfg, name, evs)
 		if err != nil {
 			return err
 		}
-		if *asJSON {
+		if c.asJSON {
 			return writeBenchJSON(stdout, rep)
 		}
 		return bench.WriteIncrementalTable(stdout, rep)
@@ -98,26 +122,26 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if c.asJSON {
 		return writeBenchJSON(stdout, rep)
 	}
 	return bench.WriteTable(stdout, rep)
 }
 
-// serveSettings are the shared settings a child serve must run with, so
-// that it shapes the state the way this command was configured. The bench
-// adds the names (topic, prefix, group, HTTP address) of its run.
-func serveSettings(s *settings) []string {
-	return []string{
-		"-brokers", s.brokers, "-redis", s.redisAddrs, "-redis-mode", s.redisMode,
-		"-history-size", strconv.Itoa(s.historySize), "-view-history-size", strconv.Itoa(s.viewHistory),
-		"-list-size", strconv.Itoa(s.listSize), "-min-support", strconv.Itoa(s.minSupport), "-scorer", s.method,
-		"-sweep-interval", s.sweep.String(), "-rescore-min-interval", s.minInterval.String(),
-		"-min-event-time", s.minEventTime, "-max-event-skew", s.maxSkew.String(),
-		"-dedup-window", s.dedupWindow.String(), "-dedup-max", strconv.Itoa(s.dedupMax),
-		"-key-partitioner", s.partitioner, "-keep-owned=" + strconv.FormatBool(s.keepOwned),
-		"-lag-interval", s.lagInterval.String(), "-lag-samples", strconv.Itoa(s.lagSamples),
+// serveSettings are the flags that give a serve child the values of the
+// settings in groups, so that it shapes the state the way this command was
+// configured. (-name=value: an empty value, never one of these, would take
+// the next argument.)
+func serveSettings(groups []config.Group) []string {
+	var args []string
+	for _, g := range groups {
+		for _, st := range g.Settings {
+			if v := st.Value.String(); v != "" {
+				args = append(args, "-"+st.Flag+"="+v)
+			}
+		}
 	}
+	return args
 }
 
 func writeBenchJSON(w io.Writer, v any) error {

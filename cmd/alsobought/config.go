@@ -1,9 +1,9 @@
 package main
 
 import (
-	"flag"
+	"errors"
 	"fmt"
-	"os"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/alsobought/alsobought/consumer"
 	"github.com/alsobought/alsobought/event"
+	"github.com/alsobought/alsobought/internal/config"
 	"github.com/alsobought/alsobought/internal/delta"
 	"github.com/alsobought/alsobought/internal/httpapi"
 	"github.com/alsobought/alsobought/internal/lab/oracle"
@@ -22,9 +23,12 @@ import (
 	"github.com/alsobought/alsobought/store/schema"
 )
 
-// settings are the options shared by the subcommands. Each flag's default
-// comes from its environment variable when that is set, so flags override
-// the environment, which overrides the built-in default.
+// envPrefix starts the name of every environment variable.
+const envPrefix = "ALSOBOUGHT"
+
+// settings are the settings shared by the commands: the deployment's
+// (where Kafka and Redis are, the shape of the state, ...). Each command
+// reads some of them (its settings method) and has options of its own.
 type settings struct {
 	brokers      string
 	redisAddrs   string
@@ -54,185 +58,193 @@ type settings struct {
 	lagSamples   int
 	logFormat    string
 	logLevel     string
-
-	envErrs []string // environment values that did not parse
 }
 
-// envVar documents one setting: its flag, variable and default.
-type envVar struct{ flag, env, def, usage string }
-
-var settingVars = []envVar{
-	{"brokers", "ALSOBOUGHT_KAFKA_BROKERS", "127.0.0.1:19092", "Kafka bootstrap brokers, comma-separated"},
-	{"redis", "ALSOBOUGHT_REDIS_ADDRS", "127.0.0.1:16379", "Redis address (single mode), or seed nodes, comma-separated (cluster mode)"},
-	{"redis-mode", "ALSOBOUGHT_REDIS_MODE", string(store.Single), "single (one Redis) or cluster (Redis Cluster)"},
-	{"redis-wait-replicas", "ALSOBOUGHT_REDIS_WAIT_REPLICAS", "1", "cluster mode: replicas that must acknowledge each write step (WAIT) before the next; 0 = none (an unplanned failover may then lose acknowledged writes)"},
-	{"prefix", "ALSOBOUGHT_REDIS_PREFIX", store.DefaultPrefix, "prefix of every Redis key"},
-	{"http", "ALSOBOUGHT_HTTP_ADDR", httpapi.DefaultAddr, "HTTP listen address (API, /healthz, /readyz, /metrics)"},
-	{"topic", "ALSOBOUGHT_TOPIC", event.DefaultTopic, "events topic (purchases and views)"},
-	{"dlq-topic", "ALSOBOUGHT_DLQ_TOPIC", "", "dead-letter topic (default: <topic>.dlq)"},
-	{"feed-topic", "ALSOBOUGHT_FEED_TOPIC", "", "compacted topic of list changes (default: <topic>.lists; off: no feed)"},
-	{"group", "ALSOBOUGHT_GROUP", "alsobought", "Kafka consumer group"},
-	{"partitions", "ALSOBOUGHT_PARTITIONS", "4", "partitions of the topics when alsobought creates them"},
-	{"history-size", "ALSOBOUGHT_HISTORY_SIZE", "200", "K_hist: distinct purchased items retained per customer"},
-	{"view-history-size", "ALSOBOUGHT_VIEW_HISTORY_SIZE", "30", "K_view: distinct viewed items retained per customer"},
-	{"list-size", "ALSOBOUGHT_LIST_SIZE", "20", "K_list: items per related list"},
-	{"min-support", "ALSOBOUGHT_MIN_SUPPORT", "2", "least support (co-buyers, co-viewers, viewers who then bought) for an item to enter a list"},
-	{"scorer", "ALSOBOUGHT_SCORER", string(scoring.DefaultMethod), "served scorer: amazon2017_prior (amazon2017 with a prior on E), amazon2017, cosine, jaccard, llr or count"},
-	{"sweep-interval", "ALSOBOUGHT_SWEEP_INTERVAL", "1h", "how often every list is re-scored (0 = never)"},
-	{"rescore-min-interval", "ALSOBOUGHT_RESCORE_MIN_INTERVAL", "1s", "per-row rate limit: a dirty item is re-scored once its first mark is this old"},
-	{"min-event-time", "ALSOBOUGHT_MIN_EVENT_TIME", event.DefaultMinTime().Format(time.RFC3339), "events before this time are rejected (RFC 3339)"},
-	{"max-event-skew", "ALSOBOUGHT_MAX_EVENT_SKEW", event.DefaultMaxSkew.String(), "events later than now plus this are rejected"},
-	{"dedup-window", "ALSOBOUGHT_DEDUP_WINDOW", delta.DefaultDedup.Window.String(), "an event id used again within this much event time of the customer's newest event is a duplicate (0 = no de-duplication)"},
-	{"dedup-max", "ALSOBOUGHT_DEDUP_MAX", strconv.Itoa(delta.DefaultDedup.Max), "most event ids remembered per customer for de-duplication"},
-	{"key-partitioner", "ALSOBOUGHT_KEY_PARTITIONER", consumer.PartitionerMurmur2, "murmur2: dead-letter events not on the partition murmur2 of their key gives; none: no check"},
-	{"keep-owned", "ALSOBOUGHT_KEEP_OWNED", "false", "let items a customer bought compete in their recommendations like any other item (default: they come back in proportion to the measured repeat share, never where nobody buys again)"},
-	{"lag-interval", "ALSOBOUGHT_LAG_INTERVAL", "10s", "how often the lag status samples the topic, the group and Redis"},
-	{"lag-samples", "ALSOBOUGHT_LAG_SAMPLES", "10", "samples in the lag status's evaluation window (at least 2)"},
-	{"log-format", "ALSOBOUGHT_LOG_FORMAT", "json", "log format: json or console"},
-	{"log-level", "ALSOBOUGHT_LOG_LEVEL", "info", "log level: debug, info, warn or error"},
+// newSettings is every shared setting at its default: a command reads only
+// some, and the code it shares with others may look at the rest.
+func newSettings() *settings {
+	s := &settings{}
+	config.Defaults(s.all()...)
+	return s
 }
 
-// register adds the shared flags to fs, with defaults from the environment.
-func (s *settings) register(fs *flag.FlagSet) {
-	def := func(name string) string {
-		v := settingVar(name)
-		if e, ok := os.LookupEnv(v.env); ok {
-			return e
-		}
-		return v.def
-	}
-	usage := func(name string) string { v := settingVar(name); return v.usage + " [$" + v.env + "]" }
-	str := func(p *string, name string) { fs.StringVar(p, name, def(name), usage(name)) }
-	num := func(p *int, name string) {
-		n, err := strconv.Atoi(def(name))
-		if err != nil {
-			s.envErrs = append(s.envErrs, fmt.Sprintf("%s=%q is not an integer", settingVar(name).env, def(name)))
-		}
-		fs.IntVar(p, name, n, usage(name))
-	}
-	boolean := func(p *bool, name string) {
-		b, err := strconv.ParseBool(def(name))
-		if err != nil {
-			s.envErrs = append(s.envErrs, fmt.Sprintf("%s=%q is not true or false", settingVar(name).env, def(name)))
-		}
-		fs.BoolVar(p, name, b, usage(name))
-	}
-	dur := func(p *time.Duration, name string) {
-		d, err := time.ParseDuration(def(name))
-		if err != nil {
-			s.envErrs = append(s.envErrs, fmt.Sprintf("%s=%q is not a duration like 30s or 1h", settingVar(name).env, def(name)))
-		}
-		fs.DurationVar(p, name, d, usage(name))
-	}
-	str(&s.brokers, "brokers")
-	str(&s.redisAddrs, "redis")
-	str(&s.redisMode, "redis-mode")
-	num(&s.redisWait, "redis-wait-replicas")
-	str(&s.prefix, "prefix")
-	str(&s.httpAddr, "http")
-	str(&s.topic, "topic")
-	str(&s.dlqTopic, "dlq-topic")
-	str(&s.feedTopic, "feed-topic")
-	str(&s.group, "group")
-	num(&s.partitions, "partitions")
-	num(&s.historySize, "history-size")
-	num(&s.viewHistory, "view-history-size")
-	num(&s.listSize, "list-size")
-	num(&s.minSupport, "min-support")
-	str(&s.method, "scorer")
-	dur(&s.sweep, "sweep-interval")
-	dur(&s.minInterval, "rescore-min-interval")
-	str(&s.minEventTime, "min-event-time")
-	dur(&s.maxSkew, "max-event-skew")
-	dur(&s.dedupWindow, "dedup-window")
-	num(&s.dedupMax, "dedup-max")
-	str(&s.partitioner, "key-partitioner")
-	boolean(&s.keepOwned, "keep-owned")
-	dur(&s.lagInterval, "lag-interval")
-	num(&s.lagSamples, "lag-samples")
-	str(&s.logFormat, "log-format")
-	str(&s.logLevel, "log-level")
+// all is every shared setting, declared once each with its flag, its
+// environment variable (ALSOBOUGHT_ and the flag, except the four names
+// older than that rule), default, help and valid values, grouped by
+// concern. docs/configuration.md is generated from these declarations.
+func (s *settings) all() []config.Group {
+	return []config.Group{s.kafka(), s.consumer(), s.redis(), s.http(), s.histories(), s.lists(),
+		s.events(), s.dedupGroup(), s.rescore(), s.recommend(), s.lag(), s.logging()}
 }
 
-func settingVar(flagName string) envVar {
-	for _, v := range settingVars {
-		if v.flag == flagName {
-			return v
-		}
-	}
-	panic("unknown setting " + flagName)
+func (s *settings) kafka() config.Group {
+	return config.Group{Name: "Kafka", Settings: []config.Setting{
+		{Flag: "brokers", Env: "ALSOBOUGHT_KAFKA_BROKERS", Help: "Kafka bootstrap brokers, comma-separated",
+			Value: config.Text(&s.brokers, "127.0.0.1:19092", "host:port addresses, comma-separated", notEmptyList)},
+		{Flag: "topic", Help: "events topic (purchases and views)",
+			Value: config.Text(&s.topic, event.DefaultTopic, "a topic name", notEmpty)},
+		{Flag: "dlq-topic", Help: "dead-letter topic (default: <topic>.dlq)", Value: config.String(&s.dlqTopic, ""),
+			Check: func() error {
+				if s.dlqTopicName() == s.topic {
+					return errors.New("the dead-letter topic must differ from the events topic")
+				}
+				return nil
+			}},
+		{Flag: "feed-topic", Help: "compacted topic of list changes (default: <topic>.lists; off: no feed)", Value: config.String(&s.feedTopic, ""),
+			Check: func() error {
+				switch f := s.feedTopicName(); f {
+				case s.topic:
+					return errors.New("the feed topic must differ from the events topic")
+				case s.dlqTopicName():
+					return fmt.Errorf("the feed topic %s must differ from the dead-letter topic", f)
+				}
+				return nil
+			}},
+		{Flag: "partitions", Help: "partitions of the topics when alsobought creates them",
+			Value: config.Int(&s.partitions, 4, 1, math.MaxInt)},
+	}}
 }
 
-// validate checks every setting and returns all problems at once, each
-// saying what to fix.
-func (s *settings) validate() error {
-	problems := append([]string(nil), s.envErrs...)
-	if s.dlqTopic == "" {
-		s.dlqTopic = event.DeadLetterTopic(s.topic)
-	}
-	if s.feedTopic == "" {
-		s.feedTopic = s.topic + ".lists"
-	}
-	if s.feedTopic == s.topic || s.feedTopic == s.dlqTopic {
-		problems = append(problems, fmt.Sprintf("-feed-topic %q must differ from the events and dead-letter topics", s.feedTopic))
-	}
-	if s.partitions < 1 {
-		problems = append(problems, fmt.Sprintf("-partitions %d: must be at least 1", s.partitions))
-	}
-	if s.historySize < 1 || s.historySize > 10000 {
-		problems = append(problems, fmt.Sprintf("-history-size %d: K_hist must be from 1 to 10000", s.historySize))
-	}
-	if s.viewHistory < 1 || s.viewHistory > 10000 {
-		problems = append(problems, fmt.Sprintf("-view-history-size %d: K_view must be from 1 to 10000", s.viewHistory))
-	}
-	if err := s.listRules().Validate(); err != nil {
-		problems = append(problems, err.Error())
-	}
-	if _, err := scoring.ParseMethod(s.method); err != nil {
-		problems = append(problems, "-scorer: "+err.Error())
-	}
-	if err := store.ValidatePrefix(s.prefix); err != nil {
-		problems = append(problems, "-prefix: "+err.Error())
-	} else if _, err := store.ParseMode(s.redisMode); err != nil {
-		problems = append(problems, "-redis-mode: "+err.Error())
-	} else if err := s.storeConfig().Validate(); err != nil {
-		problems = append(problems, "-redis: "+err.Error())
-	}
-	if _, err := time.Parse(time.RFC3339, s.minEventTime); err != nil {
-		problems = append(problems, fmt.Sprintf("-min-event-time %q: use RFC 3339, e.g. 1990-01-01T00:00:00Z", s.minEventTime))
-	}
-	if s.sweep < 0 || s.maxSkew < 0 || s.minInterval < 0 {
-		problems = append(problems, "-sweep-interval, -rescore-min-interval and -max-event-skew must not be negative")
-	}
-	if err := s.dedup().Validate(); err != nil {
-		problems = append(problems, "-dedup-window/-dedup-max: "+err.Error())
-	}
-	if s.partitioner != consumer.PartitionerMurmur2 && s.partitioner != consumer.PartitionerNone {
-		problems = append(problems, fmt.Sprintf("-key-partitioner %q: use %s or %s", s.partitioner, consumer.PartitionerMurmur2, consumer.PartitionerNone))
-	}
-	if s.lagInterval <= 0 || s.lagSamples < 2 {
-		problems = append(problems, fmt.Sprintf("-lag-interval %s and -lag-samples %d: the interval must be positive and the window at least 2 samples", s.lagInterval, s.lagSamples))
-	}
-	if s.logFormat != "json" && s.logFormat != "console" {
-		problems = append(problems, fmt.Sprintf("-log-format %q: use json or console", s.logFormat))
-	}
-	if l, err := zerolog.ParseLevel(s.logLevel); err != nil || l == zerolog.NoLevel {
-		problems = append(problems, fmt.Sprintf("-log-level %q: use debug, info, warn or error", s.logLevel))
-	}
-	if len(problems) > 0 {
-		return fmt.Errorf("invalid configuration:\n  %s", strings.Join(problems, "\n  "))
+func (s *settings) consumer() config.Group {
+	return config.Group{Name: "Consumer", Settings: []config.Setting{
+		{Flag: "group", Help: "Kafka consumer group", Value: config.Text(&s.group, "alsobought", "a group name", notEmpty)},
+		{Flag: "key-partitioner", Help: "murmur2: dead-letter events not on the partition murmur2 of their key gives; none: no check",
+			Value: config.OneOf(&s.partitioner, consumer.PartitionerMurmur2, consumer.PartitionerMurmur2, consumer.PartitionerNone)},
+	}}
+}
+
+func (s *settings) redis() config.Group {
+	return config.Group{Name: "Redis", Settings: []config.Setting{
+		{Flag: "redis", Env: "ALSOBOUGHT_REDIS_ADDRS", Help: "Redis address (single mode), or seed nodes, comma-separated (cluster mode)",
+			Value: config.Text(&s.redisAddrs, "127.0.0.1:16379", "host:port addresses, comma-separated", notEmptyList),
+			Check: func() error { return s.storeConfig().Validate() }},
+		{Flag: "redis-mode", Help: "single (one Redis) or cluster (Redis Cluster)",
+			Value: config.Text(&s.redisMode, string(store.Single), "single or cluster", func(v string) error { _, err := store.ParseMode(v); return err })},
+		{Flag: "redis-wait-replicas", Help: "cluster mode: replicas that must acknowledge each write step (WAIT) before the next; 0 = none (an unplanned failover may then lose acknowledged writes)",
+			Value: config.Int(&s.redisWait, 1, 0, math.MaxInt)},
+		{Flag: "prefix", Env: "ALSOBOUGHT_REDIS_PREFIX", Help: "prefix of every Redis key",
+			Value: config.Text(&s.prefix, store.DefaultPrefix, "1-32 characters of A-Z a-z 0-9 _ . -", store.ValidatePrefix)},
+	}}
+}
+
+func (s *settings) http() config.Group {
+	return config.Group{Name: "HTTP", Settings: []config.Setting{
+		{Flag: "http", Env: "ALSOBOUGHT_HTTP_ADDR", Help: "HTTP listen address (API, /healthz, /readyz, /metrics)",
+			Value: config.String(&s.httpAddr, httpapi.DefaultAddr)},
+	}}
+}
+
+// histories and lists shape the state: state built under other values
+// cannot be continued (stateSettings).
+func (s *settings) histories() config.Group {
+	return config.Group{Name: "Histories", Settings: []config.Setting{
+		{Flag: "history-size", Help: "K_hist: distinct purchased items retained per customer", Value: config.Int(&s.historySize, 200, 1, 10000)},
+		{Flag: "view-history-size", Help: "K_view: distinct viewed items retained per customer", Value: config.Int(&s.viewHistory, 30, 1, 10000)},
+	}}
+}
+
+func (s *settings) lists() config.Group {
+	return config.Group{Name: "Lists", Settings: []config.Setting{
+		{Flag: "list-size", Help: "K_list: items per related list", Value: config.Int(&s.listSize, 20, 1, math.MaxInt)},
+		{Flag: "min-support", Help: "least support (co-buyers, co-viewers, viewers who then bought) for an item to enter a list",
+			Value: config.Int(&s.minSupport, 2, 1, math.MaxInt)},
+		{Flag: "scorer", Help: "served scorer: amazon2017_prior (amazon2017 with a prior on E), amazon2017, cosine, jaccard, llr or count",
+			Value: config.Text(&s.method, string(scoring.DefaultMethod), config.Words(scoring.Methods()...),
+				func(v string) error { _, err := scoring.ParseMethod(v); return err })},
+	}}
+}
+
+func (s *settings) events() config.Group {
+	return config.Group{Name: "Event time", Settings: []config.Setting{
+		{Flag: "min-event-time", Help: "events before this time are rejected",
+			Value: config.Text(&s.minEventTime, event.DefaultMinTime().Format(time.RFC3339), "an RFC 3339 time such as 1990-01-01T00:00:00Z",
+				func(v string) error { _, err := time.Parse(time.RFC3339, v); return err })},
+		{Flag: "max-event-skew", Help: "events later than now plus this are rejected", Value: config.Duration(&s.maxSkew, event.DefaultMaxSkew, 0)},
+	}}
+}
+
+func (s *settings) dedupGroup() config.Group {
+	return config.Group{Name: "De-duplication", Settings: []config.Setting{
+		{Flag: "dedup-window", Help: "an event id used again within this much event time of the customer's newest event is a duplicate (0 = no de-duplication)",
+			Value: config.Duration(&s.dedupWindow, delta.DefaultDedup.Window, 0)},
+		{Flag: "dedup-max", Help: "most event ids remembered per customer for de-duplication",
+			Value: config.Int(&s.dedupMax, delta.DefaultDedup.Max, 0, 10000), Check: func() error { return s.dedup().Validate() }},
+	}}
+}
+
+func (s *settings) rescore() config.Group {
+	return config.Group{Name: "Re-scoring", Settings: []config.Setting{
+		{Flag: "sweep-interval", Help: "how often every list is re-scored (0 = never)", Value: config.Duration(&s.sweep, time.Hour, 0)},
+		{Flag: "rescore-min-interval", Help: "per-row rate limit: a dirty item is re-scored once its first mark is this old",
+			Value: config.Duration(&s.minInterval, time.Second, 0)},
+	}}
+}
+
+func (s *settings) recommend() config.Group {
+	return config.Group{Name: "Recommendations", Settings: []config.Setting{
+		{Flag: "keep-owned", Help: "let items a customer bought compete in their recommendations like any other item (default: they come back in proportion to the measured repeat share, never where nobody buys again)",
+			Value: config.Bool(&s.keepOwned, false)},
+	}}
+}
+
+func (s *settings) lag() config.Group {
+	return config.Group{Name: "Lag status", Settings: []config.Setting{
+		{Flag: "lag-interval", Help: "how often the lag status samples the topic, the group and Redis", Value: config.Duration(&s.lagInterval, 10*time.Second, time.Nanosecond)},
+		{Flag: "lag-samples", Help: "samples in the lag status's evaluation window", Value: config.Int(&s.lagSamples, 10, 2, math.MaxInt)},
+	}}
+}
+
+func (s *settings) logging() config.Group {
+	return config.Group{Name: "Logging", Settings: []config.Setting{
+		{Flag: "log-format", Help: "log format", Value: config.OneOf(&s.logFormat, "json", "json", "console")},
+		{Flag: "log-level", Help: "log level", Value: config.Text(&s.logLevel, "info", "debug, info, warn or error", func(v string) error {
+			if l, err := zerolog.ParseLevel(v); err != nil || l == zerolog.NoLevel {
+				return errors.New("unknown level")
+			}
+			return nil
+		})},
+	}}
+}
+
+func notEmpty(v string) error {
+	if strings.TrimSpace(v) == "" {
+		return errors.New("empty")
 	}
 	return nil
+}
+
+func notEmptyList(v string) error {
+	if len(splitList(v)) == 0 {
+		return errors.New("empty")
+	}
+	return nil
+}
+
+// dlqTopicName is the dead-letter topic: -dlq-topic, or <topic>.dlq.
+func (s *settings) dlqTopicName() string {
+	if s.dlqTopic == "" {
+		return event.DeadLetterTopic(s.topic)
+	}
+	return s.dlqTopic
+}
+
+// feedTopicName is the topic of list changes: -feed-topic, or
+// <topic>.lists.
+func (s *settings) feedTopicName() string {
+	if s.feedTopic == "" {
+		return s.topic + ".lists"
+	}
+	return s.feedTopic
 }
 
 func (s *settings) brokerList() []string { return splitList(s.brokers) }
 
 // feedOn reports whether list changes are published (-feed-topic off turns
 // the feed off).
-func (s *settings) feedOn() bool { return s.feedTopic != "off" }
+func (s *settings) feedOn() bool { return s.feedTopicName() != "off" }
 
 func (s *settings) storeConfig() store.Config {
-	mode, _ := store.ParseMode(s.redisMode) // validated by settings.validate
+	mode, _ := store.ParseMode(s.redisMode) // checked as it was read
 	cfg := store.Config{Mode: mode, Addrs: splitList(s.redisAddrs), Prefix: s.prefix}
 	if mode == store.Cluster {
 		cfg.WaitReplicas = s.redisWait
@@ -244,7 +256,7 @@ func (s *settings) storeConfig() store.Config {
 // batchWait 0 take the consumer's defaults.
 func (s *settings) consumerConfig(batchSize int, batchWait time.Duration, errs *obs.Errors) consumer.Config {
 	return consumer.Config{
-		Brokers: s.brokerList(), Topic: s.topic, GroupID: s.group, DLQTopic: s.dlqTopic,
+		Brokers: s.brokerList(), Topic: s.topic, GroupID: s.group, DLQTopic: s.dlqTopicName(),
 		HistorySize: s.historySize, ViewHistory: s.viewHistory, BatchSize: batchSize, BatchWait: batchWait,
 		Limits: s.limits(), MaxEventSkew: s.maxSkew, Dedup: s.dedup(), KeyPartitioner: s.partitioner, Errors: errs,
 	}

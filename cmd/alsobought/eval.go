@@ -3,60 +3,70 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"math"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/alsobought/alsobought/internal/config"
 	"github.com/alsobought/alsobought/internal/lab/eval"
 	"github.com/alsobought/alsobought/scoring"
 )
 
-func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, s := newFlags("eval", stderr)
-	var d dataFlags
-	d.register(fs)
-	protocol := fs.String("protocol", "customer", "customer (people active before the cutoff, judged on what they bought or viewed next) or session (data without customer ids: each session reveals its first half)")
-	cutoff := fs.String("cutoff", "auto", "the first cutoff: RFC 3339 time, YYYY-MM-DD (UTC midnight) or auto (windows end at the last event)")
-	windows := fs.Int("windows", 1, "consecutive evaluation windows (prequential: each trained on everything before its cutoff)")
-	horizon := fs.String("horizon", "14d", "window length: days as Nd, or a Go duration such as 36h")
-	k := fs.Int("k", 6, "items recommended per customer")
-	asJSON := fs.Bool("json", false, "print the report as one JSON object")
-	plot := fs.String("plot", "", "also write a bar chart of the results to this .svg or .png file")
-	viaKafka := fs.Bool("via-kafka", false, "train through the real pipeline (a fresh topic and Redis prefix, consumed and re-scored in this process) instead of the in-memory oracle; the numbers must be identical")
-	if err := parse(fs, s, args); err != nil {
-		return err
+// evalCmd is `alsobought eval`.
+type evalCmd struct {
+	data     dataFlags
+	cfg      eval.Config // protocol, cutoff, windows, horizon, k
+	asJSON   bool
+	plot     string
+	viaKafka bool
+}
+
+// settings: the oracle needs no service; -via-kafka trains through the real
+// pipeline, which reads Kafka and Redis.
+func (c *evalCmd) settings(s *settings) []config.Group {
+	viaKafka := []config.Group{s.kafka().Only(&s.brokers, &s.topic, &s.partitions), s.redis().Only(&s.redisAddrs, &s.redisMode, &s.redisWait),
+		s.consumer().Only(&s.partitioner), s.rescore()}
+	for i := range viaKafka {
+		viaKafka[i].Note = "with -via-kafka"
 	}
-	cfg := eval.Config{Windows: *windows, K: *k, Served: scoring.Method(s.method), KeepOwned: s.keepOwned}
-	var err error
-	if cfg.Protocol, err = eval.ParseProtocol(*protocol); err != nil {
-		return &exitError{code: 2, msg: "-protocol: " + err.Error()}
-	}
-	if cfg.Cutoff, err = parseCutoff(*cutoff); err != nil {
-		return &exitError{code: 2, msg: "-cutoff: " + err.Error()}
-	}
-	if cfg.Horizon, err = parseDays(*horizon); err != nil {
-		return &exitError{code: 2, msg: "-horizon: " + err.Error()}
-	}
-	if *windows < 1 {
-		return &exitError{code: 2, msg: fmt.Sprintf("-windows must be at least 1, got %d", *windows)}
-	}
-	if *k < 1 {
-		return &exitError{code: 2, msg: fmt.Sprintf("-k must be at least 1, got %d", *k)}
-	}
-	if ext := strings.ToLower(filepath.Ext(*plot)); *plot != "" && ext != ".svg" && ext != ".png" {
-		return &exitError{code: 2, msg: fmt.Sprintf("-plot %s: the file name must end in .svg or .png", *plot)}
-	}
-	evs, err := d.load(s)
+	return append([]config.Group{s.histories(), s.lists(), s.events(), s.dedupGroup(), s.recommend(), c.data.group(true),
+		{Name: "Evaluation", FlagsOnly: true, Settings: []config.Setting{
+			{Flag: "protocol", Help: "customer (people active before the cutoff, judged on what they bought or viewed next) or session (data without customer ids: each session reveals its first half)",
+				Value: config.Parse(&c.cfg.Protocol, string(eval.Customers), "customer or session", "string", eval.ParseProtocol, func(p eval.Protocol) string { return string(p) })},
+			{Flag: "cutoff", Help: "the first cutoff: RFC 3339 time, YYYY-MM-DD (UTC midnight) or auto (windows end at the last event)",
+				Value: config.Parse(&c.cfg.Cutoff, "auto", "auto, an RFC 3339 time or a YYYY-MM-DD date", "time", parseCutoff, formatCutoff)},
+			{Flag: "windows", Help: "consecutive evaluation windows (prequential: each trained on everything before its cutoff)", Value: config.Int(&c.cfg.Windows, 1, 1, math.MaxInt)},
+			{Flag: "horizon", Help: "window length: days as Nd, or a Go duration such as 36h",
+				Value: config.Parse(&c.cfg.Horizon, "14d", "a positive number of days such as 14d, or a duration such as 36h", "duration", parseDays, time.Duration.String)},
+			{Flag: "k", Help: "items recommended per customer", Value: config.Int(&c.cfg.K, 6, 1, math.MaxInt)},
+			{Flag: "json", Help: "print the report as one JSON object", Value: config.Bool(&c.asJSON, false)},
+			{Flag: "plot", Help: "also write a bar chart of the results to this .svg or .png file", Value: config.Text(&c.plot, "", "a file name ending in .svg or .png", func(v string) error {
+				if ext := strings.ToLower(filepath.Ext(v)); v != "" && ext != ".svg" && ext != ".png" {
+					return errors.New("not .svg or .png")
+				}
+				return nil
+			})},
+			{Flag: "via-kafka", Help: "train through the real pipeline (a fresh topic and Redis prefix, consumed and re-scored in this process) instead of the in-memory oracle; the numbers must be identical",
+				Value: config.Bool(&c.viaKafka, false)},
+		}}}, viaKafka...)
+}
+
+func (c *evalCmd) run(ctx context.Context, s *settings, _ []string, stdout, stderr io.Writer) error {
+	cfg := c.cfg
+	cfg.Served, cfg.KeepOwned = scoring.Method(s.method), s.keepOwned
+	evs, err := c.data.load(s)
 	if err != nil {
 		return err
 	}
 	var trainer eval.Trainer = eval.OracleTrainer{Settings: s.oracleSettings(), Rules: s.listRules()}
 	trainerName := "oracle"
-	if *viaKafka {
+	if c.viaKafka {
 		kt, err := newKafkaTrainer(ctx, s)
 		if err != nil {
 			return err
@@ -68,13 +78,13 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}
-	report.Dataset, report.Trainer = datasetName(d.path), trainerName
-	if *plot != "" {
-		if err := eval.WritePlot(*plot, report); err != nil {
+	report.Dataset, report.Trainer = datasetName(c.data.path), trainerName
+	if c.plot != "" {
+		if err := eval.WritePlot(c.plot, report); err != nil {
 			return err
 		}
 	}
-	if *asJSON {
+	if c.asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(report)
@@ -131,6 +141,13 @@ func parseCutoff(v string) (time.Time, error) {
 		return t, nil
 	}
 	return time.Time{}, fmt.Errorf("%q is not auto, an RFC 3339 time or a YYYY-MM-DD date", v)
+}
+
+func formatCutoff(t time.Time) string {
+	if t.IsZero() {
+		return "auto"
+	}
+	return t.Format(time.RFC3339)
 }
 
 // parseDays reads Nd (days) or a Go duration.

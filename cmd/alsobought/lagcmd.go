@@ -3,34 +3,36 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
+	"math"
 	"text/tabwriter"
 	"time"
 
+	"github.com/alsobought/alsobought/internal/config"
 	"github.com/alsobought/alsobought/internal/lag"
 )
 
-// runLag prints the lag status of the consumer group, evaluated over a
-// short window of samples taken now, and exits with the status: 0 OK,
-// 1 WARN, 2 ERR, 3 could not evaluate. It needs no running serve.
-func runLag(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, s := newFlags("lag", stderr)
-	samples := fs.Int("samples", 3, "samples to evaluate (at least 2)")
-	interval := fs.Duration("interval", 2*time.Second, "time between samples")
-	asJSON := fs.Bool("json", false, "print the report as JSON")
-	// Exit code 2 means ERR here: a usage or configuration error exits 3,
-	// "could not evaluate", so scripts never read it as a stalled group.
-	var ee *exitError
-	if err := parse(fs, s, args); errors.As(err, &ee) {
-		return &exitError{code: int(lag.Unknown), msg: ee.msg}
-	} else if err != nil {
-		return err
-	}
-	if *samples < 2 || *interval <= 0 {
-		return &exitError{code: int(lag.Unknown), msg: "lag: -samples must be at least 2 and -interval positive"}
-	}
+// lagCmd is `alsobought lag`: it prints the lag status of the consumer
+// group, evaluated over a short window of samples taken now, and exits with
+// the status: 0 OK, 1 WARN, 2 ERR, 3 could not evaluate. Exit code 2 means
+// ERR here, so a usage or configuration error exits 3 (commands table),
+// and scripts never read it as a stalled group. It needs no running serve.
+type lagCmd struct {
+	samples  int
+	interval time.Duration
+	asJSON   bool
+}
+
+func (c *lagCmd) settings(s *settings) []config.Group {
+	return []config.Group{s.kafka().Only(&s.brokers, &s.topic), s.consumer().Only(&s.group), s.redis(), {Name: "Lag", FlagsOnly: true, Settings: []config.Setting{
+		{Flag: "samples", Help: "samples to evaluate", Value: config.Int(&c.samples, 3, 2, math.MaxInt)},
+		{Flag: "interval", Help: "time between samples", Value: config.Duration(&c.interval, 2*time.Second, time.Nanosecond)},
+		{Flag: "json", Help: "print the report as JSON", Value: config.Bool(&c.asJSON, false)},
+	}}}
+}
+
+func (c *lagCmd) run(ctx context.Context, s *settings, _ []string, stdout, stderr io.Writer) error {
 	st, err := openStore(ctx, s)
 	if err != nil {
 		return &exitError{code: int(lag.Unknown), msg: err.Error()}
@@ -38,12 +40,12 @@ func runLag(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	defer st.Close()
 	sampler := &lag.Sampler{Brokers: s.brokerList(), Topic: s.topic, Group: s.group, State: st.Batches}
 	var window []lag.Sample
-	for i := 0; i < *samples; i++ {
+	for i := 0; i < c.samples; i++ {
 		if i > 0 {
 			select {
 			case <-ctx.Done():
 				return &exitError{code: int(lag.Unknown), msg: "interrupted"}
-			case <-time.After(*interval):
+			case <-time.After(c.interval):
 			}
 		}
 		sctx, cancel := context.WithTimeout(ctx, startupTimeout)
@@ -55,7 +57,7 @@ func runLag(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		window = append(window, sample)
 	}
 	r := lag.Evaluate(window, time.Now())
-	if *asJSON {
+	if c.asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(r); err != nil {

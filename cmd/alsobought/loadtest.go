@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -16,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/alsobought/alsobought/internal/config"
 	"github.com/alsobought/alsobought/internal/httpapi"
 )
 
@@ -56,49 +58,55 @@ type loadtestResult struct {
 	firstErr string
 }
 
-func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, s := newFlags("loadtest", stderr)
-	var d dataFlags
-	d.register(fs)
-	base := fs.String("url", "http://"+httpapi.DefaultAddr, "base URL of a running alsobought serve")
-	duration := fs.Duration("duration", 20*time.Second, "how long to measure, after the warm-up")
-	warmup := fs.Duration("warmup", 2*time.Second, "how long to send requests before measuring (not counted)")
-	concurrency := fs.Int("concurrency", 8, "requests in flight: each worker sends its next request when the previous one has answered")
-	k := fs.Int("k", httpapi.DefaultRecommendations, "recommendations per request")
-	timeout := fs.Duration("timeout", 10*time.Second, "per-request timeout (a timed-out request is an error)")
-	seed := fs.Uint64("seed", 1, "seed of the random choice of requests")
-	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `usage: alsobought loadtest -data FILE -format FORMAT [-url URL] [-duration 20s] [-concurrency 8] [-k 6] [-json]
-
-Sends GET requests to a running serve from -concurrency workers, each sending
+// loadtestAbout is the help of `alsobought loadtest`.
+const loadtestAbout = `Sends GET requests to a running serve from -concurrency workers, each sending
 its next request when the previous one has answered (keep-alive connections):
 about 80% /v1/customers/{id}/recommendations for customers of the data file,
 10% the same for customers not in it, and 10% /v1/recommendations?viewed=
 with two items of the data file. Requests during -warmup are not measured.
 Reports requests, errors (anything but 200), throughput and the p50, p90, p99
 and max latency, overall and per endpoint. Exit status 1 when any request failed.
+`
 
-flags:
-`)
-		fs.PrintDefaults()
-	}
-	if err := parse(fs, s, args); err != nil {
-		return err
-	}
-	if *concurrency < 1 || *duration <= 0 || *warmup < 0 || *timeout <= 0 || *k < 1 || *k > httpapi.MaxK {
-		return &exitError{code: 2, msg: fmt.Sprintf("loadtest: -concurrency must be at least 1, -duration and -timeout positive, -warmup not negative and -k from 1 to %d", httpapi.MaxK)}
-	}
-	u, err := url.Parse(*base)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return &exitError{code: 2, msg: fmt.Sprintf("-url %q: give a base URL like http://127.0.0.1:8080", *base)}
-	}
+// loadtestCmd is `alsobought loadtest`.
+type loadtestCmd struct {
+	data        dataFlags
+	base        string
+	duration    time.Duration
+	warmup      time.Duration
+	concurrency int
+	k           int
+	timeout     time.Duration
+	seed        uint64
+	asJSON      bool
+}
+
+func (c *loadtestCmd) settings(s *settings) []config.Group {
+	return []config.Group{s.events(), c.data.group(true), {Name: "Load test", FlagsOnly: true, Settings: []config.Setting{
+		{Flag: "url", Help: "base URL of a running alsobought serve", Value: config.Text(&c.base, "http://"+httpapi.DefaultAddr, "a base URL like http://127.0.0.1:8080", func(v string) error {
+			if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return errors.New("not an http(s) URL")
+			}
+			return nil
+		})},
+		{Flag: "duration", Help: "how long to measure, after the warm-up", Value: config.Duration(&c.duration, 20*time.Second, time.Nanosecond)},
+		{Flag: "warmup", Help: "how long to send requests before measuring (not counted)", Value: config.Duration(&c.warmup, 2*time.Second, 0)},
+		{Flag: "concurrency", Help: "requests in flight: each worker sends its next request when the previous one has answered", Value: config.Int(&c.concurrency, 8, 1, math.MaxInt)},
+		{Flag: "k", Help: "recommendations per request", Value: config.Int(&c.k, httpapi.DefaultRecommendations, 1, httpapi.MaxK)},
+		{Flag: "timeout", Help: "per-request timeout (a timed-out request is an error)", Value: config.Duration(&c.timeout, 10*time.Second, time.Nanosecond)},
+		{Flag: "seed", Help: "seed of the random choice of requests", Value: config.Uint64(&c.seed, 1)},
+		{Flag: "json", Help: "print one JSON object instead of a table", Value: config.Bool(&c.asJSON, false)},
+	}}}
+}
+
+func (c *loadtestCmd) run(ctx context.Context, s *settings, _ []string, stdout, stderr io.Writer) error {
+	d := c.data
 	evs, err := d.load(s)
 	if err != nil {
 		return err
 	}
-	cfg := loadtestConfig{baseURL: strings.TrimRight(*base, "/"), k: *k, concurrency: *concurrency,
-		warmup: *warmup, duration: *duration, timeout: *timeout, seed: *seed}
+	cfg := loadtestConfig{baseURL: strings.TrimRight(c.base, "/"), k: c.k, concurrency: c.concurrency,
+		warmup: c.warmup, duration: c.duration, timeout: c.timeout, seed: c.seed}
 	seenC, seenI := map[string]bool{}, map[string]bool{}
 	for _, e := range evs {
 		if !seenC[e.CustomerID] {
@@ -111,7 +119,7 @@ flags:
 		}
 	}
 	if len(cfg.customers) == 0 || len(cfg.items) < 2 {
-		return &exitError{code: 2, msg: fmt.Sprintf("loadtest: %s holds %d customers and %d items: need at least one customer and two items", d.path, len(cfg.customers), len(cfg.items))}
+		return usageErr("%s holds %d customers and %d items: need at least one customer and two items", d.path, len(cfg.customers), len(cfg.items))
 	}
 
 	client := newLoadtestClient(cfg.concurrency, cfg.timeout)
@@ -119,7 +127,7 @@ flags:
 	if err := checkReachable(ctx, client, cfg.baseURL); err != nil {
 		return &exitError{code: 1, msg: err.Error()}
 	}
-	if !*asJSON {
+	if !c.asJSON {
 		fmt.Fprintf(stderr, "loadtest: %s, %d customers and %d items from %s, concurrency %d, warm-up %s, measuring %s\n",
 			cfg.baseURL, len(cfg.customers), len(cfg.items), d.path, cfg.concurrency, cfg.warmup, cfg.duration)
 	}
@@ -128,7 +136,7 @@ flags:
 		fmt.Fprintln(stderr, "loadtest: interrupted; the figures cover the requests measured until then")
 	}
 	report := buildLoadtestReport(cfg, d.path, res)
-	if *asJSON {
+	if c.asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(report); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -11,6 +12,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/alsobought/alsobought/consumer"
+	"github.com/alsobought/alsobought/internal/config"
 	"github.com/alsobought/alsobought/internal/feed"
 	"github.com/alsobought/alsobought/internal/httpapi"
 	"github.com/alsobought/alsobought/internal/kafkaadmin"
@@ -27,14 +29,22 @@ const startupTimeout = 15 * time.Second
 // shutdownTimeout bounds a graceful stop.
 const shutdownTimeout = 15 * time.Second
 
-func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, s := newFlags("serve", stderr)
-	batchSize := fs.Int("batch-size", consumer.DefaultBatchSize, "most events applied per Redis round trip")
-	batchWait := fs.Duration("batch-wait", consumer.DefaultBatchWait, "how long a batch waits to fill")
-	consume := fs.Bool("consume", true, "consume the events topic; false serves the API, re-scores and reports the lag status without joining the group (a read or monitoring replica)")
-	if err := parse(fs, s, args); err != nil {
-		return err
-	}
+// serveCmd is `alsobought serve`: every shared setting, and its own.
+type serveCmd struct {
+	batchSize int
+	batchWait time.Duration
+	consume   bool
+}
+
+func (c *serveCmd) settings(s *settings) []config.Group {
+	return append(s.all(), config.Group{Name: "Serve", Settings: []config.Setting{
+		{Flag: "batch-size", Help: "most events applied per Redis round trip (0: the default)", Value: config.Int(&c.batchSize, consumer.DefaultBatchSize, 0, math.MaxInt)},
+		{Flag: "batch-wait", Help: "how long a batch waits to fill (0: the default)", Value: config.Duration(&c.batchWait, consumer.DefaultBatchWait, 0)},
+		{Flag: "consume", Help: "consume the events topic; false serves the API, re-scores and reports the lag status without joining the group (a read or monitoring replica)", Value: config.Bool(&c.consume, true)},
+	}})
+}
+
+func (c *serveCmd) run(ctx context.Context, s *settings, _ []string, stdout, stderr io.Writer) error {
 	log := newLogger(s, stderr)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -48,14 +58,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := connect(ctx, s, st); err != nil {
 		return err
 	}
-	cons, err := consumer.New(s.consumerConfig(*batchSize, *batchWait, errs), st.Batches, log, consumer.NewMetrics(reg))
+	cons, err := consumer.New(s.consumerConfig(c.batchSize, c.batchWait, errs), st.Batches, log, consumer.NewMetrics(reg))
 	if err != nil {
 		return &exitError{code: 2, msg: err.Error()}
 	}
 	rcfg := s.rescoreConfig(errs)
 	var pub *feed.Kafka
 	if s.feedOn() {
-		if pub, err = feed.New(feed.Config{Brokers: s.brokerList(), Topic: s.feedTopic}); err != nil {
+		if pub, err = feed.New(feed.Config{Brokers: s.brokerList(), Topic: s.feedTopicName()}); err != nil {
 			return &exitError{code: 2, msg: err.Error()}
 		}
 		rcfg.Publisher = pub
@@ -76,13 +86,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err := st.Client().Ping(rctx).Err(); err != nil {
 			return "redis: " + err.Error()
 		}
-		if !*consume {
+		if !c.consume {
 			return ""
 		}
 		return cons.NotReady()
 	}
 	opts := httpapi.Options{KeepOwned: s.keepOwned, Status: monitor.Report, Rescorer: rs}
-	if *consume {
+	if c.consume {
 		opts.Consumer = cons
 	}
 	handler := httpapi.New(httpapi.StoreOf(st), opts, ready, reg, log)
@@ -115,7 +125,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if pub != nil {
 		stages[1] = append(stages[1], lifecycle.Part{Name: "feed", Component: pub})
 	}
-	if *consume {
+	if c.consume {
 		stages[3] = []lifecycle.Part{{Name: "consumer", Component: cons}}
 	}
 	defer context.AfterFunc(ctx, func() { log.Info().Msg("shutting down") })()
@@ -148,9 +158,9 @@ func ensureTopics(ctx context.Context, s *settings) error {
 		name    string
 		configs []kafka.ConfigEntry
 	}
-	topics := []topic{{s.topic, nil}, {s.dlqTopic, nil}}
+	topics := []topic{{s.topic, nil}, {s.dlqTopicName(), nil}}
 	if s.feedOn() {
-		topics = append(topics, topic{s.feedTopic, feed.TopicConfig})
+		topics = append(topics, topic{s.feedTopicName(), feed.TopicConfig})
 	}
 	for _, t := range topics {
 		if err := kafkaadmin.EnsureTopic(ctx, s.brokerList(), t.name, s.partitions, 1, t.configs...); err != nil {

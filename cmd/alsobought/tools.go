@@ -3,16 +3,19 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"math"
+	"os"
 	"text/tabwriter"
 	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/term"
 
 	"github.com/alsobought/alsobought/consumer"
 	"github.com/alsobought/alsobought/event"
+	"github.com/alsobought/alsobought/internal/config"
 	"github.com/alsobought/alsobought/internal/kafkaadmin"
 	"github.com/alsobought/alsobought/internal/lab/dataset"
 	"github.com/alsobought/alsobought/internal/lab/oracle"
@@ -23,39 +26,28 @@ import (
 	"github.com/alsobought/alsobought/store"
 )
 
-// dataFlags are the flags of the commands that read a data set.
+// dataFlags are the options of the commands that read a data set.
 type dataFlags struct {
-	path, format string
+	path   string
+	format dataset.Format
 }
 
-func (d *dataFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&d.path, "data", "", "data file (gzip is read directly)")
-	fs.StringVar(&d.format, "format", "events", "data format: dunnhumby, yoochoose, movielens or events")
+// group declares them; bench reads -data or generates events, so there it
+// is optional.
+func (d *dataFlags) group(required bool) config.Group {
+	return config.Group{Name: "Data", FlagsOnly: true, Settings: []config.Setting{
+		{Flag: "data", Help: "data file (gzip is read directly)", Value: config.String(&d.path, ""), Required: required},
+		{Flag: "format", Help: "data format", Value: config.Parse(&d.format, string(dataset.Events), config.Words(dataset.Formats()...), "string",
+			dataset.ParseFormat, func(f dataset.Format) string { return string(f) })},
+	}}
 }
 
 func (d *dataFlags) load(s *settings) ([]event.Event, error) {
-	if d.path == "" {
-		return nil, &exitError{code: 2, msg: "-data is required: the path of a data file"}
-	}
-	f, err := dataset.ParseFormat(d.format)
-	if err != nil {
-		return nil, &exitError{code: 2, msg: "-format: " + err.Error()}
-	}
-	lim := s.limits()
-	evs, err := dataset.Load(d.path, f, lim)
+	evs, err := dataset.Load(d.path, d.format, s.limits())
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", d.path, err)
 	}
 	return evs, nil
-}
-
-// newFlags returns a subcommand's flag set with the shared settings on it.
-func newFlags(name string, stderr io.Writer) (*flag.FlagSet, *settings) {
-	s := &settings{}
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	s.register(fs)
-	return fs, s
 }
 
 // loadAndOpen loads the data set, then connects to Redis.
@@ -88,18 +80,28 @@ func newRescorer(s *settings, st *store.Store) (*rescore.Rescorer, error) {
 	return rescore.New(s.rescoreConfig(nil), rescore.StateOf(st), zerolog.Nop(), nil)
 }
 
-func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, s := newFlags("replay", stderr)
-	var d dataFlags
-	d.register(fs)
-	rate := fs.Float64("rate", 0, "events per second (0: as fast as the broker takes them)")
-	wait := fs.Bool("wait", false, "after producing, wait until Redis has applied every event and re-scored every dirty list, and report the end-to-end rate")
-	waitTimeout := fs.Duration("wait-timeout", 10*time.Minute, "give up waiting after this long")
-	quiet := fs.Bool("quiet", false, "no progress bar")
-	if err := parse(fs, s, args); err != nil {
-		return err
-	}
-	evs, err := d.load(s)
+// replayCmd is `alsobought replay`.
+type replayCmd struct {
+	data        dataFlags
+	rate        float64
+	wait        bool
+	waitTimeout time.Duration
+	quiet       bool
+}
+
+func (c *replayCmd) settings(s *settings) []config.Group {
+	redis := s.redis()
+	redis.Note = "with -wait"
+	return []config.Group{s.kafka(), redis, s.events(), c.data.group(true), {Name: "Replay", FlagsOnly: true, Settings: []config.Setting{
+		{Flag: "rate", Help: "events per second (0: as fast as the broker takes them)", Value: config.Float(&c.rate, 0, "a number of 0 or more", func(f float64) bool { return f >= 0 })},
+		{Flag: "wait", Help: "after producing, wait until Redis has applied every event and re-scored every dirty list, and report the end-to-end rate", Value: config.Bool(&c.wait, false)},
+		{Flag: "wait-timeout", Help: "give up waiting after this long", Value: config.Duration(&c.waitTimeout, 10*time.Minute, time.Nanosecond)},
+		{Flag: "quiet", Help: "no progress bar", Value: config.Bool(&c.quiet, false)},
+	}}}
+}
+
+func (c *replayCmd) run(ctx context.Context, s *settings, _ []string, stdout, stderr io.Writer) error {
+	evs, err := c.data.load(s)
 	if err != nil {
 		return err
 	}
@@ -109,8 +111,9 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	cfg := replay.Config{Brokers: s.brokerList(), Topic: s.topic, Rate: *rate}
-	if !*quiet {
+	cfg := replay.Config{Brokers: s.brokerList(), Topic: s.topic, Rate: c.rate}
+	if !c.quiet && isTerminal(stderr) {
+		// A bar redraws itself: into a log file it would only pile up lines.
 		cfg.Progress = stderr
 	}
 	start := time.Now()
@@ -120,7 +123,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fmt.Fprintf(stdout, "replayed %d events to %s in %s (%.0f events/s)\n", stats.Events, s.topic,
 		stats.Duration.Round(time.Millisecond), float64(stats.Events)/stats.Duration.Seconds())
-	if !*wait {
+	if !c.wait {
 		return nil
 	}
 	st, err := openStore(ctx, s)
@@ -128,7 +131,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer st.Close()
-	if err := waitApplied(ctx, s, st, *waitTimeout); err != nil {
+	if err := waitApplied(ctx, s, st, c.waitTimeout); err != nil {
 		return err
 	}
 	took := time.Since(start)
@@ -160,25 +163,29 @@ func waitApplied(ctx context.Context, s *settings, st *store.Store, timeout time
 	}
 }
 
-func runRescore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, s := newFlags("rescore", stderr)
-	all := fs.Bool("all", false, "recompute every list")
-	adopt := fs.Bool("adopt-list-settings", false, "with -all: move the state to the configured list size, min support and scorer (stop serve first)")
-	if err := parse(fs, s, args); err != nil {
-		return err
+// rescoreCmd is `alsobought rescore`.
+type rescoreCmd struct{ all, adopt bool }
+
+func (c *rescoreCmd) settings(s *settings) []config.Group {
+	return []config.Group{s.redis(), s.lists(), s.kafka().Only(&s.feedTopic), {Name: "Re-score", FlagsOnly: true, Settings: []config.Setting{
+		{Flag: "all", Help: "recompute every list", Value: config.Bool(&c.all, false)},
+		{Flag: "adopt-list-settings", Help: "with -all: move the state to the configured list size, min support and scorer (stop serve first)", Value: config.Bool(&c.adopt, false)},
+	}}}
+}
+
+func (c *rescoreCmd) run(ctx context.Context, s *settings, items []string, stdout, stderr io.Writer) error {
+	if !c.all && len(items) == 0 {
+		return usageErr("give -all or item ids")
 	}
-	if !*all && fs.NArg() == 0 {
-		return &exitError{code: 2, msg: "rescore: give -all or item ids"}
-	}
-	if *adopt && !*all {
-		return &exitError{code: 2, msg: "rescore: -adopt-list-settings needs -all: every list must be rewritten under the new settings"}
+	if c.adopt && !c.all {
+		return usageErr("-adopt-list-settings needs -all: every list must be rewritten under the new settings")
 	}
 	st, err := openStore(ctx, s)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if !*adopt {
+	if !c.adopt {
 		if err := st.Meta.Ensure(ctx, s.listSettings()); err != nil {
 			return &exitError{code: 1, msg: err.Error()}
 		}
@@ -188,13 +195,13 @@ func runRescore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return &exitError{code: 2, msg: err.Error()}
 	}
 	start := time.Now()
-	if *all {
+	if c.all {
 		n, err := rs.RescoreAll(ctx)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "re-scored %d lists in %s\n", n, time.Since(start).Round(time.Millisecond))
-		if *adopt {
+		if c.adopt {
 			if err := st.Meta.AdoptListSettings(ctx, s.listSettings()); err != nil {
 				return err
 			}
@@ -203,29 +210,33 @@ func runRescore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return nil
 	}
 	for _, kind := range store.ListKinds() {
-		if err := rs.Rescore(ctx, kind, fs.Args()); err != nil {
+		if err := rs.Rescore(ctx, kind, items); err != nil {
 			return err
 		}
 	}
-	fmt.Fprintf(stdout, "re-scored the lists of %d items\n", fs.NArg())
+	fmt.Fprintf(stdout, "re-scored the lists of %d items\n", len(items))
 	return nil
 }
 
-func runRelated(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, s := newFlags("related", stderr)
-	k := fs.Int("k", 10, "items to show")
-	list := fs.String("list", string(store.Bought), "which list: bought, viewed or viewed_bought")
-	if err := parse(fs, s, args); err != nil {
-		return err
+// relatedCmd is `alsobought related`.
+type relatedCmd struct {
+	k    int
+	list store.ListKind
+}
+
+func (c *relatedCmd) settings(s *settings) []config.Group {
+	return []config.Group{s.redis(), {Name: "Related", FlagsOnly: true, Settings: []config.Setting{
+		{Flag: "k", Help: "items to show", Value: config.Int(&c.k, 10, 1, math.MaxInt)},
+		{Flag: "list", Help: "which list", Value: config.Parse(&c.list, string(store.Bought), config.Words(store.ListKinds()...), "string",
+			store.ParseListKind, func(k store.ListKind) string { return string(k) })},
+	}}}
+}
+
+func (c *relatedCmd) run(ctx context.Context, s *settings, args []string, stdout, stderr io.Writer) error {
+	if len(args) != 1 {
+		return usageErr("give exactly one item id")
 	}
-	if fs.NArg() != 1 {
-		return &exitError{code: 2, msg: "related: give exactly one item id"}
-	}
-	kind, err := store.ParseListKind(*list)
-	if err != nil {
-		return &exitError{code: 2, msg: "-list: " + err.Error()}
-	}
-	item := fs.Arg(0)
+	kind, item := c.list, args[0]
 	st, err := openStore(ctx, s)
 	if err != nil {
 		return err
@@ -245,7 +256,7 @@ func runRelated(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "#\titem\tscore\tsupport")
 	for i, r := range l.Items {
-		if i == *k {
+		if i == c.k {
 			break
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%.4f\t%d\n", i+1, r.Item, r.Score, r.Support)
@@ -253,14 +264,15 @@ func runRelated(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return tw.Flush()
 }
 
-func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, s := newFlags("verify", stderr)
-	var d dataFlags
-	d.register(fs)
-	if err := parse(fs, s, args); err != nil {
-		return err
-	}
-	evs, st, err := d.loadAndOpen(ctx, s)
+// verifyCmd is `alsobought verify`.
+type verifyCmd struct{ data dataFlags }
+
+func (c *verifyCmd) settings(s *settings) []config.Group {
+	return []config.Group{s.redis(), s.histories(), s.lists(), s.events(), s.dedupGroup(), c.data.group(true)}
+}
+
+func (c *verifyCmd) run(ctx context.Context, s *settings, _ []string, stdout, stderr io.Writer) error {
+	evs, st, err := c.data.loadAndOpen(ctx, s)
 	if err != nil {
 		return err
 	}
@@ -279,15 +291,22 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
-func runBootstrap(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, s := newFlags("bootstrap", stderr)
-	var d dataFlags
-	d.register(fs)
-	startAtEnd := fs.Bool("continue-at-end", true, "record the topic's current end offsets as progress, so streaming continues with events published after the bootstrap (the data file stands for everything before)")
-	if err := parse(fs, s, args); err != nil {
-		return err
-	}
-	evs, st, err := d.loadAndOpen(ctx, s)
+// bootstrapCmd is `alsobought bootstrap`.
+type bootstrapCmd struct {
+	data          dataFlags
+	continueAtEnd bool
+}
+
+func (c *bootstrapCmd) settings(s *settings) []config.Group {
+	return []config.Group{s.kafka().Only(&s.brokers, &s.topic, &s.feedTopic), s.redis(), s.histories(), s.lists(), s.events(), s.dedupGroup(),
+		c.data.group(true), {Name: "Bootstrap", FlagsOnly: true, Settings: []config.Setting{
+			{Flag: "continue-at-end", Help: "record the topic's current end offsets as progress, so streaming continues with events published after the bootstrap (the data file stands for everything before)",
+				Value: config.Bool(&c.continueAtEnd, true)},
+		}}}
+}
+
+func (c *bootstrapCmd) run(ctx context.Context, s *settings, _ []string, stdout, stderr io.Writer) error {
+	evs, st, err := c.data.loadAndOpen(ctx, s)
 	if err != nil {
 		return err
 	}
@@ -315,7 +334,7 @@ func runBootstrap(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	if *startAtEnd {
+	if c.continueAtEnd {
 		ends, err := kafkaadmin.EndOffsets(ctx, s.brokerList(), s.topic)
 		if err != nil {
 			return fmt.Errorf("read the topic's end offsets for the progress markers: %w (or pass -continue-at-end=false)", err)
@@ -331,4 +350,10 @@ func runBootstrap(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fmt.Fprintf(stdout, "bootstrapped %d customers and %d lists from %d events in %s\n",
 		len(o.Histories), n, len(evs), time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// isTerminal says whether w is a terminal a progress bar can redraw in.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }

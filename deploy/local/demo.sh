@@ -33,11 +33,6 @@ STATE_FLAGS="-prefix $ALSOBOUGHT_REDIS_PREFIX"
 GROUP_FLAGS="-topic $ALSOBOUGHT_TOPIC -group $ALSOBOUGHT_GROUP"
 [[ "$ALSOBOUGHT_KAFKA_BROKERS" == 127.0.0.1:19092 ]] || GROUP_FLAGS="-brokers $ALSOBOUGHT_KAFKA_BROKERS $GROUP_FLAGS"
 
-# A progress bar redraws itself with carriage returns: only on a terminal,
-# never into a file or a pipe (make run >demo.txt 2>&1).
-REPLAY_FLAGS=()
-[[ -t 2 ]] || REPLAY_FLAGS+=(--quiet)
-
 mkdir -p "$RUN_DIR"
 echo "starting alsobought serve (log: $LOG)" >&2
 "$BIN" serve >"$LOG" 2>&1 &
@@ -54,7 +49,7 @@ if [[ -f "$MARK" ]]; then
   echo "the sample was replayed to $ALSOBOUGHT_TOPIC before; not replaying it again" >&2
   echo "(to start over: make down && rm -rf $RUN_DIR && make run)" >&2
 else
-  "$BIN" replay --data "$DATA" --format dunnhumby --wait "${REPLAY_FLAGS[@]}"
+  "$BIN" replay --data "$DATA" --format dunnhumby --wait
   touch "$MARK"
 fi
 
