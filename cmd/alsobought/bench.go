@@ -3,10 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/alsobought/alsobought/event"
@@ -62,7 +62,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		// Its Redis figures come from one server's INFO and MEMORY USAGE.
 		return &exitError{code: 2, msg: "bench measures a single Redis (-redis-mode single); docs/SCALING.md measures the cluster"}
 	}
-	cfg.Serve = append([]string{bin, "serve"}, serveSettings(s)...)
+	cfg.Serve = append([]string{bin, "serve"}, serveSettings(fs)...)
 	if err := cfg.Validate(); err != nil {
 		return &exitError{code: 2, msg: "bench: " + err.Error()}
 	}
@@ -90,7 +90,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		if *asJSON {
-			return writeBenchJSON(stdout, rep)
+			return writeJSON(stdout, rep)
 		}
 		return bench.WriteIncrementalTable(stdout, rep)
 	}
@@ -99,28 +99,30 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	if *asJSON {
-		return writeBenchJSON(stdout, rep)
+		return writeJSON(stdout, rep)
 	}
 	return bench.WriteTable(stdout, rep)
 }
 
-// serveSettings are the shared settings a child serve must run with, so
-// that it shapes the state the way this command was configured. The bench
-// adds the names (topic, prefix, group, HTTP address) of its run.
-func serveSettings(s *settings) []string {
-	return []string{
-		"-brokers", s.brokers, "-redis", s.redisAddrs, "-redis-mode", s.redisMode,
-		"-history-size", strconv.Itoa(s.historySize), "-view-history-size", strconv.Itoa(s.viewHistory),
-		"-list-size", strconv.Itoa(s.listSize), "-min-support", strconv.Itoa(s.minSupport), "-scorer", s.method,
-		"-sweep-interval", s.sweep.String(), "-rescore-min-interval", s.minInterval.String(),
-		"-min-event-time", s.minEventTime, "-max-event-skew", s.maxSkew.String(),
-		"-dedup-window", s.dedupWindow.String(), "-dedup-max", strconv.Itoa(s.dedupMax),
-		"-key-partitioner", s.partitioner, "-keep-owned=" + strconv.FormatBool(s.keepOwned),
-		"-lag-interval", s.lagInterval.String(), "-lag-samples", strconv.Itoa(s.lagSamples),
+// childServeFlags are the shared settings a child serve runs with, so that
+// it shapes the state the way this command was configured. The bench adds
+// the names of its scratch state (topics, group, prefix), the HTTP address
+// and the log flags.
+var childServeFlags = []string{"brokers", "redis", "redis-mode", "history-size", "view-history-size", "list-size",
+	"min-support", "scorer", "sweep-interval", "rescore-min-interval", "min-event-time", "max-event-skew",
+	"dedup-window", "dedup-max", "key-partitioner", "keep-owned", "lag-interval", "lag-samples"}
+
+// serveSettings are childServeFlags with their values in fs, parsed.
+func serveSettings(fs *flag.FlagSet) []string {
+	args := make([]string, 0, len(childServeFlags))
+	for _, name := range childServeFlags {
+		args = append(args, "-"+name+"="+fs.Lookup(name).Value.String())
 	}
+	return args
 }
 
-func writeBenchJSON(w io.Writer, v any) error {
+// writeJSON prints one indented JSON object, as every -json flag does.
+func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)

@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"fmt"
 	"sync"
 	"time"
 
@@ -13,23 +10,22 @@ import (
 
 	"github.com/alsobought/alsobought/consumer"
 	"github.com/alsobought/alsobought/event"
-	"github.com/alsobought/alsobought/internal/kafkaadmin"
 	"github.com/alsobought/alsobought/internal/lab/eval"
 	"github.com/alsobought/alsobought/internal/lab/replay"
+	"github.com/alsobought/alsobought/internal/lab/scratch"
 	"github.com/alsobought/alsobought/internal/obs"
 	"github.com/alsobought/alsobought/internal/rescore"
 	"github.com/alsobought/alsobought/scoring"
-	"github.com/alsobought/alsobought/store"
 )
 
 // kafkaTrainer trains eval's models through the real pipeline: it
 // publishes each window's new events to a scratch topic, lets this
-// process's consumer and re-scorer (the ones serve runs) apply them to a
-// scratch Redis prefix, and reads the state back. Between windows it just
-// keeps consuming, as a deployment would.
+// process's consumer (the one serve runs) apply them to a scratch Redis
+// prefix, re-scores every list once, and reads the state back. Between
+// windows it just keeps consuming, as a deployment would.
 type kafkaTrainer struct {
 	s        settings
-	st       *store.Store
+	scratch  *scratch.State
 	rs       *rescore.Rescorer
 	stop     context.CancelFunc
 	wg       sync.WaitGroup
@@ -40,50 +36,49 @@ type kafkaTrainer struct {
 const evalWaitTimeout = 10 * time.Minute
 
 func newKafkaTrainer(ctx context.Context, base *settings) (*kafkaTrainer, error) {
-	id := make([]byte, 4)
-	_, _ = rand.Read(id)
-	scratch := "eval-" + hex.EncodeToString(id)
-	s := *base
-	s.topic, s.group, s.prefix = base.topic+"."+scratch, scratch, scratch
-	s.dlqTopic, s.feedTopic = event.DeadLetterTopic(s.topic), "off"
-	st, err := store.New(s.storeConfig())
+	sc, err := scratch.New(ctx, scratch.Config{Brokers: base.brokerList(), Store: base.storeConfig(), Partitions: base.partitions}, "eval")
 	if err != nil {
-		return nil, &exitError{code: 2, msg: err.Error()}
+		return nil, &exitError{code: 1, msg: err.Error()}
 	}
-	t := &kafkaTrainer{s: s, st: st}
-	if err := connect(ctx, &t.s, st); err != nil {
-		st.Close()
-		return nil, err
+	s := *base
+	s.topic, s.dlqTopic, s.feedTopic, s.group, s.prefix = sc.Topic, sc.DLQTopic, "off", sc.Group, sc.Prefix
+	t := &kafkaTrainer{s: s, scratch: sc}
+	if err := sc.Store.EnsureMeta(ctx, s.stateSettings()); err != nil {
+		t.Close()
+		return nil, &exitError{code: 1, msg: err.Error()}
 	}
 	log := zerolog.Nop()
 	reg := prometheus.NewRegistry() // the scratch pipeline's metrics are not exported
 	errs := obs.NewErrors(reg)
-	cons, err := consumer.New(s.consumerConfig(0, 0, errs), st, log, consumer.NewMetrics(reg))
+	cons, err := consumer.New(s.consumerConfig(0, 0, errs), sc.Store, log, consumer.NewMetrics(reg))
 	if err != nil {
 		t.Close()
 		return nil, &exitError{code: 2, msg: err.Error()}
 	}
-	t.rs, err = rescore.New(s.rescoreConfig(errs), st, log, reg) // the feed is off (scratch settings)
+	// No re-scorer runs in the background: Train re-scores every list once
+	// the window is applied (a background one would re-score the dirty
+	// lists first, only for the sweep to do them again).
+	t.rs, err = rescore.New(s.rescoreConfig(errs), sc.Store, log, reg) // the feed is off (scratch settings)
 	if err != nil {
 		t.Close()
 		return nil, &exitError{code: 2, msg: err.Error()}
 	}
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	t.stop = stop
-	t.wg.Add(2)
+	t.wg.Add(1)
 	go func() { defer t.wg.Done(); _ = cons.Run(runCtx) }()
-	go func() { defer t.wg.Done(); _ = t.rs.Run(runCtx) }()
 	return t, nil
 }
 
 // Train publishes the events not published yet, waits until they are
-// applied and every list is re-scored, and reads the state back.
+// applied, re-scores every list and reads the state back.
 func (t *kafkaTrainer) Train(ctx context.Context, before []event.Event) (eval.Model, error) {
 	if _, err := replay.Run(ctx, replay.Config{Brokers: t.s.brokerList(), Topic: t.s.topic}, before[t.produced:]); err != nil {
 		return nil, err
 	}
 	t.produced = len(before)
-	if err := waitApplied(ctx, &t.s, t.st, evalWaitTimeout); err != nil {
+	wait := replay.Wait{Brokers: t.s.brokerList(), Topic: t.s.topic, Timeout: evalWaitTimeout, AppliedOnly: true}
+	if _, err := wait.Run(ctx, t.scratch.Store); err != nil {
 		return nil, err
 	}
 	// A list is re-scored when its row changes, but its scores also move
@@ -94,7 +89,7 @@ func (t *kafkaTrainer) Train(ctx context.Context, before []event.Event) (eval.Mo
 	if _, err := t.rs.RescoreAll(ctx); err != nil {
 		return nil, err
 	}
-	snap, err := t.st.ReadSnapshot(ctx)
+	snap, err := t.scratch.Store.ReadSnapshot(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -107,13 +102,5 @@ func (t *kafkaTrainer) Close() error {
 		t.stop()
 		t.wg.Wait()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	_, derr := t.st.DeleteState(ctx)
-	terr := kafkaadmin.DeleteTopics(ctx, t.s.brokerList(), t.s.topic, t.s.dlqTopic)
-	t.st.Close()
-	if derr != nil || terr != nil {
-		return fmt.Errorf("clean up the scratch state %s: %v; topics: %v", t.s.prefix, derr, terr)
-	}
-	return nil
+	return t.scratch.Close()
 }

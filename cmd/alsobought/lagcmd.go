@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -56,9 +55,7 @@ func runLag(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	r := lag.Evaluate(window, time.Now())
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(r); err != nil {
+		if err := writeJSON(stdout, r); err != nil {
 			return err
 		}
 	} else {

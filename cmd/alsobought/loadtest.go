@@ -129,9 +129,7 @@ flags:
 	}
 	report := buildLoadtestReport(cfg, d.path, res)
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(report); err != nil {
+		if err := writeJSON(stdout, report); err != nil {
 			return err
 		}
 	} else if err := report.writeTable(stdout); err != nil {
