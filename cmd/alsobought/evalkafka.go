@@ -85,7 +85,12 @@ func (t *kafkaTrainer) Train(ctx context.Context, before []event.Event) (eval.Mo
 	// with the totals and the other items' counts, which reach untouched
 	// lists at the next sweep (docs/guarantees.md, "Not promised"). Sweep
 	// now, as `verify` needs too, so the lists are those of every counter
-	// at the cutoff; the sweep recomputes the popularity lists as well.
+	// at the cutoff; the sweep recomputes the popularity lists as well. It
+	// reads every row after the marks are dropped, so it covers them: the
+	// marked lists are not re-scored a second time by its final drain.
+	if err := t.dropDirtyMarks(ctx); err != nil {
+		return nil, err
+	}
 	if _, err := t.rs.RescoreAll(ctx); err != nil {
 		return nil, err
 	}
@@ -94,6 +99,23 @@ func (t *kafkaTrainer) Train(ctx context.Context, before []event.Event) (eval.Mo
 		return nil, err
 	}
 	return eval.SnapshotModel(snap, scoring.Method(t.s.method), t.s.oracleSettings(), t.s.listRules()), nil
+}
+
+// dropDirtyMarks clears the dirty marks the window's events left, without
+// re-scoring: nothing marks meanwhile (the consumer has applied every
+// event and no re-scorer runs), and the sweep that follows re-scores every
+// list.
+func (t *kafkaTrainer) dropDirtyMarks(ctx context.Context) error {
+	st := t.scratch.Store
+	for {
+		marks, err := st.ClaimDirty(ctx, 1000, time.Now().Add(time.Hour), "eval", time.Minute)
+		if err != nil || len(marks) == 0 {
+			return err
+		}
+		if err := st.ClearDirty(ctx, marks, time.Now()); err != nil {
+			return err
+		}
+	}
 }
 
 // Close stops the pipeline and deletes the scratch topics and state.
