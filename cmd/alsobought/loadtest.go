@@ -338,7 +338,9 @@ func summarize(samples []sample, elapsed time.Duration) latencySummary {
 
 // percentile returns the nearest-rank p-th percentile of sorted: the
 // smallest value with at least p% of the values at or below it (0 when
-// there are none).
+// there are none). The load test keeps every latency, so its percentiles
+// are exact; obs.HistogramQuantile is for histograms, where only bucket
+// counts are known and the answer is an interpolation.
 func percentile(sorted []time.Duration, p float64) time.Duration {
 	if len(sorted) == 0 {
 		return 0

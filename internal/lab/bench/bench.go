@@ -7,9 +7,10 @@
 // from scratch (what `alsobought bootstrap` does).
 //
 // Every run works on its own scratch state (package scratch: fresh topics,
-// consumer group and key prefix), which it deletes at the end, and runs `alsobought serve` as a child
-// process, so other users of the same broker and Redis are not disturbed
-// and the consumer's CPU is measured apart from the producer's.
+// consumer group and key prefix), which it deletes at the end, and runs
+// `alsobought serve` as a child process, so other users of the same broker
+// and Redis are not disturbed and the consumer's CPU is measured apart
+// from the producer's.
 package bench
 
 import (
