@@ -87,11 +87,11 @@ func RelatedList(m Method, row Row, g Globals, rules ListRules) []Related {
 		if c.Support < minSupport || c.Item == row.Item {
 			continue
 		}
-		s, ok := rs.score(*c)
+		s, e, ok := rs.scoreExpected(*c)
 		if !ok || !(s > 0) {
 			continue
 		}
-		top.offer(Related{Item: c.Item, Score: s, Support: c.Support, Expected: rs.expectedOf(*c)})
+		top.offer(Related{Item: c.Item, Score: s, Support: c.Support, Expected: e})
 	}
 	return top.sorted()
 }
@@ -291,8 +291,7 @@ func ViewedBoughtList(row Row, mX int64, g Globals, rules ListRules) []Related {
 		if c.Item == row.Item {
 			continue
 		}
-		if s, ok := ViewedThenBought(c.Support, mX, c.Buyers, g.Total); ok {
-			e := float64(mX) * float64(c.Buyers) / float64(g.Total) // defined: ok implies total >= 1
+		if s, e, ok := viewedThenBought(c.Support, mX, c.Buyers, g.Total); ok {
 			items = append(items, Related{Item: c.Item, Score: s, Support: c.Support, Expected: e})
 		}
 	}

@@ -180,37 +180,44 @@ func newRowScorer(m Method, row Row, g Globals, cache *expCache) (rowScorer, boo
 
 // score returns c's score in the row and whether it is defined (see Score).
 func (rs *rowScorer) score(c Candidate) (float64, bool) {
+	s, _, ok := rs.scoreExpected(c)
+	return s, ok
+}
+
+// scoreExpected returns c's score, whether it is defined (see Score), and
+// the E_XY a list entry carries with it (see Related.Expected): the 2017
+// expectation the score was computed from, B_X·B_Y/C for the other
+// methods. The expectation is meaningful only when the score is defined.
+func (rs *rowScorer) scoreExpected(c Candidate) (s, e float64, ok bool) {
 	n, by := c.Support, c.Buyers
 	if n < 1 {
-		return 0, false
+		return 0, 0, false
 	}
-	var s float64
 	switch rs.m {
 	case Count:
 		s = float64(n)
 	case Cosine:
 		if n > rs.bx || n > by {
-			return 0, false
+			return 0, 0, false
 		}
 		s = float64(n) / math.Sqrt(float64(rs.bx)*float64(by))
 	case Jaccard:
 		if n > rs.bx || n > by {
-			return 0, false
+			return 0, 0, false
 		}
 		s = float64(n) / float64(rs.bx+by-n) // |X buyers ∪ Y buyers| >= N_XY >= 1
 	case LLR:
-		var ok bool
 		if s, ok = rs.llr(n, by); !ok {
-			return 0, false
+			return 0, 0, false
 		}
 	case Amazon2017, Amazon2017Prior:
 		// N_XY <= B_Y <= T; by >= 1 follows from n >= 1.
 		if n > by || by > rs.g.Total {
-			return 0, false
+			return 0, 0, false
 		}
-		e := rs.expected(by)
+		e = rs.expected(by)
 		if !(e > 0) || math.IsInf(e, 0) {
-			return 0, false
+			return 0, 0, false
 		}
 		if rs.m == Amazon2017Prior {
 			s = (float64(n) - e) / math.Sqrt(e+PriorExpected)
@@ -218,25 +225,15 @@ func (rs *rowScorer) score(c Candidate) (float64, bool) {
 			s = (float64(n) - e) / math.Sqrt(e)
 		}
 	default:
-		return 0, false
+		return 0, 0, false
 	}
 	if math.IsNaN(s) || math.IsInf(s, 0) {
-		return 0, false
+		return 0, 0, false
 	}
-	return s, true
-}
-
-// expectedOf returns the E_XY a list entry carries (see Related.Expected).
-// It is called only for a candidate whose score is defined.
-func (rs *rowScorer) expectedOf(c Candidate) float64 {
-	switch rs.m {
-	case Amazon2017, Amazon2017Prior:
-		return rs.expected(c.Buyers)
+	if rs.m != Amazon2017 && rs.m != Amazon2017Prior && rs.g.Customers >= 1 {
+		e = float64(rs.bx) * float64(by) / float64(rs.g.Customers)
 	}
-	if rs.g.Customers < 1 {
-		return 0
-	}
-	return float64(rs.bx) * float64(c.Buyers) / float64(rs.g.Customers)
+	return s, e, true
 }
 
 // expected returns E_XY for a candidate with buyersY buyers, memoised by
@@ -334,14 +331,22 @@ func ratioGreater(a, b, c, d int64) bool {
 // events) and 1 <= buyersY <= total. The list rules then apply with M_XY as
 // the support (see TopRelated).
 func ViewedThenBought(mXY, mX, buyersY, total int64) (float64, bool) {
+	s, _, ok := viewedThenBought(mXY, mX, buyersY, total)
+	return s, ok
+}
+
+// viewedThenBought is ViewedThenBought that also returns E = M_X·P_Y, the
+// expectation the score was computed from, which the list entry carries
+// (ViewedBoughtList).
+func viewedThenBought(mXY, mX, buyersY, total int64) (s, e float64, ok bool) {
 	if mXY < 1 || mXY > mX || buyersY < 1 || buyersY > total {
-		return 0, false
+		return 0, 0, false
 	}
 	p := float64(buyersY) / float64(total)
-	e := float64(float64(mX) * p) // conversion: no FMA in mXY - e
-	s := (float64(mXY) - e) / math.Sqrt(e)
+	e = float64(float64(mX) * p) // conversion: no FMA in mXY - e
+	s = (float64(mXY) - e) / math.Sqrt(e)
 	if math.IsNaN(s) || math.IsInf(s, 0) {
-		return 0, false
+		return 0, 0, false
 	}
-	return s, true
+	return s, e, true
 }

@@ -114,7 +114,7 @@ func (c *benchCmd) run(ctx context.Context, s *settings, _ []string, stdout, std
 			return err
 		}
 		if c.asJSON {
-			return writeBenchJSON(stdout, rep)
+			return writeJSON(stdout, rep)
 		}
 		return bench.WriteIncrementalTable(stdout, rep)
 	}
@@ -123,7 +123,7 @@ func (c *benchCmd) run(ctx context.Context, s *settings, _ []string, stdout, std
 		return err
 	}
 	if c.asJSON {
-		return writeBenchJSON(stdout, rep)
+		return writeJSON(stdout, rep)
 	}
 	return bench.WriteTable(stdout, rep)
 }
@@ -144,7 +144,8 @@ func serveSettings(groups []config.Group) []string {
 	return args
 }
 
-func writeBenchJSON(w io.Writer, v any) error {
+// writeJSON prints one indented JSON object, as every -json flag does.
+func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)

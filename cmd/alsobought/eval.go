@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -85,9 +84,7 @@ func (c *evalCmd) run(ctx context.Context, s *settings, _ []string, stdout, stde
 		}
 	}
 	if c.asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(report)
+		return writeJSON(stdout, report)
 	}
 	return printReport(stdout, report)
 }

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -13,26 +11,25 @@ import (
 
 	"github.com/alsobought/alsobought/consumer"
 	"github.com/alsobought/alsobought/event"
-	"github.com/alsobought/alsobought/internal/kafkaadmin"
 	"github.com/alsobought/alsobought/internal/lab/eval"
 	"github.com/alsobought/alsobought/internal/lab/replay"
+	"github.com/alsobought/alsobought/internal/lab/scratch"
 	"github.com/alsobought/alsobought/internal/lifecycle"
 	"github.com/alsobought/alsobought/internal/obs"
 	"github.com/alsobought/alsobought/internal/rescore"
 	"github.com/alsobought/alsobought/scoring"
-	"github.com/alsobought/alsobought/store"
 )
 
 // kafkaTrainer trains eval's models through the real pipeline: it
 // publishes each window's new events to a scratch topic, lets this
-// process's consumer and re-scorer (the ones serve runs) apply them to a
-// scratch Redis prefix, and reads the state back. Between windows it just
-// keeps consuming, as a deployment would.
+// process's consumer (the one serve runs) apply them to a scratch Redis
+// prefix, re-scores every list once, and reads the state back. Between
+// windows it just keeps consuming, as a deployment would.
 type kafkaTrainer struct {
-	s    settings
-	st   *store.Store
-	rs   *rescore.Rescorer
-	stop context.CancelFunc // stops the scratch pipeline
+	s       settings
+	scratch *scratch.State
+	rs      *rescore.Rescorer
+	stop    context.CancelFunc // stops the scratch pipeline
 	// stopped ends when the pipeline stopped; its cause says why.
 	stopped  context.Context
 	produced int
@@ -42,30 +39,29 @@ type kafkaTrainer struct {
 const evalWaitTimeout = 10 * time.Minute
 
 func newKafkaTrainer(ctx context.Context, base *settings) (*kafkaTrainer, error) {
-	id := make([]byte, 4)
-	_, _ = rand.Read(id)
-	scratch := "eval-" + hex.EncodeToString(id)
-	s := *base
-	s.topic, s.group, s.prefix = base.topic+"."+scratch, scratch, scratch
-	s.dlqTopic, s.feedTopic = event.DeadLetterTopic(s.topic), "off"
-	st, err := store.New(s.storeConfig())
+	sc, err := scratch.New(ctx, scratch.Config{Brokers: base.brokerList(), Store: base.storeConfig(), Partitions: base.partitions}, "eval")
 	if err != nil {
-		return nil, &exitError{code: 2, msg: err.Error()}
+		return nil, &exitError{code: 1, msg: err.Error()}
 	}
-	t := &kafkaTrainer{s: s, st: st}
-	if err := connect(ctx, &t.s, st); err != nil {
-		st.Close()
-		return nil, err
+	s := *base
+	s.topic, s.dlqTopic, s.feedTopic, s.group, s.prefix = sc.Topic, sc.DLQTopic, "off", sc.Group, sc.Prefix
+	t := &kafkaTrainer{s: s, scratch: sc}
+	if err := sc.Store.Meta.Ensure(ctx, s.stateSettings()); err != nil {
+		t.Close()
+		return nil, &exitError{code: 1, msg: err.Error()}
 	}
 	log := zerolog.Nop()
 	reg := prometheus.NewRegistry() // the scratch pipeline's metrics are not exported
 	errs := obs.NewErrors(reg)
-	cons, err := consumer.New(s.consumerConfig(0, 0, errs), st.Batches, log, consumer.NewMetrics(reg))
+	cons, err := consumer.New(s.consumerConfig(0, 0, errs), sc.Store.Batches, log, consumer.NewMetrics(reg))
 	if err != nil {
 		t.Close()
 		return nil, &exitError{code: 2, msg: err.Error()}
 	}
-	t.rs, err = rescore.New(s.rescoreConfig(errs), rescore.StateOf(st), log, reg) // the feed is off (scratch settings)
+	// No re-scorer runs in the background: Train re-scores every list once
+	// the window is applied (a background one would re-score the dirty
+	// lists first, only for the sweep to do them again).
+	t.rs, err = rescore.New(s.rescoreConfig(errs), rescore.StateOf(sc.Store), log, reg) // the feed is off (scratch settings)
 	if err != nil {
 		t.Close()
 		return nil, &exitError{code: 2, msg: err.Error()}
@@ -74,9 +70,7 @@ func newKafkaTrainer(ctx context.Context, base *settings) (*kafkaTrainer, error)
 	stopped, done := context.WithCancelCause(context.Background())
 	t.stop, t.stopped = stop, stopped
 	go func() {
-		// The consumer stops before the re-scorer, as in serve.
-		err := lifecycle.Run(runCtx, shutdownTimeout,
-			[]lifecycle.Part{{Name: "rescore", Component: t.rs}}, []lifecycle.Part{{Name: "consumer", Component: cons}})
+		err := lifecycle.Run(runCtx, shutdownTimeout, []lifecycle.Part{{Name: "consumer", Component: cons}})
 		if err == nil {
 			err = errPipelineStopped
 		}
@@ -86,7 +80,7 @@ func newKafkaTrainer(ctx context.Context, base *settings) (*kafkaTrainer, error)
 }
 
 // Train publishes the events not published yet, waits until they are
-// applied and every list is re-scored, and reads the state back.
+// applied, re-scores every list and reads the state back.
 func (t *kafkaTrainer) Train(ctx context.Context, before []event.Event) (eval.Model, error) {
 	if _, err := replay.Run(ctx, replay.Config{Brokers: t.s.brokerList(), Topic: t.s.topic}, before[t.produced:]); err != nil {
 		return nil, err
@@ -95,7 +89,8 @@ func (t *kafkaTrainer) Train(ctx context.Context, before []event.Event) (eval.Mo
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(t.stopped, cancel)() // a failed pipeline applies nothing more: stop waiting
-	if err := waitApplied(wctx, &t.s, t.st, evalWaitTimeout); err != nil {
+	wait := replay.Wait{Brokers: t.s.brokerList(), Topic: t.s.topic, Timeout: evalWaitTimeout, AppliedOnly: true}
+	if _, err := wait.Run(wctx, replay.StateOf(t.scratch.Store)); err != nil {
 		if t.stopped.Err() != nil {
 			return nil, fmt.Errorf("the scratch pipeline failed: %w", context.Cause(t.stopped))
 		}
@@ -105,15 +100,37 @@ func (t *kafkaTrainer) Train(ctx context.Context, before []event.Event) (eval.Mo
 	// with the totals and the other items' counts, which reach untouched
 	// lists at the next sweep (docs/guarantees.md, "Not promised"). Sweep
 	// now, as `verify` needs too, so the lists are those of every counter
-	// at the cutoff; the sweep recomputes the popularity lists as well.
+	// at the cutoff; the sweep recomputes the popularity lists as well. It
+	// reads every row after the marks are dropped, so it covers them: the
+	// marked lists are not re-scored a second time by its final drain.
+	if err := t.dropDirtyMarks(ctx); err != nil {
+		return nil, err
+	}
 	if _, err := t.rs.RescoreAll(ctx); err != nil {
 		return nil, err
 	}
-	snap, err := t.st.State.Snapshot(ctx)
+	snap, err := t.scratch.Store.State.Snapshot(ctx)
 	if err != nil {
 		return nil, err
 	}
 	return eval.SnapshotModel(snap, scoring.Method(t.s.method), t.s.oracleSettings(), t.s.listRules()), nil
+}
+
+// dropDirtyMarks clears the dirty marks the window's events left, without
+// re-scoring: nothing marks meanwhile (the consumer has applied every
+// event and no re-scorer runs), and the sweep that follows re-scores every
+// list.
+func (t *kafkaTrainer) dropDirtyMarks(ctx context.Context) error {
+	dirty := t.scratch.Store.Dirty
+	for {
+		marks, err := dirty.Claim(ctx, 1000, time.Now().Add(time.Hour), "eval", time.Minute)
+		if err != nil || len(marks) == 0 {
+			return err
+		}
+		if err := dirty.Clear(ctx, marks, time.Now()); err != nil {
+			return err
+		}
+	}
 }
 
 // errPipelineStopped is the cause of a pipeline stopped by Close.
@@ -129,13 +146,5 @@ func (t *kafkaTrainer) Close() error {
 			perr = fmt.Errorf("the scratch pipeline failed: %w", err)
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	_, derr := t.st.State.Delete(ctx)
-	terr := kafkaadmin.DeleteTopics(ctx, t.s.brokerList(), t.s.topic, t.s.dlqTopic)
-	t.st.Close()
-	if derr != nil || terr != nil {
-		return errors.Join(perr, fmt.Errorf("clean up the scratch state %s: %v; topics: %v", t.s.prefix, derr, terr))
-	}
-	return perr
+	return errors.Join(perr, t.scratch.Close())
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -58,9 +57,7 @@ func (c *lagCmd) run(ctx context.Context, s *settings, _ []string, stdout, stder
 	}
 	r := lag.Evaluate(window, time.Now())
 	if c.asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(r); err != nil {
+		if err := writeJSON(stdout, r); err != nil {
 			return err
 		}
 	} else {

@@ -137,9 +137,7 @@ func (c *loadtestCmd) run(ctx context.Context, s *settings, _ []string, stdout, 
 	}
 	report := buildLoadtestReport(cfg, d.path, res)
 	if c.asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(report); err != nil {
+		if err := writeJSON(stdout, report); err != nil {
 			return err
 		}
 	} else if err := report.writeTable(stdout); err != nil {
@@ -348,7 +346,9 @@ func summarize(samples []sample, elapsed time.Duration) latencySummary {
 
 // percentile returns the nearest-rank p-th percentile of sorted: the
 // smallest value with at least p% of the values at or below it (0 when
-// there are none).
+// there are none). The load test keeps every latency, so its percentiles
+// are exact; obs.HistogramQuantile is for histograms, where only bucket
+// counts are known and the answer is an interpolation.
 func percentile(sorted []time.Duration, p float64) time.Duration {
 	if len(sorted) == 0 {
 		return 0

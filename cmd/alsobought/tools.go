@@ -13,10 +13,10 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/term"
 
-	"github.com/alsobought/alsobought/consumer"
 	"github.com/alsobought/alsobought/event"
 	"github.com/alsobought/alsobought/internal/config"
 	"github.com/alsobought/alsobought/internal/kafkaadmin"
+	"github.com/alsobought/alsobought/internal/lab/bootstrap"
 	"github.com/alsobought/alsobought/internal/lab/dataset"
 	"github.com/alsobought/alsobought/internal/lab/oracle"
 	"github.com/alsobought/alsobought/internal/lab/replay"
@@ -143,24 +143,11 @@ func (c *replayCmd) run(ctx context.Context, s *settings, _ []string, stdout, st
 // waitApplied waits until the state has applied every message on the topic
 // and no list is dirty.
 func waitApplied(ctx context.Context, s *settings, st *store.Store, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		lag, err := consumer.AppliedLag(ctx, s.brokerList(), s.topic, st.Batches)
-		if err == nil && lag == 0 {
-			var n int64
-			if n, _, err = st.Dirty.Backlog(ctx); err == nil && n == 0 {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not caught up after %s (applied lag %d, last error %v): is `alsobought serve` running?", timeout, lag, err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
+	_, err := replay.Wait{Brokers: s.brokerList(), Topic: s.topic, Timeout: timeout, Poll: 100 * time.Millisecond}.Run(ctx, replay.StateOf(st))
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("%w: is `alsobought serve` running?", err)
 	}
+	return err
 }
 
 // rescoreCmd is `alsobought rescore`.
@@ -321,16 +308,12 @@ func (c *bootstrapCmd) run(ctx context.Context, s *settings, _ []string, stdout,
 	if err := st.Meta.Ensure(ctx, s.stateSettings()); err != nil {
 		return &exitError{code: 1, msg: err.Error()}
 	}
-	start := time.Now()
-	o := oracle.Build(evs, s.oracleSettings())
-	if err := st.State.Write(ctx, o.Snapshot()); err != nil {
-		return err
-	}
 	rs, err := newRescorer(s, st)
 	if err != nil {
 		return &exitError{code: 2, msg: err.Error()}
 	}
-	n, err := rs.RescoreAll(ctx)
+	start := time.Now()
+	res, err := bootstrap.Run(ctx, evs, s.oracleSettings(), st, rs)
 	if err != nil {
 		return err
 	}
@@ -348,7 +331,7 @@ func (c *bootstrapCmd) run(ctx context.Context, s *settings, _ []string, stdout,
 		}
 	}
 	fmt.Fprintf(stdout, "bootstrapped %d customers and %d lists from %d events in %s\n",
-		len(o.Histories), n, len(evs), time.Since(start).Round(time.Millisecond))
+		res.Customers, res.Lists, len(evs), time.Since(start).Round(time.Millisecond))
 	return nil
 }
 

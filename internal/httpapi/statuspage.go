@@ -7,7 +7,6 @@ import (
 	"html/template"
 	"math"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +15,7 @@ import (
 	"github.com/alsobought/alsobought/consumer"
 	"github.com/alsobought/alsobought/event"
 	"github.com/alsobought/alsobought/internal/lag"
+	"github.com/alsobought/alsobought/internal/obs"
 	"github.com/alsobought/alsobought/internal/rescore"
 	"github.com/alsobought/alsobought/store"
 )
@@ -125,14 +125,7 @@ type gaugeValue struct {
 type freshnessView struct {
 	Exported bool
 	Count    uint64
-	P50, P95 quantileValue
-}
-
-// quantileValue is a quantile estimated from histogram buckets; Beyond:
-// above the largest finite bucket, whose bound Value then is.
-type quantileValue struct {
-	Value  float64
-	Beyond bool
+	P50, P95 obs.Quantile
 }
 
 // statusPage serves GET /status: the lag status, throughput, freshness and
@@ -259,12 +252,8 @@ func (s *server) readStats(now time.Time) metricsView {
 			mv.DirtyAge = gaugeValue{Exported: true, Value: st.OldestAge}
 		}
 		if h := st.Freshness; h != nil {
-			bs := make([]bucket, 0, len(h.GetBucket()))
-			for _, b := range h.GetBucket() {
-				bs = append(bs, bucket{upper: b.GetUpperBound(), count: b.GetCumulativeCount()})
-			}
 			mv.Freshness = freshnessView{Exported: true, Count: h.GetSampleCount(),
-				P50: histogramQuantile(0.5, h.GetSampleCount(), bs), P95: histogramQuantile(0.95, h.GetSampleCount(), bs)}
+				P50: obs.HistogramQuantile(0.5, h), P95: obs.HistogramQuantile(0.95, h)}
 		}
 	}
 	from, to, ok := s.rates.observe(now, totals)
@@ -303,40 +292,6 @@ func (rw *rateWindow) observe(now time.Time, totals map[string]float64) (from, t
 		rw.older, rw.newer = rw.newer, counterSnapshot{at: now, totals: totals}
 	}
 	return rw.older, rw.newer, !rw.older.at.IsZero()
-}
-
-// bucket is a cumulative histogram bucket.
-type bucket struct {
-	upper float64
-	count uint64
-}
-
-// histogramQuantile estimates the q-quantile of a cumulative histogram as
-// Prometheus's histogram_quantile does: linear interpolation inside the
-// bucket that holds the rank, from 0 for the first bucket. A rank in the
-// +Inf bucket gives the largest finite bound, marked Beyond. NaN without
-// observations.
-func histogramQuantile(q float64, total uint64, buckets []bucket) quantileValue {
-	if total == 0 {
-		return quantileValue{Value: math.NaN()}
-	}
-	sort.Slice(buckets, func(i, j int) bool { return buckets[i].upper < buckets[j].upper })
-	rank := q * float64(total)
-	lower, below := 0.0, uint64(0)
-	for _, b := range buckets {
-		if math.IsInf(b.upper, 1) {
-			break
-		}
-		if float64(b.count) >= rank {
-			in := b.count - below
-			if in == 0 {
-				return quantileValue{Value: b.upper}
-			}
-			return quantileValue{Value: lower + (b.upper-lower)*(rank-float64(below))/float64(in)}
-		}
-		lower, below = b.upper, b.count
-	}
-	return quantileValue{Value: lower, Beyond: true}
 }
 
 // formatCount writes a count with thousands separators: 1,234,567.

@@ -1,12 +1,17 @@
 package bench
 
 import (
+	"encoding/json"
 	"math"
 	"strings"
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+
 	"github.com/alsobought/alsobought/event"
+	"github.com/alsobought/alsobought/internal/lab/scratch"
 	"github.com/alsobought/alsobought/store"
 )
 
@@ -18,74 +23,108 @@ alsobought_freshness_seconds_bucket{le="2"} 1
 alsobought_freshness_seconds_bucket{le="+Inf"} 1
 alsobought_freshness_seconds_sum 0.25
 alsobought_freshness_seconds_count 1
+# TYPE alsobought_events_applied_total counter
 alsobought_events_applied_total{type="purchase"} 10
 alsobought_events_applied_total{type="view"} 90
+# TYPE process_cpu_seconds_total counter
 process_cpu_seconds_total 1.5
 `
 
-const metricsAfter = `alsobought_freshness_seconds_bucket{le="0.5"} 1
+const metricsAfter = `# TYPE alsobought_freshness_seconds histogram
+alsobought_freshness_seconds_bucket{le="0.5"} 1
 alsobought_freshness_seconds_bucket{le="1"} 51
 alsobought_freshness_seconds_bucket{le="2"} 100
 alsobought_freshness_seconds_bucket{le="+Inf"} 101
 alsobought_freshness_seconds_sum 120.25
 alsobought_freshness_seconds_count 101
+# TYPE alsobought_events_applied_total counter
 alsobought_events_applied_total{type="purchase"} 15
 alsobought_events_applied_total{type="view"} 185
+# TYPE process_cpu_seconds_total counter
 process_cpu_seconds_total 4
 `
 
 func mustScrape(t *testing.T, text string) scrape {
 	t.Helper()
-	s, err := parseScrape(strings.NewReader(text))
+	s, err := parseScrape(strings.NewReader(text), expfmt.NewFormat(expfmt.TypeTextPlain))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
 }
 
-func TestScrapeSumsSeriesAndReadsBuckets(t *testing.T) {
+func TestScrapeSumsSeries(t *testing.T) {
 	s := mustScrape(t, metricsAfter)
-	if got := s.sums["alsobought_events_applied_total"]; got != 200 {
+	if got := s.sum("alsobought_events_applied_total"); got != 200 {
 		t.Errorf("applied = %v, want the sum of both series, 200", got)
 	}
-	if got := s.sums["process_cpu_seconds_total"]; got != 4 {
+	if got := s.sum("process_cpu_seconds_total"); got != 4 {
 		t.Errorf("cpu = %v", got)
 	}
-	if got := s.buckets[freshnessMetric][math.Inf(1)]; got != 101 {
-		t.Errorf("+Inf bucket = %v", got)
+	if got := s.sum("alsobought_not_exported_total"); got != 0 {
+		t.Errorf("a metric serve does not export: %v, want 0", got)
 	}
-	if _, err := parseScrape(strings.NewReader("x{le=\"1\" 3\n")); err == nil {
+	if got := s.histogram(freshnessMetric).GetSampleCount(); got != 101 {
+		t.Errorf("freshness count = %v", got)
+	}
+	if _, err := parseScrape(strings.NewReader("x{le=\"1\" 3\n"), expfmt.NewFormat(expfmt.TypeTextPlain)); err == nil {
 		t.Error("unbalanced braces: want an error")
 	}
 }
 
 // The observations between the scrapes: 50 in (0.5, 1], 49 in (1, 2], 1
 // above 2, summing to 120 s.
-func TestHistogramDeltaQuantiles(t *testing.T) {
+func TestHistogramDelta(t *testing.T) {
 	h := histogramDelta(mustScrape(t, metricsBefore), mustScrape(t, metricsAfter), freshnessMetric)
-	if h.count() != 100 {
-		t.Fatalf("count %v, want 100", h.count())
+	if h.GetSampleCount() != 100 {
+		t.Fatalf("count %v, want 100", h.GetSampleCount())
 	}
-	if m := h.mean(); math.Abs(m-1.2) > 1e-9 {
+	if m := mean(h); math.Abs(m-1.2) > 1e-9 {
 		t.Errorf("mean %v, want 1.2", m)
 	}
 	for _, tc := range []struct{ q, want float64 }{
-		{0.5, 1},      // the 50th observation is the last of (0.5, 1]
-		{0.25, 0.75},  // halfway through (0.5, 1]
-		{0.745, 1.5},  // halfway through (1, 2]
-		{0.995, 2},    // in +Inf: the largest finite bound
-		{0.0001, 0.5}, // just into the first non-empty bucket
+		{0.5, 1},     // the 50th observation is the last of (0.5, 1]
+		{0.745, 1.5}, // halfway through (1, 2]
+		{0.995, 2},   // in +Inf: the largest finite bound
 	} {
-		if got := h.quantile(tc.q); math.Abs(got-tc.want) > 1e-3 {
+		if got := quantile(tc.q, h); math.Abs(got-tc.want) > 1e-9 {
 			t.Errorf("quantile(%v) = %v, want %v", tc.q, got, tc.want)
 		}
 	}
-	if lo, hi := h.bucketOf(1.5); lo != 1 || hi != 2 {
-		t.Errorf("bucketOf(1.5) = (%v, %v]", lo, hi)
+	if got := describeBuckets(h); !strings.HasPrefix(got, "3 buckets from 0.5s to 2s") {
+		t.Errorf("buckets described as %q", got)
 	}
 	empty := histogramDelta(mustScrape(t, metricsBefore), mustScrape(t, metricsBefore), freshnessMetric)
-	if !math.IsNaN(empty.quantile(0.5)) || !math.IsNaN(empty.mean()) {
+	if !math.IsNaN(quantile(0.5, empty)) || !math.IsNaN(mean(empty)) {
 		t.Error("no observations: want NaN")
+	}
+}
+
+// A report with figures over nothing (a paced phase without freshness
+// samples, an incremental side that took no measurable CPU) still encodes:
+// those figures are null, the others numbers.
+func TestReportJSONWritesNonFiniteFiguresAsNull(t *testing.T) {
+	empty := &dto.Histogram{}
+	rep := Report{Events: 10, EventsPerSec: ratio(10, 2), FreshnessP50Ms: Figure(1000 * quantile(0.5, empty)),
+		FreshnessMeanMs: Figure(1000 * mean(empty))}
+	inc := IncrementalReport{WallRatio: ratio(3, 1.5), CPURatio: ratio(0.4, 0), RedisCmdRatio: ratio(0, 0)}
+	for name, v := range map[string]any{"report": rep, "incremental": inc} {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var got map[string]any
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatalf("%s: %v\n%s", name, err, b)
+		}
+		for field, want := range map[string]map[string]any{
+			"report":      {"events_per_sec": 5.0, "freshness_p50_ms": nil, "freshness_mean_ms": nil, "events": 10.0},
+			"incremental": {"wall_ratio": 2.0, "cpu_ratio": nil, "redis_cmd_ratio": nil},
+		}[name] {
+			if v, ok := got[field]; !ok || v != want {
+				t.Errorf("%s: %s = %v (present %v), want %v", name, field, v, ok, want)
+			}
+		}
 	}
 }
 
@@ -98,24 +137,49 @@ func TestParseInfo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.commands != 1000 || a.netIn != 5000 || a.netOut != 700 || a.cpu != 3.75 || a.usedMemory != 1<<20 || a.clients != 3 {
+	if a.commands != 1000 || a.netIn != 5000 || a.netOut != 700 || a.cpu != 3.75 || a.usedMemory != 1<<20 || a.clients != 3 ||
+		a.calls["evalsha"] != 10 || a.calls["hincrby"] != 200 {
 		t.Fatalf("parsed %+v", a)
 	}
 	b := a
 	b.at = time.Unix(2, 0)
 	b.commands = 1600
+	b.cpu = 4.25
 	b.calls = map[string]float64{"evalsha": 30, "hincrby": 900, "get": 5}
-	b.usec = map[string]float64{"evalsha": 1500, "hincrby": 400, "get": 10}
 	d := a.to(b)
-	if d.seconds != 2 || d.commands != 600 || d.calls["evalsha"] != 20 || d.calls["get"] != 5 {
+	if d.seconds != 2 || d.commands != 600 || d.cpu != 0.5 || d.calls["evalsha"] != 20 || d.calls["get"] != 5 || d.calls["hincrby"] != 700 {
 		t.Fatalf("delta %+v", d)
-	}
-	// EVALSHA's time includes its HINCRBYs: they are not added again.
-	if got := topLevelUsec(d); got != 1010 {
-		t.Errorf("top-level usec %v, want 1000 (evalsha) + 10 (get)", got)
 	}
 	if _, err := parseInfo("# Stats\r\n", time.Now()); err == nil {
 		t.Error("missing fields: want an error")
+	}
+}
+
+// The child serve writes only to the scratch state's topics, group and
+// prefix, even when the environment it inherits names the operator's.
+func TestServeArgsNameOnlyTheScratchState(t *testing.T) {
+	cfg := validConfig()
+	cfg.Serve = []string{"alsobought", "serve", "-brokers", "k:1"}
+	n := scratch.NewNames("bench-e2e")
+	for _, feed := range []bool{true, false} {
+		argv := serveArgs(&cfg, n, feed)
+		got := map[string]string{}
+		for i := 2; i+1 < len(argv); i += 2 {
+			got[argv[i]] = argv[i+1]
+		}
+		want := map[string]string{"-topic": n.Topic, "-dlq-topic": n.DLQTopic, "-feed-topic": n.FeedTopic,
+			"-group": n.Group, "-prefix": n.Prefix, "-brokers": "k:1"}
+		if !feed {
+			want["-feed-topic"] = "off"
+		}
+		for flag, v := range want {
+			if got[flag] != v {
+				t.Errorf("feed %v: %s %q, want %q (argv %q)", feed, flag, got[flag], v, argv)
+			}
+		}
+	}
+	if err := store.ValidatePrefix(n.Prefix); err != nil {
+		t.Errorf("scratch prefix: %v", err)
 	}
 }
 
@@ -148,8 +212,13 @@ func TestSplitLastDay(t *testing.T) {
 	}
 }
 
+func validConfig() Config {
+	return Config{Brokers: []string{"k:1"}, Store: store.Config{Addrs: []string{"r:1"}}, Serve: []string{"alsobought", "serve"},
+		Partitions: 4, PacedShare: 0.25, PacedLoad: 0.5, MinRescoreWait: time.Second, Timeout: time.Minute}
+}
+
 func TestConfigValidate(t *testing.T) {
-	ok := Config{Brokers: []string{"k:1"}, Store: store.Config{Addrs: []string{"r:1"}}, Serve: []string{"alsobought", "serve"}}
+	ok := validConfig()
 	if err := ok.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -160,6 +229,9 @@ func TestConfigValidate(t *testing.T) {
 		"paced load 2":     func(c *Config) { c.PacedLoad = 2 },
 		"negative rate":    func(c *Config) { c.PacedRate = -1 },
 		"paced share -0.5": func(c *Config) { c.PacedShare = -0.5 },
+		"no partitions":    func(c *Config) { c.Partitions = 0 },
+		"no timeout":       func(c *Config) { c.Timeout = 0 },
+		"no re-score wait": func(c *Config) { c.MinRescoreWait = 0 },
 	} {
 		c := ok
 		mutate(&c)

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
 )
 
 // child is an `alsobought serve` process the bench runs on its own topic
@@ -38,6 +40,9 @@ func startChild(ctx context.Context, argv []string, timeout time.Duration) (*chi
 	c := &child{logPath: logFile.Name(), done: make(chan struct{}), client: &http.Client{Timeout: 10 * time.Second}}
 	c.cmd = exec.Command(argv[0], argv[1:]...)
 	c.cmd.Stdout = logFile
+	// A bench killed before its deferred stop must not leave serve
+	// consuming from the shared broker and Redis.
+	dieWithParent(c.cmd)
 	stderr, err := c.cmd.StderrPipe()
 	if err != nil {
 		logFile.Close()
@@ -107,17 +112,17 @@ func startChild(ctx context.Context, argv []string, timeout time.Duration) (*chi
 func (c *child) metrics(ctx context.Context) (scrape, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url+"/metrics", nil)
 	if err != nil {
-		return scrape{}, err
+		return nil, err
 	}
 	resp, err := c.client.Do(req)
 	if err != nil {
-		return scrape{}, fmt.Errorf("serve /metrics: %w", err)
+		return nil, fmt.Errorf("serve /metrics: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return scrape{}, fmt.Errorf("serve /metrics: %s", resp.Status)
+		return nil, fmt.Errorf("serve /metrics: %s", resp.Status)
 	}
-	return parseScrape(resp.Body)
+	return parseScrape(resp.Body, expfmt.ResponseFormat(resp.Header))
 }
 
 // alive returns an error with the log when the process has exited.

@@ -8,7 +8,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/alsobought/alsobought/event"
-	"github.com/alsobought/alsobought/internal/lab/oracle"
+	"github.com/alsobought/alsobought/internal/lab/bootstrap"
 	"github.com/alsobought/alsobought/internal/rescore"
 	"github.com/alsobought/alsobought/store"
 )
@@ -45,9 +45,9 @@ type IncrementalReport struct {
 
 	// Ratios: batch over incremental (how many times cheaper the
 	// incremental way is).
-	WallRatio     float64 `json:"wall_ratio"`
-	CPURatio      float64 `json:"cpu_ratio"`
-	RedisCmdRatio float64 `json:"redis_cmd_ratio"`
+	WallRatio     Figure `json:"wall_ratio"`
+	CPURatio      Figure `json:"cpu_ratio"`
+	RedisCmdRatio Figure `json:"redis_cmd_ratio"`
 
 	// Setting up the incremental side (not part of the comparison): the
 	// state of the history, built like the batch.
@@ -82,7 +82,6 @@ func SplitLastDay(evs []event.Event) (history, last []event.Event) {
 // list change feed off: publishing is not what is compared, and a rebuild
 // would publish every list.
 func RunIncremental(ctx context.Context, cfg Config, dataset string, evs []event.Event) (IncrementalReport, error) {
-	cfg.defaults()
 	if err := cfg.Validate(); err != nil {
 		return IncrementalReport{}, err
 	}
@@ -96,12 +95,12 @@ func RunIncremental(ctx context.Context, cfg Config, dataset string, evs []event
 		return rep, fmt.Errorf("the events span %s: need events before and within the last %s", evs[len(evs)-1].Time.Sub(evs[0].Time), LastDay)
 	}
 
-	probe, err := cfg.openStore(ctx, "unused")
+	s, err := newState(ctx, &cfg, "inc")
 	if err != nil {
 		return rep, err
 	}
-	defer probe.Close()
-	if _, rep.RedisOtherCmdsPerSecBefore, err = otherLoad(ctx, probe.Client()); err != nil {
+	defer s.cleanup()
+	if _, rep.RedisOtherCmdsPerSecBefore, err = otherLoad(ctx, s.Store.Client()); err != nil {
 		return rep, err
 	}
 	cfg.logf("batch: rebuilding from all %d events (oracle, write, re-score every list)", len(evs))
@@ -109,21 +108,12 @@ func RunIncremental(ctx context.Context, cfg Config, dataset string, evs []event
 		return rep, err
 	}
 
-	s, err := newState(ctx, &cfg, "inc")
+	cfg.logf("incremental: bootstrapping %d events before the last day into %s", len(history), s.Prefix)
+	boot, err := rebuild(ctx, &cfg, s.Store, history)
 	if err != nil {
 		return rep, err
 	}
-	defer func() {
-		if cerr := s.cleanup(false); cerr != nil {
-			cfg.logf("cleanup: %v", cerr)
-		}
-	}()
-	cfg.logf("incremental: bootstrapping %d events before the last day into %s", len(history), s.prefix)
-	start := time.Now()
-	if _, _, err := rebuild(ctx, &cfg, s.st, history); err != nil {
-		return rep, err
-	}
-	rep.BootstrapSeconds = time.Since(start).Seconds()
+	rep.BootstrapSeconds = boot.Took().Seconds()
 	c, err := s.serve(ctx, false)
 	if err != nil {
 		return rep, err
@@ -139,11 +129,11 @@ func RunIncremental(ctx context.Context, cfg Config, dataset string, evs []event
 	rep.IncrementalCPUSeconds = ph.serveCPU
 	rep.IncrementalRedisCmds = ph.redis.commands
 	rep.IncrementalListsRescored = ph.rescored
-	rep.WallRatio = rep.BatchSeconds / rep.IncrementalSeconds
-	rep.CPURatio = rep.BatchCPUSeconds / rep.IncrementalCPUSeconds
-	rep.RedisCmdRatio = rep.BatchRedisCmds / rep.IncrementalRedisCmds
+	rep.WallRatio = ratio(rep.BatchSeconds, rep.IncrementalSeconds)
+	rep.CPURatio = ratio(rep.BatchCPUSeconds, rep.IncrementalCPUSeconds)
+	rep.RedisCmdRatio = ratio(rep.BatchRedisCmds, rep.IncrementalRedisCmds)
 	c.stop()
-	if _, rep.RedisOtherCmdsPerSecAfter, err = otherLoad(ctx, probe.Client()); err != nil {
+	if _, rep.RedisOtherCmdsPerSecAfter, err = otherLoad(ctx, s.Store.Client()); err != nil {
 		return rep, err
 	}
 	others := max(rep.RedisOtherCmdsPerSecBefore, rep.RedisOtherCmdsPerSecAfter)
@@ -152,62 +142,40 @@ func RunIncremental(ctx context.Context, cfg Config, dataset string, evs []event
 	return rep, nil
 }
 
-// runBatch times the rebuild from scratch into a fresh prefix.
+// runBatch times the rebuild from scratch into a fresh state.
 func runBatch(ctx context.Context, cfg *Config, evs []event.Event, rep *IncrementalReport) error {
-	n := freshNames("batch")
-	st, err := cfg.openStore(ctx, n.prefix)
+	s, err := newState(ctx, cfg, "batch")
 	if err != nil {
 		return err
 	}
-	defer func() {
-		dctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		if _, err := st.State.Delete(dctx); err != nil {
-			cfg.logf("cleanup: %v", err)
-		}
-		st.Close()
-	}()
-	r0, err := readRedisStats(ctx, st.Client())
+	defer s.cleanup()
+	r0, err := readRedisStats(ctx, s.Store.Client())
 	if err != nil {
 		return err
 	}
 	cpu0 := selfCPU()
-	took, lists, err := rebuild(ctx, cfg, st, evs)
+	res, err := rebuild(ctx, cfg, s.Store, evs)
 	if err != nil {
 		return err
 	}
 	rep.BatchCPUSeconds = selfCPU() - cpu0
-	r1, err := readRedisStats(ctx, st.Client())
+	r1, err := readRedisStats(ctx, s.Store.Client())
 	if err != nil {
 		return err
 	}
 	rep.BatchRedisCmds = r0.to(r1).commands
-	rep.BatchBuildSeconds, rep.BatchWriteSeconds, rep.BatchRescoreSeconds = took[0].Seconds(), took[1].Seconds(), took[2].Seconds()
-	rep.BatchSeconds = (took[0] + took[1] + took[2]).Seconds()
-	rep.BatchLists = lists
+	rep.BatchBuildSeconds, rep.BatchWriteSeconds, rep.BatchRescoreSeconds = res.Build.Seconds(), res.Write.Seconds(), res.Rescore.Seconds()
+	rep.BatchSeconds = res.Took().Seconds()
+	rep.BatchLists = res.Lists
 	return nil
 }
 
-// rebuild does what `alsobought bootstrap` does into an empty prefix:
-// oracle.Build, State.Write, RescoreAll (with the outbox off, as the feed
-// is off). It returns the time of each of the three steps and the lists
-// re-scored.
-func rebuild(ctx context.Context, cfg *Config, st *store.Store, evs []event.Event) ([3]time.Duration, int, error) {
-	var took [3]time.Duration
-	t := time.Now()
-	o := oracle.Build(evs, cfg.Oracle)
-	took[0] = time.Since(t)
-	t = time.Now()
-	if err := st.State.Write(ctx, o.Snapshot()); err != nil {
-		return took, 0, err
-	}
-	took[1] = time.Since(t)
+// rebuild does what `alsobought bootstrap` does into an empty prefix (with
+// the outbox off, as the feed is off).
+func rebuild(ctx context.Context, cfg *Config, st *store.Store, evs []event.Event) (bootstrap.Result, error) {
 	rs, err := rescore.New(rescore.Config{Method: cfg.Method, Rules: cfg.Rules}, rescore.StateOf(st), zerolog.Nop(), nil)
 	if err != nil {
-		return took, 0, err
+		return bootstrap.Result{}, err
 	}
-	t = time.Now()
-	n, err := rs.RescoreAll(ctx)
-	took[2] = time.Since(t)
-	return took, n, err
+	return bootstrap.Run(ctx, evs, cfg.Oracle, st, rs)
 }

@@ -12,16 +12,16 @@ import (
 
 // redisStats is one reading of Redis's INFO: the server-wide counters the
 // cost per event is computed from. They count every client, so the bench
-// also measures the rate while it sends nothing (redisIdle).
+// also measures the rate while it sends nothing (otherLoad).
 type redisStats struct {
-	at          time.Time
-	commands    float64            // total_commands_processed: commands run inside scripts count too
-	netIn       float64            // total_net_input_bytes
-	netOut      float64            // total_net_output_bytes
-	cpu         float64            // used_cpu_sys + used_cpu_user, seconds
-	usedMemory  float64            // used_memory, bytes
-	clients     float64            // connected_clients
-	calls, usec map[string]float64 // per command, from commandstats
+	at         time.Time
+	commands   float64            // total_commands_processed: commands run inside scripts count too
+	netIn      float64            // total_net_input_bytes
+	netOut     float64            // total_net_output_bytes
+	cpu        float64            // used_cpu_sys + used_cpu_user, seconds
+	usedMemory float64            // used_memory, bytes
+	clients    float64            // connected_clients
+	calls      map[string]float64 // calls per command, from commandstats
 }
 
 func readRedisStats(ctx context.Context, rdb redis.UniversalClient) (redisStats, error) {
@@ -34,7 +34,7 @@ func readRedisStats(ctx context.Context, rdb redis.UniversalClient) (redisStats,
 
 // parseInfo reads the fields of INFO's text the bench uses.
 func parseInfo(text string, at time.Time) (redisStats, error) {
-	s := redisStats{at: at, calls: map[string]float64{}, usec: map[string]float64{}}
+	s := redisStats{at: at, calls: map[string]float64{}}
 	fields := map[string]string{}
 	for _, line := range strings.Split(text, "\n") {
 		line = strings.TrimSpace(line)
@@ -49,11 +49,8 @@ func parseInfo(text string, at time.Time) (redisStats, error) {
 				if err != nil {
 					continue
 				}
-				switch name {
-				case "calls":
+				if name == "calls" {
 					s.calls[cmd] = f
-				case "usec":
-					s.usec[cmd] = f
 				}
 			}
 			continue
@@ -95,22 +92,18 @@ func parseInfo(text string, at time.Time) (redisStats, error) {
 
 // redisDelta is what Redis did between two readings.
 type redisDelta struct {
-	seconds                  float64
-	commands, netIn, netOut  float64
-	cpu                      float64
-	calls, usec              map[string]float64
-	usedMemory               float64
-	clientsBefore, clientsAt float64
+	seconds                 float64
+	commands, netIn, netOut float64
+	cpu                     float64
+	calls                   map[string]float64
 }
 
 func (a redisStats) to(b redisStats) redisDelta {
 	d := redisDelta{seconds: b.at.Sub(a.at).Seconds(), commands: b.commands - a.commands, netIn: b.netIn - a.netIn,
-		netOut: b.netOut - a.netOut, cpu: b.cpu - a.cpu, usedMemory: b.usedMemory - a.usedMemory,
-		calls: map[string]float64{}, usec: map[string]float64{}, clientsBefore: a.clients, clientsAt: b.clients}
+		netOut: b.netOut - a.netOut, cpu: b.cpu - a.cpu, calls: map[string]float64{}}
 	for cmd, n := range b.calls {
 		if dn := n - a.calls[cmd]; dn > 0 {
 			d.calls[cmd] = dn
-			d.usec[cmd] = b.usec[cmd] - a.usec[cmd]
 		}
 	}
 	return d

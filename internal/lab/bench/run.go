@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"sort"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/alsobought/alsobought/event"
@@ -30,18 +30,20 @@ type Report struct {
 	ProduceSeconds      float64 `json:"produce_seconds"`
 	AppliedSeconds      float64 `json:"applied_seconds"`   // produce start to zero applied lag
 	CaughtUpSeconds     float64 `json:"caught_up_seconds"` // produce start to zero lag and no dirty list
-	EventsPerSec        float64 `json:"events_per_sec"`    // sustained_events / caught_up_seconds
-	AppliedEventsPerSec float64 `json:"applied_events_per_sec"`
+	EventsPerSec        Figure  `json:"events_per_sec"`    // sustained_events / caught_up_seconds
+	AppliedEventsPerSec Figure  `json:"applied_events_per_sec"`
 	EventsApplied       float64 `json:"events_applied"` // serve's alsobought_events_applied_total, both phases
 	EventsDeadLettered  float64 `json:"events_dead_lettered"`
 
-	RedisCmdsPerEvent        float64            `json:"redis_cmds_per_event"` // total_commands_processed: commands inside scripts count
-	RedisScriptCallsPerEvent float64            `json:"redis_script_calls_per_event"`
-	RedisBytesPerEvent       float64            `json:"redis_bytes_per_event"` // total_net_input_bytes
-	RedisOutBytesPerEvent    float64            `json:"redis_out_bytes_per_event"`
-	RedisCPUSecPerMillion    float64            `json:"redis_cpu_sec_per_million"` // used_cpu_sys + used_cpu_user
-	RedisUsecPerEvent        float64            `json:"redis_usec_per_event"`      // commandstats time of top-level commands
-	RedisCommands            map[string]float64 `json:"redis_commands_per_event_by_name"`
+	RedisCmdsPerEvent        Figure `json:"redis_cmds_per_event"` // total_commands_processed: commands inside scripts count
+	RedisScriptCallsPerEvent Figure `json:"redis_script_calls_per_event"`
+	RedisBytesPerEvent       Figure `json:"redis_bytes_per_event"` // total_net_input_bytes
+	RedisOutBytesPerEvent    Figure `json:"redis_out_bytes_per_event"`
+	// used_cpu_sys + used_cpu_user: the server's own time, scripts and all.
+	// (commandstats' usec cannot stand in: it counts a command a script
+	// calls both in that command and in the script's EVALSHA.)
+	RedisCPUSecPerMillion Figure             `json:"redis_cpu_sec_per_million"`
+	RedisCommands         map[string]float64 `json:"redis_commands_per_event_by_name"`
 	// Other clients of the same Redis: their command rate in the second
 	// before serve starts and in the second after it stops, and whether
 	// it was large enough (over 1% of the sustained phase's rate) to
@@ -50,29 +52,29 @@ type Report struct {
 	RedisOtherCmdsPerSecAfter  float64 `json:"redis_other_cmds_per_sec_after"`
 	RedisOtherClients          float64 `json:"redis_other_clients"` // connected before serve started, besides the bench
 	RedisShared                bool    `json:"redis_shared"`
-	StateChangesPerEvent       float64 `json:"state_changes_per_event"` // counter changes (delta.Batch.Changes)
-	ListsRescoredPerEvent      float64 `json:"lists_rescored_per_event"`
-	ConsumerCPUSecPerMillion   float64 `json:"consumer_cpu_sec_per_million"` // the serve process: consumer, re-scorer, HTTP
-	ProducerCPUSecPerMillion   float64 `json:"producer_cpu_sec_per_million"` // the bench process: producer and polls
+	StateChangesPerEvent       Figure  `json:"state_changes_per_event"` // counter changes (delta.Batch.Changes)
+	ListsRescoredPerEvent      Figure  `json:"lists_rescored_per_event"`
+	ConsumerCPUSecPerMillion   Figure  `json:"consumer_cpu_sec_per_million"` // the serve process: consumer, re-scorer, HTTP
+	ProducerCPUSecPerMillion   Figure  `json:"producer_cpu_sec_per_million"` // the bench process: producer and polls
 
 	// Paced phase: the latest events at a fixed offered load.
 	PacedEvents               int     `json:"paced_events"`
-	OfferedEventsPerSec       float64 `json:"offered_events_per_sec"`
-	AchievedEventsPerSec      float64 `json:"achieved_events_per_sec"` // paced_events / produce time
+	OfferedEventsPerSec       Figure  `json:"offered_events_per_sec"`
+	AchievedEventsPerSec      Figure  `json:"achieved_events_per_sec"` // paced_events / produce time
 	PacedBacklogSeconds       float64 `json:"paced_backlog_seconds"`   // from the last event produced to zero lag and no dirty list
 	PacedSaturated            bool    `json:"paced_saturated"`         // the pipeline fell behind the paced load: freshness includes queueing
-	FreshnessP50Ms            float64 `json:"freshness_p50_ms"`
-	FreshnessP99Ms            float64 `json:"freshness_p99_ms"`
-	FreshnessMeanMs           float64 `json:"freshness_mean_ms"` // exact: histogram sum / count
+	FreshnessP50Ms            Figure  `json:"freshness_p50_ms"`
+	FreshnessP99Ms            Figure  `json:"freshness_p99_ms"`
+	FreshnessMeanMs           Figure  `json:"freshness_mean_ms"` // exact: histogram sum / count
 	FreshnessSamples          float64 `json:"freshness_samples"` // lists re-scored in the phase
 	FreshnessBuckets          string  `json:"freshness_buckets"` // the histogram's resolution
-	PacedRedisCmdsPerEvent    float64 `json:"paced_redis_cmds_per_event"`
-	PacedConsumerCPUSecPerMil float64 `json:"paced_consumer_cpu_sec_per_million"`
-	PacedListsRescoredPerEvt  float64 `json:"paced_lists_rescored_per_event"` // a list dirtied again after its re-score is re-scored again
+	PacedRedisCmdsPerEvent    Figure  `json:"paced_redis_cmds_per_event"`
+	PacedConsumerCPUSecPerMil Figure  `json:"paced_consumer_cpu_sec_per_million"`
+	PacedListsRescoredPerEvt  Figure  `json:"paced_lists_rescored_per_event"` // a list dirtied again after its re-score is re-scored again
 
 	// Memory of the whole state after both phases.
-	RedisBytesPerCustomer     float64 `json:"redis_bytes_per_customer"`
-	RedisBytesPerItem         float64 `json:"redis_bytes_per_item"`
+	RedisBytesPerCustomer     Figure  `json:"redis_bytes_per_customer"`
+	RedisBytesPerItem         Figure  `json:"redis_bytes_per_item"`
 	RedisCustomerKeys         int     `json:"redis_customer_keys"`
 	RedisItemKeys             int     `json:"redis_item_keys"`
 	RedisStateBytes           int64   `json:"redis_state_bytes"`
@@ -87,7 +89,6 @@ const freshnessMetric = "alsobought_freshness_seconds"
 
 // Run measures one stream, events sorted by time, end to end.
 func Run(ctx context.Context, cfg Config, dataset string, evs []event.Event) (Report, error) {
-	cfg.defaults()
 	if err := cfg.Validate(); err != nil {
 		return Report{}, err
 	}
@@ -104,13 +105,9 @@ func Run(ctx context.Context, cfg Config, dataset string, evs []event.Event) (Re
 	if err != nil {
 		return rep, err
 	}
-	rep.Topic, rep.Prefix = s.topic, s.prefix
-	defer func() {
-		if cerr := s.cleanup(true); cerr != nil {
-			cfg.logf("cleanup: %v", cerr)
-		}
-	}()
-	rdb := s.st.Client()
+	rep.Topic, rep.Prefix = s.Topic, s.Prefix
+	defer s.cleanup()
+	rdb := s.Store.Client()
 	// Other clients: what Redis runs while the bench sends nothing.
 	atStart, before, err := otherLoad(ctx, rdb)
 	if err != nil {
@@ -118,7 +115,7 @@ func Run(ctx context.Context, cfg Config, dataset string, evs []event.Event) (Re
 	}
 	rep.RedisOtherCmdsPerSecBefore = before
 	rep.RedisOtherClients = max(0, atStart.clients-1) // all but the bench's own connection
-	cfg.logf("starting serve on topic %s, prefix %s", s.topic, s.prefix)
+	cfg.logf("starting serve on topic %s, prefix %s", s.Topic, s.Prefix)
 	c, err := s.serve(ctx, true)
 	if err != nil {
 		return rep, err
@@ -133,55 +130,55 @@ func Run(ctx context.Context, cfg Config, dataset string, evs []event.Event) (Re
 	rep.ProduceSeconds = ph1.produce.Seconds()
 	rep.AppliedSeconds = ph1.applied.Seconds()
 	rep.CaughtUpSeconds = ph1.caughtUp.Seconds()
-	rep.EventsPerSec = float64(rep.SustainedEvents) / rep.CaughtUpSeconds
-	rep.AppliedEventsPerSec = float64(rep.SustainedEvents) / rep.AppliedSeconds
-	n := rep.SustainedEvents
+	n := float64(rep.SustainedEvents)
+	rep.EventsPerSec = ratio(n, rep.CaughtUpSeconds)
+	rep.AppliedEventsPerSec = ratio(n, rep.AppliedSeconds)
 	r := ph1.redis
-	rep.RedisCmdsPerEvent = r.commands / float64(n)
-	rep.RedisScriptCallsPerEvent = (r.calls["evalsha"] + r.calls["eval"]) / float64(n)
-	rep.RedisBytesPerEvent = r.netIn / float64(n)
-	rep.RedisOutBytesPerEvent = r.netOut / float64(n)
-	rep.RedisCPUSecPerMillion = perMillion(r.cpu, n)
+	rep.RedisCmdsPerEvent = ratio(r.commands, n)
+	rep.RedisScriptCallsPerEvent = ratio(r.calls["evalsha"]+r.calls["eval"], n)
+	rep.RedisBytesPerEvent = ratio(r.netIn, n)
+	rep.RedisOutBytesPerEvent = ratio(r.netOut, n)
+	rep.RedisCPUSecPerMillion = perMillion(r.cpu, rep.SustainedEvents)
 	rep.RedisCommands = map[string]float64{}
 	for cmd, calls := range r.calls {
-		rep.RedisCommands[cmd] = calls / float64(n)
+		rep.RedisCommands[cmd] = calls / n
 	}
-	rep.RedisUsecPerEvent = topLevelUsec(r) / float64(n)
-	rep.ConsumerCPUSecPerMillion = perMillion(ph1.serveCPU, n)
-	rep.ProducerCPUSecPerMillion = perMillion(ph1.selfCPU, n)
-	rep.StateChangesPerEvent = ph1.changes / float64(n)
-	rep.ListsRescoredPerEvent = ph1.rescored / float64(n)
+	rep.ConsumerCPUSecPerMillion = perMillion(ph1.serveCPU, rep.SustainedEvents)
+	rep.ProducerCPUSecPerMillion = perMillion(ph1.selfCPU, rep.SustainedEvents)
+	rep.StateChangesPerEvent = ratio(ph1.changes, n)
+	rep.ListsRescoredPerEvent = ratio(ph1.rescored, n)
 
 	rate := cfg.PacedRate
 	if rate == 0 {
-		rate = cfg.PacedLoad * rep.EventsPerSec
+		rate = cfg.PacedLoad * float64(rep.EventsPerSec)
 	}
-	rep.OfferedEventsPerSec = rate
+	rep.OfferedEventsPerSec = Figure(rate)
 	cfg.logf("paced: producing %d events at %.0f events/s", rep.PacedEvents, rate)
 	ph2, err := s.phase(ctx, c, evs[rep.SustainedEvents:], rate)
 	if err != nil {
 		return rep, err
 	}
-	rep.AchievedEventsPerSec = float64(rep.PacedEvents) / ph2.produce.Seconds()
+	p := float64(rep.PacedEvents)
+	rep.AchievedEventsPerSec = ratio(p, ph2.produce.Seconds())
 	rep.PacedBacklogSeconds = (ph2.caughtUp - ph2.produce).Seconds()
 	// Below saturation, the last lists are written one re-score interval
 	// (the per-row rate limit, 1 s by default) and a poll after the last
 	// event; much later means work queued up during the phase.
 	rep.PacedSaturated = rep.PacedBacklogSeconds > 3*cfg.MinRescoreWait.Seconds()
 	fresh := ph2.freshness
-	rep.FreshnessSamples = fresh.count()
-	rep.FreshnessP50Ms = 1000 * fresh.quantile(0.5)
-	rep.FreshnessP99Ms = 1000 * fresh.quantile(0.99)
-	rep.FreshnessMeanMs = 1000 * fresh.mean()
+	rep.FreshnessSamples = float64(fresh.GetSampleCount())
+	rep.FreshnessP50Ms = Figure(1000 * quantile(0.5, fresh))
+	rep.FreshnessP99Ms = Figure(1000 * quantile(0.99, fresh))
+	rep.FreshnessMeanMs = Figure(1000 * mean(fresh))
 	rep.FreshnessBuckets = describeBuckets(fresh)
-	rep.PacedRedisCmdsPerEvent = ph2.redis.commands / float64(rep.PacedEvents)
+	rep.PacedRedisCmdsPerEvent = ratio(ph2.redis.commands, p)
 	rep.PacedConsumerCPUSecPerMil = perMillion(ph2.serveCPU, rep.PacedEvents)
-	rep.PacedListsRescoredPerEvt = ph2.rescored / float64(rep.PacedEvents)
+	rep.PacedListsRescoredPerEvt = ratio(ph2.rescored, p)
 	rep.EventsApplied = ph1.appliedEvents + ph2.appliedEvents
 	rep.EventsDeadLettered = ph1.deadLettered + ph2.deadLettered
 
-	cfg.logf("memory: MEMORY USAGE of every key of %s", s.prefix)
-	mem, err := measureMemory(ctx, rdb, s.prefix)
+	cfg.logf("memory: MEMORY USAGE of every key of %s", s.Prefix)
+	mem, err := measureMemory(ctx, rdb, s.Prefix)
 	if err != nil {
 		return rep, err
 	}
@@ -199,9 +196,9 @@ func Run(ctx context.Context, cfg Config, dataset string, evs []event.Event) (Re
 	rep.RedisStateBytes = mem.customerBytes + mem.itemBytes + mem.globalBytes
 	rep.RedisGlobalBytes = mem.globalBytes
 	if mem.customerKeys > 0 {
-		rep.RedisBytesPerCustomer = float64(mem.customerBytes) / float64(mem.customerKeys)
+		rep.RedisBytesPerCustomer = ratio(float64(mem.customerBytes), float64(mem.customerKeys))
 	}
-	rep.RedisBytesPerItem = float64(mem.itemBytes+mem.globalBytes) / float64(rep.Items)
+	rep.RedisBytesPerItem = ratio(float64(mem.itemBytes+mem.globalBytes), float64(rep.Items))
 	c.removeLog()
 	return rep, nil
 }
@@ -233,7 +230,7 @@ type phaseResult struct {
 	serveCPU, selfCPU           float64
 	changes, rescored           float64
 	appliedEvents, deadLettered float64
-	freshness                   histogram
+	freshness                   *dto.Histogram
 }
 
 // phase produces evs at rate, waits until they are applied and re-scored,
@@ -244,7 +241,7 @@ func (s *state) phase(ctx context.Context, c *child, evs []event.Event, rate flo
 	if err != nil {
 		return res, err
 	}
-	r0, err := readRedisStats(ctx, s.st.Client())
+	r0, err := readRedisStats(ctx, s.Store.Client())
 	if err != nil {
 		return res, err
 	}
@@ -259,9 +256,9 @@ func (s *state) phase(ctx context.Context, c *child, evs []event.Event, rate flo
 	if err != nil {
 		return res, err
 	}
-	res.applied, res.caughtUp = at.applied.Sub(start), at.rescored.Sub(start)
+	res.applied, res.caughtUp = at.Applied.Sub(start), at.Rescored.Sub(start)
 	res.selfCPU = selfCPU() - cpu0
-	r1, err := readRedisStats(ctx, s.st.Client())
+	r1, err := readRedisStats(ctx, s.Store.Client())
 	if err != nil {
 		return res, err
 	}
@@ -270,7 +267,7 @@ func (s *state) phase(ctx context.Context, c *child, evs []event.Event, rate flo
 		return res, err
 	}
 	res.redis = r0.to(r1)
-	delta := func(name string) float64 { return m1.sums[name] - m0.sums[name] }
+	delta := func(name string) float64 { return m1.sum(name) - m0.sum(name) }
 	res.serveCPU = delta("process_cpu_seconds_total")
 	res.changes = delta("alsobought_state_changes_total")
 	res.rescored = delta("alsobought_items_rescored_total")
@@ -278,36 +275,4 @@ func (s *state) phase(ctx context.Context, c *child, evs []event.Event, rate flo
 	res.deadLettered = delta("alsobought_events_dead_lettered_total")
 	res.freshness = histogramDelta(m0, m1, freshnessMetric)
 	return res, nil
-}
-
-// scriptInner are commands our scripts call; commandstats counts them
-// inside a script's own time, so summing their usec with EVALSHA's would
-// count that time twice.
-var scriptInner = map[string]bool{"hincrby": true, "hset": true, "hdel": true, "hget": true, "zadd": true, "zrem": true, "hsetnx": true}
-
-// topLevelUsec is the Redis execution time of the commands clients sent:
-// scripts (their inner calls included) and plain commands.
-func topLevelUsec(d redisDelta) float64 {
-	var sum float64
-	for cmd, us := range d.usec {
-		if !scriptInner[cmd] {
-			sum += us
-		}
-	}
-	return sum
-}
-
-// describeBuckets states the resolution of a histogram: its finite bounds.
-func describeBuckets(h histogram) string {
-	var finite []float64
-	for _, b := range h.bounds {
-		if !math.IsInf(b, 0) {
-			finite = append(finite, b)
-		}
-	}
-	if len(finite) == 0 {
-		return "no histogram"
-	}
-	sort.Float64s(finite)
-	return fmt.Sprintf("%d buckets from %gs to %gs, each twice the one before; quantiles interpolated within a bucket", len(finite), finite[0], finite[len(finite)-1])
 }

@@ -86,10 +86,11 @@ func Build(events []event.Event, set Settings) *State {
 		case event.Purchase:
 			h := history(s.Histories, e.CustomerID)
 			s.Repeats.Purchases++
-			if h.Contains(e.ItemID) {
+			owned := h.Contains(e.ItemID)
+			if owned {
 				s.Repeats.Repeats++
 			}
-			if v := s.ViewHistories[e.CustomerID]; v != nil && !h.Contains(e.ItemID) {
+			if v := s.ViewHistories[e.CustomerID]; v != nil && !owned {
 				for _, x := range v.Items {
 					if x == e.ItemID {
 						continue
