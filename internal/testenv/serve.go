@@ -78,7 +78,7 @@ func FreePort(t testing.TB) int {
 type ServeConfig struct {
 	Brokers     []string
 	RedisAddr   string
-	RedisMode   store.Mode // empty: single
+	RedisMode   store.Mode
 	Prefix      string
 	Topic       string
 	DLQTopic    string
@@ -98,14 +98,10 @@ func (e *Env) ServeConfig(historySize int) ServeConfig {
 
 // stateArgs are the flags every subcommand needs to find this state.
 func (c ServeConfig) stateArgs() []string {
-	mode := c.RedisMode
-	if mode == "" {
-		mode = store.Single
-	}
 	return []string{
 		"-brokers", strings.Join(c.Brokers, ","),
 		"-redis", c.RedisAddr,
-		"-redis-mode", string(mode),
+		"-redis-mode", string(c.RedisMode),
 		"-prefix", c.Prefix,
 		"-topic", c.Topic,
 		"-dlq-topic", c.DLQTopic,
