@@ -35,7 +35,7 @@ func TestListFeedMatchesRedis(t *testing.T) {
 	// (no publisher: the changes stay in the outbox).
 	produce(t, env, evs[:4000])
 	p := startPipeline(t, env, 200)
-	p.waitApplied(2 * time.Minute)
+	p.waitApplied()
 	crashed, err := rescore.New(rescore.Config{Feed: true}, env.Store, testLogger(t), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +55,7 @@ func TestListFeedMatchesRedis(t *testing.T) {
 	}
 	// Second half: published as the lists change.
 	produce(t, env, evs[4000:])
-	p.waitApplied(2 * time.Minute)
+	p.waitApplied()
 	p.close()
 	if _, err := live.RescoreAll(ctx); err != nil {
 		t.Fatal(err)

@@ -68,20 +68,11 @@ func (p *pipeline) close() {
 	<-p.done
 }
 
-// waitApplied waits until Redis has applied every message on the topic.
-func (p *pipeline) waitApplied(timeout time.Duration) {
+// waitApplied waits until Redis has applied every message on the topic
+// (bounded by progress: waitLag).
+func (p *pipeline) waitApplied() {
 	p.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		lag, err := consumer.AppliedLag(context.Background(), p.env.Brokers, p.env.Topic, p.env.Store)
-		if err == nil && lag == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			p.t.Fatalf("not caught up after %s: lag %d, err %v", timeout, lag, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitApplied(p.t, p.env)
 }
 
 // verifyAgainstOracle re-scores every list and compares all state with the
@@ -144,7 +135,7 @@ func streamAndVerify(t *testing.T, evs []event.Event, set oracle.Settings) {
 	start := time.Now()
 	produce(t, env, evs)
 	p := startPipelineWith(t, env, set)
-	p.waitApplied(5 * time.Minute)
+	p.waitApplied()
 	took := time.Since(start)
 	p.close()
 	t.Logf("%d events replayed and applied in %s (%.0f events/s)", len(evs), took.Round(time.Millisecond), float64(len(evs))/took.Seconds())
@@ -226,7 +217,7 @@ func TestBadEventsGoToDeadLetterTopic(t *testing.T) {
 	}{"c1", misplaced, event.ReasonWrongPartition})
 
 	p := startPipeline(t, env, 200)
-	p.waitApplied(2 * time.Minute)
+	p.waitApplied()
 	p.close()
 	p.verifyAgainstOracle(evs)
 
@@ -275,7 +266,7 @@ func TestDuplicateEventsChangeNothing(t *testing.T) {
 	// enough ids over a week of a customer's activity to cover the delay.
 	p := startPipelineWith(t, env, oracle.Settings{HistorySize: 20, ViewHistorySize: 30,
 		Dedup: delta.Dedup{Window: 7 * 24 * time.Hour, Max: 256}})
-	p.waitApplied(3 * time.Minute)
+	p.waitApplied()
 	p.close()
 	p.verifyAgainstOracle(evs)
 }
