@@ -24,6 +24,7 @@ import (
 // are those of deploy/prometheus/alerts.yml with their `for` durations
 // shortened to seconds.
 func TestLagAlertFiresAndResolves(t *testing.T) {
+	t.Parallel()
 	promBin, err := exec.LookPath("prometheus")
 	if err != nil {
 		testenv.Need(t, "needs prometheus: deploy/prometheus/check.sh (run by make test) installs the Debian package")
