@@ -21,7 +21,6 @@ import (
 // Redis, including changes whose publish a crash interrupted (they wait in
 // the outbox and are published from Redis's current value).
 func TestListFeedMatchesRedis(t *testing.T) {
-	t.Parallel()
 	env := testenv.New(t, 2)
 	ctx := context.Background()
 	feedTopic := env.Topic + ".lists"
