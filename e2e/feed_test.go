@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
 	"github.com/alsobought/alsobought/internal/feed"
 	"github.com/alsobought/alsobought/internal/kafkaadmin"
 	"github.com/alsobought/alsobought/internal/rescore"
@@ -105,24 +103,9 @@ func TestListFeedMatchesRedis(t *testing.T) {
 // value of each key (nil for a tombstone).
 func readFeed(t *testing.T, brokers []string, topic string) map[string][]byte {
 	t.Helper()
-	ends, err := kafkaadmin.EndOffsets(context.Background(), brokers, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string][]byte{}
-	for part, end := range ends {
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: part})
-		for off := int64(0); off < end; {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			m, err := r.ReadMessage(ctx)
-			cancel()
-			if err != nil {
-				t.Fatalf("read %s/%d: %v", topic, part, err)
-			}
-			out[string(m.Key)] = m.Value
-			off = m.Offset + 1
-		}
-		r.Close()
+	for _, m := range readTopic(t, brokers, topic) {
+		out[string(m.Key)] = m.Value
 	}
 	return out
 }

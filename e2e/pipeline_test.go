@@ -283,32 +283,46 @@ type deadLetter struct {
 
 func readDeadLetters(t *testing.T, env *testenv.Env, want int) []deadLetter {
 	t.Helper()
-	ends, err := kafkaadmin.EndOffsets(context.Background(), env.Brokers, env.DLQTopic)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []deadLetter
-	for p, end := range ends {
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: env.Brokers, Topic: env.DLQTopic, Partition: p})
-		for off := int64(0); off < end; off++ {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			m, err := r.ReadMessage(ctx)
-			cancel()
-			if err != nil {
-				t.Fatalf("read dead letters: %v", err)
+	for _, m := range readTopic(t, env.Brokers, env.DLQTopic) {
+		d := deadLetter{value: m.Value}
+		for _, h := range m.Headers {
+			if h.Key == "reason" {
+				d.reason = string(h.Value)
 			}
-			d := deadLetter{value: m.Value}
-			for _, h := range m.Headers {
-				if h.Key == "reason" {
-					d.reason = string(h.Value)
-				}
-			}
-			out = append(out, d)
 		}
-		r.Close()
+		out = append(out, d)
 	}
 	if len(out) != want {
 		t.Fatalf("dead-letter topic holds %d records, want %d", len(out), want)
+	}
+	return out
+}
+
+// readTopic returns the messages of every partition of a topic, from the
+// start to its end offset of now (a compacted topic may skip offsets).
+func readTopic(t *testing.T, brokers []string, topic string) []kafka.Message {
+	t.Helper()
+	ends, err := kafkaadmin.EndOffsets(context.Background(), brokers, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []kafka.Message
+	for part, end := range ends {
+		// Close waits out the fetch in flight, up to MaxWait (10 s by
+		// default): a short one keeps reading a small topic quick.
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: part, MaxWait: 100 * time.Millisecond})
+		for off := int64(0); off < end; {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			m, err := r.ReadMessage(ctx)
+			cancel()
+			if err != nil {
+				t.Fatalf("read %s/%d at offset %d: %v", topic, part, off, err)
+			}
+			out = append(out, m)
+			off = m.Offset + 1
+		}
+		r.Close()
 	}
 	return out
 }
