@@ -25,6 +25,7 @@ import (
 // shortened to seconds.
 func TestLagAlertFiresAndResolves(t *testing.T) {
 	t.Parallel()
+	testenv.Integration(t, "prometheus, Kafka and Redis")
 	promBin, err := exec.LookPath("prometheus")
 	if err != nil {
 		testenv.Need(t, "needs prometheus: deploy/prometheus/check.sh (run by make test) installs the Debian package")

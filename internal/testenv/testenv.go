@@ -95,8 +95,8 @@ func Need(t testing.TB, format string, args ...any) {
 
 // Integration skips the test under -short: it needs something outside the
 // repository (a service, a browser) even where that thing is at hand. Every
-// service getter of this package calls it; a test that finds its external
-// tool itself (a browser, prometheus) calls it first.
+// service getter of this package calls it; a test that looks for an external
+// tool before it asks for a service (e2e's Prometheus test) calls it first.
 func Integration(t testing.TB, what string) {
 	t.Helper()
 	if testing.Short() {
