@@ -73,8 +73,11 @@ test: ## up + cluster-up, check docker-compose.yml and the Prometheus rules, ens
 	if [ -z "$${KEEP_SERVICES:-}" ]; then $(LOCAL)/cluster-down.sh || true; $(LOCAL)/down.sh || true; fi; \
 	exit $$status
 
-test-unit: ## go test -race -short ./... (no services)
-	$(GO) test -race -count=1 -short $(PKGS)
+# -short: every test that needs a service (Kafka, Redis, a browser, Prometheus)
+# skips (internal/testenv decides), whatever the environment holds.
+# No -race: the race build of every package takes minutes; make test has it.
+test-unit: ## go test -short ./... (unit tests only, no services, well under a minute)
+	$(GO) test -count=1 -short $(PKGS)
 
 run: build up ## Build, start the services, run deploy/local/demo.sh
 	@test -x $(LOCAL)/demo.sh || { echo "$(LOCAL)/demo.sh is missing or not executable" >&2; exit 1; }

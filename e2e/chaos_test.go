@@ -20,8 +20,8 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/alsobought/alsobought/consumer"
 	"github.com/alsobought/alsobought/event"
+	"github.com/alsobought/alsobought/internal/kafkaadmin"
 	"github.com/alsobought/alsobought/internal/lab/replay"
 	"github.com/alsobought/alsobought/internal/testenv"
 )
@@ -34,12 +34,12 @@ const (
 	// chaosEvents is how much of the Dunnhumby sample each test streams:
 	// enough for several seconds of consuming on a 2-core machine.
 	chaosEvents = 20000
-	// chaosReady bounds a (re)start. After a SIGKILL the group coordinator
-	// waits for the dead member's session (10 s) before it assigns the
-	// partitions again, so this is well above that.
-	chaosReady = 45 * time.Second
-	// chaosDrain bounds how long the rest of a stream may take to apply.
-	chaosDrain = 90 * time.Second
+	// chaosReady bounds a (re)start, a single step with no progress to
+	// watch: after a SIGKILL the group coordinator waits for the dead
+	// member's session (10 s) before it assigns the partitions again, and a
+	// loaded machine starts a process slowly, so this is far above both. It
+	// catches a process that never gets ready, not a slow one.
+	chaosReady = 2 * time.Minute
 )
 
 // chaosStream is the events of one test, on the broker and in a file for
@@ -56,57 +56,12 @@ func newChaosStream(t *testing.T, n int) chaosStream {
 }
 
 // chaosProduce publishes events keyed by customer (murmur2), acks=all.
+// The writer's own timeouts and retries bound each batch; the whole stream
+// has no deadline, which a loaded machine could miss.
 func chaosProduce(t *testing.T, env *testenv.Env, evs []event.Event) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if _, err := replay.Run(ctx, replay.Config{Brokers: env.Brokers, Topic: env.Topic}, evs); err != nil {
+	if _, err := replay.Run(context.Background(), replay.Config{Brokers: env.Brokers, Topic: env.Topic}, evs); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// chaosLag is the number of messages the state has not applied yet.
-func chaosLag(env *testenv.Env) (int64, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return consumer.AppliedLag(ctx, env.Brokers, env.Topic, env.Store.Batches)
-}
-
-// chaosWaitApplied waits until the state has applied every message on the
-// topic.
-func chaosWaitApplied(t *testing.T, env *testenv.Env, timeout time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		lag, err := chaosLag(env)
-		if err == nil && lag == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not caught up after %s: lag %d, err %v", timeout, lag, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// chaosWaitLagBelow waits until fewer than n messages remain to apply, so
-// that what happens next happens mid-stream. It fails the test if the whole
-// stream was applied meanwhile: the interruption would not be mid-stream.
-func chaosWaitLagBelow(t *testing.T, env *testenv.Env, n int64, timeout time.Duration) int64 {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		lag, err := chaosLag(env)
-		if err == nil && lag == 0 {
-			t.Fatalf("the whole stream was applied before the interruption: stream more events")
-		}
-		if err == nil && lag < n {
-			return lag
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("lag still %d (err %v) after %s, want below %d", lag, err, timeout, n)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -148,7 +103,7 @@ func (c *chaosClock) startTwo(env *testenv.Env, cfg testenv.ServeConfig) (first,
 	first.WaitReady(chaosReady)
 	second = testenv.StartServe(c.t, cfg)
 	second.WaitReady(chaosReady)
-	chaosWaitGroup(c.t, env, 2, chaosReady)
+	chaosWaitGroup(c.t, env, 2)
 	c.logf("two consumers ready")
 	return first, second
 }
@@ -158,13 +113,7 @@ func (c *chaosClock) startTwo(env *testenv.Env, cfg testenv.ServeConfig) (first,
 // state with `alsobought verify` against the stream's events.
 func (c *chaosClock) finish(env *testenv.Env, cfg testenv.ServeConfig, stream chaosStream, srvs ...*testenv.Serve) {
 	c.t.Helper()
-	c.finishWithin(chaosDrain, env, cfg, stream, srvs...)
-}
-
-// finishWithin is finish with another bound on applying the rest.
-func (c *chaosClock) finishWithin(drain time.Duration, env *testenv.Env, cfg testenv.ServeConfig, stream chaosStream, srvs ...*testenv.Serve) {
-	c.t.Helper()
-	chaosWaitApplied(c.t, env, drain)
+	waitApplied(c.t, env)
 	c.logf("all %d messages applied", len(stream.evs))
 	for _, srv := range srvs {
 		// Term fails on a process that is gone too, but says neither its
@@ -218,7 +167,7 @@ func TestChaosSIGKILLConsumer(t *testing.T) {
 		after := 200*time.Millisecond + time.Duration(rng.Int64N(int64(1300*time.Millisecond)))
 		time.Sleep(after)
 		srv.Kill()
-		lag, err := chaosLag(env)
+		lag, err := appliedLag(env)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -252,7 +201,7 @@ func TestChaosReplayFromEarliest(t *testing.T) {
 	cfg := env.ServeConfig(chaosHistory)
 	srv := testenv.StartServe(t, cfg)
 	srv.WaitReady(chaosReady)
-	chaosWaitApplied(t, env, chaosDrain)
+	waitApplied(t, env)
 	clock.logf("first pass: all %d messages applied", len(stream.evs))
 	// SIGTERM leaves the group: the broker accepts a commit outside any
 	// generation only while the group has no member.
@@ -260,23 +209,25 @@ func TestChaosReplayFromEarliest(t *testing.T) {
 		t.Fatalf("serve exited with %d after SIGTERM", code)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	// A few requests, each a single step: chaosReady bounds them.
+	ctx, cancel := context.WithTimeout(context.Background(), chaosReady)
 	defer cancel()
 	rewindGroup(ctx, t, env)
 	progressKey := env.Store.Keys().Progress
 	if n, err := env.Store.Client().Del(ctx, progressKey).Result(); err != nil || n != 1 {
 		t.Fatalf("delete %s: deleted %d, err %v", progressKey, n, err)
 	}
-	if lag, err := chaosLag(env); err != nil || lag != int64(len(stream.evs)) {
+	if lag, err := appliedLag(env); err != nil || lag != int64(len(stream.evs)) {
 		t.Fatalf("after the rewind the applied lag is %d (err %v), want every message: %d", lag, err, len(stream.evs))
 	}
 	clock.logf("group rewound to the earliest offsets, %s deleted", progressKey)
 
 	srv.Start()
 	srv.WaitReady(chaosReady)
-	chaosWaitApplied(t, env, chaosDrain)
+	waitApplied(t, env)
 	// Progress is written before the batch's metrics are counted: poll.
-	deadline := time.Now().Add(10 * time.Second)
+	// A stuck count ends the poll at chaosReady and fails the check below.
+	deadline := time.Now().Add(chaosReady)
 	var consumed, applied float64
 	for {
 		var err error
@@ -312,7 +263,8 @@ func TestChaosReplayFromEarliest(t *testing.T) {
 // accepts while the group has no live member.
 func rewindGroup(ctx context.Context, t *testing.T, env *testenv.Env) {
 	t.Helper()
-	client := &kafka.Client{Addr: kafka.TCP(env.Brokers...)}
+	client, done := kafkaadmin.NewClient(env.Brokers)
+	defer done()
 	ends, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{
 		Topics: map[string][]kafka.OffsetRequest{env.Topic: func() []kafka.OffsetRequest {
 			var reqs []kafka.OffsetRequest
@@ -374,11 +326,11 @@ func TestChaosRedisKilled(t *testing.T) {
 	cfg := env.ServeConfig(chaosHistory)
 	srv := testenv.StartServe(t, cfg)
 	srv.WaitReady(chaosReady)
-	lag := chaosWaitLagBelow(t, env, int64(len(stream.evs))*3/4, chaosDrain)
+	lag := waitLagBelow(t, env, int64(len(stream.evs))*3/4)
 
 	redis.Kill()
 	clock.logf("redis killed with %d of %d messages left", lag, len(stream.evs))
-	_, body := srv.WaitReadyStatus(20*time.Second, "503 naming redis", func(code int, body string) bool {
+	_, body := srv.WaitReadyStatus(chaosReady, "503 naming redis", func(code int, body string) bool {
 		return code == http.StatusServiceUnavailable && strings.Contains(strings.ToLower(body), "redis")
 	})
 	clock.logf("/readyz while redis is down: %s", strings.TrimSpace(body))
@@ -392,7 +344,7 @@ func TestChaosRedisKilled(t *testing.T) {
 	redis.Start()
 	// Not a check of the product: how much the AOF lost, for the log. The
 	// lag was read before the kill, and consuming went on until the kill.
-	if after, err := chaosLag(env); err == nil && after > lag {
+	if after, err := appliedLag(env); err == nil && after > lag {
 		clock.logf("redis restarted from its AOF; it lost the progress of at least %d messages", after-lag)
 	} else {
 		clock.logf("redis restarted from its AOF; lag %d (err %v)", after, err)
@@ -418,12 +370,12 @@ func TestChaosRedisLosesWrites(t *testing.T) {
 	cfg := env.ServeConfig(chaosHistory)
 	srv := testenv.StartServe(t, cfg)
 	srv.WaitReady(chaosReady)
-	lag := chaosWaitLagBelow(t, env, int64(len(stream.evs))*3/4, chaosDrain)
+	lag := waitLagBelow(t, env, int64(len(stream.evs))*3/4)
 
 	// The AOF as it was at this moment is what "survives the crash".
 	aof := lastIncrAOF(t, redis)
 	cut := fileSize(t, aof)
-	later := chaosWaitLagBelow(t, env, lag-2000, chaosDrain)
+	later := waitLagBelow(t, env, lag-2000)
 	// Frozen while Redis goes down and comes back, serve never sees an
 	// error: its pooled connections just reconnect to a Redis that lacks
 	// writes it acknowledged. (It also keeps serve from re-applying the lost
@@ -438,7 +390,7 @@ func TestChaosRedisLosesWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	redis.Start()
-	restored, err := chaosLag(env)
+	restored, err := appliedLag(env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -499,13 +451,13 @@ func TestChaosKafkaBrokerRestart(t *testing.T) {
 	cfg := env.ServeConfig(chaosHistory)
 	srv := testenv.StartServe(t, cfg)
 	srv.WaitReady(chaosReady)
-	lag := chaosWaitLagBelow(t, env, int64(half)*3/4, chaosDrain)
+	lag := waitLagBelow(t, env, int64(half)*3/4)
 
 	broker.Kill()
 	clock.logf("broker killed with %d of %d messages left", lag, half)
 	// The consumer probes the brokers every few seconds for /readyz. The
 	// timeout is generous: the assertion is that it notices, not how fast.
-	_, body := srv.WaitReadyStatus(30*time.Second, "503 naming kafka", func(code int, body string) bool {
+	_, body := srv.WaitReadyStatus(chaosReady, "503 naming kafka", func(code int, body string) bool {
 		return code == http.StatusServiceUnavailable && strings.Contains(body, `"reason":"kafka`)
 	})
 	clock.logf("/readyz while the broker is down: %s", strings.TrimSpace(body))
@@ -534,11 +486,11 @@ func TestChaosTwoConsumersOneKilled(t *testing.T) {
 	survivor, victim := clock.startTwo(env, cfg)
 
 	chaosProduce(t, env, stream.evs)
-	lag := chaosWaitLagBelow(t, env, int64(len(stream.evs))*3/4, chaosDrain)
+	lag := waitLagBelow(t, env, int64(len(stream.evs))*3/4)
 	consumed := consumedBy(t, victim, "killed")
 	victim.Kill()
 	clock.logf("one consumer killed after it consumed %.0f messages, %d of %d left", consumed, lag, len(stream.evs))
-	chaosWaitGroup(t, env, 1, chaosReady)
+	chaosWaitGroup(t, env, 1)
 	clock.logf("the dead member's session expired: the survivor owns every partition")
 
 	clock.finish(env, cfg, stream, survivor) // the survivor applies the rest
@@ -559,22 +511,22 @@ func TestChaosZombieConsumer(t *testing.T) {
 	owner, zombie := clock.startTwo(env, cfg)
 
 	chaosProduce(t, env, stream.evs)
-	lag := chaosWaitLagBelow(t, env, int64(len(stream.evs))*3/4, chaosDrain)
+	lag := waitLagBelow(t, env, int64(len(stream.evs))*3/4)
 	before := consumedBy(t, zombie, "frozen")
 	zombie.Pause()
 	clock.logf("one consumer frozen with %d of %d messages left, after it consumed %.0f", lag, len(stream.evs), before)
 
 	// The owner gets the frozen member's partitions once its session
 	// expires, and applies the whole stream.
-	chaosWaitApplied(t, env, chaosDrain)
+	waitApplied(t, env)
 	clock.logf("all %d messages applied by the other consumer", len(stream.evs))
 
-	chaosWaitGroup(t, env, 1, chaosReady) // the frozen member was evicted
+	chaosWaitGroup(t, env, 1) // the frozen member was evicted
 	zombie.Resume()
 	// kafka-go joins a new generation only after the partition loops of the
 	// old one have returned: once the zombie is a member again, it has
 	// finished or abandoned its stale batches.
-	chaosWaitGroup(t, env, 2, chaosReady)
+	chaosWaitGroup(t, env, 2)
 	zombie.WaitReady(chaosReady)
 	after, err := zombie.Metric("alsobought_events_consumed_total")
 	if err != nil {
@@ -585,29 +537,39 @@ func TestChaosZombieConsumer(t *testing.T) {
 	clock.finish(env, cfg, stream, zombie, owner)
 }
 
-// chaosWaitGroup waits until the consumer group is stable with n members
-// and returns their member ids.
 // consumedBy returns how many messages srv consumed, and fails the test
 // when it consumed none: it owned no partition, so what the test does to it
 // next (the role: killed, frozen) would test nothing.
 func consumedBy(t *testing.T, srv *testenv.Serve, role string) float64 {
 	t.Helper()
-	n, err := srv.Metric("alsobought_events_consumed_total")
+	return mustHaveCounted(t, srv, "alsobought_events_consumed_total", role)
+}
+
+// mustHaveCounted returns a counter of srv, and fails the test when it is
+// still 0: srv took no share of that work, so what the test does to it
+// next (its role) would test nothing.
+func mustHaveCounted(t *testing.T, srv *testenv.Serve, metric, role string) float64 {
+	t.Helper()
+	n, err := srv.Metric(metric)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n == 0 {
-		t.Fatalf("the %s consumer had consumed nothing: it owned no partition", role)
+		t.Fatalf("%s = 0 on the %s instance: it took no share of the work", metric, role)
 	}
 	return n
 }
 
-func chaosWaitGroup(t *testing.T, env *testenv.Env, n int, timeout time.Duration) []string {
+// chaosWaitGroup waits until the consumer group is stable with n members
+// and returns their member ids. Joining and leaving are single steps with
+// no progress to watch: chaosReady bounds them.
+func chaosWaitGroup(t *testing.T, env *testenv.Env, n int) []string {
 	t.Helper()
-	client := &kafka.Client{Addr: kafka.TCP(env.Brokers...), Timeout: 5 * time.Second}
-	deadline := time.Now().Add(timeout)
+	client, done := kafkaadmin.NewClient(env.Brokers)
+	defer done()
+	deadline := time.Now().Add(chaosReady)
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		resp, err := client.DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: []string{env.Group}})
 		cancel()
 		var state string
@@ -623,15 +585,18 @@ func chaosWaitGroup(t *testing.T, env *testenv.Env, n int, timeout time.Duration
 			return members
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("group %s: state %q with %d members (err %v) after %s, want Stable with %d", env.Group, state, len(members), err, timeout, n)
+			t.Fatalf("group %s: state %q with %d members (err %v) after %s, want Stable with %d", env.Group, state, len(members), err, chaosReady, n)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 }
 
 // TestChaosGracefulShutdown stops the consumer with SIGTERM while it
-// consumes: it must exit 0 within 20 s, and a new process must finish the
-// stream exactly.
+// consumes: it must exit 0, and a new process must finish the stream
+// exactly. serve bounds its own graceful stop (shutdownTimeout in
+// cmd/alsobought) and exits non-zero past it, so exit 0 says the stop
+// finished in time; the test adds no wall-clock bound of its own, which a
+// loaded machine would miss.
 func TestChaosGracefulShutdown(t *testing.T) {
 	t.Parallel()
 	clock := newChaosClock(t)
@@ -641,15 +606,12 @@ func TestChaosGracefulShutdown(t *testing.T) {
 	cfg := env.ServeConfig(chaosHistory)
 	srv := testenv.StartServe(t, cfg)
 	srv.WaitReady(chaosReady)
-	lag := chaosWaitLagBelow(t, env, int64(len(stream.evs))*3/4, chaosDrain)
+	lag := waitLagBelow(t, env, int64(len(stream.evs))*3/4)
 
 	code, took := srv.Term()
 	clock.logf("SIGTERM with %d of %d messages left: exit %d after %s", lag, len(stream.evs), code, took.Round(time.Millisecond))
 	if code != 0 {
 		t.Errorf("exit code %d after SIGTERM, want 0", code)
-	}
-	if took > 20*time.Second {
-		t.Errorf("SIGTERM took %s to stop serve, want under 20s", took)
 	}
 	// Leaving the group hands the partitions over at once instead of after
 	// the session timeout.

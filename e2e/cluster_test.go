@@ -21,12 +21,11 @@ import (
 // step acknowledged by a replica (WAIT 1). The check is always the same:
 // `alsobought verify` finds no difference from the oracle.
 
-// clusterDrain bounds how long a stream takes to apply on the cluster: it
-// is slower than a single Redis (each step waits for a replica's fsync).
-const clusterDrain = 5 * time.Minute
-
-// yoochooseStream is the YOOCHOOSE sample (views and purchases), or its
-// first n events, as a stream and an events file for verify.
+// yoochooseStream is the first n events of the YOOCHOOSE sample (views and
+// purchases) as a stream and an events file for verify. The cluster tests
+// check routing, fencing and failover, not the data set: a stream that
+// outlasts the interruption is enough, and the cluster applies it slowly
+// (every step waits for a replica's fsync), as verify then reads it back.
 func yoochooseStream(t *testing.T, n int) chaosStream {
 	t.Helper()
 	evs, err := dataset.Load(filepath.Join(testenv.SharedData(t), "yoochoose-1pct", "events.csv.gz"), dataset.Yoochoose,
@@ -34,13 +33,13 @@ func yoochooseStream(t *testing.T, n int) chaosStream {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n > 0 && n < len(evs) {
+	if n < len(evs) {
 		evs = evs[:n:n]
 	}
 	return chaosStream{file: testenv.WriteEvents(t, evs), evs: evs}
 }
 
-// TestClusterTwoInstancesOneKilled replays the YOOCHOOSE sample into two
+// TestClusterTwoInstancesOneKilled replays YOOCHOOSE events into two
 // serve instances on Redis Cluster, kills one mid-stream, and lets the
 // other finish. Both must have consumed and re-scored before the kill:
 // the work is shared.
@@ -48,23 +47,20 @@ func TestClusterTwoInstancesOneKilled(t *testing.T) {
 	t.Parallel()
 	clock := newChaosClock(t)
 	env := testenv.NewCluster(t, chaosPartitions)
-	stream := yoochooseStream(t, 0)
+	stream := yoochooseStream(t, 100000)
 	cfg := env.ServeConfig(chaosHistory)
 	survivor, victim := clock.startTwo(env, cfg)
 
 	chaosProduce(t, env, stream.evs)
-	lag := chaosWaitLagBelow(t, env, int64(len(stream.evs))*2/3, clusterDrain)
-	for _, srv := range []*testenv.Serve{survivor, victim} {
-		for _, m := range []string{"alsobought_events_consumed_total", "alsobought_items_rescored_total"} {
-			if v, err := srv.Metric(m); err != nil || v == 0 {
-				t.Fatalf("%s = %v (%v) on one instance: the work is not shared", m, v, err)
-			}
-		}
+	lag := waitLagBelow(t, env, int64(len(stream.evs))*2/3)
+	for srv, role := range map[*testenv.Serve]string{survivor: "surviving", victim: "killed"} {
+		mustHaveCounted(t, srv, "alsobought_events_consumed_total", role)
+		mustHaveCounted(t, srv, "alsobought_items_rescored_total", role)
 	}
 	victim.Kill()
 	clock.logf("one instance killed, %d of %d messages left", lag, len(stream.evs))
-	chaosWaitGroup(t, env, 1, chaosReady)
-	clock.finishWithin(clusterDrain, env, cfg, stream, survivor)
+	chaosWaitGroup(t, env, 1)
+	clock.finish(env, cfg, stream, survivor)
 }
 
 // TestClusterFailoverMidStream fails over the master that holds the global
@@ -76,29 +72,33 @@ func TestClusterFailoverMidStream(t *testing.T) {
 	t.Parallel()
 	clock := newChaosClock(t)
 	env := testenv.NewCluster(t, chaosPartitions)
-	stream := yoochooseStream(t, 150000)
+	stream := yoochooseStream(t, 60000)
 	cfg := env.ServeConfig(chaosHistory)
 	srv := testenv.StartServe(t, cfg)
 	srv.WaitReady(chaosReady)
 
 	chaosProduce(t, env, stream.evs)
-	chaosWaitLagBelow(t, env, int64(len(stream.evs))*3/4, clusterDrain)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	waitLagBelow(t, env, int64(len(stream.evs))*3/4)
 	cl := env.Store.Client().(*redis.ClusterClient)
 	// The slot of the global keys, then one item's slot on another master.
+	// Each failover is one step with nothing to watch but its end:
+	// chaosReady bounds it.
 	for _, key := range []string{env.Store.Keys().Progress, env.Store.Keys().Row(store.Bought, "214826829")} {
+		ctx, cancel := context.WithTimeout(context.Background(), chaosReady)
 		replica := replicaOf(ctx, t, cl, key)
 		failover(ctx, t, replica)
+		cancel()
 		clock.logf("failed over %s to its replica %s", key, replica)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), chaosReady)
+	defer cancel()
 	if err := cl.ForEachShard(ctx, func(ctx context.Context, node *redis.Client) error {
 		return node.ScriptFlush(ctx).Err()
 	}); err != nil {
 		t.Fatal(err)
 	}
 	clock.logf("script caches flushed on every node")
-	clock.finishWithin(clusterDrain, env, cfg, stream, srv)
+	clock.finish(env, cfg, stream, srv)
 }
 
 // replicaOf returns the address of a replica of the master that owns key.

@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
 	"github.com/alsobought/alsobought/internal/feed"
 	"github.com/alsobought/alsobought/internal/kafkaadmin"
 	"github.com/alsobought/alsobought/internal/rescore"
@@ -38,7 +36,7 @@ func TestListFeedMatchesRedis(t *testing.T) {
 	// (no publisher: the changes stay in the outbox).
 	produce(t, env, evs[:4000])
 	p := startPipeline(t, env, 200)
-	p.waitApplied(2 * time.Minute)
+	p.waitApplied()
 	crashed, err := rescore.New(rescore.Config{Feed: true}, rescore.StateOf(env.Store), testLogger(t), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +56,7 @@ func TestListFeedMatchesRedis(t *testing.T) {
 	}
 	// Second half: published as the lists change.
 	produce(t, env, evs[4000:])
-	p.waitApplied(2 * time.Minute)
+	p.waitApplied()
 	p.close()
 	if _, err := live.RescoreAll(ctx); err != nil {
 		t.Fatal(err)
@@ -108,24 +106,9 @@ func TestListFeedMatchesRedis(t *testing.T) {
 // value of each key (nil for a tombstone).
 func readFeed(t *testing.T, brokers []string, topic string) map[string][]byte {
 	t.Helper()
-	ends, err := kafkaadmin.EndOffsets(context.Background(), brokers, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string][]byte{}
-	for part, end := range ends {
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: part})
-		for off := int64(0); off < end; {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			m, err := r.ReadMessage(ctx)
-			cancel()
-			if err != nil {
-				t.Fatalf("read %s/%d: %v", topic, part, err)
-			}
-			out[string(m.Key)] = m.Value
-			off = m.Offset + 1
-		}
-		r.Close()
+	for _, m := range readTopic(t, brokers, topic) {
+		out[string(m.Key)] = m.Value
 	}
 	return out
 }

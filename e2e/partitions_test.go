@@ -28,22 +28,9 @@ func TestAddingPartitionsToALiveTopic(t *testing.T) {
 	evs := loadDunnhumby(t)
 	half := len(evs) / 2
 	produce(t, env, evs[:half])
-	p.waitApplied(2 * time.Minute)
+	p.waitApplied()
 
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	client := &kafka.Client{Addr: kafka.TCP(env.Brokers...)}
-	resp, err := client.CreatePartitions(ctx, &kafka.CreatePartitionsRequest{
-		Topics: []kafka.TopicPartitionsConfig{{Name: env.Topic, Count: 4}}})
-	if err != nil || resp.Errors[env.Topic] != nil {
-		t.Fatalf("add partitions: %v %v", err, resp.Errors[env.Topic])
-	}
-	for {
-		if n, err := kafkaadmin.PartitionCount(ctx, env.Brokers, env.Topic); err == nil && n == 4 {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	addPartitions(t, env, 4)
 	moved := map[string]bool{}
 	var b kafka.Murmur2Balancer
 	for _, e := range evs[half:] {
@@ -56,7 +43,9 @@ func TestAddingPartitionsToALiveTopic(t *testing.T) {
 		t.Fatal("no customer of the second half changes partition: the test checks nothing")
 	}
 	produce(t, env, evs[half:])
-	p.waitApplied(2 * time.Minute)
+	p.waitApplied()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	progress, err := env.Store.Batches.Progress(ctx)
 	if err != nil || len(progress) != 4 {
 		t.Fatalf("progress %v (%v): want all 4 partitions applied", progress, err)
@@ -66,6 +55,37 @@ func TestAddingPartitionsToALiveTopic(t *testing.T) {
 	}
 	p.verifyAgainstOracle(evs)
 	t.Logf("%d customers of the second half moved to another partition", len(moved))
+}
+
+// addPartitions grows env's topic to n partitions and waits until the
+// brokers report n. The client has its own transport (kafkaadmin.NewClient):
+// the shared one answers metadata from a cache. Growing is one step with
+// nothing to watch but its end, so chaosReady bounds it.
+func addPartitions(t *testing.T, env *testenv.Env, n int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), chaosReady)
+	defer cancel()
+	client, done := kafkaadmin.NewClient(env.Brokers)
+	defer done()
+	resp, err := client.CreatePartitions(ctx, &kafka.CreatePartitionsRequest{
+		Topics: []kafka.TopicPartitionsConfig{{Name: env.Topic, Count: int32(n)}}})
+	if err == nil {
+		err = resp.Errors[env.Topic]
+	}
+	if err != nil {
+		t.Fatalf("add partitions to %s: %v", env.Topic, err)
+	}
+	for {
+		got, err := kafkaadmin.PartitionCount(ctx, env.Brokers, env.Topic)
+		if err == nil && got == n {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s has %d partitions (err %v) %s after adding, want %d", env.Topic, got, err, chaosReady, n)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // topicMessages counts the messages of a topic.

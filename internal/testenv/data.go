@@ -80,12 +80,12 @@ func WriteEvents(t testing.TB, evs []event.Event) string {
 // either way.
 func VerifyCLI(t testing.TB, cfg ServeConfig, dataFile string) {
 	t.Helper()
-	out, errOut, code := RunCLI(t, cfg, 2*time.Minute, "rescore", "--all")
+	out, errOut, code := RunCLI(t, cfg, "rescore", "--all")
 	if code != 0 {
 		t.Fatalf("alsobought rescore --all: exit %d\n%s%s", code, out, errOut)
 	}
 	t.Logf("rescore: %s", strings.TrimSpace(out))
-	out, errOut, code = RunCLI(t, cfg, 2*time.Minute, "verify", "--data", dataFile, "--format", "events")
+	out, errOut, code = RunCLI(t, cfg, "verify", "--data", dataFile, "--format", "events")
 	const ok = "OK: Redis matches the oracle"
 	if code != 0 || !strings.HasSuffix(strings.TrimSpace(out), ok) {
 		t.Fatalf("alsobought verify: exit %d, the state differs from the oracle:\n%s%s", code, out, errOut)

@@ -78,7 +78,7 @@ func FreePort(t testing.TB) int {
 type ServeConfig struct {
 	Brokers     []string
 	RedisAddr   string
-	RedisMode   store.Mode // empty: single
+	RedisMode   store.Mode
 	Prefix      string
 	Topic       string
 	DLQTopic    string
@@ -98,14 +98,10 @@ func (e *Env) ServeConfig(historySize int) ServeConfig {
 
 // stateArgs are the flags every subcommand needs to find this state.
 func (c ServeConfig) stateArgs() []string {
-	mode := c.RedisMode
-	if mode == "" {
-		mode = store.Single
-	}
 	return []string{
 		"-brokers", strings.Join(c.Brokers, ","),
 		"-redis", c.RedisAddr,
-		"-redis-mode", string(mode),
+		"-redis-mode", string(c.RedisMode),
 		"-prefix", c.Prefix,
 		"-topic", c.Topic,
 		"-dlq-topic", c.DLQTopic,
@@ -418,9 +414,15 @@ func tail(path string, n int) string {
 	return string(bytes.Join(lines, []byte("\n")))
 }
 
+// cliStall is how long a subcommand may use no CPU time before RunCLI
+// calls it stuck. A loaded machine runs it more slowly, never not at all.
+const cliStall = 2 * time.Minute
+
 // RunCLI runs another subcommand of the binary with this configuration's
-// state flags, and returns its stdout, stderr and exit code.
-func RunCLI(t testing.TB, cfg ServeConfig, timeout time.Duration, command string, args ...string) (stdout, stderr string, code int) {
+// state flags, and returns its stdout, stderr and exit code. It has no
+// deadline, which a loaded machine could miss: it kills the process and
+// fails the test when the process has used no CPU time for cliStall.
+func RunCLI(t testing.TB, cfg ServeConfig, command string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	all := append([]string{command}, cfg.stateArgs()...)
 	all = append(all, args...)
@@ -432,16 +434,23 @@ func RunCLI(t testing.TB, cfg ServeConfig, timeout time.Duration, command string
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		var ee *exec.ExitError
-		if err != nil && !errors.As(err, &ee) {
-			t.Fatalf("alsobought %s: %v", command, err)
+	ticks, moved := cpuTicks(cmd.Process.Pid), time.Now()
+	for {
+		select {
+		case err := <-done:
+			var ee *exec.ExitError
+			if err != nil && !errors.As(err, &ee) {
+				t.Fatalf("alsobought %s: %v", command, err)
+			}
+			return out.String(), errOut.String(), cmd.ProcessState.ExitCode()
+		case <-time.After(time.Second):
 		}
-	case <-time.After(timeout):
-		_ = cmd.Process.Kill()
-		<-done
-		t.Fatalf("alsobought %s did not finish within %s\nstderr:\n%s", command, timeout, errOut.String())
+		if now := cpuTicks(cmd.Process.Pid); now != ticks {
+			ticks, moved = now, time.Now()
+		} else if time.Since(moved) > cliStall {
+			_ = cmd.Process.Kill()
+			<-done
+			t.Fatalf("alsobought %s used no CPU for %s: stuck; killed\nstderr:\n%s", command, cliStall, errOut.String())
+		}
 	}
-	return out.String(), errOut.String(), cmd.ProcessState.ExitCode()
 }

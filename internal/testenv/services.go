@@ -149,6 +149,31 @@ func (s *Service) Kill() {
 	s.t.Logf("private %s (pid %d) killed", s.name, pid)
 }
 
+// cpuTicks is the CPU time (user and system, in clock ticks) a process has
+// used so far, or -1 when it cannot be read.
+func cpuTicks(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return -1
+	}
+	// After the parenthesised command name: state is field 3, utime 14,
+	// stime 15 (proc(5)).
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return -1
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return -1
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return -1
+	}
+	return utime + stime
+}
+
 // processAlive: the process exists and is not a zombie. The services are
 // daemons whose parent is init, which may reap them late; a zombie holds no
 // port and no file.

@@ -2,9 +2,16 @@
 // started by deploy/local (make up), with a unique topic, group and key
 // prefix per test so tests never see each other's state.
 //
-// Tests skip when ALSOBOUGHT_KAFKA_BROKERS / ALSOBOUGHT_REDIS_ADDRS are unset,
-// unless ALSOBOUGHT_REQUIRE_SERVICES=1 (set by `make test`), where a missing
-// service fails the test instead: CI never passes by skipping.
+// Every test that needs a service (Kafka, Redis, the Redis Cluster, a
+// private broker or redis-server, Chromium, Prometheus) asks for it here,
+// so one place decides whether it runs:
+//
+//   - under -short (make test-unit) it skips, settings or not: a short run
+//     needs nothing but the repository and the Go toolchain;
+//   - otherwise, when ALSOBOUGHT_KAFKA_BROKERS / ALSOBOUGHT_REDIS_ADDRS are
+//     unset, it skips, unless ALSOBOUGHT_REQUIRE_SERVICES=1 (set by
+//     `make test`), where a missing service fails the test instead: CI never
+//     passes by skipping.
 package testenv
 
 import (
@@ -74,21 +81,35 @@ func createTopics(t testing.TB, e *Env, brokers []string, partitions int) {
 }
 
 // Need stops a test that lacks something it needs (a service, a binary, a
-// data folder): under ALSOBOUGHT_REQUIRE_SERVICES=1 (make test, CI) it
-// fails, so CI never passes by skipping; elsewhere it skips.
+// data folder): under -short it skips; under ALSOBOUGHT_REQUIRE_SERVICES=1
+// (make test, CI) it fails, so CI never passes by skipping; elsewhere it
+// skips.
 func Need(t testing.TB, format string, args ...any) {
 	t.Helper()
 	msg := fmt.Sprintf(format, args...)
-	if os.Getenv("ALSOBOUGHT_REQUIRE_SERVICES") == "1" {
+	if !testing.Short() && os.Getenv("ALSOBOUGHT_REQUIRE_SERVICES") == "1" {
 		t.Fatal(msg)
 	}
 	t.Skip(msg)
 }
 
+// Integration skips the test under -short: it needs something outside the
+// repository (a service, a browser) even where that thing is at hand. Every
+// service getter of this package calls it; a test that looks for an external
+// tool before it asks for a service (e2e's Prometheus test) calls it first.
+func Integration(t testing.TB, what string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("-short: an integration test, needs %s", what)
+	}
+}
+
 // Setting returns a service setting of `make up` (e.g.
-// ALSOBOUGHT_REDIS_ADDRS), or stops the test (Need) when it is unset.
+// ALSOBOUGHT_REDIS_ADDRS). It skips under -short (Integration), and stops
+// the test (Need) when the setting is unset.
 func Setting(t testing.TB, name string) string {
 	t.Helper()
+	Integration(t, name)
 	v := os.Getenv(name)
 	if v == "" {
 		Need(t, "needs %s: run `make test`, or `make up` and export the settings it prints", name)

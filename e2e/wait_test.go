@@ -1,0 +1,75 @@
+package e2e
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/alsobought/alsobought/consumer"
+	"github.com/alsobought/alsobought/internal/testenv"
+)
+
+// Waits in these tests are bounded by progress, not by the clock: a loaded
+// machine applies a stream more slowly but keeps applying it, while a stuck
+// consumer stops. A wait on the applied lag therefore fails only when the
+// lag has not moved for stallLimit.
+//
+// stallLimit is generous: it must outlast the pauses a healthy run has, the
+// longest being a dead member's session (10 s) plus a rebalance and a
+// process start before its partitions move on, on a 2-core machine shared
+// with other work.
+const stallLimit = 2 * time.Minute
+
+// appliedLag is the number of messages of env's topic the state has not
+// applied yet.
+func appliedLag(env *testenv.Env) (int64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return consumer.AppliedLag(ctx, env.Brokers, env.Topic, env.Store.Batches)
+}
+
+// waitLag polls the applied lag until done accepts it, and returns that
+// lag. It fails the test when the lag stays where it is (or cannot be read)
+// for stallLimit.
+func waitLag(t *testing.T, env *testenv.Env, what string, done func(lag int64) bool) int64 {
+	t.Helper()
+	last, lastErr := int64(-1), error(nil)
+	moved := time.Now()
+	for {
+		lag, err := appliedLag(env)
+		if err == nil {
+			if done(lag) {
+				return lag
+			}
+			if lag != last {
+				last, moved = lag, time.Now()
+			}
+		}
+		lastErr = err
+		if time.Since(moved) > stallLimit {
+			t.Fatalf("waiting for %s: the applied lag stayed at %d for %s (last error %v)", what, last, stallLimit, lastErr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitApplied waits until the state has applied every message on env's
+// topic.
+func waitApplied(t *testing.T, env *testenv.Env) {
+	t.Helper()
+	waitLag(t, env, "every message applied", func(lag int64) bool { return lag == 0 })
+}
+
+// waitLagBelow waits until fewer than n messages remain to apply, so that
+// what happens next happens mid-stream, and returns the lag. It fails the
+// test if the whole stream was applied meanwhile: the interruption would not
+// be mid-stream.
+func waitLagBelow(t *testing.T, env *testenv.Env, n int64) int64 {
+	t.Helper()
+	lag := waitLag(t, env, "a lag below "+strconv.FormatInt(n, 10), func(lag int64) bool { return lag < n })
+	if lag == 0 {
+		t.Fatalf("the whole stream was applied before the interruption: stream more events")
+	}
+	return lag
+}
