@@ -42,8 +42,8 @@ func benchJSON(t *testing.T, args ...string) map[string]any {
 	brokers := testenv.Setting(t, "ALSOBOUGHT_KAFKA_BROKERS")
 	redisAddr := testenv.Setting(t, "ALSOBOUGHT_REDIS_ADDRS")
 	all := append([]string{"bench", "-brokers", brokers, "-redis", redisAddr, "-serve-binary", testenv.Binary(t),
-		"-json", "-quiet", "-timeout", "2m"}, args...)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		"-json", "-quiet", "-timeout", "5m"}, args...)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	var out, errOut bytes.Buffer
 	if err := run(ctx, all, &out, &errOut); err != nil {
@@ -74,7 +74,7 @@ func assertCleanedUp(t *testing.T, rep map[string]any) {
 	if topic == "" || prefix == "" {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	rdb := redis.NewClient(&redis.Options{Addr: testenv.Setting(t, "ALSOBOUGHT_REDIS_ADDRS")})
 	defer rdb.Close()
@@ -88,7 +88,7 @@ func assertCleanedUp(t *testing.T, rep map[string]any) {
 	}
 	brokers := strings.Split(testenv.Setting(t, "ALSOBOUGHT_KAFKA_BROKERS"), ",")
 	// Topic deletion is asynchronous in the broker: wait for it a little.
-	for deadline := time.Now().Add(10 * time.Second); ; {
+	for deadline := time.Now().Add(time.Minute); ; {
 		_, err := kafkaadmin.PartitionCount(ctx, brokers, topic)
 		if errors.Is(err, kafka.UnknownTopicOrPartition) {
 			return

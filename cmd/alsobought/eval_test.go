@@ -20,7 +20,7 @@ import (
 func evalJSON(t *testing.T, args ...string) *eval.Report {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	if err := run(ctx, append([]string{"eval", "-json"}, args...), &out, &errOut); err != nil {
 		t.Fatalf("eval %v: %v\n%s", args, err, errOut.String())

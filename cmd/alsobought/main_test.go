@@ -139,8 +139,8 @@ func TestCommandsEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatalf("serve did not stop cleanly: %v", err)
 		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop within 30s of cancellation")
+	case <-time.After(2 * time.Minute): // serve bounds its own stop at shutdownTimeout
+		t.Fatal("serve did not stop within 2 minutes of cancellation")
 	}
 	mustRun("rescore", "-all")
 	if out := mustRun("verify", "-data", data, "-format", "dunnhumby"); !strings.Contains(out, "OK: Redis matches the oracle") {
@@ -356,7 +356,9 @@ func TestLagCommand(t *testing.T) {
 		served <- run(ctx, append([]string{"serve", "-http", "127.0.0.1:0"}, common...), &bytes.Buffer{}, &bytes.Buffer{})
 	}()
 	defer func() { stop(); <-served }()
-	deadline := time.Now().Add(60 * time.Second)
+	// Generous: 1,500 events take seconds, but a loaded machine may be slow
+	// to sample the window the status is judged over.
+	deadline := time.Now().Add(5 * time.Minute)
 	for {
 		code, text := lagNow()
 		if code == 0 {
@@ -364,7 +366,7 @@ func TestLagCommand(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("lag still exits %d after a minute of serve:\n%s", code, text)
+			t.Fatalf("lag still exits %d after five minutes of serve:\n%s", code, text)
 		}
 	}
 }
