@@ -14,7 +14,10 @@ import (
 // request reads is decoded again only when its stored JSON changed; the
 // repeat-purchase counters come in the same round trip.
 func TestReadManyReusesAnUnchangedPopularList(t *testing.T) {
-	env := testenv.NewRedis(t)
+	testenv.ForEachRedis(t, testReadManyReusesAnUnchangedPopularList)
+}
+
+func testReadManyReusesAnUnchangedPopularList(t *testing.T, env *testenv.Env) {
 	ctx := context.Background()
 	purchases(t, env.Store, 0, [2]string{"c1", "milk"}, [2]string{"c1", "milk"}, [2]string{"c2", "tea"})
 	write := func(items ...scoring.Popular) {
