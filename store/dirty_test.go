@@ -1,0 +1,99 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/alsobought/alsobought/internal/testenv"
+	"github.com/alsobought/alsobought/store"
+)
+
+// TestAMarkDuringRescoreKeepsTheItemDirty: a change that lands after the
+// re-scorer read the dirty set is not lost when it clears what it did.
+func TestAMarkDuringRescoreKeepsTheItemDirty(t *testing.T) {
+	testenv.ForEachRedis(t, testAMarkDuringRescoreKeepsTheItemDirty)
+}
+
+func testAMarkDuringRescoreKeepsTheItemDirty(t *testing.T, env *testenv.Env) {
+	ctx := context.Background()
+	markDirty(t, env.Store, 1, "a", "b")
+	read, err := env.Store.Dirty.Claim(ctx, 10, time.Now().Add(time.Hour), "me", time.Minute)
+	if err != nil || len(read) != 2 {
+		t.Fatalf("dirty items %v, %v", read, err)
+	}
+	markDirty(t, env.Store, 2, "a") // lands while a and b are being re-scored
+	readAt := time.Now().Add(time.Second).Truncate(time.Millisecond)
+	if err := env.Store.Dirty.Clear(ctx, read, readAt); err != nil {
+		t.Fatal(err)
+	}
+	left, err := env.Store.Dirty.Claim(ctx, 10, time.Now().Add(time.Hour), "me", time.Minute)
+	if err != nil || len(left) != 1 || left[0].Item != "a" {
+		t.Fatalf("after clearing, dirty = %v (%v); want only a", left, err)
+	}
+	// Only the change after the read waits: a is first marked at the read,
+	// so it is re-scored once per interval, not at every poll.
+	if !left[0].Since.Equal(readAt) {
+		t.Fatalf("a's first mark is %s, want the time of the read %s", left[0].Since, readAt)
+	}
+	if n, oldest, err := env.Store.Dirty.Backlog(ctx); err != nil || n != 1 || !oldest.Equal(readAt) {
+		t.Fatalf("backlog %d, oldest %s (%v); want 1 marked at the read %s", n, oldest, err, readAt)
+	}
+}
+
+// TestClaimsShareDirtyItems: two re-scorers never get the same item while
+// a claim lasts, and an item whose claimer died is claimed again once the
+// claim expires.
+func TestClaimsShareDirtyItems(t *testing.T) {
+	testenv.ForEachRedis(t, testClaimsShareDirtyItems)
+}
+
+func testClaimsShareDirtyItems(t *testing.T, env *testenv.Env) {
+	ctx := context.Background()
+	markDirty(t, env.Store, 1, "a", "b", "c", "d", "e")
+	far := time.Now().Add(time.Hour)
+	first, err := env.Store.Dirty.Claim(ctx, 3, far, "one", time.Minute)
+	if err != nil || len(first) != 3 {
+		t.Fatalf("first claim: %v, %v", first, err)
+	}
+	second, err := env.Store.Dirty.Claim(ctx, 10, far, "two", time.Minute)
+	if err != nil || len(second) != 2 {
+		t.Fatalf("second claim: %v, %v; want the 2 items the first left", second, err)
+	}
+	seen := map[string]bool{}
+	for _, d := range append(first, second...) {
+		if seen[d.Item] {
+			t.Fatalf("%s claimed twice", d.Item)
+		}
+		seen[d.Item] = true
+	}
+	if again, err := env.Store.Dirty.Claim(ctx, 10, far, "two", time.Minute); err != nil || len(again) != 2 {
+		t.Fatalf("an owner claims its own items again (a retry after a failed round): %v, %v", again, err)
+	}
+	// "one" claims its items once more, for a moment, and dies without
+	// clearing: a claim lasts its lease from the last claim, then expires.
+	if renewed, err := env.Store.Dirty.Claim(ctx, 10, far, "one", 50*time.Millisecond); err != nil || len(renewed) != 3 {
+		t.Fatalf("one renews its claims: %v, %v; want its 3 items", renewed, err)
+	}
+	var taken []store.DirtyItem
+	for deadline := time.Now().Add(30 * time.Second); len(taken) == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the dead owner's claims did not expire in 30s")
+		}
+		if taken, err = env.Store.Dirty.Claim(ctx, 10, far, "three", time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(taken) != 3 {
+		t.Fatalf("after the dead owner's claims expired: %v; want its 3 items", taken)
+	}
+	if err := env.Store.Dirty.Clear(ctx, append(taken, second...), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if n, _, err := env.Store.Dirty.Backlog(ctx); err != nil || n != 0 {
+		t.Fatalf("backlog %d, %v after clearing everything", n, err)
+	}
+	if n, err := env.Store.Client().HLen(ctx, env.Store.Keys().DirtyClaims).Result(); err != nil || n != 0 {
+		t.Fatalf("%d claims left after clearing (%v): claims must not leak", n, err)
+	}
+}
