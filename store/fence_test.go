@@ -20,16 +20,27 @@ import (
 )
 
 // purchases applies one purchase per (customer, item) pair at consecutive
-// offsets of partition 0, as the consumer would.
+// offsets of partition 0 from from on, as the consumer would, and returns
+// the next offset.
 func purchases(t *testing.T, st *store.Store, from int64, pairs ...[2]string) int64 {
 	t.Helper()
-	ctx := context.Background()
+	b, updates, last := purchaseBatch(t, st, from, pairs...)
+	if err := st.Batches.Apply(context.Background(), b, updates, last, from-1); err != nil {
+		t.Fatal(err)
+	}
+	return last + 1
+}
+
+// purchaseBatch computes the batch of purchases from the customers' stored
+// state, and returns it with the customers' new states and its last offset.
+func purchaseBatch(t *testing.T, st *store.Store, from int64, pairs ...[2]string) (*delta.Batch, []store.CustomerUpdate, int64) {
+	t.Helper()
 	b := delta.NewBatch(0)
 	ids := make([]string, 0, len(pairs))
 	for _, p := range pairs {
 		ids = append(ids, p[0])
 	}
-	customers, err := st.Customers.Load(ctx, ids)
+	customers, err := st.Customers.Load(context.Background(), ids)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,10 +53,7 @@ func purchases(t *testing.T, st *store.Store, from int64, pairs ...[2]string) in
 		updates = append(updates, store.CustomerUpdate{ID: p[0], Purchases: c.Purchases, Offset: off})
 		off++
 	}
-	if err := st.Batches.Apply(ctx, b, updates, off-1, from-1); err != nil {
-		t.Fatal(err)
-	}
-	return off
+	return b, updates, off - 1
 }
 
 // TestStaleListNeverReplacesNewer: a re-scorer that read a row before a
@@ -257,6 +265,47 @@ func testRetriedPipelineAppliesOnce(t *testing.T, env *testenv.Env) {
 		}
 	}
 	t.Logf("%d replies dropped and pipelines resent", lossy.dropped.Load())
+}
+
+// TestReplayedBatchAppliesOnce: a batch applied again (a consumer that
+// died after writing it and before committing its offsets reads the same
+// events again) changes nothing: the watermarks of the counters and of the
+// customers skip every event they already hold.
+func TestReplayedBatchAppliesOnce(t *testing.T) {
+	testenv.ForEachRedis(t, testReplayedBatchAppliesOnce)
+}
+
+func testReplayedBatchAppliesOnce(t *testing.T, env *testenv.Env) {
+	st, ctx := env.Store, context.Background()
+	off := purchases(t, st, 0, [2]string{"c1", "milk"}, [2]string{"c1", "bread"})
+	b, updates, last := purchaseBatch(t, st, off, [2]string{"c2", "milk"}, [2]string{"c2", "eggs"}, [2]string{"c1", "eggs"})
+	var snaps [3]*store.Snapshot // before, applied once, applied again
+	for i := range snaps {
+		if i > 0 {
+			if err := st.Batches.Apply(ctx, b, updates, last, off-1); err != nil {
+				t.Fatalf("apply %d: %v", i, err)
+			}
+		}
+		snap, err := st.State.Snapshot(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		snaps[i] = snap
+	}
+	before, once, twice := snaps[0], snaps[1], snaps[2]
+	if equalJSON(t, before.Bought, once.Bought) {
+		t.Fatal("the batch changed no counter: the test checks nothing")
+	}
+	for _, cmp := range []struct {
+		what        string
+		once, twice any
+	}{
+		{"counters", once.Bought, twice.Bought}, {"histories", once.Histories, twice.Histories}, {"progress", once.Progress, twice.Progress},
+	} {
+		if !equalJSON(t, cmp.once, cmp.twice) {
+			t.Errorf("%s: applied once %v, again %v", cmp.what, cmp.once, cmp.twice)
+		}
+	}
 }
 
 // TestWritesRefuseAGap: a batch computed while Redis held progress 1 for
