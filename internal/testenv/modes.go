@@ -15,10 +15,12 @@ import (
 // single one, so a store contract holds only once it holds on both.
 //
 // The subtests run in parallel with each other: everything the test needs
-// must happen inside test, not after ForEachRedis returns. A missing
-// setting skips or fails that subtest alone (Setting).
+// must happen inside test, not after ForEachRedis returns. Under -short
+// the test skips (Integration); a missing setting skips or fails that
+// subtest alone (Setting).
 func ForEachRedis(t *testing.T, test func(t *testing.T, env *Env)) {
 	t.Helper()
+	Integration(t, "Redis and the Redis Cluster")
 	for _, mode := range []store.Mode{store.Single, store.Cluster} {
 		t.Run(string(mode), func(t *testing.T) {
 			t.Parallel()
