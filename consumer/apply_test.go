@@ -74,46 +74,49 @@ func randomEvents(r *rand.Rand, n int) []event.Event {
 func TestReplaysAndCrashesLeaveOneCleanPass(t *testing.T) {
 	for seed := uint64(1); seed <= 4; seed++ {
 		t.Run("seed="+strconv.FormatUint(seed, 10), func(t *testing.T) {
-			env := testenv.NewRedis(t)
-			ctx := context.Background()
-			r := rand.New(rand.NewPCG(seed, 99))
-			const k = 4 // small K_hist: histories evict
-			evs := randomEvents(r, 600)
-			msgs := messages(r, evs)
-			lim := event.DefaultLimits(time.Now())
-			good := applier{store: env.Store.Batches, historySize: k, dedup: delta.DefaultDedup, limits: lim, maxSkew: time.Hour}
-			crashing := good
-			crashing.store = crashingStore{env.Store.Batches}
-			run := func(a applier, from, to int) {
-				valid, bad := a.decode(msgs[from:to])
-				if len(bad) > 0 {
-					t.Fatalf("unexpected bad events: %v", bad[0].Err)
-				}
-				if _, err := a.apply(ctx, 0, valid, int64(to-1), -1); err != nil {
-					t.Fatal(err)
-				}
-			}
-			for applied := 0; applied < len(msgs); {
-				end := min(len(msgs), applied+1+r.IntN(60))
-				switch r.IntN(4) {
-				case 0: // crash after the counters, then restart from progress
-					run(crashing, applied, end)
-					continue
-				case 1: // a client retries the whole batch
-					run(good, applied, end)
-					run(good, applied, end)
-				case 2: // a rebalance re-delivers an already-applied range
-					run(good, applied, end)
-					back := r.IntN(end)
-					run(good, back, back+1+r.IntN(end-back))
-				default:
-					run(good, applied, end)
-				}
-				applied = end
-			}
-			expectOneCleanPass(t, env.Store, evs, k, int64(len(msgs)-1))
+			testenv.ForEachRedis(t, func(t *testing.T, env *testenv.Env) { replaysAndCrashes(t, env, seed) })
 		})
 	}
+}
+
+func replaysAndCrashes(t *testing.T, env *testenv.Env, seed uint64) {
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(seed, 99))
+	const k = 4 // small K_hist: histories evict
+	evs := randomEvents(r, 600)
+	msgs := messages(r, evs)
+	lim := event.DefaultLimits(time.Now())
+	good := applier{store: env.Store.Batches, historySize: k, dedup: delta.DefaultDedup, limits: lim, maxSkew: time.Hour}
+	crashing := good
+	crashing.store = crashingStore{env.Store.Batches}
+	run := func(a applier, from, to int) {
+		valid, bad := a.decode(msgs[from:to])
+		if len(bad) > 0 {
+			t.Fatalf("unexpected bad events: %v", bad[0].Err)
+		}
+		if _, err := a.apply(ctx, 0, valid, int64(to-1), -1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for applied := 0; applied < len(msgs); {
+		end := min(len(msgs), applied+1+r.IntN(60))
+		switch r.IntN(4) {
+		case 0: // crash after the counters, then restart from progress
+			run(crashing, applied, end)
+			continue
+		case 1: // a client retries the whole batch
+			run(good, applied, end)
+			run(good, applied, end)
+		case 2: // a rebalance re-delivers an already-applied range
+			run(good, applied, end)
+			back := r.IntN(end)
+			run(good, back, back+1+r.IntN(end-back))
+		default:
+			run(good, applied, end)
+		}
+		applied = end
+	}
+	expectOneCleanPass(t, env.Store, evs, k, int64(len(msgs)-1))
 }
 
 // pausedStore is the real store, except that before its first Apply
@@ -138,7 +141,10 @@ func (p *pausedStore) Apply(ctx context.Context, b *delta.Batch, cs []store.Cust
 // customer histories are stale by then) changes nothing: the new owner's
 // counters, customers and progress stand.
 func TestZombieConsumerChangesNothing(t *testing.T) {
-	env := testenv.NewRedis(t)
+	testenv.ForEachRedis(t, testZombieConsumerChangesNothing)
+}
+
+func testZombieConsumerChangesNothing(t *testing.T, env *testenv.Env) {
 	ctx := context.Background()
 	r := rand.New(rand.NewPCG(7, 7))
 	const k = 4
@@ -193,7 +199,10 @@ func expectOneCleanPass(t *testing.T, st *store.Store, evs []event.Event, k int,
 // than the consumer saw acknowledged (it lost a suffix of writes), the next
 // batch writes nothing and says where to re-read from.
 func TestLostWritesAreDetected(t *testing.T) {
-	env := testenv.NewRedis(t)
+	testenv.ForEachRedis(t, testLostWritesAreDetected)
+}
+
+func testLostWritesAreDetected(t *testing.T, env *testenv.Env) {
 	ctx := context.Background()
 	r := rand.New(rand.NewPCG(5, 5))
 	msgs := messages(r, randomEvents(r, 150))
