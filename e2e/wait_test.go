@@ -6,7 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alsobought/alsobought/consumer"
+	"github.com/alsobought/alsobought/internal/kafkaadmin"
+	"github.com/alsobought/alsobought/internal/lag"
 	"github.com/alsobought/alsobought/internal/testenv"
 )
 
@@ -22,11 +23,30 @@ import (
 const stallLimit = 2 * time.Minute
 
 // appliedLag is the number of messages of env's topic the state has not
-// applied yet.
+// applied yet, by the lag monitor's formula (lag.AppliedLag: messages
+// retention deleted are not waiting).
 func appliedLag(env *testenv.Env) (int64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return consumer.AppliedLag(ctx, env.Brokers, env.Topic, env.Store.Batches)
+	client, done := kafkaadmin.NewClient(env.Brokers)
+	defer done()
+	offsets, err := kafkaadmin.TopicOffsets(ctx, client, env.Topic)
+	if err != nil {
+		return 0, err
+	}
+	progress, err := env.Store.Batches.Progress(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var total int64
+	for p, o := range offsets {
+		applied, ok := progress[p]
+		if !ok {
+			applied = -1
+		}
+		total += lag.AppliedLag(o.End, o.First, applied)
+	}
+	return total, nil
 }
 
 // waitLag polls the applied lag until done accepts it, and returns that

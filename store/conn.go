@@ -31,8 +31,10 @@ func (c *conn) loadScripts(ctx context.Context) error {
 
 // read runs a pipeline of reads (or of writes that need no replica
 // acknowledgement) built by fill. In a cluster, go-redis routes it and
-// follows redirects itself. A missing key is no error: callers read each
-// command's own result.
+// follows redirects itself; a read that fails anyway (a failover in
+// progress) is not retried here but by its caller, which retries whole
+// steps (the consumer's batch backoff, the re-scorer's next poll). A
+// missing key is no error: callers read each command's own result.
 func (c *conn) read(ctx context.Context, what string, fill func(redis.Pipeliner)) ([]redis.Cmder, error) {
 	for attempt := 0; ; attempt++ {
 		pipe := c.rdb.Pipeline()

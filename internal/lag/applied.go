@@ -5,8 +5,9 @@ package lag
 // stored with the data, -1 when none) to end (the broker's next offset),
 // but never those before start (the first offset the broker still holds):
 // messages retention deleted can no longer be applied, so they are not
-// waiting. It is the one formula of applied lag; the lag monitor and
-// consumer.AppliedLag both use it.
+// waiting. It is the one formula of applied lag: the lag monitor, `lag`,
+// replay.Wait (replay --wait, the bench, eval -via-kafka) and the tests all
+// use it.
 func AppliedLag(end, start, applied int64) int64 {
 	return max(0, end-max(applied+1, start))
 }

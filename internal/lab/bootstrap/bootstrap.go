@@ -22,7 +22,7 @@ type Result struct {
 	Customers int // histories written
 	Lists     int // lists re-scored
 
-	Build, Write, Rescore time.Duration // oracle.Build, WriteState, RescoreAll
+	Build, Write, Rescore time.Duration // oracle.Build, State.Write, RescoreAll
 }
 
 // Run builds the oracle state of evs under settings, writes it to st (an
