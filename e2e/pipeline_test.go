@@ -124,6 +124,7 @@ func loadDunnhumby(t *testing.T) []event.Event {
 // whole data set through the real broker into Redis equals the batch
 // oracle, with the default K_hist and with K_hist 20, where histories evict.
 func TestDunnhumbyStreamMatchesOracle(t *testing.T) {
+	testenv.Integration(t, "Kafka and Redis") // before loading the sample
 	evs := loadDunnhumby(t)
 	for _, k := range []int{200, 20} {
 		t.Run("K_hist="+strconv.Itoa(k), func(t *testing.T) {
@@ -156,6 +157,7 @@ func streamAndVerify(t *testing.T, evs []event.Event, set oracle.Settings) {
 // viewed-then-bought), every history and every list of every kind, with the
 // default K_view and with K_view 5, where view histories evict.
 func TestYoochooseStreamMatchesOracle(t *testing.T) {
+	testenv.Integration(t, "Kafka and Redis") // before loading the sample
 	evs, err := dataset.Load(filepath.Join(testenv.SharedData(t), "yoochoose-1pct", "events.csv.gz"), dataset.Yoochoose, event.DefaultLimits(time.Now()))
 	if err != nil {
 		t.Fatal(err)

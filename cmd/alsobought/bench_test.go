@@ -72,7 +72,7 @@ func assertCleanedUp(t *testing.T, rep map[string]any) {
 	topic, _ := rep["topic"].(string)
 	prefix, _ := rep["prefix"].(string)
 	if topic == "" || prefix == "" {
-		return
+		t.Fatalf("the report names no scratch topic (%q) or prefix (%q) to check", topic, prefix)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -44,6 +44,11 @@ for _ in $(seq 1 100); do
   kill -0 "$SERVE_PID" 2>/dev/null || { echo "alsobought serve exited; see $LOG:" >&2; tail -20 "$LOG" >&2; exit 1; }
   sleep 0.2
 done
+curl -fsS "http://$ALSOBOUGHT_HTTP_ADDR/healthz" >/dev/null 2>&1 || {
+  echo "alsobought serve does not answer on http://$ALSOBOUGHT_HTTP_ADDR/healthz after 20 s; see $LOG:" >&2
+  tail -20 "$LOG" >&2
+  exit 1
+}
 
 if [[ -f "$MARK" ]]; then
   echo "the sample was replayed to $ALSOBOUGHT_TOPIC before; not replaying it again" >&2

@@ -342,6 +342,7 @@ type chromium struct {
 // skips; under ALSOBOUGHT_REQUIRE_SERVICES=1 it fails instead.
 func newChromium(t *testing.T) *chromium {
 	t.Helper()
+	testenv.Integration(t, "headless Chromium")
 	name := os.Getenv("ALSOBOUGHT_CHROMIUM")
 	if name == "" {
 		name = "chromium"

@@ -53,7 +53,9 @@ func startChild(ctx context.Context, argv []string, timeout time.Duration) (*chi
 		return nil, fmt.Errorf("start %s: %w", strings.Join(argv, " "), err)
 	}
 	addr := make(chan string, 1)
+	logged := make(chan struct{}) // closed once the whole log is in the file
 	go func() {
+		defer close(logged)
 		defer logFile.Close()
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -70,7 +72,10 @@ func startChild(ctx context.Context, argv []string, timeout time.Duration) (*chi
 		}
 		_, _ = io.Copy(logFile, stderr)
 	}()
-	go func() { _ = c.cmd.Wait(); close(c.done) }()
+	// Wait closes the pipe: it must come after the last read (os/exec), or
+	// the lines that say why serve exited could be lost; done says the log
+	// is complete as well.
+	go func() { <-logged; _ = c.cmd.Wait(); close(c.done) }()
 
 	deadline := time.After(timeout)
 	select {
