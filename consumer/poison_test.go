@@ -3,6 +3,7 @@ package consumer
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
 
@@ -65,24 +67,11 @@ func TestPoisonMessagesNeverStopAPartition(t *testing.T) {
 	for _, m := range msgs {
 		// One message per produce request: a batch of two large ones would
 		// be over the broker's limit together.
-		if err := w.WriteMessages(ctx, m); err != nil {
-			t.Fatalf("produce a message with a %d-byte key and a %d-byte value: %v", len(m.Key), len(m.Value), err)
-		}
+		produceAll(t, w, m)
 	}
 
 	logs := &longestLine{}
-	c, err := New(Config{Brokers: env.Brokers, Topic: env.Topic, GroupID: env.Group, DLQTopic: env.DLQTopic,
-		HistorySize: 10, ViewHistory: 10, Dedup: delta.DefaultDedup,
-		Limits: event.DefaultLimits(time.Now()), MaxEventSkew: 24 * time.Hour},
-		env.Store.Batches, zerolog.New(logs), NewMetrics(prometheus.NewRegistry()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); _ = c.Run(runCtx) }()
-	defer func() { stop(); <-done }()
-
+	startConsumer(t, env, env.DLQTopic, zerolog.New(logs), NewMetrics(prometheus.NewRegistry()))
 	waitNoLag(t, env.Brokers, env.Topic, env.Store.Batches)
 
 	got, err := env.Store.Customers.Load(ctx, []string{customer})
@@ -130,6 +119,122 @@ func TestPoisonMessagesNeverStopAPartition(t *testing.T) {
 	}
 	if n := logs.max(); n > 4<<10 {
 		t.Errorf("the consumer logged a line of %d bytes: logs on the dead-letter path must be bounded", n)
+	}
+}
+
+// startConsumer runs a consumer of env's topic that dead-letters to dlq,
+// stopped at cleanup.
+func startConsumer(t *testing.T, env *testenv.Env, dlq string, log zerolog.Logger, m *Metrics) {
+	t.Helper()
+	c, err := New(Config{Brokers: env.Brokers, Topic: env.Topic, GroupID: env.Group, DLQTopic: dlq,
+		HistorySize: 10, ViewHistory: 10, Dedup: delta.DefaultDedup,
+		Limits: event.DefaultLimits(time.Now()), MaxEventSkew: 24 * time.Hour}, env.Store.Batches, log, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = c.Run(ctx) }()
+	t.Cleanup(func() { stop(); <-done })
+}
+
+// TestRefusedDeadLettersNeverStopAPartition: on a dead-letter topic whose
+// max.message.bytes is below a bounded record, the broker's refusal
+// (MESSAGE_TOO_LARGE, not retriable) gives a minimal record without key and
+// value; below even a minimal record, the dead letter is counted as lost.
+// Either way the valid events behind the bad one are applied.
+func TestRefusedDeadLettersNeverStopAPartition(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		maxBytes       int
+		minimal, lost  float64
+		wantDeadLetter bool
+	}{
+		{"a bounded record refused, a minimal one taken", 4096, 1, 0, true},
+		{"a minimal record refused too", 200, 1, 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := testenv.New(t, 1)
+			ctx := context.Background()
+			dlq := env.DLQTopic + ".small"
+			if err := kafkaadmin.EnsureTopic(ctx, env.Brokers, dlq, 1, 1,
+				kafka.ConfigEntry{ConfigName: "max.message.bytes", ConfigValue: strconv.Itoa(tc.maxBytes)}); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = kafkaadmin.DeleteTopics(context.Background(), env.Brokers, dlq) })
+			const customer = "c1"
+			ev := func(i int) []byte {
+				return event.Encode(event.Event{ID: "e" + strconv.Itoa(i), Type: event.Purchase, CustomerID: customer,
+					ItemID: "item" + strconv.Itoa(i), Time: time.Date(2024, 5, 1, 12, i, 0, 0, time.UTC)})
+			}
+			bad := bytes.Repeat([]byte("v"), 100_000) // too_large: its bounded record holds 64 KiB
+			w := &kafka.Writer{Addr: kafka.TCP(env.Brokers...), Topic: env.Topic, RequiredAcks: kafka.RequireAll}
+			defer w.Close()
+			produceAll(t, w, kafka.Message{Key: []byte(customer), Value: ev(0)},
+				kafka.Message{Key: []byte(customer), Value: bad}, kafka.Message{Key: []byte(customer), Value: ev(1)})
+			m := NewMetrics(prometheus.NewRegistry())
+			startConsumer(t, env, dlq, zerolog.Nop(), m)
+			waitNoLag(t, env.Brokers, env.Topic, env.Store.Batches)
+
+			got, err := env.Store.Customers.Load(ctx, []string{customer})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if h := strings.Join(got[customer].Purchases.Items, ","); h != "item0,item1" {
+				t.Errorf("purchase history %s, want item0,item1", h)
+			}
+			const label = "message_size_too_large"
+			if n := counterValue(t, m.dlqMinimal.WithLabelValues(label)); n != tc.minimal {
+				t.Errorf("alsobought_dead_letters_minimal_total{error=%q} = %v, want %v", label, n, tc.minimal)
+			}
+			if n := counterValue(t, m.dlqLost.WithLabelValues(label)); n != tc.lost {
+				t.Errorf("alsobought_dead_letters_lost_total{error=%q} = %v, want %v", label, n, tc.lost)
+			}
+			dead := readAll(t, env.Brokers, dlq)
+			if !tc.wantDeadLetter {
+				if len(dead) != 0 {
+					t.Errorf("dead-letter topic holds %d records, want none", len(dead))
+				}
+				return
+			}
+			if len(dead) != 1 {
+				t.Fatalf("dead-letter topic holds %d records, want 1", len(dead))
+			}
+			d := dead[0]
+			h := headerMap(t, d)
+			if d.Key != nil || d.Value != nil || !strings.Contains(h["minimal"], "Message Size Too Large") ||
+				h["reason"] != string(event.ReasonTooLarge) || h["value_size"] != "100000" || h["value_sha256"] != hexSum(bad) ||
+				h["source_offset"] != "1" {
+				t.Errorf("want a minimal record of offset 1 (no key or value, reason too_large, value_size 100000 and its sha256); got a %d-byte key, a %d-byte value, headers %v",
+					len(d.Key), len(d.Value), h)
+			}
+		})
+	}
+}
+
+func counterValue(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
+}
+
+// produceAll writes msgs in order, waiting up to 30 s for a topic just
+// created to be known to the broker.
+func produceAll(t *testing.T, w *kafka.Writer, msgs ...kafka.Message) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := w.WriteMessages(context.Background(), msgs...)
+		if err == nil {
+			return
+		}
+		if !errors.Is(err, kafka.UnknownTopicOrPartition) || time.Now().After(deadline) {
+			t.Fatalf("produce %d messages (the first with a %d-byte key and a %d-byte value): %v", len(msgs), len(msgs[0].Key), len(msgs[0].Value), err)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 
