@@ -84,36 +84,42 @@ func (c *Consumer) deadLetter(ctx context.Context, bad []Rejected) error {
 	if err != nil || len(refused) == 0 {
 		return err
 	}
-	idx := make([]int, 0, len(refused))
-	minimal := make([]kafka.Message, 0, len(refused))
-	for i, cause := range refused {
-		idx = append(idx, i)
-		minimal = append(minimal, minimalRecord(c.cfg.Topic, bad[i], cause))
-		c.metrics.observeDeadLetterFallback(cause)
-		c.dlqLog.Warn().Str("reason", string(bad[i].Reason)).Int("partition", bad[i].Msg.Partition).
-			Int64("offset", bad[i].Msg.Offset).Str("kafka_error", errorText(cause)).
+	minimal := make([]kafka.Message, len(refused))
+	for j, f := range refused {
+		r := bad[f.index]
+		minimal[j] = minimalRecord(c.cfg.Topic, r, f.err)
+		c.metrics.observeDeadLetterFallback(f.err)
+		c.dlqLog.Warn().Str("reason", string(r.Reason)).Int("partition", r.Msg.Partition).
+			Int64("offset", r.Msg.Offset).Str("kafka_error", errorText(f.err)).
 			Msg("the broker refused the dead-letter record: writing a minimal one without key and value")
 	}
 	lost, err := c.writeDeadLetters(ctx, minimal)
 	if err != nil {
 		return err
 	}
-	for j, cause := range lost {
-		r := bad[idx[j]]
-		c.metrics.observeDeadLetterLost(cause)
+	for _, f := range lost {
+		r := bad[refused[f.index].index]
+		c.metrics.observeDeadLetterLost(f.err)
 		c.dlqLog.Error().Str("reason", string(r.Reason)).Int("partition", r.Msg.Partition).
-			Int64("offset", r.Msg.Offset).Str("kafka_error", errorText(cause)).
+			Int64("offset", r.Msg.Offset).Str("kafka_error", errorText(f.err)).
 			Msg("the broker refused the minimal dead-letter record too: dead letter lost, the partition moves on (the event stays in the events topic at its offset)")
 	}
 	return nil
 }
 
+// refusal is a record the broker refused for good: its index in a write
+// and the broker's error.
+type refusal struct {
+	index int
+	err   error
+}
+
 // writeDeadLetters writes records to the dead-letter topic. It returns the
-// records the broker refused for good (by index, with the error), or an
+// records the broker refused for good (in order, with the error), or an
 // error wrapping errDeadLetter when any record failed in a way worth
 // retrying; the caller then retries them all (dead letters are at least
 // once).
-func (c *Consumer) writeDeadLetters(ctx context.Context, msgs []kafka.Message) (map[int]error, error) {
+func (c *Consumer) writeDeadLetters(ctx context.Context, msgs []kafka.Message) ([]refusal, error) {
 	err := c.dlq.WriteMessages(ctx, msgs...)
 	if err == nil {
 		return nil, nil
@@ -127,12 +133,12 @@ func (c *Consumer) writeDeadLetters(ctx context.Context, msgs []kafka.Message) (
 			each[i] = err
 		}
 	}
-	refused := map[int]error{}
+	var refused []refusal
 	for i, e := range each {
 		switch {
 		case e == nil:
 		case refusedForGood(e):
-			refused[i] = e
+			refused = append(refused, refusal{i, e})
 		default:
 			return nil, fmt.Errorf("%w: write %d records to %s: %w", errDeadLetter, len(msgs), c.cfg.DLQTopic, e)
 		}
