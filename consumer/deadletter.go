@@ -7,51 +7,250 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/segmentio/kafka-go"
 )
 
-// errDeadLetter marks a failed dead-letter write (a Kafka error).
+// errDeadLetter marks a failed dead-letter write that is worth retrying (a
+// Kafka error the broker calls retriable, or a network failure).
 var errDeadLetter = errors.New("dead-letter topic unavailable")
 
-// maxDeadLetterValue bounds the original bytes kept in a dead-letter record,
-// well under the broker's default 1 MB message limit.
-const maxDeadLetterValue = 64 << 10
+// Bounds of a dead-letter record (docs/events.md, "Dead letters"). A bad
+// message is the one input nothing upstream has checked, so nothing of it
+// reaches the dead-letter topic, a header or a log line unbounded: a record
+// the broker refuses would otherwise stop the partition behind it
+// (docs/DESIGN.md section 5: bad input never stops the pipeline).
+const (
+	// maxDeadLetterValue bounds the original value kept, well under the
+	// broker's default 1 MB message limit.
+	maxDeadLetterValue = 64 << 10
+	// maxDeadLetterKey bounds the original key kept: a valid key is a
+	// customer id of at most 128 bytes, so a longer one is kept only as a
+	// sample to recognise it by.
+	maxDeadLetterKey = 1 << 10
+	// maxErrorText bounds the "error" header and the error text logged.
+	maxErrorText = 1 << 10
+	// maxDeadLetterHeaders bounds the headers of a record, names and values
+	// together: the error text, the source topic (Kafka allows 249 bytes)
+	// and short fixed fields.
+	maxDeadLetterHeaders = 2 << 10
+	// deadLetterBatchBytes is the dead-letter writer's batch limit: well
+	// under the broker's default message.max.bytes (1 MB plus 12 bytes),
+	// which applies to a whole record batch, so that a batch of bounded
+	// records is never refused for its size.
+	deadLetterBatchBytes = 512 << 10
+)
+
+// Dead-letter header names (docs/events.md, "Dead letters").
+const (
+	hdrReason          = "reason"
+	hdrError           = "error"
+	hdrSourceTopic     = "source_topic"
+	hdrSourcePartition = "source_partition"
+	hdrSourceOffset    = "source_offset"
+	hdrKeySize         = "key_size"
+	hdrKeySHA256       = "key_sha256"
+	hdrValueSize       = "value_size"
+	hdrValueSHA256     = "value_sha256"
+	// hdrTruncatedFrom and hdrSHA256 describe a cut value; they predate the
+	// value_* headers and are kept for readers of version 1.
+	hdrTruncatedFrom = "truncated_from"
+	hdrSHA256        = "sha256"
+	// hdrMinimal marks a minimal record: the broker refused the bounded one
+	// for good; its value is the broker's error.
+	hdrMinimal = "minimal"
+)
 
 // deadLetter writes the rejected messages to the dead-letter topic and waits
 // for the broker's acknowledgement: the batch's progress moves only after.
+// A record the broker refuses for good (too large, or any error it does not
+// call retriable) is written again as a minimal record, without the key and
+// value; a minimal record refused for good is counted and logged, and the
+// partition moves on: losing a dead-letter copy (the original stays in the
+// events topic) beats stopping the partition. A retriable failure returns
+// an error wrapping errDeadLetter, and the batch is retried.
 func (c *Consumer) deadLetter(ctx context.Context, bad []Rejected) error {
-	out := make([]kafka.Message, 0, len(bad))
-	for _, r := range bad {
-		out = append(out, deadLetterRecord(c.cfg.Topic, r))
+	out := make([]kafka.Message, len(bad))
+	for i, r := range bad {
+		out[i] = deadLetterRecord(c.cfg.Topic, r)
 		// Sampled: at most a burst per period, the metric counts them all.
 		c.dlqLog.Warn().Str("reason", string(r.Reason)).Int("partition", r.Msg.Partition).
-			Int64("offset", r.Msg.Offset).Err(r.Err).Msg("event dead-lettered")
+			Int64("offset", r.Msg.Offset).Int("key_size", len(r.Msg.Key)).Int("value_size", len(r.Msg.Value)).
+			Str("error", errorText(r.Err)).Msg("event dead-lettered")
 	}
-	if err := c.dlq.WriteMessages(ctx, out...); err != nil {
-		return fmt.Errorf("%w: write %d events to %s: %w", errDeadLetter, len(out), c.cfg.DLQTopic, err)
+	refused, err := c.writeDeadLetters(ctx, out)
+	if err != nil || len(refused) == 0 {
+		return err
+	}
+	minimal := make([]kafka.Message, len(refused))
+	for j, f := range refused {
+		r := bad[f.index]
+		minimal[j] = minimalRecord(c.cfg.Topic, r, f.err)
+		c.metrics.observeDeadLetterFallback(f.err)
+		c.dlqLog.Warn().Str("reason", string(r.Reason)).Int("partition", r.Msg.Partition).
+			Int64("offset", r.Msg.Offset).Str("kafka_error", errorText(f.err)).
+			Msg("the broker refused the dead-letter record: writing a minimal one without key and value")
+	}
+	lost, err := c.writeDeadLetters(ctx, minimal)
+	if err != nil {
+		return err
+	}
+	for _, f := range lost {
+		r := bad[refused[f.index].index]
+		c.metrics.observeDeadLetterLost(f.err)
+		c.dlqLog.Error().Str("reason", string(r.Reason)).Int("partition", r.Msg.Partition).
+			Int64("offset", r.Msg.Offset).Str("kafka_error", errorText(f.err)).
+			Msg("the broker refused the minimal dead-letter record too: dead letter lost, the partition moves on (the event stays in the events topic at its offset)")
 	}
 	return nil
 }
 
-// deadLetterRecord keeps the original key and bytes (truncated, with the
-// hash of the whole value, when too big) and says why and where from in
-// headers.
+// refusal is a record the broker refused for good: its index in a write
+// and the broker's error.
+type refusal struct {
+	index int
+	err   error
+}
+
+// writeDeadLetters writes records to the dead-letter topic. It returns the
+// records the broker refused for good (in order, with the error), or an
+// error wrapping errDeadLetter when any record failed in a way worth
+// retrying; the caller then retries them all (dead letters are at least
+// once).
+func (c *Consumer) writeDeadLetters(ctx context.Context, msgs []kafka.Message) ([]refusal, error) {
+	err := c.dlq.WriteMessages(ctx, msgs...)
+	if err == nil {
+		return nil, nil
+	}
+	var each kafka.WriteErrors
+	if !errors.As(err, &each) || len(each) != len(msgs) {
+		// One error for the whole call (a client-side size check, a
+		// metadata failure, a cancelled context): it holds for every record.
+		each = make(kafka.WriteErrors, len(msgs))
+		for i := range each {
+			each[i] = err
+		}
+	}
+	var refused []refusal
+	for i, e := range each {
+		switch {
+		case e == nil:
+		case refusedForGood(e):
+			refused = append(refused, refusal{i, e})
+		default:
+			return nil, fmt.Errorf("%w: write %d records to %s: %w", errDeadLetter, len(msgs), c.cfg.DLQTopic, e)
+		}
+	}
+	return refused, nil
+}
+
+// refusedForGood reports whether the broker refused a record with an error
+// it does not call retriable (kafka.Error.Temporary): the record is too
+// large (MessageSizeTooLarge, RecordListTooLarge, or kafka-go's own check
+// before sending), invalid, or the client lacks a permission. Writing the
+// same record again would fail again. Network failures, timeouts and
+// retriable broker errors (no leader yet, not enough replicas) are not.
+func refusedForGood(err error) bool {
+	var ke kafka.Error
+	return errors.As(err, &ke) && !ke.Temporary()
+}
+
+// deadLetterRecord is the dead-letter record of a rejected message: its key
+// and value cut to maxDeadLetterKey and maxDeadLetterValue, with the size
+// and sha256 of the originals, and why and where from in headers. The
+// headers stay under maxDeadLetterHeaders whatever the message held.
 func deadLetterRecord(topic string, r Rejected) kafka.Message {
-	value := r.Msg.Value
-	headers := []kafka.Header{
-		{Key: "reason", Value: []byte(r.Reason)},
-		{Key: "error", Value: []byte(r.Err.Error())},
-		{Key: "source_topic", Value: []byte(topic)},
-		{Key: "source_partition", Value: []byte(strconv.Itoa(r.Msg.Partition))},
-		{Key: "source_offset", Value: []byte(strconv.FormatInt(r.Msg.Offset, 10))},
+	headers := append(sourceHeaders(topic, r), originalHeaders(r.Msg)...)
+	key, value := r.Msg.Key, r.Msg.Value
+	if len(key) > maxDeadLetterKey {
+		key = key[:maxDeadLetterKey]
 	}
 	if len(value) > maxDeadLetterValue {
-		sum := sha256.Sum256(value)
 		headers = append(headers,
-			kafka.Header{Key: "truncated_from", Value: []byte(strconv.Itoa(len(value)))},
-			kafka.Header{Key: "sha256", Value: []byte(hex.EncodeToString(sum[:]))})
+			kafka.Header{Key: hdrTruncatedFrom, Value: []byte(strconv.Itoa(len(value)))},
+			kafka.Header{Key: hdrSHA256, Value: []byte(sha256Hex(value))})
 		value = value[:maxDeadLetterValue]
 	}
-	return kafka.Message{Key: r.Msg.Key, Value: value, Headers: headers}
+	return kafka.Message{Key: key, Value: value, Headers: headers}
+}
+
+// minimalRecord is what is written when the broker refused the bounded
+// record for good (cause): the headers of the source, the reason and the
+// sizes and hashes of the original key and value, no key and no value.
+func minimalRecord(topic string, r Rejected, cause error) kafka.Message {
+	headers := append(sourceHeaders(topic, r), originalHeaders(r.Msg)...)
+	headers = append(headers, kafka.Header{Key: hdrMinimal, Value: []byte(cutText(cause.Error(), 128))})
+	return kafka.Message{Headers: headers}
+}
+
+// sourceHeaders say why the message was rejected and where it came from.
+func sourceHeaders(topic string, r Rejected) []kafka.Header {
+	return []kafka.Header{
+		{Key: hdrReason, Value: []byte(r.Reason)},
+		{Key: hdrError, Value: []byte(errorText(r.Err))},
+		{Key: hdrSourceTopic, Value: []byte(topic)},
+		{Key: hdrSourcePartition, Value: []byte(strconv.Itoa(r.Msg.Partition))},
+		{Key: hdrSourceOffset, Value: []byte(strconv.FormatInt(r.Msg.Offset, 10))},
+	}
+}
+
+// originalHeaders identify the original key and value however they were
+// cut: their sizes in bytes and their sha256 in hex.
+func originalHeaders(m kafka.Message) []kafka.Header {
+	return []kafka.Header{
+		{Key: hdrKeySize, Value: []byte(strconv.Itoa(len(m.Key)))},
+		{Key: hdrKeySHA256, Value: []byte(sha256Hex(m.Key))},
+		{Key: hdrValueSize, Value: []byte(strconv.Itoa(len(m.Value)))},
+		{Key: hdrValueSHA256, Value: []byte(sha256Hex(m.Value))},
+	}
+}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// errorText is err's text cut to maxErrorText bytes of valid UTF-8, for
+// the error header and the logs. The errors of this path quote at most a
+// short prefix of the key or value (quoteKey, event's details); the cut
+// holds whatever an error says.
+func errorText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return cutText(err.Error(), maxErrorText)
+}
+
+// cutMark ends a text cut by cutText.
+const cutMark = " [cut]"
+
+// cutText returns s as valid UTF-8 of at most n bytes (n > len(cutMark)):
+// s itself when it fits, else its longest prefix that fits with cutMark
+// after it, cut between runes.
+func cutText(s string, n int) string {
+	if len(s) > 4*n {
+		s = s[:4*n] // enough for the prefix, whatever replacing bad bytes adds
+	}
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= n {
+		return s
+	}
+	i := n - len(cutMark)
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + cutMark
+}
+
+// quoteKey quotes at most the first 40 bytes of a message key, with its
+// size when longer, for error texts: %q of a whole key could be four times
+// its size (every byte of 0xFF becomes \xff).
+func quoteKey(key []byte) string {
+	const show = 40
+	if len(key) <= show {
+		return strconv.Quote(string(key))
+	}
+	return strconv.Quote(string(key[:show])) + "... (" + strconv.Itoa(len(key)) + " bytes)"
 }

@@ -1,7 +1,9 @@
 package consumer
 
 import (
+	"errors"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,6 +23,8 @@ type Metrics struct {
 	appliedOff   *prometheus.GaugeVec
 	eventTimeLag prometheus.Gauge
 	rewinds      *prometheus.CounterVec
+	dlqMinimal   *prometheus.CounterVec
+	dlqLost      *prometheus.CounterVec
 }
 
 // NewMetrics registers the consumer's metrics on reg.
@@ -49,8 +53,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Now minus the Kafka timestamp of the last applied message (replayed data is old by design)."}),
 		rewinds: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "progress_rewinds_total",
 			Help: "Times a partition was re-read because Redis came back with an older progress than was acknowledged (lost writes), per partition."}, []string{"partition"}),
+		dlqMinimal: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "dead_letters_minimal_total",
+			Help: "Dead letters written as a minimal record (no key, no value) because the broker refused the bounded record for good, by Kafka error."}, []string{"error"}),
+		dlqLost: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "dead_letters_lost_total",
+			Help: "Dead letters the broker refused even as a minimal record: not in the dead-letter topic, the partition moved on, by Kafka error."}, []string{"error"}),
 	}
-	reg.MustRegister(m.consumed, m.applied, m.skipped, m.deduplicated, m.deadLettered, m.changes, m.batchSize, m.batchSeconds, m.appliedOff, m.eventTimeLag, m.rewinds)
+	reg.MustRegister(m.consumed, m.applied, m.skipped, m.deduplicated, m.deadLettered, m.changes, m.batchSize, m.batchSeconds, m.appliedOff, m.eventTimeLag, m.rewinds, m.dlqMinimal, m.dlqLost)
 	return m
 }
 
@@ -83,4 +91,27 @@ func (m *Metrics) observeRewind(partition int) {
 	if m != nil {
 		m.rewinds.WithLabelValues(strconv.Itoa(partition)).Inc()
 	}
+}
+
+func (m *Metrics) observeDeadLetterFallback(cause error) {
+	if m != nil {
+		m.dlqMinimal.WithLabelValues(kafkaErrorLabel(cause)).Inc()
+	}
+}
+
+func (m *Metrics) observeDeadLetterLost(cause error) {
+	if m != nil {
+		m.dlqLost.WithLabelValues(kafkaErrorLabel(cause)).Inc()
+	}
+}
+
+// kafkaErrorLabel names a Kafka error for a label: its title in snake case
+// (message_size_too_large), one of the protocol's few dozen codes, so the
+// label stays bounded; "other" for anything else.
+func kafkaErrorLabel(err error) string {
+	var ke kafka.Error
+	if !errors.As(err, &ke) {
+		return "other"
+	}
+	return strings.ToLower(strings.ReplaceAll(ke.Title(), " ", "_"))
 }

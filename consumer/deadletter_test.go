@@ -1,0 +1,230 @@
+package consumer
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/alsobought/alsobought/event"
+)
+
+func headerMap(t *testing.T, m kafka.Message) map[string]string {
+	t.Helper()
+	h := map[string]string{}
+	for _, x := range m.Headers {
+		if _, dup := h[x.Key]; dup {
+			t.Errorf("header %s twice", x.Key)
+		}
+		h[x.Key] = string(x.Value)
+	}
+	return h
+}
+
+func headerBytes(m kafka.Message) int {
+	n := 0
+	for _, h := range m.Headers {
+		n += len(h.Key) + len(h.Value)
+	}
+	return n
+}
+
+func hexSum(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// TestDeadLetterRecordIsBounded: whatever the rejected message holds, its
+// dead-letter record keeps at most 1 KiB of key and 64 KiB of value, says
+// the original sizes and sha256, and its headers stay under 2 KiB.
+func TestDeadLetterRecordIsBounded(t *testing.T) {
+	longTopic := strings.Repeat("t", 249) // Kafka's longest topic name
+	ff := bytes.Repeat([]byte{0xff}, 250_000)
+	for _, tc := range []struct {
+		name               string
+		key, value         []byte
+		err                error
+		wantKey, wantValue int // bytes kept
+		wantCut            bool
+	}{
+		{"small message kept whole", []byte("c1"), []byte(`{"x":1}`), errors.New("event: invalid_json"), 2, 7, false},
+		{"empty key and value", nil, nil, errors.New("event: invalid_json"), 0, 0, false},
+		{"key at the bound kept whole", bytes.Repeat([]byte("k"), maxDeadLetterKey), []byte("v"), errors.New("x"), maxDeadLetterKey, 1, false},
+		{"key of 600 KB cut", bytes.Repeat([]byte("k"), 600_000), []byte("v"), errors.New("x"), maxDeadLetterKey, 1, false},
+		{"key of 250 KB of 0xFF cut", ff, []byte("v"), errors.New("x"), maxDeadLetterKey, 1, false},
+		{"value at the bound kept whole", []byte("c1"), bytes.Repeat([]byte("v"), maxDeadLetterValue), errors.New("x"), 2, maxDeadLetterValue, false},
+		{"value of 1 MB cut", []byte("c1"), bytes.Repeat([]byte("v"), 1<<20), errors.New("x"), 2, maxDeadLetterValue, true},
+		{"error of 1 MB cut", []byte("c1"), []byte("v"), errors.New(strings.Repeat("e", 1<<20)), 2, 1, false},
+		{"error quoting a 0xFF key", ff, []byte("v"), fmt.Errorf("message key %q", ff), maxDeadLetterKey, 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Rejected{Msg: kafka.Message{Partition: 3, Offset: 1234567, Key: tc.key, Value: tc.value},
+				Reason: event.ReasonKeyMismatch, Err: tc.err}
+			d := deadLetterRecord(longTopic, r)
+			if len(d.Key) != tc.wantKey || !bytes.Equal(d.Key, tc.key[:tc.wantKey]) {
+				t.Errorf("key: %d bytes kept, want the first %d", len(d.Key), tc.wantKey)
+			}
+			if len(d.Value) != tc.wantValue || !bytes.Equal(d.Value, tc.value[:tc.wantValue]) {
+				t.Errorf("value: %d bytes kept, want the first %d", len(d.Value), tc.wantValue)
+			}
+			if n := headerBytes(d); n > maxDeadLetterHeaders {
+				t.Errorf("headers hold %d bytes, more than %d", n, maxDeadLetterHeaders)
+			}
+			h := headerMap(t, d)
+			want := map[string]string{
+				"reason": "key_mismatch", "source_topic": longTopic, "source_partition": "3", "source_offset": "1234567",
+				"key_size": strconv.Itoa(len(tc.key)), "key_sha256": hexSum(tc.key),
+				"value_size": strconv.Itoa(len(tc.value)), "value_sha256": hexSum(tc.value),
+			}
+			if tc.wantCut {
+				want["truncated_from"], want["sha256"] = strconv.Itoa(len(tc.value)), hexSum(tc.value)
+			}
+			for k, v := range want {
+				if h[k] != v {
+					t.Errorf("header %s = %.80q, want %.80q", k, h[k], v)
+				}
+			}
+			if _, ok := h["truncated_from"]; ok != tc.wantCut {
+				t.Errorf("truncated_from present: %v, want %v", ok, tc.wantCut)
+			}
+			e := h["error"]
+			if len(e) > maxErrorText || !utf8.ValidString(e) || e == "" {
+				t.Errorf("error header: %d bytes, valid UTF-8 %v: want 1 to %d bytes of UTF-8", len(e), utf8.ValidString(e), maxErrorText)
+			}
+			if len(e) < len(tc.err.Error()) && !strings.HasSuffix(e, cutMark) {
+				t.Errorf("a cut error header does not end in %q", cutMark)
+			}
+			if _, ok := h["minimal"]; ok {
+				t.Error("a bounded record is marked minimal")
+			}
+		})
+	}
+}
+
+// TestMinimalRecordHasNoKeyOrValue: the fallback record keeps only the
+// headers: reason, source, sizes and hashes, and the broker's refusal.
+func TestMinimalRecordHasNoKeyOrValue(t *testing.T) {
+	key, value := bytes.Repeat([]byte{0xff}, 250_000), bytes.Repeat([]byte("v"), 1<<20)
+	r := Rejected{Msg: kafka.Message{Partition: 1, Offset: 9, Key: key, Value: value},
+		Reason: event.ReasonTooLarge, Err: errors.New("event: too_large")}
+	d := minimalRecord("events", r, kafka.MessageSizeTooLarge)
+	if d.Key != nil || d.Value != nil {
+		t.Fatalf("minimal record has a key of %d bytes and a value of %d", len(d.Key), len(d.Value))
+	}
+	h := headerMap(t, d)
+	for k, v := range map[string]string{"reason": "too_large", "error": "event: too_large", "source_topic": "events",
+		"source_partition": "1", "source_offset": "9", "key_size": "250000", "key_sha256": hexSum(key),
+		"value_size": strconv.Itoa(1 << 20), "value_sha256": hexSum(value)} {
+		if h[k] != v {
+			t.Errorf("header %s = %.80q, want %.80q", k, h[k], v)
+		}
+	}
+	if !strings.Contains(h["minimal"], "Message Size Too Large") {
+		t.Errorf("header minimal = %q, want the broker's error", h["minimal"])
+	}
+	if n := headerBytes(d); n > maxDeadLetterHeaders {
+		t.Errorf("headers hold %d bytes, more than %d", n, maxDeadLetterHeaders)
+	}
+}
+
+// TestCutText: a cut text is valid UTF-8 within the bound, cut between
+// runes, marked as cut; a short text is unchanged.
+func TestCutText(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		n        int
+		want     string
+	}{
+		{"fits", "abc", 10, "abc"},
+		{"exactly the bound", "abcdefghij", 10, "abcdefghij"},
+		{"cut with the mark", "abcdefghijk", 10, "abcd" + cutMark},
+		{"cut before a split rune", "ab€€€€€€€€", 10, "ab" + cutMark},
+		{"invalid bytes replaced", "a\xffb", 10, "a\uFFFDb"},
+		{"huge input", strings.Repeat("x", 10<<20), 20, strings.Repeat("x", 14) + cutMark},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := cutText(tc.in, tc.n)
+			if got != tc.want {
+				t.Errorf("cutText(%.30q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
+			}
+			if len(got) > tc.n || !utf8.ValidString(got) {
+				t.Errorf("%d bytes, valid UTF-8 %v", len(got), utf8.ValidString(got))
+			}
+		})
+	}
+}
+
+// TestQuoteKeyIsBounded: an error quotes at most 40 bytes of a key, and
+// says how long it was, so a key of 0xFF bytes cannot blow up four times.
+func TestQuoteKeyIsBounded(t *testing.T) {
+	for _, tc := range []struct {
+		key  []byte
+		want string
+	}{
+		{[]byte("c1"), `"c1"`},
+		{nil, `""`},
+		{bytes.Repeat([]byte("k"), 40), `"` + strings.Repeat("k", 40) + `"`},
+		{bytes.Repeat([]byte("k"), 600_000), `"` + strings.Repeat("k", 40) + `"... (600000 bytes)`},
+		{bytes.Repeat([]byte{0xff}, 250_000), `"` + strings.Repeat(`\xff`, 40) + `"... (250000 bytes)`},
+	} {
+		if got := quoteKey(tc.key); got != tc.want {
+			t.Errorf("quoteKey(%d bytes) = %.100q, want %.100q", len(tc.key), got, tc.want)
+		}
+	}
+}
+
+// TestRefusedForGood: only the errors the broker does not call retriable
+// are final for a record; network failures, timeouts and retriable broker
+// errors are retried.
+func TestRefusedForGood(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{kafka.MessageSizeTooLarge, true},
+		{kafka.RecordListTooLarge, true},
+		{kafka.MessageTooLargeError{}, true}, // kafka-go's check before sending
+		{fmt.Errorf("write: %w", kafka.InvalidRecord), true},
+		{kafka.TopicAuthorizationFailed, true},
+		{kafka.NotEnoughReplicas, false},
+		{kafka.LeaderNotAvailable, false},
+		{kafka.UnknownTopicOrPartition, false},
+		{kafka.RequestTimedOut, false},
+		{io.ErrUnexpectedEOF, false},
+		{context.DeadlineExceeded, false},
+		{context.Canceled, false},
+		{errors.New("dial tcp: connection refused"), false},
+	} {
+		if got := refusedForGood(tc.err); got != tc.want {
+			t.Errorf("refusedForGood(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}
+
+// TestKafkaErrorLabel: the metric label of a Kafka error is its title in
+// snake case; anything else is "other".
+func TestKafkaErrorLabel(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{kafka.MessageSizeTooLarge, "message_size_too_large"},
+		{fmt.Errorf("x: %w", kafka.TopicAuthorizationFailed), "topic_authorization_failed"},
+		{kafka.MessageTooLargeError{}, "message_size_too_large"},
+		{errors.New("boom"), "other"},
+	} {
+		err, want := tc.err, tc.want
+		if got := kafkaErrorLabel(err); got != want {
+			t.Errorf("kafkaErrorLabel(%v) = %q, want %q", err, got, want)
+		}
+	}
+}
