@@ -273,7 +273,7 @@ func waitNoLag(t *testing.T, brokers []string, topic string, st StateStore) {
 	last, moved := int64(-1), time.Now()
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		lag, err := AppliedLag(ctx, brokers, topic, st)
+		lag, err := testenv.AppliedLag(ctx, brokers, topic, st)
 		cancel()
 		if err == nil && lag == 0 {
 			return

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alsobought/alsobought/internal/kafkaadmin"
-	"github.com/alsobought/alsobought/internal/lag"
 	"github.com/alsobought/alsobought/internal/testenv"
 )
 
@@ -28,25 +26,7 @@ const stallLimit = 2 * time.Minute
 func appliedLag(env *testenv.Env) (int64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	client, done := kafkaadmin.NewClient(env.Brokers)
-	defer done()
-	offsets, err := kafkaadmin.TopicOffsets(ctx, client, env.Topic)
-	if err != nil {
-		return 0, err
-	}
-	progress, err := env.Store.Batches.Progress(ctx)
-	if err != nil {
-		return 0, err
-	}
-	var total int64
-	for p, o := range offsets {
-		applied, ok := progress[p]
-		if !ok {
-			applied = -1
-		}
-		total += lag.AppliedLag(o.End, o.First, applied)
-	}
-	return total, nil
+	return testenv.AppliedLag(ctx, env.Brokers, env.Topic, env.Store.Batches)
 }
 
 // waitLag polls the applied lag until done accepts it, and returns that
