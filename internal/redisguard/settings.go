@@ -187,15 +187,17 @@ func (e *Evictions) Since(ctx context.Context) (int64, error) {
 	return e.seen, nil
 }
 
-// Error is the error of evictions seen by a caller that must not report
-// success over a state Redis dropped keys of (`replay --wait`).
+// ErrEvicted is the error of keys evicted since the baseline.
+var ErrEvicted = errors.New("redis evicted keys")
+
+// Error is an ErrEvicted error when keys were evicted since the baseline,
+// for a caller that must not report success over a state Redis dropped keys
+// of (`replay --wait`). A failed read is no error: the counters are
+// cumulative, so the next read sees what this one missed.
 func (e *Evictions) Error(ctx context.Context) error {
-	n, err := e.Since(ctx)
-	if err != nil {
-		return err
-	}
+	n, _ := e.Since(ctx)
 	if n > 0 {
-		return fmt.Errorf("redis evicted %d keys: the state is incomplete (set maxmemory-policy noeviction, then rebuild it: docs/runbook.md#alsoboughtredisevictions)", n)
+		return fmt.Errorf("%w: %d since the start, so the state is incomplete (set maxmemory-policy noeviction, then rebuild the state: docs/runbook.md#alsoboughtredisevictions)", ErrEvicted, n)
 	}
 	return nil
 }
