@@ -114,46 +114,63 @@ func ReadSettings(ctx context.Context, rdb redis.UniversalClient) ([]Settings, e
 	return out, err
 }
 
+// Counter is one master's INFO stats evicted_keys, with the run id of
+// the server process that counted it.
+type Counter struct {
+	RunID   string
+	Evicted int64
+}
+
 // EvictedKeys reads INFO stats evicted_keys of every master, by address:
 // server-wide and cumulative since the server started (or since CONFIG
-// RESETSTAT). A server that refuses INFO gives a *Denied error.
-func EvictedKeys(ctx context.Context, rdb redis.UniversalClient) (map[string]int64, error) {
+// RESETSTAT), with the server's run_id. A server that refuses INFO gives a
+// *Denied error.
+func EvictedKeys(ctx context.Context, rdb redis.UniversalClient) (map[string]Counter, error) {
 	var mu sync.Mutex
-	out := map[string]int64{}
+	out := map[string]Counter{}
 	err := masters(ctx, rdb, func(ctx context.Context, addr string, c *redis.Client) error {
-		info, err := c.Info(ctx, "stats").Result()
+		// Two calls: INFO takes several sections only from Redis 7 on.
+		server, err := c.Info(ctx, "server").Result()
+		if err != nil {
+			return refused("INFO server", addr, err)
+		}
+		stats, err := c.Info(ctx, "stats").Result()
 		if err != nil {
 			return refused("INFO stats", addr, err)
 		}
-		n, err := infoField(info, "evicted_keys")
-		if err != nil {
-			return &Denied{Command: "INFO stats", Addr: addr, Err: err}
+		runID, _ := infoField(server, "run_id")
+		v, ok := infoField(stats, "evicted_keys")
+		n, err := strconv.ParseInt(v, 10, 64)
+		if !ok || err != nil {
+			return &Denied{Command: "INFO stats", Addr: addr, Err: fmt.Errorf("no evicted_keys count in the reply (%q)", v)}
 		}
 		mu.Lock()
-		out[addr] = n
+		out[addr] = Counter{RunID: runID, Evicted: n}
 		mu.Unlock()
 		return nil
 	})
 	return out, err
 }
 
-func infoField(info, name string) (int64, error) {
+func infoField(info, name string) (string, bool) {
 	for _, line := range strings.Split(info, "\n") {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+":"); ok {
-			return strconv.ParseInt(v, 10, 64)
+			return v, true
 		}
 	}
-	return 0, fmt.Errorf("no %s in the reply", name)
+	return "", false
 }
 
 // Evictions counts the keys evicted since a baseline, over every master.
-// The counter of Redis is cumulative per server: a counter that went down
-// (a restart, CONFIG RESETSTAT) counts from zero again, and a master first
-// seen after the baseline (a failover, a new shard) counts from the value
-// it had then.
+// The counter of Redis is cumulative per server process: after a restart
+// (a new run_id) it counts from zero again, and so does a counter that
+// went down (CONFIG RESETSTAT); a master first seen after the baseline (a
+// failover, a new shard) counts from the value it had then. A RESETSTAT
+// followed by more evictions than before it is indistinguishable from
+// growth, and counted as the difference: still above zero.
 type Evictions struct {
 	rdb  redis.UniversalClient
-	last map[string]int64
+	last map[string]Counter
 	seen int64
 }
 
@@ -173,16 +190,16 @@ func (e *Evictions) Since(ctx context.Context) (int64, error) {
 	if err != nil {
 		return e.seen, err
 	}
-	for addr, n := range now {
+	for addr, c := range now {
 		prev, known := e.last[addr]
 		switch {
 		case !known:
-		case n >= prev:
-			e.seen += n - prev
+		case c.RunID != prev.RunID || c.Evicted < prev.Evicted:
+			e.seen += c.Evicted
 		default:
-			e.seen += n
+			e.seen += c.Evicted - prev.Evicted
 		}
-		e.last[addr] = n
+		e.last[addr] = c
 	}
 	return e.seen, nil
 }
