@@ -63,15 +63,20 @@ func TestServeRefusesARedisThatMayEvict(t *testing.T) {
 	t.Cleanup(func() { rdb.Close() })
 	letItEvict(t, rdb)
 
-	_, stderr, code := testenv.RunCLI(t, env.ServeConfig(200), "serve", "-http", "127.0.0.1:0")
-	if code != 1 {
-		t.Fatalf("serve on an allkeys-lru Redis exited %d, want 1; stderr:\n%s", code, stderr)
-	}
-	lines := strings.Split(strings.TrimSpace(stderr), "\n")
-	last := lines[len(lines)-1]
-	for _, want := range []string{srv.Addr, "maxmemory-policy allkeys-lru", "CONFIG SET maxmemory-policy noeviction"} {
-		if !strings.Contains(last, want) {
-			t.Errorf("the refusal does not say %q: %s", want, last)
+	// bootstrap, the way to rebuild a state lost to evictions, refuses it
+	// too.
+	file, _ := testenv.EventsFile(t, 20)
+	for _, args := range [][]string{{"serve", "-http", "127.0.0.1:0"}, {"bootstrap", "-data", file}} {
+		_, stderr, code := testenv.RunCLI(t, env.ServeConfig(200), args[0], args[1:]...)
+		if code != 1 {
+			t.Fatalf("%s on an allkeys-lru Redis exited %d, want 1; stderr:\n%s", args[0], code, stderr)
+		}
+		lines := strings.Split(strings.TrimSpace(stderr), "\n")
+		last := lines[len(lines)-1]
+		for _, want := range []string{srv.Addr, "maxmemory-policy allkeys-lru", "CONFIG SET maxmemory-policy noeviction"} {
+			if !strings.Contains(last, want) {
+				t.Errorf("%s: the refusal does not say %q: %s", args[0], want, last)
+			}
 		}
 	}
 }

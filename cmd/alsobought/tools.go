@@ -325,6 +325,11 @@ func (c *bootstrapCmd) run(ctx context.Context, s *settings, _ []string, stdout,
 	if !empty {
 		return &exitError{code: 1, msg: fmt.Sprintf("bootstrap needs an empty state, but prefix %q already holds one: use another ALSOBOUGHT_REDIS_PREFIX or delete it first", s.prefix)}
 	}
+	// Bootstrap is how a state lost to evictions is rebuilt
+	// (docs/runbook.md): not into a Redis that may evict again.
+	if err := refuseEvicting(ctx, st); err != nil {
+		return err
+	}
 	if err := st.Meta.Ensure(ctx, s.stateSettings()); err != nil {
 		return &exitError{code: 1, msg: err.Error()}
 	}
@@ -352,6 +357,20 @@ func (c *bootstrapCmd) run(ctx context.Context, s *settings, _ []string, stdout,
 	}
 	fmt.Fprintf(stdout, "bootstrapped %d customers and %d lists from %d events in %s\n",
 		res.Customers, res.Lists, len(evs), time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// refuseEvicting refuses a Redis whose maxmemory-policy may evict keys,
+// as serve does at start-up (docs/DESIGN.md section 5); a Redis that does
+// not let its settings be read is not refused.
+func refuseEvicting(ctx context.Context, st *store.Store) error {
+	g, err := redisguard.New(redisguard.Config{}, st.Client(), zerolog.Nop(), nil)
+	if err != nil {
+		return err
+	}
+	if err := g.Start(ctx); err != nil {
+		return &exitError{code: 1, msg: err.Error()}
+	}
 	return nil
 }
 
