@@ -119,17 +119,25 @@ func (g *Guard) Observe(ctx context.Context) {
 			g.retries.Warn().Err(err).Msg("cannot read the Redis settings; will retry")
 		}
 	}
+	// Only Start and this goroutine use g.evictions; the lock is held only
+	// to publish, never across a Redis call, so /readyz never waits on
+	// Redis here.
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.evictions == nil {
+	ev := g.evictions
+	g.mu.Unlock()
+	if ev == nil {
 		ev, err := NewEvictions(cctx, g.rdb)
+		g.mu.Lock()
+		defer g.mu.Unlock()
 		if err := g.evictionsRead(err); err != nil && ctx.Err() == nil {
 			g.retries.Warn().Err(err).Msg("cannot read Redis's eviction counter; will retry")
 		}
 		g.evictions = ev
 		return
 	}
-	n, err := g.evictions.Since(cctx)
+	n, err := ev.Since(cctx)
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	if err := g.evictionsRead(err); err != nil && ctx.Err() == nil {
 		g.retries.Warn().Err(err).Msg("cannot read Redis's eviction counter; will retry")
 	}
