@@ -21,12 +21,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/alsobought/alsobought/consumer"
 	"github.com/alsobought/alsobought/internal/lag"
 	"github.com/alsobought/alsobought/internal/obs"
+	"github.com/alsobought/alsobought/internal/redisguard"
 	"github.com/alsobought/alsobought/internal/rescore"
 	"github.com/alsobought/alsobought/internal/testenv"
 )
@@ -106,6 +108,10 @@ func serviceMetrics(t *testing.T) (own []*dto.MetricFamily, exported map[string]
 		t.Fatal(err)
 	}
 	if _, err := lag.New(lag.Config{}, &lag.Sampler{}, zerolog.Nop(), reg); err != nil {
+		t.Fatal(err)
+	}
+	// A client that never connects: the guard only registers its metrics.
+	if _, err := redisguard.New(redisguard.Config{}, redis.NewClient(&redis.Options{}), zerolog.Nop(), reg); err != nil {
 		t.Fatal(err)
 	}
 	own, err := reg.Gather()

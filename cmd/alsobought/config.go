@@ -189,7 +189,7 @@ func (s *settings) recommend() config.Group {
 
 func (s *settings) lag() config.Group {
 	return config.Group{Name: "Lag status", Settings: []config.Setting{
-		{Flag: "lag-interval", Help: "how often the lag status samples the topic, the group and Redis", Value: config.Duration(&s.lagInterval, 10*time.Second, time.Nanosecond)},
+		{Flag: "lag-interval", Help: "how often the lag status samples the topic, the group and Redis, and serve checks Redis's maxmemory-policy, persistence and evicted keys", Value: config.Duration(&s.lagInterval, 10*time.Second, time.Nanosecond)},
 		{Flag: "lag-samples", Help: "samples in the lag status's evaluation window", Value: config.Int(&s.lagSamples, 10, 2, math.MaxInt)},
 	}}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -19,6 +20,7 @@ import (
 	"github.com/alsobought/alsobought/internal/lag"
 	"github.com/alsobought/alsobought/internal/lifecycle"
 	"github.com/alsobought/alsobought/internal/obs"
+	"github.com/alsobought/alsobought/internal/redisguard"
 	"github.com/alsobought/alsobought/internal/rescore"
 	"github.com/alsobought/alsobought/store"
 )
@@ -55,7 +57,11 @@ func (c *serveCmd) run(ctx context.Context, s *settings, _ []string, stdout, std
 		return &exitError{code: 2, msg: err.Error()}
 	}
 	defer st.Close()
-	if err := connect(ctx, s, st); err != nil {
+	guard, err := redisguard.New(redisguard.Config{Interval: s.lagInterval}, st.Client(), log, reg)
+	if err != nil {
+		return &exitError{code: 2, msg: err.Error()}
+	}
+	if err := connect(ctx, s, st, guard); err != nil {
 		return err
 	}
 	cons, err := consumer.New(s.consumerConfig(c.batchSize, c.batchWait, errs), st.Batches, log, consumer.NewMetrics(reg))
@@ -85,6 +91,9 @@ func (c *serveCmd) run(ctx context.Context, s *settings, _ []string, stdout, std
 		}
 		if err := st.Client().Ping(rctx).Err(); err != nil {
 			return "redis: " + err.Error()
+		}
+		if r := guard.NotReady(); r != "" {
+			return r // keys evicted: the state is wrong until rebuilt
 		}
 		if !c.consume {
 			return ""
@@ -118,7 +127,7 @@ func (c *serveCmd) run(ctx context.Context, s *settings, _ []string, stdout, std
 	// exits 1 with its error.
 	stages := [][]lifecycle.Part{
 		{{Name: "http", Component: srv}},
-		{{Name: "lag monitor", Component: monitor}},
+		{{Name: "lag monitor", Component: monitor}, {Name: "redis guard", Component: guard}},
 		{{Name: "rescore", Component: rs}},
 		nil,
 	}
@@ -138,14 +147,25 @@ func (c *serveCmd) run(ctx context.Context, s *settings, _ []string, stdout, std
 	return nil
 }
 
-// connect checks Redis and Kafka at start-up, creates the topics when they
-// are missing and checks that the state in Redis was built with the same
-// settings. Its errors say what to do.
-func connect(ctx context.Context, s *settings, st *store.Store) error {
+// connect checks Redis and Kafka at start-up, refuses a Redis that may
+// evict keys, creates the topics when they are missing and checks that the
+// state in Redis was built with the same settings. Its errors say what to
+// do.
+func connect(ctx context.Context, s *settings, st *store.Store, guard *redisguard.Guard) error {
 	ctx, cancel := context.WithTimeout(ctx, startupTimeout)
 	defer cancel()
 	if err := st.Ping(ctx); err != nil {
 		return &exitError{code: 1, msg: fmt.Sprintf("cannot reach Redis at %s: %v (is it running? `make up` starts a local one)", s.redisAddrs, err)}
+	}
+	// An evicted counter or watermark is silent corruption (docs/DESIGN.md
+	// section 5, docs/guarantees.md): no setting lets serve run on a Redis
+	// that may evict.
+	if err := guard.Start(ctx); err != nil {
+		var unsafe *redisguard.UnsafeError
+		if errors.As(err, &unsafe) {
+			return &exitError{code: 1, msg: err.Error()}
+		}
+		return &exitError{code: 1, msg: fmt.Sprintf("cannot read the settings of Redis at %s: %v", s.redisAddrs, err)}
 	}
 	if err := st.Meta.Ensure(ctx, s.stateSettings()); err != nil {
 		return &exitError{code: 1, msg: err.Error()}

@@ -21,6 +21,7 @@ import (
 	"github.com/alsobought/alsobought/internal/lab/oracle"
 	"github.com/alsobought/alsobought/internal/lab/replay"
 	"github.com/alsobought/alsobought/internal/lab/verify"
+	"github.com/alsobought/alsobought/internal/redisguard"
 	"github.com/alsobought/alsobought/internal/rescore"
 	"github.com/alsobought/alsobought/scoring"
 	"github.com/alsobought/alsobought/store"
@@ -116,6 +117,21 @@ func (c *replayCmd) run(ctx context.Context, s *settings, _ []string, stdout, st
 		// A bar redraws itself: into a log file it would only pile up lines.
 		cfg.Progress = stderr
 	}
+	var (
+		st        *store.Store
+		evictions *redisguard.Evictions
+	)
+	if c.wait {
+		// Evictions are counted from before the first event is produced:
+		// serve applies them while this produces.
+		if st, err = openStore(ctx, s); err != nil {
+			return err
+		}
+		defer st.Close()
+		if evictions, err = redisguard.NewEvictions(ctx, st.Client()); err != nil {
+			fmt.Fprintf(stderr, "warning: cannot watch Redis evictions during the wait (%v); check INFO stats evicted_keys yourself\n", err)
+		}
+	}
 	start := time.Now()
 	stats, err := replay.Run(ctx, cfg, evs)
 	if err != nil {
@@ -126,12 +142,7 @@ func (c *replayCmd) run(ctx context.Context, s *settings, _ []string, stdout, st
 	if !c.wait {
 		return nil
 	}
-	st, err := openStore(ctx, s)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	if err := waitApplied(ctx, s, st, c.waitTimeout); err != nil {
+	if err := waitApplied(ctx, s, st, c.waitTimeout, evictions); err != nil {
 		return err
 	}
 	took := time.Since(start)
@@ -141,10 +152,19 @@ func (c *replayCmd) run(ctx context.Context, s *settings, _ []string, stdout, st
 }
 
 // waitApplied waits until the state has applied every message on the topic
-// and no list is dirty.
-func waitApplied(ctx context.Context, s *settings, st *store.Store, timeout time.Duration) error {
-	_, err := replay.Wait{Brokers: s.brokerList(), Topic: s.topic, Timeout: timeout, Poll: 100 * time.Millisecond}.Run(ctx, replay.StateOf(st))
-	if err != nil && ctx.Err() == nil {
+// and no list is dirty. It fails as soon as Redis has evicted keys since
+// evictions' baseline (nil: not watched): the state has lost data and
+// catching up cannot make it right.
+func waitApplied(ctx context.Context, s *settings, st *store.Store, timeout time.Duration, evictions *redisguard.Evictions) error {
+	w := replay.Wait{Brokers: s.brokerList(), Topic: s.topic, Timeout: timeout, Poll: 100 * time.Millisecond}
+	if evictions != nil {
+		w.Guard = evictions.Error
+	}
+	_, err := w.Run(ctx, replay.StateOf(st))
+	switch {
+	case errors.Is(err, redisguard.ErrEvicted):
+		return &exitError{code: 1, msg: err.Error()}
+	case err != nil && ctx.Err() == nil:
 		return fmt.Errorf("%w: is `alsobought serve` running?", err)
 	}
 	return err
@@ -305,6 +325,11 @@ func (c *bootstrapCmd) run(ctx context.Context, s *settings, _ []string, stdout,
 	if !empty {
 		return &exitError{code: 1, msg: fmt.Sprintf("bootstrap needs an empty state, but prefix %q already holds one: use another ALSOBOUGHT_REDIS_PREFIX or delete it first", s.prefix)}
 	}
+	// Bootstrap is how a state lost to evictions is rebuilt
+	// (docs/runbook.md): not into a Redis that may evict again.
+	if err := refuseEvicting(ctx, st); err != nil {
+		return err
+	}
 	if err := st.Meta.Ensure(ctx, s.stateSettings()); err != nil {
 		return &exitError{code: 1, msg: err.Error()}
 	}
@@ -332,6 +357,20 @@ func (c *bootstrapCmd) run(ctx context.Context, s *settings, _ []string, stdout,
 	}
 	fmt.Fprintf(stdout, "bootstrapped %d customers and %d lists from %d events in %s\n",
 		res.Customers, res.Lists, len(evs), time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// refuseEvicting refuses a Redis whose maxmemory-policy may evict keys,
+// as serve does at start-up (docs/DESIGN.md section 5); a Redis that does
+// not let its settings be read is not refused.
+func refuseEvicting(ctx context.Context, st *store.Store) error {
+	g, err := redisguard.New(redisguard.Config{}, st.Client(), zerolog.Nop(), nil)
+	if err != nil {
+		return err
+	}
+	if err := g.Start(ctx); err != nil {
+		return &exitError{code: 1, msg: err.Error()}
+	}
 	return nil
 }
 

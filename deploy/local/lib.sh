@@ -159,8 +159,10 @@ wait_redis_at() {
   local port="$1" dir="$2" deadline=$((SECONDS + REDIS_TIMEOUT))
   while ((SECONDS < deadline)); do
     redis_up_at "$port" "$dir" && return 0
-    # Daemonized: the pid file appears shortly after the parent exits.
-    if [[ -f "$dir/redis.pid" ]] && ! redis_alive_at "$dir"; then
+    # Daemonized: the pid file appears shortly after the parent exits, and
+    # is empty for a moment while the server writes it (fopen, then
+    # fprintf): only a pid that names no live server means it exited.
+    if [[ -n "$(redis_pid_at "$dir")" ]] && ! redis_alive_at "$dir"; then
       die_with_log "$dir/redis.log" "redis-server on $HOST:$port exited during start-up"
     fi
     sleep 0.1

@@ -75,8 +75,11 @@ start_redis() {
     log "redis already up: pid $(redis_pid), $REDIS_ADDR"
     return 0
   fi
+  # noeviction is Redis's default, stated so that no packaged redis.conf or
+  # later default can make it evict: an evicted key is lost state, and
+  # serve refuses an evicting policy (docs/guarantees.md).
   start_redis_at "$REDIS_PORT" "$REDIS_DIR" down.sh ALSOBOUGHT_LOCAL_REDIS_PORT \
-    --appendonly yes --appendfsync everysec --save ""
+    --appendonly yes --appendfsync everysec --save "" --maxmemory-policy noeviction
   log "redis up: pid $(redis_pid), $REDIS_ADDR, log $REDIS_LOG"
 }
 

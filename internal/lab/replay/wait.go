@@ -41,6 +41,11 @@ type Wait struct {
 	// Alive, when set, is asked at every poll; its error ends the wait
 	// (the serve process that consumes has exited).
 	Alive func() error
+	// Guard, when set, is asked at every poll and once more before the
+	// wait reports success; its error fails the wait (`replay --wait`
+	// gives it the keys Redis evicted since the replay started: a state
+	// that lost keys has not caught up, whatever its progress says).
+	Guard func(ctx context.Context) error
 }
 
 // CaughtUp is when the state had applied every event on the topic, and when,
@@ -82,11 +87,11 @@ func (w Wait) Run(ctx context.Context, st Progress) (CaughtUp, error) {
 					at.Applied = now
 				}
 				if w.AppliedOnly {
-					return at, nil
+					return at, w.guard(ctx)
 				}
 				if dirty, _, err = st.Backlog(ctx); err == nil && dirty == 0 {
 					at.Rescored = now
-					return at, nil
+					return at, w.guard(ctx)
 				}
 			}
 		}
@@ -94,6 +99,9 @@ func (w Wait) Run(ctx context.Context, st Progress) (CaughtUp, error) {
 			if aerr := w.Alive(); aerr != nil {
 				return at, aerr
 			}
+		}
+		if gerr := w.guard(ctx); gerr != nil {
+			return at, gerr
 		}
 		if time.Now().After(deadline) {
 			return at, fmt.Errorf("not caught up with %s after %s (applied lag %s, dirty lists %s, last error %v)",
@@ -105,6 +113,13 @@ func (w Wait) Run(ctx context.Context, st Progress) (CaughtUp, error) {
 		case <-time.After(poll):
 		}
 	}
+}
+
+func (w Wait) guard(ctx context.Context) error {
+	if w.Guard == nil {
+		return nil
+	}
+	return w.Guard(ctx)
 }
 
 // appliedLag is the messages of the topic the state has not applied.

@@ -79,6 +79,21 @@ func TestWaitForThePipelineToCatchUp(t *testing.T) {
 	if at, err := w.Run(ctx, &fakeState{progress: caughtUp}); err != nil || at.Applied.IsZero() || at.Rescored.Before(at.Applied) {
 		t.Errorf("caught up: %+v, %v", at, err)
 	}
+	// A caught-up state whose guard objects (Redis evicted keys) is no
+	// success, whether the guard objects at the last moment or before.
+	evicted := errors.New("redis evicted keys")
+	guarded := w
+	guarded.Guard = func(context.Context) error { return evicted }
+	if _, err := guarded.Run(ctx, &fakeState{progress: caughtUp}); !errors.Is(err, evicted) {
+		t.Errorf("caught up but the guard objects: got %v, want its error", err)
+	}
+	if _, err := guarded.Run(ctx, behind); !errors.Is(err, evicted) {
+		t.Errorf("behind and the guard objects: got %v, want its error, not the timeout", err)
+	}
+	guarded.AppliedOnly = true
+	if _, err := guarded.Run(ctx, dirty); !errors.Is(err, evicted) {
+		t.Errorf("applied only, the guard objects: got %v, want its error", err)
+	}
 	gone := errors.New("serve exited")
 	w.Alive = func() error { return gone }
 	if _, err := w.Run(ctx, behind); !errors.Is(err, gone) {
