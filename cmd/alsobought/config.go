@@ -154,33 +154,41 @@ func (s *settings) http() config.Group {
 			Value: config.Int(&s.httpLimits.MaxHeaderBytes, httpapi.DefaultMaxHeaderBytes, 4096, 16<<20)},
 		{Flag: "api-token", Help: "bearer token that GET /v1/customers/{id}/recommendations requires (empty: none); prefer -api-token-file, which no process listing shows",
 			Value: config.String(&s.apiToken, "")},
-		{Flag: "api-token-file", Help: "file holding the bearer token (a mounted Secret); surrounding white space is ignored",
+		{Flag: "api-token-file", Help: "file of the bearer tokens (a mounted Secret), one a line, any one accepted (two while one is rotated); white space around each is ignored",
 			Value: config.String(&s.apiTokenFile, ""),
 			Check: func() error {
 				if s.apiTokenFile != "" && s.apiToken != "" {
 					return errors.New("give the token once: -api-token or -api-token-file")
 				}
-				_, err := s.token()
+				_, err := s.tokens()
 				return err
 			}},
 	}}
 }
 
-// token is the API's bearer token: -api-token, or the content of
-// -api-token-file; "" for none.
-func (s *settings) token() (string, error) {
+// tokens are the API's bearer tokens: -api-token, or the lines of
+// -api-token-file; none without either.
+func (s *settings) tokens() ([]string, error) {
 	if s.apiTokenFile == "" {
-		return s.apiToken, nil
+		if s.apiToken == "" {
+			return nil, nil
+		}
+		return []string{s.apiToken}, nil
 	}
 	b, err := os.ReadFile(s.apiTokenFile)
 	if err != nil {
-		return "", fmt.Errorf("read the token: %w", err)
+		return nil, fmt.Errorf("read the tokens: %w", err)
 	}
-	t := strings.TrimSpace(string(b))
-	if t == "" {
-		return "", errors.New("the file holds no token")
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if t := strings.TrimSpace(line); t != "" {
+			out = append(out, t)
+		}
 	}
-	return t, nil
+	if len(out) == 0 {
+		return nil, errors.New("the file holds no token")
+	}
+	return out, nil
 }
 
 // httpServers are the HTTP servers' settings: the API's, and the

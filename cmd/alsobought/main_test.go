@@ -47,7 +47,7 @@ func TestConfigurationErrorsSayWhatToFix(t *testing.T) {
 		{"eval plot format", nil, []string{"eval", "-data", "x", "-plot", "chart.pdf"}, ".svg or .png"},
 		{"eval without data", nil, []string{"eval"}, "-data is required"},
 		{"operators' port on the API's", nil, []string{"serve", "-http", "127.0.0.1:8080", "-ops-http", "127.0.0.1:8080"}, `-ops-http "127.0.0.1:8080": the operators' port must differ from -http`},
-		{"token file missing", nil, []string{"serve", "-api-token-file", "/nonexistent/token"}, `-api-token-file "/nonexistent/token": read the token`},
+		{"token file missing", nil, []string{"serve", "-api-token-file", "/nonexistent/token"}, `-api-token-file "/nonexistent/token": read the tokens`},
 		{"token file empty", nil, []string{"serve", "-api-token-file", os.DevNull}, "the file holds no token"},
 		{"token twice", map[string]string{"ALSOBOUGHT_API_TOKEN": "t0p-secret"}, []string{"serve", "-api-token-file", os.DevNull}, "give the token once"},
 		{"read timeout zero", nil, []string{"serve", "-http-read-timeout", "0"}, `-http-read-timeout "0": want a duration`},

@@ -92,11 +92,11 @@ func (c *serveCmd) run(ctx context.Context, s *settings, _ []string, stdout, std
 		}
 		return cons.NotReady()
 	}
-	token, err := s.token() // checked as the settings were read; the file may have gone since
+	tokens, err := s.tokens() // checked as the settings were read; the file may have gone since
 	if err != nil {
 		return &exitError{code: 2, msg: fmt.Sprintf("-api-token-file %s: %v", s.apiTokenFile, err)}
 	}
-	opts := httpapi.Options{KeepOwned: s.keepOwned, Status: monitor.Report, Rescorer: rs, Token: token, Errors: errs}
+	opts := httpapi.Options{KeepOwned: s.keepOwned, Status: monitor.Report, Rescorer: rs, Tokens: tokens, Errors: errs}
 	if c.consume {
 		opts.Consumer = cons
 	}
@@ -107,7 +107,7 @@ func (c *serveCmd) run(ctx context.Context, s *settings, _ []string, stdout, std
 	if err != nil {
 		return &exitError{code: 1, msg: err.Error()}
 	}
-	ev := log.Info().Str("http", servers[0].Addr()).Bool("api_token", token != "")
+	ev := log.Info().Str("http", servers[0].Addr()).Int("api_tokens", len(tokens))
 	if len(servers) > 1 {
 		ev = ev.Str("ops_http", servers[1].Addr())
 	}

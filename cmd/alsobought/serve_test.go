@@ -112,7 +112,8 @@ func TestServeSplitsTheOperatorsPort(t *testing.T) {
 	ops := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	const token = "s3cret-token-of-the-serve-test"
 	tokenFile := filepath.Join(t.TempDir(), "token")
-	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
+	// Two tokens, as while one is rotated: either is accepted.
+	if err := os.WriteFile(tokenFile, []byte(token+"\n  other-token-being-rotated \n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	var log lockedBuffer
@@ -172,6 +173,7 @@ func TestServeSplitsTheOperatorsPort(t *testing.T) {
 		{"the customer endpoint without the token", "GET", api, "/v1/customers/c1/recommendations", "", 401},
 		{"the customer endpoint with another token", "GET", api, "/v1/customers/c1/recommendations", "Bearer guess", 401},
 		{"the customer endpoint with the token", "GET", api, "/v1/customers/c1/recommendations", "Bearer " + token, 200},
+		{"the customer endpoint with the other token", "GET", api, "/v1/customers/c1/recommendations", "Bearer other-token-being-rotated", 200},
 		{"the context endpoint needs none", "GET", api, "/v1/recommendations?viewed=tv", "", 200},
 	} {
 		if resp := get(tc.method, tc.addr, tc.path, tc.auth); resp.StatusCode != tc.status {
@@ -182,7 +184,7 @@ func TestServeSplitsTheOperatorsPort(t *testing.T) {
 			t.Errorf("%s: Allow %q", tc.name, resp.Header.Get("Allow"))
 		}
 	}
-	if !strings.Contains(log.String(), `"ops_http":"`+ops+`"`) || !strings.Contains(log.String(), `"api_token":true`) {
+	if !strings.Contains(log.String(), `"ops_http":"`+ops+`"`) || !strings.Contains(log.String(), `"api_tokens":2`) {
 		t.Errorf("the start-up line names neither the operators' port nor that a token is set:\n%s", log.String())
 	}
 }

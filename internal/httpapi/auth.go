@@ -18,7 +18,7 @@ const wrongToken = "wrong API token"
 // answers only requests that carry it (docs/http-api.md,
 // "Authentication").
 func (s *server) personal(h http.HandlerFunc) http.HandlerFunc {
-	if s.tokenSum == nil {
+	if len(s.tokenSums) == 0 {
 		return h
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -31,12 +31,13 @@ func (s *server) personal(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// authorized reports whether r carries the token, and if not, why. The
-// token is compared through its SHA-256, in constant time: neither the
-// time of an answer nor its message tells how much of a guess was right,
-// nor the token's length. No message and no log line holds a token.
+// authorized reports whether r carries a token, and if not, why. The
+// token is compared through its SHA-256, in constant time, with every
+// token: neither the time of an answer nor its message tells how much of a
+// guess was right, nor a token's length, nor which token matched. No
+// message and no log line holds a token.
 func (s *server) authorized(r *http.Request) (why string, ok bool) {
-	if s.tokenSum == nil {
+	if len(s.tokenSums) == 0 {
 		return "", true
 	}
 	h := r.Header.Get("Authorization")
@@ -48,7 +49,11 @@ func (s *server) authorized(r *http.Request) (why string, ok bool) {
 		return "the Authorization header is not Bearer <token>", false
 	}
 	sum := sha256.Sum256([]byte(strings.TrimSpace(token)))
-	if subtle.ConstantTimeCompare(sum[:], s.tokenSum[:]) != 1 {
+	match := 0
+	for _, want := range s.tokenSums {
+		match |= subtle.ConstantTimeCompare(sum[:], want[:])
+	}
+	if match != 1 {
 		return wrongToken, false
 	}
 	return "", true

@@ -58,11 +58,12 @@ type Options struct {
 	// runs none (a serve that does not consume), and the page says so.
 	Consumer ConsumerStats
 	Rescorer RescoreStats
-	// Token, when not empty, is the bearer token that the endpoints naming
-	// a customer require (docs/http-api.md, "Authentication"): GET
+	// Tokens, when not empty, are the bearer tokens that the endpoints
+	// naming a customer accept, any one of them (several while one is
+	// rotated; docs/http-api.md, "Authentication"): GET
 	// /v1/customers/{id}/recommendations, and the status page's customer
 	// lookup when the status page shares the API's port.
-	Token string
+	Tokens []string
 	// Routes chooses the endpoints served; the zero value serves them all.
 	Routes Routes
 	// Errors counts the failed Redis reads, every one: the log shows a few
@@ -99,9 +100,8 @@ func New(st Store, opts Options, ready ReadinessCheck, gatherer prometheus.Gathe
 		// A Redis outage fails every request: rate-limited as the
 		// consumer's retries are (docs/DESIGN.md section 6, "Logs").
 		log: obs.Repeats(log), errLog: log}
-	if opts.Token != "" {
-		sum := sha256.Sum256([]byte(opts.Token))
-		s.tokenSum = &sum
+	for _, t := range opts.Tokens {
+		s.tokenSums = append(s.tokenSums, sha256.Sum256([]byte(t)))
 	}
 	api, ops := opts.Routes != OpsRoutes, opts.Routes != APIRoutes
 	mux := http.NewServeMux()
@@ -180,8 +180,8 @@ type server struct {
 	// log is rate-limited (obs.Repeats): for what a Redis outage repeats
 	// on every request. errLog is not: for what should never happen.
 	log, errLog zerolog.Logger
-	tokenSum    *[sha256.Size]byte // of opts.Token; nil: no authentication
-	rates       rateWindow         // the status page's throughput
+	tokenSums   [][sha256.Size]byte // of opts.Tokens; none: no authentication
+	rates       rateWindow          // the status page's throughput
 }
 
 func (s *server) readyz(w http.ResponseWriter, r *http.Request) {

@@ -230,8 +230,10 @@ func TestOpenAPI(t *testing.T) {
 	// customer lookup on the API's port, need it; on the operators' own
 	// port the lookup does not.
 	const token = "t0ken-of-the-test"
-	guarded := httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{Token: token}, ready, reg, zerolog.Nop())
-	guardedOps := httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{Token: token, Routes: httpapi.OpsRoutes}, ready, reg, zerolog.Nop())
+	guarded := httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{Tokens: []string{token}}, ready, reg, zerolog.Nop())
+	guardedOps := httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{Tokens: []string{token}, Routes: httpapi.OpsRoutes}, ready, reg, zerolog.Nop())
+	// Two tokens while one is rotated: either is accepted.
+	rotating := httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{Tokens: []string{"old-token", token}}, ready, reg, zerolog.Nop())
 	bearer := func(v string) http.Header { return http.Header{"Authorization": {v}} }
 
 	many := strings.TrimSuffix(strings.Repeat("x,", httpapi.MaxContextItems+1), ",")
@@ -289,6 +291,9 @@ func TestOpenAPI(t *testing.T) {
 		{name: "customer with a wrong token", h: guarded, path: "/v1/customers/me/recommendations", header: bearer("Bearer " + token + "x"), status: 401, check: contains(`"error":"wrong API token"`)},
 		{name: "customer with basic credentials", h: guarded, path: "/v1/customers/me/recommendations", header: bearer("Basic " + token), status: 401},
 		{name: "customer with the token", h: guarded, path: "/v1/customers/me/recommendations?k=2", header: bearer("Bearer " + token), status: 200, check: contains(`"customer":"me","known":true`)},
+		{name: "customer with the old of two tokens", h: rotating, path: "/v1/customers/me/recommendations", header: bearer("Bearer old-token"), status: 200},
+		{name: "customer with the new of two tokens", h: rotating, path: "/v1/customers/me/recommendations", header: bearer("Bearer " + token), status: 200},
+		{name: "customer with neither of two tokens", h: rotating, path: "/v1/customers/me/recommendations", header: bearer("Bearer old-tokenx"), status: 401},
 		{name: "customer with the token, scheme in lower case", h: guarded, path: "/v1/customers/me/recommendations?k=2", header: bearer("bearer " + token), status: 200},
 		{name: "status page customer lookup without the token", h: guarded, path: "/status?customer=me", status: 401, check: contains("needs the API token")},
 		{name: "status page customer lookup with the token", h: guarded, path: "/status?customer=me", header: bearer("Bearer " + token), status: 200, check: contains(`data-customer="me" data-known="true"`, `data-reason="bought"`)},
