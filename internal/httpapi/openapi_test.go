@@ -36,8 +36,8 @@ import (
 // it so that the router, which matches servers too, finds their operation.
 const specServer = "http://127.0.0.1:8080"
 
-// servedRoutes are the patterns httpapi.New registers, besides its
-// catch-all "/". TestOpenAPI checks that the package registers exactly
+// servedRoutes are the patterns httpapi.New registers (with AllRoutes;
+// the other Routes serve parts of them). TestOpenAPI checks that the package registers exactly
 // these and that docs/openapi.yaml describes every one of them.
 var servedRoutes = []string{
 	"GET /healthz",
@@ -127,7 +127,7 @@ func missingFromSpec(doc *openapi3.T, routes []string) []string {
 }
 
 // registeredRoutes returns the patterns that the package's non-test files
-// pass to Handle and HandleFunc, without the catch-all "/".
+// pass to Handle and HandleFunc (a catch-all "/" left out: it is no route).
 func registeredRoutes(t *testing.T) []string {
 	t.Helper()
 	files, err := filepath.Glob("*.go")
