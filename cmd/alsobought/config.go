@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -36,6 +37,10 @@ type settings struct {
 	redisWait    int
 	prefix       string
 	httpAddr     string
+	opsHTTPAddr  string
+	httpLimits   httpapi.ServerConfig // timeouts and header size; Addr unused
+	apiToken     string
+	apiTokenFile string
 	topic        string
 	dlqTopic     string
 	feedTopic    string
@@ -129,9 +134,69 @@ func (s *settings) redis() config.Group {
 
 func (s *settings) http() config.Group {
 	return config.Group{Name: "HTTP", Settings: []config.Setting{
-		{Flag: "http", Env: "ALSOBOUGHT_HTTP_ADDR", Help: "HTTP listen address (API, /healthz, /readyz, /metrics)",
+		{Flag: "http", Env: "ALSOBOUGHT_HTTP_ADDR", Help: "HTTP listen address: the API, /healthz and /readyz, and without -ops-http also /metrics, /v1/status and /status",
 			Value: config.String(&s.httpAddr, httpapi.DefaultAddr)},
+		{Flag: "ops-http", Help: "listen address of the operators' port: /metrics, /v1/status, /status, /healthz and /readyz, which then leave the -http port (empty: everything on -http)",
+			Value: config.String(&s.opsHTTPAddr, ""),
+			Check: func() error {
+				if s.opsHTTPAddr != "" && s.opsHTTPAddr == s.httpAddr {
+					return errors.New("the operators' port must differ from -http")
+				}
+				return nil
+			}},
+		{Flag: "http-read-timeout", Help: "longest time to read a request, body included",
+			Value: config.Duration(&s.httpLimits.ReadTimeout, httpapi.DefaultReadTimeout, time.Millisecond)},
+		{Flag: "http-write-timeout", Help: "longest time from the end of a request's headers to the end of its response",
+			Value: config.Duration(&s.httpLimits.WriteTimeout, httpapi.DefaultWriteTimeout, time.Millisecond)},
+		{Flag: "http-idle-timeout", Help: "an idle keep-alive connection is closed after this long (keep it above your load balancer's idle timeout)",
+			Value: config.Duration(&s.httpLimits.IdleTimeout, httpapi.DefaultIdleTimeout, time.Millisecond)},
+		{Flag: "http-max-header-bytes", Help: "largest request line and headers; larger requests are answered 431",
+			Value: config.Int(&s.httpLimits.MaxHeaderBytes, httpapi.DefaultMaxHeaderBytes, 4096, 16<<20)},
+		{Flag: "api-token", Help: "bearer token that GET /v1/customers/{id}/recommendations requires (empty: none); prefer -api-token-file, which no process listing shows",
+			Value: config.String(&s.apiToken, "")},
+		{Flag: "api-token-file", Help: "file of the bearer tokens (a mounted Secret), one a line, any one accepted (two while one is rotated); white space around each is ignored",
+			Value: config.String(&s.apiTokenFile, ""),
+			Check: func() error {
+				if s.apiTokenFile != "" && s.apiToken != "" {
+					return errors.New("give the token once: -api-token or -api-token-file")
+				}
+				_, err := s.tokens()
+				return err
+			}},
 	}}
+}
+
+// tokens are the API's bearer tokens: -api-token, or the lines of
+// -api-token-file; none without either.
+func (s *settings) tokens() ([]string, error) {
+	if s.apiTokenFile == "" {
+		if s.apiToken == "" {
+			return nil, nil
+		}
+		return []string{s.apiToken}, nil
+	}
+	b, err := os.ReadFile(s.apiTokenFile)
+	if err != nil {
+		return nil, fmt.Errorf("read the tokens: %w", err)
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if t := strings.TrimSpace(line); t != "" {
+			out = append(out, t)
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("the file holds no token")
+	}
+	return out, nil
+}
+
+// httpServers are the HTTP servers' settings: the API's, and the
+// operators' (Addr "" when they share the API's port).
+func (s *settings) httpServers() (api, ops httpapi.ServerConfig) {
+	api, ops = s.httpLimits, s.httpLimits
+	api.Addr, ops.Addr = s.httpAddr, s.opsHTTPAddr
+	return api, ops
 }
 
 // histories and lists shape the state: state built under other values

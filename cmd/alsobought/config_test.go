@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -202,6 +203,10 @@ func TestHelpListsTheSettingsTheCommandReads(t *testing.T) {
 // and the tests): each must keep setting its setting, the four older than
 // the ALSOBOUGHT_<FLAG> rule included.
 func TestEnvironmentVariablesInUseStillSetTheirSettings(t *testing.T) {
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte("t"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	vars := []struct {
 		env, value string
 		got        func(*settings) any
@@ -212,6 +217,8 @@ func TestEnvironmentVariablesInUseStillSetTheirSettings(t *testing.T) {
 		{"ALSOBOUGHT_REDIS_WAIT_REPLICAS", "2", func(s *settings) any { return fmt.Sprint(s.redisWait) }},
 		{"ALSOBOUGHT_REDIS_PREFIX", "p1", func(s *settings) any { return s.prefix }},
 		{"ALSOBOUGHT_HTTP_ADDR", "0.0.0.0:9999", func(s *settings) any { return s.httpAddr }},
+		{"ALSOBOUGHT_OPS_HTTP", "0.0.0.0:9090", func(s *settings) any { return s.opsHTTPAddr }},
+		{"ALSOBOUGHT_API_TOKEN_FILE", tokenFile, func(s *settings) any { return s.apiTokenFile }},
 		{"ALSOBOUGHT_TOPIC", "t1", func(s *settings) any { return s.topic }},
 		{"ALSOBOUGHT_DLQ_TOPIC", "t1.dead", func(s *settings) any { return s.dlqTopic }},
 		{"ALSOBOUGHT_FEED_TOPIC", "t1.feed", func(s *settings) any { return s.feedTopic }},

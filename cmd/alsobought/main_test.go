@@ -46,6 +46,12 @@ func TestConfigurationErrorsSayWhatToFix(t *testing.T) {
 		{"eval windows", nil, []string{"eval", "-data", "x", "-windows", "0"}, "-windows"},
 		{"eval plot format", nil, []string{"eval", "-data", "x", "-plot", "chart.pdf"}, ".svg or .png"},
 		{"eval without data", nil, []string{"eval"}, "-data is required"},
+		{"operators' port on the API's", nil, []string{"serve", "-http", "127.0.0.1:8080", "-ops-http", "127.0.0.1:8080"}, `-ops-http "127.0.0.1:8080": the operators' port must differ from -http`},
+		{"token file missing", nil, []string{"serve", "-api-token-file", "/nonexistent/token"}, `-api-token-file "/nonexistent/token": read the tokens`},
+		{"token file empty", nil, []string{"serve", "-api-token-file", os.DevNull}, "the file holds no token"},
+		{"token twice", map[string]string{"ALSOBOUGHT_API_TOKEN": "t0p-secret"}, []string{"serve", "-api-token-file", os.DevNull}, "give the token once"},
+		{"read timeout zero", nil, []string{"serve", "-http-read-timeout", "0"}, `-http-read-timeout "0": want a duration`},
+		{"header limit too small", map[string]string{"ALSOBOUGHT_HTTP_MAX_HEADER_BYTES": "100"}, []string{"serve"}, `ALSOBOUGHT_HTTP_MAX_HEADER_BYTES="100"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -60,6 +66,9 @@ func TestConfigurationErrorsSayWhatToFix(t *testing.T) {
 			}
 			if !strings.Contains(ee.msg, tc.want) {
 				t.Fatalf("message %q does not contain %q", ee.msg, tc.want)
+			}
+			if strings.Contains(ee.msg, "t0p-secret") {
+				t.Fatalf("message %q shows the token", ee.msg)
 			}
 		})
 	}

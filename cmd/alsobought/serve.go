@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -100,17 +101,26 @@ func (c *serveCmd) run(ctx context.Context, s *settings, _ []string, stdout, std
 		}
 		return cons.NotReady()
 	}
-	opts := httpapi.Options{KeepOwned: s.keepOwned, Status: monitor.Report, Rescorer: rs}
+	tokens, err := s.tokens() // checked as the settings were read; the file may have gone since
+	if err != nil {
+		return &exitError{code: 2, msg: fmt.Sprintf("-api-token-file %s: %v", s.apiTokenFile, err)}
+	}
+	opts := httpapi.Options{KeepOwned: s.keepOwned, Status: monitor.Report, Rescorer: rs, Tokens: tokens, Errors: errs}
 	if c.consume {
 		opts.Consumer = cons
 	}
-	handler := httpapi.New(httpapi.StoreOf(st), opts, ready, reg, log)
-	srv, err := httpapi.NewServer(httpapi.ServerConfig{Addr: s.httpAddr}, handler)
+	apiCfg, opsCfg := s.httpServers()
+	servers, err := httpServers(apiCfg, opsCfg, opts, func(o httpapi.Options) http.Handler {
+		return httpapi.New(httpapi.StoreOf(st), o, ready, reg, log)
+	})
 	if err != nil {
-		return &exitError{code: 1, msg: fmt.Sprintf("%v (set ALSOBOUGHT_HTTP_ADDR or -http to a free address)", err)}
+		return &exitError{code: 1, msg: err.Error()}
 	}
-	log.Info().Str("http", srv.Addr()).Str("topic", s.topic).Str("group", s.group).
-		Str("redis", s.redisAddrs).Str("prefix", s.prefix).Msg("alsobought serving")
+	ev := log.Info().Str("http", servers[0].Addr()).Int("api_tokens", len(tokens))
+	if len(servers) > 1 {
+		ev = ev.Str("ops_http", servers[1].Addr())
+	}
+	ev.Str("topic", s.topic).Str("group", s.group).Str("redis", s.redisAddrs).Str("prefix", s.prefix).Msg("alsobought serving")
 
 	// The components start together and stop in reverse order of these
 	// stages, each stage once the later ones have returned:
@@ -119,17 +129,21 @@ func (c *serveCmd) run(ctx context.Context, s *settings, _ []string, stdout, std
 	//     fenced) and leaves the group, so its partitions move at once;
 	//  2. the re-scorer finishes its round, which may still publish;
 	//  3. then the feed publisher, which that round publishes through, and
-	//     the lag monitor;
-	//  4. the HTTP server last, so /readyz (which says "shutting down") and
+	//     the lag monitor and the Redis guard;
+	//  4. the HTTP servers last (the API's and the operators' port, when
+	//     -ops-http splits them), so /readyz (which says "shutting down") and
 	//     /metrics answer during the whole drain; it then waits for the
 	//     requests in flight.
 	// A component that fails stops the others the same way, and serve
 	// exits 1 with its error.
 	stages := [][]lifecycle.Part{
-		{{Name: "http", Component: srv}},
+		{{Name: "http", Component: servers[0]}},
 		{{Name: "lag monitor", Component: monitor}, {Name: "redis guard", Component: guard}},
 		{{Name: "rescore", Component: rs}},
 		nil,
+	}
+	if len(servers) > 1 {
+		stages[0] = append(stages[0], lifecycle.Part{Name: "ops http", Component: servers[1]})
 	}
 	if pub != nil {
 		stages[1] = append(stages[1], lifecycle.Part{Name: "feed", Component: pub})
@@ -145,6 +159,32 @@ func (c *serveCmd) run(ctx context.Context, s *settings, _ []string, stdout, std
 	}
 	log.Info().Msg("stopped")
 	return nil
+}
+
+// httpServers listens on the API's address and, when opsCfg has one, on
+// the operators' (docs/http-api.md, "Ports"): one server of every endpoint,
+// or the API's server first and the operators' second. handler builds a
+// port's handler from opts with the port's Routes.
+func httpServers(apiCfg, opsCfg httpapi.ServerConfig, opts httpapi.Options, handler func(httpapi.Options) http.Handler) ([]*httpapi.Server, error) {
+	if opsCfg.Addr == "" {
+		srv, err := httpapi.NewServer(apiCfg, handler(opts))
+		if err != nil {
+			return nil, fmt.Errorf("%w (set ALSOBOUGHT_HTTP_ADDR or -http to a free address)", err)
+		}
+		return []*httpapi.Server{srv}, nil
+	}
+	apiOpts, opsOpts := opts, opts
+	apiOpts.Routes, opsOpts.Routes = httpapi.APIRoutes, httpapi.OpsRoutes
+	api, err := httpapi.NewServer(apiCfg, handler(apiOpts))
+	if err != nil {
+		return nil, fmt.Errorf("%w (set ALSOBOUGHT_HTTP_ADDR or -http to a free address)", err)
+	}
+	ops, err := httpapi.NewServer(opsCfg, handler(opsOpts))
+	if err != nil {
+		_ = api.Close()
+		return nil, fmt.Errorf("%w (set ALSOBOUGHT_OPS_HTTP or -ops-http to a free address)", err)
+	}
+	return []*httpapi.Server{api, ops}, nil
 }
 
 // connect checks Redis and Kafka at start-up, refuses a Redis that may

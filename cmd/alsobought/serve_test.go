@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -98,4 +100,91 @@ func ready(addr string) bool {
 	}
 	resp.Body.Close()
 	return resp.StatusCode == http.StatusOK
+}
+
+// TestServeSplitsTheOperatorsPort: with -ops-http, /metrics and the status
+// endpoints leave the API's port for the operators'; with a token file, the
+// customer endpoint answers only requests carrying the token, which serve
+// never logs.
+func TestServeSplitsTheOperatorsPort(t *testing.T) {
+	env := testenv.New(t, 1)
+	api := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	ops := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	const token = "s3cret-token-of-the-serve-test"
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	// Two tokens, as while one is rotated: either is accepted.
+	if err := os.WriteFile(tokenFile, []byte(token+"\n  other-token-being-rotated \n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var log lockedBuffer
+	ctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() {
+		served <- run(ctx, []string{"serve", "-topic", env.Topic, "-group", env.Group, "-prefix", env.Prefix, "-consume=false",
+			"-http", api, "-ops-http", ops, "-api-token-file", tokenFile, "-log-level", "debug"}, &bytes.Buffer{}, &log)
+	}()
+	defer func() {
+		stop()
+		if err := <-served; err != nil {
+			t.Errorf("serve: %v\n%s", err, log.String())
+		}
+		if strings.Contains(log.String(), token) {
+			t.Errorf("the log holds the token:\n%s", log.String())
+		}
+	}()
+	deadline := time.Now().Add(time.Minute)
+	for !ready(ops) {
+		select {
+		case err := <-served:
+			t.Fatalf("serve returned before it was ready: %v\n%s", err, log.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve not ready after a minute:\n%s", log.String())
+		}
+	}
+	get := func(method, addr, path, auth string) *http.Response {
+		t.Helper()
+		req, err := http.NewRequest(method, "http://"+addr+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	for _, tc := range []struct {
+		name, method, addr, path, auth string
+		status                         int
+	}{
+		{"metrics are not on the API's port", "GET", api, "/metrics", "", 404},
+		{"metrics are on the operators' port", "GET", ops, "/metrics", "", 200},
+		{"the status page is on the operators' port", "GET", ops, "/status", "", 200},
+		{"the status page is not on the API's port", "GET", api, "/status", "", 404},
+		{"the API is not on the operators' port", "GET", ops, "/v1/popular", "", 404},
+		{"readiness on the API's port", "GET", api, "/readyz", "", 200},
+		{"a wrong method", "POST", api, "/v1/popular", "", 405},
+		{"the customer endpoint without the token", "GET", api, "/v1/customers/c1/recommendations", "", 401},
+		{"the customer endpoint with another token", "GET", api, "/v1/customers/c1/recommendations", "Bearer guess", 401},
+		{"the customer endpoint with the token", "GET", api, "/v1/customers/c1/recommendations", "Bearer " + token, 200},
+		{"the customer endpoint with the other token", "GET", api, "/v1/customers/c1/recommendations", "Bearer other-token-being-rotated", 200},
+		{"the context endpoint needs none", "GET", api, "/v1/recommendations?viewed=tv", "", 200},
+	} {
+		if resp := get(tc.method, tc.addr, tc.path, tc.auth); resp.StatusCode != tc.status {
+			t.Errorf("%s: %s %s: status %d, want %d", tc.name, tc.method, tc.path, resp.StatusCode, tc.status)
+		} else if tc.status == 401 && resp.Header.Get("WWW-Authenticate") == "" {
+			t.Errorf("%s: a 401 without WWW-Authenticate", tc.name)
+		} else if tc.status == 405 && resp.Header.Get("Allow") != "GET, HEAD" {
+			t.Errorf("%s: Allow %q", tc.name, resp.Header.Get("Allow"))
+		}
+	}
+	if !strings.Contains(log.String(), `"ops_http":"`+ops+`"`) || !strings.Contains(log.String(), `"api_tokens":2`) {
+		t.Errorf("the start-up line names neither the operators' port nor that a token is set:\n%s", log.String())
+	}
 }

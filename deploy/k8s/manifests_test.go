@@ -71,10 +71,17 @@ func TestCheckFindsBrokenManifests(t *testing.T) {
 		{name: "readiness path", edits: []edit{{"deployment.yaml", "path: /readyz", "path: /ready"}}, want: "readinessProbe path"},
 		{name: "liveness path", edits: []edit{{"deployment.yaml", "livenessProbe:\n            httpGet:\n              path: /healthz", "livenessProbe:\n            httpGet:\n              path: /metrics"}}, want: "livenessProbe path"},
 		{name: "no liveness", edits: []edit{{"deployment.yaml", "livenessProbe:", "livenessProbeX:"}}, want: "no livenessProbe"},
-		{name: "probe port", edits: []edit{{"deployment.yaml", "path: /readyz\n              port: http", "path: /readyz\n              port: 9090"}}, want: "readinessProbe port"},
+		{name: "probe port", edits: []edit{{"deployment.yaml", "path: /readyz\n              port: ops", "path: /readyz\n              port: 9999"}}, want: "readinessProbe port"},
+		{name: "probes on the API's port", edits: []edit{{"deployment.yaml", "path: /readyz\n              port: ops", "path: /readyz\n              port: http"}}, want: "differs from the other probe's"},
 		{name: "service targetPort", edits: []edit{{"service.yaml", "targetPort: http", "targetPort: 80"}}, want: "targetPort"},
+		{name: "no API port in the service", edits: []edit{{"service.yaml", "targetPort: http", "targetPort: ops"}}, want: "no port of Service alsobought targets the API's port"},
 		{name: "http addr port", edits: []edit{{"configmap.yaml", "0.0.0.0:8080", "0.0.0.0:9000"}}, want: "ALSOBOUGHT_HTTP_ADDR"},
 		{name: "http addr loopback", edits: []edit{{"configmap.yaml", "0.0.0.0:8080", "127.0.0.1:8080"}}, want: "loopback"},
+		{name: "ops addr port", edits: []edit{{"configmap.yaml", "0.0.0.0:8081", "0.0.0.0:8082"}}, want: "ALSOBOUGHT_OPS_HTTP"},
+		{name: "ops addr loopback", edits: []edit{{"configmap.yaml", "0.0.0.0:8081", "127.0.0.1:8081"}}, want: "loopback"},
+		{name: "token in the ConfigMap", edits: []edit{{"configmap.yaml", "  ALSOBOUGHT_LOG_FORMAT: json\n", "  ALSOBOUGHT_LOG_FORMAT: json\n  ALSOBOUGHT_API_TOKEN: hunter2\n"}}, want: "belongs in a Secret"},
+		{name: "token file outside the Secret", edits: []edit{{"configmap.yaml", "/var/run/secrets/alsobought/token", "/etc/alsobought/token"}}, want: "not in a mounted Secret"},
+		{name: "token Secret not mounted", edits: []edit{{"deployment.yaml", "mountPath: /var/run/secrets/alsobought", "mountPath: /var/run/other"}}, want: "not in a mounted Secret"},
 		{name: "no limits", edits: []edit{{"deployment.yaml", "limits:", "limitz:"}}, want: "resources.limits.memory"},
 		{name: "no requests", edits: []edit{{"deployment.yaml", "requests:", "requestz:"}}, want: "resources.requests.cpu"},
 		{name: "short grace", edits: []edit{{"deployment.yaml", "terminationGracePeriodSeconds: 30", "terminationGracePeriodSeconds: 15"}}, want: "terminationGracePeriodSeconds 15"},
@@ -90,7 +97,8 @@ func TestCheckFindsBrokenManifests(t *testing.T) {
 		{name: "pdb blocks every eviction", edits: []edit{{"poddisruptionbudget.yaml", "maxUnavailable: 1", "minAvailable: 2"}}, want: "blocks every eviction"},
 		{name: "pdb without budget", edits: []edit{{"poddisruptionbudget.yaml", "maxUnavailable: 1\n", ""}}, want: "minAvailable or maxUnavailable"},
 		{name: "servicemonitor selector", edits: []edit{{"servicemonitor.yaml", "      app.kubernetes.io/component: server", "      app.kubernetes.io/component: worker"}}, want: "ServiceMonitor alsobought: selector"},
-		{name: "servicemonitor port", edits: []edit{{"servicemonitor.yaml", "- port: http", "- port: web"}}, want: `port "web"`},
+		{name: "servicemonitor port", edits: []edit{{"servicemonitor.yaml", "- port: ops", "- port: web"}}, want: `port "web"`},
+		{name: "metrics scraped on the API's port", edits: []edit{{"servicemonitor.yaml", "- port: ops", "- port: http"}}, want: "does not serve /metrics"},
 		{name: "servicemonitor path", edits: []edit{{"servicemonitor.yaml", "path: /metrics", "path: /stats"}}, want: "path"},
 		{name: "writable root fs", edits: []edit{{"deployment.yaml", "readOnlyRootFilesystem: true", "readOnlyRootFilesystem: false"}}, want: "readOnlyRootFilesystem"},
 		{name: "root allowed", edits: []edit{{"deployment.yaml", "runAsNonRoot: true", "runAsNonRoot: false"}}, want: "runAsNonRoot"},
@@ -399,35 +407,67 @@ func checkSet(ps *problems, dep, svc, cm, pdb, sm object) {
 			}
 		}
 	}
-	if v, ok := config["ALSOBOUGHT_HTTP_ADDR"]; ok {
+	// The ports serve listens on (docs/http-api.md, "Ports"): the API's
+	// (ALSOBOUGHT_HTTP_ADDR) and, when split, the operators'
+	// (ALSOBOUGHT_OPS_HTTP), which then serves the probes and /metrics.
+	listenPort := func(key string) int {
+		v, ok := config[key]
+		if !ok {
+			return 0
+		}
 		host, port, err := net.SplitHostPort(v)
 		switch {
 		case err != nil:
-			ps.add("ConfigMap %s: ALSOBOUGHT_HTTP_ADDR %q: %v", cmName, v, err)
+			ps.add("ConfigMap %s: %s %q: %v", cmName, key, v, err)
+			return 0
 		case host == "localhost" || net.ParseIP(host) != nil && net.ParseIP(host).IsLoopback():
-			ps.add("ConfigMap %s: ALSOBOUGHT_HTTP_ADDR %q listens on loopback: the kubelet and the Service cannot reach it", cmName, v)
-		case httpPort != 0 && port != strconv.Itoa(httpPort):
-			ps.add("ConfigMap %s: ALSOBOUGHT_HTTP_ADDR %q, but the probes use container port %d", cmName, v, httpPort)
+			ps.add("ConfigMap %s: %s %q listens on loopback: the kubelet and the Service cannot reach it", cmName, key, v)
+			return 0
 		}
+		n := resolve(port)
+		if n == 0 {
+			ps.add("ConfigMap %s: %s %q: port %s is not a port of %s", cmName, key, v, port, ctrName)
+		}
+		return n
+	}
+	apiPort, opsPort := listenPort("ALSOBOUGHT_HTTP_ADDR"), listenPort("ALSOBOUGHT_OPS_HTTP")
+	metricsPort, opsKey := apiPort, "ALSOBOUGHT_HTTP_ADDR"
+	if _, split := config["ALSOBOUGHT_OPS_HTTP"]; split {
+		metricsPort, opsKey = opsPort, "ALSOBOUGHT_OPS_HTTP"
+	}
+	if httpPort != 0 && metricsPort != 0 && httpPort != metricsPort {
+		ps.add("ConfigMap %s: %s %q, but the probes use container port %d", cmName, opsKey, config[opsKey], httpPort)
+	}
+
+	// The API token: a file of a mounted Secret, never a ConfigMap value.
+	if _, ok := config["ALSOBOUGHT_API_TOKEN"]; ok {
+		ps.add("ConfigMap %s: ALSOBOUGHT_API_TOKEN: a token belongs in a Secret (ALSOBOUGHT_API_TOKEN_FILE)", cmName)
+	}
+	if f, ok := config["ALSOBOUGHT_API_TOKEN_FILE"]; ok && !inSecretMount(podSpec, ctr, f) {
+		ps.add("ConfigMap %s: ALSOBOUGHT_API_TOKEN_FILE %q is not in a mounted Secret volume of %s", cmName, f, ctrName)
 	}
 
 	// Service: selects the pods; its targetPort is the probes' port.
 	svcName := "Service " + str(svc, "metadata", "name")
 	checkSelector(ps, svcName, stringMap(mapAt(svc, "spec", "selector")), podLabels, depName+"'s pod labels")
-	svcPorts := map[string]bool{}
+	svcPorts := map[string]int{} // port names -> the container ports they target
 	for _, p := range list(svc, "spec", "ports") {
 		p, _ := p.(object)
-		svcPorts[str(p, "name")] = true
 		target := p["targetPort"]
 		if target == nil {
 			target = p["port"] // Kubernetes' default
 		}
-		if n := resolve(target); n == 0 || n != httpPort {
-			ps.add("%s: port %s has targetPort %v, want the container port the probes use (%d)", svcName, str(p, "name"), target, httpPort)
+		n := resolve(target)
+		if n == 0 {
+			ps.add("%s: port %s has targetPort %v, which is not a port of %s", svcName, str(p, "name"), target, ctrName)
 		}
+		svcPorts[str(p, "name")] = n
 	}
 	if len(svcPorts) == 0 {
 		ps.add("%s: no ports", svcName)
+	}
+	if apiPort != 0 && !slices.Contains(slices.Collect(maps.Values(svcPorts)), apiPort) {
+		ps.add("%s: no port of %s targets the API's port %d", svcName, svcName, apiPort)
 	}
 
 	// PodDisruptionBudget: selects the pods and lets one of them go at a time.
@@ -457,13 +497,38 @@ func checkSet(ps *problems, dep, svc, cm, pdb, sm object) {
 	}
 	for _, e := range endpoints {
 		e, _ := e.(object)
-		if p := str(e, "port"); !svcPorts[p] {
+		p := str(e, "port")
+		n, ok := svcPorts[p]
+		switch {
+		case !ok:
 			ps.add("%s: endpoint port %q is not a port name of %s", smName, p, svcName)
+		case n != 0 && metricsPort != 0 && n != metricsPort:
+			ps.add("%s: endpoint port %q targets container port %d, which does not serve /metrics (%s does, %d)", smName, p, n, opsKey, metricsPort)
 		}
 		if p := str(e, "path"); p != "/metrics" {
 			ps.add("%s: endpoint path %q, want /metrics", smName, p)
 		}
 	}
+}
+
+// inSecretMount reports whether file is inside a volume mount of ctr whose
+// volume is a Secret.
+func inSecretMount(podSpec, ctr object, file string) bool {
+	secrets := map[string]bool{}
+	for _, v := range list(podSpec, "volumes") {
+		v, _ := v.(object)
+		if str(v, "secret", "secretName") != "" {
+			secrets[str(v, "name")] = true
+		}
+	}
+	for _, m := range list(ctr, "volumeMounts") {
+		m, _ := m.(object)
+		dir := strings.TrimSuffix(str(m, "mountPath"), "/")
+		if secrets[str(m, "name")] && dir != "" && strings.HasPrefix(file, dir+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // checkSelector: a non-empty selector whose every label is in labels.

@@ -4,6 +4,7 @@ package httpapi
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/alsobought/alsobought/event"
 	"github.com/alsobought/alsobought/internal/lag"
+	"github.com/alsobought/alsobought/internal/obs"
 	"github.com/alsobought/alsobought/internal/recommend"
 	"github.com/alsobought/alsobought/store"
 )
@@ -56,31 +58,118 @@ type Options struct {
 	// runs none (a serve that does not consume), and the page says so.
 	Consumer ConsumerStats
 	Rescorer RescoreStats
+	// Tokens, when not empty, are the bearer tokens that the endpoints
+	// naming a customer accept, any one of them (several while one is
+	// rotated; docs/http-api.md, "Authentication"): GET
+	// /v1/customers/{id}/recommendations, and the status page's customer
+	// lookup when the status page shares the API's port.
+	Tokens []string
+	// Routes chooses the endpoints served; the zero value serves them all.
+	Routes Routes
+	// Errors counts the failed Redis reads, every one: the log shows a few
+	// per outage. Nil counts nothing.
+	Errors *obs.Errors
 }
+
+// Routes chooses which endpoints a handler serves: all on one port, or the
+// API on one and the operators' endpoints on another (docs/http-api.md,
+// "Ports").
+type Routes int
+
+const (
+	// AllRoutes serves every endpoint: one port, as before the operators'
+	// port existed.
+	AllRoutes Routes = iota
+	// APIRoutes serves the storefront API and the probes: the public port
+	// when the operators' endpoints have their own.
+	APIRoutes
+	// OpsRoutes serves the probes, /metrics, /v1/status and the status
+	// page: the operators' port, reached by the kubelet and Prometheus only.
+	OpsRoutes
+)
 
 // ReadinessCheck returns why the service is not ready, or "" when it is.
 type ReadinessCheck func(ctx context.Context) string
 
-// New returns the handler of every endpoint.
+// New returns the handler of the endpoints opts.Routes chooses. A path it
+// does not serve answers 404, and a path it serves for other methods 405
+// with an Allow header, both as a JSON ErrorResponse.
 func New(st Store, opts Options, ready ReadinessCheck, gatherer prometheus.Gatherer, log zerolog.Logger) http.Handler {
+	log = log.With().Str("component", "http").Logger()
 	s := &server{st: st, rec: recommend.New(recommend.Config{KeepOwned: opts.KeepOwned}, st.Recommend), opts: opts, ready: ready,
-		log: log.With().Str("component", "http").Logger()}
+		// A Redis outage fails every request: rate-limited as the
+		// consumer's retries are (docs/DESIGN.md section 6, "Logs").
+		log: obs.Repeats(log), errLog: log}
+	for _, t := range opts.Tokens {
+		s.tokenSums = append(s.tokenSums, sha256.Sum256([]byte(t)))
+	}
+	api, ops := opts.Routes != OpsRoutes, opts.Routes != APIRoutes
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /v1/items/{id}/related", s.related)
-	mux.HandleFunc("GET /v1/popular", s.popular)
-	mux.HandleFunc("GET /v1/status", s.status)
-	mux.HandleFunc("GET /v1/customers/{id}/recommendations", s.customerRecommendations)
-	mux.HandleFunc("GET /v1/recommendations", s.contextRecommendations)
-	mux.HandleFunc("GET /status", s.statusPage)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	if api {
+		mux.HandleFunc("GET /v1/items/{id}/related", s.related)
+		mux.HandleFunc("GET /v1/popular", s.popular)
+		mux.HandleFunc("GET /v1/customers/{id}/recommendations", s.personal(s.customerRecommendations))
+		mux.HandleFunc("GET /v1/recommendations", s.contextRecommendations)
+	}
+	if ops {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+		mux.HandleFunc("GET /v1/status", s.status)
+		mux.HandleFunc("GET /status", s.statusPage)
+	}
+	return jsonErrors(mux)
+}
+
+// jsonErrors answers the requests that no pattern of mux matches with the
+// documented JSON error: 405 with mux's Allow header when the path is
+// served for other methods, else 404. (A catch-all "/" pattern would match
+// a wrong method too, and answer 404 where the mux knows it is 405.)
+func jsonErrors(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		// The mux's own answer, text, is a 404 or a 405 with Allow: keep
+		// its status and header, not its body.
+		var probe headerProbe
+		h.ServeHTTP(&probe, r)
+		if probe.code == http.StatusMethodNotAllowed {
+			allow := probe.header.Get("Allow")
+			w.Header().Set("Allow", allow)
+			writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed on "+r.URL.Path+": use "+allow)
+			return
+		}
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
-	return mux
+}
+
+// headerProbe records a handler's status and headers, and drops its body.
+type headerProbe struct {
+	header http.Header
+	code   int
+}
+
+func (p *headerProbe) Header() http.Header {
+	if p.header == nil {
+		p.header = http.Header{}
+	}
+	return p.header
+}
+
+func (p *headerProbe) WriteHeader(code int) {
+	if p.code == 0 {
+		p.code = code
+	}
+}
+
+func (p *headerProbe) Write(b []byte) (int, error) {
+	p.WriteHeader(http.StatusOK)
+	return len(b), nil
 }
 
 type server struct {
@@ -88,8 +177,11 @@ type server struct {
 	rec   *recommend.Recommender
 	opts  Options
 	ready ReadinessCheck
-	log   zerolog.Logger
-	rates rateWindow // the status page's throughput
+	// log is rate-limited (obs.Repeats): for what a Redis outage repeats
+	// on every request. errLog is not: for what should never happen.
+	log, errLog zerolog.Logger
+	tokenSums   [][sha256.Size]byte // of opts.Tokens; none: no authentication
+	rates       rateWindow          // the status page's throughput
 }
 
 func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
@@ -149,8 +241,7 @@ func (s *server) related(w http.ResponseWriter, r *http.Request) {
 	}
 	resp, err := s.relatedList(r.Context(), kind, id, k)
 	if err != nil {
-		s.log.Warn().Err(err).Str("item", id).Msg("read list failed")
-		writeError(w, http.StatusServiceUnavailable, "state store unavailable")
+		s.unavailable(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, resp)

@@ -1,10 +1,12 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/alsobought/alsobought/internal/httpapi"
+	"github.com/alsobought/alsobought/internal/obs"
 	"github.com/alsobought/alsobought/internal/testenv"
 	"github.com/alsobought/alsobought/scoring"
 	"github.com/alsobought/alsobought/store"
@@ -103,4 +106,50 @@ func TestRelatedEndpoint(t *testing.T) {
 			t.Fatalf("ready: status %d", rec.Code)
 		}
 	})
+}
+
+// TestRedisDownWarningsAreRateLimited: with Redis down every request fails;
+// the log says so a few times per outage (as the consumer's retries do),
+// and the error counter counts every failure.
+func TestRedisDownWarningsAreRateLimited(t *testing.T) {
+	dead, err := store.New(store.Config{Addrs: []string{"127.0.0.1:1"}, Prefix: "down"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = dead.Close() // a closed client fails every command at once
+	reg := prometheus.NewRegistry()
+	var log bytes.Buffer
+	h := httpapi.New(httpapi.StoreOf(dead), httpapi.Options{Errors: obs.NewErrors(reg)}, func(context.Context) string { return "" }, reg, zerolog.New(&log))
+	const requests = 200
+	for i := range requests {
+		path := []string{"/v1/items/milk/related", "/v1/popular", "/v1/customers/me/recommendations", "/v1/recommendations?viewed=tv"}[i%4]
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Code != http.StatusServiceUnavailable {
+			t.Fatalf("GET %s with Redis down: status %d, want 503", path, rec.Code)
+		}
+	}
+	lines := strings.Count(log.String(), "\n")
+	if lines == 0 || lines > 10 {
+		t.Fatalf("%d failed requests logged %d lines, want a few:\n%s", requests, lines, log.String())
+	}
+	if got := counterValue(t, reg, "alsobought_redis_errors_total"); got != requests {
+		t.Fatalf("alsobought_redis_errors_total %v, want every failure, %d", got, requests)
+	}
+}
+
+// counterValue is the value of the registered counter name.
+func counterValue(t *testing.T, g prometheus.Gatherer, name string) float64 {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("no counter %s", name)
+	return 0
 }

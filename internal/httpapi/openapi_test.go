@@ -36,8 +36,8 @@ import (
 // it so that the router, which matches servers too, finds their operation.
 const specServer = "http://127.0.0.1:8080"
 
-// servedRoutes are the patterns httpapi.New registers, besides its
-// catch-all "/". TestOpenAPI checks that the package registers exactly
+// servedRoutes are the patterns httpapi.New registers (with AllRoutes;
+// the other Routes serve parts of them). TestOpenAPI checks that the package registers exactly
 // these and that docs/openapi.yaml describes every one of them.
 var servedRoutes = []string{
 	"GET /healthz",
@@ -127,7 +127,7 @@ func missingFromSpec(doc *openapi3.T, routes []string) []string {
 }
 
 // registeredRoutes returns the patterns that the package's non-test files
-// pass to Handle and HandleFunc, without the catch-all "/".
+// pass to Handle and HandleFunc (a catch-all "/" left out: it is no route).
 func registeredRoutes(t *testing.T) []string {
 	t.Helper()
 	files, err := filepath.Glob("*.go")
@@ -226,6 +226,15 @@ func TestOpenAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	starting := httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{Status: unsampled.Report}, ready, reg, zerolog.Nop())
+	// A token configured: the customer endpoint, and the status page's
+	// customer lookup on the API's port, need it; on the operators' own
+	// port the lookup does not.
+	const token = "t0ken-of-the-test"
+	guarded := httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{Tokens: []string{token}}, ready, reg, zerolog.Nop())
+	guardedOps := httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{Tokens: []string{token}, Routes: httpapi.OpsRoutes}, ready, reg, zerolog.Nop())
+	// Two tokens while one is rotated: either is accepted.
+	rotating := httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{Tokens: []string{"old-token", token}}, ready, reg, zerolog.Nop())
+	bearer := func(v string) http.Header { return http.Header{"Authorization": {v}} }
 
 	many := strings.TrimSuffix(strings.Repeat("x,", httpapi.MaxContextItems+1), ",")
 	long := strings.Repeat("a", 129)
@@ -233,7 +242,7 @@ func TestOpenAPI(t *testing.T) {
 		name    string
 		h       http.Handler
 		path    string
-		accept  string
+		header  http.Header
 		status  int
 		invalid bool // the spec rejects the request too
 		check   func(t *testing.T, body []byte)
@@ -242,7 +251,7 @@ func TestOpenAPI(t *testing.T) {
 		{name: "readyz ready", path: "/readyz", status: 200},
 		{name: "readyz not ready", h: notReady, path: "/readyz", status: 503},
 		{name: "metrics text", path: "/metrics", status: 200, check: contains("alsobought_test_requests_total 3")},
-		{name: "metrics protobuf", path: "/metrics", accept: "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited", status: 200},
+		{name: "metrics protobuf", path: "/metrics", header: http.Header{"Accept": {"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited"}}, status: 200},
 
 		{name: "related default", path: "/v1/items/milk/related", status: 200, check: contains(`"support":3`, `"method":"amazon2017_prior"`)},
 		{name: "related viewed", path: "/v1/items/tv/related?list=viewed&k=1", status: 200, check: contains(`"item":"radio"`)},
@@ -278,6 +287,18 @@ func TestOpenAPI(t *testing.T) {
 		{name: "customer empty bought id", path: "/v1/customers/me/recommendations?bought=a,,b", status: 400, invalid: true},
 		{name: "customer bad category", path: "/v1/customers/me/recommendations?category=a%20b", status: 400, invalid: true},
 		{name: "customer redis down", h: down, path: "/v1/customers/me/recommendations", status: 503},
+		{name: "customer without the token", h: guarded, path: "/v1/customers/me/recommendations", status: 401, check: contains(`"error":"this endpoint needs the API token`)},
+		{name: "customer with a wrong token", h: guarded, path: "/v1/customers/me/recommendations", header: bearer("Bearer " + token + "x"), status: 401, check: contains(`"error":"wrong API token"`)},
+		{name: "customer with basic credentials", h: guarded, path: "/v1/customers/me/recommendations", header: bearer("Basic " + token), status: 401},
+		{name: "customer with the token", h: guarded, path: "/v1/customers/me/recommendations?k=2", header: bearer("Bearer " + token), status: 200, check: contains(`"customer":"me","known":true`)},
+		{name: "customer with the old of two tokens", h: rotating, path: "/v1/customers/me/recommendations", header: bearer("Bearer old-token"), status: 200},
+		{name: "customer with the new of two tokens", h: rotating, path: "/v1/customers/me/recommendations", header: bearer("Bearer " + token), status: 200},
+		{name: "customer with neither of two tokens", h: rotating, path: "/v1/customers/me/recommendations", header: bearer("Bearer old-tokenx"), status: 401},
+		{name: "customer with the token, scheme in lower case", h: guarded, path: "/v1/customers/me/recommendations?k=2", header: bearer("bearer " + token), status: 200},
+		{name: "status page customer lookup without the token", h: guarded, path: "/status?customer=me", status: 401, check: contains("needs the API token")},
+		{name: "status page customer lookup with the token", h: guarded, path: "/status?customer=me", header: bearer("Bearer " + token), status: 200, check: contains(`data-customer="me" data-known="true"`, `data-reason="bought"`)},
+		{name: "status page item lookup without the token", h: guarded, path: "/status?item=milk", status: 200},
+		{name: "status page customer lookup on the operators' port", h: guardedOps, path: "/status?customer=me", status: 200, check: contains(`data-customer="me" data-known="true"`, `data-reason="bought"`)},
 
 		{name: "context viewed", path: "/v1/recommendations?viewed=tv&k=1", status: 200, check: contains(`"because":"because you viewed tv"`)},
 		{name: "context bought and excluded", path: "/v1/recommendations?bought=tea&exclude=cups", status: 200, check: contains(`"known":true`)},
@@ -288,6 +309,7 @@ func TestOpenAPI(t *testing.T) {
 		{name: "context too many bought", path: "/v1/recommendations?bought=" + many, status: 400, invalid: true},
 		{name: "context k too large", path: "/v1/recommendations?k=101", status: 400, invalid: true},
 		{name: "context redis down", h: down, path: "/v1/recommendations?viewed=tv", status: 503},
+		{name: "context needs no token", h: guarded, path: "/v1/recommendations?viewed=tv&k=1", status: 200, check: contains(`"because":"because you viewed tv"`)},
 
 		{name: "status with a stalled partition", h: lagging, path: "/v1/status", status: 200, check: contains(
 			`"status":"ERR","reason":"a partition is stalled","members":1,"lag":1342,"applied_lag":1343,"samples":3,"window":"20s"`,
@@ -303,7 +325,7 @@ func TestOpenAPI(t *testing.T) {
 			if handler == nil {
 				handler = h
 			}
-			rec := specGet(t, router, handler, tc.path, tc.accept, tc.invalid, tc.status)
+			rec := specGet(t, router, handler, tc.path, tc.header, tc.invalid, tc.status)
 			if tc.check != nil {
 				tc.check(t, rec.Body.Bytes())
 			}
@@ -316,7 +338,7 @@ func TestOpenAPI(t *testing.T) {
 			t.Fatal("docs/openapi.yaml has no components.responses.NoSuchEndpoint")
 		}
 		for _, tc := range []struct{ method, path string }{
-			{"GET", "/v1/nothing"}, {"POST", "/v1/popular"}, {"GET", "/v1/items/hat/red/related"},
+			{"GET", "/v1/nothing"}, {"POST", "/v1/nothing"}, {"GET", "/v1/items/hat/red/related"},
 		} {
 			req := httptest.NewRequest(tc.method, specServer+tc.path, nil)
 			if _, _, err := router.FindRoute(req); err == nil {
@@ -337,6 +359,55 @@ func TestOpenAPI(t *testing.T) {
 			}
 			if err := mt.Schema.Value.VisitJSON(body); err != nil {
 				t.Fatalf("%s %s: the body does not match the spec: %v", tc.method, tc.path, err)
+			}
+		}
+	})
+
+	t.Run("a wrong method on a served path answers the documented 405 with Allow", func(t *testing.T) {
+		resp := doc.Components.Responses["MethodNotAllowed"]
+		if resp == nil {
+			t.Fatal("docs/openapi.yaml has no components.responses.MethodNotAllowed")
+		}
+		for _, tc := range []struct {
+			h            http.Handler
+			method, path string
+		}{
+			{h, "POST", "/v1/popular"}, {h, "DELETE", "/v1/customers/me/recommendations"}, {h, "PUT", "/metrics"},
+			{h, "OPTIONS", "/v1/items/milk/related"}, {guarded, "POST", "/v1/customers/me/recommendations"},
+		} {
+			req := httptest.NewRequest(tc.method, specServer+tc.path, strings.NewReader(`{"k":1}`))
+			if _, _, err := router.FindRoute(req); err == nil {
+				t.Errorf("%s %s: the spec has an operation for it", tc.method, tc.path)
+			}
+			rec := httptest.NewRecorder()
+			tc.h.ServeHTTP(rec, req)
+			if rec.Code != http.StatusMethodNotAllowed {
+				t.Fatalf("%s %s: status %d, want 405: %s", tc.method, tc.path, rec.Code, rec.Body)
+			}
+			if allow := rec.Header().Get("Allow"); allow != "GET, HEAD" {
+				t.Fatalf("%s %s: Allow %q, want the methods of the path, GET, HEAD", tc.method, tc.path, allow)
+			}
+			checkComponentBody(t, resp, rec)
+		}
+	})
+
+	t.Run("a 401 says how to authenticate, and never echoes the token", func(t *testing.T) {
+		for _, tc := range []struct{ auth, challenge string }{
+			{"", `Bearer realm="alsobought"`},
+			{"Bearer nope", `Bearer realm="alsobought", error="invalid_token"`},
+			{"Bearer " + token + token, `Bearer realm="alsobought", error="invalid_token"`},
+		} {
+			req := httptest.NewRequest("GET", specServer+"/v1/customers/me/recommendations", nil)
+			if tc.auth != "" {
+				req.Header.Set("Authorization", tc.auth)
+			}
+			rec := httptest.NewRecorder()
+			guarded.ServeHTTP(rec, req)
+			if rec.Code != http.StatusUnauthorized || rec.Header().Get("WWW-Authenticate") != tc.challenge {
+				t.Fatalf("Authorization %q: status %d, WWW-Authenticate %q; want 401 and %s", tc.auth, rec.Code, rec.Header().Get("WWW-Authenticate"), tc.challenge)
+			}
+			if strings.Contains(rec.Body.String(), "nope") || strings.Contains(rec.Body.String(), token) {
+				t.Fatalf("the answer echoes the token: %s", rec.Body)
 			}
 		}
 	})
@@ -406,6 +477,28 @@ func TestOpenAPI(t *testing.T) {
 	})
 }
 
+// checkComponentBody checks that rec's content type and body are those of
+// a documented response that no operation carries.
+func checkComponentBody(t *testing.T, resp *openapi3.ResponseRef, rec *httptest.ResponseRecorder) {
+	t.Helper()
+	mt := resp.Value.Content.Get(rec.Header().Get("Content-Type"))
+	if mt == nil {
+		t.Fatalf("content type %q is not documented", rec.Header().Get("Content-Type"))
+	}
+	var body any
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+		t.Fatalf("%v in %s", err, rec.Body)
+	}
+	if err := mt.Schema.Value.VisitJSON(body); err != nil {
+		t.Fatalf("the body does not match the spec: %v", err)
+	}
+	for name, h := range resp.Value.Headers {
+		if h.Value.Required && rec.Header().Get(name) == "" {
+			t.Fatalf("the documented header %s is missing", name)
+		}
+	}
+}
+
 // lagReport evaluates three samples 10 seconds apart, the last at last:
 // partition 0 consumes and ends 12 messages behind; partition 1 has 1330
 // messages waiting and its committed offset has not moved, so it is stalled
@@ -422,15 +515,15 @@ func lagReport(last time.Time) lag.Report {
 	return lag.Evaluate(window, last)
 }
 
-// specGet sends GET path (with an Accept header unless accept is empty) to
-// handler and checks the exchange against the spec: the spec has the
-// operation, accepts the request unless invalid, and the response has
-// status and matches the spec.
-func specGet(t *testing.T, router routers.Router, handler http.Handler, path, accept string, invalid bool, status int) *httptest.ResponseRecorder {
+// specGet sends GET path with header (nil: none) to handler and checks
+// the exchange against the spec: the spec has the operation, accepts the
+// request unless invalid, and the response has status and matches the
+// spec.
+func specGet(t *testing.T, router routers.Router, handler http.Handler, path string, header http.Header, invalid bool, status int) *httptest.ResponseRecorder {
 	t.Helper()
 	req := httptest.NewRequest("GET", specServer+path, nil)
-	if accept != "" {
-		req.Header.Set("Accept", accept)
+	for k, v := range header {
+		req.Header[k] = v
 	}
 	route, params, err := router.FindRoute(req)
 	if err != nil {
@@ -469,7 +562,9 @@ func validateRequest(req *http.Request, route *routers.Route, params map[string]
 	}
 	return openapi3filter.ValidateRequest(context.Background(), &openapi3filter.RequestValidationInput{
 		Request: req, PathParams: unescaped, Route: route,
-		Options: &openapi3filter.Options{SkipSettingDefaults: true, MultiError: true},
+		// The handler, not the validator, checks the token: the spec says
+		// which operations take one (security), the 401 cases check it.
+		Options: &openapi3filter.Options{SkipSettingDefaults: true, MultiError: true, AuthenticationFunc: openapi3filter.NoopAuthenticationFunc},
 	})
 }
 

@@ -200,7 +200,10 @@ func because(r recommend.Recommendation) string {
 	return "popular"
 }
 
+// unavailable answers 503 for a failed Redis read, which it counts and
+// logs (rate-limited: an outage fails every request).
 func (s *server) unavailable(w http.ResponseWriter, err error) {
+	s.opts.Errors.Redis()
 	s.log.Warn().Err(err).Msg("state store request failed")
 	writeError(w, http.StatusServiceUnavailable, "state store unavailable")
 }

@@ -141,16 +141,28 @@ func (s *server) statusPage(w http.ResponseWriter, r *http.Request) {
 		v.Lag = &rep
 	}
 	v.Metrics = s.readStats(now)
-	if lk, err := parseLookup(r); err != nil {
+	lk, err := parseLookup(r)
+	why, authorized := s.authorized(r)
+	switch {
+	case err != nil:
 		v.Code, v.Error = http.StatusBadRequest, err.Error()
-	} else if err := s.lookup(r.Context(), lk, &v); err != nil {
-		s.log.Warn().Err(err).Msg("status page lookup failed")
-		v.Code, v.Error = http.StatusServiceUnavailable, "state store unavailable"
+	case lk.customer != "" && s.opts.Routes == AllRoutes && !authorized:
+		// On the API's port, the lookup of a customer is as personal as
+		// GET /v1/customers/{id}/recommendations; on the operators' own
+		// port it is the operators' (docs/http-api.md, "Authentication").
+		s.challenge(w, why)
+		v.Code, v.Error = http.StatusUnauthorized, "customer lookup: "+why+", or use the status page on the operators' port (-ops-http)"
+	default:
+		if err := s.lookup(r.Context(), lk, &v); err != nil {
+			s.opts.Errors.Redis()
+			s.log.Warn().Err(err).Msg("status page lookup failed")
+			v.Code, v.Error = http.StatusServiceUnavailable, "state store unavailable"
+		}
 	}
 
 	var b strings.Builder
 	if err := statusPageTemplate.Execute(&b, v); err != nil {
-		s.log.Error().Err(err).Msg("status page template failed")
+		s.errLog.Error().Err(err).Msg("status page template failed")
 		http.Error(w, "status page: "+err.Error(), http.StatusInternalServerError)
 		return
 	}

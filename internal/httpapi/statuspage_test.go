@@ -173,7 +173,7 @@ func TestStatusPage(t *testing.T) {
 			if handler == nil {
 				handler = h
 			}
-			rec := specGet(t, router, handler, tc.path, "", tc.invalid, tc.status)
+			rec := specGet(t, router, handler, tc.path, nil, tc.invalid, tc.status)
 			if ct := rec.Header().Get("Content-Type"); ct != "text/html; charset=utf-8" {
 				t.Fatalf("content type %q", ct)
 			}

@@ -16,7 +16,7 @@ type Errors struct{ redis, kafka prometheus.Counter }
 func NewErrors(reg prometheus.Registerer) *Errors {
 	e := &Errors{
 		redis: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "alsobought", Name: "redis_errors_total",
-			Help: "Failed Redis round trips (retried), from the consumer and the re-scorer."}),
+			Help: "Failed Redis round trips, from the consumer and the re-scorer (retried) and the HTTP API (answered 503)."}),
 		kafka: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "alsobought", Name: "kafka_errors_total",
 			Help: "Failed Kafka calls (retried): fetches, dead-letter and list-change writes, broker probes."}),
 	}
