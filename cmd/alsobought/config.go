@@ -388,3 +388,19 @@ func splitList(v string) []string {
 	}
 	return out
 }
+
+// defaultAddressNotes name the broker or Redis a command falls back to
+// when neither a flag nor the environment gave one, yet it reads a topic or
+// a key prefix of its own: such a run was set up for another deployment
+// (a test's topic, the demo's prefix), and the default address may be
+// somebody else's broker or Redis on a shared machine (issue 15).
+func (s *settings) defaultAddressNotes(set *config.Set) []string {
+	var notes []string
+	if set.Reads(&s.brokers) && !set.Given(&s.brokers) && set.Reads(&s.topic) && s.topic != event.DefaultTopic {
+		notes = append(notes, fmt.Sprintf("no -brokers or ALSOBOUGHT_KAFKA_BROKERS: topic %s on the default broker %s", s.topic, s.brokers))
+	}
+	if set.Reads(&s.redisAddrs) && !set.Given(&s.redisAddrs) && set.Reads(&s.prefix) && s.prefix != store.DefaultPrefix {
+		notes = append(notes, fmt.Sprintf("no -redis or ALSOBOUGHT_REDIS_ADDRS: prefix %s on the default Redis %s", s.prefix, s.redisAddrs))
+	}
+	return notes
+}

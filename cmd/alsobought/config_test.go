@@ -458,3 +458,52 @@ func settingsTables() string {
 	w.WriteString("\n")
 	return w.String()
 }
+
+// A command run for another deployment (its own topic or key prefix) that
+// finds no broker or Redis address says which default it used: on a shared
+// machine the default may be somebody else's. The commands below fail
+// before they connect (no item, no data file), after the note.
+func TestDefaultAddressIsNamedForAnOwnTopicOrPrefix(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "none.csv")
+	redisNote := "no -redis or ALSOBOUGHT_REDIS_ADDRS: prefix x on the default Redis 127.0.0.1:16379"
+	kafkaNote := "no -brokers or ALSOBOUGHT_KAFKA_BROKERS: topic x on the default broker 127.0.0.1:19092"
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		want []string // notes on stderr; none when empty
+	}{
+		{"own prefix, no address", nil, []string{"related", "-prefix", "x"}, []string{redisNote}},
+		{"own prefix from the environment", map[string]string{"ALSOBOUGHT_REDIS_PREFIX": "x"}, []string{"related"}, []string{redisNote}},
+		{"own topic, no broker", nil, []string{"replay", "-topic", "x", "-data", missing, "-redis", "127.0.0.1:1"}, []string{kafkaNote}},
+		{"own topic and prefix", nil, []string{"replay", "-topic", "x", "-prefix", "x", "-data", missing}, []string{kafkaNote, redisNote}},
+		{"address by flag", nil, []string{"related", "-prefix", "x", "-redis", "127.0.0.1:16379"}, nil},
+		{"address from the environment", map[string]string{"ALSOBOUGHT_REDIS_ADDRS": "127.0.0.1:16379"}, []string{"related", "-prefix", "x"}, nil},
+		{"default prefix", nil, []string{"related"}, nil},
+		{"topic not read", nil, []string{"related", "-topic", "x"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clearEnv(t)
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			var out, errOut bytes.Buffer
+			if err := run(context.Background(), tc.args, &out, &errOut); err == nil {
+				t.Fatal("the command succeeded: it was meant to stop before connecting")
+			}
+			var notes []string
+			for _, line := range strings.Split(strings.TrimSpace(errOut.String()), "\n") {
+				if line != "" {
+					notes = append(notes, line)
+				}
+			}
+			var want []string
+			for _, n := range tc.want {
+				want = append(want, "alsobought "+tc.args[0]+": "+n)
+			}
+			if !slices.Equal(notes, want) {
+				t.Fatalf("stderr lines %q, want %q", notes, want)
+			}
+		})
+	}
+}

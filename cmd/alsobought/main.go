@@ -150,6 +150,14 @@ func (c command) run(ctx context.Context, name string, args []string, stdout, st
 	if c.args == "" && len(set.Args()) > 0 {
 		return usageErr("unexpected argument %q: the flags come first, and %s takes no arguments", set.Args()[0], name)
 	}
+	for _, note := range s.defaultAddressNotes(set) {
+		if set.Reads(&s.logFormat) { // serve: one log line, in the log's format
+			l := newLogger(s, stderr)
+			l.Warn().Msg(note)
+		} else {
+			fmt.Fprintf(stderr, "alsobought %s: %s\n", name, note)
+		}
+	}
 	return r.run(ctx, s, set.Args(), stdout, stderr)
 }
 

@@ -106,6 +106,7 @@ type entry struct {
 	used    bool   // the command reads it: in help, from the environment, checked
 	env     string // "" for flags only
 	fromEnv bool   // the value came from env
+	given   bool   // a flag or the environment gave the value
 }
 
 // name is how the user gave the setting.
@@ -199,6 +200,12 @@ func (s *Set) Parse(args []string) error {
 		return &Error{Msg: err.Error()}
 	}
 	s.args = fs.GetArgs()
+	_ = fs.WalkFlags(func(f ff.Flag) error {
+		if long, _ := f.GetLongName(); f.IsSet() {
+			s.byFlag[long].given = true
+		}
+		return nil
+	})
 	for _, e := range s.entries {
 		if e.used && e.Required && e.Value.String() == "" {
 			names := "-" + e.Flag
@@ -246,6 +253,30 @@ func (s *Set) readAsFlagDoes(args []string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// Reads reports whether the command reads the setting whose value lives at
+// target (a pointer given to a Value constructor).
+func (s *Set) Reads(target any) bool {
+	e := s.at(target)
+	return e != nil && e.used
+}
+
+// Given reports whether a flag or an environment variable gave the value of
+// the setting at target, rather than its default: a command can then say
+// which default it fell back to.
+func (s *Set) Given(target any) bool {
+	e := s.at(target)
+	return e != nil && e.given
+}
+
+func (s *Set) at(target any) *entry {
+	for _, e := range s.entries {
+		if e.Value.target() == target {
+			return e
+		}
+	}
+	return nil
 }
 
 // Args are the arguments after the flags.

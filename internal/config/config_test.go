@@ -165,3 +165,35 @@ func TestFormatDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestGivenTellsAValueFromItsDefault(t *testing.T) {
+	for _, k := range []string{"APP_SIZE", "APP_OLD_ADDR", "APP_WAIT"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("APP_OLD_ADDR", "there")
+	a := &app{}
+	set := a.set()
+	// -size given at its default value is still given.
+	if err := set.Parse([]string{"-size", "5", "-data", "d", "-other", "x"}); err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct {
+		target      any
+		reads, want bool
+	}{
+		"flag at the default value": {&a.size, true, true},
+		"environment":               {&a.addr, true, true},
+		"left at its default":       {&a.wait, true, false},
+		"accepted, not read":        {&a.other, false, true},
+	} {
+		if got := set.Reads(c.target); got != c.reads {
+			t.Errorf("%s: Reads = %v, want %v", name, got, c.reads)
+		}
+		if got := set.Given(c.target); got != c.want {
+			t.Errorf("%s: Given = %v, want %v", name, got, c.want)
+		}
+	}
+	if set.Reads(new(int)) || set.Given(new(int)) {
+		t.Error("a variable of no setting is read or given")
+	}
+}
