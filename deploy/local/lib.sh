@@ -235,6 +235,7 @@ stop_pid() {
 # ---------------------------------------------------------------- env lines
 
 # Only the selected services: a run dir with a lone Redis names no broker.
+# up.sh prints these and merges them into the env file (write_env_file).
 env_lines() {
   if want_service kafka; then
     printf 'ALSOBOUGHT_KAFKA_BROKERS=%s\n' "$KAFKA_ADDR"
@@ -242,6 +243,23 @@ env_lines() {
   if want_service redis; then
     printf 'ALSOBOUGHT_REDIS_ADDRS=%s\n' "$REDIS_ADDR"
   fi
+}
+
+# write_env_file: merge env_lines into ENV_FILE. Each line replaces the line
+# of the same variable; every other line stays, so that starting one service
+# keeps the other's setting: rewriting the file with the Redis line alone
+# would make a command that loads it fall back to the default broker, on a
+# shared machine somebody else's (issue 15).
+write_env_file() {
+  local tmp="$ENV_FILE.tmp.$$"
+  {
+    if [[ -f "$ENV_FILE" ]]; then
+      # The variables env_lines sets come first on awk's input, then the file.
+      awk -F= 'NR == FNR { set[$1] = 1; next } !($1 in set)' <(env_lines) "$ENV_FILE"
+    fi
+    env_lines
+  } >"$tmp"
+  mv "$tmp" "$ENV_FILE"
 }
 
 # ---------------------------------------------------------------- redis cluster

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Start the local Kafka broker (KRaft, single node, jars from Maven Central) and
 # redis-server, idempotently (only one of them with ALSOBOUGHT_LOCAL_SERVICES=kafka
-# or =redis). Progress goes to stderr; the settings go to stdout
-# (and to <run dir>/env), so this works:
+# or =redis). Progress goes to stderr; the started services' settings go to
+# stdout and into <run dir>/env (which keeps the other service's line), so this
+# works:
 #
 #   eval "$(deploy/local/up.sh)"
 #
@@ -204,8 +205,7 @@ main() {
     start_kafka
   fi
 
-  env_lines >"$ENV_FILE.tmp"
-  mv "$ENV_FILE.tmp" "$ENV_FILE"
+  write_env_file
   log "ready in $((SECONDS - t0))s; settings written to $ENV_FILE"
   env_lines
 }
