@@ -227,12 +227,12 @@ func classify(err error) error {
 // ACLRules are the least-privilege Redis ACL rules of an alsobought user
 // whose keys start with prefix (docs/operations.md, "Redis security"): its
 // keys only, no channels, and the commands it sends: reads and writes of
-// its data types, MULTI/EXEC, its scripts (SCRIPT LOAD, then EVALSHA), SCAN
+// its data types, MULTI/EXEC, its scripts (SCRIPT LOAD, then EVALSHA; TIME inside one), SCAN
 // for whole-state operations, WAIT, INFO and CONFIG GET for the Redis guard
 // (which tolerates NOPERM on CONFIG), and the connection and cluster
 // topology commands the client sends. -@dangerous drops FLUSHALL, KEYS,
 // DEBUG, CONFIG SET and the like before the few needed are allowed back.
 func ACLRules(prefix string) string {
 	return "resetkeys ~" + prefix + ":* resetchannels -@all +@read +@write +@keyspace +@transaction +@connection " +
-		"+evalsha +eval +script|load -@dangerous +info +config|get +wait +cluster|slots +cluster|shards +cluster|nodes +cluster|info +readonly"
+		"+evalsha +eval +script|load +time -@dangerous +info +config|get +wait +cluster|slots +cluster|shards +cluster|nodes +cluster|info +readonly"
 }

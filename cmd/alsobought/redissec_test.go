@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/alsobought/alsobought/internal/testenv"
 	"github.com/alsobought/alsobought/store"
@@ -65,4 +67,59 @@ func TestServeRejectsAnUntrustedRedisCertificate(t *testing.T) {
 		t.Fatalf("message %q: want one line naming the certificate, without the password", ee.msg)
 	}
 	t.Logf("serve: %s", ee.msg)
+}
+
+// TestServeRunsOverTLSAsTheLeastPrivilegeUser: serve becomes ready on a
+// Redis reached over TLS as a user with only the documented ACL rules
+// (store.ACLRules: the Redis guard, the scripts, the consumer's writes),
+// and its log shows the address with the URL's password redacted.
+func TestServeRunsOverTLSAsTheLeastPrivilegeUser(t *testing.T) {
+	env := testenv.New(t, 1)
+	srv := testenv.StartSecureRedis(t, store.ACLRules(env.Prefix), true)
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	redisArgs := []string{"-topic", env.Topic, "-prefix", env.Prefix,
+		"-redis-mode", "single", "-redis", "rediss://" + srv.Username + ":" + srv.Password + "@" + srv.Addr,
+		"-redis-tls-ca", srv.CAFile, "-redis-tls-cert", srv.CertFile, "-redis-tls-key", srv.KeyFile}
+	var log lockedBuffer
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	served := make(chan error, 1)
+	go func() {
+		served <- run(ctx, append([]string{"serve", "-group", env.Group, "-http", addr, "-log-level", "info"}, redisArgs...),
+			&bytes.Buffer{}, &log)
+	}()
+	deadline := time.Now().Add(time.Minute)
+	for !ready(addr) {
+		select {
+		case err := <-served:
+			t.Fatalf("serve returned before it was ready: %v\n%s", err, log.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve not ready after a minute:\n%s", log.String())
+		}
+	}
+	// The consumer's and the re-scorer's writes, and replay's and
+	// verify's reads, all as the least-privilege user.
+	data, _ := testenv.EventsFile(t, 300)
+	var out bytes.Buffer
+	for _, cmd := range [][]string{{"replay", "-data", data, "-wait", "-wait-timeout", "90s", "-quiet"}, {"verify", "-data", data}} {
+		if err := run(context.Background(), append(cmd, redisArgs...), &out, &out); err != nil {
+			t.Fatalf("%s: %v\n%s\nserve's log:\n%s", cmd[0], err, out.String(), log.String())
+		}
+	}
+	stop()
+	if err := <-served; err != nil {
+		t.Fatalf("serve returned %v after a stop asked for\n%s", err, log.String())
+	}
+	if strings.Contains(log.String(), "NOPERM") {
+		t.Errorf("a command the ACL rules do not allow:\n%s", log.String())
+	}
+	out.WriteString(log.String())
+	if strings.Contains(out.String(), srv.Password) {
+		t.Fatalf("the output shows the password:\n%s", out.String())
+	}
+	if !strings.Contains(log.String(), "rediss://"+srv.Username+":xxxxx@"+srv.Addr) {
+		t.Fatalf("want the redacted address in the log:\n%s", log.String())
+	}
 }
