@@ -52,8 +52,20 @@ type Config struct {
 	// Mode is Single (default) or Cluster.
 	Mode Mode
 	// Addrs of the Redis server (Single: exactly one), or seed nodes of the
-	// cluster (Cluster: one or more).
+	// cluster (Cluster: one or more). Or one redis:// or rediss:// URL as
+	// go-redis parses it (cluster mode: more seeds as ?addr= parameters),
+	// which may carry the username and password.
 	Addrs []string
+	// Username and Password authenticate each connection (Redis ACL; a
+	// password alone authenticates as the default user). Credentials are
+	// given once: in the URL or here.
+	Username, Password string
+	// PasswordFile, instead of Password, is a file holding the password,
+	// read again at each new connection: a rotated password is used
+	// without a restart.
+	PasswordFile string
+	// TLS of the connections.
+	TLS TLS
 	// Prefix of every key. Default DefaultPrefix.
 	Prefix string
 	// WaitReplicas is how many replicas must acknowledge each write step
@@ -74,7 +86,7 @@ func (c Config) Validate() error {
 	case "", Single:
 		if len(c.Addrs) > 1 {
 			return fmt.Errorf("%d Redis addresses given (%s): a single Redis takes exactly one address; for Redis Cluster set ALSOBOUGHT_REDIS_MODE=cluster",
-				len(c.Addrs), strings.Join(c.Addrs, ","))
+				len(c.Addrs), Redact(strings.Join(c.Addrs, ",")))
 		}
 		if c.WaitReplicas > 0 {
 			return errors.New("redis wait replicas applies to cluster mode only (a single Redis is guarded by the batch guards): set it to 0 or ALSOBOUGHT_REDIS_MODE=cluster")
@@ -85,6 +97,9 @@ func (c Config) Validate() error {
 	}
 	if c.WaitReplicas < 0 {
 		return fmt.Errorf("redis wait replicas must be 0 or more, got %d", c.WaitReplicas)
+	}
+	if _, err := c.resolve(); err != nil {
+		return err
 	}
 	return ValidatePrefix(c.Prefix)
 }
@@ -123,13 +138,23 @@ func New(cfg Config) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	p, err := cfg.resolve()
+	if err != nil {
+		return nil, err
+	}
+	var creds func(context.Context) (string, string, error)
+	if cfg.PasswordFile != "" {
+		creds = passwordFile(p.username, cfg.PasswordFile)
+	}
 	c := &conn{keys: schema.NewKeys(cfg.Prefix), wait: cfg.WaitReplicas}
 	if cfg.Mode == Cluster {
-		c.cluster = redis.NewClusterClient(&redis.ClusterOptions{Addrs: cfg.Addrs, ReadTimeout: ioTimeout + waitTimeout,
-			WriteTimeout: ioTimeout, MaxRedirects: 8})
+		c.cluster = redis.NewClusterClient(&redis.ClusterOptions{Addrs: p.addrs, ReadTimeout: ioTimeout + waitTimeout,
+			WriteTimeout: ioTimeout, MaxRedirects: 8, Username: p.username, Password: p.password,
+			CredentialsProviderContext: creds, TLSConfig: p.tls})
 		c.rdb = c.cluster
 	} else {
-		c.rdb = redis.NewClient(&redis.Options{Addr: cfg.Addrs[0], ReadTimeout: ioTimeout, WriteTimeout: ioTimeout})
+		c.rdb = redis.NewClient(&redis.Options{Addr: p.addrs[0], DB: p.db, ReadTimeout: ioTimeout, WriteTimeout: ioTimeout,
+			Username: p.username, Password: p.password, CredentialsProviderContext: creds, TLSConfig: p.tls})
 	}
 	outbox := &Outbox{c: c}
 	lists := &Lists{c: c, outbox: outbox}
@@ -154,9 +179,11 @@ func (s *Store) Close() error { return s.c.rdb.Close() }
 
 // Ping checks that Redis answers and loads the scripts, which pipelines
 // run by hash only (EVALSHA inside a pipeline cannot fall back to EVAL).
+// Refused credentials are marked ErrAuthentication, a refused TLS
+// certificate ErrCertificate.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.c.rdb.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("redis ping: %w", err)
+		return fmt.Errorf("redis ping: %w", classify(err))
 	}
 	return s.c.loadScripts(ctx)
 }

@@ -35,6 +35,7 @@ type settings struct {
 	redisAddrs   string
 	redisMode    string
 	redisWait    int
+	redisSec     redisSecurity
 	prefix       string
 	httpAddr     string
 	opsHTTPAddr  string
@@ -119,9 +120,9 @@ func (s *settings) consumer() config.Group {
 }
 
 func (s *settings) redis() config.Group {
-	return config.Group{Name: "Redis", Settings: []config.Setting{
-		{Flag: "redis", Env: "ALSOBOUGHT_REDIS_ADDRS", Help: "Redis address (single mode), or seed nodes, comma-separated (cluster mode)",
-			Value: config.Text(&s.redisAddrs, "127.0.0.1:16379", "host:port addresses, comma-separated", notEmptyList),
+	return config.Group{Name: "Redis", Settings: append([]config.Setting{
+		{Flag: "redis", Env: "ALSOBOUGHT_REDIS_ADDRS", Help: "Redis address (single mode), or seed nodes, comma-separated (cluster mode); or one redis:// or rediss:// URL (cluster mode: more seeds as ?addr=host:port), which may carry user:password (then not also -redis-username, -redis-password or -redis-password-file)",
+			Value: config.Text(&s.redisAddrs, "127.0.0.1:16379", "host:port addresses, comma-separated, or a redis:// or rediss:// URL", notEmptyList),
 			Check: func() error { return s.storeConfig().Validate() }},
 		{Flag: "redis-mode", Help: "single (one Redis) or cluster (Redis Cluster)",
 			Value: config.Text(&s.redisMode, string(store.Single), "single or cluster", func(v string) error { _, err := store.ParseMode(v); return err })},
@@ -129,8 +130,51 @@ func (s *settings) redis() config.Group {
 			Value: config.Int(&s.redisWait, 1, 0, math.MaxInt)},
 		{Flag: "prefix", Env: "ALSOBOUGHT_REDIS_PREFIX", Help: "prefix of every Redis key",
 			Value: config.Text(&s.prefix, store.DefaultPrefix, "1-32 characters of A-Z a-z 0-9 _ . -", store.ValidatePrefix)},
-	}}
+	}, s.redisSec.settings()...)}
 }
+
+// redisSecurity are the credentials and TLS settings of the Redis
+// connections (docs/operations.md, "Redis security").
+type redisSecurity struct {
+	username, password, passwordFile string
+	tls                              bool
+	ca, cert, key, serverName        string
+}
+
+func (r *redisSecurity) settings() []config.Setting {
+	return []config.Setting{
+		{Flag: "redis-username", Help: "Redis ACL user (empty: the default user)", Value: config.String(&r.username, "")},
+		{Flag: "redis-password", Help: "Redis password; prefer -redis-password-file, which no process listing or environment dump shows",
+			Value: config.String(&r.password, "")},
+		{Flag: "redis-password-file", Help: "file holding the Redis password (a mounted Secret), read again at each new connection, so a rotated password needs no restart",
+			Value: config.String(&r.passwordFile, "")},
+		{Flag: "redis-tls", Help: "connect to Redis over TLS (a rediss:// URL turns it on too)", Value: config.Bool(&r.tls, false)},
+		{Flag: "redis-tls-ca", Help: "PEM bundle of the CAs trusted to sign Redis's certificate (empty: the system's)", Value: config.String(&r.ca, "")},
+		{Flag: "redis-tls-cert", Help: "PEM client certificate, for a Redis that asks for one (with -redis-tls-key); read again at each new connection",
+			Value: config.String(&r.cert, "")},
+		{Flag: "redis-tls-key", Help: "PEM key of -redis-tls-cert", Value: config.String(&r.key, "")},
+		{Flag: "redis-tls-server-name", Help: "name Redis's certificate must carry (empty: the host of the address)", Value: config.String(&r.serverName, "")},
+	}
+}
+
+// targets are the settings' values, for config.Group.Only.
+func (r *redisSecurity) targets() []any {
+	return []any{&r.username, &r.password, &r.passwordFile, &r.tls, &r.ca, &r.cert, &r.key, &r.serverName}
+}
+
+// redisUnreachable is the start-up error of a Redis that did not answer
+// Ping: refused credentials and certificates are named as such, not as an
+// unreachable Redis.
+func (s *settings) redisUnreachable(err error) *exitError {
+	if errors.Is(err, store.ErrAuthentication) || errors.Is(err, store.ErrCertificate) {
+		return &exitError{code: 1, msg: fmt.Sprintf("Redis at %s refused the connection: %v", s.redisAddrsShown(), err)}
+	}
+	return &exitError{code: 1, msg: fmt.Sprintf("cannot reach Redis at %s: %v (is it running? `make up` starts a local one)", s.redisAddrsShown(), err)}
+}
+
+// redisAddrsShown is the Redis address as messages and logs show it: with
+// any password redacted.
+func (s *settings) redisAddrsShown() string { return store.Redact(s.redisAddrs) }
 
 func (s *settings) http() config.Group {
 	return config.Group{Name: "HTTP", Settings: []config.Setting{
@@ -310,7 +354,10 @@ func (s *settings) feedOn() bool { return s.feedTopicName() != "off" }
 
 func (s *settings) storeConfig() store.Config {
 	mode, _ := store.ParseMode(s.redisMode) // checked as it was read
-	cfg := store.Config{Mode: mode, Addrs: splitList(s.redisAddrs), Prefix: s.prefix}
+	r := s.redisSec
+	cfg := store.Config{Mode: mode, Addrs: splitList(s.redisAddrs), Prefix: s.prefix,
+		Username: r.username, Password: r.password, PasswordFile: r.passwordFile,
+		TLS: store.TLS{Enabled: r.tls, CAFile: r.ca, CertFile: r.cert, KeyFile: r.key, ServerName: r.serverName}}
 	if mode == store.Cluster {
 		cfg.WaitReplicas = s.redisWait
 	}

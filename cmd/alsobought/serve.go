@@ -120,7 +120,7 @@ func (c *serveCmd) run(ctx context.Context, s *settings, _ []string, stdout, std
 	if len(servers) > 1 {
 		ev = ev.Str("ops_http", servers[1].Addr())
 	}
-	ev.Str("topic", s.topic).Str("group", s.group).Str("redis", s.redisAddrs).Str("prefix", s.prefix).Msg("alsobought serving")
+	ev.Str("topic", s.topic).Str("group", s.group).Str("redis", s.redisAddrsShown()).Str("prefix", s.prefix).Msg("alsobought serving")
 
 	// The components start together and stop in reverse order of these
 	// stages, each stage once the later ones have returned:
@@ -195,7 +195,7 @@ func connect(ctx context.Context, s *settings, st *store.Store, guard *redisguar
 	ctx, cancel := context.WithTimeout(ctx, startupTimeout)
 	defer cancel()
 	if err := st.Ping(ctx); err != nil {
-		return &exitError{code: 1, msg: fmt.Sprintf("cannot reach Redis at %s: %v (is it running? `make up` starts a local one)", s.redisAddrs, err)}
+		return s.redisUnreachable(err)
 	}
 	// An evicted counter or watermark is silent corruption (docs/DESIGN.md
 	// section 5, docs/guarantees.md): no setting lets serve run on a Redis
@@ -205,7 +205,7 @@ func connect(ctx context.Context, s *settings, st *store.Store, guard *redisguar
 		if errors.As(err, &unsafe) {
 			return &exitError{code: 1, msg: err.Error()}
 		}
-		return &exitError{code: 1, msg: fmt.Sprintf("cannot read the settings of Redis at %s: %v", s.redisAddrs, err)}
+		return &exitError{code: 1, msg: fmt.Sprintf("cannot read the settings of Redis at %s: %v", s.redisAddrsShown(), err)}
 	}
 	if err := st.Meta.Ensure(ctx, s.stateSettings()); err != nil {
 		return &exitError{code: 1, msg: err.Error()}

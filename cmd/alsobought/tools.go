@@ -70,7 +70,7 @@ func openStore(ctx context.Context, s *settings) (*store.Store, error) {
 	defer cancel()
 	if err := st.Ping(pctx); err != nil {
 		st.Close()
-		return nil, &exitError{code: 1, msg: fmt.Sprintf("cannot reach Redis at %s: %v (is it running? `make up` starts a local one)", s.redisAddrs, err)}
+		return nil, s.redisUnreachable(err)
 	}
 	return st, nil
 }

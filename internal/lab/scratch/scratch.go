@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/alsobought/alsobought/event"
@@ -67,7 +68,7 @@ func New(ctx context.Context, cfg Config, kind string) (*State, error) {
 	}
 	if err := st.Ping(ctx); err != nil {
 		st.Close()
-		return nil, fmt.Errorf("redis at %v: %w", sc.Addrs, err)
+		return nil, fmt.Errorf("redis at %s: %w", store.Redact(strings.Join(sc.Addrs, ",")), err)
 	}
 	for _, t := range []string{n.Topic, n.DLQTopic} {
 		if err := kafkaadmin.EnsureTopic(ctx, cfg.Brokers, t, cfg.Partitions, 1); err != nil {

@@ -1,0 +1,238 @@
+package store
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// TLS says how to reach Redis over TLS.
+type TLS struct {
+	// Enabled turns TLS on (a rediss:// address turns it on too).
+	Enabled bool
+	// CAFile is a PEM bundle of the certificate authorities trusted to
+	// sign the server's certificate; empty trusts the system's.
+	CAFile string
+	// CertFile and KeyFile are the client's certificate and key (PEM), for
+	// a Redis that asks for one (tls-auth-clients); both or neither. They
+	// are read again at each handshake, so a renewed certificate is used
+	// by the next connection without a restart.
+	CertFile, KeyFile string
+	// ServerName is the name the server's certificate must carry; empty
+	// takes the host of the address.
+	ServerName string
+}
+
+func (t TLS) any() bool {
+	return t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" || t.ServerName != ""
+}
+
+// ErrAuthentication marks an error of Redis refusing the credentials.
+var ErrAuthentication = errors.New("redis authentication failed (check the username and password)")
+
+// ErrCertificate marks an error of the TLS handshake with Redis: a server
+// certificate not trusted, or the client's refused.
+var ErrCertificate = errors.New("redis TLS certificate not accepted")
+
+// IsURL reports whether a -redis address is a redis:// or rediss:// URL.
+func IsURL(addr string) bool {
+	a := strings.ToLower(strings.TrimSpace(addr))
+	return strings.HasPrefix(a, "redis://") || strings.HasPrefix(a, "rediss://")
+}
+
+// Redact returns addresses (comma-separated, each host:port or a URL) with
+// every URL's password replaced, for messages and logs: a secret is never
+// printed.
+func Redact(addrs string) string {
+	parts := strings.Split(addrs, ",")
+	for i, p := range parts {
+		parts[i] = redactOne(p)
+	}
+	return strings.Join(parts, ",")
+}
+
+func redactOne(a string) string {
+	if !strings.Contains(a, "@") {
+		return a
+	}
+	if u, err := url.Parse(strings.TrimSpace(a)); err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+		return u.String()
+	}
+	// Unparsable: everything before the last @ may be a secret.
+	i := strings.LastIndex(a, "@")
+	scheme := ""
+	if j := strings.Index(a, "://"); j >= 0 && j < i {
+		scheme = a[:j+3]
+	}
+	return scheme + "xxxxx" + a[i:]
+}
+
+// parsed is what the address and the security settings give: where to
+// connect and how, before the mode's client options.
+type parsed struct {
+	addrs              []string
+	username, password string
+	db                 int
+	tls                *tls.Config
+}
+
+// resolve merges the address (host:port or URL) with the settings.
+// Credentials are given once, in the URL or in the settings: both is an
+// error, as neither could be said to win without surprising someone.
+func (c Config) resolve() (parsed, error) {
+	p := parsed{addrs: c.Addrs, username: c.Username, password: c.Password}
+	urlTLS := false
+	if len(c.Addrs) > 0 && IsURL(c.Addrs[0]) {
+		if len(c.Addrs) > 1 {
+			return p, errors.New("a Redis URL is the only address: give more cluster seeds as ?addr=host:port parameters of the URL")
+		}
+		var user, pass string
+		var hasPass bool
+		if c.Mode == Cluster {
+			o, err := redis.ParseClusterURL(strings.TrimSpace(c.Addrs[0]))
+			if err != nil {
+				return p, fmt.Errorf("redis URL %s: %s", Redact(c.Addrs[0]), redactErr(err, c.Addrs[0]))
+			}
+			p.addrs, user, pass, urlTLS = o.Addrs, o.Username, o.Password, o.TLSConfig != nil
+		} else {
+			o, err := redis.ParseURL(strings.TrimSpace(c.Addrs[0]))
+			if err != nil {
+				return p, fmt.Errorf("redis URL %s: %s", Redact(c.Addrs[0]), redactErr(err, c.Addrs[0]))
+			}
+			p.addrs, user, pass, p.db, urlTLS = []string{o.Addr}, o.Username, o.Password, o.DB, o.TLSConfig != nil
+		}
+		hasPass = pass != ""
+		if (user != "" || hasPass) && (c.Username != "" || c.Password != "" || c.PasswordFile != "") {
+			return p, errors.New("redis credentials given twice, in the URL and in the username/password settings: give them once")
+		}
+		if user != "" || hasPass {
+			p.username, p.password = user, pass
+		}
+		if !urlTLS && c.TLS.Enabled {
+			return p, errors.New("redis TLS is on but the URL says redis:// (no TLS): use rediss://")
+		}
+	}
+	if c.Password != "" && c.PasswordFile != "" {
+		return p, errors.New("give the Redis password once: as a password or as a password file")
+	}
+	on := c.TLS.Enabled || urlTLS
+	if c.TLS.any() && !on {
+		return p, errors.New("redis TLS files or server name given with TLS off: turn TLS on (ALSOBOUGHT_REDIS_TLS=true or a rediss:// URL)")
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		return p, errors.New("redis TLS client certificate and key go together: give both files or neither")
+	}
+	if on {
+		tc, err := c.TLS.config()
+		if err != nil {
+			return p, err
+		}
+		p.tls = tc
+	}
+	return p, nil
+}
+
+// redactErr is err's text with the URL's password removed: a parse error
+// may quote the URL.
+func redactErr(err error, raw string) string {
+	msg := err.Error()
+	if u, perr := url.Parse(strings.TrimSpace(raw)); perr == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok && pw != "" {
+			msg = strings.ReplaceAll(msg, pw, "xxxxx")
+		}
+	}
+	return msg
+}
+
+// config builds the client's TLS settings. The CA bundle is read once, at
+// start-up (a new CA is rolled out by adding it to the bundle before the
+// server's certificate changes, docs/operations.md); the client's key pair
+// at each handshake.
+func (t TLS) config() (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("redis TLS CA bundle: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("redis TLS CA bundle %s holds no PEM certificate", t.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	if t.CertFile != "" {
+		// Load once now so that a wrong file fails at start-up.
+		if _, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile); err != nil {
+			return nil, fmt.Errorf("redis TLS client certificate: %w", err)
+		}
+		cert, key := t.CertFile, t.KeyFile
+		tc.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			c, err := tls.LoadX509KeyPair(cert, key)
+			if err != nil {
+				return nil, fmt.Errorf("redis TLS client certificate: %w", err)
+			}
+			return &c, nil
+		}
+	}
+	return tc, nil
+}
+
+// passwordFile returns a credentials provider that reads the password file
+// at each new connection, so that a rotated password (a Secret updated in
+// place) is used without a restart. White space around it is ignored.
+func passwordFile(username, path string) func(context.Context) (string, string, error) {
+	return func(context.Context) (string, string, error) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return "", "", fmt.Errorf("redis password file: %w", err)
+		}
+		return username, strings.TrimSpace(string(b)), nil
+	}
+}
+
+// classify marks authentication and certificate errors so that callers
+// can say what failed instead of "cannot reach".
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "WRONGPASS"), strings.Contains(msg, "NOAUTH"),
+		strings.Contains(msg, "invalid password"), strings.Contains(msg, "invalid username-password"):
+		return fmt.Errorf("%w: %w", ErrAuthentication, err)
+	}
+	var unknown x509.UnknownAuthorityError
+	var invalid x509.CertificateInvalidError
+	var host x509.HostnameError
+	var verify *tls.CertificateVerificationError
+	if errors.As(err, &unknown) || errors.As(err, &invalid) || errors.As(err, &host) || errors.As(err, &verify) ||
+		strings.Contains(msg, "tls: ") && strings.Contains(msg, "certificate") {
+		return fmt.Errorf("%w: %w", ErrCertificate, err)
+	}
+	return err
+}
+
+// ACLRules are the least-privilege Redis ACL rules of an alsobought user
+// whose keys start with prefix (docs/operations.md, "Redis security"): its
+// keys only, no channels, and the commands it sends: reads and writes of
+// its data types, MULTI/EXEC, its scripts (SCRIPT LOAD, then EVALSHA; TIME inside one), SCAN
+// for whole-state operations, WAIT, INFO and CONFIG GET for the Redis guard
+// (which tolerates NOPERM on CONFIG), and the connection and cluster
+// topology commands the client sends. -@dangerous drops FLUSHALL, KEYS,
+// DEBUG, CONFIG SET and the like before the few needed are allowed back.
+func ACLRules(prefix string) string {
+	return "resetkeys ~" + prefix + ":* resetchannels -@all +@read +@write +@keyspace +@transaction +@connection " +
+		"+evalsha +eval +script|load +time -@dangerous +info +config|get +wait +cluster|slots +cluster|shards +cluster|nodes +cluster|info +readonly"
+}
