@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -86,9 +87,12 @@ func (c *serveCmd) run(ctx context.Context, s *settings, _ []string, stdout, std
 	if err != nil {
 		return &exitError{code: 2, msg: err.Error()}
 	}
+	// stopping is set when the stop begins, asked for or after a failure:
+	// the instance is out of rotation while it drains.
+	var stopping atomic.Bool
 	ready := func(rctx context.Context) string {
-		if ctx.Err() != nil {
-			return "shutting down" // take this instance out of rotation while it drains
+		if stopping.Load() {
+			return "shutting down"
 		}
 		if err := st.Client().Ping(rctx).Err(); err != nil {
 			return "redis: " + err.Error()
@@ -151,8 +155,11 @@ func (c *serveCmd) run(ctx context.Context, s *settings, _ []string, stdout, std
 	if c.consume {
 		stages[3] = []lifecycle.Part{{Name: "consumer", Component: cons}}
 	}
-	defer context.AfterFunc(ctx, func() { log.Info().Msg("shutting down") })()
-	err = lifecycle.Run(ctx, shutdownTimeout, stages...)
+	runner := lifecycle.Runner{StopTimeout: shutdownTimeout, Stopping: func() {
+		stopping.Store(true)
+		log.Info().Msg("shutting down")
+	}}
+	err = runner.Run(ctx, stages...)
 	if err != nil {
 		log.Error().Err(err).Msg("a component failed or did not stop in time; stopped")
 		return &exitError{code: 1, msg: err.Error()}

@@ -30,6 +30,21 @@ type Part struct {
 // timeout given to Run.
 var ErrStopTimeout = errors.New("components still running")
 
+// Run runs the stages with a Runner that bounds the stop at stopTimeout.
+func Run(ctx context.Context, stopTimeout time.Duration, stages ...[]Part) error {
+	return Runner{StopTimeout: stopTimeout}.Run(ctx, stages...)
+}
+
+// Runner runs a process's components (Run).
+type Runner struct {
+	// StopTimeout bounds the stop once it began.
+	StopTimeout time.Duration
+	// Stopping, when set, is called once when the stop begins, whether ctx
+	// ended or a part failed: serve takes itself out of rotation then, so
+	// /readyz says so during the whole drain.
+	Stopping func()
+}
+
 // Run starts every part of every stage and runs them until ctx ends or
 // one of them fails: returns an error, or returns at all before it was
 // asked to stop. Then it stops the stages in reverse order, each only
@@ -39,8 +54,9 @@ var ErrStopTimeout = errors.New("components still running")
 //
 // Run returns the first failure, named after its part, nil after a stop
 // asked for by ctx, or ErrStopTimeout when the parts took longer than
-// stopTimeout to stop; it then leaves them running.
-func Run(ctx context.Context, stopTimeout time.Duration, stages ...[]Part) error {
+// StopTimeout to stop; it then leaves them running.
+func (r Runner) Run(ctx context.Context, stages ...[]Part) error {
+	stopTimeout := r.StopTimeout
 	g, gctx := errgroup.WithContext(ctx)
 	cancels := make([]context.CancelFunc, len(stages))
 	running := make([]*sync.WaitGroup, len(stages))
@@ -66,6 +82,9 @@ func Run(ctx context.Context, stopTimeout time.Duration, stages ...[]Part) error
 	}
 	g.Go(func() error {
 		<-gctx.Done()
+		if r.Stopping != nil {
+			r.Stopping()
+		}
 		for i := len(stages) - 1; i >= 0; i-- {
 			cancels[i]()
 			running[i].Wait()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -80,15 +81,25 @@ func TestStopsTheStagesInReverseOrder(t *testing.T) {
 }
 
 // TestAFailureStopsEveryPart: a part that fails stops the others, in
-// order, and its error, named after it, is Run's.
+// order, and its error, named after it, is Run's; Stopping says so
+// before the first part is stopped.
 func TestAFailureStopsEveryPart(t *testing.T) {
 	j := &journal{}
 	boom := errors.New("join group: broker said no")
 	j.started.Add(1)
 	failing := Part{Name: "consumer", Component: worker{name: "consumer", j: j, fail: boom}}
-	err := Run(context.Background(), time.Minute, parts(j, "http"), parts(j, "rescorer"), []Part{failing})
+	var stopping atomic.Int32
+	r := Runner{StopTimeout: time.Minute, Stopping: func() {
+		if len(j.stops()) == 0 { // before any part was stopped
+			stopping.Add(1)
+		}
+	}}
+	err := r.Run(context.Background(), parts(j, "http"), parts(j, "rescorer"), []Part{failing})
 	if !errors.Is(err, boom) || err.Error() != "consumer: join group: broker said no" {
 		t.Fatalf("Run returned %v, want the consumer's failure named after it", err)
+	}
+	if n := stopping.Load(); n != 1 {
+		t.Fatalf("Stopping called %d times before the first stop, want once", n)
 	}
 	if got, want := j.stops(), []string{"rescorer", "http"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("stopped %v, want %v", got, want)
