@@ -86,7 +86,7 @@ func TestPoisonMessagesNeverStopAPartition(t *testing.T) {
 		t.Errorf("watermark of %s on partition %d = %d, want the last offset %d", customer, partition, wm, last)
 	}
 
-	dead := readAll(t, env.Brokers, env.DLQTopic)
+	dead := testenv.ReadTopic(t, env.Brokers, env.DLQTopic)
 	if len(dead) != len(poison) {
 		t.Fatalf("dead-letter topic holds %d records, want %d", len(dead), len(poison))
 	}
@@ -190,7 +190,7 @@ func TestRefusedDeadLettersNeverStopAPartition(t *testing.T) {
 			if n := counterValue(t, m.dlqLost.WithLabelValues(label)); n != tc.lost {
 				t.Errorf("alsobought_dead_letters_lost_total{error=%q} = %v, want %v", label, n, tc.lost)
 			}
-			dead := readAll(t, env.Brokers, dlq)
+			dead := testenv.ReadTopic(t, env.Brokers, dlq)
 			if !tc.wantDeadLetter {
 				if len(dead) != 0 {
 					t.Errorf("dead-letter topic holds %d records, want none", len(dead))
@@ -286,32 +286,6 @@ func waitNoLag(t *testing.T, brokers []string, topic string, st StateStore) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-// readAll returns every message of topic, from the start to its end offsets
-// of now.
-func readAll(t *testing.T, brokers []string, topic string) []kafka.Message {
-	t.Helper()
-	ends, err := kafkaadmin.EndOffsets(context.Background(), brokers, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []kafka.Message
-	for part, end := range ends {
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: part, MaxWait: 100 * time.Millisecond})
-		for off := int64(0); off < end; {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			m, err := r.ReadMessage(ctx)
-			cancel()
-			if err != nil {
-				t.Fatalf("read %s/%d at offset %d: %v", topic, part, off, err)
-			}
-			out = append(out, m)
-			off = m.Offset + 1
-		}
-		r.Close()
-	}
-	return out
 }
 
 // longestLine is a log writer that remembers the longest line written

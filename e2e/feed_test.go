@@ -107,7 +107,7 @@ func TestListFeedMatchesRedis(t *testing.T) {
 func readFeed(t *testing.T, brokers []string, topic string) map[string][]byte {
 	t.Helper()
 	out := map[string][]byte{}
-	for _, m := range readTopic(t, brokers, topic) {
+	for _, m := range testenv.ReadTopic(t, brokers, topic) {
 		out[string(m.Key)] = m.Value
 	}
 	return out

@@ -20,7 +20,6 @@ import (
 	"github.com/alsobought/alsobought/consumer"
 	"github.com/alsobought/alsobought/event"
 	"github.com/alsobought/alsobought/internal/delta"
-	"github.com/alsobought/alsobought/internal/kafkaadmin"
 	"github.com/alsobought/alsobought/internal/lab/dataset"
 	"github.com/alsobought/alsobought/internal/lab/oracle"
 	"github.com/alsobought/alsobought/internal/lab/replay"
@@ -286,7 +285,7 @@ type deadLetter struct {
 func readDeadLetters(t *testing.T, env *testenv.Env, want int) []deadLetter {
 	t.Helper()
 	var out []deadLetter
-	for _, m := range readTopic(t, env.Brokers, env.DLQTopic) {
+	for _, m := range testenv.ReadTopic(t, env.Brokers, env.DLQTopic) {
 		d := deadLetter{value: m.Value}
 		for _, h := range m.Headers {
 			if h.Key == "reason" {
@@ -297,34 +296,6 @@ func readDeadLetters(t *testing.T, env *testenv.Env, want int) []deadLetter {
 	}
 	if len(out) != want {
 		t.Fatalf("dead-letter topic holds %d records, want %d", len(out), want)
-	}
-	return out
-}
-
-// readTopic returns the messages of every partition of a topic, from the
-// start to its end offset of now (a compacted topic may skip offsets).
-func readTopic(t *testing.T, brokers []string, topic string) []kafka.Message {
-	t.Helper()
-	ends, err := kafkaadmin.EndOffsets(context.Background(), brokers, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []kafka.Message
-	for part, end := range ends {
-		// Close waits out the fetch in flight, up to MaxWait (10 s by
-		// default): a short one keeps reading a small topic quick.
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: part, MaxWait: 100 * time.Millisecond})
-		for off := int64(0); off < end; {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			m, err := r.ReadMessage(ctx)
-			cancel()
-			if err != nil {
-				t.Fatalf("read %s/%d at offset %d: %v", topic, part, off, err)
-			}
-			out = append(out, m)
-			off = m.Offset + 1
-		}
-		r.Close()
 	}
 	return out
 }

@@ -17,12 +17,12 @@ func TestAMarkDuringRescoreKeepsTheItemDirty(t *testing.T) {
 
 func testAMarkDuringRescoreKeepsTheItemDirty(t *testing.T, env *testenv.Env) {
 	ctx := context.Background()
-	markDirty(t, env.Store, 1, "a", "b")
+	testenv.MarkDirty(t, env.Store, 1, "a", "b")
 	read, err := env.Store.Dirty.Claim(ctx, 10, time.Now().Add(time.Hour), "me", time.Minute)
 	if err != nil || len(read) != 2 {
 		t.Fatalf("dirty items %v, %v", read, err)
 	}
-	markDirty(t, env.Store, 2, "a") // lands while a and b are being re-scored
+	testenv.MarkDirty(t, env.Store, 2, "a") // lands while a and b are being re-scored
 	readAt := time.Now().Add(time.Second).Truncate(time.Millisecond)
 	if err := env.Store.Dirty.Clear(ctx, read, readAt); err != nil {
 		t.Fatal(err)
@@ -50,7 +50,7 @@ func TestClaimsShareDirtyItems(t *testing.T) {
 
 func testClaimsShareDirtyItems(t *testing.T, env *testenv.Env) {
 	ctx := context.Background()
-	markDirty(t, env.Store, 1, "a", "b", "c", "d", "e")
+	testenv.MarkDirty(t, env.Store, 1, "a", "b", "c", "d", "e")
 	far := time.Now().Add(time.Hour)
 	first, err := env.Store.Dirty.Claim(ctx, 3, far, "one", time.Minute)
 	if err != nil || len(first) != 3 {

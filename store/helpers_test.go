@@ -9,7 +9,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/alsobought/alsobought/internal/delta"
 	"github.com/alsobought/alsobought/internal/testenv"
 	"github.com/alsobought/alsobought/store"
 )
@@ -58,18 +57,4 @@ func openStore(t *testing.T, env *testenv.Env, prefix string, hook redis.Hook) *
 		t.Fatal(err)
 	}
 	return st
-}
-
-// markDirty writes a purchase of each item by its own new customer, which
-// marks the item dirty the way the consumer does.
-func markDirty(t *testing.T, st *store.Store, offset int64, items ...string) {
-	t.Helper()
-	b := delta.NewBatch(0)
-	for _, it := range items {
-		var h delta.History
-		b.Purchase(&h, &delta.History{}, it, offset, 10)
-	}
-	if err := st.Batches.Apply(context.Background(), b, nil, offset, -1); err != nil {
-		t.Fatal(err)
-	}
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/alsobought/alsobought/internal/testenv"
 	"github.com/alsobought/alsobought/store"
@@ -88,17 +87,7 @@ func TestServeRunsOverTLSAsTheLeastPrivilegeUser(t *testing.T) {
 		served <- run(ctx, append([]string{"serve", "-group", env.Group, "-http", addr, "-log-level", "info"}, redisArgs...),
 			&bytes.Buffer{}, &log)
 	}()
-	deadline := time.Now().Add(time.Minute)
-	for !ready(addr) {
-		select {
-		case err := <-served:
-			t.Fatalf("serve returned before it was ready: %v\n%s", err, log.String())
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve not ready after a minute:\n%s", log.String())
-		}
-	}
+	waitReady(t, addr, served, &log)
 	// The consumer's and the re-scorer's writes, and replay's and
 	// verify's reads, all as the least-privilege user.
 	data, _ := testenv.EventsFile(t, 300)

@@ -71,6 +71,22 @@ func TestServeStopsCleanlyWhenAsked(t *testing.T) {
 		served <- run(ctx, []string{"serve", "-topic", env.Topic, "-group", env.Group, "-prefix", env.Prefix,
 			"-http", addr, "-log-level", "info"}, &bytes.Buffer{}, &log)
 	}()
+	waitReady(t, addr, served, &log)
+	stop()
+	if err := <-served; err != nil {
+		t.Fatalf("serve returned %v after a stop asked for; want nil (exit 0)\n%s", err, log.String())
+	}
+	out := log.String()
+	left, stopped := strings.Index(out, "left the consumer group"), strings.LastIndex(out, `"message":"stopped"`)
+	if left < 0 || stopped < left {
+		t.Fatalf("want the consumer to leave its group, then serve to report it stopped:\n%s", out)
+	}
+}
+
+// waitReady waits until the serve at addr answers /readyz with 200, and
+// fails when serve returns first or is not ready after a minute.
+func waitReady(t *testing.T, addr string, served <-chan error, log *lockedBuffer) {
+	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for !ready(addr) {
 		select {
@@ -81,15 +97,6 @@ func TestServeStopsCleanlyWhenAsked(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("serve not ready after a minute:\n%s", log.String())
 		}
-	}
-	stop()
-	if err := <-served; err != nil {
-		t.Fatalf("serve returned %v after a stop asked for; want nil (exit 0)\n%s", err, log.String())
-	}
-	out := log.String()
-	left, stopped := strings.Index(out, "left the consumer group"), strings.LastIndex(out, `"message":"stopped"`)
-	if left < 0 || stopped < left {
-		t.Fatalf("want the consumer to leave its group, then serve to report it stopped:\n%s", out)
 	}
 }
 
@@ -132,17 +139,7 @@ func TestServeSplitsTheOperatorsPort(t *testing.T) {
 			t.Errorf("the log holds the token:\n%s", log.String())
 		}
 	}()
-	deadline := time.Now().Add(time.Minute)
-	for !ready(ops) {
-		select {
-		case err := <-served:
-			t.Fatalf("serve returned before it was ready: %v\n%s", err, log.String())
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve not ready after a minute:\n%s", log.String())
-		}
-	}
+	waitReady(t, ops, served, &log)
 	get := func(method, addr, path, auth string) *http.Response {
 		t.Helper()
 		req, err := http.NewRequest(method, "http://"+addr+path, nil)

@@ -7,25 +7,10 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/alsobought/alsobought/internal/delta"
 	"github.com/alsobought/alsobought/internal/rescore"
 	"github.com/alsobought/alsobought/internal/testenv"
 	"github.com/alsobought/alsobought/store"
 )
-
-// markDirty writes a purchase of each item by its own new customer, which
-// marks the item dirty the way the consumer does.
-func markDirty(t *testing.T, st *store.Store, offset int64, items ...string) {
-	t.Helper()
-	b := delta.NewBatch(0)
-	for _, it := range items {
-		var h delta.History
-		b.Purchase(&h, &delta.History{}, it, offset, 10)
-	}
-	if err := st.Batches.Apply(context.Background(), b, nil, offset, -1); err != nil {
-		t.Fatal(err)
-	}
-}
 
 func backlog(t *testing.T, st *store.Store) int64 {
 	t.Helper()
@@ -53,7 +38,7 @@ func testRowsAreRescoredAtMostOncePerMinInterval(t *testing.T, env *testenv.Env)
 	defer func() { cancel(); <-done }()
 
 	marked := time.Now()
-	markDirty(t, env.Store, 1, "x")
+	testenv.MarkDirty(t, env.Store, 1, "x")
 	for backlog(t, env.Store) > 0 {
 		if time.Since(marked) > time.Minute {
 			t.Fatal("dirty item never re-scored")
@@ -74,7 +59,7 @@ func TestStatsSayWhatTheRescorerDid(t *testing.T) {
 
 func testStatsSayWhatTheRescorerDid(t *testing.T, env *testenv.Env) {
 	ctx := context.Background()
-	markDirty(t, env.Store, 1, "a", "b", "c")
+	testenv.MarkDirty(t, env.Store, 1, "a", "b", "c")
 	rs, err := rescore.New(rescore.Config{PollInterval: 10 * time.Millisecond}, rescore.StateOf(env.Store), zerolog.Nop(), nil)
 	if err != nil {
 		t.Fatal(err)
