@@ -268,21 +268,33 @@ func (c *Catalogue) DonePending(ctx context.Context, done []CatalogueChange) err
 	return err
 }
 
-// Holders returns the lists whose entries, or the hidden candidates ranked
-// above them, hold the item (Keys.Holders): the lists a change of the
-// item's availability can change.
-func (c *Catalogue) Holders(ctx context.Context, item string) ([]ListRef, error) {
-	members, err := c.c.rdb.SMembers(ctx, c.c.keys.Holders(item)).Result()
-	if err != nil {
-		return nil, fmt.Errorf("read the lists holding %s: %w", item, err)
-	}
-	out := make([]ListRef, 0, len(members))
-	for _, m := range members {
-		kind, holder, ok := schema.ParseDirtyMember(m)
-		if !ok {
-			return nil, fmt.Errorf("holders of %s: member %q is not <list>|<item>", item, m)
+// Holders returns, in one round trip, the lists whose entries, or the
+// hidden candidates passed over for them, hold one of the items
+// (Keys.Holders): the lists a change of the items' availability can
+// change. Each list comes once.
+func (c *Catalogue) Holders(ctx context.Context, items []string) ([]ListRef, error) {
+	cmds, err := c.c.read(ctx, "read list holders", func(p redis.Pipeliner) {
+		for _, it := range items {
+			p.SMembers(ctx, c.c.keys.Holders(it))
 		}
-		out = append(out, ListRef{Kind: kind, Item: holder})
+	})
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var out []ListRef
+	for i, cmd := range cmds {
+		for _, m := range cmd.(*redis.StringSliceCmd).Val() {
+			if seen[m] {
+				continue
+			}
+			seen[m] = true
+			kind, holder, ok := schema.ParseDirtyMember(m)
+			if !ok {
+				return nil, fmt.Errorf("holders of %s: member %q is not <list>|<item>", items[i], m)
+			}
+			out = append(out, ListRef{Kind: kind, Item: holder})
+		}
 	}
 	return out, nil
 }

@@ -297,13 +297,18 @@ return removed
 // KEYS[1]: the item's row hash (holds the stored list's revision),
 // KEYS[2]: the list key (same hash tag, same slot). ARGV[1]: the revision
 // field, ARGV[2]: the revision the new list was computed from, ARGV[3]: the
-// encoded list, or "" to delete it. Returns 1 when written, 2 when there
-// was nothing to delete (no change to publish), 0 when refused.
+// encoded list, or "" to delete it, ARGV[4]: the watch field, ARGV[5]: what
+// the list watches (List.Watch), kept in the row beside the revision.
+// Returns 1 when written, 2 when there was nothing to delete (no change to
+// publish), 0 when refused.
 var writeListScript = redis.NewScript(`
 local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1')
 local rev = tonumber(ARGV[2])
 if rev < cur then return 0 end
-if rev > cur and redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  if rev > cur then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+  if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], ARGV[4], ARGV[5]) else redis.call('HDEL', KEYS[1], ARGV[4]) end
+end
 if ARGV[3] ~= '' then redis.call('SET', KEYS[2], ARGV[3]); return 1 end
 if redis.call('DEL', KEYS[2]) == 1 then return 1 end
 return 2

@@ -119,7 +119,7 @@ func (k Keys) List(kind ListKind, item string) string {
 }
 
 // Holders is the set of the lists whose unfiltered top entries hold item
-// Y (members: ListMember), so that a change of Y's availability re-scores
+// Y (members: DirtyMember), so that a change of Y's availability re-scores
 // exactly them. Tagged with Y, like Y's row and lists.
 func (k Keys) Holders(item string) string { return k.Prefix + holdersPart + "{" + item + "}" }
 
