@@ -450,12 +450,15 @@ func (r *Rescorer) RescorePopular(ctx context.Context) error {
 	at := r.now().UTC()
 	r.popularAt = r.now() // also after a failure: retried at the next interval, not every poll
 	r.popularStale.Store(false)
+	if _, err := r.view.Refresh(ctx); err != nil {
+		return err
+	}
 	for _, kind := range []store.ListKind{store.Bought, store.Viewed} {
 		pop, err := r.st.Popularity.Counts(ctx, kind, anchor)
 		if err != nil {
 			return err
 		}
-		pending, err := r.st.Popularity.WriteLists(ctx, kind, pop.Lists(kind, at), r.cfg.Feed)
+		pending, err := r.st.Popularity.WriteLists(ctx, kind, pop.Catalogued(r.view.Category).Lists(kind, at, r.view.Filter(at)), r.cfg.Feed)
 		if err != nil {
 			return err
 		}

@@ -85,7 +85,7 @@ func Compare(want *oracle.State, got *store.Snapshot, m scoring.Method, rules sc
 func comparePopular(r *Report, want *oracle.State, got *store.Snapshot) {
 	for _, kind := range []store.ListKind{store.Bought, store.Viewed} {
 		wantLists := map[string]store.PopularList{}
-		for _, l := range want.Popular[kind].Lists(kind, time.Time{}) {
+		for _, l := range want.Popular[kind].Lists(kind, time.Time{}, nil) {
 			if len(l.Items) > 0 || l.Category == "" {
 				wantLists[l.Category] = l
 			}
