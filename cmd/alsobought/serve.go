@@ -15,6 +15,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/alsobought/alsobought/consumer"
+	"github.com/alsobought/alsobought/internal/catalogue"
 	"github.com/alsobought/alsobought/internal/config"
 	"github.com/alsobought/alsobought/internal/feed"
 	"github.com/alsobought/alsobought/internal/httpapi"
@@ -71,6 +72,9 @@ func (c *serveCmd) run(ctx context.Context, s *settings, _ []string, stdout, std
 		return &exitError{code: 2, msg: err.Error()}
 	}
 	rcfg := s.rescoreConfig(errs)
+	// One view of the catalogue, kept current by the re-scorer, filters the
+	// lists it writes and the answers the API serves.
+	rcfg.View = catalogue.NewView(st.Catalogue)
 	var pub *feed.Kafka
 	if s.feedOn() {
 		if pub, err = feed.New(feed.Config{Brokers: s.brokerList(), Topic: s.feedTopicName()}); err != nil {
@@ -109,7 +113,8 @@ func (c *serveCmd) run(ctx context.Context, s *settings, _ []string, stdout, std
 	if err != nil {
 		return &exitError{code: 2, msg: fmt.Sprintf("-api-token-file %s: %v", s.apiTokenFile, err)}
 	}
-	opts := httpapi.Options{KeepOwned: s.keepOwned, Status: monitor.Report, Rescorer: rs, Tokens: tokens, Errors: errs}
+	opts := httpapi.Options{KeepOwned: s.keepOwned, Status: monitor.Report, Rescorer: rs, Tokens: tokens, Errors: errs,
+		Catalogue: rcfg.View}
 	if c.consume {
 		opts.Consumer = cons
 	}

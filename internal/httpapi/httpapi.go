@@ -69,6 +69,9 @@ type Options struct {
 	// Errors counts the failed Redis reads, every one: the log shows a few
 	// per outage. Nil counts nothing.
 	Errors *obs.Errors
+	// Catalogue has the last word on what recommendations may hold
+	// (recommend.Config.Catalogue); nil: the stored lists as they are.
+	Catalogue recommend.Catalogue
 }
 
 // Routes chooses which endpoints a handler serves: all on one port, or the
@@ -96,7 +99,7 @@ type ReadinessCheck func(ctx context.Context) string
 // with an Allow header, both as a JSON ErrorResponse.
 func New(st Store, opts Options, ready ReadinessCheck, gatherer prometheus.Gatherer, log zerolog.Logger) http.Handler {
 	log = log.With().Str("component", "http").Logger()
-	s := &server{st: st, rec: recommend.New(recommend.Config{KeepOwned: opts.KeepOwned}, st.Recommend), opts: opts, ready: ready,
+	s := &server{st: st, rec: recommend.New(recommend.Config{KeepOwned: opts.KeepOwned, Catalogue: opts.Catalogue}, st.Recommend), opts: opts, ready: ready,
 		// A Redis outage fails every request: rate-limited as the
 		// consumer's retries are (docs/DESIGN.md section 6, "Logs").
 		log: obs.Repeats(log), errLog: log}

@@ -128,6 +128,10 @@ type Config struct {
 	PendingGrace time.Duration
 	// Errors counts failed Redis and Kafka calls; nil counts nothing.
 	Errors *obs.Errors
+	// View is the catalogue the lists are filtered by; the re-scorer
+	// refreshes it at every poll and before every batch, so a process that
+	// serves answers too can share it. Nil: a view of its own.
+	View *catalogue.View
 }
 
 // Validate checks the configuration.
@@ -228,6 +232,9 @@ func New(cfg Config, st State, log zerolog.Logger, reg prometheus.Registerer) (*
 	if cfg.PendingGrace == 0 {
 		cfg.PendingGrace = DefaultPendingGrace
 	}
+	if cfg.View == nil {
+		cfg.View = catalogue.NewView(st.Catalogue)
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -235,7 +242,7 @@ func New(cfg Config, st State, log zerolog.Logger, reg prometheus.Registerer) (*
 	id := make([]byte, 6)
 	_, _ = rand.Read(id)
 	return &Rescorer{cfg: cfg, st: st, log: log, retries: obs.Repeats(log), metrics: newMetrics(reg), now: time.Now,
-		view: catalogue.NewView(st.Catalogue), owner: hex.EncodeToString(id)}, nil
+		view: cfg.View, owner: hex.EncodeToString(id)}, nil
 }
 
 // Rescore recomputes and writes the lists of a kind of the given items.
@@ -366,6 +373,9 @@ func watch(entries []scoring.Related, passedOver []string) []string {
 // step is safe to repeat: a re-scorer that dies midway leaves the items
 // pending for the next.
 func (r *Rescorer) followCatalogue(ctx context.Context) error {
+	if _, err := r.view.Refresh(ctx); err != nil {
+		return err
+	}
 	now := r.now()
 	if _, err := r.st.Catalogue.PromoteDue(ctx, now); err != nil {
 		return err
