@@ -41,7 +41,7 @@ type SecureRedis struct {
 	// CertFile and KeyFile are a client certificate of the local CA. The
 	// servers accept a client without one (tls-auth-clients optional) but
 	// refuse one that another CA signed (UntrustedClientCert).
-	CertFile, KeyFile string
+	CertFile, KeyFile  string
 	Username, Password string
 	// PasswordFile holds Password (mode 0600, in the test's temporary
 	// directory), for -redis-password-file.
