@@ -30,7 +30,7 @@ return v
 func (s *Store) CheckAccess(ctx context.Context) error {
 	key := s.c.keys.Prefix + ":" + schema.GlobalTag + ":accessprobe"
 	if err := probeScript.EvalSha(ctx, s.c.rdb, []string{key}).Err(); err != nil {
-		return fmt.Errorf("redis access check (a script run by hash on %s): %w", key, classify(err))
+		return fmt.Errorf("access check, a script run by hash on %s: %w", key, classify(err))
 	}
 	return nil
 }

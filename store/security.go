@@ -43,7 +43,7 @@ var ErrCertificate = errors.New("redis TLS certificate not accepted")
 
 // ErrPermission marks a command or key that Redis's ACL rules deny the
 // user: the rules lack a permission the service needs (ACLRules).
-var ErrPermission = errors.New("redis denied a command or key the service needs (the user's ACL rules lack a permission)")
+var ErrPermission = errors.New("refused by the user's ACL rules")
 
 // IsURL reports whether a -redis address is a redis:// or rediss:// URL.
 func IsURL(addr string) bool {

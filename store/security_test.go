@@ -169,7 +169,7 @@ func TestRefusedCredentialsCertificatesAndPermissionsAreNamed(t *testing.T) {
 			if err == nil {
 				err = st.CheckAccess(ctx)
 			}
-			if !errors.Is(err, store.ErrPermission) || !strings.Contains(err.Error(), "denied") {
+			if !errors.Is(err, store.ErrPermission) || !strings.Contains(err.Error(), "ACL rules") {
 				t.Fatalf("want ErrPermission at Ping or CheckAccess, got %v", err)
 			}
 			t.Logf("%s: %v", what, err)

@@ -171,8 +171,8 @@ func (s *settings) redisUnreachable(err error) *exitError {
 		return &exitError{code: 1, msg: fmt.Sprintf("Redis at %s refused the connection: %v", s.redisAddrsShown(), err)}
 	}
 	if errors.Is(err, store.ErrPermission) {
-		return &exitError{code: 1, msg: fmt.Sprintf("Redis at %s denied the user a command or key the service needs: %v "+
-			"(its ACL rules must allow what docs/operations.md, \"Redis security\", lists)", s.redisAddrsShown(), err)}
+		return &exitError{code: 1, msg: fmt.Sprintf("Redis at %s denied a command or key the service needs (%v); "+
+			"the user's ACL rules must allow what docs/operations.md, \"Redis security\", lists", s.redisAddrsShown(), err)}
 	}
 	return &exitError{code: 1, msg: fmt.Sprintf("cannot reach Redis at %s: %v (is it running? `make up` starts a local one)", s.redisAddrsShown(), err)}
 }
