@@ -14,6 +14,9 @@ RUN_DIR   := $(or $(ALSOBOUGHT_LOCAL_RUN_DIR),.run)
 ENV_FILE  := $(RUN_DIR)/env
 # Where deploy/local/cluster-up.sh writes ALSOBOUGHT_REDIS_CLUSTER_ADDRS.
 CLUSTER_ENV_FILE := $(RUN_DIR)/cluster-env
+# The secured endpoints (TLS ports, SASL_SSL listener, CA, passwords) that
+# up.sh and cluster-up.sh write for the tests.
+SECURE_ENV_FILE := $(RUN_DIR)/secure-env
 TEST_FLAGS ?= -race -count=1 -timeout 20m
 PKGS      ?= ./...
 
@@ -25,6 +28,7 @@ export ALSOBOUGHT_SHARED_DATA
 # Export the KEY=VALUE lines of $(ENV_FILE) into the recipe's shell.
 load_env = set -a; . "$(ENV_FILE)"; set +a
 load_cluster_env = set -a; . "$(CLUSTER_ENV_FILE)"; set +a
+load_secure_env = set -a; . "$(SECURE_ENV_FILE)"; set +a
 
 .PHONY: help build up down status cluster-up cluster-down test test-unit run fmt vet lint clean
 
@@ -66,7 +70,7 @@ test: ## up + cluster-up, check docker-compose.yml and the Prometheus rules, ens
 	if [ $$status -eq 0 ]; then $(PROM)/check.sh || status=$$?; fi; \
 	if [ $$status -eq 0 ]; then $(LOCAL)/ensure-chromium.sh || status=$$?; fi; \
 	if [ $$status -eq 0 ]; then \
-		$(load_env); $(load_cluster_env); \
+		$(load_env); $(load_cluster_env); $(load_secure_env); \
 		echo "go test $(TEST_FLAGS) $(PKGS)  (ALSOBOUGHT_KAFKA_BROKERS=$$ALSOBOUGHT_KAFKA_BROKERS ALSOBOUGHT_REDIS_ADDRS=$$ALSOBOUGHT_REDIS_ADDRS ALSOBOUGHT_REDIS_CLUSTER_ADDRS=$$ALSOBOUGHT_REDIS_CLUSTER_ADDRS)"; \
 		ALSOBOUGHT_REQUIRE_SERVICES=1 $(GO) test $(TEST_FLAGS) $(PKGS) || status=$$?; \
 	fi; \
