@@ -29,7 +29,15 @@ return v
 // (docs/operations.md, "Redis security", lists the rules: ACLRules).
 func (s *Store) CheckAccess(ctx context.Context) error {
 	key := s.c.keys.Prefix + ":" + schema.GlobalTag + ":accessprobe"
-	if err := probeScript.EvalSha(ctx, s.c.rdb, []string{key}).Err(); err != nil {
+	err := probeScript.EvalSha(ctx, s.c.rdb, []string{key}).Err()
+	if isNoScript(err) {
+		// The script cache was flushed, or a node without it took over,
+		// since Ping loaded it: load again, as the pipelines do.
+		if err = s.c.loadScripts(ctx); err == nil {
+			err = probeScript.EvalSha(ctx, s.c.rdb, []string{key}).Err()
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("access check, a script run by hash on %s: %w", key, classify(err))
 	}
 	return nil

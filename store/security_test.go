@@ -221,3 +221,25 @@ func TestRedactHidesPasswords(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckAccessLoadsTheScriptsAgain: a script cache flushed between Ping
+// and CheckAccess (SCRIPT FLUSH, a failover to a node without the scripts)
+// is no permission problem: the check loads them again and passes. On a
+// private redis-server, as the flush would reach every test's scripts.
+func TestCheckAccessLoadsTheScriptsAgain(t *testing.T) {
+	srv := testenv.PrivateRedis(t)
+	st := open(t, store.Config{Addrs: []string{srv.Addr}, Prefix: "probe"})
+	ctx := context.Background()
+	if err := st.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Client().ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CheckAccess(ctx); err != nil {
+		t.Fatalf("after SCRIPT FLUSH: %v", err)
+	}
+	if n, err := st.Client().Exists(ctx, st.Keys().Prefix+":{#}:accessprobe").Result(); err != nil || n != 0 {
+		t.Fatalf("the probe key stayed: EXISTS = %d, %v", n, err)
+	}
+}
