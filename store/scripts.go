@@ -423,4 +423,4 @@ return removed
 
 var allScripts = []*redis.Script{applyOpsScript, writeCustomerScript, advanceScript, markDirtyScript,
 	claimDirtyScript, clearDirtyScript, writeListScript, markStepScript, finishBatchScript,
-	applyCatalogueScript, promoteDueScript, donePendingScript}
+	probeScript, applyCatalogueScript, promoteDueScript, donePendingScript}
