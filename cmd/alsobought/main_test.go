@@ -231,7 +231,7 @@ func TestBootstrapThenStream(t *testing.T) {
 		t.Fatalf("bootstrap: %v\n%s", err, out)
 	}
 	// Progress markers: streaming continues after what the topic held.
-	ends, err := kafkaadmin.EndOffsets(context.Background(), env.Brokers, env.Topic)
+	ends, err := kafkaadmin.EndOffsets(context.Background(), env.Kafka(), env.Topic)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/alsobought/alsobought/internal/kafkaadmin"
+	"github.com/alsobought/alsobought/internal/kafkaconn"
 	"github.com/segmentio/kafka-go"
 )
 
@@ -20,10 +21,10 @@ type ProgressReader interface {
 // group members, the timestamp of the oldest unconsumed record) and from
 // the state (applied offsets).
 type Sampler struct {
-	Brokers []string
-	Topic   string
-	Group   string
-	State   ProgressReader
+	Kafka *kafkaconn.Conn
+	Topic string
+	Group string
+	State ProgressReader
 }
 
 // Sample takes one sample.
@@ -31,7 +32,7 @@ func (s *Sampler) Sample(ctx context.Context) (Sample, error) {
 	// One client serves every request of the sample. A new one per sample
 	// (not one per Sampler) keeps the metadata fresh: a client's transport
 	// caches it, and partitions added must show up in the next sample.
-	client, done := kafkaadmin.NewClient(s.Brokers)
+	client, done := s.Kafka.Client()
 	defer done()
 	client.Timeout = 10 * time.Second
 	offsets, err := kafkaadmin.TopicOffsets(ctx, client, s.Topic)
