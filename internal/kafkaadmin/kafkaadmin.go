@@ -45,7 +45,7 @@ func (e *MissingTopicError) Error() string {
 // as it is, and CreateTopics is not even asked for: a least-privilege user
 // has no Create permission).
 func EnsureTopic(ctx context.Context, conn *kafkaconn.Conn, t Topic) error {
-	client, done := conn.Client()
+	client, done := conn.Client(t.Name)
 	defer done()
 	if _, err := partitionIDs(ctx, client, t.Name); err == nil {
 		return nil
@@ -68,7 +68,7 @@ func EnsureTopic(ctx context.Context, conn *kafkaconn.Conn, t Topic) error {
 // it does not, and the explained error (kafkaconn.Conn.Explain) when the
 // brokers do not answer or refuse to describe it. Nothing is created.
 func CheckTopic(ctx context.Context, conn *kafkaconn.Conn, t Topic) error {
-	client, done := conn.Client()
+	client, done := conn.Client(t.Name)
 	defer done()
 	_, err := partitionIDs(ctx, client, t.Name)
 	if errors.Is(err, kafka.UnknownTopicOrPartition) {
@@ -83,7 +83,7 @@ func CheckTopic(ctx context.Context, conn *kafkaconn.Conn, t Topic) error {
 // retrying for ever. Write permissions cannot be checked without writing;
 // a denied write shows in readiness and the error metrics.
 func CheckRead(ctx context.Context, conn *kafkaconn.Conn, topic, group string) error {
-	client, done := conn.Client()
+	client, done := conn.Client(topic)
 	defer done()
 	resp, err := client.Fetch(ctx, &kafka.FetchRequest{Topic: topic, Partition: 0, Offset: kafka.LastOffset,
 		MinBytes: 1, MaxBytes: 1, MaxWait: 10 * time.Millisecond})
@@ -106,7 +106,7 @@ func CheckRead(ctx context.Context, conn *kafkaconn.Conn, topic, group string) e
 // PartitionCount returns the number of partitions of a topic. It doubles
 // as a reachability probe of the brokers.
 func PartitionCount(ctx context.Context, conn *kafkaconn.Conn, topic string) (int, error) {
-	client, done := conn.Client()
+	client, done := conn.Client(topic)
 	defer done()
 	ids, err := partitionIDs(ctx, client, topic)
 	return len(ids), conn.Explain(err, kafkaconn.Op{Name: "Describe", Topic: topic})
@@ -142,7 +142,7 @@ func TopicOffsets(ctx context.Context, client *kafka.Client, topic string) (map[
 // EndOffsets returns the next offset to be written in each partition of a
 // topic (the high watermark). It asks for nothing else.
 func EndOffsets(ctx context.Context, conn *kafkaconn.Conn, topic string) (map[int]int64, error) {
-	client, done := conn.Client()
+	client, done := conn.Client(topic)
 	defer done()
 	ids, err := partitionIDs(ctx, client, topic)
 	if err != nil {
@@ -201,7 +201,7 @@ func partitionIDs(ctx context.Context, client *kafka.Client, topic string) ([]in
 // error. Tools that work on a scratch topic (eval -via-kafka) clean up
 // with it.
 func DeleteTopics(ctx context.Context, conn *kafkaconn.Conn, topics ...string) error {
-	client, done := conn.Client()
+	client, done := conn.Client(topics...)
 	defer done()
 	resp, err := client.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: topics})
 	if err != nil {

@@ -160,8 +160,13 @@ const dialTimeout = 10 * time.Second
 // shared default transport answers from a cache up to 6 s old, which would
 // hide a topic created or partitions added a moment ago. Close its idle
 // connections when done.
-func (c *Conn) Transport() *kafka.Transport {
-	return &kafka.Transport{DialTimeout: dialTimeout, TLS: c.tls, SASL: c.sasl}
+//
+// Given topics, its metadata is asked for those topics only, not for every
+// topic of the cluster: the brokers then answer a topic the client may not
+// describe with an authorisation error, where a listing of every topic
+// leaves it out, which would read as a missing topic.
+func (c *Conn) Transport(topics ...string) *kafka.Transport {
+	return &kafka.Transport{DialTimeout: dialTimeout, TLS: c.tls, SASL: c.sasl, MetadataTopics: topics}
 }
 
 // Dialer returns a dialer for readers and the consumer group.
@@ -169,10 +174,10 @@ func (c *Conn) Dialer() *kafka.Dialer {
 	return &kafka.Dialer{Timeout: dialTimeout, DualStack: true, TLS: c.tls, SASLMechanism: c.sasl}
 }
 
-// Client returns an admin client with a transport of its own (Transport);
-// done releases its connections.
-func (c *Conn) Client() (client *kafka.Client, done func()) {
-	t := c.Transport()
+// Client returns an admin client with a transport of its own
+// (Transport, of topics); done releases its connections.
+func (c *Conn) Client(topics ...string) (client *kafka.Client, done func()) {
+	t := c.Transport(topics...)
 	return &kafka.Client{Addr: kafka.TCP(c.cfg.Brokers...), Transport: t}, t.CloseIdleConnections
 }
 
@@ -184,7 +189,7 @@ func (c *Conn) Writer(topic string) *kafka.Writer {
 	return &kafka.Writer{
 		Addr:         kafka.TCP(c.cfg.Brokers...),
 		Topic:        topic,
-		Transport:    c.Transport(),
+		Transport:    c.Transport(topic),
 		Balancer:     &kafka.Murmur2Balancer{},
 		RequiredAcks: kafka.RequireAll,
 	}

@@ -17,7 +17,7 @@ type Progress interface {
 // yet, by the lag monitor's formula (lag.AppliedLag: messages retention
 // deleted are not waiting). Tests wait on it to see progress.
 func AppliedLag(ctx context.Context, conn *kafkaconn.Conn, topic string, st Progress) (int64, error) {
-	client, done := conn.Client()
+	client, done := conn.Client(topic)
 	defer done()
 	offsets, err := kafkaadmin.TopicOffsets(ctx, client, topic)
 	if err != nil {

@@ -76,7 +76,7 @@ func (w Wait) Run(ctx context.Context, st Progress) (CaughtUp, error) {
 	deadline := time.Now().Add(timeout)
 	for {
 		if offsets == nil {
-			client, done := w.Kafka.Client()
+			client, done := w.Kafka.Client(w.Topic)
 			offsets, err = kafkaadmin.TopicOffsets(ctx, client, w.Topic)
 			done()
 		}
