@@ -31,6 +31,8 @@ const (
 	// Denied: the brokers authenticated the client and refused the
 	// operation (a missing ACL).
 	Denied
+	// Missing: the brokers know no such topic (yet).
+	Missing
 )
 
 // Op is what a call was doing, for messages: an ACL operation (Describe,
@@ -62,7 +64,7 @@ func KindOf(err error) Kind {
 // Retryable reports whether retrying err may succeed without anyone
 // changing anything: false for refused credentials, certificates and
 // ACLs, which need an operator.
-func Retryable(err error) bool { return KindOf(err) == Unreachable }
+func Retryable(err error) bool { k := KindOf(err); return k == Unreachable || k == Missing }
 
 // Explain returns err said as what it is: a refused login names the user
 // and the mechanism (never the password), a refused certificate says so, a
@@ -89,6 +91,8 @@ func (c *Conn) Explain(err error, op Op) error {
 		e.Msg = fmt.Sprintf("TLS handshake with Kafka at %s failed: %v (is this a TLS listener? -kafka-tls must match the listener)", brokers, err)
 	case Denied:
 		e.Msg = fmt.Sprintf("Kafka denied %s on %s to %s: grant the ACL (docs/security.md)", op.Name, resource(err, op), c.Principal())
+	case Missing:
+		e.Msg = fmt.Sprintf("Kafka at %s has no topic %s: %v", brokers, op.Topic, err)
 	default:
 		hint := "is it running? `make up` starts a local one"
 		if c.Secured() {
@@ -124,6 +128,8 @@ func classify(err error) Kind {
 		errors.Is(err, kafka.ClusterAuthorizationFailed), errors.Is(err, kafka.TransactionalIDAuthorizationFailed),
 		errors.Is(err, kafka.DelegationTokenAuthorizationFailed), errors.Is(err, kafka.BrokerAuthorizationFailed):
 		return Denied
+	case errors.Is(err, kafka.UnknownTopicOrPartition):
+		return Missing
 	case tlsfiles.IsCertificateError(err):
 		return Certificate
 	case tlsfiles.IsHandshakeError(err):

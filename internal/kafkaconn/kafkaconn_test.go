@@ -109,6 +109,7 @@ func TestExplainNamesTheFailure(t *testing.T) {
 		{errors.New("tls: failed to verify certificate: x509: certificate signed by unknown authority"), Certificate, "certificate not accepted"},
 		{errors.New("remote error: tls: handshake failure"), Handshake, "TLS handshake with Kafka at k:9093 failed"},
 		{io.ErrUnexpectedEOF, Unreachable, "cannot reach Kafka at k:9093"},
+		{fmt.Errorf("topic events: %w", kafka.UnknownTopicOrPartition), Missing, "Kafka at k:9093 has no topic events"},
 	} {
 		got := c.Explain(tc.err, op)
 		if k := KindOf(got); k != tc.kind {
@@ -120,7 +121,7 @@ func TestExplainNamesTheFailure(t *testing.T) {
 		if !errors.Is(got, tc.err) {
 			t.Errorf("%v: the explained error must wrap it", tc.err)
 		}
-		if Retryable(got) != (tc.kind == Unreachable) {
+		if Retryable(got) != (tc.kind == Unreachable || tc.kind == Missing) {
 			t.Errorf("%v: retryable %v", tc.err, Retryable(got))
 		}
 	}

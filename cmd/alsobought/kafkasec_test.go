@@ -1,0 +1,143 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/alsobought/alsobought/internal/feed"
+	"github.com/alsobought/alsobought/internal/kafkaadmin"
+	"github.com/alsobought/alsobought/internal/kafkaconn"
+	"github.com/alsobought/alsobought/internal/testenv"
+)
+
+// TestServeOverSASLSSLAsTheLeastPrivilegeUser: over the broker's SASL_SSL
+// listener (TLS with the client certificate), as user alsobought holding
+// only the documented ACLs (kafkaadmin.ACLs), with the topics created by
+// admin and -create-topics=false, serve becomes ready, replay -wait
+// streams the events through it and verify finds the state equal to the
+// oracle's; for a SCRAM mechanism and for PLAIN.
+func TestServeOverSASLSSLAsTheLeastPrivilegeUser(t *testing.T) {
+	k := testenv.SecureKafkaListener(t)
+	for _, mech := range []string{kafkaconn.MechanismSCRAMSHA512, kafkaconn.MechanismPlain} {
+		t.Run(mech, func(t *testing.T) {
+			env := testenv.New(t, 2) // the events and dead-letter topics, made through the admin's listener
+			feedTopic := env.Topic + ".lists"
+			k.Topics(t, kafkaadmin.Topic{Name: feedTopic, Partitions: 2, Replication: 1, Configs: feed.TopicConfig})
+			k.Grant(t, testenv.KafkaService, kafkaadmin.Access{Topic: env.Topic, DLQTopic: env.DLQTopic, FeedTopic: feedTopic,
+				Group: env.Group, Produce: true})
+			args := append([]string{"-topic", env.Topic, "-dlq-topic", env.DLQTopic, "-prefix", env.Prefix, "-redis", env.RedisAddr,
+				"-create-topics=false"}, k.Args(testenv.KafkaService, mech)...)
+			addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+			var log lockedBuffer
+			ctx, stop := context.WithCancel(context.Background())
+			defer stop()
+			served := make(chan error, 1)
+			go func() {
+				served <- run(ctx, append([]string{"serve", "-group", env.Group, "-http", addr, "-log-level", "info"}, args...), &bytes.Buffer{}, &log)
+			}()
+			waitReady(t, addr, served, &log)
+			data, _ := testenv.EventsFile(t, 300)
+			var out bytes.Buffer
+			for _, cmd := range [][]string{{"replay", "-data", data, "-wait", "-wait-timeout", "90s", "-quiet"},
+				{"rescore", "--all"}, {"verify", "-data", data}} {
+				if err := run(context.Background(), append(cmd, args...), &out, &out); err != nil {
+					t.Fatalf("%s: %v\n%s\nserve's log:\n%s", cmd[0], err, out.String(), log.String())
+				}
+			}
+			if !strings.Contains(out.String(), "OK: Redis matches the oracle") {
+				t.Fatalf("verify:\n%s", out.String())
+			}
+			stop()
+			if err := <-served; err != nil {
+				t.Fatalf("serve returned %v after a stop asked for\n%s", err, log.String())
+			}
+			if strings.Contains(log.String(), "Authorization") || strings.Contains(log.String(), "denied") {
+				t.Errorf("an operation the documented ACLs do not allow:\n%s", log.String())
+			}
+		})
+	}
+}
+
+// TestServeRefusedByKafkaExitsOnceSayingWhy: a wrong password, a broker
+// certificate no trusted CA signed, and a user without ACLs each stop serve
+// at start-up with exit 1 and one line naming what failed, never "cannot
+// reach Kafka", never the password.
+func TestServeRefusedByKafkaExitsOnceSayingWhy(t *testing.T) {
+	k := testenv.SecureKafkaListener(t)
+	env := testenv.New(t, 1)
+	const secret = "wr0ng-Kafka-secret"
+	wrongFile := filepath.Join(t.TempDir(), "password")
+	if err := os.WriteFile(wrongFile, []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	service := k.Args(testenv.KafkaService, kafkaconn.MechanismSCRAMSHA512)
+	replace := func(args []string, flag, v string) []string {
+		out := append([]string(nil), args...)
+		for i := range out {
+			if out[i] == flag {
+				out[i+1] = v
+			}
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"wrong password", replace(service, "-kafka-password-file", wrongFile),
+			"refused the SASL scram-sha-512 login of user alsobought"},
+		{"untrusted certificate", replace(service, "-kafka-tls-ca", filepath.Join(k.TLSDir, "other-ca.crt")),
+			"certificate not accepted"},
+		{"no ACL", k.Args(testenv.KafkaStranger, kafkaconn.MechanismSCRAMSHA256),
+			"Kafka denied Describe on topic " + env.Topic + " to user stranger: grant the ACL (docs/security.md)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			err := run(context.Background(), append([]string{"serve", "-topic", env.Topic, "-dlq-topic", env.DLQTopic, "-feed-topic", "off",
+				"-group", env.Group, "-prefix", env.Prefix, "-redis", env.RedisAddr, "-http", "127.0.0.1:0", "-log-level", "debug"}, tc.args...),
+				&stdout, &stderr)
+			var ee *exitError
+			if !errors.As(err, &ee) || ee.code != 1 {
+				t.Fatalf("want exit 1, got %v\n%s", err, stderr.String())
+			}
+			if !strings.Contains(ee.msg, tc.want) || strings.Contains(ee.msg, "\n") || strings.Contains(ee.msg, "cannot reach") {
+				t.Fatalf("message %q: want one line saying %q", ee.msg, tc.want)
+			}
+			t.Logf("serve: %s", ee.msg)
+			for what, text := range map[string]string{"message": ee.msg, "stdout": stdout.String(), "stderr": stderr.String()} {
+				if strings.Contains(text, secret) {
+					t.Errorf("the password appears in the %s", what)
+				}
+			}
+		})
+	}
+}
+
+// TestMissingTopicWithoutCreatingTopics: with -create-topics=false a
+// missing topic stops serve at start-up, exit 1, naming the topic and how
+// to create it, and the topic is still missing afterwards.
+func TestMissingTopicWithoutCreatingTopics(t *testing.T) {
+	env := testenv.New(t, 1)
+	feedTopic := env.Topic + ".lists" // testenv.New makes the events and dead-letter topics only
+	err := run(context.Background(), []string{"serve", "-brokers", strings.Join(env.Brokers, ","), "-topic", env.Topic, "-dlq-topic", env.DLQTopic,
+		"-group", env.Group, "-prefix", env.Prefix, "-redis", env.RedisAddr, "-http", "127.0.0.1:0", "-partitions", "3",
+		"-create-topics=false"}, &bytes.Buffer{}, &bytes.Buffer{})
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.code != 1 {
+		t.Fatalf("want exit 1, got %v", err)
+	}
+	want := "topic " + feedTopic + " does not exist and topics are not created (-create-topics=false): create it with 3 partitions, config cleanup.policy=compact"
+	if !strings.Contains(ee.msg, want) {
+		t.Fatalf("message %q: want it to say %q", ee.msg, want)
+	}
+	if _, err = kafkaadmin.PartitionCount(context.Background(), env.Kafka(), feedTopic); kafkaconn.KindOf(err) != kafkaconn.Missing {
+		t.Fatalf("the feed topic: %v; want it still missing", err)
+	}
+}
