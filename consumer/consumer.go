@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -194,6 +195,15 @@ func (c *Consumer) probeKafka(ctx context.Context) {
 	}
 }
 
+// clearKafkaNotReady clears a not-ready reason a failed Kafka call gave.
+func (c *Consumer) clearKafkaNotReady() {
+	c.mu.Lock()
+	if strings.HasPrefix(c.notReady, "kafka: ") {
+		c.notReady = ""
+	}
+	c.mu.Unlock()
+}
+
 func (c *Consumer) setNotReady(why string) {
 	c.mu.Lock()
 	c.notReady = why
@@ -340,6 +350,10 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafka.Generation, 
 			// Nothing new: check that Redis still holds what was recorded,
 			// or events it lost would wait for the next message.
 			if err = c.checkProgress(ctx, partition, recorded); err == nil {
+				// The reader waited without an error: a failed fetch
+				// (a broker away, an ACL missing) is over, also when
+				// nothing new arrives to clear it as a batch does.
+				c.clearKafkaNotReady()
 				continue
 			}
 		case err != nil:

@@ -3,12 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/alsobought/alsobought/internal/feed"
 	"github.com/alsobought/alsobought/internal/kafkaadmin"
@@ -140,4 +145,84 @@ func TestMissingTopicWithoutCreatingTopics(t *testing.T) {
 	if _, err = kafkaadmin.PartitionCount(context.Background(), env.Kafka(), feedTopic); kafkaconn.KindOf(err) != kafkaconn.Missing {
 		t.Fatalf("the feed topic: %v; want it still missing", err)
 	}
+}
+
+// TestRevokedACLMakesServeNotReadySayingWhy: ACLs revoked while serve runs
+// make it not ready with the denial as the reason and count Kafka errors
+// (the reader's retries are logged at most a few lines per period,
+// obs.Repeats); the ACLs granted again make it ready without a restart.
+func TestRevokedACLMakesServeNotReadySayingWhy(t *testing.T) {
+	k := testenv.SecureKafkaListener(t)
+	env := testenv.New(t, 1)
+	access := kafkaadmin.Access{Topic: env.Topic, DLQTopic: env.DLQTopic, Group: env.Group}
+	revoke := k.Grant(t, testenv.KafkaService, access)
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	args := append([]string{"serve", "-topic", env.Topic, "-dlq-topic", env.DLQTopic, "-feed-topic", "off", "-group", env.Group,
+		"-prefix", env.Prefix, "-redis", env.RedisAddr, "-http", addr, "-create-topics=false"},
+		k.Args(testenv.KafkaService, kafkaconn.MechanismSCRAMSHA256)...)
+	var log lockedBuffer
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- run(ctx, args, &bytes.Buffer{}, &log) }()
+	waitReady(t, addr, served, &log)
+
+	revoke()
+	reason := waitReadyReason(t, addr, func(r string) bool { return strings.Contains(r, "Kafka denied") }, &log)
+	if !strings.Contains(reason, "to user alsobought: grant the ACL (docs/security.md)") {
+		t.Fatalf("not ready because %q: want the denial named", reason)
+	}
+	if n := metric(t, addr, "alsobought_kafka_errors_total"); n < 1 {
+		t.Fatalf("alsobought_kafka_errors_total %v: want the denials counted", n)
+	}
+	t.Logf("while denied: %d log lines in all", strings.Count(log.String(), "\n"))
+	k.Grant(t, testenv.KafkaService, access)
+	waitReady(t, addr, served, &log)
+	stop()
+	if err := <-served; err != nil {
+		t.Fatalf("serve: %v\n%s", err, log.String())
+	}
+}
+
+// waitReadyReason waits until /readyz answers not ready for a reason that
+// match accepts, and returns it.
+func waitReadyReason(t *testing.T, addr string, match func(string) bool, log *lockedBuffer) string {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	last := ""
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get("http://" + addr + "/readyz"); err == nil {
+			var body struct{ Reason string }
+			_ = json.NewDecoder(resp.Body).Decode(&body)
+			resp.Body.Close()
+			if last = body.Reason; resp.StatusCode == http.StatusServiceUnavailable && match(last) {
+				return last
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("no such not-ready reason after 2 minutes; the last: %q\n%s", last, log.String())
+	return ""
+}
+
+// metric reads a counter or gauge without labels from /metrics.
+func metric(t *testing.T, addr, name string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
 }

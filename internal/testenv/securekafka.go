@@ -73,8 +73,9 @@ func (k *SecureKafka) Args(user, mechanism string) []string {
 }
 
 // Grant gives user the least-privilege ACLs of a (kafkaadmin.ACLs, the
-// documented minimum), as admin; they are deleted at cleanup.
-func (k *SecureKafka) Grant(t testing.TB, user string, a kafkaadmin.Access) {
+// documented minimum), as admin; they are deleted at cleanup, or by
+// revoke.
+func (k *SecureKafka) Grant(t testing.TB, user string, a kafkaadmin.Access) (revoke func()) {
 	t.Helper()
 	client, done := k.Conn(t, KafkaAdmin, kafkaconn.MechanismSCRAMSHA512).Client()
 	acls := kafkaadmin.ACLs("User:"+user, a)
@@ -84,14 +85,15 @@ func (k *SecureKafka) Grant(t testing.TB, user string, a kafkaadmin.Access) {
 		done()
 		t.Fatalf("grant %s the ACLs of %+v: %v", user, a, err)
 	}
-	t.Cleanup(func() {
-		defer done()
+	revoke = func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if err := kafkaadmin.DeleteACLs(ctx, client, acls); err != nil {
 			t.Errorf("delete %s's ACLs: %v", user, err)
 		}
-	})
+	}
+	t.Cleanup(func() { revoke(); done() })
+	return revoke
 }
 
 // Topics creates topics as admin on the SASL_SSL listener (as an operator
