@@ -80,6 +80,8 @@ func TestCheckFindsBrokenManifests(t *testing.T) {
 		{name: "ops addr port", edits: []edit{{"configmap.yaml", "0.0.0.0:8081", "0.0.0.0:8082"}}, want: "ALSOBOUGHT_OPS_HTTP"},
 		{name: "ops addr loopback", edits: []edit{{"configmap.yaml", "0.0.0.0:8081", "127.0.0.1:8081"}}, want: "loopback"},
 		{name: "token in the ConfigMap", edits: []edit{{"configmap.yaml", "  ALSOBOUGHT_LOG_FORMAT: json\n", "  ALSOBOUGHT_LOG_FORMAT: json\n  ALSOBOUGHT_API_TOKEN: hunter2\n"}}, want: "belongs in a Secret"},
+		{name: "Kafka password in the ConfigMap", edits: []edit{{"configmap.yaml", "  ALSOBOUGHT_LOG_FORMAT: json\n", "  ALSOBOUGHT_LOG_FORMAT: json\n  ALSOBOUGHT_KAFKA_PASSWORD: hunter2\n"}}, want: "ALSOBOUGHT_KAFKA_PASSWORD: a secret belongs in a Secret"},
+		{name: "Kafka password Secret not mounted", edits: []edit{{"deployment.yaml", "mountPath: /var/run/secrets/alsobought-kafka", "mountPath: /var/run/other"}}, want: "ALSOBOUGHT_KAFKA_PASSWORD_FILE"},
 		{name: "token file outside the Secret", edits: []edit{{"configmap.yaml", "/var/run/secrets/alsobought/token", "/etc/alsobought/token"}}, want: "not in a mounted Secret"},
 		{name: "token Secret not mounted", edits: []edit{{"deployment.yaml", "mountPath: /var/run/secrets/alsobought", "mountPath: /var/run/other"}}, want: "not in a mounted Secret"},
 		{name: "no limits", edits: []edit{{"deployment.yaml", "limits:", "limitz:"}}, want: "resources.limits.memory"},
@@ -439,12 +441,15 @@ func checkSet(ps *problems, dep, svc, cm, pdb, sm object) {
 		ps.add("ConfigMap %s: %s %q, but the probes use container port %d", cmName, opsKey, config[opsKey], httpPort)
 	}
 
-	// The API token: a file of a mounted Secret, never a ConfigMap value.
-	if _, ok := config["ALSOBOUGHT_API_TOKEN"]; ok {
-		ps.add("ConfigMap %s: ALSOBOUGHT_API_TOKEN: a token belongs in a Secret (ALSOBOUGHT_API_TOKEN_FILE)", cmName)
-	}
-	if f, ok := config["ALSOBOUGHT_API_TOKEN_FILE"]; ok && !inSecretMount(podSpec, ctr, f) {
-		ps.add("ConfigMap %s: ALSOBOUGHT_API_TOKEN_FILE %q is not in a mounted Secret volume of %s", cmName, f, ctrName)
+	// The API token and the passwords: files of a mounted Secret, never
+	// ConfigMap values.
+	for _, secret := range []string{"ALSOBOUGHT_API_TOKEN", "ALSOBOUGHT_KAFKA_PASSWORD", "ALSOBOUGHT_REDIS_PASSWORD"} {
+		if _, ok := config[secret]; ok {
+			ps.add("ConfigMap %s: %s: a secret belongs in a Secret (%s_FILE)", cmName, secret, secret)
+		}
+		if f, ok := config[secret+"_FILE"]; ok && !inSecretMount(podSpec, ctr, f) {
+			ps.add("ConfigMap %s: %s_FILE %q is not in a mounted Secret volume of %s", cmName, secret, f, ctrName)
+		}
 	}
 
 	// Service: selects the pods; its targetPort is the probes' port.
