@@ -128,6 +128,10 @@ func (c *serveCmd) run(ctx context.Context, s *settings, _ []string, stdout, std
 	if len(servers) > 1 {
 		ev = ev.Str("ops_http", servers[1].Addr())
 	}
+	if s.kafkaSec.mechanism == kafkaconn.MechanismPlain && !s.kafkaSec.tls {
+		log.Warn().Msg("Kafka SASL PLAIN without TLS: the password crosses the network as it is (docs/security.md)")
+	}
+	ev.Str("kafka_sasl", conn.Mechanism()).Bool("kafka_tls", s.kafkaSec.tls)
 	ev.Str("topic", s.topic).Str("group", s.group).Str("redis", s.redisAddrsShown()).Str("prefix", s.prefix).Msg("alsobought serving")
 
 	// The components start together and stop in reverse order of these

@@ -146,7 +146,7 @@ func EndOffsets(ctx context.Context, conn *kafkaconn.Conn, topic string) (map[in
 	defer done()
 	ids, err := partitionIDs(ctx, client, topic)
 	if err != nil {
-		return nil, err
+		return nil, conn.Explain(err, kafkaconn.Op{Name: "Describe", Topic: topic})
 	}
 	reqs := make([]kafka.OffsetRequest, len(ids))
 	for i, id := range ids {
@@ -154,7 +154,7 @@ func EndOffsets(ctx context.Context, conn *kafkaconn.Conn, topic string) (map[in
 	}
 	resp, err := listOffsets(ctx, client, topic, reqs)
 	if err != nil {
-		return nil, err
+		return nil, conn.Explain(err, kafkaconn.Op{Name: "Describe", Topic: topic})
 	}
 	out := make(map[int]int64, len(ids))
 	for _, po := range resp {
@@ -205,7 +205,7 @@ func DeleteTopics(ctx context.Context, conn *kafkaconn.Conn, topics ...string) e
 	defer done()
 	resp, err := client.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: topics})
 	if err != nil {
-		return fmt.Errorf("delete topics %v: %w", topics, err)
+		return conn.Explain(fmt.Errorf("delete topics %v: %w", topics, err), kafkaconn.Op{Name: "Delete", Topic: strings.Join(topics, ",")})
 	}
 	for topic, err := range resp.Errors {
 		if err != nil && !errors.Is(err, kafka.UnknownTopicOrPartition) {

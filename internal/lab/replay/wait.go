@@ -78,6 +78,7 @@ func (w Wait) Run(ctx context.Context, st Progress) (CaughtUp, error) {
 		if offsets == nil {
 			client, done := w.Kafka.Client(w.Topic)
 			offsets, err = kafkaadmin.TopicOffsets(ctx, client, w.Topic)
+			err = w.Kafka.Explain(err, kafkaconn.Op{Name: "Describe", Topic: w.Topic})
 			done()
 		}
 		if offsets != nil {
