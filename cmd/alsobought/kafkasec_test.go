@@ -15,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segmentio/kafka-go"
+
+	"github.com/alsobought/alsobought/event"
 	"github.com/alsobought/alsobought/internal/feed"
 	"github.com/alsobought/alsobought/internal/kafkaadmin"
 	"github.com/alsobought/alsobought/internal/kafkaconn"
@@ -81,6 +84,14 @@ func TestServeRefusedByKafkaExitsOnceSayingWhy(t *testing.T) {
 	if err := os.WriteFile(wrongFile, []byte(secret+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// Every documented ACL but the group's.
+	var noGroup []kafka.ACLEntry
+	for _, a := range kafkaadmin.ACLs("User:"+testenv.KafkaService, kafkaadmin.Access{Topic: env.Topic, DLQTopic: env.DLQTopic, Group: env.Group}) {
+		if a.ResourceType != kafka.ResourceTypeGroup {
+			noGroup = append(noGroup, a)
+		}
+	}
+	k.GrantACLs(t, noGroup)
 	service := k.Args(testenv.KafkaService, kafkaconn.MechanismSCRAMSHA512)
 	replace := func(args []string, flag, v string) []string {
 		out := append([]string(nil), args...)
@@ -102,6 +113,7 @@ func TestServeRefusedByKafkaExitsOnceSayingWhy(t *testing.T) {
 			"certificate not accepted"},
 		{"no ACL", k.Args(testenv.KafkaStranger, kafkaconn.MechanismSCRAMSHA256),
 			"Kafka denied Describe on topic " + env.Topic + " to user stranger: grant the ACL (docs/security.md)"},
+		{"no group ACL", service, "Kafka denied Describe on group " + env.Group + " to user alsobought: grant the ACL (docs/security.md)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
@@ -225,4 +237,75 @@ func metric(t *testing.T, addr, name string) float64 {
 	}
 	t.Fatalf("no metric %s", name)
 	return 0
+}
+
+// TestDeniedDeadLetterWriteWaitsWithoutLosingIt: a bad event whose dead
+// letter the brokers refuse to write (Describe but no Write on the
+// dead-letter topic) holds its partition, not ready with the denial as the
+// reason, instead of dropping the dead letter; once Write is granted the
+// dead letter is written and the events behind it are applied.
+func TestDeniedDeadLetterWriteWaitsWithoutLosingIt(t *testing.T) {
+	k := testenv.SecureKafkaListener(t)
+	env := testenv.New(t, 1)
+	var acls []kafka.ACLEntry
+	var dlqWrite kafka.ACLEntry
+	for _, a := range kafkaadmin.ACLs("User:"+testenv.KafkaService, kafkaadmin.Access{Topic: env.Topic, DLQTopic: env.DLQTopic, Group: env.Group}) {
+		if a.ResourceName == env.DLQTopic {
+			dlqWrite = a
+			a.Operation = kafka.ACLOperationTypeDescribe
+		}
+		acls = append(acls, a)
+	}
+	k.GrantACLs(t, acls)
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	args := append([]string{"serve", "-topic", env.Topic, "-dlq-topic", env.DLQTopic, "-feed-topic", "off", "-group", env.Group,
+		"-prefix", env.Prefix, "-redis", env.RedisAddr, "-http", addr, "-create-topics=false"},
+		k.Args(testenv.KafkaService, kafkaconn.MechanismSCRAMSHA512)...)
+	var log lockedBuffer
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- run(ctx, args, &bytes.Buffer{}, &log) }()
+	waitReady(t, addr, served, &log)
+
+	_, evs := testenv.EventsFile(t, 3)
+	w := env.Kafka().Writer(env.Topic)
+	msgs := []kafka.Message{{Key: []byte(evs[0].CustomerID), Value: []byte("not an event")}}
+	for _, e := range evs {
+		msgs = append(msgs, kafka.Message{Key: []byte(e.CustomerID), Value: event.Encode(e)})
+	}
+	if err := w.WriteMessages(context.Background(), msgs...); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	reason := waitReadyReason(t, addr, func(r string) bool { return strings.Contains(r, "Kafka denied Write on topic "+env.DLQTopic) }, &log)
+	t.Logf("not ready: %s", reason)
+
+	k.GrantACLs(t, []kafka.ACLEntry{dlqWrite})
+	waitAllApplied(t, env, &log)
+	if dead := testenv.ReadTopic(t, env.Kafka(), env.DLQTopic); len(dead) != 1 {
+		t.Fatalf("%d dead letters, want the 1 refused before", len(dead))
+	}
+	waitReady(t, addr, served, &log)
+	stop()
+	if err := <-served; err != nil {
+		t.Fatalf("serve: %v\n%s", err, log.String())
+	}
+}
+
+// waitAllApplied waits until the state has applied every message of env's
+// topic.
+func waitAllApplied(t *testing.T, env *testenv.Env, log *lockedBuffer) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		n, err := testenv.AppliedLag(context.Background(), env.Kafka(), env.Topic, env.Store.Batches)
+		if err == nil && n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("applied lag %d (%v) after 2 minutes\n%s", n, err, log.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segmentio/kafka-go"
+
 	"github.com/alsobought/alsobought/internal/kafkaadmin"
 	"github.com/alsobought/alsobought/internal/kafkaconn"
 	"github.com/alsobought/alsobought/internal/tlsfiles"
@@ -77,19 +79,25 @@ func (k *SecureKafka) Args(user, mechanism string) []string {
 // revoke.
 func (k *SecureKafka) Grant(t testing.TB, user string, a kafkaadmin.Access) (revoke func()) {
 	t.Helper()
+	return k.GrantACLs(t, kafkaadmin.ACLs("User:"+user, a))
+}
+
+// GrantACLs creates acls as admin; they are deleted at cleanup, or by
+// revoke. Tests that leave one of the documented ACLs out use it.
+func (k *SecureKafka) GrantACLs(t testing.TB, acls []kafka.ACLEntry) (revoke func()) {
+	t.Helper()
 	client, done := k.Conn(t, KafkaAdmin, kafkaconn.MechanismSCRAMSHA512).Client()
-	acls := kafkaadmin.ACLs("User:"+user, a)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := kafkaadmin.CreateACLs(ctx, client, acls); err != nil {
 		done()
-		t.Fatalf("grant %s the ACLs of %+v: %v", user, a, err)
+		t.Fatalf("grant the ACLs %+v: %v", acls, err)
 	}
 	revoke = func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if err := kafkaadmin.DeleteACLs(ctx, client, acls); err != nil {
-			t.Errorf("delete %s's ACLs: %v", user, err)
+			t.Errorf("delete the ACLs %+v: %v", acls, err)
 		}
 	}
 	t.Cleanup(func() { revoke(); done() })
