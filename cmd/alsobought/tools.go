@@ -318,6 +318,13 @@ func (c *bootstrapCmd) settings(s *settings) []config.Group {
 }
 
 func (c *bootstrapCmd) run(ctx context.Context, s *settings, _ []string, stdout, stderr io.Writer) error {
+	var conn *kafkaconn.Conn // for the end offsets, built first: a mistake stops the bootstrap before it starts
+	if c.continueAtEnd {
+		var err error
+		if conn, err = s.kafkaConn(); err != nil {
+			return err
+		}
+	}
 	evs, st, err := c.data.loadAndOpen(ctx, s)
 	if err != nil {
 		return err
@@ -348,10 +355,6 @@ func (c *bootstrapCmd) run(ctx context.Context, s *settings, _ []string, stdout,
 		return err
 	}
 	if c.continueAtEnd {
-		conn, err := s.kafkaConn()
-		if err != nil {
-			return err
-		}
 		ends, err := kafkaadmin.EndOffsets(ctx, conn, s.topic)
 		if err != nil {
 			return fmt.Errorf("read the topic's end offsets for the progress markers: %w (or pass -continue-at-end=false)", err)
