@@ -157,7 +157,10 @@ func (c *Consumer) writeDeadLetters(ctx context.Context, msgs []kafka.Message) (
 // yet, not enough replicas) are not; nor is a denied write (a missing ACL):
 // that holds for every record until an operator grants the ACL, so the
 // batch waits, not ready and saying why, rather than losing its dead
-// letters (docs/security.md).
+// letters. A missing ACL is the deployment's fault, not the input's: the
+// promise that bad input never stops the pipeline and is never silently
+// dropped (docs/DESIGN.md section 5, promise 3) keeps its second half
+// (docs/security.md, "Kafka ACLs").
 func refusedForGood(err error) bool {
 	var ke kafka.Error
 	return errors.As(err, &ke) && !ke.Temporary() && kafkaconn.KindOf(err) != kafkaconn.Denied
