@@ -80,9 +80,27 @@ func CheckTopic(ctx context.Context, conn *kafkaconn.Conn, t Topic) error {
 // CheckRead checks that the brokers let this client read topic (partition
 // 0, nothing is consumed) and describe group: the consumer's permissions,
 // asked at start-up so that a missing ACL is an error then, not a reader
-// retrying for ever. Write permissions cannot be checked without writing;
-// a denied write shows in readiness and the error metrics.
+// retrying for ever. Only a refusal is returned (a denied operation, a
+// refused login or certificate: kafkaconn.Retryable is false); a transient
+// error (a broker that just started has no group coordinator yet) is
+// retried until ctx ends, then left to the consumer, which retries it and
+// reports it in its readiness. Write permissions cannot be checked without
+// writing; a denied write shows in readiness and the error metrics.
 func CheckRead(ctx context.Context, conn *kafkaconn.Conn, topic, group string) error {
+	for {
+		err := checkRead(ctx, conn, topic, group)
+		if err == nil || !kafkaconn.Retryable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func checkRead(ctx context.Context, conn *kafkaconn.Conn, topic, group string) error {
 	client, done := conn.Client(topic)
 	defer done()
 	resp, err := client.Fetch(ctx, &kafka.FetchRequest{Topic: topic, Partition: 0, Offset: kafka.LastOffset,
