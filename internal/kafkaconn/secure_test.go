@@ -14,6 +14,7 @@ import (
 	"github.com/alsobought/alsobought/internal/kafkaadmin"
 	"github.com/alsobought/alsobought/internal/kafkaconn"
 	"github.com/alsobought/alsobought/internal/testenv"
+	"github.com/alsobought/alsobought/internal/tlsfiles"
 )
 
 // probe describes a topic, the first thing every command asks the brokers.
@@ -102,6 +103,39 @@ func TestRefusalsAreNamed(t *testing.T) {
 			}
 			if kafkaconn.Retryable(err) {
 				t.Errorf("%v: retryable, want not (an operator must act)", err)
+			}
+		})
+	}
+}
+
+// TestListenerMismatchSaysSo: TLS against the plaintext listener (the
+// broker just closes the connection) and a plaintext client on the TLS
+// listener are told to check -kafka-tls; neither waits for ever.
+func TestListenerMismatchSaysSo(t *testing.T) {
+	k := testenv.SecureKafkaListener(t)
+	plain := strings.Split(testenv.Setting(t, "ALSOBOUGHT_KAFKA_BROKERS"), ",")
+	tlsOnPlain := k.Config(testenv.KafkaService, kafkaconn.MechanismSCRAMSHA512)
+	tlsOnPlain.Brokers = plain
+	noTLS := k.Config(testenv.KafkaService, kafkaconn.MechanismSCRAMSHA512)
+	noTLS.TLS = tlsfiles.Config{}
+	for _, tc := range []struct {
+		name string
+		cfg  kafkaconn.Config
+		kind kafkaconn.Kind
+		says string
+	}{
+		{"TLS on the plaintext listener", tlsOnPlain, kafkaconn.Unreachable, "does this listener take the -kafka-tls"},
+		{"no TLS on the TLS listener", noTLS, kafkaconn.Unreachable, "broker appears to be expecting TLS"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, err := kafkaconn.New(tc.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = probe(t, conn, "any-topic")
+			t.Logf("%v", err)
+			if kafkaconn.KindOf(err) != tc.kind || !strings.Contains(fmt.Sprint(err), tc.says) {
+				t.Fatalf("got %v (kind %d), want kind %d saying %q", err, kafkaconn.KindOf(err), tc.kind, tc.says)
 			}
 		})
 	}
