@@ -14,6 +14,9 @@ RUN_DIR   := $(or $(ALSOBOUGHT_LOCAL_RUN_DIR),.run)
 ENV_FILE  := $(RUN_DIR)/env
 # Where deploy/local/cluster-up.sh writes ALSOBOUGHT_REDIS_CLUSTER_ADDRS.
 CLUSTER_ENV_FILE := $(RUN_DIR)/cluster-env
+# The secured endpoints (TLS ports, SASL_SSL listener, CA, passwords) that
+# up.sh and cluster-up.sh write for the tests.
+SECURE_ENV_FILE := $(RUN_DIR)/secure-env
 TEST_FLAGS ?= -race -count=1 -timeout 20m
 PKGS      ?= ./...
 
@@ -25,8 +28,6 @@ export ALSOBOUGHT_SHARED_DATA
 # Export the KEY=VALUE lines of $(ENV_FILE) into the recipe's shell.
 load_env = set -a; . "$(ENV_FILE)"; set +a
 load_cluster_env = set -a; . "$(CLUSTER_ENV_FILE)"; set +a
-# Where deploy/local/up.sh writes the secured endpoints (TLS, SASL, ACL users).
-SECURE_ENV_FILE := $(RUN_DIR)/secure-env
 load_secure_env = set -a; . "$(SECURE_ENV_FILE)"; set +a
 
 .PHONY: help build up down status cluster-up cluster-down test test-unit run fmt vet lint clean
