@@ -16,9 +16,11 @@ import (
 	"github.com/alsobought/alsobought/internal/config"
 	"github.com/alsobought/alsobought/internal/delta"
 	"github.com/alsobought/alsobought/internal/httpapi"
+	"github.com/alsobought/alsobought/internal/kafkaconn"
 	"github.com/alsobought/alsobought/internal/lab/oracle"
 	"github.com/alsobought/alsobought/internal/obs"
 	"github.com/alsobought/alsobought/internal/rescore"
+	"github.com/alsobought/alsobought/internal/tlsfiles"
 	"github.com/alsobought/alsobought/scoring"
 	"github.com/alsobought/alsobought/store"
 	"github.com/alsobought/alsobought/store/schema"
@@ -32,6 +34,8 @@ const envPrefix = "ALSOBOUGHT"
 // reads some of them (its settings method) and has options of its own.
 type settings struct {
 	brokers      string
+	kafkaSec     kafkaSecurity
+	createTopics bool
 	redisAddrs   string
 	redisMode    string
 	redisWait    int
@@ -84,7 +88,7 @@ func (s *settings) all() []config.Group {
 }
 
 func (s *settings) kafka() config.Group {
-	return config.Group{Name: "Kafka", Settings: []config.Setting{
+	return config.Group{Name: "Kafka", Settings: append([]config.Setting{
 		{Flag: "brokers", Env: "ALSOBOUGHT_KAFKA_BROKERS", Help: "Kafka bootstrap brokers, comma-separated",
 			Value: config.Text(&s.brokers, "127.0.0.1:19092", "host:port addresses, comma-separated", notEmptyList)},
 		{Flag: "topic", Help: "events topic (purchases and views)",
@@ -108,7 +112,66 @@ func (s *settings) kafka() config.Group {
 			}},
 		{Flag: "partitions", Help: "partitions of the topics when alsobought creates them",
 			Value: config.Int(&s.partitions, 4, 1, math.MaxInt)},
-	}}
+		{Flag: "create-topics", Help: "create the events, dead-letter and feed topics when missing; false (production clusters that forbid it) never asks, and a missing topic is a start-up error saying how to create it",
+			Value: config.Bool(&s.createTopics, true)},
+	}, s.kafkaSec.settings(s)...)}
+}
+
+// kafkaSecurity are the TLS and SASL settings of every Kafka connection
+// (docs/security.md, "Kafka").
+type kafkaSecurity struct {
+	tls                                    bool
+	ca, cert, key, serverName              string
+	mechanism, username, password, pwdFile string
+}
+
+func (k *kafkaSecurity) settings(s *settings) []config.Setting {
+	return []config.Setting{
+		{Flag: "kafka-tls", Help: "connect to Kafka over TLS (the SASL_SSL or SSL listener)", Value: config.Bool(&k.tls, false),
+			Check: func() error { return s.kafkaConfig().Validate() }},
+		{Flag: "kafka-tls-ca", Help: "PEM bundle of the CAs trusted to sign the brokers' certificates (empty: the system's); read at start-up", Value: config.String(&k.ca, "")},
+		{Flag: "kafka-tls-cert", Help: "PEM client certificate, for brokers that ask for one (with -kafka-tls-key); read again at each TLS handshake",
+			Value: config.String(&k.cert, "")},
+		{Flag: "kafka-tls-key", Help: "PEM key of -kafka-tls-cert", Value: config.String(&k.key, "")},
+		{Flag: "kafka-tls-server-name", Help: "name the brokers' certificates must carry (empty: the host of each broker's address)", Value: config.String(&k.serverName, "")},
+		{Flag: "kafka-sasl-mechanism", Help: "SASL login to Kafka: none, plain, scram-sha-256 or scram-sha-512 (plain sends the password as it is: use it over TLS only)",
+			Value: config.OneOf(&k.mechanism, kafkaconn.MechanismNone, kafkaconn.Mechanisms()...)},
+		{Flag: "kafka-username", Help: "Kafka SASL user", Value: config.String(&k.username, "")},
+		{Flag: "kafka-password", Help: "Kafka SASL password; prefer -kafka-password-file, which no process listing or environment dump shows",
+			Value: config.String(&k.password, "")},
+		{Flag: "kafka-password-file", Help: "file holding the Kafka SASL password (a mounted Secret), read again at each new connection, so a rotated password needs no restart",
+			Value: config.String(&k.pwdFile, "")},
+	}
+}
+
+// targets are the settings' values, for config.Group.Only.
+func (k *kafkaSecurity) targets() []any {
+	return []any{&k.tls, &k.ca, &k.cert, &k.key, &k.serverName, &k.mechanism, &k.username, &k.password, &k.pwdFile}
+}
+
+// kafkaOnly is the Kafka group restricted to targets, with the security
+// settings, which every command that talks to Kafka reads.
+func (s *settings) kafkaOnly(targets ...any) config.Group {
+	return s.kafka().Only(append(append([]any{&s.brokers}, targets...), s.kafkaSec.targets()...)...)
+}
+
+// kafkaConfig is the Kafka connection these settings describe.
+func (s *settings) kafkaConfig() kafkaconn.Config {
+	k := s.kafkaSec
+	return kafkaconn.Config{Brokers: s.brokerList(),
+		TLS:  tlsfiles.Config{Enabled: k.tls, CAFile: k.ca, CertFile: k.cert, KeyFile: k.key, ServerName: k.serverName},
+		SASL: kafkaconn.SASL{Mechanism: k.mechanism, Username: k.username, Password: k.password, PasswordFile: k.pwdFile}}
+}
+
+// kafkaConn builds the Kafka connection: a mistake in the settings or an
+// unreadable CA bundle, key pair or password file is a usage error (exit
+// code 2, as for any setting).
+func (s *settings) kafkaConn() (*kafkaconn.Conn, error) {
+	conn, err := kafkaconn.New(s.kafkaConfig())
+	if err != nil {
+		return nil, &exitError{code: 2, msg: err.Error()}
+	}
+	return conn, nil
 }
 
 func (s *settings) consumer() config.Group {
@@ -371,9 +434,9 @@ func (s *settings) storeConfig() store.Config {
 
 // consumerConfig is the consumer these settings describe; batchSize and
 // batchWait 0 take the consumer's defaults.
-func (s *settings) consumerConfig(batchSize int, batchWait time.Duration, errs *obs.Errors) consumer.Config {
+func (s *settings) consumerConfig(conn *kafkaconn.Conn, batchSize int, batchWait time.Duration, errs *obs.Errors) consumer.Config {
 	return consumer.Config{
-		Brokers: s.brokerList(), Topic: s.topic, GroupID: s.group, DLQTopic: s.dlqTopicName(),
+		Kafka: conn, Topic: s.topic, GroupID: s.group, DLQTopic: s.dlqTopicName(),
 		HistorySize: s.historySize, ViewHistory: s.viewHistory, BatchSize: batchSize, BatchWait: batchWait,
 		Limits: s.limits(), MaxEventSkew: s.maxSkew, Dedup: s.dedup(), KeyPartitioner: s.partitioner, Errors: errs,
 	}

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/alsobought/alsobought/internal/kafkaadmin"
+	"github.com/alsobought/alsobought/internal/kafkaconn"
 	"github.com/alsobought/alsobought/store"
 )
 
@@ -39,6 +40,16 @@ type Env struct {
 	Group     string
 	Prefix    string
 	Store     *store.Store
+
+	kafka *kafkaconn.Conn // nil: Brokers without TLS or SASL
+}
+
+// Kafka is the environment's broker connection.
+func (e *Env) Kafka() *kafkaconn.Conn {
+	if e.kafka == nil {
+		return kafkaconn.Plain(e.Brokers...)
+	}
+	return e.kafka
 }
 
 var counter atomic.Int64
@@ -68,7 +79,7 @@ func createTopics(t testing.TB, e *Env, brokers []string, partitions int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for _, topic := range []string{e.Topic, e.DLQTopic} {
-		if err := kafkaadmin.EnsureTopic(ctx, brokers, topic, partitions, 1); err != nil {
+		if err := kafkaadmin.EnsureTopic(ctx, e.Kafka(), kafkaadmin.Topic{Name: topic, Partitions: partitions, Replication: 1}); err != nil {
 			t.Fatalf("kafka at %s: %v", strings.Join(brokers, ","), err)
 		}
 	}
@@ -76,7 +87,7 @@ func createTopics(t testing.TB, e *Env, brokers []string, partitions int) {
 		// A short timeout: a test may leave a private broker dead.
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		_ = kafkaadmin.DeleteTopics(ctx, e.Brokers, e.Topic, e.DLQTopic, e.Topic+".lists")
+		_ = kafkaadmin.DeleteTopics(ctx, e.Kafka(), e.Topic, e.DLQTopic, e.Topic+".lists")
 	})
 }
 
