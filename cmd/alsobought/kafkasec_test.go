@@ -18,59 +18,10 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/alsobought/alsobought/event"
-	"github.com/alsobought/alsobought/internal/feed"
 	"github.com/alsobought/alsobought/internal/kafkaadmin"
 	"github.com/alsobought/alsobought/internal/kafkaconn"
 	"github.com/alsobought/alsobought/internal/testenv"
 )
-
-// TestServeOverSASLSSLAsTheLeastPrivilegeUser: over the broker's SASL_SSL
-// listener (TLS with the client certificate), as user alsobought holding
-// only the documented ACLs (kafkaadmin.ACLs), with the topics created by
-// admin and -create-topics=false, serve becomes ready, replay -wait
-// streams the events through it and verify finds the state equal to the
-// oracle's; for a SCRAM mechanism and for PLAIN.
-func TestServeOverSASLSSLAsTheLeastPrivilegeUser(t *testing.T) {
-	k := testenv.SecureKafkaListener(t)
-	for _, mech := range []string{kafkaconn.MechanismSCRAMSHA512, kafkaconn.MechanismPlain} {
-		t.Run(mech, func(t *testing.T) {
-			env := testenv.New(t, 2) // the events and dead-letter topics, made through the admin's listener
-			feedTopic := env.Topic + ".lists"
-			k.Topics(t, kafkaadmin.Topic{Name: feedTopic, Partitions: 2, Replication: 1, Configs: feed.TopicConfig})
-			k.Grant(t, testenv.KafkaService, kafkaadmin.Access{Topic: env.Topic, DLQTopic: env.DLQTopic, FeedTopic: feedTopic,
-				Group: env.Group, Produce: true})
-			args := append([]string{"-topic", env.Topic, "-dlq-topic", env.DLQTopic, "-prefix", env.Prefix, "-redis", env.RedisAddr,
-				"-create-topics=false"}, k.Args(testenv.KafkaService, mech)...)
-			addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-			var log lockedBuffer
-			ctx, stop := context.WithCancel(context.Background())
-			defer stop()
-			served := make(chan error, 1)
-			go func() {
-				served <- run(ctx, append([]string{"serve", "-group", env.Group, "-http", addr, "-log-level", "info"}, args...), &bytes.Buffer{}, &log)
-			}()
-			waitReady(t, addr, served, &log)
-			data, _ := testenv.EventsFile(t, 300)
-			var out bytes.Buffer
-			for _, cmd := range [][]string{{"replay", "-data", data, "-wait", "-wait-timeout", "90s", "-quiet"},
-				{"rescore", "--all"}, {"verify", "-data", data}} {
-				if err := run(context.Background(), append(cmd, args...), &out, &out); err != nil {
-					t.Fatalf("%s: %v\n%s\nserve's log:\n%s", cmd[0], err, out.String(), log.String())
-				}
-			}
-			if !strings.Contains(out.String(), "OK: Redis matches the oracle") {
-				t.Fatalf("verify:\n%s", out.String())
-			}
-			stop()
-			if err := <-served; err != nil {
-				t.Fatalf("serve returned %v after a stop asked for\n%s", err, log.String())
-			}
-			if strings.Contains(log.String(), "Authorization") || strings.Contains(log.String(), "denied") {
-				t.Errorf("an operation the documented ACLs do not allow:\n%s", log.String())
-			}
-		})
-	}
-}
 
 // TestServeRefusedByKafkaExitsOnceSayingWhy: a wrong password, a broker
 // certificate no trusted CA signed, and a user without ACLs each stop serve
