@@ -92,6 +92,13 @@ type parsed struct {
 func (c Config) resolve() (parsed, error) {
 	p := parsed{addrs: c.Addrs, username: c.Username, password: c.Password}
 	urlTLS := false
+	if c.Mode == Sentinel {
+		for _, a := range c.Addrs {
+			if IsURL(a) {
+				return p, fmt.Errorf("redis sentinel mode takes the sentinels' host:port addresses, not a URL (%s): give credentials and TLS with their settings", Redact(a))
+			}
+		}
+	}
 	if len(c.Addrs) > 0 && IsURL(c.Addrs[0]) {
 		if len(c.Addrs) > 1 {
 			return p, errors.New("a Redis URL is the only address: give more cluster seeds as ?addr=host:port parameters of the URL")
