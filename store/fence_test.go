@@ -35,7 +35,6 @@ func purchases(t *testing.T, st *store.Store, from int64, pairs ...[2]string) in
 // state, and returns it with the customers' new states and its last offset.
 func purchaseBatch(t *testing.T, st *store.Store, from int64, pairs ...[2]string) (*delta.Batch, []store.CustomerUpdate, int64) {
 	t.Helper()
-	b := delta.NewBatch(0)
 	ids := make([]string, 0, len(pairs))
 	for _, p := range pairs {
 		ids = append(ids, p[0])
@@ -44,6 +43,13 @@ func purchaseBatch(t *testing.T, st *store.Store, from int64, pairs ...[2]string
 	if err != nil {
 		t.Fatal(err)
 	}
+	return batchOf(customers, from, pairs...)
+}
+
+// batchOf is the batch of purchases on the customers' loaded states, with
+// the customers' new states and its last offset.
+func batchOf(customers map[string]store.Customer, from int64, pairs ...[2]string) (*delta.Batch, []store.CustomerUpdate, int64) {
+	b := delta.NewBatch(0)
 	var updates []store.CustomerUpdate
 	off := from
 	for _, p := range pairs {
