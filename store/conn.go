@@ -17,7 +17,8 @@ type conn struct {
 	rdb     redis.UniversalClient
 	cluster *redis.ClusterClient // nil in single mode
 	keys    schema.Keys
-	wait    int // replicas each write step waits for (cluster and sentinel mode)
+	wait    int    // replicas each write step waits for (cluster and sentinel mode)
+	master  string // the master's name at the sentinels (sentinel mode)
 }
 
 func (c *conn) loadScripts(ctx context.Context) error {

@@ -231,6 +231,37 @@ func classify(err error) error {
 	return err
 }
 
+// classify is classify, and classifySentinel first in sentinel mode.
+func (c *conn) classify(err error) error {
+	if c.master != "" {
+		if named := classifySentinel(err, c.master); named != err {
+			return named
+		}
+	}
+	return classify(err)
+}
+
+// classifySentinel tells apart the ways go-redis's "all sentinels
+// unreachable" can fail although they answer: no master of that name
+// (the sentinels reply nil), and refused sentinel credentials, which are
+// marked ErrAuthentication and named as the sentinels' (a refusal by the
+// data node is classify's).
+func classifySentinel(err error, master string) error {
+	msg := err.Error()
+	if !strings.Contains(msg, "all sentinels") {
+		return err
+	}
+	switch {
+	case errors.Is(err, redis.Nil):
+		return fmt.Errorf("the sentinels know no master named %q (check -redis-sentinel-master): %w", master, err)
+	case strings.Contains(msg, "WRONGPASS"), strings.Contains(msg, "NOAUTH"),
+		strings.Contains(msg, "invalid password"), strings.Contains(msg, "invalid username-password"):
+		return fmt.Errorf("%w: the sentinels refused the sentinel credentials (-redis-sentinel-username, -redis-sentinel-password or -redis-sentinel-password-file): %w",
+			ErrAuthentication, err)
+	}
+	return err
+}
+
 // ACLRules are the least-privilege Redis ACL rules of an alsobought user
 // whose keys start with prefix (docs/operations.md, "Redis security"): its
 // keys only, no channels, and the commands it sends: reads and writes of

@@ -3,8 +3,13 @@ package store_test
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/alsobought/alsobought/internal/testenv"
 	"github.com/alsobought/alsobought/store"
@@ -130,4 +135,51 @@ func tryPurchases(st *store.Store, from int64, pairs ...[2]string) (int64, error
 		return 0, err
 	}
 	return last + 1, nil
+}
+
+// TestSentinelRefusalsAreNamed: a master name the sentinels do not know,
+// and sentinels that refuse the credentials, each give an error that says
+// so (the latter marked ErrAuthentication), not "unreachable"; with the
+// sentinels' password, from a file, the store works. On a Redis with
+// Sentinel of the test's own, whose sentinel then requires a password.
+func TestSentinelRefusalsAreNamed(t *testing.T) {
+	t.Parallel()
+	sentinel := testenv.PrivateSentinel(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	open := func(master string, creds store.SentinelConfig) error {
+		creds.Master = master
+		st, err := store.New(store.Config{Mode: store.Sentinel, Addrs: []string{sentinel.Addr}, Sentinel: creds,
+			Prefix: "sentinelrefusals"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		return st.Ping(ctx)
+	}
+	if err := open("nosuchmaster", store.SentinelConfig{}); err == nil || !strings.Contains(err.Error(), `know no master named "nosuchmaster"`) {
+		t.Errorf("unknown master name: want an error naming it, got %v", err)
+	}
+
+	const password = "sentinel-secret"
+	sc := redis.NewSentinelClient(&redis.Options{Addr: sentinel.Addr})
+	defer sc.Close()
+	if err := sc.Process(ctx, redis.NewStatusCmd(ctx, "ACL", "SETUSER", "default", "resetpass", ">"+password)); err != nil {
+		t.Fatal(err)
+	}
+	err := open(testenv.PrivateSentinelMaster, store.SentinelConfig{})
+	if !errors.Is(err, store.ErrAuthentication) || !strings.Contains(err.Error(), "sentinel") {
+		t.Errorf("sentinel password missing: want ErrAuthentication naming the sentinels, got %v", err)
+	}
+	err = open(testenv.PrivateSentinelMaster, store.SentinelConfig{Password: "wrong"})
+	if !errors.Is(err, store.ErrAuthentication) || strings.Contains(err.Error(), "wrong") {
+		t.Errorf("wrong sentinel password: want ErrAuthentication without the password, got %v", err)
+	}
+	file := filepath.Join(t.TempDir(), "sentinel.password")
+	if err := os.WriteFile(file, []byte(password+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := open(testenv.PrivateSentinelMaster, store.SentinelConfig{PasswordFile: file}); err != nil {
+		t.Errorf("the sentinels' password from a file: %v", err)
+	}
 }

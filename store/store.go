@@ -195,6 +195,7 @@ func New(cfg Config) (*Store, error) {
 			}
 			spass = strings.TrimSpace(string(b))
 		}
+		c.master = cfg.Sentinel.Master
 		c.rdb = redis.NewFailoverClient(&redis.FailoverOptions{MasterName: cfg.Sentinel.Master, SentinelAddrs: p.addrs,
 			SentinelUsername: cfg.Sentinel.Username, SentinelPassword: spass,
 			ReadTimeout: ioTimeout + waitTimeout, WriteTimeout: ioTimeout,
@@ -230,7 +231,7 @@ func (s *Store) Close() error { return s.c.rdb.Close() }
 // certificate ErrCertificate.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.c.rdb.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("redis ping: %w", classify(err))
+		return fmt.Errorf("redis ping: %w", s.c.classify(err))
 	}
 	return s.c.loadScripts(ctx)
 }

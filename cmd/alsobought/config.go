@@ -124,7 +124,7 @@ func (s *settings) redis() config.Group {
 	return config.Group{Name: "Redis", Settings: append([]config.Setting{
 		{Flag: "redis", Env: "ALSOBOUGHT_REDIS_ADDRS", Help: "Redis address (single mode), or seed nodes, comma-separated (cluster mode), or the sentinels, comma-separated (sentinel mode); or, in single and cluster mode, one redis:// or rediss:// URL (cluster mode: more seeds as ?addr=host:port), which may carry user:password (then not also -redis-username, -redis-password or -redis-password-file)",
 			Value: config.Text(&s.redisAddrs, "127.0.0.1:16379", "host:port addresses, comma-separated, or a redis:// or rediss:// URL", notEmptyList),
-			Check: func() error { return s.storeConfig().Validate() }},
+			Check: func() error { return s.storeConfig().Validate() }, Shown: store.Redact},
 		{Flag: "redis-mode", Help: "single (one Redis), cluster (Redis Cluster) or sentinel (a master and its replicas watched by Redis Sentinel; -redis names the sentinels)",
 			Value: config.Text(&s.redisMode, string(store.Single), "single, cluster or sentinel", func(v string) error { _, err := store.ParseMode(v); return err })},
 		{Flag: "redis-wait-replicas", Help: "cluster and sentinel mode: replicas that must acknowledge each write step (WAIT) before the next; 0 = none (cluster mode: an unplanned failover may then lose acknowledged writes; sentinel mode: the batch guards then re-read what a failover lost)",
