@@ -274,3 +274,15 @@ func ACLRules(prefix string) string {
 	return "resetkeys ~" + prefix + ":* resetchannels -@all +@read +@write +@keyspace +@transaction +@connection " +
 		"+evalsha +eval +script|load +time -@dangerous +info +config|get +wait +cluster|slots +cluster|shards +cluster|nodes +cluster|info +readonly"
 }
+
+// SentinelACLRules are the least-privilege ACL rules of an alsobought user
+// at the sentinels (sentinel mode, docs/operations.md, "Redis with
+// Sentinel"): asking for the master's address, the other sentinels and the
+// replicas, and subscribing to the two channels on which the sentinels
+// announce a new master; the connection commands the client sends. Redis
+// 7.0's sentinel knows no CLIENT SETINFO, which go-redis sends and does
+// without.
+func SentinelACLRules() string {
+	return "resetchannels &+switch-master &+replica-reconf-done -@all +sentinel|get-master-addr-by-name +sentinel|sentinels " +
+		"+sentinel|replicas +subscribe +ping +hello +auth +client|setname"
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -161,25 +162,66 @@ func TestSentinelRefusalsAreNamed(t *testing.T) {
 		t.Errorf("unknown master name: want an error naming it, got %v", err)
 	}
 
-	const password = "sentinel-secret"
+	// The sentinel's only user is now alsobought, with the documented
+	// least-privilege rules.
+	const user, password = "alsobought", "sentinel-secret"
 	sc := redis.NewSentinelClient(&redis.Options{Addr: sentinel.Addr})
 	defer sc.Close()
-	if err := sc.Process(ctx, redis.NewStatusCmd(ctx, "ACL", "SETUSER", "default", "resetpass", ">"+password)); err != nil {
-		t.Fatal(err)
+	for _, args := range [][]any{
+		append([]any{"ACL", "SETUSER", user, "on", ">" + password}, rulesArgs(store.SentinelACLRules())...),
+		{"ACL", "SETUSER", "default", "off"},
+	} {
+		if err := sc.Process(ctx, redis.NewStatusCmd(ctx, args...)); err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
 	}
 	err := open(testenv.PrivateSentinelMaster, store.SentinelConfig{})
 	if !errors.Is(err, store.ErrAuthentication) || !strings.Contains(err.Error(), "sentinel") {
 		t.Errorf("sentinel password missing: want ErrAuthentication naming the sentinels, got %v", err)
 	}
-	err = open(testenv.PrivateSentinelMaster, store.SentinelConfig{Password: "wrong"})
+	err = open(testenv.PrivateSentinelMaster, store.SentinelConfig{Username: user, Password: "wrong"})
 	if !errors.Is(err, store.ErrAuthentication) || strings.Contains(err.Error(), "wrong") {
 		t.Errorf("wrong sentinel password: want ErrAuthentication without the password, got %v", err)
 	}
+
 	file := filepath.Join(t.TempDir(), "sentinel.password")
 	if err := os.WriteFile(file, []byte(password+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := open(testenv.PrivateSentinelMaster, store.SentinelConfig{PasswordFile: file}); err != nil {
-		t.Errorf("the sentinels' password from a file: %v", err)
+	st, err := store.New(store.Config{Mode: store.Sentinel, Addrs: []string{sentinel.Addr}, Prefix: "sentinelrefusals",
+		Sentinel: store.SentinelConfig{Master: testenv.PrivateSentinelMaster, Username: user, PasswordFile: file}})
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer st.Close()
+	if err := st.Ping(ctx); err != nil {
+		t.Fatalf("the sentinels' user and password from a file: %v", err)
+	}
+	purchases(t, st, 0, [2]string{"c1", "milk"})
+	// The rules let the client follow failovers: it subscribed to both
+	// channels the sentinels announce them on.
+	for {
+		cmd := redis.NewStringCmd(ctx, "CLIENT", "LIST")
+		err := sc.Process(ctx, cmd)
+		clients := cmd.Val()
+		if slices.ContainsFunc(strings.Split(clients, "\n"), func(c string) bool {
+			return strings.Contains(c, " sub=2 ") && strings.Contains(c, " user="+user+" ")
+		}) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the client never subscribed to the sentinel's announcements as %s: %v\n%s", user, err, clients)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// rulesArgs splits ACL rules into the arguments of ACL SETUSER.
+func rulesArgs(rules string) []any {
+	var out []any
+	for _, r := range strings.Fields(rules) {
+		out = append(out, r)
+	}
+	return out
 }
