@@ -93,7 +93,7 @@ func (c *conn) write(ctx context.Context, what string, fill func(redis.Pipeliner
 // waited runs a pipeline of writes built by fill on the master, ending
 // with WAIT on the same connection, so that the step counts as written
 // only once WaitReplicas replicas hold it: Sentinel promotes a replica,
-// and replication is asynchronous (docs/guarantees.md, "Redis with
+// and replication is asynchronous (docs/DESIGN.md section 5.1, "Redis with
 // Sentinel"). Too few acknowledgements fail the step (errNotReplicated),
 // which its caller retries like any failed step: its writes are fenced. A
 // lost script cache (the master changed) loads the scripts and runs the
