@@ -28,6 +28,9 @@ export ALSOBOUGHT_SHARED_DATA
 load_env = set -a; . "$(ENV_FILE)"; set +a
 load_cluster_env = set -a; . "$(CLUSTER_ENV_FILE)"; set +a
 load_sentinel_env = set -a; . "$(SENTINEL_ENV_FILE)"; set +a
+# Where deploy/local/up.sh writes the secured endpoints (TLS, SASL, ACL users).
+SECURE_ENV_FILE := $(RUN_DIR)/secure-env
+load_secure_env = set -a; . "$(SECURE_ENV_FILE)"; set +a
 
 .PHONY: help build up down status cluster-up cluster-down test test-unit run fmt vet lint clean
 
@@ -77,7 +80,7 @@ test: ## up + cluster-up, check docker-compose.yml and the Prometheus rules, ens
 	if [ $$status -eq 0 ]; then $(PROM)/check.sh || status=$$?; fi; \
 	if [ $$status -eq 0 ]; then $(LOCAL)/ensure-chromium.sh || status=$$?; fi; \
 	if [ $$status -eq 0 ]; then \
-		$(load_env); $(load_cluster_env); $(load_sentinel_env); \
+		$(load_env); $(load_cluster_env); $(load_secure_env); $(load_sentinel_env); \
 		echo "go test $(TEST_FLAGS) $(PKGS)  (ALSOBOUGHT_KAFKA_BROKERS=$$ALSOBOUGHT_KAFKA_BROKERS ALSOBOUGHT_REDIS_ADDRS=$$ALSOBOUGHT_REDIS_ADDRS ALSOBOUGHT_REDIS_CLUSTER_ADDRS=$$ALSOBOUGHT_REDIS_CLUSTER_ADDRS)"; \
 		ALSOBOUGHT_REQUIRE_SERVICES=1 $(GO) test $(TEST_FLAGS) $(PKGS) || status=$$?; \
 	fi; \

@@ -9,7 +9,9 @@
 #   ALSOBOUGHT_LOCAL_HOST                  address services bind to [127.0.0.1]
 #   ALSOBOUGHT_LOCAL_KAFKA_PORT            Kafka PLAINTEXT listener [19092]
 #   ALSOBOUGHT_LOCAL_KAFKA_CONTROLLER_PORT Kafka KRaft controller   [19093]
+#   ALSOBOUGHT_LOCAL_KAFKA_SASL_PORT       Kafka SASL_SSL listener  [19094]
 #   ALSOBOUGHT_LOCAL_REDIS_PORT            Redis                    [16379]
+#   ALSOBOUGHT_LOCAL_REDIS_TLS_PORT        Redis's TLS port         [16380]
 #   ALSOBOUGHT_LOCAL_KAFKA_VERSION         one exact version; unset = first of 4.1.2 4.1.1 4.1.0 that resolves
 #   ALSOBOUGHT_LOCAL_KAFKA_HEAP            JVM heap options         [-Xms512m -Xmx512m]
 #   ALSOBOUGHT_LOCAL_KAFKA_CLUSTER_ID      KRaft cluster id, used when formatting [4L6g3nShT-eMCtK--X86sw]
@@ -27,7 +29,9 @@ CACHE_DIR="${ALSOBOUGHT_LOCAL_CACHE_DIR:-$REPO_ROOT/.cache}"
 HOST="${ALSOBOUGHT_LOCAL_HOST:-127.0.0.1}"
 KAFKA_PORT="${ALSOBOUGHT_LOCAL_KAFKA_PORT:-19092}"
 KAFKA_CONTROLLER_PORT="${ALSOBOUGHT_LOCAL_KAFKA_CONTROLLER_PORT:-19093}"
+KAFKA_SASL_PORT="${ALSOBOUGHT_LOCAL_KAFKA_SASL_PORT:-19094}"
 REDIS_PORT="${ALSOBOUGHT_LOCAL_REDIS_PORT:-16379}"
+REDIS_TLS_PORT="${ALSOBOUGHT_LOCAL_REDIS_TLS_PORT:-16380}"
 KAFKA_VERSION_CANDIDATES="${ALSOBOUGHT_LOCAL_KAFKA_VERSION:-4.1.2 4.1.1 4.1.0}"
 KAFKA_HEAP="${ALSOBOUGHT_LOCAL_KAFKA_HEAP:--Xms512m -Xmx512m}"
 KAFKA_CLUSTER_ID="${ALSOBOUGHT_LOCAL_KAFKA_CLUSTER_ID:-4L6g3nShT-eMCtK--X86sw}"
@@ -57,8 +61,13 @@ REDIS_LOG="$REDIS_DIR/redis.log"
 REDIS_PID_FILE="$REDIS_DIR/redis.pid"
 
 ENV_FILE="$RUN_DIR/env"
+# The secured endpoints, for the tests that use them (secure_env_lines).
+SECURE_ENV_FILE="$RUN_DIR/secure-env"
+TLS_DIR="$RUN_DIR/tls"
+SECRETS_DIR="$RUN_DIR/secrets"
 
 KAFKA_ADDR="$HOST:$KAFKA_PORT"
+KAFKA_SASL_ADDR="$HOST:$KAFKA_SASL_PORT"
 REDIS_ADDR="$HOST:$REDIS_PORT"
 
 # ---------------------------------------------------------------- messages
@@ -237,7 +246,7 @@ stop_pid() {
 # ---------------------------------------------------------------- env lines
 
 # Only the selected services: a run dir with a lone Redis names no broker.
-# up.sh prints these and merges them into the env file (write_env_file).
+# up.sh prints these and merges them into the env file (merge_env_file).
 env_lines() {
   if want_service kafka; then
     printf 'ALSOBOUGHT_KAFKA_BROKERS=%s\n' "$KAFKA_ADDR"
@@ -247,21 +256,96 @@ env_lines() {
   fi
 }
 
-# write_env_file: merge env_lines into ENV_FILE. Each line replaces the line
-# of the same variable; every other line stays, so that starting one service
-# keeps the other's setting: rewriting the file with the Redis line alone
-# would make a command that loads it fall back to the default broker, on a
-# shared machine somebody else's (issue 15).
-write_env_file() {
-  local tmp="$ENV_FILE.tmp.$$"
+# merge_env_file FILE LINES: merge what the function LINES prints into FILE.
+# Each line replaces the line of the same variable; every other line stays,
+# so that starting one service keeps the other's setting: rewriting the file
+# with the Redis line alone would make a command that loads it fall back to
+# the default broker, on a shared machine somebody else's (issue 15).
+merge_env_file() {
+  local file="$1" lines="$2" tmp="$1.tmp.$$"
   {
-    if [[ -f "$ENV_FILE" ]]; then
-      # The variables env_lines sets come first on awk's input, then the file.
-      awk -F= 'NR == FNR { set[$1] = 1; next } !($1 in set)' <(env_lines) "$ENV_FILE"
+    if [[ -f "$file" ]]; then
+      # The variables LINES sets come first on awk's input, then the file.
+      awk -F= 'NR == FNR { set[$1] = 1; next } !($1 in set)' <("$lines") "$file"
     fi
-    env_lines
+    "$lines"
   } >"$tmp"
-  mv "$tmp" "$ENV_FILE"
+  mv "$tmp" "$file"
+}
+
+# ---------------------------------------------------------------- secured endpoints
+# Next to its plain listener, each local service has a secured one, so that
+# make test proves the product against TLS, SASL and ACLs without another
+# process: Kafka a SASL_SSL listener, Redis a tls-port. They share one local
+# CA and one set of generated passwords, both under the run directory (never
+# committed, never printed).
+
+# ensure_tls_material: a CA, a server certificate for $HOST and localhost
+# (Kafka's SASL_SSL listener and Redis's tls-port), a client certificate,
+# and other-ca.crt, a CA that signed nothing (the untrusted-certificate
+# tests). Made once; openssl is installed when missing.
+ensure_tls_material() {
+  [[ -f "$TLS_DIR/.complete" ]] && return 0
+  command -v openssl >/dev/null 2>&1 || apt_install openssl
+  local tmp="$TLS_DIR.tmp.$$" san="subjectAltName=DNS:localhost,IP:127.0.0.1"
+  [[ "$HOST" == 127.0.0.1 ]] || san+=",IP:$HOST"
+  log "making a local CA and certificates in $TLS_DIR (once)"
+  rm -rf "$tmp"
+  mkdir -p "$tmp"
+  (
+    cd "$tmp"
+    # Keys are unencrypted PKCS#8, the PEM form Kafka's keystore reads.
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+      -subj "/CN=alsobought local CA" -keyout ca.key -out ca.crt
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+      -subj "/CN=some other CA" -keyout other-ca.key -out other-ca.crt
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
+      -keyout server.key -out server.csr
+    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
+      -extfile <(printf '%s\nextendedKeyUsage=serverAuth,clientAuth\n' "$san") -out server.crt
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=alsobought" \
+      -keyout client.key -out client.csr
+    openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
+      -extfile <(printf 'extendedKeyUsage=clientAuth\n') -out client.crt
+    # Kafka's PEM keystore: the key and its certificate chain in one file.
+    cat server.key server.crt >server.pem
+    rm -f ./*.csr ./*.srl other-ca.key
+    chmod 600 ./*.key server.pem
+  ) >"$tmp.log" 2>&1 || die_with_log "$tmp.log" "openssl failed to make the local certificates"
+  rm -f "$tmp.log"
+  touch "$tmp/.complete"
+  rm -rf "$TLS_DIR"
+  mv "$tmp" "$TLS_DIR"
+}
+
+# secret NAME: print the password stored in SECRETS_DIR/NAME.password,
+# generating a random one the first time.
+secret() {
+  local f="$SECRETS_DIR/$1.password"
+  if [[ ! -s "$f" ]]; then
+    mkdir -p "$SECRETS_DIR"
+    chmod 700 "$SECRETS_DIR"
+    (umask 077 && openssl rand -hex 16 >"$f.tmp.$$" && mv "$f.tmp.$$" "$f")
+  fi
+  tr -d '\n' <"$f"
+}
+
+# The Kafka users of the SASL_SSL listener: admin is a super user (the
+# tests' set-up grants ACLs with it), alsobought gets only the ACLs a test
+# grants, stranger never gets any.
+KAFKA_SASL_USERS="admin alsobought stranger"
+
+# secure_env_lines: what the tests need to reach the secured endpoints of
+# the selected services (paths absolute, passwords as files).
+secure_env_lines() {
+  printf 'ALSOBOUGHT_TEST_TLS_DIR=%s\n' "$TLS_DIR"
+  printf 'ALSOBOUGHT_TEST_SECRETS_DIR=%s\n' "$SECRETS_DIR"
+  if want_service kafka; then
+    printf 'ALSOBOUGHT_TEST_KAFKA_SASL_SSL_BROKERS=%s\n' "$KAFKA_SASL_ADDR"
+  fi
+  if want_service redis; then
+    printf 'ALSOBOUGHT_TEST_REDIS_TLS_ADDRS=%s\n' "$HOST:$REDIS_TLS_PORT"
+  fi
 }
 
 # ---------------------------------------------------------------- redis cluster

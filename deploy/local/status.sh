@@ -34,6 +34,10 @@ if want_service kafka; then
   fi
   version="$(kafka_version_in_use)"
   row kafka "$state" "$(kafka_pid || true)" "$KAFKA_ADDR" "$KAFKA_LOG${version:+ (Kafka $version)}"
+  if [[ "$state" == up ]] && ! port_open "$HOST" "$KAFKA_SASL_PORT"; then
+    echo "       (no SASL_SSL listener on $KAFKA_SASL_ADDR: started by an older up.sh; run down.sh, then up.sh)"
+    rc=1
+  fi
   [[ -n "$(kafka_pid)" && "$state" == down ]] && echo "       (stale pid file $KAFKA_PID_FILE)"
 fi
 

@@ -87,30 +87,80 @@ start_redis() {
 # ---------------------------------------------------------------- kafka
 
 render_kafka_config() {
-  local tmp="$KAFKA_CONFIG.tmp.$$"
-  sed -e "s|@KAFKA_HOST@|$HOST|g" \
-    -e "s|@KAFKA_PORT@|$KAFKA_PORT|g" \
-    -e "s|@CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
-    -e "s|@DATA_DIR@|$KAFKA_DATA_DIR|g" \
-    "$KAFKA_TEMPLATE" >"$tmp"
+  local tmp="$KAFKA_CONFIG.tmp.$$" plain_users="" u
+  for u in $KAFKA_SASL_USERS; do
+    plain_users+="user_$u=\"$(secret "kafka-$u")\" "
+  done
+  (
+    umask 077 # the rendered file holds the PLAIN passwords
+    sed -e "s|@KAFKA_HOST@|$HOST|g" \
+      -e "s|@KAFKA_PORT@|$KAFKA_PORT|g" \
+      -e "s|@SASL_PORT@|$KAFKA_SASL_PORT|g" \
+      -e "s|@CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
+      -e "s|@DATA_DIR@|$KAFKA_DATA_DIR|g" \
+      -e "s|@TLS_DIR@|$TLS_DIR|g" \
+      -e "s|@PLAIN_USERS@|${plain_users% }|g" \
+      "$KAFKA_TEMPLATE" >"$tmp"
+  )
   mv "$tmp" "$KAFKA_CONFIG"
 }
+
+# scram_args: the StorageTool options that create every SASL user with
+# SCRAM-SHA-256 and SCRAM-SHA-512 credentials.
+scram_args() {
+  local u m
+  for u in $KAFKA_SASL_USERS; do
+    for m in SCRAM-SHA-256 SCRAM-SHA-512; do
+      printf -- '--add-scram\n%s=[name=%s,password=%s]\n' "$m" "$u" "$(secret "kafka-$u")"
+    done
+  done
+}
+
+# The storage of a broker that an older up.sh formatted has no SCRAM users:
+# they are added through the plain listener once the broker runs.
+KAFKA_SCRAM_MARKER="$KAFKA_DATA_DIR/.alsobought-scram-users"
 
 format_kafka_storage() {
   if [[ -f "$KAFKA_DATA_DIR/meta.properties" ]]; then
     return 0
   fi
-  local format_log="$KAFKA_LOG_DIR/format.log"
-  log "formatting KRaft storage in $KAFKA_DATA_DIR (cluster id $KAFKA_CLUSTER_ID)"
+  local format_log="$KAFKA_LOG_DIR/format.log" args
+  mapfile -t args < <(scram_args)
+  log "formatting KRaft storage in $KAFKA_DATA_DIR (cluster id $KAFKA_CLUSTER_ID, SCRAM users $KAFKA_SASL_USERS)"
   mkdir -p "$KAFKA_DATA_DIR"
   if ! "$JAVA" -Xmx256m -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="file:$KAFKA_LOG4J" \
     -Dkafka.logs.dir="$KAFKA_LOG_DIR" \
     -cp "$KAFKA_LIB/*" kafka.tools.StorageTool format \
-    --ignore-formatted --cluster-id "$KAFKA_CLUSTER_ID" --config "$KAFKA_CONFIG" \
+    --ignore-formatted --cluster-id "$KAFKA_CLUSTER_ID" --config "$KAFKA_CONFIG" "${args[@]}" \
     </dev/null >"$format_log" 2>&1 9>&-; then
     die_with_log "$format_log" "kafka storage format failed"
   fi
+  printf '%s\n' "$KAFKA_SASL_USERS" >"$KAFKA_SCRAM_MARKER"
+}
+
+# add_missing_scram_users: on a storage formatted before the SASL_SSL
+# listener existed, create the SCRAM users through the running broker.
+add_missing_scram_users() {
+  [[ -f "$KAFKA_SCRAM_MARKER" && "$(cat "$KAFKA_SCRAM_MARKER")" == "$KAFKA_SASL_USERS" ]] && return 0
+  local u m log_file="$KAFKA_LOG_DIR/scram-users.log"
+  log "adding SCRAM users $KAFKA_SASL_USERS to the existing storage"
+  ensure_java
+  fetch_kafka_jars
+  for u in $KAFKA_SASL_USERS; do
+    # One mechanism per request: the broker refuses two changes of one
+    # user's credentials in a request.
+    for m in SCRAM-SHA-256 SCRAM-SHA-512; do
+      if ! "$JAVA" -Xmx256m -Djava.awt.headless=true \
+        -Dlog4j2.configurationFile="file:$KAFKA_LOG4J" -Dkafka.logs.dir="$KAFKA_LOG_DIR" \
+        -cp "$KAFKA_LIB/*" kafka.admin.ConfigCommand --bootstrap-server "$KAFKA_ADDR" \
+        --alter --entity-type users --entity-name "$u" --add-config "$m=[password=$(secret "kafka-$u")]" \
+        </dev/null >"$log_file" 2>&1 9>&-; then
+        die_with_log "$log_file" "could not add the $m credentials of Kafka user $u"
+      fi
+    done
+  done
+  printf '%s\n' "$KAFKA_SASL_USERS" >"$KAFKA_SCRAM_MARKER"
 }
 
 wait_kafka() {
@@ -133,8 +183,13 @@ wait_kafka() {
 }
 
 start_kafka() {
+  ensure_tls_material
   if kafka_up; then
-    log "kafka already up: pid $(kafka_pid), $KAFKA_ADDR"
+    if ! port_open "$HOST" "$KAFKA_SASL_PORT"; then
+      die "Kafka (pid $(kafka_pid)) runs without the SASL_SSL listener on $KAFKA_SASL_ADDR (started by an older up.sh?): run deploy/local/down.sh, then up.sh again"
+    fi
+    add_missing_scram_users
+    log "kafka already up: pid $(kafka_pid), $KAFKA_ADDR (SASL_SSL $KAFKA_SASL_ADDR)"
     return 0
   fi
   if kafka_alive; then
@@ -147,9 +202,9 @@ start_kafka() {
   fi
   rm -f "$KAFKA_PID_FILE"
   local p
-  for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
+  for p in "$KAFKA_PORT" "$KAFKA_SASL_PORT" "$KAFKA_CONTROLLER_PORT"; do
     if port_open "$HOST" "$p"; then
-      die "port $HOST:$p is taken by a process this script did not start (no live pid in $KAFKA_PID_FILE); stop it or set ALSOBOUGHT_LOCAL_KAFKA_PORT / ALSOBOUGHT_LOCAL_KAFKA_CONTROLLER_PORT"
+      die "port $HOST:$p is taken by a process this script did not start (no live pid in $KAFKA_PID_FILE); stop it or set ALSOBOUGHT_LOCAL_KAFKA_PORT / ALSOBOUGHT_LOCAL_KAFKA_SASL_PORT / ALSOBOUGHT_LOCAL_KAFKA_CONTROLLER_PORT"
     fi
   done
 
@@ -184,7 +239,8 @@ start_kafka() {
   done
   kafka_alive || die_with_log "$KAFKA_LOG" "Kafka did not start (no live kafka.Kafka pid in $KAFKA_PID_FILE)"
   wait_kafka
-  log "kafka up: Kafka $KAFKA_VERSION, pid $(kafka_pid), $KAFKA_ADDR, log $KAFKA_LOG"
+  add_missing_scram_users
+  log "kafka up: Kafka $KAFKA_VERSION, pid $(kafka_pid), $KAFKA_ADDR (SASL_SSL $KAFKA_SASL_ADDR), log $KAFKA_LOG"
 }
 
 # ---------------------------------------------------------------- main
@@ -205,8 +261,9 @@ main() {
     start_kafka
   fi
 
-  write_env_file
-  log "ready in $((SECONDS - t0))s; settings written to $ENV_FILE"
+  merge_env_file "$ENV_FILE" env_lines
+  merge_env_file "$SECURE_ENV_FILE" secure_env_lines
+  log "ready in $((SECONDS - t0))s; settings written to $ENV_FILE (secured endpoints: $SECURE_ENV_FILE)"
   env_lines
 }
 

@@ -65,6 +65,7 @@ func requireServices(t testing.TB) {
 func newService(t testing.TB, name string) *Service {
 	t.Helper()
 	redisPort, kafkaPort, controllerPort := FreePort(t), FreePort(t), FreePort(t)
+	redisTLSPort, kafkaSASLPort := FreePort(t), FreePort(t)
 	s := &Service{t: t, name: name, upScript: "up.sh", downScript: "down.sh", runDir: t.TempDir()}
 	if name == "redis" {
 		s.Addr = "127.0.0.1:" + strconv.Itoa(redisPort)
@@ -83,6 +84,8 @@ func newService(t testing.TB, name string) *Service {
 		"ALSOBOUGHT_LOCAL_REDIS_PORT="+strconv.Itoa(redisPort),
 		"ALSOBOUGHT_LOCAL_KAFKA_PORT="+strconv.Itoa(kafkaPort),
 		"ALSOBOUGHT_LOCAL_KAFKA_CONTROLLER_PORT="+strconv.Itoa(controllerPort),
+		"ALSOBOUGHT_LOCAL_REDIS_TLS_PORT="+strconv.Itoa(redisTLSPort),
+		"ALSOBOUGHT_LOCAL_KAFKA_SASL_PORT="+strconv.Itoa(kafkaSASLPort),
 	)
 	// Registered after t.TempDir, so it runs before the directory is removed.
 	t.Cleanup(s.down)
