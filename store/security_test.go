@@ -154,6 +154,8 @@ func TestSecuritySettingsThatContradict(t *testing.T) {
 			Sentinel: store.SentinelConfig{Master: "m", Password: "hunter2", PasswordFile: "/x"}}, "once"},
 		{"sentinel password file missing", store.Config{Addrs: []string{"127.0.0.1:26379"}, Mode: store.Sentinel,
 			Sentinel: store.SentinelConfig{Master: "m", PasswordFile: "/nonexistent/sentinel.password"}}, "sentinel password file"},
+		{"sentinel password in cluster mode", store.Config{Addrs: []string{"127.0.0.1:7001"}, Mode: store.Cluster,
+			Sentinel: store.SentinelConfig{Password: "hunter2"}}, "outside sentinel mode"},
 		{"wait replicas, single", store.Config{Addrs: []string{"127.0.0.1:6379"}, WaitReplicas: 1}, "cluster and sentinel"},
 	}
 	for _, tc := range tests {

@@ -125,6 +125,9 @@ func (c Config) Validate() error {
 	default:
 		return fmt.Errorf("redis mode %q: use single, cluster or sentinel", c.Mode)
 	}
+	if sc := c.Sentinel; c.Mode != Sentinel && (sc.Username != "" || sc.Password != "" || sc.PasswordFile != "") {
+		return errors.New("redis sentinel credentials given outside sentinel mode: they log in to the sentinels of ALSOBOUGHT_REDIS_MODE=sentinel (the master's credentials are the username and password settings)")
+	}
 	if c.WaitReplicas < 0 {
 		return fmt.Errorf("redis wait replicas must be 0 or more, got %d", c.WaitReplicas)
 	}
