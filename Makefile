@@ -16,6 +16,9 @@ ENV_FILE  := $(RUN_DIR)/env
 CLUSTER_ENV_FILE := $(RUN_DIR)/cluster-env
 # Where deploy/local/sentinel-up.sh writes ALSOBOUGHT_REDIS_SENTINEL_ADDRS and _MASTER.
 SENTINEL_ENV_FILE := $(RUN_DIR)/sentinel-env
+# The secured endpoints (TLS ports, SASL_SSL listener, CA, passwords) that
+# up.sh and cluster-up.sh write for the tests.
+SECURE_ENV_FILE := $(RUN_DIR)/secure-env
 TEST_FLAGS ?= -race -count=1 -timeout 20m
 PKGS      ?= ./...
 
@@ -28,8 +31,6 @@ export ALSOBOUGHT_SHARED_DATA
 load_env = set -a; . "$(ENV_FILE)"; set +a
 load_cluster_env = set -a; . "$(CLUSTER_ENV_FILE)"; set +a
 load_sentinel_env = set -a; . "$(SENTINEL_ENV_FILE)"; set +a
-# Where deploy/local/up.sh writes the secured endpoints (TLS, SASL, ACL users).
-SECURE_ENV_FILE := $(RUN_DIR)/secure-env
 load_secure_env = set -a; . "$(SECURE_ENV_FILE)"; set +a
 
 .PHONY: help build up down status cluster-up cluster-down test test-unit run fmt vet lint clean

@@ -58,11 +58,11 @@ func (a *applier) decode(msgs []kafka.Message) ([]decoded, []Rejected) {
 		ev, err := event.Decode(m.Value, lim)
 		if err == nil && string(m.Key) != ev.CustomerID {
 			err = &event.Error{Reason: event.ReasonKeyMismatch, Field: "key",
-				Detail: fmt.Sprintf("message key %s is not the customer_id %q", quoteKey(m.Key), ev.CustomerID)}
+				Detail: fmt.Sprintf("message key %s is not the customer_id %s", event.Fingerprint(m.Key), event.Fingerprint([]byte(ev.CustomerID)))}
 		}
 		if err == nil && a.partitioner != nil && !a.partitioner.fits(m.Key, m.Partition) {
 			err = &event.Error{Reason: event.ReasonWrongPartition, Field: "key",
-				Detail: fmt.Sprintf("key %s does not hash to partition %d with murmur2: publish with the murmur2 partitioner", quoteKey(m.Key), m.Partition)}
+				Detail: fmt.Sprintf("key %s does not hash to partition %d with murmur2: publish with the murmur2 partitioner", event.Fingerprint(m.Key), m.Partition)}
 		}
 		if err != nil {
 			bad = append(bad, Rejected{Msg: m, Reason: event.ReasonOf(err), Err: err})

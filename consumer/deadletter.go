@@ -213,9 +213,9 @@ func sha256Hex(b []byte) string {
 }
 
 // errorText is err's text cut to maxErrorText bytes of valid UTF-8, for
-// the error header and the logs. The errors of this path quote at most a
-// short prefix of the key or value (quoteKey, event's details); the cut
-// holds whatever an error says.
+// the error header and the logs. The errors of this path show a customer
+// id or a key only as its event.Fingerprint, other ids by a short prefix
+// (event's details); the cut holds whatever an error says.
 func errorText(err error) string {
 	if err == nil {
 		return ""
@@ -242,15 +242,4 @@ func cutText(s string, n int) string {
 		i--
 	}
 	return s[:i] + cutMark
-}
-
-// quoteKey quotes at most the first 40 bytes of a message key, with its
-// size when longer, for error texts: %q of a whole key could be four times
-// its size (every byte of 0xFF becomes \xff).
-func quoteKey(key []byte) string {
-	const show = 40
-	if len(key) <= show {
-		return strconv.Quote(string(key))
-	}
-	return strconv.Quote(string(key[:show])) + "... (" + strconv.Itoa(len(key)) + " bytes)"
 }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/segmentio/kafka-go"
@@ -163,22 +164,64 @@ func TestCutText(t *testing.T) {
 	}
 }
 
-// TestQuoteKeyIsBounded: an error quotes at most 40 bytes of a key, and
-// says how long it was, so a key of 0xFF bytes cannot blow up four times.
-func TestQuoteKeyIsBounded(t *testing.T) {
+// TestDeadLetterErrorsShowNoCustomerID: the error texts of key_mismatch,
+// wrong_partition and a customer_id's bad_id_chars, which go into the
+// dead-letter record's error header and the consumer's log, show the key
+// and the customer id only as event.Fingerprint (the first 12 hex digits
+// of their SHA-256, and their size), whatever their size or bytes.
+func TestDeadLetterErrorsShowNoCustomerID(t *testing.T) {
+	const customer = "cust-4711-jane.doe@example.com"
+	valid := func(id string) []byte {
+		return []byte(`{"event_id":"e1","type":"purchase","customer_id":"` + id + `","item_id":"i1","ts":1396321306083}`)
+	}
+	fingerprint := func(b []byte) string {
+		sum := sha256.Sum256(b)
+		return "sha256:" + hex.EncodeToString(sum[:])[:12] + " (" + strconv.Itoa(len(b)) + " bytes)"
+	}
+	var k keyPartitioner
+	k.setCounts([]int{4})
+	wrongPartition := 0
+	for k.fits([]byte(customer), wrongPartition) {
+		wrongPartition++
+	}
+	a := applier{limits: event.DefaultLimits(time.Now()), maxSkew: time.Hour, partitioner: &k}
 	for _, tc := range []struct {
-		key  []byte
-		want string
+		name   string
+		msg    kafka.Message
+		reason event.Reason
+		shown  []string // the fingerprints the text must show
+		hidden []string // what it must not quote
 	}{
-		{[]byte("c1"), `"c1"`},
-		{nil, `""`},
-		{bytes.Repeat([]byte("k"), 40), `"` + strings.Repeat("k", 40) + `"`},
-		{bytes.Repeat([]byte("k"), 600_000), `"` + strings.Repeat("k", 40) + `"... (600000 bytes)`},
-		{bytes.Repeat([]byte{0xff}, 250_000), `"` + strings.Repeat(`\xff`, 40) + `"... (250000 bytes)`},
+		{"key_mismatch", kafka.Message{Key: []byte("other-customer-0815"), Value: valid(customer)}, event.ReasonKeyMismatch,
+			[]string{fingerprint([]byte("other-customer-0815")), fingerprint([]byte(customer))}, []string{customer, "other-customer", "0815"}},
+		{"key_mismatch, a 600 KB key of 0xFF", kafka.Message{Key: bytes.Repeat([]byte{0xff}, 600_000), Value: valid(customer)}, event.ReasonKeyMismatch,
+			[]string{fingerprint(bytes.Repeat([]byte{0xff}, 600_000)), fingerprint([]byte(customer))}, []string{customer, `\xff`}},
+		{"wrong_partition", kafka.Message{Key: []byte(customer), Value: valid(customer), Partition: wrongPartition}, event.ReasonWrongPartition,
+			[]string{fingerprint([]byte(customer))}, []string{customer, "jane"}},
+		{"bad_id_chars in customer_id", kafka.Message{Key: []byte("jane doe"), Value: valid("jane doe")}, event.ReasonBadIDChars,
+			[]string{fingerprint([]byte("jane doe"))}, []string{"jane"}},
 	} {
-		if got := quoteKey(tc.key); got != tc.want {
-			t.Errorf("quoteKey(%d bytes) = %.100q, want %.100q", len(tc.key), got, tc.want)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			_, bad := a.decode([]kafka.Message{tc.msg})
+			if len(bad) != 1 || bad[0].Reason != tc.reason {
+				t.Fatalf("want one %s, got %+v", tc.reason, bad)
+			}
+			text := errorText(bad[0].Err)
+			for _, s := range tc.shown {
+				if !strings.Contains(text, s) {
+					t.Errorf("error %q: want the fingerprint %s", text, s)
+				}
+			}
+			for _, s := range tc.hidden {
+				if strings.Contains(text, s) {
+					t.Errorf("error %q quotes %q", text, s)
+				}
+			}
+			if len(text) > 300 {
+				t.Errorf("error of %d bytes: %q", len(text), text)
+			}
+			t.Logf("%s", text)
+		})
 	}
 }
 

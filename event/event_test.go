@@ -232,8 +232,14 @@ func TestDecodeDefaultID(t *testing.T) {
 }
 
 func TestErrorString(t *testing.T) {
-	_, err := event.Decode([]byte(`{"event_id":"e1","type":"view","customer_id":"a{b","item_id":"i1","ts":1396321306083}`), lim)
-	if got, want := err.Error(), `event: customer_id: bad_id_chars: byte 0x7b at offset 1 of "a{b" is not in [A-Za-z0-9._:@/+=-]`; got != want {
+	_, err := event.Decode([]byte(`{"event_id":"e1","type":"view","customer_id":"c1","item_id":"a{b","ts":1396321306083}`), lim)
+	if got, want := err.Error(), `event: item_id: bad_id_chars: byte 0x7b at offset 1 of "a{b" is not in [A-Za-z0-9._:@/+=-]`; got != want {
+		t.Errorf("Error() = %s\nwant      %s", got, want)
+	}
+	// A customer id is personal data: shown as its fingerprint alone
+	// (sha256 of "a{b" begins acef99516b82).
+	_, err = event.Decode([]byte(`{"event_id":"e1","type":"view","customer_id":"a{b","item_id":"i1","ts":1396321306083}`), lim)
+	if got, want := err.Error(), `event: customer_id: bad_id_chars: byte 0x7b at offset 1 of sha256:acef99516b82 (3 bytes) is not in [A-Za-z0-9._:@/+=-]`; got != want {
 		t.Errorf("Error() = %s\nwant      %s", got, want)
 	}
 	if got, want := (&event.Error{Reason: event.ReasonTooLarge}).Error(), "event: too_large"; got != want {

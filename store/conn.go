@@ -24,7 +24,7 @@ type conn struct {
 func (c *conn) loadScripts(ctx context.Context) error {
 	for _, sc := range allScripts {
 		if err := sc.Load(ctx, c.rdb).Err(); err != nil {
-			return fmt.Errorf("load redis script: %w", err)
+			return fmt.Errorf("load redis script: %w", classify(err))
 		}
 	}
 	return nil

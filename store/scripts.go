@@ -327,4 +327,4 @@ return cur
 `)
 
 var allScripts = []*redis.Script{applyOpsScript, writeCustomerScript, advanceScript, markDirtyScript,
-	claimDirtyScript, clearDirtyScript, writeListScript, markStepScript, finishBatchScript}
+	claimDirtyScript, clearDirtyScript, writeListScript, markStepScript, finishBatchScript, probeScript}

@@ -41,6 +41,10 @@ var ErrAuthentication = errors.New("redis authentication failed (check the usern
 // certificate not trusted, or the client's refused.
 var ErrCertificate = errors.New("redis TLS certificate not accepted")
 
+// ErrPermission marks a command or key that Redis's ACL rules deny the
+// user: the rules lack a permission the service needs (ACLRules).
+var ErrPermission = errors.New("refused by the user's ACL rules")
+
 // IsURL reports whether a -redis address is a redis:// or rediss:// URL.
 func IsURL(addr string) bool {
 	a := strings.ToLower(strings.TrimSpace(addr))
@@ -219,6 +223,10 @@ func classify(err error) error {
 	case strings.Contains(msg, "WRONGPASS"), strings.Contains(msg, "NOAUTH"),
 		strings.Contains(msg, "invalid password"), strings.Contains(msg, "invalid username-password"):
 		return fmt.Errorf("%w: %w", ErrAuthentication, err)
+	case strings.Contains(msg, "NOPERM"), strings.Contains(msg, "can't run this command or subcommand"):
+		// The second is Redis 7.0's reply for a command a script runs
+		// that the user may not run.
+		return fmt.Errorf("%w: %w", ErrPermission, err)
 	}
 	var unknown x509.UnknownAuthorityError
 	var invalid x509.CertificateInvalidError

@@ -231,7 +231,8 @@ func (s *Store) Close() error { return s.c.rdb.Close() }
 // Ping checks that Redis answers and loads the scripts, which pipelines
 // run by hash only (EVALSHA inside a pipeline cannot fall back to EVAL).
 // Refused credentials are marked ErrAuthentication, a refused TLS
-// certificate ErrCertificate.
+// certificate ErrCertificate, a SCRIPT LOAD the ACL rules deny
+// ErrPermission.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.c.rdb.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("redis ping: %w", s.c.classify(err))

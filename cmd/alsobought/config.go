@@ -174,11 +174,16 @@ func (r *redisSecurity) targets() []any {
 }
 
 // redisUnreachable is the start-up error of a Redis that did not answer
-// Ping: refused credentials and certificates are named as such, not as an
-// unreachable Redis.
+// Ping or CheckAccess: refused credentials and certificates, and commands
+// or keys the ACL rules deny, are named as such, not as an unreachable
+// Redis.
 func (s *settings) redisUnreachable(err error) *exitError {
 	if errors.Is(err, store.ErrAuthentication) || errors.Is(err, store.ErrCertificate) {
 		return &exitError{code: 1, msg: fmt.Sprintf("Redis at %s refused the connection: %v", s.redisAddrsShown(), err)}
+	}
+	if errors.Is(err, store.ErrPermission) {
+		return &exitError{code: 1, msg: fmt.Sprintf("Redis at %s denied a command or key the service needs (%v); "+
+			"the user's ACL rules must allow what docs/operations.md, \"Redis security\", lists", s.redisAddrsShown(), err)}
 	}
 	return &exitError{code: 1, msg: fmt.Sprintf("cannot reach Redis at %s: %v (is it running? `make up` starts a local one)", s.redisAddrsShown(), err)}
 }

@@ -12,103 +12,160 @@ import (
 	"github.com/alsobought/alsobought/store"
 )
 
+// serveFails runs serve with args, which must stop it at start-up, and
+// returns its exit error, after checking that it is exit 1 with one line.
+func serveFails(t *testing.T, args ...string) (*exitError, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), append([]string{"serve", "-http", "127.0.0.1:0", "-log-level", "debug"}, args...), &stdout, &stderr)
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.code != 1 {
+		t.Fatalf("want exit 1 at start-up, got %v\n%s%s", err, stdout.String(), stderr.String())
+	}
+	if strings.Contains(ee.msg, "\n") {
+		t.Fatalf("message %q: want one line", ee.msg)
+	}
+	t.Logf("serve: %s", ee.msg)
+	return ee, stdout.String() + stderr.String()
+}
+
 // TestServeWithRefusedRedisCredentialsExitsOnceWithoutTheSecret: a wrong
 // Redis password, given in a rediss:// URL or as a setting, stops serve at
 // start-up with exit 1 and one line that names authentication and shows
 // the address with the password redacted; the password appears nowhere in
 // what serve printed.
 func TestServeWithRefusedRedisCredentialsExitsOnceWithoutTheSecret(t *testing.T) {
-	srv := testenv.StartSecureRedis(t, store.ACLRules("sec"), false)
-	const secret = "wr0ng-Secret-value"
-	tests := []struct {
-		name string
-		args []string
-	}{
-		{"in the URL", []string{"-redis", "rediss://" + srv.Username + ":" + secret + "@" + srv.Addr}},
-		{"as a setting", []string{"-redis", srv.Addr, "-redis-tls", "-redis-username", srv.Username, "-redis-password", secret}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			args := append([]string{"serve", "-redis-mode", "single", "-prefix", "sec", "-redis-tls-ca", srv.CAFile,
-				"-http", "127.0.0.1:0", "-log-level", "debug"}, tc.args...)
-			var stdout, stderr bytes.Buffer
-			err := run(context.Background(), args, &stdout, &stderr)
-			var ee *exitError
-			if !errors.As(err, &ee) || ee.code != 1 {
-				t.Fatalf("want exit 1, got %v", err)
-			}
-			if !strings.Contains(ee.msg, "authentication") || !strings.Contains(ee.msg, srv.Addr) || strings.Contains(ee.msg, "\n") {
-				t.Fatalf("message %q: want one line naming authentication and %s", ee.msg, srv.Addr)
-			}
-			t.Logf("serve: %s", ee.msg)
-			for what, text := range map[string]string{"message": ee.msg, "stdout": stdout.String(), "stderr": stderr.String()} {
-				if strings.Contains(text, secret) {
-					t.Errorf("the password appears in the %s: %q", what, text)
+	testenv.ForEachRedis(t, func(t *testing.T, env *testenv.Env) {
+		srv := testenv.NewSecureRedis(t, env, store.ACLRules(env.Prefix))
+		const secret = "wr0ng-Secret-value"
+		tests := []struct {
+			name string
+			args []string
+		}{
+			{"in the URL", []string{"-redis", secureURL(srv, secret)}},
+			{"as a setting", []string{"-redis", srv.Addr, "-redis-tls", "-redis-username", srv.Username, "-redis-password", secret}},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				ee, printed := serveFails(t, append([]string{"-redis-mode", string(env.RedisMode), "-prefix", env.Prefix,
+					"-redis-tls-ca", srv.CAFile}, tc.args...)...)
+				if !strings.Contains(ee.msg, "authentication") || !strings.Contains(ee.msg, strings.Split(srv.Addr, ",")[0]) {
+					t.Fatalf("message %q: want it to name authentication and %s", ee.msg, srv.Addr)
 				}
-			}
-		})
-	}
+				for what, text := range map[string]string{"message": ee.msg, "output": printed} {
+					if strings.Contains(text, secret) {
+						t.Errorf("the password appears in the %s: %q", what, text)
+					}
+				}
+			})
+		}
+	})
 }
 
 // TestServeRejectsAnUntrustedRedisCertificate: a Redis whose certificate
 // no trusted CA signed stops serve at start-up with exit 1 and one line
 // that names the certificate.
 func TestServeRejectsAnUntrustedRedisCertificate(t *testing.T) {
-	srv := testenv.StartSecureRedis(t, store.ACLRules("sec"), false)
-	err := run(context.Background(), []string{"serve", "-redis-mode", "single", "-prefix", "sec", "-redis", srv.Addr,
-		"-redis-tls", "-redis-tls-ca", srv.OtherCAFile, "-redis-username", srv.Username, "-redis-password", srv.Password,
-		"-http", "127.0.0.1:0", "-log-level", "warn"}, &bytes.Buffer{}, &bytes.Buffer{})
-	var ee *exitError
-	if !errors.As(err, &ee) || ee.code != 1 {
-		t.Fatalf("want exit 1, got %v", err)
-	}
-	if !strings.Contains(ee.msg, "certificate") || strings.Contains(ee.msg, "\n") || strings.Contains(ee.msg, srv.Password) {
-		t.Fatalf("message %q: want one line naming the certificate, without the password", ee.msg)
-	}
-	t.Logf("serve: %s", ee.msg)
+	testenv.ForEachRedis(t, func(t *testing.T, env *testenv.Env) {
+		srv := testenv.NewSecureRedis(t, env, store.ACLRules(env.Prefix))
+		ee, _ := serveFails(t, "-redis-mode", string(env.RedisMode), "-prefix", env.Prefix, "-redis", srv.Addr,
+			"-redis-tls", "-redis-tls-ca", srv.OtherCAFile, "-redis-username", srv.Username, "-redis-password-file", srv.PasswordFile)
+		if !strings.Contains(ee.msg, "certificate") || strings.Contains(ee.msg, srv.Password) {
+			t.Fatalf("message %q: want it to name the certificate, without the password", ee.msg)
+		}
+	})
 }
 
-// TestServeRunsOverTLSAsTheLeastPrivilegeUser: serve becomes ready on a
-// Redis reached over TLS as a user with only the documented ACL rules
-// (store.ACLRules: the Redis guard, the scripts, the consumer's writes),
-// and its log shows the address with the URL's password redacted.
-func TestServeRunsOverTLSAsTheLeastPrivilegeUser(t *testing.T) {
-	env := testenv.New(t, 1)
-	srv := testenv.StartSecureRedis(t, store.ACLRules(env.Prefix), true)
-	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	redisArgs := []string{"-topic", env.Topic, "-prefix", env.Prefix,
-		"-redis-mode", "single", "-redis", "rediss://" + srv.Username + ":" + srv.Password + "@" + srv.Addr,
-		"-redis-tls-ca", srv.CAFile, "-redis-tls-cert", srv.CertFile, "-redis-tls-key", srv.KeyFile}
-	var log lockedBuffer
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	served := make(chan error, 1)
-	go func() {
-		served <- run(ctx, append([]string{"serve", "-group", env.Group, "-http", addr, "-log-level", "info"}, redisArgs...),
-			&bytes.Buffer{}, &log)
-	}()
-	waitReady(t, addr, served, &log)
-	// The consumer's and the re-scorer's writes, and replay's and
-	// verify's reads, all as the least-privilege user.
-	data, _ := testenv.EventsFile(t, 300)
-	var out bytes.Buffer
-	for _, cmd := range [][]string{{"replay", "-data", data, "-wait", "-wait-timeout", "90s", "-quiet"}, {"verify", "-data", data}} {
-		if err := run(context.Background(), append(cmd, redisArgs...), &out, &out); err != nil {
-			t.Fatalf("%s: %v\n%s\nserve's log:\n%s", cmd[0], err, out.String(), log.String())
+// TestServeStopsWhenTheRedisUserLacksAPermission: ACL rules without one
+// permission the service needs (here EVALSHA, which every write step uses,
+// or the key pattern of the prefix) stop serve at start-up with exit 1 and
+// one line saying that Redis denied it, and what, rather than a consumer
+// that fails at each batch.
+func TestServeStopsWhenTheRedisUserLacksAPermission(t *testing.T) {
+	testenv.ForEachRedis(t, func(t *testing.T, env *testenv.Env) {
+		for _, tc := range []struct{ name, rules, want string }{
+			{"no EVALSHA", store.ACLRules(env.Prefix) + " -evalsha", "'evalsha'"},
+			{"another key prefix", store.ACLRules("other-" + env.Prefix), "keys"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				srv := testenv.NewSecureRedis(t, env, tc.rules)
+				ee, _ := serveFails(t, "-redis-mode", string(env.RedisMode), "-prefix", env.Prefix, "-redis", srv.Addr,
+					"-redis-tls", "-redis-tls-ca", srv.CAFile, "-redis-username", srv.Username, "-redis-password-file", srv.PasswordFile)
+				if !strings.Contains(ee.msg, "Redis at "+srv.Addr+" denied") || !strings.Contains(ee.msg, tc.want) {
+					t.Fatalf("message %q: want \"Redis at %s denied\" and %s", ee.msg, srv.Addr, tc.want)
+				}
+			})
 		}
+	})
+}
+
+// secureURL is a rediss:// URL of srv's user with the given password: in
+// cluster mode the first seed, and the others as addr parameters.
+func secureURL(srv *testenv.SecureRedis, password string) string {
+	seeds := strings.Split(srv.Addr, ",")
+	url := "rediss://" + srv.Username + ":" + password + "@" + seeds[0]
+	for i, a := range seeds[1:] {
+		sep := "&"
+		if i == 0 {
+			sep = "?"
+		}
+		url += sep + "addr=" + a
 	}
-	stop()
-	if err := <-served; err != nil {
-		t.Fatalf("serve returned %v after a stop asked for\n%s", err, log.String())
-	}
-	if strings.Contains(log.String(), "NOPERM") {
-		t.Errorf("a command the ACL rules do not allow:\n%s", log.String())
-	}
-	out.WriteString(log.String())
-	if strings.Contains(out.String(), srv.Password) {
-		t.Fatalf("the output shows the password:\n%s", out.String())
-	}
-	if !strings.Contains(log.String(), "rediss://"+srv.Username+":xxxxx@"+srv.Addr) {
-		t.Fatalf("want the redacted address in the log:\n%s", log.String())
+	return url
+}
+
+// TestServeRunsOverTLSAsTheLeastPrivilegeUser: in single and in cluster
+// mode, serve becomes ready on the local Redis's TLS port as a user with
+// only the documented ACL rules (store.ACLRules: the Redis guard, the
+// scripts, the consumer's writes); replay and verify run as that user too,
+// and verify finds no difference. Its log shows the address with the
+// URL's password redacted.
+func TestServeRunsOverTLSAsTheLeastPrivilegeUser(t *testing.T) {
+	for _, mode := range []store.Mode{store.Single, store.Cluster} {
+		t.Run(string(mode), func(t *testing.T) {
+			var env *testenv.Env
+			if mode == store.Cluster {
+				env = testenv.NewCluster(t, 1)
+			} else {
+				env = testenv.New(t, 1)
+			}
+			srv := testenv.NewSecureRedis(t, env, store.ACLRules(env.Prefix))
+			url := secureURL(srv, srv.Password)
+			addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+			redisArgs := []string{"-topic", env.Topic, "-prefix", env.Prefix, "-redis-mode", string(mode), "-redis", url,
+				"-redis-tls-ca", srv.CAFile, "-redis-tls-cert", srv.CertFile, "-redis-tls-key", srv.KeyFile}
+			var log lockedBuffer
+			ctx, stop := context.WithCancel(context.Background())
+			defer stop()
+			served := make(chan error, 1)
+			go func() {
+				served <- run(ctx, append([]string{"serve", "-group", env.Group, "-http", addr, "-log-level", "info"}, redisArgs...),
+					&bytes.Buffer{}, &log)
+			}()
+			waitReady(t, addr, served, &log)
+			// The consumer's and the re-scorer's writes, and replay's and
+			// verify's reads, all as the least-privilege user.
+			data, _ := testenv.EventsFile(t, 300)
+			var out bytes.Buffer
+			for _, cmd := range [][]string{{"replay", "-data", data, "-wait", "-wait-timeout", "90s", "-quiet"}, {"verify", "-data", data}} {
+				if err := run(context.Background(), append(cmd, redisArgs...), &out, &out); err != nil {
+					t.Fatalf("%s: %v\n%s\nserve's log:\n%s", cmd[0], err, out.String(), log.String())
+				}
+			}
+			stop()
+			if err := <-served; err != nil {
+				t.Fatalf("serve returned %v after a stop asked for\n%s", err, log.String())
+			}
+			if strings.Contains(log.String(), "NOPERM") {
+				t.Errorf("a command the ACL rules do not allow:\n%s", log.String())
+			}
+			out.WriteString(log.String())
+			if strings.Contains(out.String(), srv.Password) {
+				t.Fatalf("the output shows the password:\n%s", out.String())
+			}
+			if !strings.Contains(log.String(), "rediss://"+srv.Username+":xxxxx@"+strings.Split(srv.Addr, ",")[0]) {
+				t.Fatalf("want the redacted address in the log:\n%s", log.String())
+			}
+		})
 	}
 }

@@ -204,6 +204,11 @@ func connect(ctx context.Context, s *settings, st *store.Store, guard *redisguar
 	if err := st.Ping(ctx); err != nil {
 		return s.redisUnreachable(err)
 	}
+	// ACL rules that lack a permission stop the start here, named, and not
+	// the consumer's first batch, which would retry it for ever.
+	if err := st.CheckAccess(ctx); err != nil {
+		return s.redisUnreachable(err)
+	}
 	// An evicted counter or watermark is silent corruption (docs/DESIGN.md
 	// section 5, docs/guarantees.md): no setting lets serve run on a Redis
 	// that may evict.

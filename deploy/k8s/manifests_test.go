@@ -82,6 +82,10 @@ func TestCheckFindsBrokenManifests(t *testing.T) {
 		{name: "token in the ConfigMap", edits: []edit{{"configmap.yaml", "  ALSOBOUGHT_LOG_FORMAT: json\n", "  ALSOBOUGHT_LOG_FORMAT: json\n  ALSOBOUGHT_API_TOKEN: hunter2\n"}}, want: "belongs in a Secret"},
 		{name: "token file outside the Secret", edits: []edit{{"configmap.yaml", "/var/run/secrets/alsobought/token", "/etc/alsobought/token"}}, want: "not in a mounted Secret"},
 		{name: "token Secret not mounted", edits: []edit{{"deployment.yaml", "mountPath: /var/run/secrets/alsobought", "mountPath: /var/run/other"}}, want: "not in a mounted Secret"},
+		{name: "Redis password in the ConfigMap", edits: []edit{{"configmap.yaml", "  ALSOBOUGHT_LOG_FORMAT: json\n", "  ALSOBOUGHT_LOG_FORMAT: json\n  ALSOBOUGHT_REDIS_PASSWORD: hunter2\n"}}, want: "password belongs in a Secret"},
+		{name: "Redis password file outside the Secret", edits: []edit{{"configmap.yaml", "/var/run/secrets/redis/password", "/etc/redis/password"}}, want: "ALSOBOUGHT_REDIS_PASSWORD_FILE \"/etc/redis/password\" is not in a mounted Secret"},
+		{name: "Redis password Secret not mounted", edits: []edit{{"deployment.yaml", "mountPath: /var/run/secrets/redis", "mountPath: /var/run/other"}}, want: "ALSOBOUGHT_REDIS_PASSWORD_FILE"},
+		{name: "Redis password mounted with subPath", edits: []edit{{"deployment.yaml", "mountPath: /var/run/secrets/redis\n", "mountPath: /var/run/secrets/redis\n              subPath: password\n"}}, want: "subPath"},
 		{name: "no limits", edits: []edit{{"deployment.yaml", "limits:", "limitz:"}}, want: "resources.limits.memory"},
 		{name: "no requests", edits: []edit{{"deployment.yaml", "requests:", "requestz:"}}, want: "resources.requests.cpu"},
 		{name: "short grace", edits: []edit{{"deployment.yaml", "terminationGracePeriodSeconds: 30", "terminationGracePeriodSeconds: 15"}}, want: "terminationGracePeriodSeconds 15"},
@@ -446,6 +450,19 @@ func checkSet(ps *problems, dep, svc, cm, pdb, sm object) {
 	if f, ok := config["ALSOBOUGHT_API_TOKEN_FILE"]; ok && !inSecretMount(podSpec, ctr, f) {
 		ps.add("ConfigMap %s: ALSOBOUGHT_API_TOKEN_FILE %q is not in a mounted Secret volume of %s", cmName, f, ctrName)
 	}
+	// The Redis password likewise, in a Secret mounted as a directory: a
+	// subPath mount is never updated, so a rotated password would not
+	// reach the pod.
+	if _, ok := config["ALSOBOUGHT_REDIS_PASSWORD"]; ok {
+		ps.add("ConfigMap %s: ALSOBOUGHT_REDIS_PASSWORD: a password belongs in a Secret (ALSOBOUGHT_REDIS_PASSWORD_FILE)", cmName)
+	}
+	if f, ok := config["ALSOBOUGHT_REDIS_PASSWORD_FILE"]; ok {
+		if !inSecretMount(podSpec, ctr, f) {
+			ps.add("ConfigMap %s: ALSOBOUGHT_REDIS_PASSWORD_FILE %q is not in a mounted Secret volume of %s", cmName, f, ctrName)
+		} else if m := mountOf(ctr, f); str(m, "subPath") != "" {
+			ps.add("%s: the Secret of ALSOBOUGHT_REDIS_PASSWORD_FILE is mounted with subPath, which Kubernetes never updates: mount the directory", ctrName)
+		}
+	}
 
 	// Service: selects the pods; its targetPort is the probes' port.
 	svcName := "Service " + str(svc, "metadata", "name")
@@ -529,6 +546,18 @@ func inSecretMount(podSpec, ctr object, file string) bool {
 		}
 	}
 	return false
+}
+
+// mountOf is the volume mount of ctr whose directory holds file (nil when none).
+func mountOf(ctr object, file string) object {
+	for _, m := range list(ctr, "volumeMounts") {
+		m, _ := m.(object)
+		dir := strings.TrimSuffix(str(m, "mountPath"), "/")
+		if dir != "" && strings.HasPrefix(file, dir+"/") {
+			return m
+		}
+	}
+	return nil
 }
 
 // checkSelector: a non-empty selector whose every label is in labels.

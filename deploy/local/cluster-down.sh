@@ -26,7 +26,10 @@ main() {
 
   if [[ ! -d "$CLUSTER_DIR" ]]; then
     log "redis cluster: nothing to stop ($CLUSTER_DIR does not exist)"
-    if ((reset)); then rm -f "$CLUSTER_ENV_FILE"; fi
+    if ((reset)); then
+      rm -f "$CLUSTER_ENV_FILE"
+      drop_env_lines "$SECURE_ENV_FILE" ALSOBOUGHT_TEST_REDIS_CLUSTER_TLS_ADDRS
+    fi
     return 0
   fi
   exec 9>"$CLUSTER_DIR/.lock"
@@ -65,6 +68,7 @@ main() {
     # The lock file lives inside the directory: deleting it under the lock is
     # fine (a waiting cluster-up.sh then recreates everything).
     rm -rf "$CLUSTER_DIR" "$CLUSTER_ENV_FILE"
+    drop_env_lines "$SECURE_ENV_FILE" ALSOBOUGHT_TEST_REDIS_CLUSTER_TLS_ADDRS
     log "redis cluster state deleted ($CLUSTER_DIR)"
   fi
 }

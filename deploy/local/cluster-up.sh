@@ -36,20 +36,65 @@ check_settings() {
   [[ "$CLUSTER_MIN_REPLICAS" =~ ^[01]$ ]] ||
     die "ALSOBOUGHT_LOCAL_CLUSTER_MIN_REPLICAS=$CLUSTER_MIN_REPLICAS: use 1 (docs/guarantees.md) or 0"
   [[ "$CLUSTER_TIMEOUT" =~ ^[0-9]+$ ]] || die "ALSOBOUGHT_LOCAL_CLUSTER_TIMEOUT=$CLUSTER_TIMEOUT: need seconds"
+  if ! [[ "$CLUSTER_TLS_PORT" =~ ^[0-9]+$ ]] || ((CLUSTER_TLS_PORT < 1 || CLUSTER_TLS_PORT + CLUSTER_NODES - 1 > 65535)) ||
+    ((CLUSTER_TLS_PORT + CLUSTER_NODES > CLUSTER_PORT && CLUSTER_TLS_PORT < CLUSTER_PORT + CLUSTER_NODES)) ||
+    ((CLUSTER_TLS_PORT + CLUSTER_NODES > CLUSTER_PORT + 10000 && CLUSTER_TLS_PORT < CLUSTER_PORT + 10000 + CLUSTER_NODES)); then
+    die "ALSOBOUGHT_LOCAL_CLUSTER_TLS_PORT=$CLUSTER_TLS_PORT: need $CLUSTER_NODES ports up to 65535 apart from the nodes' ports and bus ports"
+  fi
 }
 
 # ---------------------------------------------------------------- nodes
 
 # start_node PORT: start one cluster node unless it is up; returns once it answers PING.
+#
+# TLS: each node also has a TLS port (its plain port stays, for the plain
+# tests). Redis 7.0 gives a client the ports of its own kind in CLUSTER
+# SLOTS, SHARDS and NODES (a TLS client the TLS ports, a plain client the
+# plain ones) only with tls-cluster yes; with tls-cluster no a TLS client
+# is sent to the plain ports and cannot follow them (deploy/local/README.md,
+# "TLS"). So the cluster bus and replication run over TLS as well; the bus
+# keeps its port, PORT + 10000, through cluster-port (with tls-cluster yes
+# it would otherwise move to the TLS port + 10000). tls-cluster cannot be
+# turned on in a running cluster: main refuses nodes started without it.
 start_node() {
-  local port="$1"
+  local port="$1" tls_options
+  mapfile -t tls_options < <(redis_tls_options)
   # appendfsync always and min-replicas-to-write 1: docs/guarantees.md, "Redis Cluster".
-  start_redis_at "$port" "$(cluster_node_dir "$port")" cluster-down.sh ALSOBOUGHT_LOCAL_CLUSTER_PORT \
+  start_redis_at "$port" "$(cluster_node_dir "$port")" cluster-down.sh \
+    "ALSOBOUGHT_LOCAL_CLUSTER_PORT / ALSOBOUGHT_LOCAL_CLUSTER_TLS_PORT" \
     --cluster-enabled yes --cluster-config-file "$(cluster_node_dir "$port")/nodes.conf" \
-    --cluster-node-timeout "$CLUSTER_NODE_TIMEOUT" \
+    --cluster-node-timeout "$CLUSTER_NODE_TIMEOUT" --cluster-port $((port + 10000)) \
     --appendonly yes --appendfsync "$CLUSTER_APPENDFSYNC" --save "" \
     --min-replicas-to-write "$CLUSTER_MIN_REPLICAS" \
-    --maxmemory-policy noeviction
+    --maxmemory-policy noeviction \
+    --tls-port "$(cluster_tls_port "$port")" "${tls_options[@]}" --tls-cluster yes --tls-replication yes
+}
+
+# check_running_nodes_tls: every running node has its TLS port and a TLS
+# bus. A node that an older cluster-up.sh started has neither, and cannot
+# get them while the cluster runs: a node switched alone to a TLS bus loses
+# its peers. Starting new nodes next to such nodes would split the cluster
+# the same way, so this stops before anything starts.
+check_running_nodes_tls() {
+  local p old=()
+  for p in $(cluster_ports); do
+    cluster_node_up "$p" || continue
+    if [[ "$(redis_config_at "$p" tls-cluster)" != yes || "$(redis_config_at "$p" tls-port)" != "$(cluster_tls_port "$p")" ]]; then
+      old+=("$p")
+    fi
+  done
+  ((${#old[@]} == 0)) ||
+    die "nodes ${old[*]} run without TLS on ports $CLUSTER_TLS_PORT.. (started by an older cluster-up.sh?), which a running cluster cannot turn on: run deploy/local/cluster-down.sh, then deploy/local/cluster-up.sh (the cluster and its data are kept)"
+}
+
+# ensure_admin_on_every_node: the admin user on each node. A Redis Cluster
+# does not propagate ACL users: each node has its own, so a user made on
+# the masters alone would be refused by a replica that takes over.
+ensure_admin_on_every_node() {
+  local p
+  for p in $(cluster_ports); do
+    ensure_redis_admin_at "$p"
+  done
 }
 
 # ---------------------------------------------------------------- cluster
@@ -163,6 +208,8 @@ main() {
   flock -w 600 9 || die "another cluster-up/cluster-down holds $CLUSTER_DIR/.lock"
 
   ensure_redis_installed
+  ensure_tls_material
+  check_running_nodes_tls
   if all_nodes_up && [[ -z "$(cluster_problem)" ]]; then
     log "cluster already up: $(cluster_addrs)"
   else
@@ -174,9 +221,12 @@ main() {
     log "cluster up in $((SECONDS - t0))s: $(cluster_addrs) (appendfsync $CLUSTER_APPENDFSYNC, min-replicas-to-write $CLUSTER_MIN_REPLICAS, node timeout ${CLUSTER_NODE_TIMEOUT}ms)"
   fi
 
+  ensure_admin_on_every_node
+
   cluster_env_lines >"$CLUSTER_ENV_FILE.tmp"
   mv "$CLUSTER_ENV_FILE.tmp" "$CLUSTER_ENV_FILE"
-  log "setting written to $CLUSTER_ENV_FILE"
+  merge_env_file "$SECURE_ENV_FILE" cluster_secure_env_lines
+  log "setting written to $CLUSTER_ENV_FILE (TLS ports $(cluster_tls_addrs), ACL user $REDIS_ADMIN_USER: $SECURE_ENV_FILE)"
   cluster_env_lines
 }
 

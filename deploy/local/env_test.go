@@ -23,7 +23,7 @@ import (
 func TestStartingOneServiceKeepsTheOthersSetting(t *testing.T) {
 	testenv.Setting(t, "ALSOBOUGHT_REDIS_ADDRS") // redis-server is installed where the services run
 	runDir := t.TempDir()
-	port := strconv.Itoa(testenv.FreePort(t))
+	port, tlsPort := strconv.Itoa(testenv.FreePort(t)), strconv.Itoa(testenv.FreePort(t))
 	envFile := filepath.Join(runDir, "env")
 	earlier := "ALSOBOUGHT_KAFKA_BROKERS=127.0.0.1:29999\nALSOBOUGHT_REDIS_ADDRS=127.0.0.1:1\nMY_OWN=kept\n"
 	if err := os.WriteFile(envFile, []byte(earlier), 0o644); err != nil {
@@ -35,7 +35,7 @@ func TestStartingOneServiceKeepsTheOthersSetting(t *testing.T) {
 		// Every setting that says where a service lives, so that nothing
 		// lands on the shared run dir or ports.
 		cmd.Env = append(os.Environ(), "ALSOBOUGHT_LOCAL_SERVICES=redis", "ALSOBOUGHT_LOCAL_RUN_DIR="+runDir,
-			"ALSOBOUGHT_LOCAL_HOST=127.0.0.1", "ALSOBOUGHT_LOCAL_REDIS_PORT="+port,
+			"ALSOBOUGHT_LOCAL_HOST=127.0.0.1", "ALSOBOUGHT_LOCAL_REDIS_PORT="+port, "ALSOBOUGHT_LOCAL_REDIS_TLS_PORT="+tlsPort,
 			"ALSOBOUGHT_LOCAL_KAFKA_PORT=1", "ALSOBOUGHT_LOCAL_KAFKA_CONTROLLER_PORT=1")
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
@@ -61,5 +61,15 @@ func TestStartingOneServiceKeepsTheOthersSetting(t *testing.T) {
 	want := []string{"ALSOBOUGHT_KAFKA_BROKERS=127.0.0.1:29999", redisLine, "MY_OWN=kept"}
 	if !slices.Equal(lines, want) {
 		t.Fatalf("env file after starting Redis alone:\n%s\nwant the lines %q", b, want)
+	}
+	// The secured endpoints of the same run: Redis's TLS port, no broker's.
+	b, err = os.ReadFile(filepath.Join(runDir, "secure-env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secure := string(b)
+	if !strings.Contains(secure, "ALSOBOUGHT_TEST_REDIS_TLS_ADDRS=127.0.0.1:"+tlsPort+"\n") ||
+		strings.Contains(secure, "KAFKA") {
+		t.Fatalf("secure-env after starting Redis alone:\n%s\nwant Redis's TLS port %s and no broker", secure, tlsPort)
 	}
 }

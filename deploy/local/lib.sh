@@ -11,7 +11,7 @@
 #   ALSOBOUGHT_LOCAL_KAFKA_CONTROLLER_PORT Kafka KRaft controller   [19093]
 #   ALSOBOUGHT_LOCAL_KAFKA_SASL_PORT       Kafka SASL_SSL listener  [19094]
 #   ALSOBOUGHT_LOCAL_REDIS_PORT            Redis                    [16379]
-#   ALSOBOUGHT_LOCAL_REDIS_TLS_PORT        Redis's TLS port         [16380]
+#   ALSOBOUGHT_LOCAL_REDIS_TLS_PORT        Redis's TLS port         [16380] (same server as the plain port)
 #   ALSOBOUGHT_LOCAL_KAFKA_VERSION         one exact version; unset = first of 4.1.2 4.1.1 4.1.0 that resolves
 #   ALSOBOUGHT_LOCAL_KAFKA_HEAP            JVM heap options         [-Xms512m -Xmx512m]
 #   ALSOBOUGHT_LOCAL_KAFKA_CLUSTER_ID      KRaft cluster id, used when formatting [4L6g3nShT-eMCtK--X86sw]
@@ -203,6 +203,12 @@ start_redis_at() {
   rm -f "$dir/redis.pid"
   ports="$port"
   [[ " $* " == *" --cluster-enabled yes "* ]] && ports+=" $((port + 10000))"
+  # The TLS port, when the options open one, must be free as well.
+  local prev=""
+  for p in "$@"; do
+    [[ "$prev" == --tls-port ]] && ports+=" $p"
+    prev="$p"
+  done
   for p in $ports; do
     if port_open "$HOST" "$p"; then
       die "port $HOST:$p is taken by a process this script did not start (no live pid in $dir/redis.pid); stop it or set $port_var"
@@ -218,6 +224,43 @@ start_redis_at() {
     </dev/null >&2 9>&- ||
     die_with_log "$dir/redis.log" "redis-server on $HOST:$port failed to start"
   wait_redis_at "$port" "$dir"
+}
+
+# ---------------------------------------------------------------- redis security
+# Each redis-server of these scripts also opens a TLS port and carries an
+# ACL user with every permission, REDIS_ADMIN_USER (password: `secret
+# redis-admin`). The default user stays on without a password, so the plain
+# tests need nothing; the tests of the secured endpoints create, as the
+# admin, a least-privilege user of their own (internal/testenv) and delete
+# it afterwards.
+
+REDIS_ADMIN_USER=alsobought-admin
+
+# redis_tls_options: the options of a TLS port's certificates (the port is
+# the caller's), one a line. A client may present a certificate, which must
+# then be signed by the local CA, but need not (tls-auth-clients optional):
+# the tests try both, and a certificate from another CA.
+redis_tls_options() {
+  printf '%s\n' --tls-cert-file "$TLS_DIR/server.crt" --tls-key-file "$TLS_DIR/server.key" \
+    --tls-ca-cert-file "$TLS_DIR/ca.crt" --tls-auth-clients optional
+}
+
+# redis_config_at PORT NAME: a setting of the server at PORT (CONFIG GET).
+redis_config_at() {
+  redis-cli -h "$HOST" -p "$1" config get "$2" 2>/dev/null | tr -d '\r' | sed -n 2p
+}
+
+# ensure_redis_admin_at PORT: create or update the admin user of the server
+# at PORT. ACL users live in the server's memory alone (no aclfile; a Redis
+# Cluster does not replicate them either), so this runs after every start,
+# on every node. The password reaches redis-cli on its standard input (-x
+# appends it as the last argument), never on a command line a process
+# listing shows.
+ensure_redis_admin_at() {
+  local port="$1" out
+  out="$(printf '>%s' "$(secret redis-admin)" |
+    redis-cli -h "$HOST" -p "$port" -x ACL SETUSER "$REDIS_ADMIN_USER" reset on '~*' '&*' +@all 2>&1 | tr -d '\r')" || true
+  [[ "$out" == OK ]] || die "redis-server on $HOST:$port: ACL SETUSER $REDIS_ADMIN_USER failed: $out"
 }
 
 # The Redis of up.sh, down.sh and status.sh.
@@ -261,16 +304,33 @@ env_lines() {
 # so that starting one service keeps the other's setting: rewriting the file
 # with the Redis line alone would make a command that loads it fall back to
 # the default broker, on a shared machine somebody else's (issue 15).
+# up.sh and cluster-up.sh both merge into the secure-env file, each under
+# its own lock: FILE.lock makes their merges take turns.
 merge_env_file() {
   local file="$1" lines="$2" tmp="$1.tmp.$$"
-  {
-    if [[ -f "$file" ]]; then
-      # The variables LINES sets come first on awk's input, then the file.
-      awk -F= 'NR == FNR { set[$1] = 1; next } !($1 in set)' <("$lines") "$file"
-    fi
-    "$lines"
-  } >"$tmp"
-  mv "$tmp" "$file"
+  (
+    flock -w 60 8 || die "another script holds $file.lock"
+    {
+      if [[ -f "$file" ]]; then
+        # The variables LINES sets come first on awk's input, then the file.
+        awk -F= 'NR == FNR { set[$1] = 1; next } !($1 in set)' <("$lines") "$file"
+      fi
+      "$lines"
+    } >"$tmp"
+    mv "$tmp" "$file"
+  ) 8>"$file.lock"
+}
+
+# drop_env_lines FILE NAME...: remove the lines of the variables NAME from FILE.
+drop_env_lines() {
+  local file="$1" tmp="$1.tmp.$$"
+  shift
+  [[ -f "$file" ]] || return 0
+  (
+    flock -w 60 8 || die "another script holds $file.lock"
+    awk -F= -v names=" $* " 'index(names, " " $1 " ") == 0' "$file" >"$tmp"
+    mv "$tmp" "$file"
+  ) 8>"$file.lock"
 }
 
 # ---------------------------------------------------------------- secured endpoints
@@ -357,12 +417,15 @@ secure_env_lines() {
 #   ALSOBOUGHT_LOCAL_CLUSTER_APPENDFSYNC         always or everysec          [always]
 #   ALSOBOUGHT_LOCAL_CLUSTER_MIN_REPLICAS        min-replicas-to-write       [1]
 #   ALSOBOUGHT_LOCAL_CLUSTER_TIMEOUT             readiness wait, seconds     [30]
+#   ALSOBOUGHT_LOCAL_CLUSTER_TLS_PORT            first node's TLS port; nodes use
+#                                                TLS_PORT..TLS_PORT+5        [17101]
 
 CLUSTER_PORT="${ALSOBOUGHT_LOCAL_CLUSTER_PORT:-17001}"
 CLUSTER_NODE_TIMEOUT="${ALSOBOUGHT_LOCAL_CLUSTER_NODE_TIMEOUT:-2000}"
 CLUSTER_APPENDFSYNC="${ALSOBOUGHT_LOCAL_CLUSTER_APPENDFSYNC:-always}"
 CLUSTER_MIN_REPLICAS="${ALSOBOUGHT_LOCAL_CLUSTER_MIN_REPLICAS:-1}"
 CLUSTER_TIMEOUT="${ALSOBOUGHT_LOCAL_CLUSTER_TIMEOUT:-30}"
+CLUSTER_TLS_PORT="${ALSOBOUGHT_LOCAL_CLUSTER_TLS_PORT:-17101}"
 CLUSTER_MASTERS=3
 CLUSTER_NODES=$((CLUSTER_MASTERS * 2))
 
@@ -395,6 +458,25 @@ cluster_addrs() {
 }
 
 cluster_env_lines() { printf 'ALSOBOUGHT_REDIS_CLUSTER_ADDRS=%s\n' "$(cluster_addrs)"; }
+
+# cluster_tls_port PORT: the TLS port of the node on PORT.
+cluster_tls_port() { printf '%s' $(($1 - CLUSTER_PORT + CLUSTER_TLS_PORT)); }
+
+cluster_tls_addrs() {
+  local p out=""
+  for p in $(cluster_ports); do
+    out+="${out:+,}$HOST:$(cluster_tls_port "$p")"
+  done
+  printf '%s' "$out"
+}
+
+# cluster_secure_env_lines: the cluster's line of the secure-env file (with
+# the TLS and secrets directories, for a run dir where up.sh never ran).
+cluster_secure_env_lines() {
+  printf 'ALSOBOUGHT_TEST_TLS_DIR=%s\n' "$TLS_DIR"
+  printf 'ALSOBOUGHT_TEST_SECRETS_DIR=%s\n' "$SECRETS_DIR"
+  printf 'ALSOBOUGHT_TEST_REDIS_CLUSTER_TLS_ADDRS=%s\n' "$(cluster_tls_addrs)"
+}
 
 # ---------------------------------------------------------------- redis sentinel
 # deploy/local/sentinel-{up,down}.sh: one master, one replica and one sentinel

@@ -52,6 +52,15 @@ if want_service redis; then
     rc=1
   fi
   row redis "$state" "$(redis_pid || true)" "$REDIS_ADDR" "$REDIS_LOG"
+  if [[ "$state" == up ]]; then
+    # The same server's TLS port (up.sh opens it, also on a server an older
+    # up.sh started).
+    if [[ "$(redis_config_at "$REDIS_PORT" tls-port)" == "$REDIS_TLS_PORT" ]] && port_open "$HOST" "$REDIS_TLS_PORT"; then
+      echo "       tls=$HOST:$REDIS_TLS_PORT (ACL user $REDIS_ADMIN_USER, secured endpoints in $SECURE_ENV_FILE)"
+    else
+      echo "       tls=$HOST:$REDIS_TLS_PORT not open: run deploy/local/up.sh"
+    fi
+  fi
   [[ -n "$(redis_pid)" && "$state" == down ]] && echo "       (stale pid file $REDIS_PID_FILE)"
 fi
 

@@ -72,16 +72,40 @@ fetch_kafka_jars() {
 # ---------------------------------------------------------------- redis
 
 start_redis() {
+  ensure_tls_material
   if redis_up; then
     log "redis already up: pid $(redis_pid), $REDIS_ADDR"
-    return 0
+  else
+    local tls_options
+    mapfile -t tls_options < <(redis_tls_options)
+    # noeviction is Redis's default, stated so that no packaged redis.conf or
+    # later default can make it evict: an evicted key is lost state, and
+    # serve refuses an evicting policy (docs/guarantees.md).
+    start_redis_at "$REDIS_PORT" "$REDIS_DIR" down.sh "ALSOBOUGHT_LOCAL_REDIS_PORT / ALSOBOUGHT_LOCAL_REDIS_TLS_PORT" \
+      --appendonly yes --appendfsync everysec --save "" --maxmemory-policy noeviction \
+      --tls-port "$REDIS_TLS_PORT" "${tls_options[@]}"
+    log "redis up: pid $(redis_pid), $REDIS_ADDR, log $REDIS_LOG"
   fi
-  # noeviction is Redis's default, stated so that no packaged redis.conf or
-  # later default can make it evict: an evicted key is lost state, and
-  # serve refuses an evicting policy (docs/guarantees.md).
-  start_redis_at "$REDIS_PORT" "$REDIS_DIR" down.sh ALSOBOUGHT_LOCAL_REDIS_PORT \
-    --appendonly yes --appendfsync everysec --save "" --maxmemory-policy noeviction
-  log "redis up: pid $(redis_pid), $REDIS_ADDR, log $REDIS_LOG"
+  ensure_redis_tls
+  ensure_redis_admin_at "$REDIS_PORT"
+  log "redis TLS port $HOST:$REDIS_TLS_PORT, ACL user $REDIS_ADMIN_USER"
+}
+
+# ensure_redis_tls: a server that an older up.sh started has no TLS port.
+# Redis opens one, and loads its certificates, on CONFIG SET: no restart,
+# so the data and the clients of a running server are left alone.
+ensure_redis_tls() {
+  local current out settings
+  current="$(redis_config_at "$REDIS_PORT" tls-port)"
+  [[ "$current" == "$REDIS_TLS_PORT" ]] && return 0
+  if port_open "$HOST" "$REDIS_TLS_PORT"; then
+    die "port $HOST:$REDIS_TLS_PORT is taken by another process: stop it or set ALSOBOUGHT_LOCAL_REDIS_TLS_PORT"
+  fi
+  log "redis (pid $(redis_pid)) has no TLS port on $HOST:$REDIS_TLS_PORT (tls-port ${current:-?}, started by an older up.sh?): opening it with CONFIG SET"
+  # The start-up options without their dashes are the CONFIG SET pairs.
+  mapfile -t settings < <(redis_tls_options | sed 's/^--//')
+  out="$(redis-cli -h "$HOST" -p "$REDIS_PORT" config set "${settings[@]}" tls-port "$REDIS_TLS_PORT" 2>&1 | tr -d '\r')" || true
+  [[ "$out" == OK ]] || die_with_log "$REDIS_LOG" "redis: CONFIG SET of the TLS port $REDIS_TLS_PORT failed: $out"
 }
 
 # ---------------------------------------------------------------- kafka

@@ -1,116 +1,152 @@
 package testenv
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/hex"
 	"encoding/pem"
 	"fmt"
 	"math/big"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/alsobought/alsobought/store"
 )
 
-// SecureRedis is a redis-server of this test that listens only on a TLS
-// port, with certificates made for it (a CA, a server certificate for
-// 127.0.0.1 and a client certificate), the default user off, and one ACL
-// user with the given rules.
+// SecureRedis is an ACL user of one test on the TLS port of the local
+// Redis (deploy/local/up.sh opens it next to the plain port of the same
+// server) or of every node of the local Redis Cluster (cluster-up.sh): the
+// secured endpoints of .run/secure-env. The user is made with the given
+// rules by the scripts' admin user and deleted at cleanup; the keys are
+// the Env's, deleted by its own cleanup.
 type SecureRedis struct {
-	Addr               string // 127.0.0.1:port of the TLS port
-	CAFile             string // the CA that signed the server's and the client's certificates
-	OtherCAFile        string // a CA that signed neither
-	CertFile, KeyFile  string // the client's certificate and key
+	Mode store.Mode
+	// Addr is the TLS port, host:port (comma-separated seeds of every
+	// node in cluster mode).
+	Addr string
+	// CAFile is the local CA, which signed the servers' certificates and
+	// CertFile; OtherCAFile a CA that signed nothing the servers use.
+	CAFile, OtherCAFile string
+	// CertFile and KeyFile are a client certificate of the local CA. The
+	// servers accept a client without one (tls-auth-clients optional) but
+	// refuse one that another CA signed (UntrustedClientCert).
+	CertFile, KeyFile  string
 	Username, Password string
-	// Admin may do anything, for the test's own set-up (ACL SETUSER,
-	// CLIENT KILL).
-	Admin, AdminPassword string
-	// ClientCertRequired: the server refuses a client without a
-	// certificate signed by CAFile.
-	ClientCertRequired bool
+	// PasswordFile holds Password (mode 0600, in the test's temporary
+	// directory), for -redis-password-file.
+	PasswordFile string
+
+	admin redis.UniversalClient
 }
 
-// StartSecureRedis starts the server; it is killed at cleanup. rules are
-// the ACL rules of the user (after "on >password").
-func StartSecureRedis(t testing.TB, rules string, clientCertRequired bool) *SecureRedis {
+// NewSecureRedis makes the user of this test, with a random password and
+// the ACL rules given (after "reset on >password"; the service's minimum
+// is store.ACLRules(env.Prefix)), on env's Redis: in cluster mode on every
+// node, since Redis Cluster does not propagate ACL users. Under -short it
+// skips; without the secure-env settings it stops the test (Setting).
+func NewSecureRedis(t testing.TB, env *Env, rules string) *SecureRedis {
 	t.Helper()
-	requireServices(t)
-	bin, err := exec.LookPath("redis-server")
+	s := &SecureRedis{Mode: env.RedisMode}
+	if env.RedisMode == store.Cluster {
+		s.Addr = Setting(t, "ALSOBOUGHT_TEST_REDIS_CLUSTER_TLS_ADDRS")
+	} else {
+		s.Addr = Setting(t, "ALSOBOUGHT_TEST_REDIS_TLS_ADDRS")
+	}
+	tlsDir := Setting(t, "ALSOBOUGHT_TEST_TLS_DIR")
+	secrets := Setting(t, "ALSOBOUGHT_TEST_SECRETS_DIR")
+	s.CAFile, s.OtherCAFile = filepath.Join(tlsDir, "ca.crt"), filepath.Join(tlsDir, "other-ca.crt")
+	s.CertFile, s.KeyFile = filepath.Join(tlsDir, "client.crt"), filepath.Join(tlsDir, "client.key")
+	adminPassword, err := os.ReadFile(filepath.Join(secrets, "redis-admin.password"))
 	if err != nil {
-		Need(t, "needs redis-server on PATH: %v", err)
+		Need(t, "needs the Redis admin password of deploy/local/up.sh: %v", err)
 	}
-	dir := t.TempDir()
-	s := &SecureRedis{Username: "alsobought", Password: "s3cret-" + strconv.FormatInt(time.Now().UnixNano(), 36),
-		Admin: "admin", AdminPassword: "admin-" + strconv.FormatInt(time.Now().UnixNano(), 36), ClientCertRequired: clientCertRequired}
-	ca, caKey := newCA(t, "alsobought test CA")
-	other, _ := newCA(t, "some other CA")
-	s.CAFile = writePEM(t, dir, "ca.crt", "CERTIFICATE", ca.Raw)
-	s.OtherCAFile = writePEM(t, dir, "other-ca.crt", "CERTIFICATE", other.Raw)
-	srvCert, srvKey := newLeaf(t, ca, caKey, "127.0.0.1", x509.ExtKeyUsageServerAuth)
-	srvCertFile := writePEM(t, dir, "server.crt", "CERTIFICATE", srvCert)
-	srvKeyFile := writePEM(t, dir, "server.key", "PRIVATE KEY", srvKey)
-	cliCert, cliKey := newLeaf(t, ca, caKey, "alsobought", x509.ExtKeyUsageClientAuth)
-	s.CertFile = writePEM(t, dir, "client.crt", "CERTIFICATE", cliCert)
-	s.KeyFile = writePEM(t, dir, "client.key", "PRIVATE KEY", cliKey)
-
-	port := FreePort(t)
-	s.Addr = "127.0.0.1:" + strconv.Itoa(port)
-	auth := "no"
-	if clientCertRequired {
-		auth = "yes"
-	}
-	conf := strings.Join([]string{
-		"bind 127.0.0.1", "port 0", "tls-port " + strconv.Itoa(port),
-		"tls-cert-file " + srvCertFile, "tls-key-file " + srvKeyFile, "tls-ca-cert-file " + s.CAFile,
-		"tls-auth-clients " + auth, "dir " + dir, `save ""`, "appendonly yes", "maxmemory-policy noeviction",
-		"user default off", "user " + s.Username + " on >" + s.Password + " " + rules,
-		"user " + s.Admin + " on >" + s.AdminPassword + " ~* &* +@all",
-	}, "\n") + "\n"
-	confFile := filepath.Join(dir, "redis.conf")
-	if err := os.WriteFile(confFile, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	logFile, err := os.Create(filepath.Join(dir, "redis.log"))
+	caPEM, err := os.ReadFile(s.CAFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, confFile)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		t.Fatalf("%s holds no PEM certificate", s.CAFile)
 	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		logFile.Close()
-		if t.Failed() {
-			t.Logf("last lines of the secure redis-server's log:\n%s", tail(logFile.Name(), 30))
-		}
+	s.admin = redis.NewUniversalClient(&redis.UniversalOptions{
+		Addrs: strings.Split(s.Addr, ","), IsClusterMode: env.RedisMode == store.Cluster,
+		Username: adminUser, Password: strings.TrimSpace(string(adminPassword)),
+		TLSConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
 	})
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		select {
-		case <-exited:
-			t.Fatalf("secure redis-server exited at start-up:\n%s", tail(logFile.Name(), 30))
-		default:
-		}
-		if c, err := net.DialTimeout("tcp", s.Addr, time.Second); err == nil {
-			c.Close()
-			return s
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("secure redis-server did not listen on %s within 30s:\n%s", s.Addr, tail(logFile.Name(), 30))
-		}
-		time.Sleep(50 * time.Millisecond)
+	s.Username = "alsobought-" + env.Prefix
+	s.Password = randomHex(t)
+	s.PasswordFile = filepath.Join(t.TempDir(), "redis.password")
+	if err := os.WriteFile(s.PasswordFile, []byte(s.Password+"\n"), 0o600); err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		s.OnEveryNode(t, "ACL", "DELUSER", s.Username)
+		s.admin.Close()
+	})
+	args := []any{"ACL", "SETUSER", s.Username, "reset", "on", ">" + s.Password}
+	for _, r := range strings.Fields(rules) {
+		args = append(args, r)
+	}
+	s.OnEveryNode(t, args...)
+	return s
+}
+
+// adminUser is the ACL user with every permission that deploy/local's
+// scripts add to each redis-server (lib.sh, REDIS_ADMIN_USER).
+const adminUser = "alsobought-admin"
+
+// OnEveryNode runs a command as the admin user on the Redis, or on every
+// node of the cluster, masters and replicas: ACL users and client
+// connections are each node's own.
+func (s *SecureRedis) OnEveryNode(t testing.TB, args ...any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	do := func(ctx context.Context, c *redis.Client) error {
+		if err := c.Do(ctx, args...).Err(); err != nil {
+			return fmt.Errorf("%s on %s: %w", args[0], c.Options().Addr, err)
+		}
+		return nil
+	}
+	var err error
+	if cc, ok := s.admin.(*redis.ClusterClient); ok {
+		err = cc.ForEachShard(ctx, do)
+	} else {
+		err = do(ctx, s.admin.(*redis.Client))
+	}
+	if err != nil {
+		t.Fatalf("as %s: %v", adminUser, err)
+	}
+}
+
+// UntrustedClientCert returns a client certificate and its key signed by
+// a CA of this test, which no server trusts: a server that asks for client
+// certificates refuses it.
+func UntrustedClientCert(t testing.TB) (certFile, keyFile string) {
+	t.Helper()
+	dir := t.TempDir()
+	ca, caKey := newCA(t, "a CA of this test")
+	cert, key := newLeaf(t, ca, caKey, "alsobought", x509.ExtKeyUsageClientAuth)
+	return writePEM(t, dir, "client.crt", "CERTIFICATE", cert), writePEM(t, dir, "client.key", "PRIVATE KEY", key)
+}
+
+func randomHex(t testing.TB) string {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
 }
 
 func newKey(t testing.TB) *ecdsa.PrivateKey {

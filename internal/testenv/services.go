@@ -84,6 +84,7 @@ func newService(t testing.TB, name string) *Service {
 		"ALSOBOUGHT_LOCAL_REDIS_PORT="+strconv.Itoa(redisPort),
 		"ALSOBOUGHT_LOCAL_KAFKA_PORT="+strconv.Itoa(kafkaPort),
 		"ALSOBOUGHT_LOCAL_KAFKA_CONTROLLER_PORT="+strconv.Itoa(controllerPort),
+		// The secured listeners of the same processes.
 		"ALSOBOUGHT_LOCAL_REDIS_TLS_PORT="+strconv.Itoa(redisTLSPort),
 		"ALSOBOUGHT_LOCAL_KAFKA_SASL_PORT="+strconv.Itoa(kafkaSASLPort),
 	)
