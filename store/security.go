@@ -81,6 +81,13 @@ type parsed struct {
 func (c Config) resolve() (parsed, error) {
 	p := parsed{addrs: c.Addrs, username: c.Username, password: c.Password}
 	urlTLS := false
+	if c.Mode == Sentinel {
+		for _, a := range c.Addrs {
+			if IsURL(a) {
+				return p, fmt.Errorf("redis sentinel mode takes the sentinels' host:port addresses, not a URL (%s): give credentials and TLS with their settings", Redact(a))
+			}
+		}
+	}
 	if len(c.Addrs) > 0 && IsURL(c.Addrs[0]) {
 		if len(c.Addrs) > 1 {
 			return p, errors.New("a Redis URL is the only address: give more cluster seeds as ?addr=host:port parameters of the URL")
@@ -178,6 +185,37 @@ func classify(err error) error {
 	return err
 }
 
+// classify is classify, and classifySentinel first in sentinel mode.
+func (c *conn) classify(err error) error {
+	if c.master != "" {
+		if named := classifySentinel(err, c.master); named != err {
+			return named
+		}
+	}
+	return classify(err)
+}
+
+// classifySentinel tells apart the ways go-redis's "all sentinels
+// unreachable" can fail although they answer: no master of that name
+// (the sentinels reply nil), and refused sentinel credentials, which are
+// marked ErrAuthentication and named as the sentinels' (a refusal by the
+// data node is classify's).
+func classifySentinel(err error, master string) error {
+	msg := err.Error()
+	if !strings.Contains(msg, "all sentinels") {
+		return err
+	}
+	switch {
+	case errors.Is(err, redis.Nil):
+		return fmt.Errorf("the sentinels know no master named %q (check -redis-sentinel-master): %w", master, err)
+	case strings.Contains(msg, "WRONGPASS"), strings.Contains(msg, "NOAUTH"),
+		strings.Contains(msg, "invalid password"), strings.Contains(msg, "invalid username-password"):
+		return fmt.Errorf("%w: the sentinels refused the sentinel credentials (-redis-sentinel-username, -redis-sentinel-password or -redis-sentinel-password-file): %w",
+			ErrAuthentication, err)
+	}
+	return err
+}
+
 // ACLRules are the least-privilege Redis ACL rules of an alsobought user
 // whose keys start with prefix (docs/operations.md, "Redis security"): its
 // keys only, no channels, and the commands it sends: reads and writes of
@@ -189,4 +227,16 @@ func classify(err error) error {
 func ACLRules(prefix string) string {
 	return "resetkeys ~" + prefix + ":* resetchannels -@all +@read +@write +@keyspace +@transaction +@connection " +
 		"+evalsha +eval +script|load +time -@dangerous +info +config|get +wait +cluster|slots +cluster|shards +cluster|nodes +cluster|info +readonly"
+}
+
+// SentinelACLRules are the least-privilege ACL rules of an alsobought user
+// at the sentinels (sentinel mode, docs/operations.md, "Redis with
+// Sentinel"): asking for the master's address, the other sentinels and the
+// replicas, and subscribing to the two channels on which the sentinels
+// announce a new master; the connection commands the client sends. Redis
+// 7.0's sentinel knows no CLIENT SETINFO, which go-redis sends and does
+// without.
+func SentinelACLRules() string {
+	return "resetchannels &+switch-master &+replica-reconf-done -@all +sentinel|get-master-addr-by-name +sentinel|sentinels " +
+		"+sentinel|replicas +subscribe +ping +hello +auth +client|setname"
 }

@@ -39,6 +39,7 @@ type settings struct {
 	redisAddrs   string
 	redisMode    string
 	redisWait    int
+	redisMaster  string
 	redisSec     redisSecurity
 	prefix       string
 	httpAddr     string
@@ -184,13 +185,15 @@ func (s *settings) consumer() config.Group {
 
 func (s *settings) redis() config.Group {
 	return config.Group{Name: "Redis", Settings: append([]config.Setting{
-		{Flag: "redis", Env: "ALSOBOUGHT_REDIS_ADDRS", Help: "Redis address (single mode), or seed nodes, comma-separated (cluster mode); or one redis:// or rediss:// URL (cluster mode: more seeds as ?addr=host:port), which may carry user:password (then not also -redis-username, -redis-password or -redis-password-file)",
+		{Flag: "redis", Env: "ALSOBOUGHT_REDIS_ADDRS", Help: "Redis address (single mode), or seed nodes, comma-separated (cluster mode), or the sentinels, comma-separated (sentinel mode); or, in single and cluster mode, one redis:// or rediss:// URL (cluster mode: more seeds as ?addr=host:port), which may carry user:password (then not also -redis-username, -redis-password or -redis-password-file)",
 			Value: config.Text(&s.redisAddrs, "127.0.0.1:16379", "host:port addresses, comma-separated, or a redis:// or rediss:// URL", notEmptyList),
-			Check: func() error { return s.storeConfig().Validate() }},
-		{Flag: "redis-mode", Help: "single (one Redis) or cluster (Redis Cluster)",
-			Value: config.Text(&s.redisMode, string(store.Single), "single or cluster", func(v string) error { _, err := store.ParseMode(v); return err })},
-		{Flag: "redis-wait-replicas", Help: "cluster mode: replicas that must acknowledge each write step (WAIT) before the next; 0 = none (an unplanned failover may then lose acknowledged writes)",
+			Check: func() error { return s.storeConfig().Validate() }, Shown: store.Redact},
+		{Flag: "redis-mode", Help: "single (one Redis), cluster (Redis Cluster) or sentinel (a master and its replicas watched by Redis Sentinel; -redis names the sentinels)",
+			Value: config.Text(&s.redisMode, string(store.Single), "single, cluster or sentinel", func(v string) error { _, err := store.ParseMode(v); return err })},
+		{Flag: "redis-wait-replicas", Help: "cluster and sentinel mode: replicas that must acknowledge each write step (WAIT) before the next; 0 = none (cluster mode: an unplanned failover may then lose acknowledged writes; sentinel mode: the batch guards then re-read what a failover lost)",
 			Value: config.Int(&s.redisWait, 1, 0, math.MaxInt)},
+		{Flag: "redis-sentinel-master", Help: "sentinel mode: the master's name as the sentinels know it (sentinel monitor <name> in sentinel.conf)",
+			Value: config.String(&s.redisMaster, "")},
 		{Flag: "prefix", Env: "ALSOBOUGHT_REDIS_PREFIX", Help: "prefix of every Redis key",
 			Value: config.Text(&s.prefix, store.DefaultPrefix, "1-32 characters of A-Z a-z 0-9 _ . -", store.ValidatePrefix)},
 	}, s.redisSec.settings()...)}
@@ -199,9 +202,10 @@ func (s *settings) redis() config.Group {
 // redisSecurity are the credentials and TLS settings of the Redis
 // connections (docs/operations.md, "Redis security").
 type redisSecurity struct {
-	username, password, passwordFile string
-	tls                              bool
-	ca, cert, key, serverName        string
+	username, password, passwordFile                     string
+	tls                                                  bool
+	ca, cert, key, serverName                            string
+	sentinelUser, sentinelPassword, sentinelPasswordFile string
 }
 
 func (r *redisSecurity) settings() []config.Setting {
@@ -217,12 +221,19 @@ func (r *redisSecurity) settings() []config.Setting {
 			Value: config.String(&r.cert, "")},
 		{Flag: "redis-tls-key", Help: "PEM key of -redis-tls-cert", Value: config.String(&r.key, "")},
 		{Flag: "redis-tls-server-name", Help: "name Redis's certificate must carry (empty: the host of the address)", Value: config.String(&r.serverName, "")},
+		{Flag: "redis-sentinel-username", Help: "sentinel mode: user the sentinels require (empty: none, or the default user with a password)",
+			Value: config.String(&r.sentinelUser, "")},
+		{Flag: "redis-sentinel-password", Help: "sentinel mode: password the sentinels require (empty: none); prefer -redis-sentinel-password-file",
+			Value: config.String(&r.sentinelPassword, "")},
+		{Flag: "redis-sentinel-password-file", Help: "sentinel mode: file holding the sentinels' password, read at start-up (a rotated sentinel password needs a restart)",
+			Value: config.String(&r.sentinelPasswordFile, "")},
 	}
 }
 
 // targets are the settings' values, for config.Group.Only.
 func (r *redisSecurity) targets() []any {
-	return []any{&r.username, &r.password, &r.passwordFile, &r.tls, &r.ca, &r.cert, &r.key, &r.serverName}
+	return []any{&r.username, &r.password, &r.passwordFile, &r.tls, &r.ca, &r.cert, &r.key, &r.serverName,
+		&r.sentinelUser, &r.sentinelPassword, &r.sentinelPasswordFile}
 }
 
 // redisUnreachable is the start-up error of a Redis that did not answer
@@ -426,8 +437,12 @@ func (s *settings) storeConfig() store.Config {
 	cfg := store.Config{Mode: mode, Addrs: splitList(s.redisAddrs), Prefix: s.prefix,
 		Username: r.username, Password: r.password, PasswordFile: r.passwordFile,
 		TLS: store.TLS{Enabled: r.tls, CAFile: r.ca, CertFile: r.cert, KeyFile: r.key, ServerName: r.serverName}}
-	if mode == store.Cluster {
+	if mode == store.Cluster || mode == store.Sentinel {
 		cfg.WaitReplicas = s.redisWait
+	}
+	if mode == store.Sentinel {
+		cfg.Sentinel = store.SentinelConfig{Master: s.redisMaster, Username: r.sentinelUser,
+			Password: r.sentinelPassword, PasswordFile: r.sentinelPasswordFile}
 	}
 	return cfg
 }
