@@ -14,6 +14,8 @@ RUN_DIR   := $(or $(ALSOBOUGHT_LOCAL_RUN_DIR),.run)
 ENV_FILE  := $(RUN_DIR)/env
 # Where deploy/local/cluster-up.sh writes ALSOBOUGHT_REDIS_CLUSTER_ADDRS.
 CLUSTER_ENV_FILE := $(RUN_DIR)/cluster-env
+# Where deploy/local/sentinel-up.sh writes ALSOBOUGHT_REDIS_SENTINEL_ADDRS and _MASTER.
+SENTINEL_ENV_FILE := $(RUN_DIR)/sentinel-env
 # The secured endpoints (TLS ports, SASL_SSL listener, CA, passwords) that
 # up.sh and cluster-up.sh write for the tests.
 SECURE_ENV_FILE := $(RUN_DIR)/secure-env
@@ -28,6 +30,7 @@ export ALSOBOUGHT_SHARED_DATA
 # Export the KEY=VALUE lines of $(ENV_FILE) into the recipe's shell.
 load_env = set -a; . "$(ENV_FILE)"; set +a
 load_cluster_env = set -a; . "$(CLUSTER_ENV_FILE)"; set +a
+load_sentinel_env = set -a; . "$(SENTINEL_ENV_FILE)"; set +a
 load_secure_env = set -a; . "$(SECURE_ENV_FILE)"; set +a
 
 .PHONY: help build up down status cluster-up cluster-down test test-unit run fmt vet lint clean
@@ -60,21 +63,29 @@ cluster-up: ## Start the local Redis Cluster, 3 masters + 3 replicas (idempotent
 cluster-down: ## Stop the local Redis Cluster (idempotent; keeps its data)
 	@$(LOCAL)/cluster-down.sh
 
+.PHONY: sentinel-up sentinel-down
+sentinel-up: ## Start the local Redis with Sentinel, master + replica + sentinel (idempotent); settings in .run/sentinel-env
+	@$(LOCAL)/sentinel-up.sh
+
+sentinel-down: ## Stop the local Redis with Sentinel (idempotent; keeps its data and roles)
+	@$(LOCAL)/sentinel-down.sh
+
 # Services (Kafka + Redis, and the Redis Cluster) are stopped whatever happens;
 # the exit status is the first failure's. KEEP_SERVICES=1 leaves them running afterwards.
 test: ## up + cluster-up, check docker-compose.yml and the Prometheus rules, ensure chromium, go test -race ./... with the services, then cluster-down + down
 	@status=0; \
 	$(LOCAL)/up.sh >/dev/null || status=$$?; \
 	if [ $$status -eq 0 ]; then $(LOCAL)/cluster-up.sh >/dev/null || status=$$?; fi; \
+	if [ $$status -eq 0 ]; then $(LOCAL)/sentinel-up.sh >/dev/null || status=$$?; fi; \
 	if [ $$status -eq 0 ]; then $(LOCAL)/check-compose.sh || status=$$?; fi; \
 	if [ $$status -eq 0 ]; then $(PROM)/check.sh || status=$$?; fi; \
 	if [ $$status -eq 0 ]; then $(LOCAL)/ensure-chromium.sh || status=$$?; fi; \
 	if [ $$status -eq 0 ]; then \
-		$(load_env); $(load_cluster_env); $(load_secure_env); \
+		$(load_env); $(load_cluster_env); $(load_secure_env); $(load_sentinel_env); \
 		echo "go test $(TEST_FLAGS) $(PKGS)  (ALSOBOUGHT_KAFKA_BROKERS=$$ALSOBOUGHT_KAFKA_BROKERS ALSOBOUGHT_REDIS_ADDRS=$$ALSOBOUGHT_REDIS_ADDRS ALSOBOUGHT_REDIS_CLUSTER_ADDRS=$$ALSOBOUGHT_REDIS_CLUSTER_ADDRS)"; \
 		ALSOBOUGHT_REQUIRE_SERVICES=1 $(GO) test $(TEST_FLAGS) $(PKGS) || status=$$?; \
 	fi; \
-	if [ -z "$${KEEP_SERVICES:-}" ]; then $(LOCAL)/cluster-down.sh || true; $(LOCAL)/down.sh || true; fi; \
+	if [ -z "$${KEEP_SERVICES:-}" ]; then $(LOCAL)/sentinel-down.sh || true; $(LOCAL)/cluster-down.sh || true; $(LOCAL)/down.sh || true; fi; \
 	exit $$status
 
 # -short: every test that needs a service (Kafka, Redis, a browser, Prometheus)

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/alsobought/alsobought/event"
 	"github.com/alsobought/alsobought/internal/delta"
 	"github.com/alsobought/alsobought/internal/kafkaadmin"
+	"github.com/alsobought/alsobought/internal/kafkaconn"
 	"github.com/alsobought/alsobought/internal/obs"
 	"github.com/alsobought/alsobought/store"
 )
@@ -37,7 +39,7 @@ const kafkaProbeInterval = 3 * time.Second
 
 // Config of the consumer.
 type Config struct {
-	Brokers      []string
+	Kafka        *kafkaconn.Conn // the brokers and how to reach them (TLS, SASL)
 	Topic        string
 	GroupID      string
 	DLQTopic     string        // dead-letter topic for events that fail validation
@@ -62,7 +64,7 @@ type Config struct {
 // Validate checks the configuration before anything connects.
 func (c Config) Validate() error {
 	switch {
-	case len(c.Brokers) == 0 || c.Brokers[0] == "":
+	case c.Kafka == nil || len(c.Kafka.Brokers()) == 0:
 		return errors.New("no Kafka broker: set ALSOBOUGHT_KAFKA_BROKERS (e.g. 127.0.0.1:19092)")
 	case c.Topic == "":
 		return errors.New("no topic: set ALSOBOUGHT_TOPIC")
@@ -125,7 +127,8 @@ func New(cfg Config, st StateStore, log zerolog.Logger, m *Metrics) (*Consumer, 
 	// that a bad one stops the process before anything starts.
 	group := kafka.ConsumerGroupConfig{
 		ID:                    cfg.GroupID,
-		Brokers:               cfg.Brokers,
+		Brokers:               cfg.Kafka.Brokers(),
+		Dialer:                cfg.Kafka.Dialer(),
 		Topics:                []string{cfg.Topic},
 		StartOffset:           kafka.FirstOffset,
 		HeartbeatInterval:     time.Second,
@@ -138,18 +141,14 @@ func New(cfg Config, st StateStore, log zerolog.Logger, m *Metrics) (*Consumer, 
 	if err := group.Validate(); err != nil {
 		return nil, fmt.Errorf("consumer group %s: %w", cfg.GroupID, err)
 	}
+	dlq := cfg.Kafka.Writer(cfg.DLQTopic)
+	dlq.BatchTimeout = 5 * time.Millisecond
+	dlq.BatchBytes = deadLetterBatchBytes
 	return &Consumer{
-		cfg:   cfg,
-		group: group,
-		apply: a,
-		dlq: &kafka.Writer{
-			Addr:         kafka.TCP(cfg.Brokers...),
-			Topic:        cfg.DLQTopic,
-			Balancer:     &kafka.Murmur2Balancer{},
-			RequiredAcks: kafka.RequireAll,
-			BatchTimeout: 5 * time.Millisecond,
-			BatchBytes:   deadLetterBatchBytes,
-		},
+		cfg:      cfg,
+		group:    group,
+		apply:    a,
+		dlq:      dlq,
 		log:      log,
 		dlqLog:   log.Sample(&zerolog.BurstSampler{Burst: 10, Period: 10 * time.Second}),
 		retries:  obs.Repeats(log),
@@ -174,7 +173,7 @@ func (c *Consumer) probeKafka(ctx context.Context) {
 	defer t.Stop()
 	for {
 		pctx, cancel := context.WithTimeout(ctx, kafkaProbeInterval)
-		_, err := kafkaadmin.PartitionCount(pctx, c.cfg.Brokers, c.cfg.Topic)
+		_, err := kafkaadmin.PartitionCount(pctx, c.cfg.Kafka, c.cfg.Topic)
 		cancel()
 		if ctx.Err() != nil {
 			return
@@ -194,6 +193,15 @@ func (c *Consumer) probeKafka(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// clearKafkaNotReady clears a not-ready reason a failed Kafka call gave.
+func (c *Consumer) clearKafkaNotReady() {
+	c.mu.Lock()
+	if strings.HasPrefix(c.notReady, "kafka: ") {
+		c.notReady = ""
+	}
+	c.mu.Unlock()
 }
 
 func (c *Consumer) setNotReady(why string) {
@@ -232,8 +240,10 @@ func (c *Consumer) Run(ctx context.Context) error {
 			return nil
 		}
 		if err != nil {
+			err = c.cfg.Kafka.Explain(err, kafkaconn.Op{Name: "Read", Topic: c.cfg.Topic, Group: c.cfg.GroupID})
+			c.cfg.Errors.Kafka()
 			c.setNotReady("kafka: " + err.Error())
-			c.retries.Warn().Err(err).Msg("waiting for a consumer group generation")
+			c.kafkaRetries(err).Msg("waiting for a consumer group generation")
 			if !bo.sleep(ctx) {
 				return nil
 			}
@@ -264,7 +274,7 @@ func (c *Consumer) runGeneration(ctx context.Context, gen *kafka.Generation) {
 // It also records the topic's partition count for the key check first.
 func (c *Consumer) storedProgress(ctx context.Context, partition int) (int64, error) {
 	if c.apply.partitioner != nil {
-		n, err := kafkaadmin.PartitionCount(ctx, c.cfg.Brokers, c.cfg.Topic)
+		n, err := kafkaadmin.PartitionCount(ctx, c.cfg.Kafka, c.cfg.Topic)
 		if err != nil {
 			return 0, err
 		}
@@ -320,8 +330,7 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafka.Generation, 
 			return
 		}
 	}
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:   c.cfg.Brokers,
+	r := c.cfg.Kafka.Reader(kafka.ReaderConfig{
 		Topic:     c.cfg.Topic,
 		Partition: partition,
 		MinBytes:  1,
@@ -341,13 +350,18 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafka.Generation, 
 			// Nothing new: check that Redis still holds what was recorded,
 			// or events it lost would wait for the next message.
 			if err = c.checkProgress(ctx, partition, recorded); err == nil {
+				// The reader waited without an error: a failed fetch
+				// (a broker away, an ACL missing) is over, also when
+				// nothing new arrives to clear it as a batch does.
+				c.clearKafkaNotReady()
 				continue
 			}
 		case err != nil:
 			if ctx.Err() == nil {
+				err = c.cfg.Kafka.Explain(err, kafkaconn.Op{Name: "Read", Topic: c.cfg.Topic, Group: c.cfg.GroupID})
 				c.cfg.Errors.Kafka()
 				c.setNotReady("kafka: " + err.Error())
-				retries.Warn().Err(err).Msg("fetch failed; retrying")
+				logRetry(retries, err).Msg("fetch failed; retrying")
 				bo.sleep(ctx)
 			}
 			continue
@@ -411,7 +425,7 @@ func (c *Consumer) finishBatch(ctx context.Context, partition int, msgs []kafka.
 			c.cfg.Errors.Redis()
 		}
 		c.setNotReady(err.Error())
-		retries.Warn().Err(err).Int64("first_offset", msgs[0].Offset).Msg("batch failed; retrying")
+		logRetry(retries, err).Int64("first_offset", msgs[0].Offset).Msg("batch failed; retrying")
 		if !bo.sleep(ctx) {
 			return ctx.Err()
 		}
@@ -480,6 +494,22 @@ func (c *Consumer) processBatch(ctx context.Context, partition int, msgs []kafka
 	c.metrics.observeBatch(partition, msgs, res, time.Since(start))
 	c.stats.observeBatch(len(msgs), res)
 	return nil
+}
+
+// kafkaRetries is the rate-limited log event of a failed Kafka call that
+// is retried (logRetry).
+func (c *Consumer) kafkaRetries(err error) *zerolog.Event { return logRetry(c.retries, err) }
+
+// logRetry logs a retried failure at warn, or at error when retrying
+// cannot help until an operator acts (refused credentials, certificate or
+// ACL): the consumer goes on retrying with backoff, not ready, so that a
+// granted ACL or a fixed secret is picked up without a restart; log is
+// rate-limited (obs.Repeats), so that is no log storm.
+func logRetry(log zerolog.Logger, err error) *zerolog.Event {
+	if kafkaconn.Retryable(err) {
+		return log.Warn().Err(err)
+	}
+	return log.Error().Err(err)
 }
 
 // backoff sleeps with capped exponential growth and full jitter.

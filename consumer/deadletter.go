@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/alsobought/alsobought/internal/kafkaconn"
 )
 
 // errDeadLetter marks a failed dead-letter write that is worth retrying (a
@@ -140,6 +142,7 @@ func (c *Consumer) writeDeadLetters(ctx context.Context, msgs []kafka.Message) (
 		case refusedForGood(e):
 			refused = append(refused, refusal{i, e})
 		default:
+			e = c.cfg.Kafka.Explain(e, kafkaconn.Op{Name: "Write", Topic: c.cfg.DLQTopic})
 			return nil, fmt.Errorf("%w: write %d records to %s: %w", errDeadLetter, len(msgs), c.cfg.DLQTopic, e)
 		}
 	}
@@ -149,12 +152,18 @@ func (c *Consumer) writeDeadLetters(ctx context.Context, msgs []kafka.Message) (
 // refusedForGood reports whether the broker refused a record with an error
 // it does not call retriable (kafka.Error.Temporary): the record is too
 // large (MessageSizeTooLarge, RecordListTooLarge, or kafka-go's own check
-// before sending), invalid, or the client lacks a permission. Writing the
-// same record again would fail again. Network failures, timeouts and
-// retriable broker errors (no leader yet, not enough replicas) are not.
+// before sending) or invalid. Writing the same record again would fail
+// again. Network failures, timeouts and retriable broker errors (no leader
+// yet, not enough replicas) are not; nor is a denied write (a missing ACL):
+// that holds for every record until an operator grants the ACL, so the
+// batch waits, not ready and saying why, rather than losing its dead
+// letters. A missing ACL is the deployment's fault, not the input's: the
+// promise that bad input never stops the pipeline and is never silently
+// dropped (docs/DESIGN.md section 5, promise 3) keeps its second half
+// (docs/security.md, "Kafka ACLs").
 func refusedForGood(err error) bool {
 	var ke kafka.Error
-	return errors.As(err, &ke) && !ke.Temporary()
+	return errors.As(err, &ke) && !ke.Temporary() && kafkaconn.KindOf(err) != kafkaconn.Denied
 }
 
 // deadLetterRecord is the dead-letter record of a rejected message: its key

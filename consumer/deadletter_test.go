@@ -225,8 +225,8 @@ func TestDeadLetterErrorsShowNoCustomerID(t *testing.T) {
 	}
 }
 
-// TestRefusedForGood: only the errors the broker does not call retriable
-// are final for a record; network failures, timeouts and retriable broker
+// TestRefusedForGood: only the errors the broker does not call retriable,
+// a denied write excepted, are final for a record; network failures, timeouts and retriable broker
 // errors are retried.
 func TestRefusedForGood(t *testing.T) {
 	for _, tc := range []struct {
@@ -237,7 +237,7 @@ func TestRefusedForGood(t *testing.T) {
 		{kafka.RecordListTooLarge, true},
 		{kafka.MessageTooLargeError{}, true}, // kafka-go's check before sending
 		{fmt.Errorf("write: %w", kafka.InvalidRecord), true},
-		{kafka.TopicAuthorizationFailed, true},
+		{kafka.TopicAuthorizationFailed, false}, // waits for the ACL: no record is lost
 		{kafka.NotEnoughReplicas, false},
 		{kafka.LeaderNotAvailable, false},
 		{kafka.UnknownTopicOrPartition, false},

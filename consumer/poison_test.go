@@ -18,6 +18,7 @@ import (
 	"github.com/alsobought/alsobought/event"
 	"github.com/alsobought/alsobought/internal/delta"
 	"github.com/alsobought/alsobought/internal/kafkaadmin"
+	"github.com/alsobought/alsobought/internal/kafkaconn"
 	"github.com/alsobought/alsobought/internal/testenv"
 )
 
@@ -32,7 +33,7 @@ func TestPoisonMessagesNeverStopAPartition(t *testing.T) {
 	ctx := context.Background()
 	const customer = "c1"
 	partition := (&kafka.Murmur2Balancer{}).Balance(kafka.Message{Key: []byte(customer)}, 0, 1)
-	limit := maxMessageBytes(t, env.Brokers, env.Topic)
+	limit := maxMessageBytes(t, env.Kafka(), env.Topic)
 
 	t0 := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
 	valid := func(i int) []byte {
@@ -58,11 +59,9 @@ func TestPoisonMessagesNeverStopAPartition(t *testing.T) {
 	for i := 1; i <= behind; i++ {
 		msgs = append(msgs, kafka.Message{Key: []byte(customer), Value: valid(i)})
 	}
-	w := &kafka.Writer{
-		Addr: kafka.TCP(env.Brokers...), Topic: env.Topic, RequiredAcks: kafka.RequireAll,
-		Balancer:   kafka.BalancerFunc(func(kafka.Message, ...int) int { return partition }),
-		BatchBytes: 2 << 20, BatchTimeout: time.Millisecond,
-	}
+	w := env.Kafka().Writer(env.Topic)
+	w.Balancer = kafka.BalancerFunc(func(kafka.Message, ...int) int { return partition })
+	w.BatchBytes, w.BatchTimeout = 2<<20, time.Millisecond
 	defer w.Close()
 	for _, m := range msgs {
 		// One message per produce request: a batch of two large ones would
@@ -72,7 +71,7 @@ func TestPoisonMessagesNeverStopAPartition(t *testing.T) {
 
 	logs := &longestLine{}
 	startConsumer(t, env, env.DLQTopic, zerolog.New(logs), NewMetrics(prometheus.NewRegistry()))
-	waitNoLag(t, env.Brokers, env.Topic, env.Store.Batches)
+	waitNoLag(t, env.Kafka(), env.Topic, env.Store.Batches)
 
 	got, err := env.Store.Customers.Load(ctx, []string{customer})
 	if err != nil {
@@ -86,7 +85,7 @@ func TestPoisonMessagesNeverStopAPartition(t *testing.T) {
 		t.Errorf("watermark of %s on partition %d = %d, want the last offset %d", customer, partition, wm, last)
 	}
 
-	dead := testenv.ReadTopic(t, env.Brokers, env.DLQTopic)
+	dead := testenv.ReadTopic(t, env.Kafka(), env.DLQTopic)
 	if len(dead) != len(poison) {
 		t.Fatalf("dead-letter topic holds %d records, want %d", len(dead), len(poison))
 	}
@@ -126,7 +125,7 @@ func TestPoisonMessagesNeverStopAPartition(t *testing.T) {
 // stopped at cleanup.
 func startConsumer(t *testing.T, env *testenv.Env, dlq string, log zerolog.Logger, m *Metrics) {
 	t.Helper()
-	c, err := New(Config{Brokers: env.Brokers, Topic: env.Topic, GroupID: env.Group, DLQTopic: dlq,
+	c, err := New(Config{Kafka: env.Kafka(), Topic: env.Topic, GroupID: env.Group, DLQTopic: dlq,
 		HistorySize: 10, ViewHistory: 10, Dedup: delta.DefaultDedup,
 		Limits: event.DefaultLimits(time.Now()), MaxEventSkew: 24 * time.Hour}, env.Store.Batches, log, m)
 	if err != nil {
@@ -157,24 +156,24 @@ func TestRefusedDeadLettersNeverStopAPartition(t *testing.T) {
 			env := testenv.New(t, 1)
 			ctx := context.Background()
 			dlq := env.DLQTopic + ".small"
-			if err := kafkaadmin.EnsureTopic(ctx, env.Brokers, dlq, 1, 1,
-				kafka.ConfigEntry{ConfigName: "max.message.bytes", ConfigValue: strconv.Itoa(tc.maxBytes)}); err != nil {
+			if err := kafkaadmin.EnsureTopic(ctx, env.Kafka(), kafkaadmin.Topic{Name: dlq, Partitions: 1, Replication: 1,
+				Configs: []kafka.ConfigEntry{{ConfigName: "max.message.bytes", ConfigValue: strconv.Itoa(tc.maxBytes)}}}); err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { _ = kafkaadmin.DeleteTopics(context.Background(), env.Brokers, dlq) })
+			t.Cleanup(func() { _ = kafkaadmin.DeleteTopics(context.Background(), env.Kafka(), dlq) })
 			const customer = "c1"
 			ev := func(i int) []byte {
 				return event.Encode(event.Event{ID: "e" + strconv.Itoa(i), Type: event.Purchase, CustomerID: customer,
 					ItemID: "item" + strconv.Itoa(i), Time: time.Date(2024, 5, 1, 12, i, 0, 0, time.UTC)})
 			}
 			bad := bytes.Repeat([]byte("v"), 100_000) // too_large: its bounded record holds 64 KiB
-			w := &kafka.Writer{Addr: kafka.TCP(env.Brokers...), Topic: env.Topic, RequiredAcks: kafka.RequireAll}
+			w := env.Kafka().Writer(env.Topic)
 			defer w.Close()
 			produceAll(t, w, kafka.Message{Key: []byte(customer), Value: ev(0)},
 				kafka.Message{Key: []byte(customer), Value: bad}, kafka.Message{Key: []byte(customer), Value: ev(1)})
 			m := NewMetrics(prometheus.NewRegistry())
 			startConsumer(t, env, dlq, zerolog.Nop(), m)
-			waitNoLag(t, env.Brokers, env.Topic, env.Store.Batches)
+			waitNoLag(t, env.Kafka(), env.Topic, env.Store.Batches)
 
 			got, err := env.Store.Customers.Load(ctx, []string{customer})
 			if err != nil {
@@ -190,7 +189,7 @@ func TestRefusedDeadLettersNeverStopAPartition(t *testing.T) {
 			if n := counterValue(t, m.dlqLost.WithLabelValues(label)); n != tc.lost {
 				t.Errorf("alsobought_dead_letters_lost_total{error=%q} = %v, want %v", label, n, tc.lost)
 			}
-			dead := testenv.ReadTopic(t, env.Brokers, dlq)
+			dead := testenv.ReadTopic(t, env.Kafka(), dlq)
 			if !tc.wantDeadLetter {
 				if len(dead) != 0 {
 					t.Errorf("dead-letter topic holds %d records, want none", len(dead))
@@ -240,9 +239,9 @@ func produceAll(t *testing.T, w *kafka.Writer, msgs ...kafka.Message) {
 
 // maxMessageBytes is the largest record batch the broker accepts on topic
 // (max.message.bytes).
-func maxMessageBytes(t *testing.T, brokers []string, topic string) int {
+func maxMessageBytes(t *testing.T, conn *kafkaconn.Conn, topic string) int {
 	t.Helper()
-	client, done := kafkaadmin.NewClient(brokers)
+	client, done := conn.Client()
 	defer done()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -268,12 +267,12 @@ func maxMessageBytes(t *testing.T, brokers []string, topic string) int {
 
 // waitNoLag waits until the state has applied every message of topic. It
 // fails when the lag has not moved for two minutes: a stalled partition.
-func waitNoLag(t *testing.T, brokers []string, topic string, st StateStore) {
+func waitNoLag(t *testing.T, conn *kafkaconn.Conn, topic string, st StateStore) {
 	t.Helper()
 	last, moved := int64(-1), time.Now()
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		lag, err := testenv.AppliedLag(ctx, brokers, topic, st)
+		lag, err := testenv.AppliedLag(ctx, conn, topic, st)
 		cancel()
 		if err == nil && lag == 0 {
 			return

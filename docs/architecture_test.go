@@ -147,8 +147,9 @@ func TestArchitectureDocIsGenerated(t *testing.T) {
 func layer(name string) (int, bool) {
 	switch {
 	case name == "event" || name == "scoring" || name == "internal/delta" ||
-		name == "internal/obs" || name == "internal/kafkaadmin" || strings.HasPrefix(name, "store/"):
-		return 0, true // pure or leaf: contracts, math, shared metrics, broker admin
+		name == "internal/obs" || name == "internal/kafkaadmin" || name == "internal/kafkaconn" ||
+		name == "internal/tlsfiles" || strings.HasPrefix(name, "store/"):
+		return 0, true // pure or leaf: contracts, math, shared metrics, connection settings, broker admin
 	case name == "store":
 		return 1, true
 	case name == "consumer" || strings.HasPrefix(name, "internal/") && !strings.HasPrefix(name, "internal/lab/") && name != "internal/testenv":

@@ -21,7 +21,6 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/alsobought/alsobought/event"
-	"github.com/alsobought/alsobought/internal/kafkaadmin"
 	"github.com/alsobought/alsobought/internal/lab/replay"
 	"github.com/alsobought/alsobought/internal/testenv"
 )
@@ -60,7 +59,7 @@ func newChaosStream(t *testing.T, n int) chaosStream {
 // has no deadline, which a loaded machine could miss.
 func chaosProduce(t *testing.T, env *testenv.Env, evs []event.Event) {
 	t.Helper()
-	if _, err := replay.Run(context.Background(), replay.Config{Brokers: env.Brokers, Topic: env.Topic}, evs); err != nil {
+	if _, err := replay.Run(context.Background(), replay.Config{Kafka: env.Kafka(), Topic: env.Topic}, evs); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -263,7 +262,7 @@ func TestChaosReplayFromEarliest(t *testing.T) {
 // accepts while the group has no live member.
 func rewindGroup(ctx context.Context, t *testing.T, env *testenv.Env) {
 	t.Helper()
-	client, done := kafkaadmin.NewClient(env.Brokers)
+	client, done := env.Kafka().Client()
 	defer done()
 	ends, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{
 		Topics: map[string][]kafka.OffsetRequest{env.Topic: func() []kafka.OffsetRequest {
@@ -565,7 +564,7 @@ func mustHaveCounted(t *testing.T, srv *testenv.Serve, metric, role string) floa
 // no progress to watch: chaosReady bounds them.
 func chaosWaitGroup(t *testing.T, env *testenv.Env, n int) []string {
 	t.Helper()
-	client, done := kafkaadmin.NewClient(env.Brokers)
+	client, done := env.Kafka().Client()
 	defer done()
 	deadline := time.Now().Add(chaosReady)
 	for {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/alsobought/alsobought/internal/feed"
 	"github.com/alsobought/alsobought/internal/kafkaadmin"
+	"github.com/alsobought/alsobought/internal/kafkaconn"
 	"github.com/alsobought/alsobought/internal/rescore"
 	"github.com/alsobought/alsobought/internal/testenv"
 	"github.com/alsobought/alsobought/store"
@@ -22,10 +23,10 @@ func TestListFeedMatchesRedis(t *testing.T) {
 	env := testenv.New(t, 2)
 	ctx := context.Background()
 	feedTopic := env.Topic + ".lists"
-	if err := kafkaadmin.EnsureTopic(ctx, env.Brokers, feedTopic, 2, 1, feed.TopicConfig...); err != nil {
+	if err := kafkaadmin.EnsureTopic(ctx, env.Kafka(), kafkaadmin.Topic{Name: feedTopic, Partitions: 2, Replication: 1, Configs: feed.TopicConfig}); err != nil {
 		t.Fatal(err)
 	}
-	pub, perr := feed.New(feed.Config{Brokers: env.Brokers, Topic: feedTopic})
+	pub, perr := feed.New(feed.Config{Kafka: env.Kafka(), Topic: feedTopic})
 	if perr != nil {
 		t.Fatal(perr)
 	}
@@ -65,7 +66,7 @@ func TestListFeedMatchesRedis(t *testing.T) {
 		t.Fatalf("outbox still holds %d changes (err %v)", len(left), err)
 	}
 
-	got := readFeed(t, env.Brokers, feedTopic)
+	got := readFeed(t, env.Kafka(), feedTopic)
 	snap, err := env.Store.State.Snapshot(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -104,10 +105,10 @@ func TestListFeedMatchesRedis(t *testing.T) {
 
 // readFeed reads a topic from the start to its end and keeps the last
 // value of each key (nil for a tombstone).
-func readFeed(t *testing.T, brokers []string, topic string) map[string][]byte {
+func readFeed(t *testing.T, conn *kafkaconn.Conn, topic string) map[string][]byte {
 	t.Helper()
 	out := map[string][]byte{}
-	for _, m := range testenv.ReadTopic(t, brokers, topic) {
+	for _, m := range testenv.ReadTopic(t, conn, topic) {
 		out[string(m.Key)] = m.Value
 	}
 	return out

@@ -65,7 +65,7 @@ func addPartitions(t *testing.T, env *testenv.Env, n int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), chaosReady)
 	defer cancel()
-	client, done := kafkaadmin.NewClient(env.Brokers)
+	client, done := env.Kafka().Client()
 	defer done()
 	resp, err := client.CreatePartitions(ctx, &kafka.CreatePartitionsRequest{
 		Topics: []kafka.TopicPartitionsConfig{{Name: env.Topic, Count: int32(n)}}})
@@ -76,7 +76,7 @@ func addPartitions(t *testing.T, env *testenv.Env, n int) {
 		t.Fatalf("add partitions to %s: %v", env.Topic, err)
 	}
 	for {
-		got, err := kafkaadmin.PartitionCount(ctx, env.Brokers, env.Topic)
+		got, err := kafkaadmin.PartitionCount(ctx, env.Kafka(), env.Topic)
 		if err == nil && got == n {
 			return
 		}
@@ -93,7 +93,7 @@ func topicMessages(t *testing.T, env *testenv.Env, topic string) int64 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	ends, err := kafkaadmin.EndOffsets(ctx, env.Brokers, topic)
+	ends, err := kafkaadmin.EndOffsets(ctx, env.Kafka(), topic)
 	if err != nil {
 		t.Fatal(err)
 	}

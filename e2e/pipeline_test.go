@@ -53,7 +53,7 @@ func startPipelineWith(t *testing.T, env *testenv.Env, set oracle.Settings) *pip
 	t.Helper()
 	lim := event.DefaultLimits(time.Now())
 	c, err := consumer.New(consumer.Config{
-		Brokers: env.Brokers, Topic: env.Topic, GroupID: env.Group, DLQTopic: env.DLQTopic,
+		Kafka: env.Kafka(), Topic: env.Topic, GroupID: env.Group, DLQTopic: env.DLQTopic,
 		HistorySize: set.HistorySize, ViewHistory: set.ViewHistorySize, Dedup: set.Dedup,
 		Limits: lim, MaxEventSkew: 24 * time.Hour,
 	}, env.Store.Batches, testLogger(t), consumer.NewMetrics(prometheus.NewRegistry()))
@@ -105,7 +105,7 @@ func (p *pipeline) verifyAgainstOracle(evs []event.Event) *verify.Report {
 
 func produce(t *testing.T, env *testenv.Env, evs []event.Event) {
 	t.Helper()
-	if _, err := replay.Run(context.Background(), replay.Config{Brokers: env.Brokers, Topic: env.Topic}, evs); err != nil {
+	if _, err := replay.Run(context.Background(), replay.Config{Kafka: env.Kafka(), Topic: env.Topic}, evs); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -194,7 +194,7 @@ func TestBadEventsGoToDeadLetterTopic(t *testing.T) {
 		{"c1", `{"type":"purchase","customer_id":"c1","item_id":"i","ts":1500000000000}`, event.ReasonMissingField},
 		{"c1", `{"event_id":"x12","type":"purchase","customer_id":"c1","item_id":"` + strings.Repeat("i", 129) + `","ts":1500000000000}`, event.ReasonIDTooLong},
 	}
-	w := replay.NewWriter(env.Brokers, env.Topic)
+	w := replay.NewWriter(env.Kafka(), env.Topic)
 	defer w.Close()
 	msgs := replay.Messages(evs)
 	var mixed []kafka.Message
@@ -211,7 +211,7 @@ func TestBadEventsGoToDeadLetterTopic(t *testing.T) {
 	// A well-formed event on the partition murmur2 of its key does not give.
 	misplaced := `{"event_id":"x13","type":"purchase","customer_id":"c1","item_id":"i","ts":1500000000000}`
 	right := (&kafka.Murmur2Balancer{}).Balance(kafka.Message{Key: []byte("c1")}, 0, 1)
-	wrong := replay.NewWriter(env.Brokers, env.Topic)
+	wrong := replay.NewWriter(env.Kafka(), env.Topic)
 	wrong.Balancer = kafka.BalancerFunc(func(kafka.Message, ...int) int { return 1 - right })
 	if err := wrong.WriteMessages(context.Background(), kafka.Message{Key: []byte("c1"), Value: []byte(misplaced)}); err != nil {
 		t.Fatal(err)
@@ -263,7 +263,7 @@ func TestDuplicateEventsChangeNothing(t *testing.T) {
 	for i, s := range slots {
 		twice[i] = s.msg
 	}
-	w := replay.NewWriter(env.Brokers, env.Topic)
+	w := replay.NewWriter(env.Kafka(), env.Topic)
 	if err := w.WriteMessages(context.Background(), twice...); err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +285,7 @@ type deadLetter struct {
 func readDeadLetters(t *testing.T, env *testenv.Env, want int) []deadLetter {
 	t.Helper()
 	var out []deadLetter
-	for _, m := range testenv.ReadTopic(t, env.Brokers, env.DLQTopic) {
+	for _, m := range testenv.ReadTopic(t, env.Kafka(), env.DLQTopic) {
 		d := deadLetter{value: m.Value}
 		for _, h := range m.Headers {
 			if h.Key == "reason" {

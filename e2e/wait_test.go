@@ -26,7 +26,7 @@ const stallLimit = 2 * time.Minute
 func appliedLag(env *testenv.Env) (int64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return testenv.AppliedLag(ctx, env.Brokers, env.Topic, env.Store.Batches)
+	return testenv.AppliedLag(ctx, env.Kafka(), env.Topic, env.Store.Batches)
 }
 
 // waitLag polls the applied lag until done accepts it, and returns that

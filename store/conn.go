@@ -17,7 +17,8 @@ type conn struct {
 	rdb     redis.UniversalClient
 	cluster *redis.ClusterClient // nil in single mode
 	keys    schema.Keys
-	wait    int // replicas each write step waits for (cluster mode)
+	wait    int    // replicas each write step waits for (cluster and sentinel mode)
+	master  string // the master's name at the sentinels (sentinel mode)
 }
 
 func (c *conn) loadScripts(ctx context.Context) error {
@@ -53,7 +54,8 @@ func (c *conn) read(ctx context.Context, what string, fill func(redis.Pipeliner)
 }
 
 // write runs a pipeline of writes built by fill. On a single Redis it is
-// one pipeline (read). In a cluster the commands are split by master, the
+// one pipeline (read); with WaitReplicas > 0 (sentinel mode) the pipeline
+// ends with WAIT (waited). In a cluster the commands are split by master, the
 // global keys last, and each master's part ends with a WAIT when
 // WaitReplicas > 0 (byMaster); after a redirect, a failover, a lost script
 // cache or too few acknowledgements, it refreshes the slot map and runs
@@ -61,6 +63,9 @@ func (c *conn) read(ctx context.Context, what string, fill func(redis.Pipeliner)
 // in it is fenced or idempotent.
 func (c *conn) write(ctx context.Context, what string, fill func(redis.Pipeliner)) ([]redis.Cmder, error) {
 	if c.cluster == nil {
+		if c.wait > 0 {
+			return c.waited(ctx, what, fill)
+		}
 		return c.read(ctx, what, fill)
 	}
 	for attempt := 0; ; attempt++ {
@@ -81,6 +86,45 @@ func (c *conn) write(ctx context.Context, what string, fill func(redis.Pipeliner
 		case <-ctx.Done():
 			return cmds, fmt.Errorf("%s: %w", what, err)
 		case <-time.After(time.Duration(attempt+1) * 100 * time.Millisecond):
+		}
+	}
+}
+
+// waited runs a pipeline of writes built by fill on the master, ending
+// with WAIT on the same connection, so that the step counts as written
+// only once WaitReplicas replicas hold it: Sentinel promotes a replica,
+// and replication is asynchronous (docs/DESIGN.md section 5.1, "Redis with
+// Sentinel"). Too few acknowledgements fail the step (errNotReplicated),
+// which its caller retries like any failed step: its writes are fenced. A
+// lost script cache (the master changed) loads the scripts and runs the
+// pipeline again once, as read does.
+func (c *conn) waited(ctx context.Context, what string, fill func(redis.Pipeliner)) ([]redis.Cmder, error) {
+	for attempt := 0; ; attempt++ {
+		// A *redis.Client's pipeline is a *redis.Pipeline, which has Wait
+		// (with the read timeout a WAIT needs); the Pipeliner interface
+		// lacks it.
+		pipe, ok := c.rdb.Pipeline().(*redis.Pipeline)
+		if !ok {
+			return nil, fmt.Errorf("%s: the %T client cannot WAIT", what, c.rdb)
+		}
+		fill(pipe)
+		wait := pipe.Wait(ctx, c.wait, waitTimeout)
+		cmds, err := pipe.Exec(ctx)
+		if len(cmds) > 0 {
+			cmds = cmds[:len(cmds)-1] // the callers' commands, without the WAIT
+		}
+		switch {
+		case err == nil || errors.Is(err, redis.Nil):
+			if n := wait.Val(); n < int64(c.wait) {
+				return cmds, fmt.Errorf("%s: WAIT: %d of %d replicas acknowledged within %s: %w",
+					what, n, c.wait, waitTimeout, errNotReplicated)
+			}
+			return cmds, nil
+		case attempt > 0 || !isNoScript(err):
+			return cmds, fmt.Errorf("%s: %w", what, err)
+		}
+		if lerr := c.loadScripts(ctx); lerr != nil {
+			return nil, fmt.Errorf("%s: %w", what, lerr)
 		}
 	}
 }

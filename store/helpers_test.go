@@ -3,7 +3,6 @@ package store_test
 import (
 	"context"
 	"encoding/json"
-	"strings"
 	"testing"
 	"time"
 
@@ -29,10 +28,8 @@ func equalJSON(t *testing.T, a, b any) bool {
 // prefix other than env's is deleted at cleanup.
 func openStore(t *testing.T, env *testenv.Env, prefix string, hook redis.Hook) *store.Store {
 	t.Helper()
-	cfg := store.Config{Mode: env.RedisMode, Addrs: strings.Split(env.RedisAddr, ","), Prefix: prefix}
-	if cfg.Mode == store.Cluster {
-		cfg.WaitReplicas = 1 // as testenv's cluster environments
-	}
+	cfg := env.StoreConfig()
+	cfg.Prefix = prefix
 	st, err := store.New(cfg)
 	if err != nil {
 		t.Fatal(err)

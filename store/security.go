@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/url"
@@ -11,28 +10,14 @@ import (
 	"strings"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/alsobought/alsobought/internal/tlsfiles"
 )
 
-// TLS says how to reach Redis over TLS.
-type TLS struct {
-	// Enabled turns TLS on (a rediss:// address turns it on too).
-	Enabled bool
-	// CAFile is a PEM bundle of the certificate authorities trusted to
-	// sign the server's certificate; empty trusts the system's.
-	CAFile string
-	// CertFile and KeyFile are the client's certificate and key (PEM), for
-	// a Redis that asks for one (tls-auth-clients); both or neither. They
-	// are read again at each handshake, so a renewed certificate is used
-	// by the next connection without a restart.
-	CertFile, KeyFile string
-	// ServerName is the name the server's certificate must carry; empty
-	// takes the host of the address.
-	ServerName string
-}
-
-func (t TLS) any() bool {
-	return t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" || t.ServerName != ""
-}
+// TLS says how to reach Redis over TLS: Enabled turns it on (a rediss://
+// address turns it on too); the CA bundle is read at start-up, the client's
+// certificate and key at each handshake (internal/tlsfiles).
+type TLS = tlsfiles.Config
 
 // ErrAuthentication marks an error of Redis refusing the credentials.
 var ErrAuthentication = errors.New("redis authentication failed (check the username and password)")
@@ -96,6 +81,13 @@ type parsed struct {
 func (c Config) resolve() (parsed, error) {
 	p := parsed{addrs: c.Addrs, username: c.Username, password: c.Password}
 	urlTLS := false
+	if c.Mode == Sentinel {
+		for _, a := range c.Addrs {
+			if IsURL(a) {
+				return p, fmt.Errorf("redis sentinel mode takes the sentinels' host:port addresses, not a URL (%s): give credentials and TLS with their settings", Redact(a))
+			}
+		}
+	}
 	if len(c.Addrs) > 0 && IsURL(c.Addrs[0]) {
 		if len(c.Addrs) > 1 {
 			return p, errors.New("a Redis URL is the only address: give more cluster seeds as ?addr=host:port parameters of the URL")
@@ -130,14 +122,14 @@ func (c Config) resolve() (parsed, error) {
 		return p, errors.New("give the Redis password once: as a password or as a password file")
 	}
 	on := c.TLS.Enabled || urlTLS
-	if c.TLS.any() && !on {
+	if c.TLS.Any() && !on {
 		return p, errors.New("redis TLS files or server name given with TLS off: turn TLS on (ALSOBOUGHT_REDIS_TLS=true or a rediss:// URL)")
 	}
-	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
-		return p, errors.New("redis TLS client certificate and key go together: give both files or neither")
+	if err := c.TLS.CheckPair("redis"); err != nil {
+		return p, err
 	}
 	if on {
-		tc, err := c.TLS.config()
+		tc, err := c.TLS.Build("redis")
 		if err != nil {
 			return p, err
 		}
@@ -156,40 +148,6 @@ func redactErr(err error, raw string) string {
 		}
 	}
 	return msg
-}
-
-// config builds the client's TLS settings. The CA bundle is read once, at
-// start-up (a new CA is rolled out by adding it to the bundle before the
-// server's certificate changes, docs/operations.md); the client's key pair
-// at each handshake.
-func (t TLS) config() (*tls.Config, error) {
-	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName}
-	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("redis TLS CA bundle: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("redis TLS CA bundle %s holds no PEM certificate", t.CAFile)
-		}
-		tc.RootCAs = pool
-	}
-	if t.CertFile != "" {
-		// Load once now so that a wrong file fails at start-up.
-		if _, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile); err != nil {
-			return nil, fmt.Errorf("redis TLS client certificate: %w", err)
-		}
-		cert, key := t.CertFile, t.KeyFile
-		tc.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-			c, err := tls.LoadX509KeyPair(cert, key)
-			if err != nil {
-				return nil, fmt.Errorf("redis TLS client certificate: %w", err)
-			}
-			return &c, nil
-		}
-	}
-	return tc, nil
 }
 
 // passwordFile returns a credentials provider that reads the password file
@@ -221,13 +179,39 @@ func classify(err error) error {
 		// that the user may not run.
 		return fmt.Errorf("%w: %w", ErrPermission, err)
 	}
-	var unknown x509.UnknownAuthorityError
-	var invalid x509.CertificateInvalidError
-	var host x509.HostnameError
-	var verify *tls.CertificateVerificationError
-	if errors.As(err, &unknown) || errors.As(err, &invalid) || errors.As(err, &host) || errors.As(err, &verify) ||
-		strings.Contains(msg, "tls: ") && strings.Contains(msg, "certificate") {
+	if tlsfiles.IsCertificateError(err) {
 		return fmt.Errorf("%w: %w", ErrCertificate, err)
+	}
+	return err
+}
+
+// classify is classify, and classifySentinel first in sentinel mode.
+func (c *conn) classify(err error) error {
+	if c.master != "" {
+		if named := classifySentinel(err, c.master); named != err {
+			return named
+		}
+	}
+	return classify(err)
+}
+
+// classifySentinel tells apart the ways go-redis's "all sentinels
+// unreachable" can fail although they answer: no master of that name
+// (the sentinels reply nil), and refused sentinel credentials, which are
+// marked ErrAuthentication and named as the sentinels' (a refusal by the
+// data node is classify's).
+func classifySentinel(err error, master string) error {
+	msg := err.Error()
+	if !strings.Contains(msg, "all sentinels") {
+		return err
+	}
+	switch {
+	case errors.Is(err, redis.Nil):
+		return fmt.Errorf("the sentinels know no master named %q (check -redis-sentinel-master): %w", master, err)
+	case strings.Contains(msg, "WRONGPASS"), strings.Contains(msg, "NOAUTH"),
+		strings.Contains(msg, "invalid password"), strings.Contains(msg, "invalid username-password"):
+		return fmt.Errorf("%w: the sentinels refused the sentinel credentials (-redis-sentinel-username, -redis-sentinel-password or -redis-sentinel-password-file): %w",
+			ErrAuthentication, err)
 	}
 	return err
 }
@@ -243,4 +227,16 @@ func classify(err error) error {
 func ACLRules(prefix string) string {
 	return "resetkeys ~" + prefix + ":* resetchannels -@all +@read +@write +@keyspace +@transaction +@connection " +
 		"+evalsha +eval +script|load +time -@dangerous +info +config|get +wait +cluster|slots +cluster|shards +cluster|nodes +cluster|info +readonly"
+}
+
+// SentinelACLRules are the least-privilege ACL rules of an alsobought user
+// at the sentinels (sentinel mode, docs/operations.md, "Redis with
+// Sentinel"): asking for the master's address, the other sentinels and the
+// replicas, and subscribing to the two channels on which the sentinels
+// announce a new master; the connection commands the client sends. Redis
+// 7.0's sentinel knows no CLIENT SETINFO, which go-redis sends and does
+// without.
+func SentinelACLRules() string {
+	return "resetchannels &+switch-master &+replica-reconf-done -@all +sentinel|get-master-addr-by-name +sentinel|sentinels " +
+		"+sentinel|replicas +subscribe +ping +hello +auth +client|setname"
 }

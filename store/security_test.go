@@ -193,6 +193,16 @@ func TestSecuritySettingsThatContradict(t *testing.T) {
 		{"URL and more addresses", store.Config{Addrs: []string{"redis://:hunter2@127.0.0.1:6379", "127.0.0.1:6380"}, Mode: store.Cluster}, "addr="},
 		{"bad URL", store.Config{Addrs: []string{"redis://:hunter2@127.0.0.1:6379/?nonsense=1"}}, "URL"},
 		{"two addresses, single", store.Config{Addrs: []string{"redis://:hunter2@a:1", "b:2"}}, "single"},
+		{"sentinel without a master name", store.Config{Addrs: []string{"127.0.0.1:26379"}, Mode: store.Sentinel}, "SENTINEL_MASTER"},
+		{"sentinel URL", store.Config{Addrs: []string{"127.0.0.1:26379", "redis://:hunter2@127.0.0.1:26380"}, Mode: store.Sentinel,
+			Sentinel: store.SentinelConfig{Master: "m"}}, "host:port"},
+		{"sentinel password and file", store.Config{Addrs: []string{"127.0.0.1:26379"}, Mode: store.Sentinel,
+			Sentinel: store.SentinelConfig{Master: "m", Password: "hunter2", PasswordFile: "/x"}}, "once"},
+		{"sentinel password file missing", store.Config{Addrs: []string{"127.0.0.1:26379"}, Mode: store.Sentinel,
+			Sentinel: store.SentinelConfig{Master: "m", PasswordFile: "/nonexistent/sentinel.password"}}, "sentinel password file"},
+		{"sentinel password in cluster mode", store.Config{Addrs: []string{"127.0.0.1:7001"}, Mode: store.Cluster,
+			Sentinel: store.SentinelConfig{Password: "hunter2"}}, "outside sentinel mode"},
+		{"wait replicas, single", store.Config{Addrs: []string{"127.0.0.1:6379"}, WaitReplicas: 1}, "cluster and sentinel"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -34,47 +35,69 @@ type Mode string
 
 // Modes.
 const (
-	Single  Mode = "single"  // one Redis server (with replicas behind a failover proxy, or none)
-	Cluster Mode = "cluster" // Redis Cluster: Addrs are seed nodes
+	Single   Mode = "single"   // one Redis server (with replicas behind a failover proxy, or none)
+	Cluster  Mode = "cluster"  // Redis Cluster: Addrs are seed nodes
+	Sentinel Mode = "sentinel" // a master and replicas watched by Redis Sentinel: Addrs are the sentinels
 )
 
 // ParseMode returns the mode called s.
 func ParseMode(s string) (Mode, error) {
 	switch m := Mode(strings.ToLower(strings.TrimSpace(s))); m {
-	case Single, Cluster:
+	case Single, Cluster, Sentinel:
 		return m, nil
 	}
-	return "", fmt.Errorf("redis mode %q: use single or cluster", s)
+	return "", fmt.Errorf("redis mode %q: use single, cluster or sentinel", s)
 }
 
 // Config says where the state lives.
 type Config struct {
-	// Mode is Single (default) or Cluster.
+	// Mode is Single (default), Cluster or Sentinel.
 	Mode Mode
 	// Addrs of the Redis server (Single: exactly one), or seed nodes of the
-	// cluster (Cluster: one or more). Or one redis:// or rediss:// URL as
-	// go-redis parses it (cluster mode: more seeds as ?addr= parameters),
-	// which may carry the username and password.
+	// cluster (Cluster: one or more), or the sentinels (Sentinel: one or
+	// more, host:port only). Or, in single and cluster mode, one redis:// or
+	// rediss:// URL as go-redis parses it (cluster mode: more seeds as
+	// ?addr= parameters), which may carry the username and password.
 	Addrs []string
-	// Username and Password authenticate each connection (Redis ACL; a
-	// password alone authenticates as the default user). Credentials are
-	// given once: in the URL or here.
+	// Username and Password authenticate each connection to a data node
+	// (Redis ACL; a password alone authenticates as the default user).
+	// Credentials are given once: in the URL or here.
 	Username, Password string
 	// PasswordFile, instead of Password, is a file holding the password,
 	// read again at each new connection: a rotated password is used
 	// without a restart.
 	PasswordFile string
-	// TLS of the connections.
+	// TLS of the connections (in sentinel mode, to the sentinels and to
+	// the data nodes alike: go-redis has one TLS setting for both).
 	TLS TLS
+	// Sentinel says which master the sentinels watch, and how to log in to
+	// them. Sentinel mode only.
+	Sentinel SentinelConfig
 	// Prefix of every key. Default DefaultPrefix.
 	Prefix string
 	// WaitReplicas is how many replicas must acknowledge each write step
 	// (Redis WAIT, sent on the connection that wrote, per node, bounded by
 	// waitTimeout) before the next step starts, so that an unplanned
 	// failover cannot lose a step the consumer went on from. 0 sends no
-	// WAIT. Cluster mode only: a single Redis detects lost writes with the
-	// batch guards instead.
+	// WAIT. Cluster and sentinel mode: a single Redis detects lost writes
+	// with the batch guards alone (docs/guarantees.md).
 	WaitReplicas int
+}
+
+// SentinelConfig is the sentinel mode's own settings.
+type SentinelConfig struct {
+	// Master is the name the sentinels know the master by (the name of
+	// `sentinel monitor <name> ...` in their configuration).
+	Master string
+	// Username and Password log in to the sentinels, for sentinels that
+	// require it (requirepass or ACL users in sentinel.conf); empty: none.
+	// The data nodes take Config's Username and Password.
+	Username, Password string
+	// PasswordFile, instead of Password, is a file holding the sentinels'
+	// password. It is read once, when the Store is built: go-redis takes
+	// the sentinels' credentials as fixed values, so a rotated sentinel
+	// password needs a restart (docs/operations.md).
+	PasswordFile string
 }
 
 // Validate checks the settings before anything connects.
@@ -89,11 +112,21 @@ func (c Config) Validate() error {
 				len(c.Addrs), Redact(strings.Join(c.Addrs, ",")))
 		}
 		if c.WaitReplicas > 0 {
-			return errors.New("redis wait replicas applies to cluster mode only (a single Redis is guarded by the batch guards): set it to 0 or ALSOBOUGHT_REDIS_MODE=cluster")
+			return errors.New("redis wait replicas applies to cluster and sentinel mode only (a single Redis is guarded by the batch guards): set it to 0 or ALSOBOUGHT_REDIS_MODE=cluster or sentinel")
 		}
 	case Cluster:
+	case Sentinel:
+		if strings.TrimSpace(c.Sentinel.Master) == "" {
+			return errors.New("redis sentinel mode needs the master's name, as the sentinels know it: set ALSOBOUGHT_REDIS_SENTINEL_MASTER (-redis-sentinel-master)")
+		}
+		if c.Sentinel.Password != "" && c.Sentinel.PasswordFile != "" {
+			return errors.New("give the Redis sentinels' password once: as a password or as a password file")
+		}
 	default:
-		return fmt.Errorf("redis mode %q: use single or cluster", c.Mode)
+		return fmt.Errorf("redis mode %q: use single, cluster or sentinel", c.Mode)
+	}
+	if sc := c.Sentinel; c.Mode != Sentinel && (sc.Username != "" || sc.Password != "" || sc.PasswordFile != "") {
+		return errors.New("redis sentinel credentials given outside sentinel mode: they log in to the sentinels of ALSOBOUGHT_REDIS_MODE=sentinel (the master's credentials are the username and password settings)")
 	}
 	if c.WaitReplicas < 0 {
 		return fmt.Errorf("redis wait replicas must be 0 or more, got %d", c.WaitReplicas)
@@ -148,12 +181,30 @@ func New(cfg Config) (*Store, error) {
 		creds = passwordFile(p.username, cfg.PasswordFile)
 	}
 	c := &conn{keys: schema.NewKeys(cfg.Prefix), wait: cfg.WaitReplicas}
-	if cfg.Mode == Cluster {
+	switch cfg.Mode {
+	case Cluster:
 		c.cluster = redis.NewClusterClient(&redis.ClusterOptions{Addrs: p.addrs, ReadTimeout: ioTimeout + waitTimeout,
 			WriteTimeout: ioTimeout, MaxRedirects: 8, Username: p.username, Password: p.password,
 			CredentialsProviderContext: creds, TLSConfig: p.tls})
 		c.rdb = c.cluster
-	} else {
+	case Sentinel:
+		// go-redis asks the sentinels for the master's address at each
+		// new connection, and drops the connections to a demoted master
+		// when a sentinel announces the switch (+switch-master).
+		spass := cfg.Sentinel.Password
+		if cfg.Sentinel.PasswordFile != "" {
+			b, err := os.ReadFile(cfg.Sentinel.PasswordFile)
+			if err != nil {
+				return nil, fmt.Errorf("redis sentinel password file: %w", err)
+			}
+			spass = strings.TrimSpace(string(b))
+		}
+		c.master = cfg.Sentinel.Master
+		c.rdb = redis.NewFailoverClient(&redis.FailoverOptions{MasterName: cfg.Sentinel.Master, SentinelAddrs: p.addrs,
+			SentinelUsername: cfg.Sentinel.Username, SentinelPassword: spass,
+			ReadTimeout: ioTimeout + waitTimeout, WriteTimeout: ioTimeout,
+			Username: p.username, Password: p.password, CredentialsProviderContext: creds, TLSConfig: p.tls})
+	default:
 		c.rdb = redis.NewClient(&redis.Options{Addr: p.addrs[0], DB: p.db, ReadTimeout: ioTimeout, WriteTimeout: ioTimeout,
 			Username: p.username, Password: p.password, CredentialsProviderContext: creds, TLSConfig: p.tls})
 	}
@@ -185,7 +236,7 @@ func (s *Store) Close() error { return s.c.rdb.Close() }
 // ErrPermission.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.c.rdb.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("redis ping: %w", classify(err))
+		return fmt.Errorf("redis ping: %w", s.c.classify(err))
 	}
 	return s.c.loadScripts(ctx)
 }

@@ -39,7 +39,7 @@ type benchCmd struct {
 // pipeline it measures, which its serve child runs with (serveSettings).
 // The names (topic, prefix, group, HTTP address) are the bench's own.
 func (c *benchCmd) shared(s *settings) []config.Group {
-	return []config.Group{s.kafka().Only(&s.brokers, &s.partitions), s.redis().Only(append([]any{&s.redisAddrs, &s.redisMode}, s.redisSec.targets()...)...), s.consumer().Only(&s.partitioner),
+	return []config.Group{s.kafkaOnly(&s.partitions), s.redis().Only(append([]any{&s.redisAddrs, &s.redisMode, &s.redisMaster}, s.redisSec.targets()...)...), s.consumer().Only(&s.partitioner),
 		s.histories(), s.lists(), s.events(), s.dedupGroup(), s.rescore(), s.recommend(), s.lag()}
 }
 
@@ -67,7 +67,7 @@ func (c *benchCmd) run(ctx context.Context, s *settings, _ []string, stdout, std
 		return usageErr("give either -data (with -format) or -synthetic N, with N > 0")
 	}
 	cfg := bench.Config{
-		Brokers: s.brokerList(), Store: s.storeConfig(), Partitions: s.partitions,
+		Store: s.storeConfig(), Partitions: s.partitions,
 		Oracle: s.oracleSettings(), Method: scoring.Method(s.method), Rules: s.listRules(),
 		PacedShare: c.pacedShare, PacedLoad: c.pacedLoad, PacedRate: c.pacedRate, MinRescoreWait: max(s.minInterval, 200*time.Millisecond), Timeout: c.timeout,
 	}
@@ -85,6 +85,10 @@ func (c *benchCmd) run(ctx context.Context, s *settings, _ []string, stdout, std
 	if s.storeConfig().Mode == store.Cluster {
 		// Its Redis figures come from one server's INFO and MEMORY USAGE.
 		return usageErr("bench measures a single Redis (-redis-mode single); docs/SCALING.md measures the cluster")
+	}
+	var err error
+	if cfg.Kafka, err = s.kafkaConn(); err != nil {
+		return err
 	}
 	cfg.Serve = append([]string{bin, "serve"}, serveSettings(c.shared(s))...)
 	if err := cfg.Validate(); err != nil {

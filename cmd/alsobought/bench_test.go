@@ -13,6 +13,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/alsobought/alsobought/internal/kafkaadmin"
+	"github.com/alsobought/alsobought/internal/kafkaconn"
 	"github.com/alsobought/alsobought/internal/testenv"
 )
 
@@ -89,7 +90,7 @@ func assertCleanedUp(t *testing.T, rep map[string]any) {
 	brokers := strings.Split(testenv.Setting(t, "ALSOBOUGHT_KAFKA_BROKERS"), ",")
 	// Topic deletion is asynchronous in the broker: wait for it a little.
 	for deadline := time.Now().Add(time.Minute); ; {
-		_, err := kafkaadmin.PartitionCount(ctx, brokers, topic)
+		_, err := kafkaadmin.PartitionCount(ctx, kafkaconn.Plain(brokers...), topic)
 		if errors.Is(err, kafka.UnknownTopicOrPartition) {
 			return
 		}

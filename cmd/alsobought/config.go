@@ -16,9 +16,11 @@ import (
 	"github.com/alsobought/alsobought/internal/config"
 	"github.com/alsobought/alsobought/internal/delta"
 	"github.com/alsobought/alsobought/internal/httpapi"
+	"github.com/alsobought/alsobought/internal/kafkaconn"
 	"github.com/alsobought/alsobought/internal/lab/oracle"
 	"github.com/alsobought/alsobought/internal/obs"
 	"github.com/alsobought/alsobought/internal/rescore"
+	"github.com/alsobought/alsobought/internal/tlsfiles"
 	"github.com/alsobought/alsobought/scoring"
 	"github.com/alsobought/alsobought/store"
 	"github.com/alsobought/alsobought/store/schema"
@@ -32,9 +34,12 @@ const envPrefix = "ALSOBOUGHT"
 // reads some of them (its settings method) and has options of its own.
 type settings struct {
 	brokers      string
+	kafkaSec     kafkaSecurity
+	createTopics bool
 	redisAddrs   string
 	redisMode    string
 	redisWait    int
+	redisMaster  string
 	redisSec     redisSecurity
 	prefix       string
 	httpAddr     string
@@ -84,7 +89,7 @@ func (s *settings) all() []config.Group {
 }
 
 func (s *settings) kafka() config.Group {
-	return config.Group{Name: "Kafka", Settings: []config.Setting{
+	return config.Group{Name: "Kafka", Settings: append([]config.Setting{
 		{Flag: "brokers", Env: "ALSOBOUGHT_KAFKA_BROKERS", Help: "Kafka bootstrap brokers, comma-separated",
 			Value: config.Text(&s.brokers, "127.0.0.1:19092", "host:port addresses, comma-separated", notEmptyList)},
 		{Flag: "topic", Help: "events topic (purchases and views)",
@@ -108,7 +113,66 @@ func (s *settings) kafka() config.Group {
 			}},
 		{Flag: "partitions", Help: "partitions of the topics when alsobought creates them",
 			Value: config.Int(&s.partitions, 4, 1, math.MaxInt)},
-	}}
+		{Flag: "create-topics", Help: "create the events, dead-letter and feed topics when missing; false (production clusters that forbid it) never asks, and a missing topic is a start-up error saying how to create it",
+			Value: config.Bool(&s.createTopics, true)},
+	}, s.kafkaSec.settings(s)...)}
+}
+
+// kafkaSecurity are the TLS and SASL settings of every Kafka connection
+// (docs/security.md, "Kafka").
+type kafkaSecurity struct {
+	tls                                    bool
+	ca, cert, key, serverName              string
+	mechanism, username, password, pwdFile string
+}
+
+func (k *kafkaSecurity) settings(s *settings) []config.Setting {
+	return []config.Setting{
+		{Flag: "kafka-tls", Help: "connect to Kafka over TLS (the SASL_SSL or SSL listener)", Value: config.Bool(&k.tls, false),
+			Check: func() error { return s.kafkaConfig().Validate() }},
+		{Flag: "kafka-tls-ca", Help: "PEM bundle of the CAs trusted to sign the brokers' certificates (empty: the system's); read at start-up", Value: config.String(&k.ca, "")},
+		{Flag: "kafka-tls-cert", Help: "PEM client certificate, for brokers that ask for one (with -kafka-tls-key); read again at each TLS handshake",
+			Value: config.String(&k.cert, "")},
+		{Flag: "kafka-tls-key", Help: "PEM key of -kafka-tls-cert", Value: config.String(&k.key, "")},
+		{Flag: "kafka-tls-server-name", Help: "name the brokers' certificates must carry (empty: the host of each broker's address)", Value: config.String(&k.serverName, "")},
+		{Flag: "kafka-sasl-mechanism", Help: "SASL login to Kafka: none, plain, scram-sha-256 or scram-sha-512 (plain sends the password as it is: use it over TLS only)",
+			Value: config.OneOf(&k.mechanism, kafkaconn.MechanismNone, kafkaconn.Mechanisms()...)},
+		{Flag: "kafka-username", Help: "Kafka SASL user", Value: config.String(&k.username, "")},
+		{Flag: "kafka-password", Help: "Kafka SASL password; prefer -kafka-password-file, which no process listing or environment dump shows",
+			Value: config.String(&k.password, "")},
+		{Flag: "kafka-password-file", Help: "file holding the Kafka SASL password (a mounted Secret), read again at each new connection, so a rotated password needs no restart",
+			Value: config.String(&k.pwdFile, "")},
+	}
+}
+
+// targets are the settings' values, for config.Group.Only.
+func (k *kafkaSecurity) targets() []any {
+	return []any{&k.tls, &k.ca, &k.cert, &k.key, &k.serverName, &k.mechanism, &k.username, &k.password, &k.pwdFile}
+}
+
+// kafkaOnly is the Kafka group restricted to targets, with the security
+// settings, which every command that talks to Kafka reads.
+func (s *settings) kafkaOnly(targets ...any) config.Group {
+	return s.kafka().Only(append(append([]any{&s.brokers}, targets...), s.kafkaSec.targets()...)...)
+}
+
+// kafkaConfig is the Kafka connection these settings describe.
+func (s *settings) kafkaConfig() kafkaconn.Config {
+	k := s.kafkaSec
+	return kafkaconn.Config{Brokers: s.brokerList(),
+		TLS:  tlsfiles.Config{Enabled: k.tls, CAFile: k.ca, CertFile: k.cert, KeyFile: k.key, ServerName: k.serverName},
+		SASL: kafkaconn.SASL{Mechanism: k.mechanism, Username: k.username, Password: k.password, PasswordFile: k.pwdFile}}
+}
+
+// kafkaConn builds the Kafka connection: a mistake in the settings or an
+// unreadable CA bundle, key pair or password file is a usage error (exit
+// code 2, as for any setting).
+func (s *settings) kafkaConn() (*kafkaconn.Conn, error) {
+	conn, err := kafkaconn.New(s.kafkaConfig())
+	if err != nil {
+		return nil, &exitError{code: 2, msg: err.Error()}
+	}
+	return conn, nil
 }
 
 func (s *settings) consumer() config.Group {
@@ -121,13 +185,15 @@ func (s *settings) consumer() config.Group {
 
 func (s *settings) redis() config.Group {
 	return config.Group{Name: "Redis", Settings: append([]config.Setting{
-		{Flag: "redis", Env: "ALSOBOUGHT_REDIS_ADDRS", Help: "Redis address (single mode), or seed nodes, comma-separated (cluster mode); or one redis:// or rediss:// URL (cluster mode: more seeds as ?addr=host:port), which may carry user:password (then not also -redis-username, -redis-password or -redis-password-file)",
+		{Flag: "redis", Env: "ALSOBOUGHT_REDIS_ADDRS", Help: "Redis address (single mode), or seed nodes, comma-separated (cluster mode), or the sentinels, comma-separated (sentinel mode); or, in single and cluster mode, one redis:// or rediss:// URL (cluster mode: more seeds as ?addr=host:port), which may carry user:password (then not also -redis-username, -redis-password or -redis-password-file)",
 			Value: config.Text(&s.redisAddrs, "127.0.0.1:16379", "host:port addresses, comma-separated, or a redis:// or rediss:// URL", notEmptyList),
-			Check: func() error { return s.storeConfig().Validate() }},
-		{Flag: "redis-mode", Help: "single (one Redis) or cluster (Redis Cluster)",
-			Value: config.Text(&s.redisMode, string(store.Single), "single or cluster", func(v string) error { _, err := store.ParseMode(v); return err })},
-		{Flag: "redis-wait-replicas", Help: "cluster mode: replicas that must acknowledge each write step (WAIT) before the next; 0 = none (an unplanned failover may then lose acknowledged writes)",
+			Check: func() error { return s.storeConfig().Validate() }, Shown: store.Redact},
+		{Flag: "redis-mode", Help: "single (one Redis), cluster (Redis Cluster) or sentinel (a master and its replicas watched by Redis Sentinel; -redis names the sentinels)",
+			Value: config.Text(&s.redisMode, string(store.Single), "single, cluster or sentinel", func(v string) error { _, err := store.ParseMode(v); return err })},
+		{Flag: "redis-wait-replicas", Help: "cluster and sentinel mode: replicas that must acknowledge each write step (WAIT) before the next; 0 = none (cluster mode: an unplanned failover may then lose acknowledged writes; sentinel mode: the batch guards then re-read what a failover lost)",
 			Value: config.Int(&s.redisWait, 1, 0, math.MaxInt)},
+		{Flag: "redis-sentinel-master", Help: "sentinel mode: the master's name as the sentinels know it (sentinel monitor <name> in sentinel.conf)",
+			Value: config.String(&s.redisMaster, "")},
 		{Flag: "prefix", Env: "ALSOBOUGHT_REDIS_PREFIX", Help: "prefix of every Redis key",
 			Value: config.Text(&s.prefix, store.DefaultPrefix, "1-32 characters of A-Z a-z 0-9 _ . -", store.ValidatePrefix)},
 	}, s.redisSec.settings()...)}
@@ -136,9 +202,10 @@ func (s *settings) redis() config.Group {
 // redisSecurity are the credentials and TLS settings of the Redis
 // connections (docs/operations.md, "Redis security").
 type redisSecurity struct {
-	username, password, passwordFile string
-	tls                              bool
-	ca, cert, key, serverName        string
+	username, password, passwordFile                     string
+	tls                                                  bool
+	ca, cert, key, serverName                            string
+	sentinelUser, sentinelPassword, sentinelPasswordFile string
 }
 
 func (r *redisSecurity) settings() []config.Setting {
@@ -154,12 +221,19 @@ func (r *redisSecurity) settings() []config.Setting {
 			Value: config.String(&r.cert, "")},
 		{Flag: "redis-tls-key", Help: "PEM key of -redis-tls-cert", Value: config.String(&r.key, "")},
 		{Flag: "redis-tls-server-name", Help: "name Redis's certificate must carry (empty: the host of the address)", Value: config.String(&r.serverName, "")},
+		{Flag: "redis-sentinel-username", Help: "sentinel mode: user the sentinels require (empty: none, or the default user with a password)",
+			Value: config.String(&r.sentinelUser, "")},
+		{Flag: "redis-sentinel-password", Help: "sentinel mode: password the sentinels require (empty: none); prefer -redis-sentinel-password-file",
+			Value: config.String(&r.sentinelPassword, "")},
+		{Flag: "redis-sentinel-password-file", Help: "sentinel mode: file holding the sentinels' password, read at start-up (a rotated sentinel password needs a restart)",
+			Value: config.String(&r.sentinelPasswordFile, "")},
 	}
 }
 
 // targets are the settings' values, for config.Group.Only.
 func (r *redisSecurity) targets() []any {
-	return []any{&r.username, &r.password, &r.passwordFile, &r.tls, &r.ca, &r.cert, &r.key, &r.serverName}
+	return []any{&r.username, &r.password, &r.passwordFile, &r.tls, &r.ca, &r.cert, &r.key, &r.serverName,
+		&r.sentinelUser, &r.sentinelPassword, &r.sentinelPasswordFile}
 }
 
 // redisUnreachable is the start-up error of a Redis that did not answer
@@ -363,17 +437,21 @@ func (s *settings) storeConfig() store.Config {
 	cfg := store.Config{Mode: mode, Addrs: splitList(s.redisAddrs), Prefix: s.prefix,
 		Username: r.username, Password: r.password, PasswordFile: r.passwordFile,
 		TLS: store.TLS{Enabled: r.tls, CAFile: r.ca, CertFile: r.cert, KeyFile: r.key, ServerName: r.serverName}}
-	if mode == store.Cluster {
+	if mode == store.Cluster || mode == store.Sentinel {
 		cfg.WaitReplicas = s.redisWait
+	}
+	if mode == store.Sentinel {
+		cfg.Sentinel = store.SentinelConfig{Master: s.redisMaster, Username: r.sentinelUser,
+			Password: r.sentinelPassword, PasswordFile: r.sentinelPasswordFile}
 	}
 	return cfg
 }
 
 // consumerConfig is the consumer these settings describe; batchSize and
 // batchWait 0 take the consumer's defaults.
-func (s *settings) consumerConfig(batchSize int, batchWait time.Duration, errs *obs.Errors) consumer.Config {
+func (s *settings) consumerConfig(conn *kafkaconn.Conn, batchSize int, batchWait time.Duration, errs *obs.Errors) consumer.Config {
 	return consumer.Config{
-		Brokers: s.brokerList(), Topic: s.topic, GroupID: s.group, DLQTopic: s.dlqTopicName(),
+		Kafka: conn, Topic: s.topic, GroupID: s.group, DLQTopic: s.dlqTopicName(),
 		HistorySize: s.historySize, ViewHistory: s.viewHistory, BatchSize: batchSize, BatchWait: batchWait,
 		Limits: s.limits(), MaxEventSkew: s.maxSkew, Dedup: s.dedup(), KeyPartitioner: s.partitioner, Errors: errs,
 	}

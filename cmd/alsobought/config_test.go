@@ -99,7 +99,7 @@ func TestEveryCommandReportsAMistakeInOneLine(t *testing.T) {
 		},
 		"lag": {
 			badFlag: mistake{args: []string{"-interval", "0s"}, want: `-interval "0s": want a positive duration`},
-			badEnv:  mistake{env: [2]string{"ALSOBOUGHT_REDIS_MODE", "sentinel"}, want: `ALSOBOUGHT_REDIS_MODE="sentinel": want single or cluster`},
+			badEnv:  mistake{env: [2]string{"ALSOBOUGHT_REDIS_MODE", "replicated"}, want: `ALSOBOUGHT_REDIS_MODE="replicated": want single, cluster or sentinel`},
 		},
 	}
 	for name := range commands {
@@ -215,6 +215,7 @@ func TestEnvironmentVariablesInUseStillSetTheirSettings(t *testing.T) {
 		{"ALSOBOUGHT_REDIS_ADDRS", "r1:6379", func(s *settings) any { return s.redisAddrs }},
 		{"ALSOBOUGHT_REDIS_MODE", "cluster", func(s *settings) any { return s.redisMode }},
 		{"ALSOBOUGHT_REDIS_WAIT_REPLICAS", "2", func(s *settings) any { return fmt.Sprint(s.redisWait) }},
+		{"ALSOBOUGHT_REDIS_SENTINEL_MASTER", "m1", func(s *settings) any { return s.redisMaster }},
 		{"ALSOBOUGHT_REDIS_PREFIX", "p1", func(s *settings) any { return s.prefix }},
 		{"ALSOBOUGHT_HTTP_ADDR", "0.0.0.0:9999", func(s *settings) any { return s.httpAddr }},
 		{"ALSOBOUGHT_OPS_HTTP", "0.0.0.0:9090", func(s *settings) any { return s.opsHTTPAddr }},

@@ -29,7 +29,7 @@ type evalCmd struct {
 // settings: the oracle needs no service; -via-kafka trains through the real
 // pipeline, which reads Kafka and Redis.
 func (c *evalCmd) settings(s *settings) []config.Group {
-	viaKafka := []config.Group{s.kafka().Only(&s.brokers, &s.partitions), s.redis().Only(append([]any{&s.redisAddrs, &s.redisMode, &s.redisWait}, s.redisSec.targets()...)...),
+	viaKafka := []config.Group{s.kafkaOnly(&s.partitions), s.redis().Only(append([]any{&s.redisAddrs, &s.redisMode, &s.redisWait, &s.redisMaster}, s.redisSec.targets()...)...),
 		s.consumer().Only(&s.partitioner), s.rescore()}
 	for i := range viaKafka {
 		viaKafka[i].Note = "with -via-kafka"

@@ -39,7 +39,11 @@ type kafkaTrainer struct {
 const evalWaitTimeout = 10 * time.Minute
 
 func newKafkaTrainer(ctx context.Context, base *settings) (*kafkaTrainer, error) {
-	sc, err := scratch.New(ctx, scratch.Config{Brokers: base.brokerList(), Store: base.storeConfig(), Partitions: base.partitions}, "eval")
+	conn, err := base.kafkaConn()
+	if err != nil {
+		return nil, err
+	}
+	sc, err := scratch.New(ctx, scratch.Config{Kafka: conn, Store: base.storeConfig(), Partitions: base.partitions}, "eval")
 	if err != nil {
 		return nil, &exitError{code: 1, msg: err.Error()}
 	}
@@ -53,7 +57,7 @@ func newKafkaTrainer(ctx context.Context, base *settings) (*kafkaTrainer, error)
 	log := zerolog.Nop()
 	reg := prometheus.NewRegistry() // the scratch pipeline's metrics are not exported
 	errs := obs.NewErrors(reg)
-	cons, err := consumer.New(s.consumerConfig(0, 0, errs), sc.Store.Batches, log, consumer.NewMetrics(reg))
+	cons, err := consumer.New(s.consumerConfig(conn, 0, 0, errs), sc.Store.Batches, log, consumer.NewMetrics(reg))
 	if err != nil {
 		t.Close()
 		return nil, &exitError{code: 2, msg: err.Error()}
@@ -82,14 +86,14 @@ func newKafkaTrainer(ctx context.Context, base *settings) (*kafkaTrainer, error)
 // Train publishes the events not published yet, waits until they are
 // applied, re-scores every list and reads the state back.
 func (t *kafkaTrainer) Train(ctx context.Context, before []event.Event) (eval.Model, error) {
-	if _, err := replay.Run(ctx, replay.Config{Brokers: t.s.brokerList(), Topic: t.s.topic}, before[t.produced:]); err != nil {
+	if _, err := replay.Run(ctx, replay.Config{Kafka: t.scratch.Kafka, Topic: t.s.topic}, before[t.produced:]); err != nil {
 		return nil, err
 	}
 	t.produced = len(before)
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(t.stopped, cancel)() // a failed pipeline applies nothing more: stop waiting
-	wait := replay.Wait{Brokers: t.s.brokerList(), Topic: t.s.topic, Timeout: evalWaitTimeout, AppliedOnly: true}
+	wait := replay.Wait{Kafka: t.scratch.Kafka, Topic: t.s.topic, Timeout: evalWaitTimeout, AppliedOnly: true}
 	if _, err := wait.Run(wctx, replay.StateOf(t.scratch.Store)); err != nil {
 		if t.stopped.Err() != nil {
 			return nil, fmt.Errorf("the scratch pipeline failed: %w", context.Cause(t.stopped))

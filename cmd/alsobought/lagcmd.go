@@ -24,7 +24,7 @@ type lagCmd struct {
 }
 
 func (c *lagCmd) settings(s *settings) []config.Group {
-	return []config.Group{s.kafka().Only(&s.brokers, &s.topic), s.consumer().Only(&s.group), s.redis(), {Name: "Lag", FlagsOnly: true, Settings: []config.Setting{
+	return []config.Group{s.kafkaOnly(&s.topic), s.consumer().Only(&s.group), s.redis(), {Name: "Lag", FlagsOnly: true, Settings: []config.Setting{
 		{Flag: "samples", Help: "samples to evaluate", Value: config.Int(&c.samples, 3, 2, math.MaxInt)},
 		{Flag: "interval", Help: "time between samples", Value: config.Duration(&c.interval, 2*time.Second, time.Nanosecond)},
 		{Flag: "json", Help: "print the report as JSON", Value: config.Bool(&c.asJSON, false)},
@@ -37,7 +37,11 @@ func (c *lagCmd) run(ctx context.Context, s *settings, _ []string, stdout, stder
 		return &exitError{code: int(lag.Unknown), msg: err.Error()}
 	}
 	defer st.Close()
-	sampler := &lag.Sampler{Brokers: s.brokerList(), Topic: s.topic, Group: s.group, State: st.Batches}
+	conn, err := s.kafkaConn()
+	if err != nil {
+		return &exitError{code: int(lag.Unknown), msg: err.Error()}
+	}
+	sampler := &lag.Sampler{Kafka: conn, Topic: s.topic, Group: s.group, State: st.Batches}
 	var window []lag.Sample
 	for i := 0; i < c.samples; i++ {
 		if i > 0 {

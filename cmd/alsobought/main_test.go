@@ -37,7 +37,11 @@ func TestConfigurationErrorsSayWhatToFix(t *testing.T) {
 		{"unknown partitioner", map[string]string{"ALSOBOUGHT_KEY_PARTITIONER": "crc32"}, []string{"serve"}, `ALSOBOUGHT_KEY_PARTITIONER="crc32": want murmur2 or none`},
 		{"adopt without all", nil, []string{"rescore", "-adopt-list-settings", "i1"}, "needs -all"},
 		{"two redis addresses in single mode", map[string]string{"ALSOBOUGHT_REDIS_ADDRS": "127.0.0.1:7001,127.0.0.1:7002"}, []string{"serve"}, "ALSOBOUGHT_REDIS_MODE=cluster"},
-		{"unknown redis mode", nil, []string{"serve", "-redis-mode", "sentinel"}, "-redis-mode"},
+		{"unknown redis mode", nil, []string{"serve", "-redis-mode", "replicated"}, "-redis-mode"},
+		{"sentinel without a master name", map[string]string{"ALSOBOUGHT_REDIS_SENTINEL_MASTER": ""}, []string{"serve", "-redis-mode", "sentinel"}, "-redis-sentinel-master"},
+		{"sentinel URL", nil, []string{"serve", "-redis-mode", "sentinel", "-redis-sentinel-master", "m", "-redis", "redis://:t0p-secret@127.0.0.1:26379"}, "host:port"},
+		{"redis URL and another address", nil, []string{"serve", "-redis", "redis://:t0p-secret@127.0.0.1:6379,127.0.0.1:6380"}, `-redis "redis://:xxxxx@127.0.0.1:6379,127.0.0.1:6380"`},
+		{"wait replicas in sentinel mode", nil, []string{"serve", "-redis-mode", "sentinel", "-redis-wait-replicas", "-1"}, `-redis-wait-replicas "-1"`},
 		{"negative wait replicas", nil, []string{"serve", "-redis-mode", "cluster", "-redis-wait-replicas", "-1"}, `-redis-wait-replicas "-1"`},
 		{"bench on a cluster", nil, []string{"bench", "-synthetic", "10", "-redis-mode", "cluster"}, "single Redis"},
 		{"eval protocol", nil, []string{"eval", "-data", "x", "-protocol", "visitor"}, "-protocol"},
@@ -52,6 +56,15 @@ func TestConfigurationErrorsSayWhatToFix(t *testing.T) {
 		{"token twice", map[string]string{"ALSOBOUGHT_API_TOKEN": "t0p-secret"}, []string{"serve", "-api-token-file", os.DevNull}, "give the token once"},
 		{"read timeout zero", nil, []string{"serve", "-http-read-timeout", "0"}, `-http-read-timeout "0": want a duration`},
 		{"header limit too small", map[string]string{"ALSOBOUGHT_HTTP_MAX_HEADER_BYTES": "100"}, []string{"serve"}, `ALSOBOUGHT_HTTP_MAX_HEADER_BYTES="100"`},
+		{"kafka TLS files with TLS off", nil, []string{"serve", "-kafka-tls-ca", "/ca.pem"}, "turn TLS on (-kafka-tls"},
+		{"kafka certificate without key", nil, []string{"serve", "-kafka-tls", "-kafka-tls-cert", "/c.pem"}, "give both files or neither"},
+		{"unknown kafka mechanism", nil, []string{"serve", "-kafka-sasl-mechanism", "gssapi"}, `-kafka-sasl-mechanism "gssapi"`},
+		{"kafka password twice", map[string]string{"ALSOBOUGHT_KAFKA_PASSWORD": "t0p-secret"},
+			[]string{"serve", "-kafka-sasl-mechanism", "scram-sha-512", "-kafka-username", "u", "-kafka-password-file", os.DevNull}, "give the Kafka password once"},
+		{"kafka password without mechanism", map[string]string{"ALSOBOUGHT_KAFKA_PASSWORD": "t0p-secret"}, []string{"replay", "-data", "x"}, "-kafka-sasl-mechanism"},
+		{"kafka password file missing", nil, []string{"serve", "-kafka-sasl-mechanism", "plain", "-kafka-username", "u",
+			"-kafka-password-file", "/nonexistent/password"}, "kafka password file"},
+		{"kafka CA missing", nil, []string{"serve", "-kafka-tls", "-kafka-tls-ca", "/nonexistent/ca.pem"}, "kafka TLS CA bundle"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -231,7 +244,7 @@ func TestBootstrapThenStream(t *testing.T) {
 		t.Fatalf("bootstrap: %v\n%s", err, out)
 	}
 	// Progress markers: streaming continues after what the topic held.
-	ends, err := kafkaadmin.EndOffsets(context.Background(), env.Brokers, env.Topic)
+	ends, err := kafkaadmin.EndOffsets(context.Background(), env.Kafka(), env.Topic)
 	if err != nil {
 		t.Fatal(err)
 	}

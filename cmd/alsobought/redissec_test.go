@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 
@@ -112,60 +111,4 @@ func secureURL(srv *testenv.SecureRedis, password string) string {
 		url += sep + "addr=" + a
 	}
 	return url
-}
-
-// TestServeRunsOverTLSAsTheLeastPrivilegeUser: in single and in cluster
-// mode, serve becomes ready on the local Redis's TLS port as a user with
-// only the documented ACL rules (store.ACLRules: the Redis guard, the
-// scripts, the consumer's writes); replay and verify run as that user too,
-// and verify finds no difference. Its log shows the address with the
-// URL's password redacted.
-func TestServeRunsOverTLSAsTheLeastPrivilegeUser(t *testing.T) {
-	for _, mode := range []store.Mode{store.Single, store.Cluster} {
-		t.Run(string(mode), func(t *testing.T) {
-			var env *testenv.Env
-			if mode == store.Cluster {
-				env = testenv.NewCluster(t, 1)
-			} else {
-				env = testenv.New(t, 1)
-			}
-			srv := testenv.NewSecureRedis(t, env, store.ACLRules(env.Prefix))
-			url := secureURL(srv, srv.Password)
-			addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-			redisArgs := []string{"-topic", env.Topic, "-prefix", env.Prefix, "-redis-mode", string(mode), "-redis", url,
-				"-redis-tls-ca", srv.CAFile, "-redis-tls-cert", srv.CertFile, "-redis-tls-key", srv.KeyFile}
-			var log lockedBuffer
-			ctx, stop := context.WithCancel(context.Background())
-			defer stop()
-			served := make(chan error, 1)
-			go func() {
-				served <- run(ctx, append([]string{"serve", "-group", env.Group, "-http", addr, "-log-level", "info"}, redisArgs...),
-					&bytes.Buffer{}, &log)
-			}()
-			waitReady(t, addr, served, &log)
-			// The consumer's and the re-scorer's writes, and replay's and
-			// verify's reads, all as the least-privilege user.
-			data, _ := testenv.EventsFile(t, 300)
-			var out bytes.Buffer
-			for _, cmd := range [][]string{{"replay", "-data", data, "-wait", "-wait-timeout", "90s", "-quiet"}, {"verify", "-data", data}} {
-				if err := run(context.Background(), append(cmd, redisArgs...), &out, &out); err != nil {
-					t.Fatalf("%s: %v\n%s\nserve's log:\n%s", cmd[0], err, out.String(), log.String())
-				}
-			}
-			stop()
-			if err := <-served; err != nil {
-				t.Fatalf("serve returned %v after a stop asked for\n%s", err, log.String())
-			}
-			if strings.Contains(log.String(), "NOPERM") {
-				t.Errorf("a command the ACL rules do not allow:\n%s", log.String())
-			}
-			out.WriteString(log.String())
-			if strings.Contains(out.String(), srv.Password) {
-				t.Fatalf("the output shows the password:\n%s", out.String())
-			}
-			if !strings.Contains(log.String(), "rediss://"+srv.Username+":xxxxx@"+strings.Split(srv.Addr, ",")[0]) {
-				t.Fatalf("want the redacted address in the log:\n%s", log.String())
-			}
-		})
-	}
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/segmentio/kafka-go"
 
 	"github.com/alsobought/alsobought/consumer"
 	"github.com/alsobought/alsobought/internal/catalogue"
@@ -20,6 +19,7 @@ import (
 	"github.com/alsobought/alsobought/internal/feed"
 	"github.com/alsobought/alsobought/internal/httpapi"
 	"github.com/alsobought/alsobought/internal/kafkaadmin"
+	"github.com/alsobought/alsobought/internal/kafkaconn"
 	"github.com/alsobought/alsobought/internal/lag"
 	"github.com/alsobought/alsobought/internal/lifecycle"
 	"github.com/alsobought/alsobought/internal/obs"
@@ -55,6 +55,10 @@ func (c *serveCmd) run(ctx context.Context, s *settings, _ []string, stdout, std
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	errs := obs.NewErrors(reg)
+	conn, err := s.kafkaConn()
+	if err != nil {
+		return err
+	}
 	st, err := store.New(s.storeConfig())
 	if err != nil {
 		return &exitError{code: 2, msg: err.Error()}
@@ -64,10 +68,10 @@ func (c *serveCmd) run(ctx context.Context, s *settings, _ []string, stdout, std
 	if err != nil {
 		return &exitError{code: 2, msg: err.Error()}
 	}
-	if err := connect(ctx, s, st, guard); err != nil {
+	if err := connect(ctx, s, conn, st, guard, c.consume); err != nil {
 		return err
 	}
-	cons, err := consumer.New(s.consumerConfig(c.batchSize, c.batchWait, errs), st.Batches, log, consumer.NewMetrics(reg))
+	cons, err := consumer.New(s.consumerConfig(conn, c.batchSize, c.batchWait, errs), st.Batches, log, consumer.NewMetrics(reg))
 	if err != nil {
 		return &exitError{code: 2, msg: err.Error()}
 	}
@@ -77,7 +81,7 @@ func (c *serveCmd) run(ctx context.Context, s *settings, _ []string, stdout, std
 	rcfg.View = catalogue.NewView(st.Catalogue)
 	var pub *feed.Kafka
 	if s.feedOn() {
-		if pub, err = feed.New(feed.Config{Brokers: s.brokerList(), Topic: s.feedTopicName()}); err != nil {
+		if pub, err = feed.New(feed.Config{Kafka: conn, Topic: s.feedTopicName()}); err != nil {
 			return &exitError{code: 2, msg: err.Error()}
 		}
 		rcfg.Publisher = pub
@@ -87,7 +91,7 @@ func (c *serveCmd) run(ctx context.Context, s *settings, _ []string, stdout, std
 		return &exitError{code: 2, msg: err.Error()}
 	}
 	monitor, err := lag.New(lag.Config{Interval: s.lagInterval, Samples: s.lagSamples},
-		&lag.Sampler{Brokers: s.brokerList(), Topic: s.topic, Group: s.group, State: st.Batches}, log, reg)
+		&lag.Sampler{Kafka: conn, Topic: s.topic, Group: s.group, State: st.Batches}, log, reg)
 	if err != nil {
 		return &exitError{code: 2, msg: err.Error()}
 	}
@@ -129,6 +133,10 @@ func (c *serveCmd) run(ctx context.Context, s *settings, _ []string, stdout, std
 	if len(servers) > 1 {
 		ev = ev.Str("ops_http", servers[1].Addr())
 	}
+	if s.kafkaSec.mechanism == kafkaconn.MechanismPlain && !s.kafkaSec.tls {
+		log.Warn().Msg("Kafka SASL PLAIN without TLS: the password crosses the network as it is (docs/security.md)")
+	}
+	ev.Str("kafka_sasl", conn.Mechanism()).Bool("kafka_tls", s.kafkaSec.tls)
 	ev.Str("topic", s.topic).Str("group", s.group).Str("redis", s.redisAddrsShown()).Str("prefix", s.prefix).Msg("alsobought serving")
 
 	// The components start together and stop in reverse order of these
@@ -200,10 +208,13 @@ func httpServers(apiCfg, opsCfg httpapi.ServerConfig, opts httpapi.Options, hand
 }
 
 // connect checks Redis and Kafka at start-up, refuses a Redis that may
-// evict keys, creates the topics when they are missing and checks that the
-// state in Redis was built with the same settings. Its errors say what to
-// do.
-func connect(ctx context.Context, s *settings, st *store.Store, guard *redisguard.Guard) error {
+// evict keys, creates the topics when they are missing (or, with
+// -create-topics=false, checks that they exist), checks that the state in
+// Redis was built with the same settings and, for a consuming serve, that
+// the brokers let it read the topic and describe the group. Its errors say
+// what to do: a refused login, certificate or ACL is named as such
+// (kafkaconn.Conn.Explain), not as an unreachable Kafka.
+func connect(ctx context.Context, s *settings, conn *kafkaconn.Conn, st *store.Store, guard *redisguard.Guard, consume bool) error {
 	ctx, cancel := context.WithTimeout(ctx, startupTimeout)
 	defer cancel()
 	if err := st.Ping(ctx); err != nil {
@@ -227,21 +238,33 @@ func connect(ctx context.Context, s *settings, st *store.Store, guard *redisguar
 	if err := st.Meta.Ensure(ctx, s.stateSettings()); err != nil {
 		return &exitError{code: 1, msg: err.Error()}
 	}
-	return ensureTopics(ctx, s)
+	if err := ensureTopics(ctx, s, conn); err != nil {
+		return err
+	}
+	if consume {
+		if err := kafkaadmin.CheckRead(ctx, conn, s.topic, s.group); err != nil {
+			return &exitError{code: 1, msg: err.Error()}
+		}
+	}
+	return nil
 }
 
-func ensureTopics(ctx context.Context, s *settings) error {
-	type topic struct {
-		name    string
-		configs []kafka.ConfigEntry
-	}
-	topics := []topic{{s.topic, nil}, {s.dlqTopicName(), nil}}
+// ensureTopics creates the events, dead-letter and feed topics where they
+// are missing, or with -create-topics=false only checks that they exist:
+// nothing then asks the brokers to create a topic.
+func ensureTopics(ctx context.Context, s *settings, conn *kafkaconn.Conn) error {
+	topics := []kafkaadmin.Topic{{Name: s.topic}, {Name: s.dlqTopicName()}}
 	if s.feedOn() {
-		topics = append(topics, topic{s.feedTopicName(), feed.TopicConfig})
+		topics = append(topics, kafkaadmin.Topic{Name: s.feedTopicName(), Configs: feed.TopicConfig})
 	}
 	for _, t := range topics {
-		if err := kafkaadmin.EnsureTopic(ctx, s.brokerList(), t.name, s.partitions, 1, t.configs...); err != nil {
-			return &exitError{code: 1, msg: fmt.Sprintf("cannot reach Kafka at %s: %v (is it running? `make up` starts a local one)", s.brokers, err)}
+		t.Partitions, t.Replication = s.partitions, 1
+		ensure := kafkaadmin.EnsureTopic
+		if !s.createTopics {
+			ensure = kafkaadmin.CheckTopic
+		}
+		if err := ensure(ctx, conn, t); err != nil {
+			return &exitError{code: 1, msg: err.Error()}
 		}
 	}
 	return nil

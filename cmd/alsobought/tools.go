@@ -16,6 +16,7 @@ import (
 	"github.com/alsobought/alsobought/event"
 	"github.com/alsobought/alsobought/internal/config"
 	"github.com/alsobought/alsobought/internal/kafkaadmin"
+	"github.com/alsobought/alsobought/internal/kafkaconn"
 	"github.com/alsobought/alsobought/internal/lab/bootstrap"
 	"github.com/alsobought/alsobought/internal/lab/dataset"
 	"github.com/alsobought/alsobought/internal/lab/oracle"
@@ -106,13 +107,17 @@ func (c *replayCmd) run(ctx context.Context, s *settings, _ []string, stdout, st
 	if err != nil {
 		return err
 	}
+	conn, err := s.kafkaConn()
+	if err != nil {
+		return err
+	}
 	cctx, cancel := context.WithTimeout(ctx, startupTimeout)
-	err = ensureTopics(cctx, s)
+	err = ensureTopics(cctx, s, conn)
 	cancel()
 	if err != nil {
 		return err
 	}
-	cfg := replay.Config{Brokers: s.brokerList(), Topic: s.topic, Rate: c.rate}
+	cfg := replay.Config{Kafka: conn, Topic: s.topic, Rate: c.rate}
 	if !c.quiet && isTerminal(stderr) {
 		// A bar redraws itself: into a log file it would only pile up lines.
 		cfg.Progress = stderr
@@ -142,7 +147,7 @@ func (c *replayCmd) run(ctx context.Context, s *settings, _ []string, stdout, st
 	if !c.wait {
 		return nil
 	}
-	if err := waitApplied(ctx, s, st, c.waitTimeout, evictions); err != nil {
+	if err := waitApplied(ctx, s, conn, st, c.waitTimeout, evictions); err != nil {
 		return err
 	}
 	took := time.Since(start)
@@ -155,8 +160,8 @@ func (c *replayCmd) run(ctx context.Context, s *settings, _ []string, stdout, st
 // and no list is dirty. It fails as soon as Redis has evicted keys since
 // evictions' baseline (nil: not watched): the state has lost data and
 // catching up cannot make it right.
-func waitApplied(ctx context.Context, s *settings, st *store.Store, timeout time.Duration, evictions *redisguard.Evictions) error {
-	w := replay.Wait{Brokers: s.brokerList(), Topic: s.topic, Timeout: timeout, Poll: 100 * time.Millisecond}
+func waitApplied(ctx context.Context, s *settings, conn *kafkaconn.Conn, st *store.Store, timeout time.Duration, evictions *redisguard.Evictions) error {
+	w := replay.Wait{Kafka: conn, Topic: s.topic, Timeout: timeout, Poll: 100 * time.Millisecond}
 	if evictions != nil {
 		w.Guard = evictions.Error
 	}
@@ -305,7 +310,7 @@ type bootstrapCmd struct {
 }
 
 func (c *bootstrapCmd) settings(s *settings) []config.Group {
-	return []config.Group{s.kafka().Only(&s.brokers, &s.topic, &s.feedTopic), s.redis(), s.histories(), s.lists(), s.events(), s.dedupGroup(),
+	return []config.Group{s.kafkaOnly(&s.topic, &s.feedTopic), s.redis(), s.histories(), s.lists(), s.events(), s.dedupGroup(),
 		c.data.group(true), {Name: "Bootstrap", FlagsOnly: true, Settings: []config.Setting{
 			{Flag: "continue-at-end", Help: "record the topic's current end offsets as progress, so streaming continues with events published after the bootstrap (the data file stands for everything before)",
 				Value: config.Bool(&c.continueAtEnd, true)},
@@ -313,6 +318,13 @@ func (c *bootstrapCmd) settings(s *settings) []config.Group {
 }
 
 func (c *bootstrapCmd) run(ctx context.Context, s *settings, _ []string, stdout, stderr io.Writer) error {
+	var conn *kafkaconn.Conn // for the end offsets, built first: a mistake stops the bootstrap before it starts
+	if c.continueAtEnd {
+		var err error
+		if conn, err = s.kafkaConn(); err != nil {
+			return err
+		}
+	}
 	evs, st, err := c.data.loadAndOpen(ctx, s)
 	if err != nil {
 		return err
@@ -343,7 +355,7 @@ func (c *bootstrapCmd) run(ctx context.Context, s *settings, _ []string, stdout,
 		return err
 	}
 	if c.continueAtEnd {
-		ends, err := kafkaadmin.EndOffsets(ctx, s.brokerList(), s.topic)
+		ends, err := kafkaadmin.EndOffsets(ctx, conn, s.topic)
 		if err != nil {
 			return fmt.Errorf("read the topic's end offsets for the progress markers: %w (or pass -continue-at-end=false)", err)
 		}

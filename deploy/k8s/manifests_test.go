@@ -80,11 +80,14 @@ func TestCheckFindsBrokenManifests(t *testing.T) {
 		{name: "ops addr port", edits: []edit{{"configmap.yaml", "0.0.0.0:8081", "0.0.0.0:8082"}}, want: "ALSOBOUGHT_OPS_HTTP"},
 		{name: "ops addr loopback", edits: []edit{{"configmap.yaml", "0.0.0.0:8081", "127.0.0.1:8081"}}, want: "loopback"},
 		{name: "token in the ConfigMap", edits: []edit{{"configmap.yaml", "  ALSOBOUGHT_LOG_FORMAT: json\n", "  ALSOBOUGHT_LOG_FORMAT: json\n  ALSOBOUGHT_API_TOKEN: hunter2\n"}}, want: "belongs in a Secret"},
+		{name: "Kafka password in the ConfigMap", edits: []edit{{"configmap.yaml", "  ALSOBOUGHT_LOG_FORMAT: json\n", "  ALSOBOUGHT_LOG_FORMAT: json\n  ALSOBOUGHT_KAFKA_PASSWORD: hunter2\n"}}, want: "ALSOBOUGHT_KAFKA_PASSWORD: a password belongs in a Secret"},
+		{name: "Kafka password Secret not mounted", edits: []edit{{"deployment.yaml", "mountPath: /var/run/secrets/kafka", "mountPath: /var/run/other"}}, want: "ALSOBOUGHT_KAFKA_PASSWORD_FILE"},
 		{name: "token file outside the Secret", edits: []edit{{"configmap.yaml", "/var/run/secrets/alsobought/token", "/etc/alsobought/token"}}, want: "not in a mounted Secret"},
 		{name: "token Secret not mounted", edits: []edit{{"deployment.yaml", "mountPath: /var/run/secrets/alsobought", "mountPath: /var/run/other"}}, want: "not in a mounted Secret"},
 		{name: "Redis password in the ConfigMap", edits: []edit{{"configmap.yaml", "  ALSOBOUGHT_LOG_FORMAT: json\n", "  ALSOBOUGHT_LOG_FORMAT: json\n  ALSOBOUGHT_REDIS_PASSWORD: hunter2\n"}}, want: "password belongs in a Secret"},
 		{name: "Redis password file outside the Secret", edits: []edit{{"configmap.yaml", "/var/run/secrets/redis/password", "/etc/redis/password"}}, want: "ALSOBOUGHT_REDIS_PASSWORD_FILE \"/etc/redis/password\" is not in a mounted Secret"},
 		{name: "Redis password Secret not mounted", edits: []edit{{"deployment.yaml", "mountPath: /var/run/secrets/redis", "mountPath: /var/run/other"}}, want: "ALSOBOUGHT_REDIS_PASSWORD_FILE"},
+		{name: "Kafka password mounted with subPath", edits: []edit{{"deployment.yaml", "mountPath: /var/run/secrets/kafka\n", "mountPath: /var/run/secrets/kafka\n              subPath: password\n"}}, want: "ALSOBOUGHT_KAFKA_PASSWORD_FILE is mounted with subPath"},
 		{name: "Redis password mounted with subPath", edits: []edit{{"deployment.yaml", "mountPath: /var/run/secrets/redis\n", "mountPath: /var/run/secrets/redis\n              subPath: password\n"}}, want: "subPath"},
 		{name: "no limits", edits: []edit{{"deployment.yaml", "limits:", "limitz:"}}, want: "resources.limits.memory"},
 		{name: "no requests", edits: []edit{{"deployment.yaml", "requests:", "requestz:"}}, want: "resources.requests.cpu"},
@@ -443,24 +446,24 @@ func checkSet(ps *problems, dep, svc, cm, pdb, sm object) {
 		ps.add("ConfigMap %s: %s %q, but the probes use container port %d", cmName, opsKey, config[opsKey], httpPort)
 	}
 
-	// The API token: a file of a mounted Secret, never a ConfigMap value.
-	if _, ok := config["ALSOBOUGHT_API_TOKEN"]; ok {
-		ps.add("ConfigMap %s: ALSOBOUGHT_API_TOKEN: a token belongs in a Secret (ALSOBOUGHT_API_TOKEN_FILE)", cmName)
-	}
-	if f, ok := config["ALSOBOUGHT_API_TOKEN_FILE"]; ok && !inSecretMount(podSpec, ctr, f) {
-		ps.add("ConfigMap %s: ALSOBOUGHT_API_TOKEN_FILE %q is not in a mounted Secret volume of %s", cmName, f, ctrName)
-	}
-	// The Redis password likewise, in a Secret mounted as a directory: a
+	// The API token and the passwords: files of a mounted Secret, never
+	// ConfigMap values; the passwords' Secrets mounted as directories: a
 	// subPath mount is never updated, so a rotated password would not
-	// reach the pod.
-	if _, ok := config["ALSOBOUGHT_REDIS_PASSWORD"]; ok {
-		ps.add("ConfigMap %s: ALSOBOUGHT_REDIS_PASSWORD: a password belongs in a Secret (ALSOBOUGHT_REDIS_PASSWORD_FILE)", cmName)
-	}
-	if f, ok := config["ALSOBOUGHT_REDIS_PASSWORD_FILE"]; ok {
-		if !inSecretMount(podSpec, ctr, f) {
-			ps.add("ConfigMap %s: ALSOBOUGHT_REDIS_PASSWORD_FILE %q is not in a mounted Secret volume of %s", cmName, f, ctrName)
-		} else if m := mountOf(ctr, f); str(m, "subPath") != "" {
-			ps.add("%s: the Secret of ALSOBOUGHT_REDIS_PASSWORD_FILE is mounted with subPath, which Kubernetes never updates: mount the directory", ctrName)
+	// reach the pod (the token is read at start-up only).
+	for _, secret := range []struct {
+		key, what string
+		rotated   bool
+	}{{"ALSOBOUGHT_API_TOKEN", "token", false}, {"ALSOBOUGHT_REDIS_PASSWORD", "password", true}, {"ALSOBOUGHT_KAFKA_PASSWORD", "password", true}} {
+		if _, ok := config[secret.key]; ok {
+			ps.add("ConfigMap %s: %s: a %s belongs in a Secret (%s_FILE)", cmName, secret.key, secret.what, secret.key)
+		}
+		f, ok := config[secret.key+"_FILE"]
+		switch {
+		case !ok:
+		case !inSecretMount(podSpec, ctr, f):
+			ps.add("ConfigMap %s: %s_FILE %q is not in a mounted Secret volume of %s", cmName, secret.key, f, ctrName)
+		case secret.rotated && str(mountOf(ctr, f), "subPath") != "":
+			ps.add("%s: the Secret of %s_FILE is mounted with subPath, which Kubernetes never updates: mount the directory", ctrName, secret.key)
 		}
 	}
 

@@ -185,6 +185,8 @@ wait_redis_at() {
 # stops it (named when a server of DIR runs on another port), PORT_VARIABLE the
 # setting that moves it (named when the port is taken). A cluster node
 # (--cluster-enabled yes) needs its bus port, PORT + 10000, free as well.
+# REDIS_CONF, when set, is a configuration file the server reads first (a
+# sentinel needs one it can rewrite: REDIS_CONF=FILE start_redis_at ... --sentinel).
 start_redis_at() {
   local port="$1" dir="$2" down="$3" port_var="$4" pid p ports
   shift 4
@@ -214,7 +216,7 @@ start_redis_at() {
   done
   mkdir -p "$dir"
   log "starting redis-server on $HOST:$port (dir $dir)"
-  redis-server \
+  redis-server ${REDIS_CONF:+"$REDIS_CONF"} \
     --bind "$HOST" --port "$port" \
     --daemonize yes --pidfile "$dir/redis.pid" \
     --dir "$dir" --logfile "$dir/redis.log" \
@@ -474,4 +476,35 @@ cluster_secure_env_lines() {
   printf 'ALSOBOUGHT_TEST_TLS_DIR=%s\n' "$TLS_DIR"
   printf 'ALSOBOUGHT_TEST_SECRETS_DIR=%s\n' "$SECRETS_DIR"
   printf 'ALSOBOUGHT_TEST_REDIS_CLUSTER_TLS_ADDRS=%s\n' "$(cluster_tls_addrs)"
+}
+
+# ---------------------------------------------------------------- redis sentinel
+# deploy/local/sentinel-{up,down}.sh: one master, one replica and one sentinel
+# watching them, on three consecutive loopback ports. Which data node is the
+# master is the sentinel's business: after a failover the roles stay swapped.
+# Overrides (defaults in brackets):
+#   ALSOBOUGHT_LOCAL_SENTINEL_PORT     first port: data nodes PORT and PORT+1,
+#                                      the sentinel PORT+2                   [16390]
+#   ALSOBOUGHT_LOCAL_SENTINEL_MASTER   the master's name at the sentinel      [alsobought]
+#   ALSOBOUGHT_LOCAL_SENTINEL_TIMEOUT  readiness wait, seconds               [30]
+
+SENTINEL_PORT="${ALSOBOUGHT_LOCAL_SENTINEL_PORT:-16390}"
+SENTINEL_MASTER="${ALSOBOUGHT_LOCAL_SENTINEL_MASTER:-alsobought}"
+SENTINEL_TIMEOUT="${ALSOBOUGHT_LOCAL_SENTINEL_TIMEOUT:-30}"
+
+SENTINEL_DIR="$RUN_DIR/redis-sentinel"
+SENTINEL_ENV_FILE="$RUN_DIR/sentinel-env"
+
+# sentinel_data_ports: the two data nodes' ports, one per line.
+sentinel_data_ports() { printf '%s\n%s\n' "$SENTINEL_PORT" $((SENTINEL_PORT + 1)); }
+sentinel_port() { printf '%s' $((SENTINEL_PORT + 2)); }
+
+# sentinel_node_dir PORT: data (AOF), log and pid file of a data node, or the
+# sentinel's sentinel.conf, log and pid file.
+sentinel_node_dir() { printf '%s/%s' "$SENTINEL_DIR" "$1"; }
+sentinel_conf() { printf '%s/sentinel.conf' "$(sentinel_node_dir "$(sentinel_port)")"; }
+
+sentinel_env_lines() {
+  printf 'ALSOBOUGHT_REDIS_SENTINEL_ADDRS=%s:%s\n' "$HOST" "$(sentinel_port)"
+  printf 'ALSOBOUGHT_REDIS_SENTINEL_MASTER=%s\n' "$SENTINEL_MASTER"
 }

@@ -38,6 +38,9 @@ type Setting struct {
 	// Check relates the setting to others once every value is read; its
 	// error says what is wrong with this setting's value.
 	Check func() error
+	// Shown, when set, is how error messages show a value: with the
+	// secrets it may hold (a password in a URL) removed.
+	Shown func(string) string
 }
 
 // A Group is settings of one concern (Kafka, Redis, ...). Commands use
@@ -107,6 +110,14 @@ type entry struct {
 	env     string // "" for flags only
 	fromEnv bool   // the value came from env
 	given   bool   // a flag or the environment gave the value
+}
+
+// shown is v as error messages show it (Setting.Shown).
+func (e *entry) shown(v string) string {
+	if e.Shown != nil {
+		return e.Shown(v)
+	}
+	return v
 }
 
 // name is how the user gave the setting.
@@ -218,7 +229,7 @@ func (s *Set) Parse(args []string) error {
 	for _, e := range s.entries {
 		if e.used && e.Check != nil {
 			if err := e.Check(); err != nil {
-				return &Error{Msg: fmt.Sprintf("%s %q: %v", e.name(), e.Value.String(), err)}
+				return &Error{Msg: fmt.Sprintf("%s %q: %v", e.name(), e.shown(e.Value.String()), err)}
 			}
 		}
 	}
@@ -288,7 +299,7 @@ type bound struct{ e *entry }
 
 func (b bound) Set(v string) error {
 	if err := b.e.Value.Set(v); err != nil {
-		return &Error{Msg: fmt.Sprintf("-%s %q: want %s", b.e.Flag, v, orAny(b.e.Value.Want()))}
+		return &Error{Msg: fmt.Sprintf("-%s %q: want %s", b.e.Flag, b.e.shown(v), orAny(b.e.Value.Want()))}
 	}
 	return nil
 }
@@ -350,7 +361,7 @@ func (f envFlag) GetLongName() (string, bool) {
 
 func (f envFlag) SetValue(v string) error {
 	if err := f.Flag.SetValue(v); err != nil {
-		return &Error{Msg: fmt.Sprintf("%s=%q: want %s", f.e.env, v, orAny(f.e.Value.Want()))}
+		return &Error{Msg: fmt.Sprintf("%s=%q: want %s", f.e.env, f.e.shown(v), orAny(f.e.Value.Want()))}
 	}
 	f.e.fromEnv = true
 	return nil

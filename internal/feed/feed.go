@@ -11,6 +11,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/alsobought/alsobought/internal/kafkaconn"
 	"github.com/alsobought/alsobought/store"
 )
 
@@ -20,29 +21,26 @@ var TopicConfig = []kafka.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue
 
 // Config of the feed publisher.
 type Config struct {
-	Brokers []string
-	Topic   string
+	Kafka *kafkaconn.Conn
+	Topic string
 }
 
 // Kafka publishes to the feed topic.
 type Kafka struct {
 	w     *kafka.Writer
 	topic string
+	conn  *kafkaconn.Conn
 }
 
 // New returns a publisher; it connects on first use.
 func New(cfg Config) (*Kafka, error) {
-	if len(cfg.Brokers) == 0 || cfg.Brokers[0] == "" || cfg.Topic == "" {
+	if cfg.Kafka == nil || len(cfg.Kafka.Brokers()) == 0 || cfg.Topic == "" {
 		return nil, errors.New("feed: brokers and topic must be set")
 	}
-	return &Kafka{topic: cfg.Topic, w: &kafka.Writer{
-		Addr:         kafka.TCP(cfg.Brokers...),
-		Topic:        cfg.Topic,
-		Balancer:     &kafka.Murmur2Balancer{},
-		RequiredAcks: kafka.RequireAll,
-		BatchTimeout: 5 * time.Millisecond,
-		BatchSize:    1000,
-	}}, nil
+	w := cfg.Kafka.Writer(cfg.Topic)
+	w.BatchTimeout = 5 * time.Millisecond
+	w.BatchSize = 1000
+	return &Kafka{topic: cfg.Topic, w: w, conn: cfg.Kafka}, nil
 }
 
 // Run keeps the publisher open until ctx ends, then closes it. A process
@@ -64,6 +62,7 @@ func (k *Kafka) Publish(ctx context.Context, changes []store.ListChange) error {
 		msgs[i] = kafka.Message{Key: []byte(c.Key), Value: c.Value}
 	}
 	if err := k.w.WriteMessages(ctx, msgs...); err != nil {
+		err = k.conn.Explain(err, kafkaconn.Op{Name: "Write", Topic: k.topic})
 		return fmt.Errorf("write %d list changes to %s: %w", len(msgs), k.topic, err)
 	}
 	return nil

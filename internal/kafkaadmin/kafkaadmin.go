@@ -1,49 +1,133 @@
 // Package kafkaadmin holds the few broker-side operations alsobought needs:
-// creating its topics and reading end offsets.
+// creating or checking its topics, checking its access, and reading
+// offsets.
 package kafkaadmin
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/alsobought/alsobought/internal/kafkaconn"
 )
 
-// NewClient returns a client with its own transport, so that metadata
-// (topics and partition counts above all) comes from the brokers: kafka-go's
-// shared default transport answers metadata requests from a cache up to 6 s
-// old, which would hide a topic created or partitions added a moment ago.
-// done releases the client's connections.
-func NewClient(brokers []string) (client *kafka.Client, done func()) {
-	t := &kafka.Transport{}
-	return &kafka.Client{Addr: kafka.TCP(brokers...), Transport: t}, t.CloseIdleConnections
+// Topic is a topic as alsobought creates it, or as an operator must
+// create it when alsobought may not (docs/security.md, "Kafka").
+type Topic struct {
+	Name        string
+	Partitions  int
+	Replication int
+	Configs     []kafka.ConfigEntry
 }
 
-// EnsureTopic creates a topic with the given partitions and configuration
-// unless it exists (an existing topic is left as it is).
-func EnsureTopic(ctx context.Context, brokers []string, topic string, partitions, replication int, configs ...kafka.ConfigEntry) error {
-	client, done := NewClient(brokers)
-	defer done()
-	resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
-		Topic: topic, NumPartitions: partitions, ReplicationFactor: replication, ConfigEntries: configs,
-	}}})
-	if err != nil {
-		return fmt.Errorf("create topic %s on %v: %w", topic, brokers, err)
+// MissingTopicError is a topic that does not exist where alsobought may not
+// create it: the message says how to create it.
+type MissingTopicError struct{ Topic Topic }
+
+func (e *MissingTopicError) Error() string {
+	t := e.Topic
+	var cfg []string
+	for _, c := range t.Configs {
+		cfg = append(cfg, c.ConfigName+"="+c.ConfigValue)
 	}
-	if err := resp.Errors[topic]; err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
-		return fmt.Errorf("create topic %s: %w", topic, err)
+	how := fmt.Sprintf("%d partitions", t.Partitions)
+	if len(cfg) > 0 {
+		how += ", config " + strings.Join(cfg, ",")
+	}
+	return fmt.Sprintf("topic %s does not exist and topics are not created (-create-topics=false): create it with %s (replication as your cluster requires), or run with -create-topics=true where allowed", t.Name, how)
+}
+
+// EnsureTopic creates a topic unless it exists (an existing topic is left
+// as it is, and CreateTopics is not even asked for: a least-privilege user
+// has no Create permission).
+func EnsureTopic(ctx context.Context, conn *kafkaconn.Conn, t Topic) error {
+	client, done := conn.Client(t.Name)
+	defer done()
+	if _, err := partitionIDs(ctx, client, t.Name); err == nil {
+		return nil
+	} else if !errors.Is(err, kafka.UnknownTopicOrPartition) {
+		return conn.Explain(err, kafkaconn.Op{Name: "Describe", Topic: t.Name})
+	}
+	resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
+		Topic: t.Name, NumPartitions: t.Partitions, ReplicationFactor: t.Replication, ConfigEntries: t.Configs,
+	}}})
+	if err == nil {
+		err = resp.Errors[t.Name]
+	}
+	if err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
+		return conn.Explain(fmt.Errorf("create topic %s: %w", t.Name, err), kafkaconn.Op{Name: "Create", Topic: t.Name})
+	}
+	return nil
+}
+
+// CheckTopic returns nil when the topic exists, a *MissingTopicError when
+// it does not, and the explained error (kafkaconn.Conn.Explain) when the
+// brokers do not answer or refuse to describe it. Nothing is created.
+func CheckTopic(ctx context.Context, conn *kafkaconn.Conn, t Topic) error {
+	client, done := conn.Client(t.Name)
+	defer done()
+	_, err := partitionIDs(ctx, client, t.Name)
+	if errors.Is(err, kafka.UnknownTopicOrPartition) {
+		return &MissingTopicError{Topic: t}
+	}
+	return conn.Explain(err, kafkaconn.Op{Name: "Describe", Topic: t.Name})
+}
+
+// CheckRead checks that the brokers let this client read topic (partition
+// 0, nothing is consumed) and describe group: the consumer's permissions,
+// asked at start-up so that a missing ACL is an error then, not a reader
+// retrying for ever. Only a refusal is returned (a denied operation, a
+// refused login or certificate: kafkaconn.Retryable is false); a transient
+// error (a broker that just started has no group coordinator yet) is
+// retried until ctx ends, then left to the consumer, which retries it and
+// reports it in its readiness. Write permissions cannot be checked without
+// writing; a denied write shows in readiness and the error metrics.
+func CheckRead(ctx context.Context, conn *kafkaconn.Conn, topic, group string) error {
+	for {
+		err := checkRead(ctx, conn, topic, group)
+		if err == nil || !kafkaconn.Retryable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func checkRead(ctx context.Context, conn *kafkaconn.Conn, topic, group string) error {
+	client, done := conn.Client(topic)
+	defer done()
+	resp, err := client.Fetch(ctx, &kafka.FetchRequest{Topic: topic, Partition: 0, Offset: kafka.LastOffset,
+		MinBytes: 1, MaxBytes: 1, MaxWait: 10 * time.Millisecond})
+	if err == nil {
+		err = resp.Error
+	}
+	if err != nil {
+		return conn.Explain(fmt.Errorf("fetch from %s: %w", topic, err), kafkaconn.Op{Name: "Read", Topic: topic, Group: group})
+	}
+	groups, err := client.DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: []string{group}})
+	if err == nil && len(groups.Groups) == 1 {
+		err = groups.Groups[0].Error
+	}
+	if err != nil {
+		return conn.Explain(fmt.Errorf("describe group %s: %w", group, err), kafkaconn.Op{Name: "Describe", Topic: topic, Group: group})
 	}
 	return nil
 }
 
 // PartitionCount returns the number of partitions of a topic. It doubles
 // as a reachability probe of the brokers.
-func PartitionCount(ctx context.Context, brokers []string, topic string) (int, error) {
-	client, done := NewClient(brokers)
+func PartitionCount(ctx context.Context, conn *kafkaconn.Conn, topic string) (int, error) {
+	client, done := conn.Client(topic)
 	defer done()
 	ids, err := partitionIDs(ctx, client, topic)
-	return len(ids), err
+	return len(ids), conn.Explain(err, kafkaconn.Op{Name: "Describe", Topic: topic})
 }
 
 // Offsets are the first offset a partition still holds and the next one to
@@ -75,12 +159,12 @@ func TopicOffsets(ctx context.Context, client *kafka.Client, topic string) (map[
 
 // EndOffsets returns the next offset to be written in each partition of a
 // topic (the high watermark). It asks for nothing else.
-func EndOffsets(ctx context.Context, brokers []string, topic string) (map[int]int64, error) {
-	client, done := NewClient(brokers)
+func EndOffsets(ctx context.Context, conn *kafkaconn.Conn, topic string) (map[int]int64, error) {
+	client, done := conn.Client(topic)
 	defer done()
 	ids, err := partitionIDs(ctx, client, topic)
 	if err != nil {
-		return nil, err
+		return nil, conn.Explain(err, kafkaconn.Op{Name: "Describe", Topic: topic})
 	}
 	reqs := make([]kafka.OffsetRequest, len(ids))
 	for i, id := range ids {
@@ -88,7 +172,7 @@ func EndOffsets(ctx context.Context, brokers []string, topic string) (map[int]in
 	}
 	resp, err := listOffsets(ctx, client, topic, reqs)
 	if err != nil {
-		return nil, err
+		return nil, conn.Explain(err, kafkaconn.Op{Name: "Describe", Topic: topic})
 	}
 	out := make(map[int]int64, len(ids))
 	for _, po := range resp {
@@ -134,12 +218,12 @@ func partitionIDs(ctx context.Context, client *kafka.Client, topic string) ([]in
 // DeleteTopics deletes topics; a topic that does not exist is not an
 // error. Tools that work on a scratch topic (eval -via-kafka) clean up
 // with it.
-func DeleteTopics(ctx context.Context, brokers []string, topics ...string) error {
-	client, done := NewClient(brokers)
+func DeleteTopics(ctx context.Context, conn *kafkaconn.Conn, topics ...string) error {
+	client, done := conn.Client(topics...)
 	defer done()
 	resp, err := client.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: topics})
 	if err != nil {
-		return fmt.Errorf("delete topics %v: %w", topics, err)
+		return conn.Explain(fmt.Errorf("delete topics %v: %w", topics, err), kafkaconn.Op{Name: "Delete", Topic: strings.Join(topics, ",")})
 	}
 	for topic, err := range resp.Errors {
 		if err != nil && !errors.Is(err, kafka.UnknownTopicOrPartition) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/alsobought/alsobought/internal/kafkaadmin"
+	"github.com/alsobought/alsobought/internal/kafkaconn"
 	"github.com/segmentio/kafka-go"
 )
 
@@ -20,10 +21,10 @@ type ProgressReader interface {
 // group members, the timestamp of the oldest unconsumed record) and from
 // the state (applied offsets).
 type Sampler struct {
-	Brokers []string
-	Topic   string
-	Group   string
-	State   ProgressReader
+	Kafka *kafkaconn.Conn
+	Topic string
+	Group string
+	State ProgressReader
 }
 
 // Sample takes one sample.
@@ -31,12 +32,12 @@ func (s *Sampler) Sample(ctx context.Context) (Sample, error) {
 	// One client serves every request of the sample. A new one per sample
 	// (not one per Sampler) keeps the metadata fresh: a client's transport
 	// caches it, and partitions added must show up in the next sample.
-	client, done := kafkaadmin.NewClient(s.Brokers)
+	client, done := s.Kafka.Client(s.Topic)
 	defer done()
 	client.Timeout = 10 * time.Second
 	offsets, err := kafkaadmin.TopicOffsets(ctx, client, s.Topic)
 	if err != nil {
-		return Sample{}, err
+		return Sample{}, s.Kafka.Explain(err, kafkaconn.Op{Name: "Describe", Topic: s.Topic, Group: s.Group})
 	}
 	sample := Sample{At: time.Now(), Partitions: make(map[int]PartitionSample, len(offsets))}
 	ids := make([]int, 0, len(offsets))
@@ -46,7 +47,7 @@ func (s *Sampler) Sample(ctx context.Context) (Sample, error) {
 	}
 	committed, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: s.Group, Topics: map[string][]int{s.Topic: ids}})
 	if err != nil {
-		return Sample{}, fmt.Errorf("committed offsets of group %s: %w", s.Group, err)
+		return Sample{}, s.Kafka.Explain(fmt.Errorf("committed offsets of group %s: %w", s.Group, err), kafkaconn.Op{Name: "Describe", Topic: s.Topic, Group: s.Group})
 	}
 	for _, c := range committed.Topics[s.Topic] {
 		ps := sample.Partitions[c.Partition]
@@ -57,7 +58,7 @@ func (s *Sampler) Sample(ctx context.Context) (Sample, error) {
 	}
 	groups, err := client.DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: []string{s.Group}})
 	if err != nil {
-		return Sample{}, fmt.Errorf("describe group %s: %w", s.Group, err)
+		return Sample{}, s.Kafka.Explain(fmt.Errorf("describe group %s: %w", s.Group, err), kafkaconn.Op{Name: "Describe", Topic: s.Topic, Group: s.Group})
 	}
 	for _, g := range groups.Groups {
 		if g.Error == nil {

@@ -307,3 +307,62 @@ func TestSettingsOfEveryClusterMaster(t *testing.T) {
 		t.Errorf("not ready on a safe cluster: %q", r)
 	}
 }
+
+// failoverClient is a client of the master that the sentinel at sentinel
+// names, as the store builds it in sentinel mode.
+func failoverClient(t *testing.T, sentinel, master string) *redis.Client {
+	t.Helper()
+	rdb := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: master, SentinelAddrs: []string{sentinel}})
+	t.Cleanup(func() { rdb.Close() })
+	return rdb
+}
+
+// In sentinel mode the master the sentinel names is read, and named by its
+// own address (go-redis calls every sentinel-mode client "FailoverClient").
+// The local sentinel's data nodes (sentinel-up.sh) run noeviction with AOF.
+// Read-only on the shared sentinel.
+func TestSettingsOfTheSentinelMaster(t *testing.T) {
+	sentinel := testenv.Setting(t, "ALSOBOUGHT_REDIS_SENTINEL_ADDRS")
+	name := testenv.Setting(t, "ALSOBOUGHT_REDIS_SENTINEL_MASTER")
+	rdb := failoverClient(t, sentinel, name)
+	ctx := context.Background()
+	master := testenv.SentinelMaster(ctx, t, sentinel, name)
+	settings, err := redisguard.ReadSettings(ctx, rdb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(settings) != 1 || settings[0].Addr != master || settings[0].Evicts() || !settings[0].Persistent() {
+		t.Fatalf("settings %+v: want those of the master %s, noeviction and persistence", settings, master)
+	}
+	keys, err := redisguard.EvictedKeys(ctx, rdb)
+	if _, ok := keys[master]; err != nil || len(keys) != 1 || !ok {
+		t.Fatalf("evicted keys of the master %s: %v, %v", master, keys, err)
+	}
+	g, _, _ := newGuard(t, rdb)
+	if err := g.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	g.Observe(ctx)
+	if r := g.NotReady(); r != "" {
+		t.Errorf("not ready on a safe sentinel master: %q", r)
+	}
+}
+
+// A sentinel-mode master whose policy evicts is refused at start-up like a
+// single Redis, the message naming the master's address. On a Redis with
+// Sentinel of the test's own, whose settings it changes.
+func TestSentinelMasterThatEvictsIsRefused(t *testing.T) {
+	t.Parallel()
+	sentinel := testenv.PrivateSentinel(t)
+	ctx := context.Background()
+	master := testenv.SentinelMaster(ctx, t, sentinel.Addr, testenv.PrivateSentinelMaster)
+	direct := redis.NewClient(&redis.Options{Addr: master})
+	t.Cleanup(func() { direct.Close() })
+	configSet(t, direct, "maxmemory-policy", "allkeys-lru")
+	g, _, _ := newGuard(t, failoverClient(t, sentinel.Addr, testenv.PrivateSentinelMaster))
+	err := g.Start(ctx)
+	var unsafe *redisguard.UnsafeError
+	if !errors.As(err, &unsafe) || unsafe.Settings.Addr != master || !strings.Contains(err.Error(), master) {
+		t.Fatalf("want an UnsafeError naming the master %s, got %v", master, err)
+	}
+}

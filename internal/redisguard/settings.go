@@ -53,8 +53,9 @@ func (e *Denied) Error() string {
 
 func (e *Denied) Unwrap() error { return e.Err }
 
-// masters runs fn on the server in single mode, or on every master of a
-// cluster (concurrently), with the master's address.
+// masters runs fn on the server in single mode, on every master of a
+// cluster (concurrently), or on the current master in sentinel mode, with
+// the master's address.
 func masters(ctx context.Context, rdb redis.UniversalClient, fn func(ctx context.Context, addr string, c *redis.Client) error) error {
 	switch c := rdb.(type) {
 	case *redis.ClusterClient:
@@ -62,9 +63,32 @@ func masters(ctx context.Context, rdb redis.UniversalClient, fn func(ctx context
 			return fn(ctx, m.Options().Addr, m)
 		})
 	case *redis.Client:
-		return fn(ctx, c.Options().Addr, c)
+		addr := c.Options().Addr
+		if addr == failoverClient {
+			addr = currentMaster(ctx, c)
+		}
+		return fn(ctx, addr, c)
 	}
 	return fmt.Errorf("redis client %T: only a single server or a cluster can be checked", rdb)
+}
+
+// failoverClient is the address go-redis gives the client of a master
+// found through Redis Sentinel (redis.NewFailoverClient): the master's
+// own address changes with each failover.
+const failoverClient = "FailoverClient"
+
+// currentMaster is the address of the master a sentinel-mode client talks
+// to now, as the server saw the connection arrive (CLIENT INFO laddr), so
+// that messages name the server and the eviction counters of two masters
+// are told apart after a failover. A server that refuses CLIENT INFO
+// leaves the name go-redis gives, and the counters are then told apart by
+// their run id alone.
+func currentMaster(ctx context.Context, c *redis.Client) string {
+	info, err := c.ClientInfo(ctx).Result()
+	if err != nil || info.LAddr == "" {
+		return "sentinel master"
+	}
+	return info.LAddr
 }
 
 // refused wraps the error of a command the server answered with an error

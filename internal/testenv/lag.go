@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/alsobought/alsobought/internal/kafkaadmin"
+	"github.com/alsobought/alsobought/internal/kafkaconn"
 	"github.com/alsobought/alsobought/internal/lag"
 )
 
@@ -15,8 +16,8 @@ type Progress interface {
 // AppliedLag is the number of messages of topic the state has not applied
 // yet, by the lag monitor's formula (lag.AppliedLag: messages retention
 // deleted are not waiting). Tests wait on it to see progress.
-func AppliedLag(ctx context.Context, brokers []string, topic string, st Progress) (int64, error) {
-	client, done := kafkaadmin.NewClient(brokers)
+func AppliedLag(ctx context.Context, conn *kafkaconn.Conn, topic string, st Progress) (int64, error) {
+	client, done := conn.Client(topic)
 	defer done()
 	offsets, err := kafkaadmin.TopicOffsets(ctx, client, topic)
 	if err != nil {

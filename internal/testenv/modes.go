@@ -32,3 +32,20 @@ func ForEachRedis(t *testing.T, test func(t *testing.T, env *Env)) {
 		})
 	}
 }
+
+// ForAllRedisModes runs test as ForEachRedis does, and a third time, as the
+// subtest "sentinel", on the local Redis with Sentinel
+// (ALSOBOUGHT_REDIS_SENTINEL_ADDRS and ALSOBOUGHT_REDIS_SENTINEL_MASTER,
+// sentinel mode, one replica acknowledging each write step as serve's
+// default). Sentinel mode shares the single mode's write path but for the
+// WAIT that ends each write pipeline, so a representative few contracts
+// (the fences and batch guards, the basic reads and writes) run on it, not
+// every store test: the suite's time is counted.
+func ForAllRedisModes(t *testing.T, test func(t *testing.T, env *Env)) {
+	t.Helper()
+	ForEachRedis(t, test)
+	t.Run(string(store.Sentinel), func(t *testing.T) {
+		t.Parallel()
+		test(t, newSentinelEnv(t))
+	})
+}

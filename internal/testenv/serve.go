@@ -76,29 +76,31 @@ func FreePort(t testing.TB) int {
 
 // ServeConfig are the settings of one `alsobought serve` process.
 type ServeConfig struct {
-	Brokers     []string
-	RedisAddr   string
-	RedisMode   store.Mode
-	Prefix      string
-	Topic       string
-	DLQTopic    string
-	Group       string
-	HistorySize int
-	Args        []string // further flags, e.g. -batch-size 500
+	Brokers   []string
+	RedisAddr string
+	RedisMode store.Mode
+	// SentinelMaster is the master's name at the sentinels (sentinel mode).
+	SentinelMaster string
+	Prefix         string
+	Topic          string
+	DLQTopic       string
+	Group          string
+	HistorySize    int
+	Args           []string // further flags, e.g. -batch-size 500
 }
 
 // ServeConfig returns the settings that make a serve process work on this
 // environment's topic, group and prefix.
 func (e *Env) ServeConfig(historySize int) ServeConfig {
 	return ServeConfig{
-		Brokers: e.Brokers, RedisAddr: e.RedisAddr, RedisMode: e.RedisMode, Prefix: e.Prefix,
+		Brokers: e.Brokers, RedisAddr: e.RedisAddr, RedisMode: e.RedisMode, SentinelMaster: e.SentinelMaster, Prefix: e.Prefix,
 		Topic: e.Topic, DLQTopic: e.DLQTopic, Group: e.Group, HistorySize: historySize,
 	}
 }
 
 // stateArgs are the flags every subcommand needs to find this state.
 func (c ServeConfig) stateArgs() []string {
-	return []string{
+	args := []string{
 		"-brokers", strings.Join(c.Brokers, ","),
 		"-redis", c.RedisAddr,
 		"-redis-mode", string(c.RedisMode),
@@ -109,6 +111,10 @@ func (c ServeConfig) stateArgs() []string {
 		"-history-size", strconv.Itoa(c.HistorySize),
 		"-log-format", "json",
 	}
+	if c.RedisMode == store.Sentinel {
+		args = append(args, "-redis-sentinel-master", c.SentinelMaster)
+	}
+	return args
 }
 
 // Serve is an `alsobought serve` child process that a test can start,

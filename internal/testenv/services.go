@@ -17,13 +17,15 @@ import (
 // the test may kill it without disturbing the shared services. It is
 // stopped with deploy/local/down.sh at cleanup.
 type Service struct {
-	t       testing.TB
-	name    string // "redis" or "kafka", the ALSOBOUGHT_LOCAL_SERVICES word
-	Addr    string // host:port for clients
-	runDir  string
-	env     []string
-	pidFile string
-	logFile string
+	t          testing.TB
+	name       string // "redis", "kafka" or "sentinel"
+	upScript   string // the deploy/local script that starts it: up.sh, sentinel-up.sh
+	downScript string // and the one that stops it
+	Addr       string // host:port for clients (of the sentinel, for "sentinel")
+	runDir     string
+	env        []string
+	pidFile    string
+	logFile    string
 }
 
 // PrivateRedis starts a redis-server of this test (AOF on, appendfsync
@@ -64,7 +66,7 @@ func newService(t testing.TB, name string) *Service {
 	t.Helper()
 	redisPort, kafkaPort, controllerPort := FreePort(t), FreePort(t), FreePort(t)
 	redisTLSPort, kafkaSASLPort := FreePort(t), FreePort(t)
-	s := &Service{t: t, name: name, runDir: t.TempDir()}
+	s := &Service{t: t, name: name, upScript: "up.sh", downScript: "down.sh", runDir: t.TempDir()}
 	if name == "redis" {
 		s.Addr = "127.0.0.1:" + strconv.Itoa(redisPort)
 	} else {
@@ -101,16 +103,16 @@ func (s *Service) script(name string) ([]byte, error) {
 func (s *Service) Start() {
 	s.t.Helper()
 	start := time.Now()
-	out, err := s.script("up.sh")
+	out, err := s.script(s.upScript)
 	if err != nil {
-		s.t.Fatalf("private %s: up.sh: %v\n%s", s.name, err, out)
+		s.t.Fatalf("private %s: %s: %v\n%s", s.name, s.upScript, err, out)
 	}
 	s.t.Logf("private %s up on %s (pid %d) in %s", s.name, s.Addr, s.Pid(), time.Since(start).Round(time.Millisecond))
 }
 
 func (s *Service) down() {
-	if out, err := s.script("down.sh"); err != nil {
-		s.t.Errorf("private %s: down.sh: %v\n%s", s.name, err, out)
+	if out, err := s.script(s.downScript); err != nil {
+		s.t.Errorf("private %s: %s: %v\n%s", s.name, s.downScript, err, out)
 	}
 	if s.t.Failed() {
 		s.t.Logf("last lines of %s:\n%s", s.logFile, tail(s.logFile, 30))

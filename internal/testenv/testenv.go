@@ -26,19 +26,32 @@ import (
 	"time"
 
 	"github.com/alsobought/alsobought/internal/kafkaadmin"
+	"github.com/alsobought/alsobought/internal/kafkaconn"
 	"github.com/alsobought/alsobought/store"
 )
 
 // Env is one test's view of the services.
 type Env struct {
 	Brokers   []string
-	RedisAddr string // comma-separated seeds in cluster mode
+	RedisAddr string // comma-separated seeds in cluster mode, the sentinels in sentinel mode
 	RedisMode store.Mode
-	Topic     string
-	DLQTopic  string
-	Group     string
-	Prefix    string
-	Store     *store.Store
+	// SentinelMaster is the master's name at the sentinels (sentinel mode).
+	SentinelMaster string
+	Topic          string
+	DLQTopic       string
+	Group          string
+	Prefix         string
+	Store          *store.Store
+
+	kafka *kafkaconn.Conn // nil: Brokers without TLS or SASL
+}
+
+// Kafka is the environment's broker connection.
+func (e *Env) Kafka() *kafkaconn.Conn {
+	if e.kafka == nil {
+		return kafkaconn.Plain(e.Brokers...)
+	}
+	return e.kafka
 }
 
 var counter atomic.Int64
@@ -68,7 +81,7 @@ func createTopics(t testing.TB, e *Env, brokers []string, partitions int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for _, topic := range []string{e.Topic, e.DLQTopic} {
-		if err := kafkaadmin.EnsureTopic(ctx, brokers, topic, partitions, 1); err != nil {
+		if err := kafkaadmin.EnsureTopic(ctx, e.Kafka(), kafkaadmin.Topic{Name: topic, Partitions: partitions, Replication: 1}); err != nil {
 			t.Fatalf("kafka at %s: %v", strings.Join(brokers, ","), err)
 		}
 	}
@@ -76,7 +89,7 @@ func createTopics(t testing.TB, e *Env, brokers []string, partitions int) {
 		// A short timeout: a test may leave a private broker dead.
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		_ = kafkaadmin.DeleteTopics(ctx, e.Brokers, e.Topic, e.DLQTopic, e.Topic+".lists")
+		_ = kafkaadmin.DeleteTopics(ctx, e.Kafka(), e.Topic, e.DLQTopic, e.Topic+".lists")
 	})
 }
 
@@ -151,9 +164,37 @@ func NewCluster(t testing.TB, partitions int) *Env {
 	return e
 }
 
+// NewSentinel returns an environment like New on the local Redis with
+// Sentinel (make sentinel-up, and make test, export
+// ALSOBOUGHT_REDIS_SENTINEL_ADDRS and ALSOBOUGHT_REDIS_SENTINEL_MASTER) in
+// sentinel mode, one replica acknowledging each write step as serve's
+// default.
+func NewSentinel(t testing.TB, partitions int) *Env {
+	t.Helper()
+	brokers := strings.Split(Setting(t, "ALSOBOUGHT_KAFKA_BROKERS"), ",")
+	e := newSentinelEnv(t)
+	createTopics(t, e, brokers, partitions)
+	return e
+}
+
+// newSentinelEnv is an environment with only Redis, in sentinel mode.
+func newSentinelEnv(t testing.TB) *Env {
+	t.Helper()
+	sentinels := Setting(t, "ALSOBOUGHT_REDIS_SENTINEL_ADDRS")
+	master := Setting(t, "ALSOBOUGHT_REDIS_SENTINEL_MASTER")
+	return newEnvMaster(t, sentinels, store.Sentinel, master)
+}
+
 // newEnv names a test's topics, group and prefix, and opens a store on
 // redisAddr whose keys are deleted at cleanup.
 func newEnv(t testing.TB, redisAddr string, mode store.Mode) *Env {
+	t.Helper()
+	return newEnvMaster(t, redisAddr, mode, "")
+}
+
+// newEnvMaster is newEnv with the master's name at the sentinels
+// (sentinel mode).
+func newEnvMaster(t testing.TB, redisAddr string, mode store.Mode, master string) *Env {
 	t.Helper()
 	id := fmt.Sprintf("t%d%d", time.Now().UnixNano()%1_000_000_000, counter.Add(1))
 	e := &Env{
@@ -163,12 +204,10 @@ func newEnv(t testing.TB, redisAddr string, mode store.Mode) *Env {
 		DLQTopic:  "test." + id + ".dlq",
 		Group:     "test-" + id,
 		Prefix:    id,
+
+		SentinelMaster: master,
 	}
-	cfg := store.Config{Mode: mode, Addrs: strings.Split(redisAddr, ","), Prefix: e.Prefix}
-	if mode == store.Cluster {
-		cfg.WaitReplicas = 1
-	}
-	st, err := store.New(cfg)
+	st, err := store.New(e.StoreConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,6 +224,18 @@ func newEnv(t testing.TB, redisAddr string, mode store.Mode) *Env {
 		t.Fatalf("redis at %s: %v", redisAddr, err)
 	}
 	return e
+}
+
+// StoreConfig is the configuration of the environment's store: its Redis
+// in its mode, under its prefix, with one replica acknowledging each write
+// step in cluster and sentinel mode, as serve's default.
+func (e *Env) StoreConfig() store.Config {
+	cfg := store.Config{Mode: e.RedisMode, Addrs: strings.Split(e.RedisAddr, ","), Prefix: e.Prefix,
+		Sentinel: store.SentinelConfig{Master: e.SentinelMaster}}
+	if e.RedisMode == store.Cluster || e.RedisMode == store.Sentinel {
+		cfg.WaitReplicas = 1
+	}
+	return cfg
 }
 
 // RepoFile returns the path of a file in the repository.

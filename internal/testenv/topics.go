@@ -9,14 +9,15 @@ import (
 
 	"github.com/alsobought/alsobought/internal/delta"
 	"github.com/alsobought/alsobought/internal/kafkaadmin"
+	"github.com/alsobought/alsobought/internal/kafkaconn"
 	"github.com/alsobought/alsobought/store"
 )
 
 // ReadTopic returns the messages of every partition of a topic, from the
 // start to its end offset of now (a compacted topic may skip offsets).
-func ReadTopic(t testing.TB, brokers []string, topic string) []kafka.Message {
+func ReadTopic(t testing.TB, conn *kafkaconn.Conn, topic string) []kafka.Message {
 	t.Helper()
-	ends, err := kafkaadmin.EndOffsets(context.Background(), brokers, topic)
+	ends, err := kafkaadmin.EndOffsets(context.Background(), conn, topic)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,7 +25,7 @@ func ReadTopic(t testing.TB, brokers []string, topic string) []kafka.Message {
 	for part, end := range ends {
 		// Close waits out the fetch in flight, up to MaxWait (10 s by
 		// default): a short one keeps reading a small topic quick.
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: part, MaxWait: 100 * time.Millisecond})
+		r := conn.Reader(kafka.ReaderConfig{Topic: topic, Partition: part, MaxWait: 100 * time.Millisecond})
 		for off := int64(0); off < end; {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			m, err := r.ReadMessage(ctx)

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/alsobought/alsobought/event"
+	"github.com/alsobought/alsobought/internal/kafkaconn"
 	"github.com/alsobought/alsobought/internal/lab/oracle"
 	"github.com/alsobought/alsobought/internal/lab/replay"
 	"github.com/alsobought/alsobought/internal/lab/scratch"
@@ -33,7 +34,7 @@ import (
 // Config of a bench run. Every field must be set (the command fills them
 // from its flags).
 type Config struct {
-	Brokers []string
+	Kafka *kafkaconn.Conn
 	// Store says where Redis is, as the command's settings give it; each
 	// state the bench makes replaces the prefix with a fresh one.
 	Store      store.Config
@@ -72,7 +73,7 @@ type Config struct {
 // Validate checks a configuration.
 func (c Config) Validate() error {
 	switch {
-	case len(c.Brokers) == 0 || len(c.Store.Addrs) == 0:
+	case c.Kafka == nil || len(c.Kafka.Brokers()) == 0 || len(c.Store.Addrs) == 0:
 		return errors.New("bench needs the Kafka brokers and the Redis address")
 	case len(c.Serve) == 0:
 		return errors.New("bench needs the serve command line")
@@ -103,7 +104,7 @@ type state struct {
 }
 
 func newState(ctx context.Context, cfg *Config, kind string) (*state, error) {
-	s, err := scratch.New(ctx, scratch.Config{Brokers: cfg.Brokers, Store: cfg.Store, Partitions: cfg.Partitions}, "bench-"+kind)
+	s, err := scratch.New(ctx, scratch.Config{Kafka: cfg.Kafka, Store: cfg.Store, Partitions: cfg.Partitions}, "bench-"+kind)
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +139,7 @@ func serveArgs(cfg *Config, n scratch.Names, feed bool) []string {
 // waitCaughtUp waits, polling every 25 ms, until serve has applied every
 // produced event and re-scored every dirty list, and records both moments.
 func (s *state) waitCaughtUp(ctx context.Context, c *child) (replay.CaughtUp, error) {
-	at, err := replay.Wait{Brokers: s.cfg.Brokers, Topic: s.Topic, Timeout: s.cfg.Timeout, Alive: c.alive}.Run(ctx, replay.StateOf(s.Store))
+	at, err := replay.Wait{Kafka: s.cfg.Kafka, Topic: s.Topic, Timeout: s.cfg.Timeout, Alive: c.alive}.Run(ctx, replay.StateOf(s.Store))
 	if err != nil && ctx.Err() == nil && c.alive() == nil {
 		err = fmt.Errorf("%w; serve's log:\n%s", err, c.logTail(20))
 	}
@@ -149,7 +150,7 @@ func (s *state) waitCaughtUp(ctx context.Context, c *child) (replay.CaughtUp, er
 // replay` (keyed by customer, murmur2, acks=all), at rate (0: as fast as
 // the broker takes them).
 func (s *state) produce(ctx context.Context, evs []event.Event, rate float64) (replay.Stats, error) {
-	return replay.Run(ctx, replay.Config{Brokers: s.cfg.Brokers, Topic: s.Topic, Rate: rate}, evs)
+	return replay.Run(ctx, replay.Config{Kafka: s.cfg.Kafka, Topic: s.Topic, Rate: rate}, evs)
 }
 
 // selfCPU is this process's CPU time (the producer's, mostly).

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/alsobought/alsobought/event"
+	"github.com/alsobought/alsobought/internal/kafkaconn"
 	"github.com/alsobought/alsobought/internal/lab/scratch"
 	"github.com/alsobought/alsobought/store"
 )
@@ -213,7 +214,7 @@ func TestSplitLastDay(t *testing.T) {
 }
 
 func validConfig() Config {
-	return Config{Brokers: []string{"k:1"}, Store: store.Config{Addrs: []string{"r:1"}}, Serve: []string{"alsobought", "serve"},
+	return Config{Kafka: kafkaconn.Plain("k:1"), Store: store.Config{Addrs: []string{"r:1"}}, Serve: []string{"alsobought", "serve"},
 		Partitions: 4, PacedShare: 0.25, PacedLoad: 0.5, MinRescoreWait: time.Second, Timeout: time.Minute}
 }
 
@@ -223,7 +224,7 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, mutate := range map[string]func(*Config){
-		"no brokers":       func(c *Config) { c.Brokers = nil },
+		"no brokers":       func(c *Config) { c.Kafka = nil },
 		"no serve":         func(c *Config) { c.Serve = nil },
 		"paced share 1":    func(c *Config) { c.PacedShare = 1 },
 		"paced load 2":     func(c *Config) { c.PacedLoad = 2 },

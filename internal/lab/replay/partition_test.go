@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/alsobought/alsobought/internal/kafkaconn"
 )
 
 // TestKeysLandWhereJavaClientsPutThem: the producer's balancer must agree
@@ -19,7 +21,7 @@ func TestKeysLandWhereJavaClientsPutThem(t *testing.T) {
 		"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8": -58897971,
 		"abc": 479470107,
 	}
-	w := NewWriter([]string{"unused:1"}, "t")
+	w := NewWriter(kafkaconn.Plain("unused:1"), "t")
 	for key, hash := range javaMurmur2 {
 		for _, n := range []int{1, 3, 4, 12, 64} {
 			partitions := make([]int, n)

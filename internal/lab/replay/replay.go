@@ -14,6 +14,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/alsobought/alsobought/event"
+	"github.com/alsobought/alsobought/internal/kafkaconn"
 )
 
 // chunk is how many messages one WriteMessages call carries: large enough to
@@ -22,7 +23,7 @@ const chunk = 2000
 
 // Config of a replay.
 type Config struct {
-	Brokers  []string
+	Kafka    *kafkaconn.Conn
 	Topic    string
 	Rate     float64   // events per second; 0 means as fast as the broker takes them
 	Progress io.Writer // where the progress bar goes; nil for none
@@ -39,18 +40,13 @@ type Stats struct {
 // when it starts rather than from kafka-go's shared metadata cache: events
 // published right after partitions were added go where murmur2 over the
 // new count puts them.
-func NewWriter(brokers []string, topic string) *kafka.Writer {
-	return &kafka.Writer{
-		Addr:         kafka.TCP(brokers...),
-		Transport:    &kafka.Transport{},
-		Topic:        topic,
-		Balancer:     &kafka.Murmur2Balancer{},
-		RequiredAcks: kafka.RequireAll,
-		BatchSize:    chunk,
-		BatchBytes:   4 << 20,
-		BatchTimeout: 5 * time.Millisecond,
-		MaxAttempts:  10,
-	}
+func NewWriter(conn *kafkaconn.Conn, topic string) *kafka.Writer {
+	w := conn.Writer(topic)
+	w.BatchSize = chunk
+	w.BatchBytes = 4 << 20
+	w.BatchTimeout = 5 * time.Millisecond
+	w.MaxAttempts = 10
+	return w
 }
 
 // Messages encodes events as Kafka messages keyed by customer.
@@ -65,13 +61,13 @@ func Messages(evs []event.Event) []kafka.Message {
 // Run publishes the events in order and returns when the broker has
 // acknowledged all of them.
 func Run(ctx context.Context, cfg Config, evs []event.Event) (Stats, error) {
-	if len(cfg.Brokers) == 0 || cfg.Topic == "" {
+	if cfg.Kafka == nil || len(cfg.Kafka.Brokers()) == 0 || cfg.Topic == "" {
 		return Stats{}, errors.New("replay needs brokers and a topic")
 	}
 	if cfg.Rate < 0 {
 		return Stats{}, fmt.Errorf("rate %v: must be >= 0", cfg.Rate)
 	}
-	w := NewWriter(cfg.Brokers, cfg.Topic)
+	w := NewWriter(cfg.Kafka, cfg.Topic)
 	defer func() {
 		w.Close()
 		w.Transport.(*kafka.Transport).CloseIdleConnections()
@@ -96,6 +92,7 @@ func Run(ctx context.Context, cfg Config, evs []event.Event) (Stats, error) {
 	for sent := 0; sent < len(evs); {
 		n := min(step, len(evs)-sent)
 		if err := w.WriteMessages(ctx, Messages(evs[sent:sent+n])...); err != nil {
+			err = cfg.Kafka.Explain(err, kafkaconn.Op{Name: "Write", Topic: cfg.Topic})
 			return Stats{Events: sent, Duration: time.Since(start)}, fmt.Errorf("produce events %d..%d to %s: %w", sent, sent+n-1, cfg.Topic, err)
 		}
 		sent += n

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/alsobought/alsobought/internal/kafkaadmin"
+	"github.com/alsobought/alsobought/internal/kafkaconn"
 	"github.com/alsobought/alsobought/internal/lag"
 	"github.com/alsobought/alsobought/store"
 )
@@ -28,7 +29,7 @@ func StateOf(st *store.Store) Progress {
 // Wait waits for a pipeline to catch up with what was published to a topic
 // (`replay --wait`, the bench, `eval -via-kafka`).
 type Wait struct {
-	Brokers []string
+	Kafka   *kafkaconn.Conn
 	Topic   string
 	Timeout time.Duration // default 10 minutes
 	// Poll is how often the state is read: the moments CaughtUp records
@@ -75,8 +76,9 @@ func (w Wait) Run(ctx context.Context, st Progress) (CaughtUp, error) {
 	deadline := time.Now().Add(timeout)
 	for {
 		if offsets == nil {
-			client, done := kafkaadmin.NewClient(w.Brokers)
+			client, done := w.Kafka.Client(w.Topic)
 			offsets, err = kafkaadmin.TopicOffsets(ctx, client, w.Topic)
+			err = w.Kafka.Explain(err, kafkaconn.Op{Name: "Describe", Topic: w.Topic})
 			done()
 		}
 		if offsets != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/alsobought/alsobought/event"
 	"github.com/alsobought/alsobought/internal/kafkaadmin"
+	"github.com/alsobought/alsobought/internal/kafkaconn"
 	"github.com/alsobought/alsobought/internal/lab/scratch"
 	"github.com/alsobought/alsobought/internal/testenv"
 	"github.com/alsobought/alsobought/store"
@@ -30,10 +31,10 @@ func (f *fakeState) Backlog(context.Context) (int64, time.Time, error) {
 // is dirty unless told to wait for the applied lag only; otherwise it
 // says how far the state is behind.
 func TestWaitForThePipelineToCatchUp(t *testing.T) {
-	brokers := strings.Split(testenv.Setting(t, "ALSOBOUGHT_KAFKA_BROKERS"), ",")
+	conn := kafkaconn.Plain(strings.Split(testenv.Setting(t, "ALSOBOUGHT_KAFKA_BROKERS"), ",")...)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	s, err := scratch.New(ctx, scratch.Config{Brokers: brokers, Store: store.Config{Addrs: []string{testenv.Setting(t, "ALSOBOUGHT_REDIS_ADDRS")}},
+	s, err := scratch.New(ctx, scratch.Config{Kafka: conn, Store: store.Config{Addrs: []string{testenv.Setting(t, "ALSOBOUGHT_REDIS_ADDRS")}},
 		Partitions: 2}, "wait-test")
 	if err != nil {
 		t.Fatal(err)
@@ -48,10 +49,10 @@ func TestWaitForThePipelineToCatchUp(t *testing.T) {
 	for i, c := range []string{"c1", "c2", "c3", "c4", "c5", "c6"} {
 		evs = append(evs, event.Event{ID: c, Type: event.View, CustomerID: c, ItemID: "i", Time: t0.Add(time.Duration(i) * time.Second)})
 	}
-	if _, err := Run(ctx, Config{Brokers: brokers, Topic: s.Topic}, evs); err != nil {
+	if _, err := Run(ctx, Config{Kafka: conn, Topic: s.Topic}, evs); err != nil {
 		t.Fatal(err)
 	}
-	client, done := kafkaadmin.NewClient(brokers)
+	client, done := conn.Client()
 	defer done()
 	offsets, err := kafkaadmin.TopicOffsets(ctx, client, s.Topic)
 	if err != nil {
@@ -61,7 +62,7 @@ func TestWaitForThePipelineToCatchUp(t *testing.T) {
 	for p, o := range offsets {
 		caughtUp[p] = o.End - 1
 	}
-	w := Wait{Brokers: brokers, Topic: s.Topic, Timeout: 300 * time.Millisecond}
+	w := Wait{Kafka: conn, Topic: s.Topic, Timeout: 300 * time.Millisecond}
 
 	behind := &fakeState{progress: map[int]int64{}}
 	if _, err := w.Run(ctx, behind); err == nil || !strings.Contains(err.Error(), "applied lag 6") {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/alsobought/alsobought/event"
 	"github.com/alsobought/alsobought/internal/kafkaadmin"
+	"github.com/alsobought/alsobought/internal/kafkaconn"
 	"github.com/alsobought/alsobought/store"
 )
 
@@ -42,7 +43,7 @@ func (n Names) Topics() []string { return []string{n.Topic, n.DLQTopic, n.FeedTo
 
 // Config says where the services are.
 type Config struct {
-	Brokers []string
+	Kafka *kafkaconn.Conn
 	// Store is the command's Redis configuration; the prefix is replaced.
 	Store      store.Config
 	Partitions int // of the events and dead-letter topics
@@ -52,8 +53,8 @@ type Config struct {
 // its prefix.
 type State struct {
 	Names
-	Brokers []string
-	Store   *store.Store
+	Kafka *kafkaconn.Conn
+	Store *store.Store
 }
 
 // New creates the events and dead-letter topics of fresh names and
@@ -71,12 +72,12 @@ func New(ctx context.Context, cfg Config, kind string) (*State, error) {
 		return nil, fmt.Errorf("redis at %s: %w", store.Redact(strings.Join(sc.Addrs, ",")), err)
 	}
 	for _, t := range []string{n.Topic, n.DLQTopic} {
-		if err := kafkaadmin.EnsureTopic(ctx, cfg.Brokers, t, cfg.Partitions, 1); err != nil {
-			s := &State{Names: n, Brokers: cfg.Brokers, Store: st}
+		if err := kafkaadmin.EnsureTopic(ctx, cfg.Kafka, kafkaadmin.Topic{Name: t, Partitions: cfg.Partitions, Replication: 1}); err != nil {
+			s := &State{Names: n, Kafka: cfg.Kafka, Store: st}
 			return nil, fmt.Errorf("create topic %s: %w (cleanup: %v)", t, err, s.Close())
 		}
 	}
-	return &State{Names: n, Brokers: cfg.Brokers, Store: st}, nil
+	return &State{Names: n, Kafka: cfg.Kafka, Store: st}, nil
 }
 
 // Close deletes the state's keys and topics, whatever happened before (it
@@ -86,7 +87,7 @@ func (s *State) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	_, derr := s.Store.State.Delete(ctx)
-	terr := kafkaadmin.DeleteTopics(ctx, s.Brokers, s.Topics()...)
+	terr := kafkaadmin.DeleteTopics(ctx, s.Kafka, s.Topics()...)
 	s.Store.Close()
 	if derr != nil || terr != nil {
 		return fmt.Errorf("clean up the scratch state %s: keys: %v; topics: %v", s.Prefix, derr, terr)

@@ -10,6 +10,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/alsobought/alsobought/internal/kafkaadmin"
+	"github.com/alsobought/alsobought/internal/kafkaconn"
 	"github.com/alsobought/alsobought/internal/testenv"
 	"github.com/alsobought/alsobought/store"
 )
@@ -35,12 +36,12 @@ func TestStateCreatesAndDeletesEverything(t *testing.T) {
 	redisAddr := testenv.Setting(t, "ALSOBOUGHT_REDIS_ADDRS")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	s, err := New(ctx, Config{Brokers: brokers, Store: store.Config{Addrs: []string{redisAddr}}, Partitions: 2}, "scratch-test")
+	s, err := New(ctx, Config{Kafka: kafkaconn.Plain(brokers...), Store: store.Config{Addrs: []string{redisAddr}}, Partitions: 2}, "scratch-test")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, topic := range []string{s.Topic, s.DLQTopic} {
-		if n, err := kafkaadmin.PartitionCount(ctx, brokers, topic); err != nil || n != 2 {
+		if n, err := kafkaadmin.PartitionCount(ctx, kafkaconn.Plain(brokers...), topic); err != nil || n != 2 {
 			t.Errorf("topic %s: %d partitions (%v), want 2", topic, n, err)
 		}
 	}
@@ -61,7 +62,7 @@ func TestStateCreatesAndDeletesEverything(t *testing.T) {
 	// Topic deletion completes asynchronously in the broker.
 	for _, topic := range []string{s.Topic, s.DLQTopic} {
 		for {
-			_, err := kafkaadmin.PartitionCount(ctx, brokers, topic)
+			_, err := kafkaadmin.PartitionCount(ctx, kafkaconn.Plain(brokers...), topic)
 			if errors.Is(err, kafka.UnknownTopicOrPartition) {
 				break
 			}
