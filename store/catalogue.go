@@ -39,20 +39,20 @@ type CatalogueChange struct {
 	Revision int64
 }
 
-// Apply applies records of one partition, in offset order. A record below
-// the partition's progress was applied already (by this instance before a
-// restart, or by another instance) and is skipped; a record equal to the
-// item's current one changes nothing. Each change raises the catalogue's
-// revision and makes the item pending, so that the lists holding it are
-// re-scored even if this process dies right after (TakePending). now
-// decides which window edges are still to come. It returns the changes.
-func (c *Catalogue) Apply(ctx context.Context, partition int, recs []CatalogueRecord, now time.Time) ([]CatalogueChange, error) {
-	if len(recs) == 0 {
-		return nil, nil
-	}
+// Apply applies the valid records of a batch of one partition, in offset
+// order, and raises the partition's progress to next, the offset after the
+// batch (its invalid records included: they went to the dead-letter
+// topic). A record below the partition's progress was applied already (by
+// this instance before a restart, or by a zombie) and is skipped; a record
+// equal to the item's current one changes nothing. Each change raises the
+// catalogue's revision and makes the item pending, so that the lists
+// holding it are re-scored even if this process dies right after
+// (TakePending). now decides which window edges are still to come. It
+// returns the changes.
+func (c *Catalogue) Apply(ctx context.Context, partition int, recs []CatalogueRecord, next int64, now time.Time) ([]CatalogueChange, error) {
 	keys := c.c.keys
-	args := make([]any, 0, 2+5*len(recs))
-	args = append(args, schema.PartitionField(partition), now.UnixMilli())
+	args := make([]any, 0, 3+5*len(recs))
+	args = append(args, schema.PartitionField(partition), now.UnixMilli(), next)
 	for _, r := range recs {
 		rec, from, until := "", int64(0), int64(0)
 		if r.Record != nil {

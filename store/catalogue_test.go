@@ -37,23 +37,30 @@ func TestCatalogueAppliesEachRecordOnce(t *testing.T) {
 			{Offset: 1, Item: "b", Record: item("b", event.Available)},
 			{Offset: 2, Item: "a", Record: item("a", event.Hidden)}, // the same record again
 		}
-		got, err := cat.Apply(ctx, 0, batch, now)
+		got, err := cat.Apply(ctx, 0, batch, 3, now)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if want := []string{"a", "b"}; !slices.Equal(changedItems(got), want) {
 			t.Fatalf("changes %v, want %v", changedItems(got), want)
 		}
-		if again, err := cat.Apply(ctx, 0, batch, now); err != nil || len(again) != 0 {
+		if again, err := cat.Apply(ctx, 0, batch, 3, now); err != nil || len(again) != 0 {
 			t.Fatalf("the batch applied again changed %v (err %v)", again, err)
 		}
 		// Offsets 1..3: 1 and 2 are below the progress, 3 unhides a.
 		later := []store.CatalogueRecord{batch[1], batch[2], {Offset: 3, Item: "a", Record: nil}}
-		if got, err := cat.Apply(ctx, 0, later, now); err != nil || !slices.Equal(changedItems(got), []string{"a"}) {
+		if got, err := cat.Apply(ctx, 0, later, 4, now); err != nil || !slices.Equal(changedItems(got), []string{"a"}) {
 			t.Fatalf("overlapping batch changed %v (err %v), want [a]", changedItems(got), err)
 		}
 		if prog, err := cat.Progress(ctx); err != nil || prog[0] != 4 {
 			t.Fatalf("progress %v (err %v), want partition 0 at 4", prog, err)
+		}
+		// A batch of dead-lettered records only moves the progress.
+		if got, err := cat.Apply(ctx, 2, nil, 9, now); err != nil || len(got) != 0 {
+			t.Fatalf("an empty batch changed %v (err %v)", got, err)
+		}
+		if prog, err := cat.Progress(ctx); err != nil || prog[2] != 9 {
+			t.Fatalf("progress %v (err %v), want partition 2 at 9 after a batch of bad records", prog, err)
 		}
 		if _, ok, err := cat.Read(ctx, "a"); err != nil || ok {
 			t.Fatalf("a tombstone left a record (ok %v, err %v)", ok, err)
@@ -71,7 +78,7 @@ func TestCatalogueAppliesEachRecordOnce(t *testing.T) {
 			t.Fatalf("pending %v (err %v), want [b a]", pending, err)
 		}
 		// b changes again before its lists are done: it stays pending.
-		if _, err := cat.Apply(ctx, 0, []store.CatalogueRecord{{Offset: 4, Item: "b", Record: item("b", event.Hidden)}}, now); err != nil {
+		if _, err := cat.Apply(ctx, 0, []store.CatalogueRecord{{Offset: 4, Item: "b", Record: item("b", event.Hidden)}}, 5, now); err != nil {
 			t.Fatal(err)
 		}
 		if err := cat.DonePending(ctx, pending); err != nil {
@@ -93,7 +100,7 @@ func TestCatalogueReadersFollowChanges(t *testing.T) {
 		if _, err := cat.Apply(ctx, 1, []store.CatalogueRecord{
 			{Offset: 10, Item: "x", Record: &event.Item{ID: "x", Status: event.Available, Category: "toys"}},
 			{Offset: 11, Item: "y", Record: item("y", event.Hidden)},
-		}, now); err != nil {
+		}, 12, now); err != nil {
 			t.Fatal(err)
 		}
 		all, rev, err := cat.All(ctx)
@@ -106,7 +113,7 @@ func TestCatalogueReadersFollowChanges(t *testing.T) {
 		if _, err := cat.Apply(ctx, 1, []store.CatalogueRecord{
 			{Offset: 12, Item: "y", Record: nil},
 			{Offset: 13, Item: "z", Record: item("z", event.Hidden)},
-		}, now); err != nil {
+		}, 14, now); err != nil {
 			t.Fatal(err)
 		}
 		changed, r, err := cat.Since(ctx, rev)
@@ -127,7 +134,7 @@ func TestCatalogueWindowEdgesBecomePending(t *testing.T) {
 		launch, end := now.Add(time.Hour), now.Add(2*time.Hour)
 		rec := &event.Item{ID: "w", Status: event.Available, From: launch, Until: end}
 		if _, err := cat.Apply(ctx, 0, []store.CatalogueRecord{{Offset: 0, Item: "w", Record: rec},
-			{Offset: 1, Item: "h", Record: &event.Item{ID: "h", Status: event.Hidden, From: launch}}}, now); err != nil {
+			{Offset: 1, Item: "h", Record: &event.Item{ID: "h", Status: event.Hidden, From: launch}}}, 2, now); err != nil {
 			t.Fatal(err)
 		}
 		pending, _ := cat.TakePending(ctx, 10)

@@ -359,20 +359,18 @@ end
 //
 // KEYS: 1 records, 2 progress, 3 revisions, 4 revision, 5 due, 6 edges,
 // 7 pending. ARGV[1]: the partition's field, ARGV[2]: now (unix ms),
-// ARGV[3..]: groups of (offset, item, record or "" for none, from, until),
-// in offset order, from/until the window of a visible item (0: open).
-// A group below the stored progress is skipped; a record equal to the
-// stored one changes nothing. Returns (item, revision) pairs of the
-// changes.
+// ARGV[3]: the offset after the batch, ARGV[4..]: groups of (offset, item,
+// record or "" for none, from, until), in offset order, from/until the
+// window of a visible item (0: open). A group below the stored progress is
+// skipped; a record equal to the stored one changes nothing; the progress
+// only rises. Returns (item, revision) pairs of the changes.
 var applyCatalogueScript = redis.NewScript(nextEdgeLua + changeItemLua + `
 local prog = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
 local now = tonumber(ARGV[2])
 local out = {}
-local last = -1
-for i = 3, #ARGV, 5 do
+for i = 4, #ARGV, 5 do
   local off = tonumber(ARGV[i])
   if off >= prog then
-    last = off
     local item, rec = ARGV[i + 1], ARGV[i + 2]
     local old = redis.call('HGET', KEYS[1], item) or ''
     if old ~= rec then
@@ -387,7 +385,7 @@ for i = 3, #ARGV, 5 do
     end
   end
 end
-if last >= 0 then redis.call('HSET', KEYS[2], ARGV[1], last + 1) end
+if tonumber(ARGV[3]) > prog then redis.call('HSET', KEYS[2], ARGV[1], ARGV[3]) end
 return out
 `)
 

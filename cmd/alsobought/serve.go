@@ -71,7 +71,7 @@ func (c *serveCmd) run(ctx context.Context, s *settings, _ []string, stdout, std
 	if err := connect(ctx, s, conn, st, guard, c.consume); err != nil {
 		return err
 	}
-	cons, err := consumer.New(s.consumerConfig(conn, c.batchSize, c.batchWait, errs), st.Batches, log, consumer.NewMetrics(reg))
+	cons, err := consumer.New(s.consumerConfig(conn, c.batchSize, c.batchWait, errs), consumer.StoresOf(st), log, consumer.NewMetrics(reg))
 	if err != nil {
 		return &exitError{code: 2, msg: err.Error()}
 	}
@@ -245,15 +245,23 @@ func connect(ctx context.Context, s *settings, conn *kafkaconn.Conn, st *store.S
 		if err := kafkaadmin.CheckRead(ctx, conn, s.topic, s.group); err != nil {
 			return &exitError{code: 1, msg: err.Error()}
 		}
+		if s.catalogueOn() {
+			if err := kafkaadmin.CheckRead(ctx, conn, s.catalogueTopicName(), s.group); err != nil {
+				return &exitError{code: 1, msg: err.Error()}
+			}
+		}
 	}
 	return nil
 }
 
-// ensureTopics creates the events, dead-letter and feed topics where they
-// are missing, or with -create-topics=false only checks that they exist:
-// nothing then asks the brokers to create a topic.
+// ensureTopics creates the events, dead-letter, catalogue and feed topics
+// where they are missing, or with -create-topics=false only checks that
+// they exist: nothing then asks the brokers to create a topic.
 func ensureTopics(ctx context.Context, s *settings, conn *kafkaconn.Conn) error {
 	topics := []kafkaadmin.Topic{{Name: s.topic}, {Name: s.dlqTopicName()}}
+	if s.catalogueOn() {
+		topics = append(topics, kafkaadmin.Topic{Name: s.catalogueTopicName(), Configs: kafkaadmin.Compacted})
+	}
 	if s.feedOn() {
 		topics = append(topics, kafkaadmin.Topic{Name: s.feedTopicName(), Configs: feed.TopicConfig})
 	}

@@ -208,7 +208,7 @@ func TestOpenAPI(t *testing.T) {
 	if _, err := env.Store.Catalogue.Apply(context.Background(), 0, []store.CatalogueRecord{
 		{Offset: 0, Item: "bread", Record: &event.Item{ID: "bread", Status: event.Hidden, Category: "bakery"}},
 		{Offset: 1, Item: "hat/red", Record: &event.Item{ID: "hat/red", Status: event.Available, From: launch}},
-	}, time.Now()); err != nil {
+	}, 2, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	// The catalogue of a serve process: bread hidden, milk's window closed

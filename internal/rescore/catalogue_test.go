@@ -77,7 +77,7 @@ func eventually(t *testing.T, st *store.Store, what string, holders []string, ok
 
 func setCatalogue(t *testing.T, st *store.Store, offset int64, rec *event.Item, item string) {
 	t.Helper()
-	if _, err := st.Catalogue.Apply(context.Background(), 0, []store.CatalogueRecord{{Offset: offset, Item: item, Record: rec}}, time.Now()); err != nil {
+	if _, err := st.Catalogue.Apply(context.Background(), 0, []store.CatalogueRecord{{Offset: offset, Item: item, Record: rec}}, offset+1, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 }

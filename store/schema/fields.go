@@ -128,6 +128,7 @@ func ParseCategoryField(f string) (category, item string, ok bool) {
 const (
 	MetaSchema          = "schema"
 	MetaTopic           = "topic"
+	MetaCatalogueTopic  = "catalogue_topic"
 	MetaHistorySize     = "history_size"
 	MetaViewHistorySize = "view_history_size"
 	MetaListSize        = "list_size"
