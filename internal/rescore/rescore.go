@@ -364,15 +364,16 @@ func watch(entries []scoring.Related, passedOver []string) []string {
 	return append(out, passedOver...)
 }
 
-// followCatalogue re-scores, at once, the lists that a change of an item's
-// availability can change (docs/DESIGN.md §11): it makes pending the items
+// FollowCatalogue makes due at once the lists that a change of an item's
+// availability can change (docs/DESIGN.md §11), for the next drain: it
+// refreshes the catalogue view, makes pending the items
 // whose window edge has come, marks the lists holding each pending item
 // dirty as if marked MinInterval ago (so the next drain takes them without
 // the per-row rate limit, which is for lists touched by every basket),
 // asks for the popularity lists again, and clears the pending items. Every
 // step is safe to repeat: a re-scorer that dies midway leaves the items
 // pending for the next.
-func (r *Rescorer) followCatalogue(ctx context.Context) error {
+func (r *Rescorer) FollowCatalogue(ctx context.Context) error {
 	if _, err := r.view.Refresh(ctx); err != nil {
 		return err
 	}
@@ -564,7 +565,7 @@ func (r *Rescorer) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-poll.C:
-			if err := r.followCatalogue(ctx); err != nil && ctx.Err() == nil {
+			if err := r.FollowCatalogue(ctx); err != nil && ctx.Err() == nil {
 				r.metrics.errors.Inc()
 				r.cfg.Errors.Redis()
 				r.retries.Warn().Err(err).Msg("following catalogue changes failed; will retry")
