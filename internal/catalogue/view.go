@@ -49,6 +49,9 @@ func (v *View) Refresh(ctx context.Context) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
+		if all == nil {
+			all = map[string]event.Item{}
+		}
 		items := make([]string, 0, len(all))
 		for it := range all {
 			items = append(items, it)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/alsobought/alsobought/event"
 	"github.com/alsobought/alsobought/store"
 )
 
@@ -43,6 +44,12 @@ func (l heldLease) Try(_ context.Context, name, _ string, _ time.Duration) (bool
 // unchangedCatalogue has no availability change to follow.
 type unchangedCatalogue struct{ Catalogue }
 
+func (unchangedCatalogue) All(context.Context) (map[string]event.Item, int64, error) {
+	return nil, 0, nil
+}
+func (unchangedCatalogue) Since(_ context.Context, rev int64) (map[string]*event.Item, int64, error) {
+	return nil, rev, nil
+}
 func (unchangedCatalogue) PromoteDue(context.Context, time.Time) (int, error) { return 0, nil }
 func (unchangedCatalogue) TakePending(context.Context, int) ([]store.CatalogueChange, error) {
 	return nil, nil
