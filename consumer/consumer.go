@@ -39,17 +39,21 @@ const kafkaProbeInterval = 3 * time.Second
 
 // Config of the consumer.
 type Config struct {
-	Kafka        *kafkaconn.Conn // the brokers and how to reach them (TLS, SASL)
-	Topic        string
-	GroupID      string
-	DLQTopic     string        // dead-letter topic for events that fail validation
-	HistorySize  int           // K_hist: distinct purchased items retained per customer
-	ViewHistory  int           // K_view: distinct viewed items retained per customer
-	BatchSize    int           // most messages per batch; default DefaultBatchSize
-	BatchWait    time.Duration // how long a batch waits to fill; default DefaultBatchWait
-	Limits       event.Limits  // id, size and MinTime limits; MaxTime is now + MaxEventSkew
-	MaxEventSkew time.Duration // how far in the future an event's time may be
-	Dedup        delta.Dedup   // which recent event ids each customer remembers
+	Kafka    *kafkaconn.Conn // the brokers and how to reach them (TLS, SASL)
+	Topic    string
+	GroupID  string
+	DLQTopic string // dead-letter topic for events that fail validation
+	// CatalogueTopic, when set, is the compacted topic of item records
+	// (docs/events.md, "Catalogue records"), consumed by the same group;
+	// its invalid records go to the same dead-letter topic.
+	CatalogueTopic string
+	HistorySize    int           // K_hist: distinct purchased items retained per customer
+	ViewHistory    int           // K_view: distinct viewed items retained per customer
+	BatchSize      int           // most messages per batch; default DefaultBatchSize
+	BatchWait      time.Duration // how long a batch waits to fill; default DefaultBatchWait
+	Limits         event.Limits  // id, size and MinTime limits; MaxTime is now + MaxEventSkew
+	MaxEventSkew   time.Duration // how far in the future an event's time may be
+	Dedup          delta.Dedup   // which recent event ids each customer remembers
 	// KeyPartitioner is PartitionerMurmur2 (events on another partition than
 	// murmur2 of their key are dead-lettered) or PartitionerNone.
 	KeyPartitioner string
@@ -72,6 +76,8 @@ func (c Config) Validate() error {
 		return errors.New("no consumer group: set ALSOBOUGHT_GROUP")
 	case c.DLQTopic == "" || c.DLQTopic == c.Topic:
 		return fmt.Errorf("dead-letter topic %q must be set and differ from the events topic", c.DLQTopic)
+	case c.CatalogueTopic != "" && (c.CatalogueTopic == c.Topic || c.CatalogueTopic == c.DLQTopic):
+		return fmt.Errorf("catalogue topic %q must differ from the events and dead-letter topics", c.CatalogueTopic)
 	case c.HistorySize < 1:
 		return fmt.Errorf("history size %d: K_hist must be at least 1", c.HistorySize)
 	case c.ViewHistory < 1:
@@ -84,17 +90,27 @@ func (c Config) Validate() error {
 	return c.Dedup.Validate()
 }
 
-// Consumer applies the events topic to the state.
+// Stores are the parts of the state the consumer writes.
+type Stores struct {
+	Batches   StateStore
+	Catalogue CatalogueStore // read only with Config.CatalogueTopic
+}
+
+// StoresOf returns the parts of a store the consumer writes.
+func StoresOf(st *store.Store) Stores { return Stores{Batches: st.Batches, Catalogue: st.Catalogue} }
+
+// Consumer applies the events topic, and the catalogue topic, to the state.
 type Consumer struct {
-	cfg     Config
-	group   kafka.ConsumerGroupConfig
-	apply   applier
-	dlq     *kafka.Writer
-	log     zerolog.Logger
-	dlqLog  zerolog.Logger // rate-limited: a flood of bad events must not flood the logs
-	retries zerolog.Logger // rate-limited: an outage repeats its failures every backoff
-	metrics *Metrics
-	stats   stats
+	cfg       Config
+	group     kafka.ConsumerGroupConfig
+	apply     applier
+	catalogue CatalogueStore
+	dlq       *kafka.Writer
+	log       zerolog.Logger
+	dlqLog    zerolog.Logger // rate-limited: a flood of bad events must not flood the logs
+	retries   zerolog.Logger // rate-limited: an outage repeats its failures every backoff
+	metrics   *Metrics
+	stats     stats
 
 	mu       sync.Mutex
 	notReady string // why the consumer is not ready, "" when it is
@@ -102,7 +118,7 @@ type Consumer struct {
 }
 
 // New builds a consumer; it does not connect until Run.
-func New(cfg Config, st StateStore, log zerolog.Logger, m *Metrics) (*Consumer, error) {
+func New(cfg Config, st Stores, log zerolog.Logger, m *Metrics) (*Consumer, error) {
 	if cfg.BatchSize == 0 {
 		cfg.BatchSize = DefaultBatchSize
 	}
@@ -118,7 +134,10 @@ func New(cfg Config, st StateStore, log zerolog.Logger, m *Metrics) (*Consumer, 
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	a := applier{store: st, historySize: cfg.HistorySize, viewHistorySize: cfg.ViewHistory, dedup: cfg.Dedup, limits: cfg.Limits, maxSkew: cfg.MaxEventSkew}
+	if cfg.CatalogueTopic != "" && st.Catalogue == nil {
+		return nil, errors.New("a catalogue topic without a catalogue store")
+	}
+	a := applier{store: st.Batches, historySize: cfg.HistorySize, viewHistorySize: cfg.ViewHistory, dedup: cfg.Dedup, limits: cfg.Limits, maxSkew: cfg.MaxEventSkew}
 	if cfg.KeyPartitioner == PartitionerMurmur2 {
 		a.partitioner = &keyPartitioner{}
 	}
@@ -129,7 +148,7 @@ func New(cfg Config, st StateStore, log zerolog.Logger, m *Metrics) (*Consumer, 
 		ID:                    cfg.GroupID,
 		Brokers:               cfg.Kafka.Brokers(),
 		Dialer:                cfg.Kafka.Dialer(),
-		Topics:                []string{cfg.Topic},
+		Topics:                topics(cfg),
 		StartOffset:           kafka.FirstOffset,
 		HeartbeatInterval:     time.Second,
 		SessionTimeout:        10 * time.Second,
@@ -145,16 +164,25 @@ func New(cfg Config, st StateStore, log zerolog.Logger, m *Metrics) (*Consumer, 
 	dlq.BatchTimeout = 5 * time.Millisecond
 	dlq.BatchBytes = deadLetterBatchBytes
 	return &Consumer{
-		cfg:      cfg,
-		group:    group,
-		apply:    a,
-		dlq:      dlq,
-		log:      log,
-		dlqLog:   log.Sample(&zerolog.BurstSampler{Burst: 10, Period: 10 * time.Second}),
-		retries:  obs.Repeats(log),
-		metrics:  m,
-		notReady: "not started",
+		cfg:       cfg,
+		group:     group,
+		apply:     a,
+		catalogue: st.Catalogue,
+		dlq:       dlq,
+		log:       log,
+		dlqLog:    log.Sample(&zerolog.BurstSampler{Burst: 10, Period: 10 * time.Second}),
+		retries:   obs.Repeats(log),
+		metrics:   m,
+		notReady:  "not started",
 	}, nil
+}
+
+// topics are the topics the group consumes.
+func topics(cfg Config) []string {
+	if cfg.CatalogueTopic == "" {
+		return []string{cfg.Topic}
+	}
+	return []string{cfg.Topic, cfg.CatalogueTopic}
 }
 
 // NotReady returns why the consumer is not ready, or "".
@@ -264,6 +292,15 @@ func (c *Consumer) runGeneration(ctx context.Context, gen *kafka.Generation) {
 		partition := a.ID
 		gen.Start(func(gctx context.Context) {
 			c.consumePartition(gctx, gen, partition)
+		})
+	}
+	if c.cfg.CatalogueTopic == "" {
+		return
+	}
+	for _, a := range gen.Assignments[c.cfg.CatalogueTopic] {
+		partition := a.ID
+		gen.Start(func(gctx context.Context) {
+			c.followCatalogue(gctx, gen, partition)
 		})
 	}
 }

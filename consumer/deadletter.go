@@ -76,7 +76,7 @@ const (
 func (c *Consumer) deadLetter(ctx context.Context, bad []Rejected) error {
 	out := make([]kafka.Message, len(bad))
 	for i, r := range bad {
-		out[i] = deadLetterRecord(c.cfg.Topic, r)
+		out[i] = deadLetterRecord(c.sourceTopic(r), r)
 		// Sampled: at most a burst per period, the metric counts them all.
 		c.dlqLog.Warn().Str("reason", string(r.Reason)).Int("partition", r.Msg.Partition).
 			Int64("offset", r.Msg.Offset).Int("key_size", len(r.Msg.Key)).Int("value_size", len(r.Msg.Value)).
@@ -89,7 +89,7 @@ func (c *Consumer) deadLetter(ctx context.Context, bad []Rejected) error {
 	minimal := make([]kafka.Message, len(refused))
 	for j, f := range refused {
 		r := bad[f.index]
-		minimal[j] = minimalRecord(c.cfg.Topic, r, f.err)
+		minimal[j] = minimalRecord(c.sourceTopic(r), r, f.err)
 		c.metrics.observeDeadLetterFallback(f.err)
 		c.dlqLog.Warn().Str("reason", string(r.Reason)).Int("partition", r.Msg.Partition).
 			Int64("offset", r.Msg.Offset).Str("kafka_error", errorText(f.err)).
@@ -107,6 +107,15 @@ func (c *Consumer) deadLetter(ctx context.Context, bad []Rejected) error {
 			Msg("the broker refused the minimal dead-letter record too: dead letter lost, the partition moves on (the event stays in the events topic at its offset)")
 	}
 	return nil
+}
+
+// sourceTopic is the topic a rejected message came from: the events
+// topic, or the catalogue topic, whose reader names it.
+func (c *Consumer) sourceTopic(r Rejected) string {
+	if r.Msg.Topic != "" {
+		return r.Msg.Topic
+	}
+	return c.cfg.Topic
 }
 
 // refusal is a record the broker refused for good: its index in a write

@@ -17,14 +17,17 @@ type Metrics struct {
 	skipped      prometheus.Counter
 	deduplicated *prometheus.CounterVec
 	deadLettered *prometheus.CounterVec
-	changes      prometheus.Counter
-	batchSize    prometheus.Histogram
-	batchSeconds prometheus.Histogram
-	appliedOff   *prometheus.GaugeVec
-	eventTimeLag prometheus.Gauge
-	rewinds      *prometheus.CounterVec
-	dlqMinimal   *prometheus.CounterVec
-	dlqLost      *prometheus.CounterVec
+	// catalogueRecords: valid catalogue records applied, and those that
+	// changed an item's record.
+	catalogueRecords, catalogueChanges prometheus.Counter
+	changes                            prometheus.Counter
+	batchSize                          prometheus.Histogram
+	batchSeconds                       prometheus.Histogram
+	appliedOff                         *prometheus.GaugeVec
+	eventTimeLag                       prometheus.Gauge
+	rewinds                            *prometheus.CounterVec
+	dlqMinimal                         *prometheus.CounterVec
+	dlqLost                            *prometheus.CounterVec
 }
 
 // NewMetrics registers the consumer's metrics on reg.
@@ -40,7 +43,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		deduplicated: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "events_deduplicated_total",
 			Help: "Events skipped because the customer had recently applied an event with the same id (producer retries), by type."}, []string{"type"}),
 		deadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "events_dead_lettered_total",
-			Help: "Events written to the dead-letter topic, by reason."}, []string{"reason"}),
+			Help: "Events, and catalogue records, written to the dead-letter topic, by reason."}, []string{"reason"}),
+		catalogueRecords: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "catalogue_records_applied_total",
+			Help: "Valid catalogue records applied (a record already applied is skipped, not counted)."}),
+		catalogueChanges: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "catalogue_records_changed_total",
+			Help: "Catalogue records that changed an item's record."}),
 		changes: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "state_changes_total",
 			Help: "Counter changes computed from applied events."}),
 		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "batch_messages",
@@ -58,7 +65,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		dlqLost: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "dead_letters_lost_total",
 			Help: "Dead letters the broker refused even as a minimal record: not in the dead-letter topic, the partition moved on, by Kafka error."}, []string{"error"}),
 	}
-	reg.MustRegister(m.consumed, m.applied, m.skipped, m.deduplicated, m.deadLettered, m.changes, m.batchSize, m.batchSeconds, m.appliedOff, m.eventTimeLag, m.rewinds, m.dlqMinimal, m.dlqLost)
+	reg.MustRegister(m.consumed, m.applied, m.skipped, m.deduplicated, m.deadLettered, m.catalogueRecords, m.catalogueChanges, m.changes, m.batchSize, m.batchSeconds, m.appliedOff, m.eventTimeLag, m.rewinds, m.dlqMinimal, m.dlqLost)
 	return m
 }
 
@@ -84,6 +91,17 @@ func (m *Metrics) observeBatch(partition int, msgs []kafka.Message, res BatchRes
 	m.appliedOff.WithLabelValues(strconv.Itoa(partition)).Set(float64(last.Offset))
 	if !last.Time.IsZero() {
 		m.eventTimeLag.Set(time.Since(last.Time).Seconds())
+	}
+}
+
+func (m *Metrics) observeCatalogue(records, changes int, bad []Rejected) {
+	if m == nil {
+		return
+	}
+	m.catalogueRecords.Add(float64(records))
+	m.catalogueChanges.Add(float64(changes))
+	for _, r := range bad {
+		m.deadLettered.WithLabelValues(string(r.Reason)).Inc()
 	}
 }
 

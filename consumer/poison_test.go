@@ -127,7 +127,7 @@ func startConsumer(t *testing.T, env *testenv.Env, dlq string, log zerolog.Logge
 	t.Helper()
 	c, err := New(Config{Kafka: env.Kafka(), Topic: env.Topic, GroupID: env.Group, DLQTopic: dlq,
 		HistorySize: 10, ViewHistory: 10, Dedup: delta.DefaultDedup,
-		Limits: event.DefaultLimits(time.Now()), MaxEventSkew: 24 * time.Hour}, env.Store.Batches, log, m)
+		Limits: event.DefaultLimits(time.Now()), MaxEventSkew: 24 * time.Hour}, StoresOf(env.Store), log, m)
 	if err != nil {
 		t.Fatal(err)
 	}

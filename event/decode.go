@@ -47,7 +47,7 @@ func DecodeDefaultID(data []byte, lim Limits, defaultID string) (Event, error) {
 	return e, nil
 }
 
-// Field slots of the scanner.
+// Field slots of the event scanner.
 const (
 	slotID = iota
 	slotType
@@ -60,7 +60,31 @@ const (
 	nSlots
 )
 
-var slotNames = [nSlots]string{fieldID, fieldType, fieldCustomer, fieldItem, fieldTS, fieldQuantity, fieldPrice, fieldCategory}
+// eventFields are the known fields of an event, in slot order.
+var eventFields = objectFields{
+	names: []string{fieldID, fieldType, fieldCustomer, fieldItem, fieldTS, fieldQuantity, fieldPrice, fieldCategory},
+	kinds: []uint8{str, str, str, str, str | num, num, num, str},
+}
+
+// objectFields describe the known fields of one kind of JSON object for
+// scanObject: their names, in slot order, and for each the JSON kinds it
+// accepts (str, num or both).
+type objectFields struct {
+	names []string
+	kinds []uint8
+}
+
+// Kinds a field may accept (objectFields.kinds).
+const (
+	str uint8 = 1 << iota
+	num
+)
+
+// accepts reports whether a field of the given kinds accepts a value of a
+// scanned kind.
+func accepts(kinds uint8, kind byte) bool {
+	return kind == kindString && kinds&str != 0 || kind == kindNumber && kinds&num != 0
+}
 
 // JSON value kinds, as found by the scanner.
 const (
@@ -96,7 +120,7 @@ func decode(data []byte, lim Limits, defaultID string) (Event, *Error) {
 		return Event{}, newError(ReasonInvalidJSON, "", syntaxDetail(data))
 	}
 	var raw [nSlots]rawValue
-	if err := scanObject(data, &raw); err != nil {
+	if err := scanObject(data, &eventFields, raw[:]); err != nil {
 		return Event{}, err
 	}
 
@@ -150,17 +174,17 @@ func syntaxDetail(data []byte) string {
 }
 
 // scanObject walks data, which json.Valid has accepted, and records the
-// known fields. It reports a top-level value that is not an object and a
+// fields known to f in raw (one slot per name). It reports a top-level value that is not an object and a
 // known field given twice as invalid_json, and a known field of the wrong
 // JSON type as wrong_field_type (after the whole object has been scanned,
 // so a later duplicate still wins).
-func scanObject(data []byte, raw *[nSlots]rawValue) *Error {
+func scanObject(data []byte, f *objectFields, raw []rawValue) *Error {
 	i := skipWS(data, 0)
 	if data[i] != '{' {
 		_, k, _ := valueEnd(data, i)
 		return newError(ReasonInvalidJSON, "", "top-level value is a JSON "+kindNames[k]+", not an object")
 	}
-	var seen [nSlots]bool
+	var seen uint32 // bit i: slot i given (an object kind has fewer than 32 fields)
 	var typeErr *Error
 	i = skipWS(data, i+1)
 	if data[i] == '}' {
@@ -172,15 +196,15 @@ func scanObject(data []byte, raw *[nSlots]rawValue) *Error {
 		i = skipWS(data, kend) // at ':'
 		i = skipWS(data, i+1)
 		vend, kind, vesc := valueEnd(data, i)
-		slot := slotOf(key, kesc)
+		slot := f.slotOf(key, kesc)
 		if slot >= 0 {
-			name := slotNames[slot]
-			if seen[slot] {
+			name := f.names[slot]
+			if seen&(1<<slot) != 0 {
 				return newError(ReasonInvalidJSON, name, "field given more than once")
 			}
-			seen[slot] = true
-			if kind != kindNull && !kindAllowed(slot, kind) && typeErr == nil {
-				typeErr = newError(ReasonWrongFieldType, name, "want "+wantKind(slot)+", got "+kindNames[kind])
+			seen |= 1 << slot
+			if kind != kindNull && !accepts(f.kinds[slot], kind) && typeErr == nil {
+				typeErr = newError(ReasonWrongFieldType, name, "want "+wantKind(f.kinds[slot])+", got "+kindNames[kind])
 			}
 			if kind != kindNull {
 				raw[slot] = rawValue{tok: data[i:vend], kind: kind, esc: vesc}
@@ -198,7 +222,8 @@ func scanObject(data []byte, raw *[nSlots]rawValue) *Error {
 	return nil
 }
 
-func slotOf(key []byte, esc bool) int {
+// slotOf returns the slot of a field name, -1 for an unknown field.
+func (f *objectFields) slotOf(key []byte, esc bool) int {
 	k := string(key) // does not escape: no allocation
 	if esc {
 		var s string
@@ -207,42 +232,20 @@ func slotOf(key []byte, esc bool) int {
 		}
 		k = s
 	}
-	switch k {
-	case fieldID:
-		return slotID
-	case fieldType:
-		return slotType
-	case fieldCustomer:
-		return slotCustomer
-	case fieldItem:
-		return slotItem
-	case fieldTS:
-		return slotTS
-	case fieldQuantity:
-		return slotQuantity
-	case fieldPrice:
-		return slotPrice
-	case fieldCategory:
-		return slotCategory
+	for i, n := range f.names {
+		if n == k {
+			return i
+		}
 	}
 	return -1
 }
 
-func kindAllowed(slot int, kind byte) bool {
-	switch slot {
-	case slotTS:
-		return kind == kindString || kind == kindNumber
-	case slotQuantity, slotPrice:
-		return kind == kindNumber
-	}
-	return kind == kindString
-}
-
-func wantKind(slot int) string {
-	switch slot {
-	case slotTS:
+// wantKind describes the JSON kinds a field accepts, for wrong_field_type.
+func wantKind(kinds uint8) string {
+	switch kinds {
+	case str | num:
 		return "string (RFC 3339) or number (epoch milliseconds)"
-	case slotQuantity, slotPrice:
+	case num:
 		return "number"
 	}
 	return "string"
@@ -354,24 +357,28 @@ func rawString(v rawValue) string {
 	return s
 }
 
-func parseTS(v rawValue) (time.Time, *Error) {
+func parseTS(v rawValue) (time.Time, *Error) { return parseTime(fieldTS, v) }
+
+// parseTime reads a timestamp field: integer epoch milliseconds or RFC 3339
+// (docs/events.md, "Timestamps").
+func parseTime(field string, v rawValue) (time.Time, *Error) {
 	if v.kind == kindNumber {
 		for _, c := range v.tok {
 			if c == '.' || c == 'e' || c == 'E' {
-				return time.Time{}, newError(ReasonBadTimestamp, fieldTS,
+				return time.Time{}, newError(ReasonBadTimestamp, field,
 					"a number must be integer epoch milliseconds, got "+quoteShort(string(v.tok)))
 			}
 		}
 		ms, err := strconv.ParseInt(string(v.tok), 10, 64)
 		if err != nil {
-			return time.Time{}, newError(ReasonBadTimestamp, fieldTS, "epoch milliseconds out of range: "+quoteShort(string(v.tok)))
+			return time.Time{}, newError(ReasonBadTimestamp, field, "epoch milliseconds out of range: "+quoteShort(string(v.tok)))
 		}
 		return time.UnixMilli(ms).UTC(), nil
 	}
 	s := rawString(v)
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
-		return time.Time{}, newError(ReasonBadTimestamp, fieldTS, "not RFC 3339: "+quoteShort(s))
+		return time.Time{}, newError(ReasonBadTimestamp, field, "not RFC 3339: "+quoteShort(s))
 	}
 	return t.Truncate(time.Millisecond).UTC(), nil
 }

@@ -36,13 +36,17 @@ const (
 	// hash of its key puts it (for any partition count the topic has had), so
 	// a customer's events would be split between consumers.
 	ReasonWrongPartition Reason = "wrong_partition"
+
+	// Reasons of item records on the catalogue topic only (DecodeItem).
+	ReasonUnknownStatus Reason = "unknown_status" // status is not "available" or "hidden"
+	ReasonBadWindow     Reason = "bad_window"     // available_until is not after available_from
 )
 
 var reasons = []Reason{
 	ReasonTooLarge, ReasonNotUTF8, ReasonInvalidJSON, ReasonWrongFieldType,
 	ReasonMissingField, ReasonIDTooLong, ReasonBadIDChars, ReasonUnknownType,
 	ReasonBadTimestamp, ReasonTimeOutOfWindow, ReasonBadNumber, ReasonKeyMismatch,
-	ReasonWrongPartition,
+	ReasonWrongPartition, ReasonUnknownStatus, ReasonBadWindow,
 }
 
 // Reasons returns every known Reason in check order (a fresh slice), for

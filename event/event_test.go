@@ -195,12 +195,12 @@ func TestEveryReasonTested(t *testing.T) {
 	for _, r := range event.Reasons() {
 		want[r] = true
 	}
-	if len(want) != 13 {
-		t.Fatalf("Reasons() has %d entries, want 13", len(want))
+	if len(want) != 15 {
+		t.Fatalf("Reasons() has %d entries, want 15", len(want))
 	}
 	for _, s := range []string{"too_large", "not_utf8", "invalid_json", "wrong_field_type", "missing_field",
 		"id_too_long", "bad_id_chars", "unknown_type", "bad_timestamp", "ts_out_of_window", "bad_number", "key_mismatch",
-		"wrong_partition"} {
+		"wrong_partition", "unknown_status", "bad_window"} {
 		if !want[event.Reason(s)] || !event.Reason(s).Known() {
 			t.Errorf("reason %q missing", s)
 		}

@@ -72,16 +72,33 @@ const DefaultRelTol = 1e-9
 // The result is never nil (it encodes as JSON [] rather than null). An
 // unknown method gives an empty list.
 func RelatedList(m Method, row Row, g Globals, rules ListRules) []Related {
+	list, _ := RelatedListVisible(m, row, g, rules, nil)
+	return list
+}
+
+// Visible says whether an item may be listed now (docs/DESIGN.md §11: a
+// hidden item, or one outside its availability window, may not). A nil
+// Visible lets every item be listed.
+type Visible func(item string) bool
+
+// RelatedListVisible is RelatedList over the candidates visible lets be
+// listed: a list that loses an item is filled from its next candidates.
+// passedOver are the items left out that would have been listed had they
+// been visible (ranked before the list's last entry, or any, in a list
+// shorter than rules.Size), in id order: a change of their availability,
+// or of a listed item's, is what can change the list without a change of
+// its counters.
+func RelatedListVisible(m Method, row Row, g Globals, rules ListRules, visible Visible) (list []Related, passedOver []string) {
 	if rules.Size < 1 || len(row.Candidates) == 0 {
-		return []Related{}
+		return []Related{}, nil
 	}
 	var cache expCache
 	rs, ok := newRowScorer(m, row, g, &cache)
 	if !ok {
-		return []Related{}
+		return []Related{}, nil
 	}
 	minSupport := max(rules.MinSupport, 1)
-	top := topK{items: make([]Related, 0, min(rules.Size, len(row.Candidates)))}
+	top := newVisibleTop(rules.Size, len(row.Candidates), visible)
 	for i := range row.Candidates {
 		c := &row.Candidates[i]
 		if c.Support < minSupport || c.Item == row.Item {
@@ -93,7 +110,40 @@ func RelatedList(m Method, row Row, g Globals, rules ListRules) []Related {
 		}
 		top.offer(Related{Item: c.Item, Score: s, Support: c.Support, Expected: e})
 	}
-	return top.sorted()
+	return top.result()
+}
+
+// visibleTop is a topK of the visible entries offered that remembers the
+// entries it left out as not visible.
+type visibleTop struct {
+	size    int // rules.Size
+	top     topK
+	visible Visible
+	hidden  []Related
+}
+
+func newVisibleTop(size, candidates int, visible Visible) *visibleTop {
+	return &visibleTop{size: size, top: topK{items: make([]Related, 0, min(size, candidates))}, visible: visible}
+}
+
+func (v *visibleTop) offer(r Related) {
+	if v.visible != nil && !v.visible(r.Item) {
+		v.hidden = append(v.hidden, r)
+		return
+	}
+	v.top.offer(r)
+}
+
+func (v *visibleTop) result() ([]Related, []string) {
+	list := v.top.sorted()
+	var over []string
+	for _, h := range v.hidden {
+		if len(list) < v.size || compareRelated(h, list[len(list)-1]) < 0 {
+			over = append(over, h.Item)
+		}
+	}
+	slices.Sort(over)
+	return list, over
 }
 
 // TopRelated applies the list rules to entries that were scored elsewhere,
@@ -103,17 +153,24 @@ func RelatedList(m Method, row Row, g Globals, rules ListRules) []Related {
 // already have left out X itself and undefined scores. items is not modified.
 // The result is never nil.
 func TopRelated(items []Related, rules ListRules) []Related {
+	list, _ := TopRelatedVisible(items, rules, nil)
+	return list
+}
+
+// TopRelatedVisible is TopRelated over the entries visible lets be listed,
+// with the entries passed over as RelatedListVisible returns them.
+func TopRelatedVisible(items []Related, rules ListRules, visible Visible) (list []Related, passedOver []string) {
 	if rules.Size < 1 || len(items) == 0 {
-		return []Related{}
+		return []Related{}, nil
 	}
 	minSupport := max(rules.MinSupport, 1)
-	top := topK{items: make([]Related, 0, min(rules.Size, len(items)))}
+	top := newVisibleTop(rules.Size, len(items), visible)
 	for _, r := range items {
 		if r.Support >= minSupport && r.Score > 0 && !math.IsInf(r.Score, 0) {
 			top.offer(r)
 		}
 	}
-	return top.sorted()
+	return top.result()
 }
 
 // compareRelated is the list order: score desc, Support desc, Item asc
@@ -286,6 +343,14 @@ func relDiff(x, y float64) float64 {
 // Buyers, mX is M_X and g holds the purchase totals. Each is scored with
 // ViewedThenBought and the list rules apply as for every list.
 func ViewedBoughtList(row Row, mX int64, g Globals, rules ListRules) []Related {
+	list, _ := ViewedBoughtListVisible(row, mX, g, rules, nil)
+	return list
+}
+
+// ViewedBoughtListVisible is ViewedBoughtList over the candidates visible
+// lets be listed, with the candidates passed over as RelatedListVisible
+// returns them.
+func ViewedBoughtListVisible(row Row, mX int64, g Globals, rules ListRules, visible Visible) (list []Related, passedOver []string) {
 	items := make([]Related, 0, len(row.Candidates))
 	for _, c := range row.Candidates {
 		if c.Item == row.Item {
@@ -295,5 +360,5 @@ func ViewedBoughtList(row Row, mX int64, g Globals, rules ListRules) []Related {
 			items = append(items, Related{Item: c.Item, Score: s, Support: c.Support, Expected: e})
 		}
 	}
-	return TopRelated(items, rules)
+	return TopRelatedVisible(items, rules, visible)
 }

@@ -23,6 +23,26 @@ type DirtyItem struct {
 	Since   time.Time // first mark since the last re-score
 }
 
+// Mark marks lists dirty as first marked at (unless they are dirty
+// already): the consumer marks what its batches change (Batches.Apply);
+// this is for the other causes, such as a change of an item's
+// availability.
+func (d *Dirty) Mark(ctx context.Context, lists []ListRef, at time.Time) error {
+	if len(lists) == 0 {
+		return nil
+	}
+	args := make([]any, 0, 1+len(lists))
+	args = append(args, at.UnixMilli())
+	for _, l := range lists {
+		args = append(args, schema.DirtyMember(l.Kind, l.Item))
+	}
+	keys := d.c.keys
+	_, err := d.c.write(ctx, "mark lists dirty", func(p redis.Pipeliner) {
+		markDirtyScript.EvalSha(ctx, p, []string{keys.Dirty, keys.DirtyVersions}, args...)
+	})
+	return err
+}
+
 // Claim claims up to n dirty items first marked before markedBefore,
 // oldest first, for owner, for the lease duration (claimDirtyScript):
 // items another owner claimed less than lease ago are left to it.

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -43,6 +45,12 @@ type List struct {
 	// the write fence of lists, kept in the row hash; in the JSON so that a
 	// change-feed consumer can order two versions of a list.
 	Revision int64 `json:"revision"`
+	// Watch are the items whose availability can change the list without
+	// a change of its row (docs/DESIGN.md §11): its entries and the hidden
+	// candidates passed over for them. Write records the list in each one's
+	// Keys.Holders. Watched is what the list stored before watched
+	// (RowBatch.Watched), so that only new items cost a write.
+	Watch, Watched []string `json:"-"`
 }
 
 // Read returns an item's stored list of a kind.
@@ -169,10 +177,13 @@ func (l *Lists) Write(ctx context.Context, lists []List, outbox bool) (Pending, 
 			return Pending{}, err
 		}
 	}
+	if err := l.recordHolders(ctx, lists); err != nil {
+		return Pending{}, err
+	}
 	cmds, err := l.c.write(ctx, "write lists", func(p redis.Pipeliner) {
 		for i, list := range lists {
 			writeListScript.EvalSha(ctx, p, []string{keys.Row(list.List, list.Item), keys.List(list.List, list.Item)},
-				schema.FieldListRevision, list.Revision, bufs[i])
+				schema.FieldListRevision, list.Revision, bufs[i], schema.FieldWatch, strings.Join(list.Watch, ","))
 		}
 	})
 	if err != nil {
@@ -199,6 +210,34 @@ func (l *Lists) Write(ctx context.Context, lists []List, outbox bool) (Pending, 
 		pending.Changes = append(pending.Changes, ch)
 	}
 	return pending, nil
+}
+
+// recordHolders adds each list to the holders of the items it watches and
+// did not watch before, ahead of the list's write: a list is then always in
+// the holders of what it watches, also after a crash between the two. A
+// list that stops watching an item stays among its holders (the holders of
+// an item only grow): a stale entry costs one needless re-score when the
+// item's availability changes, where removing it could race a concurrent
+// writer of the list that watches the item again.
+func (l *Lists) recordHolders(ctx context.Context, lists []List) error {
+	type add struct{ holder, item string }
+	var adds []add
+	for _, list := range lists {
+		for _, y := range list.Watch {
+			if !slices.Contains(list.Watched, y) {
+				adds = append(adds, add{schema.DirtyMember(list.List, list.Item), y})
+			}
+		}
+	}
+	if len(adds) == 0 {
+		return nil
+	}
+	_, err := l.c.write(ctx, "record list holders", func(p redis.Pipeliner) {
+		for _, a := range adds {
+			p.SAdd(ctx, l.c.keys.Holders(a.item), a.holder)
+		}
+	})
+	return err
 }
 
 // Scan calls fn with batches of the items that have a row or a list of a

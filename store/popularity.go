@@ -51,11 +51,22 @@ type PopularCounts struct {
 	ByCategory map[string]map[string]int64
 }
 
-// Lists returns the popularity lists of the counts.
-func (p PopularCounts) Lists(kind ListKind, at time.Time) []PopularList {
+// Lists returns the popularity lists of the counts over the items visible
+// lets be listed (all of them when it is nil). Total and Distinct count
+// every item: they describe the demand, not the list.
+func (p PopularCounts) Lists(kind ListKind, at time.Time, visible scoring.Visible) []PopularList {
 	mk := func(cat string, counts map[string]int64) PopularList {
+		listed := counts
+		if visible != nil {
+			listed = make(map[string]int64, len(counts))
+			for it, n := range counts {
+				if visible(it) {
+					listed[it] = n
+				}
+			}
+		}
 		l := PopularList{Version: ListEncodingVersion, Kind: kind, Category: cat, Anchor: p.Anchor.UTC(),
-			Days: scoring.PopularityDays, ComputedAt: at, Items: scoring.TopPopular(counts, PopularListSize)}
+			Days: scoring.PopularityDays, ComputedAt: at, Items: scoring.TopPopular(listed, PopularListSize)}
 		for _, n := range counts {
 			if n > 0 {
 				l.Total += n
@@ -67,6 +78,33 @@ func (p PopularCounts) Lists(kind ListKind, at time.Time) []PopularList {
 	out := []PopularList{mk("", p.Overall)}
 	for cat, counts := range p.ByCategory {
 		out = append(out, mk(cat, counts))
+	}
+	return out
+}
+
+// Catalogued returns the counts with the catalogue's categories
+// (docs/DESIGN.md §11): an item to which category gives one ("" for none)
+// counts in that category, with all its events, and in no other; the
+// others stay in the categories their events carried.
+func (p PopularCounts) Catalogued(category func(item string) string) PopularCounts {
+	out := PopularCounts{Anchor: p.Anchor, Overall: p.Overall, ByCategory: make(map[string]map[string]int64, len(p.ByCategory))}
+	add := func(cat, item string, n int64) {
+		if out.ByCategory[cat] == nil {
+			out.ByCategory[cat] = map[string]int64{}
+		}
+		out.ByCategory[cat][item] = n
+	}
+	for cat, counts := range p.ByCategory {
+		for it, n := range counts {
+			if category(it) == "" {
+				add(cat, it, n)
+			}
+		}
+	}
+	for it, n := range p.Overall {
+		if cat := category(it); cat != "" {
+			add(cat, it, n)
+		}
 	}
 	return out
 }

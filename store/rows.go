@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 
@@ -73,7 +74,10 @@ type RowBatch struct {
 	Rows         []scoring.Row
 	Revisions    []int64
 	ViewedTotals []int64
-	Globals      scoring.Globals
+	// Watched are the items the stored list of each row watches
+	// (List.Watch as last written).
+	Watched [][]string
+	Globals scoring.Globals
 }
 
 // ReadRows reads what scoring needs for each item's list of a kind in two
@@ -93,6 +97,7 @@ func (l *Lists) ReadRows(ctx context.Context, kind ListKind, items []string) (Ro
 	revs := make([]int64, len(items))
 	mx := make([]int64, len(items))
 	cos := make([]map[string]int64, len(items))
+	watched := make([][]string, len(items))
 	for i, it := range items {
 		fields := cmds[i].(*redis.MapStringStringCmd).Val()
 		r, err := ParseRow(fields)
@@ -103,6 +108,9 @@ func (l *Lists) ReadRows(ctx context.Context, kind ListKind, items []string) (Ro
 		revs[i] = rowRevision(fields)
 		mx[i] = r.ViewedTotal
 		cos[i] = r.Co
+		if w := fields[schema.FieldWatch]; w != "" {
+			watched[i] = strings.Split(w, ",")
+		}
 	}
 	buyersKey, _ := keys.Counters(kind)
 	var totals *redis.SliceCmd
@@ -131,7 +139,7 @@ func (l *Lists) ReadRows(ctx context.Context, kind ListKind, items []string) (Ro
 			rows[i].Candidates = append(rows[i].Candidates, scoring.Candidate{Item: y, Support: cos[i][y], Buyers: toInt(b[j+1])})
 		}
 	}
-	return RowBatch{Kind: kind, Rows: rows, Revisions: revs, ViewedTotals: mx, Globals: globalsOf(totals)}, nil
+	return RowBatch{Kind: kind, Rows: rows, Revisions: revs, ViewedTotals: mx, Watched: watched, Globals: globalsOf(totals)}, nil
 }
 
 // Globals reads T and C of the purchase histories (Bought) or of the view

@@ -297,13 +297,18 @@ return removed
 // KEYS[1]: the item's row hash (holds the stored list's revision),
 // KEYS[2]: the list key (same hash tag, same slot). ARGV[1]: the revision
 // field, ARGV[2]: the revision the new list was computed from, ARGV[3]: the
-// encoded list, or "" to delete it. Returns 1 when written, 2 when there
-// was nothing to delete (no change to publish), 0 when refused.
+// encoded list, or "" to delete it, ARGV[4]: the watch field, ARGV[5]: what
+// the list watches (List.Watch), kept in the row beside the revision.
+// Returns 1 when written, 2 when there was nothing to delete (no change to
+// publish), 0 when refused.
 var writeListScript = redis.NewScript(`
 local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1')
 local rev = tonumber(ARGV[2])
 if rev < cur then return 0 end
-if rev > cur and redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  if rev > cur then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+  if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], ARGV[4], ARGV[5]) else redis.call('HDEL', KEYS[1], ARGV[4]) end
+end
 if ARGV[3] ~= '' then redis.call('SET', KEYS[2], ARGV[3]); return 1 end
 if redis.call('DEL', KEYS[2]) == 1 then return 1 end
 return 2
@@ -326,5 +331,94 @@ redis.call('HSET', KEYS[1], ARGV[1], cur)
 return cur
 `)
 
+// nextEdgeLua defines next_edge(from, until, now): the first window edge
+// (unix ms, 0 = open side) after now, or nil.
+const nextEdgeLua = `
+local function next_edge(from, untl, now)
+  if from > now then return from end
+  if untl > now then return untl end
+  return nil
+end
+`
+
+// changeItemLua defines change(item): the item's record or window
+// changed; raise the revision, record the item's change and make it
+// pending. KEYS[3]: revisions, KEYS[4]: revision, KEYS[7] or the given
+// key: pending. Returns the revision.
+const changeItemLua = `
+local function change(item, revisions, revision, pending)
+  local rev = redis.call('INCR', revision)
+  redis.call('ZADD', revisions, rev, item)
+  redis.call('ZADD', pending, rev, item)
+  return rev
+end
+`
+
+// applyCatalogueScript applies a batch of catalogue records of one
+// partition (Catalogue.Apply).
+//
+// KEYS: 1 records, 2 progress, 3 revisions, 4 revision, 5 due, 6 edges,
+// 7 pending. ARGV[1]: the partition's field, ARGV[2]: now (unix ms),
+// ARGV[3]: the offset after the batch, ARGV[4..]: groups of (offset, item,
+// record or "" for none, from, until), in offset order, from/until the
+// window of a visible item (0: open). A group below the stored progress is
+// skipped; a record equal to the stored one changes nothing; the progress
+// only rises. Returns (item, revision) pairs of the changes.
+var applyCatalogueScript = redis.NewScript(nextEdgeLua + changeItemLua + `
+local prog = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
+local now = tonumber(ARGV[2])
+local out = {}
+for i = 4, #ARGV, 5 do
+  local off = tonumber(ARGV[i])
+  if off >= prog then
+    local item, rec = ARGV[i + 1], ARGV[i + 2]
+    local old = redis.call('HGET', KEYS[1], item) or ''
+    if old ~= rec then
+      if rec == '' then redis.call('HDEL', KEYS[1], item) else redis.call('HSET', KEYS[1], item, rec) end
+      local from, untl = tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4])
+      if from == 0 and untl == 0 then redis.call('HDEL', KEYS[6], item)
+      else redis.call('HSET', KEYS[6], item, ARGV[i + 3] .. ',' .. ARGV[i + 4]) end
+      local edge = next_edge(from, untl, now)
+      if edge then redis.call('ZADD', KEYS[5], edge, item) else redis.call('ZREM', KEYS[5], item) end
+      out[#out + 1] = item
+      out[#out + 1] = change(item, KEYS[3], KEYS[4], KEYS[7])
+    end
+  end
+end
+if tonumber(ARGV[3]) > prog then redis.call('HSET', KEYS[2], ARGV[1], ARGV[3]) end
+return out
+`)
+
+// promoteDueScript makes pending the items whose window edge is at or
+// before ARGV[1] (now, unix ms) and schedules their next edge.
+// KEYS: 1 due, 2 edges, 3 revisions, 4 revision, 5 pending. Returns how
+// many it promoted.
+var promoteDueScript = redis.NewScript(nextEdgeLua + changeItemLua + `
+local now = tonumber(ARGV[1])
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 1000)
+for _, item in ipairs(due) do
+  local w = redis.call('HGET', KEYS[2], item) or '0,0'
+  local from, untl = string.match(w, '^(%d+),(%d+)$')
+  local edge = next_edge(tonumber(from or '0'), tonumber(untl or '0'), now)
+  if edge then redis.call('ZADD', KEYS[1], edge, item) else redis.call('ZREM', KEYS[1], item) end
+  change(item, KEYS[3], KEYS[4], KEYS[5])
+end
+return #due
+`)
+
+// donePendingScript removes pending items whose revision is still the
+// one read. KEYS[1]: pending; ARGV: pairs of (item, revision as read).
+var donePendingScript = redis.NewScript(`
+local removed = 0
+for i = 1, #ARGV, 2 do
+  if redis.call('ZSCORE', KEYS[1], ARGV[i]) == ARGV[i + 1] then
+    redis.call('ZREM', KEYS[1], ARGV[i])
+    removed = removed + 1
+  end
+end
+return removed
+`)
+
 var allScripts = []*redis.Script{applyOpsScript, writeCustomerScript, advanceScript, markDirtyScript,
-	claimDirtyScript, clearDirtyScript, writeListScript, markStepScript, finishBatchScript, probeScript}
+	claimDirtyScript, clearDirtyScript, writeListScript, markStepScript, finishBatchScript,
+	probeScript, applyCatalogueScript, promoteDueScript, donePendingScript}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/alsobought/alsobought/event"
 	"github.com/alsobought/alsobought/scoring"
 	"github.com/alsobought/alsobought/store/schema"
 )
@@ -54,6 +55,8 @@ type Snapshot struct {
 	Lists         map[ListKind]map[string]List
 	Popular       map[ListKind]map[string]PopularList // kind -> category ("" overall) -> list
 	Progress      map[int]int64
+	// Catalogue holds the items' catalogue records (Catalogue.All).
+	Catalogue map[string]event.Item
 	// Written by bootstrap only (State.Snapshot leaves them empty): the
 	// popularity anchor, the day buckets of the window (kind -> day ->
 	// field -> count) and the items' categories.
@@ -151,6 +154,9 @@ func (s *State) Snapshot(ctx context.Context) (*Snapshot, error) {
 			}
 			snap.Popular[kind][c] = l
 		}
+	}
+	if snap.Catalogue, _, err = (&Catalogue{c: s.c}).All(ctx); err != nil {
+		return nil, err
 	}
 	return snap, nil
 }

@@ -152,6 +152,7 @@ type Store struct {
 	Popularity *Popularity // day buckets, popularity lists, item categories
 	Meta       *Meta       // the settings that built the state
 	State      *State      // the whole state: bootstrap, snapshot, delete
+	Catalogue  *Catalogue  // item records of the catalogue topic, and what they change
 
 	c *conn
 }
@@ -214,8 +215,8 @@ func New(cfg Config) (*Store, error) {
 	return &Store{
 		Batches: batches, Customers: &Customers{c: c}, Lists: lists, Dirty: &Dirty{c: c}, Leases: &Leases{c: c},
 		Outbox: outbox, Popularity: pop, Meta: &Meta{c: c},
-		State: &State{c: c, lists: lists, batches: batches, popularity: pop},
-		c:     c,
+		State: &State{c: c, lists: lists, batches: batches, popularity: pop}, Catalogue: &Catalogue{c: c},
+		c: c,
 	}, nil
 }
 

@@ -31,6 +31,7 @@ type benchCmd struct {
 	pacedLoad   float64
 	pacedRate   float64
 	timeout     time.Duration
+	hides       int
 	serveBinary string
 	quiet       bool
 }
@@ -56,6 +57,8 @@ func (c *benchCmd) settings(s *settings) []config.Group {
 			Value: config.Float(&c.pacedLoad, 0.5, "a number above 0 and at most 1", func(f float64) bool { return f > 0 && f <= 1 })},
 		{Flag: "paced-rate", Help: "paced offered load in events/s (overrides -paced-load; 0: use -paced-load)",
 			Value: config.Float(&c.pacedRate, 0, "a number of 0 or more", func(f float64) bool { return f >= 0 })},
+		{Flag: "hides", Help: "after the paced phase, hide this many of the items the most lists hold, one at a time, through the catalogue topic, and measure until no list holds each (0: no hide phase)",
+			Value: config.Int(&c.hides, 0, 0, 10000)},
 		{Flag: "timeout", Help: "give up waiting for serve to catch up after this long", Value: config.Duration(&c.timeout, 30*time.Minute, time.Nanosecond)},
 		{Flag: "serve-binary", Help: "the alsobought binary that runs serve (default: this one)", Value: config.String(&c.serveBinary, "")},
 		{Flag: "quiet", Help: "no progress lines on stderr", Value: config.Bool(&c.quiet, false)},
@@ -70,6 +73,7 @@ func (c *benchCmd) run(ctx context.Context, s *settings, _ []string, stdout, std
 		Store: s.storeConfig(), Partitions: s.partitions,
 		Oracle: s.oracleSettings(), Method: scoring.Method(s.method), Rules: s.listRules(),
 		PacedShare: c.pacedShare, PacedLoad: c.pacedLoad, PacedRate: c.pacedRate, MinRescoreWait: max(s.minInterval, 200*time.Millisecond), Timeout: c.timeout,
+		Hides: c.hides,
 	}
 	if !c.quiet {
 		cfg.Progress = stderr

@@ -50,6 +50,7 @@ type settings struct {
 	topic        string
 	dlqTopic     string
 	feedTopic    string
+	catTopic     string
 	group        string
 	partitions   int
 	historySize  int
@@ -111,9 +112,20 @@ func (s *settings) kafka() config.Group {
 				}
 				return nil
 			}},
+		{Flag: "catalogue-topic", Help: "compacted topic of item records, keyed by item: what may be recommended and the items' categories (default: <topic>.catalogue; off: no catalogue, every item may be recommended)",
+			Value: config.String(&s.catTopic, ""),
+			Check: func() error {
+				switch c := s.catalogueTopicName(); c {
+				case s.topic, s.dlqTopicName():
+					return fmt.Errorf("the catalogue topic %s must differ from the events and dead-letter topics", c)
+				case s.feedTopicName():
+					return fmt.Errorf("the catalogue topic %s must differ from the feed topic", c)
+				}
+				return nil
+			}},
 		{Flag: "partitions", Help: "partitions of the topics when alsobought creates them",
 			Value: config.Int(&s.partitions, 4, 1, math.MaxInt)},
-		{Flag: "create-topics", Help: "create the events, dead-letter and feed topics when missing; false (production clusters that forbid it) never asks, and a missing topic is a start-up error saying how to create it",
+		{Flag: "create-topics", Help: "create the events, dead-letter, catalogue and feed topics when missing; false (production clusters that forbid it) never asks, and a missing topic is a start-up error saying how to create it",
 			Value: config.Bool(&s.createTopics, true)},
 	}, s.kafkaSec.settings(s)...)}
 }
@@ -425,6 +437,19 @@ func (s *settings) feedTopicName() string {
 	return s.feedTopic
 }
 
+// catalogueTopicName is the topic of item records: -catalogue-topic, or
+// <topic>.catalogue.
+func (s *settings) catalogueTopicName() string {
+	if s.catTopic == "" {
+		return event.CatalogueTopic(s.topic)
+	}
+	return s.catTopic
+}
+
+// catalogueOn reports whether the catalogue topic is followed
+// (-catalogue-topic off turns it off).
+func (s *settings) catalogueOn() bool { return s.catalogueTopicName() != "off" }
+
 func (s *settings) brokerList() []string { return splitList(s.brokers) }
 
 // feedOn reports whether list changes are published (-feed-topic off turns
@@ -450,11 +475,15 @@ func (s *settings) storeConfig() store.Config {
 // consumerConfig is the consumer these settings describe; batchSize and
 // batchWait 0 take the consumer's defaults.
 func (s *settings) consumerConfig(conn *kafkaconn.Conn, batchSize int, batchWait time.Duration, errs *obs.Errors) consumer.Config {
-	return consumer.Config{
+	cfg := consumer.Config{
 		Kafka: conn, Topic: s.topic, GroupID: s.group, DLQTopic: s.dlqTopicName(),
 		HistorySize: s.historySize, ViewHistory: s.viewHistory, BatchSize: batchSize, BatchWait: batchWait,
 		Limits: s.limits(), MaxEventSkew: s.maxSkew, Dedup: s.dedup(), KeyPartitioner: s.partitioner, Errors: errs,
 	}
+	if s.catalogueOn() {
+		cfg.CatalogueTopic = s.catalogueTopicName()
+	}
+	return cfg
 }
 
 // rescoreConfig is the re-scorer these settings describe (without a feed
@@ -490,6 +519,7 @@ func (s *settings) oracleSettings() oracle.Settings {
 func (s *settings) stateSettings() map[string]string {
 	m := map[string]string{
 		schema.MetaTopic:           s.topic,
+		schema.MetaCatalogueTopic:  s.catalogueTopicName(),
 		schema.MetaHistorySize:     strconv.Itoa(s.historySize),
 		schema.MetaViewHistorySize: strconv.Itoa(s.viewHistory),
 	}

@@ -97,6 +97,11 @@ func TestEveryCommandReportsAMistakeInOneLine(t *testing.T) {
 			badEnv:  mistake{args: []string{"-data", "x"}, env: [2]string{"ALSOBOUGHT_MIN_EVENT_TIME", "1990"}, want: `ALSOBOUGHT_MIN_EVENT_TIME="1990": want an RFC 3339 time`},
 			missing: mistake{want: "-data is required"},
 		},
+		"catalogue": {
+			badFlag: mistake{args: []string{"-wait-timeout", "0s", "show", "sku-1"}, want: `-wait-timeout "0s"`},
+			badEnv:  mistake{args: []string{"show", "sku-1"}, env: [2]string{"ALSOBOUGHT_CATALOGUE_TOPIC", "alsobought.events"}, want: "catalogue topic alsobought.events must differ"},
+			missing: mistake{want: "want `catalogue load FILE` or `catalogue show ITEM`"},
+		},
 		"lag": {
 			badFlag: mistake{args: []string{"-interval", "0s"}, want: `-interval "0s": want a positive duration`},
 			badEnv:  mistake{env: [2]string{"ALSOBOUGHT_REDIS_MODE", "replicated"}, want: `ALSOBOUGHT_REDIS_MODE="replicated": want single, cluster or sentinel`},

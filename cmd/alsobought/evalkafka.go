@@ -48,7 +48,8 @@ func newKafkaTrainer(ctx context.Context, base *settings) (*kafkaTrainer, error)
 		return nil, &exitError{code: 1, msg: err.Error()}
 	}
 	s := *base
-	s.topic, s.dlqTopic, s.feedTopic, s.group, s.prefix = sc.Topic, sc.DLQTopic, "off", sc.Group, sc.Prefix
+	// No feed and no catalogue: eval measures the lists of every item.
+	s.topic, s.dlqTopic, s.feedTopic, s.catTopic, s.group, s.prefix = sc.Topic, sc.DLQTopic, "off", "off", sc.Group, sc.Prefix
 	t := &kafkaTrainer{s: s, scratch: sc}
 	if err := sc.Store.Meta.Ensure(ctx, s.stateSettings()); err != nil {
 		t.Close()
@@ -57,7 +58,7 @@ func newKafkaTrainer(ctx context.Context, base *settings) (*kafkaTrainer, error)
 	log := zerolog.Nop()
 	reg := prometheus.NewRegistry() // the scratch pipeline's metrics are not exported
 	errs := obs.NewErrors(reg)
-	cons, err := consumer.New(s.consumerConfig(conn, 0, 0, errs), sc.Store.Batches, log, consumer.NewMetrics(reg))
+	cons, err := consumer.New(s.consumerConfig(conn, 0, 0, errs), consumer.StoresOf(sc.Store), log, consumer.NewMetrics(reg))
 	if err != nil {
 		t.Close()
 		return nil, &exitError{code: 2, msg: err.Error()}

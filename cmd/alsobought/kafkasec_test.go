@@ -37,7 +37,7 @@ func TestServeRefusedByKafkaExitsOnceSayingWhy(t *testing.T) {
 	}
 	// Every documented ACL but the group's.
 	var noGroup []kafka.ACLEntry
-	for _, a := range kafkaadmin.ACLs("User:"+testenv.KafkaService, kafkaadmin.Access{Topic: env.Topic, DLQTopic: env.DLQTopic, Group: env.Group}) {
+	for _, a := range kafkaadmin.ACLs("User:"+testenv.KafkaService, kafkaadmin.Access{Topic: env.Topic, DLQTopic: env.DLQTopic, CatalogueTopic: env.CatalogueTopic, Group: env.Group}) {
 		if a.ResourceType != kafka.ResourceTypeGroup {
 			noGroup = append(noGroup, a)
 		}
@@ -117,7 +117,7 @@ func TestMissingTopicWithoutCreatingTopics(t *testing.T) {
 func TestRevokedACLMakesServeNotReadySayingWhy(t *testing.T) {
 	k := testenv.SecureKafkaListener(t)
 	env := testenv.New(t, 1)
-	access := kafkaadmin.Access{Topic: env.Topic, DLQTopic: env.DLQTopic, Group: env.Group}
+	access := kafkaadmin.Access{Topic: env.Topic, DLQTopic: env.DLQTopic, CatalogueTopic: env.CatalogueTopic, Group: env.Group}
 	revoke := k.Grant(t, testenv.KafkaService, access)
 	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	args := append([]string{"serve", "-topic", env.Topic, "-dlq-topic", env.DLQTopic, "-feed-topic", "off", "-group", env.Group,
@@ -200,7 +200,7 @@ func TestDeniedDeadLetterWriteWaitsWithoutLosingIt(t *testing.T) {
 	env := testenv.New(t, 1)
 	var acls []kafka.ACLEntry
 	var dlqWrite kafka.ACLEntry
-	for _, a := range kafkaadmin.ACLs("User:"+testenv.KafkaService, kafkaadmin.Access{Topic: env.Topic, DLQTopic: env.DLQTopic, Group: env.Group}) {
+	for _, a := range kafkaadmin.ACLs("User:"+testenv.KafkaService, kafkaadmin.Access{Topic: env.Topic, DLQTopic: env.DLQTopic, CatalogueTopic: env.CatalogueTopic, Group: env.Group}) {
 		if a.ResourceName == env.DLQTopic {
 			dlqWrite = a
 			a.Operation = kafka.ACLOperationTypeDescribe

@@ -43,11 +43,13 @@ type runner interface {
 }
 
 var commands = map[string]command{
-	"serve":     {summary: "consume events, keep lists fresh, serve the HTTP API", new: func() runner { return &serveCmd{} }},
-	"replay":    {summary: "publish a data set to the events topic in (time, line) order", new: func() runner { return &replayCmd{} }},
-	"rescore":   {summary: "recompute related lists (--all, or the given items)", args: "[ITEM...]", new: func() runner { return &rescoreCmd{} }},
-	"related":   {summary: "print an item's related list from Redis", args: "ITEM", new: func() runner { return &relatedCmd{} }},
-	"verify":    {summary: "compare the state in Redis with the batch oracle built from a data set", new: func() runner { return &verifyCmd{} }},
+	"serve":   {summary: "consume events, keep lists fresh, serve the HTTP API", new: func() runner { return &serveCmd{} }},
+	"replay":  {summary: "publish a data set to the events topic in (time, line) order", new: func() runner { return &replayCmd{} }},
+	"rescore": {summary: "recompute related lists (--all, or the given items)", args: "[ITEM...]", new: func() runner { return &rescoreCmd{} }},
+	"related": {summary: "print an item's related list from Redis", args: "ITEM", new: func() runner { return &relatedCmd{} }},
+	"verify":  {summary: "compare the state in Redis with the batch oracle built from a data set", new: func() runner { return &verifyCmd{} }},
+	"catalogue": {summary: "publish a product feed to the catalogue topic, or show what the catalogue says about an item", args: "load FILE | show ITEM",
+		about: catalogueAbout, new: func() runner { return &catalogueCmd{} }},
 	"bootstrap": {summary: "load the state computed from a data set into an empty Redis", new: func() runner { return &bootstrapCmd{} }},
 	"loadtest":  {summary: "measure latency and throughput of the recommendation endpoints of a running serve", about: loadtestAbout, new: func() runner { return &loadtestCmd{} }},
 	"bench":     {summary: "measure the pipeline end to end on a fresh topic and prefix: events/s, cost per event, freshness, memory", new: func() runner { return &benchCmd{} }},

@@ -42,7 +42,7 @@ func TestSecuredStreamEndsInVerify(t *testing.T) {
 			}
 			feedTopic := env.Topic + ".lists"
 			k.Topics(t, kafkaadmin.Topic{Name: feedTopic, Partitions: 2, Replication: 1, Configs: feed.TopicConfig})
-			k.Grant(t, testenv.KafkaService, kafkaadmin.Access{Topic: env.Topic, DLQTopic: env.DLQTopic, FeedTopic: feedTopic,
+			k.Grant(t, testenv.KafkaService, kafkaadmin.Access{Topic: env.Topic, DLQTopic: env.DLQTopic, FeedTopic: feedTopic, CatalogueTopic: env.CatalogueTopic,
 				Group: env.Group, Produce: true})
 			srv := testenv.NewSecureRedis(t, env, store.ACLRules(env.Prefix))
 			args := append([]string{"-topic", env.Topic, "-dlq-topic", env.DLQTopic, "-prefix", env.Prefix, "-create-topics=false",

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/alsobought/alsobought/consumer"
+	"github.com/alsobought/alsobought/internal/catalogue"
 	"github.com/alsobought/alsobought/internal/config"
 	"github.com/alsobought/alsobought/internal/feed"
 	"github.com/alsobought/alsobought/internal/httpapi"
@@ -70,11 +71,14 @@ func (c *serveCmd) run(ctx context.Context, s *settings, _ []string, stdout, std
 	if err := connect(ctx, s, conn, st, guard, c.consume); err != nil {
 		return err
 	}
-	cons, err := consumer.New(s.consumerConfig(conn, c.batchSize, c.batchWait, errs), st.Batches, log, consumer.NewMetrics(reg))
+	cons, err := consumer.New(s.consumerConfig(conn, c.batchSize, c.batchWait, errs), consumer.StoresOf(st), log, consumer.NewMetrics(reg))
 	if err != nil {
 		return &exitError{code: 2, msg: err.Error()}
 	}
 	rcfg := s.rescoreConfig(errs)
+	// One view of the catalogue, kept current by the re-scorer, filters the
+	// lists it writes and the answers the API serves.
+	rcfg.View = catalogue.NewView(st.Catalogue)
 	var pub *feed.Kafka
 	if s.feedOn() {
 		if pub, err = feed.New(feed.Config{Kafka: conn, Topic: s.feedTopicName()}); err != nil {
@@ -113,7 +117,8 @@ func (c *serveCmd) run(ctx context.Context, s *settings, _ []string, stdout, std
 	if err != nil {
 		return &exitError{code: 2, msg: fmt.Sprintf("-api-token-file %s: %v", s.apiTokenFile, err)}
 	}
-	opts := httpapi.Options{KeepOwned: s.keepOwned, Status: monitor.Report, Rescorer: rs, Tokens: tokens, Errors: errs}
+	opts := httpapi.Options{KeepOwned: s.keepOwned, Status: monitor.Report, Rescorer: rs, Tokens: tokens, Errors: errs,
+		Catalogue: rcfg.View}
 	if c.consume {
 		opts.Consumer = cons
 	}
@@ -240,15 +245,23 @@ func connect(ctx context.Context, s *settings, conn *kafkaconn.Conn, st *store.S
 		if err := kafkaadmin.CheckRead(ctx, conn, s.topic, s.group); err != nil {
 			return &exitError{code: 1, msg: err.Error()}
 		}
+		if s.catalogueOn() {
+			if err := kafkaadmin.CheckRead(ctx, conn, s.catalogueTopicName(), s.group); err != nil {
+				return &exitError{code: 1, msg: err.Error()}
+			}
+		}
 	}
 	return nil
 }
 
-// ensureTopics creates the events, dead-letter and feed topics where they
-// are missing, or with -create-topics=false only checks that they exist:
-// nothing then asks the brokers to create a topic.
+// ensureTopics creates the events, dead-letter, catalogue and feed topics
+// where they are missing, or with -create-topics=false only checks that
+// they exist: nothing then asks the brokers to create a topic.
 func ensureTopics(ctx context.Context, s *settings, conn *kafkaconn.Conn) error {
 	topics := []kafkaadmin.Topic{{Name: s.topic}, {Name: s.dlqTopicName()}}
+	if s.catalogueOn() {
+		topics = append(topics, kafkaadmin.Topic{Name: s.catalogueTopicName(), Configs: kafkaadmin.Compacted})
+	}
 	if s.feedOn() {
 		topics = append(topics, kafkaadmin.Topic{Name: s.feedTopicName(), Configs: feed.TopicConfig})
 	}

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/alsobought/alsobought/event"
+	"github.com/alsobought/alsobought/internal/catalogue"
 	"github.com/alsobought/alsobought/internal/config"
 	"github.com/alsobought/alsobought/internal/kafkaadmin"
 	"github.com/alsobought/alsobought/internal/kafkaconn"
@@ -277,10 +278,34 @@ func (c *relatedCmd) run(ctx context.Context, s *settings, args []string, stdout
 }
 
 // verifyCmd is `alsobought verify`.
-type verifyCmd struct{ data dataFlags }
+type verifyCmd struct {
+	data      dataFlags
+	catalogue string
+	asOf      time.Time
+}
 
 func (c *verifyCmd) settings(s *settings) []config.Group {
-	return []config.Group{s.redis(), s.histories(), s.lists(), s.events(), s.dedupGroup(), c.data.group(true)}
+	return []config.Group{s.redis(), s.histories(), s.lists(), s.events(), s.dedupGroup(), c.data.group(true),
+		{Name: "Catalogue", FlagsOnly: true, Settings: []config.Setting{
+			{Flag: "catalogue", Help: "product feed (CSV or JSON lines, as `catalogue load` reads) the catalogue in Redis must hold; the lists are then checked against it. Without it, the records in Redis are taken as given and the lists are checked against them",
+				Value: config.String(&c.catalogue, "")},
+			{Flag: "as-of", Help: "the instant availability windows are judged at (RFC 3339; default: now); choose it away from any window edge the state may not have caught up with",
+				Value: config.Parse(&c.asOf, "", "an RFC 3339 time", "time", parseAsOf, formatAsOf)},
+		}}}
+}
+
+func parseAsOf(v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	return time.Parse(time.RFC3339, v)
+}
+
+func formatAsOf(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.Format(time.RFC3339)
 }
 
 func (c *verifyCmd) run(ctx context.Context, s *settings, _ []string, stdout, stderr io.Writer) error {
@@ -293,6 +318,30 @@ func (c *verifyCmd) run(ctx context.Context, s *settings, _ []string, stdout, st
 	got, err := st.State.Snapshot(ctx)
 	if err != nil {
 		return err
+	}
+	asOf := c.asOf
+	if asOf.IsZero() {
+		asOf = time.Now()
+	}
+	if c.catalogue != "" {
+		format := catalogue.FormatOf(c.catalogue)
+		feed, err := catalogue.ReadFile(c.catalogue, format, s.limits())
+		if err != nil {
+			return &exitError{code: 1, msg: fmt.Sprintf("read %s: %v", c.catalogue, err)}
+		}
+		recs := make([]store.CatalogueRecord, len(feed.Items))
+		for i := range feed.Items {
+			recs[i] = store.CatalogueRecord{Item: feed.Items[i].ID, Record: &feed.Items[i]}
+		}
+		want.WithCatalogue(recs, asOf)
+	} else if len(got.Catalogue) > 0 {
+		recs := make([]store.CatalogueRecord, 0, len(got.Catalogue))
+		for id := range got.Catalogue {
+			rec := got.Catalogue[id]
+			recs = append(recs, store.CatalogueRecord{Item: id, Record: &rec})
+		}
+		want.WithCatalogue(recs, asOf)
+		fmt.Fprintf(stdout, "catalogue: the %d records in Redis taken as given (-catalogue checks them too)\n", len(recs))
 	}
 	report := verify.Compare(want, got, scoring.Method(s.method), s.listRules())
 	fmt.Fprint(stdout, report.String())

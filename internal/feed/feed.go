@@ -11,13 +11,14 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/alsobought/alsobought/internal/kafkaadmin"
 	"github.com/alsobought/alsobought/internal/kafkaconn"
 	"github.com/alsobought/alsobought/store"
 )
 
 // TopicConfig makes the feed topic compacted: the broker keeps the latest
 // value of each list and, after a while, drops deleted lists' tombstones.
-var TopicConfig = []kafka.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue: "compact"}}
+var TopicConfig = kafkaadmin.Compacted
 
 // Config of the feed publisher.
 type Config struct {

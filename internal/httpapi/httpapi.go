@@ -39,11 +39,14 @@ type Store struct {
 		ReadList(ctx context.Context, kind store.ListKind, category string) (store.PopularList, error)
 	}
 	Recommend recommend.Store
+	Catalogue interface {
+		Read(ctx context.Context, item string) (event.Item, bool, error)
+	}
 }
 
 // StoreOf returns the parts of a store the API reads.
 func StoreOf(st *store.Store) Store {
-	return Store{Lists: st.Lists, Popularity: st.Popularity, Recommend: recommend.StoreOf(st)}
+	return Store{Lists: st.Lists, Popularity: st.Popularity, Recommend: recommend.StoreOf(st), Catalogue: st.Catalogue}
 }
 
 // Options shape the answers.
@@ -69,6 +72,9 @@ type Options struct {
 	// Errors counts the failed Redis reads, every one: the log shows a few
 	// per outage. Nil counts nothing.
 	Errors *obs.Errors
+	// Catalogue has the last word on what recommendations may hold
+	// (recommend.Config.Catalogue); nil: the stored lists as they are.
+	Catalogue recommend.Catalogue
 }
 
 // Routes chooses which endpoints a handler serves: all on one port, or the
@@ -96,7 +102,7 @@ type ReadinessCheck func(ctx context.Context) string
 // with an Allow header, both as a JSON ErrorResponse.
 func New(st Store, opts Options, ready ReadinessCheck, gatherer prometheus.Gatherer, log zerolog.Logger) http.Handler {
 	log = log.With().Str("component", "http").Logger()
-	s := &server{st: st, rec: recommend.New(recommend.Config{KeepOwned: opts.KeepOwned}, st.Recommend), opts: opts, ready: ready,
+	s := &server{st: st, rec: recommend.New(recommend.Config{KeepOwned: opts.KeepOwned, Catalogue: opts.Catalogue}, st.Recommend), opts: opts, ready: ready,
 		// A Redis outage fails every request: rate-limited as the
 		// consumer's retries are (docs/DESIGN.md section 6, "Logs").
 		log: obs.Repeats(log), errLog: log}
@@ -110,6 +116,7 @@ func New(st Store, opts Options, ready ReadinessCheck, gatherer prometheus.Gathe
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
 	if api {
+		mux.HandleFunc("GET /v1/items/{id}", s.item)
 		mux.HandleFunc("GET /v1/items/{id}/related", s.related)
 		mux.HandleFunc("GET /v1/popular", s.popular)
 		mux.HandleFunc("GET /v1/customers/{id}/recommendations", s.personal(s.customerRecommendations))
@@ -262,14 +269,76 @@ func (s *server) relatedList(ctx context.Context, kind store.ListKind, id string
 		resp.Method = string(l.Method)
 		at := l.ComputedAt
 		resp.ComputedAt = &at
-		for i, it := range l.Items {
-			if i == k {
+		visible := s.visibleNow()
+		for _, it := range l.Items {
+			if len(resp.Items) == k {
 				break
 			}
-			resp.Items = append(resp.Items, RelatedItem{Item: it.Item, Score: it.Score, Support: it.Support})
+			if visible(it.Item) {
+				resp.Items = append(resp.Items, RelatedItem{Item: it.Item, Score: it.Score, Support: it.Support})
+			}
 		}
 	}
 	return resp, nil
+}
+
+// visibleNow says which items may be shown now. The stored lists hold only
+// items that were visible when they were written; an availability window
+// that closed since is judged again here, in memory, until the re-scorer
+// rewrites the list (docs/DESIGN.md §11).
+func (s *server) visibleNow() func(item string) bool {
+	if s.opts.Catalogue == nil {
+		return func(string) bool { return true }
+	}
+	now := time.Now()
+	return func(item string) bool { return s.opts.Catalogue.Visible(item, now) }
+}
+
+// ItemResponse is the body of GET /v1/items/{id}: what the catalogue says
+// about an item.
+type ItemResponse struct {
+	Item string `json:"item"`
+	// Record is false when the catalogue has no record of the item: it is
+	// available, with the category of its events.
+	Record bool   `json:"record"`
+	Status string `json:"status"`
+	// AvailableFrom and AvailableUntil bound when it may be recommended.
+	AvailableFrom  *time.Time `json:"available_from,omitempty"`
+	AvailableUntil *time.Time `json:"available_until,omitempty"`
+	Category       string     `json:"category,omitempty"`
+	// Visible says whether it may be recommended now.
+	Visible bool `json:"visible"`
+}
+
+func (s *server) item(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if err := event.ValidID(id, event.DefaultMaxIDLen); err != nil {
+		writeError(w, http.StatusBadRequest, "item id: "+err.Error())
+		return
+	}
+	rec, ok, err := s.st.Catalogue.Read(r.Context(), id)
+	if err != nil {
+		s.unavailable(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, ItemOf(id, rec, ok, time.Now()))
+}
+
+// ItemOf describes an item's record (ok false: none) as GET /v1/items/{id}
+// answers, with its visibility at now.
+func ItemOf(id string, rec event.Item, ok bool, now time.Time) ItemResponse {
+	resp := ItemResponse{Item: id, Record: ok, Status: string(event.Available), Visible: true}
+	if !ok {
+		return resp
+	}
+	resp.Status, resp.Category, resp.Visible = string(rec.Status), rec.Category, rec.VisibleAt(now)
+	if !rec.From.IsZero() {
+		resp.AvailableFrom = &rec.From
+	}
+	if !rec.Until.IsZero() {
+		resp.AvailableUntil = &rec.Until
+	}
+	return resp
 }
 
 func parseK(r *http.Request, def int) (int, error) {

@@ -26,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/alsobought/alsobought/event"
 	"github.com/alsobought/alsobought/internal/httpapi"
 	"github.com/alsobought/alsobought/internal/lag"
 	"github.com/alsobought/alsobought/internal/testenv"
@@ -43,6 +44,7 @@ var servedRoutes = []string{
 	"GET /healthz",
 	"GET /readyz",
 	"GET /metrics",
+	"GET /v1/items/{id}",
 	"GET /v1/items/{id}/related",
 	"GET /v1/popular",
 	"GET /v1/customers/{id}/recommendations",
@@ -202,6 +204,16 @@ func TestOpenAPI(t *testing.T) {
 
 	env := testenv.NewRedis(t)
 	shop(t, env.Store, testShop())
+	launch := time.Date(2999, 1, 1, 9, 0, 0, 0, time.UTC)
+	if _, err := env.Store.Catalogue.Apply(context.Background(), 0, []store.CatalogueRecord{
+		{Offset: 0, Item: "bread", Record: &event.Item{ID: "bread", Status: event.Hidden, Category: "bakery"}},
+		{Offset: 1, Item: "hat/red", Record: &event.Item{ID: "hat/red", Status: event.Available, From: launch}},
+	}, 2, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	// The catalogue of a serve process: bread hidden, milk's window closed
+	// since its lists were written.
+	hiding := httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{Catalogue: shelf{"bread": false, "milk": false}}, func(context.Context) string { return "" }, prometheus.NewRegistry(), zerolog.Nop())
 
 	reg := prometheus.NewRegistry()
 	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "alsobought_test_requests_total", Help: "A metric, so that /metrics has content."})
@@ -265,6 +277,14 @@ func TestOpenAPI(t *testing.T) {
 		{name: "related id with a brace", path: "/v1/items/mi%7Blk/related", status: 400, invalid: true},
 		{name: "related id too long", path: "/v1/items/" + long + "/related", status: 400, invalid: true},
 		{name: "related redis down", h: down, path: "/v1/items/milk/related", status: 503},
+		{name: "related with what the catalogue hides", path: "/v1/items/milk/related", status: 200, check: contains(`"item":"bread"`)},
+		{name: "related without what the catalogue hides now", h: hiding, path: "/v1/items/milk/related", status: 200, check: contains(`"items":[]`)},
+
+		{name: "item without a record", path: "/v1/items/pen", status: 200, check: contains(`{"item":"pen","record":false,"status":"available","visible":true}`)},
+		{name: "item hidden", path: "/v1/items/bread", status: 200, check: contains(`"record":true,"status":"hidden"`, `"category":"bakery"`, `"visible":false`)},
+		{name: "item not launched yet", path: "/v1/items/hat%2Fred", status: 200, check: contains(`"available_from":"2999-01-01T09:00:00Z"`, `"visible":false`)},
+		{name: "item id with a brace", path: "/v1/items/mi%7Blk", status: 400, invalid: true},
+		{name: "item redis down", h: down, path: "/v1/items/milk", status: 503},
 
 		{name: "popular default", path: "/v1/popular", status: 200, check: contains(`"item":"pen","count":5`, `"days":14`, `"anchor":`)},
 		{name: "popular viewed", path: "/v1/popular?kind=viewed&k=5", status: 200, check: contains(`"kind":"viewed"`)},
@@ -274,6 +294,8 @@ func TestOpenAPI(t *testing.T) {
 		{name: "popular k too large", path: "/v1/popular?k=1000", status: 400, invalid: true},
 		{name: "popular category with a space", path: "/v1/popular?category=a%20b", status: 400, invalid: true},
 		{name: "popular redis down", h: down, path: "/v1/popular", status: 503},
+		{name: "popular with what the catalogue hides", path: "/v1/popular?k=100", status: 200, check: contains(`"item":"bread"`, `"item":"milk"`)},
+		{name: "popular without what the catalogue hides now", h: hiding, path: "/v1/popular?k=100", status: 200, check: lacks(`"item":"bread"`, `"item":"milk"`)},
 
 		{name: "customer known", path: "/v1/customers/me/recommendations?k=2", status: 200, check: contains(`"customer":"me","known":true`, `"because":"because you bought milk"`, `"reason":"popular"`)},
 		{name: "customer unknown", path: "/v1/customers/stranger/recommendations", status: 200, check: contains(`"known":false`)},
@@ -581,6 +603,22 @@ func validateResponse(req *http.Request, route *routers.Route, params map[string
 }
 
 // contains checks that a body contains each of the strings.
+// lacks checks that the body holds none of the strings, but is a list
+// answer with at least one item (so that an empty answer cannot pass).
+func lacks(unwanted ...string) func(t *testing.T, body []byte) {
+	return func(t *testing.T, body []byte) {
+		t.Helper()
+		if !bytes.Contains(body, []byte(`"item":`)) || bytes.Contains(body, []byte(`"items":[]`)) {
+			t.Errorf("want a list with items: %s", body)
+		}
+		for _, u := range unwanted {
+			if bytes.Contains(body, []byte(u)) {
+				t.Errorf("the body holds %s: %s", u, body)
+			}
+		}
+	}
+}
+
 func contains(want ...string) func(t *testing.T, body []byte) {
 	return func(t *testing.T, body []byte) {
 		t.Helper()
@@ -591,3 +629,10 @@ func contains(want ...string) func(t *testing.T, body []byte) {
 		}
 	}
 }
+
+// shelf is a serve process's catalogue in memory: the items it names are
+// visible or not, whatever the time; the others are.
+type shelf map[string]bool
+
+func (s shelf) Visible(item string, _ time.Time) bool { v, ok := s[item]; return !ok || v }
+func (s shelf) Category(string) string                { return "" }

@@ -63,7 +63,15 @@ func (s *server) popular(w http.ResponseWriter, r *http.Request) {
 		return
 	default:
 		resp.Anchor, resp.ComputedAt = &l.Anchor, &l.ComputedAt
-		resp.Items = l.Items[:min(k, len(l.Items))]
+		visible := s.visibleNow()
+		for _, it := range l.Items {
+			if len(resp.Items) == k {
+				break
+			}
+			if visible(it.Item) {
+				resp.Items = append(resp.Items, it)
+			}
+		}
 	}
 	writeJSON(w, http.StatusOK, resp)
 }

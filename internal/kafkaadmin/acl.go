@@ -17,6 +17,9 @@ type Access struct {
 	// DLQTopic and FeedTopic are written by serve; FeedTopic "" when the
 	// feed is off.
 	DLQTopic, FeedTopic string
+	// CatalogueTopic is read by serve (and written by `catalogue load`
+	// when Produce is set); "" when the catalogue is off.
+	CatalogueTopic string
 	// Group is serve's consumer group.
 	Group string
 	// Produce adds writing the events topic (replay, a publisher running
@@ -29,7 +32,7 @@ type Access struct {
 
 // ACLs are the least-privilege ACLs of principal ("User:alsobought") for
 // the access a, as docs/security.md ("Kafka ACLs") lists them: Read on the
-// events topic and on the group, Write on the dead-letter and feed topics
+// events and catalogue topics and on the group, Write on the dead-letter and feed topics
 // (Kafka lets Read and Write imply Describe, which metadata, offsets and
 // the lag status need), and with CreateTopics, Create on each topic.
 // Nothing on the cluster, no Delete, no Alter, no IdempotentWrite (the
@@ -40,9 +43,15 @@ func ACLs(principal string, a Access) []kafka.ACLEntry {
 		out = append(out, kafka.ACLEntry{ResourceType: typ, ResourceName: name, ResourcePatternType: kafka.PatternTypeLiteral,
 			Principal: principal, Host: "*", Operation: op, PermissionType: kafka.ACLPermissionTypeAllow})
 	}
-	allow(kafka.ResourceTypeTopic, a.Topic, kafka.ACLOperationTypeRead)
-	if a.Produce {
-		allow(kafka.ResourceTypeTopic, a.Topic, kafka.ACLOperationTypeWrite)
+	read := []string{a.Topic}
+	if a.CatalogueTopic != "" {
+		read = append(read, a.CatalogueTopic)
+	}
+	for _, t := range read {
+		allow(kafka.ResourceTypeTopic, t, kafka.ACLOperationTypeRead)
+		if a.Produce {
+			allow(kafka.ResourceTypeTopic, t, kafka.ACLOperationTypeWrite)
+		}
 	}
 	allow(kafka.ResourceTypeGroup, a.Group, kafka.ACLOperationTypeRead)
 	written := []string{a.DLQTopic}
@@ -53,7 +62,7 @@ func ACLs(principal string, a Access) []kafka.ACLEntry {
 		allow(kafka.ResourceTypeTopic, t, kafka.ACLOperationTypeWrite)
 	}
 	if a.CreateTopics {
-		for _, t := range append([]string{a.Topic}, written...) {
+		for _, t := range append(read, written...) {
 			allow(kafka.ResourceTypeTopic, t, kafka.ACLOperationTypeCreate)
 		}
 	}

@@ -15,6 +15,11 @@ import (
 	"github.com/alsobought/alsobought/internal/kafkaconn"
 )
 
+// Compacted is the configuration of a compacted topic: the broker keeps
+// at least the latest value of each key (the catalogue's item records, the
+// feed's lists) and, after a while, drops the tombstones of deleted keys.
+var Compacted = []kafka.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue: "compact"}}
+
 // Topic is a topic as alsobought creates it, or as an operator must
 // create it when alsobought may not (docs/security.md, "Kafka").
 type Topic struct {

@@ -2,6 +2,7 @@ package recommend
 
 import (
 	"context"
+	"time"
 
 	"github.com/alsobought/alsobought/scoring"
 	"github.com/alsobought/alsobought/store"
@@ -34,6 +35,21 @@ type Config struct {
 	// Without it they come back in proportion to the measured repeat share
 	// (never where nobody buys again).
 	KeepOwned bool
+	// Catalogue, when set, has the last word on what may be recommended
+	// and on categories (docs/DESIGN.md §11): the stored lists are written
+	// without hidden items already, but an availability window is judged
+	// again when the answer is served, and so is an owned item that comes
+	// back to be bought again.
+	Catalogue Catalogue
+	// Now is the clock availability windows are judged by; default
+	// time.Now.
+	Now func() time.Time
+}
+
+// Catalogue is what the shop says about items (catalogue.View).
+type Catalogue interface {
+	Visible(item string, now time.Time) bool
+	Category(item string) string
 }
 
 // Recommender answers recommendation requests: it reads what a request
@@ -46,6 +62,9 @@ type Recommender struct {
 
 // New returns a Recommender reading st.
 func New(cfg Config, st Store) *Recommender {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	return &Recommender{cfg: cfg, st: st}
 }
 
@@ -109,6 +128,12 @@ func (r *Recommender) ForPlan(ctx context.Context, plan Plan, k int, category st
 			return nil, err
 		}
 	}
+	if cat := r.cfg.Catalogue; cat != nil {
+		now, inCategory := r.cfg.Now(), req.Allow
+		req.Allow = func(item string) bool {
+			return cat.Visible(item, now) && (inCategory == nil || inCategory(item))
+		}
+	}
 	return Merge(plan.Sources(plan.lists(read.Related)), req), nil
 }
 
@@ -153,7 +178,13 @@ func (r *Recommender) categoryFilter(ctx context.Context, category string, lists
 	}
 	in := make(map[string]bool, len(items))
 	for i, it := range items {
-		in[it] = cats[i] == category
+		c := cats[i]
+		if r.cfg.Catalogue != nil {
+			if own := r.cfg.Catalogue.Category(it); own != "" { // the catalogue's category wins
+				c = own
+			}
+		}
+		in[it] = c == category
 	}
 	// Popular back-fill comes from the category's own list: allow it.
 	return func(item string) bool { ok, seen := in[item]; return ok || !seen }, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/alsobought/alsobought/internal/delta"
 	"github.com/alsobought/alsobought/scoring"
@@ -125,5 +126,46 @@ func TestRecommenderWithoutAnythingKnown(t *testing.T) {
 	}
 	if ans.Known || !reflect.DeepEqual(reasons(ans.Items), map[string]string{"water": "popular "}) {
 		t.Errorf("known %v, items %v; want unknown, the popular water", ans.Known, ans.Items)
+	}
+}
+
+// shelf is a catalogue in memory: items hidden, items with an end of
+// availability, and categories it gives.
+type shelf struct {
+	hidden     map[string]bool
+	until      map[string]time.Time
+	categories map[string]string
+}
+
+func (s shelf) Visible(item string, now time.Time) bool {
+	u, ok := s.until[item]
+	return !s.hidden[item] && (!ok || now.Before(u))
+}
+func (s shelf) Category(item string) string { return s.categories[item] }
+
+// TestRecommenderAsksTheCatalogue: what the catalogue hides is never
+// served, even when a stored list or the popularity list still holds it
+// (a window that closed since it was written); the catalogue's category
+// wins over the events'.
+func TestRecommenderAsksTheCatalogue(t *testing.T) {
+	now := time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)
+	cat := shelf{hidden: map[string]bool{"cheese": true}, until: map[string]time.Time{"water": now, "radio": now.Add(time.Second)},
+		categories: map[string]string{"remote": "dairy"}}
+	r := New(Config{Catalogue: cat, Now: func() time.Time { return now }}, shop().parts())
+	ans, err := r.Recommend(context.Background(), Ask{Customer: "ann", ContextBought: []string{"basket-jam"}, K: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"bread": "bought basket-jam", "remote": "viewed tv", "radio": "viewed tv"}
+	if got := reasons(ans.Items); !reflect.DeepEqual(got, want) {
+		t.Errorf("recommendations %v, want %v (no hidden cheese, no water past its end)", got, want)
+	}
+	ans, err = r.Recommend(context.Background(), Ask{Customer: "ann", Category: "tech", K: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = map[string]string{"radio": "viewed tv", "cable": "popular "}
+	if got := reasons(ans.Items); !reflect.DeepEqual(got, want) {
+		t.Errorf("tech recommendations %v, want %v (remote is dairy in the catalogue)", got, want)
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/alsobought/alsobought/event"
 	"github.com/alsobought/alsobought/store"
 )
 
@@ -25,6 +26,7 @@ func (noDirty) Claim(context.Context, int, time.Time, string, time.Duration) ([]
 	return nil, nil
 }
 func (noDirty) Clear(context.Context, []store.DirtyItem, time.Time) error { return nil }
+func (noDirty) Mark(context.Context, []store.ListRef, time.Time) error    { return nil }
 func (d noDirty) Backlog(context.Context) (int64, time.Time, error) {
 	d.polls.Add(1)
 	return 0, time.Time{}, nil
@@ -39,12 +41,26 @@ func (l heldLease) Try(_ context.Context, name, _ string, _ time.Duration) (bool
 	return false, nil
 }
 
+// unchangedCatalogue has no availability change to follow.
+type unchangedCatalogue struct{ Catalogue }
+
+func (unchangedCatalogue) All(context.Context) (map[string]event.Item, int64, error) {
+	return nil, 0, nil
+}
+func (unchangedCatalogue) Since(_ context.Context, rev int64) (map[string]*event.Item, int64, error) {
+	return nil, rev, nil
+}
+func (unchangedCatalogue) PromoteDue(context.Context, time.Time) (int, error) { return 0, nil }
+func (unchangedCatalogue) TakePending(context.Context, int) ([]store.CatalogueChange, error) {
+	return nil, nil
+}
+
 type movedPopularity struct{ Popularity }
 
 func (movedPopularity) Version(context.Context) (int64, error) { return 7, nil }
 
 func (s *otherHoldsPopular) state() State {
-	return State{Dirty: noDirty{s}, Leases: heldLease{s}, Popularity: movedPopularity{}}
+	return State{Dirty: noDirty{s}, Leases: heldLease{s}, Popularity: movedPopularity{}, Catalogue: unchangedCatalogue{}}
 }
 
 // TestAnInstanceWithoutThePopularityLeaseAsksOncePerInterval: while

@@ -18,6 +18,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/rs/zerolog"
 
+	"github.com/alsobought/alsobought/internal/catalogue"
 	"github.com/alsobought/alsobought/internal/obs"
 	"github.com/alsobought/alsobought/scoring"
 	"github.com/alsobought/alsobought/store"
@@ -35,6 +36,7 @@ type Lists interface {
 
 // Dirty is the set of lists waiting to be re-scored.
 type Dirty interface {
+	Mark(ctx context.Context, lists []store.ListRef, at time.Time) error
 	Claim(ctx context.Context, n int, markedBefore time.Time, owner string, lease time.Duration) ([]store.DirtyItem, error)
 	Clear(ctx context.Context, items []store.DirtyItem, readAt time.Time) error
 	Backlog(ctx context.Context) (int64, time.Time, error)
@@ -60,6 +62,16 @@ type Popularity interface {
 	WriteLists(ctx context.Context, kind store.ListKind, lists []store.PopularList, outbox bool) (store.Pending, error)
 }
 
+// Catalogue is the catalogue state: the records lists are filtered by,
+// and the items whose availability changed.
+type Catalogue interface {
+	catalogue.Source
+	PromoteDue(ctx context.Context, now time.Time) (int, error)
+	TakePending(ctx context.Context, n int) ([]store.CatalogueChange, error)
+	DonePending(ctx context.Context, done []store.CatalogueChange) error
+	Holders(ctx context.Context, items []string) ([]store.ListRef, error)
+}
+
 // State is what the re-scorer reads and writes.
 type State struct {
 	Lists      Lists
@@ -67,11 +79,13 @@ type State struct {
 	Leases     Leases
 	Outbox     Outbox
 	Popularity Popularity
+	Catalogue  Catalogue
 }
 
 // StateOf returns the parts of a store the re-scorer uses.
 func StateOf(st *store.Store) State {
-	return State{Lists: st.Lists, Dirty: st.Dirty, Leases: st.Leases, Outbox: st.Outbox, Popularity: st.Popularity}
+	return State{Lists: st.Lists, Dirty: st.Dirty, Leases: st.Leases, Outbox: st.Outbox, Popularity: st.Popularity,
+		Catalogue: st.Catalogue}
 }
 
 // Defaults for Config.
@@ -114,6 +128,10 @@ type Config struct {
 	PendingGrace time.Duration
 	// Errors counts failed Redis and Kafka calls; nil counts nothing.
 	Errors *obs.Errors
+	// View is the catalogue the lists are filtered by; the re-scorer
+	// refreshes it at every poll and before every batch, so a process that
+	// serves answers too can share it. Nil: a view of its own.
+	View *catalogue.View
 }
 
 // Validate checks the configuration.
@@ -143,9 +161,15 @@ type Rescorer struct {
 	retries zerolog.Logger // rate-limited: a Redis outage fails every poll
 	metrics *metrics
 	now     func() time.Time
+	// view is the catalogue the lists are filtered by, refreshed before
+	// every batch of lists is computed.
+	view *catalogue.View
 
 	popularVersion int64     // the popularity version last computed from
 	popularAt      time.Time // when
+	// popularStale: an item's availability changed since the popularity
+	// lists were computed; they are recomputed at the next poll.
+	popularStale atomic.Bool
 	// owner names this re-scorer in claims and leases: several instances
 	// share one state.
 	owner string
@@ -208,6 +232,9 @@ func New(cfg Config, st State, log zerolog.Logger, reg prometheus.Registerer) (*
 	if cfg.PendingGrace == 0 {
 		cfg.PendingGrace = DefaultPendingGrace
 	}
+	if cfg.View == nil {
+		cfg.View = catalogue.NewView(st.Catalogue)
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -215,7 +242,7 @@ func New(cfg Config, st State, log zerolog.Logger, reg prometheus.Registerer) (*
 	id := make([]byte, 6)
 	_, _ = rand.Read(id)
 	return &Rescorer{cfg: cfg, st: st, log: log, retries: obs.Repeats(log), metrics: newMetrics(reg), now: time.Now,
-		owner: hex.EncodeToString(id)}, nil
+		view: cfg.View, owner: hex.EncodeToString(id)}, nil
 }
 
 // Rescore recomputes and writes the lists of a kind of the given items.
@@ -224,15 +251,20 @@ func (r *Rescorer) Rescore(ctx context.Context, kind store.ListKind, items []str
 		return nil
 	}
 	start := r.now()
+	if _, err := r.view.Refresh(ctx); err != nil {
+		return err
+	}
 	rb, err := r.st.Lists.ReadRows(ctx, kind, items)
 	if err != nil {
 		return err
 	}
 	at := r.now().UTC()
+	visible := r.view.Filter(at)
 	lists := make([]store.List, len(rb.Rows))
 	for i, row := range rb.Rows {
+		entries, passedOver := r.list(rb, i, visible)
 		lists[i] = store.List{List: kind, Item: row.Item, Method: r.method(kind), ComputedAt: at,
-			Revision: rb.Revisions[i], Items: r.list(rb, i)}
+			Revision: rb.Revisions[i], Items: entries, Watch: watch(entries, passedOver), Watched: rb.Watched[i]}
 		r.metrics.listSize.Observe(float64(len(lists[i].Items)))
 	}
 	pending, err := r.st.Lists.Write(ctx, lists, r.cfg.Feed)
@@ -313,12 +345,65 @@ func (r *Rescorer) method(kind store.ListKind) scoring.Method {
 	return r.cfg.Method
 }
 
-// list computes the list of row i of a batch.
-func (r *Rescorer) list(rb store.RowBatch, i int) []scoring.Related {
+// list computes the list of row i of a batch over the visible candidates,
+// and the hidden ones it passed over.
+func (r *Rescorer) list(rb store.RowBatch, i int, visible scoring.Visible) ([]scoring.Related, []string) {
 	if rb.Kind == store.ViewedBought {
-		return scoring.ViewedBoughtList(rb.Rows[i], rb.ViewedTotals[i], rb.Globals, r.cfg.Rules)
+		return scoring.ViewedBoughtListVisible(rb.Rows[i], rb.ViewedTotals[i], rb.Globals, r.cfg.Rules, visible)
 	}
-	return scoring.RelatedList(r.cfg.Method, rb.Rows[i], rb.Globals, r.cfg.Rules)
+	return scoring.RelatedListVisible(r.cfg.Method, rb.Rows[i], rb.Globals, r.cfg.Rules, visible)
+}
+
+// watch is what a list watches (store.List.Watch): its entries and the
+// hidden candidates passed over for them.
+func watch(entries []scoring.Related, passedOver []string) []string {
+	out := make([]string, 0, len(entries)+len(passedOver))
+	for _, e := range entries {
+		out = append(out, e.Item)
+	}
+	return append(out, passedOver...)
+}
+
+// FollowCatalogue makes due at once the lists that a change of an item's
+// availability can change (docs/DESIGN.md §11), for the next drain: it
+// refreshes the catalogue view, makes pending the items
+// whose window edge has come, marks the lists holding each pending item
+// dirty as if marked MinInterval ago (so the next drain takes them without
+// the per-row rate limit, which is for lists touched by every basket),
+// asks for the popularity lists again, and clears the pending items. Every
+// step is safe to repeat: a re-scorer that dies midway leaves the items
+// pending for the next.
+func (r *Rescorer) FollowCatalogue(ctx context.Context) error {
+	if _, err := r.view.Refresh(ctx); err != nil {
+		return err
+	}
+	now := r.now()
+	if _, err := r.st.Catalogue.PromoteDue(ctx, now); err != nil {
+		return err
+	}
+	for range pollRounds {
+		pending, err := r.st.Catalogue.TakePending(ctx, r.cfg.Batch)
+		if err != nil || len(pending) == 0 {
+			return err
+		}
+		items := make([]string, len(pending))
+		for i, p := range pending {
+			items[i] = p.Item
+		}
+		holders, err := r.st.Catalogue.Holders(ctx, items)
+		if err != nil {
+			return err
+		}
+		if err := r.st.Dirty.Mark(ctx, holders, now.Add(-r.cfg.MinInterval)); err != nil {
+			return err
+		}
+		r.popularStale.Store(true)
+		if err := r.st.Catalogue.DonePending(ctx, pending); err != nil {
+			return err
+		}
+		r.metrics.catalogueChanges.Add(float64(len(pending)))
+	}
+	return nil
 }
 
 // DrainDirty re-scores every dirty item, however recently marked, and
@@ -375,12 +460,16 @@ func (r *Rescorer) RescorePopular(ctx context.Context) error {
 	}
 	at := r.now().UTC()
 	r.popularAt = r.now() // also after a failure: retried at the next interval, not every poll
+	r.popularStale.Store(false)
+	if _, err := r.view.Refresh(ctx); err != nil {
+		return err
+	}
 	for _, kind := range []store.ListKind{store.Bought, store.Viewed} {
 		pop, err := r.st.Popularity.Counts(ctx, kind, anchor)
 		if err != nil {
 			return err
 		}
-		pending, err := r.st.Popularity.WriteLists(ctx, kind, pop.Lists(kind, at), r.cfg.Feed)
+		pending, err := r.st.Popularity.WriteLists(ctx, kind, pop.Catalogued(r.view.Category).Lists(kind, at, r.view.Filter(at)), r.cfg.Feed)
 		if err != nil {
 			return err
 		}
@@ -395,6 +484,9 @@ func (r *Rescorer) RescorePopular(ctx context.Context) error {
 // popularDue reports whether events were counted since the last
 // popularity lists and DefaultPopularInterval has passed.
 func (r *Rescorer) popularDue(ctx context.Context) bool {
+	if r.popularStale.Load() {
+		return true
+	}
 	if r.now().Sub(r.popularAt) < DefaultPopularInterval {
 		return false
 	}
@@ -473,6 +565,11 @@ func (r *Rescorer) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-poll.C:
+			if err := r.FollowCatalogue(ctx); err != nil && ctx.Err() == nil {
+				r.metrics.errors.Inc()
+				r.cfg.Errors.Redis()
+				r.retries.Warn().Err(err).Msg("following catalogue changes failed; will retry")
+			}
 			due := func() time.Time { return r.now().Add(-r.cfg.MinInterval) }
 			if _, err := r.drain(ctx, due, pollRounds); err != nil && ctx.Err() == nil {
 				r.metrics.errors.Inc()
@@ -542,6 +639,8 @@ type metrics struct {
 	freshness  prometheus.Histogram
 	backlog    prometheus.Gauge
 	oldestAge  prometheus.Gauge
+	// catalogueChanges: availability changes whose lists were marked.
+	catalogueChanges prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -564,9 +663,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Items waiting to be re-scored."}),
 		oldestAge: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "dirty_oldest_age_seconds",
 			Help: "Age of the oldest pending dirty mark."}),
+		catalogueChanges: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "catalogue_changes_followed_total",
+			Help: "Changes of an item's availability (a catalogue record, or a window edge reached) whose lists were marked for re-scoring."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.rescored, m.errors, m.seconds, m.listSize, m.staleLists, m.freshness, m.backlog, m.oldestAge)
+		reg.MustRegister(m.rescored, m.errors, m.seconds, m.listSize, m.staleLists, m.freshness, m.backlog, m.oldestAge,
+			m.catalogueChanges)
 	}
 	return m
 }

@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alsobought/alsobought/event"
 	"github.com/alsobought/alsobought/internal/kafkaadmin"
 	"github.com/alsobought/alsobought/internal/kafkaconn"
 	"github.com/alsobought/alsobought/store"
@@ -39,6 +40,9 @@ type Env struct {
 	SentinelMaster string
 	Topic          string
 	DLQTopic       string
+	// CatalogueTopic is the events topic's catalogue topic (compacted),
+	// made with the others.
+	CatalogueTopic string
 	Group          string
 	Prefix         string
 	Store          *store.Store
@@ -80,8 +84,11 @@ func createTopics(t testing.TB, e *Env, brokers []string, partitions int) {
 	e.Brokers = brokers
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for _, topic := range []string{e.Topic, e.DLQTopic} {
-		if err := kafkaadmin.EnsureTopic(ctx, e.Kafka(), kafkaadmin.Topic{Name: topic, Partitions: partitions, Replication: 1}); err != nil {
+	e.CatalogueTopic = event.CatalogueTopic(e.Topic)
+	for _, topic := range []kafkaadmin.Topic{{Name: e.Topic}, {Name: e.DLQTopic},
+		{Name: e.CatalogueTopic, Configs: kafkaadmin.Compacted}} {
+		topic.Partitions, topic.Replication = partitions, 1
+		if err := kafkaadmin.EnsureTopic(ctx, e.Kafka(), topic); err != nil {
 			t.Fatalf("kafka at %s: %v", strings.Join(brokers, ","), err)
 		}
 	}
@@ -89,7 +96,7 @@ func createTopics(t testing.TB, e *Env, brokers []string, partitions int) {
 		// A short timeout: a test may leave a private broker dead.
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		_ = kafkaadmin.DeleteTopics(ctx, e.Kafka(), e.Topic, e.DLQTopic, e.Topic+".lists")
+		_ = kafkaadmin.DeleteTopics(ctx, e.Kafka(), e.Topic, e.DLQTopic, e.CatalogueTopic, e.Topic+".lists")
 	})
 }
 

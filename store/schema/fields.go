@@ -29,7 +29,12 @@ const (
 	// computed from (the list fence). It starts with '#' like the
 	// watermarks, so row readers skip it (IsFenceField).
 	FieldListRevision = "#list"
-	histPrefix        = "h|"
+	// FieldWatch holds the items whose availability can change the stored
+	// list without a change of the row: its entries and the hidden
+	// candidates passed over for them, comma-separated (ids hold no comma).
+	// It starts with '#' too: row readers skip it.
+	FieldWatch = "#watch"
+	histPrefix = "h|"
 )
 
 // HistField is the row field that holds h_X[n].
@@ -123,6 +128,7 @@ func ParseCategoryField(f string) (category, item string, ok bool) {
 const (
 	MetaSchema          = "schema"
 	MetaTopic           = "topic"
+	MetaCatalogueTopic  = "catalogue_topic"
 	MetaHistorySize     = "history_size"
 	MetaViewHistorySize = "view_history_size"
 	MetaListSize        = "list_size"

@@ -54,6 +54,32 @@ type Keys struct {
 	// Meta records which topic and settings built the state (the Meta*
 	// fields).
 	Meta string
+
+	// Catalogue holds the item records of the catalogue topic: field X =
+	// X's record, canonical JSON (docs/events.md, "Catalogue records"); an
+	// item without a record is available with the category of its events.
+	Catalogue string
+	// CatalogueProgress holds the next offset to apply of each catalogue
+	// partition: field PartitionField(p).
+	CatalogueProgress string
+	// CatalogueRevisions is the sorted set of items whose record changed,
+	// scored by the catalogue revision of their latest change, so that a
+	// reader holding revision r finds what changed since with one range.
+	CatalogueRevisions string
+	// CatalogueRevision is the catalogue's revision: a counter raised by
+	// every change of a record.
+	CatalogueRevision string
+	// CatalogueDue is the sorted set of items whose visibility changes at
+	// a window edge yet to come, scored by that edge (unix ms), so that
+	// the lists holding them are re-scored at the edge.
+	CatalogueDue string
+	// CatalogueEdges holds the window of the items that have one: field X
+	// = "<from unix ms>,<until unix ms>" (0: open side).
+	CatalogueEdges string
+	// CataloguePending is the sorted set of items whose availability
+	// changed (a record, or a window edge reached) and whose lists are not
+	// re-scored for it yet, scored by the revision of the change.
+	CataloguePending string
 }
 
 // NewKeys returns the key names under prefix.
@@ -64,13 +90,17 @@ func NewKeys(prefix string) Keys {
 		Dirty: g("dirty"), DirtyVersions: g("dirtyver"), DirtyClaims: g("dirtyclaim"),
 		Progress: g("progress"), Inflight: g("inflight"),
 		PopularityState: g("popstate"), ItemCategories: g("itemcat"),
-		Outbox: g("outbox"), OutboxStamps: g("outboxver"), Meta: g("meta")}
+		Outbox: g("outbox"), OutboxStamps: g("outboxver"), Meta: g("meta"),
+		Catalogue: g("catalogue"), CatalogueProgress: g("catprogress"), CatalogueRevisions: g("catrevs"),
+		CatalogueRevision: g("catrev"), CatalogueDue: g("catdue"), CatalogueEdges: g("catedges"),
+		CataloguePending: g("catpending")}
 }
 
 // The parts of the per-item and per-customer key names after the prefix.
 const (
 	rowPart      = ":row:"
 	listPart     = ":rel:"
+	holdersPart  = ":in:"
 	customerPart = ":cust:{"
 )
 
@@ -87,6 +117,11 @@ func (k Keys) Row(kind ListKind, item string) string {
 func (k Keys) List(kind ListKind, item string) string {
 	return k.Prefix + listPart + kind.Code() + ":{" + item + "}"
 }
+
+// Holders is the set of the lists whose unfiltered top entries hold item
+// Y (members: DirtyMember), so that a change of Y's availability re-scores
+// exactly them. Tagged with Y, like Y's row and lists.
+func (k Keys) Holders(item string) string { return k.Prefix + holdersPart + "{" + item + "}" }
 
 // Customer is a customer's state: the Field* customer fields and
 // WatermarkField(p).
@@ -140,7 +175,8 @@ func (k Keys) IsCustomer(key string) bool { return strings.HasPrefix(key, k.Pref
 
 // IsItem reports whether key is an item's row or list under the prefix.
 func (k Keys) IsItem(key string) bool {
-	return strings.HasPrefix(key, k.Prefix+rowPart) || strings.HasPrefix(key, k.Prefix+listPart)
+	return strings.HasPrefix(key, k.Prefix+rowPart) || strings.HasPrefix(key, k.Prefix+listPart) ||
+		strings.HasPrefix(key, k.Prefix+holdersPart)
 }
 
 // All is the pattern of every key under the prefix.

@@ -66,6 +66,11 @@ type Config struct {
 	// that queued.
 	MinRescoreWait time.Duration
 
+	// Hides, when positive, adds a last phase: the items the most lists
+	// hold are hidden one at a time through the catalogue topic, and the
+	// time until no stored list holds each is measured (HideReport).
+	Hides int
+
 	Timeout  time.Duration // for each wait
 	Progress io.Writer     // one line per phase; nil for none
 }
@@ -132,7 +137,8 @@ func serveArgs(cfg *Config, n scratch.Names, feed bool) []string {
 		feedTopic = "off"
 	}
 	return append(append([]string(nil), cfg.Serve...),
-		"-topic", n.Topic, "-dlq-topic", n.DLQTopic, "-feed-topic", feedTopic, "-group", n.Group, "-prefix", n.Prefix,
+		"-topic", n.Topic, "-dlq-topic", n.DLQTopic, "-feed-topic", feedTopic, "-catalogue-topic", n.CatalogueTopic,
+		"-group", n.Group, "-prefix", n.Prefix,
 		"-http", "127.0.0.1:0", "-partitions", strconv.Itoa(cfg.Partitions), "-log-format", "json", "-log-level", "info")
 }
 

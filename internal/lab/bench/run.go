@@ -81,6 +81,9 @@ type Report struct {
 	RedisGlobalBytes          int64   `json:"redis_global_bytes"`
 	RedisUsedMemoryDeltaBytes float64 `json:"redis_used_memory_delta_bytes"`
 	MemoryMethod              string  `json:"memory_method"`
+
+	// Hide is the hide phase's figures (Config.Hides), nil without it.
+	Hide *HideReport `json:"hide,omitempty"`
 }
 
 // freshnessMetric is serve's histogram of the time from a change's Kafka
@@ -176,6 +179,15 @@ func Run(ctx context.Context, cfg Config, dataset string, evs []event.Event) (Re
 	rep.PacedListsRescoredPerEvt = ratio(ph2.rescored, p)
 	rep.EventsApplied = ph1.appliedEvents + ph2.appliedEvents
 	rep.EventsDeadLettered = ph1.deadLettered + ph2.deadLettered
+
+	if cfg.Hides > 0 {
+		cfg.logf("hide: hiding the %d items the most lists hold, one at a time", cfg.Hides)
+		hide, err := s.hideMostListed(ctx, cfg.Hides)
+		if err != nil {
+			return rep, err
+		}
+		rep.Hide = &hide
+	}
 
 	cfg.logf("memory: MEMORY USAGE of every key of %s", s.Prefix)
 	mem, err := measureMemory(ctx, rdb, s.Prefix)

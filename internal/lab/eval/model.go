@@ -48,7 +48,7 @@ func (t OracleTrainer) Train(_ context.Context, before []event.Event) (Model, er
 	s := oracle.Build(before, t.Settings)
 	pop := map[store.ListKind]store.PopularList{}
 	for kind, p := range s.Popular {
-		pop[kind] = p.Lists(kind, time.Time{})[0] // the overall list comes first
+		pop[kind] = p.Lists(kind, time.Time{}, nil)[0] // the overall list comes first
 	}
 	return newCountersModel(s, t.Rules, pop), nil
 }

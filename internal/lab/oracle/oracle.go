@@ -48,7 +48,39 @@ type State struct {
 	// each item's latest event with one: bootstrap writes both.
 	Buckets        map[store.ListKind]map[string]map[string]int64
 	ItemCategories map[string]string
+	// Catalogue holds the items' records (docs/DESIGN.md §11) and AsOf the
+	// instant their availability windows are judged at: lists and
+	// popularity lists hold only the items visible then. Without
+	// WithCatalogue, every item is visible.
+	Catalogue map[string]event.Item
+	AsOf      time.Time
 }
+
+// WithCatalogue applies catalogue records, in order (a nil Record, a
+// tombstone, removes the item's record), and judges availability at asOf:
+// the wall clock the lists in Redis were written by, which the caller
+// chooses away from any window edge.
+func (s *State) WithCatalogue(records []store.CatalogueRecord, asOf time.Time) *State {
+	s.Catalogue, s.AsOf = map[string]event.Item{}, asOf
+	for _, r := range records {
+		if r.Record == nil {
+			delete(s.Catalogue, r.Item)
+		} else {
+			s.Catalogue[r.Item] = *r.Record
+		}
+	}
+	return s
+}
+
+// visible lets an item be listed: it has no record, or its record lets it
+// be recommended at AsOf.
+func (s *State) visible(item string) bool {
+	rec, ok := s.Catalogue[item]
+	return !ok || rec.VisibleAt(s.AsOf)
+}
+
+// category is the category the catalogue gives an item ("" for none).
+func (s *State) category(item string) string { return s.Catalogue[item].Category }
 
 // Build replays events (in arrival order) and derives the counters. An
 // event whose id its customer recently used is a duplicate and changes
@@ -237,12 +269,20 @@ func (s *State) Row(kind store.ListKind, x string) scoring.Row {
 	return row
 }
 
-// List computes item x's related list of a kind.
+// List computes item x's related list of a kind, over the visible items.
 func (s *State) List(kind store.ListKind, x string, m scoring.Method, rules scoring.ListRules) []scoring.Related {
 	if kind == store.ViewedBought {
-		return scoring.ViewedBoughtList(s.Row(kind, x), s.ViewedTotal[x], s.Bought.Totals, rules)
+		l, _ := scoring.ViewedBoughtListVisible(s.Row(kind, x), s.ViewedTotal[x], s.Bought.Totals, rules, s.visible)
+		return l
 	}
-	return scoring.RelatedList(m, s.Row(kind, x), s.counters(kind).Totals, rules)
+	l, _ := scoring.RelatedListVisible(m, s.Row(kind, x), s.counters(kind).Totals, rules, s.visible)
+	return l
+}
+
+// PopularLists computes the popularity lists of a kind (Bought or Viewed),
+// over the visible items, in the catalogue's categories.
+func (s *State) PopularLists(kind store.ListKind) []store.PopularList {
+	return s.Popular[kind].Catalogued(s.category).Lists(kind, time.Time{}, s.visible)
 }
 
 // Snapshot returns the state in the shape the store reads and writes.

@@ -24,8 +24,10 @@ type Names struct {
 	Topic     string // events
 	DLQTopic  string // dead letters
 	FeedTopic string // list changes (created by serve when its feed is on)
-	Group     string // consumer group
-	Prefix    string // Redis key prefix
+	// CatalogueTopic holds item records (created by serve).
+	CatalogueTopic string
+	Group          string // consumer group
+	Prefix         string // Redis key prefix
 }
 
 // NewNames returns fresh names for a kind of scratch state (letters, digits
@@ -35,11 +37,11 @@ func NewNames(kind string) Names {
 	id := strconv.FormatInt(time.Now().Unix()%1_000_000, 36) + strconv.FormatUint(rand.Uint64()%(36*36*36), 36)
 	topic := kind + "." + id
 	return Names{Topic: topic, DLQTopic: event.DeadLetterTopic(topic), FeedTopic: topic + ".lists",
-		Group: kind + "-" + id, Prefix: kind + "-" + id}
+		CatalogueTopic: event.CatalogueTopic(topic), Group: kind + "-" + id, Prefix: kind + "-" + id}
 }
 
 // Topics are every topic of the state.
-func (n Names) Topics() []string { return []string{n.Topic, n.DLQTopic, n.FeedTopic} }
+func (n Names) Topics() []string { return []string{n.Topic, n.DLQTopic, n.FeedTopic, n.CatalogueTopic} }
 
 // Config says where the services are.
 type Config struct {

@@ -8,8 +8,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"time"
 
+	"github.com/alsobought/alsobought/event"
 	"github.com/alsobought/alsobought/internal/delta"
 	"github.com/alsobought/alsobought/internal/lab/oracle"
 	"github.com/alsobought/alsobought/scoring"
@@ -77,7 +77,31 @@ func Compare(want *oracle.State, got *store.Snapshot, m scoring.Method, rules sc
 		}
 	}
 	comparePopular(r, want, got)
+	if want.Catalogue != nil {
+		compareCatalogue(r, want.Catalogue, got.Catalogue)
+	}
 	return r
+}
+
+// compareCatalogue checks the catalogue records in Redis against those the
+// oracle applied; a record counts as a counter.
+func compareCatalogue(r *Report, want, got map[string]event.Item) {
+	for _, it := range unionKeys(want, got) {
+		r.Counters++
+		w, wok := want[it]
+		g, gok := got[it]
+		if wok != gok || !w.Equal(g) {
+			r.CounterMismatches++
+			r.example("catalogue record of %s: want %s, got %s", it, recordText(w, wok), recordText(g, gok))
+		}
+	}
+}
+
+func recordText(rec event.Item, ok bool) string {
+	if !ok {
+		return "none"
+	}
+	return string(event.EncodeItem(rec))
 }
 
 // comparePopular checks the stored popularity lists, overall and per
@@ -85,7 +109,7 @@ func Compare(want *oracle.State, got *store.Snapshot, m scoring.Method, rules sc
 func comparePopular(r *Report, want *oracle.State, got *store.Snapshot) {
 	for _, kind := range []store.ListKind{store.Bought, store.Viewed} {
 		wantLists := map[string]store.PopularList{}
-		for _, l := range want.Popular[kind].Lists(kind, time.Time{}) {
+		for _, l := range want.PopularLists(kind) {
 			if len(l.Items) > 0 || l.Category == "" {
 				wantLists[l.Category] = l
 			}
