@@ -110,17 +110,8 @@ type rawValue struct {
 
 func decode(data []byte, lim Limits, defaultID string) (Event, *Error) {
 	lim = lim.withDefaults()
-	if len(data) > lim.MaxPayloadBytes {
-		return Event{}, newError(ReasonTooLarge, "", fmt.Sprintf("%d bytes, limit %d", len(data), lim.MaxPayloadBytes))
-	}
-	if !utf8.Valid(data) {
-		return Event{}, newError(ReasonNotUTF8, "", "payload is not valid UTF-8")
-	}
-	if !json.Valid(data) {
-		return Event{}, newError(ReasonInvalidJSON, "", syntaxDetail(data))
-	}
 	var raw [nSlots]rawValue
-	if err := scanObject(data, &eventFields, raw[:]); err != nil {
+	if err := scanPayload(data, lim, &eventFields, raw[:]); err != nil {
 		return Event{}, err
 	}
 
@@ -158,6 +149,22 @@ func decode(data []byte, lim Limits, defaultID string) (Event, *Error) {
 		return Event{}, err
 	}
 	return e, nil
+}
+
+// scanPayload checks what every message value must be, in order: within
+// the size limit (too_large), UTF-8 (not_utf8), one JSON object
+// (invalid_json), and records its known fields in raw (scanObject).
+func scanPayload(data []byte, lim Limits, f *objectFields, raw []rawValue) *Error {
+	if len(data) > lim.MaxPayloadBytes {
+		return newError(ReasonTooLarge, "", fmt.Sprintf("%d bytes, limit %d", len(data), lim.MaxPayloadBytes))
+	}
+	if !utf8.Valid(data) {
+		return newError(ReasonNotUTF8, "", "payload is not valid UTF-8")
+	}
+	if !json.Valid(data) {
+		return newError(ReasonInvalidJSON, "", syntaxDetail(data))
+	}
+	return scanObject(data, f, raw)
 }
 
 // syntaxDetail describes why data is not valid JSON.

@@ -1,10 +1,7 @@
 package event
 
 import (
-	"encoding/json"
-	"fmt"
 	"time"
-	"unicode/utf8"
 )
 
 // Status is an item's availability as the catalogue states it.
@@ -116,17 +113,8 @@ func DecodeItem(data []byte, lim Limits) (Item, error) {
 
 func decodeItem(data []byte, lim Limits) (Item, *Error) {
 	lim = lim.withDefaults()
-	if len(data) > lim.MaxPayloadBytes {
-		return Item{}, newError(ReasonTooLarge, "", fmt.Sprintf("%d bytes, limit %d", len(data), lim.MaxPayloadBytes))
-	}
-	if !utf8.Valid(data) {
-		return Item{}, newError(ReasonNotUTF8, "", "payload is not valid UTF-8")
-	}
-	if !json.Valid(data) {
-		return Item{}, newError(ReasonInvalidJSON, "", syntaxDetail(data))
-	}
 	var raw [nItemSlots]rawValue
-	if err := scanObject(data, &itemFields, raw[:]); err != nil {
+	if err := scanPayload(data, lim, &itemFields, raw[:]); err != nil {
 		return Item{}, err
 	}
 	it := Item{ID: rawString(raw[itemSlotID]), Status: Status(rawString(raw[itemSlotStatus])),

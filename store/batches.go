@@ -222,16 +222,22 @@ func popularityDaysOf(b *delta.Batch) map[ListKind][]any {
 
 // Progress returns the applied offset of every partition that has one.
 func (b *Batches) Progress(ctx context.Context) (map[int]int64, error) {
-	m, err := b.c.rdb.HGetAll(ctx, b.c.keys.Progress).Result()
+	return readOffsets(ctx, b.c, b.c.keys.Progress, "progress")
+}
+
+// readOffsets reads a hash of partition -> offset (schema.PartitionField):
+// a topic's progress.
+func readOffsets(ctx context.Context, c *conn, key, what string) (map[int]int64, error) {
+	m, err := c.rdb.HGetAll(ctx, key).Result()
 	if err != nil {
-		return nil, fmt.Errorf("read progress: %w", err)
+		return nil, fmt.Errorf("read %s: %w", what, err)
 	}
 	out := make(map[int]int64, len(m))
 	for f, v := range m {
 		p, err1 := strconv.Atoi(f)
 		off, err2 := strconv.ParseInt(v, 10, 64)
 		if err1 != nil || err2 != nil {
-			return nil, fmt.Errorf("progress field %q=%q is not partition=offset", f, v)
+			return nil, fmt.Errorf("%s field %q=%q is not partition=offset", what, f, v)
 		}
 		out[p] = off
 	}

@@ -98,20 +98,7 @@ func changesOf(cmd redis.Cmder, what string) ([]CatalogueChange, error) {
 // Progress returns the next offset to apply of each catalogue partition
 // that has one.
 func (c *Catalogue) Progress(ctx context.Context) (map[int]int64, error) {
-	m, err := c.c.rdb.HGetAll(ctx, c.c.keys.CatalogueProgress).Result()
-	if err != nil {
-		return nil, fmt.Errorf("read catalogue progress: %w", err)
-	}
-	out := make(map[int]int64, len(m))
-	for f, v := range m {
-		p, perr := strconv.Atoi(f)
-		off, oerr := strconv.ParseInt(v, 10, 64)
-		if perr != nil || oerr != nil {
-			return nil, fmt.Errorf("catalogue progress field %q = %q is not partition = offset", f, v)
-		}
-		out[p] = off
-	}
-	return out, nil
+	return readOffsets(ctx, c.c, c.c.keys.CatalogueProgress, "catalogue progress")
 }
 
 // Read returns an item's record; ok is false when it has none (it is
