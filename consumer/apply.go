@@ -39,13 +39,12 @@ type BatchResult struct {
 
 // applier turns a partition's batch of messages into fenced state changes.
 type applier struct {
-	store           StateStore
-	historySize     int
-	viewHistorySize int
-	dedup           delta.Dedup
-	limits          event.Limits
-	maxSkew         time.Duration
-	partitioner     *keyPartitioner // nil: no partition check
+	store       StateStore
+	retention   delta.Retention
+	dedup       delta.Dedup
+	limits      event.Limits
+	maxSkew     time.Duration
+	partitioner *keyPartitioner // nil: no partition check
 }
 
 // decode validates the messages of a batch; the valid ones keep their offsets.
@@ -132,9 +131,9 @@ func (a *applier) apply(ctx context.Context, partition int, evs []decoded, lastO
 		b.Count(d.ev.Type == event.Purchase, d.ev.ItemID, d.ev.Category, d.ev.Time, d.offset)
 		switch d.ev.Type {
 		case event.Purchase:
-			b.Purchase(&u.Purchases, &u.Views, d.ev.ItemID, d.offset, a.historySize)
+			b.Purchase(&u.Purchases, &u.Views, d.ev.ItemID, d.ev.Time, d.offset, a.retention)
 		case event.View:
-			b.View(&u.Views, d.ev.ItemID, d.offset, a.viewHistorySize)
+			b.View(&u.Purchases, &u.Views, d.ev.ItemID, d.ev.Time, d.offset, a.retention)
 		}
 		res.Applied[d.ev.Type]++
 	}

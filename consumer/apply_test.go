@@ -86,7 +86,7 @@ func replaysAndCrashes(t *testing.T, env *testenv.Env, seed uint64) {
 	evs := randomEvents(r, 600)
 	msgs := messages(r, evs)
 	lim := event.DefaultLimits(time.Now())
-	good := applier{store: env.Store.Batches, historySize: k, dedup: delta.DefaultDedup, limits: lim, maxSkew: time.Hour}
+	good := applier{store: env.Store.Batches, retention: delta.Retention{Purchases: k}, dedup: delta.DefaultDedup, limits: lim, maxSkew: time.Hour}
 	crashing := good
 	crashing.store = crashingStore{env.Store.Batches}
 	run := func(a applier, from, to int) {
@@ -151,7 +151,7 @@ func testZombieConsumerChangesNothing(t *testing.T, env *testenv.Env) {
 	evs := randomEvents(r, 400)
 	msgs := messages(r, evs)
 	lim := event.DefaultLimits(time.Now())
-	owner := applier{store: env.Store.Batches, historySize: k, dedup: delta.DefaultDedup, limits: lim, maxSkew: time.Hour}
+	owner := applier{store: env.Store.Batches, retention: delta.Retention{Purchases: k}, dedup: delta.DefaultDedup, limits: lim, maxSkew: time.Hour}
 	run := func(a applier, from, to int) {
 		t.Helper()
 		valid, _ := a.decode(msgs[from:to])
@@ -206,7 +206,7 @@ func testLostWritesAreDetected(t *testing.T, env *testenv.Env) {
 	ctx := context.Background()
 	r := rand.New(rand.NewPCG(5, 5))
 	msgs := messages(r, randomEvents(r, 150))
-	a := applier{store: env.Store.Batches, historySize: 4, dedup: delta.DefaultDedup, limits: event.DefaultLimits(time.Now()), maxSkew: time.Hour}
+	a := applier{store: env.Store.Batches, retention: delta.Retention{Purchases: 4}, dedup: delta.DefaultDedup, limits: event.DefaultLimits(time.Now()), maxSkew: time.Hour}
 	valid, _ := a.decode(msgs[:100])
 	if _, err := a.apply(ctx, 0, valid, 99, -1); err != nil {
 		t.Fatal(err)

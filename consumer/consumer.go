@@ -47,13 +47,16 @@ type Config struct {
 	// (docs/events.md, "Catalogue records"), consumed by the same group;
 	// its invalid records go to the same dead-letter topic.
 	CatalogueTopic string
-	HistorySize    int           // K_hist: distinct purchased items retained per customer
-	ViewHistory    int           // K_view: distinct viewed items retained per customer
-	BatchSize      int           // most messages per batch; default DefaultBatchSize
-	BatchWait      time.Duration // how long a batch waits to fill; default DefaultBatchWait
-	Limits         event.Limits  // id, size and MinTime limits; MaxTime is now + MaxEventSkew
-	MaxEventSkew   time.Duration // how far in the future an event's time may be
-	Dedup          delta.Dedup   // which recent event ids each customer remembers
+	HistorySize    int // K_hist: distinct purchased items retained per customer
+	ViewHistory    int // K_view: distinct viewed items retained per customer
+	// HistoryMaxAge ages history entries on each customer's own clock
+	// (docs/DESIGN.md section 10); 0 = never.
+	HistoryMaxAge time.Duration
+	BatchSize     int           // most messages per batch; default DefaultBatchSize
+	BatchWait     time.Duration // how long a batch waits to fill; default DefaultBatchWait
+	Limits        event.Limits  // id, size and MinTime limits; MaxTime is now + MaxEventSkew
+	MaxEventSkew  time.Duration // how far in the future an event's time may be
+	Dedup         delta.Dedup   // which recent event ids each customer remembers
 	// KeyPartitioner is PartitionerMurmur2 (events on another partition than
 	// murmur2 of their key are dead-lettered) or PartitionerNone.
 	KeyPartitioner string
@@ -82,6 +85,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("history size %d: K_hist must be at least 1", c.HistorySize)
 	case c.ViewHistory < 1:
 		return fmt.Errorf("view history size %d: K_view must be at least 1", c.ViewHistory)
+	case c.HistoryMaxAge < 0:
+		return fmt.Errorf("history max age %s must not be negative", c.HistoryMaxAge)
 	case c.BatchSize < 0 || c.BatchWait < 0 || c.FinishGrace < 0:
 		return errors.New("batch size, batch wait and finish grace must not be negative")
 	case c.KeyPartitioner != PartitionerMurmur2 && c.KeyPartitioner != PartitionerNone:
@@ -137,7 +142,7 @@ func New(cfg Config, st Stores, log zerolog.Logger, m *Metrics) (*Consumer, erro
 	if cfg.CatalogueTopic != "" && st.Catalogue == nil {
 		return nil, errors.New("a catalogue topic without a catalogue store")
 	}
-	a := applier{store: st.Batches, historySize: cfg.HistorySize, viewHistorySize: cfg.ViewHistory, dedup: cfg.Dedup, limits: cfg.Limits, maxSkew: cfg.MaxEventSkew}
+	a := applier{store: st.Batches, retention: delta.Retention{Purchases: cfg.HistorySize, Views: cfg.ViewHistory, MaxAge: cfg.HistoryMaxAge}, dedup: cfg.Dedup, limits: cfg.Limits, maxSkew: cfg.MaxEventSkew}
 	if cfg.KeyPartitioner == PartitionerMurmur2 {
 		a.partitioner = &keyPartitioner{}
 	}

@@ -42,8 +42,15 @@ func parseCustomer(fields map[string]string) (Customer, error) {
 	if err != nil {
 		return Customer{}, err
 	}
-	c := Customer{Purchases: delta.DecodeHistory(fields[schema.CustomerPurchases]),
-		Views: delta.DecodeHistory(fields[schema.CustomerViews]), Recent: recent}
+	purchases, err := delta.DecodeHistory(fields[schema.CustomerPurchases])
+	if err != nil {
+		return Customer{}, fmt.Errorf("purchase %w", err)
+	}
+	views, err := delta.DecodeHistory(fields[schema.CustomerViews])
+	if err != nil {
+		return Customer{}, fmt.Errorf("view %w", err)
+	}
+	c := Customer{Purchases: purchases, Views: views, Recent: recent}
 	for f, v := range fields {
 		if !schema.IsFenceField(f) {
 			continue

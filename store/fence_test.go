@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -54,7 +55,7 @@ func batchOf(customers map[string]store.Customer, from int64, pairs ...[2]string
 	off := from
 	for _, p := range pairs {
 		c := customers[p[0]]
-		b.Purchase(&c.Purchases, &c.Views, p[1], off, 10)
+		b.Purchase(&c.Purchases, &c.Views, p[1], time.UnixMilli(off), off, delta.Retention{Purchases: 10, Views: 10})
 		customers[p[0]] = c
 		updates = append(updates, store.CustomerUpdate{ID: p[0], Purchases: c.Purchases, Offset: off})
 		off++
@@ -342,7 +343,7 @@ func testWritesRefuseAGap(t *testing.T, env *testenv.Env) {
 	}
 	b := delta.NewBatch(0)
 	h := delta.History{Items: []string{"milk", "bread"}}
-	b.Purchase(&h, &delta.History{}, "eggs", off, 10)
+	b.Purchase(&h, &delta.History{}, "eggs", time.UnixMilli(off), off, delta.Retention{Purchases: 10, Views: 10})
 	err = st.Batches.Apply(ctx, b, []store.CustomerUpdate{{ID: "c1", Purchases: h, Offset: off}}, off, off-1)
 	var lost *store.ProgressLostError
 	if !errors.As(err, &lost) || lost.Stored != -1 || lost.Recorded != off-1 || !errors.Is(err, store.ErrProgressLost) {
@@ -435,7 +436,7 @@ func testLostStepIsRefused(t *testing.T, env *testenv.Env) {
 	st := openStore(t, env, env.Prefix, &forgetStep{rdb: env.Store.Client(), inflight: env.Store.Keys().Inflight})
 	b := delta.NewBatch(0)
 	h := delta.History{Items: []string{"milk"}}
-	b.Purchase(&h, &delta.History{}, "eggs", off, 10)
+	b.Purchase(&h, &delta.History{}, "eggs", time.UnixMilli(off), off, delta.Retention{Purchases: 10, Views: 10})
 	err = st.Batches.Apply(ctx, b, []store.CustomerUpdate{{ID: "c1", Purchases: h, Offset: off}}, off, off-1)
 	if !errors.Is(err, store.ErrBatchLost) {
 		t.Fatalf("want ErrBatchLost, got %v", err)

@@ -85,14 +85,14 @@ func dunnhumbyBatches(b *testing.B) ([]benchBatch, int) {
 					h = &delta.History{}
 					histories[e.CustomerID] = h
 				}
-				bb.b.Purchase(h, &delta.History{}, e.ItemID, int64(i), k)
+				bb.b.Purchase(h, &delta.History{}, e.ItemID, e.Time, int64(i), delta.Retention{Purchases: k, Views: 1})
 				u := touched[e.CustomerID]
 				if u == nil {
 					u = &CustomerUpdate{ID: e.CustomerID}
 					touched[e.CustomerID] = u
 				}
 				u.Offset = int64(i)
-				u.Purchases = delta.History{Items: append([]string(nil), h.Items...)}
+				u.Purchases = h.Clone()
 			}
 			for _, u := range touched {
 				bb.customers = append(bb.customers, *u)

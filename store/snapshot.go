@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/alsobought/alsobought/event"
+	"github.com/alsobought/alsobought/internal/delta"
 	"github.com/alsobought/alsobought/scoring"
 	"github.com/alsobought/alsobought/store/schema"
 )
@@ -50,8 +51,8 @@ type Snapshot struct {
 	ViewedBought  map[string]map[string]int64
 	ViewedTotal   map[string]int64
 	Repeats       Repeats
-	Histories     map[string][]string // customer -> purchases, least recent first
-	ViewHistories map[string][]string // customer -> views, least recent first
+	Histories     map[string]delta.History // customer -> purchases, least recent first, with entry times
+	ViewHistories map[string]delta.History // customer -> views, least recent first, with entry times
 	Lists         map[ListKind]map[string]List
 	Popular       map[ListKind]map[string]PopularList // kind -> category ("" overall) -> list
 	Progress      map[int]int64
@@ -69,7 +70,7 @@ type Snapshot struct {
 func NewSnapshot() *Snapshot {
 	snap := &Snapshot{Bought: newCounters(), Viewed: newCounters(),
 		ViewedBought: map[string]map[string]int64{}, ViewedTotal: map[string]int64{},
-		Histories: map[string][]string{}, ViewHistories: map[string][]string{},
+		Histories: map[string]delta.History{}, ViewHistories: map[string]delta.History{},
 		Lists: map[ListKind]map[string]List{}, Popular: map[ListKind]map[string]PopularList{}, Progress: map[int]int64{}}
 	for _, k := range ListKinds() {
 		snap.Lists[k] = map[string]List{}
@@ -101,10 +102,10 @@ func (s *State) Snapshot(ctx context.Context) (*Snapshot, error) {
 			return fmt.Errorf("%s: %w", key, err)
 		}
 		if len(c.Purchases.Items) > 0 {
-			snap.Histories[schema.ItemOf(key)] = c.Purchases.Items
+			snap.Histories[schema.ItemOf(key)] = c.Purchases
 		}
 		if len(c.Views.Items) > 0 {
-			snap.ViewHistories[schema.ItemOf(key)] = c.Views.Items
+			snap.ViewHistories[schema.ItemOf(key)] = c.Views
 		}
 		return nil
 	})

@@ -7,7 +7,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/alsobought/alsobought/internal/delta"
 	"github.com/alsobought/alsobought/scoring"
 	"github.com/alsobought/alsobought/store/schema"
 )
@@ -112,11 +111,11 @@ func (s *State) Write(ctx context.Context, st *Snapshot) error {
 		cats = append(cats, it, c)
 	}
 	add(keys.ItemCategories, cats)
-	for c, items := range st.Histories {
-		add(keys.Customer(c), []any{schema.CustomerPurchases, delta.History{Items: items}.Encode()})
+	for c, h := range st.Histories {
+		add(keys.Customer(c), []any{schema.CustomerPurchases, h.Encode()})
 	}
-	for c, items := range st.ViewHistories {
-		add(keys.Customer(c), []any{schema.CustomerViews, delta.History{Items: items}.Encode()})
+	for c, h := range st.ViewHistories {
+		add(keys.Customer(c), []any{schema.CustomerViews, h.Encode()})
 	}
 	for start := 0; start < len(hashes); start += perPipeline {
 		end := min(start+perPipeline, len(hashes))

@@ -231,7 +231,7 @@ func snapWithout(s *store.Snapshot, item string) *store.Snapshot {
 func buyersOf(s *store.Snapshot, item string, n int) []string {
 	var out []string
 	for c, h := range s.Histories {
-		if slices.Contains(h, item) {
+		if slices.Contains(h.Items, item) {
 			out = append(out, c)
 		}
 	}

@@ -109,13 +109,27 @@ func (b *Batch) add(k Key, offset int64, field string, d int64) {
 	b.Changes++
 }
 
-// Purchase applies the purchase of item z at offset to history h (a
-// history of at most capacity items) and records the counter changes of
-// docs/DESIGN.md section 4, and counts it (a repeat when z is already in h) in
-// the purchase totals. When z enters h, every other item of the view
-// history v gains a viewed-then-bought count: M_Xz and M_X. v is not
-// changed: a purchase does not enter the view history.
-func (b *Batch) Purchase(h *History, v *History, z string, offset int64, capacity int) {
+// Retention says what a customer's histories retain (docs/DESIGN.md
+// sections 4 and 10).
+type Retention struct {
+	Purchases int // K_hist: distinct purchased items
+	Views     int // K_view: distinct viewed items
+	// MaxAge: an event at time t holds only entries of time t − MaxAge or
+	// later; the others leave both histories before it is applied. 0 turns
+	// ageing off.
+	MaxAge time.Duration
+}
+
+// Purchase applies the purchase of item z at time at and offset to the
+// customer's purchase history h and view history v, and records the
+// counter changes of docs/DESIGN.md section 4: first the entries of h and v
+// that the event no longer holds leave, retracting what they contributed
+// (section 10); then the purchase is counted (a repeat when z is still in
+// h) in the purchase totals, and when z enters h, every other item of v
+// gains a viewed-then-bought count: M_Xz and M_X. A purchase does not enter
+// v.
+func (b *Batch) Purchase(h, v *History, z string, at time.Time, offset int64, r Retention) {
+	b.age(h, v, at, offset, r.MaxAge)
 	totals := Key{Kind: TotalsKey}
 	b.add(totals, offset, schema.FieldPurchases, +1)
 	if h.Contains(z) {
@@ -131,21 +145,77 @@ func (b *Batch) Purchase(h *History, v *History, z string, offset int64, capacit
 			b.Dirty[k] = struct{}{}
 		}
 	}
-	b.touch(purchaseFamily, h, z, offset, capacity)
+	b.touch(purchaseFamily, h, z, at, offset, r.Purchases)
 }
 
-// View applies the view of item z at offset to view history v (at most
-// capacity items) and records the co-view changes, by the same rules as
-// purchases.
-func (b *Batch) View(v *History, z string, offset int64, capacity int) {
-	b.touch(viewFamily, v, z, offset, capacity)
+// View applies the view of item z at time at and offset: the aged entries
+// of h and v leave as for a purchase, then z enters the view history v by
+// the same rules as purchases.
+func (b *Batch) View(h, v *History, z string, at time.Time, offset int64, r Retention) {
+	b.age(h, v, at, offset, r.MaxAge)
+	b.touch(viewFamily, v, z, at, offset, r.Views)
 }
 
-// touch records the counter changes of z entering history h, whose counters
-// live in the hashes of family f (docs/DESIGN.md section 4).
-func (b *Batch) touch(f family, h *History, z string, offset int64, capacity int) {
+// age removes the entries of h and v that an event at time at no longer
+// holds (docs/DESIGN.md section 10), retracting their counters.
+func (b *Batch) age(h, v *History, at time.Time, offset int64, maxAge time.Duration) {
+	if maxAge <= 0 {
+		return
+	}
+	b.retract(purchaseFamily, h, h.Aged(at, maxAge), offset)
+	b.retract(viewFamily, v, v.Aged(at, maxAge), offset)
+}
+
+// retract removes the entries at the ascending indexes gone from history h
+// and records the changes that undo what they contributed, the inverse of
+// touch: for a history of n items keeping m, N_QX and N_XQ − 1 for every
+// removed Q and every other X of h; each kept X moves in h_X from n − 1 to
+// m − 1; h_Q[n − 1] − 1 and B_Q − 1 for each removed Q; T − (n − m); C − 1
+// when nothing is kept.
+func (b *Batch) retract(f family, h *History, gone []int, offset int64) {
+	if len(gone) == 0 {
+		return
+	}
+	row := func(item string) Key { return Key{Kind: f.row, Item: item} }
+	buyers, totals := Key{Kind: f.buyers}, Key{Kind: f.totals}
+	n, m := len(h.Items), len(h.Items)-len(gone)
+	removed := make(map[string]bool, len(gone))
+	for _, i := range gone {
+		removed[h.Items[i]] = true
+	}
+	for _, x := range h.Items {
+		if removed[x] {
+			for _, y := range h.Items {
+				if y != x {
+					b.add(row(x), offset, y, -1)
+				}
+			}
+			b.add(row(x), offset, schema.HistField(n-1), -1)
+			b.add(buyers, offset, x, -1)
+		} else {
+			for _, q := range h.Items {
+				if removed[q] {
+					b.add(row(x), offset, q, -1)
+				}
+			}
+			b.add(row(x), offset, schema.HistField(n-1), -1)
+			b.add(row(x), offset, schema.HistField(m-1), +1)
+		}
+		b.Dirty[row(x)] = struct{}{}
+	}
+	b.add(totals, offset, schema.FieldTotal, -int64(n-m))
+	if m == 0 {
+		b.add(totals, offset, schema.FieldCustomers, -1)
+	}
+	h.Remove(gone)
+}
+
+// touch records the counter changes of z entering history h at time at,
+// whose counters live in the hashes of family f (docs/DESIGN.md section 4).
+func (b *Batch) touch(f family, h *History, z string, at time.Time, offset int64, capacity int) {
+	t := at.UnixMilli()
 	if h.Contains(z) {
-		h.Touch(z, capacity) // recency only: no counter moves
+		h.Touch(z, t, capacity) // recency and time only: no counter moves
 		return
 	}
 	row := func(item string) Key { return Key{Kind: f.row, Item: item} }
@@ -182,5 +252,5 @@ func (b *Batch) touch(f family, h *History, z string, offset int64, capacity int
 		b.Dirty[row(p)] = struct{}{}
 	}
 	b.Dirty[row(z)] = struct{}{}
-	h.Touch(z, capacity)
+	h.Touch(z, t, capacity)
 }

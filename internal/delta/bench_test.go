@@ -34,9 +34,9 @@ func benchmarkBatch(b *testing.B, evs []event.Event, kHist, kView int) {
 	}
 	for _, e := range warm {
 		if e.Type == event.Purchase {
-			get(purchases, e.CustomerID).Touch(e.ItemID, kHist)
+			get(purchases, e.CustomerID).Touch(e.ItemID, e.Time.UnixMilli(), kHist)
 		} else {
-			get(views, e.CustomerID).Touch(e.ItemID, kView)
+			get(views, e.CustomerID).Touch(e.ItemID, e.Time.UnixMilli(), kView)
 		}
 	}
 	// What Redis holds for the batch's customers: the encoded histories.
@@ -50,7 +50,15 @@ func benchmarkBatch(b *testing.B, evs []event.Event, kHist, kView int) {
 	for b.Loop() {
 		customers := make(map[string]*state, len(stored))
 		for c, enc := range stored {
-			customers[c] = &state{h: delta.DecodeHistory(enc[0]), v: delta.DecodeHistory(enc[1])}
+			h, err := delta.DecodeHistory(enc[0])
+			if err != nil {
+				b.Fatal(err)
+			}
+			v, err := delta.DecodeHistory(enc[1])
+			if err != nil {
+				b.Fatal(err)
+			}
+			customers[c] = &state{h: h, v: v}
 		}
 		bt := delta.NewBatch(0)
 		for i, e := range batch {
@@ -58,9 +66,9 @@ func benchmarkBatch(b *testing.B, evs []event.Event, kHist, kView int) {
 			c := customers[e.CustomerID]
 			bt.Count(e.Type == event.Purchase, e.ItemID, e.Category, e.Time, off)
 			if e.Type == event.Purchase {
-				bt.Purchase(&c.h, &c.v, e.ItemID, off, kHist)
+				bt.Purchase(&c.h, &c.v, e.ItemID, e.Time, off, delta.Retention{Purchases: kHist, Views: kView})
 			} else {
-				bt.View(&c.v, e.ItemID, off, kView)
+				bt.View(&c.h, &c.v, e.ItemID, e.Time, off, delta.Retention{Purchases: kHist, Views: kView})
 			}
 		}
 		for _, c := range customers {

@@ -65,7 +65,7 @@ func (m *memState) applyOps(b *delta.Batch) {
 // consume processes events[from:to] as one batch, the way the consumer
 // does: read customers, skip events at or below their watermark, apply the
 // counter changes, then (unless crashAfterOps) write the customers.
-func (m *memState) consume(evs []event.Event, from, to, capacity, viewCapacity int, crashAfterOps bool) {
+func (m *memState) consume(evs []event.Event, from, to int, r delta.Retention, crashAfterOps bool) {
 	b := delta.NewBatch(0)
 	next := map[string]*customer{}
 	for off := from; off < to; off++ {
@@ -74,8 +74,7 @@ func (m *memState) consume(evs []event.Event, from, to, capacity, viewCapacity i
 		if c == nil {
 			c = &customer{wm: -1}
 			if s := m.customers[e.CustomerID]; s != nil {
-				c = &customer{h: delta.History{Items: append([]string(nil), s.h.Items...)},
-					v: delta.History{Items: append([]string(nil), s.v.Items...)}, wm: s.wm}
+				c = &customer{h: s.h.Clone(), v: s.v.Clone(), wm: s.wm}
 			}
 			next[e.CustomerID] = c
 		}
@@ -83,9 +82,9 @@ func (m *memState) consume(evs []event.Event, from, to, capacity, viewCapacity i
 			continue
 		}
 		if e.Type == event.View {
-			b.View(&c.v, e.ItemID, int64(off), viewCapacity)
+			b.View(&c.h, &c.v, e.ItemID, e.Time, int64(off), r)
 		} else {
-			b.Purchase(&c.h, &c.v, e.ItemID, int64(off), capacity)
+			b.Purchase(&c.h, &c.v, e.ItemID, e.Time, int64(off), r)
 		}
 		c.wm = int64(off)
 	}
@@ -151,10 +150,10 @@ func (m *memState) snapshot(t *testing.T) *store.Snapshot {
 	}
 	for id, c := range m.customers {
 		if len(c.h.Items) > 0 {
-			snap.Histories[id] = c.h.Items
+			snap.Histories[id] = c.h
 		}
 		if len(c.v.Items) > 0 {
-			snap.ViewHistories[id] = c.v.Items
+			snap.ViewHistories[id] = c.v
 		}
 	}
 	return snap
@@ -171,9 +170,12 @@ func randomStream(r *rand.Rand, n, customers, items int) []event.Event {
 		if r.IntN(3) == 0 {
 			typ = event.Purchase
 		}
+		// Times mostly rise, a second apart, but up to 20 s out of order,
+		// as events from several producers do.
+		jitter := time.Duration(r.IntN(21)-10) * time.Second
 		evs[i] = event.Event{ID: strconv.Itoa(i), Type: typ,
 			CustomerID: "c" + strconv.Itoa(r.IntN(customers)), ItemID: "i" + strconv.Itoa(it),
-			Time: t0.Add(time.Duration(i) * time.Second)}
+			Time: t0.Add(time.Duration(i)*time.Second + jitter)}
 	}
 	return evs
 }
@@ -181,29 +183,38 @@ func randomStream(r *rand.Rand, n, customers, items int) []event.Event {
 // TestIncrementalEqualsBatch: for random streams of views and purchases,
 // batch cuts, crashes after the counter step, and replays of already-applied
 // ranges, the incremental counters (purchase, view and viewed-then-bought)
-// equal the oracle's.
+// and histories (items and entry times) equal the oracle's, with ageing off
+// and on (docs/DESIGN.md section 10). The ages on are short against a
+// customer's gaps between events (the stream spans minutes, event times a
+// second apart and up to 10 s out of order), so that most entries age out,
+// some while the customer is mid-batch, some with times out of order.
 func TestIncrementalEqualsBatch(t *testing.T) {
-	for seed := uint64(1); seed <= 60; seed++ {
+	for seed := uint64(1); seed <= 120; seed++ {
 		r := rand.New(rand.NewPCG(seed, seed*7919))
 		capacity, viewCapacity := 1+r.IntN(6), 1+r.IntN(6)
 		evs := randomStream(r, 50+r.IntN(400), 1+r.IntN(30), 2+r.IntN(40))
-		t.Run(fmt.Sprintf("seed=%d/K=%d/Kview=%d/n=%d", seed, capacity, viewCapacity, len(evs)), func(t *testing.T) {
+		var age time.Duration
+		if seed%2 == 0 {
+			age = time.Duration(1+r.IntN(90)) * time.Second
+		}
+		ret := delta.Retention{Purchases: capacity, Views: viewCapacity, MaxAge: age}
+		t.Run(fmt.Sprintf("seed=%d/K=%d/Kview=%d/age=%s/n=%d", seed, capacity, viewCapacity, age, len(evs)), func(t *testing.T) {
 			m := newMemState()
 			applied := 0 // progress: events before this are applied
 			for applied < len(evs) {
 				end := min(len(evs), applied+1+r.IntN(40))
 				crash := r.IntN(4) == 0
-				m.consume(evs, applied, end, capacity, viewCapacity, crash)
+				m.consume(evs, applied, end, ret, crash)
 				if crash {
 					// Restart: resume from the last progress, cutting differently,
 					// after replaying an arbitrary already-applied range.
 					back := r.IntN(applied + 1)
-					m.consume(evs, back, applied, capacity, viewCapacity, false)
+					m.consume(evs, back, applied, ret, false)
 					continue
 				}
 				applied = end
 			}
-			want := oracle.Build(evs, oracle.Settings{HistorySize: capacity, ViewHistorySize: viewCapacity})
+			want := oracle.Build(evs, oracle.Settings{HistorySize: capacity, ViewHistorySize: viewCapacity, HistoryMaxAge: age})
 			if report := verify.CompareState(want, m.snapshot(t)); !report.OK() {
 				t.Fatalf("incremental state differs from the oracle:\n%s", report)
 			}

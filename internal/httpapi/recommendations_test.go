@@ -36,9 +36,9 @@ func shop(t *testing.T, st *store.Store, evs [][4]string) {
 		}
 		c.Offset = int64(i)
 		if e[1] == "buy" {
-			b.Purchase(&c.Purchases, &c.Views, e[2], int64(i), 200)
+			b.Purchase(&c.Purchases, &c.Views, e[2], time.UnixMilli(int64(i)), int64(i), delta.Retention{Purchases: 200, Views: 30})
 		} else {
-			b.View(&c.Views, e[2], int64(i), 30)
+			b.View(&c.Purchases, &c.Views, e[2], time.UnixMilli(int64(i)), int64(i), delta.Retention{Purchases: 200, Views: 30})
 		}
 		b.Count(e[1] == "buy", e[2], e[3], t0.Add(time.Duration(i)*time.Minute), int64(i))
 	}

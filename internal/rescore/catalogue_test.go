@@ -30,7 +30,7 @@ func buy(t *testing.T, st *store.Store, baskets ...[]string) {
 			var h delta.History
 			for _, it := range basket {
 				offset++
-				b.Purchase(&h, &delta.History{}, it, offset, 10)
+				b.Purchase(&h, &delta.History{}, it, time.UnixMilli(offset), offset, delta.Retention{Purchases: 10, Views: 10})
 			}
 		}
 	}
@@ -235,7 +235,7 @@ func TestCatalogueAndEventsInAnyOrderEndAlike(t *testing.T) {
 				var h delta.History
 				for _, it := range s.basket {
 					offset++
-					b.Purchase(&h, &delta.History{}, it, offset, 10)
+					b.Purchase(&h, &delta.History{}, it, time.UnixMilli(offset), offset, delta.Retention{Purchases: 10, Views: 10})
 				}
 				if err := st.Batches.Apply(context.Background(), b, nil, offset, -1); err != nil {
 					t.Fatal(err)

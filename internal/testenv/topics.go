@@ -48,7 +48,7 @@ func MarkDirty(t testing.TB, st *store.Store, offset int64, items ...string) {
 	b := delta.NewBatch(0)
 	for _, it := range items {
 		var h delta.History
-		b.Purchase(&h, &delta.History{}, it, offset, 10)
+		b.Purchase(&h, &delta.History{}, it, time.UnixMilli(0), offset, delta.Retention{Purchases: 10, Views: 10})
 	}
 	if err := st.Batches.Apply(context.Background(), b, nil, offset, -1); err != nil {
 		t.Fatal(err)

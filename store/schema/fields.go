@@ -74,10 +74,11 @@ func PartitionField(partition int) string { return strconv.Itoa(partition) }
 
 // Fields of a customer hash (Keys.Customer) besides the watermarks.
 const (
-	// CustomerPurchases holds the retained purchase history (HistorySep).
+	// CustomerPurchases holds the retained purchase history
+	// (EncodeHistory).
 	CustomerPurchases = "b"
-	// CustomerViews holds the retained view history (HistorySep); absent
-	// while the customer has viewed nothing.
+	// CustomerViews holds the retained view history (EncodeHistory);
+	// absent while the customer has viewed nothing.
 	CustomerViews = "v"
 	// CustomerRecent holds the ids of recent events for de-duplication:
 	// "id,unixms" entries (RecentIDSep) joined by RecentSep.
@@ -86,8 +87,11 @@ const (
 
 // Value formats of the customer fields.
 const (
-	// HistorySep joins the items of a stored history, least recent first.
-	HistorySep = "|"
+	// HistorySep joins the entries of a stored history, least recent
+	// first, and HistoryTimeSep separates an entry's item from its time
+	// (EncodeHistory).
+	HistorySep     = "|"
+	HistoryTimeSep = ","
 	// RecentSep joins the entries of the recent event ids, and RecentIDSep
 	// separates an entry's id from its time.
 	RecentSep   = "|"

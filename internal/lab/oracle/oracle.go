@@ -23,6 +23,9 @@ type Settings struct {
 	HistorySize     int         // K_hist
 	ViewHistorySize int         // K_view; 0 means purchases only (views are ignored)
 	Dedup           delta.Dedup // which recent event ids count as duplicates
+	// HistoryMaxAge ages history entries on each customer's own clock
+	// (docs/DESIGN.md section 10); 0 = never.
+	HistoryMaxAge time.Duration
 }
 
 // State is the full counter state.
@@ -85,6 +88,15 @@ func (s *State) category(item string) string { return s.Catalogue[item].Category
 // Build replays events (in arrival order) and derives the counters. An
 // event whose id its customer recently used is a duplicate and changes
 // nothing, by the same rule the consumer follows (delta.Recent).
+//
+// With HistoryMaxAge, each counted event first removes from its customer's
+// histories the entries it no longer holds (docs/DESIGN.md section 10), so
+// repeats and viewed-then-bought counts see the retained entries only. The
+// counters are still derived from the final histories: every counter the
+// stream keeps is retracted with the entry that contributed it, so what it
+// describes after a customer's last event is that event's retained window,
+// which is the final history. The oracle does not sweep yet (the stream
+// does not either): a customer's window moves only with its own events.
 func Build(events []event.Event, set Settings) *State {
 	s := &State{Settings: set, Histories: map[string]*delta.History{}, ViewHistories: map[string]*delta.History{},
 		ViewedBought: map[string]map[string]int64{}, ViewedTotal: map[string]int64{}}
@@ -114,6 +126,14 @@ func Build(events []event.Event, set Settings) *State {
 		if e.Time.After(s.Anchor) {
 			s.Anchor = e.Time
 		}
+		if set.HistoryMaxAge > 0 {
+			for _, m := range []map[string]*delta.History{s.Histories, s.ViewHistories} {
+				if h := m[e.CustomerID]; h != nil {
+					h.Age(e.Time, set.HistoryMaxAge)
+				}
+			}
+		}
+		at := e.Time.UnixMilli()
 		switch e.Type {
 		case event.Purchase:
 			h := history(s.Histories, e.CustomerID)
@@ -134,10 +154,10 @@ func Build(events []event.Event, set Settings) *State {
 					s.ViewedTotal[x]++
 				}
 			}
-			h.Touch(e.ItemID, set.HistorySize)
+			h.Touch(e.ItemID, at, set.HistorySize)
 		case event.View:
 			if set.ViewHistorySize > 0 {
-				history(s.ViewHistories, e.CustomerID).Touch(e.ItemID, set.ViewHistorySize)
+				history(s.ViewHistories, e.CustomerID).Touch(e.ItemID, at, set.ViewHistorySize)
 			}
 		}
 	}
@@ -293,12 +313,12 @@ func (s *State) Snapshot() *store.Snapshot {
 	snap.PopularAnchor, snap.PopularBuckets, snap.ItemCategories = s.Anchor, s.Buckets, s.ItemCategories
 	for c, h := range s.Histories {
 		if len(h.Items) > 0 {
-			snap.Histories[c] = h.Items
+			snap.Histories[c] = h.Clone()
 		}
 	}
 	for c, h := range s.ViewHistories {
 		if len(h.Items) > 0 {
-			snap.ViewHistories[c] = h.Items
+			snap.ViewHistories[c] = h.Clone()
 		}
 	}
 	return snap
@@ -312,11 +332,11 @@ func (s *State) Snapshot() *store.Snapshot {
 func FromSnapshot(snap *store.Snapshot, set Settings) *State {
 	s := &State{Settings: set, Histories: map[string]*delta.History{}, ViewHistories: map[string]*delta.History{},
 		Bought: snap.Bought, Viewed: snap.Viewed, ViewedBought: snap.ViewedBought, ViewedTotal: snap.ViewedTotal, Repeats: snap.Repeats}
-	for c, items := range snap.Histories {
-		s.Histories[c] = &delta.History{Items: items}
+	for c, h := range snap.Histories {
+		s.Histories[c] = &h
 	}
-	for c, items := range snap.ViewHistories {
-		s.ViewHistories[c] = &delta.History{Items: items}
+	for c, h := range snap.ViewHistories {
+		s.ViewHistories[c] = &h
 	}
 	return s
 }

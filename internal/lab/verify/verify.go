@@ -153,16 +153,18 @@ func CompareState(want *oracle.State, got *store.Snapshot) *Report {
 	return r
 }
 
-func compareHistories(r *Report, name string, want map[string]*delta.History, got map[string][]string) {
+// compareHistories compares the retained items and their entry times,
+// which decide what ages out next (docs/DESIGN.md section 10).
+func compareHistories(r *Report, name string, want map[string]*delta.History, got map[string]delta.History) {
 	for _, c := range unionKeys(want, got) {
 		r.Customers++
-		var w []string
+		var w delta.History
 		if h := want[c]; h != nil {
-			w = h.Items
+			w = *h
 		}
-		if g := got[c]; !slices.Equal(w, g) {
+		if g := got[c]; w.Encode() != g.Encode() {
 			r.HistoryMismatches++
-			r.example("%s of customer %s: want %v, got %v", name, c, w, g)
+			r.example("%s of customer %s: want %v at %v, got %v at %v", name, c, w.Items, w.Times, g.Items, g.Times)
 		}
 	}
 }
