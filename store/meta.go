@@ -22,6 +22,12 @@ type Meta struct{ c *conn }
 // state-shaping settings.
 var ErrStateMismatch = errors.New("state was built with other settings")
 
+// ErrOtherSchema means the state under the prefix was written in another
+// schema version (docs/redis-keys.md, "Compatibility"): its stored values
+// cannot be read as this version's, so nothing may continue it. It wraps
+// ErrStateMismatch.
+var ErrOtherSchema = fmt.Errorf("%w: another schema version", ErrStateMismatch)
+
 // Ensure records which schema and settings build the state, or, when the
 // state already has a record, checks that they are the same: counters
 // built with another K_hist or from another topic cannot be continued, and
@@ -46,6 +52,9 @@ func (m *Meta) Ensure(ctx context.Context, settings map[string]string) error {
 	if err != nil {
 		return fmt.Errorf("read state metadata: %w", err)
 	}
+	if v := got[schema.MetaSchema]; v != want[schema.MetaSchema] {
+		return m.otherSchema(v)
+	}
 	var diffs []string
 	onlyLists := true
 	for k, v := range want {
@@ -65,6 +74,22 @@ func (m *Meta) Ensure(ctx context.Context, settings map[string]string) error {
 			"stop `alsobought serve` and run `alsobought rescore -all -adopt-list-settings` with them"
 	}
 	return fmt.Errorf("%w under Redis key prefix %q (%s); %s", ErrStateMismatch, m.c.keys.Prefix, strings.Join(diffs, "; "), what)
+}
+
+// otherSchema is the refusal of a state of schema version v, naming the
+// upgrade path of docs/operations.md ("Upgrading the state's schema").
+func (m *Meta) otherSchema(v string) error {
+	prefix := m.c.keys.Prefix
+	if n, err := strconv.Atoi(v); err == nil && n > schema.Version {
+		return fmt.Errorf("%w: the state under Redis key prefix %q has schema version %s, newer than this alsobought's %d: run the alsobought that wrote it",
+			ErrOtherSchema, prefix, v, schema.Version)
+	}
+	return fmt.Errorf("%w: the state under Redis key prefix %q has schema version %s and this alsobought reads and writes version %d "+
+		"(customer histories now carry entry times, docs/redis-keys.md), so it cannot continue it. Build a state of version %d under a new prefix: "+
+		"`alsobought bootstrap -prefix NEW -data FILE` from an export of the events, or `alsobought serve -prefix NEW`, which starts "+
+		"at each partition's first offset, while the topic still holds every event; then move readers to NEW and delete the keys %s:* "+
+		"(docs/operations.md, \"Upgrading the state's schema\")",
+		ErrOtherSchema, prefix, v, schema.Version, schema.Version, prefix)
 }
 
 // listSetting marks the settings that shape only the lists, which a full

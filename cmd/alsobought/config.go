@@ -55,6 +55,7 @@ type settings struct {
 	partitions   int
 	historySize  int
 	viewHistory  int
+	historyAge   time.Duration
 	listSize     int
 	minSupport   int
 	method       string
@@ -340,6 +341,8 @@ func (s *settings) histories() config.Group {
 	return config.Group{Name: "Histories", Settings: []config.Setting{
 		{Flag: "history-size", Help: "K_hist: distinct purchased items retained per customer", Value: config.Int(&s.historySize, 200, 1, 10000)},
 		{Flag: "view-history-size", Help: "K_view: distinct viewed items retained per customer", Value: config.Int(&s.viewHistory, 30, 1, 10000)},
+		{Flag: "history-max-age", Help: "an event drops from its customer's purchase and view histories the entries older than its own time minus this (event time), retracting their pair counters, histograms and buyer counts; viewed-then-bought counters do not forget yet (0 = never)",
+			Value: config.Duration(&s.historyAge, 0, 0)},
 	}}
 }
 
@@ -477,7 +480,7 @@ func (s *settings) storeConfig() store.Config {
 func (s *settings) consumerConfig(conn *kafkaconn.Conn, batchSize int, batchWait time.Duration, errs *obs.Errors) consumer.Config {
 	cfg := consumer.Config{
 		Kafka: conn, Topic: s.topic, GroupID: s.group, DLQTopic: s.dlqTopicName(),
-		HistorySize: s.historySize, ViewHistory: s.viewHistory, BatchSize: batchSize, BatchWait: batchWait,
+		HistorySize: s.historySize, ViewHistory: s.viewHistory, HistoryMaxAge: s.historyAge, BatchSize: batchSize, BatchWait: batchWait,
 		Limits: s.limits(), MaxEventSkew: s.maxSkew, Dedup: s.dedup(), KeyPartitioner: s.partitioner, Errors: errs,
 	}
 	if s.catalogueOn() {
@@ -511,7 +514,7 @@ func (s *settings) dedup() delta.Dedup {
 }
 
 func (s *settings) oracleSettings() oracle.Settings {
-	return oracle.Settings{HistorySize: s.historySize, ViewHistorySize: s.viewHistory, Dedup: s.dedup()}
+	return oracle.Settings{HistorySize: s.historySize, ViewHistorySize: s.viewHistory, Dedup: s.dedup(), HistoryMaxAge: s.historyAge}
 }
 
 // stateSettings are the settings that shape the state in Redis: state built
@@ -522,6 +525,7 @@ func (s *settings) stateSettings() map[string]string {
 		schema.MetaCatalogueTopic:  s.catalogueTopicName(),
 		schema.MetaHistorySize:     strconv.Itoa(s.historySize),
 		schema.MetaViewHistorySize: strconv.Itoa(s.viewHistory),
+		schema.MetaHistoryMaxAge:   strconv.FormatInt(s.historyAge.Milliseconds(), 10),
 	}
 	for k, v := range s.listSettings() {
 		m[k] = v

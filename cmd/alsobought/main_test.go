@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -12,9 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/alsobought/alsobought/internal/kafkaadmin"
 	"github.com/alsobought/alsobought/internal/testenv"
 	"github.com/alsobought/alsobought/store"
+	"github.com/alsobought/alsobought/store/schema"
 )
 
 func TestConfigurationErrorsSayWhatToFix(t *testing.T) {
@@ -128,6 +132,46 @@ func TestStateBuiltWithOtherSettingsStopsStartup(t *testing.T) {
 	var ee *exitError
 	if !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(ee.msg, `history_size: state has "50", configured "200"`) {
 		t.Fatalf("want exit 1 naming the setting, got %v", err)
+	}
+}
+
+// TestOtherSchemaStopsStartup: a state written in schema version 2 (its
+// histories hold no entry times) stops serve with a message naming both
+// versions and the upgrade path; a state of a newer version, too, naming
+// the way back.
+func TestOtherSchemaStopsStartup(t *testing.T) {
+	env := testenv.NewRedis(t)
+	ctx := context.Background()
+	rdb := redis.NewClient(&redis.Options{Addr: env.RedisAddr})
+	defer rdb.Close()
+	keys := schema.NewKeys(env.Prefix)
+	for _, tc := range []struct {
+		version string
+		want    []string
+	}{
+		{"2", []string{"schema version 2", fmt.Sprintf("version %d", schema.Version), "alsobought bootstrap -prefix NEW", "alsobought serve -prefix NEW", "Upgrading the state's schema"}},
+		{"99", []string{"schema version 99", "newer", "run the alsobought that wrote it"}},
+	} {
+		t.Run("schema="+tc.version, func(t *testing.T) {
+			// What a schema-2 state holds: its meta record, and histories
+			// of bare item ids.
+			if err := rdb.HSet(ctx, keys.Meta, schema.MetaSchema, tc.version, schema.MetaHistorySize, "200").Err(); err != nil {
+				t.Fatal(err)
+			}
+			if err := rdb.HSet(ctx, keys.Customer("c1"), schema.CustomerPurchases, "a|b").Err(); err != nil {
+				t.Fatal(err)
+			}
+			err := run(ctx, []string{"serve", "-redis", env.RedisAddr, "-prefix", env.Prefix, "-http", "127.0.0.1:0"}, &bytes.Buffer{}, &bytes.Buffer{})
+			var ee *exitError
+			if !errors.As(err, &ee) || ee.code != 1 {
+				t.Fatalf("want exit 1, got %v", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(ee.msg, w) {
+					t.Errorf("message %q does not say %q", ee.msg, w)
+				}
+			}
+		})
 	}
 }
 

@@ -135,9 +135,11 @@ const (
 	MetaCatalogueTopic  = "catalogue_topic"
 	MetaHistorySize     = "history_size"
 	MetaViewHistorySize = "view_history_size"
-	MetaListSize        = "list_size"
-	MetaMinSupport      = "min_support"
-	MetaScorer          = "scorer"
+	// MetaHistoryMaxAge holds -history-max-age in milliseconds (0: off).
+	MetaHistoryMaxAge = "history_max_age_ms"
+	MetaListSize      = "list_size"
+	MetaMinSupport    = "min_support"
+	MetaScorer        = "scorer"
 	// MetaPartitionCounts lists every partition count the topic has had
 	// since the state first saw it, comma-separated ("4" or "4,8").
 	MetaPartitionCounts = "partition_counts"
