@@ -1,0 +1,148 @@
+package delta
+
+import (
+	"maps"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/alsobought/alsobought/store/schema"
+)
+
+// sums adds up a batch's changes per key and field, dropping zeros: the
+// state the batch leaves when applied to empty hashes.
+func sums(b *Batch) map[Key]map[string]int64 {
+	out := map[Key]map[string]int64{}
+	for k, ops := range b.Ops {
+		for i, f := range ops.Fields {
+			if out[k] == nil {
+				out[k] = map[string]int64{}
+			}
+			out[k][f] += ops.Deltas[i]
+			if out[k][f] == 0 {
+				delete(out[k], f)
+			}
+		}
+		if len(out[k]) == 0 {
+			delete(out, k)
+		}
+	}
+	return out
+}
+
+// TestAgeing: an event at time t first removes the entries of its
+// customer's histories older than t − age, retracting exactly what they
+// contributed (docs/DESIGN.md section 10); repeats and viewed-then-bought
+// counts see only what is left. Each case is one customer's events from
+// empty state; want is the whole state they leave (zero counters absent).
+func TestAgeing(t *testing.T) {
+	const age = time.Hour
+	t0 := time.UnixMilli(1_700_000_000_000)
+	type ev struct {
+		view bool
+		item string
+		at   time.Duration // after t0
+	}
+	row := func(x string) Key { return Key{Kind: RowKey, Item: x} }
+	vrow := func(x string) Key { return Key{Kind: ViewRowKey, Item: x} }
+	vb := func(x string) Key { return Key{Kind: ViewedBoughtKey, Item: x} }
+	buyers, totals := Key{Kind: BuyersKey}, Key{Kind: TotalsKey}
+	viewers, vtotals := Key{Kind: ViewersKey}, Key{Kind: ViewTotalsKey}
+	h := schema.HistField
+	tests := []struct {
+		name         string
+		events       []ev
+		want         map[Key]map[string]int64
+		wantH, wantV []string
+	}{
+		{"a purchase exactly age old is held", []ev{{false, "a", 0}, {false, "b", age}},
+			map[Key]map[string]int64{
+				row("a"): {"b": 1, h(1): 1}, row("b"): {"a": 1, h(1): 1},
+				buyers: {"a": 1, "b": 1}, totals: {schema.FieldTotal: 2, schema.FieldCustomers: 1, schema.FieldPurchases: 2},
+			}, []string{"a", "b"}, nil},
+		{"a purchase 1 ms older leaves, its pairs, histogram and buyer retracted", []ev{{false, "a", 0}, {false, "b", age + time.Millisecond}},
+			map[Key]map[string]int64{
+				row("b"): {h(0): 1}, buyers: {"b": 1},
+				totals: {schema.FieldTotal: 1, schema.FieldCustomers: 1, schema.FieldPurchases: 2},
+			}, []string{"b"}, nil},
+		{"only the aged of three leave; the kept move in their histograms", []ev{{false, "a", 0}, {false, "b", 30 * time.Minute}, {false, "c", 40 * time.Minute}, {false, "d", 80 * time.Minute}},
+			map[Key]map[string]int64{
+				row("b"): {"c": 1, "d": 1, h(2): 1}, row("c"): {"b": 1, "d": 1, h(2): 1}, row("d"): {"b": 1, "c": 1, h(2): 1},
+				buyers: {"b": 1, "c": 1, "d": 1}, totals: {schema.FieldTotal: 3, schema.FieldCustomers: 1, schema.FieldPurchases: 4},
+			}, []string{"b", "c", "d"}, nil},
+		{"a repeat within the age is a repeat and refreshes the entry", []ev{{false, "a", 0}, {false, "a", age}, {false, "b", 2 * age}},
+			map[Key]map[string]int64{
+				row("a"): {"b": 1, h(1): 1}, row("b"): {"a": 1, h(1): 1}, buyers: {"a": 1, "b": 1},
+				totals: {schema.FieldTotal: 2, schema.FieldCustomers: 1, schema.FieldPurchases: 3, schema.FieldRepeats: 1},
+			}, []string{"a", "b"}, nil},
+		{"a repeat purchase of an aged-out item is not a repeat", []ev{{false, "a", 0}, {false, "a", age + time.Millisecond}},
+			map[Key]map[string]int64{
+				row("a"): {h(0): 1}, buyers: {"a": 1},
+				totals: {schema.FieldTotal: 1, schema.FieldCustomers: 1, schema.FieldPurchases: 2},
+			}, []string{"a"}, nil},
+		{"a view within the age feeds viewed-then-bought", []ev{{true, "x", 0}, {false, "z", age}},
+			map[Key]map[string]int64{
+				vrow("x"): {h(0): 1}, viewers: {"x": 1}, vtotals: {schema.FieldTotal: 1, schema.FieldCustomers: 1},
+				vb("x"): {"z": 1, schema.FieldViewedTotal: 1},
+				row("z"): {h(0): 1}, buyers: {"z": 1}, totals: {schema.FieldTotal: 1, schema.FieldCustomers: 1, schema.FieldPurchases: 1},
+			}, []string{"z"}, []string{"x"}},
+		{"an aged-out view leaves before a purchase and feeds no M", []ev{{true, "x", 0}, {false, "z", age + time.Millisecond}},
+			map[Key]map[string]int64{
+				row("z"): {h(0): 1}, buyers: {"z": 1}, totals: {schema.FieldTotal: 1, schema.FieldCustomers: 1, schema.FieldPurchases: 1},
+			}, []string{"z"}, nil},
+		{"a view ages the co-views out like purchases", []ev{{true, "x", 0}, {true, "y", 10 * time.Minute}, {true, "w", age + 5*time.Minute}},
+			map[Key]map[string]int64{
+				vrow("y"): {"w": 1, h(1): 1}, vrow("w"): {"y": 1, h(1): 1},
+				viewers: {"y": 1, "w": 1}, vtotals: {schema.FieldTotal: 2, schema.FieldCustomers: 1},
+			}, nil, []string{"y", "w"}},
+		{"a view ages the purchases out too: both histories are the customer's window", []ev{{false, "a", 0}, {true, "x", 2 * age}},
+			map[Key]map[string]int64{
+				vrow("x"): {h(0): 1}, viewers: {"x": 1}, vtotals: {schema.FieldTotal: 1, schema.FieldCustomers: 1},
+				totals: {schema.FieldPurchases: 1},
+			}, nil, []string{"x"}},
+		{"M counted before a view aged out stays (not windowed yet)", []ev{{true, "x", 0}, {false, "z", time.Minute}, {false, "q", 2 * age}},
+			map[Key]map[string]int64{
+				vb("x"): {"z": 1, schema.FieldViewedTotal: 1},
+				row("q"): {h(0): 1}, buyers: {"q": 1}, totals: {schema.FieldTotal: 1, schema.FieldCustomers: 1, schema.FieldPurchases: 2},
+			}, []string{"q"}, nil},
+		{"a late event holds entries by its own time", []ev{{false, "a", 2 * age}, {false, "b", 0}},
+			map[Key]map[string]int64{
+				row("a"): {"b": 1, h(1): 1}, row("b"): {"a": 1, h(1): 1}, buyers: {"a": 1, "b": 1},
+				totals: {schema.FieldTotal: 2, schema.FieldCustomers: 1, schema.FieldPurchases: 2},
+			}, []string{"a", "b"}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var hist, views History
+			b := NewBatch(0)
+			r := Retention{Purchases: 10, Views: 10, MaxAge: age}
+			for i, e := range tc.events {
+				if e.view {
+					b.View(&hist, &views, e.item, t0.Add(e.at), int64(i), r)
+				} else {
+					b.Purchase(&hist, &views, e.item, t0.Add(e.at), int64(i), r)
+				}
+			}
+			got := sums(b)
+			for k := range unionKeys(got, tc.want) {
+				if !maps.Equal(got[k], tc.want[k]) {
+					t.Errorf("%v: got %v, want %v", k, got[k], tc.want[k])
+				}
+			}
+			if !slices.Equal(hist.Items, tc.wantH) || !slices.Equal(views.Items, tc.wantV) {
+				t.Errorf("histories %v and %v, want %v and %v", hist.Items, views.Items, tc.wantH, tc.wantV)
+			}
+		})
+	}
+}
+
+func unionKeys(a, b map[Key]map[string]int64) map[Key]struct{} {
+	out := map[Key]struct{}{}
+	for k := range a {
+		out[k] = struct{}{}
+	}
+	for k := range b {
+		out[k] = struct{}{}
+	}
+	return out
+}
