@@ -1,6 +1,7 @@
 package schema_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -124,5 +125,32 @@ func TestParsersInvertTheNames(t *testing.T) {
 	}
 	if !schema.IsGlobal(schema.NewKeys("ab").Dirty) || schema.IsGlobal(schema.NewKeys("ab").Customer("c")) {
 		t.Error("IsGlobal does not tell the global keys")
+	}
+}
+
+// TestHistoryEncodingIsTheContract pins the stored form of a history
+// (docs/redis-keys.md, customer fields b and v): "item,time" entries,
+// least recent first, the first time absolute and the others differences
+// from the entry before, all unix ms in base 36.
+func TestHistoryEncodingIsTheContract(t *testing.T) {
+	items := []string{"a", "b", "c", "d"}
+	times := []int64{1_700_000_000_000, 1_700_003_600_000, 1_700_003_600_000, 1_700_003_595_000}
+	const want = "a,loyw3v28|b,255s0|c,0|d,-3uw"
+	if got := schema.EncodeHistory(items, times); got != want {
+		t.Fatalf("EncodeHistory = %q, want %q", got, want)
+	}
+	gotItems, gotTimes, err := schema.DecodeHistory(want)
+	if err != nil || !slices.Equal(gotItems, items) || !slices.Equal(gotTimes, times) {
+		t.Fatalf("DecodeHistory = %v, %v, %v", gotItems, gotTimes, err)
+	}
+	if items, times, err := schema.DecodeHistory(""); err != nil || items != nil || times != nil {
+		t.Fatalf("empty history: %v, %v, %v", items, times, err)
+	}
+	// Schema 2 stored bare ids: such a value is an error, not a history of
+	// items at time 0.
+	for _, bad := range []string{"a|b", "a,", ",1", "a,1|b", "a,zz!"} {
+		if _, _, err := schema.DecodeHistory(bad); err == nil {
+			t.Errorf("DecodeHistory(%q) accepted", bad)
+		}
 	}
 }
