@@ -83,7 +83,7 @@ func TestAgeing(t *testing.T) {
 		{"a view within the age feeds viewed-then-bought", []ev{{true, "x", 0}, {false, "z", age}},
 			map[Key]map[string]int64{
 				vrow("x"): {h(0): 1}, viewers: {"x": 1}, vtotals: {schema.FieldTotal: 1, schema.FieldCustomers: 1},
-				vb("x"): {"z": 1, schema.FieldViewedTotal: 1},
+				vb("x"):  {"z": 1, schema.FieldViewedTotal: 1},
 				row("z"): {h(0): 1}, buyers: {"z": 1}, totals: {schema.FieldTotal: 1, schema.FieldCustomers: 1, schema.FieldPurchases: 1},
 			}, []string{"z"}, []string{"x"}},
 		{"an aged-out view leaves before a purchase and feeds no M", []ev{{true, "x", 0}, {false, "z", age + time.Millisecond}},
@@ -102,7 +102,7 @@ func TestAgeing(t *testing.T) {
 			}, nil, []string{"x"}},
 		{"M counted before a view aged out stays (not windowed yet)", []ev{{true, "x", 0}, {false, "z", time.Minute}, {false, "q", 2 * age}},
 			map[Key]map[string]int64{
-				vb("x"): {"z": 1, schema.FieldViewedTotal: 1},
+				vb("x"):  {"z": 1, schema.FieldViewedTotal: 1},
 				row("q"): {h(0): 1}, buyers: {"q": 1}, totals: {schema.FieldTotal: 1, schema.FieldCustomers: 1, schema.FieldPurchases: 2},
 			}, []string{"q"}, nil},
 		{"a late event holds entries by its own time", []ev{{false, "a", 2 * age}, {false, "b", 0}},
