@@ -390,6 +390,33 @@ func TestBootstrapMatchesOracle(t *testing.T) {
 	}
 }
 
+// TestBootstrapWithAgeingMatchesOracle: with -history-max-age, bootstrap
+// writes the oracle's aged histories with their entry times, verify finds
+// the state exact, and the age is part of the state's identity: serve with
+// another age refuses it (changing the age means a new state,
+// docs/operations.md "Ageing histories").
+func TestBootstrapWithAgeingMatchesOracle(t *testing.T) {
+	env := testenv.New(t, 2)
+	file := testenv.RepoFile("testdata/dunnhumby/transactions.csv.gz")
+	common := []string{"-topic", env.Topic, "-prefix", env.Prefix, "-log-level", "warn"}
+	aged := append([]string{"-history-max-age", "720h"}, common...)
+	for _, args := range [][]string{
+		append([]string{"bootstrap", "-data", file, "-format", "dunnhumby"}, aged...),
+		append([]string{"verify", "-data", file, "-format", "dunnhumby"}, aged...),
+	} {
+		var out bytes.Buffer
+		if err := run(context.Background(), args, &out, &out); err != nil {
+			t.Fatalf("%s: %v\n%s", args[0], err, out.String())
+		}
+		t.Logf("%s: %s", args[0], strings.TrimSpace(out.String()))
+	}
+	err := run(context.Background(), append([]string{"serve", "-http", "127.0.0.1:0"}, common...), &bytes.Buffer{}, &bytes.Buffer{})
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(ee.msg, `history_max_age_ms: state has "2592000000", configured "0"`) {
+		t.Fatalf("want exit 1 naming the age, got %v", err)
+	}
+}
+
 // TestLagCommand: with events waiting and no consumer, `alsobought lag`
 // exits 2 (ERR: no member); once serve has applied everything, it exits 0.
 func TestLagCommand(t *testing.T) {
