@@ -40,6 +40,15 @@ func (m *Meta) Ensure(ctx context.Context, settings map[string]string) error {
 	for k, v := range settings {
 		want[k] = v
 	}
+	// A state of another schema is refused before anything is recorded in
+	// it, so that its own version finds its record as it left it.
+	switch v, err := m.c.rdb.HGet(ctx, key, schema.MetaSchema).Result(); {
+	case errors.Is(err, redis.Nil):
+	case err != nil:
+		return fmt.Errorf("read state metadata: %w", err)
+	case v != want[schema.MetaSchema]:
+		return m.otherSchema(v)
+	}
 	_, err := m.c.write(ctx, "record state metadata", func(p redis.Pipeliner) {
 		for k, v := range want {
 			p.HSetNX(ctx, key, k, v)

@@ -171,6 +171,10 @@ func TestOtherSchemaStopsStartup(t *testing.T) {
 					t.Errorf("message %q does not say %q", ee.msg, w)
 				}
 			}
+			// The refusal leaves the old state's record as it was.
+			if got, err := rdb.HKeys(ctx, keys.Meta).Result(); err != nil || len(got) != 2 {
+				t.Errorf("the refused state's meta now holds %v (%v), want only its own 2 fields", got, err)
+			}
 		})
 	}
 }
