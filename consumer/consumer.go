@@ -1,8 +1,8 @@
-// Package consumer reads the events topic as a Kafka consumer group and
-// applies each partition's events to the state in Redis in batches. It
-// resumes every partition from the progress stored in Redis with the data,
-// not from Kafka's committed offsets, which it commits only afterwards, for
-// lag monitoring.
+// Package consumer reads the events topic, and the catalogue topic of item
+// records, as a Kafka consumer group and applies each partition's messages
+// to the state in Redis in batches. It resumes every partition from the
+// progress stored in Redis with the data, not from Kafka's committed
+// offsets, which it commits only afterwards, for lag monitoring.
 package consumer
 
 import (
