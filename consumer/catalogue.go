@@ -40,6 +40,7 @@ func (c *Consumer) followCatalogue(ctx context.Context, gen *kafka.Generation, p
 		if ctx.Err() != nil {
 			return
 		}
+		c.cfg.Errors.Redis()
 		c.setNotReady(err.Error())
 		retries.Warn().Err(err).Msg("cannot read the catalogue progress; retrying")
 		if !bo.sleep(ctx) {

@@ -1,8 +1,8 @@
-// Package consumer reads the events topic as a Kafka consumer group and
-// applies each partition's events to the state in Redis in batches. It
-// resumes every partition from the progress stored in Redis with the data,
-// not from Kafka's committed offsets, which it commits only afterwards, for
-// lag monitoring.
+// Package consumer reads the events topic, and the catalogue topic of item
+// records, as a Kafka consumer group and applies each partition's messages
+// to the state in Redis in batches. It resumes every partition from the
+// progress stored in Redis with the data, not from Kafka's committed
+// offsets, which it commits only afterwards, for lag monitoring.
 package consumer
 
 import (
@@ -366,8 +366,9 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafka.Generation, 
 		if ctx.Err() != nil {
 			return
 		}
+		c.countFailure(err)
 		c.setNotReady(err.Error())
-		retries.Warn().Err(err).Msg("cannot read progress; retrying")
+		logRetry(retries, err).Msg("cannot read progress; retrying")
 		if !bo.sleep(ctx) {
 			return
 		}
@@ -536,6 +537,17 @@ func (c *Consumer) processBatch(ctx context.Context, partition int, msgs []kafka
 	c.metrics.observeBatch(partition, msgs, res, time.Since(start))
 	c.stats.observeBatch(len(msgs), res)
 	return nil
+}
+
+// countFailure counts a failed call of either service: reading the
+// progress asks Redis, and the broker for the partition count.
+func (c *Consumer) countFailure(err error) {
+	var kerr *kafkaconn.Error
+	if errors.As(err, &kerr) {
+		c.cfg.Errors.Kafka()
+	} else {
+		c.cfg.Errors.Redis()
+	}
 }
 
 // kafkaRetries is the rate-limited log event of a failed Kafka call that
