@@ -62,6 +62,9 @@ func (c *Consumer) followCatalogue(ctx context.Context, gen *kafka.Generation, p
 	for ctx.Err() == nil {
 		msgs, err := c.fetchBatch(ctx, r)
 		if errors.Is(err, errIdle) {
+			// The reader waited without an error: a failed fetch is over,
+			// as consumePartition says on an idle events partition.
+			c.clearKafkaNotReady()
 			continue
 		}
 		if err != nil {

@@ -31,17 +31,12 @@ func TestCatalogueReachesEveryAnswer(t *testing.T) {
 	first, rest := testenv.WriteEvents(t, evs[:20000]), testenv.WriteEvents(t, evs[20000:])
 	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	common := []string{"-topic", env.Topic, "-group", env.Group, "-prefix", env.Prefix, "-redis", env.RedisAddr, "-log-level", "warn"}
-	var log lockedBuffer
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	served := make(chan error, 1)
-	go func() { served <- run(ctx, append([]string{"serve", "-http", addr}, common...), &bytes.Buffer{}, &log) }()
-	waitReady(t, addr, served, &log)
+	srv := startServe(t, addr, append([]string{"-http", addr}, common...)...)
 	mustRun := func(args ...string) string {
 		t.Helper()
 		var out, errOut bytes.Buffer
 		if err := run(context.Background(), append(append(args[:1:1], common...), args[1:]...), &out, &errOut); err != nil {
-			t.Fatalf("%v: %v\n%s%s\nserve's log:\n%s", args, err, out.String(), errOut.String(), log.String())
+			t.Fatalf("%v: %v\n%s%s\nserve's log:\n%s", args, err, out.String(), errOut.String(), srv.log.String())
 		}
 		return out.String()
 	}
@@ -147,10 +142,7 @@ func TestCatalogueReachesEveryAnswer(t *testing.T) {
 	if out := mustRun("verify", "-data", data, "-catalogue", final); !strings.Contains(out, "OK: Redis matches the oracle") {
 		t.Fatalf("verify after the un-hide:\n%s", out)
 	}
-	stop()
-	if err := <-served; err != nil {
-		t.Fatalf("serve: %v\n%s", err, log.String())
-	}
+	srv.stop(t)
 }
 
 // waitState waits, with a generous bound, until check finds nothing wrong

@@ -120,18 +120,14 @@ func TestRevokedACLMakesServeNotReadySayingWhy(t *testing.T) {
 	access := kafkaadmin.Access{Topic: env.Topic, DLQTopic: env.DLQTopic, CatalogueTopic: env.CatalogueTopic, Group: env.Group}
 	revoke := k.Grant(t, testenv.KafkaService, access)
 	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	args := append([]string{"serve", "-topic", env.Topic, "-dlq-topic", env.DLQTopic, "-feed-topic", "off", "-group", env.Group,
+	args := append([]string{"-topic", env.Topic, "-dlq-topic", env.DLQTopic, "-feed-topic", "off", "-group", env.Group,
 		"-prefix", env.Prefix, "-redis", env.RedisAddr, "-http", addr, "-create-topics=false"},
 		k.Args(testenv.KafkaService, kafkaconn.MechanismSCRAMSHA256)...)
-	var log lockedBuffer
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	served := make(chan error, 1)
-	go func() { served <- run(ctx, args, &bytes.Buffer{}, &log) }()
-	waitReady(t, addr, served, &log)
+	serve := startServe(t, addr, args...)
+	log := &serve.log
 
 	revoke()
-	reason := waitReadyReason(t, addr, func(r string) bool { return strings.Contains(r, "Kafka denied") }, &log)
+	reason := waitReadyReason(t, addr, func(r string) bool { return strings.Contains(r, "Kafka denied") }, log)
 	if !strings.Contains(reason, "to user alsobought: grant the ACL (docs/security.md)") {
 		t.Fatalf("not ready because %q: want the denial named", reason)
 	}
@@ -140,11 +136,8 @@ func TestRevokedACLMakesServeNotReadySayingWhy(t *testing.T) {
 	}
 	t.Logf("while denied: %d log lines in all", strings.Count(log.String(), "\n"))
 	k.Grant(t, testenv.KafkaService, access)
-	waitReady(t, addr, served, &log)
-	stop()
-	if err := <-served; err != nil {
-		t.Fatalf("serve: %v\n%s", err, log.String())
-	}
+	serve.waitReady(t)
+	serve.stop(t)
 }
 
 // waitReadyReason waits until /readyz answers not ready for a reason that
@@ -209,15 +202,11 @@ func TestDeniedDeadLetterWriteWaitsWithoutLosingIt(t *testing.T) {
 	}
 	k.GrantACLs(t, acls)
 	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	args := append([]string{"serve", "-topic", env.Topic, "-dlq-topic", env.DLQTopic, "-feed-topic", "off", "-group", env.Group,
+	args := append([]string{"-topic", env.Topic, "-dlq-topic", env.DLQTopic, "-feed-topic", "off", "-group", env.Group,
 		"-prefix", env.Prefix, "-redis", env.RedisAddr, "-http", addr, "-create-topics=false"},
 		k.Args(testenv.KafkaService, kafkaconn.MechanismSCRAMSHA512)...)
-	var log lockedBuffer
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	served := make(chan error, 1)
-	go func() { served <- run(ctx, args, &bytes.Buffer{}, &log) }()
-	waitReady(t, addr, served, &log)
+	serve := startServe(t, addr, args...)
+	log := &serve.log
 
 	_, evs := testenv.EventsFile(t, 3)
 	w := env.Kafka().Writer(env.Topic)
@@ -229,19 +218,16 @@ func TestDeniedDeadLetterWriteWaitsWithoutLosingIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Close()
-	reason := waitReadyReason(t, addr, func(r string) bool { return strings.Contains(r, "Kafka denied Write on topic "+env.DLQTopic) }, &log)
+	reason := waitReadyReason(t, addr, func(r string) bool { return strings.Contains(r, "Kafka denied Write on topic "+env.DLQTopic) }, log)
 	t.Logf("not ready: %s", reason)
 
 	k.GrantACLs(t, []kafka.ACLEntry{dlqWrite})
-	waitAllApplied(t, env, &log)
+	waitAllApplied(t, env, log)
 	if dead := testenv.ReadTopic(t, env.Kafka(), env.DLQTopic); len(dead) != 1 {
 		t.Fatalf("%d dead letters, want the 1 refused before", len(dead))
 	}
-	waitReady(t, addr, served, &log)
-	stop()
-	if err := <-served; err != nil {
-		t.Fatalf("serve: %v\n%s", err, log.String())
-	}
+	serve.waitReady(t)
+	serve.stop(t)
 }
 
 // waitAllApplied waits until the state has applied every message of env's

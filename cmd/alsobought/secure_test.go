@@ -50,14 +50,8 @@ func TestSecuredStreamEndsInVerify(t *testing.T) {
 				"-redis-tls-ca", srv.CAFile, "-redis-tls-cert", srv.CertFile, "-redis-tls-key", srv.KeyFile},
 				k.Args(testenv.KafkaService, tc.mech)...)
 			addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-			var log lockedBuffer
-			ctx, stop := context.WithCancel(context.Background())
-			defer stop()
-			served := make(chan error, 1)
-			go func() {
-				served <- run(ctx, append([]string{"serve", "-group", env.Group, "-http", addr, "-log-level", "info"}, args...), &bytes.Buffer{}, &log)
-			}()
-			waitReady(t, addr, served, &log)
+			serve := startServe(t, addr, append([]string{"-group", env.Group, "-http", addr, "-log-level", "info"}, args...)...)
+			log := &serve.log
 			// The consumer's and the re-scorer's writes, and replay's and
 			// verify's reads and writes, all as the least-privilege users.
 			data, _ := testenv.EventsFile(t, 300)
@@ -71,10 +65,7 @@ func TestSecuredStreamEndsInVerify(t *testing.T) {
 			if !strings.Contains(out.String(), "OK: Redis matches the oracle") {
 				t.Fatalf("verify:\n%s", out.String())
 			}
-			stop()
-			if err := <-served; err != nil {
-				t.Fatalf("serve returned %v after a stop asked for\n%s", err, log.String())
-			}
+			serve.stop(t)
 			all := out.String() + log.String()
 			for _, denied := range []string{"NOPERM", "Authorization", "denied"} {
 				if strings.Contains(all, denied) {

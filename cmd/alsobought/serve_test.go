@@ -85,6 +85,41 @@ func TestServeStopsCleanlyWhenAsked(t *testing.T) {
 
 // waitReady waits until the serve at addr answers /readyz with 200, and
 // fails when serve returns first or is not ready after a minute.
+// serving is `serve` run in the test's process, its log kept.
+type serving struct {
+	addr   string
+	log    lockedBuffer
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// startServe runs `serve args...`, whose -http is addr, and returns once it
+// is ready; the test stops it with stop, or it is stopped at cleanup.
+func startServe(t *testing.T, addr string, args ...string) *serving {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &serving{addr: addr, cancel: cancel, done: make(chan error, 1)}
+	go func() { s.done <- run(ctx, append([]string{"serve"}, args...), &bytes.Buffer{}, &s.log) }()
+	t.Cleanup(cancel)
+	s.waitReady(t)
+	return s
+}
+
+// waitReady waits until /readyz answers 200.
+func (s *serving) waitReady(t *testing.T) {
+	t.Helper()
+	waitReady(t, s.addr, s.done, &s.log)
+}
+
+// stop asks serve to stop and fails the test unless it returns cleanly.
+func (s *serving) stop(t *testing.T) {
+	t.Helper()
+	s.cancel()
+	if err := <-s.done; err != nil {
+		t.Fatalf("serve returned %v after a stop asked for\n%s", err, s.log.String())
+	}
+}
+
 func waitReady(t *testing.T, addr string, served <-chan error, log *lockedBuffer) {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)

@@ -10,19 +10,9 @@ set -euo pipefail
 # shellcheck source=deploy/local/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-usage() {
-  echo "usage: $0 [--reset]" >&2
-  exit 2
-}
-
 main() {
-  local reset=0
-  case "${1:-}" in
-  "") ;;
-  --reset) reset=1 ;;
-  *) usage ;;
-  esac
-  (($# <= 1)) || usage
+  local reset
+  reset="$(reset_flag "$@")" || exit 2
 
   if [[ ! -d "$CLUSTER_DIR" ]]; then
     log "redis cluster: nothing to stop ($CLUSTER_DIR does not exist)"
@@ -37,7 +27,7 @@ main() {
 
   # SIGTERM to every node first, then wait: stopped one by one, a master's
   # replica would see it fail after cluster-node-timeout and take over.
-  local pidfile pid dir port stopped=0 pids=()
+  local pidfile pid stopped=0 pids=()
   for pidfile in "$CLUSTER_DIR"/*/redis.pid; do
     [[ -f "$pidfile" ]] || continue
     pid="$(read_pid "$pidfile")"
@@ -56,13 +46,7 @@ main() {
   fi
 
   # Processes these scripts did not start still holding a node's port.
-  for dir in "$CLUSTER_DIR"/*/; do
-    port="$(basename "$dir")"
-    [[ "$port" =~ ^[0-9]+$ ]] || continue
-    if port_open "$HOST" "$port"; then
-      log "warning: $HOST:$port still answers (a process not started by deploy/local/cluster-up.sh?)"
-    fi
-  done
+  warn_foreign_ports "$CLUSTER_DIR" cluster-up.sh
 
   if ((reset)); then
     # The lock file lives inside the directory: deleting it under the lock is

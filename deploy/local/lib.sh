@@ -286,6 +286,33 @@ stop_pid() {
   done
 }
 
+# reset_flag ARG...: the arguments of a *-down.sh script: none, or --reset.
+# Prints 1 for --reset, 0 for none; any other argument is a usage error.
+reset_flag() {
+  case "$#:${1:-}" in
+  0:) echo 0 ;;
+  1:--reset) echo 1 ;;
+  *)
+    echo "usage: $0 [--reset]" >&2
+    exit 2
+    ;;
+  esac
+}
+
+# warn_foreign_ports DIR SCRIPT: a stopped set of redis-servers keeps one
+# directory per port under DIR; warn about each port that still answers, a
+# process SCRIPT did not start.
+warn_foreign_ports() {
+  local dir port
+  for dir in "$1"/*/; do
+    port="$(basename "$dir")"
+    [[ "$port" =~ ^[0-9]+$ ]] || continue
+    if port_open "$HOST" "$port"; then
+      log "warning: $HOST:$port still answers (a process not started by deploy/local/$2?)"
+    fi
+  done
+}
+
 # ---------------------------------------------------------------- env lines
 
 # Only the selected services: a run dir with a lone Redis names no broker.

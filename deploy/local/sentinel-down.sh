@@ -12,19 +12,9 @@ set -euo pipefail
 # shellcheck source=deploy/local/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-usage() {
-  echo "usage: $0 [--reset]" >&2
-  exit 2
-}
-
 main() {
-  local reset=0
-  case "${1:-}" in
-  "") ;;
-  --reset) reset=1 ;;
-  *) usage ;;
-  esac
-  (($# <= 1)) || usage
+  local reset
+  reset="$(reset_flag "$@")" || exit 2
 
   if [[ ! -d "$SENTINEL_DIR" ]]; then
     log "redis sentinel: nothing to stop ($SENTINEL_DIR does not exist)"
@@ -34,7 +24,7 @@ main() {
   exec 9>"$SENTINEL_DIR/.lock"
   flock -w 600 9 || die "another sentinel-up/sentinel-down holds $SENTINEL_DIR/.lock"
 
-  local pidfile pid dir port stopped=0
+  local pidfile pid stopped=0
   # The sentinel (the directory holding sentinel.conf) first.
   for pidfile in "$SENTINEL_DIR"/*/redis.pid; do
     [[ -f "$pidfile" && -f "$(dirname "$pidfile")/sentinel.conf" ]] || continue
@@ -61,13 +51,7 @@ main() {
   fi
 
   # Processes these scripts did not start still holding a port.
-  for dir in "$SENTINEL_DIR"/*/; do
-    port="$(basename "$dir")"
-    [[ "$port" =~ ^[0-9]+$ ]] || continue
-    if port_open "$HOST" "$port"; then
-      log "warning: $HOST:$port still answers (a process not started by deploy/local/sentinel-up.sh?)"
-    fi
-  done
+  warn_foreign_ports "$SENTINEL_DIR" sentinel-up.sh
 
   if ((reset)); then
     rm -rf "$SENTINEL_DIR" "$SENTINEL_ENV_FILE"
