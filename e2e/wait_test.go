@@ -73,3 +73,33 @@ func waitLagBelow(t *testing.T, env *testenv.Env, n int64) int64 {
 	}
 	return lag
 }
+
+// waitSwept waits until the ageing sweeps of env's partitions have removed
+// every entry older than cut (unix ms) and no sweep is in flight: what
+// remains is what the oracle's final sweep keeps. It fails when the count
+// of customers due stops falling for stallLimit.
+func waitSwept(t *testing.T, env *testenv.Env, partitions int, cut int64) {
+	t.Helper()
+	ctx := context.Background()
+	parts := make([]int, partitions)
+	for i := range parts {
+		parts[i] = i
+	}
+	last, moved := int64(-1), time.Now()
+	for {
+		due, _, err := env.Store.Sweeps.DueCount(ctx, parts, cut)
+		if err == nil {
+			clock, cerr := env.Store.Sweeps.ReadClock(ctx)
+			if err = cerr; err == nil && due == 0 && len(clock.Plans) == 0 {
+				return
+			}
+		}
+		if due != last {
+			last, moved = due, time.Now()
+		}
+		if time.Since(moved) > stallLimit {
+			t.Fatalf("waiting for the ageing sweeps: %d customers stayed due for %s (last error %v)", last, stallLimit, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

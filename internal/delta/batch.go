@@ -166,6 +166,30 @@ func (b *Batch) age(h, v *History, at time.Time, offset int64, maxAge time.Durat
 	b.retract(viewFamily, v, v.Aged(at, maxAge), offset)
 }
 
+// Sweep removes from a customer's histories the entries older than cut
+// (unix ms), retracting their counters: the ageing sweep of docs/DESIGN.md
+// section 10, for a customer with no new event. offset is the sweep's
+// fence value.
+func (b *Batch) Sweep(h, v *History, cut int64, offset int64) {
+	b.retract(purchaseFamily, h, h.Before(cut), offset)
+	b.retract(viewFamily, v, v.Before(cut), offset)
+}
+
+// Erase removes every entry of a customer's histories, retracting all
+// that they contributed (erasure on request, docs/DESIGN.md section 10).
+func (b *Batch) Erase(h, v *History, offset int64) {
+	b.retract(purchaseFamily, h, all(len(h.Items)), offset)
+	b.retract(viewFamily, v, all(len(v.Items)), offset)
+}
+
+func all(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
+
 // retract removes the entries at the ascending indexes gone from history h
 // and records the changes that undo what they contributed, the inverse of
 // touch: for a history of n items keeping m, N_QX and N_XQ − 1 for every
