@@ -241,7 +241,7 @@ func TestIncrementalEqualsBatch(t *testing.T) {
 				}
 				m.sweep(cut, seq, false)
 			}
-			applied := 0 // progress: events before this are applied
+			applied := 0   // progress: events before this are applied
 			attempted := 0 // events before this may have counter changes applied
 			for applied < len(evs) {
 				// A sweep waits until no batch is half applied: it would
