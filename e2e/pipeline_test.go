@@ -165,11 +165,21 @@ func TestDunnhumbyStreamMatchesOracle(t *testing.T) {
 // with a consumer under set, and checks the state against the oracle.
 func streamAndVerify(t *testing.T, evs []event.Event, set oracle.Settings) {
 	t.Helper()
-	const partitions = 4
-	env := testenv.New(t, partitions)
+	streamAndVerifyOn(t, testenv.New(t, streamPartitions), 1, evs, set)
+}
+
+const streamPartitions = 4
+
+// streamAndVerifyOn is streamAndVerify on env (of streamPartitions
+// partitions) with the given number of consumers in one group.
+func streamAndVerifyOn(t *testing.T, env *testenv.Env, consumers int, evs []event.Event, set oracle.Settings) {
+	t.Helper()
 	start := time.Now()
 	produce(t, env, evs)
-	p := startPipelineWith(t, env, set)
+	var p *pipeline
+	for range consumers {
+		p = startPipelineWith(t, env, set)
+	}
 	p.waitApplied()
 	if set.HistoryMaxAge > 0 {
 		// The oracle sweeps at the final watermark, the latest event time:
@@ -180,7 +190,7 @@ func streamAndVerify(t *testing.T, evs []event.Event, set oracle.Settings) {
 				latest = e.Time
 			}
 		}
-		waitSwept(t, env, partitions, latest.UnixMilli()-set.HistoryMaxAge.Milliseconds()-set.AllowedLateness.Milliseconds())
+		waitSwept(t, env, streamPartitions, latest.UnixMilli()-set.HistoryMaxAge.Milliseconds()-set.AllowedLateness.Milliseconds())
 	}
 	took := time.Since(start)
 	p.close()
@@ -189,6 +199,19 @@ func streamAndVerify(t *testing.T, evs []event.Event, set oracle.Settings) {
 	if report.Lists == 0 || report.Counters == 0 {
 		t.Fatalf("nothing was compared: %s", report)
 	}
+}
+
+// TestAgeingSweepClusterTwoInstances: on a Redis Cluster, two consumers
+// of one group share the partitions, and so the sweeps: each ages the
+// customers of the partitions it owns, through the per-partition age
+// indexes spread over the cluster's slots; the state equals the oracle's
+// with 30-day ageing.
+func TestAgeingSweepClusterTwoInstances(t *testing.T) {
+	testenv.Integration(t, "Kafka and the Redis Cluster") // before loading the sample
+	evs := loadDunnhumby(t)
+	set := oracle.Settings{HistorySize: 200, ViewHistorySize: 30, Dedup: delta.DefaultDedup,
+		HistoryMaxAge: 30 * 24 * time.Hour, AllowedLateness: time.Hour}
+	streamAndVerifyOn(t, testenv.NewCluster(t, streamPartitions), 2, evs, set)
 }
 
 // TestYoochooseStreamMatchesOracle is promise 2 with views: the YOOCHOOSE
