@@ -87,7 +87,7 @@ func waitSwept(t *testing.T, env *testenv.Env, partitions int, cut int64) {
 	}
 	last, moved := int64(-1), time.Now()
 	for {
-		due, _, err := env.Store.Sweeps.DueCount(ctx, parts, cut)
+		due, err := env.Store.Sweeps.DueCount(ctx, parts, cut)
 		if err == nil {
 			clock, cerr := env.Store.Sweeps.ReadClock(ctx)
 			if err = cerr; err == nil && due == 0 && len(clock.Plans) == 0 {

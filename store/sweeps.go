@@ -15,8 +15,8 @@ import (
 
 // Sweeps is the state of forgetting (docs/DESIGN.md section 10): the clock
 // (each partition's newest applied event time, idle marks, the watermark),
-// the per-partition age indexes and erasure requests, and the fenced writes
-// of the sweeps that age customers out or erase them.
+// the per-partition age indexes, and the fenced writes of the sweeps that
+// age customers out.
 type Sweeps struct{ c *conn }
 
 // Clock is what the clock hash holds.
@@ -61,20 +61,14 @@ func (c Clock) Watermark() (int64, bool) {
 }
 
 // SweepPlan is one sweep of a partition: the customers it ages (their
-// entries older than Cut leave) and those it erases. It is recorded before
-// anything is written, so that whoever owns the partition next finishes
-// exactly this sweep after a crash.
+// entries older than Cut leave). It is recorded before anything is
+// written, so that whoever owns the partition next finishes exactly this
+// sweep after a crash.
 type SweepPlan struct {
 	Seq       int64    `json:"seq"`       // the sweep's fence value: the partition's last sweep + 1
 	Watermark int64    `json:"watermark"` // unix ms
 	Cut       int64    `json:"cut"`       // unix ms: entries before it leave
-	Age       []string `json:"age,omitempty"`
-	Erase     []string `json:"erase,omitempty"`
-}
-
-// Customers returns every customer of the plan, erased ones last.
-func (p SweepPlan) Customers() []string {
-	return append(append([]string(nil), p.Age...), p.Erase...)
+	Customers []string `json:"customers"`
 }
 
 // ReadClock reads the clock hash.
@@ -142,89 +136,40 @@ func (s *Sweeps) MarkIdle(ctx context.Context, partition int) error {
 }
 
 // Due returns up to limit customers of a partition's age index whose
-// oldest entry is before cut, and up to limit customers whose erasure was
-// requested, in one round trip.
-func (s *Sweeps) Due(ctx context.Context, partition int, cut int64, limit int) (age, erase []string, err error) {
-	var ageCmd *redis.StringSliceCmd
-	var eraseCmd *redis.StringSliceCmd
-	_, err = s.c.read(ctx, "read customers due for a sweep", func(p redis.Pipeliner) {
-		if cut > 0 {
-			ageCmd = p.ZRangeByScore(ctx, s.c.keys.AgeIndex(partition), &redis.ZRangeBy{
-				Min: "-inf", Max: "(" + strconv.FormatInt(cut, 10), Count: int64(limit)})
-		}
-		eraseCmd = p.SRandMemberN(ctx, s.c.keys.Erasures(partition), int64(limit))
-	})
+// oldest entry is before cut.
+func (s *Sweeps) Due(ctx context.Context, partition int, cut int64, limit int) ([]string, error) {
+	ids, err := s.c.rdb.ZRangeByScore(ctx, s.c.keys.AgeIndex(partition), &redis.ZRangeBy{
+		Min: "-inf", Max: "(" + strconv.FormatInt(cut, 10), Count: int64(limit)}).Result()
 	if err != nil {
-		return nil, nil, err
+		return nil, fmt.Errorf("read customers due for ageing in partition %d: %w", partition, err)
 	}
-	if ageCmd != nil {
-		age = ageCmd.Val()
-	}
-	erase = eraseCmd.Val()
-	// An erased customer is not also aged in the same sweep.
-	if len(erase) > 0 && len(age) > 0 {
-		erased := make(map[string]bool, len(erase))
-		for _, id := range erase {
-			erased[id] = true
-		}
-		kept := age[:0]
-		for _, id := range age {
-			if !erased[id] {
-				kept = append(kept, id)
-			}
-		}
-		age = kept
-	}
-	return age, erase, nil
+	return ids, nil
 }
 
 // DueCount returns how many customers of the given partitions' age indexes
-// have an entry before cut, and how many erasures wait: zero for both when
-// the sweeps have caught up with cut.
-func (s *Sweeps) DueCount(ctx context.Context, partitions []int, cut int64) (due, erasures int64, err error) {
-	cmds, err := s.c.read(ctx, "count customers due for a sweep", func(p redis.Pipeliner) {
+// have an entry before cut: zero when the sweeps have caught up with cut.
+func (s *Sweeps) DueCount(ctx context.Context, partitions []int, cut int64) (int64, error) {
+	cmds, err := s.c.read(ctx, "count customers due for ageing", func(p redis.Pipeliner) {
 		for _, part := range partitions {
 			p.ZCount(ctx, s.c.keys.AgeIndex(part), "-inf", "("+strconv.FormatInt(cut, 10))
-			p.SCard(ctx, s.c.keys.Erasures(part))
 		}
 	})
 	if err != nil {
-		return 0, 0, err
+		return 0, err
 	}
-	for i, cmd := range cmds {
-		n := cmd.(*redis.IntCmd).Val()
-		if i%2 == 0 {
-			due += n
-		} else {
-			erasures += n
-		}
+	var due int64
+	for _, cmd := range cmds {
+		due += cmd.(*redis.IntCmd).Val()
 	}
-	return due, erasures, nil
-}
-
-// RequestErasure asks the owner of a customer's partition to erase it.
-func (s *Sweeps) RequestErasure(ctx context.Context, partition int, customer string) error {
-	if err := s.c.rdb.SAdd(ctx, s.c.keys.Erasures(partition), customer).Err(); err != nil {
-		return fmt.Errorf("request erasure of customer %s: %w", customer, err)
-	}
-	return nil
-}
-
-// ErasurePending reports whether a customer's erasure is still to be done.
-func (s *Sweeps) ErasurePending(ctx context.Context, partition int, customer string) (bool, error) {
-	ok, err := s.c.rdb.SIsMember(ctx, s.c.keys.Erasures(partition), customer).Result()
-	if err != nil {
-		return false, fmt.Errorf("read erasure request of customer %s: %w", customer, err)
-	}
-	return ok, nil
+	return due, nil
 }
 
 // Apply writes a sweep of one partition in the fenced steps of
 // Batches.Apply, with the sweep's sequence as the fence value in the
 // partition's sweep fence (schema.SweepField): first the plan (unless it is
 // being finished after a crash, recorded), then the counter changes and
-// dirty marks, then the customers (and their age index entries; the erased
-// ones leave the erasure requests), then the partition's sweep sequence.
+// dirty marks, then the customers (and their age index entries), then the
+// partition's sweep sequence.
 // recorded is the partition's progress the consumer saw acknowledged, as
 // for Batches.Apply.
 func (s *Sweeps) Apply(ctx context.Context, plan SweepPlan, planRecorded bool, batch *delta.Batch, customers []CustomerUpdate, recorded int64) error {
@@ -234,13 +179,6 @@ func (s *Sweeps) Apply(ctx context.Context, plan SweepPlan, planRecorded bool, b
 		batch: batch, customers: customers, recorded: recorded,
 		fence: schema.SweepField(p), id: "s" + strconv.FormatInt(plan.Seq, 10),
 		finish: func(pl redis.Pipeliner, guardKey, guard string) {
-			if len(plan.Erase) > 0 {
-				ids := make([]any, len(plan.Erase))
-				for i, id := range plan.Erase {
-					ids[i] = id
-				}
-				pl.SRem(ctx, keys.Erasures(p), ids...)
-			}
 			finishSweepScript.EvalSha(ctx, pl, []string{keys.Clock, guardKey, keys.Inflight},
 				schema.PartitionField(p), guard, schema.ClockField(schema.ClockSweep, p), plan.Seq,
 				planField, plan.Watermark, schema.ClockWatermark)

@@ -35,14 +35,14 @@ func TestClockWatermark(t *testing.T) {
 }
 
 func TestParseClock(t *testing.T) {
-	c, err := parseClock(map[string]string{"t2": "10", "i2": "1", "s2": "4", "plan2": `{"seq":5,"watermark":10,"cut":3,"age":["a"],"erase":["b"]}`, "w": "9"})
+	c, err := parseClock(map[string]string{"t2": "10", "i2": "1", "s2": "4", "plan2": `{"seq":5,"watermark":10,"cut":3,"customers":["a","b"]}`, "w": "9"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.EventTimes[2] != 10 || !c.Idle[2] || c.Sweeps[2] != 4 || c.Swept != 9 {
 		t.Errorf("parsed %+v", c)
 	}
-	if p := c.Plans[2]; p.Seq != 5 || p.Cut != 3 || len(p.Customers()) != 2 || p.Customers()[1] != "b" {
+	if p := c.Plans[2]; p.Seq != 5 || p.Cut != 3 || len(p.Customers) != 2 || p.Customers[1] != "b" {
 		t.Errorf("plan %+v", p)
 	}
 	for _, bad := range []map[string]string{{"x1": "1"}, {"t": "1"}, {"t1": "soon"}, {"plan1": "{"}, {"w": "x"}} {
