@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alsobought/alsobought/event"
 	"github.com/alsobought/alsobought/internal/testenv"
 )
 
@@ -59,6 +60,24 @@ func waitLag(t *testing.T, env *testenv.Env, what string, done func(lag int64) b
 func waitApplied(t *testing.T, env *testenv.Env) {
 	t.Helper()
 	waitLag(t, env, "every message applied", func(lag int64) bool { return lag == 0 })
+}
+
+// splitMidStream cuts a stream for a test that interrupts the pipeline
+// mid-stream: the test publishes head, waits until part of it is applied
+// (waitHeadStarted), interrupts, and only then publishes rest. The
+// interruption then falls mid-stream however fast the pipeline applies,
+// which waiting for a lag alone cannot promise: a quick machine may apply
+// the whole stream between two looks at the lag.
+func splitMidStream(evs []event.Event) (head, rest []event.Event) {
+	cut := len(evs) * 3 / 4
+	return evs[:cut], evs[cut:]
+}
+
+// waitHeadStarted waits until a quarter of head is applied and returns the
+// messages left then (possibly none).
+func waitHeadStarted(t *testing.T, env *testenv.Env, head []event.Event) int64 {
+	t.Helper()
+	return waitLag(t, env, "a quarter of the stream's head applied", func(lag int64) bool { return lag < int64(len(head))*3/4 })
 }
 
 // waitLagBelow waits until fewer than n messages remain to apply, so that
