@@ -21,7 +21,7 @@ type ErasureResponse struct {
 // refused, so that no anonymous caller can delete a customer.
 func (s *server) erase(w http.ResponseWriter, r *http.Request) {
 	if len(s.tokenSums) == 0 {
-		writeError(w, http.StatusForbidden, "erasure needs authentication: start serve with -api-tokens")
+		writeError(w, http.StatusForbidden, "erasure needs authentication: start serve with -api-token or -api-token-file")
 		return
 	}
 	if msg, ok := s.authorized(r); !ok {
