@@ -102,13 +102,19 @@ const (
 //     in-flight hash) must equal marker, which the batch's previous step
 //     wrote last; else it refuses with BATCHLOST <marker found>.
 //   - "-": no condition.
+//
+// Under a progress condition it leaves the stored progress in floor (-1
+// otherwise): applyOps's watermark of a hash that has none for the
+// partition (see there).
 const batchGuard = `
 local want = ARGV[2]
+local floor = -1
 if want ~= '` + guardNone + `' then
   local got = redis.call('HGET', KEYS[2], ARGV[1])
   if string.sub(want, 1, 2) == '` + guardProgress + `' then
     local stored = tonumber(got or '-1')
     if stored < tonumber(string.sub(want, 3)) then return redis.error_reply('` + codeProgressLost + ` ' .. stored) end
+    floor = stored
   elseif got ~= string.sub(want, 3) then
     return redis.error_reply('` + codeBatchLost + ` ' .. (got or 'none'))
   end
@@ -148,9 +154,18 @@ return cur
 // changes of the admitted groups are summed per field first, so a field
 // touched by many events of a batch costs one HINCRBY. Fields that fall to
 // zero are deleted so the hash holds only live counters.
+//
+// A hash without a watermark for the partition counts as fenced at the
+// partition's stored progress when the guard read it (single Redis and
+// Sentinel; in a cluster the guard cannot read it and the floor is -1):
+// every group at or below the progress was applied by the batch that
+// raised it, so a hash that lacks the watermark was deleted since (an
+// item forgotten by the re-scorer, Lists.Forget; a popularity bucket of a
+// day that left the window) and must not take those groups again from a
+// zombie's late batch.
 // Returns the number of groups applied.
 var applyOpsScript = redis.NewScript(batchGuard + `
-local wm = tonumber(redis.call('HGET', KEYS[1], ARGV[3]) or '-1')
+local wm = tonumber(redis.call('HGET', KEYS[1], ARGV[3]) or floor)
 local top = wm
 local applied = 0
 local sum, order = {}, {}
@@ -299,6 +314,9 @@ return removed
 // field, ARGV[2]: the revision the new list was computed from, ARGV[3]: the
 // encoded list, or "" to delete it, ARGV[4]: the watch field, ARGV[5]: what
 // the list watches (List.Watch), kept in the row beside the revision.
+// A list with items for an item without a row is refused too: a list has
+// items only when its row held counters, so the row was deleted since the
+// list was computed (Lists.Forget), and the list is stale.
 // Returns 1 when written, 2 when there was nothing to delete (no change to
 // publish), 0 when refused.
 var writeListScript = redis.NewScript(`
@@ -308,11 +326,64 @@ if rev < cur then return 0 end
 if redis.call('EXISTS', KEYS[1]) == 1 then
   if rev > cur then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
   if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], ARGV[4], ARGV[5]) else redis.call('HDEL', KEYS[1], ARGV[4]) end
+elseif ARGV[3] ~= '' then
+  return 0
 end
 if ARGV[3] ~= '' then redis.call('SET', KEYS[2], ARGV[3]); return 1 end
 if redis.call('DEL', KEYS[2]) == 1 then return 1 end
 return 2
 `)
+
+// forgetItemScript deletes the keys of an item that has no state left
+// (Lists.Forget): its rows, lists and holders, all in the item's slot.
+//
+// KEYS[1..3]: the item's rows (bought, viewed, viewed-then-bought),
+// KEYS[4..6]: its lists of the same kinds, KEYS[7]: its holders. ARGV[1]:
+// forgetKeepFences to keep each row's watermarks and list revision (Redis
+// Cluster, where applyOps cannot see the progress: the row's fences are
+// the item's tombstone), else forgetDelete; ARGV[2]: the watch field;
+// ARGV[3]: the most fields a row without counters can have (a watermark
+// per partition with a progress, the list revision and the watch field);
+// ARGV[4..]: pairs of (watermark field, the partition's stored progress).
+// Nothing is done when a row holds a counter (a field not starting with
+// '#': the item has state again; a row longer than ARGV[3] holds one, and
+// is not read), or, when the rows go, when a watermark is above its
+// partition's progress or its partition has none (a batch that changed the
+// row is not finished: a replay of it must still find its fences).
+// Returns {1, then 1 or 0 per list: deleted or absent} when forgotten, {0}
+// otherwise.
+var forgetItemScript = redis.NewScript(`
+local progress = {}
+for i = 4, #ARGV, 2 do progress[ARGV[i]] = tonumber(ARGV[i + 1]) end
+local keep = ARGV[1] == '` + forgetKeepFences + `'
+for r = 1, 3 do
+  if redis.call('HLEN', KEYS[r]) > tonumber(ARGV[3]) then return {0} end
+end
+for r = 1, 3 do
+  local f = redis.call('HGETALL', KEYS[r])
+  for j = 1, #f, 2 do
+    local name = f[j]
+    if string.sub(name, 1, 1) ~= '#' then return {0} end
+    if not keep and string.match(name, '^#%d+$') then
+      local p = progress[name]
+      if p == nil or tonumber(f[j + 1]) > p then return {0} end
+    end
+  end
+end
+for r = 1, 3 do
+  if keep then redis.call('HDEL', KEYS[r], ARGV[2]) else redis.call('DEL', KEYS[r]) end
+end
+redis.call('DEL', KEYS[7])
+local out = {1}
+for l = 4, 6 do out[#out + 1] = redis.call('DEL', KEYS[l]) end
+return out
+`)
+
+// forgetItemScript's modes (ARGV[1]).
+const (
+	forgetDelete     = "delete"
+	forgetKeepFences = "keep"
+)
 
 // recordPartitionCountScript appends a count to a comma-separated list
 // field unless it is there. KEYS[1]: the hash, ARGV[1]: the field,
@@ -421,4 +492,4 @@ return removed
 
 var allScripts = []*redis.Script{applyOpsScript, writeCustomerScript, advanceScript, markDirtyScript,
 	claimDirtyScript, clearDirtyScript, writeListScript, markStepScript, finishBatchScript,
-	probeScript, applyCatalogueScript, promoteDueScript, donePendingScript}
+	probeScript, applyCatalogueScript, promoteDueScript, donePendingScript, forgetItemScript}

@@ -1,0 +1,173 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/alsobought/alsobought/store/schema"
+)
+
+// Forget deletes the keys of the given items that have no state left
+// (docs/DESIGN.md §10, "Items shrink"): none of their three rows holds a
+// counter, and no popularity bucket of the window counts them. Such an item
+// is in no list (its co-counts are gone, and with B = 0 no
+// viewed-then-bought list can hold it), so its lists, its rows with their
+// list metadata, the holders of its availability and its category
+// (`{#}:itemcat`) go. Its catalogue record stays: it belongs to the
+// catalogue topic.
+//
+// The rows' fences are what keeps a replayed batch from applying its
+// changes twice, so on a single Redis (and with Sentinel) the rows go only
+// once every watermark in them is at or below its partition's stored
+// progress: a batch not finished yet must still find them, and a late
+// batch of a zombie consumer is fenced by the progress instead
+// (applyOpsScript). A script on an item's keys in Redis Cluster cannot
+// read the progress, so there each row keeps its watermarks and list
+// revision: the item's tombstone, a few bytes per partition.
+//
+// An item still counted in the popularity window keeps its keys, category
+// included (the category filter of recommendations may need it): its
+// rows bring it back to the next sweep, which forgets it once its days
+// have left the window.
+//
+// With outbox, the lists are marked in the change-feed outbox first, and
+// the Pending returned carries a tombstone for each list the deletion
+// removed (normally none: the re-scorer has just deleted the empty lists
+// and announced it). Forget returns the items forgotten.
+func (l *Lists) Forget(ctx context.Context, items []string, outbox bool) ([]string, Pending, error) {
+	if len(items) == 0 {
+		return nil, Pending{}, nil
+	}
+	keys := l.c.keys
+	todo, err := l.notCounted(ctx, items)
+	if err != nil || len(todo) == 0 {
+		return nil, Pending{}, err
+	}
+	mode := forgetDelete
+	if l.c.cluster != nil {
+		mode = forgetKeepFences
+	}
+	progress, err := l.c.rdb.HGetAll(ctx, keys.Progress).Result()
+	if err != nil {
+		return nil, Pending{}, fmt.Errorf("read progress: %w", err)
+	}
+	args := make([]any, 0, 3+2*len(progress))
+	args = append(args, mode, schema.FieldWatch, len(progress)+2)
+	for p, off := range progress {
+		n, err := strconv.Atoi(p)
+		if err != nil {
+			return nil, Pending{}, fmt.Errorf("progress field %q is not a partition", p)
+		}
+		args = append(args, schema.WatermarkField(n), off)
+	}
+	kinds := ListKinds()
+	var pending Pending
+	if outbox {
+		members := make([]string, 0, len(kinds)*len(todo))
+		for _, it := range todo {
+			for _, kind := range kinds {
+				members = append(members, schema.ListMember(kind, it))
+			}
+		}
+		if pending.stamp, err = l.outbox.mark(ctx, members); err != nil {
+			return nil, Pending{}, err
+		}
+		pending.members = members
+	}
+	cmds, err := l.c.write(ctx, "forget items", func(p redis.Pipeliner) {
+		for _, it := range todo {
+			k := make([]string, 0, 2*len(kinds)+1)
+			for _, kind := range kinds {
+				k = append(k, keys.Row(kind, it))
+			}
+			for _, kind := range kinds {
+				k = append(k, keys.List(kind, it))
+			}
+			forgetItemScript.EvalSha(ctx, p, append(k, keys.Holders(it)), args...)
+		}
+	})
+	if err != nil {
+		return nil, Pending{}, err
+	}
+	var forgotten []string
+	for i, c := range cmds {
+		out, err := c.(*redis.Cmd).Int64Slice()
+		if err != nil {
+			return nil, Pending{}, fmt.Errorf("forget %s: %w", todo[i], err)
+		}
+		if out[0] != 1 {
+			continue // it has state again, or a batch that touched it is not finished
+		}
+		forgotten = append(forgotten, todo[i])
+		for j, kind := range kinds {
+			if out[1+j] == 1 {
+				pending.Changes = append(pending.Changes, ListChange{Key: RelatedFeedKey(kind, todo[i])})
+			}
+		}
+	}
+	if len(forgotten) > 0 {
+		// After the rows: an event of the item applied meanwhile keeps its
+		// rows, and at worst loses its category until its next event with
+		// one (docs/guarantees.md).
+		if _, err := l.c.write(ctx, "forget item categories", func(p redis.Pipeliner) {
+			p.HDel(ctx, keys.ItemCategories, forgotten...)
+		}); err != nil {
+			return nil, Pending{}, err
+		}
+	}
+	return forgotten, pending, nil
+}
+
+// notCounted returns the items that no popularity bucket of the window
+// (the days store.WindowDays gives for the anchor) counts, of either kind.
+func (l *Lists) notCounted(ctx context.Context, items []string) ([]string, error) {
+	keys := l.c.keys
+	ms, err := l.c.rdb.HGet(ctx, keys.PopularityState, schema.FieldAnchor).Int64()
+	if errors.Is(err, redis.Nil) {
+		return items, nil // nothing was ever counted
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read popularity anchor: %w", err)
+	}
+	days := WindowDays(time.UnixMilli(ms).UTC())
+	kinds := []ListKind{Bought, Viewed}
+	cmds, err := l.c.read(ctx, "read popularity of items", func(p redis.Pipeliner) {
+		for _, it := range items {
+			for _, kind := range kinds {
+				for _, d := range days {
+					p.HExists(ctx, keys.Popularity(kind, d), it)
+				}
+			}
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	per := len(kinds) * len(days)
+	var out []string
+	for i, it := range items {
+		counted := false
+		for _, c := range cmds[i*per : (i+1)*per] {
+			if c.(*redis.BoolCmd).Val() {
+				counted = true
+				break
+			}
+		}
+		if !counted {
+			out = append(out, it)
+		}
+	}
+	return out, nil
+}
+
+// Counted reports whether row i of the batch holds a counter: a co-count, a
+// histogram bin or M_X. A row without any (absent, or only its fences left)
+// is that of an item whose state of that kind is gone.
+func (rb RowBatch) Counted(i int) bool {
+	return len(rb.Rows[i].Candidates) > 0 || len(rb.Rows[i].Hist) > 0 || rb.ViewedTotals[i] != 0
+}
