@@ -314,9 +314,10 @@ return removed
 // field, ARGV[2]: the revision the new list was computed from, ARGV[3]: the
 // encoded list, or "" to delete it, ARGV[4]: the watch field, ARGV[5]: what
 // the list watches (List.Watch), kept in the row beside the revision.
-// A list with items for an item without a row is refused too: a list has
-// items only when its row held counters, so the row was deleted since the
-// list was computed (Lists.Forget), and the list is stale.
+// A list with items computed from a row with fences (a revision above 0)
+// is refused too when the row is gone: the row was deleted since the list
+// was computed (Lists.Forget: its item has no state left), and the list is
+// stale.
 // Returns 1 when written, 2 when there was nothing to delete (no change to
 // publish), 0 when refused.
 var writeListScript = redis.NewScript(`
@@ -326,7 +327,7 @@ if rev < cur then return 0 end
 if redis.call('EXISTS', KEYS[1]) == 1 then
   if rev > cur then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
   if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], ARGV[4], ARGV[5]) else redis.call('HDEL', KEYS[1], ARGV[4]) end
-elseif ARGV[3] ~= '' then
+elseif ARGV[3] ~= '' and rev > 0 then
   return 0
 end
 if ARGV[3] ~= '' then redis.call('SET', KEYS[2], ARGV[3]); return 1 end
