@@ -233,3 +233,58 @@ func testAnItemWithNoStateLeftLosesItsKeys(t *testing.T, env *testenv.Env) {
 		t.Fatalf("a's list after the zombie's batch: %+v (%v), want w with support 3", got.Items, err)
 	}
 }
+
+// TestAnItemStillPopularKeepsItsCategoryUntilTheWindowPasses: an item
+// whose histories aged out within its popularity window loses its lists
+// but keeps its category (popularity lists may still hold it, and the
+// category filter needs it) and its rows, which bring it to the sweeps;
+// the first sweep after its days left the window forgets it.
+func TestAnItemStillPopularKeepsItsCategoryUntilTheWindowPasses(t *testing.T) {
+	testenv.ForEachRedis(t, testAnItemStillPopularKeepsItsCategoryUntilTheWindowPasses)
+}
+
+func testAnItemStillPopularKeepsItsCategoryUntilTheWindowPasses(t *testing.T, env *testenv.Env) {
+	ctx := context.Background()
+	st := env.Store
+	cfg := rescore.Config{Method: scoring.Count, Rules: scoring.ListRules{Size: 20, MinSupport: 2}}
+	rs, err := rescore.New(cfg, rescore.StateOf(st), zerolog.Nop(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &stream{batch: delta.NewBatch(0), r: delta.Retention{Purchases: 10, Views: 10, MaxAge: time.Hour}}
+	t0 := time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)
+	shoppers := make([]*shopper, 3)
+	for i := range shoppers {
+		shoppers[i] = &shopper{}
+		s.buy(shoppers[i], "x", "shoes", t0)
+		s.buy(shoppers[i], "a", "", t0)
+	}
+	_, progress := s.apply(t, st, -1)
+	// Two hours later, the same day: x and a age out of every history.
+	for _, c := range shoppers {
+		s.buy(c, "z", "", t0.Add(2*time.Hour))
+	}
+	_, progress = s.apply(t, st, progress)
+	if _, err := rs.DrainDirty(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Lists.Read(ctx, store.Bought, "x"); err != store.ErrNotFound {
+		t.Fatalf("x's list with no co-buyer left: %v, want none", err)
+	}
+	cats, err := st.Popularity.ItemCategories(ctx, []string{"x"})
+	if err != nil || cats[0] != "shoes" {
+		t.Fatalf("x's category while x is in the popularity window: %q (%v), want shoes", cats, err)
+	}
+	if ks := keysOf(t, st, "x"); !slices.Contains(ks, st.Keys().Row(store.Bought, "x")) {
+		t.Fatalf("x's keys while x is in the popularity window: %v, want its purchase row", ks)
+	}
+
+	// A month later another customer buys q: the window has moved on.
+	s.buy(&shopper{}, "q", "", t0.AddDate(0, 1, 0))
+	s.apply(t, st, progress)
+	if _, err := rs.RescoreAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	expectForgotten(t, env, "x")
+	expectForgotten(t, env, "a")
+}
