@@ -44,20 +44,26 @@ func (l *Lists) Forget(ctx context.Context, items []string, outbox bool) ([]stri
 		return nil, Pending{}, nil
 	}
 	keys := l.c.keys
-	todo, err := l.notCounted(ctx, items)
+	progress, err := l.c.rdb.HGetAll(ctx, keys.Progress).Result()
+	if err != nil {
+		return nil, Pending{}, fmt.Errorf("read progress: %w", err)
+	}
+	// A row without counters holds at most a watermark per partition, the
+	// list revision and the watch field.
+	maxFences := len(progress) + 2
+	todo, err := l.short(ctx, items, maxFences)
 	if err != nil || len(todo) == 0 {
+		return nil, Pending{}, err
+	}
+	if todo, err = l.notCounted(ctx, todo); err != nil || len(todo) == 0 {
 		return nil, Pending{}, err
 	}
 	mode := forgetDelete
 	if l.c.cluster != nil {
 		mode = forgetKeepFences
 	}
-	progress, err := l.c.rdb.HGetAll(ctx, keys.Progress).Result()
-	if err != nil {
-		return nil, Pending{}, fmt.Errorf("read progress: %w", err)
-	}
 	args := make([]any, 0, 3+2*len(progress))
-	args = append(args, mode, schema.FieldWatch, len(progress)+2)
+	args = append(args, mode, schema.FieldWatch, maxFences)
 	for p, off := range progress {
 		n, err := strconv.Atoi(p)
 		if err != nil {
@@ -121,6 +127,33 @@ func (l *Lists) Forget(ctx context.Context, items []string, outbox bool) ([]stri
 		}
 	}
 	return forgotten, pending, nil
+}
+
+// short returns the items whose rows all have at most maxFences fields: a
+// longer row holds counters (the item has state), and is not read further.
+func (l *Lists) short(ctx context.Context, items []string, maxFences int) ([]string, error) {
+	kinds := ListKinds()
+	cmds, err := l.c.read(ctx, "read row lengths", func(p redis.Pipeliner) {
+		for _, it := range items {
+			for _, kind := range kinds {
+				p.HLen(ctx, l.c.keys.Row(kind, it))
+			}
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for i, it := range items {
+		ok := true
+		for _, c := range cmds[i*len(kinds) : (i+1)*len(kinds)] {
+			ok = ok && c.(*redis.IntCmd).Val() <= int64(maxFences)
+		}
+		if ok {
+			out = append(out, it)
+		}
+	}
+	return out, nil
 }
 
 // notCounted returns the items that no popularity bucket of the window
