@@ -31,6 +31,12 @@ type stream struct {
 	r      delta.Retention
 }
 
+// newStream starts a stream whose histories keep 10 items and age out
+// after age.
+func newStream(age time.Duration) *stream {
+	return &stream{batch: delta.NewBatch(0), r: delta.Retention{Purchases: 10, Views: 10, MaxAge: age}}
+}
+
 func (s *stream) buy(c *shopper, item, category string, at time.Time) {
 	s.offset++
 	s.batch.Purchase(&c.bought, &c.viewed, item, at, s.offset, s.r)
@@ -157,7 +163,7 @@ func testAnItemWithNoStateLeftLosesItsKeys(t *testing.T, env *testenv.Env) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &stream{batch: delta.NewBatch(0), r: delta.Retention{Purchases: 10, Views: 10, MaxAge: 24 * time.Hour}}
+	s := newStream(24 * time.Hour)
 	t0 := time.Date(2026, 1, 5, 12, 0, 0, 0, time.UTC)
 
 	// Three customers buy x and a, then view x and b: x has a purchase row
@@ -251,7 +257,7 @@ func testAnItemStillPopularKeepsItsCategoryUntilTheWindowPasses(t *testing.T, en
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &stream{batch: delta.NewBatch(0), r: delta.Retention{Purchases: 10, Views: 10, MaxAge: time.Hour}}
+	s := newStream(time.Hour)
 	t0 := time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)
 	shoppers := make([]*shopper, 3)
 	for i := range shoppers {
