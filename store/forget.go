@@ -30,10 +30,10 @@ import (
 // read the progress, so there each row keeps its watermarks and list
 // revision: the item's tombstone, a few bytes per partition.
 //
-// An item still counted in the popularity window keeps its keys, category
-// included (the category filter of recommendations may need it): its
-// rows bring it back to the next sweep, which forgets it once its days
-// have left the window.
+// An item with a category that is still counted in the popularity window
+// keeps its keys, category included (the category filter of
+// recommendations may need it): its rows bring it back to the next sweep,
+// which forgets it once its days have left the window.
 //
 // With outbox, the lists are marked in the change-feed outbox first, and
 // the Pending returned carries a tombstone for each list the deletion
@@ -156,13 +156,32 @@ func (l *Lists) short(ctx context.Context, items []string, maxFences int) ([]str
 	return out, nil
 }
 
-// notCounted returns the items that no popularity bucket of the window
-// (the days store.WindowDays gives for the anchor) counts, of either kind.
+// notCounted returns the items that have no category, or that no
+// popularity bucket of the window (the days store.WindowDays gives for the
+// anchor) counts, of either kind. Only the category needs the window, and
+// most items to forget have none: a sweep in Redis Cluster meets every
+// tombstone again, whose category went the first time.
 func (l *Lists) notCounted(ctx context.Context, items []string) ([]string, error) {
 	keys := l.c.keys
+	cats, err := l.c.rdb.HMGet(ctx, keys.ItemCategories, items...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read item categories: %w", err)
+	}
+	var out, withCategory []string
+	for i, it := range items {
+		if cats[i] == nil {
+			out = append(out, it)
+		} else {
+			withCategory = append(withCategory, it)
+		}
+	}
+	if len(withCategory) == 0 {
+		return out, nil
+	}
+	items = withCategory
 	ms, err := l.c.rdb.HGet(ctx, keys.PopularityState, schema.FieldAnchor).Int64()
 	if errors.Is(err, redis.Nil) {
-		return items, nil // nothing was ever counted
+		return append(out, items...), nil // nothing was ever counted
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read popularity anchor: %w", err)
@@ -182,7 +201,6 @@ func (l *Lists) notCounted(ctx context.Context, items []string) ([]string, error
 		return nil, err
 	}
 	per := len(kinds) * len(days)
-	var out []string
 	for i, it := range items {
 		counted := false
 		for _, c := range cmds[i*per : (i+1)*per] {

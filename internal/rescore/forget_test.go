@@ -69,7 +69,7 @@ func keysOf(t *testing.T, st *store.Store, item string) []string {
 	pattern := st.Keys().Prefix + ":*{" + item + "}*"
 	var out []string
 	scan := func(ctx context.Context, c *redis.Client) error {
-		iter := c.Scan(ctx, 0, pattern, 1000).Iterator()
+		iter := c.Scan(ctx, 0, pattern, 10000).Iterator() // the shared Redis holds other tests' keys too
 		for iter.Next(ctx) {
 			out = append(out, iter.Val())
 		}
