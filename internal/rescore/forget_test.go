@@ -12,6 +12,9 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/alsobought/alsobought/internal/delta"
+	"github.com/alsobought/alsobought/internal/feed"
+	"github.com/alsobought/alsobought/internal/kafkaadmin"
+	"github.com/alsobought/alsobought/internal/kafkaconn"
 	"github.com/alsobought/alsobought/internal/rescore"
 	"github.com/alsobought/alsobought/internal/testenv"
 	"github.com/alsobought/alsobought/scoring"
@@ -96,22 +99,50 @@ func keysOf(t *testing.T, st *store.Store, item string) []string {
 	return out
 }
 
-// pendingFeed returns what the outbox holds for serve to publish, by feed
-// key (nil: a tombstone), and clears it.
-func pendingFeed(t *testing.T, st *store.Store) map[string][]byte {
+// feedTopic is a list change feed on the shared broker, for one test.
+type feedTopic struct {
+	conn *kafkaconn.Conn
+	name string
+	read int // messages already returned by next
+	pub  *feed.Kafka
+}
+
+// newFeedTopic creates a compacted feed topic (deleted at cleanup) and its
+// publisher.
+func newFeedTopic(t *testing.T, env *testenv.Env) *feedTopic {
 	t.Helper()
+	conn := kafkaconn.Plain(strings.Split(testenv.Setting(t, "ALSOBOUGHT_KAFKA_BROKERS"), ",")...)
+	name := "test." + env.Prefix + ".lists"
 	ctx := context.Background()
-	pending, err := st.Outbox.Pending(ctx, 1000, time.Now().Add(time.Hour))
+	if err := kafkaadmin.EnsureTopic(ctx, conn, kafkaadmin.Topic{Name: name, Partitions: 1, Replication: 1, Configs: feed.TopicConfig}); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := feed.New(feed.Config{Kafka: conn, Topic: name})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Outbox.Clear(ctx, pending); err != nil {
-		t.Fatal(err)
+	t.Cleanup(func() {
+		pub.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = kafkaadmin.DeleteTopics(ctx, conn, name)
+	})
+	return &feedTopic{conn: conn, name: name, pub: pub}
+}
+
+// next returns the messages published since the last call, folded by key
+// (nil: a tombstone), and checks that the outbox kept nothing back.
+func (f *feedTopic) next(t *testing.T, st *store.Store) map[string][]byte {
+	t.Helper()
+	if left, err := st.Outbox.Pending(context.Background(), 10, time.Now().Add(time.Hour)); err != nil || len(left) != 0 {
+		t.Fatalf("the outbox holds %d unpublished changes (err %v)", len(left), err)
 	}
+	msgs := testenv.ReadTopic(t, f.conn, f.name)
 	out := map[string][]byte{}
-	for _, p := range pending {
-		out[p.Key] = p.Value
+	for _, m := range msgs[f.read:] {
+		out[string(m.Key)] = m.Value
 	}
+	f.read = len(msgs)
 	return out
 }
 
@@ -158,7 +189,8 @@ func TestAnItemWithNoStateLeftLosesItsKeys(t *testing.T) {
 func testAnItemWithNoStateLeftLosesItsKeys(t *testing.T, env *testenv.Env) {
 	ctx := context.Background()
 	st := env.Store
-	cfg := rescore.Config{Feed: true, Method: scoring.Count, Rules: scoring.ListRules{Size: 20, MinSupport: 2}}
+	topic := newFeedTopic(t, env)
+	cfg := rescore.Config{Feed: true, Publisher: topic.pub, Method: scoring.Count, Rules: scoring.ListRules{Size: 20, MinSupport: 2}}
 	rs, err := rescore.New(cfg, rescore.StateOf(st), zerolog.Nop(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -193,7 +225,9 @@ func testAnItemWithNoStateLeftLosesItsKeys(t *testing.T, env *testenv.Env) {
 	if ks := keysOf(t, st, "x"); len(ks) < 5 { // 2 rows, 2 lists, holders
 		t.Fatalf("before ageing, x has the keys %v", ks)
 	}
-	pendingFeed(t, st) // published
+	if published := topic.next(t, st); published["bought:x"] == nil || published["viewed:x"] == nil {
+		t.Fatalf("x's lists were not published: %q", published)
+	}
 
 	// A month later the same customers buy z: their histories age out,
 	// taking every counter of x and b. Three new customers buy a and w.
@@ -215,13 +249,13 @@ func testAnItemWithNoStateLeftLosesItsKeys(t *testing.T, env *testenv.Env) {
 	if got, err := st.Lists.Read(ctx, store.Bought, "a"); err != nil || len(got.Items) != 1 || got.Items[0].Item != "w" {
 		t.Fatalf("a's list after ageing: %+v (%v), want w alone", got.Items, err)
 	}
-	feed := pendingFeed(t, st)
+	published := topic.next(t, st)
 	for _, k := range []string{"bought:x", "viewed:x", "viewed:b"} {
-		if v, ok := feed[k]; !ok || v != nil {
-			t.Errorf("feed: %s announced %t with value %q, want a tombstone", k, ok, v)
+		if v, ok := published[k]; !ok || v != nil {
+			t.Errorf("feed: %s published %t with value %q, want a tombstone", k, ok, v)
 		}
 	}
-	if v := feed["bought:a"]; !strings.Contains(string(v), `"item":"w"`) || strings.Contains(string(v), `"item":"x"`) {
+	if v := published["bought:a"]; !strings.Contains(string(v), `"item":"w"`) || strings.Contains(string(v), `"item":"x"`) {
 		t.Errorf("feed: bought:a is %s, want the list of w without x", v)
 	}
 
