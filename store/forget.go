@@ -35,10 +35,12 @@ import (
 // recommendations may need it): its rows bring it back to the next sweep,
 // which forgets it once its days have left the window.
 //
-// With outbox, the lists are marked in the change-feed outbox first, and
-// the Pending returned carries a tombstone for each list the deletion
-// removed (normally none: the re-scorer has just deleted the empty lists
-// and announced it). Forget returns the items forgotten.
+// A list of the item normally no longer exists (the re-scorer deletes an
+// empty list before it forgets its item); one that does is deleted too,
+// and with outbox it is marked in the change-feed outbox first, so the
+// Pending returned carries a tombstone for it. A list that appeared after
+// it was looked for keeps the item for its own re-score. Forget returns the
+// items forgotten.
 func (l *Lists) Forget(ctx context.Context, items []string, outbox bool) ([]string, Pending, error) {
 	if len(items) == 0 {
 		return nil, Pending{}, nil
@@ -51,33 +53,42 @@ func (l *Lists) Forget(ctx context.Context, items []string, outbox bool) ([]stri
 	// A row without counters holds at most a watermark per partition, the
 	// list revision and the watch field.
 	maxFences := len(progress) + 2
-	todo, err := l.short(ctx, items, maxFences)
-	if err != nil || len(todo) == 0 {
-		return nil, Pending{}, err
-	}
-	if todo, err = l.notCounted(ctx, todo); err != nil || len(todo) == 0 {
-		return nil, Pending{}, err
-	}
-	mode := forgetDelete
-	if l.c.cluster != nil {
-		mode = forgetKeepFences
-	}
-	args := make([]any, 0, 3+2*len(progress))
-	args = append(args, mode, schema.FieldWatch, maxFences)
+	fences := make([]any, 0, 2*len(progress)) // the script's (watermark field, progress) pairs
 	for p, off := range progress {
 		n, err := strconv.Atoi(p)
 		if err != nil {
 			return nil, Pending{}, fmt.Errorf("progress field %q is not a partition", p)
 		}
-		args = append(args, schema.WatermarkField(n), off)
+		fences = append(fences, schema.WatermarkField(n), off)
+	}
+	candidates, err := l.short(ctx, items, maxFences)
+	if err != nil || len(candidates) == 0 {
+		return nil, Pending{}, err
+	}
+	todo := make([]string, 0, len(candidates))
+	for _, c := range candidates {
+		todo = append(todo, c.item)
+	}
+	if todo, err = l.notCounted(ctx, todo); err != nil || len(todo) == 0 {
+		return nil, Pending{}, err
+	}
+	lists := map[string][]bool{} // per item and kind: a list exists, to delete and announce
+	for _, c := range candidates {
+		lists[c.item] = c.lists
+	}
+	mode := forgetDelete
+	if l.c.cluster != nil {
+		mode = forgetKeepFences
 	}
 	kinds := ListKinds()
 	var pending Pending
 	if outbox {
-		members := make([]string, 0, len(kinds)*len(todo))
+		var members []string
 		for _, it := range todo {
-			for _, kind := range kinds {
-				members = append(members, schema.ListMember(kind, it))
+			for k, kind := range kinds {
+				if lists[it][k] {
+					members = append(members, schema.ListMember(kind, it))
+				}
 			}
 		}
 		if pending.stamp, err = l.outbox.mark(ctx, members); err != nil {
@@ -88,12 +99,18 @@ func (l *Lists) Forget(ctx context.Context, items []string, outbox bool) ([]stri
 	cmds, err := l.c.write(ctx, "forget items", func(p redis.Pipeliner) {
 		for _, it := range todo {
 			k := make([]string, 0, 2*len(kinds)+1)
-			for _, kind := range kinds {
+			deletable := make([]byte, len(kinds))
+			for i, kind := range kinds {
 				k = append(k, keys.Row(kind, it))
+				deletable[i] = '0'
+				if lists[it][i] {
+					deletable[i] = '1'
+				}
 			}
 			for _, kind := range kinds {
 				k = append(k, keys.List(kind, it))
 			}
+			args := append([]any{mode, schema.FieldWatch, maxFences, string(deletable)}, fences...)
 			forgetItemScript.EvalSha(ctx, p, append(k, keys.Holders(it)), args...)
 		}
 	})
@@ -107,7 +124,7 @@ func (l *Lists) Forget(ctx context.Context, items []string, outbox bool) ([]stri
 			return nil, Pending{}, fmt.Errorf("forget %s: %w", todo[i], err)
 		}
 		if out[0] != 1 {
-			continue // it has state again, or a batch that touched it is not finished
+			continue // it has state again, a batch that touched it is not finished, or a list of it is left to its re-score
 		}
 		forgotten = append(forgotten, todo[i])
 		for j, kind := range kinds {
@@ -129,28 +146,42 @@ func (l *Lists) Forget(ctx context.Context, items []string, outbox bool) ([]stri
 	return forgotten, pending, nil
 }
 
-// short returns the items whose rows all have at most maxFences fields: a
-// longer row holds counters (the item has state), and is not read further.
-func (l *Lists) short(ctx context.Context, items []string, maxFences int) ([]string, error) {
+// candidate is an item whose rows may hold no counter, and which of its
+// lists exist.
+type candidate struct {
+	item  string
+	lists []bool // per ListKinds()
+}
+
+// short returns the items whose rows all have at most maxFences fields (a
+// longer row holds counters: the item has state, and is not read further),
+// with which of their lists exist: normally none, as the re-scorer deletes
+// an empty list before it forgets its item, but a list of another kind can
+// wait for its own re-score.
+func (l *Lists) short(ctx context.Context, items []string, maxFences int) ([]candidate, error) {
 	kinds := ListKinds()
 	cmds, err := l.c.read(ctx, "read row lengths", func(p redis.Pipeliner) {
 		for _, it := range items {
 			for _, kind := range kinds {
 				p.HLen(ctx, l.c.keys.Row(kind, it))
+				p.Exists(ctx, l.c.keys.List(kind, it))
 			}
 		}
 	})
 	if err != nil {
 		return nil, err
 	}
-	var out []string
+	var out []candidate
+	per := 2 * len(kinds)
 	for i, it := range items {
+		c := candidate{item: it, lists: make([]bool, len(kinds))}
 		ok := true
-		for _, c := range cmds[i*len(kinds) : (i+1)*len(kinds)] {
-			ok = ok && c.(*redis.IntCmd).Val() <= int64(maxFences)
+		for k := range kinds {
+			ok = ok && cmds[i*per+2*k].(*redis.IntCmd).Val() <= int64(maxFences)
+			c.lists[k] = cmds[i*per+2*k+1].(*redis.IntCmd).Val() == 1
 		}
 		if ok {
-			out = append(out, it)
+			out = append(out, c)
 		}
 	}
 	return out, nil

@@ -345,20 +345,26 @@ return 2
 // the item's tombstone), else forgetDelete; ARGV[2]: the watch field;
 // ARGV[3]: the most fields a row without counters can have (a watermark
 // per partition with a progress, the list revision and the watch field);
-// ARGV[4..]: pairs of (watermark field, the partition's stored progress).
+// ARGV[4]: per list kind, "1" when the list was seen and may be deleted
+// (marked in the change-feed outbox, with the feed on), else "0";
+// ARGV[5..]: pairs of (watermark
+// field, the partition's stored progress).
 // Nothing is done when a row holds a counter (a field not starting with
 // '#': the item has state again; a row longer than ARGV[3] holds one, and
-// is not read), or, when the rows go, when a watermark is above its
-// partition's progress or its partition has none (a batch that changed the
-// row is not finished: a replay of it must still find its fences).
+// is not read), when a list exists that was not seen (its deletion would
+// not be announced: its own re-score deletes it), or, when the rows go,
+// when a watermark is above its partition's progress or its partition has
+// none (a batch that changed the row is not finished: a replay of it must
+// still find its fences).
 // Returns {1, then 1 or 0 per list: deleted or absent} when forgotten, {0}
 // otherwise.
 var forgetItemScript = redis.NewScript(`
 local progress = {}
-for i = 4, #ARGV, 2 do progress[ARGV[i]] = tonumber(ARGV[i + 1]) end
+for i = 5, #ARGV, 2 do progress[ARGV[i]] = tonumber(ARGV[i + 1]) end
 local keep = ARGV[1] == '` + forgetKeepFences + `'
 for r = 1, 3 do
   if redis.call('HLEN', KEYS[r]) > tonumber(ARGV[3]) then return {0} end
+  if string.sub(ARGV[4], r, r) ~= '1' and redis.call('EXISTS', KEYS[r + 3]) == 1 then return {0} end
 end
 for r = 1, 3 do
   local f = redis.call('HGETALL', KEYS[r])
@@ -376,7 +382,9 @@ for r = 1, 3 do
 end
 redis.call('DEL', KEYS[7])
 local out = {1}
-for l = 4, 6 do out[#out + 1] = redis.call('DEL', KEYS[l]) end
+for r = 1, 3 do
+  if string.sub(ARGV[4], r, r) == '1' then out[#out + 1] = redis.call('DEL', KEYS[r + 3]) else out[#out + 1] = 0 end
+end
 return out
 `)
 
