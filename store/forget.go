@@ -40,7 +40,8 @@ import (
 // and with outbox it is marked in the change-feed outbox first, so the
 // Pending returned carries a tombstone for it. A list that appeared after
 // it was looked for keeps the item for its own re-score. Forget returns the
-// items forgotten.
+// items whose keys it deleted (not those found already forgotten, or, in a
+// cluster, already reduced to their tombstone).
 func (l *Lists) Forget(ctx context.Context, items []string, outbox bool) ([]string, Pending, error) {
 	if len(items) == 0 {
 		return nil, Pending{}, nil
@@ -117,7 +118,8 @@ func (l *Lists) Forget(ctx context.Context, items []string, outbox bool) ([]stri
 	if err != nil {
 		return nil, Pending{}, err
 	}
-	var forgotten []string
+	var stateless []string
+	deleted := map[string]bool{}
 	for i, c := range cmds {
 		out, err := c.(*redis.Cmd).Int64Slice()
 		if err != nil {
@@ -126,21 +128,34 @@ func (l *Lists) Forget(ctx context.Context, items []string, outbox bool) ([]stri
 		if out[0] != 1 {
 			continue // it has state again, a batch that touched it is not finished, or a list of it is left to its re-score
 		}
-		forgotten = append(forgotten, todo[i])
+		stateless = append(stateless, todo[i])
+		deleted[todo[i]] = out[1] > 0
 		for j, kind := range kinds {
-			if out[1+j] == 1 {
+			if out[2+j] == 1 {
 				pending.Changes = append(pending.Changes, ListChange{Key: RelatedFeedKey(kind, todo[i])})
 			}
 		}
 	}
-	if len(forgotten) > 0 {
+	if len(stateless) > 0 {
 		// After the rows: an event of the item applied meanwhile keeps its
 		// rows, and at worst loses its category until its next event with
 		// one (docs/guarantees.md).
-		if _, err := l.c.write(ctx, "forget item categories", func(p redis.Pipeliner) {
-			p.HDel(ctx, keys.ItemCategories, forgotten...)
-		}); err != nil {
+		cmds, err := l.c.write(ctx, "forget item categories", func(p redis.Pipeliner) {
+			for _, it := range stateless {
+				p.HDel(ctx, keys.ItemCategories, it)
+			}
+		})
+		if err != nil {
 			return nil, Pending{}, err
+		}
+		for i, c := range cmds {
+			deleted[stateless[i]] = deleted[stateless[i]] || c.(*redis.IntCmd).Val() > 0
+		}
+	}
+	var forgotten []string
+	for _, it := range stateless {
+		if deleted[it] {
+			forgotten = append(forgotten, it)
 		}
 	}
 	return forgotten, pending, nil

@@ -356,8 +356,9 @@ return 2
 // when a watermark is above its partition's progress or its partition has
 // none (a batch that changed the row is not finished: a replay of it must
 // still find its fences).
-// Returns {1, then 1 or 0 per list: deleted or absent} when forgotten, {0}
-// otherwise.
+// Returns {1, the keys and fields deleted, then 1 or 0 per list: deleted
+// or absent} when the item has no state left (its keys gone, or only its
+// tombstone left), {0} otherwise.
 var forgetItemScript = redis.NewScript(`
 local progress = {}
 for i = 5, #ARGV, 2 do progress[ARGV[i]] = tonumber(ARGV[i + 1]) end
@@ -377,14 +378,20 @@ for r = 1, 3 do
     end
   end
 end
+local deleted = 0
 for r = 1, 3 do
-  if keep then redis.call('HDEL', KEYS[r], ARGV[2]) else redis.call('DEL', KEYS[r]) end
+  if keep then deleted = deleted + redis.call('HDEL', KEYS[r], ARGV[2])
+  else deleted = deleted + redis.call('DEL', KEYS[r]) end
 end
-redis.call('DEL', KEYS[7])
-local out = {1}
+deleted = deleted + redis.call('DEL', KEYS[7])
+local out = {1, 0}
 for r = 1, 3 do
-  if string.sub(ARGV[4], r, r) == '1' then out[#out + 1] = redis.call('DEL', KEYS[r + 3]) else out[#out + 1] = 0 end
+  local n = 0
+  if string.sub(ARGV[4], r, r) == '1' then n = redis.call('DEL', KEYS[r + 3]) end
+  out[#out + 1] = n
+  deleted = deleted + n
 end
+out[2] = deleted
 return out
 `)
 

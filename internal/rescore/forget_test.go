@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
@@ -191,7 +192,8 @@ func testAnItemWithNoStateLeftLosesItsKeys(t *testing.T, env *testenv.Env) {
 	st := env.Store
 	topic := newFeedTopic(t, env)
 	cfg := rescore.Config{Feed: true, Publisher: topic.pub, Method: scoring.Count, Rules: scoring.ListRules{Size: 20, MinSupport: 2}}
-	rs, err := rescore.New(cfg, rescore.StateOf(st), zerolog.Nop(), nil)
+	reg := prometheus.NewRegistry()
+	rs, err := rescore.New(cfg, rescore.StateOf(st), zerolog.Nop(), reg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,6 +274,25 @@ func testAnItemWithNoStateLeftLosesItsKeys(t *testing.T, env *testenv.Env) {
 	if got, err := st.Lists.Read(ctx, store.Bought, "a"); err != nil || len(got.Items) != 1 || got.Items[0].Support != 3 {
 		t.Fatalf("a's list after the zombie's batch: %+v (%v), want w with support 3", got.Items, err)
 	}
+	if n := forgottenTotal(t, reg); n != 2 {
+		t.Fatalf("alsobought_items_forgotten_total %v, want 2 (x and b, once each)", n)
+	}
+}
+
+// forgottenTotal reads alsobought_items_forgotten_total.
+func forgottenTotal(t *testing.T, reg *prometheus.Registry) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == "alsobought_items_forgotten_total" {
+			return f.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatal("no alsobought_items_forgotten_total")
+	return 0
 }
 
 // TestAnItemStillPopularKeepsItsCategoryUntilTheWindowPasses: an item
