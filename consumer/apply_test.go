@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -19,15 +20,25 @@ import (
 	"github.com/alsobought/alsobought/internal/testenv"
 	"github.com/alsobought/alsobought/scoring"
 	"github.com/alsobought/alsobought/store"
+	"github.com/alsobought/alsobought/store/schema"
 )
 
 // crashingStore is the real store, except that its Apply stops after the
 // counter step, as a process killed between the steps would.
-type crashingStore struct{ *store.Batches }
+type crashingStore struct {
+	*store.Batches
+	st *store.Store
+}
 
-func (c crashingStore) Apply(ctx context.Context, b *delta.Batch, _ []store.CustomerUpdate, _, recorded int64) error {
-	// Write only the counter changes and dirty marks: no customers, no progress.
-	return c.Batches.Apply(ctx, b, nil, -1, recorded)
+func (c crashingStore) Apply(ctx context.Context, b *delta.Batch, _ []store.CustomerUpdate, lastOffset, recorded int64) error {
+	// The first step records how far the batch reaches, as the real one
+	// does, so that sweeps wait for it.
+	field := schema.ClockField(schema.ClockAttempted, b.Partition)
+	if err := c.st.Client().HSet(ctx, c.st.Keys().Clock, field, lastOffset).Err(); err != nil {
+		return err
+	}
+	// Then only the counter changes and dirty marks: no customers, no progress.
+	return c.st.Batches.Apply(ctx, b, nil, -1, recorded)
 }
 
 // messages puts the events on partition 0 and, like a producer that
@@ -70,25 +81,47 @@ func randomEvents(r *rand.Rand, n int) []event.Event {
 // Redis scripts: batches cut at random, crashes between the counter step and
 // the customer step, pipelines retried whole, replays of already-applied
 // ranges with other boundaries and events appended twice by a retrying
-// producer all end equal to the oracle of one clean pass.
+// producer all end equal to the oracle of one clean pass. A re-scorer runs
+// between the batches, and with ageing (seeds 3 and 4: histories keep an
+// hour of a ten-hour stream) it forgets the items whose state aged out
+// (docs/DESIGN.md §10) while crashes and replays go on around it.
 func TestReplaysAndCrashesLeaveOneCleanPass(t *testing.T) {
 	for seed := uint64(1); seed <= 4; seed++ {
-		t.Run("seed="+strconv.FormatUint(seed, 10), func(t *testing.T) {
-			testenv.ForEachRedis(t, func(t *testing.T, env *testenv.Env) { replaysAndCrashes(t, env, seed) })
+		age := time.Duration(0)
+		if seed > 2 {
+			age = time.Hour
+		}
+		t.Run("seed="+strconv.FormatUint(seed, 10)+"/age="+age.String(), func(t *testing.T) {
+			testenv.ForEachRedis(t, func(t *testing.T, env *testenv.Env) { replaysAndCrashes(t, env, seed, age) })
 		})
 	}
 }
 
-func replaysAndCrashes(t *testing.T, env *testenv.Env, seed uint64) {
+// drainer returns a function that re-scores every dirty list.
+func drainer(t *testing.T, st *store.Store) func() {
+	rs, err := rescore.New(rescore.Config{}, rescore.StateOf(st), zerolog.Nop(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		t.Helper()
+		if _, err := rs.DrainDirty(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func replaysAndCrashes(t *testing.T, env *testenv.Env, seed uint64, age time.Duration) {
 	ctx := context.Background()
 	r := rand.New(rand.NewPCG(seed, 99))
 	const k = 4 // small K_hist: histories evict
 	evs := randomEvents(r, 600)
 	msgs := messages(r, evs)
 	lim := event.DefaultLimits(time.Now())
-	good := applier{store: env.Store.Batches, retention: delta.Retention{Purchases: k}, dedup: delta.DefaultDedup, limits: lim, maxSkew: time.Hour}
+	drain := drainer(t, env.Store)
+	good := applier{store: env.Store.Batches, retention: delta.Retention{Purchases: k, MaxAge: age}, dedup: delta.DefaultDedup, limits: lim, maxSkew: time.Hour}
 	crashing := good
-	crashing.store = crashingStore{env.Store.Batches}
+	crashing.store = crashingStore{env.Store.Batches, env.Store}
 	run := func(a applier, from, to int) {
 		valid, bad := a.decode(msgs[from:to])
 		if len(bad) > 0 {
@@ -103,6 +136,7 @@ func replaysAndCrashes(t *testing.T, env *testenv.Env, seed uint64) {
 		switch r.IntN(4) {
 		case 0: // crash after the counters, then restart from progress
 			run(crashing, applied, end)
+			sweep(t, env.Store, age) // must wait until the batch is applied again
 			continue
 		case 1: // a client retries the whole batch
 			run(good, applied, end)
@@ -114,9 +148,54 @@ func replaysAndCrashes(t *testing.T, env *testenv.Env, seed uint64) {
 		default:
 			run(good, applied, end)
 		}
+		if r.IntN(2) == 0 {
+			drain()
+		}
 		applied = end
+		if r.IntN(3) == 0 {
+			sweep(t, env.Store, age)
+		}
 	}
-	expectOneCleanPass(t, env.Store, evs, k, int64(len(msgs)-1))
+	expectOneCleanPass(t, env.Store, evs, k, age, int64(len(msgs)-1))
+	expectForgotten(t, env, evs, age)
+}
+
+// expectForgotten fails unless, with ageing, some item of evs has no
+// counter left and has been forgotten: on a single Redis its purchase row
+// is gone (in a cluster its fences stay).
+func expectForgotten(t *testing.T, env *testenv.Env, evs []event.Event, age time.Duration) {
+	t.Helper()
+	if age == 0 {
+		return
+	}
+	ctx := context.Background()
+	var items []string
+	for _, e := range evs {
+		items = append(items, e.ItemID)
+	}
+	slices.Sort(items)
+	items = slices.Compact(items)
+	rows, err := env.Store.Lists.ReadRows(ctx, store.Bought, items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forgotten := 0
+	for i, it := range items {
+		if rows.Counted(i) {
+			continue
+		}
+		forgotten++
+		if env.RedisMode == store.Cluster {
+			continue
+		}
+		if n, err := env.Store.Client().Exists(ctx, env.Store.Keys().Row(store.Bought, it)).Result(); err != nil || n != 0 {
+			t.Errorf("%s has no counter left and still has its row (err %v)", it, err)
+		}
+	}
+	if forgotten == 0 {
+		t.Fatalf("no item of %d aged out of every history: the case checks no forgetting", len(items))
+	}
+	t.Logf("%d of %d items forgotten", forgotten, len(items))
 }
 
 // pausedStore is the real store, except that before its first Apply
@@ -139,19 +218,26 @@ func (p *pausedStore) Apply(ctx context.Context, b *delta.Batch, cs []store.Cust
 // TestZombieConsumerChangesNothing: a consumer that lost its partition in a
 // rebalance but still writes the batch it computed from the old state (its
 // customer histories are stale by then) changes nothing: the new owner's
-// counters, customers and progress stand.
+// counters, customers and progress stand. With ageing, the items whose
+// state the new owner's batches aged out are forgotten (their rows
+// deleted) before the zombie writes: its changes to them must stay out too.
 func TestZombieConsumerChangesNothing(t *testing.T) {
-	testenv.ForEachRedis(t, testZombieConsumerChangesNothing)
+	for _, age := range []time.Duration{0, time.Hour} {
+		t.Run("age="+age.String(), func(t *testing.T) {
+			testenv.ForEachRedis(t, func(t *testing.T, env *testenv.Env) { testZombieConsumerChangesNothing(t, env, age) })
+		})
+	}
 }
 
-func testZombieConsumerChangesNothing(t *testing.T, env *testenv.Env) {
+func testZombieConsumerChangesNothing(t *testing.T, env *testenv.Env, age time.Duration) {
 	ctx := context.Background()
 	r := rand.New(rand.NewPCG(7, 7))
 	const k = 4
 	evs := randomEvents(r, 400)
 	msgs := messages(r, evs)
 	lim := event.DefaultLimits(time.Now())
-	owner := applier{store: env.Store.Batches, retention: delta.Retention{Purchases: k}, dedup: delta.DefaultDedup, limits: lim, maxSkew: time.Hour}
+	drain := drainer(t, env.Store)
+	owner := applier{store: env.Store.Batches, retention: delta.Retention{Purchases: k, MaxAge: age}, dedup: delta.DefaultDedup, limits: lim, maxSkew: time.Hour}
 	run := func(a applier, from, to int) {
 		t.Helper()
 		valid, _ := a.decode(msgs[from:to])
@@ -164,17 +250,49 @@ func testZombieConsumerChangesNothing(t *testing.T, env *testenv.Env) {
 	zombie := owner
 	zombie.store = &pausedStore{Batches: env.Store.Batches, meanwhile: func() {
 		run(owner, half, len(msgs)) // the new owner applies everything from the progress on
+		drain()                     // and its lists are re-scored
 	}}
 	run(zombie, half, half+80) // computed from the state before the new owner's writes
 
-	expectOneCleanPass(t, env.Store, evs, k, int64(len(msgs)-1))
+	expectOneCleanPass(t, env.Store, evs, k, age, int64(len(msgs)-1))
+	expectForgotten(t, env, evs, age)
 }
 
 // expectOneCleanPass re-scores every list and fails unless the state equals
 // the oracle of one clean pass over evs and partition 0's progress is last.
-func expectOneCleanPass(t *testing.T, st *store.Store, evs []event.Event, k int, last int64) {
+// testLateness is the allowed lateness of these tests' sweeps: messages()
+// delays a few events by minutes, far less.
+const testLateness = 2 * time.Hour
+
+// sweep runs partition 0's ageing sweeps as its owner would between
+// batches (nothing without an age).
+func sweep(t *testing.T, st *store.Store, age time.Duration) {
+	t.Helper()
+	if age == 0 {
+		return
+	}
+	ctx := context.Background()
+	progress, err := st.Batches.Progress(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recorded, ok := progress[0]
+	if !ok {
+		recorded = -1
+	}
+	c := &Consumer{cfg: Config{HistoryMaxAge: age, AllowedLateness: testLateness},
+		apply: applier{store: st.Batches}, sweeps: st.Sweeps}
+	if err := c.sweep(ctx, &partitionSweeper{partition: 0}, recorded); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// expectOneCleanPass sweeps as the stream does once it is idle, re-scores
+// every list and compares the state with the oracle of one clean pass.
+func expectOneCleanPass(t *testing.T, st *store.Store, evs []event.Event, k int, age time.Duration, last int64) {
 	t.Helper()
 	ctx := context.Background()
+	sweep(t, st, age)
 	rs, err := rescore.New(rescore.Config{}, rescore.StateOf(st), zerolog.Nop(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -186,7 +304,7 @@ func expectOneCleanPass(t *testing.T, st *store.Store, evs []event.Event, k int,
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := oracle.Build(evs, oracle.Settings{HistorySize: k, Dedup: delta.DefaultDedup})
+	want := oracle.Build(evs, oracle.Settings{HistorySize: k, Dedup: delta.DefaultDedup, HistoryMaxAge: age, AllowedLateness: testLateness})
 	if report := verify.Compare(want, snap, scoring.DefaultMethod, scoring.DefaultListRules()); !report.OK() {
 		t.Fatalf("state differs from one clean pass:\n%s", report)
 	}

@@ -169,15 +169,30 @@ func (c *conn) writeFenced(ctx context.Context, w fencedWrite) error {
 			return err
 		}
 	}
+	// The attempted offset must be in Redis before any counter or customer
+	// of the write. A single Redis runs a pipeline in order, so it leads the
+	// first step; a cluster runs the global keys after the others, so it
+	// gets a step of its own there (one more round trip per batch, not per
+	// event).
+	lead := func(p redis.Pipeliner) {}
 	if w.attempted != nil && (len(batch.Ops) > 0 || len(w.customers) > 0) {
-		// Its own step, before anything it announces: a marker write more
-		// per batch, not per event.
-		if err := runStep("record attempted offset", w.attempted); err != nil {
-			return err
+		if c.cluster != nil {
+			if err := runStep("record attempted offset", w.attempted); err != nil {
+				return err
+			}
+		} else {
+			lead = w.attempted
+		}
+	}
+	first := func(fill func(p redis.Pipeliner)) func(p redis.Pipeliner) {
+		return func(p redis.Pipeliner) {
+			lead(p)
+			lead = func(redis.Pipeliner) {}
+			fill(p)
 		}
 	}
 	if len(batch.Ops) > 0 || len(batch.Dirty) > 0 || !batch.Latest.IsZero() {
-		err := runStep("apply counter changes", func(p redis.Pipeliner) {
+		err := runStep("apply counter changes", first(func(p redis.Pipeliner) {
 			for k, ops := range batch.Ops {
 				scriptKeys, g := c.guardKeys(counterKey(keys, k), guardKey, guard)
 				args := make([]any, 0, 3+2*len(ops.Offsets)+2*len(ops.Fields))
@@ -225,14 +240,14 @@ func (c *conn) writeFenced(ctx context.Context, w fencedWrite) error {
 				}
 				p.HSet(ctx, keys.ItemCategories, args...)
 			}
-		})
+		}))
 		if err != nil {
 			return err
 		}
 	}
 	if len(w.customers) > 0 {
 		tombstone := strconv.FormatInt(TombstoneTTL.Milliseconds(), 10)
-		err := runStep("write customers", func(p redis.Pipeliner) {
+		err := runStep("write customers", first(func(p redis.Pipeliner) {
 			for _, cu := range w.customers {
 				purchases, views, recent := cu.Purchases.Encode(), cu.Views.Encode(), cu.Recent.Encode()
 				ttl := "0"
@@ -253,7 +268,7 @@ func (c *conn) writeFenced(ctx context.Context, w fencedWrite) error {
 					}
 				}
 			}
-		})
+		}))
 		if err != nil {
 			return err
 		}

@@ -102,13 +102,19 @@ const (
 //     in-flight hash) must equal marker, which the batch's previous step
 //     wrote last; else it refuses with BATCHLOST <marker found>.
 //   - "-": no condition.
+//
+// Under a progress condition it leaves the stored progress in floor (-1
+// otherwise): applyOps's watermark of a hash that has none for the
+// partition (see there).
 const batchGuard = `
 local want = ARGV[2]
+local floor = -1
 if want ~= '` + guardNone + `' then
   local got = redis.call('HGET', KEYS[2], ARGV[1])
   if string.sub(want, 1, 2) == '` + guardProgress + `' then
     local stored = tonumber(got or '-1')
     if stored < tonumber(string.sub(want, 3)) then return redis.error_reply('` + codeProgressLost + ` ' .. stored) end
+    floor = stored
   elseif got ~= string.sub(want, 3) then
     return redis.error_reply('` + codeBatchLost + ` ' .. (got or 'none'))
   end
@@ -168,9 +174,21 @@ return 1
 // changes of the admitted groups are summed per field first, so a field
 // touched by many events of a batch costs one HINCRBY. Fields that fall to
 // zero are deleted so the hash holds only live counters.
+//
+// A hash without a watermark for the partition counts as fenced at the
+// partition's stored progress when the guard read it (single Redis and
+// Sentinel; in a cluster the guard cannot read it and the floor is -1):
+// every group at or below the progress was applied by the batch that
+// raised it, so a hash that lacks the watermark was deleted since (an
+// item forgotten by the re-scorer, Lists.Forget; a popularity bucket of a
+// day that left the window) and must not take those groups again from a
+// zombie's late batch.
 // Returns the number of groups applied.
 var applyOpsScript = redis.NewScript(batchGuard + `
-local wm = tonumber(redis.call('HGET', KEYS[1], ARGV[3]) or '-1')
+-- The progress floor is the fence of events only: a sweep's fence (#sp)
+-- counts sweeps, and a hash without it has had none.
+if not string.match(ARGV[3], '^#%d+$') then floor = -1 end
+local wm = tonumber(redis.call('HGET', KEYS[1], ARGV[3]) or floor)
 local top = wm
 local applied = 0
 local sum, order = {}, {}
@@ -323,6 +341,10 @@ return removed
 // field, ARGV[2]: the revision the new list was computed from, ARGV[3]: the
 // encoded list, or "" to delete it, ARGV[4]: the watch field, ARGV[5]: what
 // the list watches (List.Watch), kept in the row beside the revision.
+// A list with items computed from a row with fences (a revision above 0)
+// is refused too when the row is gone: the row was deleted since the list
+// was computed (Lists.Forget: its item has no state left), and the list is
+// stale.
 // Returns 1 when written, 2 when there was nothing to delete (no change to
 // publish), 0 when refused.
 var writeListScript = redis.NewScript(`
@@ -332,11 +354,80 @@ if rev < cur then return 0 end
 if redis.call('EXISTS', KEYS[1]) == 1 then
   if rev > cur then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
   if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], ARGV[4], ARGV[5]) else redis.call('HDEL', KEYS[1], ARGV[4]) end
+elseif ARGV[3] ~= '' and rev > 0 then
+  return 0
 end
 if ARGV[3] ~= '' then redis.call('SET', KEYS[2], ARGV[3]); return 1 end
 if redis.call('DEL', KEYS[2]) == 1 then return 1 end
 return 2
 `)
+
+// forgetItemScript deletes the keys of an item that has no state left
+// (Lists.Forget): its rows, lists and holders, all in the item's slot.
+//
+// KEYS[1..3]: the item's rows (bought, viewed, viewed-then-bought),
+// KEYS[4..6]: its lists of the same kinds, KEYS[7]: its holders. ARGV[1]:
+// forgetKeepFences to keep each row's watermarks and list revision (Redis
+// Cluster, where applyOps cannot see the progress: the row's fences are
+// the item's tombstone), else forgetDelete; ARGV[2]: the watch field;
+// ARGV[3]: the most fields a row without counters can have (a watermark
+// per partition with a progress, the list revision and the watch field);
+// ARGV[4]: per list kind, "1" when the list was seen and may be deleted
+// (marked in the change-feed outbox, with the feed on), else "0";
+// ARGV[5..]: pairs of (watermark
+// field, the partition's stored progress) and of (sweep fence, the
+// partition's last completed sweep).
+// Nothing is done when a row holds a counter (a field not starting with
+// '#': the item has state again; a row longer than ARGV[3] holds one, and
+// is not read), when a list exists that was not seen (its deletion would
+// not be announced: its own re-score deletes it), or, when the rows go,
+// when a watermark is above its partition's progress (a sweep fence above
+// its partition's last completed sweep) or its partition has none (a batch that changed the row is not finished: a replay of it must
+// still find its fences).
+// Returns {1, the keys and fields deleted, then 1 or 0 per list: deleted
+// or absent} when the item has no state left (its keys gone, or only its
+// tombstone left), {0} otherwise.
+var forgetItemScript = redis.NewScript(`
+local progress = {}
+for i = 5, #ARGV, 2 do progress[ARGV[i]] = tonumber(ARGV[i + 1]) end
+local keep = ARGV[1] == '` + forgetKeepFences + `'
+for r = 1, 3 do
+  if redis.call('HLEN', KEYS[r]) > tonumber(ARGV[3]) then return {0} end
+  if string.sub(ARGV[4], r, r) ~= '1' and redis.call('EXISTS', KEYS[r + 3]) == 1 then return {0} end
+end
+for r = 1, 3 do
+  local f = redis.call('HGETALL', KEYS[r])
+  for j = 1, #f, 2 do
+    local name = f[j]
+    if string.sub(name, 1, 1) ~= '#' then return {0} end
+    if not keep and (string.match(name, '^#%d+$') or string.match(name, '^#s%d+$')) then
+      local p = progress[name]
+      if p == nil or tonumber(f[j + 1]) > p then return {0} end
+    end
+  end
+end
+local deleted = 0
+for r = 1, 3 do
+  if keep then deleted = deleted + redis.call('HDEL', KEYS[r], ARGV[2])
+  else deleted = deleted + redis.call('DEL', KEYS[r]) end
+end
+deleted = deleted + redis.call('DEL', KEYS[7])
+local out = {1, 0}
+for r = 1, 3 do
+  local n = 0
+  if string.sub(ARGV[4], r, r) == '1' then n = redis.call('DEL', KEYS[r + 3]) end
+  out[#out + 1] = n
+  deleted = deleted + n
+end
+out[2] = deleted
+return out
+`)
+
+// forgetItemScript's modes (ARGV[1]).
+const (
+	forgetDelete     = "delete"
+	forgetKeepFences = "keep"
+)
 
 // recordPartitionCountScript appends a count to a comma-separated list
 // field unless it is there. KEYS[1]: the hash, ARGV[1]: the field,
@@ -445,4 +536,4 @@ return removed
 
 var allScripts = []*redis.Script{applyOpsScript, writeCustomerScript, advanceScript, markDirtyScript,
 	claimDirtyScript, clearDirtyScript, writeListScript, markStepScript, finishBatchScript, finishSweepScript,
-	probeScript, applyCatalogueScript, promoteDueScript, donePendingScript}
+	probeScript, applyCatalogueScript, promoteDueScript, donePendingScript, forgetItemScript}

@@ -102,6 +102,11 @@ func TestEveryCommandReportsAMistakeInOneLine(t *testing.T) {
 			badEnv:  mistake{args: []string{"show", "sku-1"}, env: [2]string{"ALSOBOUGHT_CATALOGUE_TOPIC", "alsobought.events"}, want: "catalogue topic alsobought.events must differ"},
 			missing: mistake{want: "want `catalogue load FILE` or `catalogue show ITEM`"},
 		},
+		"forget": {
+			badFlag: mistake{args: []string{"-wait", "soon", "c1"}, want: `-wait "soon"`},
+			badEnv:  mistake{args: []string{"c1"}, env: [2]string{"ALSOBOUGHT_REDIS_MODE", "replicated"}, want: `ALSOBOUGHT_REDIS_MODE="replicated"`},
+			missing: mistake{want: "give the ids of the customers to erase"},
+		},
 		"lag": {
 			badFlag: mistake{args: []string{"-interval", "0s"}, want: `-interval "0s": want a positive duration`},
 			badEnv:  mistake{env: [2]string{"ALSOBOUGHT_REDIS_MODE", "replicated"}, want: `ALSOBOUGHT_REDIS_MODE="replicated": want single, cluster or sentinel`},

@@ -32,6 +32,7 @@ type Lists interface {
 	ReadRows(ctx context.Context, kind store.ListKind, items []string) (store.RowBatch, error)
 	Write(ctx context.Context, lists []store.List, outbox bool) (store.Pending, error)
 	Scan(ctx context.Context, kind store.ListKind, fn func(items []string) error) error
+	Forget(ctx context.Context, items []string, outbox bool) ([]string, store.Pending, error)
 }
 
 // Dirty is the set of lists waiting to be re-scored.
@@ -261,7 +262,11 @@ func (r *Rescorer) Rescore(ctx context.Context, kind store.ListKind, items []str
 	at := r.now().UTC()
 	visible := r.view.Filter(at)
 	lists := make([]store.List, len(rb.Rows))
+	var stateless []string // rows without a counter: their items may have no state left
 	for i, row := range rb.Rows {
+		if !rb.Counted(i) {
+			stateless = append(stateless, row.Item)
+		}
 		entries, passedOver := r.list(rb, i, visible)
 		lists[i] = store.List{List: kind, Item: row.Item, Method: r.method(kind), ComputedAt: at,
 			Revision: rb.Revisions[i], Items: entries, Watch: watch(entries, passedOver), Watched: rb.Watched[i]}
@@ -277,10 +282,26 @@ func (r *Rescorer) Rescore(ctx context.Context, kind store.ListKind, items []str
 	if err := r.publish(ctx, pending); err != nil {
 		return err
 	}
+	if err := r.forget(ctx, stateless); err != nil {
+		return err
+	}
 	r.metrics.rescored.Add(float64(len(items)))
 	r.rescored.Add(uint64(len(items)))
 	r.metrics.seconds.Observe(r.now().Sub(start).Seconds())
 	return nil
+}
+
+// forget deletes the keys of the items, among those whose row of one kind
+// just turned out to hold no counter, that have no state left of any kind
+// (store.Lists.Forget, docs/DESIGN.md §10): their empty lists were deleted
+// and announced by the write before, and the rest of their keys go now.
+func (r *Rescorer) forget(ctx context.Context, items []string) error {
+	gone, pending, err := r.st.Lists.Forget(ctx, items, r.cfg.Feed)
+	if err != nil {
+		return err
+	}
+	r.metrics.forgotten.Add(float64(len(gone)))
+	return r.publish(ctx, pending)
 }
 
 // publish sends what a write left to publish, when this re-scorer has a
@@ -641,6 +662,7 @@ type metrics struct {
 	oldestAge  prometheus.Gauge
 	// catalogueChanges: availability changes whose lists were marked.
 	catalogueChanges prometheus.Counter
+	forgotten        prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -665,10 +687,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Age of the oldest pending dirty mark."}),
 		catalogueChanges: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "catalogue_changes_followed_total",
 			Help: "Changes of an item's availability (a catalogue record, or a window edge reached) whose lists were marked for re-scoring."}),
+		forgotten: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "items_forgotten_total",
+			Help: "Items with no state left whose keys were deleted (rows, lists, holders, category)."}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.rescored, m.errors, m.seconds, m.listSize, m.staleLists, m.freshness, m.backlog, m.oldestAge,
-			m.catalogueChanges)
+			m.catalogueChanges, m.forgotten)
 	}
 	return m
 }
