@@ -341,7 +341,7 @@ func (s *settings) histories() config.Group {
 	return config.Group{Name: "Histories", Settings: []config.Setting{
 		{Flag: "history-size", Help: "K_hist: distinct purchased items retained per customer", Value: config.Int(&s.historySize, 200, 1, 10000)},
 		{Flag: "view-history-size", Help: "K_view: distinct viewed items retained per customer", Value: config.Int(&s.viewHistory, 30, 1, 10000)},
-		{Flag: "history-max-age", Help: "an event drops from its customer's purchase and view histories the entries older than its own time minus this (event time), retracting their pair counters, histograms and buyer counts; viewed-then-bought counters do not forget yet (0 = never)",
+		{Flag: "history-max-age", Help: "an event drops from its customer's purchase and view histories the entries older than its own time minus this (event time), retracting their pair counters, histograms, buyer counts and viewed-then-bought counts (0 = never)",
 			Value: config.Duration(&s.historyAge, 0, 0)},
 	}}
 }
