@@ -1,7 +1,6 @@
 package delta
 
 import (
-	"maps"
 	"testing"
 	"time"
 
@@ -18,11 +17,7 @@ import (
 func TestViewedBoughtRetraction(t *testing.T) {
 	const age = time.Hour
 	t0 := time.UnixMilli(1_700_000_000_000)
-	type ev struct {
-		view bool
-		item string
-		at   time.Duration // after t0; 0 unless the case ages
-	}
+	type ev = testEvent
 	v := func(x string) ev { return ev{true, x, 0} }
 	p := func(y string) ev { return ev{false, y, 0} }
 	m := func(pairs ...string) map[string]int64 {
@@ -80,27 +75,14 @@ func TestViewedBoughtRetraction(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var hist, views History
-			b := NewBatch(0)
-			r := Retention{Purchases: 2, Views: 2, MaxAge: tc.maxAge}
-			for i, e := range tc.events {
-				if e.view {
-					b.View(&hist, &views, e.item, t0.Add(e.at), int64(i), r)
-				} else {
-					b.Purchase(&hist, &views, e.item, t0.Add(e.at), int64(i), r)
-				}
-			}
+			b, _, _ := play(t0, tc.events, Retention{Purchases: 2, Views: 2, MaxAge: tc.maxAge})
 			got := sums(b)
 			for k := range got {
 				if k.Kind != ViewedBoughtKey {
 					delete(got, k)
 				}
 			}
-			for k := range unionKeys(got, tc.want) {
-				if !maps.Equal(got[k], tc.want[k]) {
-					t.Errorf("%s: got %v, want %v", k.Item, got[k], tc.want[k])
-				}
-			}
+			sameSums(t, got, tc.want)
 		})
 	}
 }
