@@ -33,6 +33,7 @@ type BatchResult struct {
 	Applied  map[event.Type]int // events that changed state, by type
 	Skipped  int                // events already applied (redelivery, replay)
 	Dupes    map[event.Type]int // events whose id the customer had recently used (producer retries)
+	Late     int                // applied events older than the watermark less the allowed lateness
 	Rejected []Rejected         // bad events, for the dead-letter topic
 	Changes  int                // counter changes written
 }
@@ -83,8 +84,10 @@ type decoded struct {
 // message of the batch (valid or not): progress moves to it. recorded is
 // the progress the caller saw acknowledged (-1: none); a stored progress
 // behind it, read before the batch or met by any of its writes, gives a
-// *store.ProgressLostError and writes nothing on top of the gap.
-func (a *applier) apply(ctx context.Context, partition int, evs []decoded, lastOffset, recorded int64) (BatchResult, error) {
+// *store.ProgressLostError and writes nothing on top of the gap. Events
+// older than lateBefore (unix ms) are late (docs/DESIGN.md section 10):
+// they are applied against the customer's current histories and counted.
+func (a *applier) apply(ctx context.Context, partition int, evs []decoded, lastOffset, recorded, lateBefore int64) (BatchResult, error) {
 	res := BatchResult{Applied: map[event.Type]int{}, Dupes: map[event.Type]int{}}
 	ids := make([]string, 0, len(evs))
 	seen := make(map[string]struct{}, len(evs))
@@ -114,7 +117,8 @@ func (a *applier) apply(ctx context.Context, partition int, evs []decoded, lastO
 		}
 		u := touched[d.ev.CustomerID]
 		if u == nil {
-			u = &store.CustomerUpdate{ID: d.ev.CustomerID, Purchases: c.Purchases, Views: c.Views, Recent: c.Recent}
+			u = &store.CustomerUpdate{ID: d.ev.CustomerID, Purchases: c.Purchases, Views: c.Views, Recent: c.Recent,
+				IndexAge: a.retention.MaxAge > 0}
 			touched[d.ev.CustomerID] = u
 		}
 		// The watermark moves past a duplicate too, so a replay skips it
@@ -127,6 +131,9 @@ func (a *applier) apply(ctx context.Context, partition int, evs []decoded, lastO
 		u.Recent.Add(d.ev.ID, d.ev.Time, a.dedup)
 		if !d.record.IsZero() && (b.FirstRecord.IsZero() || d.record.Before(b.FirstRecord)) {
 			b.FirstRecord = d.record
+		}
+		if d.ev.Time.UnixMilli() < lateBefore {
+			res.Late++
 		}
 		b.Count(d.ev.Type == event.Purchase, d.ev.ItemID, d.ev.Category, d.ev.Time, d.offset)
 		switch d.ev.Type {

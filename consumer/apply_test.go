@@ -94,7 +94,7 @@ func replaysAndCrashes(t *testing.T, env *testenv.Env, seed uint64) {
 		if len(bad) > 0 {
 			t.Fatalf("unexpected bad events: %v", bad[0].Err)
 		}
-		if _, err := a.apply(ctx, 0, valid, int64(to-1), -1); err != nil {
+		if _, err := a.apply(ctx, 0, valid, int64(to-1), -1, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -155,7 +155,7 @@ func testZombieConsumerChangesNothing(t *testing.T, env *testenv.Env) {
 	run := func(a applier, from, to int) {
 		t.Helper()
 		valid, _ := a.decode(msgs[from:to])
-		if _, err := a.apply(ctx, 0, valid, int64(to-1), -1); err != nil {
+		if _, err := a.apply(ctx, 0, valid, int64(to-1), -1, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -208,7 +208,7 @@ func testLostWritesAreDetected(t *testing.T, env *testenv.Env) {
 	msgs := messages(r, randomEvents(r, 150))
 	a := applier{store: env.Store.Batches, retention: delta.Retention{Purchases: 4}, dedup: delta.DefaultDedup, limits: event.DefaultLimits(time.Now()), maxSkew: time.Hour}
 	valid, _ := a.decode(msgs[:100])
-	if _, err := a.apply(ctx, 0, valid, 99, -1); err != nil {
+	if _, err := a.apply(ctx, 0, valid, 99, -1, 0); err != nil {
 		t.Fatal(err)
 	}
 	// As after a crash that lost the last acknowledged batches.
@@ -216,7 +216,7 @@ func testLostWritesAreDetected(t *testing.T, env *testenv.Env) {
 		t.Fatal(err)
 	}
 	valid, _ = a.decode(msgs[100:])
-	_, err := a.apply(ctx, 0, valid, int64(len(msgs)-1), 99)
+	_, err := a.apply(ctx, 0, valid, int64(len(msgs)-1), 99, 0)
 	var lost *store.ProgressLostError
 	if !errors.As(err, &lost) || lost.Stored != 49 || lost.Recorded != 99 {
 		t.Fatalf("want store.ProgressLostError{49, 99}, got %v", err)

@@ -52,6 +52,13 @@ type Config struct {
 	// HistoryMaxAge ages history entries on each customer's own clock
 	// (docs/DESIGN.md section 10); 0 = never.
 	HistoryMaxAge time.Duration
+	// AllowedLateness is how far behind the watermark an event may be and
+	// still see what it would have seen without the sweeps: the sweep
+	// keeps entries this much longer than HistoryMaxAge.
+	AllowedLateness time.Duration
+	// SweepInterval is how often each partition looks for customers to
+	// age out; default DefaultSweepInterval.
+	SweepInterval time.Duration
 	BatchSize     int           // most messages per batch; default DefaultBatchSize
 	BatchWait     time.Duration // how long a batch waits to fill; default DefaultBatchWait
 	Limits        event.Limits  // id, size and MinTime limits; MaxTime is now + MaxEventSkew
@@ -87,6 +94,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("view history size %d: K_view must be at least 1", c.ViewHistory)
 	case c.HistoryMaxAge < 0:
 		return fmt.Errorf("history max age %s must not be negative", c.HistoryMaxAge)
+	case c.AllowedLateness < 0 || c.SweepInterval < 0:
+		return fmt.Errorf("allowed lateness %s and sweep interval %s must not be negative", c.AllowedLateness, c.SweepInterval)
 	case c.BatchSize < 0 || c.BatchWait < 0 || c.FinishGrace < 0:
 		return errors.New("batch size, batch wait and finish grace must not be negative")
 	case c.KeyPartitioner != PartitionerMurmur2 && c.KeyPartitioner != PartitionerNone:
@@ -99,10 +108,13 @@ func (c Config) Validate() error {
 type Stores struct {
 	Batches   StateStore
 	Catalogue CatalogueStore // read only with Config.CatalogueTopic
+	Sweeps    SweepStore
 }
 
 // StoresOf returns the parts of a store the consumer writes.
-func StoresOf(st *store.Store) Stores { return Stores{Batches: st.Batches, Catalogue: st.Catalogue} }
+func StoresOf(st *store.Store) Stores {
+	return Stores{Batches: st.Batches, Catalogue: st.Catalogue, Sweeps: st.Sweeps}
+}
 
 // Consumer applies the events topic, and the catalogue topic, to the state.
 type Consumer struct {
@@ -110,6 +122,7 @@ type Consumer struct {
 	group     kafka.ConsumerGroupConfig
 	apply     applier
 	catalogue CatalogueStore
+	sweeps    SweepStore
 	dlq       *kafka.Writer
 	log       zerolog.Logger
 	dlqLog    zerolog.Logger // rate-limited: a flood of bad events must not flood the logs
@@ -136,11 +149,17 @@ func New(cfg Config, st Stores, log zerolog.Logger, m *Metrics) (*Consumer, erro
 	if cfg.KeyPartitioner == "" {
 		cfg.KeyPartitioner = PartitionerMurmur2
 	}
+	if cfg.SweepInterval == 0 {
+		cfg.SweepInterval = DefaultSweepInterval
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if cfg.CatalogueTopic != "" && st.Catalogue == nil {
 		return nil, errors.New("a catalogue topic without a catalogue store")
+	}
+	if st.Sweeps == nil {
+		return nil, errors.New("no sweep store")
 	}
 	a := applier{store: st.Batches, retention: delta.Retention{Purchases: cfg.HistorySize, Views: cfg.ViewHistory, MaxAge: cfg.HistoryMaxAge}, dedup: cfg.Dedup, limits: cfg.Limits, maxSkew: cfg.MaxEventSkew}
 	if cfg.KeyPartitioner == PartitionerMurmur2 {
@@ -173,6 +192,7 @@ func New(cfg Config, st Stores, log zerolog.Logger, m *Metrics) (*Consumer, erro
 		group:     group,
 		apply:     a,
 		catalogue: st.Catalogue,
+		sweeps:    st.Sweeps,
 		dlq:       dlq,
 		log:       log,
 		dlqLog:    log.Sample(&zerolog.BurstSampler{Burst: 10, Period: 10 * time.Second}),
@@ -386,10 +406,20 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafka.Generation, 
 		return
 	}
 	log.Info().Int64("after_offset", recorded).Msg("consuming partition")
+	// The first sweep runs before any batch: it finishes the sweep a
+	// previous owner may have left half written.
+	sw := &partitionSweeper{partition: partition}
 	for ctx.Err() == nil {
-		msgs, err := c.fetchBatch(ctx, r)
+		var msgs []kafka.Message
+		err := c.sweepIfDue(ctx, sw, recorded)
+		if err == nil {
+			if msgs, err = c.fetchBatch(ctx, r); err != nil && !errors.Is(err, errIdle) {
+				err = &fetchError{err}
+			}
+		}
 		switch {
 		case errors.Is(err, errIdle):
+			c.markIdle(ctx, sw)
 			// Nothing new: check that Redis still holds what was recorded,
 			// or events it lost would wait for the next message.
 			if err = c.checkProgress(ctx, partition, recorded); err == nil {
@@ -399,6 +429,16 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafka.Generation, 
 				c.clearKafkaNotReady()
 				continue
 			}
+		case errors.As(err, new(*store.ProgressLostError)):
+			// A sweep met it: handled below, as for a batch.
+		case err != nil && !isKafkaFetch(err):
+			if ctx.Err() == nil {
+				c.countFailure(err)
+				c.setNotReady(err.Error())
+				logRetry(retries, err).Msg("sweep failed; retrying before the next batch")
+				bo.sleep(ctx)
+			}
+			continue
 		case err != nil:
 			if ctx.Err() == nil {
 				err = c.cfg.Kafka.Explain(err, kafkaconn.Op{Name: "Read", Topic: c.cfg.Topic, Group: c.cfg.GroupID})
@@ -409,7 +449,8 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafka.Generation, 
 			}
 			continue
 		default:
-			err = c.finishBatch(ctx, partition, msgs, recorded, log, retries, &bo)
+			err = c.finishBatch(ctx, partition, msgs, recorded, sw.lateBefore, log, retries, &bo)
+			sw.idle = false // the batch cleared the idle mark
 		}
 		var lost *store.ProgressLostError
 		if errors.As(err, &lost) {
@@ -447,13 +488,13 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafka.Generation, 
 // and the next owner starts after the recorded progress. It returns nil
 // when the batch was applied, a *store.ProgressLostError when the batch must be
 // dropped and the partition re-read, or ctx's error when it stopped.
-func (c *Consumer) finishBatch(ctx context.Context, partition int, msgs []kafka.Message, recorded int64, log, retries zerolog.Logger, bo *backoff) error {
+func (c *Consumer) finishBatch(ctx context.Context, partition int, msgs []kafka.Message, recorded, lateBefore int64, log, retries zerolog.Logger, bo *backoff) error {
 	bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { time.AfterFunc(c.cfg.FinishGrace, cancel) })
 	defer stop()
 	for {
-		err := c.processBatch(bctx, partition, msgs, recorded)
+		err := c.processBatch(bctx, partition, msgs, recorded, lateBefore)
 		var lost *store.ProgressLostError
 		if err == nil || errors.As(err, &lost) {
 			return err
@@ -478,6 +519,15 @@ func (c *Consumer) finishBatch(ctx context.Context, partition int, msgs []kafka.
 // idleCheckInterval is how long a partition waits for a message before it
 // checks the stored progress (checkProgress).
 const idleCheckInterval = 5 * time.Second
+
+// fetchError is a failed fetch from the broker, told apart from a failed
+// sweep.
+type fetchError struct{ err error }
+
+func (e *fetchError) Error() string { return e.err.Error() }
+func (e *fetchError) Unwrap() error { return e.err }
+
+func isKafkaFetch(err error) bool { return errors.As(err, new(*fetchError)) }
 
 // errIdle means no message arrived within idleCheckInterval.
 var errIdle = errors.New("no message")
@@ -521,7 +571,7 @@ func (c *Consumer) fetchBatch(ctx context.Context, r *kafka.Reader) ([]kafka.Mes
 
 // processBatch dead-letters the bad events (acknowledged before anything
 // else moves), then applies the valid ones and records progress.
-func (c *Consumer) processBatch(ctx context.Context, partition int, msgs []kafka.Message, recorded int64) error {
+func (c *Consumer) processBatch(ctx context.Context, partition int, msgs []kafka.Message, recorded, lateBefore int64) error {
 	start := time.Now()
 	valid, bad := c.apply.decode(msgs)
 	if len(bad) > 0 {
@@ -529,7 +579,7 @@ func (c *Consumer) processBatch(ctx context.Context, partition int, msgs []kafka
 			return err
 		}
 	}
-	res, err := c.apply.apply(ctx, partition, valid, msgs[len(msgs)-1].Offset, recorded)
+	res, err := c.apply.apply(ctx, partition, valid, msgs[len(msgs)-1].Offset, recorded, lateBefore)
 	if err != nil {
 		return fmt.Errorf("apply batch: %w", err)
 	}

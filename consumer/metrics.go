@@ -28,6 +28,9 @@ type Metrics struct {
 	rewinds                            *prometheus.CounterVec
 	dlqMinimal                         *prometheus.CounterVec
 	dlqLost                            *prometheus.CounterVec
+	late                               prometheus.Counter
+	swept                              *prometheus.CounterVec
+	sweepChanges                       prometheus.Counter
 }
 
 // NewMetrics registers the consumer's metrics on reg.
@@ -64,8 +67,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Dead letters written as a minimal record (no key, no value) because the broker refused the bounded record for good, by Kafka error."}, []string{"error"}),
 		dlqLost: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "dead_letters_lost_total",
 			Help: "Dead letters the broker refused even as a minimal record: not in the dead-letter topic, the partition moved on, by Kafka error."}, []string{"error"}),
+		late: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "events_late_total",
+			Help: "Events applied although older than the watermark less the allowed lateness: a sweep may have aged entries they would have held (docs/DESIGN.md section 10)."}),
+		swept: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "customers_swept_total",
+			Help: "Customers the sweeps handled, by action: aged (entries past the age removed), deleted (nothing left: only a tombstone of fences remains)."}, []string{"action"}),
+		sweepChanges: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "sweep_changes_total",
+			Help: "Counter changes written by sweeps (retractions of aged entries)."}),
 	}
-	reg.MustRegister(m.consumed, m.applied, m.skipped, m.deduplicated, m.deadLettered, m.catalogueRecords, m.catalogueChanges, m.changes, m.batchSize, m.batchSeconds, m.appliedOff, m.eventTimeLag, m.rewinds, m.dlqMinimal, m.dlqLost)
+	for _, a := range []string{"aged", "deleted"} {
+		m.swept.WithLabelValues(a) // present at zero, so an alert can tell zero from missing
+	}
+	reg.MustRegister(m.late, m.swept, m.sweepChanges, m.consumed, m.applied, m.skipped, m.deduplicated, m.deadLettered, m.catalogueRecords, m.catalogueChanges, m.changes, m.batchSize, m.batchSeconds, m.appliedOff, m.eventTimeLag, m.rewinds, m.dlqMinimal, m.dlqLost)
 	return m
 }
 
@@ -85,6 +97,7 @@ func (m *Metrics) observeBatch(partition int, msgs []kafka.Message, res BatchRes
 		m.deadLettered.WithLabelValues(string(r.Reason)).Inc()
 	}
 	m.changes.Add(float64(res.Changes))
+	m.late.Add(float64(res.Late))
 	m.batchSize.Observe(float64(len(msgs)))
 	m.batchSeconds.Observe(took.Seconds())
 	last := msgs[len(msgs)-1]
@@ -103,6 +116,15 @@ func (m *Metrics) observeCatalogue(records, changes int, bad []Rejected) {
 	for _, r := range bad {
 		m.deadLettered.WithLabelValues(string(r.Reason)).Inc()
 	}
+}
+
+func (m *Metrics) observeSweep(aged, deleted, changes int) {
+	if m == nil {
+		return
+	}
+	m.swept.WithLabelValues("aged").Add(float64(aged))
+	m.swept.WithLabelValues("deleted").Add(float64(deleted))
+	m.sweepChanges.Add(float64(changes))
 }
 
 func (m *Metrics) observeRewind(partition int) {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alsobought/alsobought/event"
 	"github.com/alsobought/alsobought/internal/testenv"
 )
 
@@ -61,6 +62,24 @@ func waitApplied(t *testing.T, env *testenv.Env) {
 	waitLag(t, env, "every message applied", func(lag int64) bool { return lag == 0 })
 }
 
+// splitMidStream cuts a stream for a test that interrupts the pipeline
+// mid-stream: the test publishes head, waits until part of it is applied
+// (waitHeadStarted), interrupts, and only then publishes rest. The
+// interruption then falls mid-stream however fast the pipeline applies,
+// which waiting for a lag alone cannot promise: a quick machine may apply
+// the whole stream between two looks at the lag.
+func splitMidStream(evs []event.Event) (head, rest []event.Event) {
+	cut := len(evs) * 3 / 4
+	return evs[:cut], evs[cut:]
+}
+
+// waitHeadStarted waits until a quarter of head is applied and returns the
+// messages left then (possibly none).
+func waitHeadStarted(t *testing.T, env *testenv.Env, head []event.Event) int64 {
+	t.Helper()
+	return waitLag(t, env, "a quarter of the stream's head applied", func(lag int64) bool { return lag < int64(len(head))*3/4 })
+}
+
 // waitLagBelow waits until fewer than n messages remain to apply, so that
 // what happens next happens mid-stream, and returns the lag. It fails the
 // test if the whole stream was applied meanwhile: the interruption would not
@@ -72,4 +91,34 @@ func waitLagBelow(t *testing.T, env *testenv.Env, n int64) int64 {
 		t.Fatalf("the whole stream was applied before the interruption: stream more events")
 	}
 	return lag
+}
+
+// waitSwept waits until the ageing sweeps of env's partitions have removed
+// every entry older than cut (unix ms) and no sweep is in flight: what
+// remains is what the oracle's final sweep keeps. It fails when the count
+// of customers due stops falling for stallLimit.
+func waitSwept(t *testing.T, env *testenv.Env, partitions int, cut int64) {
+	t.Helper()
+	ctx := context.Background()
+	parts := make([]int, partitions)
+	for i := range parts {
+		parts[i] = i
+	}
+	last, moved := int64(-1), time.Now()
+	for {
+		due, err := env.Store.Sweeps.DueCount(ctx, parts, cut)
+		if err == nil {
+			clock, cerr := env.Store.Sweeps.ReadClock(ctx)
+			if err = cerr; err == nil && due == 0 && len(clock.Plans) == 0 {
+				return
+			}
+		}
+		if due != last {
+			last, moved = due, time.Now()
+		}
+		if time.Since(moved) > stallLimit {
+			t.Fatalf("waiting for the ageing sweeps: %d customers stayed due for %s (last error %v)", last, stallLimit, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

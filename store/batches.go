@@ -70,8 +70,22 @@ type CustomerUpdate struct {
 	Purchases delta.History
 	Views     delta.History
 	Recent    delta.Recent
-	Offset    int64 // offset of the customer's last event in the batch
+	// Offset is the value of the write's fence: the offset of the
+	// customer's last event in an events batch, the sweep's sequence in a
+	// sweep.
+	Offset int64
+	// IndexAge keeps the customer in its partition's age index (ageing is
+	// on): scored by its oldest entry, or out of it when it holds none.
+	IndexAge bool
 }
+
+// TombstoneTTL is how long the fences of a deleted customer (its histories
+// aged out or erased) are kept. A replay reaches a customer's old events
+// only when a partition's stored progress goes back, which a Redis that lost
+// acknowledged writes causes and the batch guards notice within a batch;
+// a week is far beyond that and costs a few dozen bytes per customer
+// (docs/DESIGN.md section 10).
+const TombstoneTTL = 7 * 24 * time.Hour
 
 // Apply writes a batch of one partition in fenced steps, each one
 // pipeline acknowledged before the next starts: the counter changes and
@@ -91,11 +105,49 @@ type CustomerUpdate struct {
 // that the next step's scripts require (else ErrBatchLost: apply the batch
 // again).
 func (b *Batches) Apply(ctx context.Context, batch *delta.Batch, customers []CustomerUpdate, lastOffset, recorded int64) error {
-	c, keys := b.c, b.c.keys
-	wm := schema.WatermarkField(batch.Partition)
+	keys, p := b.c.keys, batch.Partition
+	return b.c.writeFenced(ctx, fencedWrite{
+		batch: batch, customers: customers, recorded: recorded,
+		fence: schema.WatermarkField(p), id: strconv.FormatInt(lastOffset, 10),
+		attempted: func(pl redis.Pipeliner) {
+			advanceScript.EvalSha(ctx, pl, []string{keys.Clock}, schema.ClockField(schema.ClockAttempted, p), lastOffset)
+		},
+		finish: func(pl redis.Pipeliner, guardKey, guard string) {
+			var latest int64
+			if !batch.Latest.IsZero() {
+				latest = batch.Latest.UnixMilli()
+			}
+			finishBatchScript.EvalSha(ctx, pl, []string{keys.Progress, guardKey, keys.Inflight, keys.Clock},
+				schema.PartitionField(p), guard, lastOffset,
+				schema.ClockField(schema.ClockEventTime, p), latest, schema.ClockField(schema.ClockIdle, p))
+		},
+	})
+}
+
+// fencedWrite is one guarded, fenced write of a partition's state: an
+// events batch (Apply) or a sweep (Sweeps.Apply).
+type fencedWrite struct {
+	batch     *delta.Batch
+	customers []CustomerUpdate
+	recorded  int64
+	fence     string // the fence field of counters and customers
+	id        string // names the write in its step markers
+	// before, if set, is written as the first step (the sweep's plan).
+	before func(p redis.Pipeliner)
+	// attempted, if set, joins the first step that writes counters or
+	// customers: it records how far the write reaches (ClockAttempted).
+	attempted func(p redis.Pipeliner)
+	// finish writes the last step; its scripts must start with batchGuard
+	// on guardKey and guard.
+	finish func(p redis.Pipeliner, guardKey, guard string)
+}
+
+// writeFenced runs a fencedWrite in steps, as Batches.Apply describes.
+func (c *conn) writeFenced(ctx context.Context, w fencedWrite) error {
+	keys, batch := c.keys, w.batch
 	pf := schema.PartitionField(batch.Partition)
-	batchID := strconv.FormatInt(lastOffset, 10) + "." + strconv.FormatUint(rand.Uint64(), 36)
-	guardKey, guard := keys.Progress, guardProgress+strconv.FormatInt(recorded, 10)
+	batchID := w.id + "." + strconv.FormatUint(rand.Uint64(), 36)
+	guardKey, guard := keys.Progress, guardProgress+strconv.FormatInt(w.recorded, 10)
 	step := 0
 	// runStep writes one step and its marker, and makes the marker the
 	// guard of what follows.
@@ -107,17 +159,29 @@ func (b *Batches) Apply(ctx context.Context, batch *delta.Batch, customers []Cus
 			markStepScript.EvalSha(ctx, p, []string{keys.Inflight, guardKey}, pf, guard, marker)
 		})
 		if err != nil {
-			return batchError(err, batch.Partition, recorded)
+			return batchError(err, batch.Partition, w.recorded)
 		}
 		guardKey, guard = keys.Inflight, guardMarker+marker
 		return nil
+	}
+	if w.before != nil {
+		if err := runStep("record sweep plan", w.before); err != nil {
+			return err
+		}
+	}
+	if w.attempted != nil && (len(batch.Ops) > 0 || len(w.customers) > 0) {
+		// Its own step, before anything it announces: a marker write more
+		// per batch, not per event.
+		if err := runStep("record attempted offset", w.attempted); err != nil {
+			return err
+		}
 	}
 	if len(batch.Ops) > 0 || len(batch.Dirty) > 0 || !batch.Latest.IsZero() {
 		err := runStep("apply counter changes", func(p redis.Pipeliner) {
 			for k, ops := range batch.Ops {
 				scriptKeys, g := c.guardKeys(counterKey(keys, k), guardKey, guard)
 				args := make([]any, 0, 3+2*len(ops.Offsets)+2*len(ops.Fields))
-				args = append(args, pf, g, wm)
+				args = append(args, pf, g, w.fence)
 				f := 0
 				for g, off := range ops.Offsets {
 					args = append(args, off, ops.Counts[g])
@@ -166,23 +230,50 @@ func (b *Batches) Apply(ctx context.Context, batch *delta.Batch, customers []Cus
 			return err
 		}
 	}
-	if len(customers) > 0 {
+	if len(w.customers) > 0 {
+		tombstone := strconv.FormatInt(TombstoneTTL.Milliseconds(), 10)
 		err := runStep("write customers", func(p redis.Pipeliner) {
-			for _, cu := range customers {
+			for _, cu := range w.customers {
+				purchases, views, recent := cu.Purchases.Encode(), cu.Views.Encode(), cu.Recent.Encode()
+				ttl := "0"
+				if purchases == "" && views == "" && recent == "" {
+					ttl = tombstone
+				}
 				scriptKeys, g := c.guardKeys(keys.Customer(cu.ID), guardKey, guard)
-				writeCustomerScript.EvalSha(ctx, p, scriptKeys, pf, g, wm, cu.Offset,
-					schema.CustomerPurchases, cu.Purchases.Encode(), schema.CustomerViews, cu.Views.Encode(),
-					schema.CustomerRecent, cu.Recent.Encode())
+				writeCustomerScript.EvalSha(ctx, p, scriptKeys, pf, g, w.fence, cu.Offset, ttl,
+					schema.CustomerPurchases, purchases, schema.CustomerViews, views,
+					schema.CustomerRecent, recent)
+				if cu.IndexAge {
+					// A hint, not state: the sweep reads the customer before
+					// it acts, so a stale score costs a read, never a change.
+					if oldest, ok := oldestEntry(cu.Purchases, cu.Views); ok {
+						p.ZAdd(ctx, keys.AgeIndex(batch.Partition), redis.Z{Score: float64(oldest), Member: cu.ID})
+					} else {
+						p.ZRem(ctx, keys.AgeIndex(batch.Partition), cu.ID)
+					}
+				}
 			}
 		})
 		if err != nil {
 			return err
 		}
 	}
-	_, err := c.write(ctx, "record progress", func(p redis.Pipeliner) {
-		finishBatchScript.EvalSha(ctx, p, []string{keys.Progress, guardKey, keys.Inflight}, pf, guard, lastOffset)
-	})
-	return batchError(err, batch.Partition, recorded)
+	_, err := c.write(ctx, "record progress", func(p redis.Pipeliner) { w.finish(p, guardKey, guard) })
+	return batchError(err, batch.Partition, w.recorded)
+}
+
+// oldestEntry is the time of the oldest entry of either history.
+func oldestEntry(hs ...delta.History) (int64, bool) {
+	var oldest int64
+	found := false
+	for _, h := range hs {
+		for _, t := range h.Times {
+			if !found || t < oldest {
+				oldest, found = t, true
+			}
+		}
+	}
+	return oldest, found
 }
 
 // counterKey is the hash a change of package delta goes to.

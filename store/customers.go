@@ -19,6 +19,14 @@ type Customer struct {
 	Views      delta.History
 	Recent     delta.Recent  // ids of recent events, for de-duplication
 	Watermarks map[int]int64 // partition -> offset of the last applied event
+	Swept      map[int]int64 // partition -> sequence of the last sweep applied
+}
+
+// SweptBy reports whether the sweep of a partition with sequence seq is
+// applied to the customer already.
+func (c Customer) SweptBy(partition int, seq int64) bool {
+	s, ok := c.Swept[partition]
+	return ok && s >= seq
 }
 
 // Watermark returns the offset of the last event applied from a partition,
@@ -55,18 +63,22 @@ func parseCustomer(fields map[string]string) (Customer, error) {
 		if !schema.IsFenceField(f) {
 			continue
 		}
+		fences := &c.Watermarks
 		p, ok := schema.ParseWatermarkField(f)
 		if !ok {
-			return c, fmt.Errorf("customer watermark field %q is not #<partition>", f)
+			if p, ok = schema.ParseSweepField(f); !ok {
+				return c, fmt.Errorf("customer fence field %q is neither #<partition> nor #s<partition>", f)
+			}
+			fences = &c.Swept
 		}
 		off, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
-			return c, fmt.Errorf("customer watermark %q=%q: %w", f, v, err)
+			return c, fmt.Errorf("customer fence %q=%q: %w", f, v, err)
 		}
-		if c.Watermarks == nil {
-			c.Watermarks = make(map[int]int64)
+		if *fences == nil {
+			*fences = make(map[int]int64)
 		}
-		c.Watermarks[p] = off
+		(*fences)[p] = off
 	}
 	return c, nil
 }

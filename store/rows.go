@@ -50,13 +50,15 @@ func ParseRow(fields map[string]string) (Row, error) {
 }
 
 // rowRevision is a number that grows with every change applied to a row:
-// the sum over partitions of (watermark + 1). Each watermark only grows and
-// every applied change raises one, so a later read of a row never has a
+// the sum over partitions of (watermark + 1) and of their sweep fences.
+// Each fence only grows and every applied change raises one, so a later read of a row never has a
 // smaller revision, and the list fence needs no extra write on the hot path.
 func rowRevision(fields map[string]string) int64 {
 	var rev int64
 	for f, v := range fields {
-		if _, ok := schema.ParseWatermarkField(f); !ok {
+		_, event := schema.ParseWatermarkField(f)
+		_, sweep := schema.ParseSweepField(f)
+		if !event && !sweep {
 			continue
 		}
 		if off, err := strconv.ParseInt(v, 10, 64); err == nil {

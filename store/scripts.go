@@ -125,15 +125,35 @@ return 1
 `)
 
 // finishBatchScript records a batch's progress: it raises the partition's
-// progress to ARGV[3] and clears the in-flight marker. KEYS[1]: the
-// progress hash, KEYS[2] and ARGV[1..2]: batchGuard, KEYS[3]: the
-// in-flight hash. Returns the stored progress.
+// progress to ARGV[3] and clears the in-flight marker; it also raises the
+// partition's newest applied event time to ARGV[5] (unix ms, 0: none) and
+// clears its idle mark, in the clock hash. KEYS[1]: the progress hash,
+// KEYS[2] and ARGV[1..2]: batchGuard, KEYS[3]: the in-flight hash,
+// KEYS[4]: the clock hash, ARGV[4]: the partition's event time field,
+// ARGV[6]: its idle field. Returns the stored progress.
 var finishBatchScript = redis.NewScript(batchGuard + `
 redis.call('HDEL', KEYS[3], ARGV[1])
+local t = tonumber(ARGV[5])
+if t > tonumber(redis.call('HGET', KEYS[4], ARGV[4]) or '0') then redis.call('HSET', KEYS[4], ARGV[4], ARGV[5]) end
+redis.call('HDEL', KEYS[4], ARGV[6])
 local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1')
 local v = tonumber(ARGV[3])
 if v > cur then redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]); return v end
 return cur
+`)
+
+// finishSweepScript records that a partition's sweep is applied: it
+// clears the in-flight marker and the plan, and raises the partition's
+// sweep sequence to ARGV[4] and the watermark to ARGV[6].
+// KEYS[1]: the clock hash, KEYS[2] and ARGV[1..2]: batchGuard, KEYS[3]:
+// the in-flight hash; ARGV[3]: the sweep field, ARGV[5]: the plan field,
+// ARGV[7]: the watermark field.
+var finishSweepScript = redis.NewScript(batchGuard + `
+redis.call('HDEL', KEYS[3], ARGV[1])
+redis.call('HDEL', KEYS[1], ARGV[5])
+if tonumber(ARGV[4]) > tonumber(redis.call('HGET', KEYS[1], ARGV[3]) or '0') then redis.call('HSET', KEYS[1], ARGV[3], ARGV[4]) end
+if tonumber(ARGV[6]) > tonumber(redis.call('HGET', KEYS[1], ARGV[7]) or '0') then redis.call('HSET', KEYS[1], ARGV[7], ARGV[6]) end
+return 1
 `)
 
 // applyOpsScript applies fenced counter changes to one hash.
@@ -183,21 +203,25 @@ return applied
 `)
 
 // writeCustomerScript replaces a customer's state only when the writer's
-// watermark for its partition is newer than the stored one, so a late write
+// fence for its partition is newer than the stored one, so a late write
 // from a zombie consumer cannot overwrite newer state.
 //
 // KEYS[1]: the customer hash. KEYS[2], ARGV[1], ARGV[2]: see batchGuard.
-// ARGV[3]: watermark field, ARGV[4]: offset of the
-// customer's last event in the batch, ARGV[5..]: pairs of (field, value);
-// an empty value deletes the field. Returns 1 when written.
+// ARGV[3]: the fence field (an event watermark or a sweep fence), ARGV[4]:
+// the writer's value of it (the offset of the customer's last event in the
+// batch, or the sweep's sequence), ARGV[5]: a time to live in ms when the
+// state is emptied (the customer is deleted and the hash stays as a
+// tombstone of its fences), 0 to keep it, ARGV[6..]: pairs of (field,
+// value); an empty value deletes the field. Returns 1 when written.
 var writeCustomerScript = redis.NewScript(batchGuard + `
 local wm = tonumber(redis.call('HGET', KEYS[1], ARGV[3]) or '-1')
 if tonumber(ARGV[4]) <= wm then return 0 end
 redis.call('HSET', KEYS[1], ARGV[3], ARGV[4])
-for i = 5, #ARGV, 2 do
+for i = 6, #ARGV, 2 do
   if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[1], ARGV[i])
   else redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 end
+if ARGV[5] ~= '0' then redis.call('PEXPIRE', KEYS[1], ARGV[5]) else redis.call('PERSIST', KEYS[1]) end
 return 1
 `)
 
@@ -420,5 +444,5 @@ return removed
 `)
 
 var allScripts = []*redis.Script{applyOpsScript, writeCustomerScript, advanceScript, markDirtyScript,
-	claimDirtyScript, clearDirtyScript, writeListScript, markStepScript, finishBatchScript,
+	claimDirtyScript, clearDirtyScript, writeListScript, markStepScript, finishBatchScript, finishSweepScript,
 	probeScript, applyCatalogueScript, promoteDueScript, donePendingScript}

@@ -145,6 +145,7 @@ func ValidatePrefix(p string) error { return schema.ValidatePrefix(p) }
 type Store struct {
 	Batches    *Batches    // the consumer's fenced batch writes and progress
 	Customers  *Customers  // customers' histories, for readers
+	Sweeps     *Sweeps     // forgetting: the clock, age indexes, erasures and sweeps
 	Lists      *Lists      // related lists, and the rows they are computed from
 	Dirty      *Dirty      // lists waiting to be re-scored: marks and claims
 	Leases     *Leases     // tasks one instance at a time
@@ -213,7 +214,7 @@ func New(cfg Config) (*Store, error) {
 	batches := &Batches{c: c}
 	pop := &Popularity{c: c, outbox: outbox}
 	return &Store{
-		Batches: batches, Customers: &Customers{c: c}, Lists: lists, Dirty: &Dirty{c: c}, Leases: &Leases{c: c},
+		Batches: batches, Customers: &Customers{c: c}, Sweeps: &Sweeps{c: c}, Lists: lists, Dirty: &Dirty{c: c}, Leases: &Leases{c: c},
 		Outbox: outbox, Popularity: pop, Meta: &Meta{c: c},
 		State: &State{c: c, lists: lists, batches: batches, popularity: pop}, Catalogue: &Catalogue{c: c},
 		c: c,

@@ -56,6 +56,8 @@ type settings struct {
 	historySize  int
 	viewHistory  int
 	historyAge   time.Duration
+	lateness     time.Duration
+	ageingEvery  time.Duration
 	listSize     int
 	minSupport   int
 	method       string
@@ -193,6 +195,8 @@ func (s *settings) consumer() config.Group {
 		{Flag: "group", Help: "Kafka consumer group", Value: config.Text(&s.group, "alsobought", "a group name", notEmpty)},
 		{Flag: "key-partitioner", Help: "murmur2: dead-letter events not on the partition murmur2 of their key gives; none: no check",
 			Value: config.OneOf(&s.partitioner, consumer.PartitionerMurmur2, consumer.PartitionerMurmur2, consumer.PartitionerNone)},
+		{Flag: "ageing-interval", Help: "how often each partition's owner looks for customers to age out (with -history-max-age) or erase",
+			Value: config.Duration(&s.ageingEvery, consumer.DefaultSweepInterval, time.Second)},
 	}}
 }
 
@@ -341,8 +345,10 @@ func (s *settings) histories() config.Group {
 	return config.Group{Name: "Histories", Settings: []config.Setting{
 		{Flag: "history-size", Help: "K_hist: distinct purchased items retained per customer", Value: config.Int(&s.historySize, 200, 1, 10000)},
 		{Flag: "view-history-size", Help: "K_view: distinct viewed items retained per customer", Value: config.Int(&s.viewHistory, 30, 1, 10000)},
-		{Flag: "history-max-age", Help: "an event drops from its customer's purchase and view histories the entries older than its own time minus this (event time), retracting their pair counters, histograms, buyer counts and viewed-then-bought counts (0 = never)",
+		{Flag: "history-max-age", Help: "an event drops from its customer's purchase and view histories the entries older than its own time minus this (event time), retracting their counters; the sweep ages customers with no new event by the stream's watermark, and deletes those left with nothing (0 = never)",
 			Value: config.Duration(&s.historyAge, 0, 0)},
+		{Flag: "allowed-lateness", Help: "with -history-max-age, the sweep keeps entries this much longer than the age, so that an event up to this much older than the watermark sees what it would have seen without sweeps (not recorded with the state: it may change; verify needs the serve's value)",
+			Value: config.Duration(&s.lateness, time.Hour, 0)},
 	}}
 }
 
@@ -480,7 +486,7 @@ func (s *settings) storeConfig() store.Config {
 func (s *settings) consumerConfig(conn *kafkaconn.Conn, batchSize int, batchWait time.Duration, errs *obs.Errors) consumer.Config {
 	cfg := consumer.Config{
 		Kafka: conn, Topic: s.topic, GroupID: s.group, DLQTopic: s.dlqTopicName(),
-		HistorySize: s.historySize, ViewHistory: s.viewHistory, HistoryMaxAge: s.historyAge, BatchSize: batchSize, BatchWait: batchWait,
+		HistorySize: s.historySize, ViewHistory: s.viewHistory, HistoryMaxAge: s.historyAge, AllowedLateness: s.lateness, SweepInterval: s.ageingEvery, BatchSize: batchSize, BatchWait: batchWait,
 		Limits: s.limits(), MaxEventSkew: s.maxSkew, Dedup: s.dedup(), KeyPartitioner: s.partitioner, Errors: errs,
 	}
 	if s.catalogueOn() {
@@ -514,7 +520,7 @@ func (s *settings) dedup() delta.Dedup {
 }
 
 func (s *settings) oracleSettings() oracle.Settings {
-	return oracle.Settings{HistorySize: s.historySize, ViewHistorySize: s.viewHistory, Dedup: s.dedup(), HistoryMaxAge: s.historyAge}
+	return oracle.Settings{HistorySize: s.historySize, ViewHistorySize: s.viewHistory, Dedup: s.dedup(), HistoryMaxAge: s.historyAge, AllowedLateness: s.lateness}
 }
 
 // stateSettings are the settings that shape the state in Redis: state built

@@ -212,6 +212,17 @@ func (b *Batch) age(h, v *History, at time.Time, offset int64, maxAge time.Durat
 	b.retract(viewFamily, v, h, v.Aged(at, maxAge), offset)
 }
 
+// Sweep removes from a customer's histories the entries older than cut
+// (unix ms), retracting their counters: the ageing sweep of docs/DESIGN.md
+// section 10, for a customer with no new event. offset is the sweep's
+// fence value. As in age, the purchases leave first, so a
+// viewed-then-bought pair whose view and purchase both leave is given back
+// once, with the purchase.
+func (b *Batch) Sweep(h, v *History, cut int64, offset int64) {
+	b.retract(purchaseFamily, h, v, h.Before(cut), offset)
+	b.retract(viewFamily, v, h, v.Before(cut), offset)
+}
+
 // retract removes the entries at the ascending indexes gone from history h
 // and records the changes that undo what they contributed, the inverse of
 // touch: for a history of n items keeping m, N_QX and N_XQ − 1 for every

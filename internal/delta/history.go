@@ -101,8 +101,13 @@ func (h *History) Aged(at time.Time, age time.Duration) []int {
 	if age <= 0 {
 		return nil
 	}
+	return h.Before(at.UnixMilli() - age.Milliseconds())
+}
+
+// Before returns the indexes of the entries whose time is before cut
+// (unix ms).
+func (h *History) Before(cut int64) []int {
 	h.fill()
-	cut := at.UnixMilli() - age.Milliseconds()
 	var out []int
 	for i, t := range h.Times {
 		if t < cut {

@@ -68,6 +68,51 @@ func ParseWatermarkField(f string) (partition int, ok bool) {
 	return p, err == nil
 }
 
+// SweepField names the fence of partition p's ageing sweeps inside a
+// counter or customer hash: "#sp". Its value is the sequence number of the
+// last sweep (or erasure) of that partition applied to the hash: sweeps
+// are not Kafka events, so they are fenced by their own sequence, which
+// only rises (docs/DESIGN.md section 10).
+func SweepField(partition int) string { return "#s" + strconv.Itoa(partition) }
+
+// ParseSweepField returns the partition of a SweepField; ok is false for
+// other fields.
+func ParseSweepField(f string) (partition int, ok bool) {
+	if len(f) < 3 || f[:2] != "#s" || f[2] < '0' || f[2] > '9' {
+		return 0, false
+	}
+	p, err := strconv.Atoi(f[2:])
+	return p, err == nil
+}
+
+// Fields of the clock hash (Keys.Clock), per partition p.
+const (
+	// ClockEventTime + p: the newest event time (unix ms) the partition
+	// has applied; the watermark is the least of them (docs/DESIGN.md
+	// section 10).
+	ClockEventTime = "t"
+	// ClockAttempted + p: the last offset of the latest events batch that
+	// started writing; a sweep waits until the progress reaches it, so that
+	// it never changes a customer whose events' counter changes are in but
+	// whose state is not (a batch cut short by a crash).
+	ClockAttempted = "a"
+	// ClockIdle + p: present while the partition has applied everything
+	// it holds, so that it does not hold the watermark back.
+	ClockIdle = "i"
+	// ClockSweep + p: the sequence number of the partition's last
+	// completed sweep.
+	ClockSweep = "s"
+	// ClockPlan + p: the sweep being applied (EncodeSweepPlan), so that
+	// the partition's next owner finishes the same sweep after a crash.
+	ClockPlan = "plan"
+	// ClockWatermark (no partition) holds the watermark of the latest
+	// sweep: it only rises, and events older than it are late.
+	ClockWatermark = "w"
+)
+
+// ClockField is a partition's field of one of the Clock* kinds.
+func ClockField(kind string, partition int) string { return kind + strconv.Itoa(partition) }
+
 // PartitionField is a partition's field in the progress and in-flight
 // hashes (Keys.Progress, Keys.Inflight): the partition number.
 func PartitionField(partition int) string { return strconv.Itoa(partition) }

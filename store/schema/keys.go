@@ -1,6 +1,9 @@
 package schema
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
 // GlobalTag is the hash tag of the keys that are not per item, per customer
 // or per day. '#' cannot occur in an id, so no item or customer shares it.
@@ -51,6 +54,9 @@ type Keys struct {
 	Outbox string
 	// OutboxStamps: field member = the stamp of its latest mark.
 	OutboxStamps string
+	// Clock holds, per partition, the newest event time applied, the idle
+	// mark, the last sweep and the sweep in flight (the Clock* fields).
+	Clock string
 	// Meta records which topic and settings built the state (the Meta*
 	// fields).
 	Meta string
@@ -90,7 +96,7 @@ func NewKeys(prefix string) Keys {
 		Dirty: g("dirty"), DirtyVersions: g("dirtyver"), DirtyClaims: g("dirtyclaim"),
 		Progress: g("progress"), Inflight: g("inflight"),
 		PopularityState: g("popstate"), ItemCategories: g("itemcat"),
-		Outbox: g("outbox"), OutboxStamps: g("outboxver"), Meta: g("meta"),
+		Outbox: g("outbox"), OutboxStamps: g("outboxver"), Meta: g("meta"), Clock: g("clock"),
 		Catalogue: g("catalogue"), CatalogueProgress: g("catprogress"), CatalogueRevisions: g("catrevs"),
 		CatalogueRevision: g("catrev"), CatalogueDue: g("catdue"), CatalogueEdges: g("catedges"),
 		CataloguePending: g("catpending")}
@@ -168,6 +174,15 @@ func (k Keys) PopularityDays(kind ListKind) string {
 // of a kind.
 func (k Keys) PopularCategories(kind ListKind) string {
 	return k.Prefix + ":" + GlobalTag + ":popcats:" + kind.Code()
+}
+
+// AgeIndex is partition p's index of the customers it holds for ageing:
+// a sorted set of customer ids scored by the time (unix ms) of their oldest
+// history entry, so that the sweep finds who has entries to age without a
+// scan. One key per partition, each with its own hash tag, so that the
+// index spreads over a cluster's slots instead of being one hot key.
+func (k Keys) AgeIndex(partition int) string {
+	return k.Prefix + ":{#" + strconv.Itoa(partition) + "}:aged"
 }
 
 // IsCustomer reports whether key is a customer's hash under the prefix.

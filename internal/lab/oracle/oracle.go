@@ -26,6 +26,9 @@ type Settings struct {
 	// HistoryMaxAge ages history entries on each customer's own clock
 	// (docs/DESIGN.md section 10); 0 = never.
 	HistoryMaxAge time.Duration
+	// AllowedLateness: the final sweep removes the entries older than the
+	// watermark minus HistoryMaxAge minus this.
+	AllowedLateness time.Duration
 }
 
 // State is the full counter state.
@@ -92,11 +95,16 @@ func (s *State) category(item string) string { return s.Catalogue[item].Category
 // With HistoryMaxAge, each counted event first removes from its customer's
 // histories the entries it no longer holds (docs/DESIGN.md section 10), so
 // repeats see the retained entries only. The counters are still derived
-// from the final histories: every counter the stream keeps is retracted
-// with the entry that contributed it, so what it describes after a
-// customer's last event is that event's retained window, which is the final
-// history. The oracle does not sweep yet (the stream
-// does not either): a customer's window moves only with its own events.
+// from the final histories: every counter the stream keeps, M included, is
+// retracted with the entry that contributed it, so what it describes after
+// a customer's last event is that event's retained window, which is the
+// final history. Then the sweep of docs/DESIGN.md section 10
+// runs at the final watermark, the latest event time (every partition has
+// applied everything: none holds it back): entries older than it minus the
+// age and the allowed lateness leave, and customers left with nothing are
+// gone. A stream whose sweeps ran at earlier watermarks ends in the same
+// state, because an on-time event ages on its own clock every entry an
+// earlier sweep removed.
 func Build(events []event.Event, set Settings) *State {
 	s := &State{Settings: set, Histories: map[string]*delta.History{}, ViewHistories: map[string]*delta.History{}}
 	history := func(m map[string]*delta.History, c string) *delta.History {
@@ -148,6 +156,9 @@ func Build(events []event.Event, set Settings) *State {
 			}
 		}
 	}
+	if set.HistoryMaxAge > 0 {
+		s.sweep(s.Anchor.UnixMilli() - set.HistoryMaxAge.Milliseconds() - set.AllowedLateness.Milliseconds())
+	}
 	s.Bought = derive(s.Histories)
 	s.Viewed = derive(s.ViewHistories)
 	s.ViewedBought, s.ViewedTotal = deriveViewedBought(s.Histories, s.ViewHistories)
@@ -159,6 +170,19 @@ func Build(events []event.Event, set Settings) *State {
 		}
 	}
 	return s
+}
+
+// sweep removes the entries older than cut (unix ms), and the customers
+// left with no entry.
+func (s *State) sweep(cut int64) {
+	for _, m := range []map[string]*delta.History{s.Histories, s.ViewHistories} {
+		for c, h := range m {
+			h.Remove(h.Before(cut))
+			if len(h.Items) == 0 {
+				delete(m, c)
+			}
+		}
+	}
 }
 
 // popularity counts each kind's events in the days of the window before
