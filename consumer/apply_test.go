@@ -226,3 +226,45 @@ func testLostWritesAreDetected(t *testing.T, env *testenv.Env) {
 		t.Fatalf("progress %v (%v): the batch must not move it past the gap", progress, err)
 	}
 }
+
+// TestLateEventsAreCountedAndApplied: an event older than the watermark
+// less the allowed lateness (docs/DESIGN.md section 10) is late: it is
+// counted, and applied against the customer's current histories, whatever
+// a sweep removed from them.
+func TestLateEventsAreCountedAndApplied(t *testing.T) {
+	env := testenv.NewRedis(t)
+	ctx := context.Background()
+	t0 := time.Now().Add(-24 * time.Hour).Truncate(time.Millisecond)
+	evs := []event.Event{
+		{ID: "1", Type: event.Purchase, CustomerID: "c", ItemID: "a", Time: t0},
+		{ID: "2", Type: event.Purchase, CustomerID: "c", ItemID: "b", Time: t0.Add(2 * time.Hour)}, // ages a out
+		{ID: "3", Type: event.Purchase, CustomerID: "c", ItemID: "z", Time: t0.Add(30 * time.Minute)},
+	}
+	msgs := make([]kafka.Message, len(evs))
+	for i, e := range evs {
+		msgs[i] = kafka.Message{Offset: int64(i), Key: []byte(e.CustomerID), Value: event.Encode(e)}
+	}
+	a := applier{store: env.Store.Batches, retention: delta.Retention{Purchases: 10, Views: 10, MaxAge: time.Hour},
+		dedup: delta.DefaultDedup, limits: event.DefaultLimits(time.Now()), maxSkew: time.Hour}
+	valid, bad := a.decode(msgs)
+	if len(bad) > 0 {
+		t.Fatalf("rejected %v", bad)
+	}
+	lateBefore := t0.Add(time.Hour).UnixMilli() // the watermark less the allowed lateness
+	res, err := a.apply(ctx, 0, valid, 2, -1, lateBefore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Late != 2 || res.Applied[event.Purchase] != 3 {
+		t.Fatalf("late %d, applied %v: want the events at t0 and t0+30m late, and all three applied", res.Late, res.Applied)
+	}
+	got, err := env.Store.Customers.Load(ctx, []string{"c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// z, 30 minutes after a, holds b (its own clock keeps what is an hour
+	// old or younger), so the history is b then z: the late event saw b.
+	if h := got["c"].Purchases; len(h.Items) != 2 || h.Items[0] != "b" || h.Items[1] != "z" {
+		t.Fatalf("history %v, want [b z]", h.Items)
+	}
+}

@@ -57,7 +57,7 @@ type Config struct {
 	// keeps entries this much longer than HistoryMaxAge.
 	AllowedLateness time.Duration
 	// SweepInterval is how often each partition looks for customers to
-	// age out; default DefaultSweepInterval.
+	// age out or erase; default DefaultSweepInterval.
 	SweepInterval time.Duration
 	BatchSize     int           // most messages per batch; default DefaultBatchSize
 	BatchWait     time.Duration // how long a batch waits to fill; default DefaultBatchWait

@@ -70,11 +70,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		late: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "events_late_total",
 			Help: "Events applied although older than the watermark less the allowed lateness: a sweep may have aged entries they would have held (docs/DESIGN.md section 10)."}),
 		swept: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "customers_swept_total",
-			Help: "Customers the sweeps handled, by action: aged (entries past the age removed), deleted (nothing left: only a tombstone of fences remains)."}, []string{"action"}),
+			Help: "Customers the sweeps handled, by action: aged (entries past the age removed), erased (on request), deleted (nothing left: only a tombstone of fences remains)."}, []string{"action"}),
 		sweepChanges: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "sweep_changes_total",
-			Help: "Counter changes written by sweeps (retractions of aged entries)."}),
+			Help: "Counter changes written by sweeps (retractions of aged or erased entries)."}),
 	}
-	for _, a := range []string{"aged", "deleted"} {
+	for _, a := range []string{"aged", "erased", "deleted"} {
 		m.swept.WithLabelValues(a) // present at zero, so an alert can tell zero from missing
 	}
 	reg.MustRegister(m.late, m.swept, m.sweepChanges, m.consumed, m.applied, m.skipped, m.deduplicated, m.deadLettered, m.catalogueRecords, m.catalogueChanges, m.changes, m.batchSize, m.batchSeconds, m.appliedOff, m.eventTimeLag, m.rewinds, m.dlqMinimal, m.dlqLost)
@@ -118,11 +118,12 @@ func (m *Metrics) observeCatalogue(records, changes int, bad []Rejected) {
 	}
 }
 
-func (m *Metrics) observeSweep(aged, deleted, changes int) {
+func (m *Metrics) observeSweep(aged, erased, deleted, changes int) {
 	if m == nil {
 		return
 	}
 	m.swept.WithLabelValues("aged").Add(float64(aged))
+	m.swept.WithLabelValues("erased").Add(float64(erased))
 	m.swept.WithLabelValues("deleted").Add(float64(deleted))
 	m.sweepChanges.Add(float64(changes))
 }

@@ -14,12 +14,12 @@ import (
 type SweepStore interface {
 	ReadClock(ctx context.Context) (store.Clock, error)
 	MarkIdle(ctx context.Context, partition int) error
-	Due(ctx context.Context, partition int, cut int64, limit int) ([]string, error)
+	Due(ctx context.Context, partition int, cut int64, limit int) (age, erase []string, err error)
 	Apply(ctx context.Context, plan store.SweepPlan, planRecorded bool, b *delta.Batch, customers []store.CustomerUpdate, recorded int64) error
 }
 
 // DefaultSweepInterval is how often a partition looks for customers to age
-// out.
+// out or erase.
 const DefaultSweepInterval = 10 * time.Second
 
 // sweepLimit is how many customers one sweep takes, and sweepRounds how
@@ -33,8 +33,8 @@ const (
 
 // partitionSweeper is one partition's sweep schedule (docs/DESIGN.md
 // section 10): the owner of a partition ages the customers of that
-// partition's age index, between its batches, so a sweep never races the
-// partition's own events.
+// partition's age index and erases those whose erasure was requested,
+// between its batches, so a sweep never races the partition's own events.
 type partitionSweeper struct {
 	partition int
 	last      time.Time // when the sweeps last ran
@@ -73,48 +73,58 @@ func (c *Consumer) sweep(ctx context.Context, s *partitionSweeper, recorded int6
 			return nil
 		}
 		if !pending {
-			if !ok || age <= 0 {
-				return nil
+			var cut int64
+			if ok && age > 0 {
+				cut = w - age - lateness
 			}
-			cut := w - age - lateness
-			ids, err := c.sweeps.Due(ctx, s.partition, cut, sweepLimit)
-			if err != nil || len(ids) == 0 {
+			ids, erase, err := c.sweeps.Due(ctx, s.partition, cut, sweepLimit)
+			if err != nil || len(ids)+len(erase) == 0 {
 				return err
 			}
-			plan = store.SweepPlan{Seq: clock.Sweeps[s.partition] + 1, Watermark: w, Cut: cut, Customers: ids}
+			plan = store.SweepPlan{Seq: clock.Sweeps[s.partition] + 1, Watermark: w, Cut: cut, Customers: ids, Erase: erase}
 		}
 		if err := c.applySweep(ctx, s.partition, plan, pending, recorded); err != nil {
 			return err
 		}
-		if !pending && len(plan.Customers) < sweepLimit {
+		if !pending && len(plan.Customers) < sweepLimit && len(plan.Erase) < sweepLimit {
 			return nil
 		}
 	}
 	return nil
 }
 
-// applySweep ages the customers of a plan and writes the result. A
-// customer the plan's sequence has reached already (a sweep finished after
-// a crash) is left as it is.
+// applySweep ages or erases the customers of a plan and writes the result.
+// A customer the plan's sequence has reached already (a sweep finished
+// after a crash) is left as it is.
 func (c *Consumer) applySweep(ctx context.Context, partition int, plan store.SweepPlan, pending bool, recorded int64) error {
-	bs, err := c.apply.store.LoadState(ctx, partition, plan.Customers)
+	bs, err := c.apply.store.LoadState(ctx, partition, plan.All())
 	if err != nil {
 		return err
 	}
 	if bs.Progress < recorded {
 		return &store.ProgressLostError{Partition: partition, Stored: bs.Progress, Recorded: recorded}
 	}
+	erase := make(map[string]bool, len(plan.Erase))
+	for _, id := range plan.Erase {
+		erase[id] = true
+	}
 	b := delta.NewBatch(partition)
-	updates := make([]store.CustomerUpdate, 0, len(plan.Customers))
-	var deleted int
-	for _, id := range plan.Customers {
+	updates := make([]store.CustomerUpdate, 0, len(bs.Customers))
+	var aged, erased, deleted int
+	for _, id := range plan.All() {
 		cu := bs.Customers[id]
 		if cu.SweptBy(partition, plan.Seq) {
 			continue
 		}
 		u := store.CustomerUpdate{ID: id, Purchases: cu.Purchases, Views: cu.Views, Recent: cu.Recent,
-			Offset: plan.Seq, IndexAge: true}
-		b.Sweep(&u.Purchases, &u.Views, plan.Cut, plan.Seq)
+			Offset: plan.Seq, IndexAge: c.cfg.HistoryMaxAge > 0}
+		if erase[id] {
+			b.Erase(&u.Purchases, &u.Views, plan.Seq)
+			erased++
+		} else {
+			b.Sweep(&u.Purchases, &u.Views, plan.Cut, plan.Seq)
+			aged++
+		}
 		if len(u.Purchases.Items) == 0 && len(u.Views.Items) == 0 {
 			// Deleted: what is left is the tombstone of its fences.
 			u.Recent = delta.Recent{}
@@ -125,7 +135,7 @@ func (c *Consumer) applySweep(ctx context.Context, partition int, plan store.Swe
 	if err := c.sweeps.Apply(ctx, plan, pending, b, updates, recorded); err != nil {
 		return err
 	}
-	c.metrics.observeSweep(len(updates), deleted, b.Changes)
+	c.metrics.observeSweep(aged, erased, deleted, b.Changes)
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -15,8 +16,8 @@ import (
 
 // Sweeps is the state of forgetting (docs/DESIGN.md section 10): the clock
 // (each partition's newest applied event time, idle marks, the watermark),
-// the per-partition age indexes, and the fenced writes of the sweeps that
-// age customers out.
+// the per-partition age indexes and erasure requests, and the fenced writes
+// of the sweeps that age customers out or erase them.
 type Sweeps struct{ c *conn }
 
 // Clock is what the clock hash holds.
@@ -61,14 +62,20 @@ func (c Clock) Watermark() (int64, bool) {
 }
 
 // SweepPlan is one sweep of a partition: the customers it ages (their
-// entries older than Cut leave). It is recorded before anything is
+// entries older than Cut leave) and those it erases. It is recorded before anything is
 // written, so that whoever owns the partition next finishes exactly this
 // sweep after a crash.
 type SweepPlan struct {
 	Seq       int64    `json:"seq"`       // the sweep's fence value: the partition's last sweep + 1
 	Watermark int64    `json:"watermark"` // unix ms
 	Cut       int64    `json:"cut"`       // unix ms: entries before it leave
-	Customers []string `json:"customers"`
+	Customers []string `json:"customers,omitempty"`
+	Erase     []string `json:"erase,omitempty"`
+}
+
+// All returns every customer of the plan, the erased ones last.
+func (p SweepPlan) All() []string {
+	return append(append([]string(nil), p.Customers...), p.Erase...)
 }
 
 // ReadClock reads the clock hash.
@@ -136,14 +143,92 @@ func (s *Sweeps) MarkIdle(ctx context.Context, partition int) error {
 }
 
 // Due returns up to limit customers of a partition's age index whose
-// oldest entry is before cut.
-func (s *Sweeps) Due(ctx context.Context, partition int, cut int64, limit int) ([]string, error) {
-	ids, err := s.c.rdb.ZRangeByScore(ctx, s.c.keys.AgeIndex(partition), &redis.ZRangeBy{
-		Min: "-inf", Max: "(" + strconv.FormatInt(cut, 10), Count: int64(limit)}).Result()
+// oldest entry is before cut (none when cut is 0), and up to limit
+// customers whose erasure was requested, in one round trip. A customer to
+// erase is not also aged.
+func (s *Sweeps) Due(ctx context.Context, partition int, cut int64, limit int) (age, erase []string, err error) {
+	var ageCmd, eraseCmd *redis.StringSliceCmd
+	_, err = s.c.read(ctx, "read customers due for a sweep", func(p redis.Pipeliner) {
+		if cut != 0 {
+			ageCmd = p.ZRangeByScore(ctx, s.c.keys.AgeIndex(partition), &redis.ZRangeBy{
+				Min: "-inf", Max: "(" + strconv.FormatInt(cut, 10), Count: int64(limit)})
+		}
+		eraseCmd = p.SRandMemberN(ctx, s.c.keys.Erasures(partition), int64(limit))
+	})
 	if err != nil {
-		return nil, fmt.Errorf("read customers due for ageing in partition %d: %w", partition, err)
+		return nil, nil, err
 	}
-	return ids, nil
+	erase = eraseCmd.Val()
+	if ageCmd != nil {
+		erased := make(map[string]bool, len(erase))
+		for _, id := range erase {
+			erased[id] = true
+		}
+		for _, id := range ageCmd.Val() {
+			if !erased[id] {
+				age = append(age, id)
+			}
+		}
+	}
+	return age, erase, nil
+}
+
+// RequestErasure asks the owners of the partitions that wrote a customer's
+// state (its fences tell which) to erase it, and returns those partitions:
+// none when the state holds nothing of the customer.
+func (s *Sweeps) RequestErasure(ctx context.Context, customer string) ([]int, error) {
+	parts, err := s.partitionsOf(ctx, customer)
+	if err != nil || len(parts) == 0 {
+		return nil, err
+	}
+	_, err = s.c.write(ctx, "request erasure of customer "+customer, func(p redis.Pipeliner) {
+		for _, part := range parts {
+			p.SAdd(ctx, s.c.keys.Erasures(part), customer)
+		}
+	})
+	return parts, err
+}
+
+// ErasurePending returns the partitions whose owner has not erased the
+// customer yet.
+func (s *Sweeps) ErasurePending(ctx context.Context, customer string, partitions []int) ([]int, error) {
+	cmds, err := s.c.read(ctx, "read erasure requests of customer "+customer, func(p redis.Pipeliner) {
+		for _, part := range partitions {
+			p.SIsMember(ctx, s.c.keys.Erasures(part), customer)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	var pending []int
+	for i, cmd := range cmds {
+		if cmd.(*redis.BoolCmd).Val() {
+			pending = append(pending, partitions[i])
+		}
+	}
+	return pending, nil
+}
+
+// partitionsOf returns the partitions whose events wrote a customer's
+// state, ascending.
+func (s *Sweeps) partitionsOf(ctx context.Context, customer string) ([]int, error) {
+	fields, err := s.c.rdb.HGetAll(ctx, s.c.keys.Customer(customer)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read customer %s: %w", customer, err)
+	}
+	cu, err := parseCustomer(fields)
+	if err != nil {
+		return nil, fmt.Errorf("customer %s: %w", customer, err)
+	}
+	if len(cu.Purchases.Items) == 0 && len(cu.Views.Items) == 0 {
+		return nil, nil // nothing to erase: unknown, or a tombstone
+	}
+	parts := make([]int, 0, len(cu.Watermarks))
+	for p := range cu.Watermarks {
+		parts = append(parts, p)
+	}
+	slices.Sort(parts)
+	return parts, nil
 }
 
 // DueCount returns how many customers of the given partitions' age indexes
@@ -169,7 +254,8 @@ func (s *Sweeps) DueCount(ctx context.Context, partitions []int, cut int64) (int
 // partition's sweep fence (schema.SweepField): first the plan (unless it is
 // being finished after a crash, recorded), then the counter changes and
 // dirty marks, then the customers (and their age index entries), then the
-// partition's sweep sequence.
+// partition's sweep sequence, and the erased customers leave the erasure
+// requests.
 // recorded is the partition's progress the consumer saw acknowledged, as
 // for Batches.Apply.
 func (s *Sweeps) Apply(ctx context.Context, plan SweepPlan, planRecorded bool, batch *delta.Batch, customers []CustomerUpdate, recorded int64) error {
@@ -179,6 +265,13 @@ func (s *Sweeps) Apply(ctx context.Context, plan SweepPlan, planRecorded bool, b
 		batch: batch, customers: customers, recorded: recorded,
 		fence: schema.SweepField(p), id: "s" + strconv.FormatInt(plan.Seq, 10),
 		finish: func(pl redis.Pipeliner, guardKey, guard string) {
+			if len(plan.Erase) > 0 {
+				ids := make([]any, len(plan.Erase))
+				for i, id := range plan.Erase {
+					ids[i] = id
+				}
+				pl.SRem(ctx, keys.Erasures(p), ids...)
+			}
 			finishSweepScript.EvalSha(ctx, pl, []string{keys.Clock, guardKey, keys.Inflight},
 				schema.PartitionField(p), guard, schema.ClockField(schema.ClockSweep, p), plan.Seq,
 				planField, plan.Watermark, schema.ClockWatermark)

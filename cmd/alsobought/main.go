@@ -50,6 +50,8 @@ var commands = map[string]command{
 	"verify":  {summary: "compare the state in Redis with the batch oracle built from a data set", new: func() runner { return &verifyCmd{} }},
 	"catalogue": {summary: "publish a product feed to the catalogue topic, or show what the catalogue says about an item", args: "load FILE | show ITEM",
 		about: catalogueAbout, new: func() runner { return &catalogueCmd{} }},
+	"forget": {summary: "erase customers from the state on request, with everything they contributed", args: "CUSTOMER...",
+		about: forgetAbout, new: func() runner { return &forgetCmd{} }},
 	"bootstrap": {summary: "load the state computed from a data set into an empty Redis", new: func() runner { return &bootstrapCmd{} }},
 	"loadtest":  {summary: "measure latency and throughput of the recommendation endpoints of a running serve", about: loadtestAbout, new: func() runner { return &loadtestCmd{} }},
 	"bench":     {summary: "measure the pipeline end to end on a fresh topic and prefix: events/s, cost per event, freshness, memory", new: func() runner { return &benchCmd{} }},

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -282,6 +283,7 @@ type verifyCmd struct {
 	data      dataFlags
 	catalogue string
 	asOf      time.Time
+	erased    string
 }
 
 func (c *verifyCmd) settings(s *settings) []config.Group {
@@ -291,6 +293,10 @@ func (c *verifyCmd) settings(s *settings) []config.Group {
 				Value: config.String(&c.catalogue, "")},
 			{Flag: "as-of", Help: "the instant availability windows are judged at (RFC 3339; default: now); choose it away from any window edge the state may not have caught up with",
 				Value: config.Parse(&c.asOf, "", "an RFC 3339 time", "time", parseAsOf, formatAsOf)},
+		}},
+		{Name: "Erasure", FlagsOnly: true, Settings: []config.Setting{
+			{Flag: "erased", Help: "customers erased from the state (`alsobought forget`), comma-separated: the oracle leaves out their events, and the aggregates that cannot be attributed (repeat counts, popularity lists) are not compared",
+				Value: config.String(&c.erased, "")},
 		}}}
 }
 
@@ -314,6 +320,22 @@ func (c *verifyCmd) run(ctx context.Context, s *settings, _ []string, stdout, st
 		return err
 	}
 	defer st.Close()
+	erased := map[string]bool{}
+	for id := range strings.SplitSeq(c.erased, ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			erased[id] = true
+		}
+	}
+	if len(erased) > 0 {
+		kept := evs[:0:0]
+		for _, e := range evs {
+			if !erased[e.CustomerID] {
+				kept = append(kept, e)
+			}
+		}
+		fmt.Fprintf(stdout, "erased: %d customers, %d of their events left out; repeat counts and popularity not compared\n", len(erased), len(evs)-len(kept))
+		evs = kept
+	}
 	want := oracle.Build(evs, s.oracleSettings())
 	got, err := st.State.Snapshot(ctx)
 	if err != nil {
@@ -343,7 +365,11 @@ func (c *verifyCmd) run(ctx context.Context, s *settings, _ []string, stdout, st
 		want.WithCatalogue(recs, asOf)
 		fmt.Fprintf(stdout, "catalogue: the %d records in Redis taken as given (-catalogue checks them too)\n", len(recs))
 	}
-	report := verify.Compare(want, got, scoring.Method(s.method), s.listRules())
+	compare := verify.Compare
+	if len(erased) > 0 {
+		compare = verify.CompareAttributable
+	}
+	report := compare(want, got, scoring.Method(s.method), s.listRules())
 	fmt.Fprint(stdout, report.String())
 	if !report.OK() {
 		return &exitError{code: 1, msg: "state differs from the oracle"}

@@ -223,6 +223,24 @@ func (b *Batch) Sweep(h, v *History, cut int64, offset int64) {
 	b.retract(viewFamily, v, h, v.Before(cut), offset)
 }
 
+// Erase removes every entry of a customer's histories, retracting all
+// that they contributed, viewed-then-bought pairs included (taken back
+// with the purchases, as in Sweep): erasure on request (docs/DESIGN.md
+// section 10).
+func (b *Batch) Erase(h, v *History, offset int64) {
+	b.retract(purchaseFamily, h, v, every(len(h.Items)), offset)
+	b.retract(viewFamily, v, h, every(len(v.Items)), offset)
+}
+
+// every returns the indexes 0 to n − 1.
+func every(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
+
 // retract removes the entries at the ascending indexes gone from history h
 // and records the changes that undo what they contributed, the inverse of
 // touch: for a history of n items keeping m, N_QX and N_XQ − 1 for every

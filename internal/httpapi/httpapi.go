@@ -39,6 +39,10 @@ type Store struct {
 		ReadList(ctx context.Context, kind store.ListKind, category string) (store.PopularList, error)
 	}
 	Recommend recommend.Store
+	// Erasures takes erasure requests (DELETE /v1/customers/{id}).
+	Erasures interface {
+		RequestErasure(ctx context.Context, customer string) ([]int, error)
+	}
 	Catalogue interface {
 		Read(ctx context.Context, item string) (event.Item, bool, error)
 	}
@@ -46,7 +50,8 @@ type Store struct {
 
 // StoreOf returns the parts of a store the API reads.
 func StoreOf(st *store.Store) Store {
-	return Store{Lists: st.Lists, Popularity: st.Popularity, Recommend: recommend.StoreOf(st), Catalogue: st.Catalogue}
+	return Store{Lists: st.Lists, Popularity: st.Popularity, Recommend: recommend.StoreOf(st), Catalogue: st.Catalogue,
+		Erasures: st.Sweeps}
 }
 
 // Options shape the answers.
@@ -121,6 +126,7 @@ func New(st Store, opts Options, ready ReadinessCheck, gatherer prometheus.Gathe
 		mux.HandleFunc("GET /v1/popular", s.popular)
 		mux.HandleFunc("GET /v1/customers/{id}/recommendations", s.personal(s.customerRecommendations))
 		mux.HandleFunc("GET /v1/recommendations", s.contextRecommendations)
+		mux.HandleFunc("DELETE /v1/customers/{id}", s.erase)
 	}
 	if ops {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))

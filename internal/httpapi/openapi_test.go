@@ -48,6 +48,7 @@ var servedRoutes = []string{
 	"GET /v1/items/{id}/related",
 	"GET /v1/popular",
 	"GET /v1/customers/{id}/recommendations",
+	"DELETE /v1/customers/{id}",
 	"GET /v1/recommendations",
 	"GET /v1/status",
 	"GET /status",

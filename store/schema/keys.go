@@ -185,6 +185,12 @@ func (k Keys) AgeIndex(partition int) string {
 	return k.Prefix + ":{#" + strconv.Itoa(partition) + "}:aged"
 }
 
+// Erasures is partition p's set of the customer ids whose erasure was
+// requested and not done yet (same hash tag as AgeIndex).
+func (k Keys) Erasures(partition int) string {
+	return k.Prefix + ":{#" + strconv.Itoa(partition) + "}:erase"
+}
+
 // IsCustomer reports whether key is a customer's hash under the prefix.
 func (k Keys) IsCustomer(key string) bool { return strings.HasPrefix(key, k.Prefix+customerPart) }
 

@@ -60,7 +60,19 @@ func (r *Report) example(format string, args ...any) {
 // purchase and view counters, the viewed-then-bought counters, both kinds
 // of history, and every list of every kind.
 func Compare(want *oracle.State, got *store.Snapshot, m scoring.Method, rules scoring.ListRules) *Report {
-	r := CompareState(want, got)
+	return compare(want, got, m, rules, false)
+}
+
+// CompareAttributable is Compare without the aggregates that cannot be
+// attributed to a customer: the repeat counts and the popularity lists.
+// After an erasure, the state equals the oracle of the data without the
+// erased customers in everything else (docs/security.md).
+func CompareAttributable(want *oracle.State, got *store.Snapshot, m scoring.Method, rules scoring.ListRules) *Report {
+	return compare(want, got, m, rules, true)
+}
+
+func compare(want *oracle.State, got *store.Snapshot, m scoring.Method, rules scoring.ListRules, attributableOnly bool) *Report {
+	r := compareState(want, got, attributableOnly)
 	for _, kind := range store.ListKinds() {
 		items := map[string]struct{}{}
 		for _, x := range want.Items(kind) {
@@ -76,7 +88,9 @@ func Compare(want *oracle.State, got *store.Snapshot, m scoring.Method, rules sc
 			}
 		}
 	}
-	comparePopular(r, want, got)
+	if !attributableOnly {
+		comparePopular(r, want, got)
+	}
 	if want.Catalogue != nil {
 		compareCatalogue(r, want.Catalogue, got.Catalogue)
 	}
@@ -130,6 +144,10 @@ func head(items []scoring.Popular) []scoring.Popular { return items[:min(5, len(
 
 // CompareState checks the counters and histories only.
 func CompareState(want *oracle.State, got *store.Snapshot) *Report {
+	return compareState(want, got, false)
+}
+
+func compareState(want *oracle.State, got *store.Snapshot, attributableOnly bool) *Report {
 	r := &Report{}
 	for _, c := range []struct {
 		prefix    string
@@ -142,9 +160,11 @@ func CompareState(want *oracle.State, got *store.Snapshot) *Report {
 			map[string]map[string]int64{"": {schema.FieldTotal: c.want.Totals.Total, schema.FieldCustomers: c.want.Totals.Customers}},
 			map[string]map[string]int64{"": {schema.FieldTotal: c.got.Totals.Total, schema.FieldCustomers: c.got.Totals.Customers}})
 	}
-	compareCounters(r, "repeats",
-		map[string]map[string]int64{"": {schema.FieldPurchases: want.Repeats.Purchases, schema.FieldRepeats: want.Repeats.Repeats}},
-		map[string]map[string]int64{"": {schema.FieldPurchases: got.Repeats.Purchases, schema.FieldRepeats: got.Repeats.Repeats}})
+	if !attributableOnly {
+		compareCounters(r, "repeats",
+			map[string]map[string]int64{"": {schema.FieldPurchases: want.Repeats.Purchases, schema.FieldRepeats: want.Repeats.Repeats}},
+			map[string]map[string]int64{"": {schema.FieldPurchases: got.Repeats.Purchases, schema.FieldRepeats: got.Repeats.Repeats}})
+	}
 	compareCounters(r, "M", want.ViewedBought, got.ViewedBought)
 	compareCounters(r, "M_X", map[string]map[string]int64{"": want.ViewedTotal}, map[string]map[string]int64{"": got.ViewedTotal})
 
