@@ -14,6 +14,8 @@ import (
 // its pairs; a repeat or refresh keeps the entry's place in the order. Each
 // case is one customer's events from empty state, K_hist = K_view = 2;
 // want is the viewed-then-bought rows they leave (zero counters absent).
+// Erasing the customer afterwards must leave no counter at all but the
+// anonymous purchase and repeat counts.
 func TestViewedBoughtRetraction(t *testing.T) {
 	const age = time.Hour
 	t0 := time.UnixMilli(1_700_000_000_000)
@@ -75,7 +77,7 @@ func TestViewedBoughtRetraction(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			b, _, _ := play(t0, tc.events, Retention{Purchases: 2, Views: 2, MaxAge: tc.maxAge})
+			b, hist, views := play(t0, tc.events, Retention{Purchases: 2, Views: 2, MaxAge: tc.maxAge})
 			got := sums(b)
 			for k := range got {
 				if k.Kind != ViewedBoughtKey {
@@ -83,6 +85,21 @@ func TestViewedBoughtRetraction(t *testing.T) {
 				}
 			}
 			sameSums(t, got, tc.want)
+			// Erasure then takes back everything the customer fed, M
+			// included; only the purchase and repeat counts (anonymous
+			// aggregates) stay.
+			b.Erase(&hist, &views, int64(len(tc.events)))
+			left := sums(b)
+			totals := Key{Kind: TotalsKey}
+			delete(left[totals], schema.FieldPurchases)
+			delete(left[totals], schema.FieldRepeats)
+			if len(left[totals]) == 0 {
+				delete(left, totals)
+			}
+			sameSums(t, left, nil)
+			if len(hist.Items) != 0 || len(views.Items) != 0 {
+				t.Errorf("erased histories hold %v and %v", hist.Items, views.Items)
+			}
 		})
 	}
 }
