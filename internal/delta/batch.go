@@ -35,12 +35,17 @@ const (
 	PopularViewedKey
 )
 
-// family names the three kinds of hash a history's counters live in.
-type family struct{ row, buyers, totals KeyKind }
+// family names the three kinds of hash a history's counters live in, and
+// which side of the viewed-then-bought counters M_XY its entries are: the
+// X (views) or the Y (purchases).
+type family struct {
+	row, buyers, totals KeyKind
+	views               bool
+}
 
 var (
-	purchaseFamily = family{RowKey, BuyersKey, TotalsKey}
-	viewFamily     = family{ViewRowKey, ViewersKey, ViewTotalsKey}
+	purchaseFamily = family{RowKey, BuyersKey, TotalsKey, false}
+	viewFamily     = family{ViewRowKey, ViewersKey, ViewTotalsKey, true}
 )
 
 // Key identifies one Redis hash; Item is empty for the global hashes.
@@ -126,8 +131,8 @@ type Retention struct {
 // that the event no longer holds leave, retracting what they contributed
 // (section 10); then the purchase is counted (a repeat when z is still in
 // h) in the purchase totals, and when z enters h, every other item of v
-// gains a viewed-then-bought count: M_Xz and M_X. A purchase does not enter
-// v.
+// gains a viewed-then-bought count: M_Xz and M_X (every entry of v entered
+// before z). A purchase does not enter v.
 func (b *Batch) Purchase(h, v *History, z string, at time.Time, offset int64, r Retention) {
 	b.age(h, v, at, offset, r.MaxAge)
 	totals := Key{Kind: TotalsKey}
@@ -136,50 +141,95 @@ func (b *Batch) Purchase(h, v *History, z string, at time.Time, offset int64, r 
 		b.add(totals, offset, schema.FieldRepeats, +1)
 	} else {
 		for _, x := range v.Items {
-			if x == z {
-				continue
+			if x != z {
+				b.viewedBought(x, z, offset, +1)
 			}
-			k := Key{Kind: ViewedBoughtKey, Item: x}
-			b.add(k, offset, z, +1)
-			b.add(k, offset, schema.FieldViewedTotal, +1)
-			b.Dirty[k] = struct{}{}
 		}
 	}
-	b.touch(purchaseFamily, h, z, at, offset, r.Purchases)
+	b.touch(purchaseFamily, h, v, z, at, offset, r.Purchases)
 }
 
 // View applies the view of item z at time at and offset: the aged entries
 // of h and v leave as for a purchase, then z enters the view history v by
-// the same rules as purchases.
+// the same rules as purchases. A new view pairs with no purchase in M:
+// every entry of h entered before it.
 func (b *Batch) View(h, v *History, z string, at time.Time, offset int64, r Retention) {
 	b.age(h, v, at, offset, r.MaxAge)
-	b.touch(viewFamily, v, z, at, offset, r.Views)
+	b.touch(viewFamily, v, h, z, at, offset, r.Views)
+}
+
+// viewedBought records a change d of M_xy and M_x and marks x's
+// viewed-then-bought row dirty.
+func (b *Batch) viewedBought(x, y string, offset, d int64) {
+	k := Key{Kind: ViewedBoughtKey, Item: x}
+	b.add(k, offset, y, d)
+	b.add(k, offset, schema.FieldViewedTotal, d)
+	b.Dirty[k] = struct{}{}
+}
+
+// unpair records what entry i of history h (of family f) takes out of the
+// viewed-then-bought counters when it leaves, other being the customer's
+// other history (docs/DESIGN.md section 3): M_XY counts the customers whose
+// view history holds X and purchase history holds Y, X having entered
+// before Y (a lower sequence number), X ≠ Y. A leaving view X gives back
+// M_XY and M_X for each Y of other entered after it; a leaving purchase Y
+// gives back M_XY and M_X for each X of other entered before it.
+func (b *Batch) unpair(f family, h *History, i int, other *History, offset int64) {
+	h.fill()
+	other.fill()
+	q, seq := h.Items[i], h.Seqs[i]
+	if !f.views {
+		for j, x := range other.Items {
+			if x != q && other.Seqs[j] < seq {
+				b.viewedBought(x, q, offset, -1)
+			}
+		}
+		return
+	}
+	k := Key{Kind: ViewedBoughtKey, Item: q}
+	var n int64
+	for j, y := range other.Items {
+		if y != q && other.Seqs[j] > seq {
+			b.add(k, offset, y, -1)
+			n++
+		}
+	}
+	if n > 0 {
+		b.add(k, offset, schema.FieldViewedTotal, -n) // M_q once, not per pair
+		b.Dirty[k] = struct{}{}
+	}
 }
 
 // age removes the entries of h and v that an event at time at no longer
-// holds (docs/DESIGN.md section 10), retracting their counters.
+// holds (docs/DESIGN.md section 10), retracting their counters. The
+// purchases leave first, so a pair of M whose view and purchase both leave
+// is given back once, with the purchase.
 func (b *Batch) age(h, v *History, at time.Time, offset int64, maxAge time.Duration) {
 	if maxAge <= 0 {
 		return
 	}
-	b.retract(purchaseFamily, h, h.Aged(at, maxAge), offset)
-	b.retract(viewFamily, v, v.Aged(at, maxAge), offset)
+	b.retract(purchaseFamily, h, v, h.Aged(at, maxAge), offset)
+	b.retract(viewFamily, v, h, v.Aged(at, maxAge), offset)
 }
 
 // Sweep removes from a customer's histories the entries older than cut
 // (unix ms), retracting their counters: the ageing sweep of docs/DESIGN.md
 // section 10, for a customer with no new event. offset is the sweep's
-// fence value.
+// fence value. As in age, the purchases leave first, so a
+// viewed-then-bought pair whose view and purchase both leave is given back
+// once, with the purchase.
 func (b *Batch) Sweep(h, v *History, cut int64, offset int64) {
-	b.retract(purchaseFamily, h, h.Before(cut), offset)
-	b.retract(viewFamily, v, v.Before(cut), offset)
+	b.retract(purchaseFamily, h, v, h.Before(cut), offset)
+	b.retract(viewFamily, v, h, v.Before(cut), offset)
 }
 
 // Erase removes every entry of a customer's histories, retracting all
-// that they contributed: erasure on request (docs/DESIGN.md section 10).
+// that they contributed, viewed-then-bought pairs included (taken back
+// with the purchases, as in Sweep): erasure on request (docs/DESIGN.md
+// section 10).
 func (b *Batch) Erase(h, v *History, offset int64) {
-	b.retract(purchaseFamily, h, every(len(h.Items)), offset)
-	b.retract(viewFamily, v, every(len(v.Items)), offset)
+	b.retract(purchaseFamily, h, v, every(len(h.Items)), offset)
+	b.retract(viewFamily, v, h, every(len(v.Items)), offset)
 }
 
 // every returns the indexes 0 to n − 1.
@@ -196,10 +246,14 @@ func every(n int) []int {
 // touch: for a history of n items keeping m, N_QX and N_XQ − 1 for every
 // removed Q and every other X of h; each kept X moves in h_X from n − 1 to
 // m − 1; h_Q[n − 1] − 1 and B_Q − 1 for each removed Q; T − (n − m); C − 1
-// when nothing is kept.
-func (b *Batch) retract(f family, h *History, gone []int, offset int64) {
+// when nothing is kept; and each removed Q's viewed-then-bought pairs with
+// the customer's other history (unpair).
+func (b *Batch) retract(f family, h, other *History, gone []int, offset int64) {
 	if len(gone) == 0 {
 		return
+	}
+	for _, i := range gone {
+		b.unpair(f, h, i, other, offset)
 	}
 	row := func(item string) Key { return Key{Kind: f.row, Item: item} }
 	buyers, totals := Key{Kind: f.buyers}, Key{Kind: f.totals}
@@ -236,13 +290,16 @@ func (b *Batch) retract(f family, h *History, gone []int, offset int64) {
 }
 
 // touch records the counter changes of z entering history h at time at,
-// whose counters live in the hashes of family f (docs/DESIGN.md section 4).
-func (b *Batch) touch(f family, h *History, z string, at time.Time, offset int64, capacity int) {
+// whose counters live in the hashes of family f (docs/DESIGN.md section 4);
+// other is the customer's other history, which gives the entry sequence
+// number and the viewed-then-bought pairs an evicted entry takes back.
+func (b *Batch) touch(f family, h, other *History, z string, at time.Time, offset int64, capacity int) {
 	t := at.UnixMilli()
 	if h.Contains(z) {
-		h.Touch(z, t, capacity) // recency and time only: no counter moves
+		h.Touch(z, t, 0, capacity) // recency and time only: no counter moves, the entry keeps its seq
 		return
 	}
+	seq := NextSeq(h, other)
 	row := func(item string) Key { return Key{Kind: f.row, Item: item} }
 	n := len(h.Items)
 	buyers, totals := Key{Kind: f.buyers}, Key{Kind: f.totals}
@@ -275,7 +332,8 @@ func (b *Batch) touch(f family, h *History, z string, at time.Time, offset int64
 		b.add(buyers, offset, p, -1)
 		b.add(buyers, offset, z, +1)
 		b.Dirty[row(p)] = struct{}{}
+		b.unpair(f, h, 0, other, offset)
 	}
 	b.Dirty[row(z)] = struct{}{}
-	h.Touch(z, t, capacity)
+	h.Touch(z, t, seq, capacity)
 }

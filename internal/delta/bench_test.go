@@ -33,10 +33,11 @@ func benchmarkBatch(b *testing.B, evs []event.Event, kHist, kView int) {
 		return m[c]
 	}
 	for _, e := range warm {
+		seq := delta.NextSeq(purchases[e.CustomerID], views[e.CustomerID])
 		if e.Type == event.Purchase {
-			get(purchases, e.CustomerID).Touch(e.ItemID, e.Time.UnixMilli(), kHist)
+			get(purchases, e.CustomerID).Touch(e.ItemID, e.Time.UnixMilli(), seq, kHist)
 		} else {
-			get(views, e.CustomerID).Touch(e.ItemID, e.Time.UnixMilli(), kView)
+			get(views, e.CustomerID).Touch(e.ItemID, e.Time.UnixMilli(), seq, kView)
 		}
 	}
 	// What Redis holds for the batch's customers: the encoded histories.

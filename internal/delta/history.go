@@ -12,31 +12,58 @@ import (
 )
 
 // History is a customer's retained history: at most a fixed number of
-// distinct items, least recent first, each with its entry time. A repeat of
-// a held item only refreshes its recency and time; a new item arriving at a
-// full history evicts the least recent; with ageing, entries older than an
-// event's time minus the age leave before the event is applied
-// (docs/DESIGN.md section 10).
+// distinct items, least recent first, each with its entry time and entry
+// sequence number. A repeat of a held item only refreshes its recency and
+// time; a new item arriving at a full history evicts the least recent; with
+// ageing, entries older than an event's time minus the age leave before the
+// event is applied (docs/DESIGN.md section 10).
 type History struct {
 	Items []string // least recent first
 	// Times holds each item's entry time (unix ms): the latest event time
 	// of the item for this customer. It is as long as Items, or nil in a
 	// history built for reading only (recommendations, evaluation).
 	Times []int64
+	// Seqs holds each item's entry sequence number: the order in which the
+	// customer's entries entered either of its two histories as new items
+	// (NextSeq). A repeat keeps it; an item that left and comes back gets a
+	// new one. Viewed-then-bought counts pair a view with the purchases
+	// that entered after it (docs/DESIGN.md section 3). Like Times, it is
+	// as long as Items or nil.
+	Seqs []int64
 }
 
-// Touch records that item was used by an event at time t (unix ms). It
-// reports whether the item is new to the history and, when the history was
-// full, which item it evicted.
-func (h *History) Touch(item string, t int64, capacity int) (added bool, evicted string) {
+// NextSeq returns the entry sequence number for an item entering one of a
+// customer's histories as new: one more than any entry of either history
+// holds. Only the order between retained entries matters, so the number is
+// derived from them rather than kept in a counter of its own; it restarts
+// at 1 when both histories are empty. A nil history holds nothing.
+func NextSeq(h, v *History) int64 {
+	var top int64
+	for _, x := range []*History{h, v} {
+		if x != nil {
+			for _, s := range x.Seqs {
+				top = max(top, s)
+			}
+		}
+	}
+	return top + 1
+}
+
+// Touch records that item was used by an event at time t (unix ms); seq is
+// its entry sequence number if it is new (NextSeq). It reports whether the
+// item is new to the history and, when the history was full, which item it
+// evicted.
+func (h *History) Touch(item string, t, seq int64, capacity int) (added bool, evicted string) {
 	h.fill()
 	for i, it := range h.Items {
 		if it == item {
 			// Refresh recency: move to the end, keep the others in order.
-			at := max(h.Times[i], t)
+			at, s := max(h.Times[i], t), h.Seqs[i]
 			copy(h.Items[i:], h.Items[i+1:])
 			copy(h.Times[i:], h.Times[i+1:])
-			h.Items[len(h.Items)-1], h.Times[len(h.Times)-1] = item, at
+			copy(h.Seqs[i:], h.Seqs[i+1:])
+			last := len(h.Items) - 1
+			h.Items[last], h.Times[last], h.Seqs[last] = item, at, s
 			return false, ""
 		}
 	}
@@ -44,19 +71,26 @@ func (h *History) Touch(item string, t int64, capacity int) (added bool, evicted
 		evicted = h.Items[0]
 		copy(h.Items, h.Items[1:])
 		copy(h.Times, h.Times[1:])
-		h.Items[len(h.Items)-1], h.Times[len(h.Times)-1] = item, t
+		copy(h.Seqs, h.Seqs[1:])
+		last := len(h.Items) - 1
+		h.Items[last], h.Times[last], h.Seqs[last] = item, t, seq
 		return true, evicted
 	}
 	h.Items = append(h.Items, item)
 	h.Times = append(h.Times, t)
+	h.Seqs = append(h.Seqs, seq)
 	return true, ""
 }
 
-// fill gives a history built without times (for reading) time 0 entries,
-// so that the mutating methods can rely on len(Times) == len(Items).
+// fill gives a history built without times and sequence numbers (for
+// reading) zero ones, so that the mutating methods can rely on
+// len(Times) == len(Seqs) == len(Items).
 func (h *History) fill() {
 	for len(h.Times) < len(h.Items) {
 		h.Times = append(h.Times, 0)
+	}
+	for len(h.Seqs) < len(h.Items) {
+		h.Seqs = append(h.Seqs, 0)
 	}
 }
 
@@ -96,10 +130,10 @@ func (h *History) Remove(idx []int) {
 			j++
 			continue
 		}
-		h.Items[keep], h.Times[keep] = h.Items[i], h.Times[i]
+		h.Items[keep], h.Times[keep], h.Seqs[keep] = h.Items[i], h.Times[i], h.Seqs[i]
 		keep++
 	}
-	h.Items, h.Times = h.Items[:keep], h.Times[:keep]
+	h.Items, h.Times, h.Seqs = h.Items[:keep], h.Times[:keep], h.Seqs[:keep]
 }
 
 // Age removes the entries an event at time at no longer holds and returns
@@ -128,17 +162,17 @@ func (h *History) Contains(item string) bool {
 // Clone returns an independent copy.
 func (h History) Clone() History {
 	h.fill()
-	return History{Items: append([]string(nil), h.Items...), Times: append([]int64(nil), h.Times...)}
+	return History{Items: append([]string(nil), h.Items...), Times: append([]int64(nil), h.Times...), Seqs: append([]int64(nil), h.Seqs...)}
 }
 
 // Encode returns the history as stored in Redis (schema.EncodeHistory).
 func (h History) Encode() string {
 	h.fill()
-	return schema.EncodeHistory(h.Items, h.Times)
+	return schema.EncodeHistory(h.Items, h.Times, h.Seqs)
 }
 
 // DecodeHistory parses Encode's output.
 func DecodeHistory(s string) (History, error) {
-	items, times, err := schema.DecodeHistory(s)
-	return History{Items: items, Times: times}, err
+	items, times, seqs, err := schema.DecodeHistory(s)
+	return History{Items: items, Times: times, Seqs: seqs}, err
 }

@@ -26,31 +26,55 @@ func TestHistoryTouch(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			h := History{Items: slices.Clone(tc.start)}
-			added, evicted := h.Touch(tc.item, 1_700_000_000_000, tc.capacity)
+			added, evicted := h.Touch(tc.item, 1_700_000_000_000, 9, tc.capacity)
 			if !slices.Equal(h.Items, tc.want) || added != tc.wantAdded || evicted != tc.wantEvicted {
 				t.Fatalf("Touch(%q) on %v = %v added=%v evicted=%q; want %v added=%v evicted=%q",
 					tc.item, tc.start, h.Items, added, evicted, tc.want, tc.wantAdded, tc.wantEvicted)
 			}
-			if got, err := DecodeHistory(h.Encode()); err != nil || !slices.Equal(got.Items, h.Items) || !slices.Equal(got.Times, h.Times) {
-				t.Fatalf("encode/decode round trip: %v at %v != %v at %v (%v)", got.Items, got.Times, h.Items, h.Times, err)
+			if got, err := DecodeHistory(h.Encode()); err != nil || !slices.Equal(got.Items, h.Items) || !slices.Equal(got.Times, h.Times) || !slices.Equal(got.Seqs, h.Seqs) {
+				t.Fatalf("encode/decode round trip: %v at %v seq %v != %v at %v seq %v (%v)", got.Items, got.Times, got.Seqs, h.Items, h.Times, h.Seqs, err)
 			}
 		})
 	}
 }
 
-// TestHistoryEntryTimes: a new entry takes its event's time, a repeat keeps
-// the later of its old time and the event's (a late event does not make an
-// entry older), and eviction drops the evicted entry's time with it.
+// TestHistoryEntryTimes: a new entry takes its event's time and sequence
+// number, a repeat keeps the later of its old time and the event's (a late
+// event does not make an entry older) and its sequence number, and eviction
+// drops the evicted entry's time and number with it.
 func TestHistoryEntryTimes(t *testing.T) {
 	var h History
-	h.Touch("a", 100, 3)
-	h.Touch("b", 200, 3)
-	h.Touch("a", 150, 3) // late repeat: recency moves, the time stays 150 > 100
-	h.Touch("b", 120, 3) // later repeat, earlier time: b keeps 200
-	h.Touch("c", 300, 3)
-	h.Touch("d", 400, 3) // evicts a (least recent)
-	if want := []string{"b", "c", "d"}; !slices.Equal(h.Items, want) || !slices.Equal(h.Times, []int64{200, 300, 400}) {
-		t.Fatalf("history %v at %v, want %v at [200 300 400]", h.Items, h.Times, want)
+	h.Touch("a", 100, 1, 3)
+	h.Touch("b", 200, 2, 3)
+	h.Touch("a", 150, 3, 3) // late repeat: recency moves, the time stays 150 > 100, the seq 1
+	h.Touch("b", 120, 4, 3) // later repeat, earlier time: b keeps 200 and seq 2
+	h.Touch("c", 300, 5, 3)
+	h.Touch("d", 400, 6, 3) // evicts a (least recent)
+	if want := []string{"b", "c", "d"}; !slices.Equal(h.Items, want) || !slices.Equal(h.Times, []int64{200, 300, 400}) || !slices.Equal(h.Seqs, []int64{2, 5, 6}) {
+		t.Fatalf("history %v at %v seq %v, want %v at [200 300 400] seq [2 5 6]", h.Items, h.Times, h.Seqs, want)
+	}
+}
+
+// TestNextSeq: the next entry sequence number is one more than any entry
+// of either history holds, so a new entry is ordered after every retained
+// one whichever history it enters; empty histories start at 1.
+func TestNextSeq(t *testing.T) {
+	tests := []struct {
+		name string
+		h, v *History
+		want int64
+	}{
+		{"both empty", &History{}, &History{}, 1},
+		{"nil view history", &History{Items: []string{"a"}, Seqs: []int64{4}}, nil, 5},
+		{"the view history holds the newest", &History{Items: []string{"a", "b"}, Seqs: []int64{7, 2}}, &History{Items: []string{"x"}, Seqs: []int64{9}}, 10},
+		{"the purchase history holds the newest, out of recency order", &History{Items: []string{"a", "b"}, Seqs: []int64{7, 2}}, &History{Items: []string{"x"}, Seqs: []int64{3}}, 8},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := NextSeq(tc.h, tc.v); got != tc.want {
+				t.Fatalf("NextSeq = %d, want %d", got, tc.want)
+			}
+		})
 	}
 }
 

@@ -133,8 +133,8 @@ const (
 // Value formats of the customer fields.
 const (
 	// HistorySep joins the entries of a stored history, least recent
-	// first, and HistoryTimeSep separates an entry's item from its time
-	// (EncodeHistory).
+	// first, and HistoryTimeSep separates an entry's item, time and
+	// sequence number (EncodeHistory).
 	HistorySep     = "|"
 	HistoryTimeSep = ","
 	// RecentSep joins the entries of the recent event ids, and RecentIDSep

@@ -129,27 +129,29 @@ func TestParsersInvertTheNames(t *testing.T) {
 }
 
 // TestHistoryEncodingIsTheContract pins the stored form of a history
-// (docs/redis-keys.md, customer fields b and v): "item,time" entries,
-// least recent first, the first time absolute and the others differences
-// from the entry before, all unix ms in base 36.
+// (docs/redis-keys.md, customer fields b and v): "item,time,seq" entries,
+// least recent first, times and entry sequence numbers each the first
+// absolute and the others differences from the entry before, in base 36,
+// and ",seq" left out when its difference is 1.
 func TestHistoryEncodingIsTheContract(t *testing.T) {
-	items := []string{"a", "b", "c", "d"}
-	times := []int64{1_700_000_000_000, 1_700_003_600_000, 1_700_003_600_000, 1_700_003_595_000}
-	const want = "a,loyw3v28|b,255s0|c,0|d,-3uw"
-	if got := schema.EncodeHistory(items, times); got != want {
+	items := []string{"a", "b", "c", "d", "e"}
+	times := []int64{1_700_000_000_000, 1_700_003_600_000, 1_700_003_600_000, 1_700_003_595_000, 1_700_003_595_000}
+	seqs := []int64{1, 2, 40, 3, 4}
+	const want = "a,loyw3v28|b,255s0|c,0,12|d,-3uw,-11|e,0"
+	if got := schema.EncodeHistory(items, times, seqs); got != want {
 		t.Fatalf("EncodeHistory = %q, want %q", got, want)
 	}
-	gotItems, gotTimes, err := schema.DecodeHistory(want)
-	if err != nil || !slices.Equal(gotItems, items) || !slices.Equal(gotTimes, times) {
-		t.Fatalf("DecodeHistory = %v, %v, %v", gotItems, gotTimes, err)
+	gotItems, gotTimes, gotSeqs, err := schema.DecodeHistory(want)
+	if err != nil || !slices.Equal(gotItems, items) || !slices.Equal(gotTimes, times) || !slices.Equal(gotSeqs, seqs) {
+		t.Fatalf("DecodeHistory = %v, %v, %v, %v", gotItems, gotTimes, gotSeqs, err)
 	}
-	if items, times, err := schema.DecodeHistory(""); err != nil || items != nil || times != nil {
-		t.Fatalf("empty history: %v, %v, %v", items, times, err)
+	if items, times, seqs, err := schema.DecodeHistory(""); err != nil || items != nil || times != nil || seqs != nil {
+		t.Fatalf("empty history: %v, %v, %v, %v", items, times, seqs, err)
 	}
 	// Schema 2 stored bare ids: such a value is an error, not a history of
 	// items at time 0.
-	for _, bad := range []string{"a|b", "a,", ",1", "a,1|b", "a,zz!"} {
-		if _, _, err := schema.DecodeHistory(bad); err == nil {
+	for _, bad := range []string{"a|b", "a,", ",1", "a,1|b", "a,zz!", "a,1,", "a,1,2,3", "a,1,!"} {
+		if _, _, _, err := schema.DecodeHistory(bad); err == nil {
 			t.Errorf("DecodeHistory(%q) accepted", bad)
 		}
 	}

@@ -1,7 +1,7 @@
 // Package oracle is the batch model of docs/DESIGN.md sections 2-4: it replays
 // events in arrival order to get each customer's final purchase and view
-// histories and the viewed-then-bought counters, then derives every other
-// counter from the final histories alone. It never runs the consumer's
+// histories (with their entry times and sequence numbers) and the repeat
+// counts, then derives every other counter from the final histories alone. It never runs the consumer's
 // change code (package delta's Batch), so comparing it with the streamed
 // state in Redis checks that code instead of sharing it. It also backs
 // `alsobought bootstrap`, which loads the same state into Redis.
@@ -38,8 +38,8 @@ type State struct {
 	ViewHistories map[string]*delta.History // customer -> retained views
 	Bought        store.Counters            // derived from Histories
 	Viewed        store.Counters            // derived from ViewHistories
-	// ViewedBought is M_XY (X -> Y) and ViewedTotal M_X: they never
-	// decrease, so they come from the replay, not from final histories.
+	// ViewedBought is M_XY (X -> Y) and ViewedTotal M_X, derived from
+	// the final histories like the others (deriveViewedBought).
 	ViewedBought map[string]map[string]int64
 	ViewedTotal  map[string]int64
 	// Repeats counts the purchases and the repeat purchases (of an item
@@ -94,11 +94,11 @@ func (s *State) category(item string) string { return s.Catalogue[item].Category
 //
 // With HistoryMaxAge, each counted event first removes from its customer's
 // histories the entries it no longer holds (docs/DESIGN.md section 10), so
-// repeats and viewed-then-bought counts see the retained entries only. The
-// counters are still derived from the final histories: every counter the
-// stream keeps is retracted with the entry that contributed it, so what it
-// describes after a customer's last event is that event's retained window,
-// which is the final history. Then the sweep of docs/DESIGN.md section 10
+// repeats see the retained entries only. The counters are still derived
+// from the final histories: every counter the stream keeps, M included, is
+// retracted with the entry that contributed it, so what it describes after
+// a customer's last event is that event's retained window, which is the
+// final history. Then the sweep of docs/DESIGN.md section 10
 // runs at the final watermark, the latest event time (every partition has
 // applied everything: none holds it back): entries older than it minus the
 // age and the allowed lateness leave, and customers left with nothing are
@@ -106,8 +106,7 @@ func (s *State) category(item string) string { return s.Catalogue[item].Category
 // state, because an on-time event ages on its own clock every entry an
 // earlier sweep removed.
 func Build(events []event.Event, set Settings) *State {
-	s := &State{Settings: set, Histories: map[string]*delta.History{}, ViewHistories: map[string]*delta.History{},
-		ViewedBought: map[string]map[string]int64{}, ViewedTotal: map[string]int64{}}
+	s := &State{Settings: set, Histories: map[string]*delta.History{}, ViewHistories: map[string]*delta.History{}}
 	history := func(m map[string]*delta.History, c string) *delta.History {
 		h := m[c]
 		if h == nil {
@@ -142,30 +141,18 @@ func Build(events []event.Event, set Settings) *State {
 			}
 		}
 		at := e.Time.UnixMilli()
+		seq := delta.NextSeq(s.Histories[e.CustomerID], s.ViewHistories[e.CustomerID])
 		switch e.Type {
 		case event.Purchase:
 			h := history(s.Histories, e.CustomerID)
 			s.Repeats.Purchases++
-			owned := h.Contains(e.ItemID)
-			if owned {
+			if h.Contains(e.ItemID) {
 				s.Repeats.Repeats++
 			}
-			if v := s.ViewHistories[e.CustomerID]; v != nil && !owned {
-				for _, x := range v.Items {
-					if x == e.ItemID {
-						continue
-					}
-					if s.ViewedBought[x] == nil {
-						s.ViewedBought[x] = map[string]int64{}
-					}
-					s.ViewedBought[x][e.ItemID]++
-					s.ViewedTotal[x]++
-				}
-			}
-			h.Touch(e.ItemID, at, set.HistorySize)
+			h.Touch(e.ItemID, at, seq, set.HistorySize)
 		case event.View:
 			if set.ViewHistorySize > 0 {
-				history(s.ViewHistories, e.CustomerID).Touch(e.ItemID, at, set.ViewHistorySize)
+				history(s.ViewHistories, e.CustomerID).Touch(e.ItemID, at, seq, set.ViewHistorySize)
 			}
 		}
 	}
@@ -174,6 +161,7 @@ func Build(events []event.Event, set Settings) *State {
 	}
 	s.Bought = derive(s.Histories)
 	s.Viewed = derive(s.ViewHistories)
+	s.ViewedBought, s.ViewedTotal = deriveViewedBought(s.Histories, s.ViewHistories)
 	s.Popular, s.Buckets = popularity(counted, s.Anchor)
 	s.ItemCategories = map[string]string{}
 	for _, e := range counted {
@@ -267,6 +255,33 @@ func derive(histories map[string]*delta.History) store.Counters {
 		}
 	}
 	return c
+}
+
+// deriveViewedBought computes M_XY and M_X from the final histories
+// (docs/DESIGN.md section 3): a customer counts for M_XY when their view
+// history holds X, their purchase history holds Y ≠ X, and X entered
+// before Y (a lower entry sequence number); M_X is the sum of M_XY over Y.
+func deriveViewedBought(purchases, views map[string]*delta.History) (map[string]map[string]int64, map[string]int64) {
+	m, total := map[string]map[string]int64{}, map[string]int64{}
+	for c, v := range views {
+		h := purchases[c]
+		if h == nil {
+			continue
+		}
+		for i, x := range v.Items {
+			for j, y := range h.Items {
+				if x == y || v.Seqs[i] >= h.Seqs[j] {
+					continue
+				}
+				if m[x] == nil {
+					m[x] = map[string]int64{}
+				}
+				m[x][y]++
+				total[x]++
+			}
+		}
+	}
+	return m, total
 }
 
 // counters returns the purchase or view counters.

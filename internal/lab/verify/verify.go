@@ -173,8 +173,10 @@ func compareState(want *oracle.State, got *store.Snapshot, attributableOnly bool
 	return r
 }
 
-// compareHistories compares the retained items and their entry times,
-// which decide what ages out next (docs/DESIGN.md section 10).
+// compareHistories compares the retained items, their entry times, which
+// decide what ages out next (docs/DESIGN.md section 10), and their entry
+// sequence numbers, which decide which viewed-then-bought pairs an entry
+// takes back when it leaves (section 3).
 func compareHistories(r *Report, name string, want map[string]*delta.History, got map[string]delta.History) {
 	for _, c := range unionKeys(want, got) {
 		r.Customers++
@@ -184,7 +186,7 @@ func compareHistories(r *Report, name string, want map[string]*delta.History, go
 		}
 		if g := got[c]; w.Encode() != g.Encode() {
 			r.HistoryMismatches++
-			r.example("%s of customer %s: want %v at %v, got %v at %v", name, c, w.Items, w.Times, g.Items, g.Times)
+			r.example("%s of customer %s: want %v at %v seq %v, got %v at %v seq %v", name, c, w.Items, w.Times, w.Seqs, g.Items, g.Times, g.Seqs)
 		}
 	}
 }
