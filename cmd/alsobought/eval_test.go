@@ -105,3 +105,35 @@ func TestParseHorizonAndCutoff(t *testing.T) {
 		t.Error("parseCutoff(June): want an error")
 	}
 }
+
+// TestEvalAppliesHistoryMaxAge: eval trains its model with -history-max-age,
+// as the stream would (docs/EVALUATION.md, "Forgetting: history age"). c1
+// bought a on day 1 and b on day 40; with a 30-day age, the day-40 purchase
+// drops a from c1's history, so a is no longer owned and the popularity
+// list (without owned items; a is the best seller of the 14 days before the
+// cutoff) recommends it to c1, who buys it again in the window.
+func TestEvalAppliesHistoryMaxAge(t *testing.T) {
+	day := func(d int) time.Time { return time.Date(2024, 1, 1, 12, 0, 0, 0, time.UTC).AddDate(0, 0, d) }
+	buy := func(id, customer, item string, d int) event.Event {
+		return event.Event{ID: id, Type: event.Purchase, CustomerID: customer, ItemID: item, Time: day(d)}
+	}
+	file := testenv.WriteEvents(t, []event.Event{
+		buy("e1", "c1", "a", 1), buy("e2", "c1", "b", 40),
+		buy("e3", "c2", "a", 45), buy("e4", "c3", "a", 46),
+		buy("e5", "c1", "a", 51),
+	})
+	args := []string{"-data", file, "-format", "events", "-cutoff", "2024-02-20", "-k", "1"}
+	for _, tc := range []struct {
+		age    string
+		wantHR float64
+	}{{"0", 0}, {"720h", 1}} {
+		r := evalJSON(t, append(args, "-history-max-age", tc.age)...)
+		for _, res := range r.Results {
+			if res.Method == eval.MethodPopularity && res.Target == eval.TargetBought {
+				if res.Customers != 1 || res.HR != tc.wantHR {
+					t.Errorf("-history-max-age %s: popularity HR %.2f over %d customers, want %.0f over 1", tc.age, res.HR, res.Customers, tc.wantHR)
+				}
+			}
+		}
+	}
+}
