@@ -153,7 +153,7 @@ func (c *benchCmd) run(ctx context.Context, s *settings, args []string, stdout, 
 		}
 		rep.Label = "history-max-age=" + config.FormatDuration(s.historyAge)
 		if s.historyAge == 0 {
-			rep.Label += " (off)"
+			rep.Label = "history-max-age=0 (off)"
 		}
 		if c.plot != "" {
 			if err := bench.WriteGrowthPlot(c.plot, append(earlier, rep)); err != nil {
