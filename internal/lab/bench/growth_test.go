@@ -47,7 +47,7 @@ func growthRun(label string, customers ...int) GrowthReport {
 	r := GrowthReport{Dataset: "synthetic churn", Label: label, RedisUsedMemoryAtStartBytes: 1e6}
 	for d, c := range customers {
 		r.Samples = append(r.Samples, GrowthSample{Day: float64(d + 1), Until: at(d+1, 0), Events: 2000 * (d + 1),
-			UsedMemoryBytes: 1e6 + float64(1000*c), StateBytes: int64(900 * c), Keys: c + 500, CustomerKeys: c, ItemKeys: 400, WallSeconds: float64(d)})
+			UsedMemoryBytes: 1e6 + float64(1000*c), StateBytes: int64(900 * c), Keys: c + 500, CustomerKeys: c, ItemKeys: 400, WallSeconds: float64(d), SampleSeconds: 0.25})
 	}
 	return r
 }
@@ -57,9 +57,9 @@ func TestWriteGrowthCSV(t *testing.T) {
 	if err := WriteGrowthCSV(&b, growthRun("off", 100, 250)); err != nil {
 		t.Fatal(err)
 	}
-	want := "day,until,events,redis_used_memory_bytes,redis_state_bytes,keys,customer_keys,item_keys,wall_seconds\n" +
-		"1,2025-01-02T00:00:00Z,2000,1100000,90000,600,100,400,0.0\n" +
-		"2,2025-01-03T00:00:00Z,4000,1250000,225000,750,250,400,1.0\n"
+	want := "day,until,events,redis_used_memory_bytes,redis_state_bytes,keys,customer_keys,item_keys,wall_seconds,sample_seconds\n" +
+		"1,2025-01-02T00:00:00Z,2000,1100000,90000,600,100,400,0.0,0.25\n" +
+		"2,2025-01-03T00:00:00Z,4000,1250000,225000,750,250,400,1.0,0.25\n"
 	if b.String() != want {
 		t.Fatalf("CSV:\n%s\nwant:\n%s", b.String(), want)
 	}

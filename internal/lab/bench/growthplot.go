@@ -22,11 +22,11 @@ import (
 // WriteGrowthCSV writes a growth run's samples, one line per sample.
 func WriteGrowthCSV(w io.Writer, r GrowthReport) error {
 	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"day", "until", "events", "redis_used_memory_bytes", "redis_state_bytes", "keys", "customer_keys", "item_keys", "wall_seconds"})
+	_ = cw.Write([]string{"day", "until", "events", "redis_used_memory_bytes", "redis_state_bytes", "keys", "customer_keys", "item_keys", "wall_seconds", "sample_seconds"})
 	for _, s := range r.Samples {
 		_ = cw.Write([]string{strconv.FormatFloat(s.Day, 'f', -1, 64), s.Until.UTC().Format(time.RFC3339), strconv.Itoa(s.Events),
 			strconv.FormatFloat(s.UsedMemoryBytes, 'f', 0, 64), strconv.FormatInt(s.StateBytes, 10),
-			strconv.Itoa(s.Keys), strconv.Itoa(s.CustomerKeys), strconv.Itoa(s.ItemKeys), strconv.FormatFloat(s.WallSeconds, 'f', 1, 64)})
+			strconv.Itoa(s.Keys), strconv.Itoa(s.CustomerKeys), strconv.Itoa(s.ItemKeys), strconv.FormatFloat(s.WallSeconds, 'f', 1, 64), strconv.FormatFloat(s.SampleSeconds, 'f', 2, 64)})
 	}
 	cw.Flush()
 	return cw.Error()
