@@ -136,7 +136,10 @@ func (c *benchCmd) run(ctx context.Context, s *settings, args []string, stdout, 
 		}
 		name = fmt.Sprintf("synthetic %d events, seed %d, %d days", c.synthetic, c.seed, c.days)
 		if c.churn {
-			name += fmt.Sprintf(", churn, item turnover %g a day", c.itemTurnover)
+			name += ", churn"
+		}
+		if c.itemTurnover > 0 {
+			name += fmt.Sprintf(", item turnover %g a day", c.itemTurnover)
 		}
 	} else {
 		var err error

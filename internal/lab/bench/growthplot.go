@@ -44,33 +44,34 @@ var runColors = []color.Color{
 }
 
 // WriteGrowthPlot draws growth runs over one another against event time,
-// one colour per run, in two panels: the state's memory (MEMORY USAGE of
-// its keys, solid; used_memory less its value before the run, dashed,
-// which other clients and the allocator move too) and its keys (all,
-// solid; customers', dashed). The file name's extension (.png or .svg)
-// picks the format.
+// one colour per run, in three panels: the state's memory (MEMORY USAGE of
+// its keys), Redis's used_memory (the whole server's: other clients and
+// the allocator move it too, so it is the state's only on a Redis of its
+// own), and the state's keys (all, solid; customers', dashed). The file
+// name's extension (.png or .svg) picks the format.
 func WriteGrowthPlot(path string, runs []GrowthReport) error {
 	if len(runs) == 0 {
 		return errors.New("growth plot: no runs")
 	}
-	mem, keys := plot.New(), plot.New()
-	mem.Title.Text = "State as a long stream is applied: " + runs[0].Dataset
-	mem.Y.Label.Text = "Redis memory, MB"
-	keys.Y.Label.Text = "Redis keys"
+	state, used, keys := plot.New(), plot.New(), plot.New()
+	state.Title.Text = "State as a long stream is applied: " + runs[0].Dataset
+	state.Y.Label.Text = "state, MB (MEMORY USAGE of its keys)"
+	used.Y.Label.Text = "Redis used_memory, MB (whole server)"
+	keys.Y.Label.Text = "state's keys"
 	keys.X.Label.Text = "simulated day (event time)"
-	for _, p := range []*plot.Plot{mem, keys} {
+	panels := []*plot.Plot{state, used, keys}
+	for _, p := range panels {
 		p.Add(plotter.NewGrid())
 		p.Legend.Top, p.Legend.Left = true, true
-		p.Y.Min = 0
 	}
 	for i, r := range runs {
 		if len(r.Samples) == 0 {
 			return fmt.Errorf("growth plot: run %q has no samples", r.Label)
 		}
-		var state, used, all, customers plotter.XYs
+		var bytes, usedMemory, all, customers plotter.XYs
 		for _, s := range r.Samples {
-			state = append(state, plotter.XY{X: s.Day, Y: float64(s.StateBytes) / 1e6})
-			used = append(used, plotter.XY{X: s.Day, Y: (s.UsedMemoryBytes - r.RedisUsedMemoryAtStartBytes) / 1e6})
+			bytes = append(bytes, plotter.XY{X: s.Day, Y: float64(s.StateBytes) / 1e6})
+			usedMemory = append(usedMemory, plotter.XY{X: s.Day, Y: s.UsedMemoryBytes / 1e6})
 			all = append(all, plotter.XY{X: s.Day, Y: float64(s.Keys)})
 			customers = append(customers, plotter.XY{X: s.Day, Y: float64(s.CustomerKeys)})
 		}
@@ -81,10 +82,10 @@ func WriteGrowthPlot(path string, runs []GrowthReport) error {
 			dashed bool
 			what   string
 		}{
-			{mem, state, false, "state (MEMORY USAGE of its keys)"},
-			{mem, used, true, "used_memory − before the run"},
-			{keys, all, false, "keys"},
-			{keys, customers, true, "customer keys"},
+			{state, bytes, false, ""},
+			{used, usedMemory, false, ""},
+			{keys, all, false, ": all keys"},
+			{keys, customers, true, ": customer keys"},
 		} {
 			line, err := plotter.NewLine(l.xys)
 			if err != nil {
@@ -95,13 +96,14 @@ func WriteGrowthPlot(path string, runs []GrowthReport) error {
 				line.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
 			}
 			l.p.Add(line)
-			l.p.Legend.Add(r.Label+": "+l.what, line)
+			l.p.Legend.Add(r.Label+l.what, line)
 		}
 	}
-	for _, p := range []*plot.Plot{mem, keys} {
-		p.Y.Max *= 1.4 // room for the legend above the lines
+	for _, p := range panels {
+		p.Y.Min = 0
+		p.Y.Max *= 1.3 // room for the legend above the lines
 	}
-	w, h := 9*vg.Inch, 9*vg.Inch
+	w, h := 9*vg.Inch, 11*vg.Inch
 	var canvas interface {
 		vg.CanvasSizer
 		io.WriterTo
@@ -114,8 +116,8 @@ func WriteGrowthPlot(path string, runs []GrowthReport) error {
 	default:
 		return fmt.Errorf("growth plot %s: the file name must end in .png or .svg", path)
 	}
-	tiles := draw.Tiles{Rows: 2, Cols: 1, PadY: vg.Points(12), PadTop: vg.Points(6), PadBottom: vg.Points(6), PadLeft: vg.Points(6), PadRight: vg.Points(12)}
-	plots := [][]*plot.Plot{{mem}, {keys}}
+	tiles := draw.Tiles{Rows: len(panels), Cols: 1, PadY: vg.Points(12), PadTop: vg.Points(6), PadBottom: vg.Points(6), PadLeft: vg.Points(6), PadRight: vg.Points(12)}
+	plots := [][]*plot.Plot{{state}, {used}, {keys}}
 	for i, row := range plot.Align(plots, tiles, draw.New(canvas)) {
 		plots[i][0].Draw(row[0])
 	}
