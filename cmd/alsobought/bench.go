@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/alsobought/alsobought/event"
@@ -34,6 +36,12 @@ type benchCmd struct {
 	hides       int
 	serveBinary string
 	quiet       bool
+
+	// The growth mode (-sample-every): memory and keys over a long stream.
+	churn        bool
+	itemTurnover float64
+	sampleEvery  time.Duration
+	plot         string
 }
 
 // shared are the shared settings the bench reads: those that shape the
@@ -49,6 +57,19 @@ func (c *benchCmd) settings(s *settings) []config.Group {
 		{Flag: "synthetic", Help: "generate this many synthetic events instead of reading -data (Zipf items, heavy-tailed customers, 95% views)", Value: config.Int(&c.synthetic, 0, 0, math.MaxInt)},
 		{Flag: "seed", Help: "seed of the -synthetic stream", Value: config.Uint64(&c.seed, 1)},
 		{Flag: "synthetic-days", Help: "span of the -synthetic stream's event time, in days", Value: config.Int(&c.days, 30, 1, math.MaxInt)},
+		{Flag: "churn", Help: "make the -synthetic stream a shop's over time: the same events every day, customers arriving every day and leaving after weeks to months (a few after years)",
+			Value: config.Bool(&c.churn, false)},
+		{Flag: "item-turnover", Help: "with -churn, the share of the catalogue replaced every day (items leave, new ones take their popularity)",
+			Value: config.Float(&c.itemTurnover, 0, "a number of 0 or more, below 1", func(f float64) bool { return f >= 0 && f < 1 })},
+		{Flag: "sample-every", Help: "growth mode: stream the events one interval of event time at a time (e.g. 24h), each applied and re-scored before Redis memory and keys are sampled, instead of the sustained and paced phases; prints CSV, or JSON with -json (0: off)",
+			Value: config.Duration(&c.sampleEvery, 0, 0)},
+		{Flag: "plot", Help: "with -sample-every, also draw this run and the growth reports (-json output files) given as arguments in one chart, a .png or .svg file; with neither -data nor -synthetic, draw only those",
+			Value: config.Text(&c.plot, "", "a file name ending in .png or .svg", func(v string) error {
+				if ext := filepath.Ext(v); v != "" && ext != ".png" && ext != ".svg" {
+					return errors.New("not .png or .svg")
+				}
+				return nil
+			})},
 		{Flag: "json", Help: "print one JSON object instead of a table", Value: config.Bool(&c.asJSON, false)},
 		{Flag: "incremental", Help: "compare applying the last day of events through serve with rebuilding every list from scratch (bootstrap)", Value: config.Bool(&c.incremental, false)},
 		{Flag: "paced-share", Help: "share of the events (the latest) produced at the paced load for the freshness figures",
@@ -65,9 +86,16 @@ func (c *benchCmd) settings(s *settings) []config.Group {
 	}})
 }
 
-func (c *benchCmd) run(ctx context.Context, s *settings, _ []string, stdout, stderr io.Writer) error {
-	if (c.data.path == "") == (c.synthetic <= 0) {
-		return usageErr("give either -data (with -format) or -synthetic N, with N > 0")
+func (c *benchCmd) run(ctx context.Context, s *settings, args []string, stdout, stderr io.Writer) error {
+	if c.plot != "" && c.data.path == "" && c.synthetic <= 0 {
+		return c.plotOnly(args)
+	}
+	if err := c.check(args); err != nil {
+		return err
+	}
+	earlier, err := readGrowthReports(args)
+	if err != nil {
+		return err
 	}
 	cfg := bench.Config{
 		Store: s.storeConfig(), Partitions: s.partitions,
@@ -90,7 +118,6 @@ func (c *benchCmd) run(ctx context.Context, s *settings, _ []string, stdout, std
 		// Its Redis figures come from one server's INFO and MEMORY USAGE.
 		return usageErr("bench measures a single Redis (-redis-mode single); docs/SCALING.md measures the cluster")
 	}
-	var err error
 	if cfg.Kafka, err = s.kafkaConn(); err != nil {
 		return err
 	}
@@ -103,11 +130,17 @@ func (c *benchCmd) run(ctx context.Context, s *settings, _ []string, stdout, std
 	var name string
 	if c.synthetic > 0 {
 		var err error
-		evs, err = synth.Generate(synth.Config{Events: c.synthetic, Seed: c.seed, Days: c.days})
+		evs, err = synth.Generate(synth.Config{Events: c.synthetic, Seed: c.seed, Days: c.days, Churn: c.churn, ItemTurnover: c.itemTurnover})
 		if err != nil {
 			return &exitError{code: 2, msg: err.Error()}
 		}
 		name = fmt.Sprintf("synthetic %d events, seed %d, %d days", c.synthetic, c.seed, c.days)
+		if c.churn {
+			name += ", churn"
+		}
+		if c.itemTurnover > 0 {
+			name += fmt.Sprintf(", item turnover %g a day", c.itemTurnover)
+		}
 	} else {
 		var err error
 		if evs, err = c.data.load(s); err != nil {
@@ -116,6 +149,25 @@ func (c *benchCmd) run(ctx context.Context, s *settings, _ []string, stdout, std
 		name = c.data.path
 	}
 
+	if c.sampleEvery > 0 {
+		rep, err := bench.RunGrowth(ctx, cfg, name, evs, c.sampleEvery)
+		if err != nil {
+			return err
+		}
+		rep.Label = "history-max-age=" + config.FormatDuration(s.historyAge)
+		if s.historyAge == 0 {
+			rep.Label = "history-max-age=0 (off)"
+		}
+		if c.plot != "" {
+			if err := bench.WriteGrowthPlot(c.plot, append(earlier, rep)); err != nil {
+				return err
+			}
+		}
+		if c.asJSON {
+			return writeJSON(stdout, rep)
+		}
+		return bench.WriteGrowthCSV(stdout, rep)
+	}
 	if c.incremental {
 		rep, err := bench.RunIncremental(ctx, cfg, name, evs)
 		if err != nil {
@@ -134,6 +186,57 @@ func (c *benchCmd) run(ctx context.Context, s *settings, _ []string, stdout, std
 		return writeJSON(stdout, rep)
 	}
 	return bench.WriteTable(stdout, rep)
+}
+
+// check refuses the combinations of flags that mean nothing.
+func (c *benchCmd) check(args []string) error {
+	switch {
+	case (c.data.path == "") == (c.synthetic <= 0):
+		return usageErr("give either -data (with -format) or -synthetic N, with N > 0 (or only -plot and growth reports to draw)")
+	case (c.churn || c.itemTurnover > 0) && c.synthetic <= 0:
+		return usageErr("-churn and -item-turnover shape the -synthetic stream")
+	case c.itemTurnover > 0 && !c.churn:
+		return usageErr("-item-turnover needs -churn")
+	case c.sampleEvery > 0 && (c.incremental || c.hides > 0):
+		return usageErr("-sample-every is a mode of its own: not with -incremental or -hides")
+	case c.plot != "" && c.sampleEvery <= 0:
+		return usageErr("-plot draws growth runs: give -sample-every")
+	case len(args) > 0 && c.plot == "":
+		return usageErr("growth reports as arguments are drawn with -plot")
+	}
+	return nil
+}
+
+// plotOnly draws earlier growth runs, read from their -json output.
+func (c *benchCmd) plotOnly(args []string) error {
+	if len(args) == 0 {
+		return usageErr("-plot without -data or -synthetic draws the growth reports given as arguments: give at least one")
+	}
+	runs, err := readGrowthReports(args)
+	if err != nil {
+		return err
+	}
+	return bench.WriteGrowthPlot(c.plot, runs)
+}
+
+// readGrowthReports reads growth runs saved with -sample-every -json.
+func readGrowthReports(paths []string) ([]bench.GrowthReport, error) {
+	var runs []bench.GrowthReport
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("growth report: %w", err)
+		}
+		var r bench.GrowthReport
+		if err := json.Unmarshal(b, &r); err != nil {
+			return nil, fmt.Errorf("growth report %s: %w", p, err)
+		}
+		if len(r.Samples) == 0 {
+			return nil, fmt.Errorf("growth report %s has no samples: is it the -json output of bench -sample-every?", p)
+		}
+		runs = append(runs, r)
+	}
+	return runs, nil
 }
 
 // serveSettings are the flags that give a serve child the values of the

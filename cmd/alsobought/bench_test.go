@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +27,15 @@ func TestBenchFlagErrors(t *testing.T) {
 		"paced load above": {"bench", "-synthetic", "10", "-paced-load", "2"},
 		"paced share 1":    {"bench", "-synthetic", "10", "-paced-share", "1"},
 		"zero days":        {"bench", "-synthetic", "10", "-synthetic-days", "0"},
+		"churn of a file":  {"bench", "-data", "x.csv", "-churn"},
+		"turnover alone":   {"bench", "-synthetic", "10", "-item-turnover", "0.1"},
+		"turnover of 1":    {"bench", "-synthetic", "10", "-churn", "-item-turnover", "1"},
+		"growth and hides": {"bench", "-synthetic", "10", "-sample-every", "24h", "-hides", "3"},
+		"growth and inc":   {"bench", "-synthetic", "10", "-sample-every", "24h", "-incremental"},
+		"plot, no growth":  {"bench", "-synthetic", "10", "-plot", "g.png"},
+		"plot format":      {"bench", "-synthetic", "10", "-sample-every", "24h", "-plot", "g.pdf"},
+		"plot nothing":     {"bench", "-plot", "g.png"},
+		"reports, no plot": {"bench", "-synthetic", "10", "-sample-every", "24h", "old.json"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			err := run(context.Background(), args, &bytes.Buffer{}, &bytes.Buffer{})
@@ -160,5 +171,54 @@ func TestBenchIncrementalReportIsCoherent(t *testing.T) {
 	}
 	if steps := num(t, rep, "batch_build_seconds") + num(t, rep, "batch_write_seconds"); !(steps > 0 && steps < num(t, rep, "batch_seconds")) {
 		t.Errorf("batch build and write took %v s of %v s: want a positive part, the re-score the rest", steps, rep["batch_seconds"])
+	}
+}
+
+// TestBenchGrowthReportIsCoherent runs the growth mode on three days of a
+// churning stream: one sample per day, each after everything before its
+// boundary was applied, and a chart of the run with an earlier one.
+func TestBenchGrowthReportIsCoherent(t *testing.T) {
+	dir := t.TempDir()
+	chart := filepath.Join(dir, "growth.png")
+	rep := benchJSON(t, "-synthetic", "3000", "-synthetic-days", "3", "-churn", "-sample-every", "24h")
+	earlier := filepath.Join(dir, "earlier.json")
+	b, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(earlier, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	samples, _ := rep["samples"].([]any)
+	if len(samples) != 3 {
+		t.Fatalf("%d samples of 3 days, want 3", len(samples))
+	}
+	events := 0.0
+	for i, x := range samples {
+		s := x.(map[string]any)
+		if num(t, s, "day") != float64(i+1) || num(t, s, "events") <= events {
+			t.Errorf("sample %d: day %v after %v events, want day %d after more than %v", i, s["day"], s["events"], i+1, events)
+		}
+		events = num(t, s, "events")
+		if c, k := num(t, s, "customer_keys"), num(t, s, "keys"); !(c > 0 && k > c+num(t, s, "item_keys")-1 && num(t, s, "redis_state_bytes") > 0) {
+			t.Errorf("sample %d: %v customer keys, %v keys, %v item keys, %v bytes: want customers and items among the keys, and bytes", i, c, k, s["item_keys"], s["redis_state_bytes"])
+		}
+	}
+	if events != 3000 || num(t, rep, "events_applied") != 3000 {
+		t.Errorf("last sample after %v events, serve applied %v: want all 3000", events, rep["events_applied"])
+	}
+	if last := samples[2].(map[string]any); num(t, last, "customer_keys") != num(t, rep, "customers") {
+		t.Errorf("%v customer keys at the end for %v customers (no ageing)", last["customer_keys"], rep["customers"])
+	}
+	if rep["label"] != "history-max-age=0 (off)" {
+		t.Errorf("label %q", rep["label"])
+	}
+	assertCleanedUp(t, rep)
+	// Drawing saved runs needs no services.
+	if err := run(context.Background(), []string{"bench", "-plot", chart, earlier, earlier}, &bytes.Buffer{}, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(chart); err != nil || !bytes.HasPrefix(b, []byte("\x89PNG")) {
+		t.Fatalf("no PNG chart at %s (%v)", chart, err)
 	}
 }

@@ -4,7 +4,9 @@
 // consumer CPU, how fresh the lists are at a load below saturation, and
 // how much Redis memory a customer and an item take. RunIncremental
 // compares applying the last day of events with rebuilding everything
-// from scratch (what `alsobought bootstrap` does).
+// from scratch (what `alsobought bootstrap` does). RunGrowth applies a long
+// stream one interval of event time at a time and samples Redis memory and
+// keys after each, to show whether the state stops growing (bounded state).
 //
 // Every run works on its own scratch state (package scratch: fresh topics,
 // consumer group and key prefix), which it deletes at the end, and runs

@@ -15,7 +15,7 @@ import (
 // the figures are the state's own and do not move with other clients'
 // keys, unlike used_memory.
 type memory struct {
-	customerKeys, itemKeys                int
+	customerKeys, itemKeys, globalKeys    int
 	customerBytes, itemBytes, globalBytes int64
 }
 
@@ -66,6 +66,7 @@ func measureMemory(ctx context.Context, rdb redis.UniversalClient, prefix string
 				m.itemKeys++
 				m.itemBytes += n
 			default:
+				m.globalKeys++
 				m.globalBytes += n
 			}
 		}

@@ -11,6 +11,11 @@
 // of an item viewed earlier in the same session (viewed-then-bought). The
 // events are sorted by time, like every loader in package dataset returns
 // them.
+//
+// By default one fixed set of customers is active over the whole span. With
+// Config.Churn, customers keep arriving and leaving at a constant daily
+// volume, as in a shop that runs for years (churn.go): the stream that
+// bounded state is measured on.
 package synth
 
 import (
@@ -40,6 +45,20 @@ type Config struct {
 
 	Start time.Time // first possible event time; default 2025-01-01T00:00:00Z
 	Days  int       // span of event time in days; default 30
+
+	// Churn makes customers come and go as in a shop that runs for years
+	// (churn.go): every day has the same number of events, customers
+	// arrive every day at the rate Customers/Days (those already active
+	// when the stream starts come on top), and each is active for a
+	// lifetime of weeks to months, a few for years. About half of those
+	// who arrive have too little activity or too short a stay to send any
+	// event. Without Churn, the same Customers are active over the whole
+	// span.
+	Churn bool
+	// ItemTurnover, with Churn, is the share of the catalogue replaced
+	// each day: items chosen at random leave, and new items take their
+	// popularity ranks. Default 0: a fixed catalogue.
+	ItemTurnover float64
 }
 
 // Defaults returns cfg with every zero field set to its default.
@@ -87,6 +106,10 @@ func (cfg Config) Validate() error {
 		return fmt.Errorf("synthetic stream: customer tail %v must be positive", cfg.CustomerTail)
 	case cfg.Days < 1:
 		return fmt.Errorf("synthetic stream: days %d must be at least 1", cfg.Days)
+	case cfg.ItemTurnover < 0 || cfg.ItemTurnover >= 1:
+		return fmt.Errorf("synthetic stream: item turnover %v must be within [0, 1)", cfg.ItemTurnover)
+	case cfg.ItemTurnover > 0 && !cfg.Churn:
+		return errors.New("synthetic stream: item turnover needs churn (the catalogue changes day by day)")
 	}
 	return nil
 }
@@ -112,55 +135,76 @@ func Generate(cfg Config) ([]event.Event, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if cfg.Churn {
+		evs, _ := generateChurn(cfg)
+		return evs, nil
+	}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x5eed5eed))
 	g := newWorld(cfg, rng)
+	g.weighCustomers()
 	span := time.Duration(cfg.Days) * 24 * time.Hour
 	evs := make([]event.Event, 0, cfg.Events)
-	var viewed []string // items viewed in the current session
 	for len(evs) < cfg.Events {
 		customer := g.customer()
 		category := g.category[g.item()] // a session's category follows what is popular
 		n := min(maxSessionEvents, 1+geometric(rng, meanExtraEvents), cfg.Events-len(evs))
 		t := cfg.Start.Add(time.Duration(rng.Int64N(int64(span))))
-		viewed = viewed[:0]
-		for range n {
-			e := event.Event{ID: "e" + strconv.Itoa(len(evs)), CustomerID: customer, Time: t.Truncate(time.Millisecond)}
-			if rng.Float64() < cfg.PurchaseShare {
-				e.Type = event.Purchase
-				if len(viewed) > 0 && rng.Float64() < viewedBoughtShare {
-					e.ItemID = viewed[rng.IntN(len(viewed))]
-				} else {
-					e.ItemID = g.sessionItem(category)
-				}
-			} else {
-				e.Type = event.View
-				e.ItemID = g.sessionItem(category)
-				viewed = append(viewed, e.ItemID)
-			}
-			e.Category = g.categoryOf(e.ItemID)
-			evs = append(evs, e)
-			t = t.Add(time.Duration(rng.ExpFloat64() * float64(meanEventGap)))
-		}
+		evs = g.session(evs, customer, category, n, t)
 	}
-	slices.SortStableFunc(evs, func(a, b event.Event) int { return a.Time.Compare(b.Time) })
+	sortByTime(evs)
 	return evs, nil
+}
+
+// sortByTime sorts events by time, stably (generation order for equal times).
+func sortByTime(evs []event.Event) {
+	slices.SortStableFunc(evs, func(a, b event.Event) int { return a.Time.Compare(b.Time) })
+}
+
+// session appends to evs a session of n events of customer from time t,
+// most of them in category.
+func (g *world) session(evs []event.Event, customer string, category, n int, t time.Time) []event.Event {
+	rng := g.rng
+	g.viewed = g.viewed[:0]
+	for range n {
+		e := event.Event{ID: "e" + strconv.Itoa(len(evs)), CustomerID: customer, Time: t.Truncate(time.Millisecond)}
+		if rng.Float64() < g.cfg.PurchaseShare {
+			e.Type = event.Purchase
+			if len(g.viewed) > 0 && rng.Float64() < viewedBoughtShare {
+				e.ItemID = g.viewed[rng.IntN(len(g.viewed))]
+			} else {
+				e.ItemID = g.sessionItem(category)
+			}
+		} else {
+			e.Type = event.View
+			e.ItemID = g.sessionItem(category)
+			g.viewed = append(g.viewed, e.ItemID)
+		}
+		e.Category = g.categoryOf(e.ItemID)
+		evs = append(evs, e)
+		t = t.Add(time.Duration(rng.ExpFloat64() * float64(meanEventGap)))
+	}
+	return evs
 }
 
 // world is the catalogue and the customers of one stream.
 type world struct {
-	rng        *rand.Rand
-	items      []string       // by popularity rank: items[0] is the best-seller
-	itemZipf   *rand.Zipf     // rank over items
-	category   map[string]int // item -> category
-	byCategory [][]string     // category -> its items by popularity rank
-	catZipf    []*rand.Zipf   // rank within a category (nil: a single item)
-	catNames   []string       // category -> its name in events
-	customers  []string
-	cumWeight  []float64 // cumulative activity weight of customers
+	rng           *rand.Rand
+	cfg           Config
+	purchaseShare float64
+	viewed        []string       // items viewed in the current session
+	items         []string       // by popularity rank: items[0] is the best-seller
+	itemZipf      *rand.Zipf     // rank over items
+	category      map[string]int // item -> category
+	byCategory    [][]string     // category -> its items by popularity rank
+	catZipf       []*rand.Zipf   // rank within a category (nil: a single item)
+	catNames      []string       // category -> its name in events
+	customers     []string
+	cumWeight     []float64 // cumulative activity weight of customers
+	nextItem      int       // the number of the next new item (churn)
 }
 
 func newWorld(cfg Config, rng *rand.Rand) *world {
-	g := &world{rng: rng, category: make(map[string]int, cfg.Items), byCategory: make([][]string, cfg.Categories)}
+	g := &world{rng: rng, cfg: cfg, category: make(map[string]int, cfg.Items)}
 	// Item ids are a shuffled numbering, so an id says nothing about its
 	// popularity (as in real catalogues).
 	ids := rng.Perm(cfg.Items)
@@ -168,33 +212,50 @@ func newWorld(cfg Config, rng *rand.Rand) *world {
 	for rank, id := range ids {
 		item := "i" + strconv.Itoa(id)
 		g.items[rank] = item
-		c := rng.IntN(cfg.Categories)
-		g.category[item] = c
-		g.byCategory[c] = append(g.byCategory[c], item)
+		g.category[item] = rng.IntN(cfg.Categories)
 	}
 	g.itemZipf = rand.NewZipf(rng, cfg.ItemSkew, 1, uint64(cfg.Items-1))
-	g.catZipf = make([]*rand.Zipf, cfg.Categories)
-	for c, items := range g.byCategory {
-		if len(items) > 1 {
-			g.catZipf[c] = rand.NewZipf(rng, cfg.ItemSkew, 1, uint64(len(items)-1))
-		}
-	}
+	g.rankCategories()
 	g.catNames = make([]string, cfg.Categories)
 	for c := range g.catNames {
 		g.catNames[c] = "cat" + strconv.Itoa(c)
 	}
-	// Customer activity: Pareto weights (x_m = 1), capped so that the
-	// heaviest customer stays a customer and not a crawler.
-	g.customers = make([]string, cfg.Customers)
-	g.cumWeight = make([]float64, cfg.Customers)
+	return g
+}
+
+// rankCategories sorts the catalogue's items into their categories, each
+// by popularity rank.
+func (g *world) rankCategories() {
+	g.byCategory = make([][]string, g.cfg.Categories)
+	for _, item := range g.items {
+		c := g.category[item]
+		g.byCategory[c] = append(g.byCategory[c], item)
+	}
+	g.catZipf = make([]*rand.Zipf, g.cfg.Categories)
+	for c, items := range g.byCategory {
+		if len(items) > 1 {
+			g.catZipf[c] = rand.NewZipf(g.rng, g.cfg.ItemSkew, 1, uint64(len(items)-1))
+		}
+	}
+}
+
+// weighCustomers gives the fixed customers of a stream without churn their
+// activity weights.
+func (g *world) weighCustomers() {
+	g.customers = make([]string, g.cfg.Customers)
+	g.cumWeight = make([]float64, g.cfg.Customers)
 	sum := 0.0
 	for i := range g.customers {
 		g.customers[i] = "c" + strconv.Itoa(i)
-		w := math.Min(maxCustomerWeight, math.Pow(1-rng.Float64(), -1/cfg.CustomerTail))
-		sum += w
+		sum += g.activity()
 		g.cumWeight[i] = sum
 	}
-	return g
+}
+
+// activity draws a customer's activity weight: Pareto (x_m = 1), capped so
+// that the heaviest customer stays a customer and not a crawler.
+func (g *world) activity() float64 {
+	return math.Min(maxCustomerWeight, math.Pow(1-g.rng.Float64(), -1/g.cfg.CustomerTail))
 }
 
 // customer draws a customer in proportion to its activity weight.

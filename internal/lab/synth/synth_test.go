@@ -21,28 +21,53 @@ func generate(t *testing.T, cfg Config) []event.Event {
 	return evs
 }
 
+// shapes are the kinds of stream: a fixed set of customers, and churn.
+var shapes = []struct {
+	name string
+	cfg  Config
+}{
+	{"fixed customers", Config{}},
+	{"churn", Config{Churn: true, Days: 60}},
+	{"churn with item turnover", Config{Churn: true, Days: 60, ItemTurnover: 0.02}},
+}
+
 func TestDeterministicForASeed(t *testing.T) {
-	a := generate(t, Config{Events: 5000, Seed: 7})
-	b := generate(t, Config{Events: 5000, Seed: 7})
-	for i := range a {
-		if !a[i].Equal(b[i]) {
-			t.Fatalf("event %d differs between two runs of seed 7: %+v / %+v", i, a[i], b[i])
-		}
-	}
-	c := generate(t, Config{Events: 5000, Seed: 8})
-	same := 0
-	for i := range a {
-		if a[i].Equal(c[i]) {
-			same++
-		}
-	}
-	if same > len(a)/10 {
-		t.Fatalf("seeds 7 and 8 share %d of %d events: the seed does not drive the stream", same, len(a))
+	for _, shape := range shapes {
+		t.Run(shape.name, func(t *testing.T) {
+			cfg := shape.cfg
+			cfg.Events, cfg.Seed = 5000, 7
+			a, b := generate(t, cfg), generate(t, cfg)
+			for i := range a {
+				if !a[i].Equal(b[i]) {
+					t.Fatalf("event %d differs between two runs of seed 7: %+v / %+v", i, a[i], b[i])
+				}
+			}
+			cfg.Seed = 8
+			c := generate(t, cfg)
+			same := 0
+			for i := range a {
+				if a[i].Equal(c[i]) {
+					same++
+				}
+			}
+			if same > len(a)/10 {
+				t.Fatalf("seeds 7 and 8 share %d of %d events: the seed does not drive the stream", same, len(a))
+			}
+		})
 	}
 }
 
 func TestEventsAreValidSortedAndUnique(t *testing.T) {
-	cfg := Config{Events: 20000, Seed: 1}
+	for _, shape := range shapes {
+		t.Run(shape.name, func(t *testing.T) {
+			cfg := shape.cfg
+			cfg.Events, cfg.Seed = 20000, 1
+			validSortedAndUnique(t, cfg)
+		})
+	}
+}
+
+func validSortedAndUnique(t *testing.T, cfg Config) {
 	evs := generate(t, cfg)
 	lim := event.DefaultLimits(time.Now())
 	ids := make(map[string]bool, len(evs))
@@ -166,7 +191,8 @@ func TestPurchasesFollowViews(t *testing.T) {
 }
 
 func TestConfigErrors(t *testing.T) {
-	for _, cfg := range []Config{{}, {Events: -1}, {Events: 10, ItemSkew: 1}, {Events: 10, PurchaseShare: 2}, {Events: 10, Days: -1}} {
+	for _, cfg := range []Config{{}, {Events: -1}, {Events: 10, ItemSkew: 1}, {Events: 10, PurchaseShare: 2}, {Events: 10, Days: -1},
+		{Events: 10, ItemTurnover: 0.1}, {Events: 10, Churn: true, ItemTurnover: 1}, {Events: 10, Churn: true, ItemTurnover: -0.1}} {
 		if _, err := Generate(cfg); err == nil {
 			t.Errorf("Generate(%+v): want an error", cfg)
 		}
