@@ -59,11 +59,14 @@ type Config struct {
 	// SweepInterval is how often each partition looks for customers to
 	// age out or erase; default DefaultSweepInterval.
 	SweepInterval time.Duration
-	BatchSize     int           // most messages per batch; default DefaultBatchSize
-	BatchWait     time.Duration // how long a batch waits to fill; default DefaultBatchWait
-	Limits        event.Limits  // id, size and MinTime limits; MaxTime is now + MaxEventSkew
-	MaxEventSkew  time.Duration // how far in the future an event's time may be
-	Dedup         delta.Dedup   // which recent event ids each customer remembers
+	// TombstoneTTL is how long a customer the sweeps deleted keeps its
+	// fences; default store.DefaultTombstoneTTL.
+	TombstoneTTL time.Duration
+	BatchSize    int           // most messages per batch; default DefaultBatchSize
+	BatchWait    time.Duration // how long a batch waits to fill; default DefaultBatchWait
+	Limits       event.Limits  // id, size and MinTime limits; MaxTime is now + MaxEventSkew
+	MaxEventSkew time.Duration // how far in the future an event's time may be
+	Dedup        delta.Dedup   // which recent event ids each customer remembers
 	// KeyPartitioner is PartitionerMurmur2 (events on another partition than
 	// murmur2 of their key are dead-lettered) or PartitionerNone.
 	KeyPartitioner string
@@ -94,8 +97,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("view history size %d: K_view must be at least 1", c.ViewHistory)
 	case c.HistoryMaxAge < 0:
 		return fmt.Errorf("history max age %s must not be negative", c.HistoryMaxAge)
-	case c.AllowedLateness < 0 || c.SweepInterval < 0:
-		return fmt.Errorf("allowed lateness %s and sweep interval %s must not be negative", c.AllowedLateness, c.SweepInterval)
+	case c.AllowedLateness < 0 || c.SweepInterval < 0 || c.TombstoneTTL < 0:
+		return fmt.Errorf("allowed lateness %s, sweep interval %s and tombstone TTL %s must not be negative", c.AllowedLateness, c.SweepInterval, c.TombstoneTTL)
 	case c.BatchSize < 0 || c.BatchWait < 0 || c.FinishGrace < 0:
 		return errors.New("batch size, batch wait and finish grace must not be negative")
 	case c.KeyPartitioner != PartitionerMurmur2 && c.KeyPartitioner != PartitionerNone:

@@ -15,7 +15,7 @@ type SweepStore interface {
 	ReadClock(ctx context.Context) (store.Clock, error)
 	MarkIdle(ctx context.Context, partition int) error
 	Due(ctx context.Context, partition int, cut int64, limit int) (age, erase []string, err error)
-	Apply(ctx context.Context, plan store.SweepPlan, planRecorded bool, b *delta.Batch, customers []store.CustomerUpdate, recorded int64) error
+	Apply(ctx context.Context, plan store.SweepPlan, planRecorded bool, b *delta.Batch, customers []store.CustomerUpdate, recorded int64, tombstoneTTL time.Duration) error
 }
 
 // DefaultSweepInterval is how often a partition looks for customers to age
@@ -132,7 +132,7 @@ func (c *Consumer) applySweep(ctx context.Context, partition int, plan store.Swe
 		}
 		updates = append(updates, u)
 	}
-	if err := c.sweeps.Apply(ctx, plan, pending, b, updates, recorded); err != nil {
+	if err := c.sweeps.Apply(ctx, plan, pending, b, updates, recorded, c.cfg.TombstoneTTL); err != nil {
 		return err
 	}
 	c.metrics.observeSweep(aged, erased, deleted, b.Changes)

@@ -79,13 +79,13 @@ type CustomerUpdate struct {
 	IndexAge bool
 }
 
-// TombstoneTTL is how long the fences of a deleted customer (its histories
+// DefaultTombstoneTTL is how long the fences of a deleted customer (its histories
 // aged out or erased) are kept. A replay reaches a customer's old events
 // only when a partition's stored progress goes back, which a Redis that lost
 // acknowledged writes causes and the batch guards notice within a batch;
 // a week is far beyond that and costs a few dozen bytes per customer
 // (docs/DESIGN.md section 10).
-const TombstoneTTL = 7 * 24 * time.Hour
+const DefaultTombstoneTTL = 7 * 24 * time.Hour
 
 // Apply writes a batch of one partition in fenced steps, each one
 // pipeline acknowledged before the next starts: the counter changes and
@@ -137,6 +137,9 @@ type fencedWrite struct {
 	// attempted, if set, joins the first step that writes counters or
 	// customers: it records how far the write reaches (ClockAttempted).
 	attempted func(p redis.Pipeliner)
+	// tombstoneTTL is how long a customer emptied by the write keeps its
+	// fences (0: DefaultTombstoneTTL).
+	tombstoneTTL time.Duration
 	// finish writes the last step; its scripts must start with batchGuard
 	// on guardKey and guard.
 	finish func(p redis.Pipeliner, guardKey, guard string)
@@ -246,7 +249,11 @@ func (c *conn) writeFenced(ctx context.Context, w fencedWrite) error {
 		}
 	}
 	if len(w.customers) > 0 {
-		tombstone := strconv.FormatInt(TombstoneTTL.Milliseconds(), 10)
+		ttl := w.tombstoneTTL
+		if ttl <= 0 {
+			ttl = DefaultTombstoneTTL
+		}
+		tombstone := strconv.FormatInt(ttl.Milliseconds(), 10)
 		err := runStep("write customers", first(func(p redis.Pipeliner) {
 			for _, cu := range w.customers {
 				purchases, views, recent := cu.Purchases.Encode(), cu.Views.Encode(), cu.Recent.Encode()

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -258,11 +259,14 @@ func (s *Sweeps) DueCount(ctx context.Context, partitions []int, cut int64) (int
 // requests.
 // recorded is the partition's progress the consumer saw acknowledged, as
 // for Batches.Apply.
-func (s *Sweeps) Apply(ctx context.Context, plan SweepPlan, planRecorded bool, batch *delta.Batch, customers []CustomerUpdate, recorded int64) error {
+//
+// A customer the sweep empties keeps its fences for tombstoneTTL (0:
+// DefaultTombstoneTTL).
+func (s *Sweeps) Apply(ctx context.Context, plan SweepPlan, planRecorded bool, batch *delta.Batch, customers []CustomerUpdate, recorded int64, tombstoneTTL time.Duration) error {
 	keys, p := s.c.keys, batch.Partition
 	planField := schema.ClockField(schema.ClockPlan, p)
 	w := fencedWrite{
-		batch: batch, customers: customers, recorded: recorded,
+		batch: batch, customers: customers, recorded: recorded, tombstoneTTL: tombstoneTTL,
 		fence: schema.SweepField(p), id: "s" + strconv.FormatInt(plan.Seq, 10),
 		finish: func(pl redis.Pipeliner, guardKey, guard string) {
 			if len(plan.Erase) > 0 {

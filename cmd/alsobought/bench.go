@@ -48,7 +48,7 @@ type benchCmd struct {
 // pipeline it measures, which its serve child runs with (serveSettings).
 // The names (topic, prefix, group, HTTP address) are the bench's own.
 func (c *benchCmd) shared(s *settings) []config.Group {
-	return []config.Group{s.kafkaOnly(&s.partitions), s.redis().Only(append([]any{&s.redisAddrs, &s.redisMode, &s.redisMaster}, s.redisSec.targets()...)...), s.consumer().Only(&s.partitioner, &s.ageingEvery),
+	return []config.Group{s.kafkaOnly(&s.partitions), s.redis().Only(append([]any{&s.redisAddrs, &s.redisMode, &s.redisMaster}, s.redisSec.targets()...)...), s.consumer().Only(&s.partitioner, &s.ageingEvery, &s.tombstoneTTL),
 		s.histories(), s.lists(), s.events(), s.dedupGroup(), s.rescore(), s.recommend(), s.lag()}
 }
 

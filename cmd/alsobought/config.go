@@ -58,6 +58,7 @@ type settings struct {
 	historyAge   time.Duration
 	lateness     time.Duration
 	ageingEvery  time.Duration
+	tombstoneTTL time.Duration
 	listSize     int
 	minSupport   int
 	method       string
@@ -197,6 +198,8 @@ func (s *settings) consumer() config.Group {
 			Value: config.OneOf(&s.partitioner, consumer.PartitionerMurmur2, consumer.PartitionerMurmur2, consumer.PartitionerNone)},
 		{Flag: "ageing-interval", Help: "how often each partition's owner looks for customers to age out (with -history-max-age) or erase",
 			Value: config.Duration(&s.ageingEvery, consumer.DefaultSweepInterval, time.Second)},
+		{Flag: "tombstone-ttl", Help: "how long a customer the sweeps deleted (aged out or erased) keeps its fences, so that a replay of its old events cannot bring it back: longer than any progress loss Redis can suffer (the batch guards notice one within a batch)",
+			Value: config.Duration(&s.tombstoneTTL, store.DefaultTombstoneTTL, time.Second)},
 	}}
 }
 
@@ -486,7 +489,7 @@ func (s *settings) storeConfig() store.Config {
 func (s *settings) consumerConfig(conn *kafkaconn.Conn, batchSize int, batchWait time.Duration, errs *obs.Errors) consumer.Config {
 	cfg := consumer.Config{
 		Kafka: conn, Topic: s.topic, GroupID: s.group, DLQTopic: s.dlqTopicName(),
-		HistorySize: s.historySize, ViewHistory: s.viewHistory, HistoryMaxAge: s.historyAge, AllowedLateness: s.lateness, SweepInterval: s.ageingEvery, BatchSize: batchSize, BatchWait: batchWait,
+		HistorySize: s.historySize, ViewHistory: s.viewHistory, HistoryMaxAge: s.historyAge, AllowedLateness: s.lateness, SweepInterval: s.ageingEvery, TombstoneTTL: s.tombstoneTTL, BatchSize: batchSize, BatchWait: batchWait,
 		Limits: s.limits(), MaxEventSkew: s.maxSkew, Dedup: s.dedup(), KeyPartitioner: s.partitioner, Errors: errs,
 	}
 	if s.catalogueOn() {
