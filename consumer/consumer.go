@@ -415,12 +415,21 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafka.Generation, 
 	for ctx.Err() == nil {
 		var msgs []kafka.Message
 		err := c.sweepIfDue(ctx, sw, recorded)
-		if err == nil {
-			if msgs, err = c.fetchBatch(ctx, r); err != nil && !errors.Is(err, errIdle) {
-				err = &fetchError{err}
-			}
+		sweepFailed := err != nil
+		if !sweepFailed {
+			msgs, err = c.fetchBatch(ctx, r)
 		}
 		switch {
+		case sweepFailed && errors.As(err, new(*store.ProgressLostError)):
+			// Handled below, as for a batch.
+		case sweepFailed:
+			if ctx.Err() == nil {
+				c.countFailure(err)
+				c.setNotReady(err.Error())
+				logRetry(retries, err).Msg("sweep failed; retrying before the next batch")
+				bo.sleep(ctx)
+			}
+			continue
 		case errors.Is(err, errIdle):
 			c.markIdle(ctx, sw)
 			// Nothing new: check that Redis still holds what was recorded,
@@ -432,16 +441,6 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafka.Generation, 
 				c.clearKafkaNotReady()
 				continue
 			}
-		case errors.As(err, new(*store.ProgressLostError)):
-			// A sweep met it: handled below, as for a batch.
-		case err != nil && !isKafkaFetch(err):
-			if ctx.Err() == nil {
-				c.countFailure(err)
-				c.setNotReady(err.Error())
-				logRetry(retries, err).Msg("sweep failed; retrying before the next batch")
-				bo.sleep(ctx)
-			}
-			continue
 		case err != nil:
 			if ctx.Err() == nil {
 				err = c.cfg.Kafka.Explain(err, kafkaconn.Op{Name: "Read", Topic: c.cfg.Topic, Group: c.cfg.GroupID})
@@ -522,15 +521,6 @@ func (c *Consumer) finishBatch(ctx context.Context, partition int, msgs []kafka.
 // idleCheckInterval is how long a partition waits for a message before it
 // checks the stored progress (checkProgress).
 const idleCheckInterval = 5 * time.Second
-
-// fetchError is a failed fetch from the broker, told apart from a failed
-// sweep.
-type fetchError struct{ err error }
-
-func (e *fetchError) Error() string { return e.err.Error() }
-func (e *fetchError) Unwrap() error { return e.err }
-
-func isKafkaFetch(err error) bool { return errors.As(err, new(*fetchError)) }
 
 // errIdle means no message arrived within idleCheckInterval.
 var errIdle = errors.New("no message")

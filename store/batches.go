@@ -152,12 +152,17 @@ func (c *conn) writeFenced(ctx context.Context, w fencedWrite) error {
 	batchID := w.id + "." + strconv.FormatUint(rand.Uint64(), 36)
 	guardKey, guard := keys.Progress, guardProgress+strconv.FormatInt(w.recorded, 10)
 	step := 0
+	var lead func(p redis.Pipeliner) // written first in the next step (below)
 	// runStep writes one step and its marker, and makes the marker the
 	// guard of what follows.
 	runStep := func(what string, fill func(p redis.Pipeliner)) error {
 		step++
 		marker := batchID + "." + strconv.Itoa(step)
 		_, err := c.write(ctx, what, func(p redis.Pipeliner) {
+			if lead != nil {
+				lead(p)
+				lead = nil
+			}
 			fill(p)
 			markStepScript.EvalSha(ctx, p, []string{keys.Inflight, guardKey}, pf, guard, marker)
 		})
@@ -177,7 +182,6 @@ func (c *conn) writeFenced(ctx context.Context, w fencedWrite) error {
 	// first step; a cluster runs the global keys after the others, so it
 	// gets a step of its own there (one more round trip per batch, not per
 	// event).
-	lead := func(p redis.Pipeliner) {}
 	if w.attempted != nil && (len(batch.Ops) > 0 || len(w.customers) > 0) {
 		if c.cluster != nil {
 			if err := runStep("record attempted offset", w.attempted); err != nil {
@@ -187,15 +191,8 @@ func (c *conn) writeFenced(ctx context.Context, w fencedWrite) error {
 			lead = w.attempted
 		}
 	}
-	first := func(fill func(p redis.Pipeliner)) func(p redis.Pipeliner) {
-		return func(p redis.Pipeliner) {
-			lead(p)
-			lead = func(redis.Pipeliner) {}
-			fill(p)
-		}
-	}
 	if len(batch.Ops) > 0 || len(batch.Dirty) > 0 || !batch.Latest.IsZero() {
-		err := runStep("apply counter changes", first(func(p redis.Pipeliner) {
+		err := runStep("apply counter changes", func(p redis.Pipeliner) {
 			for k, ops := range batch.Ops {
 				scriptKeys, g := c.guardKeys(counterKey(keys, k), guardKey, guard)
 				args := make([]any, 0, 3+2*len(ops.Offsets)+2*len(ops.Fields))
@@ -243,7 +240,7 @@ func (c *conn) writeFenced(ctx context.Context, w fencedWrite) error {
 				}
 				p.HSet(ctx, keys.ItemCategories, args...)
 			}
-		}))
+		})
 		if err != nil {
 			return err
 		}
@@ -254,7 +251,7 @@ func (c *conn) writeFenced(ctx context.Context, w fencedWrite) error {
 			ttl = DefaultTombstoneTTL
 		}
 		tombstone := strconv.FormatInt(ttl.Milliseconds(), 10)
-		err := runStep("write customers", first(func(p redis.Pipeliner) {
+		err := runStep("write customers", func(p redis.Pipeliner) {
 			for _, cu := range w.customers {
 				purchases, views, recent := cu.Purchases.Encode(), cu.Views.Encode(), cu.Recent.Encode()
 				ttl := "0"
@@ -275,7 +272,7 @@ func (c *conn) writeFenced(ctx context.Context, w fencedWrite) error {
 					}
 				}
 			}
-		}))
+		})
 		if err != nil {
 			return err
 		}

@@ -51,7 +51,7 @@ func (l *Lists) Forget(ctx context.Context, items []string, outbox bool) ([]stri
 	if err != nil {
 		return nil, Pending{}, fmt.Errorf("read progress: %w", err)
 	}
-	clock, err := (&Sweeps{c: l.c}).ReadClock(ctx)
+	clock, err := readClock(ctx, l.c)
 	if err != nil {
 		return nil, Pending{}, err
 	}

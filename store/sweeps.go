@@ -80,8 +80,10 @@ func (p SweepPlan) All() []string {
 }
 
 // ReadClock reads the clock hash.
-func (s *Sweeps) ReadClock(ctx context.Context) (Clock, error) {
-	m, err := s.c.rdb.HGetAll(ctx, s.c.keys.Clock).Result()
+func (s *Sweeps) ReadClock(ctx context.Context) (Clock, error) { return readClock(ctx, s.c) }
+
+func readClock(ctx context.Context, c *conn) (Clock, error) {
+	m, err := c.rdb.HGetAll(ctx, c.keys.Clock).Result()
 	if err != nil {
 		return Clock{}, fmt.Errorf("read clock: %w", err)
 	}
@@ -126,8 +128,14 @@ func parseClock(m map[string]string) (Clock, error) {
 			if err != nil {
 				return c, fmt.Errorf("clock field %s=%q is not a number", f, v)
 			}
-			map[string]map[int]int64{schema.ClockEventTime: c.EventTimes, schema.ClockSweep: c.Sweeps,
-				schema.ClockAttempted: c.Attempted}[kind][p] = n
+			switch kind {
+			case schema.ClockEventTime:
+				c.EventTimes[p] = n
+			case schema.ClockSweep:
+				c.Sweeps[p] = n
+			default:
+				c.Attempted[p] = n
+			}
 		}
 	}
 	return c, nil

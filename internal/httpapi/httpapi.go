@@ -126,7 +126,7 @@ func New(st Store, opts Options, ready ReadinessCheck, gatherer prometheus.Gathe
 		mux.HandleFunc("GET /v1/popular", s.popular)
 		mux.HandleFunc("GET /v1/customers/{id}/recommendations", s.personal(s.customerRecommendations))
 		mux.HandleFunc("GET /v1/recommendations", s.contextRecommendations)
-		mux.HandleFunc("DELETE /v1/customers/{id}", s.erase)
+		mux.HandleFunc("DELETE /v1/customers/{id}", s.personal(s.erase))
 	}
 	if ops {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
