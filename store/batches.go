@@ -254,14 +254,15 @@ func (c *conn) writeFenced(ctx context.Context, w fencedWrite) error {
 		err := runStep("write customers", func(p redis.Pipeliner) {
 			for _, cu := range w.customers {
 				purchases, views, recent := cu.Purchases.Encode(), cu.Views.Encode(), cu.Recent.Encode()
+				ever := cu.Purchases.Ever.Encode()
 				ttl := "0"
-				if purchases == "" && views == "" && recent == "" {
+				if purchases == "" && views == "" && recent == "" && ever == "" {
 					ttl = tombstone
 				}
 				scriptKeys, g := c.guardKeys(keys.Customer(cu.ID), guardKey, guard)
 				writeCustomerScript.EvalSha(ctx, p, scriptKeys, pf, g, w.fence, cu.Offset, ttl,
 					schema.CustomerPurchases, purchases, schema.CustomerViews, views,
-					schema.CustomerRecent, recent)
+					schema.CustomerRecent, recent, schema.CustomerEver, ever)
 				if cu.IndexAge {
 					// A hint, not state: the sweep reads the customer before
 					// it acts, so a stale score costs a read, never a change.
@@ -281,12 +282,18 @@ func (c *conn) writeFenced(ctx context.Context, w fencedWrite) error {
 	return batchError(err, batch.Partition, w.recorded)
 }
 
-// oldestEntry is the time of the oldest entry of either history.
+// oldestEntry is the time of the oldest entry of either history, or of an
+// ever-bought set's newest item when that is older: a sweep must visit the
+// customer when its cut reaches the set (delta.ForgetEver).
 func oldestEntry(hs ...delta.History) (int64, bool) {
 	var oldest int64
 	found := false
 	for _, h := range hs {
-		for _, t := range h.Times {
+		times := h.Times
+		if h.Ever.Len() > 0 {
+			times = append(times[:len(times):len(times)], h.Ever.Newest)
+		}
+		for _, t := range times {
 			if !found || t < oldest {
 				oldest, found = t, true
 			}

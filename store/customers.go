@@ -15,6 +15,8 @@ type Customers struct{ c *conn }
 
 // Customer is a customer's stored state.
 type Customer struct {
+	// Purchases carries the ever-bought set (History.Ever, field
+	// schema.CustomerEver) with the purchase history it extends.
 	Purchases  delta.History
 	Views      delta.History
 	Recent     delta.Recent  // ids of recent events, for de-duplication
@@ -53,6 +55,9 @@ func parseCustomer(fields map[string]string) (Customer, error) {
 	purchases, err := delta.DecodeHistory(fields[schema.CustomerPurchases])
 	if err != nil {
 		return Customer{}, fmt.Errorf("purchase %w", err)
+	}
+	if purchases.Ever, err = delta.DecodeEver(fields[schema.CustomerEver]); err != nil {
+		return Customer{}, err
 	}
 	views, err := delta.DecodeHistory(fields[schema.CustomerViews])
 	if err != nil {

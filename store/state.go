@@ -112,7 +112,11 @@ func (s *State) Write(ctx context.Context, st *Snapshot) error {
 	}
 	add(keys.ItemCategories, cats)
 	for c, h := range st.Histories {
-		add(keys.Customer(c), []any{schema.CustomerPurchases, h.Encode()})
+		f := []any{schema.CustomerPurchases, h.Encode()}
+		if e := h.Ever.Encode(); e != "" {
+			f = append(f, schema.CustomerEver, e)
+		}
+		add(keys.Customer(c), f)
 	}
 	for c, h := range st.ViewHistories {
 		add(keys.Customer(c), []any{schema.CustomerViews, h.Encode()})

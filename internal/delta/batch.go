@@ -132,7 +132,8 @@ type Retention struct {
 // (section 10); then the purchase is counted (a repeat when z is still in
 // h) in the purchase totals, and when z enters h, every other item of v
 // gains a viewed-then-bought count: M_Xz and M_X (every entry of v entered
-// before z). A purchase does not enter v.
+// before z). A purchase does not enter v. The item a full h evicts for z
+// joins h's ever-bought set (History.Ever, section 12).
 func (b *Batch) Purchase(h, v *History, z string, at time.Time, offset int64, r Retention) {
 	b.age(h, v, at, offset, r.MaxAge)
 	totals := Key{Kind: TotalsKey}
@@ -203,13 +204,27 @@ func (b *Batch) unpair(f family, h *History, i int, other *History, offset int64
 // age removes the entries of h and v that an event at time at no longer
 // holds (docs/DESIGN.md section 10), retracting their counters. The
 // purchases leave first, so a pair of M whose view and purchase both leave
-// is given back once, with the purchase.
+// is given back once, with the purchase. The ever-bought set is
+// forgotten with them (ForgetEver).
 func (b *Batch) age(h, v *History, at time.Time, offset int64, maxAge time.Duration) {
 	if maxAge <= 0 {
 		return
 	}
 	b.retract(purchaseFamily, h, v, h.Aged(at, maxAge), offset)
 	b.retract(viewFamily, v, h, v.Aged(at, maxAge), offset)
+	ForgetEver(h, at.UnixMilli()-maxAge.Milliseconds())
+}
+
+// ForgetEver empties the ever-bought set of a customer's purchase history
+// h when an age cut (unix ms) has reached all of it (its newest item time
+// is before cut: had its items stayed in h, they would have aged out too),
+// or when h itself is left empty (the set extends the retained purchases
+// and never outlives them, so a deleted customer takes it along).
+// docs/DESIGN.md section 12; the oracle follows the same rule.
+func ForgetEver(h *History, cut int64) {
+	if h.Ever.Expired(cut) || len(h.Items) == 0 {
+		h.Ever.Reset()
+	}
 }
 
 // Sweep removes from a customer's histories the entries older than cut
@@ -217,19 +232,22 @@ func (b *Batch) age(h, v *History, at time.Time, offset int64, maxAge time.Durat
 // section 10, for a customer with no new event. offset is the sweep's
 // fence value. As in age, the purchases leave first, so a
 // viewed-then-bought pair whose view and purchase both leave is given back
-// once, with the purchase.
+// once, with the purchase. The ever-bought set is forgotten by the same
+// rule as in an event's ageing (ForgetEver).
 func (b *Batch) Sweep(h, v *History, cut int64, offset int64) {
 	b.retract(purchaseFamily, h, v, h.Before(cut), offset)
 	b.retract(viewFamily, v, h, v.Before(cut), offset)
+	ForgetEver(h, cut)
 }
 
 // Erase removes every entry of a customer's histories, retracting all
 // that they contributed, viewed-then-bought pairs included (taken back
 // with the purchases, as in Sweep): erasure on request (docs/DESIGN.md
-// section 10).
+// section 10). The ever-bought set goes with them.
 func (b *Batch) Erase(h, v *History, offset int64) {
 	b.retract(purchaseFamily, h, v, every(len(h.Items)), offset)
 	b.retract(viewFamily, v, h, every(len(v.Items)), offset)
+	h.Ever.Reset()
 }
 
 // every returns the indexes 0 to n − 1.
@@ -333,6 +351,9 @@ func (b *Batch) touch(f family, h, other *History, z string, at time.Time, offse
 		b.add(buyers, offset, z, +1)
 		b.Dirty[row(p)] = struct{}{}
 		b.unpair(f, h, 0, other, offset)
+		if !f.views {
+			h.Ever.Add(p, h.Times[0]) // unpair filled the times
+		}
 	}
 	b.Dirty[row(z)] = struct{}{}
 	h.Touch(z, t, seq, capacity)

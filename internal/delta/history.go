@@ -30,6 +30,11 @@ type History struct {
 	// that entered after it (docs/DESIGN.md section 3). Like Times, it is
 	// as long as Items or nil.
 	Seqs []int64
+	// Ever is a purchase history's ever-bought set: the items that left
+	// it by the capacity bound (Batch.Purchase adds them; docs/DESIGN.md
+	// section 12). It is stored in a field of its own (Ever.Encode, not
+	// Encode) and always empty in a view history.
+	Ever Ever
 }
 
 // NextSeq returns the entry sequence number for an item entering one of a
@@ -162,10 +167,12 @@ func (h *History) Contains(item string) bool {
 // Clone returns an independent copy.
 func (h History) Clone() History {
 	h.fill()
-	return History{Items: append([]string(nil), h.Items...), Times: append([]int64(nil), h.Times...), Seqs: append([]int64(nil), h.Seqs...)}
+	return History{Items: append([]string(nil), h.Items...), Times: append([]int64(nil), h.Times...), Seqs: append([]int64(nil), h.Seqs...),
+		Ever: h.Ever.Clone()}
 }
 
-// Encode returns the history as stored in Redis (schema.EncodeHistory).
+// Encode returns the history as stored in Redis (schema.EncodeHistory),
+// without its ever-bought set (Ever.Encode).
 func (h History) Encode() string {
 	h.fill()
 	return schema.EncodeHistory(h.Items, h.Times, h.Seqs)

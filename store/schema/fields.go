@@ -128,6 +128,11 @@ const (
 	// CustomerRecent holds the ids of recent events for de-duplication:
 	// "id,unixms" entries (RecentIDSep) joined by RecentSep.
 	CustomerRecent = "d"
+	// CustomerEver holds the items that left the purchase history by the
+	// K_hist bound, as a Bloom filter (delta.Ever: "n,newest,bits", n and
+	// newest in base 36, bits in unpadded base64, at most 5,867
+	// characters); absent while none has.
+	CustomerEver = "e"
 )
 
 // Value formats of the customer fields.
@@ -137,6 +142,8 @@ const (
 	// sequence number (EncodeHistory).
 	HistorySep     = "|"
 	HistoryTimeSep = ","
+	// EverSep separates the parts of a stored ever-bought set.
+	EverSep = ","
 	// RecentSep joins the entries of the recent event ids, and RecentIDSep
 	// separates an entry's id from its time.
 	RecentSep   = "|"

@@ -59,8 +59,9 @@ func TestFieldNamesAreTheContract(t *testing.T) {
 		schema.HistField(3):      "h|3",
 		schema.WatermarkField(7): "#7",
 		schema.PartitionField(7): "7",
-		schema.CustomerPurchases + schema.CustomerViews + schema.CustomerRecent: "bvd",
-		schema.FieldAnchor + " " + schema.FieldPopularityVersion:                "anchor version",
+		schema.CustomerPurchases + schema.CustomerViews + schema.CustomerRecent + schema.CustomerEver: "bvde",
+		schema.EverSep: ",",
+		schema.FieldAnchor + " " + schema.FieldPopularityVersion: "anchor version",
 		schema.Day(day):                                      "20240502", // the UTC date
 		schema.CategoryField("shoes", "X"):                   "c|shoes|X",
 		schema.DirtyMember(schema.ViewedBought, "X"):         "vb|X",

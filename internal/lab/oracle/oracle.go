@@ -34,10 +34,15 @@ type Settings struct {
 // State is the full counter state.
 type State struct {
 	Settings
-	Histories     map[string]*delta.History // customer -> retained purchases
+	Histories     map[string]*delta.History // customer -> retained purchases, with their ever-bought sets (History.Ever)
 	ViewHistories map[string]*delta.History // customer -> retained views
-	Bought        store.Counters            // derived from Histories
-	Viewed        store.Counters            // derived from ViewHistories
+	// Ever is each customer's exact ever-bought set: every item that left
+	// its purchase history by the K_hist bound, forgotten by the rule of
+	// delta.ForgetEver. Histories[c].Ever is the Bloom filter the stream
+	// stores, built from the same evictions (docs/DESIGN.md section 12).
+	Ever   map[string]map[string]bool
+	Bought store.Counters // derived from Histories
+	Viewed store.Counters // derived from ViewHistories
 	// ViewedBought is M_XY (X -> Y) and ViewedTotal M_X, derived from
 	// the final histories like the others (deriveViewedBought).
 	ViewedBought map[string]map[string]int64
@@ -106,7 +111,8 @@ func (s *State) category(item string) string { return s.Catalogue[item].Category
 // state, because an on-time event ages on its own clock every entry an
 // earlier sweep removed.
 func Build(events []event.Event, set Settings) *State {
-	s := &State{Settings: set, Histories: map[string]*delta.History{}, ViewHistories: map[string]*delta.History{}}
+	s := &State{Settings: set, Histories: map[string]*delta.History{}, ViewHistories: map[string]*delta.History{},
+		Ever: map[string]map[string]bool{}}
 	history := func(m map[string]*delta.History, c string) *delta.History {
 		h := m[c]
 		if h == nil {
@@ -139,6 +145,9 @@ func Build(events []event.Event, set Settings) *State {
 					h.Age(e.Time, set.HistoryMaxAge)
 				}
 			}
+			if h := s.Histories[e.CustomerID]; h != nil {
+				s.forgetEver(e.CustomerID, h, e.Time.UnixMilli()-set.HistoryMaxAge.Milliseconds())
+			}
 		}
 		at := e.Time.UnixMilli()
 		seq := delta.NextSeq(s.Histories[e.CustomerID], s.ViewHistories[e.CustomerID])
@@ -149,7 +158,17 @@ func Build(events []event.Event, set Settings) *State {
 			if h.Contains(e.ItemID) {
 				s.Repeats.Repeats++
 			}
-			h.Touch(e.ItemID, at, seq, set.HistorySize)
+			var oldest int64 // the time of the entry a full history evicts
+			if len(h.Times) > 0 {
+				oldest = h.Times[0]
+			}
+			if _, evicted := h.Touch(e.ItemID, at, seq, set.HistorySize); evicted != "" {
+				h.Ever.Add(evicted, oldest)
+				if s.Ever[e.CustomerID] == nil {
+					s.Ever[e.CustomerID] = map[string]bool{}
+				}
+				s.Ever[e.CustomerID][evicted] = true
+			}
 		case event.View:
 			if set.ViewHistorySize > 0 {
 				history(s.ViewHistories, e.CustomerID).Touch(e.ItemID, at, seq, set.ViewHistorySize)
@@ -172,9 +191,23 @@ func Build(events []event.Event, set Settings) *State {
 	return s
 }
 
+// forgetEver forgets a customer's ever-bought sets, the Bloom filter and
+// the exact one, by the stream's rule (delta.ForgetEver).
+func (s *State) forgetEver(c string, h *delta.History, cut int64) {
+	delta.ForgetEver(h, cut)
+	if h.Ever.Len() == 0 { // the filter is empty exactly when the set is
+		delete(s.Ever, c)
+	}
+}
+
 // sweep removes the entries older than cut (unix ms), and the customers
-// left with no entry.
+// left with no entry; ever-bought sets are forgotten as the stream's sweep
+// forgets them.
 func (s *State) sweep(cut int64) {
+	for c, h := range s.Histories {
+		h.Remove(h.Before(cut))
+		s.forgetEver(c, h, cut)
+	}
 	for _, m := range []map[string]*delta.History{s.Histories, s.ViewHistories} {
 		for c, h := range m {
 			h.Remove(h.Before(cut))

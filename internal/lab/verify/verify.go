@@ -174,9 +174,10 @@ func compareState(want *oracle.State, got *store.Snapshot, attributableOnly bool
 }
 
 // compareHistories compares the retained items, their entry times, which
-// decide what ages out next (docs/DESIGN.md section 10), and their entry
+// decide what ages out next (docs/DESIGN.md section 10), their entry
 // sequence numbers, which decide which viewed-then-bought pairs an entry
-// takes back when it leaves (section 3).
+// takes back when it leaves (section 3), and the ever-bought sets' bytes
+// (section 12).
 func compareHistories(r *Report, name string, want map[string]*delta.History, got map[string]delta.History) {
 	for _, c := range unionKeys(want, got) {
 		r.Customers++
@@ -187,6 +188,10 @@ func compareHistories(r *Report, name string, want map[string]*delta.History, go
 		if g := got[c]; w.Encode() != g.Encode() {
 			r.HistoryMismatches++
 			r.example("%s of customer %s: want %v at %v seq %v, got %v at %v seq %v", name, c, w.Items, w.Times, w.Seqs, g.Items, g.Times, g.Seqs)
+		} else if we, ge := w.Ever.Encode(), g.Ever.Encode(); we != ge {
+			r.HistoryMismatches++
+			r.example("ever-bought set of customer %s: want %d items newest %d (%.24q…), got %d items newest %d (%.24q…)",
+				c, w.Ever.Len(), w.Ever.Newest, we, g.Ever.Len(), g.Ever.Newest, ge)
 		}
 	}
 }
