@@ -1,6 +1,9 @@
 package recommend
 
-import "github.com/alsobought/alsobought/scoring"
+import (
+	"github.com/alsobought/alsobought/internal/delta"
+	"github.com/alsobought/alsobought/scoring"
+)
 
 // Query is what one recommendation is asked for: a customer's stored
 // histories and a request's context. The HTTP API and the evaluator both
@@ -9,6 +12,9 @@ type Query struct {
 	// History is the customer's stored purchases and views, least recent
 	// first (as stored); empty for an unknown customer.
 	HistoryBought, HistoryViewed []string
+	// Ever is the customer's ever-bought set (delta.History.Ever): items
+	// bought before the purchase history's K_hist most recent ones.
+	Ever delta.Ever
 	// Context is what the page says: bought and viewed items, most recent
 	// first. Context items were just viewed or bought (the page, the
 	// basket), so they are never recommended back.
@@ -29,6 +35,11 @@ type Plan struct {
 	// Exclude holds the context items and the caller's exclusions; Owned
 	// the purchase history's items, empty when kept.
 	Exclude, Owned map[string]bool
+	// Ever holds the items bought before the purchase history (the
+	// ever-bought set), nil when owned items are kept. They are owned too
+	// but have no count in the history, so they never come back as a
+	// repeat: they are left out (Owns).
+	Ever *delta.Ever
 	// Known reports whether anything about the customer was known.
 	Known bool
 }
@@ -42,9 +53,13 @@ func NewPlan(q Query) Plan {
 		}
 	}
 	owned := make(map[string]bool, len(q.HistoryBought))
+	var ever *delta.Ever
 	if !q.KeepOwned {
 		for _, x := range q.HistoryBought {
 			owned[x] = true
+		}
+		if q.Ever.Len() > 0 {
+			ever = &q.Ever
 		}
 	}
 	bought := append(append([]string{}, q.ContextBought...), reversed(q.HistoryBought)...)
@@ -54,9 +69,15 @@ func NewPlan(q Query) Plan {
 		Viewed:  firstDistinct(viewed, MaxSources),
 		Exclude: exclude,
 		Owned:   owned,
+		Ever:    ever,
 		Known:   len(bought) > 0 || len(viewed) > 0,
 	}
 }
+
+// Owns reports whether the customer bought item, as far as the plan
+// knows: in the purchase history or (probably: a Bloom filter) in the
+// ever-bought set. Never true when owned items are kept.
+func (p Plan) Owns(item string) bool { return p.Owned[item] || p.Ever.Contains(item) }
 
 // Lists are the related lists of a plan's sources: AlsoBought[i] is the
 // "bought also bought" list of Bought[i]; ViewedBought[i] and AlsoViewed[i]
@@ -88,7 +109,7 @@ func (p Plan) Sources(l Lists) []Source {
 // plan's exclusions, its owned items competing as repeats, and the prior.
 // The API and the evaluator both build it here, so they cannot drift.
 func (p Plan) Request(k int, prior Prior) Request {
-	return Request{K: k, Exclude: p.Exclude, Owned: p.Owned, Prior: prior}
+	return Request{K: k, Exclude: p.Exclude, Owned: p.Owned, EverBought: p.Ever, Prior: prior}
 }
 
 // reversed returns a history (least recent first) most recent first.

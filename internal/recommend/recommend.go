@@ -11,6 +11,7 @@ import (
 	"math"
 	"sort"
 
+	"github.com/alsobought/alsobought/internal/delta"
 	"github.com/alsobought/alsobought/scoring"
 )
 
@@ -82,8 +83,12 @@ type Request struct {
 	// caller's exclusions); Owned the customer's purchases, which compete
 	// as "buy again" candidates in proportion to the repeat share.
 	Exclude, Owned map[string]bool
-	Allow          func(item string) bool // a category filter; nil allows all
-	Prior          Prior
+	// EverBought holds items the customer bought before its purchase
+	// history (Plan.Ever): owned, with no count to come back by, so never
+	// recommended unless also in Owned. nil holds nothing.
+	EverBought *delta.Ever
+	Allow      func(item string) bool // a category filter; nil allows all
+	Prior      Prior
 }
 
 // Merge returns up to req.K recommendations, best first, ties by item id,
@@ -120,7 +125,8 @@ func Merge(sources []Source, req Request) []Recommendation {
 		source         string
 	}
 	allowed := func(item string) bool {
-		return !req.Exclude[item] && (req.Allow == nil || req.Allow(item))
+		return !req.Exclude[item] && (req.Owned[item] || !req.EverBought.Contains(item)) &&
+			(req.Allow == nil || req.Allow(item))
 	}
 	entries := len(req.Prior.Popular)
 	for _, s := range sources {

@@ -145,9 +145,19 @@ func TestNewPlan(t *testing.T) {
 	if want := map[string]bool{"old": true, "milk": true}; !reflect.DeepEqual(p.Owned, want) {
 		t.Errorf("owned %v, want the purchase history %v", p.Owned, want)
 	}
+	q.Ever.Add("older", 1)
+	p = NewPlan(q)
+	for it, want := range map[string]bool{"old": true, "older": true, "basket": false, "tv": false} {
+		if p.Owns(it) != want {
+			t.Errorf("Owns(%s) = %v, want %v (the purchase history and the ever-bought set)", it, !want, want)
+		}
+	}
+	if r := p.Request(3, Prior{}); !r.EverBought.Contains("older") || r.Owned["older"] {
+		t.Errorf("the request does not carry the ever-bought set apart from the owned items")
+	}
 	q.KeepOwned = true
-	if p := NewPlan(q); len(p.Owned) != 0 || !p.Known {
-		t.Errorf("KeepOwned: owned %v, known %v; want none owned, known", p.Owned, p.Known)
+	if p := NewPlan(q); len(p.Owned) != 0 || !p.Known || p.Owns("older") {
+		t.Errorf("KeepOwned: owned %v, known %v, owns older %v; want none owned, known", p.Owned, p.Known, p.Owns("older"))
 	}
 	if p := NewPlan(Query{}); p.Known {
 		t.Error("an empty query is known")

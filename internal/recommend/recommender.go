@@ -103,7 +103,7 @@ func (r *Recommender) Recommend(ctx context.Context, a Ask) (Answer, error) {
 			return Answer{}, err
 		}
 		c := cs[a.Customer]
-		q.HistoryBought, q.HistoryViewed = c.Purchases.Items, c.Views.Items
+		q.HistoryBought, q.HistoryViewed, q.Ever = c.Purchases.Items, c.Views.Items, c.Purchases.Ever
 	}
 	plan := NewPlan(q)
 	items, err := r.ForPlan(ctx, plan, a.K, a.Category)

@@ -169,3 +169,32 @@ func TestRecommenderAsksTheCatalogue(t *testing.T) {
 		t.Errorf("tech recommendations %v, want %v (remote is dairy in the catalogue)", got, want)
 	}
 }
+
+// TestRecommenderLeavesOutWhatWasEverBought: items bought before the
+// purchase history (the ever-bought set the store loads with it) are
+// never served, from a list or the popularity list, in a category too,
+// unless owned items are kept.
+func TestRecommenderLeavesOutWhatWasEverBought(t *testing.T) {
+	st := shop()
+	ann := st.customers["ann"]
+	ann.Purchases.Ever.Add("cheese", 1)
+	ann.Purchases.Ever.Add("water", 1)
+	ann.Purchases.Ever.Add("radio", 1)
+	st.customers["ann"] = ann
+	ans, err := New(Config{}, st.parts()).Recommend(context.Background(), Ask{Customer: "ann", ContextBought: []string{"basket-jam"}, K: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"bread": "bought basket-jam", "remote": "viewed tv"}
+	if got := reasons(ans.Items); !reflect.DeepEqual(got, want) {
+		t.Errorf("recommendations %v, want %v (no cheese, water or radio: bought before)", got, want)
+	}
+	ans, err = New(Config{KeepOwned: true}, st.parts()).Recommend(context.Background(), Ask{Customer: "ann", K: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = map[string]string{"cheese": "bought milk", "remote": "viewed tv", "radio": "viewed tv", "water": "popular "}
+	if got := reasons(ans.Items); !reflect.DeepEqual(got, want) {
+		t.Errorf("with owned items kept: %v, want %v", got, want)
+	}
+}
