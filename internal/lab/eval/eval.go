@@ -200,7 +200,7 @@ func customerCases(window []event.Event, model Model) []judged {
 				byCustomer[e.CustomerID] = &judged{} // not active before: never judged
 				continue
 			}
-			c = &judged{query: recommend.Query{HistoryBought: bought, HistoryViewed: viewed},
+			c = &judged{query: recommend.Query{HistoryBought: bought, HistoryViewed: viewed, Ever: model.EverBought(e.CustomerID)},
 				targets: map[Target]map[string]bool{TargetBought: {}, TargetViewed: {}}}
 			byCustomer[e.CustomerID] = c
 			order = append(order, e.CustomerID)

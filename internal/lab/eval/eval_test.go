@@ -121,6 +121,34 @@ func TestCustomerProtocolHandComputed(t *testing.T) {
 	}
 }
 
+// TestOwnedIncludesWhatLeftTheHistory: with K_hist 1, c1's history
+// holds only b; a, bought before, is in its ever-bought set. So the
+// popularity row (owned items out) and the served answer skip a as well
+// as b and recommend c, the item c1 buys in the window: a hit, where a
+// history-only owned set would recommend a (a miss), as
+// popularity_with_owned does.
+func TestOwnedIncludesWhatLeftTheHistory(t *testing.T) {
+	events := []event.Event{
+		buy("c1", "a", 1, 0), buy("c1", "b", 1, 1),
+		buy("c2", "a", 2, 0), buy("c2", "c", 2, 1),
+		buy("c3", "a", 3, 0), buy("c3", "c", 3, 1),
+		buy("c1", "c", 11, 0),
+	}
+	tr := trainer()
+	tr.Settings.HistorySize = 1
+	cfg := Config{Protocol: Customers, Cutoff: t0.Add(10 * 24 * time.Hour), Windows: 1, Horizon: 14 * 24 * time.Hour,
+		K: 1, Served: scoring.Amazon2017}
+	r, err := Run(context.Background(), events, cfg, tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, results(r)[TargetBought], map[string]want{
+		MethodPopularity:      {hr: 1, recall: 1, items: 1},
+		MethodPopularityOwned: {hr: 0, recall: 0, items: 1},
+		MethodServed:          {hr: 1, recall: 1, items: 1},
+	}, 1)
+}
+
 // TestSessionProtocolHandComputed: sessions s1 and s2 view p then q and
 // buy q, s3 views p and r, s4 views r and buys r, all before the cutoff
 // (day 10). So p's "viewed also viewed" list is [q] (two sessions), and

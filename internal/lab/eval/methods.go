@@ -32,7 +32,8 @@ func methodsFor(cfg Config, hasViews bool) []string {
 //
 // The popularity rows are the list of the window before the cutoff, of the
 // target's kind: "popularity" without the customer's owned items (the
-// classic baseline), "popularity_with_owned" with them.
+// classic baseline; owned as Plan.Owns says: the purchase history and the
+// ever-bought set), "popularity_with_owned" with them.
 //
 // A score's row uses only that score's "bought also bought" lists, of
 // every source (purchases and views alike), ranked by recommend.ByScore
@@ -46,7 +47,7 @@ func recommendFor(ctx context.Context, m string, c judged, plan recommend.Plan, 
 	same := func(items []string) map[Target][]string {
 		return map[Target][]string{TargetBought: items, TargetViewed: items}
 	}
-	excludeOwned := func(item string) bool { return plan.Exclude[item] || plan.Owned[item] }
+	excludeOwned := func(item string) bool { return plan.Exclude[item] || plan.Owns(item) }
 	switch m {
 	case MethodEcho:
 		return same(c.revealed[:min(cfg.K, len(c.revealed))]), nil

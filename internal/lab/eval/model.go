@@ -19,6 +19,10 @@ type Model interface {
 	// History returns a customer's retained purchases and views, least
 	// recent first, as stored.
 	History(customer string) (bought, viewed []string)
+	// EverBought returns a customer's ever-bought set as stored (the
+	// Bloom filter of delta.History.Ever), so that eval leaves out the
+	// same owned items as the API.
+	EverBought(customer string) delta.Ever
 	// List returns item's related list of a kind scored by m (m is ignored
 	// for ViewedBought lists, which have their own score). Never nil.
 	List(kind store.ListKind, m scoring.Method, item string) []scoring.Related
@@ -79,6 +83,13 @@ func (m *countersModel) History(c string) (bought, viewed []string) {
 		viewed = h.Items
 	}
 	return bought, viewed
+}
+
+func (m *countersModel) EverBought(c string) delta.Ever {
+	if h := m.state.Histories[c]; h != nil {
+		return h.Ever
+	}
+	return delta.Ever{}
 }
 
 func (m *countersModel) List(kind store.ListKind, method scoring.Method, item string) []scoring.Related {
@@ -143,7 +154,7 @@ func (s modelStore) Load(_ context.Context, ids []string) (map[string]store.Cust
 	out := make(map[string]store.Customer, len(ids))
 	for _, id := range ids {
 		bought, viewed := s.model.History(id)
-		out[id] = store.Customer{Purchases: delta.History{Items: bought}, Views: delta.History{Items: viewed}}
+		out[id] = store.Customer{Purchases: delta.History{Items: bought, Ever: s.model.EverBought(id)}, Views: delta.History{Items: viewed}}
 	}
 	return out, nil
 }
