@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"testing"
+	"time"
 )
 
 func TestEverShape(t *testing.T) {
@@ -131,5 +132,53 @@ func TestDecodeEverRejects(t *testing.T) {
 	}
 	if d, err := DecodeEver(good); err != nil || !d.Equal(e) || d.Newest != 5 {
 		t.Errorf("round trip: %v", err)
+	}
+}
+
+// TestBatchEverBought: a purchase that evicts from a full history adds
+// the evicted item with its entry time; ageing that passes the set's
+// newest time forgets it, while the history still holds newer entries;
+// ageing that empties the purchase history forgets it; a sweep follows
+// the same rule, and erasure drops it.
+func TestBatchEverBought(t *testing.T) {
+	t0 := time.Unix(1_700_000_000, 0)
+	r := Retention{Purchases: 1, Views: 5, MaxAge: time.Minute}
+	sec := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	var h, v History
+	b := NewBatch(0)
+	b.Purchase(&h, &v, "a", sec(0), 1, r)
+	b.Purchase(&h, &v, "b", sec(10), 2, r) // evicts a (time 0)
+	b.Purchase(&h, &v, "c", sec(20), 3, r) // evicts b (time 10)
+	if !h.Ever.Contains("a") || !h.Ever.Contains("b") || h.Ever.Contains("c") || h.Ever.Newest != sec(10).UnixMilli() {
+		t.Fatalf("ever-bought set after a, b, c with K_hist 1: %d items, newest %d", h.Ever.Len(), h.Ever.Newest)
+	}
+	b.View(&h, &v, "tv", sec(65), 4, r) // cut at 5 s: a's time, not b's
+	if h.Ever.Len() != 2 {
+		t.Fatalf("an age cut before the set's newest time forgot it")
+	}
+	b.View(&h, &v, "tv", sec(71), 5, r) // cut at 11 s: past b, c (20 s) stays
+	if h.Ever.Len() != 0 || len(h.Items) != 1 {
+		t.Fatalf("an age cut past the set's newest time: %d items left, history %v", h.Ever.Len(), h.Items)
+	}
+
+	// b arrives late, so the set (a at 5 s) is newer than the history.
+	h, v = History{}, History{}
+	b.Purchase(&h, &v, "a", sec(5), 6, r)
+	b.Purchase(&h, &v, "b", sec(0), 7, r)
+	b.View(&h, &v, "tv", sec(59), 8, r)
+	if h.Ever.Len() != 1 || h.Ever.Expired(sec(1).UnixMilli()) {
+		t.Fatal("no set to forget")
+	}
+	b.Sweep(&h, &v, sec(1).UnixMilli(), 9) // b leaves: h is empty, the views stay
+	if h.Ever.Len() != 0 || len(v.Items) != 1 {
+		t.Fatalf("a sweep that empties the purchase history kept its set (%d items)", h.Ever.Len())
+	}
+
+	h, v = History{}, History{}
+	b.Purchase(&h, &v, "a", sec(0), 10, r)
+	b.Purchase(&h, &v, "b", sec(1), 11, r)
+	b.Erase(&h, &v, 12)
+	if h.Ever.Len() != 0 {
+		t.Fatal("erasure kept the ever-bought set")
 	}
 }
