@@ -107,10 +107,10 @@ func everSegmentsFor(n int) int {
 }
 
 // Len is the number of items added.
-func (e *Ever) Len() int { return e.n }
+func (e Ever) Len() int { return e.n }
 
 // Full reports whether the filter takes no more items.
-func (e *Ever) Full() bool { return e.n >= everCapacity }
+func (e Ever) Full() bool { return e.n >= everCapacity }
 
 // Contains reports whether item was probably added: never false for an
 // added item; true for one never added with a probability under 1%.
@@ -171,7 +171,7 @@ func (e *Ever) Add(item string, at int64) {
 
 // Expired reports whether an age cut (unix ms: entries before it are
 // forgotten) has reached every item of the set.
-func (e *Ever) Expired(cut int64) bool { return e.n > 0 && e.Newest < cut }
+func (e Ever) Expired(cut int64) bool { return e.n > 0 && e.Newest < cut }
 
 // Reset empties the set.
 func (e *Ever) Reset() { *e = Ever{} }
