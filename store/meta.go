@@ -94,7 +94,7 @@ func (m *Meta) otherSchema(v string) error {
 			ErrOtherSchema, prefix, v, schema.Version)
 	}
 	return fmt.Errorf("%w: the state under Redis key prefix %q has schema version %s and this alsobought reads and writes version %d "+
-		"(customer histories now carry entry times, docs/redis-keys.md), so it cannot continue it. Build a state of version %d under a new prefix: "+
+		"(the customer state changed: entry times in version 3, the ever-bought set in version 4, docs/redis-keys.md), so it cannot continue it. Build a state of version %d under a new prefix: "+
 		"`alsobought bootstrap -prefix NEW -data FILE` from an export of the events, or `alsobought serve -prefix NEW`, which starts "+
 		"at each partition's first offset, while the topic still holds every event; then move readers to NEW and delete the keys %s:* "+
 		"(docs/operations.md, \"Upgrading the state's schema\")",
