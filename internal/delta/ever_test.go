@@ -1,6 +1,7 @@
 package delta
 
 import (
+	"hash/fnv"
 	"math/rand/v2"
 	"strconv"
 	"testing"
@@ -182,3 +183,40 @@ func TestBatchEverBought(t *testing.T) {
 		t.Fatal("erasure kept the ever-bought set")
 	}
 }
+
+// The inline FNV-1a is the standard one (docs/redis-keys.md names it).
+func TestEverHashIsFNV1a(t *testing.T) {
+	for _, id := range []string{"", "a", "214676377", "item-with:colon"} {
+		f := fnv.New64a()
+		f.Write([]byte(id))
+		x := f.Sum64()
+		x ^= x >> 30
+		x *= 0xbf58476d1ce4e5b9
+		x ^= x >> 27
+		x *= 0x94d049bb133111eb
+		x ^= x >> 31
+		if h1, h2 := everHash(id); h1 != x&0xffffffff || h2 != x>>32|1 {
+			t.Errorf("everHash(%q) is not FNV-1a 64 with the splitmix64 finaliser", id)
+		}
+	}
+	var e Ever
+	e.Add("a", 1)
+	if n := testing.AllocsPerRun(100, func() { e.Contains("214676377") }); n != 0 {
+		t.Errorf("Contains allocates %v times", n)
+	}
+}
+
+// The encoding is the contract of docs/redis-keys.md: pinned, so that a
+// change to the hashing or the shape shows here (it needs a new schema
+// version).
+func TestEverEncodingPinned(t *testing.T) {
+	var e Ever
+	for i, it := range []string{"a", "b", "214676377"} {
+		e.Add(it, 1_700_000_000_000+int64(i))
+	}
+	if got := e.Encode(); got != pinnedEver {
+		t.Errorf("Encode = %q, want %q", got, pinnedEver)
+	}
+}
+
+const pinnedEver = "3,loyw3v2a,AAoAAAAIBAAAAAQJAAAAADAAAAIAIAAABABAAAGAIIAAAAAQgAEAEAACAAAAQEA"
