@@ -95,7 +95,7 @@ func everHash(item string) (h1, h2 uint64) {
 	return x & 0xffffffff, x>>32 | 1
 }
 
-// segments is how many segments hold n items.
+// everSegmentsFor is how many segments hold n items.
 func everSegmentsFor(n int) int {
 	total := 0
 	for i, s := range everShape {
