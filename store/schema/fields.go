@@ -130,7 +130,7 @@ const (
 	CustomerRecent = "d"
 	// CustomerEver holds the items that left the purchase history by the
 	// K_hist bound, as a Bloom filter (delta.Ever: "n,newest,bits", n and
-	// newest in base 36, bits in unpadded base64, about 5,880
+	// newest in base 36, bits in unpadded base64, at most about 5,880
 	// characters); absent while none has.
 	CustomerEver = "e"
 )
