@@ -199,3 +199,23 @@ func (m repeating) ReadMany(ctx context.Context, want []store.ListRef, popular *
 	g.Repeats = m.repeats
 	return g, err
 }
+
+// TestKeptItemsAreOwnedToo: with KeepOwned the purchase history competes
+// like new items, but the answer still says they are owned, and the cap
+// counts them.
+func TestKeptItemsAreOwnedToo(t *testing.T) {
+	p := NewPlan(Query{HistoryBought: []string{"milk"}, KeepOwned: true})
+	if len(p.Owned) != 0 || !reflect.DeepEqual(p.Kept, map[string]bool{"milk": true}) {
+		t.Fatalf("KeepOwned plan: owned %v, kept %v; want none owned, milk kept", p.Owned, p.Kept)
+	}
+	prior := Prior{Popular: []scoring.Popular{{Item: "milk", Count: 9}, {Item: "water", Count: 5}}, Total: 14, Distinct: 2}
+	got := Merge(nil, p.Request(2, prior))
+	if len(got) != 2 || got[0].Item != "milk" || !got[0].Owned || got[0].Reason != BuyAgain || got[1].Owned {
+		t.Errorf("kept milk, the best-seller: %+v; want it first, owned, buy_again", got)
+	}
+	req := p.Request(2, prior)
+	req.BuyAgain = NoOwned
+	if got := Merge(nil, req); len(got) != 1 || got[0].Item != "water" {
+		t.Errorf("kept milk with NoOwned: %+v; want water alone", got)
+	}
+}

@@ -29,6 +29,10 @@ type Plan struct {
 	// Exclude holds the context items and the caller's exclusions; Owned
 	// the purchase history's items, empty when kept.
 	Exclude, Owned map[string]bool
+	// Kept holds the purchase history's items when they compete like items
+	// never bought (KeepOwned): still marked owned in the answer, and
+	// capped with the owned ones.
+	Kept map[string]bool
 	// Known reports whether anything about the customer was known.
 	Known bool
 }
@@ -42,10 +46,12 @@ func NewPlan(q Query) Plan {
 		}
 	}
 	owned := make(map[string]bool, len(q.HistoryBought))
-	if !q.KeepOwned {
-		for _, x := range q.HistoryBought {
-			owned[x] = true
-		}
+	for _, x := range q.HistoryBought {
+		owned[x] = true
+	}
+	var kept map[string]bool
+	if q.KeepOwned {
+		owned, kept = map[string]bool{}, owned
 	}
 	bought := append(append([]string{}, q.ContextBought...), reversed(q.HistoryBought)...)
 	viewed := append(append([]string{}, q.ContextViewed...), reversed(q.HistoryViewed)...)
@@ -54,6 +60,7 @@ func NewPlan(q Query) Plan {
 		Viewed:  firstDistinct(viewed, MaxSources),
 		Exclude: exclude,
 		Owned:   owned,
+		Kept:    kept,
 		Known:   len(bought) > 0 || len(viewed) > 0,
 	}
 }
@@ -88,7 +95,7 @@ func (p Plan) Sources(l Lists) []Source {
 // plan's exclusions, its owned items competing as repeats, and the prior.
 // The API and the evaluator both build it here, so they cannot drift.
 func (p Plan) Request(k int, prior Prior) Request {
-	return Request{K: k, Exclude: p.Exclude, Owned: p.Owned, Prior: prior}
+	return Request{K: k, Exclude: p.Exclude, Owned: p.Owned, Kept: p.Kept, Prior: prior}
 }
 
 // reversed returns a history (least recent first) most recent first.

@@ -61,7 +61,8 @@ type Recommendation struct {
 	Reason Reason  `json:"reason"`           // bought, viewed, buy_again or popular
 	Source string  `json:"source,omitempty"` // the item behind a bought or viewed reason
 	// Owned says the customer bought the item before (it is in
-	// Request.Owned): a re-buy, not a discovery, whatever its reason.
+	// Request.Owned or Request.Kept): a re-buy, not a discovery, whatever
+	// its reason.
 	Owned bool `json:"owned"`
 }
 
@@ -122,8 +123,11 @@ type Request struct {
 	// caller's exclusions); Owned the customer's purchases, which compete
 	// as "buy again" candidates in proportion to the repeat share.
 	Exclude, Owned map[string]bool
-	Allow          func(item string) bool // a category filter; nil allows all
-	Prior          Prior
+	// Kept are owned items that compete like new ones (-keep-owned): their
+	// prior is a new item's, but they are marked and capped as owned.
+	Kept  map[string]bool
+	Allow func(item string) bool // a category filter; nil allows all
+	Prior Prior
 	// BuyAgain caps how many of the K items may be owned ones; the best
 	// others take the slots left.
 	BuyAgain OwnedLimit
@@ -237,7 +241,7 @@ func Merge(sources []Source, req Request) []Recommendation {
 		default:
 			rec = Recommendation{Item: a.item, Score: score, Reason: Popular}
 		}
-		top.offer(labelOwned(rec, req.Owned[a.item], a.best))
+		top.offer(labelOwned(rec, req.Owned[a.item] || req.Kept[a.item], a.best))
 	}
 	return top.items()
 }
