@@ -55,6 +55,9 @@ func (s *server) fillList(ctx context.Context, kind store.ListKind, resp Related
 			sources, categories = append(sources, f), append(categories, resp.Category)
 		}
 	}
+	if len(categories) == 0 {
+		return resp, nil // only the category was asked for, and it is unknown
+	}
 	popKind := store.Bought
 	if kind == store.Viewed {
 		popKind = store.Viewed
