@@ -23,7 +23,6 @@ import (
 	"github.com/alsobought/alsobought/internal/lag"
 	"github.com/alsobought/alsobought/internal/lifecycle"
 	"github.com/alsobought/alsobought/internal/obs"
-	"github.com/alsobought/alsobought/internal/recommend"
 	"github.com/alsobought/alsobought/internal/redisguard"
 	"github.com/alsobought/alsobought/internal/rescore"
 	"github.com/alsobought/alsobought/store"
@@ -122,7 +121,7 @@ func (c *serveCmd) run(ctx context.Context, s *settings, _ []string, stdout, std
 		return &exitError{code: 2, msg: fmt.Sprintf("-api-token-file %s: %v", s.apiTokenFile, err)}
 	}
 	opts := httpapi.Options{KeepOwned: s.keepOwned, Status: monitor.Report, Rescorer: rs, Tokens: tokens, Errors: errs,
-		Catalogue: rcfg.View, BuyAgain: buyAgainLimit(c.buyAgainShare)}
+		Catalogue: rcfg.View, BuyAgain: httpapi.BuyAgainShare(c.buyAgainShare)}
 	if c.consume {
 		opts.Consumer = cons
 	}
@@ -280,13 +279,4 @@ func ensureTopics(ctx context.Context, s *settings, conn *kafkaconn.Conn) error 
 		}
 	}
 	return nil
-}
-
-// buyAgainLimit is -buy-again-share as the API's cap on owned items: none
-// at 1.
-func buyAgainLimit(share float64) recommend.OwnedLimit {
-	if share >= 1 {
-		return recommend.OwnedLimit{}
-	}
-	return recommend.OwnedShare(share)
 }

@@ -231,6 +231,9 @@ func TestBuyAgainControls(t *testing.T) {
 		{httpapi.Options{BuyAgain: recommend.OwnedShare(0)}, "", []string{"pen popular"}},
 		{httpapi.Options{BuyAgain: recommend.OwnedShare(0)}, "&buy_again_share=1", all},
 		{httpapi.Options{BuyAgain: recommend.OwnedShare(0.5)}, "&buy_again=true", []string{"pen popular", "coffee buy_again owned"}},
+		// serve's -buy-again-share: 1 is no cap, less is a cap.
+		{httpapi.Options{BuyAgain: httpapi.BuyAgainShare(1)}, "", all},
+		{httpapi.Options{BuyAgain: httpapi.BuyAgainShare(0.4)}, "", []string{"pen popular", "coffee buy_again owned"}},
 	}
 	for _, tc := range tests {
 		if _, got := get(tc.opts, tc.query, 200); !reflect.DeepEqual(got, tc.want) {

@@ -137,6 +137,15 @@ func parseRecParams(r *http.Request) (recParams, error) {
 	return p, err
 }
 
+// BuyAgainShare is serve's -buy-again-share as Options.BuyAgain: at most
+// floor(share × k) owned items, no cap at 1.
+func BuyAgainShare(share float64) recommend.OwnedLimit {
+	if share >= 1 {
+		return recommend.OwnedLimit{}
+	}
+	return recommend.OwnedShare(share)
+}
+
 // parseBuyAgain reads the buy_again (true or false) and buy_again_share (a
 // number from 0 to 1) parameters: buy_again=false leaves every owned item
 // out, whatever the share; a share caps them at floor(share × k); neither
