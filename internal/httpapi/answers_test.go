@@ -240,6 +240,15 @@ func TestBuyAgainControls(t *testing.T) {
 			t.Errorf("%+v %s: %v, want %v", tc.opts.BuyAgain, tc.query, got, tc.want)
 		}
 	}
+	// The status page's lookup marks them too.
+	rec := httptest.NewRecorder()
+	httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{}, func(context.Context) string { return "" }, prometheus.NewRegistry(), zerolog.Nop()).
+		ServeHTTP(rec, httptest.NewRequest("GET", "/status?customer=me&k=3", nil))
+	for _, want := range []string{`<tr data-item="coffee" data-reason="buy_again" data-owned="true">`, `buy again (owned)`, `<tr data-item="pen" data-reason="popular" data-owned="false">`} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("the status page lacks %s:\n%s", want, rec.Body)
+		}
+	}
 	for _, bad := range []string{"&buy_again=no", "&buy_again_share=1.5", "&buy_again_share=-0.1", "&buy_again_share=half", "&buy_again_share=NaN"} {
 		get(httpapi.Options{}, bad, 400)
 	}
