@@ -41,15 +41,9 @@ func pageShop() [][4]string {
 // pageReads counts the API's reads of lists and popularity lists: each
 // call is one round trip.
 type pageReads struct {
-	lists interface {
-		Read(ctx context.Context, kind store.ListKind, item string) (store.List, error)
-		ReadWithCategory(ctx context.Context, kind store.ListKind, item string) (store.List, string, error)
-	}
-	popularity interface {
-		ReadList(ctx context.Context, kind store.ListKind, category string) (store.PopularList, error)
-		ReadLists(ctx context.Context, kind store.ListKind, categories []string) ([]*store.PopularList, error)
-	}
-	trips int
+	lists      httpapi.ListReader
+	popularity httpapi.PopularityReader
+	trips      int
 }
 
 func (p *pageReads) Read(ctx context.Context, kind store.ListKind, item string) (store.List, error) {
@@ -177,13 +171,10 @@ func TestRelatedListsAreFilled(t *testing.T) {
 	}
 }
 
-// TestBuyAgainControls: every recommendation says whether the customer
-// owns it; a request can leave owned items out or cap their share, and
-// the server's setting is the default a request replaces.
-func TestBuyAgainControls(t *testing.T) {
-	env := testenv.NewRedis(t)
-	// The coffee shop of TestBuyAgainWhereCustomersRepurchase: "me" owns
-	// coffee and tea, which come back (r = 3/13), after the pen.
+// coffeeShop is a shop where customers buy again: three of its 13
+// purchases re-buy coffee; "me" owns coffee (7 of the window's purchases)
+// and tea (1); five customers bought a pen.
+func coffeeShop() [][4]string {
 	var evs [][4]string
 	for _, c := range []string{"g1", "g2", "g3"} {
 		evs = append(evs, [4]string{c, "buy", "coffee", ""}, [4]string{c, "buy", "coffee", ""})
@@ -191,7 +182,16 @@ func TestBuyAgainControls(t *testing.T) {
 	for _, c := range []string{"c1", "c2", "c3", "c4", "c5"} {
 		evs = append(evs, [4]string{c, "buy", "pen", ""})
 	}
-	shop(t, env.Store, append(evs, [4]string{"me", "buy", "coffee", ""}, [4]string{"me", "buy", "tea", ""}))
+	return append(evs, [4]string{"me", "buy", "coffee", ""}, [4]string{"me", "buy", "tea", ""})
+}
+
+// TestBuyAgainControls: every recommendation says whether the customer
+// owns it; a request can leave owned items out or cap their share, and
+// the server's setting is the default a request replaces.
+func TestBuyAgainControls(t *testing.T) {
+	env := testenv.NewRedis(t)
+	// "me" owns coffee and tea, which come back (r = 3/13), after the pen.
+	shop(t, env.Store, coffeeShop())
 	get := func(opts httpapi.Options, query string, status int) (string, []string) {
 		t.Helper()
 		h := httpapi.New(httpapi.StoreOf(env.Store), opts, func(context.Context) string { return "" }, prometheus.NewRegistry(), zerolog.Nop())

@@ -33,15 +33,9 @@ const MaxK = 100
 // store: an item's list and a popularity list itself, the recommendations
 // through a recommend.Recommender reading Recommend.
 type Store struct {
-	Lists interface {
-		Read(ctx context.Context, kind store.ListKind, item string) (store.List, error)
-		ReadWithCategory(ctx context.Context, kind store.ListKind, item string) (store.List, string, error)
-	}
-	Popularity interface {
-		ReadList(ctx context.Context, kind store.ListKind, category string) (store.PopularList, error)
-		ReadLists(ctx context.Context, kind store.ListKind, categories []string) ([]*store.PopularList, error)
-	}
-	Recommend recommend.Store
+	Lists      ListReader
+	Popularity PopularityReader
+	Recommend  recommend.Store
 	// Erasures takes erasure requests (DELETE /v1/customers/{id}).
 	Erasures interface {
 		RequestErasure(ctx context.Context, customer string) ([]int, error)
@@ -49,6 +43,20 @@ type Store struct {
 	Catalogue interface {
 		Read(ctx context.Context, item string) (event.Item, bool, error)
 	}
+}
+
+// ListReader reads an item's related list (store.Lists), with its
+// category when the page may be filled from it.
+type ListReader interface {
+	Read(ctx context.Context, kind store.ListKind, item string) (store.List, error)
+	ReadWithCategory(ctx context.Context, kind store.ListKind, item string) (store.List, string, error)
+}
+
+// PopularityReader reads popularity lists (store.Popularity): one, or
+// several in one round trip.
+type PopularityReader interface {
+	ReadList(ctx context.Context, kind store.ListKind, category string) (store.PopularList, error)
+	ReadLists(ctx context.Context, kind store.ListKind, categories []string) ([]*store.PopularList, error)
 }
 
 // StoreOf returns the parts of a store the API reads.
