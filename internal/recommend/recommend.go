@@ -72,8 +72,11 @@ type Recommendation struct {
 // as likely as chance, after X's recency weight (its largest single
 // contribution is at least ln StatedLift); otherwise its reason is
 // buy_again. A weak co-purchase does not explain a re-buy: the repeat
-// does. Ten times as likely as chance is what a shopper reads as "because
-// of X" rather than "you buy it anyway".
+// does. In the default evaluation window of the Dunnhumby sample, 4,132
+// of the 4,750 owned items of the served top 6 had a list's reason
+// before this rule, though their strongest list made them only 2.3 times
+// as likely as chance at the median; 87 reach 10 (docs/http-api.md,
+// "Personal recommendations").
 const StatedLift = 10
 
 // OwnedLimit caps the owned items of an answer (the "buy again" slots). The
@@ -100,7 +103,8 @@ func (l OwnedLimit) Max(k int) int {
 	if !l.Capped {
 		return k
 	}
-	return min(max(int(math.Floor(min(max(l.Share, 0), 1)*float64(k)+1e-9)), 0), k)
+	share := min(max(l.Share, 0), 1)
+	return min(int(math.Floor(share*float64(k)+1e-9)), k)
 }
 
 // Prior is what the blend knows before it looks at the customer: what
