@@ -36,9 +36,10 @@ const shutdownTimeout = 15 * time.Second
 
 // serveCmd is `alsobought serve`: every shared setting, and its own.
 type serveCmd struct {
-	batchSize int
-	batchWait time.Duration
-	consume   bool
+	batchSize     int
+	batchWait     time.Duration
+	consume       bool
+	buyAgainShare float64
 }
 
 func (c *serveCmd) settings(s *settings) []config.Group {
@@ -46,6 +47,8 @@ func (c *serveCmd) settings(s *settings) []config.Group {
 		{Flag: "batch-size", Help: "most events applied per Redis round trip (0: the default)", Value: config.Int(&c.batchSize, consumer.DefaultBatchSize, 0, math.MaxInt)},
 		{Flag: "batch-wait", Help: "how long a batch waits to fill (0: the default)", Value: config.Duration(&c.batchWait, consumer.DefaultBatchWait, 0)},
 		{Flag: "consume", Help: "consume the events topic; false serves the API, re-scores and reports the lag status without joining the group (a read or monitoring replica)", Value: config.Bool(&c.consume, true)},
+		{Flag: "buy-again-share", Help: "largest share of the k items of a personal recommendation that items the customer bought before may take: at most floor(share × k) (1: no cap; 0: never buy again); a request's buy_again_share or buy_again=false replaces it",
+			Value: config.Float(&c.buyAgainShare, 1, "a number from 0 to 1", func(f float64) bool { return f >= 0 && f <= 1 })},
 	}})
 }
 
@@ -118,7 +121,7 @@ func (c *serveCmd) run(ctx context.Context, s *settings, _ []string, stdout, std
 		return &exitError{code: 2, msg: fmt.Sprintf("-api-token-file %s: %v", s.apiTokenFile, err)}
 	}
 	opts := httpapi.Options{KeepOwned: s.keepOwned, Status: monitor.Report, Rescorer: rs, Tokens: tokens, Errors: errs,
-		Catalogue: rcfg.View}
+		Catalogue: rcfg.View, BuyAgain: httpapi.BuyAgainShare(c.buyAgainShare)}
 	if c.consume {
 		opts.Consumer = cons
 	}

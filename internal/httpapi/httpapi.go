@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -32,13 +33,9 @@ const MaxK = 100
 // store: an item's list and a popularity list itself, the recommendations
 // through a recommend.Recommender reading Recommend.
 type Store struct {
-	Lists interface {
-		Read(ctx context.Context, kind store.ListKind, item string) (store.List, error)
-	}
-	Popularity interface {
-		ReadList(ctx context.Context, kind store.ListKind, category string) (store.PopularList, error)
-	}
-	Recommend recommend.Store
+	Lists      ListReader
+	Popularity PopularityReader
+	Recommend  recommend.Store
 	// Erasures takes erasure requests (DELETE /v1/customers/{id}).
 	Erasures interface {
 		RequestErasure(ctx context.Context, customer string) ([]int, error)
@@ -46,6 +43,20 @@ type Store struct {
 	Catalogue interface {
 		Read(ctx context.Context, item string) (event.Item, bool, error)
 	}
+}
+
+// ListReader reads an item's related list (store.Lists), with its
+// category when the page may be filled from it.
+type ListReader interface {
+	Read(ctx context.Context, kind store.ListKind, item string) (store.List, error)
+	ReadWithCategory(ctx context.Context, kind store.ListKind, item string) (store.List, string, error)
+}
+
+// PopularityReader reads popularity lists (store.Popularity): one, or
+// several in one round trip.
+type PopularityReader interface {
+	ReadList(ctx context.Context, kind store.ListKind, category string) (store.PopularList, error)
+	ReadLists(ctx context.Context, kind store.ListKind, categories []string) ([]*store.PopularList, error)
 }
 
 // StoreOf returns the parts of a store the API reads.
@@ -80,6 +91,10 @@ type Options struct {
 	// Catalogue has the last word on what recommendations may hold
 	// (recommend.Config.Catalogue); nil: the stored lists as they are.
 	Catalogue recommend.Catalogue
+	// BuyAgain caps the owned items of personal recommendations unless a
+	// request sets its own cap (buy_again, buy_again_share); the zero value
+	// caps nothing.
+	BuyAgain recommend.OwnedLimit
 }
 
 // Routes chooses which endpoints a handler serves: all on one port, or the
@@ -107,7 +122,8 @@ type ReadinessCheck func(ctx context.Context) string
 // with an Allow header, both as a JSON ErrorResponse.
 func New(st Store, opts Options, ready ReadinessCheck, gatherer prometheus.Gatherer, log zerolog.Logger) http.Handler {
 	log = log.With().Str("component", "http").Logger()
-	s := &server{st: st, rec: recommend.New(recommend.Config{KeepOwned: opts.KeepOwned, Catalogue: opts.Catalogue}, st.Recommend), opts: opts, ready: ready,
+	s := &server{st: st, rec: recommend.New(recommend.Config{KeepOwned: opts.KeepOwned, Catalogue: opts.Catalogue,
+		BuyAgain: opts.BuyAgain}, st.Recommend), opts: opts, ready: ready,
 		// A Redis outage fails every request: rate-limited as the
 		// consumer's retries are (docs/DESIGN.md section 6, "Logs").
 		log: obs.Repeats(log), errLog: log}
@@ -219,19 +235,25 @@ func (s *server) status(w http.ResponseWriter, _ *http.Request) {
 // RelatedItem is one entry of a related list in API responses. Support is
 // the count the score rests on: co-buyers (bought), co-viewers (viewed), or
 // customers who viewed the item and then bought this one (viewed_bought).
+// An entry that fills a short list (the fill parameter) says where it
+// comes from, and has score and support 0: nothing relates it to the item.
 type RelatedItem struct {
 	Item    string  `json:"item"`
 	Score   float64 `json:"score"`
 	Support int64   `json:"support"`
+	Fill    string  `json:"fill,omitempty"` // FillCategory or FillPopular; absent for the list's own entries
 }
 
 // RelatedResponse is the body of GET /v1/items/{id}/related.
 type RelatedResponse struct {
-	Item       string        `json:"item"`
-	List       string        `json:"list"`
-	Method     string        `json:"method,omitempty"`
-	ComputedAt *time.Time    `json:"computed_at,omitempty"`
-	Items      []RelatedItem `json:"items"`
+	Item       string     `json:"item"`
+	List       string     `json:"list"`
+	Method     string     `json:"method,omitempty"`
+	ComputedAt *time.Time `json:"computed_at,omitempty"`
+	// Category is the item's category, when the request asked to fill from
+	// it and it is known.
+	Category string        `json:"category,omitempty"`
+	Items    []RelatedItem `json:"items"`
 }
 
 func (s *server) related(w http.ResponseWriter, r *http.Request) {
@@ -252,7 +274,12 @@ func (s *server) related(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	resp, err := s.relatedList(r.Context(), kind, id, k)
+	fill, err := parseFill(r.URL.Query().Get("fill"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	resp, err := s.relatedList(r.Context(), kind, id, k, fill...)
 	if err != nil {
 		s.unavailable(w, err)
 		return
@@ -260,12 +287,29 @@ func (s *server) related(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-// relatedList reads the item's list of a kind, cut to k: the answer of GET
-// /v1/items/{id}/related and of the status page's lookup. An item without
-// a list is not an error: its list is empty. The error is the store's.
-func (s *server) relatedList(ctx context.Context, kind store.ListKind, id string, k int) (RelatedResponse, error) {
+// relatedList reads the item's list of a kind, cut to k, and fills it
+// from the popularity lists fill names when it is shorter (see fillList):
+// the answer of GET /v1/items/{id}/related and of the status page's
+// lookup. An item without a list is not an error: its list is empty. The
+// error is the store's.
+func (s *server) relatedList(ctx context.Context, kind store.ListKind, id string, k int, fill ...string) (RelatedResponse, error) {
 	resp := RelatedResponse{Item: id, List: string(kind), Items: []RelatedItem{}}
-	l, err := s.st.Lists.Read(ctx, kind, id)
+	var l store.List
+	var err error
+	if slices.Contains(fill, FillCategory) {
+		// The category rides on the list's round trip, unless the
+		// catalogue, which has the last word, gives it.
+		if s.opts.Catalogue != nil {
+			resp.Category = s.opts.Catalogue.Category(id)
+		}
+		if resp.Category == "" {
+			l, resp.Category, err = s.st.Lists.ReadWithCategory(ctx, kind, id)
+		} else {
+			l, err = s.st.Lists.Read(ctx, kind, id)
+		}
+	} else {
+		l, err = s.st.Lists.Read(ctx, kind, id)
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		// An item without related items is not an error: the list is empty.
@@ -284,6 +328,9 @@ func (s *server) relatedList(ctx context.Context, kind store.ListKind, id string
 				resp.Items = append(resp.Items, RelatedItem{Item: it.Item, Score: it.Score, Support: it.Support})
 			}
 		}
+	}
+	if len(resp.Items) < k && len(fill) > 0 {
+		return s.fillList(ctx, kind, resp, k, fill)
 	}
 	return resp, nil
 }

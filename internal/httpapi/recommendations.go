@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -80,11 +81,15 @@ func (s *server) popular(w http.ResponseWriter, r *http.Request) {
 type RecommendationItem struct {
 	Item   string  `json:"item"`
 	Score  float64 `json:"score"`
-	Reason string  `json:"reason"`           // bought, viewed or popular
+	Reason string  `json:"reason"`           // bought, viewed, buy_again or popular
 	Source string  `json:"source,omitempty"` // the bought or viewed item behind the reason
 	// Because is the reason as a storefront can show it: "because you
-	// bought X", "because you viewed X" or "popular".
+	// bought X", "because you viewed X", "buy again" or "popular".
 	Because string `json:"because"`
+	// Owned says the customer bought the item before: a re-buy, not a
+	// discovery. Always present, so that a storefront can tell the two
+	// apart without knowing the reasons.
+	Owned bool `json:"owned"`
 }
 
 // RecommendationsResponse is the body of both recommendation endpoints.
@@ -103,6 +108,9 @@ type recParams struct {
 	category       string
 	viewed, bought []string // context: most recent first
 	customer       string   // the customer endpoint's; "" on the context endpoint
+	// buyAgain is the request's cap on owned items (buy_again,
+	// buy_again_share); the zero value: the server's.
+	buyAgain recommend.OwnedLimit
 }
 
 func parseRecParams(r *http.Request) (recParams, error) {
@@ -125,7 +133,40 @@ func parseRecParams(r *http.Request) (recParams, error) {
 			return p, errors.New("category: " + err.Error())
 		}
 	}
-	return p, nil
+	p.buyAgain, err = parseBuyAgain(q.Get("buy_again"), q.Get("buy_again_share"))
+	return p, err
+}
+
+// BuyAgainShare is serve's -buy-again-share as Options.BuyAgain: at most
+// floor(share × k) owned items, no cap at 1.
+func BuyAgainShare(share float64) recommend.OwnedLimit {
+	if share >= 1 {
+		return recommend.OwnedLimit{}
+	}
+	return recommend.OwnedShare(share)
+}
+
+// parseBuyAgain reads the buy_again (true or false) and buy_again_share (a
+// number from 0 to 1) parameters: buy_again=false leaves every owned item
+// out, whatever the share; a share caps them at floor(share × k); neither
+// (or buy_again=true alone) keeps the server's -buy-again-share.
+func parseBuyAgain(on, share string) (recommend.OwnedLimit, error) {
+	var limit recommend.OwnedLimit
+	if share != "" {
+		f, err := strconv.ParseFloat(share, 64)
+		if err != nil || !(f >= 0 && f <= 1) {
+			return limit, errors.New("buy_again_share must be a number from 0 to 1")
+		}
+		limit = recommend.OwnedShare(f)
+	}
+	switch on {
+	case "", "true":
+	case "false":
+		limit = recommend.NoOwned
+	default:
+		return limit, fmt.Errorf("buy_again %q: use true or false", on)
+	}
+	return limit, nil
 }
 
 // parseIDs splits a comma-separated list of ids and checks each.
@@ -184,14 +225,14 @@ func (s *server) recommend(w http.ResponseWriter, r *http.Request, p recParams) 
 // it. The error is the store's.
 func (s *server) recommendations(ctx context.Context, p recParams) (RecommendationsResponse, error) {
 	ans, err := s.rec.Recommend(ctx, recommend.Ask{Customer: p.customer, ContextBought: p.bought, ContextViewed: p.viewed,
-		Exclude: p.exclude, Category: p.category, K: p.k})
+		Exclude: p.exclude, Category: p.category, K: p.k, BuyAgain: p.buyAgain})
 	if err != nil {
 		return RecommendationsResponse{}, err
 	}
 	resp := RecommendationsResponse{Customer: p.customer, Known: ans.Known, Items: make([]RecommendationItem, 0, len(ans.Items))}
 	for _, rec := range ans.Items {
 		resp.Items = append(resp.Items, RecommendationItem{Item: rec.Item, Score: rec.Score, Reason: string(rec.Reason),
-			Source: rec.Source, Because: because(rec)})
+			Source: rec.Source, Because: because(rec), Owned: rec.Owned})
 	}
 	return resp, nil
 }

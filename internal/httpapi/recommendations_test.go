@@ -194,14 +194,7 @@ func TestRecommendationEndpoints(t *testing.T) {
 // - 8 purchases of other items + 3 items bought in the window).
 func TestBuyAgainWhereCustomersRepurchase(t *testing.T) {
 	env := testenv.NewRedis(t)
-	var evs [][4]string
-	for _, c := range []string{"g1", "g2", "g3"} {
-		evs = append(evs, [4]string{c, "buy", "coffee", ""}, [4]string{c, "buy", "coffee", ""})
-	}
-	for _, c := range []string{"c1", "c2", "c3", "c4", "c5"} {
-		evs = append(evs, [4]string{c, "buy", "pen", ""})
-	}
-	shop(t, env.Store, append(evs, [4]string{"me", "buy", "coffee", ""}, [4]string{"me", "buy", "tea", ""}))
+	shop(t, env.Store, coffeeShop())
 	h := httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{}, func(context.Context) string { return "" }, prometheus.NewRegistry(), zerolog.Nop())
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/customers/me/recommendations?k=3", nil))

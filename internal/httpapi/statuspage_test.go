@@ -140,8 +140,8 @@ func TestStatusPage(t *testing.T) {
 		}},
 		{name: "item without a list", path: "/status?item=caviar", status: 200, want: []string{`No list yet.`}},
 		{name: "customer lookup", path: "/status?customer=me&k=2", status: 200, want: []string{
-			`data-customer="me" data-known="true"`, `<tr data-item="bread" data-reason="bought">`,
-			`because you bought <a href="?item=milk">milk</a>`, `<tr data-item="pen" data-reason="popular">`,
+			`data-customer="me" data-known="true"`, `<tr data-item="bread" data-reason="bought" data-owned="false">`,
+			`because you bought <a href="?item=milk">milk</a>`, `<tr data-item="pen" data-reason="popular" data-owned="false">`,
 		}},
 		{name: "unknown customer", path: "/status?customer=stranger&k=1", status: 200, want: []string{`data-known="false"`, `data-item="pen"`}},
 		{name: "both lookups", path: "/status?item=tea&customer=w%2F3", status: 200, want: []string{`id="related"`, `data-customer="w/3"`}},
@@ -272,7 +272,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 	}
 
 	dom = browser.dumpDOM(t, srv.URL+"/status?customer=me&k=3")
-	recs := regexp.MustCompile(`<tr data-item="([^"]+)" data-reason="(\w+)">`).FindAllStringSubmatch(dom, -1)
+	recs := regexp.MustCompile(`<tr data-item="([^"]+)" data-reason="(\w+)" data-owned="(true|false)">`).FindAllStringSubmatch(dom, -1)
 	if len(recs) != 3 || recs[0][1] != "bread" || recs[0][2] != "bought" || recs[2][2] != "popular" {
 		t.Fatalf("recommendations %q, want bread (bought) first and popular back-fill:\n%s", recs, dom)
 	}

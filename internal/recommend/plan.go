@@ -40,6 +40,10 @@ type Plan struct {
 	// but have no count in the history, so they never come back as a
 	// repeat: they are left out (Owns).
 	Ever *delta.Ever
+	// Kept holds the purchase history's items when they compete like items
+	// never bought (KeepOwned): still marked owned in the answer, and
+	// capped with the owned ones.
+	Kept map[string]bool
 	// Known reports whether anything about the customer was known.
 	Known bool
 }
@@ -53,14 +57,15 @@ func NewPlan(q Query) Plan {
 		}
 	}
 	owned := make(map[string]bool, len(q.HistoryBought))
+	for _, x := range q.HistoryBought {
+		owned[x] = true
+	}
 	var ever *delta.Ever
-	if !q.KeepOwned {
-		for _, x := range q.HistoryBought {
-			owned[x] = true
-		}
-		if q.Ever.Len() > 0 {
-			ever = &q.Ever
-		}
+	var kept map[string]bool
+	if q.KeepOwned {
+		owned, kept = map[string]bool{}, owned
+	} else if q.Ever.Len() > 0 {
+		ever = &q.Ever
 	}
 	bought := append(append([]string{}, q.ContextBought...), reversed(q.HistoryBought)...)
 	viewed := append(append([]string{}, q.ContextViewed...), reversed(q.HistoryViewed)...)
@@ -70,6 +75,7 @@ func NewPlan(q Query) Plan {
 		Exclude: exclude,
 		Owned:   owned,
 		Ever:    ever,
+		Kept:    kept,
 		Known:   len(bought) > 0 || len(viewed) > 0,
 	}
 }
@@ -109,7 +115,7 @@ func (p Plan) Sources(l Lists) []Source {
 // plan's exclusions, its owned items competing as repeats, and the prior.
 // The API and the evaluator both build it here, so they cannot drift.
 func (p Plan) Request(k int, prior Prior) Request {
-	return Request{K: k, Exclude: p.Exclude, Owned: p.Owned, EverBought: p.Ever, Prior: prior}
+	return Request{K: k, Exclude: p.Exclude, Owned: p.Owned, EverBought: p.Ever, Kept: p.Kept, Prior: prior}
 }
 
 // reversed returns a history (least recent first) most recent first.

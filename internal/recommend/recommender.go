@@ -44,6 +44,9 @@ type Config struct {
 	// Now is the clock availability windows are judged by; default
 	// time.Now.
 	Now func() time.Time
+	// BuyAgain caps the owned items of every answer unless the Ask sets
+	// its own cap; the zero value caps nothing.
+	BuyAgain OwnedLimit
 }
 
 // Catalogue is what the shop says about items (catalogue.View).
@@ -80,6 +83,9 @@ type Ask struct {
 	// popularity list.
 	Category string
 	K        int
+	// BuyAgain, when Capped, replaces Config.BuyAgain for this answer
+	// (NoOwned: a "discover something new" row).
+	BuyAgain OwnedLimit
 }
 
 // Answer is the answer to an Ask.
@@ -106,14 +112,23 @@ func (r *Recommender) Recommend(ctx context.Context, a Ask) (Answer, error) {
 		q.HistoryBought, q.HistoryViewed, q.Ever = c.Purchases.Items, c.Views.Items, c.Purchases.Ever
 	}
 	plan := NewPlan(q)
-	items, err := r.ForPlan(ctx, plan, a.K, a.Category)
+	limit := r.cfg.BuyAgain
+	if a.BuyAgain.Capped {
+		limit = a.BuyAgain
+	}
+	items, err := r.forPlan(ctx, plan, a.K, a.Category, limit)
 	return Answer{Known: plan.Known, Items: items}, err
 }
 
 // ForPlan returns the k best recommendations of a resolved plan (see
-// Recommend, without the histories' read). The evaluator, which resolves
-// each customer's plan once for all its methods, asks here.
+// Recommend, without the histories' read), with Config.BuyAgain. The
+// evaluator, which resolves each customer's plan once for all its methods,
+// asks here.
 func (r *Recommender) ForPlan(ctx context.Context, plan Plan, k int, category string) ([]Recommendation, error) {
+	return r.forPlan(ctx, plan, k, category, r.cfg.BuyAgain)
+}
+
+func (r *Recommender) forPlan(ctx context.Context, plan Plan, k int, category string, limit OwnedLimit) ([]Recommendation, error) {
 	read, err := r.st.Lists.ReadMany(ctx, plan.listRefs(), &store.PopularRef{Kind: store.Bought, Category: category})
 	if err != nil {
 		return nil, err
@@ -123,6 +138,7 @@ func (r *Recommender) ForPlan(ctx context.Context, plan Plan, k int, category st
 		prior.Popular, prior.Total, prior.Distinct = pop.Items, pop.Total, pop.Distinct
 	}
 	req := plan.Request(k, prior)
+	req.BuyAgain = limit
 	if category != "" {
 		if req.Allow, err = r.categoryFilter(ctx, category, read.Related); err != nil {
 			return nil, err
