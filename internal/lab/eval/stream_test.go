@@ -1,0 +1,148 @@
+package eval
+
+import (
+	"context"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/alsobought/alsobought/event"
+	"github.com/alsobought/alsobought/internal/delta"
+	"github.com/alsobought/alsobought/internal/lab/dataset"
+	"github.com/alsobought/alsobought/internal/lab/oracle"
+	"github.com/alsobought/alsobought/internal/testenv"
+	"github.com/alsobought/alsobought/scoring"
+	"github.com/alsobought/alsobought/store"
+)
+
+// TestStreamTrainerMatchesOracle is the streaming trainer's promise: one
+// pass through the consumer's change code gives, window after window,
+// exactly the figures of the oracle retrained from scratch at every
+// cutoff, for every method and target. On real data: the bundled
+// Dunnhumby sample (purchases; with and without history ageing, whose
+// sweeps the stream runs at every cutoff) and, where the shared data sets
+// are present, YOOCHOOSE sessions (views and purchases).
+func TestStreamTrainerMatchesOracle(t *testing.T) {
+	dunnhumby := testenv.Dunnhumby(t)
+	if len(dunnhumby) > 120000 {
+		dunnhumby = dunnhumby[:120000]
+	}
+	set := oracle.Settings{HistorySize: 200, ViewHistorySize: 30, Dedup: delta.DefaultDedup}
+	aged := set
+	aged.HistoryMaxAge, aged.AllowedLateness = 30*24*time.Hour, time.Hour
+	small := set
+	small.HistorySize, small.ViewHistorySize = 8, 4 // evictions everywhere
+	day := 24 * time.Hour
+	type tc struct {
+		name   string
+		events []event.Event
+		cfg    Config
+		set    oracle.Settings
+	}
+	cases := []tc{
+		{"customers", dunnhumby, Config{Protocol: Customers, Windows: 4, Horizon: 14 * day, K: 6, Served: scoring.Amazon2017Prior}, set},
+		{"customers, 30-day history age", dunnhumby, Config{Protocol: Customers, Windows: 4, Horizon: 14 * day, K: 6, Served: scoring.Amazon2017Prior}, aged},
+		{"customers, small histories, keep owned", dunnhumby, Config{Protocol: Customers, Windows: 3, Horizon: 7 * day, K: 4, Served: scoring.Cosine, KeepOwned: true}, small},
+	}
+	if !testing.Short() {
+		if dir := testenv.SharedData(t); dir != "" {
+			yc, err := dataset.Load(filepath.Join(dir, "yoochoose-1pct", "events.csv.gz"), dataset.Yoochoose, event.DefaultLimits(time.Now()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cases = append(cases, tc{"sessions with views, small histories", yc[:60000], Config{Protocol: Sessions, Windows: 3, Horizon: 5 * day, K: 6, Served: scoring.Amazon2017Prior}, small})
+		}
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rules := scoring.DefaultListRules()
+			want, err := Run(context.Background(), c.events, c.cfg, OracleTrainer{Settings: c.set, Rules: rules})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := Run(context.Background(), c.events, c.cfg, &StreamTrainer{Settings: c.set, Rules: rules})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want.Customers < 100 || len(want.Results) < 8 {
+				t.Fatalf("a degenerate evaluation (%d customers, %d results): pick a larger sample", want.Customers, len(want.Results))
+			}
+			if !reflect.DeepEqual(got, want) {
+				for i := range want.Results {
+					if i < len(got.Results) && got.Results[i] != want.Results[i] {
+						t.Errorf("streamed %+v\n  oracle %+v", got.Results[i], want.Results[i])
+					}
+				}
+				t.Fatalf("the streamed report differs from the retrained one (%d and %d results)", len(got.Results), len(want.Results))
+			}
+			t.Logf("%d customers over %d windows, %d results identical", got.Customers, got.Windows, len(got.Results))
+		})
+	}
+}
+
+// TestStreamTrainerNeedsOneGrowingSlice: a streaming trainer applies only
+// what it has not seen, so a slice that does not extend the last one is an
+// error rather than a silently wrong state.
+func TestStreamTrainerNeedsOneGrowingSlice(t *testing.T) {
+	tr := &StreamTrainer{Settings: oracle.Settings{HistorySize: 5, ViewHistorySize: 5}, Rules: scoring.DefaultListRules()}
+	evs := []event.Event{buy("c1", "a", 1, 0), buy("c1", "b", 2, 0), buy("c2", "a", 3, 0)}
+	if _, err := tr.Train(context.Background(), evs[:2]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Train(context.Background(), evs[:1]); err == nil {
+		t.Error("a shorter slice: want an error")
+	}
+	other := []event.Event{buy("c1", "a", 1, 0), buy("c9", "z", 2, 0), buy("c2", "a", 3, 0)}
+	if _, err := tr.Train(context.Background(), other); err == nil {
+		t.Error("another slice: want an error")
+	}
+}
+
+// TestRowOfParsesAsTheStore: the in-memory hashes are parsed as
+// store.ParseRow parses the same hashes read back from Redis. The hashes
+// come from the consumer's change code on real events, so a field a
+// change adds to the rows shows up here.
+func TestRowOfParsesAsTheStore(t *testing.T) {
+	evs := testenv.Dunnhumby(t)[:5000]
+	views := make([]event.Event, 0, 2*len(evs))
+	for _, e := range evs { // a view before each purchase fills the view rows and M
+		v := e
+		v.ID, v.Type = e.ID+"-v", event.View
+		views = append(views, v, e)
+	}
+	tr := &StreamTrainer{Settings: oracle.Settings{HistorySize: 10, ViewHistorySize: 5}, Rules: scoring.DefaultListRules()}
+	if _, err := tr.Train(context.Background(), views); err != nil {
+		t.Fatal(err)
+	}
+	rows := 0
+	for k, h := range tr.hashes {
+		if k.Kind != delta.RowKey && k.Kind != delta.ViewRowKey && k.Kind != delta.ViewedBoughtKey {
+			continue
+		}
+		stored := make(map[string]string, len(h))
+		for f, n := range h {
+			stored[f] = strconv.FormatInt(n, 10)
+		}
+		want, err := store.ParseRow(stored)
+		if err != nil {
+			t.Fatalf("%v: %v", k, err)
+		}
+		got := rowOf(h)
+		sortBins(got.Hist)
+		sortBins(want.Hist)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%v: rowOf %+v, store.ParseRow %+v", k, got, want)
+		}
+		rows++
+	}
+	if rows < 1000 {
+		t.Fatalf("only %d rows compared", rows)
+	}
+}
+
+func sortBins(h []scoring.HistBin) {
+	slices.SortFunc(h, func(a, b scoring.HistBin) int { return int(a.Others - b.Others) })
+}
