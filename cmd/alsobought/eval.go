@@ -24,6 +24,7 @@ type evalCmd struct {
 	asJSON   bool
 	plot     string
 	viaKafka bool
+	trainer  string
 }
 
 // settings: the oracle needs no service; -via-kafka trains through the real
@@ -51,6 +52,13 @@ func (c *evalCmd) settings(s *settings) []config.Group {
 				}
 				return nil
 			})},
+			{Flag: "trainer", Help: "stream (one pass through the consumer's change code, in memory, the state advanced between cutoffs) or oracle (the batch oracle rebuilt from scratch at every cutoff); the numbers must be identical",
+				Value: config.Text(&c.trainer, "stream", "stream or oracle", func(v string) error {
+					if v != "stream" && v != "oracle" {
+						return errors.New("not stream or oracle")
+					}
+					return nil
+				})},
 			{Flag: "via-kafka", Help: "train through the real pipeline (a fresh topic and Redis prefix, consumed and re-scored in this process) instead of the in-memory oracle; the numbers must be identical",
 				Value: config.Bool(&c.viaKafka, false)},
 		}}}, viaKafka...)
@@ -63,8 +71,11 @@ func (c *evalCmd) run(ctx context.Context, s *settings, _ []string, stdout, stde
 	if err != nil {
 		return err
 	}
-	var trainer eval.Trainer = eval.OracleTrainer{Settings: s.oracleSettings(), Rules: s.listRules()}
-	trainerName := "oracle"
+	var trainer eval.Trainer = &eval.StreamTrainer{Settings: s.oracleSettings(), Rules: s.listRules()}
+	trainerName := c.trainer
+	if c.trainer == "oracle" {
+		trainer = eval.OracleTrainer{Settings: s.oracleSettings(), Rules: s.listRules()}
+	}
 	if c.viaKafka {
 		kt, err := newKafkaTrainer(ctx, s)
 		if err != nil {
@@ -91,7 +102,7 @@ func (c *evalCmd) run(ctx context.Context, s *settings, _ []string, stdout, stde
 
 // printReport prints one table per target.
 func printReport(w io.Writer, r *eval.Report) error {
-	fmt.Fprintf(w, "%s, %s protocol, %d window(s) of %.0f days, HR@%d (trained by the %s; served scorer %s)\n",
+	fmt.Fprintf(w, "%s, %s protocol, %d window(s) of %.0f days, HR@%d (trained by the %s trainer; served scorer %s)\n",
 		r.Dataset, r.Protocol, r.Windows, r.HorizonDays, r.K, r.Trainer, r.Served)
 	for i, c := range r.Cutoffs {
 		if i == 0 || i == len(r.Cutoffs)-1 {
