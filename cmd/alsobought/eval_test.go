@@ -33,10 +33,11 @@ func evalJSON(t *testing.T, args ...string) *eval.Report {
 }
 
 // TestEvalViaKafkaGivesIdenticalNumbers is the promise behind the
-// evaluator: the in-memory oracle trains exactly the lists the real
-// pipeline (Kafka, consumer, Redis, re-scorer) serves, window after window,
-// so every method's figures are identical. Both protocols, with views and
-// purchases.
+// evaluator: the in-process streaming trainer (the default), the oracle
+// retrained at every cutoff (-trainer oracle) and the real pipeline (Kafka,
+// consumer, Redis, re-scorer) train exactly the same lists, window after
+// window, so every method's figures, discovery and baseline included, are
+// identical. Both protocols, with views and purchases.
 func TestEvalViaKafkaGivesIdenticalNumbers(t *testing.T) {
 	testenv.Setting(t, "ALSOBOUGHT_KAFKA_BROKERS")
 	testenv.Setting(t, "ALSOBOUGHT_REDIS_ADDRS")
@@ -57,17 +58,23 @@ func TestEvalViaKafkaGivesIdenticalNumbers(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			want := evalJSON(t, tc.args...)
-			got := evalJSON(t, append(tc.args, "-via-kafka")...)
-			if want.Trainer != "oracle" || got.Trainer != "kafka" {
-				t.Fatalf("trainers %q and %q, want oracle and kafka", want.Trainer, got.Trainer)
+			if want.Trainer != "stream" {
+				t.Fatalf("default trainer %q, want stream", want.Trainer)
 			}
 			if want.Customers == 0 || len(want.Results) < 7 {
 				t.Fatalf("a degenerate evaluation (%d customers, %d results): pick a larger sample", want.Customers, len(want.Results))
 			}
-			if !reflect.DeepEqual(got.Results, want.Results) || got.Customers != want.Customers || got.ViewCustomers != want.ViewCustomers {
-				t.Fatalf("via Kafka:\n%+v\nwant (oracle):\n%+v", got.Results, want.Results)
+			for _, other := range []struct{ flag, trainer string }{{"-trainer=oracle", "oracle"}, {"-via-kafka", "kafka"}} {
+				got := evalJSON(t, append(tc.args, other.flag)...)
+				if got.Trainer != other.trainer {
+					t.Fatalf("%s: trainer %q, want %q", other.flag, got.Trainer, other.trainer)
+				}
+				if !reflect.DeepEqual(got.Results, want.Results) || !reflect.DeepEqual(got.Baseline, want.Baseline) ||
+					got.Customers != want.Customers || got.ViewCustomers != want.ViewCustomers {
+					t.Fatalf("%s:\n%+v\nwant (streamed):\n%+v", other.flag, got.Results, want.Results)
+				}
 			}
-			t.Logf("%d customers, %d results identical; served HR %.4f", got.Customers, len(got.Results), served(got))
+			t.Logf("%d customers, %d results identical; served HR %.4f", want.Customers, len(want.Results), served(want))
 		})
 	}
 }
