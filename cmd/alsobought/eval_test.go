@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -142,5 +143,39 @@ func TestEvalAppliesHistoryMaxAge(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestPrintReportMarksTheBaseline: the table gives every method's discovery
+// figures, marks the goal's baseline row and prints served over it.
+func TestPrintReportMarksTheBaseline(t *testing.T) {
+	r := &eval.Report{Dataset: "shop/events.jsonl", Protocol: eval.Customers, Windows: 1, HorizonDays: 14, K: 6, Trainer: "stream",
+		Served: "amazon2017_prior", ItemsSeen: 100,
+		Results: []eval.Result{
+			{Method: eval.MethodPopularity, Target: eval.TargetBought, HR: 0.05, Customers: 200, Hits: 10, DiscoveryHR: 0.055, DiscoveryHits: 10, DiscoveryCustomers: 180},
+			{Method: eval.MethodBuyAgain, Target: eval.TargetBought, HR: 0.09, Customers: 200, Hits: 18, DiscoveryHR: 0.0056, DiscoveryHits: 1, DiscoveryCustomers: 180},
+			{Method: eval.MethodServed, Target: eval.TargetBought, HR: 0.099, Customers: 200, Hits: 20, DiscoveryHR: 0.03, DiscoveryHits: 6, DiscoveryCustomers: 180},
+		},
+		Baseline: map[eval.Target]eval.Baseline{eval.TargetBought: {Method: eval.MethodBuyAgain, HR: 0.09, ServedHR: 0.099, ServedOverBaseline: 1.1}},
+	}
+	var out bytes.Buffer
+	if err := printReport(&out, r); err != nil {
+		t.Fatal(err)
+	}
+	var marked []string
+	for _, line := range strings.Split(out.String(), "\n") {
+		if f := strings.Fields(line); len(f) == 9 && f[8] == "baseline" {
+			marked = append(marked, f[0])
+		}
+	}
+	for _, want := range []string{"200 customers judged, 180 of them with a target they did not own",
+		"buy_again  0.0900  0.0000  0  0.0%  18  0.0056  1  baseline",
+		"buy_again, HR 0.0900; served 0.0990, 1.10 times the baseline"} {
+		if !strings.Contains(strings.Join(strings.Fields(out.String()), "  "), strings.Join(strings.Fields(want), "  ")) {
+			t.Errorf("no %q in\n%s", want, out.String())
+		}
+	}
+	if len(marked) != 1 || marked[0] != eval.MethodBuyAgain {
+		t.Errorf("rows marked as the baseline: %v, want buy_again only\n%s", marked, out.String())
 	}
 }
