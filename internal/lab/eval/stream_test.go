@@ -25,7 +25,8 @@ import (
 // cutoff, for every method and target. On real data: the bundled
 // Dunnhumby sample (purchases; with and without history ageing, whose
 // sweeps the stream runs at every cutoff) and, where the shared data sets
-// are present, YOOCHOOSE sessions (views and purchases).
+// are present, YOOCHOOSE sessions (views and purchases, so viewed-then-
+// bought rows, with and without ageing).
 func TestStreamTrainerMatchesOracle(t *testing.T) {
 	dunnhumby := testenv.Dunnhumby(t)
 	if len(dunnhumby) > 120000 {
@@ -54,7 +55,11 @@ func TestStreamTrainerMatchesOracle(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cases = append(cases, tc{"sessions with views, small histories", yc[:60000], Config{Protocol: Sessions, Windows: 3, Horizon: 5 * day, K: 6, Served: scoring.Amazon2017Prior}, small})
+			sessions := Config{Protocol: Sessions, Windows: 3, Horizon: 5 * day, K: 6, Served: scoring.Amazon2017Prior}
+			smallAged := small
+			smallAged.HistoryMaxAge, smallAged.AllowedLateness = 12*time.Hour, time.Hour
+			cases = append(cases, tc{"sessions with views, small histories", yc[:60000], sessions, small},
+				tc{"sessions with views, small histories, 12-hour age", yc[:60000], sessions, smallAged})
 		}
 	}
 	for _, c := range cases {
@@ -79,7 +84,7 @@ func TestStreamTrainerMatchesOracle(t *testing.T) {
 				}
 				t.Fatalf("the streamed report differs from the retrained one (%d and %d results)", len(got.Results), len(want.Results))
 			}
-			t.Logf("%d customers over %d windows, %d results identical", got.Customers, got.Windows, len(got.Results))
+			t.Logf("%d customers over %d windows, %d results identical; served HR %.4f, items %d", got.Customers, got.Windows, len(got.Results), results(got)[TargetBought][MethodServed].HR, results(got)[TargetBought][MethodServed].Items)
 		})
 	}
 }
