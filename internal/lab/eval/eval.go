@@ -173,11 +173,7 @@ func Run(ctx context.Context, events []event.Event, cfg Config, t Trainer) (*Rep
 			q := c.query
 			q.KeepOwned = cfg.KeepOwned
 			plan := recommend.NewPlan(q) // once per customer, for every method
-			c.owned = plan.Owned
-			if q.KeepOwned { // owned all the same: what discovery leaves out
-				q.KeepOwned = false
-				c.owned = recommend.NewPlan(q).Owned
-			}
+			c.owned = ownedSet(q, model.PurchaseCounts(c.customer))
 			for _, m := range methods {
 				recs, err := recommendFor(ctx, m, c, plan, model, served, cfg)
 				if err != nil {
@@ -207,6 +203,19 @@ func Run(ctx context.Context, events []event.Event, cfg Config, t Trainer) (*Rep
 		r.Baseline = baselines(r.Results)
 	}
 	return r, nil
+}
+
+// ownedSet is what discovery leaves out: every item the customer bought
+// before the cutoff, those the retained history has forgotten included
+// (the counts cover every event trained on), and whatever the plan counts
+// as owned (Plan.Owned, also under -keep-owned).
+func ownedSet(q recommend.Query, purchases map[string]int64) map[string]bool {
+	q.KeepOwned = false
+	owned := recommend.NewPlan(q).Owned
+	for item := range purchases {
+		owned[item] = true
+	}
+	return owned
 }
 
 // baselines picks each target's baseline among the results.
@@ -239,8 +248,8 @@ func baselines(results []Result) map[Target]Baseline {
 type judged struct {
 	customer string // customers only
 	query    recommend.Query
-	// owned is the customer's owned set at the cutoff (Plan.Owned, also
-	// with -keep-owned): discovery leaves it out.
+	// owned is what the customer bought before the cutoff (ownedSet):
+	// discovery leaves it out.
 	owned map[string]bool
 	// targets per kind; echoTargets are the targets before the revealed
 	// items were removed (sessions only).

@@ -314,3 +314,27 @@ func TestPurchaseCounts(t *testing.T) {
 		t.Errorf("counts %s, want map[a:3 b:1] map[a:1] map[]", got)
 	}
 }
+
+// TestDiscoveryOwnsForgottenItems: with K_hist 1, c1's history forgets a
+// when b comes, so popularity (without the retained owned items) offers a
+// again and c1's re-buy of it is a hit; discovery knows c1 bought a before
+// the cutoff, so it judges c1 on z alone, and a is no discovery.
+func TestDiscoveryOwnsForgottenItems(t *testing.T) {
+	events := []event.Event{
+		buy("c1", "a", 1, 0), buy("c1", "b", 2, 0), buy("c2", "a", 3, 0), buy("c3", "a", 4, 0),
+		buy("c1", "a", 11, 0), buy("c1", "z", 12, 0),
+	}
+	tr := trainer()
+	tr.Settings.HistorySize = 1
+	cfg := Config{Protocol: Customers, Cutoff: t0.Add(10 * 24 * time.Hour), Windows: 1, Horizon: 14 * 24 * time.Hour, K: 1, Served: scoring.Count}
+	for _, tt := range []Trainer{tr, &StreamTrainer{Settings: tr.Settings, Rules: tr.Rules}} {
+		r, err := Run(context.Background(), events, cfg, tt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := results(r)[TargetBought][MethodPopularity]
+		if got.Hits != 1 || got.Customers != 1 || got.DiscoveryCustomers != 1 || got.DiscoveryHits != 0 {
+			t.Errorf("%T: popularity %d hits over %d, discovery %d over %d; want 1 over 1 and 0 over 1", tt, got.Hits, got.Customers, got.DiscoveryHits, got.DiscoveryCustomers)
+		}
+	}
+}

@@ -62,6 +62,9 @@ func TestStreamTrainerMatchesOracle(t *testing.T) {
 				tc{"sessions with views, small histories, 12-hour age", yc[:60000], sessions, smallAged})
 		}
 	}
+	if testing.Short() {
+		cases = cases[:1]
+	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			rules := scoring.DefaultListRules()
