@@ -18,8 +18,8 @@ import (
 // previous window through the consumer's own change code (delta.Batch:
 // histories, ageing, counters, popularity buckets), the resulting Ops
 // added to an in-memory copy of the Redis hashes (key -> field -> value,
-// a field dropped at zero as the apply script does), and at each cutoff
-// the ageing sweep at the watermark, as consumer/sweep.go runs it.
+// see add), and at each cutoff the ageing sweep at the watermark, through
+// the consumer's delta.Batch.Sweep.
 //
 // Lists are not kept between cutoffs: a list's scores move with the
 // totals and with every candidate's B_Y, not only with its own row, so a
