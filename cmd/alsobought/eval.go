@@ -59,7 +59,7 @@ func (c *evalCmd) settings(s *settings) []config.Group {
 					}
 					return nil
 				})},
-			{Flag: "via-kafka", Help: "train through the real pipeline (a fresh topic and Redis prefix, consumed and re-scored in this process) instead of the in-memory oracle; the numbers must be identical",
+			{Flag: "via-kafka", Help: "train through the real pipeline (a fresh topic and Redis prefix, consumed and re-scored in this process) instead of in memory (-trainer is then ignored); the numbers must be identical",
 				Value: config.Bool(&c.viaKafka, false)},
 		}}}, viaKafka...)
 }
