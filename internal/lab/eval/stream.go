@@ -235,9 +235,12 @@ func (m *streamModel) row(kind store.ListKind, item string) (scoring.Row, int64)
 }
 
 // rowOf reads an in-memory row hash as scoring needs it, splitting its
-// fields as store.ParseRow splits a stored row (TestRowOfParsesAsTheStore
-// keeps them in step): the histogram, M_X, and the candidates with their
-// B_Y from buyers. Zero fields are absent fields (add).
+// fields as store.ParseRow splits a stored row: the histogram, M_X, and
+// the candidates with their B_Y from buyers. Zero fields are absent
+// fields (add). TestRowOfParsesAsTheStore keeps the two in step on rows
+// the change code wrote: a field kind added to the rows that ParseRow
+// sets apart must be set apart here too, or that test fails. (Asking
+// ParseRow itself, once per field name, costs a third of the run.)
 func rowOf(item string, fields, buyers map[string]int64) (scoring.Row, int64) {
 	row := scoring.Row{Item: item, Buyers: buyers[item], Candidates: make([]scoring.Candidate, 0, len(fields))}
 	var mX int64
