@@ -3,6 +3,7 @@ package eval
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/alsobought/alsobought/event"
@@ -237,10 +238,11 @@ func (m *streamModel) row(kind store.ListKind, item string) (scoring.Row, int64)
 // rowOf reads an in-memory row hash as scoring needs it, splitting its
 // fields as store.ParseRow splits a stored row: the histogram, M_X, and
 // the candidates with their B_Y from buyers. Zero fields are absent
-// fields (add). TestRowOfParsesAsTheStore keeps the two in step on rows
-// the change code wrote: a field kind added to the rows that ParseRow
-// sets apart must be set apart here too, or that test fails. (Asking
-// ParseRow itself, once per field name, costs a third of the run.)
+// fields (add), and a field with '|' other than those two is no co-count
+// (item ids hold none), so counters added to the rows later stay out of
+// the candidates, as they stay out of the oracle's. TestRowOfParsesAsTheStore
+// keeps the two in step on rows the change code wrote. (Asking ParseRow
+// itself, once per field name, costs a third of the run.)
 func rowOf(item string, fields, buyers map[string]int64) (scoring.Row, int64) {
 	row := scoring.Row{Item: item, Buyers: buyers[item], Candidates: make([]scoring.Candidate, 0, len(fields))}
 	var mX int64
@@ -251,6 +253,9 @@ func rowOf(item string, fields, buyers map[string]int64) (scoring.Row, int64) {
 			mX = n
 		case hist && err == nil:
 			row.Hist = append(row.Hist, scoring.HistBin{Others: others, Customers: n})
+		case strings.Contains(f, "|"):
+			// No item id holds '|' (store/schema): another counter of the
+			// row, such as a per-item repeat statistic, not a co-count.
 		default:
 			row.Candidates = append(row.Candidates, scoring.Candidate{Item: f, Support: n, Buyers: buyers[f]})
 		}

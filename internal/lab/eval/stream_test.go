@@ -163,3 +163,14 @@ func TestRowOfParsesAsTheStore(t *testing.T) {
 		t.Fatalf("only %d rows compared", rows)
 	}
 }
+
+// TestRowOfSetsApartWhatIsNoCoCount: the histogram, M_X, zero fields and
+// any other counter named with '|' (no item id holds one) are no
+// candidates.
+func TestRowOfSetsApartWhatIsNoCoCount(t *testing.T) {
+	row, mX := rowOf("a", map[string]int64{"b": 2, "c": 0, "h|1": 3, "t|": 4, "p|a": 5, "g|b": 6}, map[string]int64{"a": 7, "b": 9, "c": 1})
+	want := scoring.Row{Item: "a", Buyers: 7, Hist: []scoring.HistBin{{Others: 1, Customers: 3}}, Candidates: []scoring.Candidate{{Item: "b", Support: 2, Buyers: 9}}}
+	if !reflect.DeepEqual(row, want) || mX != 4 {
+		t.Errorf("rowOf: %+v and M_X %d, want %+v and 4", row, mX, want)
+	}
+}
