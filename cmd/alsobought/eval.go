@@ -24,6 +24,7 @@ type evalCmd struct {
 	asJSON   bool
 	plot     string
 	viaKafka bool
+	trainer  string
 }
 
 // settings: the oracle needs no service; -via-kafka trains through the real
@@ -51,7 +52,14 @@ func (c *evalCmd) settings(s *settings) []config.Group {
 				}
 				return nil
 			})},
-			{Flag: "via-kafka", Help: "train through the real pipeline (a fresh topic and Redis prefix, consumed and re-scored in this process) instead of the in-memory oracle; the numbers must be identical",
+			{Flag: "trainer", Help: "stream (one pass through the consumer's change code, in memory, the state advanced between cutoffs) or oracle (the batch oracle rebuilt from scratch at every cutoff); the numbers must be identical",
+				Value: config.Text(&c.trainer, "stream", "stream or oracle", func(v string) error {
+					if v != "stream" && v != "oracle" {
+						return errors.New("not stream or oracle")
+					}
+					return nil
+				})},
+			{Flag: "via-kafka", Help: "train through the real pipeline (a fresh topic and Redis prefix, consumed and re-scored in this process) instead of in memory (-trainer is then ignored); the numbers must be identical",
 				Value: config.Bool(&c.viaKafka, false)},
 		}}}, viaKafka...)
 }
@@ -63,8 +71,11 @@ func (c *evalCmd) run(ctx context.Context, s *settings, _ []string, stdout, stde
 	if err != nil {
 		return err
 	}
-	var trainer eval.Trainer = eval.OracleTrainer{Settings: s.oracleSettings(), Rules: s.listRules()}
-	trainerName := "oracle"
+	var trainer eval.Trainer = &eval.StreamTrainer{Settings: s.oracleSettings(), Rules: s.listRules()}
+	trainerName := c.trainer
+	if c.trainer == "oracle" {
+		trainer = eval.OracleTrainer{Settings: s.oracleSettings(), Rules: s.listRules()}
+	}
 	if c.viaKafka {
 		kt, err := newKafkaTrainer(ctx, s)
 		if err != nil {
@@ -89,9 +100,11 @@ func (c *evalCmd) run(ctx context.Context, s *settings, _ []string, stdout, stde
 	return printReport(stdout, report)
 }
 
-// printReport prints one table per target.
+// printReport prints one table per target: every method's figures
+// overall and for discovery (owned items removed from the answers and the
+// targets), the goal's baseline marked.
 func printReport(w io.Writer, r *eval.Report) error {
-	fmt.Fprintf(w, "%s, %s protocol, %d window(s) of %.0f days, HR@%d (trained by the %s; served scorer %s)\n",
+	fmt.Fprintf(w, "%s, %s protocol, %d window(s) of %.0f days, HR@%d (trained by the %s trainer; served scorer %s)\n",
 		r.Dataset, r.Protocol, r.Windows, r.HorizonDays, r.K, r.Trainer, r.Served)
 	for i, c := range r.Cutoffs {
 		if i == 0 || i == len(r.Cutoffs)-1 {
@@ -103,6 +116,7 @@ func printReport(w io.Writer, r *eval.Report) error {
 	for _, target := range []eval.Target{eval.TargetBought, eval.TargetViewed} {
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 		printed := false
+		base, hasBase := r.Baseline[target]
 		for _, res := range r.Results {
 			if res.Target != target {
 				continue
@@ -112,14 +126,24 @@ func printReport(w io.Writer, r *eval.Report) error {
 				if r.Protocol == eval.Sessions {
 					who = "sessions"
 				}
-				fmt.Fprintf(w, "\nhit = an item %s in the window; %d %s judged\n", target, res.Customers, who)
-				fmt.Fprintf(tw, "method\tHR@%d\trecall@%d\titems\tcoverage\thits\t\n", r.K, r.K)
+				fmt.Fprintf(w, "\nhit = an item %s in the window; %d %s judged, %d of them with a target they did not own (discovery)\n",
+					target, res.Customers, who, res.DiscoveryCustomers)
+				fmt.Fprintf(tw, "method\tHR@%d\trecall@%d\titems\tcoverage\thits\tdiscovery HR@%d\tdiscovery hits\t\t\n", r.K, r.K, r.K)
 				printed = true
 			}
-			fmt.Fprintf(tw, "%s\t%.4f\t%.4f\t%d\t%.1f%%\t%d\t\n", res.Method, res.HR, res.Recall, res.Items, 100*res.Coverage, res.Hits)
+			mark := ""
+			if hasBase && res.Method == base.Method {
+				mark = "baseline"
+			}
+			fmt.Fprintf(tw, "%s\t%.4f\t%.4f\t%d\t%.1f%%\t%d\t%.4f\t%d\t%s\t\n", res.Method, res.HR, res.Recall, res.Items, 100*res.Coverage, res.Hits,
+				res.DiscoveryHR, res.DiscoveryHits, mark)
 		}
 		if err := tw.Flush(); err != nil {
 			return err
+		}
+		if printed && hasBase {
+			fmt.Fprintf(w, "baseline (the best of %s): %s, HR %.4f; served %.4f, %.2f times the baseline\n",
+				strings.Join(eval.BaselineMethods, ", "), base.Method, base.HR, base.ServedHR, base.ServedOverBaseline)
 		}
 	}
 	fmt.Fprintf(w, "\ncoverage: distinct items recommended, as a share of the %d items seen in training\n", r.ItemsSeen)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,10 +34,11 @@ func evalJSON(t *testing.T, args ...string) *eval.Report {
 }
 
 // TestEvalViaKafkaGivesIdenticalNumbers is the promise behind the
-// evaluator: the in-memory oracle trains exactly the lists the real
-// pipeline (Kafka, consumer, Redis, re-scorer) serves, window after window,
-// so every method's figures are identical. Both protocols, with views and
-// purchases.
+// evaluator: the in-process streaming trainer (the default), the oracle
+// retrained at every cutoff (-trainer oracle) and the real pipeline (Kafka,
+// consumer, Redis, re-scorer) train exactly the same lists, window after
+// window, so every method's figures, discovery and baseline included, are
+// identical. Both protocols, with views and purchases.
 func TestEvalViaKafkaGivesIdenticalNumbers(t *testing.T) {
 	testenv.Setting(t, "ALSOBOUGHT_KAFKA_BROKERS")
 	testenv.Setting(t, "ALSOBOUGHT_REDIS_ADDRS")
@@ -57,17 +59,23 @@ func TestEvalViaKafkaGivesIdenticalNumbers(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			want := evalJSON(t, tc.args...)
-			got := evalJSON(t, append(tc.args, "-via-kafka")...)
-			if want.Trainer != "oracle" || got.Trainer != "kafka" {
-				t.Fatalf("trainers %q and %q, want oracle and kafka", want.Trainer, got.Trainer)
+			if want.Trainer != "stream" {
+				t.Fatalf("default trainer %q, want stream", want.Trainer)
 			}
 			if want.Customers == 0 || len(want.Results) < 7 {
 				t.Fatalf("a degenerate evaluation (%d customers, %d results): pick a larger sample", want.Customers, len(want.Results))
 			}
-			if !reflect.DeepEqual(got.Results, want.Results) || got.Customers != want.Customers || got.ViewCustomers != want.ViewCustomers {
-				t.Fatalf("via Kafka:\n%+v\nwant (oracle):\n%+v", got.Results, want.Results)
+			for _, other := range []struct{ flag, trainer string }{{"-trainer=oracle", "oracle"}, {"-via-kafka", "kafka"}} {
+				got := evalJSON(t, append(tc.args, other.flag)...)
+				if got.Trainer != other.trainer {
+					t.Fatalf("%s: trainer %q, want %q", other.flag, got.Trainer, other.trainer)
+				}
+				if !reflect.DeepEqual(got.Results, want.Results) || !reflect.DeepEqual(got.Baseline, want.Baseline) ||
+					got.Customers != want.Customers || got.ViewCustomers != want.ViewCustomers {
+					t.Fatalf("%s:\n%+v\nwant (streamed):\n%+v", other.flag, got.Results, want.Results)
+				}
 			}
-			t.Logf("%d customers, %d results identical; served HR %.4f", got.Customers, len(got.Results), served(got))
+			t.Logf("%d customers, %d results identical; served HR %.4f", want.Customers, len(want.Results), served(want))
 		})
 	}
 }
@@ -135,5 +143,39 @@ func TestEvalAppliesHistoryMaxAge(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestPrintReportMarksTheBaseline: the table gives every method's discovery
+// figures, marks the goal's baseline row and prints served over it.
+func TestPrintReportMarksTheBaseline(t *testing.T) {
+	r := &eval.Report{Dataset: "shop/events.jsonl", Protocol: eval.Customers, Windows: 1, HorizonDays: 14, K: 6, Trainer: "stream",
+		Served: "amazon2017_prior", ItemsSeen: 100,
+		Results: []eval.Result{
+			{Method: eval.MethodPopularity, Target: eval.TargetBought, HR: 0.05, Customers: 200, Hits: 10, DiscoveryHR: 0.055, DiscoveryHits: 10, DiscoveryCustomers: 180},
+			{Method: eval.MethodBuyAgain, Target: eval.TargetBought, HR: 0.09, Customers: 200, Hits: 18, DiscoveryHR: 0.0056, DiscoveryHits: 1, DiscoveryCustomers: 180},
+			{Method: eval.MethodServed, Target: eval.TargetBought, HR: 0.099, Customers: 200, Hits: 20, DiscoveryHR: 0.03, DiscoveryHits: 6, DiscoveryCustomers: 180},
+		},
+		Baseline: map[eval.Target]eval.Baseline{eval.TargetBought: {Method: eval.MethodBuyAgain, HR: 0.09, ServedHR: 0.099, ServedOverBaseline: 1.1}},
+	}
+	var out bytes.Buffer
+	if err := printReport(&out, r); err != nil {
+		t.Fatal(err)
+	}
+	var marked []string
+	for _, line := range strings.Split(out.String(), "\n") {
+		if f := strings.Fields(line); len(f) == 9 && f[8] == "baseline" {
+			marked = append(marked, f[0])
+		}
+	}
+	for _, want := range []string{"200 customers judged, 180 of them with a target they did not own",
+		"buy_again  0.0900  0.0000  0  0.0%  18  0.0056  1  baseline",
+		"buy_again, HR 0.0900; served 0.0990, 1.10 times the baseline"} {
+		if !strings.Contains(strings.Join(strings.Fields(out.String()), "  "), strings.Join(strings.Fields(want), "  ")) {
+			t.Errorf("no %q in\n%s", want, out.String())
+		}
+	}
+	if len(marked) != 1 || marked[0] != eval.MethodBuyAgain {
+		t.Errorf("rows marked as the baseline: %v, want buy_again only\n%s", marked, out.String())
 	}
 }

@@ -31,8 +31,9 @@ type kafkaTrainer struct {
 	rs      *rescore.Rescorer
 	stop    context.CancelFunc // stops the scratch pipeline
 	// stopped ends when the pipeline stopped; its cause says why.
-	stopped  context.Context
-	produced int
+	stopped   context.Context
+	produced  int
+	purchases *eval.PurchaseCounts // of the events produced
 }
 
 // evalWaitTimeout bounds the wait for one window's events to be applied.
@@ -50,7 +51,7 @@ func newKafkaTrainer(ctx context.Context, base *settings) (*kafkaTrainer, error)
 	s := *base
 	// No feed and no catalogue: eval measures the lists of every item.
 	s.topic, s.dlqTopic, s.feedTopic, s.catTopic, s.group, s.prefix = sc.Topic, sc.DLQTopic, "off", "off", sc.Group, sc.Prefix
-	t := &kafkaTrainer{s: s, scratch: sc}
+	t := &kafkaTrainer{s: s, scratch: sc, purchases: eval.NewPurchaseCounts(s.dedup())}
 	if err := sc.Store.Meta.Ensure(ctx, s.stateSettings()); err != nil {
 		t.Close()
 		return nil, &exitError{code: 1, msg: err.Error()}
@@ -90,6 +91,7 @@ func (t *kafkaTrainer) Train(ctx context.Context, before []event.Event) (eval.Mo
 	if _, err := replay.Run(ctx, replay.Config{Kafka: t.scratch.Kafka, Topic: t.s.topic}, before[t.produced:]); err != nil {
 		return nil, err
 	}
+	t.purchases.Add(before[t.produced:])
 	t.produced = len(before)
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -118,7 +120,7 @@ func (t *kafkaTrainer) Train(ctx context.Context, before []event.Event) (eval.Mo
 	if err != nil {
 		return nil, err
 	}
-	return eval.SnapshotModel(snap, scoring.Method(t.s.method), t.s.oracleSettings(), t.s.listRules()), nil
+	return eval.SnapshotModel(snap, scoring.Method(t.s.method), t.s.oracleSettings(), t.s.listRules(), t.purchases), nil
 }
 
 // dropDirtyMarks clears the dirty marks the window's events left, without

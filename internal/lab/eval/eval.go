@@ -57,6 +57,7 @@ const (
 const (
 	MethodPopularity      = "popularity"            // the popularity list of the window's kind, without owned items
 	MethodPopularityOwned = "popularity_with_owned" // the same list with owned items
+	MethodBuyAgain        = "buy_again"             // customers: own purchases by count, then recency, then popularity
 	MethodViewed          = "viewed"                // "viewed also viewed" lists (the served score)
 	MethodViewedBought    = "viewed_bought"         // "viewed then bought" lists
 	MethodServed          = "served"                // the blend the API serves
@@ -88,7 +89,27 @@ type Result struct {
 	Items     int     `json:"items"`    // distinct items recommended
 	Hits      int     `json:"hits"`     // customers with at least one hit
 	Customers int     `json:"customers"`
+	// Discovery: the same with the customer's owned items (bought before
+	// the cutoff) removed from the recommendations and from the targets;
+	// DiscoveryCustomers are those with a target left.
+	DiscoveryHR        float64 `json:"discovery_hr"`
+	DiscoveryHits      int     `json:"discovery_hits"`
+	DiscoveryCustomers int     `json:"discovery_customers"`
 }
+
+// Baseline is the goal's baseline for one target (customer protocol): the
+// best HR of popularity, popularity_with_owned and buy_again, and the
+// served blend's HR over it.
+type Baseline struct {
+	Method             string  `json:"method"`
+	HR                 float64 `json:"hr"`
+	ServedHR           float64 `json:"served_hr"`
+	ServedOverBaseline float64 `json:"served_over_baseline"`
+}
+
+// BaselineMethods are the methods the goal's baseline is the best of, in
+// the order that breaks ties.
+var BaselineMethods = []string{MethodPopularity, MethodPopularityOwned, MethodBuyAgain}
 
 // Report is an evaluation's outcome.
 type Report struct {
@@ -102,6 +123,9 @@ type Report struct {
 	Customers     int      `json:"customers"`
 	ViewCustomers int      `json:"view_customers"`
 	Results       []Result `json:"results"`
+	// Baseline is the goal's baseline per target (customer protocol only;
+	// the sessions' echo row is a diagnostic, not a baseline).
+	Baseline map[Target]Baseline `json:"baseline,omitempty"`
 	// The split: every window's cutoff and end, and the items seen in
 	// training up to the last cutoff (coverage's denominator).
 	Cutoffs   []Window `json:"cutoffs"`
@@ -149,6 +173,7 @@ func Run(ctx context.Context, events []event.Event, cfg Config, t Trainer) (*Rep
 			q := c.query
 			q.KeepOwned = cfg.KeepOwned
 			plan := recommend.NewPlan(q) // once per customer, for every method
+			c.owned = ownedSet(q, model.PurchaseCounts(c.customer))
 			for _, m := range methods {
 				recs, err := recommendFor(ctx, m, c, plan, model, served, cfg)
 				if err != nil {
@@ -174,12 +199,58 @@ func Run(ctx context.Context, events []event.Event, cfg Config, t Trainer) (*Rep
 			}
 		}
 	}
+	if cfg.Protocol == Customers {
+		r.Baseline = baselines(r.Results)
+	}
 	return r, nil
+}
+
+// ownedSet is what discovery leaves out: every item the customer bought
+// before the cutoff, those the retained history has forgotten included
+// (the counts cover every event trained on), and whatever the plan counts
+// as owned (Plan.Owned, also under -keep-owned).
+func ownedSet(q recommend.Query, purchases map[string]int64) map[string]bool {
+	q.KeepOwned = false
+	owned := recommend.NewPlan(q).Owned
+	for item := range purchases {
+		owned[item] = true
+	}
+	return owned
+}
+
+// baselines picks each target's baseline among the results.
+func baselines(results []Result) map[Target]Baseline {
+	out := map[Target]Baseline{}
+	served := map[Target]float64{}
+	for _, res := range results {
+		if res.Method == MethodServed {
+			served[res.Target] = res.HR
+		}
+	}
+	for _, m := range BaselineMethods {
+		for _, res := range results {
+			if b, ok := out[res.Target]; res.Method == m && (!ok || res.HR > b.HR) {
+				out[res.Target] = Baseline{Method: m, HR: res.HR}
+			}
+		}
+	}
+	for target, b := range out {
+		b.ServedHR = served[target]
+		if b.HR > 0 {
+			b.ServedOverBaseline = b.ServedHR / b.HR
+		}
+		out[target] = b
+	}
+	return out
 }
 
 // judged is one customer (or session) in one window.
 type judged struct {
-	query recommend.Query
+	customer string // customers only
+	query    recommend.Query
+	// owned is what the customer bought before the cutoff (ownedSet):
+	// discovery leaves it out.
+	owned map[string]bool
 	// targets per kind; echoTargets are the targets before the revealed
 	// items were removed (sessions only).
 	targets, echoTargets map[Target]map[string]bool
@@ -200,7 +271,7 @@ func customerCases(window []event.Event, model Model) []judged {
 				byCustomer[e.CustomerID] = &judged{} // not active before: never judged
 				continue
 			}
-			c = &judged{query: recommend.Query{HistoryBought: bought, HistoryViewed: viewed, Ever: model.EverBought(e.CustomerID)},
+			c = &judged{customer: e.CustomerID, query: recommend.Query{HistoryBought: bought, HistoryViewed: viewed, Ever: model.EverBought(e.CustomerID)},
 				targets: map[Target]map[string]bool{TargetBought: {}, TargetViewed: {}}}
 			byCustomer[e.CustomerID] = c
 			order = append(order, e.CustomerID)

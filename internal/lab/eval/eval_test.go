@@ -79,6 +79,16 @@ func check(t *testing.T, got map[string]Result, wants map[string]want, customers
 //     popularity), the others as popularity: HR 2/4.
 //   - c5 re-buys an owned item, which only popularity_with_owned may
 //     recommend, and it does not (d is not in its top 2): a miss.
+//   - buy_again: each customer's own items, most bought first, the most
+//     recent first among equals (all bought once), topped up with
+//     popularity: c1 [b a], c3 [c a], c4 [d c], c5 [d a]: only c5's d
+//     hits, HR 1/4, items a, b, c, d.
+//   - discovery: c5's only target is owned, so 3 customers remain; the
+//     popularity rows and served keep their hits on c3 and c4 (2/3), the
+//     scores theirs on c3 (1/3), buy_again loses its only one (0/3).
+//   - the baseline is the best of popularity (0.5), popularity_with_owned
+//     (0.5) and buy_again (0.25): popularity, the first of the tie; served
+//     reaches 1.0 times it.
 func TestCustomerProtocolHandComputed(t *testing.T) {
 	events := []event.Event{
 		buy("c1", "a", 1, 0), buy("c1", "b", 1, 1),
@@ -110,7 +120,17 @@ func TestCustomerProtocolHandComputed(t *testing.T) {
 		"llr":                 score,
 		"amazon2017":          score,
 		MethodServed:          {hr: 0.5, recall: 0.5, items: 4},
+		MethodBuyAgain:        {hr: 0.25, recall: 0.25, items: 4},
 	}, 4)
+	for m, hits := range map[string]int{MethodPopularity: 2, MethodPopularityOwned: 2, "count": 1, "amazon2017": 1, MethodServed: 2, MethodBuyAgain: 0} {
+		g := got[TargetBought][m]
+		if g.DiscoveryCustomers != 3 || g.DiscoveryHits != hits || math.Abs(g.DiscoveryHR-float64(hits)/3) > 1e-12 {
+			t.Errorf("%s discovery: %d hits over %d customers (HR %.4f), want %d over 3", m, g.DiscoveryHits, g.DiscoveryCustomers, g.DiscoveryHR, hits)
+		}
+	}
+	if b := r.Baseline[TargetBought]; b != (Baseline{Method: MethodPopularity, HR: 0.5, ServedHR: 0.5, ServedOverBaseline: 1}) || len(r.Baseline) != 1 {
+		t.Errorf("baseline %+v, want popularity at 0.5 with served 1.0 times it, for purchases only", r.Baseline)
+	}
 	for _, m := range []string{MethodViewed, MethodViewedBought, MethodEcho} {
 		if _, ok := got[TargetBought][m]; ok {
 			t.Errorf("%s reported on data without views or sessions", m)
@@ -185,6 +205,9 @@ func TestSessionProtocolHandComputed(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := results(r)
+	if _, ok := got[TargetBought][MethodBuyAgain]; ok || r.Baseline != nil {
+		t.Errorf("sessions have no purchase history: want no buy_again row and no baseline, got baseline %+v", r.Baseline)
+	}
 	if r.Customers != 1 || r.ViewCustomers != 2 {
 		t.Fatalf("judged %d sessions for purchases and %d for views, want 1 and 2", r.Customers, r.ViewCustomers)
 	}
@@ -277,5 +300,70 @@ func TestPrequentialWindowsSumCustomers(t *testing.T) {
 	// window 1's events (c4 and c5): a hit; and c3 (z): a miss.
 	if got.Customers != 3 || got.Hits != 2 {
 		t.Fatalf("count: %d hits over %d customers, want 2 over 3", got.Hits, got.Customers)
+	}
+}
+
+func TestByPurchases(t *testing.T) {
+	tests := []struct {
+		name    string
+		history []string // least recent first
+		counts  map[string]int64
+		exclude []string
+		k       int
+		want    []string
+	}{
+		{name: "most bought first", history: []string{"a", "b", "c"}, counts: map[string]int64{"a": 1, "b": 3, "c": 2}, k: 3, want: []string{"b", "c", "a"}},
+		{name: "the more recent first among equals", history: []string{"a", "b", "c"}, counts: map[string]int64{"a": 2, "b": 2, "c": 1}, k: 3, want: []string{"b", "a", "c"}},
+		{name: "at most k", history: []string{"a", "b", "c"}, counts: map[string]int64{"a": 1, "b": 1, "c": 1}, k: 2, want: []string{"c", "b"}},
+		{name: "excluded items left out", history: []string{"a", "b"}, counts: map[string]int64{"a": 5, "b": 1}, exclude: []string{"a"}, k: 3, want: []string{"b"}},
+		{name: "no history", k: 3, want: []string{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ex := map[string]bool{}
+			for _, x := range tc.exclude {
+				ex[x] = true
+			}
+			if got := byPurchases(tc.history, tc.counts, ex, tc.k); fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestPurchaseCounts: purchases only, a duplicate id (a producer's retry)
+// counted once, as the consumer applies it once.
+func TestPurchaseCounts(t *testing.T) {
+	p := NewPurchaseCounts(delta.DefaultDedup)
+	retry := buy("c1", "a", 1, 0)
+	p.Add([]event.Event{retry, retry, buy("c1", "a", 2, 0), view("c1", "b", 2, 1), buy("c1", "b", 3, 0)})
+	p.Add([]event.Event{buy("c2", "a", 4, 0), buy("c1", "a", 5, 0)})
+	if got := fmt.Sprint(p.Of("c1"), p.Of("c2"), p.Of("c3")); got != "map[a:3 b:1] map[a:1] map[]" {
+		t.Errorf("counts %s, want map[a:3 b:1] map[a:1] map[]", got)
+	}
+}
+
+// TestDiscoveryOwnsForgottenItems: with K_hist 1, c1's history forgets a
+// when b comes, but the ever-bought set keeps it owned, so popularity
+// (without owned items) does not offer it again and c1's re-buy of it is
+// no hit; discovery knows c1 bought a before the cutoff too, so it judges
+// c1 on z alone.
+func TestDiscoveryOwnsForgottenItems(t *testing.T) {
+	events := []event.Event{
+		buy("c1", "a", 1, 0), buy("c1", "b", 2, 0), buy("c2", "a", 3, 0), buy("c3", "a", 4, 0),
+		buy("c1", "a", 11, 0), buy("c1", "z", 12, 0),
+	}
+	tr := trainer()
+	tr.Settings.HistorySize = 1
+	cfg := Config{Protocol: Customers, Cutoff: t0.Add(10 * 24 * time.Hour), Windows: 1, Horizon: 14 * 24 * time.Hour, K: 1, Served: scoring.Count}
+	for _, tt := range []Trainer{tr, &StreamTrainer{Settings: tr.Settings, Rules: tr.Rules}} {
+		r, err := Run(context.Background(), events, cfg, tt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := results(r)[TargetBought][MethodPopularity]
+		if got.Hits != 0 || got.Customers != 1 || got.DiscoveryCustomers != 1 || got.DiscoveryHits != 0 {
+			t.Errorf("%T: popularity %d hits over %d, discovery %d over %d; want 0 over 1 and 0 over 1", tt, got.Hits, got.Customers, got.DiscoveryHits, got.DiscoveryCustomers)
+		}
 	}
 }

@@ -1,7 +1,9 @@
 package eval
 
 import (
+	"cmp"
 	"context"
+	"slices"
 
 	"github.com/alsobought/alsobought/internal/recommend"
 	"github.com/alsobought/alsobought/scoring"
@@ -9,10 +11,15 @@ import (
 )
 
 // methodsFor returns the methods of an evaluation, in report order:
-// popularity, each score, the view-based lists where the data has views,
-// the served blend, and for sessions the echo baseline.
+// popularity, for customers buy_again, each score, the view-based lists
+// where the data has views, the served blend, and for sessions the echo
+// diagnostic. Sessions have no purchase history, so buy_again would be
+// popularity again: it is left out.
 func methodsFor(cfg Config, hasViews bool) []string {
 	out := []string{MethodPopularity, MethodPopularityOwned}
+	if cfg.Protocol == Customers {
+		out = append(out, MethodBuyAgain)
+	}
 	for _, m := range []scoring.Method{scoring.Count, scoring.Cosine, scoring.Jaccard, scoring.LLR, scoring.Amazon2017, scoring.Amazon2017Prior} {
 		out = append(out, string(m))
 	}
@@ -35,6 +42,10 @@ func methodsFor(cfg Config, hasViews bool) []string {
 // classic baseline; owned as Plan.Owns says: the purchase history and the
 // ever-bought set), "popularity_with_owned" with them.
 //
+// buy_again is the customer's retained purchase history ordered by how
+// often they bought each item before the cutoff, then by recency, topped
+// up with the popularity list of the target's kind: the repeat baseline.
+//
 // A score's row uses only that score's "bought also bought" lists, of
 // every source (purchases and views alike), ranked by recommend.ByScore
 // without owned items and without popularity, so it measures the score
@@ -51,13 +62,19 @@ func recommendFor(ctx context.Context, m string, c judged, plan recommend.Plan, 
 	switch m {
 	case MethodEcho:
 		return same(c.revealed[:min(cfg.K, len(c.revealed))]), nil
-	case MethodPopularity, MethodPopularityOwned:
+	case MethodPopularity, MethodPopularityOwned, MethodBuyAgain:
+		var first []string
 		skip := excludeOwned
-		if m == MethodPopularityOwned {
+		switch m {
+		case MethodPopularityOwned:
 			skip = func(item string) bool { return plan.Exclude[item] }
+		case MethodBuyAgain:
+			first = byPurchases(c.query.HistoryBought, model.PurchaseCounts(c.customer), plan.Exclude, cfg.K)
+			skip = func(item string) bool { return plan.Exclude[item] || slices.Contains(first, item) }
 		}
 		out := map[Target][]string{}
 		for target, kind := range map[Target]store.ListKind{TargetBought: store.Bought, TargetViewed: store.Viewed} {
+			out[target] = slices.Clone(first)
 			for _, p := range model.Popular(kind).Items {
 				if len(out[target]) == cfg.K {
 					break
@@ -89,6 +106,20 @@ func recommendFor(ctx context.Context, m string, c judged, plan recommend.Plan, 
 	return same(recommend.ByScore(lists, cfg.K, excludeOwned)), nil
 }
 
+// byPurchases returns at most k items of a purchase history (least recent
+// first), without the excluded ones, most bought first (counts), the more
+// recent first among equals.
+func byPurchases(history []string, counts map[string]int64, exclude map[string]bool, k int) []string {
+	out := make([]string, 0, len(history))
+	for i := len(history) - 1; i >= 0; i-- { // most recent first: the stable sort keeps it among equals
+		if !exclude[history[i]] {
+			out = append(out, history[i])
+		}
+	}
+	slices.SortStableFunc(out, func(a, b string) int { return cmp.Compare(counts[b], counts[a]) })
+	return out[:min(k, len(out))]
+}
+
 func itemsOf(recs []recommend.Recommendation) []string {
 	out := make([]string, len(recs))
 	for i, r := range recs {
@@ -111,12 +142,16 @@ type sum struct {
 	customers, hits int
 	recall          float64
 	items           map[string]bool
+	// discovery: the customers with a target they did not own, and those
+	// of them with a hit on one
+	newCustomers, newHits int
 }
 
 func newTally() *tally { return &tally{sums: map[tallyKey]*sum{}} }
 
 // add counts one customer's recommendations under every target the
-// customer has.
+// customer has, and again for discovery: owned items removed from the
+// recommendations and from the targets.
 func (t *tally) add(method string, c judged, recs map[Target][]string) {
 	for _, target := range []Target{TargetBought, TargetViewed} {
 		want := c.targets[target]
@@ -133,15 +168,27 @@ func (t *tally) add(method string, c judged, recs map[Target][]string) {
 			t.sums[k] = s
 		}
 		s.customers++
-		hits := 0
+		hits, newHits := 0, 0
 		for _, it := range recs[target] {
 			s.items[it] = true
 			if want[it] {
 				hits++
+				if !c.owned[it] {
+					newHits++
+				}
 			}
 		}
 		if hits > 0 {
 			s.hits++
+		}
+		for it := range want {
+			if !c.owned[it] {
+				s.newCustomers++
+				if newHits > 0 {
+					s.newHits++
+				}
+				break
+			}
 		}
 		s.recall += float64(hits) / float64(len(want))
 	}
@@ -154,6 +201,10 @@ func (t *tally) result(method string, target Target, itemsSeen int) (Result, boo
 	}
 	r := Result{Method: method, Target: target, Hits: s.hits, Customers: s.customers, Items: len(s.items),
 		HR: float64(s.hits) / float64(s.customers), Recall: s.recall / float64(s.customers)}
+	r.DiscoveryHits, r.DiscoveryCustomers = s.newHits, s.newCustomers
+	if s.newCustomers > 0 {
+		r.DiscoveryHR = float64(s.newHits) / float64(s.newCustomers)
+	}
 	if itemsSeen > 0 {
 		r.Coverage = float64(len(s.items)) / float64(itemsSeen)
 	}

@@ -31,17 +31,23 @@ type Model interface {
 	Popular(kind store.ListKind) store.PopularList
 	// Repeats returns the repeat-purchase counters.
 	Repeats() store.Repeats
+	// PurchaseCounts returns how many times the customer bought each
+	// item in the events trained on (item -> purchases; read only).
+	PurchaseCounts(customer string) map[string]int64
 }
 
 // Trainer trains models. Run calls Train once per window, in cutoff order,
 // with growing prefixes of one event slice, as a stream grows: a streaming
-// trainer only needs to apply what it has not seen yet.
+// trainer only needs to apply what it has not seen yet. A model may be read
+// only until the next call to Train.
 type Trainer interface {
 	Train(ctx context.Context, before []event.Event) (Model, error)
 }
 
 // OracleTrainer trains with the batch oracle: the same counters, scoring
-// and list rules as production, computed in memory.
+// and list rules as production, computed in memory from scratch at every
+// cutoff (`eval -trainer oracle`; StreamTrainer is the default and must
+// give the same numbers).
 type OracleTrainer struct {
 	Settings oracle.Settings
 	Rules    scoring.ListRules
@@ -54,15 +60,18 @@ func (t OracleTrainer) Train(_ context.Context, before []event.Event) (Model, er
 	for kind, p := range s.Popular {
 		pop[kind] = p.Lists(kind, time.Time{}, nil)[0] // the overall list comes first
 	}
-	return newCountersModel(s, t.Rules, pop), nil
+	purchases := NewPurchaseCounts(t.Settings.Dedup)
+	purchases.Add(before)
+	return newCountersModel(s, t.Rules, pop, purchases), nil
 }
 
 // countersModel computes lists on demand from counters, once per item.
 type countersModel struct {
-	state   *oracle.State
-	rules   scoring.ListRules
-	popular map[store.ListKind]store.PopularList
-	lists   map[listKey][]scoring.Related
+	state     *oracle.State
+	rules     scoring.ListRules
+	popular   map[store.ListKind]store.PopularList
+	lists     map[listKey][]scoring.Related
+	purchases *PurchaseCounts
 }
 
 type listKey struct {
@@ -71,8 +80,8 @@ type listKey struct {
 	item   string
 }
 
-func newCountersModel(s *oracle.State, rules scoring.ListRules, popular map[store.ListKind]store.PopularList) *countersModel {
-	return &countersModel{state: s, rules: rules, popular: popular, lists: map[listKey][]scoring.Related{}}
+func newCountersModel(s *oracle.State, rules scoring.ListRules, popular map[store.ListKind]store.PopularList, purchases *PurchaseCounts) *countersModel {
+	return &countersModel{state: s, rules: rules, popular: popular, lists: map[listKey][]scoring.Related{}, purchases: purchases}
 }
 
 func (m *countersModel) History(c string) (bought, viewed []string) {
@@ -109,16 +118,20 @@ func (m *countersModel) Popular(kind store.ListKind) store.PopularList { return 
 
 func (m *countersModel) Repeats() store.Repeats { return m.state.Repeats }
 
+func (m *countersModel) PurchaseCounts(c string) map[string]int64 { return m.purchases.Of(c) }
+
 // SnapshotModel is a model read back from Redis after the real pipeline
 // consumed the training events (`eval -via-kafka`): the served method's
 // lists and the popularity lists are the stored ones, as the API reads
 // them; the other methods' lists are computed from the stored counters.
-func SnapshotModel(snap *store.Snapshot, served scoring.Method, set oracle.Settings, rules scoring.ListRules) Model {
+// purchases are the counts of the events the pipeline consumed (Redis
+// keeps none yet).
+func SnapshotModel(snap *store.Snapshot, served scoring.Method, set oracle.Settings, rules scoring.ListRules, purchases *PurchaseCounts) Model {
 	pop := map[store.ListKind]store.PopularList{}
 	for kind, lists := range snap.Popular {
 		pop[kind] = lists[""]
 	}
-	return &snapshotModel{countersModel: newCountersModel(oracle.FromSnapshot(snap, set), rules, pop), snap: snap, served: served}
+	return &snapshotModel{countersModel: newCountersModel(oracle.FromSnapshot(snap, set), rules, pop, purchases), snap: snap, served: served}
 }
 
 type snapshotModel struct {
