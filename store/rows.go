@@ -61,6 +61,29 @@ func (r Rebuy) fields() []any {
 	return f
 }
 
+// rebuyFields are the purchase-row fields of Rebuy, in the order rebuyOf
+// reads them: P_Y, then the gap buckets.
+var rebuyFields = func() []string {
+	f := []string{schema.FieldItemPurchases}
+	for b := range schema.GapBuckets {
+		f = append(f, schema.GapField(b))
+	}
+	return f
+}()
+
+// rebuyOf parses an HMGET of rebuyFields; absent fields count 0.
+func rebuyOf(cmd *redis.SliceCmd) Rebuy {
+	v := cmd.Val()
+	if len(v) != len(rebuyFields) {
+		return Rebuy{}
+	}
+	r := Rebuy{Purchases: toInt(v[0])}
+	for b := range r.Gaps {
+		r.Gaps[b] = toInt(v[1+b])
+	}
+	return r
+}
+
 // set records field f of the statistics; ok is false for a field that is
 // none of them.
 func (r *Rebuy) set(f string, n int64) (ok bool) {

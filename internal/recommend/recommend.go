@@ -10,6 +10,7 @@ package recommend
 import (
 	"math"
 	"sort"
+	"time"
 
 	"github.com/alsobought/alsobought/scoring"
 )
@@ -84,6 +85,13 @@ type Request struct {
 	Exclude, Owned map[string]bool
 	Allow          func(item string) bool // a category filter; nil allows all
 	Prior          Prior
+	// Rebuy holds, for each of the customer's owned items, its count, its
+	// last purchase time and the item's purchase statistics, for the
+	// repeat model (docs/DESIGN.md section 12). Now is the latest event
+	// time applied (the popularity list's anchor): the clock that the
+	// owned items' last purchase times are read against.
+	Rebuy map[string]OwnedItem
+	Now   time.Time
 }
 
 // Merge returns up to req.K recommendations, best first, ties by item id,
