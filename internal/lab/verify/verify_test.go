@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"maps"
 	"testing"
 
 	"github.com/alsobought/alsobought/internal/lab/oracle"
@@ -36,8 +37,12 @@ func TestCompareRebuy(t *testing.T) {
 	} {
 		snap := store.NewSnapshot()
 		snap.Rebuy = tc.got
-		if r := CompareState(want, snap); r.OK() != tc.ok {
+		r := CompareState(want, snap)
+		if r.OK() != tc.ok {
 			t.Errorf("%s: OK %v, want %v\n%s", tc.name, r.OK(), tc.ok, r)
+		}
+		if fewer := r.OK() && !maps.Equal(want.Rebuy, tc.got); (r.RebuyFewer == 1) != fewer {
+			t.Errorf("%s: %d items said to count fewer", tc.name, r.RebuyFewer)
 		}
 		if r := compareState(want, snap, true); !r.OK() {
 			t.Errorf("%s: the attributable comparison compared the statistics\n%s", tc.name, r)
