@@ -18,8 +18,9 @@ the counters (pairs, histograms, buyers and viewers, viewed-then-bought),
 exactly; what is left of the customer is a tombstone of its fences, which
 expires. The owner of each partition that holds the customer (a running
 serve) does the work at its next sweep; the command waits for it. Aggregates
-that cannot be attributed (repeat counts, popularity day buckets) keep their
-counts, and the events stay in Kafka until its retention removes them.`
+that cannot be attributed (repeat counts, the items' purchase statistics,
+popularity day buckets) keep their counts, and the events stay in Kafka until
+its retention removes them.`
 
 // forgetCmd is `alsobought forget`.
 type forgetCmd struct {

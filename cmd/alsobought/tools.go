@@ -295,7 +295,7 @@ func (c *verifyCmd) settings(s *settings) []config.Group {
 				Value: config.Parse(&c.asOf, "", "an RFC 3339 time", "time", parseAsOf, formatAsOf)},
 		}},
 		{Name: "Erasure", FlagsOnly: true, Settings: []config.Setting{
-			{Flag: "erased", Help: "customers erased from the state (`alsobought forget`), comma-separated: the oracle leaves out their events, and the aggregates that cannot be attributed (repeat counts, popularity lists) are not compared",
+			{Flag: "erased", Help: "customers erased from the state (`alsobought forget`), comma-separated: the oracle leaves out their events, and the aggregates that cannot be attributed (repeat counts, the items' purchase statistics, popularity lists) are not compared",
 				Value: config.String(&c.erased, "")},
 		}}}
 }

@@ -194,8 +194,8 @@ type repeating struct {
 	repeats store.Repeats
 }
 
-func (m repeating) ReadMany(ctx context.Context, want []store.ListRef, popular *store.PopularRef) (store.Gathered, error) {
-	g, err := m.memStore.ReadMany(ctx, want, popular)
+func (m repeating) ReadMany(ctx context.Context, want []store.ListRef, popular *store.PopularRef, rebuy []string) (store.Gathered, error) {
+	g, err := m.memStore.ReadMany(ctx, want, popular, rebuy)
 	g.Repeats = m.repeats
 	return g, err
 }

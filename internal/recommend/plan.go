@@ -1,8 +1,12 @@
 package recommend
 
 import (
+	"slices"
+	"time"
+
 	"github.com/alsobought/alsobought/internal/delta"
 	"github.com/alsobought/alsobought/scoring"
+	"github.com/alsobought/alsobought/store"
 )
 
 // Query is what one recommendation is asked for: a customer's stored
@@ -15,6 +19,11 @@ type Query struct {
 	// Ever is the customer's ever-bought set (delta.History.Ever): items
 	// bought before the purchase history's K_hist most recent ones.
 	Ever delta.Ever
+	// HistoryCounts and HistoryTimes are, for each item of HistoryBought,
+	// how many times the customer bought it while it was held and the
+	// latest purchase time (unix ms) (delta.History's Counts and Times);
+	// nil when unknown (a count of 1 and no time).
+	HistoryCounts, HistoryTimes []int64
 	// Context is what the page says: bought and viewed items, most recent
 	// first. Context items were just viewed or bought (the page, the
 	// basket), so they are never recommended back.
@@ -46,6 +55,21 @@ type Plan struct {
 	Kept map[string]bool
 	// Known reports whether anything about the customer was known.
 	Known bool
+	// Rebuy holds, for each item of the purchase history (owned, whether or
+	// not KeepOwned lets it compete as new), its count and last purchase
+	// time; Recommender.ForPlan adds the item's purchase statistics before
+	// it passes them on in Request.Rebuy. At most K_hist items.
+	Rebuy map[string]OwnedItem
+}
+
+// OwnedItem is what the repeat model (docs/DESIGN.md section 12) knows of
+// one of the customer's owned items: how many times the customer bought
+// it while it was held and when last (event time), and the item's own
+// purchase statistics (store.Rebuy: its purchases and its repeat gaps).
+type OwnedItem struct {
+	Count int64
+	Last  time.Time
+	Stats store.Rebuy
 }
 
 // NewPlan resolves a Query.
@@ -67,6 +91,20 @@ func NewPlan(q Query) Plan {
 	} else if q.Ever.Len() > 0 {
 		ever = &q.Ever
 	}
+	rebuy := make(map[string]OwnedItem, len(owned))
+	for i, x := range q.HistoryBought {
+		if !owned[x] {
+			continue // kept: competes as a new item, not as a repeat
+		}
+		o := OwnedItem{Count: 1}
+		if i < len(q.HistoryCounts) {
+			o.Count = q.HistoryCounts[i]
+		}
+		if i < len(q.HistoryTimes) {
+			o.Last = time.UnixMilli(q.HistoryTimes[i]).UTC()
+		}
+		rebuy[x] = o
+	}
 	bought := append(append([]string{}, q.ContextBought...), reversed(q.HistoryBought)...)
 	viewed := append(append([]string{}, q.ContextViewed...), reversed(q.HistoryViewed)...)
 	return Plan{
@@ -77,6 +115,7 @@ func NewPlan(q Query) Plan {
 		Ever:    ever,
 		Kept:    kept,
 		Known:   len(bought) > 0 || len(viewed) > 0,
+		Rebuy:   rebuy,
 	}
 }
 
@@ -84,6 +123,16 @@ func NewPlan(q Query) Plan {
 // knows: in the purchase history or (probably: a Bloom filter) in the
 // ever-bought set. Never true when owned items are kept.
 func (p Plan) Owns(item string) bool { return p.Owned[item] || p.Ever.Contains(item) }
+// rebuyItems returns the plan's owned items, sorted: those whose purchase
+// statistics ForPlan reads.
+func (p Plan) rebuyItems() []string {
+	items := make([]string, 0, len(p.Rebuy))
+	for x := range p.Rebuy {
+		items = append(items, x)
+	}
+	slices.Sort(items)
+	return items
+}
 
 // Lists are the related lists of a plan's sources: AlsoBought[i] is the
 // "bought also bought" list of Bought[i]; ViewedBought[i] and AlsoViewed[i]
@@ -114,8 +163,9 @@ func (p Plan) Sources(l Lists) []Source {
 // Request is the merge request of the plan's answer: k items, without the
 // plan's exclusions, its owned items competing as repeats, and the prior.
 // The API and the evaluator both build it here, so they cannot drift.
+// Rebuy is the plan's (ForPlan fills in the statistics first).
 func (p Plan) Request(k int, prior Prior) Request {
-	return Request{K: k, Exclude: p.Exclude, Owned: p.Owned, EverBought: p.Ever, Kept: p.Kept, Prior: prior}
+	return Request{K: k, Exclude: p.Exclude, Owned: p.Owned, EverBought: p.Ever, Kept: p.Kept, Prior: prior, Rebuy: p.Rebuy}
 }
 
 // reversed returns a history (least recent first) most recent first.

@@ -10,6 +10,7 @@ package recommend
 import (
 	"math"
 	"sort"
+	"time"
 
 	"github.com/alsobought/alsobought/internal/delta"
 	"github.com/alsobought/alsobought/scoring"
@@ -140,6 +141,13 @@ type Request struct {
 	// BuyAgain caps how many of the K items may be owned ones; the best
 	// others take the slots left.
 	BuyAgain OwnedLimit
+	// Rebuy holds, for each of the customer's owned items, its count, its
+	// last purchase time and the item's purchase statistics, for the
+	// repeat model (docs/DESIGN.md section 12). Now is the latest event
+	// time applied (the popularity list's anchor): the clock that the
+	// owned items' last purchase times are read against.
+	Rebuy map[string]OwnedItem
+	Now   time.Time
 }
 
 // Merge returns up to req.K recommendations, best first, ties by item id,

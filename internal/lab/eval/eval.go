@@ -271,7 +271,8 @@ func customerCases(window []event.Event, model Model) []judged {
 				byCustomer[e.CustomerID] = &judged{} // not active before: never judged
 				continue
 			}
-			c = &judged{customer: e.CustomerID, query: recommend.Query{HistoryBought: bought, HistoryViewed: viewed, Ever: model.EverBought(e.CustomerID)},
+			h := model.Purchases(e.CustomerID)
+			c = &judged{customer: e.CustomerID, query: recommend.Query{HistoryBought: bought, HistoryViewed: viewed, HistoryCounts: h.Counts, HistoryTimes: h.Times, Ever: model.EverBought(e.CustomerID)},
 				targets: map[Target]map[string]bool{TargetBought: {}, TargetViewed: {}}}
 			byCustomer[e.CustomerID] = c
 			order = append(order, e.CustomerID)

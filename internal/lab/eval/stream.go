@@ -185,6 +185,24 @@ func (m *streamModel) EverBought(c string) delta.Ever {
 	return delta.Ever{}
 }
 
+func (m *streamModel) Purchases(c string) delta.History {
+	if s := m.t.customers[c]; s != nil {
+		return s.purchases
+	}
+	return delta.History{}
+}
+
+// Rebuy reads the item's purchase statistics from its purchase row, as
+// the store does.
+func (m *streamModel) Rebuy(item string) store.Rebuy {
+	h := m.t.hashes[delta.Key{Kind: delta.RowKey, Item: item}]
+	r := store.Rebuy{Purchases: h[schema.FieldItemPurchases]}
+	for b := range r.Gaps {
+		r.Gaps[b] = h[schema.GapField(b)]
+	}
+	return r
+}
+
 func (m *streamModel) PurchaseCounts(c string) map[string]int64 { return m.t.purchases.Of(c) }
 
 func (m *streamModel) Popular(kind store.ListKind) store.PopularList { return m.popular[kind] }

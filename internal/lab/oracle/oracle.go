@@ -50,6 +50,16 @@ type State struct {
 	// Repeats counts the purchases and the repeat purchases (of an item
 	// in the retained history), from the replay too.
 	Repeats store.Repeats
+	// Rebuy holds each item's own purchase statistics (docs/DESIGN.md
+	// section 12), counted in the replay like Repeats: its purchases, and
+	// its repeat purchases by the gap since the entry's time.
+	Rebuy map[string]store.Rebuy
+	// Left holds the items that some purchase history held and then lost
+	// (evicted, aged or swept) in the replay. Only such an item can have
+	// been without state in the stream at some moment, and so have been
+	// forgotten (store.Lists.Forget) with its statistics: for the others
+	// Rebuy must equal the stream's exactly.
+	Left map[string]bool
 	// Anchor is the latest event time applied; Popular the counts of each
 	// kind (Bought, Viewed) in the popularity window before it.
 	Anchor  time.Time
@@ -112,7 +122,7 @@ func (s *State) category(item string) string { return s.Catalogue[item].Category
 // earlier sweep removed.
 func Build(events []event.Event, set Settings) *State {
 	s := &State{Settings: set, Histories: map[string]*delta.History{}, ViewHistories: map[string]*delta.History{},
-		Ever: map[string]map[string]bool{}}
+		Ever: map[string]map[string]bool{}, Rebuy: map[string]store.Rebuy{}, Left: map[string]bool{}}
 	history := func(m map[string]*delta.History, c string) *delta.History {
 		h := m[c]
 		if h == nil {
@@ -140,10 +150,13 @@ func Build(events []event.Event, set Settings) *State {
 			s.Anchor = e.Time
 		}
 		if set.HistoryMaxAge > 0 {
-			for _, m := range []map[string]*delta.History{s.Histories, s.ViewHistories} {
-				if h := m[e.CustomerID]; h != nil {
-					h.Age(e.Time, set.HistoryMaxAge)
+			if h := s.Histories[e.CustomerID]; h != nil {
+				for _, it := range h.Age(e.Time, set.HistoryMaxAge) {
+					s.Left[it] = true
 				}
+			}
+			if v := s.ViewHistories[e.CustomerID]; v != nil {
+				v.Age(e.Time, set.HistoryMaxAge)
 			}
 			if h := s.Histories[e.CustomerID]; h != nil {
 				s.forgetEver(e.CustomerID, h, e.Time.UnixMilli()-set.HistoryMaxAge.Milliseconds())
@@ -155,14 +168,19 @@ func Build(events []event.Event, set Settings) *State {
 		case event.Purchase:
 			h := history(s.Histories, e.CustomerID)
 			s.Repeats.Purchases++
-			if h.Contains(e.ItemID) {
+			r := s.Rebuy[e.ItemID]
+			r.Purchases++
+			if i := h.Index(e.ItemID); i >= 0 {
 				s.Repeats.Repeats++
+				r.Gaps[schema.GapBucket(time.Duration(max(at-h.Times[i], 0))*time.Millisecond)]++
 			}
+			s.Rebuy[e.ItemID] = r
 			var oldest int64 // the time of the entry a full history evicts
 			if len(h.Times) > 0 {
 				oldest = h.Times[0]
 			}
 			if _, evicted := h.Touch(e.ItemID, at, seq, set.HistorySize); evicted != "" {
+				s.Left[evicted] = true
 				h.Ever.Add(evicted, oldest)
 				if s.Ever[e.CustomerID] == nil {
 					s.Ever[e.CustomerID] = map[string]bool{}
@@ -204,13 +222,18 @@ func (s *State) forgetEver(c string, h *delta.History, cut int64) {
 // left with no entry; ever-bought sets are forgotten as the stream's sweep
 // forgets them.
 func (s *State) sweep(cut int64) {
-	for c, h := range s.Histories {
-		h.Remove(h.Before(cut))
-		s.forgetEver(c, h, cut)
-	}
-	for _, m := range []map[string]*delta.History{s.Histories, s.ViewHistories} {
+	for k, m := range []map[string]*delta.History{s.Histories, s.ViewHistories} {
 		for c, h := range m {
-			h.Remove(h.Before(cut))
+			gone := h.Before(cut)
+			for _, i := range gone {
+				if k == 0 { // purchases
+					s.Left[h.Items[i]] = true
+				}
+			}
+			h.Remove(gone)
+			if k == 0 {
+				s.forgetEver(c, h, cut)
+			}
 			if len(h.Items) == 0 {
 				delete(m, c)
 			}
@@ -382,6 +405,9 @@ func (s *State) Snapshot() *store.Snapshot {
 	snap := store.NewSnapshot()
 	snap.Bought, snap.Viewed = s.Bought, s.Viewed
 	snap.ViewedBought, snap.ViewedTotal, snap.Repeats = s.ViewedBought, s.ViewedTotal, s.Repeats
+	for x, r := range s.Rebuy {
+		snap.Rebuy[x] = r
+	}
 	snap.PopularAnchor, snap.PopularBuckets, snap.ItemCategories = s.Anchor, s.Buckets, s.ItemCategories
 	for c, h := range s.Histories {
 		if len(h.Items) > 0 {
@@ -403,7 +429,8 @@ func (s *State) Snapshot() *store.Snapshot {
 // counts.
 func FromSnapshot(snap *store.Snapshot, set Settings) *State {
 	s := &State{Settings: set, Histories: map[string]*delta.History{}, ViewHistories: map[string]*delta.History{},
-		Bought: snap.Bought, Viewed: snap.Viewed, ViewedBought: snap.ViewedBought, ViewedTotal: snap.ViewedTotal, Repeats: snap.Repeats}
+		Bought: snap.Bought, Viewed: snap.Viewed, ViewedBought: snap.ViewedBought, ViewedTotal: snap.ViewedTotal, Repeats: snap.Repeats,
+		Rebuy: snap.Rebuy, Left: map[string]bool{}}
 	for c, h := range snap.Histories {
 		s.Histories[c] = &h
 	}
