@@ -10,8 +10,10 @@ package recommend
 import (
 	"math"
 	"sort"
+	"time"
 
 	"github.com/alsobought/alsobought/scoring"
+	"github.com/alsobought/alsobought/store/schema"
 )
 
 // Limits on the inputs, which bound the Redis reads of one request.
@@ -70,18 +72,30 @@ type Prior struct {
 	// distinct items they bought (all items, not only the listed ones).
 	Popular         []scoring.Popular
 	Total, Distinct int64
+	// Singletons is the number of items bought once in the window: the
+	// thin-prior rule (Smoothing) reads it.
+	Singletons int64
 	// RepeatShare is the share of all purchases that bought an item again
-	// (an item already in the customer's history), in [0, 1].
+	// (an item already in the customer's history), in [0, 1], and Gaps the
+	// catalogue's inter-purchase times of those repeats, by
+	// schema.GapBucket.
 	RepeatShare float64
+	Gaps        [schema.GapBuckets]int64
+	// Now is the time the repeat model judges "how long since the last
+	// purchase" at: the latest event time applied (the popularity list's
+	// anchor), never a wall clock the evaluation could not know.
+	Now time.Time
 }
 
 // Request is what a merge needs besides the sources.
 type Request struct {
 	K int
 	// Exclude holds items never recommended (the page being viewed, the
-	// caller's exclusions); Owned the customer's purchases, which compete
-	// as "buy again" candidates in proportion to the repeat share.
+	// caller's exclusions); Owned the customer's purchases, never
+	// recommended as new items. Those of them in Rebuy compete as "buy
+	// again" candidates by the repeat model (repeat.go).
 	Exclude, Owned map[string]bool
+	Rebuy          map[string]OwnedItem
 	Allow          func(item string) bool // a category filter; nil allows all
 	Prior          Prior
 }
@@ -91,13 +105,14 @@ type Request struct {
 //
 // An item's score is prior x exp(evidence):
 //
-//   - prior: a customer's next purchase is a repeat with probability r (the
-//     repeat share). A repeat is one of the customer's owned items in
-//     proportion to its recent purchases; a new item is one of the others
-//     in proportion to its recent purchases plus one (an item nobody bought
-//     lately keeps a small chance). So where nobody buys again (r = 0)
-//     owned items are never recommended, and where customers do, their
-//     staples come back.
+//   - prior: a customer's next purchase is a repeat with probability q_c,
+//     the customer's repeat share, spread over their owned items by the
+//     repeat model (repeat.go: their counts, the items' repeat shares and
+//     inter-purchase times). A new item is one of the others in
+//     proportion to its recent purchases plus one (an item nobody bought
+//     lately keeps a small chance). So where nobody buys again owned items
+//     are never recommended, and where customers do, their staples come
+//     back, best-sellers or not.
 //   - evidence: every list entry Y of a source X is a likelihood ratio,
 //     lift = (N_XY + LiftPrior) / (E_XY + LiftPrior), the co-buyers seen
 //     against those expected by chance (the list's own E_XY). The logs of
@@ -139,6 +154,20 @@ func Merge(sources []Source, req Request) []Recommendation {
 			ownedCount += p.Count
 		}
 	}
+	// Every owned item the repeat model may bring back is a candidate,
+	// listed popular or not.
+	repeats := newRepeatModel(req.Rebuy, req.Prior.RepeatShare, req.Prior.Gaps, req.Prior.Now, func(item string) int64 {
+		if i, ok := index[item]; ok {
+			return merged[i].count
+		}
+		return 0
+	})
+	for _, item := range sortedKeys(repeats.weights) {
+		if _, ok := index[item]; !ok {
+			index[item] = len(merged)
+			merged = append(merged, acc{item: item, allowed: allowed(item)})
+		}
+	}
 	add := func(src Source, list []scoring.Related, reason Reason) {
 		w := math.Pow(RecencyDecay, float64(src.Rank))
 		for _, r := range list {
@@ -175,7 +204,7 @@ func Merge(sources []Source, req Request) []Recommendation {
 			add(s, s.AlsoViewed, BecauseViewed)
 		}
 	}
-	prior := newPrior(req, ownedCount)
+	prior := newPrior(req, ownedCount, repeats)
 	top := topK{k: max(req.K, 0)}
 	for i := range merged {
 		a := &merged[i]
@@ -224,31 +253,59 @@ func (t *topK) offer(r Recommendation) {
 // prior is a request's prior, with its sums computed once; the counts of
 // the items are Merge's.
 type prior struct {
-	owned                  map[string]bool
-	repeat, ownedN, otherN float64
+	owned        map[string]bool
+	repeats      repeatModel
+	plus, otherN float64
 }
 
 // newPrior sums a request's prior; ownedCount is the owned items'
 // purchases in the popularity list.
-func newPrior(req Request, ownedCount int64) prior {
-	p := prior{owned: req.Owned, repeat: min(max(req.Prior.RepeatShare, 0), 1), ownedN: float64(ownedCount)}
-	// The other items' purchases, plus one for each item bought in the
-	// window (the "plus one" of every new item's count).
-	p.otherN = max(float64(req.Prior.Total-ownedCount), 0) + float64(max(req.Prior.Distinct, int64(len(req.Prior.Popular)), 1))
+func newPrior(req Request, ownedCount int64, repeats repeatModel) prior {
+	p := prior{owned: req.Owned, repeats: repeats, plus: req.Prior.Smoothing()}
+	// The other items' purchases, plus the smoothing for each item bought
+	// in the window (the "plus one" of every new item's count).
+	p.otherN = max(float64(req.Prior.Total-ownedCount), 0) + p.plus*float64(max(req.Prior.Distinct, int64(len(req.Prior.Popular)), 1))
 	return p
 }
 
 // of returns item's prior, the chance that the next purchase is item, from
 // its purchases in the popularity window.
 func (p prior) of(item string, count int64) float64 {
-	c := float64(count)
 	if p.owned[item] {
-		if p.ownedN == 0 {
-			return 0
-		}
-		return p.repeat * c / p.ownedN
+		return p.repeats.of(item)
 	}
-	return (1 - p.repeat) * (c + 1) / p.otherN
+	return (1 - p.repeats.share) * (float64(count) + p.plus) / p.otherN
+}
+
+// Smoothing is what the prior adds to each new item's count in the
+// popularity window: at least one, more when the window is thin. By Good
+// and Turing, the share of the window's purchases that bought an item
+// only once, g = singletons / total, estimates the chance that the next
+// purchase is of an item the window barely knows; the prior gives it that
+// much of its mass spread evenly, (lambda x distinct) / (total + lambda x
+// distinct) = g, so lambda = g x total / (distinct x (1 - g)). A window of
+// singletons only knows nothing: lambda is then the total, an even prior.
+func (p Prior) Smoothing() float64 {
+	n, d, s := float64(p.Total), float64(p.Distinct), float64(p.Singletons)
+	if !(n > 0) || !(d > 0) || s > n {
+		return 1
+	}
+	if s == n {
+		return max(n, 1)
+	}
+	g := s / n
+	return max(1, g*n/(d*(1-g)))
+}
+
+// sortedKeys returns a map's keys in order, so that candidates enter a
+// merge in an order that does not depend on map iteration.
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // SourceList is one list of one source, with the source's recency rank.

@@ -120,7 +120,7 @@ func (r *Recommender) ForPlan(ctx context.Context, plan Plan, k int, category st
 	}
 	prior := Prior{RepeatShare: read.Repeats.Share()}
 	if pop := read.Popular; pop != nil {
-		prior.Popular, prior.Total, prior.Distinct = pop.Items, pop.Total, pop.Distinct
+		prior.Popular, prior.Total, prior.Distinct, prior.Singletons = pop.Items, pop.Total, pop.Distinct, pop.Singletons
 	}
 	req := plan.Request(k, prior)
 	if category != "" {
