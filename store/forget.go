@@ -18,8 +18,9 @@ import (
 // is in no list (its co-counts are gone, and with B = 0 no
 // viewed-then-bought list can hold it), so its lists, its rows with their
 // list metadata, the holders of its availability and its category
-// (`{#}:itemcat`) go. Its catalogue record stays: it belongs to the
-// catalogue topic.
+// (`{#}:itemcat`) go, and with its purchase row the item's own purchase
+// statistics (Rebuy: anonymous aggregates that keep no item alive). Its
+// catalogue record stays: it belongs to the catalogue topic.
 //
 // The rows' fences are what keeps a replayed batch from applying its
 // changes twice, so on a single Redis (and with Sentinel) the rows go only
@@ -56,8 +57,9 @@ func (l *Lists) Forget(ctx context.Context, items []string, outbox bool) ([]stri
 		return nil, Pending{}, err
 	}
 	// A row without counters holds at most a watermark and a sweep fence
-	// per partition, the list revision and the watch field.
-	maxFences := 2*len(progress) + 2
+	// per partition, the list revision, the watch field and the item's
+	// purchase statistics (P_Y and its gap buckets), which go with the row.
+	maxFences := 2*len(progress) + 2 + 1 + schema.GapBuckets
 	// The script's (fence field, how far it is done) pairs: a watermark and
 	// the partition's progress; a sweep fence and the partition's last
 	// completed sweep (a sweep left half written must still find its

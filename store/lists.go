@@ -95,17 +95,23 @@ type Gathered struct {
 	Popular *PopularList
 	// Repeats are the repeat-purchase counters (read with Popular).
 	Repeats Repeats
+	// Rebuy holds the purchase statistics of each item asked for, in the
+	// order asked; an item without any has the zero Rebuy.
+	Rebuy []Rebuy
 }
 
-// ReadMany returns, in one round trip, the stored lists of the given items
-// and, when popular is not nil, the popularity list it names and the
-// repeat-purchase counters: everything a personal recommendation reads
-// besides the customer.
-func (l *Lists) ReadMany(ctx context.Context, want []ListRef, popular *PopularRef) (Gathered, error) {
+// ReadMany returns, in one round trip, the stored lists of the given items;
+// when popular is not nil, the popularity list it names and the
+// repeat-purchase counters; and the purchase statistics of the rebuy
+// items (the customer's owned items, for the repeat model of
+// docs/DESIGN.md section 12: one HMGET of each one's purchase row):
+// everything a personal recommendation reads besides the customer.
+func (l *Lists) ReadMany(ctx context.Context, want []ListRef, popular *PopularRef, rebuy []string) (Gathered, error) {
 	keys := l.c.keys
 	var pop *redis.StringCmd
 	var popKey string
 	var totals *redis.SliceCmd
+	stats := make([]*redis.SliceCmd, len(rebuy))
 	cmds, err := l.c.read(ctx, "read lists", func(p redis.Pipeliner) {
 		for _, w := range want {
 			p.Get(ctx, keys.List(w.Kind, w.Item))
@@ -114,6 +120,9 @@ func (l *Lists) ReadMany(ctx context.Context, want []ListRef, popular *PopularRe
 			popKey = keys.Popular(popular.Kind, popular.Category)
 			pop = p.Get(ctx, popKey)
 			totals = readRepeats(ctx, p, keys)
+		}
+		for i, it := range rebuy {
+			stats[i] = p.HMGet(ctx, keys.Row(Bought, it), rebuyFields...)
 		}
 	})
 	if err != nil {
@@ -140,6 +149,12 @@ func (l *Lists) ReadMany(ctx context.Context, want []ListRef, popular *PopularRe
 	}
 	if totals != nil {
 		out.Repeats = repeatsOf(totals)
+	}
+	if len(rebuy) > 0 {
+		out.Rebuy = make([]Rebuy, len(rebuy))
+		for i, c := range stats {
+			out.Rebuy[i] = rebuyOf(c)
+		}
 	}
 	return out, nil
 }

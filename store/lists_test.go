@@ -30,7 +30,7 @@ func testReadManyReusesAnUnchangedPopularList(t *testing.T, env *testenv.Env) {
 	}
 	read := func() (*store.PopularList, store.Repeats) {
 		t.Helper()
-		got, err := env.Store.Lists.ReadMany(ctx, nil, &store.PopularRef{Kind: store.Bought})
+		got, err := env.Store.Lists.ReadMany(ctx, nil, &store.PopularRef{Kind: store.Bought}, nil)
 		if err != nil || got.Popular == nil {
 			t.Fatalf("read: %v, %v", got.Popular, err)
 		}

@@ -19,6 +19,83 @@ type Row struct {
 	// ViewedTotal is M_X, field schema.FieldViewedTotal (viewed-then-bought
 	// rows).
 	ViewedTotal int64
+	// Rebuy holds the item's own purchase statistics (purchase rows):
+	// fields schema.FieldItemPurchases and schema.GapField(b).
+	Rebuy Rebuy
+}
+
+// Rebuy is an item's own purchase statistics, kept in its purchase row for
+// the repeat model (docs/DESIGN.md section 12): the purchase events of the
+// item applied, and the repeat purchases among them (of the item held in
+// the buyer's purchase history) by the gap since the buyer's previous
+// purchase of it, in the log-spaced day buckets of schema.GapBucket.
+type Rebuy struct {
+	Purchases int64
+	Gaps      [schema.GapBuckets]int64
+}
+
+// Repeats returns the repeat purchases: the sum of the gap buckets.
+func (r Rebuy) Repeats() int64 {
+	var n int64
+	for _, g := range r.Gaps {
+		n += g
+	}
+	return n
+}
+
+// IsZero reports whether nothing was counted.
+func (r Rebuy) IsZero() bool { return r == Rebuy{} }
+
+// fields returns the statistics as row fields and values, the zero ones
+// left out (bootstrap writes them so).
+func (r Rebuy) fields() []any {
+	var f []any
+	if r.Purchases != 0 {
+		f = append(f, schema.FieldItemPurchases, r.Purchases)
+	}
+	for b, n := range r.Gaps {
+		if n != 0 {
+			f = append(f, schema.GapField(b), n)
+		}
+	}
+	return f
+}
+
+// rebuyFields are the purchase-row fields of Rebuy, in the order rebuyOf
+// reads them: P_Y, then the gap buckets.
+var rebuyFields = func() []string {
+	f := []string{schema.FieldItemPurchases}
+	for b := range schema.GapBuckets {
+		f = append(f, schema.GapField(b))
+	}
+	return f
+}()
+
+// rebuyOf parses an HMGET of rebuyFields; absent fields count 0.
+func rebuyOf(cmd *redis.SliceCmd) Rebuy {
+	v := cmd.Val()
+	if len(v) != len(rebuyFields) {
+		return Rebuy{}
+	}
+	r := Rebuy{Purchases: toInt(v[0])}
+	for b := range r.Gaps {
+		r.Gaps[b] = toInt(v[1+b])
+	}
+	return r
+}
+
+// set records field f of the statistics; ok is false for a field that is
+// none of them.
+func (r *Rebuy) set(f string, n int64) (ok bool) {
+	if f == schema.FieldItemPurchases {
+		r.Purchases = n
+		return true
+	}
+	if b, ok := schema.ParseGapField(f); ok {
+		r.Gaps[b] = n
+		return true
+	}
+	return false
 }
 
 // ParseRow splits a stored row hash into its counters, ignoring the fence
@@ -35,6 +112,12 @@ func ParseRow(fields map[string]string) (Row, error) {
 		}
 		if f == schema.FieldViewedTotal {
 			r.ViewedTotal = n
+			continue
+		}
+		if schema.IsRebuyField(f) {
+			if !r.Rebuy.set(f, n) {
+				return Row{}, fmt.Errorf("purchase statistics field %q", f)
+			}
 			continue
 		}
 		if others, ok, err := schema.ParseHistField(f); ok {

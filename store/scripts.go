@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/alsobought/alsobought/store/schema"
 )
 
 // The Lua scripts, and the typed errors their refusals become. A script
@@ -371,14 +373,17 @@ return 2
 // Cluster, where applyOps cannot see the progress: the row's fences are
 // the item's tombstone), else forgetDelete; ARGV[2]: the watch field;
 // ARGV[3]: the most fields a row without counters can have (a watermark
-// per partition with a progress, the list revision and the watch field);
+// and a sweep fence per partition, the list revision, the watch field and
+// the item's purchase statistics);
 // ARGV[4]: per list kind, "1" when the list was seen and may be deleted
 // (marked in the change-feed outbox, with the feed on), else "0";
 // ARGV[5..]: pairs of (watermark
 // field, the partition's stored progress) and of (sweep fence, the
 // partition's last completed sweep).
-// Nothing is done when a row holds a counter (a field not starting with
-// '#': the item has state again; a row longer than ARGV[3] holds one, and
+// The item's purchase statistics (schema.IsRebuyField: "p|" and "g|b")
+// are no state of their own: they go with the row, and in keep mode are
+// deleted from it. Nothing is done when a row holds a counter (a field
+// not starting with '#' and not a statistic: the item has state again; a row longer than ARGV[3] holds one, and
 // is not read), when a list exists that was not seen (its deletion would
 // not be announced: its own re-score deletes it), or, when the rows go,
 // when a watermark is above its partition's progress (a sweep fence above
@@ -399,7 +404,8 @@ for r = 1, 3 do
   local f = redis.call('HGETALL', KEYS[r])
   for j = 1, #f, 2 do
     local name = f[j]
-    if string.sub(name, 1, 1) ~= '#' then return {0} end
+    local rebuy = name == '` + schema.FieldItemPurchases + `' or string.sub(name, 1, 2) == '` + schema.GapField(0)[:2] + `'
+    if string.sub(name, 1, 1) ~= '#' and not rebuy then return {0} end
     if not keep and (string.match(name, '^#%d+$') or string.match(name, '^#s%d+$')) then
       local p = progress[name]
       if p == nil or tonumber(f[j + 1]) > p then return {0} end
@@ -408,7 +414,15 @@ for r = 1, 3 do
 end
 local deleted = 0
 for r = 1, 3 do
-  if keep then deleted = deleted + redis.call('HDEL', KEYS[r], ARGV[2])
+  if keep then
+    deleted = deleted + redis.call('HDEL', KEYS[r], ARGV[2])
+    local f = redis.call('HKEYS', KEYS[r])
+    for j = 1, #f do
+      local name = f[j]
+      if name == '` + schema.FieldItemPurchases + `' or string.sub(name, 1, 2) == '` + schema.GapField(0)[:2] + `' then
+        deleted = deleted + redis.call('HDEL', KEYS[r], name)
+      end
+    end
   else deleted = deleted + redis.call('DEL', KEYS[r]) end
 end
 deleted = deleted + redis.call('DEL', KEYS[7])

@@ -48,9 +48,12 @@ type Snapshot struct {
 	Bought Counters // purchase counters
 	Viewed Counters // view counters
 	// ViewedBought holds M_XY (X -> Y -> M_XY) and ViewedTotal M_X.
-	ViewedBought  map[string]map[string]int64
-	ViewedTotal   map[string]int64
-	Repeats       Repeats
+	ViewedBought map[string]map[string]int64
+	ViewedTotal  map[string]int64
+	Repeats      Repeats
+	// Rebuy holds each item's own purchase statistics (item -> P_Y and
+	// gap buckets), from the purchase rows.
+	Rebuy         map[string]Rebuy
 	Histories     map[string]delta.History // customer -> purchases, least recent first, with entry times
 	ViewHistories map[string]delta.History // customer -> views, least recent first, with entry times
 	Lists         map[ListKind]map[string]List
@@ -69,7 +72,7 @@ type Snapshot struct {
 // NewSnapshot returns an empty snapshot.
 func NewSnapshot() *Snapshot {
 	snap := &Snapshot{Bought: newCounters(), Viewed: newCounters(),
-		ViewedBought: map[string]map[string]int64{}, ViewedTotal: map[string]int64{},
+		ViewedBought: map[string]map[string]int64{}, ViewedTotal: map[string]int64{}, Rebuy: map[string]Rebuy{},
 		Histories: map[string]delta.History{}, ViewHistories: map[string]delta.History{},
 		Lists: map[ListKind]map[string]List{}, Popular: map[ListKind]map[string]PopularList{}, Progress: map[int]int64{}}
 	for _, k := range ListKinds() {
@@ -179,6 +182,9 @@ func (snap *Snapshot) addRow(kind ListKind, x string, r Row) {
 			snap.ViewedTotal[x] = r.ViewedTotal
 		}
 		return
+	}
+	if kind == Bought && !r.Rebuy.IsZero() {
+		snap.Rebuy[x] = r.Rebuy
 	}
 	c := snap.counters(kind)
 	if len(r.Co) > 0 {

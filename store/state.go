@@ -87,6 +87,9 @@ func (s *State) Write(ctx context.Context, st *Snapshot) error {
 			add(totals, []any{schema.FieldTotal, c.Totals.Total, schema.FieldCustomers, c.Totals.Customers})
 		}
 	}
+	for x, r := range st.Rebuy {
+		add(keys.Row(Bought, x), r.fields())
+	}
 	if st.Repeats != (Repeats{}) {
 		add(keys.Totals, []any{schema.FieldPurchases, st.Repeats.Purchases, schema.FieldRepeats, st.Repeats.Repeats})
 	}

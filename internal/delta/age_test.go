@@ -30,6 +30,23 @@ func sums(b *Batch) map[Key]map[string]int64 {
 	return out
 }
 
+// withoutRebuy drops the items' own purchase statistics (schema.IsRebuyField)
+// from summed changes, for the tables that check the other counters
+// (TestPurchaseStatistics checks these).
+func withoutRebuy(sums map[Key]map[string]int64) map[Key]map[string]int64 {
+	for k, fields := range sums {
+		for f := range fields {
+			if schema.IsRebuyField(f) {
+				delete(fields, f)
+			}
+		}
+		if len(fields) == 0 {
+			delete(sums, k)
+		}
+	}
+	return sums
+}
+
 // testEvent is one event of a customer in the tables of this package's
 // tests: a view or a purchase of item at t0 + at.
 type testEvent struct {
@@ -141,7 +158,7 @@ func TestAgeing(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			b, hist, views := play(t0, tc.events, Retention{Purchases: 10, Views: 10, MaxAge: age})
-			sameSums(t, sums(b), tc.want)
+			sameSums(t, withoutRebuy(sums(b)), tc.want)
 			if !slices.Equal(hist.Items, tc.wantH) || !slices.Equal(views.Items, tc.wantV) {
 				t.Errorf("histories %v and %v, want %v and %v", hist.Items, views.Items, tc.wantH, tc.wantV)
 			}
@@ -158,4 +175,86 @@ func unionKeys(a, b map[Key]map[string]int64) map[Key]struct{} {
 		out[k] = struct{}{}
 	}
 	return out
+}
+
+// TestPurchaseStatistics: every purchase of an item adds 1 to its P_Y, and
+// a repeat of an item held adds 1 to the bucket of the time since the
+// entry's time (the latest earlier event of it, a late event counting 0),
+// all in the item's purchase row; a repeat of an item no longer held (aged
+// out, evicted) counts in P_Y only. None marks a row dirty for itself, and
+// erasure leaves them (anonymous aggregates, like P and R).
+func TestPurchaseStatistics(t *testing.T) {
+	const day = 24 * time.Hour
+	t0 := time.UnixMilli(1_700_000_000_000)
+	type ev = testEvent
+	g := schema.GapField
+	p := schema.FieldItemPurchases
+	tests := []struct {
+		name   string
+		events []ev
+		ret    Retention
+		want   map[string]map[string]int64 // item -> fields of its row
+		dirty  []string                    // rows marked dirty
+	}{
+		{"a first purchase counts in P only", []ev{{false, "a", 0}},
+			Retention{Purchases: 3}, map[string]map[string]int64{"a": {p: 1}}, []string{"a"}},
+		{"repeats by their gaps", []ev{{false, "a", 0}, {false, "a", 3 * time.Hour}, {false, "a", 3*time.Hour + 2*day}, {false, "a", 200 * day}},
+			Retention{Purchases: 3}, map[string]map[string]int64{"a": {p: 4, g(0): 1, g(2): 1, g(8): 1}}, []string{"a"}},
+		{"a gap is measured from the latest event, and a late one counts 0", []ev{{false, "a", 10 * day}, {false, "a", 0}, {false, "a", 11 * day}},
+			Retention{Purchases: 3}, map[string]map[string]int64{"a": {p: 3, g(0): 1, g(1): 1}}, []string{"a"}},
+		{"views count nothing", []ev{{true, "a", 0}, {true, "a", day}, {false, "a", 2 * day}},
+			Retention{Purchases: 3, Views: 3}, map[string]map[string]int64{"a": {p: 1}}, []string{"a"}},
+		{"an evicted item bought again is no repeat", []ev{{false, "a", 0}, {false, "b", day}, {false, "a", 2 * day}},
+			Retention{Purchases: 1}, map[string]map[string]int64{"a": {p: 2}, "b": {p: 1}}, []string{"a", "b"}},
+		{"an aged item bought again is no repeat", []ev{{false, "a", 0}, {false, "a", 40 * day}},
+			Retention{Purchases: 3, MaxAge: 30 * day}, map[string]map[string]int64{"a": {p: 2}}, []string{"a"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b, hist, views := play(t0, tc.events, tc.ret)
+			got := map[string]map[string]int64{}
+			for k, fields := range sums(b) {
+				for f, n := range fields {
+					if schema.IsRebuyField(f) {
+						if k.Kind != RowKey {
+							t.Errorf("%s in a %v hash", f, k)
+						}
+						if got[k.Item] == nil {
+							got[k.Item] = map[string]int64{}
+						}
+						got[k.Item][f] = n
+					}
+				}
+			}
+			if !maps.EqualFunc(got, tc.want, maps.Equal) {
+				t.Errorf("statistics %v, want %v", got, tc.want)
+			}
+			// Only the purchase rows whose lists change are dirty: a repeat
+			// alone marks none.
+			var dirty []string
+			for k := range b.Dirty {
+				if k.Kind == RowKey {
+					dirty = append(dirty, k.Item)
+				}
+			}
+			slices.Sort(dirty)
+			if !slices.Equal(dirty, tc.dirty) {
+				t.Errorf("dirty rows %v, want %v", dirty, tc.dirty)
+			}
+			b.Erase(&hist, &views, int64(len(tc.events)))
+			for it, fields := range tc.want {
+				if left := sums(b)[Key{Kind: RowKey, Item: it}]; !maps.Equal(left, fields) {
+					t.Errorf("after erasure row %s holds %v, want the statistics %v", it, left, fields)
+				}
+			}
+		})
+	}
+	// A repeat alone changes no list: its batch marks nothing dirty.
+	b := NewBatch(0)
+	h := History{}
+	h.Touch("a", t0.UnixMilli(), 1, 3)
+	b.Purchase(&h, &History{}, "a", t0.Add(day), 5, Retention{Purchases: 3})
+	if len(b.Dirty) != 0 {
+		t.Errorf("a repeat marked %v dirty", b.Dirty)
+	}
 }

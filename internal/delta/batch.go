@@ -11,7 +11,9 @@ type KeyKind uint8
 
 const (
 	// RowKey is item X's purchase row: field Y holds N_XY, field
-	// schema.HistField(n) holds h_X[n].
+	// schema.HistField(n) holds h_X[n], and the fields
+	// schema.FieldItemPurchases and schema.GapField(b) X's own purchase
+	// statistics (Purchase).
 	RowKey KeyKind = iota
 	// BuyersKey is the global hash of B: field X holds B_X.
 	BuyersKey
@@ -133,12 +135,22 @@ type Retention struct {
 // h) in the purchase totals, and when z enters h, every other item of v
 // gains a viewed-then-bought count: M_Xz and M_X (every entry of v entered
 // before z). A purchase does not enter v.
+//
+// z's own purchase statistics (docs/DESIGN.md section 12) go to its
+// purchase row: P_z gains 1, and a repeat adds 1 to the gap bucket of the
+// time since the entry's time (schema.GapBucket). They do not change z's
+// list, so they mark nothing dirty, and they join the row's other changes
+// of the batch in the same fenced write.
 func (b *Batch) Purchase(h, v *History, z string, at time.Time, offset int64, r Retention) {
 	b.age(h, v, at, offset, r.MaxAge)
-	totals := Key{Kind: TotalsKey}
+	totals, row := Key{Kind: TotalsKey}, Key{Kind: RowKey, Item: z}
 	b.add(totals, offset, schema.FieldPurchases, +1)
-	if h.Contains(z) {
+	b.add(row, offset, schema.FieldItemPurchases, +1)
+	if i := h.Index(z); i >= 0 {
+		h.fill()
+		gap := at.UnixMilli() - h.Times[i]
 		b.add(totals, offset, schema.FieldRepeats, +1)
+		b.add(row, offset, schema.GapField(schema.GapBucket(time.Duration(max(gap, 0))*time.Millisecond)), +1)
 	} else {
 		for _, x := range v.Items {
 			if x != z {

@@ -8,6 +8,7 @@ import (
 	"github.com/alsobought/alsobought/internal/delta"
 	"github.com/alsobought/alsobought/internal/lab/dataset"
 	"github.com/alsobought/alsobought/internal/lab/synth"
+	"github.com/alsobought/alsobought/store/schema"
 )
 
 // benchBatchSize is the consumer's default batch: the changes of this many
@@ -45,8 +46,16 @@ func benchmarkBatch(b *testing.B, evs []event.Event, kHist, kView int) {
 	for _, e := range batch {
 		stored[e.CustomerID] = [2]string{get(purchases, e.CustomerID).Encode(), get(views, e.CustomerID).Encode()}
 	}
+	// The bytes the entries' counts (schema 4) add to the stored histories.
+	var withCounts, withoutCounts int
+	for _, m := range []map[string]*delta.History{purchases, views} {
+		for _, h := range m {
+			withCounts += len(h.Encode())
+			withoutCounts += len(schema.EncodeHistory(h.Items, h.Times, h.Seqs, nil))
+		}
+	}
 	type state struct{ h, v delta.History }
-	changes := 0
+	changes, scripts, statChanges, statOnly := 0, 0, 0, 0
 	b.ReportAllocs()
 	for b.Loop() {
 		customers := make(map[string]*state, len(stored))
@@ -76,8 +85,29 @@ func benchmarkBatch(b *testing.B, evs []event.Event, kHist, kView int) {
 			_, _ = c.h.Encode(), c.v.Encode()
 		}
 		changes = bt.Changes
+		scripts, statChanges, statOnly = len(bt.Ops), 0, 0
+		for _, ops := range bt.Ops {
+			n := 0
+			for _, f := range ops.Fields {
+				if schema.IsRebuyField(f) {
+					n++
+				}
+			}
+			statChanges += n
+			if n == len(ops.Fields) {
+				statOnly++
+			}
+		}
 	}
+	// One applyOps script per key of the batch: scripts/event is what a
+	// batch costs Redis, and the purchase statistics (docs/DESIGN.md
+	// section 12) add statOnly scripts, for the rows only they change (a
+	// repeat's item, when the batch changes nothing else there).
 	b.ReportMetric(float64(changes)/benchBatchSize, "changes/event")
+	b.ReportMetric(float64(withCounts-withoutCounts)/float64(max(withoutCounts, 1)), "count_bytes/history_byte")
+	b.ReportMetric(float64(statChanges)/benchBatchSize, "stat_changes/event")
+	b.ReportMetric(float64(scripts)/benchBatchSize, "scripts/event")
+	b.ReportMetric(float64(scripts-statOnly)/benchBatchSize, "scripts_without_stats/event")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchBatchSize, "ns/event")
 }
 

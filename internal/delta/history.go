@@ -30,6 +30,11 @@ type History struct {
 	// that entered after it (docs/DESIGN.md section 3). Like Times, it is
 	// as long as Items or nil.
 	Seqs []int64
+	// Counts holds how many events of each item the entry has seen: 1 when
+	// it enters, one more for every repeat while it is held; an entry that
+	// leaves (evicted, aged) takes its count with it (docs/DESIGN.md
+	// section 12). Like Times, it is as long as Items or nil.
+	Counts []int64
 }
 
 // NextSeq returns the entry sequence number for an item entering one of a
@@ -52,18 +57,19 @@ func NextSeq(h, v *History) int64 {
 // Touch records that item was used by an event at time t (unix ms); seq is
 // its entry sequence number if it is new (NextSeq). It reports whether the
 // item is new to the history and, when the history was full, which item it
-// evicted.
+// evicted. A repeat adds 1 to the entry's count.
 func (h *History) Touch(item string, t, seq int64, capacity int) (added bool, evicted string) {
 	h.fill()
 	for i, it := range h.Items {
 		if it == item {
 			// Refresh recency: move to the end, keep the others in order.
-			at, s := max(h.Times[i], t), h.Seqs[i]
+			at, s, n := max(h.Times[i], t), h.Seqs[i], h.Counts[i]+1
 			copy(h.Items[i:], h.Items[i+1:])
 			copy(h.Times[i:], h.Times[i+1:])
 			copy(h.Seqs[i:], h.Seqs[i+1:])
+			copy(h.Counts[i:], h.Counts[i+1:])
 			last := len(h.Items) - 1
-			h.Items[last], h.Times[last], h.Seqs[last] = item, at, s
+			h.Items[last], h.Times[last], h.Seqs[last], h.Counts[last] = item, at, s, n
 			return false, ""
 		}
 	}
@@ -72,25 +78,31 @@ func (h *History) Touch(item string, t, seq int64, capacity int) (added bool, ev
 		copy(h.Items, h.Items[1:])
 		copy(h.Times, h.Times[1:])
 		copy(h.Seqs, h.Seqs[1:])
+		copy(h.Counts, h.Counts[1:])
 		last := len(h.Items) - 1
-		h.Items[last], h.Times[last], h.Seqs[last] = item, t, seq
+		h.Items[last], h.Times[last], h.Seqs[last], h.Counts[last] = item, t, seq, 1
 		return true, evicted
 	}
 	h.Items = append(h.Items, item)
 	h.Times = append(h.Times, t)
 	h.Seqs = append(h.Seqs, seq)
+	h.Counts = append(h.Counts, 1)
 	return true, ""
 }
 
-// fill gives a history built without times and sequence numbers (for
-// reading) zero ones, so that the mutating methods can rely on
-// len(Times) == len(Seqs) == len(Items).
+// fill gives a history built without times, sequence numbers and counts
+// (for reading) zero times and sequence numbers and counts of 1, so that
+// the mutating methods can rely on len(Times) == len(Seqs) ==
+// len(Counts) == len(Items).
 func (h *History) fill() {
 	for len(h.Times) < len(h.Items) {
 		h.Times = append(h.Times, 0)
 	}
 	for len(h.Seqs) < len(h.Items) {
 		h.Seqs = append(h.Seqs, 0)
+	}
+	for len(h.Counts) < len(h.Items) {
+		h.Counts = append(h.Counts, 1)
 	}
 }
 
@@ -130,10 +142,10 @@ func (h *History) Remove(idx []int) {
 			j++
 			continue
 		}
-		h.Items[keep], h.Times[keep], h.Seqs[keep] = h.Items[i], h.Times[i], h.Seqs[i]
+		h.Items[keep], h.Times[keep], h.Seqs[keep], h.Counts[keep] = h.Items[i], h.Times[i], h.Seqs[i], h.Counts[i]
 		keep++
 	}
-	h.Items, h.Times, h.Seqs = h.Items[:keep], h.Times[:keep], h.Seqs[:keep]
+	h.Items, h.Times, h.Seqs, h.Counts = h.Items[:keep], h.Times[:keep], h.Seqs[:keep], h.Counts[:keep]
 }
 
 // Age removes the entries an event at time at no longer holds and returns
@@ -150,29 +162,34 @@ func (h *History) Age(at time.Time, age time.Duration) []string {
 }
 
 // Contains reports whether item is held.
-func (h *History) Contains(item string) bool {
-	for _, it := range h.Items {
+func (h *History) Contains(item string) bool { return h.Index(item) >= 0 }
+
+// Index returns the position of item in the history, or -1 when it is not
+// held.
+func (h *History) Index(item string) int {
+	for i, it := range h.Items {
 		if it == item {
-			return true
+			return i
 		}
 	}
-	return false
+	return -1
 }
 
 // Clone returns an independent copy.
 func (h History) Clone() History {
 	h.fill()
-	return History{Items: append([]string(nil), h.Items...), Times: append([]int64(nil), h.Times...), Seqs: append([]int64(nil), h.Seqs...)}
+	return History{Items: append([]string(nil), h.Items...), Times: append([]int64(nil), h.Times...),
+		Seqs: append([]int64(nil), h.Seqs...), Counts: append([]int64(nil), h.Counts...)}
 }
 
 // Encode returns the history as stored in Redis (schema.EncodeHistory).
 func (h History) Encode() string {
 	h.fill()
-	return schema.EncodeHistory(h.Items, h.Times, h.Seqs)
+	return schema.EncodeHistory(h.Items, h.Times, h.Seqs, h.Counts)
 }
 
 // DecodeHistory parses Encode's output.
 func DecodeHistory(s string) (History, error) {
-	items, times, seqs, err := schema.DecodeHistory(s)
-	return History{Items: items, Times: times, Seqs: seqs}, err
+	items, times, seqs, counts, err := schema.DecodeHistory(s)
+	return History{Items: items, Times: times, Seqs: seqs, Counts: counts}, err
 }

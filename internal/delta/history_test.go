@@ -31,8 +31,9 @@ func TestHistoryTouch(t *testing.T) {
 				t.Fatalf("Touch(%q) on %v = %v added=%v evicted=%q; want %v added=%v evicted=%q",
 					tc.item, tc.start, h.Items, added, evicted, tc.want, tc.wantAdded, tc.wantEvicted)
 			}
-			if got, err := DecodeHistory(h.Encode()); err != nil || !slices.Equal(got.Items, h.Items) || !slices.Equal(got.Times, h.Times) || !slices.Equal(got.Seqs, h.Seqs) {
-				t.Fatalf("encode/decode round trip: %v at %v seq %v != %v at %v seq %v (%v)", got.Items, got.Times, got.Seqs, h.Items, h.Times, h.Seqs, err)
+			if got, err := DecodeHistory(h.Encode()); err != nil || !slices.Equal(got.Items, h.Items) || !slices.Equal(got.Times, h.Times) || !slices.Equal(got.Seqs, h.Seqs) || !slices.Equal(got.Counts, h.Counts) {
+				t.Fatalf("encode/decode round trip: %v at %v seq %v count %v != %v at %v seq %v count %v (%v)",
+					got.Items, got.Times, got.Seqs, got.Counts, h.Items, h.Times, h.Seqs, h.Counts, err)
 			}
 		})
 	}
@@ -52,6 +53,34 @@ func TestHistoryEntryTimes(t *testing.T) {
 	h.Touch("d", 400, 6, 3) // evicts a (least recent)
 	if want := []string{"b", "c", "d"}; !slices.Equal(h.Items, want) || !slices.Equal(h.Times, []int64{200, 300, 400}) || !slices.Equal(h.Seqs, []int64{2, 5, 6}) {
 		t.Fatalf("history %v at %v seq %v, want %v at [200 300 400] seq [2 5 6]", h.Items, h.Times, h.Seqs, want)
+	}
+	if !slices.Equal(h.Counts, []int64{2, 1, 1}) {
+		t.Fatalf("counts %v, want [2 1 1]", h.Counts)
+	}
+}
+
+// TestHistoryCounts: an entry counts its events while it is held; one that
+// left (evicted or aged) and comes back starts again at 1, and the counts
+// survive the stored form.
+func TestHistoryCounts(t *testing.T) {
+	var h History
+	for i, it := range []string{"a", "a", "b", "a", "c", "b", "b"} {
+		h.Touch(it, int64(100*(i+1)), int64(i+1), 3)
+	}
+	if !slices.Equal(h.Items, []string{"a", "c", "b"}) || !slices.Equal(h.Counts, []int64{3, 1, 3}) {
+		t.Fatalf("history %v count %v, want [a c b] count [3 1 3]", h.Items, h.Counts)
+	}
+	h.Touch("d", 800, 8, 3) // evicts a with its count
+	h.Touch("a", 900, 9, 3) // a comes back new, evicting c
+	if !slices.Equal(h.Items, []string{"b", "d", "a"}) || !slices.Equal(h.Counts, []int64{3, 1, 1}) {
+		t.Fatalf("history %v count %v, want [b d a] count [3 1 1]", h.Items, h.Counts)
+	}
+	if gone := h.Age(time.UnixMilli(1000), 150*time.Millisecond); !slices.Equal(gone, []string{"b", "d"}) || !slices.Equal(h.Counts, []int64{1}) {
+		t.Fatalf("aged %v, left count %v", gone, h.Counts)
+	}
+	got, err := DecodeHistory(h.Clone().Encode())
+	if err != nil || !slices.Equal(got.Counts, h.Counts) {
+		t.Fatalf("round trip counts %v, want %v (%v)", got.Counts, h.Counts, err)
 	}
 }
 

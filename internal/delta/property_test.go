@@ -145,6 +145,9 @@ func (m *memState) snapshot(t *testing.T) *store.Snapshot {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if k.Kind == delta.RowKey && !r.Rebuy.IsZero() {
+			snap.Rebuy[k.Item] = r.Rebuy
+		}
 		totals := store.Counters{}.Totals
 		totals.Total, totals.Customers = h[schema.FieldTotal], h[schema.FieldCustomers]
 		switch k.Kind {
@@ -191,7 +194,9 @@ func (m *memState) snapshot(t *testing.T) *store.Snapshot {
 	return snap
 }
 
-func randomStream(r *rand.Rand, n, customers, items int) []event.Event {
+// randomStream returns n events, unit apart in time (with up to 10 units of
+// disorder).
+func randomStream(r *rand.Rand, n, customers, items int, unit time.Duration) []event.Event {
 	evs := make([]event.Event, n)
 	t0 := time.Unix(1_500_000_000, 0)
 	for i := range evs {
@@ -204,10 +209,10 @@ func randomStream(r *rand.Rand, n, customers, items int) []event.Event {
 		}
 		// Times mostly rise, a second apart, but up to 20 s out of order,
 		// as events from several producers do.
-		jitter := time.Duration(r.IntN(21)-10) * time.Second
+		jitter := time.Duration(r.IntN(21)-10) * unit
 		evs[i] = event.Event{ID: strconv.Itoa(i), Type: typ,
 			CustomerID: "c" + strconv.Itoa(r.IntN(customers)), ItemID: "i" + strconv.Itoa(it),
-			Time: t0.Add(time.Duration(i)*time.Second + jitter)}
+			Time: t0.Add(time.Duration(i)*unit + jitter)}
 	}
 	return evs
 }
@@ -229,17 +234,26 @@ func randomStream(r *rand.Rand, n, customers, items int) []event.Event {
 // step and finished again, and a last one at the final watermark; the
 // allowed lateness covers the times' disorder, so no event is late. Each
 // kind must take viewed-then-bought pairs back somewhere, so that the
-// equality covers M's retraction and not only its growth.
+// equality covers M's retraction and not only its growth. One run in three
+// spaces its events hours instead of seconds apart (ages and lateness
+// scaled alike), so that repeat purchases fill every gap bucket of the
+// items' purchase statistics, which must equal the oracle's exactly (no
+// item is forgotten here), as must the entries' counts.
 func TestIncrementalEqualsBatch(t *testing.T) {
 	mTaken := map[string]int{}
+	var gaps [schema.GapBuckets]int64
 	for seed := uint64(1); seed <= 120; seed++ {
 		r := rand.New(rand.NewPCG(seed, seed*7919))
 		capacity, viewCapacity := 1+r.IntN(6), 1+r.IntN(6)
-		evs := randomStream(r, 50+r.IntN(400), 1+r.IntN(30), 2+r.IntN(40))
+		unit := time.Second
+		if seed%3 == 0 {
+			unit = 12 * time.Hour
+		}
+		evs := randomStream(r, 50+r.IntN(400), 1+r.IntN(30), 2+r.IntN(40), unit)
 		var age time.Duration
 		kind := "evictions"
 		if seed%2 == 0 {
-			age = time.Duration(1+r.IntN(90)) * time.Second
+			age = time.Duration(1+r.IntN(90)) * unit
 			kind = "evictions and ageing"
 			if seed%4 == 0 {
 				capacity, viewCapacity = len(evs), len(evs)
@@ -247,7 +261,7 @@ func TestIncrementalEqualsBatch(t *testing.T) {
 			}
 		}
 		ret := delta.Retention{Purchases: capacity, Views: viewCapacity, MaxAge: age}
-		lateness := time.Duration(20+r.IntN(20)) * time.Second
+		lateness := time.Duration(20+r.IntN(20)) * unit
 		t.Run(fmt.Sprintf("seed=%d/K=%d/Kview=%d/age=%s/n=%d", seed, capacity, viewCapacity, age, len(evs)), func(t *testing.T) {
 			m := newMemState()
 			var seq int64
@@ -290,8 +304,17 @@ func TestIncrementalEqualsBatch(t *testing.T) {
 				sweep()
 			}
 			want := oracle.Build(evs, oracle.Settings{HistorySize: capacity, ViewHistorySize: viewCapacity, HistoryMaxAge: age, AllowedLateness: lateness})
-			if report := verify.CompareState(want, m.snapshot(t)); !report.OK() {
+			got := m.snapshot(t)
+			if report := verify.CompareState(want, got); !report.OK() {
 				t.Fatalf("incremental state differs from the oracle:\n%s", report)
+			}
+			if !maps.Equal(want.Rebuy, got.Rebuy) {
+				t.Fatalf("purchase statistics differ from the oracle:\nwant %v\ngot  %v", want.Rebuy, got.Rebuy)
+			}
+			for _, st := range got.Rebuy {
+				for b, n := range st.Gaps {
+					gaps[b] += n
+				}
 			}
 			mTaken[kind] += m.mTaken
 		})
@@ -301,5 +324,10 @@ func TestIncrementalEqualsBatch(t *testing.T) {
 			t.Errorf("runs with %s took no viewed-then-bought pair back: M's retraction is not covered", kind)
 		}
 	}
-	t.Logf("viewed-then-bought pairs taken back: %v", mTaken)
+	for b, n := range gaps {
+		if n == 0 {
+			t.Errorf("no repeat purchase fell in gap bucket %d: the buckets are not all covered", b)
+		}
+	}
+	t.Logf("viewed-then-bought pairs taken back: %v; repeat purchases by gap bucket: %v", mTaken, gaps)
 }

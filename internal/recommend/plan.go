@@ -1,6 +1,12 @@
 package recommend
 
-import "github.com/alsobought/alsobought/scoring"
+import (
+	"slices"
+	"time"
+
+	"github.com/alsobought/alsobought/scoring"
+	"github.com/alsobought/alsobought/store"
+)
 
 // Query is what one recommendation is asked for: a customer's stored
 // histories and a request's context. The HTTP API and the evaluator both
@@ -9,6 +15,11 @@ type Query struct {
 	// History is the customer's stored purchases and views, least recent
 	// first (as stored); empty for an unknown customer.
 	HistoryBought, HistoryViewed []string
+	// HistoryCounts and HistoryTimes are, for each item of HistoryBought,
+	// how many times the customer bought it while it was held and the
+	// latest purchase time (unix ms) (delta.History's Counts and Times);
+	// nil when unknown (a count of 1 and no time).
+	HistoryCounts, HistoryTimes []int64
 	// Context is what the page says: bought and viewed items, most recent
 	// first. Context items were just viewed or bought (the page, the
 	// basket), so they are never recommended back.
@@ -31,6 +42,21 @@ type Plan struct {
 	Exclude, Owned map[string]bool
 	// Known reports whether anything about the customer was known.
 	Known bool
+	// Rebuy holds, for each item of the purchase history (owned, whether or
+	// not KeepOwned lets it compete as new), its count and last purchase
+	// time; Recommender.ForPlan adds the item's purchase statistics before
+	// it passes them on in Request.Rebuy. At most K_hist items.
+	Rebuy map[string]OwnedItem
+}
+
+// OwnedItem is what the repeat model (docs/DESIGN.md section 12) knows of
+// one of the customer's owned items: how many times the customer bought
+// it while it was held and when last (event time), and the item's own
+// purchase statistics (store.Rebuy: its purchases and its repeat gaps).
+type OwnedItem struct {
+	Count int64
+	Last  time.Time
+	Stats store.Rebuy
 }
 
 // NewPlan resolves a Query.
@@ -47,6 +73,17 @@ func NewPlan(q Query) Plan {
 			owned[x] = true
 		}
 	}
+	rebuy := make(map[string]OwnedItem, len(q.HistoryBought))
+	for i, x := range q.HistoryBought {
+		o := OwnedItem{Count: 1}
+		if i < len(q.HistoryCounts) {
+			o.Count = q.HistoryCounts[i]
+		}
+		if i < len(q.HistoryTimes) {
+			o.Last = time.UnixMilli(q.HistoryTimes[i]).UTC()
+		}
+		rebuy[x] = o
+	}
 	bought := append(append([]string{}, q.ContextBought...), reversed(q.HistoryBought)...)
 	viewed := append(append([]string{}, q.ContextViewed...), reversed(q.HistoryViewed)...)
 	return Plan{
@@ -55,7 +92,19 @@ func NewPlan(q Query) Plan {
 		Exclude: exclude,
 		Owned:   owned,
 		Known:   len(bought) > 0 || len(viewed) > 0,
+		Rebuy:   rebuy,
 	}
+}
+
+// rebuyItems returns the plan's owned items, sorted: those whose purchase
+// statistics ForPlan reads.
+func (p Plan) rebuyItems() []string {
+	items := make([]string, 0, len(p.Rebuy))
+	for x := range p.Rebuy {
+		items = append(items, x)
+	}
+	slices.Sort(items)
+	return items
 }
 
 // Lists are the related lists of a plan's sources: AlsoBought[i] is the
@@ -87,8 +136,9 @@ func (p Plan) Sources(l Lists) []Source {
 // Request is the merge request of the plan's answer: k items, without the
 // plan's exclusions, its owned items competing as repeats, and the prior.
 // The API and the evaluator both build it here, so they cannot drift.
+// Rebuy is the plan's (ForPlan fills in the statistics first).
 func (p Plan) Request(k int, prior Prior) Request {
-	return Request{K: k, Exclude: p.Exclude, Owned: p.Owned, Prior: prior}
+	return Request{K: k, Exclude: p.Exclude, Owned: p.Owned, Prior: prior, Rebuy: p.Rebuy}
 }
 
 // reversed returns a history (least recent first) most recent first.

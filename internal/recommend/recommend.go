@@ -81,10 +81,6 @@ type Prior struct {
 	// schema.GapBucket.
 	RepeatShare float64
 	Gaps        [schema.GapBuckets]int64
-	// Now is the time the repeat model judges "how long since the last
-	// purchase" at: the latest event time applied (the popularity list's
-	// anchor), never a wall clock the evaluation could not know.
-	Now time.Time
 }
 
 // Request is what a merge needs besides the sources.
@@ -95,9 +91,15 @@ type Request struct {
 	// recommended as new items. Those of them in Rebuy compete as "buy
 	// again" candidates by the repeat model (repeat.go).
 	Exclude, Owned map[string]bool
-	Rebuy          map[string]OwnedItem
 	Allow          func(item string) bool // a category filter; nil allows all
 	Prior          Prior
+	// Rebuy holds, for each of the customer's owned items, its count, its
+	// last purchase time and the item's purchase statistics, for the
+	// repeat model (docs/DESIGN.md section 12). Now is the latest event
+	// time applied (the popularity list's anchor): the clock that the
+	// owned items' last purchase times are read against.
+	Rebuy map[string]OwnedItem
+	Now   time.Time
 }
 
 // Merge returns up to req.K recommendations, best first, ties by item id,
@@ -156,7 +158,7 @@ func Merge(sources []Source, req Request) []Recommendation {
 	}
 	// Every owned item the repeat model may bring back is a candidate,
 	// listed popular or not.
-	repeats := newRepeatModel(req.Rebuy, req.Prior.RepeatShare, req.Prior.Gaps, req.Prior.Now, func(item string) int64 {
+	repeats := newRepeatModel(req.Rebuy, req.Prior.RepeatShare, req.Prior.Gaps, req.Now, func(item string) int64 {
 		if i, ok := index[item]; ok {
 			return merged[i].count
 		}

@@ -10,14 +10,14 @@ import (
 
 // Store is what a Recommender reads, one small interface per concept of
 // package store: a customer's histories; the lists of the sources with the
-// popularity list and the repeat counters (one round trip); the candidates'
-// categories.
+// popularity list, the repeat counters and the owned items' purchase
+// statistics (one round trip); the candidates' categories.
 type Store struct {
 	Customers interface {
 		Load(ctx context.Context, ids []string) (map[string]store.Customer, error)
 	}
 	Lists interface {
-		ReadMany(ctx context.Context, want []store.ListRef, popular *store.PopularRef) (store.Gathered, error)
+		ReadMany(ctx context.Context, want []store.ListRef, popular *store.PopularRef, rebuy []string) (store.Gathered, error)
 	}
 	Categories interface {
 		ItemCategories(ctx context.Context, items []string) ([]string, error)
@@ -92,40 +92,74 @@ type Answer struct {
 
 // Recommend answers a with at most three round trips: the customer's
 // histories (when a names one); the lists of at most MaxSources purchases
-// and views with one popularity list and the repeat counters; the
-// categories of the candidates (only with a category). The error is the
-// store's.
+// and views with one popularity list, the repeat counters and the owned
+// items' purchase statistics; the categories of the candidates (only with a
+// category). The error is the store's.
 func (r *Recommender) Recommend(ctx context.Context, a Ask) (Answer, error) {
+	plan, err := r.plan(ctx, a)
+	if err != nil {
+		return Answer{}, err
+	}
+	items, err := r.ForPlan(ctx, plan, a.K, a.Category)
+	return Answer{Known: plan.Known, Items: items}, err
+}
+
+// plan reads the customer's histories (when a names one) and resolves a.
+func (r *Recommender) plan(ctx context.Context, a Ask) (Plan, error) {
 	q := Query{ContextBought: a.ContextBought, ContextViewed: a.ContextViewed, Exclude: a.Exclude, KeepOwned: r.cfg.KeepOwned}
 	if a.Customer != "" {
 		cs, err := r.st.Customers.Load(ctx, []string{a.Customer})
 		if err != nil {
-			return Answer{}, err
+			return Plan{}, err
 		}
 		c := cs[a.Customer]
 		q.HistoryBought, q.HistoryViewed = c.Purchases.Items, c.Views.Items
+		q.HistoryCounts, q.HistoryTimes = c.Purchases.Counts, c.Purchases.Times
 	}
-	plan := NewPlan(q)
-	items, err := r.ForPlan(ctx, plan, a.K, a.Category)
-	return Answer{Known: plan.Known, Items: items}, err
+	return NewPlan(q), nil
 }
 
 // ForPlan returns the k best recommendations of a resolved plan (see
 // Recommend, without the histories' read). The evaluator, which resolves
 // each customer's plan once for all its methods, asks here.
 func (r *Recommender) ForPlan(ctx context.Context, plan Plan, k int, category string) ([]Recommendation, error) {
-	read, err := r.st.Lists.ReadMany(ctx, plan.listRefs(), &store.PopularRef{Kind: store.Bought, Category: category})
+	sources, req, err := r.merging(ctx, plan, k, category)
 	if err != nil {
 		return nil, err
 	}
+	return Merge(sources, req), nil
+}
+
+// merging reads what the plan's answer needs in one round trip (two with a
+// category) and returns what Merge takes.
+func (r *Recommender) merging(ctx context.Context, plan Plan, k int, category string) ([]Source, Request, error) {
+	owned := plan.rebuyItems()
+	read, err := r.st.Lists.ReadMany(ctx, plan.listRefs(), &store.PopularRef{Kind: store.Bought, Category: category}, owned)
+	if err != nil {
+		return nil, Request{}, err
+	}
 	prior := Prior{RepeatShare: read.Repeats.Share()}
+	var now time.Time
 	if pop := read.Popular; pop != nil {
 		prior.Popular, prior.Total, prior.Distinct, prior.Singletons = pop.Items, pop.Total, pop.Distinct, pop.Singletons
+		now = pop.Anchor
 	}
 	req := plan.Request(k, prior)
+	req.Now = now
+	if len(owned) > 0 {
+		// A copy: the plan is resolved once and asked for several methods.
+		req.Rebuy = make(map[string]OwnedItem, len(owned))
+		for i, x := range owned {
+			o := plan.Rebuy[x]
+			if i < len(read.Rebuy) {
+				o.Stats = read.Rebuy[i]
+			}
+			req.Rebuy[x] = o
+		}
+	}
 	if category != "" {
 		if req.Allow, err = r.categoryFilter(ctx, category, read.Related); err != nil {
-			return nil, err
+			return nil, Request{}, err
 		}
 	}
 	if cat := r.cfg.Catalogue; cat != nil {
@@ -134,7 +168,7 @@ func (r *Recommender) ForPlan(ctx context.Context, plan Plan, k int, category st
 			return cat.Visible(item, now) && (inCategory == nil || inCategory(item))
 		}
 	}
-	return Merge(plan.Sources(plan.lists(read.Related)), req), nil
+	return plan.Sources(plan.lists(read.Related)), req, nil
 }
 
 // listRefs names the lists of the plan's sources in three blocks: the

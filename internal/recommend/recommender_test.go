@@ -17,6 +17,7 @@ type memStore struct {
 	lists      map[store.ListRef][]scoring.Related
 	popular    map[string]store.PopularList // by category
 	categories map[string]string
+	rebuy      map[string]store.Rebuy
 	listReads  int
 }
 
@@ -30,9 +31,12 @@ func (m *memStore) Load(_ context.Context, ids []string) (map[string]store.Custo
 	return out, nil
 }
 
-func (m *memStore) ReadMany(_ context.Context, want []store.ListRef, popular *store.PopularRef) (store.Gathered, error) {
+func (m *memStore) ReadMany(_ context.Context, want []store.ListRef, popular *store.PopularRef, rebuy []string) (store.Gathered, error) {
 	m.listReads++
 	out := store.Gathered{Related: make([][]scoring.Related, len(want))}
+	for _, it := range rebuy {
+		out.Rebuy = append(out.Rebuy, m.rebuy[it])
+	}
 	for i, w := range want {
 		out.Related[i] = m.lists[w]
 	}
@@ -167,5 +171,43 @@ func TestRecommenderAsksTheCatalogue(t *testing.T) {
 	want = map[string]string{"radio": "viewed tv", "cable": "popular "}
 	if got := reasons(ans.Items); !reflect.DeepEqual(got, want) {
 		t.Errorf("tech recommendations %v, want %v (remote is dairy in the catalogue)", got, want)
+	}
+}
+
+// TestRecommenderPassesTheOwnedItems: the request Merge gets carries, for
+// each owned item, the customer's count and last purchase time from the
+// stored history (as Recommend reads it) and the item's purchase statistics, read with the lists
+// in the same round trip, and the popularity anchor as its clock; whether
+// or not owned items compete as new.
+func TestRecommenderPassesTheOwnedItems(t *testing.T) {
+	anchor := time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)
+	last := anchor.Add(-72 * time.Hour)
+	st := shop()
+	st.customers["ann"] = store.Customer{Purchases: delta.History{Items: []string{"soap", "milk"},
+		Times: []int64{last.Add(-time.Hour).UnixMilli(), last.UnixMilli()}, Seqs: []int64{1, 2}, Counts: []int64{1, 4}}}
+	pop := st.popular[""]
+	pop.Anchor = anchor
+	st.popular[""] = pop
+	milk := store.Rebuy{Purchases: 40}
+	milk.Gaps[3] = 12
+	st.rebuy = map[string]store.Rebuy{"milk": milk}
+	for _, keep := range []bool{false, true} {
+		r := New(Config{KeepOwned: keep}, st.parts())
+		plan, err := r.plan(context.Background(), Ask{Customer: "ann", K: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.listReads = 0
+		_, req, err := r.merging(context.Background(), plan, 5, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]OwnedItem{
+			"milk": {Count: 4, Last: last, Stats: milk},
+			"soap": {Count: 1, Last: last.Add(-time.Hour)},
+		}
+		if !reflect.DeepEqual(req.Rebuy, want) || !req.Now.Equal(anchor) || st.listReads != 1 {
+			t.Errorf("keep owned %v: rebuy %+v now %v after %d reads; want %+v now %v after one", keep, req.Rebuy, req.Now, st.listReads, want, anchor)
+		}
 	}
 }

@@ -30,13 +30,6 @@ const (
 	OwnedPopularityExponent = 0.5
 )
 
-// OwnedItem is what the repeat model knows about one item a customer owns.
-type OwnedItem struct {
-	Count int64     // n_cY: the customer's purchases of it while retained
-	Last  time.Time // t_cY: the latest of them, in event time
-	Stats store.Rebuy
-}
-
 // repeatModel splits the chance that a customer's next purchase is a repeat
 // over their owned items. It is computed once per request.
 type repeatModel struct {

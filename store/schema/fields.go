@@ -50,6 +50,63 @@ func ParseHistField(f string) (others int64, ok bool, err error) {
 	return others, true, err
 }
 
+// Fields of a purchase row (Keys.Row of Bought) that count item Y's own
+// purchases, for the repeat model (docs/DESIGN.md section 12). They are
+// anonymous aggregates of the item, like P and R of the totals: they do
+// not change the row's list, so they never mark it dirty, and erasure
+// leaves them. Row readers tell them from co-counts by IsRebuyField.
+const (
+	// FieldItemPurchases holds P_Y, the purchase events of Y applied.
+	FieldItemPurchases = "p|"
+	gapPrefix          = "g|"
+)
+
+// GapBuckets is the number of buckets of an item's inter-purchase gaps
+// (GapBucket).
+const GapBuckets = 9
+
+// GapField is the purchase-row field that holds bucket b of the item's
+// repeat-purchase gaps: "g|b".
+func GapField(bucket int) string { return gapPrefix + strconv.Itoa(bucket) }
+
+// ParseGapField returns the bucket of a GapField; ok is false for other
+// fields (and for a bucket out of range).
+func ParseGapField(f string) (bucket int, ok bool) {
+	rest, ok := strings.CutPrefix(f, gapPrefix)
+	if !ok {
+		return 0, false
+	}
+	b, err := strconv.Atoi(rest)
+	if err != nil || b < 0 || b >= GapBuckets || strconv.Itoa(b) != rest {
+		return 0, false
+	}
+	return b, true
+}
+
+// IsRebuyField reports whether a row field is one of an item's purchase
+// statistics (FieldItemPurchases or a GapField) rather than a co-count, a
+// histogram bin or a fence.
+func IsRebuyField(f string) bool {
+	return f == FieldItemPurchases || strings.HasPrefix(f, gapPrefix)
+}
+
+// GapBucket returns the bucket of an inter-purchase gap, log-spaced in
+// days: bucket 0 holds [0, 1 day), bucket b from 1 to GapBuckets − 2 holds
+// [2^(b−1), 2^b) days, and the last bucket 128 days and more. A negative
+// gap (an event older than the entry's time) counts as 0.
+func GapBucket(d time.Duration) int {
+	const day = 24 * time.Hour
+	if d < day {
+		return 0
+	}
+	b, bound := 1, 2*day
+	for b < GapBuckets-1 && d >= bound {
+		b++
+		bound *= 2
+	}
+	return b
+}
+
 // WatermarkField names the fence watermark of a partition inside a counter
 // or customer hash: "#p".
 func WatermarkField(partition int) string { return "#" + strconv.Itoa(partition) }

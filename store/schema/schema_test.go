@@ -57,6 +57,7 @@ func TestFieldNamesAreTheContract(t *testing.T) {
 		schema.FieldViewedTotal:  "t|",
 		schema.FieldListRevision: "#list",
 		schema.HistField(3):      "h|3",
+		schema.FieldItemPurchases + " " + schema.GapField(0) + " " + schema.GapField(8): "p| g|0 g|8",
 		schema.WatermarkField(7): "#7",
 		schema.PartitionField(7): "7",
 		schema.CustomerPurchases + schema.CustomerViews + schema.CustomerRecent: "bvd",
@@ -129,30 +130,89 @@ func TestParsersInvertTheNames(t *testing.T) {
 }
 
 // TestHistoryEncodingIsTheContract pins the stored form of a history
-// (docs/redis-keys.md, customer fields b and v): "item,time,seq" entries,
-// least recent first, times and entry sequence numbers each the first
-// absolute and the others differences from the entry before, in base 36,
-// and ",seq" left out when its difference is 1.
+// (docs/redis-keys.md, customer fields b and v): "item,time,seq,count"
+// entries, least recent first, times and entry sequence numbers each the
+// first absolute and the others differences from the entry before, in base
+// 36, ",count" left out when it is 1 and ",seq" when its difference is 1
+// and no count follows.
 func TestHistoryEncodingIsTheContract(t *testing.T) {
-	items := []string{"a", "b", "c", "d", "e"}
-	times := []int64{1_700_000_000_000, 1_700_003_600_000, 1_700_003_600_000, 1_700_003_595_000, 1_700_003_595_000}
-	seqs := []int64{1, 2, 40, 3, 4}
-	const want = "a,loyw3v28|b,255s0|c,0,12|d,-3uw,-11|e,0"
-	if got := schema.EncodeHistory(items, times, seqs); got != want {
+	items := []string{"a", "b", "c", "d", "e", "f"}
+	times := []int64{1_700_000_000_000, 1_700_003_600_000, 1_700_003_600_000, 1_700_003_595_000, 1_700_003_595_000, 1_700_003_595_000}
+	seqs := []int64{1, 2, 40, 3, 4, 6}
+	counts := []int64{1, 3, 1, 40, 1, 2}
+	const want = "a,loyw3v28|b,255s0,1,3|c,0,12|d,-3uw,-11,14|e,0|f,0,2,2"
+	if got := schema.EncodeHistory(items, times, seqs, counts); got != want {
 		t.Fatalf("EncodeHistory = %q, want %q", got, want)
 	}
-	gotItems, gotTimes, gotSeqs, err := schema.DecodeHistory(want)
-	if err != nil || !slices.Equal(gotItems, items) || !slices.Equal(gotTimes, times) || !slices.Equal(gotSeqs, seqs) {
-		t.Fatalf("DecodeHistory = %v, %v, %v, %v", gotItems, gotTimes, gotSeqs, err)
+	gotItems, gotTimes, gotSeqs, gotCounts, err := schema.DecodeHistory(want)
+	if err != nil || !slices.Equal(gotItems, items) || !slices.Equal(gotTimes, times) || !slices.Equal(gotSeqs, seqs) || !slices.Equal(gotCounts, counts) {
+		t.Fatalf("DecodeHistory = %v, %v, %v, %v, %v", gotItems, gotTimes, gotSeqs, gotCounts, err)
 	}
-	if items, times, seqs, err := schema.DecodeHistory(""); err != nil || items != nil || times != nil || seqs != nil {
-		t.Fatalf("empty history: %v, %v, %v, %v", items, times, seqs, err)
+	// nil counts are a count of 1 everywhere: the schema-3 form of the
+	// same entries.
+	if got := schema.EncodeHistory(items[:1], times[:1], seqs[:1], nil); got != "a,loyw3v28" {
+		t.Errorf("EncodeHistory without counts = %q", got)
+	}
+	if items, times, seqs, counts, err := schema.DecodeHistory(""); err != nil || items != nil || times != nil || seqs != nil || counts != nil {
+		t.Fatalf("empty history: %v, %v, %v, %v, %v", items, times, seqs, counts, err)
 	}
 	// Schema 2 stored bare ids: such a value is an error, not a history of
-	// items at time 0.
-	for _, bad := range []string{"a|b", "a,", ",1", "a,1|b", "a,zz!", "a,1,", "a,1,2,3", "a,1,!"} {
-		if _, _, _, err := schema.DecodeHistory(bad); err == nil {
+	// items at time 0. A count below 1 is no count either.
+	for _, bad := range []string{"a|b", "a,", ",1", "a,1|b", "a,zz!", "a,1,", "a,1,2,3,4", "a,1,!", "a,1,1,0", "a,1,1,-2", "a,1,1,"} {
+		if _, _, _, _, err := schema.DecodeHistory(bad); err == nil {
 			t.Errorf("DecodeHistory(%q) accepted", bad)
 		}
+	}
+}
+
+// FuzzHistoryRoundTrip: whatever DecodeHistory accepts, EncodeHistory
+// writes back in a form that decodes to the same entries.
+func FuzzHistoryRoundTrip(f *testing.F) {
+	for _, s := range []string{"a,loyw3v28|b,255s0,1,3|c,0,12", "x,1", "x,1,2,3|y,-1,0,1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		items, times, seqs, counts, err := schema.DecodeHistory(s)
+		if err != nil {
+			return
+		}
+		enc := schema.EncodeHistory(items, times, seqs, counts)
+		i2, t2, s2, c2, err := schema.DecodeHistory(enc)
+		if err != nil || !slices.Equal(i2, items) || !slices.Equal(t2, times) || !slices.Equal(s2, seqs) || !slices.Equal(c2, counts) {
+			t.Fatalf("%q -> %q -> %v %v %v %v %v", s, enc, i2, t2, s2, c2, err)
+		}
+	})
+}
+
+// TestGapBucket pins the log-spaced day buckets of inter-purchase gaps.
+func TestGapBucket(t *testing.T) {
+	const day = 24 * time.Hour
+	for _, c := range []struct {
+		gap  time.Duration
+		want int
+	}{
+		{-time.Hour, 0}, {0, 0}, {day - 1, 0}, {day, 1}, {2*day - 1, 1}, {2 * day, 2}, {4*day - 1, 2},
+		{4 * day, 3}, {8 * day, 4}, {16 * day, 5}, {31 * day, 5}, {32 * day, 6}, {64*day - 1, 6},
+		{64 * day, 7}, {128*day - 1, 7}, {128 * day, 8}, {10000 * day, 8},
+	} {
+		if got := schema.GapBucket(c.gap); got != c.want {
+			t.Errorf("GapBucket(%v) = %d, want %d", c.gap, got, c.want)
+		}
+	}
+	for b := range schema.GapBuckets {
+		if got, ok := schema.ParseGapField(schema.GapField(b)); !ok || got != b {
+			t.Errorf("ParseGapField(GapField(%d)) = %d, %v", b, got, ok)
+		}
+		if !schema.IsRebuyField(schema.GapField(b)) {
+			t.Errorf("IsRebuyField(%q) = false", schema.GapField(b))
+		}
+	}
+	for _, bad := range []string{"g|9", "g|-1", "g|01", "g|", "p|", "X", "h|1"} {
+		if _, ok := schema.ParseGapField(bad); ok {
+			t.Errorf("ParseGapField(%q) accepted", bad)
+		}
+	}
+	if !schema.IsRebuyField(schema.FieldItemPurchases) || schema.IsRebuyField("X") || schema.IsRebuyField(schema.HistField(1)) {
+		t.Error("IsRebuyField does not tell the purchase statistics from other fields")
 	}
 }

@@ -200,7 +200,8 @@ func customerCases(window []event.Event, model Model) []judged {
 				byCustomer[e.CustomerID] = &judged{} // not active before: never judged
 				continue
 			}
-			c = &judged{query: recommend.Query{HistoryBought: bought, HistoryViewed: viewed},
+			h := model.Purchases(e.CustomerID)
+			c = &judged{query: recommend.Query{HistoryBought: bought, HistoryViewed: viewed, HistoryCounts: h.Counts, HistoryTimes: h.Times},
 				targets: map[Target]map[string]bool{TargetBought: {}, TargetViewed: {}}}
 			byCustomer[e.CustomerID] = c
 			order = append(order, e.CustomerID)

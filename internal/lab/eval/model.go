@@ -19,6 +19,13 @@ type Model interface {
 	// History returns a customer's retained purchases and views, least
 	// recent first, as stored.
 	History(customer string) (bought, viewed []string)
+	// Purchases returns a customer's retained purchase history whole:
+	// least recent first, with each entry's last purchase time and count
+	// (what the repeat model reads, docs/DESIGN.md section 12).
+	Purchases(customer string) delta.History
+	// Rebuy returns an item's own purchase statistics (its purchases and
+	// its repeat purchases by gap).
+	Rebuy(item string) store.Rebuy
 	// List returns item's related list of a kind scored by m (m is ignored
 	// for ViewedBought lists, which have their own score). Never nil.
 	List(kind store.ListKind, m scoring.Method, item string) []scoring.Related
@@ -81,6 +88,15 @@ func (m *countersModel) History(c string) (bought, viewed []string) {
 	return bought, viewed
 }
 
+func (m *countersModel) Purchases(c string) delta.History {
+	if h := m.state.Histories[c]; h != nil {
+		return *h
+	}
+	return delta.History{}
+}
+
+func (m *countersModel) Rebuy(item string) store.Rebuy { return m.state.Rebuy[item] }
+
 func (m *countersModel) List(kind store.ListKind, method scoring.Method, item string) []scoring.Related {
 	if kind == store.ViewedBought {
 		method = scoring.ViewedThenBoughtMethod
@@ -127,8 +143,9 @@ func (m *snapshotModel) List(kind store.ListKind, method scoring.Method, item st
 }
 
 // modelStore lets a recommend.Recommender read a model as the API's one
-// reads Redis: the served method's lists, the overall popularity list and
-// the repeat counters.
+// reads Redis: the customers' histories, the served method's lists, the
+// overall popularity list, the repeat counters and the items' purchase
+// statistics.
 type modelStore struct {
 	model  Model
 	served scoring.Method
@@ -142,14 +159,17 @@ func (s modelStore) parts() recommend.Store {
 func (s modelStore) Load(_ context.Context, ids []string) (map[string]store.Customer, error) {
 	out := make(map[string]store.Customer, len(ids))
 	for _, id := range ids {
-		bought, viewed := s.model.History(id)
-		out[id] = store.Customer{Purchases: delta.History{Items: bought}, Views: delta.History{Items: viewed}}
+		_, viewed := s.model.History(id)
+		out[id] = store.Customer{Purchases: s.model.Purchases(id), Views: delta.History{Items: viewed}}
 	}
 	return out, nil
 }
 
-func (s modelStore) ReadMany(_ context.Context, want []store.ListRef, popular *store.PopularRef) (store.Gathered, error) {
+func (s modelStore) ReadMany(_ context.Context, want []store.ListRef, popular *store.PopularRef, rebuy []string) (store.Gathered, error) {
 	out := store.Gathered{Related: make([][]scoring.Related, len(want))}
+	for _, it := range rebuy {
+		out.Rebuy = append(out.Rebuy, s.model.Rebuy(it))
+	}
 	for i, w := range want {
 		out.Related[i] = s.model.List(w.Kind, s.served, w.Item)
 	}

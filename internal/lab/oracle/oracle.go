@@ -45,6 +45,16 @@ type State struct {
 	// Repeats counts the purchases and the repeat purchases (of an item
 	// in the retained history), from the replay too.
 	Repeats store.Repeats
+	// Rebuy holds each item's own purchase statistics (docs/DESIGN.md
+	// section 12), counted in the replay like Repeats: its purchases, and
+	// its repeat purchases by the gap since the entry's time.
+	Rebuy map[string]store.Rebuy
+	// Left holds the items that some purchase history held and then lost
+	// (evicted, aged or swept) in the replay. Only such an item can have
+	// been without state in the stream at some moment, and so have been
+	// forgotten (store.Lists.Forget) with its statistics: for the others
+	// Rebuy must equal the stream's exactly.
+	Left map[string]bool
 	// Anchor is the latest event time applied; Popular the counts of each
 	// kind (Bought, Viewed) in the popularity window before it.
 	Anchor  time.Time
@@ -106,7 +116,8 @@ func (s *State) category(item string) string { return s.Catalogue[item].Category
 // state, because an on-time event ages on its own clock every entry an
 // earlier sweep removed.
 func Build(events []event.Event, set Settings) *State {
-	s := &State{Settings: set, Histories: map[string]*delta.History{}, ViewHistories: map[string]*delta.History{}}
+	s := &State{Settings: set, Histories: map[string]*delta.History{}, ViewHistories: map[string]*delta.History{},
+		Rebuy: map[string]store.Rebuy{}, Left: map[string]bool{}}
 	history := func(m map[string]*delta.History, c string) *delta.History {
 		h := m[c]
 		if h == nil {
@@ -134,10 +145,13 @@ func Build(events []event.Event, set Settings) *State {
 			s.Anchor = e.Time
 		}
 		if set.HistoryMaxAge > 0 {
-			for _, m := range []map[string]*delta.History{s.Histories, s.ViewHistories} {
-				if h := m[e.CustomerID]; h != nil {
-					h.Age(e.Time, set.HistoryMaxAge)
+			if h := s.Histories[e.CustomerID]; h != nil {
+				for _, it := range h.Age(e.Time, set.HistoryMaxAge) {
+					s.Left[it] = true
 				}
+			}
+			if v := s.ViewHistories[e.CustomerID]; v != nil {
+				v.Age(e.Time, set.HistoryMaxAge)
 			}
 		}
 		at := e.Time.UnixMilli()
@@ -146,10 +160,16 @@ func Build(events []event.Event, set Settings) *State {
 		case event.Purchase:
 			h := history(s.Histories, e.CustomerID)
 			s.Repeats.Purchases++
-			if h.Contains(e.ItemID) {
+			r := s.Rebuy[e.ItemID]
+			r.Purchases++
+			if i := h.Index(e.ItemID); i >= 0 {
 				s.Repeats.Repeats++
+				r.Gaps[schema.GapBucket(time.Duration(max(at-h.Times[i], 0))*time.Millisecond)]++
 			}
-			h.Touch(e.ItemID, at, seq, set.HistorySize)
+			s.Rebuy[e.ItemID] = r
+			if _, evicted := h.Touch(e.ItemID, at, seq, set.HistorySize); evicted != "" {
+				s.Left[evicted] = true
+			}
 		case event.View:
 			if set.ViewHistorySize > 0 {
 				history(s.ViewHistories, e.CustomerID).Touch(e.ItemID, at, seq, set.ViewHistorySize)
@@ -175,9 +195,15 @@ func Build(events []event.Event, set Settings) *State {
 // sweep removes the entries older than cut (unix ms), and the customers
 // left with no entry.
 func (s *State) sweep(cut int64) {
-	for _, m := range []map[string]*delta.History{s.Histories, s.ViewHistories} {
+	for k, m := range []map[string]*delta.History{s.Histories, s.ViewHistories} {
 		for c, h := range m {
-			h.Remove(h.Before(cut))
+			gone := h.Before(cut)
+			for _, i := range gone {
+				if k == 0 { // purchases
+					s.Left[h.Items[i]] = true
+				}
+			}
+			h.Remove(gone)
 			if len(h.Items) == 0 {
 				delete(m, c)
 			}
@@ -349,6 +375,9 @@ func (s *State) Snapshot() *store.Snapshot {
 	snap := store.NewSnapshot()
 	snap.Bought, snap.Viewed = s.Bought, s.Viewed
 	snap.ViewedBought, snap.ViewedTotal, snap.Repeats = s.ViewedBought, s.ViewedTotal, s.Repeats
+	for x, r := range s.Rebuy {
+		snap.Rebuy[x] = r
+	}
 	snap.PopularAnchor, snap.PopularBuckets, snap.ItemCategories = s.Anchor, s.Buckets, s.ItemCategories
 	for c, h := range s.Histories {
 		if len(h.Items) > 0 {
@@ -370,7 +399,8 @@ func (s *State) Snapshot() *store.Snapshot {
 // counts.
 func FromSnapshot(snap *store.Snapshot, set Settings) *State {
 	s := &State{Settings: set, Histories: map[string]*delta.History{}, ViewHistories: map[string]*delta.History{},
-		Bought: snap.Bought, Viewed: snap.Viewed, ViewedBought: snap.ViewedBought, ViewedTotal: snap.ViewedTotal, Repeats: snap.Repeats}
+		Bought: snap.Bought, Viewed: snap.Viewed, ViewedBought: snap.ViewedBought, ViewedTotal: snap.ViewedTotal, Repeats: snap.Repeats,
+		Rebuy: snap.Rebuy, Left: map[string]bool{}}
 	for c, h := range snap.Histories {
 		s.Histories[c] = &h
 	}

@@ -64,7 +64,8 @@ func Compare(want *oracle.State, got *store.Snapshot, m scoring.Method, rules sc
 }
 
 // CompareAttributable is Compare without the aggregates that cannot be
-// attributed to a customer: the repeat counts and the popularity lists.
+// attributed to a customer: the repeat counts (P and R, and each item's
+// purchase statistics) and the popularity lists.
 // After an erasure, the state equals the oracle of the data without the
 // erased customers in everything else (docs/security.md).
 func CompareAttributable(want *oracle.State, got *store.Snapshot, m scoring.Method, rules scoring.ListRules) *Report {
@@ -161,6 +162,7 @@ func compareState(want *oracle.State, got *store.Snapshot, attributableOnly bool
 			map[string]map[string]int64{"": {schema.FieldTotal: c.got.Totals.Total, schema.FieldCustomers: c.got.Totals.Customers}})
 	}
 	if !attributableOnly {
+		compareRebuy(r, want, got.Rebuy)
 		compareCounters(r, "repeats",
 			map[string]map[string]int64{"": {schema.FieldPurchases: want.Repeats.Purchases, schema.FieldRepeats: want.Repeats.Repeats}},
 			map[string]map[string]int64{"": {schema.FieldPurchases: got.Repeats.Purchases, schema.FieldRepeats: got.Repeats.Repeats}})
@@ -173,10 +175,42 @@ func compareState(want *oracle.State, got *store.Snapshot, attributableOnly bool
 	return r
 }
 
+// compareRebuy compares each item's own purchase statistics (P_Y and the
+// gap buckets, docs/DESIGN.md section 12). They must be equal, except for
+// an item that a purchase history lost in the replay (oracle.State.Left):
+// the stream may have been left without any state of it for a moment, and
+// forgotten it with its statistics (store.Lists.Forget), so it may count
+// fewer, never more.
+func compareRebuy(r *Report, want *oracle.State, got map[string]store.Rebuy) {
+	for _, x := range unionKeys(want.Rebuy, got) {
+		w, g := want.Rebuy[x], got[x]
+		r.Counters += 1 + schema.GapBuckets
+		if w == g || want.Left[x] && fewer(g, w) {
+			continue
+		}
+		r.CounterMismatches++
+		r.example("purchase statistics of %s: want P %d gaps %v, got P %d gaps %v", x, w.Purchases, w.Gaps, g.Purchases, g.Gaps)
+	}
+}
+
+// fewer reports whether g counts no more than w in every field.
+func fewer(g, w store.Rebuy) bool {
+	if g.Purchases > w.Purchases {
+		return false
+	}
+	for b := range g.Gaps {
+		if g.Gaps[b] > w.Gaps[b] {
+			return false
+		}
+	}
+	return true
+}
+
 // compareHistories compares the retained items, their entry times, which
-// decide what ages out next (docs/DESIGN.md section 10), and their entry
+// decide what ages out next (docs/DESIGN.md section 10), their entry
 // sequence numbers, which decide which viewed-then-bought pairs an entry
-// takes back when it leaves (section 3).
+// takes back when it leaves (section 3), and their counts (section 12):
+// the stored forms must be equal.
 func compareHistories(r *Report, name string, want map[string]*delta.History, got map[string]delta.History) {
 	for _, c := range unionKeys(want, got) {
 		r.Customers++
@@ -186,7 +220,8 @@ func compareHistories(r *Report, name string, want map[string]*delta.History, go
 		}
 		if g := got[c]; w.Encode() != g.Encode() {
 			r.HistoryMismatches++
-			r.example("%s of customer %s: want %v at %v seq %v, got %v at %v seq %v", name, c, w.Items, w.Times, w.Seqs, g.Items, g.Times, g.Seqs)
+			r.example("%s of customer %s: want %v at %v seq %v count %v, got %v at %v seq %v count %v",
+				name, c, w.Items, w.Times, w.Seqs, w.Counts, g.Items, g.Times, g.Seqs, g.Counts)
 		}
 	}
 }
