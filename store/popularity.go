@@ -41,10 +41,6 @@ type PopularList struct {
 	// Distinct the number of items they involve, listed or not.
 	Total    int64 `json:"total"`
 	Distinct int64 `json:"distinct"`
-	// Singletons is the number of items with exactly one event in the
-	// window: how thin the window is (docs/DESIGN.md section 3, the thin
-	// prior).
-	Singletons int64 `json:"singletons"`
 }
 
 // PopularCounts holds the counts of a kind in the window: overall and per
@@ -75,9 +71,6 @@ func (p PopularCounts) Lists(kind ListKind, at time.Time, visible scoring.Visibl
 			if n > 0 {
 				l.Total += n
 				l.Distinct++
-			}
-			if n == 1 {
-				l.Singletons++
 			}
 		}
 		return l

@@ -141,7 +141,7 @@ func (r *Recommender) merging(ctx context.Context, plan Plan, k int, category st
 	prior := Prior{RepeatShare: read.Repeats.Share()}
 	var now time.Time
 	if pop := read.Popular; pop != nil {
-		prior.Popular, prior.Total, prior.Distinct, prior.Singletons = pop.Items, pop.Total, pop.Distinct, pop.Singletons
+		prior.Popular, prior.Total, prior.Distinct = pop.Items, pop.Total, pop.Distinct
 		now = pop.Anchor
 	}
 	req := plan.Request(k, prior)
