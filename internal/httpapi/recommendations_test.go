@@ -187,11 +187,15 @@ func TestRecommendationEndpoints(t *testing.T) {
 }
 
 // TestBuyAgainWhereCustomersRepurchase: where customers buy items again,
-// owned items come back in proportion to the repeat share the consumer
-// counted. Three of the 13 purchases below re-buy coffee (r = 3/13); "me"
-// owns coffee (7 of the window's purchases) and tea (1). A repeat is coffee
-// with 7/8 of r; the pen, never bought by "me", gets (1 - r) x (5 + 1) / (13
-// - 8 purchases of other items + 3 items bought in the window).
+// owned items come back by the repeat model (docs/DESIGN.md section 12),
+// from what the consumer counted. Three of the 13 purchases below re-buy
+// coffee (r = 3/13), all within a day. "me" bought coffee and tea once
+// each: q_c = (0 + 10r) / (2 + 10). Coffee's 7 purchases hold 3 repeats:
+// rho = (3 + 10r) / (7 + 10); tea's one none: rho = 10r / (1 + 10); both
+// are timed like the catalogue (tau = 1). They share q_c by rho x sqrt(their
+// purchases in the window + 1). The window holds 3 items, so the prior
+// spreads 100 purchases over them (Smoothing: 100/3 each): the pen, never
+// bought by "me", gets (1 - q_c) x (5 + 100/3) / (5 other purchases + 100).
 func TestBuyAgainWhereCustomersRepurchase(t *testing.T) {
 	env := testenv.NewRedis(t)
 	shop(t, env.Store, coffeeShop())
@@ -202,11 +206,13 @@ func TestBuyAgainWhereCustomersRepurchase(t *testing.T) {
 	if err := json.Unmarshal(rec.Body.Bytes(), &r); err != nil {
 		t.Fatalf("%v in %s", err, rec.Body)
 	}
-	const share = 3.0 / 13
+	const r = 3.0 / 13
+	q := 10 * r / 12
+	coffee, tea := (3+10*r)/17*math.Sqrt(8), 10*r/11*math.Sqrt(2)
 	want := []httpapi.RecommendationItem{
-		{Item: "pen", Score: (1 - share) * 6 / 8, Reason: "popular", Because: "popular"},
-		{Item: "coffee", Score: share * 7 / 8, Reason: "buy_again", Because: "buy again"},
-		{Item: "tea", Score: share * 1 / 8, Reason: "buy_again", Because: "buy again"},
+		{Item: "pen", Score: (1 - q) * (5 + 100.0/3) / 105, Reason: "popular", Because: "popular"},
+		{Item: "coffee", Score: q * coffee / (coffee + tea), Reason: "buy_again", Because: "buy again"},
+		{Item: "tea", Score: q * tea / (coffee + tea), Reason: "buy_again", Because: "buy again"},
 	}
 	if len(r.Items) != len(want) {
 		t.Fatalf("got %+v, want %+v", r.Items, want)

@@ -53,7 +53,7 @@ func TestMergeMarksOwnedItems(t *testing.T) {
 	// Every owned item is a popular one, so it has a repeat prior.
 	prior := Prior{Popular: []scoring.Popular{{Item: "tea", Count: 1}, {Item: "cups", Count: 1}, {Item: "jam", Count: 1}, {Item: "pot", Count: 1}},
 		Total: 4, Distinct: 4, RepeatShare: 0.5}
-	got := Merge(sources, Request{K: 10, Owned: owned, Prior: prior})
+	got := Merge(sources, Request{K: 10, Owned: owned, Prior: prior, Rebuy: boughtOnce(owned)})
 	want := map[string]string{
 		"cups":  "bought milk owned",
 		"pot":   "viewed kettle owned",
@@ -101,7 +101,7 @@ func TestMergeCapsOwnedItems(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := Merge(nil, Request{K: tc.k, Owned: owned, Prior: prior, BuyAgain: tc.limit})
+			got := Merge(nil, Request{K: tc.k, Owned: owned, Prior: prior, BuyAgain: tc.limit, Rebuy: boughtOnce(owned)})
 			var items []string
 			ownedN := 0
 			for i, r := range got {
@@ -132,7 +132,8 @@ func TestMergeCapsOwnedItems(t *testing.T) {
 func TestMergeNeverReturnsHiddenOwnedItems(t *testing.T) {
 	prior := Prior{Popular: []scoring.Popular{{Item: "milk", Count: 50}, {Item: "water", Count: 20}}, Total: 70, Distinct: 2, RepeatShare: 0.99}
 	sources := []Source{{Item: "bread", Bought: true, AlsoBought: []scoring.Related{rel("milk", 50, 0.1)}}}
-	got := Merge(sources, Request{K: 5, Owned: map[string]bool{"milk": true, "bread": true}, Prior: prior,
+	owned := map[string]bool{"milk": true, "bread": true}
+	got := Merge(sources, Request{K: 5, Owned: owned, Prior: prior, Rebuy: boughtOnce(owned),
 		Allow: func(it string) bool { return it != "milk" }})
 	for _, r := range got {
 		if r.Item == "milk" {
@@ -146,8 +147,9 @@ func TestMergeNeverReturnsHiddenOwnedItems(t *testing.T) {
 // hides never comes back.
 func TestRecommenderBuyAgainSettings(t *testing.T) {
 	st := repeating{shop(), store.Repeats{Purchases: 10, Repeats: 5}}
+	// A window of 200 purchases over 100 items: not thin, the prior adds one.
 	st.popular[""] = store.PopularList{Items: []scoring.Popular{{Item: "milk", Count: 9}, {Item: "cheese", Count: 8}, {Item: "water", Count: 5}},
-		Total: 22, Distinct: 3}
+		Total: 200, Distinct: 100}
 	ask := Ask{Customer: "ann", K: 3}
 	items := func(cfg Config, a Ask) []string {
 		t.Helper()
@@ -167,7 +169,7 @@ func TestRecommenderBuyAgainSettings(t *testing.T) {
 	}
 	// milk, the owned staple, leads without a cap; with one, the best
 	// other items take its slot.
-	withMilk := []string{"cheese", "milk(owned)", "water"}
+	withMilk := []string{"milk(owned)", "cheese", "water"}
 	withoutMilk := []string{"cheese", "water", "remote"}
 	if got := items(Config{}, ask); !reflect.DeepEqual(got, withMilk) {
 		t.Errorf("no cap: %v, want %v", got, withMilk)
@@ -218,4 +220,14 @@ func TestKeptItemsAreOwnedToo(t *testing.T) {
 	if got := Merge(nil, req); len(got) != 1 || got[0].Item != "water" {
 		t.Errorf("kept milk with NoOwned: %+v; want water alone", got)
 	}
+}
+
+// boughtOnce is the repeat model's view of owned items bought once each,
+// items without statistics yet (they repeat like the catalogue).
+func boughtOnce(owned map[string]bool) map[string]OwnedItem {
+	out := make(map[string]OwnedItem, len(owned))
+	for item := range owned {
+		out[item] = OwnedItem{Count: 1}
+	}
+	return out
 }

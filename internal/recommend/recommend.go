@@ -14,6 +14,7 @@ import (
 
 	"github.com/alsobought/alsobought/internal/delta"
 	"github.com/alsobought/alsobought/scoring"
+	"github.com/alsobought/alsobought/store/schema"
 )
 
 // Limits on the inputs, which bound the Redis reads of one request.
@@ -30,6 +31,11 @@ const (
 	// evidence. Chosen once for every data set, on the earlier evaluation
 	// windows (docs/EVALUATION.md).
 	LiftPrior = 0.03
+	// PriorPseudoPurchases is how many purchases the popularity prior
+	// spreads evenly over the window's items before it counts the real
+	// ones (Prior.Smoothing): a window of that many purchases is half
+	// trusted.
+	PriorPseudoPurchases = 100
 )
 
 // Reason says why an item is recommended.
@@ -118,16 +124,20 @@ type Prior struct {
 	Popular         []scoring.Popular
 	Total, Distinct int64
 	// RepeatShare is the share of all purchases that bought an item again
-	// (an item already in the customer's history), in [0, 1].
+	// (an item already in the customer's history), in [0, 1], and Gaps the
+	// catalogue's inter-purchase times of those repeats, by
+	// schema.GapBucket.
 	RepeatShare float64
+	Gaps        [schema.GapBuckets]int64
 }
 
 // Request is what a merge needs besides the sources.
 type Request struct {
 	K int
 	// Exclude holds items never recommended (the page being viewed, the
-	// caller's exclusions); Owned the customer's purchases, which compete
-	// as "buy again" candidates in proportion to the repeat share.
+	// caller's exclusions); Owned the customer's purchases, never
+	// recommended as new items. Those of them in Rebuy compete as "buy
+	// again" candidates by the repeat model (repeat.go).
 	Exclude, Owned map[string]bool
 	// EverBought holds items the customer bought before its purchase
 	// history (Plan.Ever): owned, with no count to come back by, so never
@@ -155,13 +165,14 @@ type Request struct {
 //
 // An item's score is prior x exp(evidence):
 //
-//   - prior: a customer's next purchase is a repeat with probability r (the
-//     repeat share). A repeat is one of the customer's owned items in
-//     proportion to its recent purchases; a new item is one of the others
-//     in proportion to its recent purchases plus one (an item nobody bought
-//     lately keeps a small chance). So where nobody buys again (r = 0)
-//     owned items are never recommended, and where customers do, their
-//     staples come back.
+//   - prior: a customer's next purchase is a repeat with probability q_c,
+//     the customer's repeat share, spread over their owned items by the
+//     repeat model (repeat.go: their counts, the items' repeat shares and
+//     inter-purchase times). A new item is one of the others in
+//     proportion to its recent purchases plus one (an item nobody bought
+//     lately keeps a small chance). So where nobody buys again owned items
+//     are never recommended, and where customers do, their staples come
+//     back, best-sellers or not.
 //   - evidence: every list entry Y of a source X is a likelihood ratio,
 //     lift = (N_XY + LiftPrior) / (E_XY + LiftPrior), the co-buyers seen
 //     against those expected by chance (the list's own E_XY). The logs of
@@ -206,8 +217,26 @@ func Merge(sources []Source, req Request) []Recommendation {
 			ownedCount += p.Count
 		}
 	}
+	// Every owned item the repeat model may bring back is a candidate,
+	// listed popular or not.
+	repeats := newRepeatModel(req.Rebuy, req.Prior.RepeatShare, req.Prior.Gaps, req.Now, func(item string) int64 {
+		if i, ok := index[item]; ok {
+			return merged[i].count
+		}
+		return 0
+	})
+	for _, item := range sortedKeys(repeats.weights) {
+		if _, ok := index[item]; !ok {
+			index[item] = len(merged)
+			merged = append(merged, acc{item: item, allowed: allowed(item)})
+		}
+	}
+	temper := purchaseTemper(sources)
 	add := func(src Source, list []scoring.Related, reason Reason) {
 		w := math.Pow(RecencyDecay, float64(src.Rank))
+		if src.Bought {
+			w *= temper
+		}
 		for _, r := range list {
 			if r.Item == src.Item || !(r.Expected > 0) {
 				continue // an entry without E_XY (a list stored before it was kept) is no evidence
@@ -242,7 +271,7 @@ func Merge(sources []Source, req Request) []Recommendation {
 			add(s, s.AlsoViewed, BecauseViewed)
 		}
 	}
-	prior := newPrior(req, ownedCount)
+	prior := newPrior(req, ownedCount, repeats)
 	top := newPick(req.K, req.BuyAgain)
 	for i := range merged {
 		a := &merged[i]
@@ -318,6 +347,30 @@ func better(a, b Recommendation) bool {
 	return a.Score > b.Score || a.Score == b.Score && a.Item < b.Item
 }
 
+// purchaseTemper is the factor on the evidence of the purchases' lists: one
+// over the square root of their total recency weight, when that is above
+// one. A customer's recent purchases are not independent witnesses: the
+// items of a basket share their co-buyers, so their lists vote for the
+// same candidates, and summing their log-lifts as if independent (naive
+// Bayes) lets ten correlated purchases outvote the prior. Dividing by the
+// square root keeps the evidence growing with more purchases, but as the
+// sum of correlated votes does, not as independent ones. Views are left
+// alone: a session's few views are the visitor's present intent, and the
+// evaluation measured that tempering them loses a twentieth of the
+// session hits (docs/EVALUATION.md).
+func purchaseTemper(sources []Source) float64 {
+	var weight float64
+	for _, s := range sources {
+		if s.Bought && len(s.AlsoBought) > 0 {
+			weight += math.Pow(RecencyDecay, float64(s.Rank))
+		}
+	}
+	if weight <= 1 {
+		return 1
+	}
+	return 1 / math.Sqrt(weight)
+}
+
 // topK keeps the k best recommendations offered, best first: score
 // descending, ties by item id, so the order is total. Only k are kept, so
 // the many candidates of a request are never sorted.
@@ -344,31 +397,50 @@ func (t *topK) offer(r Recommendation) {
 // prior is a request's prior, with its sums computed once; the counts of
 // the items are Merge's.
 type prior struct {
-	owned                  map[string]bool
-	repeat, ownedN, otherN float64
+	owned        map[string]bool
+	repeats      repeatModel
+	plus, otherN float64
 }
 
 // newPrior sums a request's prior; ownedCount is the owned items'
 // purchases in the popularity list.
-func newPrior(req Request, ownedCount int64) prior {
-	p := prior{owned: req.Owned, repeat: min(max(req.Prior.RepeatShare, 0), 1), ownedN: float64(ownedCount)}
-	// The other items' purchases, plus one for each item bought in the
-	// window (the "plus one" of every new item's count).
-	p.otherN = max(float64(req.Prior.Total-ownedCount), 0) + float64(max(req.Prior.Distinct, int64(len(req.Prior.Popular)), 1))
+func newPrior(req Request, ownedCount int64, repeats repeatModel) prior {
+	p := prior{owned: req.Owned, repeats: repeats, plus: req.Prior.Smoothing()}
+	// The other items' purchases, plus the smoothing for each item bought
+	// in the window (the "plus one" of every new item's count).
+	p.otherN = max(float64(req.Prior.Total-ownedCount), 0) + p.plus*float64(max(req.Prior.Distinct, int64(len(req.Prior.Popular)), 1))
 	return p
 }
 
 // of returns item's prior, the chance that the next purchase is item, from
 // its purchases in the popularity window.
 func (p prior) of(item string, count int64) float64 {
-	c := float64(count)
 	if p.owned[item] {
-		if p.ownedN == 0 {
-			return 0
-		}
-		return p.repeat * c / p.ownedN
+		return p.repeats.of(item)
 	}
-	return (1 - p.repeat) * (c + 1) / p.otherN
+	return (1 - p.repeats.share) * (float64(count) + p.plus) / p.otherN
+}
+
+// Smoothing is what the prior adds to each new item's count in the
+// popularity window: one, or more when the window is thin. The prior
+// spreads at least PriorPseudoPurchases purchases evenly over the window's
+// items, so a window of a few purchases says little about what sells (a
+// new shop, a quiet category) and the lists decide, while a window of
+// thousands keeps "plus one": with D distinct items that is
+// max(1, PriorPseudoPurchases / D) per item.
+func (p Prior) Smoothing() float64 {
+	return max(1, PriorPseudoPurchases/float64(max(p.Distinct, int64(len(p.Popular)), 1)))
+}
+
+// sortedKeys returns a map's keys in order, so that candidates enter a
+// merge in an order that does not depend on map iteration.
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // SourceList is one list of one source, with the source's recency rank.

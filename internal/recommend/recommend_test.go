@@ -17,12 +17,13 @@ func rel(item string, n int64, e float64) scoring.Related {
 func lift(n int64, e float64) float64 { return (float64(n) + LiftPrior) / (e + LiftPrior) }
 
 func TestMerge(t *testing.T) {
-	// 200 purchases in the window over 20 items; 180 of them of the listed three.
+	// 200 purchases in the window over 100 items (so the prior adds one to
+	// each: Smoothing); 180 of them of the listed three.
 	prior := Prior{Popular: []scoring.Popular{{Item: "water", Count: 90}, {Item: "bread", Count: 80}, {Item: "salt", Count: 10}},
-		Total: 200, Distinct: 20}
+		Total: 200, Distinct: 100}
 	withRepeats := func(r float64) Prior { p := prior; p.RepeatShare = r; return p }
 	// Without repeats a new item's prior is (count + 1) / (purchases + distinct items).
-	const newN = 200 + 20
+	const newN = 200 + 100
 	tests := []struct {
 		name    string
 		sources []Source
@@ -38,19 +39,25 @@ func TestMerge(t *testing.T) {
 			name: "where nobody buys again, owned items never come back",
 			req:  Request{K: 2, Owned: map[string]bool{"water": true}, Prior: prior},
 			want: []Recommendation{
-				{Item: "bread", Score: 81.0 / (110 + 20), Reason: Popular},
-				{Item: "salt", Score: 11.0 / (110 + 20), Reason: Popular},
+				{Item: "bread", Score: 81.0 / (110 + 100), Reason: Popular},
+				{Item: "salt", Score: 11.0 / (110 + 100), Reason: Popular},
 			},
 		},
 		{
-			// r = 0.5: bread is the only owned item with recent purchases, so
-			// a repeat is bread: 0.5. A new item is water with 0.5 x 91/140.
-			name: "where customers buy again, owned staples come back first",
-			req:  Request{K: 3, Owned: map[string]bool{"bread": true, "caviar": true}, Prior: withRepeats(0.5)},
+			// r = 0.5, the customer bought bread twice and caviar once, and
+			// neither item has statistics yet (each repeats like the catalogue:
+			// rho = 0.5). q_c = (1 + 10 x 0.5) / (3 + 10) = 6/13, spread by
+			// count x rho x sqrt(recent purchases + 1): bread 2 x 0.5 x 9 = 9,
+			// caviar 1 x 0.5 x 1 = 0.5. A new item is water with 7/13 x 91 /
+			// (120 other purchases + 100).
+			name: "where customers buy again, owned staples come back first, best-sellers or not",
+			req: Request{K: 4, Owned: map[string]bool{"bread": true, "caviar": true}, Prior: withRepeats(0.5),
+				Rebuy: map[string]OwnedItem{"bread": {Count: 2}, "caviar": {Count: 1}}},
 			want: []Recommendation{
-				{Item: "bread", Score: 0.5, Reason: BuyAgain},
-				{Item: "water", Score: 0.5 * 91 / 140, Reason: Popular},
-				{Item: "salt", Score: 0.5 * 11 / 140, Reason: Popular},
+				{Item: "bread", Score: 6.0 / 13 * 9 / 9.5, Reason: BuyAgain, Owned: true},
+				{Item: "water", Score: 7.0 / 13 * 91 / 220, Reason: Popular},
+				{Item: "salt", Score: 7.0 / 13 * 11 / 220, Reason: Popular},
+				{Item: "caviar", Score: 6.0 / 13 * 0.5 / 9.5, Reason: BuyAgain, Owned: true},
 			},
 		},
 		{
@@ -65,13 +72,15 @@ func TestMerge(t *testing.T) {
 			},
 		},
 		{
-			name: "evidence adds up over sources, older ones weigh less; the reason is the strongest",
+			// Two purchases of recency weight 1 + 0.85: their evidence is
+			// tempered by 1/sqrt(1.85) (purchaseTemper).
+			name: "evidence adds up over sources, older ones weigh less, purchases tempered; the reason is the strongest",
 			sources: []Source{
 				{Item: "tea", Bought: true, Rank: 0, AlsoBought: []scoring.Related{rel("cups", 3, 0.5)}},
 				{Item: "milk", Bought: true, Rank: 1, AlsoBought: []scoring.Related{rel("cups", 9, 0.5), rel("tea", 9, 0.5)}},
 			},
 			req: Request{K: 1, Owned: map[string]bool{"tea": true, "milk": true}},
-			want: []Recommendation{{Item: "cups", Score: lift(3, 0.5) * math.Pow(lift(9, 0.5), RecencyDecay),
+			want: []Recommendation{{Item: "cups", Score: math.Pow(lift(3, 0.5)*math.Pow(lift(9, 0.5), RecencyDecay), 1/math.Sqrt(1+RecencyDecay)),
 				Reason: BecauseBought, Source: "milk"}},
 		},
 		{
