@@ -206,9 +206,9 @@ func TestBuyAgainWhereCustomersRepurchase(t *testing.T) {
 	if err := json.Unmarshal(rec.Body.Bytes(), &r); err != nil {
 		t.Fatalf("%v in %s", err, rec.Body)
 	}
-	const r = 3.0 / 13
-	q := 10 * r / 12
-	coffee, tea := (3+10*r)/17*math.Sqrt(8), 10*r/11*math.Sqrt(2)
+	const share = 3.0 / 13
+	q := 10 * share / 12
+	coffee, tea := (3+10*share)/17*math.Sqrt(8), 10*share/11*math.Sqrt(2)
 	want := []httpapi.RecommendationItem{
 		{Item: "pen", Score: (1 - q) * (5 + 100.0/3) / 105, Reason: "popular", Because: "popular"},
 		{Item: "coffee", Score: q * coffee / (coffee + tea), Reason: "buy_again", Because: "buy again"},
