@@ -38,7 +38,7 @@ func testReadManyReusesAnUnchangedPopularList(t *testing.T, env *testenv.Env) {
 	}
 	write(scoring.Popular{Item: "milk", Count: 2})
 	first, rep := read()
-	if rep != (store.Repeats{Purchases: 3, Repeats: 1}) {
+	if rep.Purchases != 3 || rep.Repeats != 1 {
 		t.Errorf("repeats %+v, want 3 purchases of which 1 repeat", rep)
 	}
 	if again, _ := read(); again != first {

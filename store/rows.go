@@ -260,12 +260,20 @@ func globalsOf(cmd *redis.SliceCmd) scoring.Globals {
 
 // readRepeats queues the read of P and R; repeatsOf parses it.
 func readRepeats(ctx context.Context, p redis.Pipeliner, keys schema.Keys) *redis.SliceCmd {
-	return p.HMGet(ctx, keys.Totals, schema.FieldPurchases, schema.FieldRepeats)
+	fields := []string{schema.FieldPurchases, schema.FieldRepeats}
+	for b := range schema.GapBuckets {
+		fields = append(fields, schema.GapField(b))
+	}
+	return p.HMGet(ctx, keys.Totals, fields...)
 }
 
 func repeatsOf(cmd *redis.SliceCmd) Repeats {
 	v := cmd.Val()
-	return Repeats{Purchases: toInt(v[0]), Repeats: toInt(v[1])}
+	r := Repeats{Purchases: toInt(v[0]), Repeats: toInt(v[1])}
+	for b := range r.Gaps {
+		r.Gaps[b] = toInt(v[2+b])
+	}
+	return r
 }
 
 func toInt(v any) int64 {

@@ -32,6 +32,10 @@ func newCounters() Counters {
 // totals.
 type Repeats struct {
 	Purchases, Repeats int64
+	// Gaps counts the repeats by the time since the item's previous
+	// purchase (schema.GapBucket): the catalogue's inter-purchase times,
+	// fields schema.GapField(b) of the purchase totals.
+	Gaps [schema.GapBuckets]int64
 }
 
 // Share returns Repeats / Purchases, 0 before any purchase.

@@ -91,7 +91,13 @@ func (s *State) Write(ctx context.Context, st *Snapshot) error {
 		add(keys.Row(Bought, x), r.fields())
 	}
 	if st.Repeats != (Repeats{}) {
-		add(keys.Totals, []any{schema.FieldPurchases, st.Repeats.Purchases, schema.FieldRepeats, st.Repeats.Repeats})
+		fields := []any{schema.FieldPurchases, st.Repeats.Purchases, schema.FieldRepeats, st.Repeats.Repeats}
+		for b, n := range st.Repeats.Gaps {
+			if n != 0 {
+				fields = append(fields, schema.GapField(b), n)
+			}
+		}
+		add(keys.Totals, fields)
 	}
 	for x, m := range st.ViewedBought {
 		addCounts(keys.Row(ViewedBought, x), m)

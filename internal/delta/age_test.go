@@ -215,6 +215,9 @@ func TestPurchaseStatistics(t *testing.T) {
 			got := map[string]map[string]int64{}
 			for k, fields := range sums(b) {
 				for f, n := range fields {
+					if k.Kind == TotalsKey && f != schema.FieldItemPurchases {
+						continue // the catalogue's gap buckets (TestIncrementalEqualsBatch checks them)
+					}
 					if schema.IsRebuyField(f) {
 						if k.Kind != RowKey {
 							t.Errorf("%s in a %v hash", f, k)

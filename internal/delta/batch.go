@@ -150,8 +150,10 @@ func (b *Batch) Purchase(h, v *History, z string, at time.Time, offset int64, r 
 	if i := h.Index(z); i >= 0 {
 		h.fill()
 		gap := at.UnixMilli() - h.Times[i]
+		gapField := schema.GapField(schema.GapBucket(time.Duration(max(gap, 0)) * time.Millisecond))
 		b.add(totals, offset, schema.FieldRepeats, +1)
-		b.add(row, offset, schema.GapField(schema.GapBucket(time.Duration(max(gap, 0))*time.Millisecond)), +1)
+		b.add(totals, offset, gapField, +1)
+		b.add(row, offset, gapField, +1)
 	} else {
 		for _, x := range v.Items {
 			if x != z {

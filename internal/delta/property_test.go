@@ -179,6 +179,9 @@ func (m *memState) snapshot(t *testing.T) *store.Snapshot {
 		case delta.TotalsKey:
 			snap.Bought.Totals = totals
 			snap.Repeats = store.Repeats{Purchases: h[schema.FieldPurchases], Repeats: h[schema.FieldRepeats]}
+			for b := range snap.Repeats.Gaps {
+				snap.Repeats.Gaps[b] = h[schema.GapField(b)]
+			}
 		case delta.ViewTotalsKey:
 			snap.Viewed.Totals = totals
 		}

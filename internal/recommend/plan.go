@@ -123,6 +123,7 @@ func NewPlan(q Query) Plan {
 // knows: in the purchase history or (probably: a Bloom filter) in the
 // ever-bought set. Never true when owned items are kept.
 func (p Plan) Owns(item string) bool { return p.Owned[item] || p.Ever.Contains(item) }
+
 // rebuyItems returns the plan's owned items, sorted: those whose purchase
 // statistics ForPlan reads.
 func (p Plan) rebuyItems() []string {

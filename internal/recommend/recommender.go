@@ -153,7 +153,7 @@ func (r *Recommender) merging(ctx context.Context, plan Plan, k int, category st
 	if err != nil {
 		return nil, Request{}, err
 	}
-	prior := Prior{RepeatShare: read.Repeats.Share()}
+	prior := Prior{RepeatShare: read.Repeats.Share(), Gaps: read.Repeats.Gaps}
 	var now time.Time
 	if pop := read.Popular; pop != nil {
 		prior.Popular, prior.Total, prior.Distinct = pop.Items, pop.Total, pop.Distinct

@@ -209,7 +209,11 @@ func (m *streamModel) Popular(kind store.ListKind) store.PopularList { return m.
 
 func (m *streamModel) Repeats() store.Repeats {
 	h := m.t.hashes[delta.Key{Kind: delta.TotalsKey}]
-	return store.Repeats{Purchases: h[schema.FieldPurchases], Repeats: h[schema.FieldRepeats]}
+	r := store.Repeats{Purchases: h[schema.FieldPurchases], Repeats: h[schema.FieldRepeats]}
+	for b := range r.Gaps {
+		r.Gaps[b] = h[schema.GapField(b)]
+	}
+	return r
 }
 
 // rowKinds are the hashes a list kind's row, buyers and totals live in.

@@ -172,7 +172,9 @@ func Build(events []event.Event, set Settings) *State {
 			r.Purchases++
 			if i := h.Index(e.ItemID); i >= 0 {
 				s.Repeats.Repeats++
-				r.Gaps[schema.GapBucket(time.Duration(max(at-h.Times[i], 0))*time.Millisecond)]++
+				b := schema.GapBucket(time.Duration(max(at-h.Times[i], 0)) * time.Millisecond)
+				r.Gaps[b]++
+				s.Repeats.Gaps[b]++
 			}
 			s.Rebuy[e.ItemID] = r
 			var oldest int64 // the time of the entry a full history evicts

@@ -170,9 +170,7 @@ func compareState(want *oracle.State, got *store.Snapshot, attributableOnly bool
 	}
 	if !attributableOnly {
 		compareRebuy(r, want, got.Rebuy)
-		compareCounters(r, "repeats",
-			map[string]map[string]int64{"": {schema.FieldPurchases: want.Repeats.Purchases, schema.FieldRepeats: want.Repeats.Repeats}},
-			map[string]map[string]int64{"": {schema.FieldPurchases: got.Repeats.Purchases, schema.FieldRepeats: got.Repeats.Repeats}})
+		compareCounters(r, "repeats", map[string]map[string]int64{"": repeatFields(want.Repeats)}, map[string]map[string]int64{"": repeatFields(got.Repeats)})
 	}
 	compareCounters(r, "M", want.ViewedBought, got.ViewedBought)
 	compareCounters(r, "M_X", map[string]map[string]int64{"": want.ViewedTotal}, map[string]map[string]int64{"": got.ViewedTotal})
@@ -279,5 +277,15 @@ func unionKeys[A, B any](a map[string]A, b map[string]B) []string {
 		out = append(out, k)
 	}
 	sort.Strings(out)
+	return out
+}
+
+// repeatFields are the purchase totals' repeat counters as stored: P, R
+// and the catalogue's gap buckets.
+func repeatFields(r store.Repeats) map[string]int64 {
+	out := map[string]int64{schema.FieldPurchases: r.Purchases, schema.FieldRepeats: r.Repeats}
+	for b, n := range r.Gaps {
+		out[schema.GapField(b)] = n
+	}
 	return out
 }
