@@ -159,11 +159,13 @@ func TestRepeatModelByHand(t *testing.T) {
 	// q_c = (2 repeats + 10 x 0.2) / (4 purchases + 10) = 4/14.
 	q := 4.0 / 14
 	// milk: rho = (20 + 10 x 0.2) / (40 + 10) = 0.44; its bucket [4, 8)
-	// days holds 0.3 of the catalogue's gaps, and (15 + 10 x 0.3) / (20 +
-	// 10) = 0.6 of its own: tau = 2; popularity (15 + 1)^0.5 = 4.
-	milk := 3 * 0.44 * 2 * 4.0
+	// days holds 0.3 of the catalogue's gaps, and (15 + GapPrior x 0.3) /
+	// (20 + GapPrior) of its own; popularity (15 + 1)^0.5 = 4.
+	milkTiming := (15 + GapPrior*0.3) / (20 + GapPrior) / 0.3
+	milk := 3 * 0.44 * milkTiming * 4.0
 	// jam: rho = (0 + 2) / (4 + 10) = 1/7; bucket [16, 32): 0.7 of the
-	// catalogue's, (0 + 7) / (0 + 10) of its own: tau = 1; popularity 1.
+	// catalogue's, (0 + GapPrior x 0.7) / (0 + GapPrior) of its own: tau = 1;
+	// popularity 1.
 	jam := 1 * (1.0 / 7) * 1 * 1.0
 	for item, w := range map[string]float64{"milk": milk, "jam": jam} {
 		want := q * w / (milk + jam)
