@@ -169,6 +169,8 @@ func Run(ctx context.Context, events []event.Event, cfg Config, t Trainer) (*Rep
 			cases = customerCases(events[before:after], model)
 		}
 		served := recommend.New(recommend.Config{KeepOwned: cfg.KeepOwned}, modelStore{model: model, served: cfg.Served}.parts())
+		// The "discover something new" row: the same blend with no owned item.
+		discover := recommend.New(recommend.Config{KeepOwned: cfg.KeepOwned, BuyAgain: recommend.NoOwned}, modelStore{model: model, served: cfg.Served}.parts())
 		for _, c := range cases {
 			q := c.query
 			q.KeepOwned = cfg.KeepOwned
@@ -179,7 +181,20 @@ func Run(ctx context.Context, events []event.Event, cfg Config, t Trainer) (*Rep
 				if err != nil {
 					return nil, fmt.Errorf("method %s: %w", m, err)
 				}
-				tally.add(m, c, recs)
+				// Discovery judges what the method offers when asked for new
+				// items only: the blend without buy-again, and the rows that
+				// keep owned items replaced by the one that leaves them out.
+				fresh := recs
+				switch m {
+				case MethodServed:
+					fresh, err = recommendFor(ctx, m, c, plan, model, discover, cfg)
+				case MethodPopularityOwned, MethodBuyAgain:
+					fresh, err = recommendFor(ctx, MethodPopularity, c, plan, model, served, cfg)
+				}
+				if err != nil {
+					return nil, fmt.Errorf("method %s, new items only: %w", m, err)
+				}
+				tally.add(m, c, recs, fresh)
 			}
 		}
 	}

@@ -83,9 +83,11 @@ func check(t *testing.T, got map[string]Result, wants map[string]want, customers
 //     recent first among equals (all bought once), topped up with
 //     popularity: c1 [b a], c3 [c a], c4 [d c], c5 [d a]: only c5's d
 //     hits, HR 1/4, items a, b, c, d.
-//   - discovery: c5's only target is owned, so 3 customers remain; the
-//     popularity rows and served keep their hits on c3 and c4 (2/3), the
-//     scores theirs on c3 (1/3), buy_again loses its only one (0/3).
+//   - discovery judges what each method offers when asked for new items
+//     only (buy_again and popularity_with_owned give popularity's, served
+//     its answer without buy-again): c5's only target is owned, so 3
+//     customers remain; the popularity rows, buy_again and served hit c3
+//     and c4 (2/3), the scores c3 (1/3).
 //   - the baseline is the best of popularity (0.5), popularity_with_owned
 //     (0.5) and buy_again (0.25): popularity, the first of the tie; served
 //     reaches 1.0 times it.
@@ -122,7 +124,7 @@ func TestCustomerProtocolHandComputed(t *testing.T) {
 		MethodServed:          {hr: 0.5, recall: 0.5, items: 4},
 		MethodBuyAgain:        {hr: 0.25, recall: 0.25, items: 4},
 	}, 4)
-	for m, hits := range map[string]int{MethodPopularity: 2, MethodPopularityOwned: 2, "count": 1, "amazon2017": 1, MethodServed: 2, MethodBuyAgain: 0} {
+	for m, hits := range map[string]int{MethodPopularity: 2, MethodPopularityOwned: 2, "count": 1, "amazon2017": 1, MethodServed: 2, MethodBuyAgain: 2} {
 		g := got[TargetBought][m]
 		if g.DiscoveryCustomers != 3 || g.DiscoveryHits != hits || math.Abs(g.DiscoveryHR-float64(hits)/3) > 1e-12 {
 			t.Errorf("%s discovery: %d hits over %d customers (HR %.4f), want %d over 3", m, g.DiscoveryHits, g.DiscoveryCustomers, g.DiscoveryHR, hits)

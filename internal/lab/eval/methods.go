@@ -150,9 +150,9 @@ type sum struct {
 func newTally() *tally { return &tally{sums: map[tallyKey]*sum{}} }
 
 // add counts one customer's recommendations under every target the
-// customer has, and again for discovery: owned items removed from the
-// recommendations and from the targets.
-func (t *tally) add(method string, c judged, recs map[Target][]string) {
+// customer has, and again for discovery: the recommendations of new items
+// only (fresh) against the targets the customer did not own.
+func (t *tally) add(method string, c judged, recs, fresh map[Target][]string) {
 	for _, target := range []Target{TargetBought, TargetViewed} {
 		want := c.targets[target]
 		if method == MethodEcho {
@@ -173,9 +173,11 @@ func (t *tally) add(method string, c judged, recs map[Target][]string) {
 			s.items[it] = true
 			if want[it] {
 				hits++
-				if !c.owned[it] {
-					newHits++
-				}
+			}
+		}
+		for _, it := range fresh[target] {
+			if want[it] && !c.owned[it] {
+				newHits++
 			}
 		}
 		if hits > 0 {
