@@ -42,11 +42,13 @@ func TestOwnedLimitMax(t *testing.T) {
 // buy_again unless a list's single contribution reaches ln StatedLift.
 func TestMergeMarksOwnedItems(t *testing.T) {
 	owned := map[string]bool{"tea": true, "cups": true, "jam": true, "pot": true}
-	weak, strong := rel("tea", 2, 1), rel("cups", 20, 1) // lifts 1.97 and 19.4
+	// Lifts 1.77 and 23.3 (LiftPriorBought), tempered by the two purchases'
+	// weight, 1 + 0.85^5: 0.83 x ln 23.3 > ln 10.
+	weak, strong := rel("tea", 2, 1), rel("cups", 30, 1)
 	sources := []Source{
 		{Item: "milk", Bought: true, Rank: 0, AlsoBought: []scoring.Related{weak, strong, rel("bread", 3, 1)}},
-		// jam's lift is 19.4 too, but from a source of rank 5: 0.85^5 x ln 19.4 < ln 10.
-		{Item: "scone", Bought: true, Rank: 5, AlsoBought: []scoring.Related{rel("jam", 20, 1)}},
+		// jam's lift is 23.3 too, but from a source of rank 5: 0.85^5 x 0.83 x ln 23.3 < ln 10.
+		{Item: "scone", Bought: true, Rank: 5, AlsoBought: []scoring.Related{rel("jam", 30, 1)}},
 		// pot is owned, on a viewed list, lift exactly StatedLift: stated.
 		{Item: "kettle", Rank: 0, AlsoViewed: []scoring.Related{{Item: "pot", Score: 1, Support: 10, Expected: 1 - 0.9*LiftPrior}}},
 	}

@@ -26,11 +26,17 @@ const (
 	// its kind by RecencyDecay^i.
 	RecencyDecay = 0.85
 	// LiftPrior is added to both the observed and the expected co-buyers
-	// of a list entry before their ratio is taken: a pair seen once
-	// against an expectation near zero is evidence, but not unbounded
-	// evidence. Chosen once for every data set, on the earlier evaluation
-	// windows (docs/EVALUATION.md).
+	// of a list entry of a view's lists before their ratio is taken: a
+	// pair seen once against an expectation near zero is evidence, but
+	// not unbounded evidence. Chosen once for every data set, on the
+	// earlier evaluation windows (docs/EVALUATION.md).
 	LiftPrior = 0.03
+	// LiftPriorBought is LiftPrior for the lists of a customer's
+	// purchases. Chosen by the same rule on the tables where purchases are
+	// sources (Dunnhumby and MovieLens: sessions have none): a purchase
+	// history holds many items whose pairs were seen once or twice, so
+	// their lifts deserve more shrinking than a session's few views.
+	LiftPriorBought = 0.3
 	// PriorPseudoPurchases is how many purchases the popularity prior
 	// spreads evenly over the window's items before it counts the real
 	// ones (Prior.Smoothing): a window of that many purchases is half
@@ -174,10 +180,13 @@ type Request struct {
 //     are never recommended, and where customers do, their staples come
 //     back, best-sellers or not.
 //   - evidence: every list entry Y of a source X is a likelihood ratio,
-//     lift = (N_XY + LiftPrior) / (E_XY + LiftPrior), the co-buyers seen
-//     against those expected by chance (the list's own E_XY). The logs of
-//     the lifts above 1 add up over the sources, each weighted by its
-//     recency (naive Bayes).
+//     lift = (N_XY + a) / (E_XY + a), the co-buyers seen against those
+//     expected by chance (the list's own E_XY), a being LiftPriorBought
+//     for a purchase's list and LiftPrior for a view's. The logs of the
+//     lifts above 1 add up over the sources, each weighted by its recency
+//     (naive Bayes), the purchases' together tempered (purchaseTemper).
+//     The prior's "plus one" grows where the window is thin
+//     (Prior.Smoothing).
 //
 // The reason is the source with the largest contribution, else "buy again"
 // for an owned item, else "popular"; but an owned item's reason is "buy
@@ -234,14 +243,15 @@ func Merge(sources []Source, req Request) []Recommendation {
 	temper := purchaseTemper(sources)
 	add := func(src Source, list []scoring.Related, reason Reason) {
 		w := math.Pow(RecencyDecay, float64(src.Rank))
+		a := LiftPrior
 		if src.Bought {
-			w *= temper
+			w, a = w*temper, LiftPriorBought
 		}
 		for _, r := range list {
 			if r.Item == src.Item || !(r.Expected > 0) {
 				continue // an entry without E_XY (a list stored before it was kept) is no evidence
 			}
-			lift := (float64(r.Support) + LiftPrior) / (r.Expected + LiftPrior)
+			lift := (float64(r.Support) + a) / (r.Expected + a)
 			if !(lift > 1) {
 				continue
 			}

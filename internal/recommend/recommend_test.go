@@ -16,6 +16,11 @@ func rel(item string, n int64, e float64) scoring.Related {
 // lift is an entry's likelihood ratio.
 func lift(n int64, e float64) float64 { return (float64(n) + LiftPrior) / (e + LiftPrior) }
 
+// liftBought is the likelihood ratio of an entry of a purchase's list.
+func liftBought(n int64, e float64) float64 {
+	return (float64(n) + LiftPriorBought) / (e + LiftPriorBought)
+}
+
 func TestMerge(t *testing.T) {
 	// 200 purchases in the window over 100 items (so the prior adds one to
 	// each: Smoothing); 180 of them of the listed three.
@@ -67,8 +72,8 @@ func TestMerge(t *testing.T) {
 			want: []Recommendation{
 				{Item: "water", Score: 91.0 / newN, Reason: Popular},
 				{Item: "bread", Score: 81.0 / newN, Reason: Popular},
-				{Item: "salt", Score: 11.0 / newN * lift(4, 0.97), Reason: BecauseBought, Source: "milk"},
-				{Item: "eggs", Score: 1.0 / newN * lift(2, 1.97), Reason: BecauseBought, Source: "milk"},
+				{Item: "salt", Score: 11.0 / newN * liftBought(4, 0.97), Reason: BecauseBought, Source: "milk"},
+				{Item: "eggs", Score: 1.0 / newN * liftBought(2, 1.97), Reason: BecauseBought, Source: "milk"},
 			},
 		},
 		{
@@ -80,7 +85,7 @@ func TestMerge(t *testing.T) {
 				{Item: "milk", Bought: true, Rank: 1, AlsoBought: []scoring.Related{rel("cups", 9, 0.5), rel("tea", 9, 0.5)}},
 			},
 			req: Request{K: 1, Owned: map[string]bool{"tea": true, "milk": true}},
-			want: []Recommendation{{Item: "cups", Score: math.Pow(lift(3, 0.5)*math.Pow(lift(9, 0.5), RecencyDecay), 1/math.Sqrt(1+RecencyDecay)),
+			want: []Recommendation{{Item: "cups", Score: math.Pow(liftBought(3, 0.5)*math.Pow(liftBought(9, 0.5), RecencyDecay), 1/math.Sqrt(1+RecencyDecay)),
 				Reason: BecauseBought, Source: "milk"}},
 		},
 		{
@@ -100,7 +105,7 @@ func TestMerge(t *testing.T) {
 			want: []Recommendation{
 				{Item: "bread", Score: 81.0 / newN, Reason: Popular},
 				{Item: "salt", Score: 11.0 / newN, Reason: Popular},
-				{Item: "jam", Score: 1.0 / newN * lift(5, 1), Reason: BecauseBought, Source: "milk"},
+				{Item: "jam", Score: 1.0 / newN * liftBought(5, 1), Reason: BecauseBought, Source: "milk"},
 			},
 		},
 	}
