@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -84,7 +85,7 @@ func TestServeStopsCleanlyWhenAsked(t *testing.T) {
 }
 
 // waitReady waits until the serve at addr answers /readyz with 200, and
-// fails when serve returns first or is not ready after a minute.
+// fails when serve returns first or is not ready after three minutes.
 // serving is `serve` run in the test's process, its log kept.
 type serving struct {
 	addr   string
@@ -122,26 +123,39 @@ func (s *serving) stop(t *testing.T) {
 
 func waitReady(t *testing.T, addr string, served <-chan error, log *lockedBuffer) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !ready(addr) {
+	// Generous: a loaded machine running the race detector can take tens
+	// of seconds to rejoin a group after a broker said no.
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		ok, why := readiness(addr)
+		if ok {
+			return
+		}
 		select {
 		case err := <-served:
 			t.Fatalf("serve returned before it was ready: %v\n%s", err, log.String())
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("serve not ready after a minute:\n%s", log.String())
+			t.Fatalf("serve not ready after three minutes (last /readyz: %s):\n%s", why, log.String())
 		}
 	}
 }
 
 func ready(addr string) bool {
+	ok, _ := readiness(addr)
+	return ok
+}
+
+// readiness asks /readyz, and says why not when it is not ready.
+func readiness(addr string) (bool, string) {
 	resp, err := http.Get("http://" + addr + "/readyz")
 	if err != nil {
-		return false
+		return false, err.Error()
 	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
+	return resp.StatusCode == http.StatusOK, fmt.Sprintf("%d %s", resp.StatusCode, bytes.TrimSpace(body))
 }
 
 // TestServeSplitsTheOperatorsPort: with -ops-http, /metrics and the status
