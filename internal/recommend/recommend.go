@@ -243,15 +243,15 @@ func Merge(sources []Source, req Request) []Recommendation {
 	temper := purchaseTemper(sources)
 	add := func(src Source, list []scoring.Related, reason Reason) {
 		w := math.Pow(RecencyDecay, float64(src.Rank))
-		a := LiftPrior
+		smoothing := LiftPrior
 		if src.Bought {
-			w, a = w*temper, LiftPriorBought
+			w, smoothing = w*temper, LiftPriorBought
 		}
 		for _, r := range list {
 			if r.Item == src.Item || !(r.Expected > 0) {
 				continue // an entry without E_XY (a list stored before it was kept) is no evidence
 			}
-			lift := (float64(r.Support) + a) / (r.Expected + a)
+			lift := (float64(r.Support) + smoothing) / (r.Expected + smoothing)
 			if !(lift > 1) {
 				continue
 			}
