@@ -4,9 +4,11 @@ import (
 	"context"
 	"math"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/alsobought/alsobought/internal/delta"
 	"github.com/alsobought/alsobought/scoring"
 	"github.com/alsobought/alsobought/store"
 )
@@ -232,4 +234,48 @@ func boughtOnce(owned map[string]bool) map[string]OwnedItem {
 		out[item] = OwnedItem{Count: 1}
 	}
 	return out
+}
+
+// TestRecommenderOwnedItemsInACategory: an owned item the repeat model
+// brings back keeps to the category asked for, like every candidate; and
+// where the category has no popularity list (no anchor), the repeat
+// model's clock is the customer's latest purchase, not the zero time.
+func TestRecommenderOwnedItemsInACategory(t *testing.T) {
+	last := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	st := repeating{shop(), store.Repeats{Purchases: 10, Repeats: 5}}
+	st.customers["ann"] = store.Customer{Purchases: delta.History{Items: []string{"soap", "milk"},
+		Times: []int64{last.Add(-time.Hour).UnixMilli(), last.UnixMilli()}, Seqs: []int64{1, 2}, Counts: []int64{2, 3}}}
+	st.categories["milk"], st.categories["soap"] = "dairy", "home"
+	items := func(category string) []string {
+		t.Helper()
+		ans, err := New(Config{}, Store{Customers: st, Lists: st, Categories: st}).Recommend(context.Background(),
+			Ask{Customer: "ann", K: 5, Category: category})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range ans.Items {
+			out = append(out, r.Item)
+		}
+		return out
+	}
+	// dairy has no popularity list: milk comes back, soap (home) does not.
+	if got := items("dairy"); !slices.Contains(got, "milk") || slices.Contains(got, "soap") {
+		t.Errorf("dairy: %v, want milk and never soap", got)
+	}
+	if got := items("home"); !slices.Contains(got, "soap") || slices.Contains(got, "milk") {
+		t.Errorf("home: %v, want soap and never milk", got)
+	}
+	r := New(Config{}, Store{Customers: st, Lists: st, Categories: st})
+	plan, err := r.plan(context.Background(), Ask{Customer: "ann", K: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, req, err := r.merging(context.Background(), plan, 5, "dairy", OwnedLimit{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !req.Now.Equal(last) {
+		t.Errorf("without a popularity list the clock is %v, want the latest purchase %v", req.Now, last)
+	}
 }

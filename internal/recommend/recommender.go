@@ -171,10 +171,16 @@ func (r *Recommender) merging(ctx context.Context, plan Plan, k int, category st
 				o.Stats = read.Rebuy[i]
 			}
 			req.Rebuy[x] = o
+			// Without a popularity list (a category nobody bought in the
+			// window) there is no anchor: the customer's latest purchase is
+			// then the latest time the request knows of.
+			if o.Last.After(req.Now) {
+				req.Now = o.Last
+			}
 		}
 	}
 	if category != "" {
-		if req.Allow, err = r.categoryFilter(ctx, category, read.Related); err != nil {
+		if req.Allow, err = r.categoryFilter(ctx, category, read.Related, owned); err != nil {
 			return nil, Request{}, err
 		}
 	}
@@ -210,10 +216,17 @@ func (p Plan) lists(read [][]scoring.Related) Lists {
 	return Lists{AlsoBought: read[:nb], ViewedBought: read[nb : nb+nv], AlsoViewed: read[nb+nv : nb+2*nv]}
 }
 
-// categoryFilter reads the categories of every candidate in one round trip.
-func (r *Recommender) categoryFilter(ctx context.Context, category string, lists [][]scoring.Related) (func(string) bool, error) {
+// categoryFilter reads the categories of every candidate in one round trip:
+// the lists' entries and the owned items the repeat model may bring back.
+func (r *Recommender) categoryFilter(ctx context.Context, category string, lists [][]scoring.Related, owned []string) (func(string) bool, error) {
 	var items []string
 	seen := map[string]bool{}
+	for _, it := range owned {
+		if !seen[it] {
+			seen[it] = true
+			items = append(items, it)
+		}
+	}
 	for _, l := range lists {
 		for _, it := range l {
 			if !seen[it.Item] {
