@@ -76,7 +76,11 @@ func newRepeatModel(owned map[string]OwnedItem, r float64, gaps [schema.GapBucke
 	}
 	m.weights = make(map[string]float64, len(owned))
 	var sum float64
-	for item, o := range owned {
+	// In item order: a float sum in map order would differ in its last
+	// bits from one request to the next, and so could the order of two
+	// owned items that tie.
+	for _, item := range sortedKeys(owned) {
+		o := owned[item]
 		if o.Count <= 0 {
 			continue // owned without a count (bought before the retained history): never offered back
 		}

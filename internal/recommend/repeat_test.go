@@ -1,6 +1,7 @@
 package recommend
 
 import (
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -182,4 +183,31 @@ func contains(items []string, x string) bool {
 		}
 	}
 	return false
+}
+
+// TestRepeatModelIsDeterministic: the same request gives the same shares to
+// the last bit, whatever order Go's maps hand the owned items out in, so
+// that two answers to one request (the API's, the evaluator's two
+// trainers') never order near-ties differently.
+func TestRepeatModelIsDeterministic(t *testing.T) {
+	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	var catalogue [schema.GapBuckets]int64
+	for b := range catalogue {
+		catalogue[b] = int64(10 + 7*b)
+	}
+	owned := map[string]OwnedItem{}
+	for i := range 60 {
+		owned[fmt.Sprintf("item-%02d", i)] = OwnedItem{Count: int64(1 + i%5), Last: now.Add(-time.Duration(i*13) * time.Hour),
+			Stats: rebuy(int64(20+i*3), time.Duration(i)*day, int64(i%7))}
+	}
+	popular := func(item string) int64 { return int64(len(item) * 3) }
+	first := newRepeatModel(owned, 0.17, catalogue, now, popular)
+	for range 50 {
+		again := newRepeatModel(owned, 0.17, catalogue, now, popular)
+		for item, w := range first.weights {
+			if again.weights[item] != w {
+				t.Fatalf("%s: share %v, then %v", item, w, again.weights[item])
+			}
+		}
+	}
 }
