@@ -35,7 +35,11 @@ type Report struct {
 	// are fewer than the oracle's, as allowed for an item that some
 	// history lost (compareRebuy): not a mismatch, but said.
 	RebuyFewer int
-	Examples   []string
+	// RebuyLost is how many of the oracle's RebuyPurchases (the sum of
+	// P_Y) those items do not count, and RebuyRepeatsLost how many of its
+	// RebuyRepeats (the sum of R_Y).
+	RebuyLost, RebuyPurchases, RebuyRepeatsLost, RebuyRepeats int64
+	Examples                                                  []string
 }
 
 // OK reports whether nothing differs.
@@ -49,7 +53,8 @@ func (r *Report) String() string {
 	fmt.Fprintf(&b, "histories: %d compared, %d mismatching\n", r.Customers, r.HistoryMismatches)
 	fmt.Fprintf(&b, "lists: %d compared, %d mismatching\n", r.Lists, r.ListMismatches)
 	if r.RebuyFewer > 0 {
-		fmt.Fprintf(&b, "purchase statistics: %d items count fewer than the oracle (forgotten once nobody held them, then bought again: allowed)\n", r.RebuyFewer)
+		fmt.Fprintf(&b, "purchase statistics: %d items count fewer than the oracle or none, %d of its %d purchases and %d of its %d repeats (forgotten once nobody held them: allowed)\n",
+			r.RebuyFewer, r.RebuyLost, r.RebuyPurchases, r.RebuyRepeatsLost, r.RebuyRepeats)
 	}
 	for _, e := range r.Examples {
 		fmt.Fprintf(&b, "  %s\n", e)
@@ -190,11 +195,15 @@ func compareRebuy(r *Report, want *oracle.State, got map[string]store.Rebuy) {
 	for _, x := range unionKeys(want.Rebuy, got) {
 		w, g := want.Rebuy[x], got[x]
 		r.Counters += 1 + schema.GapBuckets
+		r.RebuyPurchases += w.Purchases
+		r.RebuyRepeats += w.Repeats()
 		if w == g {
 			continue
 		}
 		if want.Left[x] && fewer(g, w) {
 			r.RebuyFewer++
+			r.RebuyLost += w.Purchases - g.Purchases
+			r.RebuyRepeatsLost += w.Repeats() - g.Repeats()
 			continue
 		}
 		r.CounterMismatches++
