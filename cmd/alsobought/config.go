@@ -394,7 +394,7 @@ func (s *settings) rescore() config.Group {
 
 func (s *settings) recommend() config.Group {
 	return config.Group{Name: "Recommendations", Settings: []config.Setting{
-		{Flag: "keep-owned", Help: "let items a customer bought compete in their recommendations like any other item (default: they come back in proportion to the measured repeat share, never where nobody buys again)",
+		{Flag: "keep-owned", Help: "let items a customer bought compete in their recommendations like any other item (default: they come back by the repeat model, the customer's and the item's measured repeat shares, never where nobody buys again)",
 			Value: config.Bool(&s.keepOwned, false)},
 	}}
 }

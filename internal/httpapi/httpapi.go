@@ -68,8 +68,9 @@ func StoreOf(st *store.Store) Store {
 // Options shape the answers.
 type Options struct {
 	// KeepOwned lets items the customer bought compete like any other item.
-	// Without it they come back in proportion to the measured repeat share
-	// (never where nobody buys again).
+	// Without it they come back by the repeat model (docs/DESIGN.md
+	// section 12: the customer's and the item's repeat shares), never where
+	// nobody buys again.
 	KeepOwned bool
 	// Status returns the latest lag status (GET /v1/status); nil: 503.
 	Status func() lag.Report

@@ -32,8 +32,9 @@ func StoreOf(st *store.Store) Store {
 // Config of a Recommender.
 type Config struct {
 	// KeepOwned lets items the customer bought compete like any other item.
-	// Without it they come back in proportion to the measured repeat share
-	// (never where nobody buys again).
+	// Without it they come back by the repeat model (docs/DESIGN.md
+	// section 12: the customer's and the item's repeat shares), never where
+	// nobody buys again.
 	KeepOwned bool
 	// Catalogue, when set, has the last word on what may be recommended
 	// and on categories (docs/DESIGN.md §11): the stored lists are written
