@@ -390,12 +390,15 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafka.Generation, 
 			return
 		}
 		c.countFailure(err)
-		c.setNotReady(err.Error())
+		c.setNotReady(notReadyReason(err))
 		logRetry(retries, err).Msg("cannot read progress; retrying")
 		if !bo.sleep(ctx) {
 			return
 		}
 	}
+	// A denied or failed Kafka call of that loop is over: say so now, not
+	// only when a batch arrives (an idle partition may wait long for one).
+	c.clearKafkaNotReady()
 	r := c.cfg.Kafka.Reader(kafka.ReaderConfig{
 		Topic:     c.cfg.Topic,
 		Partition: partition,
@@ -584,6 +587,16 @@ func (c *Consumer) processBatch(ctx context.Context, partition int, msgs []kafka
 
 // countFailure counts a failed call of either service: reading the
 // progress asks Redis, and the broker for the partition count.
+// notReadyReason is the not-ready reason of a failed call: a Kafka
+// error's starts with "kafka: ", so that the next Kafka call that works
+// clears it (clearKafkaNotReady).
+func notReadyReason(err error) string {
+	if errors.As(err, new(*kafkaconn.Error)) {
+		return "kafka: " + err.Error()
+	}
+	return err.Error()
+}
+
 func (c *Consumer) countFailure(err error) {
 	var kerr *kafkaconn.Error
 	if errors.As(err, &kerr) {
