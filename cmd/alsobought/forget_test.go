@@ -84,8 +84,10 @@ func TestErasureIsExact(t *testing.T) {
 		t.Fatalf("DELETE of an unknown customer: %d %+v, want 200 nothing", code, body)
 	}
 	out := mustRun("forget", heavy[0], heavy[1], heavy[2])
-	for _, id := range heavy {
-		if !strings.Contains(out, id+": erased") {
+	for i, id := range heavy {
+		// heavy[2]'s erasure was asked for over HTTP: the sweep may have
+		// done it already, and then there is nothing left to erase.
+		if !strings.Contains(out, id+": erased") && !(i == 2 && strings.Contains(out, id+": nothing to erase")) {
 			t.Fatalf("forget output lacks %q:\n%s", id+": erased", out)
 		}
 	}
