@@ -260,11 +260,8 @@ func globalsOf(cmd *redis.SliceCmd) scoring.Globals {
 
 // readRepeats queues the read of P and R; repeatsOf parses it.
 func readRepeats(ctx context.Context, p redis.Pipeliner, keys schema.Keys) *redis.SliceCmd {
-	fields := []string{schema.FieldPurchases, schema.FieldRepeats}
-	for b := range schema.GapBuckets {
-		fields = append(fields, schema.GapField(b))
-	}
-	return p.HMGet(ctx, keys.Totals, fields...)
+	// P and R, then the gap buckets: the same fields as an item's, after its P_Y.
+	return p.HMGet(ctx, keys.Totals, append([]string{schema.FieldPurchases, schema.FieldRepeats}, rebuyFields[1:]...)...)
 }
 
 func repeatsOf(cmd *redis.SliceCmd) Repeats {

@@ -1,6 +1,7 @@
 package recommend
 
 import (
+	"maps"
 	"slices"
 	"time"
 
@@ -127,12 +128,7 @@ func (p Plan) Owns(item string) bool { return p.Owned[item] || p.Ever.Contains(i
 // rebuyItems returns the plan's owned items, sorted: those whose purchase
 // statistics ForPlan reads.
 func (p Plan) rebuyItems() []string {
-	items := make([]string, 0, len(p.Rebuy))
-	for x := range p.Rebuy {
-		items = append(items, x)
-	}
-	slices.Sort(items)
-	return items
+	return slices.Sorted(maps.Keys(p.Rebuy))
 }
 
 // Lists are the related lists of a plan's sources: AlsoBought[i] is the

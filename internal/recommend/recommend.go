@@ -8,7 +8,9 @@
 package recommend
 
 import (
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"time"
 
@@ -234,7 +236,7 @@ func Merge(sources []Source, req Request) []Recommendation {
 		}
 		return 0
 	})
-	for _, item := range sortedKeys(repeats.weights) {
+	for _, item := range slices.Sorted(maps.Keys(repeats.weights)) {
 		if _, ok := index[item]; !ok {
 			index[item] = len(merged)
 			merged = append(merged, acc{item: item, allowed: allowed(item)})
@@ -440,17 +442,6 @@ func (p prior) of(item string, count int64) float64 {
 // max(1, PriorPseudoPurchases / D) per item.
 func (p Prior) Smoothing() float64 {
 	return max(1, PriorPseudoPurchases/float64(max(p.Distinct, int64(len(p.Popular)), 1)))
-}
-
-// sortedKeys returns a map's keys in order, so that candidates enter a
-// merge in an order that does not depend on map iteration.
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // SourceList is one list of one source, with the source's recency rank.

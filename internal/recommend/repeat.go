@@ -1,7 +1,9 @@
 package recommend
 
 import (
+	"maps"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/alsobought/alsobought/store"
@@ -79,7 +81,7 @@ func newRepeatModel(owned map[string]OwnedItem, r float64, gaps [schema.GapBucke
 	// In item order: a float sum in map order would differ in its last
 	// bits from one request to the next, and so could the order of two
 	// owned items that tie.
-	for _, item := range sortedKeys(owned) {
+	for _, item := range slices.Sorted(maps.Keys(owned)) {
 		o := owned[item]
 		if o.Count <= 0 {
 			continue // owned without a count (bought before the retained history): never offered back
