@@ -57,7 +57,7 @@ var commands = map[string]command{
 	"bench": {summary: "measure the pipeline end to end on a fresh topic and prefix: events/s, cost per event, freshness, memory", args: "[GROWTH.json...]",
 		new: func() runner { return &benchCmd{} }},
 	"version": {summary: "print this build's version, Git commit and Go version", new: func() runner { return &versionCmd{} }},
-	"eval": {summary: "measure recommendation quality on a data set (temporal split, every method, HR@k)", new: func() runner { return &evalCmd{} }},
+	"eval":    {summary: "measure recommendation quality on a data set (temporal split, every method, HR@k)", new: func() runner { return &evalCmd{} }},
 	// lag follows the monitoring-plugin convention: 2 means ERR and pages
 	// someone, so a usage error is 3, UNKNOWN.
 	"lag": {summary: "print the consumer group's lag status per partition; exit 0 OK, 1 WARN, 2 ERR, 3 unknown",
