@@ -56,6 +56,8 @@ var commands = map[string]command{
 	"loadtest":  {summary: "measure latency and throughput of the recommendation endpoints of a running serve", about: loadtestAbout, new: func() runner { return &loadtestCmd{} }},
 	"bench": {summary: "measure the pipeline end to end on a fresh topic and prefix: events/s, cost per event, freshness, memory", args: "[GROWTH.json...]",
 		new: func() runner { return &benchCmd{} }},
+	"deadletters": {summary: "list the dead-letter topic's records, or publish chosen ones again after a fix", args: "list | republish [PARTITION:OFFSET...]",
+		about: deadlettersAbout, new: func() runner { return &deadlettersCmd{} }},
 	"version": {summary: "print this build's version, Git commit and Go version", new: func() runner { return &versionCmd{} }},
 	"eval":    {summary: "measure recommendation quality on a data set (temporal split, every method, HR@k)", new: func() runner { return &evalCmd{} }},
 	// lag follows the monitoring-plugin convention: 2 means ERR and pages
