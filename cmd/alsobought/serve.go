@@ -132,6 +132,7 @@ func (c *serveCmd) run(ctx context.Context, s *settings, _ []string, stdout, std
 	if c.consume {
 		opts.Consumer = cons
 	}
+	opts.Recent = httpapi.NewRecent(opts)
 	apiCfg, opsCfg := s.httpServers()
 	servers, err := httpServers(apiCfg, opsCfg, opts, func(o httpapi.Options) http.Handler {
 		return httpapi.New(httpapi.StoreOf(st), o, ready, reg, log)
@@ -165,7 +166,7 @@ func (c *serveCmd) run(ctx context.Context, s *settings, _ []string, stdout, std
 	// exits 1 with its error.
 	stages := [][]lifecycle.Part{
 		{{Name: "http", Component: servers[0]}},
-		{{Name: "lag monitor", Component: monitor}, {Name: "redis guard", Component: guard}},
+		{{Name: "lag monitor", Component: monitor}, {Name: "redis guard", Component: guard}, {Name: "status window", Component: opts.Recent}},
 		{{Name: "rescore", Component: rs}},
 		nil,
 	}

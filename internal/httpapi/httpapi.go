@@ -77,6 +77,10 @@ type Options struct {
 	// Instance is which instance this is (GET /v1/status, the status
 	// page); nil: not shown.
 	Instance *Instance
+	// Recent samples the status page's figures for its recent window
+	// (run it); nil: the handler keeps the figures at its creation, and
+	// the window reaches back to then.
+	Recent *Recent
 	// Consumer and Rescorer are read by the status page; nil: this process
 	// runs none (a serve that does not consume), and the page says so.
 	Consumer ConsumerStats
@@ -130,7 +134,10 @@ func New(st Store, opts Options, ready ReadinessCheck, gatherer prometheus.Gathe
 		BuyAgain: opts.BuyAgain}, st.Recommend), opts: opts, ready: ready,
 		// A Redis outage fails every request: rate-limited as the
 		// consumer's retries are (docs/DESIGN.md section 6, "Logs").
-		log: obs.Repeats(log), errLog: log}
+		log: obs.Repeats(log), errLog: log, recent: opts.Recent}
+	if s.recent == nil {
+		s.recent = NewRecent(opts)
+	}
 	for _, t := range opts.Tokens {
 		s.tokenSums = append(s.tokenSums, sha256.Sum256([]byte(t)))
 	}
@@ -214,7 +221,7 @@ type server struct {
 	// on every request. errLog is not: for what should never happen.
 	log, errLog zerolog.Logger
 	tokenSums   [][sha256.Size]byte // of opts.Tokens; none: no authentication
-	rates       rateWindow          // the status page's throughput
+	recent      *Recent             // the status page's recent window
 }
 
 // readyTimeout bounds the readiness check of /readyz and of the status.

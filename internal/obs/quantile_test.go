@@ -93,3 +93,19 @@ func TestHistogramQuantileOfAGatheredHistogram(t *testing.T) {
 		t.Errorf("p95 %+v, want beyond 0.8", got)
 	}
 }
+
+// HistogramSince keeps what was observed between two readings, bucket by
+// bucket, so quantiles of a recent window come out of two readings.
+func TestHistogramSince(t *testing.T) {
+	earlier := hist(10, 1, 4, 2, 10)
+	earlier.SampleSum = proto.Float64(12)
+	later := hist(16, 1, 5, 2, 12)
+	later.SampleSum = proto.Float64(40)
+	d := HistogramSince(later, earlier)
+	if d.GetSampleCount() != 6 || d.GetSampleSum() != 28 || d.GetBucket()[0].GetCumulativeCount() != 1 || d.GetBucket()[1].GetCumulativeCount() != 2 {
+		t.Errorf("since: %v", d)
+	}
+	if all := HistogramSince(later, nil); all.GetSampleCount() != 16 || all.GetBucket()[1].GetCumulativeCount() != 12 {
+		t.Errorf("since nothing: %v", all)
+	}
+}

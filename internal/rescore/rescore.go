@@ -205,6 +205,9 @@ type Stats struct {
 	// Rescored is the lists re-scored since the re-scorer was built
 	// (alsobought_items_rescored_total).
 	Rescored uint64
+	// Errors is the re-scoring rounds that failed and were retried
+	// (alsobought_rescore_errors_total).
+	Errors uint64
 	// Freshness is the histogram of alsobought_freshness_seconds: the time
 	// from the oldest change a re-scored list reflects to its write.
 	Freshness *dto.Histogram
@@ -223,7 +226,9 @@ func (r *Rescorer) Stats() Stats {
 	r.mu.Lock()
 	b := r.backlog
 	r.mu.Unlock()
-	return Stats{Rescored: r.rescored.Load(), Freshness: m.GetHistogram(), BacklogKnown: b.known, DirtyItems: b.items, OldestAge: b.oldestAge}
+	var e dto.Metric
+	_ = r.metrics.errors.Write(&e) // a counter's Write does not fail
+	return Stats{Rescored: r.rescored.Load(), Errors: uint64(e.GetCounter().GetValue()), Freshness: m.GetHistogram(), BacklogKnown: b.known, DirtyItems: b.items, OldestAge: b.oldestAge}
 }
 
 // New builds a Rescorer with defaults filled in.

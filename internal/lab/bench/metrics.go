@@ -69,18 +69,7 @@ func (s scrape) histogram(name string) *dto.Histogram {
 // histogramDelta is the histogram of the observations made between two
 // scrapes.
 func histogramDelta(before, after scrape, name string) *dto.Histogram {
-	b, a := before.histogram(name), after.histogram(name)
-	earlier := map[float64]uint64{}
-	for _, bk := range b.GetBucket() {
-		earlier[bk.GetUpperBound()] = bk.GetCumulativeCount()
-	}
-	d := &dto.Histogram{SampleCount: proto.Uint64(a.GetSampleCount() - b.GetSampleCount()),
-		SampleSum: proto.Float64(a.GetSampleSum() - b.GetSampleSum())}
-	for _, bk := range a.GetBucket() {
-		d.Bucket = append(d.Bucket, &dto.Bucket{UpperBound: bk.UpperBound,
-			CumulativeCount: proto.Uint64(bk.GetCumulativeCount() - earlier[bk.GetUpperBound()])})
-	}
-	return d
+	return obs.HistogramSince(after.histogram(name), before.histogram(name))
 }
 
 // quantile is obs.HistogramQuantile's estimate: only known to lie within
