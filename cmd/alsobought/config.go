@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -44,6 +45,7 @@ type settings struct {
 	prefix       string
 	httpAddr     string
 	opsHTTPAddr  string
+	runbookURL   string
 	httpLimits   httpapi.ServerConfig // timeouts and header size; Addr unused
 	apiToken     string
 	apiTokenFile string
@@ -287,6 +289,13 @@ func (s *settings) http() config.Group {
 				}
 				return nil
 			}},
+		{Flag: "runbook-url", Help: "the runbook (docs/runbook.md) as your on-call reads it: the status page links its section of whatever is not OK; point the alert rules at the same with deploy/prometheus/runbook-base.sh",
+			Value: config.Text(&s.runbookURL, httpapi.DefaultRunbookURL, "an http(s) URL without #anchor", func(v string) error {
+				if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Fragment != "" {
+					return errors.New("not an absolute http(s) URL without #anchor")
+				}
+				return nil
+			})},
 		{Flag: "http-read-timeout", Help: "longest time to read a request, body included",
 			Value: config.Duration(&s.httpLimits.ReadTimeout, httpapi.DefaultReadTimeout, time.Millisecond)},
 		{Flag: "http-write-timeout", Help: "longest time from the end of a request's headers to the end of its response",

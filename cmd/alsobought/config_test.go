@@ -107,6 +107,14 @@ func TestEveryCommandReportsAMistakeInOneLine(t *testing.T) {
 			badEnv:  mistake{args: []string{"c1"}, env: [2]string{"ALSOBOUGHT_REDIS_MODE", "replicated"}, want: `ALSOBOUGHT_REDIS_MODE="replicated"`},
 			missing: mistake{want: "give the ids of the customers to erase"},
 		},
+		"deadletters": {
+			badFlag: mistake{args: []string{"-reason", "rude", "list"}, want: `-reason "rude": want too_large, not_utf8`},
+			badEnv:  mistake{args: []string{"list"}, env: [2]string{"ALSOBOUGHT_REDIS_MODE", "replicated"}, want: `ALSOBOUGHT_REDIS_MODE="replicated"`},
+			missing: mistake{want: "want `deadletters list` or `deadletters republish"},
+		},
+		"version": { // reads no environment
+			badFlag: mistake{args: []string{"-json=maybe"}, want: `-json "maybe": want true or false`},
+		},
 		"lag": {
 			badFlag: mistake{args: []string{"-interval", "0s"}, want: `-interval "0s": want a positive duration`},
 			badEnv:  mistake{env: [2]string{"ALSOBOUGHT_REDIS_MODE", "replicated"}, want: `ALSOBOUGHT_REDIS_MODE="replicated": want single, cluster or sentinel`},
@@ -122,8 +130,10 @@ func TestEveryCommandReportsAMistakeInOneLine(t *testing.T) {
 		if name == "lag" {
 			wantCode = 3
 		}
-		cases := map[string]mistake{"bad flag value": tc.badFlag, "bad environment value": tc.badEnv,
-			"unknown flag": {args: []string{"-nosuchflag"}, want: `unknown flag "nosuchflag"`}}
+		cases := map[string]mistake{"bad flag value": tc.badFlag, "unknown flag": {args: []string{"-nosuchflag"}, want: `unknown flag "nosuchflag"`}}
+		if tc.badEnv.want != "" {
+			cases["bad environment value"] = tc.badEnv
+		}
 		if tc.missing.want != "" {
 			cases["missing required setting"] = tc.missing
 		}

@@ -125,7 +125,7 @@ func (c *serveCmd) run(ctx context.Context, s *settings, _ []string, stdout, std
 		return &exitError{code: 2, msg: fmt.Sprintf("-api-token-file %s: %v", s.apiTokenFile, err)}
 	}
 	opts := httpapi.Options{KeepOwned: s.keepOwned, Status: monitor.Report, Rescorer: rs, Tokens: tokens, Errors: errs,
-		Catalogue: rcfg.View, BuyAgain: httpapi.BuyAgainShare(c.buyAgainShare),
+		Catalogue: rcfg.View, BuyAgain: httpapi.BuyAgainShare(c.buyAgainShare), RunbookURL: s.runbookURL,
 		Instance: &httpapi.Instance{Version: build.Version, Commit: build.ShortCommit(), GoVersion: build.GoVersion, Started: started,
 			Consuming: c.consume, Topic: s.topic, Group: s.group, Prefix: s.prefix, RedisMode: s.redisMode,
 			RedisAddrs: s.redisAddrsShown(), Brokers: s.brokerList(), Recorded: s.stateSettings()}}

@@ -77,6 +77,9 @@ type Options struct {
 	// Instance is which instance this is (GET /v1/status, the status
 	// page); nil: not shown.
 	Instance *Instance
+	// RunbookURL is the runbook the status page links the sections of
+	// what is not OK in; empty: no links.
+	RunbookURL string
 	// Recent samples the status page's figures for its recent window
 	// (run it); nil: the handler keeps the figures at its creation, and
 	// the window reaches back to then.

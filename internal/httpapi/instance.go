@@ -8,6 +8,11 @@ import (
 	"github.com/alsobought/alsobought/internal/lag"
 )
 
+// DefaultRunbookURL is docs/runbook.md as the project publishes it: the
+// base of the alert rules' runbook_url links (deploy/prometheus/alerts.yml)
+// and of the status page's.
+const DefaultRunbookURL = "https://github.com/alsobought/alsobought/blob/main/docs/runbook.md"
+
 // Instance says which instance answers: its build, since when it runs, and
 // the state and topics it works on, with no credential (GET /v1/status,
 // the status page). On-call reads it to know what they are looking at.

@@ -50,6 +50,19 @@ var (
 	}
 )
 
+// runbookSections are the runbook's sections (docs/runbook.md: an alert's
+// name in lower case) for a counter that moved in the recent window.
+var runbookSections = map[string]string{
+	metricDeadLettered:  "alsoboughtdeadletterrate",
+	metricRedisErrors:   "alsoboughtrediserrors",
+	metricKafkaErrors:   "alsoboughtkafkaerrors",
+	metricRescoreErrors: "alsoboughtrescorebacklog",
+}
+
+// rescoreBacklogObjective is the runbook's bound on the oldest dirty mark
+// (AlsoboughtRescoreBacklog).
+const rescoreBacklogObjective = 120 * time.Second
+
 // FreshnessObjective is the runbook's objective: p95 of the freshness over
 // RecentWindow at most this (AlsoboughtFreshnessObjective).
 const FreshnessObjective = 30 * time.Second
@@ -113,13 +126,60 @@ type statusView struct {
 	// Instance is which instance this is; nil when not told.
 	Instance *Instance
 	// Ready is the readiness check's answer, as /readyz gives it.
-	Ready   Readiness
-	Metrics metricsView
-	Form    statusForm
+	Ready Readiness
+	// RunbookURL is where the runbook's sections are linked from.
+	RunbookURL string
+	Metrics    metricsView
+	Form       statusForm
 	// Error is why the lookup was not made (400) or failed (503).
 	Error           string
 	Related         []RelatedResponse
 	Recommendations *RecommendationsResponse
+}
+
+// Runbook is the link to a section of the runbook, "" without a runbook.
+func (v statusView) Runbook(section string) string {
+	if v.RunbookURL == "" {
+		return ""
+	}
+	return v.RunbookURL + "#" + section
+}
+
+// GroupRunbook is the runbook section of the group's status when it is
+// not OK, "" when it is.
+func (v statusView) GroupRunbook() string {
+	switch {
+	case v.Lag == nil:
+		return ""
+	case v.Lag.Status == lag.Err && v.Lag.Members == 0:
+		return v.Runbook("alsoboughtnogroupmembers")
+	case v.Lag.Status == lag.Err:
+		return v.Runbook("alsoboughtconsumerstalled")
+	case v.Lag.Status == lag.Warn:
+		return v.Runbook("alsoboughtlaghighandgrowing")
+	}
+	return ""
+}
+
+// ReadyRunbook is the runbook section of the not-ready reason.
+func (v statusView) ReadyRunbook() string {
+	r := v.Ready.Reason
+	switch {
+	case v.Ready.Status == "ready":
+		return ""
+	case strings.HasPrefix(r, "redis"):
+		return v.Runbook("alsoboughtrediserrors")
+	case strings.HasPrefix(r, "kafka"):
+		return v.Runbook("alsoboughtkafkaerrors")
+	case strings.Contains(r, "evict"):
+		return v.Runbook("alsoboughtredisevictions")
+	}
+	return v.Runbook("alsoboughtdown")
+}
+
+// BacklogOver says whether the oldest dirty mark is past the runbook's bound.
+func (v statusView) BacklogOver() bool {
+	return v.Metrics.DirtyAge.Exported && v.Metrics.DirtyAge.Value > rescoreBacklogObjective.Seconds()
 }
 
 // Ago is the time from t to the page's time, in seconds.
@@ -162,6 +222,7 @@ type counterRow struct {
 	Total       float64
 	InWindow    float64 // the change over the recent window
 	Rate        float64 // per second over the recent window; NaN while it is under minRateWindow
+	Runbook     string  // the runbook's section, when the counter moved in the window and has one
 }
 
 // objectiveView is the freshness objective and where the recent window's
@@ -195,7 +256,7 @@ func (s *server) statusPage(w http.ResponseWriter, r *http.Request) {
 		v.Lag = &rep
 	}
 	v.Metrics = s.readStats(now)
-	v.Instance, v.Ready = s.opts.Instance, s.readiness(r.Context())
+	v.Instance, v.Ready, v.RunbookURL = s.opts.Instance, s.readiness(r.Context()), s.opts.RunbookURL
 	lk, err := parseLookup(r)
 	why, authorized := s.authorized(r)
 	switch {
@@ -337,6 +398,9 @@ func (s *server) readStats(now time.Time) metricsView {
 			row := counterRow{Label: c.label, Name: c.name}
 			row.Total, row.Exported = cur.totals[c.name]
 			row.InWindow = max(0, row.Total-base.totals[c.name])
+			if sec := runbookSections[c.name]; sec != "" && row.InWindow > 0 && s.opts.RunbookURL != "" {
+				row.Runbook = s.opts.RunbookURL + "#" + sec
+			}
 			row.Rate = math.NaN()
 			if mv.HasRate {
 				row.Rate = row.InWindow / window

@@ -104,9 +104,11 @@ func TestStatusPage(t *testing.T) {
 	instance := &httpapi.Instance{Version: "v1.2.3", Commit: "0123456789ab", GoVersion: "go1.26.0", Started: time.Now().Add(-90 * time.Minute),
 		Consuming: true, Topic: "shop.events", Group: "alsobought", Prefix: "ab", RedisMode: "single", RedisAddrs: "redis://:xxxxx@10.0.0.5:6379",
 		Brokers: []string{"10.0.0.7:9092", "10.0.0.8:9092"}, Recorded: map[string]string{"history_size": "200", "scorer": "amazon2017_prior"}}
+	const runbook = "https://wiki.example.com/alsobought/runbook"
 	h := httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{Status: func() lag.Report { return stalled }, Consumer: cons, Rescorer: rs,
-		Instance: instance}, ready, reg, zerolog.Nop())
-	notReady := httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{Status: func() lag.Report { return stalled }, Instance: instance},
+		Instance: instance, RunbookURL: runbook}, ready, reg, zerolog.Nop())
+	notReady := httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{Status: func() lag.Report { return stalled }, Instance: instance,
+		RunbookURL: runbook},
 		func(context.Context) string { return "redis: dial tcp 10.0.0.5:6379: connection refused" }, reg, zerolog.Nop())
 	noMonitor := httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{}, ready, reg, zerolog.Nop())
 	unsampled, err := lag.New(lag.Config{}, &lag.Sampler{}, zerolog.Nop(), nil)
@@ -141,10 +143,11 @@ func TestStatusPage(t *testing.T) {
 		}, wantNot: []string{`not-ready-reason`, `(not consuming)`}},
 		{name: "not ready, and why", h: notReady, path: "/status", status: 200, want: []string{
 			`data-ready="not ready"`, `<span class="badge ERR">NOT READY</span>`,
-			`<span class="reason" id="not-ready-reason">redis: dial tcp 10.0.0.5:6379: connection refused</span>`,
+			`<span class="reason" id="not-ready-reason">redis: dial tcp 10.0.0.5:6379: connection refused</span> <a class="runbook" href="` + runbook + `#alsoboughtrediserrors">what to do</a>`,
 		}},
 		{name: "lag and metrics", path: "/status", status: 200, want: []string{
-			`<title>alsobought status: ERR</title>`, `id="group" class="group" data-status="ERR"`, `a partition is stalled`,
+			`<title>alsobought status: ERR</title>`, `id="group" class="group" data-status="ERR"`,
+			`a partition is stalled</span> <a class="runbook" href="` + runbook + `#alsoboughtconsumerstalled">what to do</a>`,
 			`members <b>1</b>`, `lag <b>1,342</b> messages`, `window <b>20s</b> over 3 samples`,
 			`<tr class="partition" data-partition="0" data-status="OK">`, `<tr class="partition" data-partition="1" data-status="ERR">`,
 			`<td class="n">1m35s</td>`, `<td class="n">46600</td>`,
@@ -228,7 +231,7 @@ func TestStatusPage(t *testing.T) {
 		live := newLiveRescorer()
 		errs := obs.NewErrors(prometheus.NewRegistry())
 		h := httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{Consumer: cons, Rescorer: live, Errors: errs,
-			Status: func() lag.Report { return stalled }}, ready, reg, zerolog.Nop())
+			Status: func() lag.Report { return stalled }, RunbookURL: runbook}, ready, reg, zerolog.Nop())
 		get := func() string {
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, httptest.NewRequest("GET", "/status", nil))
@@ -250,11 +253,16 @@ func TestStatusPage(t *testing.T) {
 		if _, err := fmt.Sscan(m[3], &rate); err != nil || rate < 20 || rate > 200 {
 			t.Fatalf("220 events over at least 1.1 s: rate %s", m[3])
 		}
-		if !regexp.MustCompile(`(?s)<td>failed Redis calls</td>\s*<td class="n">1</td><td class="n">1</td>`).MatchString(first) {
+		if !regexp.MustCompile(`(?s)<td>failed Redis calls <a [^>]*>what to do</a></td>\s*<td class="n">1</td><td class="n">1</td>`).MatchString(first) {
 			t.Errorf("the failed Redis call is not shown:\n%s", first)
 		}
-		if !strings.Contains(first, `data-objective="OVER"`) || !strings.Contains(first, `<span class="badge ERR">OVER</span>`) {
-			t.Errorf("p95 45 s over the last minutes is not shown over the objective:\n%s", first)
+		if !strings.Contains(first, `data-objective="OVER"`) || !strings.Contains(first, `<span class="badge ERR">OVER</span>`) ||
+			!strings.Contains(first, `<a class="runbook" href="`+runbook+`#alsoboughtfreshnessobjective">what to do</a>`) {
+			t.Errorf("p95 45 s over the last minutes is not shown over the objective, with what to do:\n%s", first)
+		}
+		if !strings.Contains(first, `<td>failed Redis calls <a class="runbook" href="`+runbook+`#alsoboughtrediserrors">what to do</a></td>`) ||
+			strings.Contains(first, `failed Kafka calls <a`) {
+			t.Errorf("the failed Redis call, and only it, should link its runbook section:\n%s", first)
 		}
 		if !regexp.MustCompile(`Recent and per second: over the last \d+\.\d s, since \d\d:\d\d:\d\d UTC`).MatchString(first) {
 			t.Fatalf("the window is not said:\n%s", first)
