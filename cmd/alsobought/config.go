@@ -484,12 +484,12 @@ func (s *settings) storeConfig() store.Config {
 	return cfg
 }
 
-// consumerConfig is the consumer these settings describe; batchSize and
-// batchWait 0 take the consumer's defaults.
-func (s *settings) consumerConfig(conn *kafkaconn.Conn, batchSize int, batchWait time.Duration, errs *obs.Errors) consumer.Config {
+// consumerConfig is the consumer these settings describe; batchSize,
+// batchWait and batchMaxWait 0 take the consumer's defaults.
+func (s *settings) consumerConfig(conn *kafkaconn.Conn, batchSize int, batchWait, batchMaxWait time.Duration, errs *obs.Errors) consumer.Config {
 	cfg := consumer.Config{
 		Kafka: conn, Topic: s.topic, GroupID: s.group, DLQTopic: s.dlqTopicName(),
-		HistorySize: s.historySize, ViewHistory: s.viewHistory, HistoryMaxAge: s.historyAge, AllowedLateness: s.lateness, SweepInterval: s.ageingEvery, TombstoneTTL: s.tombstoneTTL, BatchSize: batchSize, BatchWait: batchWait,
+		HistorySize: s.historySize, ViewHistory: s.viewHistory, HistoryMaxAge: s.historyAge, AllowedLateness: s.lateness, SweepInterval: s.ageingEvery, TombstoneTTL: s.tombstoneTTL, BatchSize: batchSize, BatchWait: batchWait, BatchMaxWait: batchMaxWait,
 		Limits: s.limits(), MaxEventSkew: s.maxSkew, Dedup: s.dedup(), KeyPartitioner: s.partitioner, Errors: errs,
 	}
 	if s.catalogueOn() {
