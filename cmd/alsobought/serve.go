@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/alsobought/alsobought/consumer"
+	"github.com/alsobought/alsobought/internal/buildinfo"
 	"github.com/alsobought/alsobought/internal/catalogue"
 	"github.com/alsobought/alsobought/internal/config"
 	"github.com/alsobought/alsobought/internal/feed"
@@ -56,9 +57,12 @@ func (c *serveCmd) settings(s *settings) []config.Group {
 }
 
 func (c *serveCmd) run(ctx context.Context, s *settings, _ []string, stdout, stderr io.Writer) error {
+	started := time.Now().UTC()
 	log := newLogger(s, stderr)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	build := buildinfo.Read()
+	buildinfo.Register(reg, build)
 
 	errs := obs.NewErrors(reg)
 	conn, err := s.kafkaConn()
@@ -124,7 +128,10 @@ func (c *serveCmd) run(ctx context.Context, s *settings, _ []string, stdout, std
 		return &exitError{code: 2, msg: fmt.Sprintf("-api-token-file %s: %v", s.apiTokenFile, err)}
 	}
 	opts := httpapi.Options{KeepOwned: s.keepOwned, Status: monitor.Report, Rescorer: rs, Tokens: tokens, Errors: errs,
-		Catalogue: rcfg.View, BuyAgain: httpapi.BuyAgainShare(c.buyAgainShare)}
+		Catalogue: rcfg.View, BuyAgain: httpapi.BuyAgainShare(c.buyAgainShare),
+		Instance: &httpapi.Instance{Version: build.Version, Commit: build.ShortCommit(), GoVersion: build.GoVersion, Started: started,
+			Consuming: c.consume, Topic: s.topic, Group: s.group, Prefix: s.prefix, RedisMode: s.redisMode,
+			RedisAddrs: s.redisAddrsShown(), Brokers: s.brokerList(), Recorded: s.stateSettings()}}
 	if c.consume {
 		opts.Consumer = cons
 	}

@@ -74,6 +74,9 @@ type Options struct {
 	KeepOwned bool
 	// Status returns the latest lag status (GET /v1/status); nil: 503.
 	Status func() lag.Report
+	// Instance is which instance this is (GET /v1/status, the status
+	// page); nil: not shown.
+	Instance *Instance
 	// Consumer and Rescorer are read by the status page; nil: this process
 	// runs none (a serve that does not consume), and the page says so.
 	Consumer ConsumerStats
@@ -214,23 +217,16 @@ type server struct {
 	rates       rateWindow          // the status page's throughput
 }
 
-func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if why := s.ready(ctx); why != "" {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": why})
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-}
+// readyTimeout bounds the readiness check of /readyz and of the status.
+const readyTimeout = 2 * time.Second
 
-// status answers with the lag status per partition and for the group.
-func (s *server) status(w http.ResponseWriter, _ *http.Request) {
-	if s.opts.Status == nil {
-		writeError(w, http.StatusServiceUnavailable, "no lag monitor in this process")
-		return
+func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
+	rd := s.readiness(r.Context())
+	code := http.StatusOK
+	if rd.Status != "ready" {
+		code = http.StatusServiceUnavailable
 	}
-	writeJSON(w, http.StatusOK, s.opts.Status())
+	writeJSON(w, code, rd)
 }
 
 // RelatedItem is one entry of a related list in API responses. Support is

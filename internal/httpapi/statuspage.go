@@ -60,6 +60,7 @@ var statusPageTemplate = template.Must(template.New("status").Funcs(template.Fun
 	"clock":      func(t time.Time) string { return t.UTC().Format("15:04:05") },
 	"stamp":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 	"inc":        func(i int) int { return i + 1 },
+	"join":       strings.Join,
 	"trimSuffix": strings.TrimSuffix,
 	"listTitle": func(kind string) string {
 		switch store.ListKind(kind) {
@@ -79,7 +80,11 @@ type statusView struct {
 	Now  time.Time
 	Code int
 	// Lag is the lag monitor's latest report; nil when the process has none.
-	Lag     *lag.Report
+	Lag *lag.Report
+	// Instance is which instance this is; nil when not told.
+	Instance *Instance
+	// Ready is the readiness check's answer, as /readyz gives it.
+	Ready   Readiness
 	Metrics metricsView
 	Form    statusForm
 	// Error is why the lookup was not made (400) or failed (503).
@@ -141,6 +146,7 @@ func (s *server) statusPage(w http.ResponseWriter, r *http.Request) {
 		v.Lag = &rep
 	}
 	v.Metrics = s.readStats(now)
+	v.Instance, v.Ready = s.opts.Instance, s.readiness(r.Context())
 	lk, err := parseLookup(r)
 	why, authorized := s.authorized(r)
 	switch {

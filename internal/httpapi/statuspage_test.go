@@ -94,7 +94,13 @@ func TestStatusPage(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	cons, rs := newStatusConsumer(), newStatusRescorer()
 	stalled := lagReport(time.Now().Add(-3 * time.Second))
-	h := httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{Status: func() lag.Report { return stalled }, Consumer: cons, Rescorer: rs}, ready, reg, zerolog.Nop())
+	instance := &httpapi.Instance{Version: "v1.2.3", Commit: "0123456789ab", GoVersion: "go1.26.0", Started: time.Now().Add(-90 * time.Minute),
+		Consuming: true, Topic: "shop.events", Group: "alsobought", Prefix: "ab", RedisMode: "single", RedisAddrs: "redis://:xxxxx@10.0.0.5:6379",
+		Brokers: []string{"10.0.0.7:9092", "10.0.0.8:9092"}, Recorded: map[string]string{"history_size": "200", "scorer": "amazon2017_prior"}}
+	h := httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{Status: func() lag.Report { return stalled }, Consumer: cons, Rescorer: rs,
+		Instance: instance}, ready, reg, zerolog.Nop())
+	notReady := httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{Status: func() lag.Report { return stalled }, Instance: instance},
+		func(context.Context) string { return "redis: dial tcp 10.0.0.5:6379: connection refused" }, reg, zerolog.Nop())
 	noMonitor := httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{}, ready, reg, zerolog.Nop())
 	unsampled, err := lag.New(lag.Config{}, &lag.Sampler{}, zerolog.Nop(), nil)
 	if err != nil {
@@ -120,6 +126,16 @@ func TestStatusPage(t *testing.T) {
 		want    []string
 		wantNot []string
 	}{
+		{name: "which instance, ready", path: "/status", status: 200, want: []string{
+			`id="instance" class="group" data-ready="ready"`, `<span class="badge OK">READY</span>`, `version <b>v1.2.3</b>`,
+			`commit <b>0123456789ab</b>`, `up <b>1h30m</b>`, `topic <b>shop.events</b>`, `group <b>alsobought</b>`, `prefix <b>ab</b>`,
+			`Redis <b>single</b> <code>redis://:xxxxx@10.0.0.5:6379</code>`, `brokers <code>10.0.0.7:9092,10.0.0.8:9092</code>`,
+			`<tr data-setting="history_size"><td><code>history_size</code></td><td>200</td></tr>`,
+		}, wantNot: []string{`not-ready-reason`, `(not consuming)`}},
+		{name: "not ready, and why", h: notReady, path: "/status", status: 200, want: []string{
+			`data-ready="not ready"`, `<span class="badge ERR">NOT READY</span>`,
+			`<span class="reason" id="not-ready-reason">redis: dial tcp 10.0.0.5:6379: connection refused</span>`,
+		}},
 		{name: "lag and metrics", path: "/status", status: 200, want: []string{
 			`<title>alsobought status: ERR</title>`, `id="group" class="group" data-status="ERR"`, `a partition is stalled`,
 			`members <b>1</b>`, `lag <b>1,342</b> messages`, `window <b>20s</b> over 3 samples`,
@@ -240,8 +256,11 @@ func TestStatusPageInBrowser(t *testing.T) {
 	env := testenv.NewRedis(t)
 	statusShop(t, env.Store)
 	report := lagReport(time.Now().Add(-2 * time.Second))
+	instance := &httpapi.Instance{Version: "v1.2.3", Commit: "0123456789ab", GoVersion: "go1.26.0", Started: time.Now().Add(-2 * time.Hour),
+		Consuming: true, Topic: "shop.events", Group: "alsobought", Prefix: "ab", RedisMode: "cluster", RedisAddrs: "10.0.0.5:6379,10.0.0.6:6379",
+		Brokers: []string{"10.0.0.7:9092"}, Recorded: map[string]string{"history_size": "200"}}
 	srv := httptest.NewServer(httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{Status: func() lag.Report { return report },
-		Consumer: newStatusConsumer(), Rescorer: newStatusRescorer()},
+		Consumer: newStatusConsumer(), Rescorer: newStatusRescorer(), Instance: instance},
 		func(context.Context) string { return "" }, prometheus.NewRegistry(), zerolog.Nop()))
 	t.Cleanup(srv.Close)
 	start := time.Now()
@@ -254,6 +273,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 	for _, want := range []string{
 		"alsobought status: ERR", "a partition is stalled", "stalled: 1330 messages wait and the committed offset has not moved in the window",
 		"consuming", "1m35s", "events consumed 1,200", "p50 0.31 s", "p95 > 6m49s", "items waiting to be re-scored 17",
+		"READY version v1.2.3", "up 2h00m", "topic shop.events", "Redis cluster 10.0.0.5:6379,10.0.0.6:6379",
 	} {
 		if !strings.Contains(text(dom), want) {
 			t.Errorf("the page does not say %q:\n%s", want, text(dom))

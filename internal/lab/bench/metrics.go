@@ -95,7 +95,9 @@ func mean(h *dto.Histogram) float64 {
 	return h.GetSampleSum() / float64(h.GetSampleCount())
 }
 
-// describeBuckets states the resolution of a histogram: its finite bounds.
+// describeBuckets states the resolution of a histogram: its finite
+// bounds, and the widest step between two of them in the range where
+// freshness lives while the pipeline keeps up (0.1-10 s).
 func describeBuckets(h *dto.Histogram) string {
 	var finite []float64
 	for _, b := range h.GetBucket() {
@@ -107,5 +109,12 @@ func describeBuckets(h *dto.Histogram) string {
 		return "no histogram"
 	}
 	slices.Sort(finite)
-	return fmt.Sprintf("%d buckets from %gs to %gs, each twice the one before; quantiles interpolated within a bucket", len(finite), finite[0], finite[len(finite)-1])
+	widest := 0.0
+	for i := 1; i < len(finite); i++ {
+		if finite[i] > 0.1 && finite[i-1] < 10 && finite[i-1] > 0 {
+			widest = max(widest, finite[i]/finite[i-1]-1)
+		}
+	}
+	return fmt.Sprintf("%d buckets from %gs to %gs, from 0.1s to 10s each at most %.1f%% above the one before; quantiles interpolated within a bucket",
+		len(finite), finite[0], finite[len(finite)-1], 100*widest)
 }
