@@ -27,10 +27,16 @@ import (
 
 // Defaults for Config.
 const (
-	DefaultBatchSize   = 2000
-	DefaultBatchWait   = 20 * time.Millisecond
-	DefaultFinishGrace = 5 * time.Second
+	DefaultBatchSize    = 2000
+	DefaultBatchWait    = 20 * time.Millisecond
+	DefaultBatchMaxWait = 500 * time.Millisecond
+	DefaultFinishGrace  = 5 * time.Second
 )
+
+// MaxBatchMaxWait bounds Config.BatchMaxWait: a batch that is still
+// filling does not check the stored progress or sweep, which an idle
+// partition does every idleCheckInterval.
+const MaxBatchMaxWait = idleCheckInterval
 
 // kafkaProbeInterval is how often the consumer checks that the brokers
 // answer: a partition reader retries a lost broker silently, so readiness
@@ -63,7 +69,14 @@ type Config struct {
 	// fences; default store.DefaultTombstoneTTL.
 	TombstoneTTL time.Duration
 	BatchSize    int           // most messages per batch; default DefaultBatchSize
-	BatchWait    time.Duration // how long a batch waits to fill; default DefaultBatchWait
+	BatchWait    time.Duration // how long a batch waits to fill at least; default DefaultBatchWait
+	// BatchMaxWait is the freshness budget of coalescing: a batch that is
+	// not full goes on filling until its first record is this old (by the
+	// record's Kafka timestamp), so that thin input still makes batches
+	// that merge many events per key (batchDeadline). 0 means
+	// DefaultBatchMaxWait; at most MaxBatchMaxWait; at or below BatchWait
+	// it is off (every batch waits BatchWait).
+	BatchMaxWait time.Duration
 	Limits       event.Limits  // id, size and MinTime limits; MaxTime is now + MaxEventSkew
 	MaxEventSkew time.Duration // how far in the future an event's time may be
 	Dedup        delta.Dedup   // which recent event ids each customer remembers
@@ -99,8 +112,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("history max age %s must not be negative", c.HistoryMaxAge)
 	case c.AllowedLateness < 0 || c.SweepInterval < 0 || c.TombstoneTTL < 0:
 		return fmt.Errorf("allowed lateness %s, sweep interval %s and tombstone TTL %s must not be negative", c.AllowedLateness, c.SweepInterval, c.TombstoneTTL)
-	case c.BatchSize < 0 || c.BatchWait < 0 || c.FinishGrace < 0:
-		return errors.New("batch size, batch wait and finish grace must not be negative")
+	case c.BatchSize < 0 || c.BatchWait < 0 || c.BatchMaxWait < 0 || c.FinishGrace < 0:
+		return errors.New("batch size, batch wait, batch max wait and finish grace must not be negative")
+	case c.BatchMaxWait > MaxBatchMaxWait:
+		return fmt.Errorf("batch max wait %s: at most %s", c.BatchMaxWait, MaxBatchMaxWait)
 	case c.KeyPartitioner != PartitionerMurmur2 && c.KeyPartitioner != PartitionerNone:
 		return fmt.Errorf("key partitioner %q: use %s or %s", c.KeyPartitioner, PartitionerMurmur2, PartitionerNone)
 	}
@@ -145,6 +160,9 @@ func New(cfg Config, st Stores, log zerolog.Logger, m *Metrics) (*Consumer, erro
 	}
 	if cfg.BatchWait == 0 {
 		cfg.BatchWait = DefaultBatchWait
+	}
+	if cfg.BatchMaxWait == 0 {
+		cfg.BatchMaxWait = DefaultBatchMaxWait
 	}
 	if cfg.FinishGrace == 0 {
 		cfg.FinishGrace = DefaultFinishGrace
@@ -540,7 +558,7 @@ func (c *Consumer) checkProgress(ctx context.Context, partition int, recorded in
 }
 
 // fetchBatch waits up to idleCheckInterval for the first message (errIdle
-// when none came), then takes what arrives within BatchWait, up to
+// when none came), then takes what arrives until batchDeadline, up to
 // BatchSize messages.
 func (c *Consumer) fetchBatch(ctx context.Context, r *kafka.Reader) ([]kafka.Message, error) {
 	fctx, cancelFirst := context.WithTimeout(ctx, idleCheckInterval)
@@ -553,7 +571,8 @@ func (c *Consumer) fetchBatch(ctx context.Context, r *kafka.Reader) ([]kafka.Mes
 		return nil, err
 	}
 	msgs := []kafka.Message{first}
-	bctx, cancel := context.WithTimeout(ctx, c.cfg.BatchWait)
+	deadline := batchDeadline(time.Now(), first.Time, c.cfg.BatchWait, c.cfg.BatchMaxWait)
+	bctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	for len(msgs) < c.cfg.BatchSize {
 		m, err := r.FetchMessage(bctx)
@@ -563,6 +582,33 @@ func (c *Consumer) fetchBatch(ctx context.Context, r *kafka.Reader) ([]kafka.Mes
 		msgs = append(msgs, m)
 	}
 	return msgs, nil
+}
+
+// batchDeadline is when a batch whose first message was fetched at
+// fetched, with Kafka record time record (zero: unknown), stops filling:
+// when that record is maxWait old, but not before wait after the fetch
+// and not after maxWait after it (a producer clock ahead of ours).
+//
+// Thin input is where this pays (docs/DESIGN.md, "Coalescing"): a batch
+// that waited only wait would carry a few events, and every key they touch
+// would cost a script call and its fence per batch; a full batch ends
+// early, at BatchSize; and a backlog, whose first record is already old,
+// waits only wait, as before. It costs freshness only beyond the
+// re-scorer's minimum interval: a list's first mark carries the batch's
+// earliest record time, and the list is re-scored once that mark is the
+// interval old, however soon the batch landed.
+func batchDeadline(fetched, record time.Time, wait, maxWait time.Duration) time.Time {
+	earliest := fetched.Add(wait)
+	if maxWait <= wait {
+		return earliest
+	}
+	if record.IsZero() || record.After(fetched) {
+		record = fetched
+	}
+	if end := record.Add(maxWait); end.After(earliest) {
+		return end
+	}
+	return earliest
 }
 
 // processBatch dead-letters the bad events (acknowledged before anything

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -500,12 +501,24 @@ func (s *settings) storeConfig() store.Config {
 	return cfg
 }
 
+// autoBatchMaxWait is -batch-max-wait when none is given: half of the
+// re-scorer's minimum interval, which a changed list waits from its first
+// record anyway, so that the batch and its write fit in it; at most
+// consumer.DefaultBatchMaxWait. Without a minimum interval, lists are
+// re-scored as soon as they change and any wait would cost freshness:
+// coalescing is off (time.Nanosecond, not 0, which is the consumer's
+// default).
+func autoBatchMaxWait(minInterval time.Duration) time.Duration {
+	return max(time.Nanosecond, min(consumer.DefaultBatchMaxWait, minInterval/2))
+}
+
 // consumerConfig is the consumer these settings describe; batchSize and
-// batchWait 0 take the consumer's defaults.
-func (s *settings) consumerConfig(conn *kafkaconn.Conn, batchSize int, batchWait time.Duration, errs *obs.Errors) consumer.Config {
+// batchWait 0 take the consumer's defaults, batchMaxWait 0 takes
+// autoBatchMaxWait.
+func (s *settings) consumerConfig(conn *kafkaconn.Conn, batchSize int, batchWait, batchMaxWait time.Duration, errs *obs.Errors) consumer.Config {
 	cfg := consumer.Config{
 		Kafka: conn, Topic: s.topic, GroupID: s.group, DLQTopic: s.dlqTopicName(),
-		HistorySize: s.historySize, ViewHistory: s.viewHistory, HistoryMaxAge: s.historyAge, AllowedLateness: s.lateness, SweepInterval: s.ageingEvery, TombstoneTTL: s.tombstoneTTL, BatchSize: batchSize, BatchWait: batchWait,
+		HistorySize: s.historySize, ViewHistory: s.viewHistory, HistoryMaxAge: s.historyAge, AllowedLateness: s.lateness, SweepInterval: s.ageingEvery, TombstoneTTL: s.tombstoneTTL, BatchSize: batchSize, BatchWait: batchWait, BatchMaxWait: cmp.Or(batchMaxWait, autoBatchMaxWait(s.minInterval)),
 		Limits: s.limits(), MaxEventSkew: s.maxSkew, Dedup: s.dedup(), KeyPartitioner: s.partitioner, Errors: errs,
 	}
 	if s.catalogueOn() {

@@ -12,7 +12,9 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/alsobought/alsobought/consumer"
 	"github.com/alsobought/alsobought/internal/config"
 	"github.com/alsobought/alsobought/internal/testenv"
 )
@@ -526,6 +528,19 @@ func TestDefaultAddressIsNamedForAnOwnTopicOrPrefix(t *testing.T) {
 				t.Fatalf("stderr lines %q, want %q", notes, want)
 			}
 		})
+	}
+}
+
+func TestAutoBatchMaxWait(t *testing.T) {
+	for _, tt := range []struct{ minInterval, want time.Duration }{
+		{time.Second, 500 * time.Millisecond},
+		{400 * time.Millisecond, 200 * time.Millisecond},
+		{time.Minute, consumer.DefaultBatchMaxWait},
+		{0, time.Nanosecond}, // off: at or below any batch wait
+	} {
+		if got := autoBatchMaxWait(tt.minInterval); got != tt.want {
+			t.Errorf("autoBatchMaxWait(%s) = %s, want %s", tt.minInterval, got, tt.want)
+		}
 	}
 }
 

@@ -59,7 +59,7 @@ func newKafkaTrainer(ctx context.Context, base *settings) (*kafkaTrainer, error)
 	log := zerolog.Nop()
 	reg := prometheus.NewRegistry() // the scratch pipeline's metrics are not exported
 	errs := obs.NewErrors(reg)
-	cons, err := consumer.New(s.consumerConfig(conn, 0, 0, errs), consumer.StoresOf(sc.Store), log, consumer.NewMetrics(reg))
+	cons, err := consumer.New(s.consumerConfig(conn, 0, 0, 0, errs), consumer.StoresOf(sc.Store), log, consumer.NewMetrics(reg))
 	if err != nil {
 		t.Close()
 		return nil, &exitError{code: 2, msg: err.Error()}

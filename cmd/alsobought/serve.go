@@ -39,6 +39,7 @@ const shutdownTimeout = 15 * time.Second
 type serveCmd struct {
 	batchSize     int
 	batchWait     time.Duration
+	batchMaxWait  time.Duration
 	consume       bool
 	buyAgainShare float64
 }
@@ -46,7 +47,9 @@ type serveCmd struct {
 func (c *serveCmd) settings(s *settings) []config.Group {
 	return append(s.all(), config.Group{Name: "Serve", Settings: []config.Setting{
 		{Flag: "batch-size", Help: "most events applied per Redis round trip (0: the default)", Value: config.Int(&c.batchSize, consumer.DefaultBatchSize, 0, math.MaxInt)},
-		{Flag: "batch-wait", Help: "how long a batch waits to fill (0: the default)", Value: config.Duration(&c.batchWait, consumer.DefaultBatchWait, 0)},
+		{Flag: "batch-wait", Help: "how long a batch waits to fill at least (0: the default)", Value: config.Duration(&c.batchWait, consumer.DefaultBatchWait, 0)},
+		{Flag: "batch-max-wait", Help: "freshness budget of coalescing: a batch that is not full goes on filling until its first event's Kafka record is this old, so that thin input still makes large batches; a changed list waits -rescore-min-interval from the same record time anyway, so a budget below it costs no freshness (0: half of -rescore-min-interval, at most 500ms; at or below -batch-wait: off; not recorded with the state: it may change at any restart)",
+			Value: config.DurationRange(&c.batchMaxWait, 0, 0, consumer.MaxBatchMaxWait)},
 		{Flag: "consume", Help: "consume the events topic; false serves the API, re-scores and reports the lag status without joining the group (a read or monitoring replica)", Value: config.Bool(&c.consume, true)},
 		{Flag: "buy-again-share", Help: "largest share of the k items of a personal recommendation that items the customer bought before may take: at most floor(share × k) (1: no cap; 0: never buy again); a request's buy_again_share or buy_again=false replaces it",
 			Value: config.Float(&c.buyAgainShare, 1, "a number from 0 to 1", func(f float64) bool { return f >= 0 && f <= 1 })},
@@ -78,7 +81,7 @@ func (c *serveCmd) run(ctx context.Context, s *settings, _ []string, stdout, std
 	if err := connect(ctx, s, conn, st, guard, c.consume); err != nil {
 		return err
 	}
-	cons, err := consumer.New(s.consumerConfig(conn, c.batchSize, c.batchWait, errs), consumer.StoresOf(st), log, consumer.NewMetrics(reg))
+	cons, err := consumer.New(s.consumerConfig(conn, c.batchSize, c.batchWait, c.batchMaxWait, errs), consumer.StoresOf(st), log, consumer.NewMetrics(reg))
 	if err != nil {
 		return &exitError{code: 2, msg: err.Error()}
 	}

@@ -166,6 +166,16 @@ func TestFormatDuration(t *testing.T) {
 	}
 }
 
+func TestDurationRange(t *testing.T) {
+	for in, ok := range map[string]bool{"0": true, "0s": true, "500ms": true, "5s": true, "5001ms": false, "-1ms": false, "1x": false, "": false} {
+		var d time.Duration
+		err := DurationRange(&d, time.Second, 0, 5*time.Second).Set(in)
+		if (err == nil) != ok {
+			t.Errorf("%q: error %v, want ok %v", in, err, ok)
+		}
+	}
+}
+
 func TestGivenTellsAValueFromItsDefault(t *testing.T) {
 	for _, k := range []string{"APP_SIZE", "APP_OLD_ADDR", "APP_WAIT"} {
 		t.Setenv(k, "")

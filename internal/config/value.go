@@ -166,6 +166,18 @@ func Duration(p *time.Duration, def, min time.Duration) Value {
 	}, FormatDuration)
 }
 
+// DurationRange is a duration from min to max.
+func DurationRange(p *time.Duration, def, min, max time.Duration) Value {
+	want := fmt.Sprintf("a duration such as 500ms or 1s, from %s to %s", FormatDuration(min), FormatDuration(max))
+	return Parse(p, FormatDuration(def), want, "duration", func(s string) (time.Duration, error) {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < min || d > max {
+			return 0, errInvalid
+		}
+		return d, nil
+	}, FormatDuration)
+}
+
 // FormatDuration is d without the zero units time.Duration.String keeps:
 // 1h rather than 1h0m0s.
 func FormatDuration(d time.Duration) string {

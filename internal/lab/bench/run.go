@@ -76,6 +76,19 @@ type Report struct {
 	PacedRedisCmdsPerEvent    Figure  `json:"paced_redis_cmds_per_event"`
 	PacedConsumerCPUSecPerMil Figure  `json:"paced_consumer_cpu_sec_per_million"`
 	PacedListsRescoredPerEvt  Figure  `json:"paced_lists_rescored_per_event"` // a list dirtied again after its re-score is re-scored again
+	// PacedRedisCommands is RedisCommands of the paced phase: compared by
+	// name with the full batches', it shows where small batches cost more.
+	PacedRedisCommands        map[string]float64 `json:"paced_redis_commands_per_event_by_name"`
+	PacedStateChangesPerEvent Figure             `json:"paced_state_changes_per_event"`
+	// Redis commands per counter change, in each phase: the paced phase
+	// takes the latest events, whose histories are longer (more changes
+	// per event), so commands per event compare the phases' data as much
+	// as their batches; commands per change compare the batches.
+	RedisCmdsPerChange      Figure `json:"redis_cmds_per_change"`
+	PacedRedisCmdsPerChange Figure `json:"paced_redis_cmds_per_change"`
+	// Events per consumed batch (alsobought_batch_messages), in each phase.
+	EventsPerBatch      Figure `json:"events_per_batch"`
+	PacedEventsPerBatch Figure `json:"paced_events_per_batch"`
 
 	// Memory of the whole state after both phases.
 	RedisBytesPerCustomer     Figure  `json:"redis_bytes_per_customer"`
@@ -147,10 +160,8 @@ func Run(ctx context.Context, cfg Config, dataset string, evs []event.Event) (Re
 	rep.RedisBytesPerEvent = ratio(r.netIn, n)
 	rep.RedisOutBytesPerEvent = ratio(r.netOut, n)
 	rep.RedisCPUSecPerMillion = perMillion(r.cpu, rep.SustainedEvents)
-	rep.RedisCommands = map[string]float64{}
-	for cmd, calls := range r.calls {
-		rep.RedisCommands[cmd] = calls / n
-	}
+	rep.RedisCommands = perEvent(r.calls, n)
+	rep.EventsPerBatch = ratio(ph1.batchMessages, ph1.batches)
 	rep.ConsumerCPUSecPerMillion = perMillion(ph1.serveCPU, rep.SustainedEvents)
 	rep.ProducerCPUSecPerMillion = perMillion(ph1.selfCPU, rep.SustainedEvents)
 	rep.StateChangesPerEvent = ratio(ph1.changes, n)
@@ -184,6 +195,11 @@ func Run(ctx context.Context, cfg Config, dataset string, evs []event.Event) (Re
 	rep.PacedRedisCmdsPerEvent = ratio(ph2.redis.commands, p)
 	rep.PacedConsumerCPUSecPerMil = perMillion(ph2.serveCPU, rep.PacedEvents)
 	rep.PacedListsRescoredPerEvt = ratio(ph2.rescored, p)
+	rep.PacedRedisCommands = perEvent(ph2.redis.calls, p)
+	rep.PacedEventsPerBatch = ratio(ph2.batchMessages, ph2.batches)
+	rep.PacedStateChangesPerEvent = ratio(ph2.changes, p)
+	rep.RedisCmdsPerChange = ratio(r.commands, ph1.changes)
+	rep.PacedRedisCmdsPerChange = ratio(ph2.redis.commands, ph2.changes)
 	rep.EventsApplied = ph1.appliedEvents + ph2.appliedEvents
 	rep.EventsDeadLettered = ph1.deadLettered + ph2.deadLettered
 
@@ -248,6 +264,7 @@ type phaseResult struct {
 	redis                       redisDelta
 	serveCPU, selfCPU           float64
 	changes, rescored           float64
+	batches, batchMessages      float64 // batches consumed and their messages
 	appliedEvents, deadLettered float64
 	freshness                   *dto.Histogram
 }
@@ -293,5 +310,20 @@ func (s *state) phase(ctx context.Context, c *child, evs []event.Event, rate flo
 	res.appliedEvents = delta("alsobought_events_applied_total") + delta("alsobought_events_deduplicated_total")
 	res.deadLettered = delta("alsobought_events_dead_lettered_total")
 	res.freshness = histogramDelta(m0, m1, freshnessMetric)
+	b0, b1 := m0.histogram(batchMessagesMetric), m1.histogram(batchMessagesMetric)
+	res.batches = float64(b1.GetSampleCount()) - float64(b0.GetSampleCount())
+	res.batchMessages = b1.GetSampleSum() - b0.GetSampleSum()
 	return res, nil
+}
+
+// batchMessagesMetric is serve's histogram of messages per consumed batch.
+const batchMessagesMetric = "alsobought_batch_messages"
+
+// perEvent divides each command's calls by n events.
+func perEvent(calls map[string]float64, n float64) map[string]float64 {
+	out := make(map[string]float64, len(calls))
+	for cmd, c := range calls {
+		out[cmd] = c / n
+	}
+	return out
 }

@@ -1,0 +1,111 @@
+package consumer
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/alsobought/alsobought/event"
+	"github.com/alsobought/alsobought/internal/delta"
+	"github.com/alsobought/alsobought/internal/testenv"
+)
+
+func TestBatchDeadline(t *testing.T) {
+	now := time.Date(2026, 12, 5, 6, 0, 0, 0, time.UTC)
+	const wait, maxWait = 20 * time.Millisecond, 500 * time.Millisecond
+	tests := []struct {
+		name          string
+		record        time.Time
+		wait, maxWait time.Duration
+		want          time.Duration // after now
+	}{
+		{"fresh record waits the budget", now, wait, maxWait, maxWait},
+		{"a record 200ms old waits what is left of it", now.Add(-200 * time.Millisecond), wait, maxWait, 300 * time.Millisecond},
+		{"a record near the budget waits at least wait", now.Add(-490 * time.Millisecond), wait, maxWait, wait},
+		{"a backlog's old record waits wait", now.Add(-time.Hour), wait, maxWait, wait},
+		{"a record from a clock ahead waits the budget, no more", now.Add(time.Minute), wait, maxWait, maxWait},
+		{"no record time counts from the fetch", time.Time{}, wait, maxWait, maxWait},
+		{"a budget at wait is off", now, wait, wait, wait},
+		{"a budget below wait is off", now, 50 * time.Millisecond, 10 * time.Millisecond, 50 * time.Millisecond},
+		{"no wait, budget on", now.Add(-100 * time.Millisecond), 0, maxWait, 400 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := batchDeadline(now, tt.record, tt.wait, tt.maxWait)
+			if d := got.Sub(now); d != tt.want {
+				t.Errorf("batchDeadline = now+%s, want now+%s", d, tt.want)
+			}
+		})
+	}
+}
+
+// TestThinInputMakesLargeBatches: events produced one at a time, each
+// after a pause longer than -batch-wait, are applied in far fewer batches
+// than events when the freshness budget (-batch-max-wait) spans them, and
+// every one of them is applied.
+func TestThinInputMakesLargeBatches(t *testing.T) {
+	env := testenv.New(t, 1)
+	ctx := context.Background()
+	const customer, n = "c1", 12
+	reg := prometheus.NewRegistry()
+	c, err := New(Config{Kafka: env.Kafka(), Topic: env.Topic, GroupID: env.Group, DLQTopic: env.DLQTopic,
+		HistorySize: 2 * n, ViewHistory: 10, Dedup: delta.DefaultDedup,
+		Limits: event.DefaultLimits(time.Now()), MaxEventSkew: 24 * time.Hour,
+		BatchWait: 10 * time.Millisecond, BatchMaxWait: MaxBatchMaxWait}, StoresOf(env.Store), zerolog.Nop(), NewMetrics(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = c.Run(runCtx) }()
+	t.Cleanup(func() { stop(); <-done })
+
+	w := env.Kafka().Writer(env.Topic)
+	w.BatchTimeout = time.Millisecond
+	defer w.Close()
+	t0 := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	want := make([]string, n)
+	for i := range n {
+		want[i] = "item" + strconv.Itoa(i)
+		produceAll(t, w, kafka.Message{Key: []byte(customer), Value: event.Encode(event.Event{ID: "e" + strconv.Itoa(i),
+			Type: event.Purchase, CustomerID: customer, ItemID: want[i], Time: t0.Add(time.Duration(i) * time.Minute)})})
+		time.Sleep(5 * c.cfg.BatchWait) // thin input: each batch would end before the next event
+	}
+	waitNoLag(t, env.Kafka(), env.Topic, env.Store.Batches)
+
+	got, err := env.Store.Customers.Load(ctx, []string{customer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := got[customer].Purchases.Items; !slices.Equal(h, want) {
+		t.Errorf("purchase history = %v, want %v", h, want)
+	}
+	batches, messages := batchCounts(t, reg)
+	if messages != n || batches > n/2 {
+		t.Errorf("%d messages in %d batches, want %d in at most %d: thin input was not coalesced", messages, batches, n, n/2)
+	}
+}
+
+// batchCounts reads the consumer's batch histogram: batches and their
+// messages.
+func batchCounts(t *testing.T, reg *prometheus.Registry) (batches, messages int) {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "alsobought_batch_messages" {
+			h := mf.GetMetric()[0].GetHistogram()
+			return int(h.GetSampleCount()), int(h.GetSampleSum())
+		}
+	}
+	t.Fatal("no alsobought_batch_messages histogram")
+	return 0, 0
+}
