@@ -10,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -147,6 +149,7 @@ type Consumer struct {
 	retries   zerolog.Logger // rate-limited: an outage repeats its failures every backoff
 	metrics   *Metrics
 	stats     stats
+	owned     atomic.Pointer[membership] // this consumer's place in the current generation
 
 	mu       sync.Mutex
 	notReady string // why the consumer is not ready, "" when it is
@@ -314,6 +317,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 			return nil
 		}
 		if err != nil {
+			c.owned.Store(nil) // out of the group until a generation says otherwise
 			err = c.cfg.Kafka.Explain(err, kafkaconn.Op{Name: "Read", Topic: c.cfg.Topic, Group: c.cfg.GroupID})
 			c.cfg.Errors.Kafka()
 			c.setNotReady("kafka: " + err.Error())
@@ -332,6 +336,12 @@ func (c *Consumer) Run(ctx context.Context) error {
 // generation ends (rebalance) or ctx is cancelled.
 func (c *Consumer) runGeneration(ctx context.Context, gen *kafka.Generation) {
 	assigned := gen.Assignments[c.cfg.Topic]
+	owned := membership{MemberID: gen.MemberID}
+	for _, a := range assigned {
+		owned.Partitions = append(owned.Partitions, a.ID)
+	}
+	slices.Sort(owned.Partitions)
+	c.owned.Store(&owned)
 	c.log.Info().Int32("generation", gen.ID).Int("partitions", len(assigned)).Msg("joined consumer group")
 	c.setNotReady("")
 	for _, a := range assigned {

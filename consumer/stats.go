@@ -1,6 +1,7 @@
 package consumer
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -19,6 +20,17 @@ type Stats struct {
 	// DeadLetteredBy splits DeadLettered by reason: every reason of
 	// event.Reasons, at 0 when none came.
 	DeadLetteredBy map[event.Reason]uint64
+	// MemberID and Partitions are this consumer's place in the group: its
+	// member id and the partitions of the events topic it owns in the
+	// current generation (empty: not in the group).
+	MemberID   string
+	Partitions []int
+}
+
+// membership is the consumer's place in the current generation.
+type membership struct {
+	MemberID   string
+	Partitions []int
 }
 
 // stats are the totals of Stats, updated as batches are processed.
@@ -52,6 +64,9 @@ func (c *Consumer) Stats() Stats {
 		DeadLetteredBy: map[event.Reason]uint64{}}
 	for _, r := range event.Reasons() {
 		st.DeadLetteredBy[r] = 0
+	}
+	if m := c.owned.Load(); m != nil {
+		st.MemberID, st.Partitions = m.MemberID, slices.Clone(m.Partitions)
 	}
 	c.stats.byReason.Range(func(r, n any) bool {
 		st.DeadLetteredBy[r.(event.Reason)] = n.(*atomic.Uint64).Load()

@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -84,5 +87,50 @@ func TestAFreshServeExportsEveryLabelledCounterAtZero(t *testing.T) {
 	}
 	if bi := families["alsobought_build_info"].GetMetric(); len(bi) != 1 || bi[0].GetGauge().GetValue() != 1 {
 		t.Errorf("alsobought_build_info: %v", bi)
+	}
+}
+
+// On the real broker: the status names the group's members with the
+// partitions each owns, and the page says which member this instance is
+// and which partitions it owns.
+func TestStatusNamesTheGroupAndThisInstancesPartitions(t *testing.T) {
+	env := testenv.New(t, 2)
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	serve := startServe(t, addr, "-topic", env.Topic, "-group", env.Group, "-prefix", env.Prefix, "-http", addr, "-lag-interval", "300ms")
+	defer serve.stop(t)
+	var status struct {
+		Group []struct {
+			ID         string `json:"member_id"`
+			Partitions []int  `json:"partitions"`
+		} `json:"group_members"`
+	}
+	deadline := time.Now().Add(3 * time.Minute) // generous: a loaded machine joins the group slowly
+	for {
+		resp, err := http.Get("http://" + addr + "/v1/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = json.NewDecoder(resp.Body).Decode(&status)
+		resp.Body.Close()
+		if err == nil && len(status.Group) == 1 && len(status.Group[0].Partitions) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the status names no member owning both partitions after 3 minutes: %+v (%v)\n%s", status, err, serve.log.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	resp, err := http.Get("http://" + addr + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	member := status.Group[0].ID
+	for _, want := range []string{`owns partitions <b id="own-partitions">0, 1</b>`,
+		`<tr data-member="` + member + `" class="self"><td><code>` + member + `</code> <b>(this instance)</b></td>`, `<td>0, 1</td>`} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("the page lacks %s:\n%s", want, page)
+		}
 	}
 }

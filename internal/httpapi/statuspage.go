@@ -103,6 +103,16 @@ var statusPageTemplate = template.Must(template.New("status").Funcs(template.Fun
 	"stamp":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 	"inc":        func(i int) int { return i + 1 },
 	"join":       strings.Join,
+	"ints": func(ns []int) string {
+		if len(ns) == 0 {
+			return "none"
+		}
+		out := make([]string, len(ns))
+		for i, n := range ns {
+			out[i] = strconv.Itoa(n)
+		}
+		return strings.Join(out, ", ")
+	},
 	"trimSuffix": strings.TrimSuffix,
 	"listTitle": func(kind string) string {
 		switch store.ListKind(kind) {
@@ -129,6 +139,9 @@ type statusView struct {
 	Ready Readiness
 	// RunbookURL is where the runbook's sections are linked from.
 	RunbookURL string
+	// Member is this process's consumer in the group: its member id and
+	// the partitions it owns; nil without a consumer.
+	Member *membershipView
 	Metrics    metricsView
 	Form       statusForm
 	// Error is why the lookup was not made (400) or failed (503).
@@ -180,6 +193,11 @@ func (v statusView) ReadyRunbook() string {
 // BacklogOver says whether the oldest dirty mark is past the runbook's bound.
 func (v statusView) BacklogOver() bool {
 	return v.Metrics.DirtyAge.Exported && v.Metrics.DirtyAge.Value > rescoreBacklogObjective.Seconds()
+}
+
+type membershipView struct {
+	ID         string
+	Partitions []int
 }
 
 // Ago is the time from t to the page's time, in seconds.
@@ -257,6 +275,10 @@ func (s *server) statusPage(w http.ResponseWriter, r *http.Request) {
 	}
 	v.Metrics = s.readStats(now)
 	v.Instance, v.Ready, v.RunbookURL = s.opts.Instance, s.readiness(r.Context()), s.opts.RunbookURL
+	if c := s.opts.Consumer; c != nil {
+		st := c.Stats()
+		v.Member = &membershipView{ID: st.MemberID, Partitions: st.Partitions}
+	}
 	lk, err := parseLookup(r)
 	why, authorized := s.authorized(r)
 	switch {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/alsobought/alsobought/internal/kafkaadmin"
@@ -61,9 +63,21 @@ func (s *Sampler) Sample(ctx context.Context) (Sample, error) {
 		return Sample{}, s.Kafka.Explain(fmt.Errorf("describe group %s: %w", s.Group, err), kafkaconn.Op{Name: "Describe", Topic: s.Topic, Group: s.Group})
 	}
 	for _, g := range groups.Groups {
-		if g.Error == nil {
-			sample.Members = len(g.Members)
+		if g.Error != nil {
+			continue
 		}
+		sample.Members = len(g.Members)
+		for _, m := range g.Members {
+			mem := Member{ID: m.MemberID, ClientID: m.ClientID, Host: m.ClientHost, Partitions: []int{}}
+			for _, t := range m.MemberAssignments.Topics {
+				if t.Topic == s.Topic {
+					mem.Partitions = append(mem.Partitions, t.Partitions...)
+				}
+			}
+			slices.Sort(mem.Partitions)
+			sample.Group = append(sample.Group, mem)
+		}
+		slices.SortFunc(sample.Group, func(a, b Member) int { return strings.Compare(a.ID, b.ID) })
 	}
 	if s.State != nil {
 		progress, err := s.State.Progress(ctx)

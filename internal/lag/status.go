@@ -44,6 +44,18 @@ type Sample struct {
 	At         time.Time
 	Members    int // live members of the consumer group
 	Partitions map[int]PartitionSample
+	// Group is the live members with the partitions of the topic each
+	// owns, by member id.
+	Group []Member
+}
+
+// Member is a live member of the consumer group and the partitions of the
+// events topic it owns.
+type Member struct {
+	ID         string `json:"member_id"`
+	ClientID   string `json:"client_id"`
+	Host       string `json:"client_host"`
+	Partitions []int  `json:"partitions"`
 }
 
 // PartitionSample is one partition's offsets at a sample.
@@ -87,6 +99,7 @@ type Report struct {
 	Status      Status            `json:"status"`
 	Reason      string            `json:"reason"`
 	Members     int               `json:"members"`
+	Group       []Member          `json:"group_members,omitempty"` // at the last sample, by member id
 	Lag         int64             `json:"lag"`
 	AppliedLag  int64             `json:"applied_lag"`
 	Samples     int               `json:"samples"`
@@ -115,7 +128,7 @@ func Evaluate(window []Sample, now time.Time) Report {
 		return r
 	}
 	first, last := window[0], window[len(window)-1]
-	r.Members = last.Members
+	r.Members, r.Group = last.Members, last.Group
 	r.Window = last.At.Sub(first.At).Round(time.Millisecond).String()
 	ids := make([]int, 0, len(last.Partitions))
 	for p := range last.Partitions {
