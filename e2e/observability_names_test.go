@@ -27,6 +27,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/alsobought/alsobought/consumer"
+	"github.com/alsobought/alsobought/internal/buildinfo"
 	"github.com/alsobought/alsobought/internal/lag"
 	"github.com/alsobought/alsobought/internal/obs"
 	"github.com/alsobought/alsobought/internal/redisguard"
@@ -104,6 +105,7 @@ func serviceMetrics(t *testing.T) (own []*dto.MetricFamily, exported map[string]
 	t.Helper()
 	reg := recorder{prometheus.NewRegistry()}
 	obs.NewErrors(reg)
+	buildinfo.Register(reg, buildinfo.Read())
 	consumer.NewMetrics(reg)
 	if _, err := rescore.New(rescore.Config{}, rescore.State{}, zerolog.Nop(), reg); err != nil {
 		t.Fatal(err)
