@@ -7,6 +7,7 @@ import (
 
 	"github.com/alsobought/alsobought/internal/testenv"
 	"github.com/alsobought/alsobought/store"
+	"github.com/alsobought/alsobought/store/schema"
 )
 
 // TestAMarkDuringRescoreKeepsTheItemDirty: a change that lands after the
@@ -93,7 +94,9 @@ func testClaimsShareDirtyItems(t *testing.T, env *testenv.Env) {
 	if n, _, err := env.Store.Dirty.Backlog(ctx); err != nil || n != 0 {
 		t.Fatalf("backlog %d, %v after clearing everything", n, err)
 	}
-	if n, err := env.Store.Client().HLen(ctx, env.Store.Keys().DirtyClaims).Result(); err != nil || n != 0 {
-		t.Fatalf("%d claims left after clearing (%v): claims must not leak", n, err)
+	for s := range schema.Shards {
+		if n, err := env.Store.Client().HLen(ctx, env.Store.Keys().DirtyClaims(s)).Result(); err != nil || n != 0 {
+			t.Fatalf("shard %d: %d claims left after clearing (%v): claims must not leak", s, n, err)
+		}
 	}
 }

@@ -235,7 +235,7 @@ func TestCommandsEndToEnd(t *testing.T) {
 	}
 
 	// verify fails, with a non-zero exit, when the state differs.
-	env.Store.Client().HIncrBy(context.Background(), env.Store.Keys().Buyers, best, 1)
+	env.Store.Client().HIncrBy(context.Background(), env.Store.Keys().Buyers(schema.ItemShard(best)), best, 1)
 	var vout bytes.Buffer
 	err = run(context.Background(), append(append([]string{"verify"}, common...), "-data", data, "-format", "dunnhumby"), &vout, &bytes.Buffer{})
 	var ee *exitError

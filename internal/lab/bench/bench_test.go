@@ -190,6 +190,7 @@ func TestKeyClass(t *testing.T) {
 		"b1:row:b:{i1}":       "item",
 		"b1:rel:vb:{i1}":      "item",
 		"b1:{#}:buyers":       "global",
+		"b1:{#3.9}:dirty":     "global",
 		"b1:pop:v:{20250101}": "global",
 		"b10:cust:{c9}":       "",
 	} {
