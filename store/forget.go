@@ -18,7 +18,7 @@ import (
 // is in no list (its co-counts are gone, and with B = 0 no
 // viewed-then-bought list can hold it), so its lists, its rows with their
 // list metadata, the holders of its availability and its category
-// (`{#}:itemcat`) go, and with its purchase row the item's own purchase
+// (its field of `{#s.n}:itemcat`) go, and with its purchase row the item's own purchase
 // statistics (Rebuy: anonymous aggregates that keep no item alive). Its
 // catalogue record stays: it belongs to the catalogue topic.
 //
