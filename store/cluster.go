@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"strings"
 	"sync"
 	"syscall"
 
@@ -40,46 +39,35 @@ type routed struct {
 }
 
 // byMaster records fill's commands, then runs them grouped by master, all
-// masters in parallel, each group followed by WAIT (if asked), in three
-// phases (phaseOf). Commands on the global keys (dirty marks, step
-// markers, progress) run after every
-// other command succeeded, as they would in the single pipeline of a single
-// Redis: a dirty mark must not be seen before the counter change it
-// announces, or a re-scorer could read the old row and clear the mark.
+// masters in parallel, each group followed by WAIT (if asked). Commands on
+// the global keys ({#} and the shards: dirty marks, step markers,
+// progress, global counters) run after every other command succeeded, as
+// they would in the single pipeline of a single Redis: a dirty mark must
+// not be seen before the counter change it announces, or a re-scorer could
+// read the old row and clear the mark. The marks of item X's lists share
+// X's shard, and so a master and a pipeline, with X's buyers and viewers
+// counts, which come first in it; the totals and the other items' counts
+// are written beside them, as every list reads them at whatever moment it
+// is re-scored.
 func (c *conn) byMaster(ctx context.Context, fill func(redis.Pipeliner)) ([]redis.Cmder, error) {
 	rec := c.cluster.Pipeline()
 	fill(rec)
 	cmds := rec.Cmds()
-	var phases [3][]routed
+	var items, global []routed
 	for _, cmd := range cmds {
 		r := routed{cmd: cmd, key: commandKey(cmd)}
-		phases[phaseOf(r.key)] = append(phases[phaseOf(r.key)], r)
+		if schema.IsGlobal(r.key) {
+			global = append(global, r)
+		} else {
+			items = append(items, r)
+		}
 	}
-	for _, phase := range phases {
+	for _, phase := range [][]routed{items, global} {
 		if err := c.runOnMasters(ctx, phase); err != nil {
 			return cmds, err
 		}
 	}
 	return cmds, nil
-}
-
-// phaseOf is the phase of byMaster a key is written in: 0 the item and
-// customer keys, 1 the shards of the global counters (buyers, totals,
-// categories), 2 the dirty set's shards and the keys of {#} (step
-// markers, progress). The shards of phase 1 live on other masters than
-// the dirty marks of phase 2, so they get a phase of their own: a
-// re-scorer that sees the mark of X must find B_X and the totals it
-// announces, as one pipeline on the one master of {#} gave before they
-// were sharded.
-func phaseOf(key string) int {
-	switch {
-	case !schema.IsGlobal(key):
-		return 0
-	case strings.Contains(key, schema.GlobalTag) || schema.IsDirtyKey(key):
-		return 2
-	default:
-		return 1
-	}
 }
 
 // runOnMasters runs commands as one pipeline per master that owns their

@@ -118,15 +118,6 @@ func (k Keys) DirtyClaims(s int) string { return k.shard(s, "dirtyclaim") }
 // latest event that carried one: field X = category.
 func (k Keys) ItemCategories(s int) string { return k.shard(s, "itemcat") }
 
-// IsDirtyKey reports whether key is a shard of the dirty set, of its mark
-// versions or of its claims.
-func IsDirtyKey(key string) bool {
-	if !IsGlobal(key) {
-		return false
-	}
-	return strings.HasSuffix(key, "}:dirty") || strings.HasSuffix(key, "}:dirtyver") || strings.HasSuffix(key, "}:dirtyclaim")
-}
-
 // The parts of the per-item and per-customer key names after the prefix.
 const (
 	rowPart      = ":row:"

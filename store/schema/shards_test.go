@@ -93,16 +93,3 @@ func itoa(i int) string {
 		}
 	}
 }
-
-func TestIsDirtyKey(t *testing.T) {
-	k := schema.NewKeys("ab")
-	for key, want := range map[string]bool{
-		k.Dirty(3): true, k.DirtyVersions(0): true, k.DirtyClaims(31): true,
-		k.Buyers(3): false, k.Totals(3): false, k.Progress: false, k.Row(schema.Bought, "dirty"): false,
-		"ab:row:b:{x}:dirty": false,
-	} {
-		if got := schema.IsDirtyKey(key); got != want {
-			t.Errorf("IsDirtyKey(%q) = %v", key, got)
-		}
-	}
-}
