@@ -201,14 +201,14 @@ func (l *Lists) ReadRows(ctx context.Context, kind ListKind, items []string) (Ro
 	var totals func() scoring.Globals
 	var buyers func() []any
 	var names []string // every row's item then its candidates, row after row
+	for i, it := range items {
+		names = append(names, it)
+		for y := range cos[i] {
+			names = append(names, y)
+		}
+	}
 	_, err = l.c.read(ctx, "read buyers", func(p redis.Pipeliner) {
 		totals = readGlobals(ctx, p, keys, kind)
-		for i, it := range items {
-			names = append(names, it)
-			for y := range cos[i] {
-				names = append(names, y)
-			}
-		}
 		// One HMGET per shard for the whole batch of rows: a candidate
 		// of several rows is read once.
 		buyers = shardedGet(ctx, p, buyersKey, names)
