@@ -65,8 +65,8 @@ func TestClusterTwoInstancesOneKilled(t *testing.T) {
 	clock.finish(env, cfg, stream, survivor)
 }
 
-// TestClusterFailoverMidStream fails over the master that holds the global
-// keys (progress, dirty set) and another master, with CLUSTER FAILOVER on
+// TestClusterFailoverMidStream fails over the master that holds {#} (the
+// progress and the step markers) and another master, with CLUSTER FAILOVER on
 // their replicas, while a serve instance consumes, then empties every
 // node's script cache (as a restarted node has it): no event may be lost
 // or counted twice, and the scripts must be loaded again (NOSCRIPT).

@@ -194,34 +194,25 @@ func (c *conn) writeFenced(ctx context.Context, w fencedWrite) error {
 	if len(batch.Ops) > 0 || len(batch.Dirty) > 0 || !batch.Latest.IsZero() {
 		err := runStep("apply counter changes", func(p redis.Pipeliner) {
 			for k, ops := range batch.Ops {
-				scriptKeys, g := c.guardKeys(counterKey(keys, k), guardKey, guard)
-				args := make([]any, 0, 3+2*len(ops.Offsets)+2*len(ops.Fields))
-				args = append(args, pf, g, w.fence)
-				f := 0
-				for g, off := range ops.Offsets {
-					args = append(args, off, ops.Counts[g])
-					for j := 0; j < ops.Counts[g]; j++ {
-						args = append(args, ops.Fields[f], ops.Deltas[f])
-						f++
-					}
+				for _, so := range shardOps(keys, batch.Partition, k, ops) {
+					scriptKeys, g := c.guardKeys(so.key, guardKey, guard)
+					applyOpsScript.EvalSha(ctx, p, scriptKeys, applyOpsArgs(pf, g, w.fence, so.ops)...)
 				}
-				applyOpsScript.EvalSha(ctx, p, scriptKeys, args...)
 			}
 			if len(batch.Dirty) > 0 {
-				args := make([]any, 0, 1+len(batch.Dirty))
 				// The time of the first mark is the batch's earliest record
 				// time (not after now: a producer clock may run ahead).
 				at := time.Now()
 				if !batch.FirstRecord.IsZero() && batch.FirstRecord.Before(at) {
 					at = batch.FirstRecord
 				}
-				args = append(args, at.UnixMilli())
+				members := make([]string, 0, len(batch.Dirty))
 				for k := range batch.Dirty {
 					if kind, ok := listKindOfRow(k.Kind); ok {
-						args = append(args, schema.DirtyMember(kind, k.Item))
+						members = append(members, schema.DirtyMember(kind, k.Item))
 					}
 				}
-				markDirtyScript.EvalSha(ctx, p, []string{keys.Dirty, keys.DirtyVersions}, args...)
+				markDirty(ctx, p, keys, at, members)
 			}
 			if !batch.Latest.IsZero() {
 				// Not fenced, and need not be: the anchor only rises to a
@@ -234,11 +225,16 @@ func (c *conn) writeFenced(ctx context.Context, w fencedWrite) error {
 			}
 			if len(batch.Categories) > 0 {
 				// Metadata for filters, not a counter: last writer wins.
-				args := make([]any, 0, 2*len(batch.Categories))
+				var args [schema.Shards][]any
 				for it, cat := range batch.Categories {
-					args = append(args, it, cat)
+					s := schema.ItemShard(it)
+					args[s] = append(args[s], it, cat)
 				}
-				p.HSet(ctx, keys.ItemCategories, args...)
+				for s, a := range args {
+					if len(a) > 0 {
+						p.HSet(ctx, keys.ItemCategories(s), a...)
+					}
+				}
 			}
 		})
 		if err != nil {
@@ -302,25 +298,88 @@ func oldestEntry(hs ...delta.History) (int64, bool) {
 	return oldest, found
 }
 
-// counterKey is the hash a change of package delta goes to.
-func counterKey(keys schema.Keys, k delta.Key) string {
+// shardedOps is a part of a batch's changes of one key and the hash it
+// goes to.
+type shardedOps struct {
+	key string
+	ops *delta.Ops
+}
+
+// shardOps returns the hashes a change of package delta goes to, with
+// each its part of the changes. A row or a popularity bucket takes them
+// all; the buyers and viewers counts are split by the shard of the item
+// each field counts, and the totals by the shard of each event's offset
+// (schema.OffsetShard), so that every replay of an event sends its change
+// to the same shard and that shard's watermark fences it.
+func shardOps(keys schema.Keys, partition int, k delta.Key, ops *delta.Ops) []shardedOps {
 	if kind, ok := listKindOfRow(k.Kind); ok {
-		return keys.Row(kind, k.Item)
+		return []shardedOps{{keys.Row(kind, k.Item), ops}}
 	}
+	var shardKey func(int) string
+	byItem := false
 	switch k.Kind {
 	case delta.PopularBoughtKey:
-		return keys.Popularity(Bought, k.Item)
+		return []shardedOps{{keys.Popularity(Bought, k.Item), ops}}
 	case delta.PopularViewedKey:
-		return keys.Popularity(Viewed, k.Item)
+		return []shardedOps{{keys.Popularity(Viewed, k.Item), ops}}
 	case delta.BuyersKey:
-		return keys.Buyers
+		shardKey, byItem = keys.Buyers, true
 	case delta.ViewersKey:
-		return keys.Viewers
+		shardKey, byItem = keys.Viewers, true
 	case delta.ViewTotalsKey:
-		return keys.ViewTotals
+		shardKey = keys.ViewTotals
 	default:
-		return keys.Totals
+		shardKey = keys.Totals
 	}
+	var parts [schema.Shards]*delta.Ops
+	part := func(s int) *delta.Ops {
+		if parts[s] == nil {
+			parts[s] = &delta.Ops{}
+		}
+		return parts[s]
+	}
+	f := 0
+	for g, off := range ops.Offsets {
+		n := ops.Counts[g]
+		if !byItem {
+			o := part(schema.OffsetShard(partition, off))
+			o.Offsets, o.Counts = append(o.Offsets, off), append(o.Counts, n)
+			o.Fields, o.Deltas = append(o.Fields, ops.Fields[f:f+n]...), append(o.Deltas, ops.Deltas[f:f+n]...)
+			f += n
+			continue
+		}
+		for ; n > 0; n-- {
+			o := part(schema.ItemShard(ops.Fields[f]))
+			if last := len(o.Offsets) - 1; last < 0 || o.Offsets[last] != off {
+				o.Offsets, o.Counts = append(o.Offsets, off), append(o.Counts, 0)
+			}
+			o.Counts[len(o.Counts)-1]++
+			o.Fields, o.Deltas = append(o.Fields, ops.Fields[f]), append(o.Deltas, ops.Deltas[f])
+			f++
+		}
+	}
+	out := make([]shardedOps, 0, len(parts))
+	for s, o := range parts {
+		if o != nil {
+			out = append(out, shardedOps{shardKey(s), o})
+		}
+	}
+	return out
+}
+
+// applyOpsArgs is applyOpsScript's ARGV for ops.
+func applyOpsArgs(pf, guard, fence string, ops *delta.Ops) []any {
+	args := make([]any, 0, 3+2*len(ops.Offsets)+2*len(ops.Fields))
+	args = append(args, pf, guard, fence)
+	f := 0
+	for g, off := range ops.Offsets {
+		args = append(args, off, ops.Counts[g])
+		for j := 0; j < ops.Counts[g]; j++ {
+			args = append(args, ops.Fields[f], ops.Deltas[f])
+			f++
+		}
+	}
+	return args
 }
 
 // popularityDaysOf returns the bucket days a batch counts events in, by kind.

@@ -16,9 +16,10 @@ import (
 
 // Redis Cluster support. Every key carries a hash tag (schema.Keys): an
 // item's keys share the item's slot, a customer's hash is alone in its
-// slot, and the global keys share the tag {#}. No script or pipeline
-// command touches two slots, except the batch guard of a single Redis (see
-// guardKeys).
+// slot, the shards of the global hashes each have their own tag
+// (schema.ShardTag), and the other global keys share the tag {#}. No
+// script or pipeline command touches two slots, except the batch guard of
+// a single Redis (see guardKeys).
 //
 // go-redis routes a cluster pipeline by itself, but it cannot end each
 // node's part with a WAIT on the connection that wrote it, and a WAIT is
@@ -39,10 +40,15 @@ type routed struct {
 
 // byMaster records fill's commands, then runs them grouped by master, all
 // masters in parallel, each group followed by WAIT (if asked). Commands on
-// the global keys ({#}: dirty marks, step markers, progress) run after every
-// other command succeeded, as they would in the single pipeline of a single
-// Redis: a dirty mark must not be seen before the counter change it
-// announces, or a re-scorer could read the old row and clear the mark.
+// the global keys ({#} and the shards: dirty marks, step markers,
+// progress, global counters) run after every other command succeeded, as
+// they would in the single pipeline of a single Redis: a dirty mark must
+// not be seen before the counter change it announces, or a re-scorer could
+// read the old row and clear the mark. The marks of item X's lists share
+// X's shard, and so a master and a pipeline, with X's buyers and viewers
+// counts, which come first in it; the totals and the other items' counts
+// are written beside them, as every list reads them at whatever moment it
+// is re-scored.
 func (c *conn) byMaster(ctx context.Context, fill func(redis.Pipeliner)) ([]redis.Cmder, error) {
 	rec := c.cluster.Pipeline()
 	fill(rec)
@@ -165,10 +171,11 @@ func retryableInCluster(err error) bool {
 // guardKeys returns the KEYS and the guard argument of a guarded batch
 // script on key. A single Redis checks every write against the global
 // guard hash (batchGuard). In a cluster that hash lives in another slot
-// than an item's keys, so those scripts run unguarded there; WAIT and the
-// cluster's durability settings take the guard's place (docs/guarantees.md).
+// than an item's keys and the shards of the global hashes (schema.Shards),
+// so those scripts run unguarded there; WAIT and the cluster's durability
+// settings take the guard's place (docs/guarantees.md).
 func (c *conn) guardKeys(key, guardKey, guard string) ([]string, string) {
-	if c.cluster != nil && !schema.IsGlobal(key) {
+	if c.cluster != nil && !schema.SameSlot(key, guardKey) {
 		return []string{key, key}, guardNone
 	}
 	return []string{key, guardKey}, guard

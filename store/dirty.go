@@ -1,8 +1,10 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -31,81 +33,154 @@ func (d *Dirty) Mark(ctx context.Context, lists []ListRef, at time.Time) error {
 	if len(lists) == 0 {
 		return nil
 	}
-	args := make([]any, 0, 1+len(lists))
-	args = append(args, at.UnixMilli())
+	members := make([]string, 0, len(lists))
 	for _, l := range lists {
-		args = append(args, schema.DirtyMember(l.Kind, l.Item))
+		members = append(members, schema.DirtyMember(l.Kind, l.Item))
 	}
-	keys := d.c.keys
-	_, err := d.c.write(ctx, "mark lists dirty", func(p redis.Pipeliner) {
-		markDirtyScript.EvalSha(ctx, p, []string{keys.Dirty, keys.DirtyVersions}, args...)
-	})
+	_, err := d.c.write(ctx, "mark lists dirty", func(p redis.Pipeliner) { markDirty(ctx, p, d.c.keys, at, members) })
 	return err
+}
+
+// markDirty queues the marks of members as first marked at: one
+// markDirtyScript per shard of the dirty set that holds some of them.
+func markDirty(ctx context.Context, p redis.Pipeliner, keys schema.Keys, at time.Time, members []string) {
+	var args [schema.Shards][]any
+	for _, m := range members {
+		s := schema.DirtyShard(m)
+		if args[s] == nil {
+			args[s] = []any{at.UnixMilli()}
+		}
+		args[s] = append(args[s], m)
+	}
+	for s, a := range args {
+		if a != nil {
+			markDirtyScript.EvalSha(ctx, p, []string{keys.Dirty(s), keys.DirtyVersions(s)}, a...)
+		}
+	}
 }
 
 // Claim claims up to n dirty items first marked before markedBefore,
 // oldest first, for owner, for the lease duration (claimDirtyScript):
 // items another owner claimed less than lease ago are left to it.
+//
+// The dirty set is sharded (schema.Shards): Claim reads the n oldest
+// members of every shard in one pipeline, takes the n oldest of them all,
+// and claims in each shard as many as it took there, all shards in one
+// pipeline. A shard whose oldest members are claimed by another owner
+// yields younger ones instead, as the unsharded set did.
 func (d *Dirty) Claim(ctx context.Context, n int, markedBefore time.Time, owner string, lease time.Duration) ([]DirtyItem, error) {
+	if n <= 0 {
+		return nil, nil
+	}
 	keys := d.c.keys
-	cmds, err := d.c.write(ctx, "claim dirty items", func(p redis.Pipeliner) {
-		claimDirtyScript.EvalSha(ctx, p, []string{keys.Dirty, keys.DirtyVersions, keys.DirtyClaims},
-			markedBefore.UnixMilli(), n, owner, lease.Milliseconds())
+	before := strconv.FormatInt(markedBefore.UnixMilli(), 10)
+	heads, err := d.c.read(ctx, "read dirty items", func(p redis.Pipeliner) {
+		for s := range schema.Shards {
+			p.ZRangeByScoreWithScores(ctx, keys.Dirty(s), &redis.ZRangeBy{Min: "-inf", Max: before, Count: int64(n)})
+		}
 	})
 	if err != nil {
 		return nil, err
 	}
-	vals, err := cmds[0].(*redis.Cmd).StringSlice()
+	type head struct {
+		shard int
+		score float64
+	}
+	var all []head
+	for s, cmd := range heads {
+		for _, z := range cmd.(*redis.ZSliceCmd).Val() {
+			all = append(all, head{s, z.Score})
+		}
+	}
+	if len(all) == 0 {
+		return nil, nil
+	}
+	slices.SortFunc(all, func(a, b head) int { return cmp.Compare(a.score, b.score) })
+	var take [schema.Shards]int
+	for _, h := range all[:min(n, len(all))] {
+		take[h.shard]++
+	}
+	cmds, err := d.c.write(ctx, "claim dirty items", func(p redis.Pipeliner) {
+		for s, k := range take {
+			if k > 0 {
+				claimDirtyScript.EvalSha(ctx, p, []string{keys.Dirty(s), keys.DirtyVersions(s), keys.DirtyClaims(s)},
+					markedBefore.UnixMilli(), k, owner, lease.Milliseconds())
+			}
+		}
+	})
 	if err != nil {
-		return nil, fmt.Errorf("claim dirty items: %w", err)
+		return nil, err
 	}
-	out := make([]DirtyItem, 0, len(vals)/3)
-	for i := 0; i+2 < len(vals); i += 3 {
-		kind, item, ok := schema.ParseDirtyMember(vals[i])
-		if !ok {
-			return nil, fmt.Errorf("dirty set member %q is not <list>|<item>", vals[i])
-		}
-		since, err := strconv.ParseInt(vals[i+1], 10, 64)
+	var out []DirtyItem
+	for _, cmd := range cmds {
+		vals, err := cmd.(*redis.Cmd).StringSlice()
 		if err != nil {
-			return nil, fmt.Errorf("dirty set member %q: mark time %q", vals[i], vals[i+1])
+			return nil, fmt.Errorf("claim dirty items: %w", err)
 		}
-		out = append(out, DirtyItem{Kind: kind, Item: item, Version: vals[i+2], Since: time.UnixMilli(since)})
+		for i := 0; i+2 < len(vals); i += 3 {
+			kind, item, ok := schema.ParseDirtyMember(vals[i])
+			if !ok {
+				return nil, fmt.Errorf("dirty set member %q is not <list>|<item>", vals[i])
+			}
+			since, err := strconv.ParseInt(vals[i+1], 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("dirty set member %q: mark time %q", vals[i], vals[i+1])
+			}
+			out = append(out, DirtyItem{Kind: kind, Item: item, Version: vals[i+2], Since: time.UnixMilli(since)})
+		}
 	}
+	// Oldest first, as one set would give them.
+	slices.SortStableFunc(out, func(a, b DirtyItem) int { return a.Since.Compare(b.Since) })
 	return out, nil
 }
 
 // Clear removes the items whose mark has not moved since they were read
 // at readAt, and makes readAt the first-mark time of those that were
-// marked again meanwhile (clearDirtyScript).
+// marked again meanwhile (clearDirtyScript, one per shard).
 func (d *Dirty) Clear(ctx context.Context, items []DirtyItem, readAt time.Time) error {
 	if len(items) == 0 {
 		return nil
 	}
 	keys := d.c.keys
-	args := make([]any, 0, 1+2*len(items))
-	args = append(args, readAt.UnixMilli())
+	var args [schema.Shards][]any
 	for _, it := range items {
-		args = append(args, schema.DirtyMember(it.Kind, it.Item), it.Version)
+		s := schema.ItemShard(it.Item)
+		if args[s] == nil {
+			args[s] = []any{readAt.UnixMilli()}
+		}
+		args[s] = append(args[s], schema.DirtyMember(it.Kind, it.Item), it.Version)
 	}
 	_, err := d.c.write(ctx, "clear dirty marks", func(p redis.Pipeliner) {
-		clearDirtyScript.EvalSha(ctx, p, []string{keys.Dirty, keys.DirtyVersions, keys.DirtyClaims}, args...)
+		for s, a := range args {
+			if a != nil {
+				clearDirtyScript.EvalSha(ctx, p, []string{keys.Dirty(s), keys.DirtyVersions(s), keys.DirtyClaims(s)}, a...)
+			}
+		}
 	})
 	return err
 }
 
 // Backlog returns the number of dirty items and the first-mark time of the
-// oldest (zero when none).
+// oldest (zero when none), over every shard in one pipeline.
 func (d *Dirty) Backlog(ctx context.Context) (int64, time.Time, error) {
-	n, err := d.c.rdb.ZCard(ctx, d.c.keys.Dirty).Result()
+	cmds, err := d.c.read(ctx, "read dirty backlog", func(p redis.Pipeliner) {
+		for s := range schema.Shards {
+			p.ZCard(ctx, d.c.keys.Dirty(s))
+			p.ZRangeWithScores(ctx, d.c.keys.Dirty(s), 0, 0)
+		}
+	})
 	if err != nil {
-		return 0, time.Time{}, fmt.Errorf("read dirty backlog: %w", err)
+		return 0, time.Time{}, err
 	}
-	if n == 0 {
-		return 0, time.Time{}, nil
+	var n int64
+	var oldest time.Time
+	for i := 0; i+1 < len(cmds); i += 2 {
+		n += cmds[i].(*redis.IntCmd).Val()
+		for _, z := range cmds[i+1].(*redis.ZSliceCmd).Val() {
+			if t := time.UnixMilli(int64(z.Score)); oldest.IsZero() || t.Before(oldest) {
+				oldest = t
+			}
+		}
 	}
-	zs, err := d.c.rdb.ZRangeWithScores(ctx, d.c.keys.Dirty, 0, 0).Result()
-	if err != nil || len(zs) == 0 {
-		return n, time.Time{}, err
-	}
-	return n, time.UnixMilli(int64(zs[0].Score)), nil
+	return n, oldest, nil
 }

@@ -2,11 +2,13 @@ package store_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/alsobought/alsobought/internal/testenv"
 	"github.com/alsobought/alsobought/store"
+	"github.com/alsobought/alsobought/store/schema"
 )
 
 // TestAMarkDuringRescoreKeepsTheItemDirty: a change that lands after the
@@ -93,7 +95,52 @@ func testClaimsShareDirtyItems(t *testing.T, env *testenv.Env) {
 	if n, _, err := env.Store.Dirty.Backlog(ctx); err != nil || n != 0 {
 		t.Fatalf("backlog %d, %v after clearing everything", n, err)
 	}
-	if n, err := env.Store.Client().HLen(ctx, env.Store.Keys().DirtyClaims).Result(); err != nil || n != 0 {
-		t.Fatalf("%d claims left after clearing (%v): claims must not leak", n, err)
+	for s := range schema.Shards {
+		if n, err := env.Store.Client().HLen(ctx, env.Store.Keys().DirtyClaims(s)).Result(); err != nil || n != 0 {
+			t.Fatalf("shard %d: %d claims left after clearing (%v): claims must not leak", s, n, err)
+		}
+	}
+}
+
+// TestClaimTakesTheOldestAcrossShards: the dirty set is sharded by item
+// (schema.Shards), and a claim still takes the oldest marks of them all,
+// oldest first, whichever shards hold them.
+func TestClaimTakesTheOldestAcrossShards(t *testing.T) {
+	testenv.ForEachRedis(t, testClaimTakesTheOldestAcrossShards)
+}
+
+func testClaimTakesTheOldestAcrossShards(t *testing.T, env *testenv.Env) {
+	ctx := context.Background()
+	// Items in as many shards as possible, marked one millisecond apart,
+	// the youngest first so that no shard's order matches the marks'.
+	var items []string
+	seen := map[int]bool{}
+	for i := 0; len(items) < 12; i++ {
+		it := "x" + string(rune('a'+i%26)) + string(rune('a'+i/26))
+		if s := schema.ItemShard(it); !seen[s] {
+			seen[s] = true
+			items = append(items, it)
+		}
+	}
+	base := time.Now().Add(-time.Minute).Truncate(time.Millisecond)
+	for i, it := range items {
+		at := base.Add(time.Duration(len(items)-i) * time.Millisecond)
+		if err := env.Store.Dirty.Mark(ctx, []store.ListRef{{Kind: store.Bought, Item: it}}, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := env.Store.Dirty.Claim(ctx, 4, time.Now(), "me", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, d := range got {
+		names = append(names, d.Item)
+	}
+	if want := []string{items[11], items[10], items[9], items[8]}; !slices.Equal(names, want) {
+		t.Fatalf("claimed %v, want the four oldest %v, oldest first", names, want)
+	}
+	if n, oldest, err := env.Store.Dirty.Backlog(ctx); err != nil || n != int64(len(items)) || !oldest.Equal(base.Add(time.Millisecond)) {
+		t.Fatalf("backlog %d, oldest %s (%v); want %d, %s", n, oldest, err, len(items), base.Add(time.Millisecond))
 	}
 }

@@ -18,7 +18,7 @@ import (
 // is in no list (its co-counts are gone, and with B = 0 no
 // viewed-then-bought list can hold it), so its lists, its rows with their
 // list metadata, the holders of its availability and its category
-// (`{#}:itemcat`) go, and with its purchase row the item's own purchase
+// (its field of `{#s.n}:itemcat`) go, and with its purchase row the item's own purchase
 // statistics (Rebuy: anonymous aggregates that keep no item alive). Its
 // catalogue record stays: it belongs to the catalogue topic.
 //
@@ -155,7 +155,7 @@ func (l *Lists) Forget(ctx context.Context, items []string, outbox bool) ([]stri
 		// one (docs/guarantees.md).
 		cmds, err := l.c.write(ctx, "forget item categories", func(p redis.Pipeliner) {
 			for _, it := range stateless {
-				p.HDel(ctx, keys.ItemCategories, it)
+				p.HDel(ctx, keys.ItemCategories(schema.ItemShard(it)), it)
 			}
 		})
 		if err != nil {
@@ -222,13 +222,13 @@ func (l *Lists) short(ctx context.Context, items []string, maxFences int) ([]can
 // tombstone again, whose category went the first time.
 func (l *Lists) notCounted(ctx context.Context, items []string) ([]string, error) {
 	keys := l.c.keys
-	cats, err := l.c.rdb.HMGet(ctx, keys.ItemCategories, items...).Result()
+	cats, err := readCategories(ctx, l.c, items)
 	if err != nil {
-		return nil, fmt.Errorf("read item categories: %w", err)
+		return nil, err
 	}
 	var out, withCategory []string
 	for i, it := range items {
-		if cats[i] == nil {
+		if cats[i] == "" {
 			out = append(out, it)
 		} else {
 			withCategory = append(withCategory, it)

@@ -7,6 +7,8 @@ import (
 	"fmt"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/alsobought/alsobought/store/schema"
 )
 
 // ReadWithCategory returns an item's stored list of a kind and, in the
@@ -19,7 +21,7 @@ func (l *Lists) ReadWithCategory(ctx context.Context, kind ListKind, item string
 	var cat *redis.StringCmd
 	if _, err := l.c.read(ctx, "read list and category", func(p redis.Pipeliner) {
 		list = p.Get(ctx, l.c.keys.List(kind, item))
-		cat = p.HGet(ctx, l.c.keys.ItemCategories, item)
+		cat = p.HGet(ctx, l.c.keys.ItemCategories(schema.ItemShard(item)), item)
 	}); err != nil {
 		return List{}, "", err
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/alsobought/alsobought/internal/testenv"
 	"github.com/alsobought/alsobought/scoring"
 	"github.com/alsobought/alsobought/store"
+	"github.com/alsobought/alsobought/store/schema"
 )
 
 // TestItemPageReads: an item page's list comes with the item's category in
@@ -31,7 +32,7 @@ func TestItemPageReads(t *testing.T) {
 				Items: []scoring.Related{{Item: "bread", Score: 2, Support: 3, Expected: 1}}}}, false); err != nil {
 				t.Fatal(err)
 			}
-			if err := st.Client().HSet(ctx, env.Prefix+":{#}:itemcat", "milk", "dairy").Err(); err != nil {
+			if err := st.Client().HSet(ctx, st.Keys().ItemCategories(schema.ItemShard("milk")), "milk", "dairy").Err(); err != nil {
 				t.Fatal(err)
 			}
 			l, cat, err := st.Lists.ReadWithCategory(ctx, store.Bought, "milk")

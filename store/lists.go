@@ -110,7 +110,7 @@ func (l *Lists) ReadMany(ctx context.Context, want []ListRef, popular *PopularRe
 	keys := l.c.keys
 	var pop *redis.StringCmd
 	var popKey string
-	var totals *redis.SliceCmd
+	var totals func() Repeats
 	stats := make([]*redis.SliceCmd, len(rebuy))
 	cmds, err := l.c.read(ctx, "read lists", func(p redis.Pipeliner) {
 		for _, w := range want {
@@ -148,7 +148,7 @@ func (l *Lists) ReadMany(ctx context.Context, want []ListRef, popular *PopularRe
 		}
 	}
 	if totals != nil {
-		out.Repeats = repeatsOf(totals)
+		out.Repeats = totals()
 	}
 	if len(rebuy) > 0 {
 		out.Rebuy = make([]Rebuy, len(rebuy))

@@ -288,13 +288,5 @@ func (s *Popularity) ItemCategories(ctx context.Context, items []string) ([]stri
 	if len(items) == 0 {
 		return nil, nil
 	}
-	vals, err := s.c.rdb.HMGet(ctx, s.c.keys.ItemCategories, items...).Result()
-	if err != nil {
-		return nil, fmt.Errorf("read item categories: %w", err)
-	}
-	out := make([]string, len(items))
-	for i, v := range vals {
-		out[i], _ = v.(string)
-	}
-	return out, nil
+	return readCategories(ctx, s.c, items)
 }

@@ -198,79 +198,83 @@ func (l *Lists) ReadRows(ctx context.Context, kind ListKind, items []string) (Ro
 		}
 	}
 	buyersKey, _ := keys.Counters(kind)
-	var totals *redis.SliceCmd
-	buyers := make([]*redis.SliceCmd, len(items))
-	names := make([][]string, len(items))
+	var totals func() scoring.Globals
+	var buyers func() []any
+	var names []string // every row's item then its candidates, row after row
+	for i, it := range items {
+		names = append(names, it)
+		for y := range cos[i] {
+			names = append(names, y)
+		}
+	}
 	_, err = l.c.read(ctx, "read buyers", func(p redis.Pipeliner) {
 		totals = readGlobals(ctx, p, keys, kind)
-		for i, it := range items {
-			ns := make([]string, 0, len(cos[i])+1)
-			ns = append(ns, it)
-			for y := range cos[i] {
-				ns = append(ns, y)
-			}
-			names[i] = ns
-			buyers[i] = p.HMGet(ctx, buyersKey, ns...)
-		}
+		// One HMGET per shard for the whole batch of rows: a candidate
+		// of several rows is read once.
+		buyers = shardedGet(ctx, p, buyersKey, names)
 	})
 	if err != nil {
 		return RowBatch{}, err
 	}
+	b, at := buyers(), 0
 	for i := range items {
-		b := buyers[i].Val()
-		rows[i].Buyers = toInt(b[0])
-		rows[i].Candidates = make([]scoring.Candidate, 0, len(names[i])-1)
-		for j, y := range names[i][1:] {
-			rows[i].Candidates = append(rows[i].Candidates, scoring.Candidate{Item: y, Support: cos[i][y], Buyers: toInt(b[j+1])})
+		rows[i].Buyers = toInt(b[at])
+		rows[i].Candidates = make([]scoring.Candidate, 0, len(cos[i]))
+		for j := at + 1; j <= at+len(cos[i]); j++ {
+			y := names[j]
+			rows[i].Candidates = append(rows[i].Candidates, scoring.Candidate{Item: y, Support: cos[i][y], Buyers: toInt(b[j])})
 		}
+		at += 1 + len(cos[i])
 	}
-	return RowBatch{Kind: kind, Rows: rows, Revisions: revs, ViewedTotals: mx, Watched: watched, Globals: globalsOf(totals)}, nil
+	return RowBatch{Kind: kind, Rows: rows, Revisions: revs, ViewedTotals: mx, Watched: watched, Globals: totals()}, nil
 }
 
 // Globals reads T and C of the purchase histories (Bought) or of the view
 // histories (Viewed).
 func (l *Lists) Globals(ctx context.Context, kind ListKind) (scoring.Globals, error) {
-	var totals *redis.SliceCmd
+	var totals func() scoring.Globals
 	if _, err := l.c.read(ctx, "read totals", func(p redis.Pipeliner) { totals = readGlobals(ctx, p, l.c.keys, kind) }); err != nil {
 		return scoring.Globals{}, err
 	}
-	return globalsOf(totals), nil
+	return totals(), nil
 }
 
 // Repeats returns the repeat-purchase counters (P and R of the purchase
 // totals).
 func (l *Lists) Repeats(ctx context.Context) (Repeats, error) {
-	var totals *redis.SliceCmd
+	var totals func() Repeats
 	if _, err := l.c.read(ctx, "read repeat purchases", func(p redis.Pipeliner) { totals = readRepeats(ctx, p, l.c.keys) }); err != nil {
 		return Repeats{}, err
 	}
-	return repeatsOf(totals), nil
+	return totals(), nil
 }
 
-// readGlobals queues the read of a kind's T and C; globalsOf parses it.
-func readGlobals(ctx context.Context, p redis.Pipeliner, keys schema.Keys, kind ListKind) *redis.SliceCmd {
+// readGlobals queues the read of a kind's T and C (sums over the shards of
+// the totals), and returns the function that gives them once the pipeline
+// ran.
+func readGlobals(ctx context.Context, p redis.Pipeliner, keys schema.Keys, kind ListKind) func() scoring.Globals {
 	_, totals := keys.Counters(kind)
-	return p.HMGet(ctx, totals, schema.FieldTotal, schema.FieldCustomers)
-}
-
-func globalsOf(cmd *redis.SliceCmd) scoring.Globals {
-	v := cmd.Val()
-	return scoring.Globals{Total: toInt(v[0]), Customers: toInt(v[1])}
-}
-
-// readRepeats queues the read of P and R; repeatsOf parses it.
-func readRepeats(ctx context.Context, p redis.Pipeliner, keys schema.Keys) *redis.SliceCmd {
-	// P and R, then the gap buckets: the same fields as an item's, after its P_Y.
-	return p.HMGet(ctx, keys.Totals, append([]string{schema.FieldPurchases, schema.FieldRepeats}, rebuyFields[1:]...)...)
-}
-
-func repeatsOf(cmd *redis.SliceCmd) Repeats {
-	v := cmd.Val()
-	r := Repeats{Purchases: toInt(v[0]), Repeats: toInt(v[1])}
-	for b := range r.Gaps {
-		r.Gaps[b] = toInt(v[2+b])
+	sum := shardedSum(ctx, p, totals, schema.FieldTotal, schema.FieldCustomers)
+	return func() scoring.Globals {
+		v := sum()
+		return scoring.Globals{Total: v[0], Customers: v[1]}
 	}
-	return r
+}
+
+// readRepeats queues the read of P and R and the gap buckets (sums over
+// the shards of the totals), and returns the function that gives them
+// once the pipeline ran.
+func readRepeats(ctx context.Context, p redis.Pipeliner, keys schema.Keys) func() Repeats {
+	// P and R, then the gap buckets: the same fields as an item's, after its P_Y.
+	sum := shardedSum(ctx, p, keys.Totals, append([]string{schema.FieldPurchases, schema.FieldRepeats}, rebuyFields[1:]...)...)
+	return func() Repeats {
+		v := sum()
+		r := Repeats{Purchases: v[0], Repeats: v[1]}
+		for b := range r.Gaps {
+			r.Gaps[b] = v[2+b]
+		}
+		return r
+	}
 }
 
 func toInt(v any) int64 {

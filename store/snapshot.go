@@ -122,15 +122,20 @@ func (s *State) Snapshot(ctx context.Context) (*Snapshot, error) {
 	for _, kind := range []ListKind{Bought, Viewed} {
 		c := snap.counters(kind)
 		buyersKey, _ := keys.Counters(kind)
-		buyers, err := s.c.rdb.HGetAll(ctx, buyersKey).Result()
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", buyersKey, err)
+		c.Buyers = map[string]int64{}
+		for sh := range schema.Shards {
+			buyers, err := s.c.rdb.HGetAll(ctx, buyersKey(sh)).Result()
+			if err != nil {
+				return nil, fmt.Errorf("read %s: %w", buyersKey(sh), err)
+			}
+			r, err := ParseRow(buyers)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", buyersKey(sh), err)
+			}
+			for x, n := range r.Co {
+				c.Buyers[x] += n
+			}
 		}
-		r, err := ParseRow(buyers)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", buyersKey, err)
-		}
-		c.Buyers = r.Co
 		if c.Totals, err = s.lists.Globals(ctx, kind); err != nil {
 			return nil, err
 		}

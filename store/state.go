@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/redis/go-redis/v9"
 
@@ -41,11 +40,24 @@ func (s *State) IsEmpty(ctx context.Context) (bool, error) {
 			return false, err
 		}
 	}
-	n, err := s.c.rdb.Exists(ctx, keys.Buyers, keys.Totals, keys.Viewers, keys.ViewTotals, keys.Progress).Result()
+	// One EXISTS per key: the shards live in different slots of a cluster.
+	cmds, err := s.c.read(ctx, "check global keys", func(p redis.Pipeliner) {
+		p.Exists(ctx, keys.Progress)
+		for sh := range schema.Shards {
+			for _, k := range []string{keys.Buyers(sh), keys.Totals(sh), keys.Viewers(sh), keys.ViewTotals(sh)} {
+				p.Exists(ctx, k)
+			}
+		}
+	})
 	if err != nil {
-		return false, fmt.Errorf("check global keys: %w", err)
+		return false, err
 	}
-	return n == 0, nil
+	for _, cmd := range cmds {
+		if cmd.(*redis.IntCmd).Val() > 0 {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // Write loads a whole state (counters and histories, as a Snapshot
@@ -82,9 +94,21 @@ func (s *State) Write(ctx context.Context, st *Snapshot) error {
 			add(keys.Row(kind, x), f)
 		}
 		buyers, totals := keys.Counters(kind)
-		addCounts(buyers, c.Buyers)
+		var shards [schema.Shards]map[string]int64
+		for x, n := range c.Buyers {
+			s := schema.ItemShard(x)
+			if shards[s] == nil {
+				shards[s] = map[string]int64{}
+			}
+			shards[s][x] = n
+		}
+		for s, m := range shards {
+			addCounts(buyers(s), m)
+		}
+		// The totals are sums over their shards: a whole state's go to
+		// shard 0.
 		if c.Totals != (scoring.Globals{}) {
-			add(totals, []any{schema.FieldTotal, c.Totals.Total, schema.FieldCustomers, c.Totals.Customers})
+			add(totals(0), []any{schema.FieldTotal, c.Totals.Total, schema.FieldCustomers, c.Totals.Customers})
 		}
 	}
 	for x, r := range st.Rebuy {
@@ -97,7 +121,7 @@ func (s *State) Write(ctx context.Context, st *Snapshot) error {
 				fields = append(fields, schema.GapField(b), n)
 			}
 		}
-		add(keys.Totals, fields)
+		add(keys.Totals(0), fields)
 	}
 	for x, m := range st.ViewedBought {
 		addCounts(keys.Row(ViewedBought, x), m)
@@ -115,11 +139,14 @@ func (s *State) Write(ctx context.Context, st *Snapshot) error {
 	if !st.PopularAnchor.IsZero() {
 		add(keys.PopularityState, []any{schema.FieldAnchor, st.PopularAnchor.UnixMilli(), schema.FieldPopularityVersion, 1})
 	}
-	cats := make([]any, 0, 2*len(st.ItemCategories))
+	var cats [schema.Shards][]any
 	for it, c := range st.ItemCategories {
-		cats = append(cats, it, c)
+		s := schema.ItemShard(it)
+		cats[s] = append(cats[s], it, c)
 	}
-	add(keys.ItemCategories, cats)
+	for s, f := range cats {
+		add(keys.ItemCategories(s), f)
+	}
 	for c, h := range st.Histories {
 		f := []any{schema.CustomerPurchases, h.Encode()}
 		if e := h.Ever.Encode(); e != "" {

@@ -16,7 +16,6 @@ import (
 	"github.com/alsobought/alsobought/internal/lab/bench"
 	"github.com/alsobought/alsobought/internal/lab/synth"
 	"github.com/alsobought/alsobought/scoring"
-	"github.com/alsobought/alsobought/store"
 )
 
 // benchCmd is `alsobought bench`: it measures the pipeline end to end on a
@@ -113,10 +112,6 @@ func (c *benchCmd) run(ctx context.Context, s *settings, args []string, stdout, 
 			return fmt.Errorf("find this binary to run serve: %w (pass -serve-binary)", err)
 		}
 		bin = exe
-	}
-	if s.storeConfig().Mode == store.Cluster {
-		// Its Redis figures come from one server's INFO and MEMORY USAGE.
-		return usageErr("bench measures a single Redis (-redis-mode single); docs/SCALING.md measures the cluster")
 	}
 	if cfg.Kafka, err = s.kafkaConn(); err != nil {
 		return err

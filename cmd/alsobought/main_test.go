@@ -47,7 +47,6 @@ func TestConfigurationErrorsSayWhatToFix(t *testing.T) {
 		{"redis URL and another address", nil, []string{"serve", "-redis", "redis://:t0p-secret@127.0.0.1:6379,127.0.0.1:6380"}, `-redis "redis://:xxxxx@127.0.0.1:6379,127.0.0.1:6380"`},
 		{"wait replicas in sentinel mode", nil, []string{"serve", "-redis-mode", "sentinel", "-redis-wait-replicas", "-1"}, `-redis-wait-replicas "-1"`},
 		{"negative wait replicas", nil, []string{"serve", "-redis-mode", "cluster", "-redis-wait-replicas", "-1"}, `-redis-wait-replicas "-1"`},
-		{"bench on a cluster", nil, []string{"bench", "-synthetic", "10", "-redis-mode", "cluster"}, "single Redis"},
 		{"eval protocol", nil, []string{"eval", "-data", "x", "-protocol", "visitor"}, "-protocol"},
 		{"eval horizon", nil, []string{"eval", "-data", "x", "-horizon", "fortnight"}, "-horizon"},
 		{"eval cutoff", nil, []string{"eval", "-data", "x", "-cutoff", "yesterday"}, "-cutoff"},
@@ -150,6 +149,7 @@ func TestOtherSchemaStopsStartup(t *testing.T) {
 		want    []string
 	}{
 		{"2", []string{"schema version 2", fmt.Sprintf("version %d", schema.Version), "alsobought bootstrap -prefix NEW", "alsobought serve -prefix NEW", "Upgrading the state's schema"}},
+		{"4", []string{"schema version 4", fmt.Sprintf("version %d", schema.Version), "Upgrading the state's schema"}}, // before the sharded global keys
 		{"99", []string{"schema version 99", "newer", "run the alsobought that wrote it"}},
 	} {
 		t.Run("schema="+tc.version, func(t *testing.T) {
@@ -235,7 +235,7 @@ func TestCommandsEndToEnd(t *testing.T) {
 	}
 
 	// verify fails, with a non-zero exit, when the state differs.
-	env.Store.Client().HIncrBy(context.Background(), env.Store.Keys().Buyers, best, 1)
+	env.Store.Client().HIncrBy(context.Background(), env.Store.Keys().Buyers(schema.ItemShard(best)), best, 1)
 	var vout bytes.Buffer
 	err = run(context.Background(), append(append([]string{"verify"}, common...), "-data", data, "-format", "dunnhumby"), &vout, &bytes.Buffer{})
 	var ee *exitError

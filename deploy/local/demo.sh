@@ -60,7 +60,9 @@ fi
 
 echo
 echo "The three best-selling items and what their buyers also bought:"
-TOP="$(redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" --raw HGETALL "$ALSOBOUGHT_REDIS_PREFIX:{#}:buyers" |
+# The buyers counts are sharded (docs/redis-keys.md): read every shard.
+TOP="$(redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" --raw --scan --pattern "$ALSOBOUGHT_REDIS_PREFIX:{#*}:buyers" |
+  while read -r key; do redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" --raw HGETALL "$key"; done |
   paste - - | awk '$1 !~ /^#/' | sort -k2,2nr -k1,1 | awk 'NR <= 3 { print $1 }')"
 for item in $TOP; do
   echo

@@ -170,7 +170,8 @@ func expectForgotten(t *testing.T, env *testenv.Env, item string) {
 			}
 		}
 	}
-	for _, h := range []string{keys.Buyers, keys.Viewers, keys.ItemCategories} {
+	s := schema.ItemShard(item)
+	for _, h := range []string{keys.Buyers(s), keys.Viewers(s), keys.ItemCategories(s)} {
 		if ok, err := st.Client().HExists(ctx, h, item).Result(); err != nil || ok {
 			t.Errorf("%s: field in %s left (err %v)", item, h, err)
 		}

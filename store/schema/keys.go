@@ -12,30 +12,14 @@ const GlobalTag = "{#}"
 // Keys names every key under one prefix. Per-item keys carry the item id as
 // their hash tag, so an item's row and its list live in the same slot of a
 // Redis Cluster; per-customer keys carry the customer id, and popularity
-// buckets the day. The global keys share the tag {#}; they depend on the
-// prefix only, so they are fields, computed once by NewKeys.
+// buckets the day. The global keys that every batch or re-score writes
+// are cut into Shards shards, each with its own tag (ShardTag): methods
+// taking the shard (Buyers, Totals, Dirty, ...). The other global keys
+// share the tag {#}; they depend on the prefix only, so they are fields,
+// computed once by NewKeys.
 type Keys struct {
 	Prefix string
 
-	// Buyers is the hash of B: field X = B_X.
-	Buyers string
-	// Totals holds T, C, P and R of the purchase histories (the Field*
-	// constants).
-	Totals string
-	// Viewers is the hash of viewers: field X = customers with X in V_c.
-	Viewers string
-	// ViewTotals holds T and C of the view histories.
-	ViewTotals string
-	// Dirty is the sorted set of lists that must be re-scored (members:
-	// DirtyMember), scored by the time (unix ms) they were first marked
-	// since their last re-score.
-	Dirty string
-	// DirtyVersions counts the marks of each dirty member: field member =
-	// version.
-	DirtyVersions string
-	// DirtyClaims holds the re-scorers' claims on dirty members: field
-	// member, value "<owner>|<expiry unix ms>".
-	DirtyClaims string
 	// Progress holds the applied offset of each partition: field
 	// PartitionField(p).
 	Progress string
@@ -45,9 +29,6 @@ type Keys struct {
 	// PopularityState holds the popularity anchor (FieldAnchor) and
 	// version (FieldPopularityVersion).
 	PopularityState string
-	// ItemCategories maps items to the category of their latest event that
-	// carried one: field X = category.
-	ItemCategories string
 	// Outbox is the sorted set of lists whose change is not published yet
 	// (members: ListMember, PopularMember), scored by the time (unix ms)
 	// they were marked.
@@ -97,15 +78,50 @@ type Keys struct {
 func NewKeys(prefix string) Keys {
 	g := func(name string) string { return prefix + ":" + GlobalTag + ":" + name }
 	return Keys{Prefix: prefix,
-		Buyers: g("buyers"), Totals: g("totals"), Viewers: g("viewers"), ViewTotals: g("vtotals"),
-		Dirty: g("dirty"), DirtyVersions: g("dirtyver"), DirtyClaims: g("dirtyclaim"),
 		Progress: g("progress"), Inflight: g("inflight"),
-		PopularityState: g("popstate"), ItemCategories: g("itemcat"),
-		Outbox: g("outbox"), OutboxStamps: g("outboxver"), Meta: g("meta"), Clock: g("clock"), Republished: g("republished"),
+		PopularityState: g("popstate"),
+		Outbox:          g("outbox"), OutboxStamps: g("outboxver"), Meta: g("meta"), Clock: g("clock"), Republished: g("republished"),
 		Catalogue: g("catalogue"), CatalogueProgress: g("catprogress"), CatalogueRevisions: g("catrevs"),
 		CatalogueRevision: g("catrev"), CatalogueDue: g("catdue"), CatalogueEdges: g("catedges"),
 		CataloguePending: g("catpending")}
 }
+
+// shard names a sharded global key: "<prefix>:{#s.n}:<name>".
+func (k Keys) shard(s int, name string) string { return k.Prefix + ":" + ShardTag(s) + ":" + name }
+
+// Buyers is shard s of the hash of B: field X = B_X, for the items X of
+// the shard (ItemShard).
+func (k Keys) Buyers(s int) string { return k.shard(s, "buyers") }
+
+// Totals is shard s of the purchase totals: T, C, P, R and the gap
+// buckets (the Field* constants) of the events whose offsets fall in the
+// shard (OffsetShard). The totals are the sums over the shards.
+func (k Keys) Totals(s int) string { return k.shard(s, "totals") }
+
+// Viewers is shard s of the hash of viewers: field X = customers with X in
+// V_c, for the items X of the shard.
+func (k Keys) Viewers(s int) string { return k.shard(s, "viewers") }
+
+// ViewTotals is shard s of T and C of the view histories (summed over the
+// shards, as Totals).
+func (k Keys) ViewTotals(s int) string { return k.shard(s, "vtotals") }
+
+// Dirty is shard s of the lists that must be re-scored: a sorted set of
+// the members (DirtyMember) whose item is in the shard, scored by the time
+// (unix ms) they were first marked since their last re-score.
+func (k Keys) Dirty(s int) string { return k.shard(s, "dirty") }
+
+// DirtyVersions counts the marks of each dirty member of shard s: field
+// member = version.
+func (k Keys) DirtyVersions(s int) string { return k.shard(s, "dirtyver") }
+
+// DirtyClaims holds the re-scorers' claims on the dirty members of shard
+// s: field member, value "<owner>|<expiry unix ms>".
+func (k Keys) DirtyClaims(s int) string { return k.shard(s, "dirtyclaim") }
+
+// ItemCategories is shard s of the map of items to the category of their
+// latest event that carried one: field X = category.
+func (k Keys) ItemCategories(s int) string { return k.shard(s, "itemcat") }
 
 // The parts of the per-item and per-customer key names after the prefix.
 const (
@@ -138,10 +154,11 @@ func (k Keys) Holders(item string) string { return k.Prefix + holdersPart + "{" 
 // WatermarkField(p).
 func (k Keys) Customer(id string) string { return k.Prefix + customerPart + id + "}" }
 
-// Counters returns the B hash and the totals hash that a list kind's
-// scores normalise by: viewed lists use the view counters, the others
-// (viewed then bought included: E = M_X * P_Y) the purchase counters.
-func (k Keys) Counters(kind ListKind) (buyers, totals string) {
+// Counters returns the shards of the B hash and of the totals that a list
+// kind's scores normalise by: viewed lists use the view counters, the
+// others (viewed then bought included: E = M_X * P_Y) the purchase
+// counters.
+func (k Keys) Counters(kind ListKind) (buyers, totals func(shard int) string) {
 	if kind == Viewed {
 		return k.Viewers, k.ViewTotals
 	}
@@ -208,8 +225,9 @@ func (k Keys) IsItem(key string) bool {
 // All is the pattern of every key under the prefix.
 func (k Keys) All() string { return k.Prefix + ":*" }
 
-// IsGlobal reports whether a key carries the global hash tag.
-func IsGlobal(key string) bool { return strings.Contains(key, GlobalTag) }
+// IsGlobal reports whether a key carries a global hash tag: {#}, a
+// shard's (ShardTag) or a partition's (AgeIndex).
+func IsGlobal(key string) bool { return strings.Contains(key, ":{#") }
 
 // ItemOf returns the id between the braces of a per-item (or per-customer,
 // per-day) key, "" when it has none.

@@ -13,7 +13,7 @@ import (
 
 // Version is the version of the key contract and of the state's encoding.
 // It changes only with a migration note in docs/redis-keys.md.
-const Version = 4
+const Version = 5
 
 // ListEncodingVersion is the "v" field of a stored list's JSON (related
 // and popularity lists).

@@ -17,31 +17,31 @@ func TestKeyNamesAreTheContract(t *testing.T) {
 	viewers, vtotals := k.Counters(schema.Viewed)
 	mBuyers, mTotals := k.Counters(schema.ViewedBought)
 	for got, want := range map[string]string{
-		k.Row(schema.Bought, "X"):                      "ab:row:b:{X}",
-		k.Row(schema.Viewed, "X"):                      "ab:row:v:{X}",
-		k.Row(schema.ViewedBought, "X"):                "ab:row:vb:{X}",
-		k.List(schema.Bought, "X"):                     "ab:rel:b:{X}",
-		k.List(schema.Viewed, "X"):                     "ab:rel:v:{X}",
-		k.List(schema.ViewedBought, "X"):               "ab:rel:vb:{X}",
-		k.Customer("c"):                                "ab:cust:{c}",
-		k.Popularity(schema.Bought, "20240501"):        "ab:pop:b:{20240501}",
-		k.Popularity(schema.Viewed, "20240501"):        "ab:pop:v:{20240501}",
-		k.PopularityDays(schema.Viewed):                "ab:{#}:popdays:v",
-		k.Popular(schema.Bought, ""):                   "ab:{#}:popular:b",
-		k.Popular(schema.Viewed, "shoes"):              "ab:{#}:popular:v:shoes",
-		k.PopularCategories(schema.Bought):             "ab:{#}:popcats:b",
-		k.Lease("sweep"):                               "ab:{#}:lease:sweep",
-		k.Buyers + " " + buyers + " " + mBuyers:        "ab:{#}:buyers ab:{#}:buyers ab:{#}:buyers",
-		k.Totals + " " + totals + " " + mTotals:        "ab:{#}:totals ab:{#}:totals ab:{#}:totals",
-		k.Viewers + " " + viewers:                      "ab:{#}:viewers ab:{#}:viewers",
-		k.ViewTotals + " " + vtotals:                   "ab:{#}:vtotals ab:{#}:vtotals",
-		k.Dirty + " " + k.DirtyVersions:                "ab:{#}:dirty ab:{#}:dirtyver",
-		k.DirtyClaims:                                  "ab:{#}:dirtyclaim",
-		k.Progress + " " + k.Inflight:                  "ab:{#}:progress ab:{#}:inflight",
-		k.PopularityState + " " + k.ItemCategories:     "ab:{#}:popstate ab:{#}:itemcat",
-		k.Outbox + " " + k.OutboxStamps + " " + k.Meta: "ab:{#}:outbox ab:{#}:outboxver ab:{#}:meta",
-		k.Republished:                                  "ab:{#}:republished",
-		k.All():                                        "ab:*",
+		k.Row(schema.Bought, "X"):                         "ab:row:b:{X}",
+		k.Row(schema.Viewed, "X"):                         "ab:row:v:{X}",
+		k.Row(schema.ViewedBought, "X"):                   "ab:row:vb:{X}",
+		k.List(schema.Bought, "X"):                        "ab:rel:b:{X}",
+		k.List(schema.Viewed, "X"):                        "ab:rel:v:{X}",
+		k.List(schema.ViewedBought, "X"):                  "ab:rel:vb:{X}",
+		k.Customer("c"):                                   "ab:cust:{c}",
+		k.Popularity(schema.Bought, "20240501"):           "ab:pop:b:{20240501}",
+		k.Popularity(schema.Viewed, "20240501"):           "ab:pop:v:{20240501}",
+		k.PopularityDays(schema.Viewed):                   "ab:{#}:popdays:v",
+		k.Popular(schema.Bought, ""):                      "ab:{#}:popular:b",
+		k.Popular(schema.Viewed, "shoes"):                 "ab:{#}:popular:v:shoes",
+		k.PopularCategories(schema.Bought):                "ab:{#}:popcats:b",
+		k.Lease("sweep"):                                  "ab:{#}:lease:sweep",
+		k.Buyers(0) + " " + buyers(1) + " " + mBuyers(31): "ab:{#0.33}:buyers ab:{#1.162}:buyers ab:{#31.12}:buyers",
+		k.Totals(0) + " " + totals(1) + " " + mTotals(31): "ab:{#0.33}:totals ab:{#1.162}:totals ab:{#31.12}:totals",
+		k.Viewers(0) + " " + viewers(5):                   "ab:{#0.33}:viewers ab:{#5.12}:viewers",
+		k.ViewTotals(0) + " " + vtotals(5):                "ab:{#0.33}:vtotals ab:{#5.12}:vtotals",
+		k.Dirty(0) + " " + k.DirtyVersions(0):             "ab:{#0.33}:dirty ab:{#0.33}:dirtyver",
+		k.DirtyClaims(0) + " " + k.ItemCategories(0):      "ab:{#0.33}:dirtyclaim ab:{#0.33}:itemcat",
+		k.Progress + " " + k.Inflight:                     "ab:{#}:progress ab:{#}:inflight",
+		k.PopularityState:                                 "ab:{#}:popstate",
+		k.Outbox + " " + k.OutboxStamps + " " + k.Meta:    "ab:{#}:outbox ab:{#}:outboxver ab:{#}:meta",
+		k.Republished:                                     "ab:{#}:republished",
+		k.All():                                           "ab:*",
 	} {
 		if got != want {
 			t.Errorf("key %q, want %q", got, want)
@@ -126,7 +126,7 @@ func TestParsersInvertTheNames(t *testing.T) {
 		!k.IsItem(k.Row(schema.Viewed, "X")) || k.IsItem(k.Customer("c")) || schema.NewKeys("a").IsItem(k.Row(schema.Bought, "X")) {
 		t.Error("IsCustomer and IsItem do not tell the keys apart")
 	}
-	if !schema.IsGlobal(schema.NewKeys("ab").Dirty) || schema.IsGlobal(schema.NewKeys("ab").Customer("c")) {
+	if !schema.IsGlobal(schema.NewKeys("ab").Dirty(3)) || schema.IsGlobal(schema.NewKeys("ab").Customer("c")) {
 		t.Error("IsGlobal does not tell the global keys")
 	}
 }

@@ -3,6 +3,7 @@ package bench
 import (
 	"encoding/json"
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -190,6 +191,7 @@ func TestKeyClass(t *testing.T) {
 		"b1:row:b:{i1}":       "item",
 		"b1:rel:vb:{i1}":      "item",
 		"b1:{#}:buyers":       "global",
+		"b1:{#3.9}:dirty":     "global",
 		"b1:pop:v:{20250101}": "global",
 		"b10:cust:{c9}":       "",
 	} {
@@ -239,5 +241,31 @@ func TestConfigValidate(t *testing.T) {
 		if err := c.Validate(); err == nil {
 			t.Errorf("%s: want an error", name)
 		}
+	}
+}
+
+// TestMasterLoads: on a cluster, each master's share of a phase's work per
+// event, and the ratio of the busiest master's commands to the least
+// busy's; nothing for a single Redis.
+func TestMasterLoads(t *testing.T) {
+	if loads, r := masterLoads(redisDelta{commands: 100}, 10); loads != nil || r != 0 {
+		t.Errorf("single Redis: %v, %v", loads, r)
+	}
+	d := redisDelta{commands: 600, cpu: 6, masters: map[string]redisDelta{
+		"b:2": {commands: 240, cpu: 3, calls: map[string]float64{"evalsha": 20}},
+		"a:1": {commands: 160, cpu: 1, calls: map[string]float64{}},
+		"c:3": {commands: 200, cpu: 2, calls: map[string]float64{"evalsha": 10}},
+	}}
+	loads, r := masterLoads(d, 100)
+	if r != 1.5 {
+		t.Errorf("ratio %v, want 240 / 160 = 1.5", r)
+	}
+	want := []MasterLoad{
+		{Addr: "a:1", CmdsPerEvent: 1.6, CPUSecPerMillion: 10000, Commands: 160, CPUSeconds: 1, CommandsShareOfMaster: Figure(160.0 / 600)},
+		{Addr: "b:2", CmdsPerEvent: 2.4, CPUSecPerMillion: 30000, Commands: 240, CPUSeconds: 3, ScriptCallsPerEvent: 0.2, CommandsShareOfMaster: 0.4},
+		{Addr: "c:3", CmdsPerEvent: 2, CPUSecPerMillion: 20000, Commands: 200, CPUSeconds: 2, ScriptCallsPerEvent: 0.1, CommandsShareOfMaster: Figure(200.0 / 600)},
+	}
+	if !reflect.DeepEqual(loads, want) {
+		t.Errorf("loads %+v\nwant %+v", loads, want)
 	}
 }

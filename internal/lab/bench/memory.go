@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/redis/go-redis/v9"
 
@@ -36,8 +37,33 @@ func keyClass(prefix, key string) string {
 	}
 }
 
-// measureMemory sums MEMORY USAGE over every key of the prefix.
+// measureMemory sums MEMORY USAGE over every key of the prefix, on every
+// master of a cluster.
 func measureMemory(ctx context.Context, rdb redis.UniversalClient, prefix string) (memory, error) {
+	cluster, ok := rdb.(*redis.ClusterClient)
+	if !ok {
+		return measureNodeMemory(ctx, rdb, prefix)
+	}
+	var mu sync.Mutex
+	var sum memory
+	err := cluster.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+		m, err := measureNodeMemory(ctx, node, prefix)
+		mu.Lock()
+		defer mu.Unlock()
+		sum.customerKeys += m.customerKeys
+		sum.itemKeys += m.itemKeys
+		sum.globalKeys += m.globalKeys
+		sum.customerBytes += m.customerBytes
+		sum.itemBytes += m.itemBytes
+		sum.globalBytes += m.globalBytes
+		return err
+	})
+	return sum, err
+}
+
+// measureNodeMemory sums MEMORY USAGE over the keys of the prefix on one
+// server.
+func measureNodeMemory(ctx context.Context, rdb redis.UniversalClient, prefix string) (memory, error) {
 	var m memory
 	iter := rdb.Scan(ctx, 0, prefix+":*", 1000).Iterator()
 	batch := make([]string, 0, 1000)

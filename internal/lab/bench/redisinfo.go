@@ -3,8 +3,11 @@ package bench
 import (
 	"context"
 	"fmt"
+	"math"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -22,9 +25,43 @@ type redisStats struct {
 	usedMemory float64            // used_memory, bytes
 	clients    float64            // connected_clients
 	calls      map[string]float64 // calls per command, from commandstats
+	// masters holds each master's own reading when Redis is a cluster
+	// (the fields above are then their sums), by address.
+	masters map[string]redisStats
 }
 
+// readRedisStats reads INFO of a single Redis, or of every master of a
+// cluster, summed, with each master's reading kept (redisStats.masters).
 func readRedisStats(ctx context.Context, rdb redis.UniversalClient) (redisStats, error) {
+	cluster, ok := rdb.(*redis.ClusterClient)
+	if !ok {
+		return readNodeStats(ctx, rdb)
+	}
+	var mu sync.Mutex
+	sum := redisStats{at: time.Now(), calls: map[string]float64{}, masters: map[string]redisStats{}}
+	err := cluster.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+		st, err := readNodeStats(ctx, node)
+		if err != nil {
+			return fmt.Errorf("%s: %w", node.Options().Addr, err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		sum.masters[node.Options().Addr] = st
+		sum.commands += st.commands
+		sum.netIn += st.netIn
+		sum.netOut += st.netOut
+		sum.cpu += st.cpu
+		sum.usedMemory += st.usedMemory
+		sum.clients += st.clients
+		for cmd, n := range st.calls {
+			sum.calls[cmd] += n
+		}
+		return nil
+	})
+	return sum, err
+}
+
+func readNodeStats(ctx context.Context, rdb redis.UniversalClient) (redisStats, error) {
 	text, err := rdb.Info(ctx, "stats", "cpu", "memory", "clients", "commandstats").Result()
 	if err != nil {
 		return redisStats{}, fmt.Errorf("redis INFO: %w", err)
@@ -96,6 +133,7 @@ type redisDelta struct {
 	commands, netIn, netOut float64
 	cpu                     float64
 	calls                   map[string]float64
+	masters                 map[string]redisDelta // a cluster's, by address
 }
 
 func (a redisStats) to(b redisStats) redisDelta {
@@ -106,5 +144,45 @@ func (a redisStats) to(b redisStats) redisDelta {
 			d.calls[cmd] = dn
 		}
 	}
+	for addr, bm := range b.masters {
+		if am, ok := a.masters[addr]; ok {
+			if d.masters == nil {
+				d.masters = map[string]redisDelta{}
+			}
+			d.masters[addr] = am.to(bm)
+		}
+	}
 	return d
+}
+
+// MasterLoad is what one master of a Redis Cluster did in a phase, per
+// event of the phase.
+type MasterLoad struct {
+	Addr                  string  `json:"addr"`
+	CmdsPerEvent          Figure  `json:"cmds_per_event"`
+	CPUSecPerMillion      Figure  `json:"cpu_sec_per_million"`
+	Commands              float64 `json:"commands"`
+	CPUSeconds            float64 `json:"cpu_seconds"`
+	ScriptCallsPerEvent   Figure  `json:"script_calls_per_event"`
+	CommandsShareOfMaster Figure  `json:"commands_share"` // of all the masters' commands
+}
+
+// masterLoads returns each master's load in d (sorted by address) and
+// the ratio of the busiest master's commands to the least busy's (0 for
+// a single Redis).
+func masterLoads(d redisDelta, events float64) ([]MasterLoad, Figure) {
+	if len(d.masters) == 0 {
+		return nil, 0
+	}
+	out := make([]MasterLoad, 0, len(d.masters))
+	lo, hi := math.Inf(1), 0.0
+	for addr, m := range d.masters {
+		out = append(out, MasterLoad{Addr: addr, CmdsPerEvent: ratio(m.commands, events),
+			CPUSecPerMillion: Figure(1e6 * m.cpu / events), Commands: m.commands, CPUSeconds: m.cpu,
+			ScriptCallsPerEvent:   ratio(m.calls["evalsha"]+m.calls["eval"], events),
+			CommandsShareOfMaster: ratio(m.commands, d.commands)})
+		lo, hi = min(lo, m.commands), max(hi, m.commands)
+	}
+	slices.SortFunc(out, func(a, b MasterLoad) int { return strings.Compare(a.Addr, b.Addr) })
+	return out, ratio(hi, lo)
 }

@@ -58,6 +58,15 @@ type Report struct {
 	ConsumerCPUSecPerMillion   Figure  `json:"consumer_cpu_sec_per_million"` // the serve process: consumer, re-scorer, HTTP
 	ProducerCPUSecPerMillion   Figure  `json:"producer_cpu_sec_per_million"` // the bench process: producer and polls
 
+	// A Redis Cluster's masters, each (sustained phase; none for a single
+	// Redis), and the ratio of the busiest master's commands to the least
+	// busy's, in the sustained and the paced phase: the state's keys
+	// spread over the masters when it is near 1 (docs/SCALING.md).
+	RedisMasters              []MasterLoad `json:"redis_masters,omitempty"`
+	RedisMasterCmdsRatio      Figure       `json:"redis_master_cmds_ratio,omitempty"`
+	PacedRedisMasterCmdsRatio Figure       `json:"paced_redis_master_cmds_ratio,omitempty"`
+	PacedRedisMasters         []MasterLoad `json:"paced_redis_masters,omitempty"`
+
 	// Paced phase: the latest events at a fixed offered load.
 	PacedEvents          int     `json:"paced_events"`
 	OfferedEventsPerSec  Figure  `json:"offered_events_per_sec"`
@@ -162,6 +171,7 @@ func Run(ctx context.Context, cfg Config, dataset string, evs []event.Event) (Re
 	rep.RedisCPUSecPerMillion = perMillion(r.cpu, rep.SustainedEvents)
 	rep.RedisCommands = perEvent(r.calls, n)
 	rep.EventsPerBatch = ratio(ph1.batchMessages, ph1.batches)
+	rep.RedisMasters, rep.RedisMasterCmdsRatio = masterLoads(r, n)
 	rep.ConsumerCPUSecPerMillion = perMillion(ph1.serveCPU, rep.SustainedEvents)
 	rep.ProducerCPUSecPerMillion = perMillion(ph1.selfCPU, rep.SustainedEvents)
 	rep.StateChangesPerEvent = ratio(ph1.changes, n)
@@ -194,6 +204,7 @@ func Run(ctx context.Context, cfg Config, dataset string, evs []event.Event) (Re
 	rep.FreshnessBuckets = describeBuckets(fresh)
 	rep.PacedRedisCmdsPerEvent = ratio(ph2.redis.commands, p)
 	rep.PacedConsumerCPUSecPerMil = perMillion(ph2.serveCPU, rep.PacedEvents)
+	rep.PacedRedisMasters, rep.PacedRedisMasterCmdsRatio = masterLoads(ph2.redis, p)
 	rep.PacedListsRescoredPerEvt = ratio(ph2.rescored, p)
 	rep.PacedRedisCommands = perEvent(ph2.redis.calls, p)
 	rep.PacedEventsPerBatch = ratio(ph2.batchMessages, ph2.batches)

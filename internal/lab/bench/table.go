@@ -20,6 +20,14 @@ func WriteTable(w io.Writer, r Report) error {
 		fmt.Sprintf("%.3f script calls/event; commands inside scripts count", r.RedisScriptCallsPerEvent))
 	row("Redis bytes in", fmt.Sprintf("%.0f B/event", r.RedisBytesPerEvent), fmt.Sprintf("out %.0f B/event", r.RedisOutBytesPerEvent))
 	row("Redis CPU", fmt.Sprintf("%.2f s/M events", r.RedisCPUSecPerMillion), "used_cpu_sys + used_cpu_user, scripts included")
+	for _, m := range r.RedisMasters {
+		row("Redis master "+m.Addr, fmt.Sprintf("%.2f cmds/event", m.CmdsPerEvent),
+			fmt.Sprintf("%.2f s/M events CPU, %.0f%% of the masters' commands", m.CPUSecPerMillion, 100*m.CommandsShareOfMaster))
+	}
+	if len(r.RedisMasters) > 0 {
+		row("Redis masters, busiest/least", fmt.Sprintf("%.2f x", r.RedisMasterCmdsRatio),
+			fmt.Sprintf("commands; paced phase %.2f x", r.PacedRedisMasterCmdsRatio))
+	}
 	row("serve CPU", fmt.Sprintf("%.2f s/M events", r.ConsumerCPUSecPerMillion),
 		fmt.Sprintf("%.1f counter changes, %.2f lists re-scored per event", r.StateChangesPerEvent, r.ListsRescoredPerEvent))
 	row("producer CPU", fmt.Sprintf("%.2f s/M events", r.ProducerCPUSecPerMillion), "the bench process")
