@@ -192,20 +192,24 @@ func (c *conn) writeFenced(ctx context.Context, w fencedWrite) error {
 		}
 	}
 	if len(batch.Ops) > 0 || len(batch.Dirty) > 0 || !batch.Latest.IsZero() {
+		// Each hash takes the sums of its changes (applySumsScript); the
+		// hashes whose fence cuts the batch's groups take them group by
+		// group in a step of their own, after this one's marker.
+		sums := make(map[delta.Key]*redis.Cmd, len(batch.Ops))
 		err := runStep("apply counter changes", func(p redis.Pipeliner) {
+			clear(sums) // a cluster's retry fills the pipeline again
 			for k, ops := range batch.Ops {
-				scriptKeys, g := c.guardKeys(counterKey(keys, k), guardKey, guard)
-				args := make([]any, 0, 3+2*len(ops.Offsets)+2*len(ops.Fields))
-				args = append(args, pf, g, w.fence)
-				f := 0
-				for g, off := range ops.Offsets {
-					args = append(args, off, ops.Counts[g])
-					for j := 0; j < ops.Counts[g]; j++ {
-						args = append(args, ops.Fields[f], ops.Deltas[f])
-						f++
-					}
+				if len(ops.Offsets) == 0 {
+					continue
 				}
-				applyOpsScript.EvalSha(ctx, p, scriptKeys, args...)
+				scriptKeys, g := c.guardKeys(counterKey(keys, k), guardKey, guard)
+				fields, deltas := ops.Sums()
+				args := make([]any, 0, 5+2*len(fields))
+				args = append(args, pf, g, w.fence, ops.Offsets[0], ops.Offsets[len(ops.Offsets)-1])
+				for j, f := range fields {
+					args = append(args, f, deltas[j])
+				}
+				sums[k] = applySumsScript.EvalSha(ctx, p, scriptKeys, args...)
 			}
 			if len(batch.Dirty) > 0 {
 				args := make([]any, 0, 1+len(batch.Dirty))
@@ -243,6 +247,34 @@ func (c *conn) writeFenced(ctx context.Context, w fencedWrite) error {
 		})
 		if err != nil {
 			return err
+		}
+		var cut []delta.Key
+		for k, cmd := range sums {
+			if n, err := cmd.Int64(); err == nil && n == cutByFence {
+				cut = append(cut, k)
+			}
+		}
+		if len(cut) > 0 {
+			err := runStep("apply counter changes cut by a fence", func(p redis.Pipeliner) {
+				for _, k := range cut {
+					ops := batch.Ops[k]
+					scriptKeys, g := c.guardKeys(counterKey(keys, k), guardKey, guard)
+					args := make([]any, 0, 3+2*len(ops.Offsets)+2*len(ops.Fields))
+					args = append(args, pf, g, w.fence)
+					f := 0
+					for g, off := range ops.Offsets {
+						args = append(args, off, ops.Counts[g])
+						for j := 0; j < ops.Counts[g]; j++ {
+							args = append(args, ops.Fields[f], ops.Deltas[f])
+							f++
+						}
+					}
+					applyOpsScript.EvalSha(ctx, p, scriptKeys, args...)
+				}
+			})
+			if err != nil {
+				return err
+			}
 		}
 	}
 	if len(w.customers) > 0 {

@@ -80,6 +80,34 @@ func (o *Ops) add(offset int64, field string, d int64) {
 	o.Deltas = append(o.Deltas, d)
 }
 
+// Sums returns the changes of every group summed per field, in the order
+// the fields first appear, without the fields whose changes cancel: what
+// the key takes when its fence admits all of the groups, which is what a
+// batch meets unless a replay cut it differently (the store then writes the
+// groups instead). A batch of baskets moves a held item's histogram bin up
+// once per purchase, and its pair counters gain one per basket item, so the
+// sums are far fewer than the changes on dense histories.
+func (o *Ops) Sums() (fields []string, deltas []int64) {
+	at := make(map[string]int, len(o.Fields))
+	for i, f := range o.Fields {
+		if j, ok := at[f]; ok {
+			deltas[j] += o.Deltas[i]
+			continue
+		}
+		at[f] = len(fields)
+		fields = append(fields, f)
+		deltas = append(deltas, o.Deltas[i])
+	}
+	keep := 0
+	for j, f := range fields {
+		if deltas[j] != 0 {
+			fields[keep], deltas[keep] = f, deltas[j]
+			keep++
+		}
+	}
+	return fields[:keep], deltas[:keep]
+}
+
 // Batch accumulates the changes caused by a run of events from one Kafka
 // partition, in offset order.
 type Batch struct {
