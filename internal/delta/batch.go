@@ -135,13 +135,19 @@ func NewBatch(partition int) *Batch {
 }
 
 func (b *Batch) add(k Key, offset int64, field string, d int64) {
+	b.ops(k).add(offset, field, d)
+	b.Changes++
+}
+
+// ops returns the changes to key k, made when k has none yet: a caller
+// with several changes to one key looks it up once.
+func (b *Batch) ops(k Key) *Ops {
 	o := b.Ops[k]
 	if o == nil {
 		o = &Ops{}
 		b.Ops[k] = o
 	}
-	o.add(offset, field, d)
-	b.Changes++
+	return o
 }
 
 // Retention says what a customer's histories retain (docs/DESIGN.md
@@ -365,11 +371,14 @@ func (b *Batch) touch(f family, h, other *History, z string, at time.Time, offse
 	buyers, totals := Key{Kind: f.buyers}, Key{Kind: f.totals}
 	if n < capacity {
 		from, to := schema.HistField(n-1), schema.HistField(n)
+		zs := b.ops(row(z))
 		for _, x := range h.Items {
-			b.add(row(x), offset, z, +1)
-			b.add(row(x), offset, from, -1)
-			b.add(row(x), offset, to, +1)
-			b.add(row(z), offset, x, +1)
+			xs := b.ops(row(x)) // one lookup for x's three changes
+			xs.add(offset, z, +1)
+			xs.add(offset, from, -1)
+			xs.add(offset, to, +1)
+			zs.add(offset, x, +1)
+			b.Changes += 4
 			b.Dirty[row(x)] = struct{}{}
 		}
 		b.add(row(z), offset, to, +1)
@@ -380,11 +389,14 @@ func (b *Batch) touch(f family, h, other *History, z string, at time.Time, offse
 		}
 	} else {
 		p := h.Items[0]
+		ps, zs := b.ops(row(p)), b.ops(row(z))
 		for _, x := range h.Items[1:] {
-			b.add(row(x), offset, p, -1)
-			b.add(row(x), offset, z, +1)
-			b.add(row(p), offset, x, -1)
-			b.add(row(z), offset, x, +1)
+			xs := b.ops(row(x))
+			xs.add(offset, p, -1)
+			xs.add(offset, z, +1)
+			ps.add(offset, x, -1)
+			zs.add(offset, x, +1)
+			b.Changes += 4
 			b.Dirty[row(x)] = struct{}{}
 		}
 		b.add(row(p), offset, schema.HistField(n-1), -1)
