@@ -36,22 +36,5 @@ func testReplayCutDifferentlyAppliesOnce(t *testing.T, env *testenv.Env) {
 	clean := openStore(t, env, env.Prefix+".clean", nil)
 	cleanOff := purchases(t, clean, 0, [2]string{"c2", "eggs"})
 	purchases(t, clean, cleanOff, pairs...)
-	got, err := st.State.Snapshot(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := clean.State.Snapshot(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, cmp := range []struct {
-		what      string
-		got, want any
-	}{
-		{"counters", got.Bought, want.Bought}, {"histories", got.Histories, want.Histories}, {"progress", got.Progress, want.Progress},
-	} {
-		if !equalJSON(t, cmp.got, cmp.want) {
-			t.Errorf("%s after a replay cut differently: %v, one clean pass: %v", cmp.what, cmp.got, cmp.want)
-		}
-	}
+	sameAsCleanPass(t, "a replay cut differently", st, clean)
 }
