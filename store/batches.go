@@ -192,11 +192,19 @@ func (c *conn) writeFenced(ctx context.Context, w fencedWrite) error {
 		}
 	}
 	if len(batch.Ops) > 0 || len(batch.Dirty) > 0 || !batch.Latest.IsZero() {
+		// Each hash takes the sums of its changes (applySumsScript); the
+		// hashes whose fence cuts the batch's groups take them group by
+		// group in a step of their own, after this one's marker.
+		sums := map[string]summedOps{}
 		err := runStep("apply counter changes", func(p redis.Pipeliner) {
+			clear(sums) // a cluster's retry fills the pipeline again
 			for k, ops := range batch.Ops {
 				for _, so := range shardOps(keys, batch.Partition, k, ops) {
+					if len(so.ops.Offsets) == 0 {
+						continue
+					}
 					scriptKeys, g := c.guardKeys(so.key, guardKey, guard)
-					applyOpsScript.EvalSha(ctx, p, scriptKeys, applyOpsArgs(pf, g, w.fence, so.ops)...)
+					sums[so.key] = summedOps{so.ops, applySumsScript.EvalSha(ctx, p, scriptKeys, applySumsArgs(pf, g, w.fence, so.ops)...)}
 				}
 			}
 			if len(batch.Dirty) > 0 {
@@ -240,6 +248,23 @@ func (c *conn) writeFenced(ctx context.Context, w fencedWrite) error {
 		if err != nil {
 			return err
 		}
+		var cut []string
+		for key, so := range sums {
+			if n, err := so.cmd.Int64(); err == nil && n == cutByFence {
+				cut = append(cut, key)
+			}
+		}
+		if len(cut) > 0 {
+			err := runStep("apply counter changes cut by a fence", func(p redis.Pipeliner) {
+				for _, key := range cut {
+					scriptKeys, g := c.guardKeys(key, guardKey, guard)
+					applyOpsScript.EvalSha(ctx, p, scriptKeys, applyOpsArgs(pf, g, w.fence, sums[key].ops)...)
+				}
+			})
+			if err != nil {
+				return err
+			}
+		}
 	}
 	if len(w.customers) > 0 {
 		ttl := w.tombstoneTTL
@@ -276,6 +301,38 @@ func (c *conn) writeFenced(ctx context.Context, w fencedWrite) error {
 	}
 	_, err := c.write(ctx, "record progress", func(p redis.Pipeliner) { w.finish(p, guardKey, guard) })
 	return batchError(err, batch.Partition, w.recorded)
+}
+
+// summedOps is a hash's changes and the reply of their applySumsScript.
+type summedOps struct {
+	ops *delta.Ops
+	cmd *redis.Cmd
+}
+
+// applySumsArgs is applySumsScript's ARGV for ops.
+func applySumsArgs(pf, guard, fence string, ops *delta.Ops) []any {
+	fields, deltas := ops.Sums()
+	args := make([]any, 0, 5+2*len(fields))
+	args = append(args, pf, guard, fence, ops.Offsets[0], ops.Offsets[len(ops.Offsets)-1])
+	for j, f := range fields {
+		args = append(args, f, deltas[j])
+	}
+	return args
+}
+
+// applyOpsArgs is applyOpsScript's ARGV for ops.
+func applyOpsArgs(pf, guard, fence string, ops *delta.Ops) []any {
+	args := make([]any, 0, 3+2*len(ops.Offsets)+2*len(ops.Fields))
+	args = append(args, pf, guard, fence)
+	f := 0
+	for g, off := range ops.Offsets {
+		args = append(args, off, ops.Counts[g])
+		for j := 0; j < ops.Counts[g]; j++ {
+			args = append(args, ops.Fields[f], ops.Deltas[f])
+			f++
+		}
+	}
+	return args
 }
 
 // oldestEntry is the time of the oldest entry of either history, or of an
@@ -365,21 +422,6 @@ func shardOps(keys schema.Keys, partition int, k delta.Key, ops *delta.Ops) []sh
 		}
 	}
 	return out
-}
-
-// applyOpsArgs is applyOpsScript's ARGV for ops.
-func applyOpsArgs(pf, guard, fence string, ops *delta.Ops) []any {
-	args := make([]any, 0, 3+2*len(ops.Offsets)+2*len(ops.Fields))
-	args = append(args, pf, guard, fence)
-	f := 0
-	for g, off := range ops.Offsets {
-		args = append(args, off, ops.Counts[g])
-		for j := 0; j < ops.Counts[g]; j++ {
-			args = append(args, ops.Fields[f], ops.Deltas[f])
-			f++
-		}
-	}
-	return args
 }
 
 // popularityDaysOf returns the bucket days a batch counts events in, by kind.

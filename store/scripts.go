@@ -164,7 +164,9 @@ if tonumber(ARGV[6]) > tonumber(redis.call('HGET', KEYS[1], ARGV[7]) or '0') the
 return 1
 `)
 
-// applyOpsScript applies fenced counter changes to one hash.
+// applyOpsScript applies fenced counter changes to one hash, group by
+// group. A batch writes its changes with applySumsScript, and this script
+// only for the hashes whose fence cuts the batch's groups.
 //
 // KEYS[1]: the hash. KEYS[2], ARGV[1], ARGV[2]: see batchGuard. ARGV[3]:
 // the watermark field of the partition ("#p").
@@ -221,6 +223,39 @@ end
 if top > wm then redis.call('HSET', KEYS[1], ARGV[3], top) end
 return applied
 `)
+
+// applySumsScript applies a batch's counter changes to one hash as their
+// sums per field (delta.Ops.Sums), when the hash's fence admits every
+// group of the batch: the common case, in which summing per field is what
+// applyOpsScript would do anyway, without sending and reading each group.
+//
+// KEYS and ARGV[1..3] as applyOpsScript's. ARGV[4], ARGV[5]: the offsets
+// of the batch's first and last group for this hash. ARGV[6..]: pairs of
+// (field, sum), the sums not zero.
+//
+// When the watermark is at or above the last offset, every group was
+// applied before: nothing is written (0). When it is below the first, the
+// sums are added, fields that fall to zero deleted, and the watermark
+// raised to the last offset (1). When it falls between them, a replay cut
+// the batch differently from the write that raised the watermark, and only
+// the groups above it may be applied: nothing is written and the script
+// returns cutByFence, and the batch writes this hash's groups with
+// applyOpsScript instead (writeFenced).
+var applySumsScript = redis.NewScript(batchGuard + `
+if not string.match(ARGV[3], '^#%d+$') then floor = -1 end
+local wm = tonumber(redis.call('HGET', KEYS[1], ARGV[3]) or floor)
+if tonumber(ARGV[5]) <= wm then return 0 end
+if tonumber(ARGV[4]) <= wm then return ` + strconv.Itoa(cutByFence) + ` end
+for i = 6, #ARGV, 2 do
+  if redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) == 0 then redis.call('HDEL', KEYS[1], ARGV[i]) end
+end
+redis.call('HSET', KEYS[1], ARGV[3], ARGV[5])
+return 1
+`)
+
+// cutByFence is applySumsScript's reply when the hash's watermark falls
+// inside the batch's offsets.
+const cutByFence = -1
 
 // writeCustomerScript replaces a customer's state only when the writer's
 // fence for its partition is newer than the stored one, so a late write
@@ -548,6 +583,6 @@ end
 return removed
 `)
 
-var allScripts = []*redis.Script{applyOpsScript, writeCustomerScript, advanceScript, markDirtyScript,
+var allScripts = []*redis.Script{applyOpsScript, applySumsScript, writeCustomerScript, advanceScript, markDirtyScript,
 	claimDirtyScript, clearDirtyScript, writeListScript, markStepScript, finishBatchScript, finishSweepScript,
 	probeScript, applyCatalogueScript, promoteDueScript, donePendingScript, forgetItemScript}

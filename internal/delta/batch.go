@@ -80,6 +80,34 @@ func (o *Ops) add(offset int64, field string, d int64) {
 	o.Deltas = append(o.Deltas, d)
 }
 
+// Sums returns the changes of every group summed per field, in the order
+// the fields first appear, without the fields whose changes cancel: what
+// the key takes when its fence admits all of the groups, which is what a
+// batch meets unless a replay cut it differently (the store then writes the
+// groups instead). A batch of baskets moves a held item's histogram bin up
+// once per purchase, and its pair counters gain one per basket item, so the
+// sums are far fewer than the changes on dense histories.
+func (o *Ops) Sums() (fields []string, deltas []int64) {
+	at := make(map[string]int, len(o.Fields))
+	for i, f := range o.Fields {
+		if j, ok := at[f]; ok {
+			deltas[j] += o.Deltas[i]
+			continue
+		}
+		at[f] = len(fields)
+		fields = append(fields, f)
+		deltas = append(deltas, o.Deltas[i])
+	}
+	keep := 0
+	for j, f := range fields {
+		if deltas[j] != 0 {
+			fields[keep], deltas[keep] = f, deltas[j]
+			keep++
+		}
+	}
+	return fields[:keep], deltas[:keep]
+}
+
 // Batch accumulates the changes caused by a run of events from one Kafka
 // partition, in offset order.
 type Batch struct {
@@ -107,13 +135,19 @@ func NewBatch(partition int) *Batch {
 }
 
 func (b *Batch) add(k Key, offset int64, field string, d int64) {
+	b.ops(k).add(offset, field, d)
+	b.Changes++
+}
+
+// ops returns the changes to key k, made when k has none yet: a caller
+// with several changes to one key looks it up once.
+func (b *Batch) ops(k Key) *Ops {
 	o := b.Ops[k]
 	if o == nil {
 		o = &Ops{}
 		b.Ops[k] = o
 	}
-	o.add(offset, field, d)
-	b.Changes++
+	return o
 }
 
 // Retention says what a customer's histories retain (docs/DESIGN.md
@@ -337,11 +371,14 @@ func (b *Batch) touch(f family, h, other *History, z string, at time.Time, offse
 	buyers, totals := Key{Kind: f.buyers}, Key{Kind: f.totals}
 	if n < capacity {
 		from, to := schema.HistField(n-1), schema.HistField(n)
+		zs := b.ops(row(z))
 		for _, x := range h.Items {
-			b.add(row(x), offset, z, +1)
-			b.add(row(x), offset, from, -1)
-			b.add(row(x), offset, to, +1)
-			b.add(row(z), offset, x, +1)
+			xs := b.ops(row(x)) // one lookup for x's three changes
+			xs.add(offset, z, +1)
+			xs.add(offset, from, -1)
+			xs.add(offset, to, +1)
+			zs.add(offset, x, +1)
+			b.Changes += 4
 			b.Dirty[row(x)] = struct{}{}
 		}
 		b.add(row(z), offset, to, +1)
@@ -352,11 +389,14 @@ func (b *Batch) touch(f family, h, other *History, z string, at time.Time, offse
 		}
 	} else {
 		p := h.Items[0]
+		ps, zs := b.ops(row(p)), b.ops(row(z))
 		for _, x := range h.Items[1:] {
-			b.add(row(x), offset, p, -1)
-			b.add(row(x), offset, z, +1)
-			b.add(row(p), offset, x, -1)
-			b.add(row(z), offset, x, +1)
+			xs := b.ops(row(x))
+			xs.add(offset, p, -1)
+			xs.add(offset, z, +1)
+			ps.add(offset, x, -1)
+			zs.add(offset, x, +1)
+			b.Changes += 4
 			b.Dirty[row(x)] = struct{}{}
 		}
 		b.add(row(p), offset, schema.HistField(n-1), -1)
