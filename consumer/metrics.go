@@ -33,6 +33,7 @@ type Metrics struct {
 	late                               prometheus.Counter
 	swept                              *prometheus.CounterVec
 	sweepChanges                       prometheus.Counter
+	sweepBehind                        *prometheus.GaugeVec
 }
 
 // NewMetrics registers the consumer's metrics on reg.
@@ -75,6 +76,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Customers the sweeps handled, by action: aged (entries past the age removed), erased (on request), deleted (nothing left: only a tombstone of fences remains)."}, []string{"action"}),
 		sweepChanges: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "sweep_changes_total",
 			Help: "Counter changes written by sweeps (retractions of aged or erased entries)."}),
+		sweepBehind: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "sweep_behind_seconds",
+			Help: "With -history-max-age, how much older than the sweeps' cut (watermark less the age and the allowed lateness) the oldest entry a partition holds is, when its sweeps start: 0 while they keep up."}, []string{"partition"}),
 	}
 	// Every known label value is present at zero from the first scrape, so
 	// that rate() and absence alerts can tell zero from missing before
@@ -90,7 +93,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.applied.WithLabelValues(string(t))
 		m.deduplicated.WithLabelValues(string(t))
 	}
-	reg.MustRegister(m.late, m.swept, m.sweepChanges, m.consumed, m.applied, m.skipped, m.deduplicated, m.deadLettered, m.catalogueRecords, m.catalogueChanges, m.changes, m.batchSize, m.batchSeconds, m.appliedOff, m.eventTimeLag, m.rewinds, m.dlqMinimal, m.dlqLost)
+	reg.MustRegister(m.late, m.swept, m.sweepChanges, m.sweepBehind, m.consumed, m.applied, m.skipped, m.deduplicated, m.deadLettered, m.catalogueRecords, m.catalogueChanges, m.changes, m.batchSize, m.batchSeconds, m.appliedOff, m.eventTimeLag, m.rewinds, m.dlqMinimal, m.dlqLost)
 	return m
 }
 
@@ -139,6 +142,19 @@ func (m *Metrics) observeSweep(aged, erased, deleted, changes int) {
 	m.swept.WithLabelValues("erased").Add(float64(erased))
 	m.swept.WithLabelValues("deleted").Add(float64(deleted))
 	m.sweepChanges.Add(float64(changes))
+}
+
+// observeSweepBehind records how far a partition's oldest held entry
+// (unix ms, 0: none) is behind the sweeps' cut.
+func (m *Metrics) observeSweepBehind(partition int, cut, oldest int64) {
+	if m == nil {
+		return
+	}
+	behind := 0.0
+	if oldest > 0 && oldest < cut {
+		behind = float64(cut-oldest) / 1000
+	}
+	m.sweepBehind.WithLabelValues(strconv.Itoa(partition)).Set(behind)
 }
 
 func (m *Metrics) observeRewind(partition int) {

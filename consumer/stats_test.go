@@ -3,6 +3,8 @@ package consumer
 import (
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/alsobought/alsobought/event"
 )
 
@@ -25,4 +27,39 @@ func TestStatsCountEveryTypeAndReason(t *testing.T) {
 			t.Errorf("dead-lettered %s: %d (present: %v), want %d", r, n, ok, want)
 		}
 	}
+}
+
+// The sweeps' lag is how much older than the cut the oldest held entry
+// is: 0 while they keep up, and 0 without an entry.
+func TestSweepBehind(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg)
+	for _, tc := range []struct {
+		cut, oldest int64
+		want        float64
+	}{
+		{cut: 10_000, oldest: 12_000, want: 0},  // every entry is younger than the cut
+		{cut: 10_000, oldest: 0, want: 0},       // nothing held
+		{cut: 10_000, oldest: 7_500, want: 2.5}, // 2.5 s of entries should be gone
+	} {
+		m.observeSweepBehind(3, tc.cut, tc.oldest)
+		if got := testGauge(t, reg, "alsobought_sweep_behind_seconds"); got != tc.want {
+			t.Errorf("cut %d, oldest %d: %v, want %v", tc.cut, tc.oldest, got, tc.want)
+		}
+	}
+}
+
+func testGauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no single series of %s", name)
+	return 0
 }

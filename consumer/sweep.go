@@ -14,7 +14,7 @@ import (
 type SweepStore interface {
 	ReadClock(ctx context.Context) (store.Clock, error)
 	MarkIdle(ctx context.Context, partition int) error
-	Due(ctx context.Context, partition int, cut int64, limit int) (age, erase []string, err error)
+	Due(ctx context.Context, partition int, cut int64, limit int) (age, erase []string, oldest int64, err error)
 	Apply(ctx context.Context, plan store.SweepPlan, planRecorded bool, b *delta.Batch, customers []store.CustomerUpdate, recorded int64, tombstoneTTL time.Duration) error
 }
 
@@ -77,9 +77,17 @@ func (c *Consumer) sweep(ctx context.Context, s *partitionSweeper, recorded int6
 			if ok && age > 0 {
 				cut = w - age - lateness
 			}
-			ids, erase, err := c.sweeps.Due(ctx, s.partition, cut, sweepLimit)
-			if err != nil || len(ids)+len(erase) == 0 {
+			ids, erase, oldest, err := c.sweeps.Due(ctx, s.partition, cut, sweepLimit)
+			if err != nil {
 				return err
+			}
+			if round == 0 && cut != 0 {
+				// Where the sweeps stand before this interval's work: how
+				// much older than the cut the oldest held entry is.
+				c.metrics.observeSweepBehind(s.partition, cut, oldest)
+			}
+			if len(ids)+len(erase) == 0 {
+				return nil
 			}
 			plan = store.SweepPlan{Seq: clock.Sweeps[s.partition] + 1, Watermark: w, Cut: cut, Customers: ids, Erase: erase}
 		}

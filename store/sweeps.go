@@ -154,18 +154,27 @@ func (s *Sweeps) MarkIdle(ctx context.Context, partition int) error {
 // Due returns up to limit customers of a partition's age index whose
 // oldest entry is before cut (none when cut is 0), and up to limit
 // customers whose erasure was requested, in one round trip. A customer to
-// erase is not also aged.
-func (s *Sweeps) Due(ctx context.Context, partition int, cut int64, limit int) (age, erase []string, err error) {
+// erase is not also aged. oldest is the time (unix ms) of the oldest entry
+// the age index holds, 0 when it holds none or cut is 0: how far the
+// sweeps are behind the cut.
+func (s *Sweeps) Due(ctx context.Context, partition int, cut int64, limit int) (age, erase []string, oldest int64, err error) {
 	var ageCmd, eraseCmd *redis.StringSliceCmd
+	var oldestCmd *redis.ZSliceCmd
 	_, err = s.c.read(ctx, "read customers due for a sweep", func(p redis.Pipeliner) {
 		if cut != 0 {
 			ageCmd = p.ZRangeByScore(ctx, s.c.keys.AgeIndex(partition), &redis.ZRangeBy{
 				Min: "-inf", Max: "(" + strconv.FormatInt(cut, 10), Count: int64(limit)})
+			oldestCmd = p.ZRangeWithScores(ctx, s.c.keys.AgeIndex(partition), 0, 0)
 		}
 		eraseCmd = p.SRandMemberN(ctx, s.c.keys.Erasures(partition), int64(limit))
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
+	}
+	if oldestCmd != nil {
+		if zs := oldestCmd.Val(); len(zs) > 0 {
+			oldest = int64(zs[0].Score)
+		}
 	}
 	erase = eraseCmd.Val()
 	if ageCmd != nil {
@@ -179,7 +188,7 @@ func (s *Sweeps) Due(ctx context.Context, partition int, cut int64, limit int) (
 			}
 		}
 	}
-	return age, erase, nil
+	return age, erase, oldest, nil
 }
 
 // RequestErasure asks the owners of the partitions that wrote a customer's
