@@ -100,8 +100,12 @@ func (c *serveCmd) run(ctx context.Context, s *settings, _ []string, stdout, std
 	if err != nil {
 		return &exitError{code: 2, msg: err.Error()}
 	}
+	catalogueTopic := ""
+	if s.catalogueOn() {
+		catalogueTopic = s.catalogueTopicName()
+	}
 	monitor, err := lag.New(lag.Config{Interval: s.lagInterval, Samples: s.lagSamples},
-		&lag.Sampler{Kafka: conn, Topic: s.topic, Group: s.group, State: st.Batches}, log, reg)
+		&lag.Sampler{Kafka: conn, Topic: s.topic, Group: s.group, State: st.Batches, Catalogue: catalogueTopic, CatalogueState: st.Catalogue}, log, reg)
 	if err != nil {
 		return &exitError{code: 2, msg: err.Error()}
 	}

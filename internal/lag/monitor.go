@@ -101,6 +101,9 @@ func (m *Monitor) Observe(ctx context.Context) {
 	}
 	m.report = Evaluate(m.window, time.Now())
 	m.m.observe(m.report)
+	for p, n := range s.CatalogueLag {
+		m.m.catalogueLag.WithLabelValues(strconv.Itoa(p)).Set(float64(n))
+	}
 }
 
 // Report returns the latest evaluation.
@@ -113,6 +116,7 @@ func (m *Monitor) Report() Report {
 type metrics struct {
 	lag, lagSeconds, appliedLag, status *prometheus.GaugeVec
 	group, members                      prometheus.Gauge
+	catalogueLag                        *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -129,9 +133,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Lag status of the consumer group: 0 OK, 1 WARN, 2 ERR (a partition stalled, or no member while messages wait), 3 unknown."}),
 		members: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "group_members",
 			Help: "Live members of the consumer group."}),
+		catalogueLag: byPartition("catalogue_lag_messages", "Catalogue records not applied yet (the catalogue topic's end offset less the next offset to apply), per partition of the catalogue topic."),
 	}
 	if reg != nil {
-		reg.MustRegister(m.lag, m.lagSeconds, m.appliedLag, m.status, m.group, m.members)
+		reg.MustRegister(m.lag, m.lagSeconds, m.appliedLag, m.status, m.group, m.members, m.catalogueLag)
 	}
 	m.group.Set(float64(Unknown))
 	return m

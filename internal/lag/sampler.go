@@ -27,6 +27,11 @@ type Sampler struct {
 	Topic string
 	Group string
 	State ProgressReader
+	// Catalogue, when set, is the catalogue topic, and CatalogueState
+	// reads the next offset to apply of each of its partitions: a sample
+	// then says how many catalogue records wait to be applied.
+	Catalogue      string
+	CatalogueState ProgressReader
 }
 
 // Sample takes one sample.
@@ -106,7 +111,37 @@ func (s *Sampler) Sample(ctx context.Context) (Sample, error) {
 		ps.OldestUnconsumed = t
 		sample.Partitions[p] = ps
 	}
+	if s.Catalogue != "" && s.CatalogueState != nil {
+		if sample.CatalogueLag, err = s.catalogueLag(ctx); err != nil {
+			return Sample{}, err
+		}
+	}
 	return sample, nil
+}
+
+// catalogueLag is, per partition of the catalogue topic, the records not
+// applied yet: the end offset less the next offset to apply.
+func (s *Sampler) catalogueLag(ctx context.Context) (map[int]int64, error) {
+	client, done := s.Kafka.Client(s.Catalogue)
+	defer done()
+	client.Timeout = 10 * time.Second
+	offsets, err := kafkaadmin.TopicOffsets(ctx, client, s.Catalogue)
+	if err != nil {
+		return nil, s.Kafka.Explain(err, kafkaconn.Op{Name: "Describe", Topic: s.Catalogue})
+	}
+	next, err := s.CatalogueState.Progress(ctx)
+	if err != nil {
+		return nil, err
+	}
+	lag := make(map[int]int64, len(offsets))
+	for p, o := range offsets {
+		from, ok := next[p]
+		if !ok || from < o.First {
+			from = o.First // nothing applied yet, or the oldest records were deleted
+		}
+		lag[p] = max(0, o.End-from)
+	}
+	return lag, nil
 }
 
 // recordTime returns the timestamp of the record at offset.

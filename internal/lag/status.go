@@ -47,6 +47,9 @@ type Sample struct {
 	// Group is the live members with the partitions of the topic each
 	// owns, by member id.
 	Group []Member
+	// CatalogueLag is the catalogue records not applied yet, by partition
+	// of the catalogue topic; nil without a catalogue.
+	CatalogueLag map[int]int64
 }
 
 // Member is a live member of the consumer group and the partitions of the
