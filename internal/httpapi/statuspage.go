@@ -99,10 +99,10 @@ var statusPageTemplate = template.Must(template.New("status").Funcs(template.Fun
 		}
 		return strconv.FormatFloat(f, 'f', 1, 64)
 	},
-	"clock":      func(t time.Time) string { return t.UTC().Format("15:04:05") },
-	"stamp":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
-	"inc":        func(i int) int { return i + 1 },
-	"join":       strings.Join,
+	"clock": func(t time.Time) string { return t.UTC().Format("15:04:05") },
+	"stamp": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+	"inc":   func(i int) int { return i + 1 },
+	"join":  strings.Join,
 	"ints": func(ns []int) string {
 		if len(ns) == 0 {
 			return "none"
@@ -141,9 +141,9 @@ type statusView struct {
 	RunbookURL string
 	// Member is this process's consumer in the group: its member id and
 	// the partitions it owns; nil without a consumer.
-	Member *membershipView
-	Metrics    metricsView
-	Form       statusForm
+	Member  *membershipView
+	Metrics metricsView
+	Form    statusForm
 	// Error is why the lookup was not made (400) or failed (503).
 	Error           string
 	Related         []RelatedResponse

@@ -1,7 +1,6 @@
 package httpapi_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"image/png"
@@ -9,7 +8,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -405,79 +403,28 @@ func TestStatusPageInBrowser(t *testing.T) {
 	if len(colours) < 20 {
 		t.Fatalf("the screenshot has %d colours: a blank page?", len(colours))
 	}
-	t.Logf("%d pages rendered by %s in %s", browser.runs, browser.version, time.Since(start).Round(10*time.Millisecond))
+	t.Logf("%d pages rendered by %s in %s", browser.Runs, browser.Version, time.Since(start).Round(10*time.Millisecond))
 }
 
-// chromium runs headless Chromium, one process per page.
-type chromium struct {
-	path, version, profile string
-	runs                   int
-}
+// chromium renders the status page in headless Chromium (testenv.Chromium).
+type chromium struct{ *testenv.Chromium }
 
-// newChromium finds the browser (ALSOBOUGHT_CHROMIUM, default chromium), or
-// skips; under ALSOBOUGHT_REQUIRE_SERVICES=1 it fails instead.
-func newChromium(t *testing.T) *chromium {
+func newChromium(t *testing.T) chromium { return chromium{testenv.NewChromium(t)} }
+
+// dumpDOM returns the DOM of the status page at u, serialized after it loaded.
+func (c chromium) dumpDOM(t *testing.T, u string) string {
 	t.Helper()
-	testenv.Integration(t, "headless Chromium")
-	name := os.Getenv("ALSOBOUGHT_CHROMIUM")
-	if name == "" {
-		name = "chromium"
-	}
-	path, err := exec.LookPath(name)
-	if err != nil {
-		testenv.Need(t, "needs %s: deploy/local/ensure-chromium.sh (run by make test) installs Debian's chromium", name)
-	}
-	out, err := exec.Command(path, "--version").Output()
-	if err != nil {
-		t.Fatalf("%s --version: %v", path, err)
-	}
-	return &chromium{path: path, version: strings.TrimSpace(string(out)), profile: t.TempDir()}
-}
-
-func (c *chromium) run(t *testing.T, args ...string) []byte {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	// --no-sandbox: make test runs as root in containers, where the sandbox cannot start.
-	cmd := exec.CommandContext(ctx, c.path, append([]string{"--headless", "--no-sandbox", "--disable-gpu",
-		"--disable-dev-shm-usage", "--no-first-run", "--hide-scrollbars", "--user-data-dir=" + c.profile}, args...)...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("%s %s: %v\n%s", c.path, strings.Join(args, " "), err, stderr.String())
-	}
-	c.runs++
-	return stdout.Bytes()
-}
-
-// dumpDOM returns the DOM of the page at u, serialized after it loaded.
-func (c *chromium) dumpDOM(t *testing.T, u string) string {
-	t.Helper()
-	dom := string(c.run(t, "--dump-dom", u))
+	dom := c.DumpDOM(t, u)
 	if !strings.Contains(dom, "<h1>alsobought status</h1>") {
 		t.Fatalf("%s: not the status page:\n%s", u, dom)
 	}
 	return dom
 }
 
-// screenshot writes a PNG of the page at u as a window of w×h shows it.
-func (c *chromium) screenshot(t *testing.T, u, file string, w, h int) {
-	t.Helper()
-	c.run(t, "--screenshot="+file, fmt.Sprintf("--window-size=%d,%d", w, h), u)
-}
+func (c chromium) screenshot(t *testing.T, u, file string, w, h int) { c.Screenshot(t, u, file, w, h) }
 
-var (
-	tags   = regexp.MustCompile(`<[^>]*>`)
-	spaces = regexp.MustCompile(`\s+`)
-)
-
-// text is the text of HTML: tags removed, the common entities decoded,
-// runs of white space made one space.
-func text(html string) string {
-	s := tags.ReplaceAllString(html, " ")
-	s = strings.NewReplacer("&amp;", "&", "&lt;", "<", "&gt;", ">", "&quot;", `"`, "&#39;", "'", "&nbsp;", " ").Replace(s)
-	return strings.TrimSpace(spaces.ReplaceAllString(s, " "))
-}
+// text is the text of HTML (testenv.HTMLText).
+func text(html string) string { return testenv.HTMLText(html) }
 
 // between returns the part of s from the first from to the next to after
 // it, "" when from is missing.
