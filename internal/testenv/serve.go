@@ -43,7 +43,8 @@ func Binary(t testing.TB) string {
 			return
 		}
 		path := filepath.Join(dir, "alsobought")
-		args := []string{"build", "-o", path}
+		// -buildvcs=auto: the binary says its commit, as make build's does.
+		args := []string{"build", "-buildvcs=auto", "-o", path}
 		if os.Getenv("ALSOBOUGHT_TEST_RACE_BINARY") == "1" {
 			args = append(args, "-race")
 		}
