@@ -4,6 +4,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/alsobought/alsobought/event"
 )
@@ -25,6 +26,12 @@ type Stats struct {
 	// current generation (empty: not in the group).
 	MemberID   string
 	Partitions []int
+	// LastSweeps is when each partition this consumer owns last finished
+	// its sweeps (ageing and erasure), every SweepInterval; absent before
+	// the first.
+	LastSweeps map[int]time.Time
+	// SweepInterval is how often a partition sweeps.
+	SweepInterval time.Duration
 }
 
 // membership is the consumer's place in the current generation.
@@ -37,6 +44,7 @@ type membership struct {
 type stats struct {
 	consumed, applied, deadLettered atomic.Uint64
 	byReason                        sync.Map // event.Reason -> *atomic.Uint64
+	swept                           sync.Map // partition -> time.Time of its last sweeps
 }
 
 func (s *stats) observeBatch(consumed int, res BatchResult) {
@@ -65,8 +73,15 @@ func (c *Consumer) Stats() Stats {
 	for _, r := range event.Reasons() {
 		st.DeadLetteredBy[r] = 0
 	}
+	st.SweepInterval = c.cfg.SweepInterval
 	if m := c.owned.Load(); m != nil {
 		st.MemberID, st.Partitions = m.MemberID, slices.Clone(m.Partitions)
+		st.LastSweeps = map[int]time.Time{}
+		for _, p := range m.Partitions {
+			if at, ok := c.stats.swept.Load(p); ok {
+				st.LastSweeps[p] = at.(time.Time)
+			}
+		}
 	}
 	c.stats.byReason.Range(func(r, n any) bool {
 		st.DeadLetteredBy[r.(event.Reason)] = n.(*atomic.Uint64).Load()

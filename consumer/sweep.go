@@ -159,6 +159,7 @@ func (c *Consumer) sweepIfDue(ctx context.Context, s *partitionSweeper, recorded
 		return fmt.Errorf("sweep: %w", err)
 	}
 	s.last = time.Now()
+	c.stats.swept.Store(s.partition, s.last)
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -127,6 +128,9 @@ func TestStatusNamesTheGroupAndThisInstancesPartitions(t *testing.T) {
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	member := status.Group[0].ID
+	if !regexp.MustCompile(`<td>history sweeps \(ageing, erasure\)</td><td class="n">last [\d.]+ s ago</td>`).Match(page) {
+		t.Errorf("the page does not say when the partitions last swept:\n%s", page)
+	}
 	for _, want := range []string{`owns partitions <b id="own-partitions">0, 1</b>`,
 		`<tr data-member="` + member + `" class="self"><td><code>` + member + `</code> <b>(this instance)</b></td>`, `<td>0, 1</td>`} {
 		if !strings.Contains(string(page), want) {

@@ -198,6 +198,21 @@ func (v statusView) BacklogOver() bool {
 type membershipView struct {
 	ID         string
 	Partitions []int
+	// The partitions' sweeps (ageing and erasure): the oldest of their
+	// last sweeps (zero: none yet), how many partitions have swept, and
+	// the interval.
+	OldestSweep   time.Time
+	Swept         int
+	SweepInterval time.Duration
+}
+
+// NextSweep is when the partition that swept longest ago sweeps next, in
+// seconds from the page's time (0: due now).
+func (v statusView) NextSweep() float64 {
+	if v.Member == nil || v.Member.OldestSweep.IsZero() {
+		return 0
+	}
+	return max(0, v.Member.OldestSweep.Add(v.Member.SweepInterval).Sub(v.Now).Seconds())
 }
 
 // Ago is the time from t to the page's time, in seconds.
@@ -277,7 +292,12 @@ func (s *server) statusPage(w http.ResponseWriter, r *http.Request) {
 	v.Instance, v.Ready, v.RunbookURL = s.opts.Instance, s.readiness(r.Context()), s.opts.RunbookURL
 	if c := s.opts.Consumer; c != nil {
 		st := c.Stats()
-		v.Member = &membershipView{ID: st.MemberID, Partitions: st.Partitions}
+		v.Member = &membershipView{ID: st.MemberID, Partitions: st.Partitions, Swept: len(st.LastSweeps), SweepInterval: st.SweepInterval}
+		for _, at := range st.LastSweeps {
+			if v.Member.OldestSweep.IsZero() || at.Before(v.Member.OldestSweep) {
+				v.Member.OldestSweep = at
+			}
+		}
 	}
 	lk, err := parseLookup(r)
 	why, authorized := s.authorized(r)
