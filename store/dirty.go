@@ -47,10 +47,21 @@ func (d *Dirty) Mark(ctx context.Context, lists []ListRef, at time.Time) error {
 // oldest first, for owner, for the lease duration (claimDirtyScript):
 // items another owner claimed less than lease ago are left to it.
 func (d *Dirty) Claim(ctx context.Context, n int, markedBefore time.Time, owner string, lease time.Duration) ([]DirtyItem, error) {
+	return d.claim(ctx, n, markedBefore, noRateLimit, owner, lease)
+}
+
+// ClaimDue is Claim with each list's rate limit: a list re-scored after
+// rescoredBefore (Clear keeps the time of every re-score) waits, still
+// dirty, until a claim with a later rescoredBefore (docs/DESIGN.md §4).
+func (d *Dirty) ClaimDue(ctx context.Context, n int, markedBefore, rescoredBefore time.Time, owner string, lease time.Duration) ([]DirtyItem, error) {
+	return d.claim(ctx, n, markedBefore, strconv.FormatInt(rescoredBefore.UnixMilli(), 10), owner, lease)
+}
+
+func (d *Dirty) claim(ctx context.Context, n int, markedBefore time.Time, rescoredBefore, owner string, lease time.Duration) ([]DirtyItem, error) {
 	keys := d.c.keys
 	cmds, err := d.c.write(ctx, "claim dirty items", func(p redis.Pipeliner) {
-		claimDirtyScript.EvalSha(ctx, p, []string{keys.Dirty, keys.DirtyVersions, keys.DirtyClaims},
-			markedBefore.UnixMilli(), n, owner, lease.Milliseconds())
+		claimDirtyScript.EvalSha(ctx, p, []string{keys.Dirty, keys.DirtyVersions, keys.DirtyClaims, keys.DirtyRecent},
+			markedBefore.UnixMilli(), n, owner, lease.Milliseconds(), rescoredBefore)
 	})
 	if err != nil {
 		return nil, err
@@ -75,8 +86,9 @@ func (d *Dirty) Claim(ctx context.Context, n int, markedBefore time.Time, owner 
 }
 
 // Clear removes the items whose mark has not moved since they were read
-// at readAt, and makes readAt the first-mark time of those that were
-// marked again meanwhile (clearDirtyScript).
+// at readAt, makes readAt the first-mark time of those that were marked
+// again meanwhile, and keeps readAt as every item's last re-score for
+// ClaimDue's rate limit (clearDirtyScript).
 func (d *Dirty) Clear(ctx context.Context, items []DirtyItem, readAt time.Time) error {
 	if len(items) == 0 {
 		return nil
@@ -88,7 +100,7 @@ func (d *Dirty) Clear(ctx context.Context, items []DirtyItem, readAt time.Time) 
 		args = append(args, schema.DirtyMember(it.Kind, it.Item), it.Version)
 	}
 	_, err := d.c.write(ctx, "clear dirty marks", func(p redis.Pipeliner) {
-		clearDirtyScript.EvalSha(ctx, p, []string{keys.Dirty, keys.DirtyVersions, keys.DirtyClaims}, args...)
+		clearDirtyScript.EvalSha(ctx, p, []string{keys.Dirty, keys.DirtyVersions, keys.DirtyClaims, keys.DirtyRecent}, args...)
 	})
 	return err
 }

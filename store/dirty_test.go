@@ -2,11 +2,15 @@ package store_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/alsobought/alsobought/internal/testenv"
 	"github.com/alsobought/alsobought/store"
+	"github.com/alsobought/alsobought/store/schema"
 )
 
 // TestAMarkDuringRescoreKeepsTheItemDirty: a change that lands after the
@@ -95,5 +99,67 @@ func testClaimsShareDirtyItems(t *testing.T, env *testenv.Env) {
 	}
 	if n, err := env.Store.Client().HLen(ctx, env.Store.Keys().DirtyClaims).Result(); err != nil || n != 0 {
 		t.Fatalf("%d claims left after clearing (%v): claims must not leak", n, err)
+	}
+}
+
+// TestARecentlyRescoredListWaitsDirty: ClaimDue leaves a list re-scored
+// after its cut-off in the dirty set, marked, for a later claim (the
+// per-list rate limit); a list with no recent re-score is due however
+// fresh its mark, and Claim, the drain's, takes every list.
+func TestARecentlyRescoredListWaitsDirty(t *testing.T) {
+	testenv.ForEachRedis(t, testARecentlyRescoredListWaitsDirty)
+}
+
+func testARecentlyRescoredListWaitsDirty(t *testing.T, env *testenv.Env) {
+	ctx := context.Background()
+	far := time.Now().Add(time.Hour)
+	rescoredAt := time.Now().Truncate(time.Millisecond)
+	testenv.MarkDirty(t, env.Store, 1, "a")
+	first, err := env.Store.Dirty.ClaimDue(ctx, 10, far, rescoredAt.Add(-time.Second), "me", time.Minute)
+	if err != nil || len(first) != 1 {
+		t.Fatalf("a list never re-scored: claimed %v, %v; want it at once", first, err)
+	}
+	if err := env.Store.Dirty.Clear(ctx, first, rescoredAt); err != nil {
+		t.Fatal(err)
+	}
+	testenv.MarkDirty(t, env.Store, 2, "a", "b") // a again, b for the first time
+	for _, tc := range []struct {
+		name           string
+		rescoredBefore time.Time
+		want           []string
+	}{
+		{"a re-scored after the cut-off waits", rescoredAt.Add(-time.Millisecond), []string{"b"}},
+		{"a re-scored at the cut-off is due", rescoredAt, []string{"a", "b"}}, // b: the claim is this owner's
+	} {
+		got, err := env.Store.Dirty.ClaimDue(ctx, 10, far, tc.rescoredBefore, "me", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var items []string
+		for _, d := range got {
+			items = append(items, d.Item)
+		}
+		slices.Sort(items)
+		if !slices.Equal(items, tc.want) {
+			t.Fatalf("%s: claimed %v, want %v", tc.name, items, tc.want)
+		}
+		// Waiting lists stay dirty: the backlog counts them until cleared.
+		if n, _, err := env.Store.Dirty.Backlog(ctx); err != nil || n != 2 {
+			t.Fatalf("%s: backlog %d (%v), want 2: claimed lists stay dirty until cleared", tc.name, n, err)
+		}
+	}
+	// The last claim forgot the re-score at its cut-off: nothing is left
+	// to wait for.
+	if n, err := env.Store.Client().ZCard(ctx, env.Store.Keys().DirtyRecent).Result(); err != nil || n != 0 {
+		t.Fatalf("recent set holds %d (%v) after a claim past every re-score", n, err)
+	}
+	// A drain's claim ignores the rate limit: a re-scored again is taken.
+	a := redis.Z{Score: float64(far.UnixMilli()), Member: schema.DirtyMember(schema.Bought, "a")}
+	if err := env.Store.Client().ZAdd(ctx, env.Store.Keys().DirtyRecent, a).Err(); err != nil {
+		t.Fatal(err)
+	}
+	all, err := env.Store.Dirty.Claim(ctx, 10, far, "me", time.Minute)
+	if err != nil || len(all) != 2 {
+		t.Fatalf("drain claimed %v, %v; want both dirty lists", all, err)
 	}
 }

@@ -86,6 +86,10 @@ func batchError(err error, partition int, recorded int64) error {
 // keep their mark time.
 const keepMarkTime = "-"
 
+// noRateLimit is claimDirtyScript's ARGV[5] when no list waits for its
+// minimum interval (Dirty.Claim, a drain).
+const noRateLimit = "-"
+
 // Guard conditions of batchGuard (ARGV[2]).
 const (
 	guardNone     = "-"
@@ -273,12 +277,20 @@ return #ARGV - 1
 // without two re-scoring one item at a time. A claim lasts ARGV[4] ms from
 // the server's clock (TIME: the instances' clocks may differ); a re-scorer
 // that dies leaves its items to whoever claims them after that.
-// KEYS[1]: the dirty set, KEYS[2]: the mark versions, KEYS[3]: the claims;
-// ARGV[3]: the owner. Returns triples (member, first mark ms, version).
+// With ARGV[5] (unix ms, unless "-") it also rate-limits each list: a
+// list re-scored after ARGV[5] (its time in KEYS[4], the recent set, which
+// clearDirtyScript writes) stays dirty and is skipped, and the recent set
+// first forgets the re-scores at or before ARGV[5], so it only ever holds
+// the lists re-scored within the minimum interval.
+// KEYS[1]: the dirty set, KEYS[2]: the mark versions, KEYS[3]: the claims,
+// KEYS[4]: the recent set; ARGV[3]: the owner. Returns triples (member,
+// first mark ms, version).
 var claimDirtyScript = redis.NewScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local n = tonumber(ARGV[2])
+local limited = ARGV[5] ~= '` + noRateLimit + `'
+if limited then redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', ARGV[5]) end
 local mine = ARGV[3] .. '|'
 local claim = mine .. tostring(now + tonumber(ARGV[4]))
 local out = {}
@@ -288,11 +300,14 @@ for round = 1, 8 do
   if #zs == 0 then break end
   for i = 1, #zs, 2 do
     local m = zs[i]
-    local c = redis.call('HGET', KEYS[3], m)
-    local free = not c or string.sub(c, 1, #mine) == mine
-    if not free then
-      local expiry = tonumber(string.match(c, '|(%d+)$') or '0')
-      free = expiry <= now
+    local free = not limited or not redis.call('ZSCORE', KEYS[4], m)
+    if free then
+      local c = redis.call('HGET', KEYS[3], m)
+      free = not c or string.sub(c, 1, #mine) == mine
+      if not free then
+        local expiry = tonumber(string.match(c, '|(%d+)$') or '0')
+        free = expiry <= now
+      end
     end
     if free then
       redis.call('HSET', KEYS[3], m, claim)
@@ -316,14 +331,17 @@ return out
 // wait. Without that, an item marked again during every re-score (a
 // best-seller) would keep its first mark forever: it would look ever more
 // stale and be re-scored at every poll instead of once per interval.
+// With KEYS[4], the recent set, every item's re-score time ARGV[1] is
+// kept there for claimDirtyScript's rate limit.
 // KEYS[1]: the dirty set, KEYS[2]: the mark versions, KEYS[3] (optional):
-// the claims; ARGV[2..]: pairs of (item, version as read). Returns the
-// number removed. The outbox reuses it (outbox, stamps, no claims,
-// keepMarkTime).
+// the claims, KEYS[4] (optional): the recent set; ARGV[2..]: pairs of
+// (item, version as read). Returns the number removed. The outbox reuses
+// it (outbox, stamps, no claims, keepMarkTime).
 var clearDirtyScript = redis.NewScript(`
 local removed = 0
 for i = 2, #ARGV, 2 do
   if KEYS[3] then redis.call('HDEL', KEYS[3], ARGV[i]) end
+  if KEYS[4] then redis.call('ZADD', KEYS[4], 'GT', ARGV[1], ARGV[i]) end
   if redis.call('HGET', KEYS[2], ARGV[i]) == ARGV[i + 1] then
     redis.call('HDEL', KEYS[2], ARGV[i])
     redis.call('ZREM', KEYS[1], ARGV[i])

@@ -39,6 +39,7 @@ type Lists interface {
 type Dirty interface {
 	Mark(ctx context.Context, lists []store.ListRef, at time.Time) error
 	Claim(ctx context.Context, n int, markedBefore time.Time, owner string, lease time.Duration) ([]store.DirtyItem, error)
+	ClaimDue(ctx context.Context, n int, markedBefore, rescoredBefore time.Time, owner string, lease time.Duration) ([]store.DirtyItem, error)
 	Clear(ctx context.Context, items []store.DirtyItem, readAt time.Time) error
 	Backlog(ctx context.Context) (int64, time.Time, error)
 }
@@ -113,10 +114,12 @@ type Config struct {
 	Batch         int               // items re-scored per round trip; default DefaultBatch
 	PollInterval  time.Duration     // how often an idle re-scorer looks for dirty items
 	SweepInterval time.Duration     // full re-score schedule; 0 turns the sweep off
-	// MinInterval rate-limits each row: an item is re-scored once its first
-	// dirty mark is this old, so a best-seller touched by every basket is
-	// re-scored at most once per interval, and a change waits at most this
-	// long plus a poll. Default DefaultMinInterval.
+	// MinInterval rate-limits each list from its last re-score: a list
+	// not re-scored within it is re-scored at the next poll, one re-scored
+	// lately waits, still dirty, until that re-score is this old. A
+	// best-seller touched by every basket is then re-scored at most once
+	// per interval, and a change waits at most this long plus a poll
+	// (docs/DESIGN.md §4). Default DefaultMinInterval.
 	MinInterval time.Duration
 	// Feed turns the list change feed on: every list change goes through
 	// the outbox (store.Lists.Write), and is published by Publisher when
@@ -385,15 +388,14 @@ func watch(entries []scoring.Related, passedOver []string) []string {
 	return append(out, passedOver...)
 }
 
-// FollowCatalogue makes due at once the lists that a change of an item's
+// FollowCatalogue marks dirty the lists that a change of an item's
 // availability can change (docs/DESIGN.md §11), for the next drain: it
 // refreshes the catalogue view, makes pending the items
 // whose window edge has come, marks the lists holding each pending item
-// dirty as if marked MinInterval ago (so the next drain takes them without
-// the per-row rate limit, which is for lists touched by every basket),
-// asks for the popularity lists again, and clears the pending items. Every
-// step is safe to repeat: a re-scorer that dies midway leaves the items
-// pending for the next.
+// dirty (a list re-scored within MinInterval waits for the rest of it, as
+// for any other change), asks for the popularity lists again, and clears
+// the pending items. Every step is safe to repeat: a re-scorer that dies
+// midway leaves the items pending for the next.
 func (r *Rescorer) FollowCatalogue(ctx context.Context) error {
 	if _, err := r.view.Refresh(ctx); err != nil {
 		return err
@@ -415,7 +417,7 @@ func (r *Rescorer) FollowCatalogue(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := r.st.Dirty.Mark(ctx, holders, now.Add(-r.cfg.MinInterval)); err != nil {
+		if err := r.st.Dirty.Mark(ctx, holders, now); err != nil {
 			return err
 		}
 		r.popularStale.Store(true)
@@ -430,7 +432,19 @@ func (r *Rescorer) FollowCatalogue(ctx context.Context) error {
 // DrainDirty re-scores every dirty item, however recently marked, and
 // returns how many it re-scored.
 func (r *Rescorer) DrainDirty(ctx context.Context) (int, error) {
-	return r.drain(ctx, func() time.Time { return time.Unix(1<<40, 0) }, -1)
+	return r.drain(ctx, func() ([]store.DirtyItem, error) {
+		return r.st.Dirty.Claim(ctx, r.cfg.Batch, anyMark, r.owner, ClaimLease)
+	}, -1)
+}
+
+// anyMark is a mark time after every mark: a claim before it takes lists
+// however recently marked.
+var anyMark = time.Unix(1<<40, 0)
+
+// claimDue claims the dirty lists that are due (Config.MinInterval): every
+// list marked, except those re-scored within MinInterval, which wait.
+func (r *Rescorer) claimDue(ctx context.Context) ([]store.DirtyItem, error) {
+	return r.st.Dirty.ClaimDue(ctx, r.cfg.Batch, anyMark, r.now().Add(-r.cfg.MinInterval), r.owner, ClaimLease)
 }
 
 // pollRounds bounds the batches one poll of Run re-scores, so that under a
@@ -438,13 +452,13 @@ func (r *Rescorer) DrainDirty(ctx context.Context) (int, error) {
 // turn too.
 const pollRounds = 25
 
-// drain re-scores the dirty items first marked before cutoff() until none
-// is left, or for at most rounds batches (rounds < 0: no bound).
-func (r *Rescorer) drain(ctx context.Context, cutoff func() time.Time, rounds int) (int, error) {
+// drain re-scores the dirty items claim returns until it returns none, or
+// for at most rounds batches (rounds < 0: no bound).
+func (r *Rescorer) drain(ctx context.Context, claim func() ([]store.DirtyItem, error), rounds int) (int, error) {
 	total := 0
 	for ; rounds != 0; rounds-- {
 		readAt := r.now()
-		dirty, err := r.st.Dirty.Claim(ctx, r.cfg.Batch, cutoff(), r.owner, ClaimLease)
+		dirty, err := claim()
 		if err != nil || len(dirty) == 0 {
 			return total, err
 		}
@@ -591,8 +605,7 @@ func (r *Rescorer) Run(ctx context.Context) error {
 				r.cfg.Errors.Redis()
 				r.retries.Warn().Err(err).Msg("following catalogue changes failed; will retry")
 			}
-			due := func() time.Time { return r.now().Add(-r.cfg.MinInterval) }
-			if _, err := r.drain(ctx, due, pollRounds); err != nil && ctx.Err() == nil {
+			if _, err := r.drain(ctx, func() ([]store.DirtyItem, error) { return r.claimDue(ctx) }, pollRounds); err != nil && ctx.Err() == nil {
 				r.metrics.errors.Inc()
 				r.cfg.Errors.Redis()
 				r.retries.Warn().Err(err).Msg("re-scoring dirty items failed; will retry")

@@ -36,6 +36,11 @@ type Keys struct {
 	// DirtyClaims holds the re-scorers' claims on dirty members: field
 	// member, value "<owner>|<expiry unix ms>".
 	DirtyClaims string
+	// DirtyRecent is the sorted set of lists re-scored lately (members:
+	// DirtyMember), scored by the time (unix ms) of their last re-score:
+	// a list marked again waits until that re-score is the minimum
+	// interval old (store.Dirty.ClaimDue). Trimmed by every claim.
+	DirtyRecent string
 	// Progress holds the applied offset of each partition: field
 	// PartitionField(p).
 	Progress string
@@ -93,7 +98,7 @@ func NewKeys(prefix string) Keys {
 	g := func(name string) string { return prefix + ":" + GlobalTag + ":" + name }
 	return Keys{Prefix: prefix,
 		Buyers: g("buyers"), Totals: g("totals"), Viewers: g("viewers"), ViewTotals: g("vtotals"),
-		Dirty: g("dirty"), DirtyVersions: g("dirtyver"), DirtyClaims: g("dirtyclaim"),
+		Dirty: g("dirty"), DirtyVersions: g("dirtyver"), DirtyClaims: g("dirtyclaim"), DirtyRecent: g("dirtyrecent"),
 		Progress: g("progress"), Inflight: g("inflight"),
 		PopularityState: g("popstate"), ItemCategories: g("itemcat"),
 		Outbox: g("outbox"), OutboxStamps: g("outboxver"), Meta: g("meta"), Clock: g("clock"),

@@ -37,6 +37,7 @@ func TestKeyNamesAreTheContract(t *testing.T) {
 		k.ViewTotals + " " + vtotals:                   "ab:{#}:vtotals ab:{#}:vtotals",
 		k.Dirty + " " + k.DirtyVersions:                "ab:{#}:dirty ab:{#}:dirtyver",
 		k.DirtyClaims:                                  "ab:{#}:dirtyclaim",
+		k.DirtyRecent:                                  "ab:{#}:dirtyrecent",
 		k.Progress + " " + k.Inflight:                  "ab:{#}:progress ab:{#}:inflight",
 		k.PopularityState + " " + k.ItemCategories:     "ab:{#}:popstate ab:{#}:itemcat",
 		k.Outbox + " " + k.OutboxStamps + " " + k.Meta: "ab:{#}:outbox ab:{#}:outboxver ab:{#}:meta",
