@@ -93,6 +93,7 @@ func StateOf(st *store.Store) State {
 // Defaults for Config.
 const (
 	DefaultBatch         = 200
+	DefaultWorkers       = 2
 	DefaultPollInterval  = 200 * time.Millisecond
 	DefaultSweepInterval = time.Hour
 	DefaultMinInterval   = time.Second
@@ -109,11 +110,15 @@ const (
 
 // Config of the re-scorer.
 type Config struct {
-	Method        scoring.Method    // the served scorer; default scoring.DefaultMethod
-	Rules         scoring.ListRules // K_list and min support
-	Batch         int               // items re-scored per round trip; default DefaultBatch
-	PollInterval  time.Duration     // how often an idle re-scorer looks for dirty items
-	SweepInterval time.Duration     // full re-score schedule; 0 turns the sweep off
+	Method scoring.Method    // the served scorer; default scoring.DefaultMethod
+	Rules  scoring.ListRules // K_list and min support
+	Batch  int               // items re-scored per round trip; default DefaultBatch
+	// Workers is how many batches of due lists a poll re-scores at once,
+	// each under a claim of its own: one worker's CPU work overlaps
+	// another's wait for Redis. Default DefaultWorkers.
+	Workers       int
+	PollInterval  time.Duration // how often an idle re-scorer looks for dirty items
+	SweepInterval time.Duration // full re-score schedule; 0 turns the sweep off
 	// MinInterval rate-limits each list from its last re-score: a list
 	// not re-scored within it is re-scored at the next poll, one re-scored
 	// lately waits, still dirty, until that re-score is this old. A
@@ -146,8 +151,8 @@ func (c Config) Validate() error {
 	if err := c.Rules.Validate(); err != nil {
 		return err
 	}
-	if c.Batch < 1 || c.PollInterval <= 0 || c.SweepInterval < 0 || c.MinInterval < 0 {
-		return errors.New("rescore batch must be >= 1, poll interval > 0, sweep and minimum intervals >= 0")
+	if c.Batch < 1 || c.Workers < 1 || c.PollInterval <= 0 || c.SweepInterval < 0 || c.MinInterval < 0 {
+		return errors.New("rescore batch and workers must be >= 1, poll interval > 0, sweep and minimum intervals >= 0")
 	}
 	return nil
 }
@@ -226,6 +231,9 @@ func New(cfg Config, st State, log zerolog.Logger, reg prometheus.Registerer) (*
 	}
 	if cfg.Batch == 0 {
 		cfg.Batch = DefaultBatch
+	}
+	if cfg.Workers == 0 {
+		cfg.Workers = DefaultWorkers
 	}
 	if cfg.PollInterval == 0 {
 		cfg.PollInterval = DefaultPollInterval
@@ -441,10 +449,33 @@ func (r *Rescorer) DrainDirty(ctx context.Context) (int, error) {
 // however recently marked.
 var anyMark = time.Unix(1<<40, 0)
 
-// claimDue claims the dirty lists that are due (Config.MinInterval): every
-// list marked, except those re-scored within MinInterval, which wait.
-func (r *Rescorer) claimDue(ctx context.Context) ([]store.DirtyItem, error) {
-	return r.st.Dirty.ClaimDue(ctx, r.cfg.Batch, anyMark, r.now().Add(-r.cfg.MinInterval), r.owner, ClaimLease)
+// claimDue claims for owner the dirty lists that are due
+// (Config.MinInterval): every list marked, except those re-scored within
+// MinInterval, which wait.
+func (r *Rescorer) claimDue(ctx context.Context, owner string) ([]store.DirtyItem, error) {
+	return r.st.Dirty.ClaimDue(ctx, r.cfg.Batch, anyMark, r.now().Add(-r.cfg.MinInterval), owner, ClaimLease)
+}
+
+// drainDue re-scores the due lists with Config.Workers workers, each for
+// at most pollRounds batches. Each claims under an owner of its own (this
+// re-scorer's, numbered), so no two re-score one list at a time, and a
+// worker's claims left by a failure are its own again at the next poll.
+func (r *Rescorer) drainDue(ctx context.Context) error {
+	errs := make([]error, r.cfg.Workers)
+	var wg sync.WaitGroup
+	for w := range r.cfg.Workers {
+		owner := r.owner
+		if w > 0 {
+			owner = fmt.Sprintf("%s/%d", r.owner, w)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[w] = r.drain(ctx, func() ([]store.DirtyItem, error) { return r.claimDue(ctx, owner) }, pollRounds)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // pollRounds bounds the batches one poll of Run re-scores, so that under a
@@ -605,7 +636,7 @@ func (r *Rescorer) Run(ctx context.Context) error {
 				r.cfg.Errors.Redis()
 				r.retries.Warn().Err(err).Msg("following catalogue changes failed; will retry")
 			}
-			if _, err := r.drain(ctx, func() ([]store.DirtyItem, error) { return r.claimDue(ctx) }, pollRounds); err != nil && ctx.Err() == nil {
+			if err := r.drainDue(ctx); err != nil && ctx.Err() == nil {
 				r.metrics.errors.Inc()
 				r.cfg.Errors.Redis()
 				r.retries.Warn().Err(err).Msg("re-scoring dirty items failed; will retry")

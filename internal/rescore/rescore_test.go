@@ -2,6 +2,7 @@ package rescore_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -100,5 +101,33 @@ func testStatsSayWhatTheRescorerDid(t *testing.T, env *testenv.Env) {
 	}
 	if st := rs.Stats(); st.DirtyItems != 0 {
 		t.Fatalf("backlog %d after draining everything", st.DirtyItems)
+	}
+}
+
+// TestWorkersNeverRescoreAListTwice: the workers of a poll claim under
+// owners of their own, so every dirty list is re-scored once, by one of
+// them, however their claims interleave.
+func TestWorkersNeverRescoreAListTwice(t *testing.T) {
+	testenv.ForEachRedis(t, testWorkersNeverRescoreAListTwice)
+}
+
+func testWorkersNeverRescoreAListTwice(t *testing.T, env *testenv.Env) {
+	items := make([]string, 300)
+	for i := range items {
+		items[i] = fmt.Sprintf("i%03d", i)
+	}
+	testenv.MarkDirty(t, env.Store, 1, items...)
+	marked := backlog(t, env.Store)
+	rs, err := rescore.New(rescore.Config{Batch: 7, Workers: 3, PollInterval: 10 * time.Millisecond}, rescore.StateOf(env.Store), zerolog.Nop(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = rs.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, "an empty backlog", func() bool { return backlog(t, env.Store) == 0 })
+	if got := rs.Stats().Rescored; got != uint64(marked) {
+		t.Fatalf("%d lists re-scored for %d marked once each", got, marked)
 	}
 }
