@@ -126,6 +126,13 @@ type Config struct {
 	// per interval, and a change waits at most this long plus a poll
 	// (docs/DESIGN.md §4). Default DefaultMinInterval.
 	MinInterval time.Duration
+	// Budget is the share of the re-scorer's time re-scoring may take
+	// before dirty lists gather their changes: up to half of it a list is
+	// re-scored at the next poll, from all of it on a list waits until its
+	// first mark is MinInterval old, and in between for a proportional part
+	// of MinInterval (docs/DESIGN.md §4); over 1, lists never gather.
+	// Default DefaultBudget.
+	Budget float64
 	// Feed turns the list change feed on: every list change goes through
 	// the outbox (store.Lists.Write), and is published by Publisher when
 	// there is one, else later by a serve process (see Publish).
@@ -151,8 +158,8 @@ func (c Config) Validate() error {
 	if err := c.Rules.Validate(); err != nil {
 		return err
 	}
-	if c.Batch < 1 || c.Workers < 1 || c.PollInterval <= 0 || c.SweepInterval < 0 || c.MinInterval < 0 {
-		return errors.New("rescore batch and workers must be >= 1, poll interval > 0, sweep and minimum intervals >= 0")
+	if c.Batch < 1 || c.Workers < 1 || c.PollInterval <= 0 || c.SweepInterval < 0 || c.MinInterval < 0 || c.Budget < 0 {
+		return errors.New("rescore batch and workers must be >= 1, poll interval > 0, sweep and minimum intervals and budget >= 0")
 	}
 	return nil
 }
@@ -182,6 +189,14 @@ type Rescorer struct {
 	// owner names this re-scorer in claims and leases: several instances
 	// share one state.
 	owner string
+
+	// busy is the share of the re-scorer's time its polls spent
+	// re-scoring lately (busyShare), and gather how old a first mark must
+	// be for its list to be due (gatherFor); Run's goroutine alone sets
+	// them, before a poll's workers start.
+	busy     float64
+	gather   time.Duration
+	polledAt time.Time // the end of the last poll's re-scoring
 
 	rescored atomic.Uint64 // lists re-scored, for Stats
 	mu       sync.Mutex
@@ -234,6 +249,9 @@ func New(cfg Config, st State, log zerolog.Logger, reg prometheus.Registerer) (*
 	}
 	if cfg.Workers == 0 {
 		cfg.Workers = DefaultWorkers
+	}
+	if cfg.Budget == 0 {
+		cfg.Budget = DefaultBudget
 	}
 	if cfg.PollInterval == 0 {
 		cfg.PollInterval = DefaultPollInterval
@@ -449,11 +467,27 @@ func (r *Rescorer) DrainDirty(ctx context.Context) (int, error) {
 // however recently marked.
 var anyMark = time.Unix(1<<40, 0)
 
-// claimDue claims for owner the dirty lists that are due
-// (Config.MinInterval): every list marked, except those re-scored within
-// MinInterval, which wait.
+// claimDue claims for owner the dirty lists that are due: first marked
+// at least the gather delay ago (Config.Budget), and not re-scored within
+// MinInterval. The others wait, still dirty.
 func (r *Rescorer) claimDue(ctx context.Context, owner string) ([]store.DirtyItem, error) {
-	return r.st.Dirty.ClaimDue(ctx, r.cfg.Batch, anyMark, r.now().Add(-r.cfg.MinInterval), owner, ClaimLease)
+	now := r.now()
+	return r.st.Dirty.ClaimDue(ctx, r.cfg.Batch, now.Add(-r.gather), now.Add(-r.cfg.MinInterval), owner, ClaimLease)
+}
+
+// pollDue re-scores the due lists (drainDue), then updates the busy share
+// and the gather delay the next poll's claims use.
+func (r *Rescorer) pollDue(ctx context.Context) error {
+	start := r.now()
+	err := r.drainDue(ctx)
+	end := r.now()
+	if r.polledAt.IsZero() {
+		r.polledAt = start.Add(-r.cfg.PollInterval)
+	}
+	r.busy = busyShare(r.busy, end.Sub(start), end.Sub(r.polledAt))
+	r.polledAt = end
+	r.gather = gatherFor(r.busy, r.cfg.Budget, r.cfg.MinInterval)
+	return err
 }
 
 // drainDue re-scores the due lists with Config.Workers workers, each for
@@ -636,7 +670,7 @@ func (r *Rescorer) Run(ctx context.Context) error {
 				r.cfg.Errors.Redis()
 				r.retries.Warn().Err(err).Msg("following catalogue changes failed; will retry")
 			}
-			if err := r.drainDue(ctx); err != nil && ctx.Err() == nil {
+			if err := r.pollDue(ctx); err != nil && ctx.Err() == nil {
 				r.metrics.errors.Inc()
 				r.cfg.Errors.Redis()
 				r.retries.Warn().Err(err).Msg("re-scoring dirty items failed; will retry")

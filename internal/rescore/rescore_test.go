@@ -26,12 +26,13 @@ func backlog(t *testing.T, st *store.Store) int64 {
 // re-scored before at once, however fresh its mark, and a list marked again
 // after its re-score waits, still dirty and counted in the backlog, until
 // that re-score is MinInterval old (here an hour: only the drain takes it).
+// The budget is never spent: no first mark waits to gather changes.
 func TestAListWaitsOnlyForItsOwnLastRescore(t *testing.T) {
 	testenv.ForEachRedis(t, testAListWaitsOnlyForItsOwnLastRescore)
 }
 
 func testAListWaitsOnlyForItsOwnLastRescore(t *testing.T, env *testenv.Env) {
-	rs, err := rescore.New(rescore.Config{MinInterval: time.Hour, PollInterval: 20 * time.Millisecond}, rescore.StateOf(env.Store), zerolog.Nop(), nil)
+	rs, err := rescore.New(rescore.Config{MinInterval: time.Hour, Budget: 2, PollInterval: 20 * time.Millisecond}, rescore.StateOf(env.Store), zerolog.Nop(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,42 @@
+package rescore
+
+import "time"
+
+// The re-scoring budget (docs/DESIGN.md §4): while re-scoring takes little
+// of the re-scorer's time, a dirty list is re-scored at the next poll; as
+// it takes more, a list's first mark must be older before it is taken, up
+// to the whole MinInterval once the budget is spent, so that the changes of
+// a busy stream gather into fewer re-scores of each list instead of
+// re-scoring it at every poll it is touched in.
+
+// DefaultBudget is Config.Budget's default: re-scoring may keep the
+// re-scorer busy half of the time before marks gather.
+const DefaultBudget = 0.5
+
+// busyWeight is the weight of the last poll in the busy share: about the
+// last five polls (a second at the default poll interval) count.
+const busyWeight = 0.2
+
+// busyShare returns the busy share after a poll that spent spent of
+// elapsed re-scoring: an exponentially weighted mean of the polls' shares,
+// each at most 1.
+func busyShare(prev float64, spent, elapsed time.Duration) float64 {
+	share := 1.0
+	if elapsed > 0 && spent < elapsed {
+		share = max(spent.Seconds()/elapsed.Seconds(), 0)
+	}
+	return prev + busyWeight*(share-prev)
+}
+
+// gatherFor returns how old a list's first mark must be before the list is
+// re-scored, at a busy share against the budget: nothing up to half the
+// budget, the whole minInterval from the budget on, in proportion between.
+func gatherFor(busy, budget float64, minInterval time.Duration) time.Duration {
+	switch {
+	case budget <= 0 || busy >= budget:
+		return minInterval
+	case busy <= budget/2:
+		return 0
+	}
+	return time.Duration(float64(minInterval) * (busy - budget/2) / (budget / 2))
+}
