@@ -487,6 +487,8 @@ func (r *Rescorer) pollDue(ctx context.Context) error {
 	r.busy = busyShare(r.busy, end.Sub(start), end.Sub(r.polledAt))
 	r.polledAt = end
 	r.gather = gatherFor(r.busy, r.cfg.Budget, r.cfg.MinInterval)
+	r.metrics.busy.Set(r.busy)
+	r.metrics.gather.Set(r.gather.Seconds())
 	return err
 }
 
@@ -738,6 +740,8 @@ type metrics struct {
 	freshness  prometheus.Histogram
 	backlog    prometheus.Gauge
 	oldestAge  prometheus.Gauge
+	busy       prometheus.Gauge
+	gather     prometheus.Gauge
 	// catalogueChanges: availability changes whose lists were marked.
 	catalogueChanges prometheus.Counter
 	forgotten        prometheus.Counter
@@ -763,13 +767,17 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Items waiting to be re-scored."}),
 		oldestAge: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "dirty_oldest_age_seconds",
 			Help: "Age of the oldest pending dirty mark."}),
+		busy: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "rescore_busy_ratio",
+			Help: "Share of the re-scorer's time its polls spent re-scoring lately (a mean over about the last five polls)."}),
+		gather: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "rescore_gather_seconds",
+			Help: "How old a dirty list's first mark must be before it is re-scored: 0 while re-scoring takes under half its budget, up to the minimum interval."}),
 		catalogueChanges: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "catalogue_changes_followed_total",
 			Help: "Changes of an item's availability (a catalogue record, or a window edge reached) whose lists were marked for re-scoring."}),
 		forgotten: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "items_forgotten_total",
 			Help: "Items with no state left whose keys were deleted (rows, lists, holders, category)."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.rescored, m.errors, m.seconds, m.listSize, m.staleLists, m.freshness, m.backlog, m.oldestAge,
+		reg.MustRegister(m.rescored, m.errors, m.seconds, m.listSize, m.staleLists, m.freshness, m.backlog, m.oldestAge, m.busy, m.gather,
 			m.catalogueChanges, m.forgotten)
 	}
 	return m
