@@ -32,14 +32,7 @@ func TestAListWaitsOnlyForItsOwnLastRescore(t *testing.T) {
 }
 
 func testAListWaitsOnlyForItsOwnLastRescore(t *testing.T, env *testenv.Env) {
-	rs, err := rescore.New(rescore.Config{MinInterval: time.Hour, Budget: 2, PollInterval: 20 * time.Millisecond}, rescore.StateOf(env.Store), zerolog.Nop(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = rs.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	rs := running(t, env, rescore.Config{MinInterval: time.Hour, Budget: 2, PollInterval: 20 * time.Millisecond})
 
 	testenv.MarkDirty(t, env.Store, 1, "x")
 	waitFor(t, "the first mark's re-score", func() bool { return rs.Stats().Rescored == 1 && backlog(t, env.Store) == 0 })
@@ -53,6 +46,20 @@ func testAListWaitsOnlyForItsOwnLastRescore(t *testing.T, env *testenv.Env) {
 	if n, err := rs.DrainDirty(context.Background()); err != nil || n != 1 || backlog(t, env.Store) != 0 {
 		t.Fatalf("the drain re-scored %d (%v), %d left; want the waiting x", n, err, backlog(t, env.Store))
 	}
+}
+
+// running returns a re-scorer of cfg whose Run runs until the test ends.
+func running(t *testing.T, env *testenv.Env, cfg rescore.Config) *rescore.Rescorer {
+	t.Helper()
+	rs, err := rescore.New(cfg, rescore.StateOf(env.Store), zerolog.Nop(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = rs.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return rs
 }
 
 // waitFor waits for cond, polling, for at most a minute.
@@ -119,14 +126,7 @@ func testWorkersNeverRescoreAListTwice(t *testing.T, env *testenv.Env) {
 	}
 	testenv.MarkDirty(t, env.Store, 1, items...)
 	marked := backlog(t, env.Store)
-	rs, err := rescore.New(rescore.Config{Batch: 7, Workers: 3, PollInterval: 10 * time.Millisecond}, rescore.StateOf(env.Store), zerolog.Nop(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = rs.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	rs := running(t, env, rescore.Config{Batch: 7, Workers: 3, PollInterval: 10 * time.Millisecond})
 	waitFor(t, "an empty backlog", func() bool { return backlog(t, env.Store) == 0 })
 	if got := rs.Stats().Rescored; got != uint64(marked) {
 		t.Fatalf("%d lists re-scored for %d marked once each", got, marked)
