@@ -9,9 +9,12 @@ import "time"
 // a busy stream gather into fewer re-scores of each list instead of
 // re-scoring it at every poll it is touched in.
 
-// DefaultBudget is Config.Budget's default: re-scoring may keep the
-// re-scorer busy half of the time before marks gather.
-const DefaultBudget = 0.5
+// DefaultBudget is Config.Budget's default: the whole of the re-scorer's
+// time. Busy is measured in wall time (Redis's work included), so a
+// re-scorer busy all of the time is saturated: marks start to gather at
+// half of that and gather for the whole interval at saturation, where
+// re-scoring each list once per interval is all the re-scorer can do.
+const DefaultBudget = 1.0
 
 // busyWeight is the weight of the last poll in the busy share: about the
 // last five polls (a second at the default poll interval) count.
