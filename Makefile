@@ -45,8 +45,10 @@ help: ## List the targets
 	@echo "Redis Cluster on 127.0.0.1:17001-17006 (make cluster-up, make test),"
 	@echo "state under $(RUN_DIR)/ (see deploy/local/README.md)."
 
+# -buildvcs=auto: stamp the Git commit into the binary (alsobought version,
+# alsobought_build_info) even where GOFLAGS turns stamping off.
 build: ## Build bin/alsobought
-	$(GO) build -o $(BIN) ./cmd/alsobought
+	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/alsobought
 
 up: ## Start local Kafka + Redis (idempotent); settings in .run/env
 	@$(LOCAL)/up.sh

@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/alsobought/alsobought/event"
 	"github.com/alsobought/alsobought/internal/kafkaconn"
 )
 
@@ -260,4 +262,83 @@ func cutText(s string, n int) string {
 		i--
 	}
 	return s[:i] + cutMark
+}
+
+// DeadLetter is a dead-letter record as read back from the dead-letter
+// topic (docs/events.md, "Dead letters"): why the message was rejected,
+// where it came from, and as much of it as was kept.
+type DeadLetter struct {
+	Partition int       // in the dead-letter topic
+	Offset    int64     // in the dead-letter topic
+	Time      time.Time // when it was dead-lettered
+	Reason    event.Reason
+	Error     string
+
+	SourceTopic     string
+	SourcePartition int
+	SourceOffset    int64
+
+	// Key and Value are what the record kept: the originals, or their
+	// first maxDeadLetterKey and maxDeadLetterValue bytes, or nothing in
+	// a minimal record.
+	Key, Value []byte
+	// The originals' sizes and sha256 (hex), as the headers say.
+	KeySize, ValueSize     int
+	KeySHA256, ValueSHA256 string
+	// Minimal is the broker's refusal when the record is a minimal one.
+	Minimal string
+}
+
+// ReadDeadLetter reads a record of the dead-letter topic. Headers it does
+// not find leave their fields empty (a record of an older version has no
+// key_* or value_* headers: the sizes are then what the record holds,
+// unless truncated_from says more).
+func ReadDeadLetter(m kafka.Message) DeadLetter {
+	d := DeadLetter{Partition: m.Partition, Offset: m.Offset, Time: m.Time, Key: m.Key, Value: m.Value,
+		KeySize: len(m.Key), ValueSize: len(m.Value), SourcePartition: -1, SourceOffset: -1}
+	for _, h := range m.Headers {
+		v := string(h.Value)
+		switch h.Key {
+		case hdrReason:
+			d.Reason = event.Reason(v)
+		case hdrError:
+			d.Error = v
+		case hdrSourceTopic:
+			d.SourceTopic = v
+		case hdrSourcePartition:
+			d.SourcePartition = atoiOr(v, -1)
+		case hdrSourceOffset:
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+				d.SourceOffset = n
+			}
+		case hdrKeySize:
+			d.KeySize = atoiOr(v, d.KeySize)
+		case hdrValueSize, hdrTruncatedFrom:
+			d.ValueSize = atoiOr(v, d.ValueSize)
+		case hdrKeySHA256:
+			d.KeySHA256 = v
+		case hdrValueSHA256, hdrSHA256:
+			d.ValueSHA256 = v
+		case hdrMinimal:
+			d.Minimal = v
+		}
+	}
+	return d
+}
+
+func atoiOr(s string, or int) int {
+	if n, err := strconv.Atoi(s); err == nil {
+		return n
+	}
+	return or
+}
+
+// Whole reports whether the record kept the original message entire, key
+// and value (not a minimal record, nothing cut, the hashes match where
+// given): only such a record can be published again as it was.
+func (d DeadLetter) Whole() bool {
+	if d.Minimal != "" || len(d.Key) != d.KeySize || len(d.Value) != d.ValueSize {
+		return false
+	}
+	return (d.KeySHA256 == "" || d.KeySHA256 == sha256Hex(d.Key)) && (d.ValueSHA256 == "" || d.ValueSHA256 == sha256Hex(d.Value))
 }

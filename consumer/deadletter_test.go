@@ -271,3 +271,46 @@ func TestKafkaErrorLabel(t *testing.T) {
 		}
 	}
 }
+
+// A dead letter reads back as it was written: the reason, the source, and
+// whether it kept the original whole, which only then may be published
+// again.
+func TestDeadLetterReadsBackAsWritten(t *testing.T) {
+	big := bytes.Repeat([]byte("v"), maxDeadLetterValue+1)
+	for _, tc := range []struct {
+		name      string
+		rec       func(Rejected) kafka.Message
+		value     []byte
+		wantWhole bool
+	}{
+		{"a small message: whole", func(r Rejected) kafka.Message { return deadLetterRecord("events", r) }, []byte(`{"x":1}`), true},
+		{"a cut value: not whole", func(r Rejected) kafka.Message { return deadLetterRecord("events", r) }, big, false},
+		{"a minimal record: not whole", func(r Rejected) kafka.Message {
+			return minimalRecord("events", r, errors.New("message too large"))
+		}, []byte(`{"x":1}`), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Rejected{Msg: kafka.Message{Partition: 3, Offset: 41, Key: []byte("c1"), Value: tc.value},
+				Reason: event.ReasonInvalidJSON, Err: errors.New("event: invalid_json")}
+			m := tc.rec(r)
+			m.Partition, m.Offset = 0, 7 // where the dead-letter topic put it
+			d := ReadDeadLetter(m)
+			if d.Reason != event.ReasonInvalidJSON || d.Error != "event: invalid_json" || d.SourceTopic != "events" ||
+				d.SourcePartition != 3 || d.SourceOffset != 41 || d.Offset != 7 || d.KeySize != 2 || d.ValueSize != len(tc.value) {
+				t.Errorf("read back %+v", d)
+			}
+			if d.Whole() != tc.wantWhole {
+				t.Errorf("Whole() = %v, want %v", d.Whole(), tc.wantWhole)
+			}
+			if tc.wantWhole && (!bytes.Equal(d.Key, r.Msg.Key) || !bytes.Equal(d.Value, r.Msg.Value)) {
+				t.Errorf("kept %q %q", d.Key, d.Value)
+			}
+		})
+	}
+	// A value changed after the fact does not pass for the original.
+	d := ReadDeadLetter(deadLetterRecord("events", Rejected{Msg: kafka.Message{Key: []byte("c1"), Value: []byte("abc")}, Reason: event.ReasonInvalidJSON}))
+	d.Value = []byte("abd")
+	if d.Whole() {
+		t.Error("a value whose sha256 differs passed as whole")
+	}
+}

@@ -8,6 +8,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
+
+	"github.com/alsobought/alsobought/event"
 )
 
 // Metrics of the consumer, registered on an injected registry.
@@ -74,8 +76,19 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		sweepChanges: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "sweep_changes_total",
 			Help: "Counter changes written by sweeps (retractions of aged or erased entries)."}),
 	}
+	// Every known label value is present at zero from the first scrape, so
+	// that rate() and absence alerts can tell zero from missing before
+	// anything has happened once. (The Kafka error labels of dlqMinimal and
+	// dlqLost, and the partitions, are not known in advance.)
 	for _, a := range []string{"aged", "erased", "deleted"} {
-		m.swept.WithLabelValues(a) // present at zero, so an alert can tell zero from missing
+		m.swept.WithLabelValues(a)
+	}
+	for _, r := range event.Reasons() {
+		m.deadLettered.WithLabelValues(string(r))
+	}
+	for _, t := range []event.Type{event.Purchase, event.View} {
+		m.applied.WithLabelValues(string(t))
+		m.deduplicated.WithLabelValues(string(t))
 	}
 	reg.MustRegister(m.late, m.swept, m.sweepChanges, m.consumed, m.applied, m.skipped, m.deduplicated, m.deadLettered, m.catalogueRecords, m.catalogueChanges, m.changes, m.batchSize, m.batchSeconds, m.appliedOff, m.eventTimeLag, m.rewinds, m.dlqMinimal, m.dlqLost)
 	return m

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -309,9 +310,41 @@ func runbookUses(t *testing.T) map[string]string {
 	return uses
 }
 
-// TestAlertRunbookAnchors: every alert's runbook_url is
-// docs/runbook.md#<alert name lowercased>, and the runbook has that section.
+// runbookBase is the base URL of the alert rules' runbook links: the
+// runbook where the project publishes it.
+const runbookBase = "https://github.com/alsobought/alsobought/blob/main/" + runbookFile
+
+// TestAlertRunbookAnchors: every alert's runbook_url is the absolute
+// <runbookBase>#<alert name lowercased>, which works from Alertmanager or a
+// pager, and the runbook has that section.
 func TestAlertRunbookAnchors(t *testing.T) {
+	var f alertRules
+	readYAML(t, alertRulesFile, &f)
+	checkRunbookLinks(t, f, runbookBase)
+}
+
+// TestRunbookBaseRewritesEveryLink: deploy/prometheus/runbook-base.sh
+// points every alert's link at another copy of the runbook, anchors kept.
+func TestRunbookBaseRewritesEveryLink(t *testing.T) {
+	const base = "https://wiki.example.com/ops/alsobought-runbook"
+	out, err := exec.Command(testenv.RepoFile("deploy/prometheus/runbook-base.sh"), base, testenv.RepoFile(alertRulesFile)).Output()
+	if err != nil {
+		t.Fatalf("runbook-base.sh: %v", err)
+	}
+	var f alertRules
+	if err := yaml.Unmarshal(out, &f); err != nil {
+		t.Fatal(err)
+	}
+	checkRunbookLinks(t, f, base)
+	if err := exec.Command(testenv.RepoFile("deploy/prometheus/runbook-base.sh"), "docs/runbook.md").Run(); err == nil {
+		t.Error("a relative base was accepted")
+	}
+}
+
+// checkRunbookLinks checks that every alert of f links base#<its section>
+// and that the runbook has the section.
+func checkRunbookLinks(t *testing.T, f alertRules, base string) {
+	t.Helper()
 	runbook, err := os.ReadFile(testenv.RepoFile(runbookFile))
 	if err != nil {
 		t.Fatal(err)
@@ -320,8 +353,6 @@ func TestAlertRunbookAnchors(t *testing.T) {
 	for _, m := range regexp.MustCompile(`(?m)^#{1,6}\s+(.+?)\s*#*\s*$`).FindAllStringSubmatch(string(runbook), -1) {
 		anchors[githubSlug(m[1])] = true
 	}
-	var f alertRules
-	readYAML(t, alertRulesFile, &f)
 	alerts := 0
 	for _, g := range f.Groups {
 		for _, r := range g.Rules {
@@ -330,7 +361,7 @@ func TestAlertRunbookAnchors(t *testing.T) {
 			}
 			alerts++
 			anchor := strings.ToLower(r.Alert)
-			switch got, want := r.Annotations["runbook_url"], runbookFile+"#"+anchor; {
+			switch got, want := r.Annotations["runbook_url"], base+"#"+anchor; {
 			case got == "":
 				t.Errorf("alert %s has no runbook_url annotation", r.Alert)
 			case got != want:
@@ -341,7 +372,7 @@ func TestAlertRunbookAnchors(t *testing.T) {
 		}
 	}
 	if alerts == 0 {
-		t.Fatalf("%s: no alert found", alertRulesFile)
+		t.Fatal("no alert found")
 	}
 }
 

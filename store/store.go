@@ -154,6 +154,8 @@ type Store struct {
 	Meta       *Meta       // the settings that built the state
 	State      *State      // the whole state: bootstrap, snapshot, delete
 	Catalogue  *Catalogue  // item records of the catalogue topic, and what they change
+	// DeadLetters: which dead letters were published again.
+	DeadLetters *DeadLetters
 
 	c *conn
 }
@@ -215,7 +217,7 @@ func New(cfg Config) (*Store, error) {
 	pop := &Popularity{c: c, outbox: outbox}
 	return &Store{
 		Batches: batches, Customers: &Customers{c: c}, Sweeps: &Sweeps{c: c}, Lists: lists, Dirty: &Dirty{c: c}, Leases: &Leases{c: c},
-		Outbox: outbox, Popularity: pop, Meta: &Meta{c: c},
+		Outbox: outbox, Popularity: pop, Meta: &Meta{c: c}, DeadLetters: &DeadLetters{c: c},
 		State: &State{c: c, lists: lists, batches: batches, popularity: pop}, Catalogue: &Catalogue{c: c},
 		c: c,
 	}, nil

@@ -81,7 +81,7 @@ func (c *benchCmd) settings(s *settings) []config.Group {
 		{Flag: "hides", Help: "after the paced phase, hide this many of the items the most lists hold, one at a time, through the catalogue topic, and measure until no list holds each (0: no hide phase)",
 			Value: config.Int(&c.hides, 0, 0, 10000)},
 		{Flag: "timeout", Help: "give up waiting for serve to catch up after this long", Value: config.Duration(&c.timeout, 30*time.Minute, time.Nanosecond)},
-		{Flag: "serve-binary", Help: "the alsobought binary that runs serve (default: this one)", Value: config.String(&c.serveBinary, "")},
+		{Flag: "serve-binary", Help: "the alsobought binary that runs serve (default: this one)", Value: config.String(&c.serveBinary, "", "a path to an alsobought binary (empty: this one)")},
 		{Flag: "quiet", Help: "no progress lines on stderr", Value: config.Bool(&c.quiet, false)},
 	}})
 }

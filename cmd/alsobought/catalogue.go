@@ -45,7 +45,7 @@ func (c *catalogueCmd) settings(s *settings) []config.Group {
 	redis.Note = "with show, or load -wait"
 	return []config.Group{s.kafka(), redis, s.events(), {Name: "Catalogue", FlagsOnly: true, Settings: []config.Setting{
 		{Flag: "format", Help: "feed format of load: csv or jsonl (default: from the file name: .csv, .jsonl or .ndjson, each optionally .gz)",
-			Value: config.String(&c.format, "")},
+			Value: config.String(&c.format, "", "csv or jsonl (empty: from the file name)")},
 		{Flag: "skip-invalid", Help: "load: publish the valid records of a feed with invalid lines (which are listed) instead of nothing", Value: config.Bool(&c.skipInvalid, false)},
 		{Flag: "wait", Help: "load: wait until serve has applied every record published", Value: config.Bool(&c.wait, false)},
 		{Flag: "wait-timeout", Help: "load: give up waiting after this long", Value: config.Duration(&c.waitTimeout, 5*time.Minute, time.Nanosecond)},

@@ -98,15 +98,15 @@ func (s *settings) kafka() config.Group {
 		{Flag: "brokers", Env: "ALSOBOUGHT_KAFKA_BROKERS", Help: "Kafka bootstrap brokers, comma-separated",
 			Value: config.Text(&s.brokers, "127.0.0.1:19092", "host:port addresses, comma-separated", notEmptyList)},
 		{Flag: "topic", Help: "events topic (purchases and views)",
-			Value: config.Text(&s.topic, event.DefaultTopic, "a topic name", notEmpty)},
-		{Flag: "dlq-topic", Help: "dead-letter topic (default: <topic>.dlq)", Value: config.String(&s.dlqTopic, ""),
+			Value: config.Text(&s.topic, event.DefaultTopic, "a topic name", notEmpty), Recorded: recordedState},
+		{Flag: "dlq-topic", Help: "dead-letter topic (default: <topic>.dlq)", Value: config.String(&s.dlqTopic, "", "a topic name (empty: <topic>.dlq)"),
 			Check: func() error {
 				if s.dlqTopicName() == s.topic {
 					return errors.New("the dead-letter topic must differ from the events topic")
 				}
 				return nil
 			}},
-		{Flag: "feed-topic", Help: "compacted topic of list changes (default: <topic>.lists; off: no feed)", Value: config.String(&s.feedTopic, ""),
+		{Flag: "feed-topic", Help: "compacted topic of list changes (default: <topic>.lists; off: no feed)", Value: config.String(&s.feedTopic, "", "a topic name, or off (empty: <topic>.lists)"),
 			Check: func() error {
 				switch f := s.feedTopicName(); f {
 				case s.topic:
@@ -117,7 +117,7 @@ func (s *settings) kafka() config.Group {
 				return nil
 			}},
 		{Flag: "catalogue-topic", Help: "compacted topic of item records, keyed by item: what may be recommended and the items' categories (default: <topic>.catalogue; off: no catalogue, every item may be recommended)",
-			Value: config.String(&s.catTopic, ""),
+			Value: config.String(&s.catTopic, "", "a topic name, or off (empty: <topic>.catalogue)"), Recorded: recordedState,
 			Check: func() error {
 				switch c := s.catalogueTopicName(); c {
 				case s.topic, s.dlqTopicName():
@@ -146,18 +146,18 @@ func (k *kafkaSecurity) settings(s *settings) []config.Setting {
 	return []config.Setting{
 		{Flag: "kafka-tls", Help: "connect to Kafka over TLS (the SASL_SSL or SSL listener)", Value: config.Bool(&k.tls, false),
 			Check: func() error { return s.kafkaConfig().Validate() }},
-		{Flag: "kafka-tls-ca", Help: "PEM bundle of the CAs trusted to sign the brokers' certificates (empty: the system's); read at start-up", Value: config.String(&k.ca, "")},
+		{Flag: "kafka-tls-ca", Help: "PEM bundle of the CAs trusted to sign the brokers' certificates (empty: the system's); read at start-up", Value: config.String(&k.ca, "", "a PEM file (empty: the system's CAs)")},
 		{Flag: "kafka-tls-cert", Help: "PEM client certificate, for brokers that ask for one (with -kafka-tls-key); read again at each TLS handshake",
-			Value: config.String(&k.cert, "")},
-		{Flag: "kafka-tls-key", Help: "PEM key of -kafka-tls-cert", Value: config.String(&k.key, "")},
-		{Flag: "kafka-tls-server-name", Help: "name the brokers' certificates must carry (empty: the host of each broker's address)", Value: config.String(&k.serverName, "")},
+			Value: config.String(&k.cert, "", "a PEM file (empty: none)")},
+		{Flag: "kafka-tls-key", Help: "PEM key of -kafka-tls-cert", Value: config.String(&k.key, "", "a PEM file (empty: none)")},
+		{Flag: "kafka-tls-server-name", Help: "name the brokers' certificates must carry (empty: the host of each broker's address)", Value: config.String(&k.serverName, "", "a host name (empty: each broker's host)")},
 		{Flag: "kafka-sasl-mechanism", Help: "SASL login to Kafka: none, plain, scram-sha-256 or scram-sha-512 (plain sends the password as it is: use it over TLS only)",
 			Value: config.OneOf(&k.mechanism, kafkaconn.MechanismNone, kafkaconn.Mechanisms()...)},
-		{Flag: "kafka-username", Help: "Kafka SASL user", Value: config.String(&k.username, "")},
+		{Flag: "kafka-username", Help: "Kafka SASL user", Value: config.String(&k.username, "", "a SASL user name (empty: none)")},
 		{Flag: "kafka-password", Help: "Kafka SASL password; prefer -kafka-password-file, which no process listing or environment dump shows",
-			Value: config.String(&k.password, "")},
+			Value: config.String(&k.password, "", "any text (empty: none)")},
 		{Flag: "kafka-password-file", Help: "file holding the Kafka SASL password (a mounted Secret), read again at each new connection, so a rotated password needs no restart",
-			Value: config.String(&k.pwdFile, "")},
+			Value: config.String(&k.pwdFile, "", "a file (empty: none)")},
 	}
 }
 
@@ -213,7 +213,7 @@ func (s *settings) redis() config.Group {
 		{Flag: "redis-wait-replicas", Help: "cluster and sentinel mode: replicas that must acknowledge each write step (WAIT) before the next; 0 = none (cluster mode: an unplanned failover may then lose acknowledged writes; sentinel mode: the batch guards then re-read what a failover lost)",
 			Value: config.Int(&s.redisWait, 1, 0, math.MaxInt)},
 		{Flag: "redis-sentinel-master", Help: "sentinel mode: the master's name as the sentinels know it (sentinel monitor <name> in sentinel.conf)",
-			Value: config.String(&s.redisMaster, "")},
+			Value: config.String(&s.redisMaster, "", "a master name known to the sentinels")},
 		{Flag: "prefix", Env: "ALSOBOUGHT_REDIS_PREFIX", Help: "prefix of every Redis key",
 			Value: config.Text(&s.prefix, store.DefaultPrefix, "1-32 characters of A-Z a-z 0-9 _ . -", store.ValidatePrefix)},
 	}, s.redisSec.settings()...)}
@@ -230,23 +230,23 @@ type redisSecurity struct {
 
 func (r *redisSecurity) settings() []config.Setting {
 	return []config.Setting{
-		{Flag: "redis-username", Help: "Redis ACL user (empty: the default user)", Value: config.String(&r.username, "")},
+		{Flag: "redis-username", Help: "Redis ACL user (empty: the default user)", Value: config.String(&r.username, "", "an ACL user name (empty: the default user)")},
 		{Flag: "redis-password", Help: "Redis password; prefer -redis-password-file, which no process listing or environment dump shows",
-			Value: config.String(&r.password, "")},
+			Value: config.String(&r.password, "", "any text (empty: none)")},
 		{Flag: "redis-password-file", Help: "file holding the Redis password (a mounted Secret), read again at each new connection, so a rotated password needs no restart",
-			Value: config.String(&r.passwordFile, "")},
+			Value: config.String(&r.passwordFile, "", "a file (empty: none)")},
 		{Flag: "redis-tls", Help: "connect to Redis over TLS (a rediss:// URL turns it on too)", Value: config.Bool(&r.tls, false)},
-		{Flag: "redis-tls-ca", Help: "PEM bundle of the CAs trusted to sign Redis's certificate (empty: the system's)", Value: config.String(&r.ca, "")},
+		{Flag: "redis-tls-ca", Help: "PEM bundle of the CAs trusted to sign Redis's certificate (empty: the system's)", Value: config.String(&r.ca, "", "a PEM file (empty: the system's CAs)")},
 		{Flag: "redis-tls-cert", Help: "PEM client certificate, for a Redis that asks for one (with -redis-tls-key); read again at each new connection",
-			Value: config.String(&r.cert, "")},
-		{Flag: "redis-tls-key", Help: "PEM key of -redis-tls-cert", Value: config.String(&r.key, "")},
-		{Flag: "redis-tls-server-name", Help: "name Redis's certificate must carry (empty: the host of the address)", Value: config.String(&r.serverName, "")},
+			Value: config.String(&r.cert, "", "a PEM file (empty: none)")},
+		{Flag: "redis-tls-key", Help: "PEM key of -redis-tls-cert", Value: config.String(&r.key, "", "a PEM file (empty: none)")},
+		{Flag: "redis-tls-server-name", Help: "name Redis's certificate must carry (empty: the host of the address)", Value: config.String(&r.serverName, "", "a host name (empty: the address's host)")},
 		{Flag: "redis-sentinel-username", Help: "sentinel mode: user the sentinels require (empty: none, or the default user with a password)",
-			Value: config.String(&r.sentinelUser, "")},
+			Value: config.String(&r.sentinelUser, "", "an ACL user name (empty: none)")},
 		{Flag: "redis-sentinel-password", Help: "sentinel mode: password the sentinels require (empty: none); prefer -redis-sentinel-password-file",
-			Value: config.String(&r.sentinelPassword, "")},
+			Value: config.String(&r.sentinelPassword, "", "any text (empty: none)")},
 		{Flag: "redis-sentinel-password-file", Help: "sentinel mode: file holding the sentinels' password, read at start-up (a rotated sentinel password needs a restart)",
-			Value: config.String(&r.sentinelPasswordFile, "")},
+			Value: config.String(&r.sentinelPasswordFile, "", "a file (empty: none)")},
 	}
 }
 
@@ -278,9 +278,9 @@ func (s *settings) redisAddrsShown() string { return store.Redact(s.redisAddrs) 
 func (s *settings) http() config.Group {
 	return config.Group{Name: "HTTP", Settings: []config.Setting{
 		{Flag: "http", Env: "ALSOBOUGHT_HTTP_ADDR", Help: "HTTP listen address: the API, /healthz and /readyz, and without -ops-http also /metrics, /v1/status and /status",
-			Value: config.String(&s.httpAddr, httpapi.DefaultAddr)},
+			Value: config.String(&s.httpAddr, httpapi.DefaultAddr, "a listen address host:port")},
 		{Flag: "ops-http", Help: "listen address of the operators' port: /metrics, /v1/status, /status, /healthz and /readyz, which then leave the -http port (empty: everything on -http)",
-			Value: config.String(&s.opsHTTPAddr, ""),
+			Value: config.String(&s.opsHTTPAddr, "", "a listen address host:port (empty: everything on -http)"),
 			Check: func() error {
 				if s.opsHTTPAddr != "" && s.opsHTTPAddr == s.httpAddr {
 					return errors.New("the operators' port must differ from -http")
@@ -296,9 +296,9 @@ func (s *settings) http() config.Group {
 		{Flag: "http-max-header-bytes", Help: "largest request line and headers; larger requests are answered 431",
 			Value: config.Int(&s.httpLimits.MaxHeaderBytes, httpapi.DefaultMaxHeaderBytes, 4096, 16<<20)},
 		{Flag: "api-token", Help: "bearer token that GET /v1/customers/{id}/recommendations requires (empty: none); prefer -api-token-file, which no process listing shows",
-			Value: config.String(&s.apiToken, "")},
+			Value: config.String(&s.apiToken, "", "any text without white space (empty: none)")},
 		{Flag: "api-token-file", Help: "file of the bearer tokens (a mounted Secret), one a line, any one accepted (two while one is rotated); white space around each is ignored",
-			Value: config.String(&s.apiTokenFile, ""),
+			Value: config.String(&s.apiTokenFile, "", "a file (empty: none)"),
 			Check: func() error {
 				if s.apiTokenFile != "" && s.apiToken != "" {
 					return errors.New("give the token once: -api-token or -api-token-file")
@@ -342,14 +342,21 @@ func (s *settings) httpServers() (api, ops httpapi.ServerConfig) {
 	return api, ops
 }
 
+// What another value of a recorded setting takes (config.Setting.Recorded;
+// store.Meta.Ensure refuses a state recorded under other values).
+const (
+	recordedState = "another value needs a new state (a new -prefix, rebuilt by bootstrap or replay)"
+	recordedLists = "another value needs every list rewritten: stop serve, then rescore -all -adopt-list-settings"
+)
+
 // histories and lists shape the state: state built under other values
 // cannot be continued (stateSettings).
 func (s *settings) histories() config.Group {
 	return config.Group{Name: "Histories", Settings: []config.Setting{
-		{Flag: "history-size", Help: "K_hist: distinct purchased items retained per customer", Value: config.Int(&s.historySize, 200, 1, 10000)},
-		{Flag: "view-history-size", Help: "K_view: distinct viewed items retained per customer", Value: config.Int(&s.viewHistory, 30, 1, 10000)},
+		{Flag: "history-size", Help: "K_hist: distinct purchased items retained per customer", Value: config.Int(&s.historySize, 200, 1, 10000), Recorded: recordedState},
+		{Flag: "view-history-size", Help: "K_view: distinct viewed items retained per customer", Value: config.Int(&s.viewHistory, 30, 1, 10000), Recorded: recordedState},
 		{Flag: "history-max-age", Help: "an event drops from its customer's purchase and view histories the entries older than its own time minus this (event time), retracting their counters; the sweep ages customers with no new event by the stream's watermark, and deletes those left with nothing (0 = never)",
-			Value: config.Duration(&s.historyAge, 0, 0)},
+			Value: config.Duration(&s.historyAge, 0, 0), Recorded: recordedState},
 		{Flag: "allowed-lateness", Help: "with -history-max-age, the sweep keeps entries this much longer than the age, so that an event up to this much older than the watermark sees what it would have seen without sweeps (not recorded with the state: it may change; verify needs the serve's value)",
 			Value: config.Duration(&s.lateness, time.Hour, 0)},
 	}}
@@ -357,12 +364,12 @@ func (s *settings) histories() config.Group {
 
 func (s *settings) lists() config.Group {
 	return config.Group{Name: "Lists", Settings: []config.Setting{
-		{Flag: "list-size", Help: "K_list: items per related list", Value: config.Int(&s.listSize, 20, 1, math.MaxInt)},
+		{Flag: "list-size", Help: "K_list: items per related list", Value: config.Int(&s.listSize, 20, 1, math.MaxInt), Recorded: recordedLists},
 		{Flag: "min-support", Help: "least support (co-buyers, co-viewers, viewers who then bought) for an item to enter a list",
-			Value: config.Int(&s.minSupport, 2, 1, math.MaxInt)},
+			Value: config.Int(&s.minSupport, 2, 1, math.MaxInt), Recorded: recordedLists},
 		{Flag: "scorer", Help: "served scorer: amazon2017_prior (amazon2017 with a prior on E), amazon2017, cosine, jaccard, llr or count",
 			Value: config.Text(&s.method, string(scoring.DefaultMethod), config.Words(scoring.Methods()...),
-				func(v string) error { _, err := scoring.ParseMethod(v); return err })},
+				func(v string) error { _, err := scoring.ParseMethod(v); return err }), Recorded: recordedLists},
 	}}
 }
 

@@ -449,7 +449,7 @@ func settingsTables() string {
 	for _, g := range s.all() {
 		for _, st := range g.Settings {
 			fmt.Fprintf(&w, "| %s | `-%s` | `%s` | %s | %s | %s | %s |\n", g.Name, st.Flag, config.EnvName(envPrefix, st), cell(st.Value.Default()),
-				text(st.Value.Want()), strings.Join(readers[st.Flag], ", "), text(st.Help))
+				text(st.Value.Want()), strings.Join(readers[st.Flag], ", "), text(meaning(st.Help, st.Recorded)))
 		}
 	}
 	for _, n := range names {
@@ -463,7 +463,7 @@ func settingsTables() string {
 			if d.Required {
 				def = "required"
 			}
-			fmt.Fprintf(&w, "| `-%s` | %s | %s | %s | %s |\n", d.Flag, env, def, text(d.Want), text(d.Help))
+			fmt.Fprintf(&w, "| `-%s` | %s | %s | %s | %s |\n", d.Flag, env, def, text(d.Want), text(meaning(d.Help, d.Recorded)))
 		}
 	}
 	w.WriteString("\n")
@@ -516,5 +516,42 @@ func TestDefaultAddressIsNamedForAnOwnTopicOrPrefix(t *testing.T) {
 				t.Fatalf("stderr lines %q, want %q", notes, want)
 			}
 		})
+	}
+}
+
+// meaning is a setting's help, with what its value is tied to when it is
+// recorded with the state.
+func meaning(help, recorded string) string {
+	if recorded == "" {
+		return help
+	}
+	return help + " (recorded with the state: " + recorded + ")"
+}
+
+// TestEverySettingSaysWhatIsValidAndWhatIsRecorded: every setting of every
+// command states its valid values in help, and exactly the settings the
+// state records (stateSettings) say so, with what another value takes.
+func TestEverySettingSaysWhatIsValidAndWhatIsRecorded(t *testing.T) {
+	recorded := map[string]bool{}
+	for k := range newSettings().stateSettings() {
+		recorded[strings.ReplaceAll(strings.TrimSuffix(k, "_ms"), "_", "-")] = true
+	}
+	seen := map[string]bool{}
+	for name, cmd := range commands {
+		s := newSettings()
+		for _, d := range cmd.set(name, s, cmd.new()).Describe() {
+			if d.Want == "" {
+				t.Errorf("%s -%s: help says nothing of its valid values", name, d.Flag)
+			}
+			if (d.Recorded != "") != recorded[d.Flag] {
+				t.Errorf("%s -%s: marked recorded %q, but the state records it: %v", name, d.Flag, d.Recorded, recorded[d.Flag])
+			}
+			seen[d.Flag] = true
+		}
+	}
+	for f := range recorded {
+		if !seen[f] {
+			t.Errorf("the state records %s, which no command's setting is named after", f)
+		}
 	}
 }

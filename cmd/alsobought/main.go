@@ -56,7 +56,10 @@ var commands = map[string]command{
 	"loadtest":  {summary: "measure latency and throughput of the recommendation endpoints of a running serve", about: loadtestAbout, new: func() runner { return &loadtestCmd{} }},
 	"bench": {summary: "measure the pipeline end to end on a fresh topic and prefix: events/s, cost per event, freshness, memory", args: "[GROWTH.json...]",
 		new: func() runner { return &benchCmd{} }},
-	"eval": {summary: "measure recommendation quality on a data set (temporal split, every method, HR@k)", new: func() runner { return &evalCmd{} }},
+	"deadletters": {summary: "list the dead-letter topic's records, or publish chosen ones again after a fix", args: "list | republish [PARTITION:OFFSET...]",
+		about: deadlettersAbout, new: func() runner { return &deadlettersCmd{} }},
+	"version": {summary: "print this build's version, Git commit and Go version", new: func() runner { return &versionCmd{} }},
+	"eval":    {summary: "measure recommendation quality on a data set (temporal split, every method, HR@k)", new: func() runner { return &evalCmd{} }},
 	// lag follows the monitoring-plugin convention: 2 means ERR and pages
 	// someone, so a usage error is 3, UNKNOWN.
 	"lag": {summary: "print the consumer group's lag status per partition; exit 0 OK, 1 WARN, 2 ERR, 3 unknown",

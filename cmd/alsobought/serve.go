@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/alsobought/alsobought/consumer"
+	"github.com/alsobought/alsobought/internal/buildinfo"
 	"github.com/alsobought/alsobought/internal/catalogue"
 	"github.com/alsobought/alsobought/internal/config"
 	"github.com/alsobought/alsobought/internal/feed"
@@ -53,9 +54,12 @@ func (c *serveCmd) settings(s *settings) []config.Group {
 }
 
 func (c *serveCmd) run(ctx context.Context, s *settings, _ []string, stdout, stderr io.Writer) error {
+	started := time.Now().UTC()
 	log := newLogger(s, stderr)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	build := buildinfo.Read()
+	buildinfo.Register(reg, build)
 
 	errs := obs.NewErrors(reg)
 	conn, err := s.kafkaConn()
@@ -121,10 +125,14 @@ func (c *serveCmd) run(ctx context.Context, s *settings, _ []string, stdout, std
 		return &exitError{code: 2, msg: fmt.Sprintf("-api-token-file %s: %v", s.apiTokenFile, err)}
 	}
 	opts := httpapi.Options{KeepOwned: s.keepOwned, Status: monitor.Report, Rescorer: rs, Tokens: tokens, Errors: errs,
-		Catalogue: rcfg.View, BuyAgain: httpapi.BuyAgainShare(c.buyAgainShare)}
+		Catalogue: rcfg.View, BuyAgain: httpapi.BuyAgainShare(c.buyAgainShare),
+		Instance: &httpapi.Instance{Version: build.Version, Commit: build.ShortCommit(), GoVersion: build.GoVersion, Started: started,
+			Consuming: c.consume, Topic: s.topic, Group: s.group, Prefix: s.prefix, RedisMode: s.redisMode,
+			RedisAddrs: s.redisAddrsShown(), Brokers: s.brokerList(), Recorded: s.stateSettings()}}
 	if c.consume {
 		opts.Consumer = cons
 	}
+	opts.Recent = httpapi.NewRecent(opts)
 	apiCfg, opsCfg := s.httpServers()
 	servers, err := httpServers(apiCfg, opsCfg, opts, func(o httpapi.Options) http.Handler {
 		return httpapi.New(httpapi.StoreOf(st), o, ready, reg, log)
@@ -158,7 +166,7 @@ func (c *serveCmd) run(ctx context.Context, s *settings, _ []string, stdout, std
 	// exits 1 with its error.
 	stages := [][]lifecycle.Part{
 		{{Name: "http", Component: servers[0]}},
-		{{Name: "lag monitor", Component: monitor}, {Name: "redis guard", Component: guard}},
+		{{Name: "lag monitor", Component: monitor}, {Name: "redis guard", Component: guard}, {Name: "status window", Component: opts.Recent}},
 		{{Name: "rescore", Component: rs}},
 		nil,
 	}

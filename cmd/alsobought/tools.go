@@ -40,7 +40,7 @@ type dataFlags struct {
 // is optional.
 func (d *dataFlags) group(required bool) config.Group {
 	return config.Group{Name: "Data", FlagsOnly: true, Settings: []config.Setting{
-		{Flag: "data", Help: "data file (gzip is read directly)", Value: config.String(&d.path, ""), Required: required},
+		{Flag: "data", Help: "data file (gzip is read directly)", Value: config.String(&d.path, "", "a file, gzip or not"), Required: required},
 		{Flag: "format", Help: "data format", Value: config.Parse(&d.format, string(dataset.Events), config.Words(dataset.Formats()...), "string",
 			dataset.ParseFormat, func(f dataset.Format) string { return string(f) })},
 	}}
@@ -290,13 +290,13 @@ func (c *verifyCmd) settings(s *settings) []config.Group {
 	return []config.Group{s.redis(), s.histories(), s.lists(), s.events(), s.dedupGroup(), c.data.group(true),
 		{Name: "Catalogue", FlagsOnly: true, Settings: []config.Setting{
 			{Flag: "catalogue", Help: "product feed (CSV or JSON lines, as `catalogue load` reads) the catalogue in Redis must hold; the lists are then checked against it. Without it, the records in Redis are taken as given and the lists are checked against them",
-				Value: config.String(&c.catalogue, "")},
+				Value: config.String(&c.catalogue, "", "a feed file, CSV or JSON lines (empty: the records in Redis)")},
 			{Flag: "as-of", Help: "the instant availability windows are judged at (RFC 3339; default: now); choose it away from any window edge the state may not have caught up with",
 				Value: config.Parse(&c.asOf, "", "an RFC 3339 time", "time", parseAsOf, formatAsOf)},
 		}},
 		{Name: "Erasure", FlagsOnly: true, Settings: []config.Setting{
 			{Flag: "erased", Help: "customers erased from the state (`alsobought forget`), comma-separated: the oracle leaves out their events, and the aggregates that cannot be attributed (repeat counts, the items' purchase statistics, popularity lists) are not compared",
-				Value: config.String(&c.erased, "")},
+				Value: config.String(&c.erased, "", "customer ids, comma-separated (empty: none)")},
 		}}}
 }
 

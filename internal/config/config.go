@@ -41,6 +41,9 @@ type Setting struct {
 	// Shown, when set, is how error messages show a value: with the
 	// secrets it may hold (a password in a URL) removed.
 	Shown func(string) string
+	// Recorded, when set, says that the value is recorded with the state
+	// it shapes, and what another value then takes (help shows it).
+	Recorded string
 }
 
 // A Group is settings of one concern (Kafka, Redis, ...). Commands use
@@ -369,8 +372,8 @@ func (f envFlag) SetValue(v string) error {
 
 // Doc is one setting as help and documentation show it.
 type Doc struct {
-	Group, Note, Flag, Env, Default, Want, Help, Placeholder string
-	Required                                                 bool
+	Group, Note, Flag, Env, Default, Want, Help, Placeholder, Recorded string
+	Required                                                           bool
 }
 
 // Describe lists the settings the command reads, in help order.
@@ -380,7 +383,7 @@ func (s *Set) Describe() []Doc {
 		for _, st := range g.Settings {
 			e := s.byFlag[st.Flag]
 			out = append(out, Doc{Group: g.Name, Note: g.Note, Flag: st.Flag, Env: e.env, Default: st.Value.Default(),
-				Want: st.Value.Want(), Help: st.Help, Placeholder: st.Value.Placeholder(), Required: st.Required})
+				Want: st.Value.Want(), Help: st.Help, Placeholder: st.Value.Placeholder(), Required: st.Required, Recorded: st.Recorded})
 		}
 	}
 	return out
@@ -412,6 +415,9 @@ func (s *Set) WriteHelp(w io.Writer) {
 		}
 		if d.Env != "" {
 			facts = append(facts, "env: "+d.Env)
+		}
+		if d.Recorded != "" {
+			facts = append(facts, "recorded with the state: "+d.Recorded)
 		}
 		if len(facts) > 0 {
 			fmt.Fprintf(w, "        (%s)\n", strings.Join(facts, "; "))

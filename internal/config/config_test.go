@@ -24,8 +24,8 @@ type app struct {
 
 func (a *app) set() *Set {
 	shared := Group{Name: "Shared", Settings: []Setting{
-		{Flag: "size", Help: "how many", Value: Int(&a.size, 5, 1, 10)},
-		{Flag: "addr", Env: "APP_OLD_ADDR", Help: "where", Value: String(&a.addr, "here"), Check: func() error {
+		{Flag: "size", Help: "how many", Value: Int(&a.size, 5, 1, 10), Recorded: "a new value needs a new state"},
+		{Flag: "addr", Env: "APP_OLD_ADDR", Help: "where", Value: String(&a.addr, "here", "an address"), Check: func() error {
 			if a.addr == "nowhere" {
 				return errors.New("must be somewhere")
 			}
@@ -36,9 +36,9 @@ func (a *app) set() *Set {
 	}}
 	own := Group{Name: "Own", FlagsOnly: true, Settings: []Setting{
 		{Flag: "k", Help: "per run", Value: Int(&a.k, 3, 1, 100)},
-		{Flag: "data", Help: "input", Value: String(&a.data, ""), Required: true},
+		{Flag: "data", Help: "input", Value: String(&a.data, "", "a file"), Required: true},
 	}}
-	other := Group{Name: "Other", Settings: []Setting{{Flag: "other", Help: "not read", Value: String(&a.other, "o")}}}
+	other := Group{Name: "Other", Settings: []Setting{{Flag: "other", Help: "not read", Value: String(&a.other, "o", "any text")}}}
 	return New("app", "APP", []Group{shared, own}, other)
 }
 
@@ -121,8 +121,8 @@ func TestHelpShowsWhatTheCommandReads(t *testing.T) {
 	(&app{}).set().WriteHelp(&w)
 	help := w.String()
 	for _, want := range []string{"Own:\n  -k int\n        per run\n        (valid: an integer from 1 to 100; default: 3)\n",
-		"  -size int\n        how many\n        (valid: an integer from 1 to 10; default: 5; env: APP_SIZE)\n",
-		"(default: here; env: APP_OLD_ADDR)", "(required)", "default: 1m;"} {
+		"(valid: an address; default: here; env: APP_OLD_ADDR)", "(required; valid: a file)", "default: 1m;",
+		"(valid: an integer from 1 to 10; default: 5; env: APP_SIZE; recorded with the state: a new value needs a new state)"} {
 		if !strings.Contains(help, want) {
 			t.Errorf("help lacks %q:\n%s", want, help)
 		}

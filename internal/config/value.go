@@ -65,9 +65,10 @@ func Parse[T any](p *T, def, want, placeholder string, parse func(string) (T, er
 	return &value[T]{p: p, def: def, want: want, placeholder: placeholder, parse: parse, format: format}
 }
 
-// String is any text.
-func String(p *string, def string) Value {
-	return Text(p, def, "", nil)
+// String is text that is not checked here (a file name, a topic, a
+// password); want still says what it should be, for help.
+func String(p *string, def, want string) Value {
+	return Text(p, def, want, nil)
 }
 
 // Text is text that check accepts; want describes what it accepts.

@@ -74,6 +74,13 @@ type Options struct {
 	KeepOwned bool
 	// Status returns the latest lag status (GET /v1/status); nil: 503.
 	Status func() lag.Report
+	// Instance is which instance this is (GET /v1/status, the status
+	// page); nil: not shown.
+	Instance *Instance
+	// Recent samples the status page's figures for its recent window
+	// (run it); nil: the handler keeps the figures at its creation, and
+	// the window reaches back to then.
+	Recent *Recent
 	// Consumer and Rescorer are read by the status page; nil: this process
 	// runs none (a serve that does not consume), and the page says so.
 	Consumer ConsumerStats
@@ -127,7 +134,10 @@ func New(st Store, opts Options, ready ReadinessCheck, gatherer prometheus.Gathe
 		BuyAgain: opts.BuyAgain}, st.Recommend), opts: opts, ready: ready,
 		// A Redis outage fails every request: rate-limited as the
 		// consumer's retries are (docs/DESIGN.md section 6, "Logs").
-		log: obs.Repeats(log), errLog: log}
+		log: obs.Repeats(log), errLog: log, recent: opts.Recent}
+	if s.recent == nil {
+		s.recent = NewRecent(opts)
+	}
 	for _, t := range opts.Tokens {
 		s.tokenSums = append(s.tokenSums, sha256.Sum256([]byte(t)))
 	}
@@ -211,26 +221,19 @@ type server struct {
 	// on every request. errLog is not: for what should never happen.
 	log, errLog zerolog.Logger
 	tokenSums   [][sha256.Size]byte // of opts.Tokens; none: no authentication
-	rates       rateWindow          // the status page's throughput
+	recent      *Recent             // the status page's recent window
 }
+
+// readyTimeout bounds the readiness check of /readyz and of the status.
+const readyTimeout = 2 * time.Second
 
 func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if why := s.ready(ctx); why != "" {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": why})
-		return
+	rd := s.readiness(r.Context())
+	code := http.StatusOK
+	if rd.Status != "ready" {
+		code = http.StatusServiceUnavailable
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-}
-
-// status answers with the lag status per partition and for the group.
-func (s *server) status(w http.ResponseWriter, _ *http.Request) {
-	if s.opts.Status == nil {
-		writeError(w, http.StatusServiceUnavailable, "no lag monitor in this process")
-		return
-	}
-	writeJSON(w, http.StatusOK, s.opts.Status())
+	writeJSON(w, code, rd)
 }
 
 // RelatedItem is one entry of a related list in API responses. Support is

@@ -239,6 +239,13 @@ func TestOpenAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	starting := httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{Status: unsampled.Report}, ready, reg, zerolog.Nop())
+	// An instance that says who it is, while Redis is away.
+	instance := &httpapi.Instance{Version: "v1.2.3", Commit: "0123456789ab", GoVersion: "go1.26.0",
+		Started: time.Date(2026, 12, 5, 6, 0, 0, 0, time.UTC), Consuming: true, Topic: "shop.events", Group: "alsobought",
+		Prefix: "ab", RedisMode: "single", RedisAddrs: "redis://:xxxxx@10.0.0.5:6379", Brokers: []string{"10.0.0.7:9092"},
+		Recorded: map[string]string{"history_size": "200", "scorer": "amazon2017_prior"}}
+	identified := httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{Status: unsampled.Report, Instance: instance},
+		func(context.Context) string { return "redis: connection refused" }, reg, zerolog.Nop())
 	// A token configured: the customer endpoint, and the status page's
 	// customer lookup on the API's port, need it; on the operators' own
 	// port the lookup does not.
@@ -349,8 +356,14 @@ func TestOpenAPI(t *testing.T) {
 			`"partition":0,"status":"OK","reason":"consuming"`, `"lag_seconds":0.4`,
 			`"partition":1,"status":"ERR","reason":"stalled: `, `"committed_offset":46600,"applied_offset":46598}`)},
 		{name: "status before the first sample", h: starting, path: "/v1/status", status: 200, check: contains(
-			`"status":"UNKNOWN","reason":"not sampled yet"`, `"window":""`, `"evaluated_at":"0001-01-01T00:00:00Z","partitions":[]}`)},
+			`"status":"UNKNOWN","reason":"not sampled yet"`, `"window":""`, `"evaluated_at":"0001-01-01T00:00:00Z","partitions":[],"readiness":{"status":"ready"}}`)},
 		{name: "status without a lag monitor", path: "/v1/status", status: 503, check: contains(`{"error":"no lag monitor in this process"}`)},
+		{name: "status says it is ready", h: starting, path: "/v1/status", status: 200, check: contains(`"readiness":{"status":"ready"}`)},
+		{name: "status says which instance, and why it is not ready", h: identified, path: "/v1/status", status: 200, check: contains(
+			`"readiness":{"status":"not ready","reason":"redis: connection refused"}`,
+			`"instance":{"version":"v1.2.3","commit":"0123456789ab","go_version":"go1.26.0","started":"2026-12-05T06:00:00Z","consuming":true,`,
+			`"topic":"shop.events","group":"alsobought","prefix":"ab","redis_mode":"single","redis_addrs":"redis://:xxxxx@10.0.0.5:6379",`,
+			`"brokers":["10.0.0.7:9092"],"recorded_settings":{"history_size":"200","scorer":"amazon2017_prior"}}`)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

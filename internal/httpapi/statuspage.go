@@ -9,8 +9,9 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/alsobought/alsobought/consumer"
 	"github.com/alsobought/alsobought/event"
@@ -20,14 +21,38 @@ import (
 	"github.com/alsobought/alsobought/store"
 )
 
-// throughputCounters are the rows of the throughput table, in order: the
-// metric that counts the same (the row's data-metric), and the label.
-var throughputCounters = []struct{ name, label string }{
-	{"alsobought_events_consumed_total", "events consumed"},
-	{"alsobought_events_applied_total", "events applied"},
-	{"alsobought_events_dead_lettered_total", "dead-lettered"},
-	{"alsobought_items_rescored_total", "lists re-scored"},
-}
+// The metrics whose totals the status page shows, by name.
+const (
+	metricConsumed      = "alsobought_events_consumed_total"
+	metricApplied       = "alsobought_events_applied_total"
+	metricDeadLettered  = "alsobought_events_dead_lettered_total"
+	metricRescored      = "alsobought_items_rescored_total"
+	metricRedisErrors   = "alsobought_redis_errors_total"
+	metricKafkaErrors   = "alsobought_kafka_errors_total"
+	metricRescoreErrors = "alsobought_rescore_errors_total"
+)
+
+// counterTable is a table of counters on the page: the metric each row
+// counts the same as (the row's data-metric), and its label.
+type counterTable []struct{ name, label string }
+
+var (
+	throughputCounters = counterTable{
+		{metricConsumed, "events consumed"},
+		{metricApplied, "events applied"},
+		{metricDeadLettered, "dead-lettered"},
+		{metricRescored, "lists re-scored"},
+	}
+	errorCounters = counterTable{
+		{metricRedisErrors, "failed Redis calls"},
+		{metricKafkaErrors, "failed Kafka calls"},
+		{metricRescoreErrors, "failed re-scoring rounds"},
+	}
+)
+
+// FreshnessObjective is the runbook's objective: p95 of the freshness over
+// RecentWindow at most this (AlsoboughtFreshnessObjective).
+const FreshnessObjective = 30 * time.Second
 
 // ConsumerStats is the consumer as the status page reads it.
 type ConsumerStats interface {
@@ -39,8 +64,7 @@ type RescoreStats interface {
 	Stats() rescore.Stats
 }
 
-// minRateWindow is the shortest time between two page views that the page
-// computes a rate over; a reload within it shows the previous rate.
+// minRateWindow is the shortest window the page computes a rate over.
 const minRateWindow = time.Second
 
 //go:embed statuspage.html
@@ -55,11 +79,17 @@ var statusPageTemplate = template.Must(template.New("status").Funcs(template.Fun
 		}
 		return strconv.FormatInt(o, 10)
 	},
-	"score":      func(f float64) string { return strconv.FormatFloat(f, 'f', 3, 64) },
-	"rate":       func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
+	"score": func(f float64) string { return strconv.FormatFloat(f, 'f', 3, 64) },
+	"rate": func(f float64) string { // NaN: no window yet
+		if math.IsNaN(f) {
+			return "–"
+		}
+		return strconv.FormatFloat(f, 'f', 1, 64)
+	},
 	"clock":      func(t time.Time) string { return t.UTC().Format("15:04:05") },
 	"stamp":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 	"inc":        func(i int) int { return i + 1 },
+	"join":       strings.Join,
 	"trimSuffix": strings.TrimSuffix,
 	"listTitle": func(kind string) string {
 		switch store.ListKind(kind) {
@@ -79,7 +109,11 @@ type statusView struct {
 	Now  time.Time
 	Code int
 	// Lag is the lag monitor's latest report; nil when the process has none.
-	Lag     *lag.Report
+	Lag *lag.Report
+	// Instance is which instance this is; nil when not told.
+	Instance *Instance
+	// Ready is the readiness check's answer, as /readyz gives it.
+	Ready   Readiness
 	Metrics metricsView
 	Form    statusForm
 	// Error is why the lookup was not made (400) or failed (503).
@@ -99,13 +133,17 @@ type statusForm struct {
 	Item, List, Customer, K string
 }
 
-// metricsView is what the page shows of the consumer and the re-scorer.
+// metricsView is what the page shows of the consumer and the re-scorer:
+// totals since the process started, and the change over the recent window
+// (RecentWindow, or since the start while the process is younger).
 type metricsView struct {
-	Counters []counterRow
-	// The rate window: the two page views the rates are computed between.
+	Counters, Errors []counterRow
+	// The recent window: from the base sample to now.
 	From, To   time.Time
 	HasRate    bool
-	Freshness  freshnessView
+	Freshness  freshnessView // since start
+	Recent     freshnessView // over the recent window
+	Objective  objectiveView
 	DirtyItems gaugeValue
 	DirtyAge   gaugeValue
 }
@@ -114,7 +152,15 @@ type counterRow struct {
 	Label, Name string
 	Exported    bool // false: this process has no such component
 	Total       float64
-	Rate        float64
+	InWindow    float64 // the change over the recent window
+	Rate        float64 // per second over the recent window; NaN while it is under minRateWindow
+}
+
+// objectiveView is the freshness objective and where the recent window's
+// p95 stands: "OK", "OVER", or "" without a list re-scored in the window.
+type objectiveView struct {
+	Seconds float64
+	State   string
 }
 
 type gaugeValue struct {
@@ -141,6 +187,7 @@ func (s *server) statusPage(w http.ResponseWriter, r *http.Request) {
 		v.Lag = &rep
 	}
 	v.Metrics = s.readStats(now)
+	v.Instance, v.Ready = s.opts.Instance, s.readiness(r.Context())
 	lk, err := parseLookup(r)
 	why, authorized := s.authorized(r)
 	switch {
@@ -244,66 +291,52 @@ func (s *server) lookup(ctx context.Context, lk lookupRequest, v *statusView) er
 }
 
 // readStats reads the consumer's and the re-scorer's figures: counter
-// totals since the process started and their rates between page views,
-// freshness quantiles since the process started, and the re-scoring
-// backlog at the last poll.
+// totals since the process started, their change and rates over the
+// recent window, freshness quantiles since the start and over the window
+// against the objective, and the re-scoring backlog at the last poll.
 func (s *server) readStats(now time.Time) metricsView {
 	var mv metricsView
-	totals := map[string]float64{}
-	if c := s.opts.Consumer; c != nil {
-		st := c.Stats()
-		totals[throughputCounters[0].name] = float64(st.Consumed)
-		totals[throughputCounters[1].name] = float64(st.Applied)
-		totals[throughputCounters[2].name] = float64(st.DeadLettered)
-	}
+	cur, base := readFigures(s.opts, now), s.recent.base(now)
 	if r := s.opts.Rescorer; r != nil {
-		st := r.Stats()
-		totals[throughputCounters[3].name] = float64(st.Rescored)
-		if st.BacklogKnown {
+		if st := r.Stats(); st.BacklogKnown {
 			mv.DirtyItems = gaugeValue{Exported: true, Value: float64(st.DirtyItems)}
 			mv.DirtyAge = gaugeValue{Exported: true, Value: st.OldestAge}
 		}
-		if h := st.Freshness; h != nil {
-			mv.Freshness = freshnessView{Exported: true, Count: h.GetSampleCount(),
-				P50: obs.HistogramQuantile(0.5, h), P95: obs.HistogramQuantile(0.95, h)}
+	}
+	if h := cur.freshness; h != nil {
+		mv.Freshness = newFreshnessView(h)
+		mv.Recent = newFreshnessView(obs.HistogramSince(h, base.freshness))
+		mv.Objective.Seconds = FreshnessObjective.Seconds()
+		if mv.Recent.Count > 0 {
+			mv.Objective.State = "OK"
+			if p95 := mv.Recent.P95; p95.Beyond || p95.Value > mv.Objective.Seconds {
+				mv.Objective.State = "OVER"
+			}
 		}
 	}
-	from, to, ok := s.rates.observe(now, totals)
-	mv.From, mv.To, mv.HasRate = from.at, to.at, ok
-	for _, c := range throughputCounters {
-		row := counterRow{Label: c.label, Name: c.name}
-		row.Total, row.Exported = totals[c.name]
-		if ok {
-			row.Rate = max(0, to.totals[c.name]-from.totals[c.name]) / to.at.Sub(from.at).Seconds()
+	mv.From, mv.To = base.at, now
+	window := now.Sub(base.at).Seconds()
+	mv.HasRate = now.Sub(base.at) >= minRateWindow
+	rows := func(table counterTable) []counterRow {
+		var out []counterRow
+		for _, c := range table {
+			row := counterRow{Label: c.label, Name: c.name}
+			row.Total, row.Exported = cur.totals[c.name]
+			row.InWindow = max(0, row.Total-base.totals[c.name])
+			row.Rate = math.NaN()
+			if mv.HasRate {
+				row.Rate = row.InWindow / window
+			}
+			out = append(out, row)
 		}
-		mv.Counters = append(mv.Counters, row)
+		return out
 	}
+	mv.Counters, mv.Errors = rows(throughputCounters), rows(errorCounters)
 	return mv
 }
 
-// rateWindow keeps the counter totals of the two latest page views at
-// least minRateWindow apart: the page's rates are the change between them
-// over the time between them.
-type rateWindow struct {
-	mu           sync.Mutex
-	older, newer counterSnapshot
-}
-
-type counterSnapshot struct {
-	at     time.Time
-	totals map[string]float64
-}
-
-// observe records the totals of a page view and returns the window to
-// compute rates over; ok is false until two views at least minRateWindow
-// apart were made.
-func (rw *rateWindow) observe(now time.Time, totals map[string]float64) (from, to counterSnapshot, ok bool) {
-	rw.mu.Lock()
-	defer rw.mu.Unlock()
-	if rw.newer.at.IsZero() || now.Sub(rw.newer.at) >= minRateWindow {
-		rw.older, rw.newer = rw.newer, counterSnapshot{at: now, totals: totals}
-	}
-	return rw.older, rw.newer, !rw.older.at.IsZero()
+func newFreshnessView(h *dto.Histogram) freshnessView {
+	return freshnessView{Exported: true, Count: h.GetSampleCount(), P50: obs.HistogramQuantile(0.5, h), P95: obs.HistogramQuantile(0.95, h)}
 }
 
 // formatCount writes a count with thousands separators: 1,234,567.

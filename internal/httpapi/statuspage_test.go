@@ -26,6 +26,7 @@ import (
 	"github.com/alsobought/alsobought/consumer"
 	"github.com/alsobought/alsobought/internal/httpapi"
 	"github.com/alsobought/alsobought/internal/lag"
+	"github.com/alsobought/alsobought/internal/obs"
 	"github.com/alsobought/alsobought/internal/rescore"
 	"github.com/alsobought/alsobought/internal/testenv"
 	"github.com/alsobought/alsobought/store"
@@ -94,7 +95,13 @@ func TestStatusPage(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	cons, rs := newStatusConsumer(), newStatusRescorer()
 	stalled := lagReport(time.Now().Add(-3 * time.Second))
-	h := httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{Status: func() lag.Report { return stalled }, Consumer: cons, Rescorer: rs}, ready, reg, zerolog.Nop())
+	instance := &httpapi.Instance{Version: "v1.2.3", Commit: "0123456789ab", GoVersion: "go1.26.0", Started: time.Now().Add(-90 * time.Minute),
+		Consuming: true, Topic: "shop.events", Group: "alsobought", Prefix: "ab", RedisMode: "single", RedisAddrs: "redis://:xxxxx@10.0.0.5:6379",
+		Brokers: []string{"10.0.0.7:9092", "10.0.0.8:9092"}, Recorded: map[string]string{"history_size": "200", "scorer": "amazon2017_prior"}}
+	h := httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{Status: func() lag.Report { return stalled }, Consumer: cons, Rescorer: rs,
+		Instance: instance}, ready, reg, zerolog.Nop())
+	notReady := httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{Status: func() lag.Report { return stalled }, Instance: instance},
+		func(context.Context) string { return "redis: dial tcp 10.0.0.5:6379: connection refused" }, reg, zerolog.Nop())
 	noMonitor := httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{}, ready, reg, zerolog.Nop())
 	unsampled, err := lag.New(lag.Config{}, &lag.Sampler{}, zerolog.Nop(), nil)
 	if err != nil {
@@ -120,13 +127,25 @@ func TestStatusPage(t *testing.T) {
 		want    []string
 		wantNot []string
 	}{
+		{name: "which instance, ready", path: "/status", status: 200, want: []string{
+			`id="instance" class="group" data-ready="ready"`, `<span class="badge OK">READY</span>`, `version <b>v1.2.3</b>`,
+			`commit <b>0123456789ab</b>`, `up <b>1h30m</b>`, `topic <b>shop.events</b>`, `group <b>alsobought</b>`, `prefix <b>ab</b>`,
+			`Redis <b>single</b> <code>redis://:xxxxx@10.0.0.5:6379</code>`, `brokers <code>10.0.0.7:9092,10.0.0.8:9092</code>`,
+			`<tr data-setting="history_size"><td><code>history_size</code></td><td>200</td></tr>`,
+		}, wantNot: []string{`not-ready-reason`, `(not consuming)`}},
+		{name: "not ready, and why", h: notReady, path: "/status", status: 200, want: []string{
+			`data-ready="not ready"`, `<span class="badge ERR">NOT READY</span>`,
+			`<span class="reason" id="not-ready-reason">redis: dial tcp 10.0.0.5:6379: connection refused</span>`,
+		}},
 		{name: "lag and metrics", path: "/status", status: 200, want: []string{
 			`<title>alsobought status: ERR</title>`, `id="group" class="group" data-status="ERR"`, `a partition is stalled`,
 			`members <b>1</b>`, `lag <b>1,342</b> messages`, `window <b>20s</b> over 3 samples`,
 			`<tr class="partition" data-partition="0" data-status="OK">`, `<tr class="partition" data-partition="1" data-status="ERR">`,
 			`<td class="n">1m35s</td>`, `<td class="n">46600</td>`,
 			`<td>events consumed</td>`, `<td class="n">1,200</td>`, `<td class="n">1,180</td>`, `<td class="n">340</td>`,
-			`<td>p50</td><td class="n">0.31 s</td>`, `<td>p95</td><td class="n">&gt; 6m49s</td>`, `<td class="n">11</td>`,
+			// Since start (the recent window began after these lists).
+			`<td class="n">0.31 s</td></tr>`, `<td class="n">&gt; 6m49s</td></tr>`, `<td class="n">11</td></tr>`,
+			`<span class="badge UNKNOWN">NO DATA</span>`, `failed Redis calls`,
 			`<td class="n">17</td>`, `<td class="n">2.5 s</td>`,
 		}, wantNot: []string{`id="related"`, `id="recommendations"`, `id="lookup-error"`}},
 		{name: "item lookup, every list", path: "/status?item=tv", status: 200, want: []string{
@@ -158,7 +177,7 @@ func TestStatusPage(t *testing.T) {
 		}},
 		{name: "redis down, no lookup", h: down, path: "/status", status: 200},
 		{name: "no lag monitor", h: noMonitor, path: "/status", status: 200, want: []string{
-			`runs no lag monitor`, `title="not exported (yet)"`, `Not exported by this process.`,
+			`runs no lag monitor`, `title="not exported by this process"`, `Not exported by this process.`,
 		}, wantNot: []string{`data-partition`}},
 		{name: "before the first sample", h: starting, path: "/status", status: 200, want: []string{
 			`data-status="UNKNOWN"`, `not sampled yet`, `evaluated never`, `No partition sampled yet.`,
@@ -197,36 +216,65 @@ func TestStatusPage(t *testing.T) {
 		})
 	}
 
-	t.Run("rates between page views", func(t *testing.T) {
-		// A handler of its own: the rates of h depend on the views above.
-		h := httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{Consumer: cons, Rescorer: rs}, ready, reg, zerolog.Nop())
+	t.Run("recent figures are right on the first view", func(t *testing.T) {
+		// A handler of its own: its recent window starts when it is built.
+		live := newLiveRescorer()
+		errs := obs.NewErrors(prometheus.NewRegistry())
+		h := httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{Consumer: cons, Rescorer: live, Errors: errs}, ready, reg, zerolog.Nop())
 		get := func() string {
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, httptest.NewRequest("GET", "/status", nil))
 			return rec.Body.String()
 		}
-		if first := get(); !strings.Contains(first, "Reload the page for rates") || strings.Contains(first, "Per second:") {
-			t.Fatalf("the first view shows a rate:\n%s", first)
-		}
+		before := cons.consumed.Load()
 		time.Sleep(1100 * time.Millisecond)
 		cons.consumed.Add(220)
-		second := get()
-		m := regexp.MustCompile(`(?s)<td>events consumed</td>\s*<td class="n">([\d,]+)</td><td class="n">([\d.]+)</td>`).FindStringSubmatch(second)
-		if m == nil || m[1] != "1,420" {
-			t.Fatalf("events consumed: %q in\n%s", m, second)
+		errs.Redis()
+		for range 20 {
+			live.h.Observe(45) // every list 45 s late: over the 30 s objective
+		}
+		first := get()
+		m := regexp.MustCompile(`(?s)<td>events consumed</td>\s*<td class="n">([\d,]+)</td><td class="n">([\d,]+)</td><td class="n">([\d.]+)</td>`).FindStringSubmatch(first)
+		if m == nil || m[1] != formatThousands(before+220) || m[2] != "220" {
+			t.Fatalf("events consumed: %q in\n%s", m, first)
 		}
 		var rate float64
-		if _, err := fmt.Sscan(m[2], &rate); err != nil || rate < 100 || rate > 200 {
-			t.Fatalf("220 events over about 1.1 s: rate %s", m[2])
+		if _, err := fmt.Sscan(m[3], &rate); err != nil || rate < 20 || rate > 200 {
+			t.Fatalf("220 events over at least 1.1 s: rate %s", m[3])
 		}
-		if !regexp.MustCompile(`Per second: the change between the page views at \d\d:\d\d:\d\d and \d\d:\d\d:\d\d UTC \(1\.\d s\)`).MatchString(second) {
-			t.Fatalf("the rate window is not said:\n%s", second)
+		if !regexp.MustCompile(`(?s)<td>failed Redis calls</td>\s*<td class="n">1</td><td class="n">1</td>`).MatchString(first) {
+			t.Errorf("the failed Redis call is not shown:\n%s", first)
 		}
-		// A reload within a second shows the same window.
-		if third := get(); !strings.Contains(third, `<td class="n">`+m[2]+`</td>`) {
-			t.Fatalf("a quick reload changed the rate from %s", m[2])
+		if !strings.Contains(first, `data-objective="OVER"`) || !strings.Contains(first, `<span class="badge ERR">OVER</span>`) {
+			t.Errorf("p95 45 s over the last minutes is not shown over the objective:\n%s", first)
+		}
+		if !regexp.MustCompile(`Recent and per second: over the last 1\.\d s, since \d\d:\d\d:\d\d UTC`).MatchString(first) {
+			t.Fatalf("the window is not said:\n%s", first)
 		}
 	})
+}
+
+// liveRescorer is a re-scorer whose freshness histogram a test observes
+// into, with the re-scorer's own buckets.
+type liveRescorer struct{ h prometheus.Histogram }
+
+func newLiveRescorer() liveRescorer {
+	return liveRescorer{h: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "freshness", Buckets: rescore.FreshnessBuckets()})}
+}
+
+func (r liveRescorer) Stats() rescore.Stats {
+	var m dto.Metric
+	_ = r.h.Write(&m)
+	return rescore.Stats{Freshness: m.GetHistogram()}
+}
+
+// formatThousands writes n as the page does: 1,234.
+func formatThousands(n uint64) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 // TestStatusPageInBrowser renders GET /status in headless Chromium (Debian's
@@ -240,8 +288,11 @@ func TestStatusPageInBrowser(t *testing.T) {
 	env := testenv.NewRedis(t)
 	statusShop(t, env.Store)
 	report := lagReport(time.Now().Add(-2 * time.Second))
+	instance := &httpapi.Instance{Version: "v1.2.3", Commit: "0123456789ab", GoVersion: "go1.26.0", Started: time.Now().Add(-2 * time.Hour),
+		Consuming: true, Topic: "shop.events", Group: "alsobought", Prefix: "ab", RedisMode: "cluster", RedisAddrs: "10.0.0.5:6379,10.0.0.6:6379",
+		Brokers: []string{"10.0.0.7:9092"}, Recorded: map[string]string{"history_size": "200"}}
 	srv := httptest.NewServer(httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{Status: func() lag.Report { return report },
-		Consumer: newStatusConsumer(), Rescorer: newStatusRescorer()},
+		Consumer: newStatusConsumer(), Rescorer: newStatusRescorer(), Instance: instance},
 		func(context.Context) string { return "" }, prometheus.NewRegistry(), zerolog.Nop()))
 	t.Cleanup(srv.Close)
 	start := time.Now()
@@ -253,7 +304,8 @@ func TestStatusPageInBrowser(t *testing.T) {
 	}
 	for _, want := range []string{
 		"alsobought status: ERR", "a partition is stalled", "stalled: 1330 messages wait and the committed offset has not moved in the window",
-		"consuming", "1m35s", "events consumed 1,200", "p50 0.31 s", "p95 > 6m49s", "items waiting to be re-scored 17",
+		"consuming", "1m35s", "events consumed 1,200 0", "p50 – 0.31 s", "p95 – > 6m49s", "NO DATA objective: p95 over the last 5 minutes at most 30.0 s", "items waiting to be re-scored 17",
+		"READY version v1.2.3", "up 2h00m", "topic shop.events", "Redis cluster 10.0.0.5:6379,10.0.0.6:6379",
 	} {
 		if !strings.Contains(text(dom), want) {
 			t.Errorf("the page does not say %q:\n%s", want, text(dom))

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/rs/zerolog"
 )
 
@@ -29,6 +30,21 @@ func (e *Errors) Redis() {
 	if e != nil {
 		e.redis.Inc()
 	}
+}
+
+// Counts returns the failed calls counted so far, to Redis and to Kafka
+// (0 and 0 for a nil *Errors).
+func (e *Errors) Counts() (redis, kafka float64) {
+	if e == nil {
+		return 0, 0
+	}
+	return counterValue(e.redis), counterValue(e.kafka)
+}
+
+func counterValue(c prometheus.Counter) float64 {
+	var m dto.Metric
+	_ = c.Write(&m) // a counter's Write does not fail
+	return m.GetCounter().GetValue()
 }
 
 // Kafka counts a failed Kafka call.

@@ -39,4 +39,10 @@ func TestErrorsCount(t *testing.T) {
 	if got["alsobought_redis_errors_total"] != 1 || got["alsobought_kafka_errors_total"] != 2 {
 		t.Fatalf("counters %v", got)
 	}
+	if r, k := e.Counts(); r != 1 || k != 2 {
+		t.Errorf("Counts() = %v, %v; want 1, 2", r, k)
+	}
+	if r, k := nilErrors.Counts(); r != 0 || k != 0 {
+		t.Errorf("a nil *Errors counts %v, %v", r, k)
+	}
 }

@@ -10,10 +10,13 @@ import (
 
 // Quantile is a quantile estimated from a histogram's buckets. Beyond says
 // that the rank fell in the +Inf bucket: the true value is above Value, the
-// largest finite bound, by an unknown amount.
+// largest finite bound, by an unknown amount. Lower and Upper are the
+// bounds of the bucket that holds the rank: the true quantile lies between
+// them, whatever the interpolation says (Upper is +Inf when Beyond).
 type Quantile struct {
-	Value  float64
-	Beyond bool
+	Value        float64
+	Beyond       bool
+	Lower, Upper float64
 }
 
 // HistogramQuantile estimates the q-quantile (0 <= q <= 1) of a histogram
@@ -52,11 +55,12 @@ func HistogramQuantile(q float64, h *dto.Histogram) Quantile {
 		// The first bucket that holds the rank and an observation: an
 		// empty bucket before the first observation (q = 0) holds none.
 		if b.count >= rank && b.count > below {
-			return Quantile{Value: lower + (b.upper-lower)*(rank-below)/(b.count-below)}
+			return Quantile{Value: lower + (b.upper-lower)*(rank-below)/(b.count-below), Lower: lower, Upper: b.upper}
 		}
 	}
 	if len(bs) == 0 {
 		return Quantile{Value: math.NaN()} // no finite bound to report
 	}
-	return Quantile{Value: bs[len(bs)-1].upper, Beyond: true}
+	last := bs[len(bs)-1].upper
+	return Quantile{Value: last, Beyond: true, Lower: last, Upper: math.Inf(+1)}
 }

@@ -65,6 +65,11 @@ type Keys struct {
 	// Meta records which topic and settings built the state (the Meta*
 	// fields).
 	Meta string
+	// Republished records the dead letters published again to the events
+	// topic (`alsobought deadletters republish`): field
+	// "<dead-letter topic>/<partition>/<offset>" = when (unix ms), so that
+	// none is published twice.
+	Republished string
 
 	// Catalogue holds the item records of the catalogue topic: field X =
 	// X's record, canonical JSON (docs/events.md, "Catalogue records"); an
@@ -101,7 +106,7 @@ func NewKeys(prefix string) Keys {
 		Dirty: g("dirty"), DirtyVersions: g("dirtyver"), DirtyClaims: g("dirtyclaim"), DirtyRecent: g("dirtyrecent"),
 		Progress: g("progress"), Inflight: g("inflight"),
 		PopularityState: g("popstate"), ItemCategories: g("itemcat"),
-		Outbox: g("outbox"), OutboxStamps: g("outboxver"), Meta: g("meta"), Clock: g("clock"),
+		Outbox: g("outbox"), OutboxStamps: g("outboxver"), Meta: g("meta"), Clock: g("clock"), Republished: g("republished"),
 		Catalogue: g("catalogue"), CatalogueProgress: g("catprogress"), CatalogueRevisions: g("catrevs"),
 		CatalogueRevision: g("catrev"), CatalogueDue: g("catdue"), CatalogueEdges: g("catedges"),
 		CataloguePending: g("catpending")}

@@ -41,7 +41,8 @@ func TestKeyNamesAreTheContract(t *testing.T) {
 		k.Progress + " " + k.Inflight:                  "ab:{#}:progress ab:{#}:inflight",
 		k.PopularityState + " " + k.ItemCategories:     "ab:{#}:popstate ab:{#}:itemcat",
 		k.Outbox + " " + k.OutboxStamps + " " + k.Meta: "ab:{#}:outbox ab:{#}:outboxver ab:{#}:meta",
-		k.All(): "ab:*",
+		k.Republished:                                  "ab:{#}:republished",
+		k.All():                                        "ab:*",
 	} {
 		if got != want {
 			t.Errorf("key %q, want %q", got, want)

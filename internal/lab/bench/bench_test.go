@@ -92,7 +92,7 @@ func TestHistogramDelta(t *testing.T) {
 			t.Errorf("quantile(%v) = %v, want %v", tc.q, got, tc.want)
 		}
 	}
-	if got := describeBuckets(h); !strings.HasPrefix(got, "3 buckets from 0.5s to 2s") {
+	if got := describeBuckets(h); !strings.HasPrefix(got, "3 buckets from 0.5s to 2s, from 0.1s to 10s each at most 100.0% above") {
 		t.Errorf("buckets described as %q", got)
 	}
 	empty := histogramDelta(mustScrape(t, metricsBefore), mustScrape(t, metricsBefore), freshnessMetric)

@@ -69,18 +69,7 @@ func (s scrape) histogram(name string) *dto.Histogram {
 // histogramDelta is the histogram of the observations made between two
 // scrapes.
 func histogramDelta(before, after scrape, name string) *dto.Histogram {
-	b, a := before.histogram(name), after.histogram(name)
-	earlier := map[float64]uint64{}
-	for _, bk := range b.GetBucket() {
-		earlier[bk.GetUpperBound()] = bk.GetCumulativeCount()
-	}
-	d := &dto.Histogram{SampleCount: proto.Uint64(a.GetSampleCount() - b.GetSampleCount()),
-		SampleSum: proto.Float64(a.GetSampleSum() - b.GetSampleSum())}
-	for _, bk := range a.GetBucket() {
-		d.Bucket = append(d.Bucket, &dto.Bucket{UpperBound: bk.UpperBound,
-			CumulativeCount: proto.Uint64(bk.GetCumulativeCount() - earlier[bk.GetUpperBound()])})
-	}
-	return d
+	return obs.HistogramSince(after.histogram(name), before.histogram(name))
 }
 
 // quantile is obs.HistogramQuantile's estimate: only known to lie within
@@ -95,7 +84,9 @@ func mean(h *dto.Histogram) float64 {
 	return h.GetSampleSum() / float64(h.GetSampleCount())
 }
 
-// describeBuckets states the resolution of a histogram: its finite bounds.
+// describeBuckets states the resolution of a histogram: its finite
+// bounds, and the widest step between two of them in the range where
+// freshness lives while the pipeline keeps up (0.1-10 s).
 func describeBuckets(h *dto.Histogram) string {
 	var finite []float64
 	for _, b := range h.GetBucket() {
@@ -107,5 +98,12 @@ func describeBuckets(h *dto.Histogram) string {
 		return "no histogram"
 	}
 	slices.Sort(finite)
-	return fmt.Sprintf("%d buckets from %gs to %gs, each twice the one before; quantiles interpolated within a bucket", len(finite), finite[0], finite[len(finite)-1])
+	widest := 0.0
+	for i := 1; i < len(finite); i++ {
+		if finite[i] > 0.1 && finite[i-1] < 10 && finite[i-1] > 0 {
+			widest = max(widest, finite[i]/finite[i-1]-1)
+		}
+	}
+	return fmt.Sprintf("%d buckets from %gs to %gs, from 0.1s to 10s each at most %.1f%% above the one before; quantiles interpolated within a bucket",
+		len(finite), finite[0], finite[len(finite)-1], 100*widest)
 }

@@ -25,7 +25,8 @@ func WriteTable(w io.Writer, r Report) error {
 	row("producer CPU", fmt.Sprintf("%.2f s/M events", r.ProducerCPUSecPerMillion), "the bench process")
 	row("freshness p50", fmt.Sprintf("%.0f ms", r.FreshnessP50Ms),
 		fmt.Sprintf("at %.0f events/s offered (%d events, %.0f/s achieved), %.0f lists", r.OfferedEventsPerSec, r.PacedEvents, r.AchievedEventsPerSec, r.FreshnessSamples))
-	row("freshness p99", fmt.Sprintf("%.0f ms", r.FreshnessP99Ms), fmt.Sprintf("mean %.0f ms (exact)", r.FreshnessMeanMs))
+	row("freshness p99", fmt.Sprintf("%.0f ms", r.FreshnessP99Ms),
+		fmt.Sprintf("within %.0f-%.0f ms (its bucket); mean %.0f ms (exact)", r.FreshnessP99LowMs, r.FreshnessP99HighMs, r.FreshnessMeanMs))
 	if r.PacedSaturated {
 		row("WARNING", "saturated", fmt.Sprintf("the pipeline caught up %.1fs after the last paced event: freshness includes queueing; try a lower -paced-load", r.PacedBacklogSeconds))
 	}

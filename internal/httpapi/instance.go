@@ -1,0 +1,65 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/alsobought/alsobought/internal/lag"
+)
+
+// Instance says which instance answers: its build, since when it runs, and
+// the state and topics it works on, with no credential (GET /v1/status,
+// the status page). On-call reads it to know what they are looking at.
+type Instance struct {
+	Version   string    `json:"version"`
+	Commit    string    `json:"commit"`
+	GoVersion string    `json:"go_version"`
+	Started   time.Time `json:"started"`
+	// Consuming is false for a serve that does not join the group (-consume=false).
+	Consuming bool   `json:"consuming"`
+	Topic     string `json:"topic"`
+	Group     string `json:"group"`
+	Prefix    string `json:"prefix"`
+	RedisMode string `json:"redis_mode"`
+	// RedisAddrs and Brokers are as configured, any password removed.
+	RedisAddrs string   `json:"redis_addrs"`
+	Brokers    []string `json:"brokers"`
+	// Recorded are the settings recorded with the state (a new value needs a
+	// new state or a rewrite of the lists), as this instance runs them.
+	Recorded map[string]string `json:"recorded_settings"`
+}
+
+// Readiness is /readyz's answer, as the status carries it.
+type Readiness struct {
+	Status string `json:"status"`           // "ready" or "not ready"
+	Reason string `json:"reason,omitempty"` // why not ready
+}
+
+// statusResponse is the body of GET /v1/status: the lag report, with
+// which instance answers and whether it is ready.
+type statusResponse struct {
+	lag.Report
+	Readiness Readiness `json:"readiness"`
+	Instance  *Instance `json:"instance,omitempty"`
+}
+
+// readiness asks the readiness check, as /readyz does.
+func (s *server) readiness(ctx context.Context) Readiness {
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	if why := s.ready(ctx); why != "" {
+		return Readiness{Status: "not ready", Reason: why}
+	}
+	return Readiness{Status: "ready"}
+}
+
+// status answers with the lag status per partition and for the group, the
+// readiness and the instance.
+func (s *server) status(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Status == nil {
+		writeError(w, http.StatusServiceUnavailable, "no lag monitor in this process")
+		return
+	}
+	writeJSON(w, http.StatusOK, statusResponse{Report: s.opts.Status(), Readiness: s.readiness(r.Context()), Instance: s.opts.Instance})
+}
