@@ -120,6 +120,7 @@ func (c *Consumer) applyCatalogue(ctx context.Context, partition int, msgs []kaf
 		return fmt.Errorf("apply catalogue records: %w", err)
 	}
 	c.metrics.observeCatalogue(len(recs), len(changes), bad)
+	c.stats.observeDeadLetters(bad)
 	return nil
 }
 

@@ -40,8 +40,39 @@ type Readiness struct {
 // which instance answers and whether it is ready.
 type statusResponse struct {
 	lag.Report
-	Readiness Readiness `json:"readiness"`
-	Instance  *Instance `json:"instance,omitempty"`
+	Readiness Readiness  `json:"readiness"`
+	Instance  *Instance  `json:"instance,omitempty"`
+	Recent    recentView `json:"recent"`
+}
+
+// recentView is the recent window of the status page in JSON: rates per
+// second of the counters this process exports, and the freshness.
+type recentView struct {
+	From    time.Time          `json:"from"`
+	Seconds float64            `json:"seconds"`
+	Rates   map[string]float64 `json:"rates_per_second"` // by metric name; none while the window is under a second
+	// Freshness over the window (seconds), and the objective's state: OK,
+	// OVER, or absent without a list re-scored in the window.
+	FreshnessP50       *float64 `json:"freshness_p50_seconds,omitempty"`
+	FreshnessP95       *float64 `json:"freshness_p95_seconds,omitempty"`
+	FreshnessObjective string   `json:"freshness_objective,omitempty"`
+}
+
+// newRecentView is the JSON of a metricsView's recent window.
+func newRecentView(mv metricsView) recentView {
+	v := recentView{From: mv.From.UTC(), Seconds: mv.To.Sub(mv.From).Seconds(), Rates: map[string]float64{}}
+	for _, rows := range [][]counterRow{mv.Counters, mv.Errors} {
+		for _, r := range rows {
+			if r.Exported && mv.HasRate {
+				v.Rates[r.Name] = r.Rate
+			}
+		}
+	}
+	if mv.Recent.Count > 0 {
+		p50, p95 := mv.Recent.P50.Value, mv.Recent.P95.Value
+		v.FreshnessP50, v.FreshnessP95, v.FreshnessObjective = &p50, &p95, mv.Objective.State
+	}
+	return v
 }
 
 // readiness asks the readiness check, as /readyz does.
@@ -61,5 +92,6 @@ func (s *server) status(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "no lag monitor in this process")
 		return
 	}
-	writeJSON(w, http.StatusOK, statusResponse{Report: s.opts.Status(), Readiness: s.readiness(r.Context()), Instance: s.opts.Instance})
+	writeJSON(w, http.StatusOK, statusResponse{Report: s.opts.Status(), Readiness: s.readiness(r.Context()), Instance: s.opts.Instance,
+		Recent: newRecentView(s.readStats(time.Now()))})
 }

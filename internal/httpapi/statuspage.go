@@ -146,6 +146,14 @@ type metricsView struct {
 	Objective  objectiveView
 	DirtyItems gaugeValue
 	DirtyAge   gaugeValue
+	// DeadLetters are the dead letters since start by reason, every
+	// reason; nil without a consumer.
+	DeadLetters []reasonCount
+}
+
+type reasonCount struct {
+	Reason string
+	Count  uint64
 }
 
 type counterRow struct {
@@ -312,6 +320,12 @@ func (s *server) readStats(now time.Time) metricsView {
 			if p95 := mv.Recent.P95; p95.Beyond || p95.Value > mv.Objective.Seconds {
 				mv.Objective.State = "OVER"
 			}
+		}
+	}
+	if c := s.opts.Consumer; c != nil {
+		by := c.Stats().DeadLetteredBy
+		for _, r := range event.Reasons() {
+			mv.DeadLetters = append(mv.DeadLetters, reasonCount{Reason: string(r), Count: by[r]})
 		}
 	}
 	mv.From, mv.To = base.at, now

@@ -24,6 +24,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/alsobought/alsobought/consumer"
+	"github.com/alsobought/alsobought/event"
 	"github.com/alsobought/alsobought/internal/httpapi"
 	"github.com/alsobought/alsobought/internal/lag"
 	"github.com/alsobought/alsobought/internal/obs"
@@ -45,7 +46,7 @@ func statusShop(t *testing.T, st *store.Store) {
 }
 
 // statusConsumer is a consumer at known totals: 1200 events consumed
-// (consumed moves them), 1180 applied, no dead letter yet.
+// (consumed moves them), 1180 applied, 2 dead letters (invalid_json).
 type statusConsumer struct{ consumed atomic.Uint64 }
 
 func newStatusConsumer() *statusConsumer {
@@ -55,7 +56,12 @@ func newStatusConsumer() *statusConsumer {
 }
 
 func (c *statusConsumer) Stats() consumer.Stats {
-	return consumer.Stats{Consumed: c.consumed.Load(), Applied: 1180}
+	by := map[event.Reason]uint64{}
+	for _, r := range event.Reasons() {
+		by[r] = 0
+	}
+	by[event.ReasonInvalidJSON] = 2
+	return consumer.Stats{Consumed: c.consumed.Load(), Applied: 1180, DeadLettered: 2, DeadLetteredBy: by}
 }
 
 // statusRescorer is a re-scorer at known figures: 340 lists re-scored;
@@ -146,6 +152,7 @@ func TestStatusPage(t *testing.T) {
 			// Since start (the recent window began after these lists).
 			`<td class="n">0.31 s</td></tr>`, `<td class="n">&gt; 6m49s</td></tr>`, `<td class="n">11</td></tr>`,
 			`<span class="badge UNKNOWN">NO DATA</span>`, `failed Redis calls`,
+			`<span data-reason="invalid_json" class="reason">invalid_json <b>2</b></span>`, `<span data-reason="too_large">too_large <b>0</b></span>`,
 			`<td class="n">17</td>`, `<td class="n">2.5 s</td>`,
 		}, wantNot: []string{`id="related"`, `id="recommendations"`, `id="lookup-error"`}},
 		{name: "item lookup, every list", path: "/status?item=tv", status: 200, want: []string{
@@ -220,7 +227,8 @@ func TestStatusPage(t *testing.T) {
 		// A handler of its own: its recent window starts when it is built.
 		live := newLiveRescorer()
 		errs := obs.NewErrors(prometheus.NewRegistry())
-		h := httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{Consumer: cons, Rescorer: live, Errors: errs}, ready, reg, zerolog.Nop())
+		h := httpapi.New(httpapi.StoreOf(env.Store), httpapi.Options{Consumer: cons, Rescorer: live, Errors: errs,
+			Status: func() lag.Report { return stalled }}, ready, reg, zerolog.Nop())
 		get := func() string {
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, httptest.NewRequest("GET", "/status", nil))
@@ -248,8 +256,16 @@ func TestStatusPage(t *testing.T) {
 		if !strings.Contains(first, `data-objective="OVER"`) || !strings.Contains(first, `<span class="badge ERR">OVER</span>`) {
 			t.Errorf("p95 45 s over the last minutes is not shown over the objective:\n%s", first)
 		}
-		if !regexp.MustCompile(`Recent and per second: over the last 1\.\d s, since \d\d:\d\d:\d\d UTC`).MatchString(first) {
+		if !regexp.MustCompile(`Recent and per second: over the last \d+\.\d s, since \d\d:\d\d:\d\d UTC`).MatchString(first) {
 			t.Fatalf("the window is not said:\n%s", first)
+		}
+		// The same figures in GET /v1/status.
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/status", nil))
+		for _, want := range []string{`"alsobought_events_consumed_total":`, `"alsobought_redis_errors_total":`, `"freshness_objective":"OVER"`} {
+			if !strings.Contains(rec.Body.String(), want) {
+				t.Errorf("/v1/status lacks %s: %s", want, rec.Body.String())
+			}
 		}
 	})
 }
