@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -161,5 +162,35 @@ func testARecentlyRescoredListWaitsDirty(t *testing.T, env *testenv.Env) {
 	all, err := env.Store.Dirty.Claim(ctx, 10, far, "me", time.Minute)
 	if err != nil || len(all) != 2 {
 		t.Fatalf("drain claimed %v, %v; want both dirty lists", all, err)
+	}
+}
+
+// TestWaitingListsDoNotHideADueOne: however many lists wait for their
+// rate limit ahead of it, a due list is claimed.
+func TestWaitingListsDoNotHideADueOne(t *testing.T) {
+	testenv.ForEachRedis(t, testWaitingListsDoNotHideADueOne)
+}
+
+func testWaitingListsDoNotHideADueOne(t *testing.T, env *testenv.Env) {
+	ctx := context.Background()
+	far := time.Now().Add(time.Hour)
+	hot := make([]string, 40) // more than a claim of 1 scanned in pages of 2n
+	for i := range hot {
+		hot[i] = fmt.Sprintf("a%02d", i)
+	}
+	testenv.MarkDirty(t, env.Store, 1, hot...)
+	rescoredAt := time.Now()
+	all, err := env.Store.Dirty.Claim(ctx, len(hot)*3, far, "me", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Store.Dirty.Clear(ctx, all, rescoredAt); err != nil {
+		t.Fatal(err)
+	}
+	testenv.MarkDirty(t, env.Store, 2, hot...) // they wait for their re-score to age
+	testenv.MarkDirty(t, env.Store, 3, "z")    // marked after them, never re-scored
+	got, err := env.Store.Dirty.ClaimDue(ctx, 1, far, rescoredAt.Add(-time.Second), "me", time.Minute)
+	if err != nil || len(got) != 1 || got[0].Item != "z" {
+		t.Fatalf("claimed %v (%v); want the due z behind %d waiting lists", got, err, len(hot))
 	}
 }

@@ -281,7 +281,10 @@ return #ARGV - 1
 // list re-scored after ARGV[5] (its time in KEYS[4], the recent set, which
 // clearDirtyScript writes) stays dirty and is skipped, and the recent set
 // first forgets the re-scores at or before ARGV[5], so it only ever holds
-// the lists re-scored within the minimum interval.
+// the lists re-scored within the minimum interval. Each page of the scan
+// is then longer by the recent set's size, the most waiting lists it can
+// skip: waiting lists ahead of due ones (a best-seller re-scored a moment
+// ago, first marked before a list of the tail) must not hide them.
 // KEYS[1]: the dirty set, KEYS[2]: the mark versions, KEYS[3]: the claims,
 // KEYS[4]: the recent set; ARGV[3]: the owner. Returns triples (member,
 // first mark ms, version).
@@ -290,13 +293,17 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local n = tonumber(ARGV[2])
 local limited = ARGV[5] ~= '` + noRateLimit + `'
-if limited then redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', ARGV[5]) end
+local page = 2 * n
+if limited then
+  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', ARGV[5])
+  page = page + redis.call('ZCARD', KEYS[4])
+end
 local mine = ARGV[3] .. '|'
 local claim = mine .. tostring(now + tonumber(ARGV[4]))
 local out = {}
 local offset = 0
 for round = 1, 8 do
-  local zs = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', offset, 2 * n)
+  local zs = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', offset, page)
   if #zs == 0 then break end
   for i = 1, #zs, 2 do
     local m = zs[i]
@@ -317,7 +324,7 @@ for round = 1, 8 do
       if #out >= 3 * n then return out end
     end
   end
-  offset = offset + 2 * n
+  offset = offset + page
 end
 return out
 `)
