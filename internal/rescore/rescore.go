@@ -39,6 +39,7 @@ type Lists interface {
 type Dirty interface {
 	Mark(ctx context.Context, lists []store.ListRef, at time.Time) error
 	Claim(ctx context.Context, n int, markedBefore time.Time, owner string, lease time.Duration) ([]store.DirtyItem, error)
+	ClaimDue(ctx context.Context, n int, markedBefore, rescoredBefore time.Time, owner string, lease time.Duration) ([]store.DirtyItem, error)
 	Clear(ctx context.Context, items []store.DirtyItem, readAt time.Time) error
 	Backlog(ctx context.Context) (int64, time.Time, error)
 }
@@ -92,6 +93,7 @@ func StateOf(st *store.Store) State {
 // Defaults for Config.
 const (
 	DefaultBatch         = 200
+	DefaultWorkers       = 2
 	DefaultPollInterval  = 200 * time.Millisecond
 	DefaultSweepInterval = time.Hour
 	DefaultMinInterval   = time.Second
@@ -121,16 +123,29 @@ func FreshnessBuckets() []float64 {
 
 // Config of the re-scorer.
 type Config struct {
-	Method        scoring.Method    // the served scorer; default scoring.DefaultMethod
-	Rules         scoring.ListRules // K_list and min support
-	Batch         int               // items re-scored per round trip; default DefaultBatch
-	PollInterval  time.Duration     // how often an idle re-scorer looks for dirty items
-	SweepInterval time.Duration     // full re-score schedule; 0 turns the sweep off
-	// MinInterval rate-limits each row: an item is re-scored once its first
-	// dirty mark is this old, so a best-seller touched by every basket is
-	// re-scored at most once per interval, and a change waits at most this
-	// long plus a poll. Default DefaultMinInterval.
+	Method scoring.Method    // the served scorer; default scoring.DefaultMethod
+	Rules  scoring.ListRules // K_list and min support
+	Batch  int               // items re-scored per round trip; default DefaultBatch
+	// Workers is how many batches of due lists a poll re-scores at once,
+	// each under a claim of its own: one worker's CPU work overlaps
+	// another's wait for Redis. Default DefaultWorkers.
+	Workers       int
+	PollInterval  time.Duration // how often an idle re-scorer looks for dirty items
+	SweepInterval time.Duration // full re-score schedule; 0 turns the sweep off
+	// MinInterval rate-limits each list from its last re-score: a list
+	// not re-scored within it is re-scored at the next poll, one re-scored
+	// lately waits, still dirty, until that re-score is this old. A
+	// best-seller touched by every basket is then re-scored at most once
+	// per interval, and a change waits at most this long plus a poll
+	// (docs/DESIGN.md §4). Default DefaultMinInterval.
 	MinInterval time.Duration
+	// Budget is the share of the re-scorer's time re-scoring may take
+	// before dirty lists gather their changes: up to half of it a list is
+	// re-scored at the next poll, from all of it on a list waits until its
+	// first mark is MinInterval old, and in between for a proportional part
+	// of MinInterval (docs/DESIGN.md §4); over 1, lists never gather.
+	// Default DefaultBudget.
+	Budget float64
 	// Feed turns the list change feed on: every list change goes through
 	// the outbox (store.Lists.Write), and is published by Publisher when
 	// there is one, else later by a serve process (see Publish).
@@ -156,8 +171,8 @@ func (c Config) Validate() error {
 	if err := c.Rules.Validate(); err != nil {
 		return err
 	}
-	if c.Batch < 1 || c.PollInterval <= 0 || c.SweepInterval < 0 || c.MinInterval < 0 {
-		return errors.New("rescore batch must be >= 1, poll interval > 0, sweep and minimum intervals >= 0")
+	if c.Batch < 1 || c.Workers < 1 || c.PollInterval <= 0 || c.SweepInterval < 0 || c.MinInterval < 0 || c.Budget < 0 {
+		return errors.New("rescore batch and workers must be >= 1, poll interval > 0, sweep and minimum intervals and budget >= 0")
 	}
 	return nil
 }
@@ -187,6 +202,14 @@ type Rescorer struct {
 	// owner names this re-scorer in claims and leases: several instances
 	// share one state.
 	owner string
+
+	// busy is the share of the re-scorer's time its polls spent
+	// re-scoring lately (busyShare), and gather how old a first mark must
+	// be for its list to be due (gatherFor); Run's goroutine alone sets
+	// them, before a poll's workers start.
+	busy     float64
+	gather   time.Duration
+	polledAt time.Time // the end of the last poll's re-scoring
 
 	rescored atomic.Uint64 // lists re-scored, for Stats
 	mu       sync.Mutex
@@ -241,6 +264,12 @@ func New(cfg Config, st State, log zerolog.Logger, reg prometheus.Registerer) (*
 	}
 	if cfg.Batch == 0 {
 		cfg.Batch = DefaultBatch
+	}
+	if cfg.Workers == 0 {
+		cfg.Workers = DefaultWorkers
+	}
+	if cfg.Budget == 0 {
+		cfg.Budget = DefaultBudget
 	}
 	if cfg.PollInterval == 0 {
 		cfg.PollInterval = DefaultPollInterval
@@ -403,15 +432,14 @@ func watch(entries []scoring.Related, passedOver []string) []string {
 	return append(out, passedOver...)
 }
 
-// FollowCatalogue makes due at once the lists that a change of an item's
+// FollowCatalogue marks dirty the lists that a change of an item's
 // availability can change (docs/DESIGN.md §11), for the next drain: it
 // refreshes the catalogue view, makes pending the items
 // whose window edge has come, marks the lists holding each pending item
-// dirty as if marked MinInterval ago (so the next drain takes them without
-// the per-row rate limit, which is for lists touched by every basket),
-// asks for the popularity lists again, and clears the pending items. Every
-// step is safe to repeat: a re-scorer that dies midway leaves the items
-// pending for the next.
+// dirty (a list re-scored within MinInterval waits for the rest of it, as
+// for any other change), asks for the popularity lists again, and clears
+// the pending items. Every step is safe to repeat: a re-scorer that dies
+// midway leaves the items pending for the next.
 func (r *Rescorer) FollowCatalogue(ctx context.Context) error {
 	if _, err := r.view.Refresh(ctx); err != nil {
 		return err
@@ -433,7 +461,7 @@ func (r *Rescorer) FollowCatalogue(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := r.st.Dirty.Mark(ctx, holders, now.Add(-r.cfg.MinInterval)); err != nil {
+		if err := r.st.Dirty.Mark(ctx, holders, now); err != nil {
 			return err
 		}
 		r.popularStale.Store(true)
@@ -448,7 +476,60 @@ func (r *Rescorer) FollowCatalogue(ctx context.Context) error {
 // DrainDirty re-scores every dirty item, however recently marked, and
 // returns how many it re-scored.
 func (r *Rescorer) DrainDirty(ctx context.Context) (int, error) {
-	return r.drain(ctx, func() time.Time { return time.Unix(1<<40, 0) }, -1)
+	return r.drain(ctx, func() ([]store.DirtyItem, error) {
+		return r.st.Dirty.Claim(ctx, r.cfg.Batch, anyMark, r.owner, ClaimLease)
+	}, -1)
+}
+
+// anyMark is a mark time after every mark: a claim before it takes lists
+// however recently marked.
+var anyMark = time.Unix(1<<40, 0)
+
+// claimDue claims for owner the dirty lists that are due: first marked
+// at least the gather delay ago (Config.Budget), and not re-scored within
+// MinInterval. The others wait, still dirty.
+func (r *Rescorer) claimDue(ctx context.Context, owner string) ([]store.DirtyItem, error) {
+	now := r.now()
+	return r.st.Dirty.ClaimDue(ctx, r.cfg.Batch, now.Add(-r.gather), now.Add(-r.cfg.MinInterval), owner, ClaimLease)
+}
+
+// pollDue re-scores the due lists (drainDue), then updates the busy share
+// and the gather delay the next poll's claims use.
+func (r *Rescorer) pollDue(ctx context.Context) error {
+	start := r.now()
+	err := r.drainDue(ctx)
+	end := r.now()
+	if r.polledAt.IsZero() {
+		r.polledAt = start.Add(-r.cfg.PollInterval)
+	}
+	r.busy = busyShare(r.busy, end.Sub(start), end.Sub(r.polledAt))
+	r.polledAt = end
+	r.gather = gatherFor(r.busy, r.cfg.Budget, r.cfg.MinInterval)
+	r.metrics.busy.Set(r.busy)
+	r.metrics.gather.Set(r.gather.Seconds())
+	return err
+}
+
+// drainDue re-scores the due lists with Config.Workers workers, each for
+// at most pollRounds batches. Each claims under an owner of its own (this
+// re-scorer's, numbered), so no two re-score one list at a time, and a
+// worker's claims left by a failure are its own again at the next poll.
+func (r *Rescorer) drainDue(ctx context.Context) error {
+	errs := make([]error, r.cfg.Workers)
+	var wg sync.WaitGroup
+	for w := range r.cfg.Workers {
+		owner := r.owner
+		if w > 0 {
+			owner = fmt.Sprintf("%s/%d", r.owner, w)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[w] = r.drain(ctx, func() ([]store.DirtyItem, error) { return r.claimDue(ctx, owner) }, pollRounds)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // pollRounds bounds the batches one poll of Run re-scores, so that under a
@@ -456,13 +537,13 @@ func (r *Rescorer) DrainDirty(ctx context.Context) (int, error) {
 // turn too.
 const pollRounds = 25
 
-// drain re-scores the dirty items first marked before cutoff() until none
-// is left, or for at most rounds batches (rounds < 0: no bound).
-func (r *Rescorer) drain(ctx context.Context, cutoff func() time.Time, rounds int) (int, error) {
+// drain re-scores the dirty items claim returns until it returns none, or
+// for at most rounds batches (rounds < 0: no bound).
+func (r *Rescorer) drain(ctx context.Context, claim func() ([]store.DirtyItem, error), rounds int) (int, error) {
 	total := 0
 	for ; rounds != 0; rounds-- {
 		readAt := r.now()
-		dirty, err := r.st.Dirty.Claim(ctx, r.cfg.Batch, cutoff(), r.owner, ClaimLease)
+		dirty, err := claim()
 		if err != nil || len(dirty) == 0 {
 			return total, err
 		}
@@ -609,8 +690,7 @@ func (r *Rescorer) Run(ctx context.Context) error {
 				r.cfg.Errors.Redis()
 				r.retries.Warn().Err(err).Msg("following catalogue changes failed; will retry")
 			}
-			due := func() time.Time { return r.now().Add(-r.cfg.MinInterval) }
-			if _, err := r.drain(ctx, due, pollRounds); err != nil && ctx.Err() == nil {
+			if err := r.pollDue(ctx); err != nil && ctx.Err() == nil {
 				r.metrics.errors.Inc()
 				r.cfg.Errors.Redis()
 				r.retries.Warn().Err(err).Msg("re-scoring dirty items failed; will retry")
@@ -678,6 +758,8 @@ type metrics struct {
 	freshness  prometheus.Histogram
 	backlog    prometheus.Gauge
 	oldestAge  prometheus.Gauge
+	busy       prometheus.Gauge
+	gather     prometheus.Gauge
 	// catalogueChanges: availability changes whose lists were marked.
 	catalogueChanges prometheus.Counter
 	forgotten        prometheus.Counter
@@ -703,13 +785,17 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Items waiting to be re-scored."}),
 		oldestAge: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "dirty_oldest_age_seconds",
 			Help: "Age of the oldest pending dirty mark."}),
+		busy: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "rescore_busy_ratio",
+			Help: "Share of the re-scorer's time its polls spent re-scoring lately (a mean over about the last five polls)."}),
+		gather: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "rescore_gather_seconds",
+			Help: "How old a dirty list's first mark must be before it is re-scored: 0 while re-scoring takes under half its budget, up to the minimum interval."}),
 		catalogueChanges: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "catalogue_changes_followed_total",
 			Help: "Changes of an item's availability (a catalogue record, or a window edge reached) whose lists were marked for re-scoring."}),
 		forgotten: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "items_forgotten_total",
 			Help: "Items with no state left whose keys were deleted (rows, lists, holders, category)."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.rescored, m.errors, m.seconds, m.listSize, m.staleLists, m.freshness, m.backlog, m.oldestAge,
+		reg.MustRegister(m.rescored, m.errors, m.seconds, m.listSize, m.staleLists, m.freshness, m.backlog, m.oldestAge, m.busy, m.gather,
 			m.catalogueChanges, m.forgotten)
 	}
 	return m

@@ -2,6 +2,7 @@ package rescore_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -21,32 +22,53 @@ func backlog(t *testing.T, st *store.Store) int64 {
 	return n
 }
 
-// TestRowsAreRescoredAtMostOncePerMinInterval: Run leaves a fresh mark alone
-// until it is MinInterval old, then re-scores and clears it.
-func TestRowsAreRescoredAtMostOncePerMinInterval(t *testing.T) {
-	testenv.ForEachRedis(t, testRowsAreRescoredAtMostOncePerMinInterval)
+// TestAListWaitsOnlyForItsOwnLastRescore: Run re-scores a list never
+// re-scored before at once, however fresh its mark, and a list marked again
+// after its re-score waits, still dirty and counted in the backlog, until
+// that re-score is MinInterval old (here an hour: only the drain takes it).
+// The budget is never spent: no first mark waits to gather changes.
+func TestAListWaitsOnlyForItsOwnLastRescore(t *testing.T) {
+	testenv.ForEachRedis(t, testAListWaitsOnlyForItsOwnLastRescore)
 }
 
-func testRowsAreRescoredAtMostOncePerMinInterval(t *testing.T, env *testenv.Env) {
-	rs, err := rescore.New(rescore.Config{MinInterval: 2 * time.Second, PollInterval: 20 * time.Millisecond}, rescore.StateOf(env.Store), zerolog.Nop(), nil)
+func testAListWaitsOnlyForItsOwnLastRescore(t *testing.T, env *testenv.Env) {
+	rs := running(t, env, rescore.Config{MinInterval: time.Hour, Budget: 2, PollInterval: 20 * time.Millisecond})
+
+	testenv.MarkDirty(t, env.Store, 1, "x")
+	waitFor(t, "the first mark's re-score", func() bool { return rs.Stats().Rescored == 1 && backlog(t, env.Store) == 0 })
+	testenv.MarkDirty(t, env.Store, 2, "x")
+	// A poll reads the backlog after its drain: one that sees x dirty has
+	// left it waiting.
+	waitFor(t, "a poll that sees x waiting", func() bool { return rs.Stats().DirtyItems == 1 })
+	if st := rs.Stats(); st.Rescored != 1 {
+		t.Fatalf("x re-scored %d times within its minimum interval of an hour", st.Rescored)
+	}
+	if n, err := rs.DrainDirty(context.Background()); err != nil || n != 1 || backlog(t, env.Store) != 0 {
+		t.Fatalf("the drain re-scored %d (%v), %d left; want the waiting x", n, err, backlog(t, env.Store))
+	}
+}
+
+// running returns a re-scorer of cfg whose Run runs until the test ends.
+func running(t *testing.T, env *testenv.Env, cfg rescore.Config) *rescore.Rescorer {
+	t.Helper()
+	rs, err := rescore.New(cfg, rescore.StateOf(env.Store), zerolog.Nop(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = rs.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	t.Cleanup(func() { cancel(); <-done })
+	return rs
+}
 
-	marked := time.Now()
-	testenv.MarkDirty(t, env.Store, 1, "x")
-	for backlog(t, env.Store) > 0 {
-		if time.Since(marked) > time.Minute {
-			t.Fatal("dirty item never re-scored")
+// waitFor waits for cond, polling, for at most a minute.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s in a minute", what)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if waited := time.Since(marked); waited < 2*time.Second {
-		t.Fatalf("re-scored after %s, before the 2s minimum interval", waited)
 	}
 }
 
@@ -87,5 +109,26 @@ func testStatsSayWhatTheRescorerDid(t *testing.T, env *testenv.Env) {
 	}
 	if st := rs.Stats(); st.DirtyItems != 0 {
 		t.Fatalf("backlog %d after draining everything", st.DirtyItems)
+	}
+}
+
+// TestWorkersNeverRescoreAListTwice: the workers of a poll claim under
+// owners of their own, so every dirty list is re-scored once, by one of
+// them, however their claims interleave.
+func TestWorkersNeverRescoreAListTwice(t *testing.T) {
+	testenv.ForEachRedis(t, testWorkersNeverRescoreAListTwice)
+}
+
+func testWorkersNeverRescoreAListTwice(t *testing.T, env *testenv.Env) {
+	items := make([]string, 300)
+	for i := range items {
+		items[i] = fmt.Sprintf("i%03d", i)
+	}
+	testenv.MarkDirty(t, env.Store, 1, items...)
+	marked := backlog(t, env.Store)
+	rs := running(t, env, rescore.Config{Batch: 7, Workers: 3, PollInterval: 10 * time.Millisecond})
+	waitFor(t, "an empty backlog", func() bool { return backlog(t, env.Store) == 0 })
+	if got := rs.Stats().Rescored; got != uint64(marked) {
+		t.Fatalf("%d lists re-scored for %d marked once each", got, marked)
 	}
 }

@@ -64,8 +64,8 @@ type Config struct {
 	PacedRate float64
 
 	// MinRescoreWait is serve's -rescore-min-interval: how long a dirty
-	// list waits at least; it tells a paced phase that kept up from one
-	// that queued.
+	// list may wait for its rate limit (docs/DESIGN.md §4); it tells a
+	// paced phase that kept up from one that queued.
 	MinRescoreWait time.Duration
 
 	// Hides, when positive, adds a last phase: the items the most lists
