@@ -62,26 +62,13 @@ func markDirty(ctx context.Context, p redis.Pipeliner, keys schema.Keys, at time
 // Claim claims up to n dirty items first marked before markedBefore,
 // oldest first, for owner, for the lease duration (claimDirtyScript):
 // items another owner claimed less than lease ago are left to it.
+//
+// The dirty set is sharded (schema.Shards): Claim reads the n oldest
+// members of every shard in one pipeline, takes the n oldest of them all,
+// and claims in each shard as many as it took there, all shards in one
+// pipeline. A shard whose oldest members another owner claimed meanwhile
+// yields younger ones instead, as the unsharded set did.
 func (d *Dirty) Claim(ctx context.Context, n int, markedBefore time.Time, owner string, lease time.Duration) ([]DirtyItem, error) {
-	return d.claim(ctx, n, markedBefore, noRateLimit, owner, lease)
-}
-
-// ClaimDue is Claim with each list's rate limit: a list re-scored after
-// rescoredBefore (Clear keeps the time of every re-score) waits, still
-// dirty, until a claim with a later rescoredBefore (docs/DESIGN.md §4).
-func (d *Dirty) ClaimDue(ctx context.Context, n int, markedBefore, rescoredBefore time.Time, owner string, lease time.Duration) ([]DirtyItem, error) {
-	return d.claim(ctx, n, markedBefore, strconv.FormatInt(rescoredBefore.UnixMilli(), 10), owner, lease)
-}
-
-// claim claims as Claim and ClaimDue say. The dirty set is sharded
-// (schema.Shards): claim reads the n oldest claimable marks of every
-// shard in one pipeline (under a rate limit only those of lists whose
-// limit has passed, dueHeadsScript: lists waiting for theirs must not
-// crowd out the due ones), takes the n oldest of them all, and claims in
-// each shard as many as it took there, all shards in one pipeline. A shard
-// whose oldest members another owner claimed meanwhile yields younger ones
-// instead, as the unsharded set did.
-func (d *Dirty) claim(ctx context.Context, n int, markedBefore time.Time, rescoredBefore, owner string, lease time.Duration) ([]DirtyItem, error) {
 	if n <= 0 {
 		return nil, nil
 	}
@@ -89,11 +76,7 @@ func (d *Dirty) claim(ctx context.Context, n int, markedBefore time.Time, rescor
 	before := strconv.FormatInt(markedBefore.UnixMilli(), 10)
 	heads, err := d.c.read(ctx, "read dirty items", func(p redis.Pipeliner) {
 		for s := range schema.Shards {
-			if rescoredBefore == noRateLimit {
-				p.ZRangeByScoreWithScores(ctx, keys.Dirty(s), &redis.ZRangeBy{Min: "-inf", Max: before, Count: int64(n)})
-			} else {
-				dueHeadsScript.EvalShaRO(ctx, p, []string{keys.Dirty(s), keys.DirtyRecent(s)}, before, n, rescoredBefore)
-			}
+			p.ZRangeByScoreWithScores(ctx, keys.Dirty(s), &redis.ZRangeBy{Min: "-inf", Max: before, Count: int64(n)})
 		}
 	})
 	if err != nil {
@@ -105,19 +88,8 @@ func (d *Dirty) claim(ctx context.Context, n int, markedBefore time.Time, rescor
 	}
 	var all []head
 	for s, cmd := range heads {
-		switch c := cmd.(type) {
-		case *redis.ZSliceCmd:
-			for _, z := range c.Val() {
-				all = append(all, head{s, z.Score})
-			}
-		case *redis.Cmd:
-			scores, err := c.Float64Slice()
-			if err != nil {
-				return nil, fmt.Errorf("read due dirty items: %w", err)
-			}
-			for _, sc := range scores {
-				all = append(all, head{s, sc})
-			}
+		for _, z := range cmd.(*redis.ZSliceCmd).Val() {
+			all = append(all, head{s, z.Score})
 		}
 	}
 	if len(all) == 0 {
@@ -131,8 +103,8 @@ func (d *Dirty) claim(ctx context.Context, n int, markedBefore time.Time, rescor
 	cmds, err := d.c.write(ctx, "claim dirty items", func(p redis.Pipeliner) {
 		for s, k := range take {
 			if k > 0 {
-				claimDirtyScript.EvalSha(ctx, p, []string{keys.Dirty(s), keys.DirtyVersions(s), keys.DirtyClaims(s), keys.DirtyRecent(s)},
-					markedBefore.UnixMilli(), k, owner, lease.Milliseconds(), rescoredBefore)
+				claimDirtyScript.EvalSha(ctx, p, []string{keys.Dirty(s), keys.DirtyVersions(s), keys.DirtyClaims(s)},
+					markedBefore.UnixMilli(), k, owner, lease.Milliseconds())
 			}
 		}
 	})
@@ -163,9 +135,8 @@ func (d *Dirty) claim(ctx context.Context, n int, markedBefore time.Time, rescor
 }
 
 // Clear removes the items whose mark has not moved since they were read
-// at readAt, makes readAt the first-mark time of those that were marked
-// again meanwhile, and keeps readAt as every item's last re-score for
-// ClaimDue's rate limit (clearDirtyScript, one per shard).
+// at readAt, and makes readAt the first-mark time of those that were
+// marked again meanwhile (clearDirtyScript, one per shard).
 func (d *Dirty) Clear(ctx context.Context, items []DirtyItem, readAt time.Time) error {
 	if len(items) == 0 {
 		return nil
@@ -182,7 +153,7 @@ func (d *Dirty) Clear(ctx context.Context, items []DirtyItem, readAt time.Time) 
 	_, err := d.c.write(ctx, "clear dirty marks", func(p redis.Pipeliner) {
 		for s, a := range args {
 			if a != nil {
-				clearDirtyScript.EvalSha(ctx, p, []string{keys.Dirty(s), keys.DirtyVersions(s), keys.DirtyClaims(s), keys.DirtyRecent(s)}, a...)
+				clearDirtyScript.EvalSha(ctx, p, []string{keys.Dirty(s), keys.DirtyVersions(s), keys.DirtyClaims(s)}, a...)
 			}
 		}
 	})

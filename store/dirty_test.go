@@ -2,12 +2,9 @@ package store_test
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/alsobought/alsobought/internal/testenv"
 	"github.com/alsobought/alsobought/store"
@@ -145,98 +142,5 @@ func testClaimTakesTheOldestAcrossShards(t *testing.T, env *testenv.Env) {
 	}
 	if n, oldest, err := env.Store.Dirty.Backlog(ctx); err != nil || n != int64(len(items)) || !oldest.Equal(base.Add(time.Millisecond)) {
 		t.Fatalf("backlog %d, oldest %s (%v); want %d, %s", n, oldest, err, len(items), base.Add(time.Millisecond))
-	}
-}
-
-// TestARecentlyRescoredListWaitsDirty: ClaimDue leaves a list re-scored
-// after its cut-off in the dirty set, marked, for a later claim (the
-// per-list rate limit); a list with no recent re-score is due however
-// fresh its mark, and Claim, the drain's, takes every list.
-func TestARecentlyRescoredListWaitsDirty(t *testing.T) {
-	testenv.ForEachRedis(t, testARecentlyRescoredListWaitsDirty)
-}
-
-func testARecentlyRescoredListWaitsDirty(t *testing.T, env *testenv.Env) {
-	ctx := context.Background()
-	far := time.Now().Add(time.Hour)
-	rescoredAt := time.Now().Truncate(time.Millisecond)
-	testenv.MarkDirty(t, env.Store, 1, "a")
-	first, err := env.Store.Dirty.ClaimDue(ctx, 10, far, rescoredAt.Add(-time.Second), "me", time.Minute)
-	if err != nil || len(first) != 1 {
-		t.Fatalf("a list never re-scored: claimed %v, %v; want it at once", first, err)
-	}
-	if err := env.Store.Dirty.Clear(ctx, first, rescoredAt); err != nil {
-		t.Fatal(err)
-	}
-	testenv.MarkDirty(t, env.Store, 2, "a", "b") // a again, b for the first time
-	for _, tc := range []struct {
-		name           string
-		rescoredBefore time.Time
-		want           []string
-	}{
-		{"a re-scored after the cut-off waits", rescoredAt.Add(-time.Millisecond), []string{"b"}},
-		{"a re-scored at the cut-off is due", rescoredAt, []string{"a", "b"}}, // b: the claim is this owner's
-	} {
-		got, err := env.Store.Dirty.ClaimDue(ctx, 10, far, tc.rescoredBefore, "me", time.Minute)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var items []string
-		for _, d := range got {
-			items = append(items, d.Item)
-		}
-		slices.Sort(items)
-		if !slices.Equal(items, tc.want) {
-			t.Fatalf("%s: claimed %v, want %v", tc.name, items, tc.want)
-		}
-		// Waiting lists stay dirty: the backlog counts them until cleared.
-		if n, _, err := env.Store.Dirty.Backlog(ctx); err != nil || n != 2 {
-			t.Fatalf("%s: backlog %d (%v), want 2: claimed lists stay dirty until cleared", tc.name, n, err)
-		}
-	}
-	// The last claim forgot the re-score at its cut-off: nothing is left
-	// to wait for.
-	recent := env.Store.Keys().DirtyRecent(schema.ItemShard("a"))
-	if n, err := env.Store.Client().ZCard(ctx, recent).Result(); err != nil || n != 0 {
-		t.Fatalf("recent set holds %d (%v) after a claim past every re-score", n, err)
-	}
-	// A drain's claim ignores the rate limit: a re-scored again is taken.
-	a := redis.Z{Score: float64(far.UnixMilli()), Member: schema.DirtyMember(schema.Bought, "a")}
-	if err := env.Store.Client().ZAdd(ctx, recent, a).Err(); err != nil {
-		t.Fatal(err)
-	}
-	all, err := env.Store.Dirty.Claim(ctx, 10, far, "me", time.Minute)
-	if err != nil || len(all) != 2 {
-		t.Fatalf("drain claimed %v, %v; want both dirty lists", all, err)
-	}
-}
-
-// TestWaitingListsDoNotHideADueOne: however many lists wait for their
-// rate limit ahead of it, a due list is claimed.
-func TestWaitingListsDoNotHideADueOne(t *testing.T) {
-	testenv.ForEachRedis(t, testWaitingListsDoNotHideADueOne)
-}
-
-func testWaitingListsDoNotHideADueOne(t *testing.T, env *testenv.Env) {
-	ctx := context.Background()
-	far := time.Now().Add(time.Hour)
-	hot := make([]string, 40) // more than a claim of 1 scanned in pages of 2n
-	for i := range hot {
-		hot[i] = fmt.Sprintf("a%02d", i)
-	}
-	testenv.MarkDirty(t, env.Store, 1, hot...)
-	rescoredAt := time.Now()
-	all, err := env.Store.Dirty.Claim(ctx, len(hot)*3, far, "me", time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := env.Store.Dirty.Clear(ctx, all, rescoredAt); err != nil {
-		t.Fatal(err)
-	}
-	testenv.MarkDirty(t, env.Store, 2, hot...) // they wait for their re-score to age
-	testenv.MarkDirty(t, env.Store, 3, "z")    // marked after them, never re-scored
-	got, err := env.Store.Dirty.ClaimDue(ctx, 1, far, rescoredAt.Add(-time.Second), "me", time.Minute)
-	if err != nil || len(got) != 1 || got[0].Item != "z" {
-		t.Fatalf("claimed %v (%v); want the due z behind %d waiting lists", got, err, len(hot))
 	}
 }

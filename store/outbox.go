@@ -108,6 +108,25 @@ func (o *Outbox) Clear(ctx context.Context, changes []PendingChange) error {
 	return err
 }
 
+// Backlog returns the number of list changes waiting in the outbox and the
+// mark time of the oldest (zero when none), in one round trip.
+func (o *Outbox) Backlog(ctx context.Context) (int64, time.Time, error) {
+	var n *redis.IntCmd
+	var head *redis.ZSliceCmd
+	_, err := o.c.read(ctx, "read the outbox backlog", func(p redis.Pipeliner) {
+		n = p.ZCard(ctx, o.c.keys.Outbox)
+		head = p.ZRangeWithScores(ctx, o.c.keys.Outbox, 0, 0)
+	})
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	var oldest time.Time
+	if zs := head.Val(); len(zs) > 0 {
+		oldest = time.UnixMilli(int64(zs[0].Score))
+	}
+	return n.Val(), oldest, nil
+}
+
 // Pending returns up to n changes left in the outbox, marked before
 // markedBefore, each with the current value of its list.
 func (o *Outbox) Pending(ctx context.Context, n int, markedBefore time.Time) ([]PendingChange, error) {

@@ -86,10 +86,6 @@ func batchError(err error, partition int, recorded int64) error {
 // keep their mark time.
 const keepMarkTime = "-"
 
-// noRateLimit is claimDirtyScript's ARGV[5] when no list waits for its
-// minimum interval (Dirty.Claim, a drain).
-const noRateLimit = "-"
-
 // Guard conditions of batchGuard (ARGV[2]).
 const (
 	guardNone     = "-"
@@ -312,44 +308,26 @@ return #ARGV - 1
 // without two re-scoring one item at a time. A claim lasts ARGV[4] ms from
 // the server's clock (TIME: the instances' clocks may differ); a re-scorer
 // that dies leaves its items to whoever claims them after that.
-// With ARGV[5] (unix ms, unless "-") it also rate-limits each list: a
-// list re-scored after ARGV[5] (its time in KEYS[4], the recent set, which
-// clearDirtyScript writes) stays dirty and is skipped, and the recent set
-// first forgets the re-scores at or before ARGV[5], so it only ever holds
-// the lists re-scored within the minimum interval. Each page of the scan
-// is then longer by the recent set's size, the most waiting lists it can
-// skip: waiting lists ahead of due ones (a best-seller re-scored a moment
-// ago, first marked before a list of the tail) must not hide them.
-// KEYS[1]: the dirty set, KEYS[2]: the mark versions, KEYS[3]: the claims,
-// KEYS[4]: the recent set; ARGV[3]: the owner. Returns triples (member,
-// first mark ms, version).
+// KEYS[1]: the dirty set, KEYS[2]: the mark versions, KEYS[3]: the claims;
+// ARGV[3]: the owner. Returns triples (member, first mark ms, version).
 var claimDirtyScript = redis.NewScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local n = tonumber(ARGV[2])
-local limited = ARGV[5] ~= '` + noRateLimit + `'
-local page = 2 * n
-if limited then
-  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', ARGV[5])
-  page = page + redis.call('ZCARD', KEYS[4])
-end
 local mine = ARGV[3] .. '|'
 local claim = mine .. tostring(now + tonumber(ARGV[4]))
 local out = {}
 local offset = 0
 for round = 1, 8 do
-  local zs = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', offset, page)
+  local zs = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', offset, 2 * n)
   if #zs == 0 then break end
   for i = 1, #zs, 2 do
     local m = zs[i]
-    local free = not limited or not redis.call('ZSCORE', KEYS[4], m)
-    if free then
-      local c = redis.call('HGET', KEYS[3], m)
-      free = not c or string.sub(c, 1, #mine) == mine
-      if not free then
-        local expiry = tonumber(string.match(c, '|(%d+)$') or '0')
-        free = expiry <= now
-      end
+    local c = redis.call('HGET', KEYS[3], m)
+    local free = not c or string.sub(c, 1, #mine) == mine
+    if not free then
+      local expiry = tonumber(string.match(c, '|(%d+)$') or '0')
+      free = expiry <= now
     end
     if free then
       redis.call('HSET', KEYS[3], m, claim)
@@ -359,33 +337,7 @@ for round = 1, 8 do
       if #out >= 3 * n then return out end
     end
   end
-  offset = offset + page
-end
-return out
-`)
-
-// dueHeadsScript reads, without claiming, the first-mark times of up to
-// ARGV[2] lists of a dirty shard first marked at or before ARGV[1] whose
-// rate limit has passed: not re-scored after ARGV[3] (KEYS[2], the recent
-// set), oldest first. Dirty.ClaimDue shares its claims out over the shards
-// by them. KEYS[1]: the dirty set. It scans as claimDirtyScript does.
-var dueHeadsScript = redis.NewScript(`
-local n = tonumber(ARGV[2])
-local cut = tonumber(ARGV[3])
-local page = 2 * n + redis.call('ZCARD', KEYS[2])
-local out = {}
-local offset = 0
-for round = 1, 8 do
-  local zs = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', offset, page)
-  if #zs == 0 then break end
-  for i = 1, #zs, 2 do
-    local r = redis.call('ZSCORE', KEYS[2], zs[i])
-    if not r or tonumber(r) <= cut then
-      out[#out + 1] = zs[i + 1]
-      if #out >= n then return out end
-    end
-  end
-  offset = offset + page
+  offset = offset + 2 * n
 end
 return out
 `)
@@ -399,17 +351,14 @@ return out
 // wait. Without that, an item marked again during every re-score (a
 // best-seller) would keep its first mark forever: it would look ever more
 // stale and be re-scored at every poll instead of once per interval.
-// With KEYS[4], the recent set, every item's re-score time ARGV[1] is
-// kept there for claimDirtyScript's rate limit.
 // KEYS[1]: the dirty set, KEYS[2]: the mark versions, KEYS[3] (optional):
-// the claims, KEYS[4] (optional): the recent set; ARGV[2..]: pairs of
-// (item, version as read). Returns the number removed. The outbox reuses
-// it (outbox, stamps, no claims, keepMarkTime).
+// the claims; ARGV[2..]: pairs of (item, version as read). Returns the
+// number removed. The outbox reuses it (outbox, stamps, no claims,
+// keepMarkTime).
 var clearDirtyScript = redis.NewScript(`
 local removed = 0
 for i = 2, #ARGV, 2 do
   if KEYS[3] then redis.call('HDEL', KEYS[3], ARGV[i]) end
-  if KEYS[4] then redis.call('ZADD', KEYS[4], 'GT', ARGV[1], ARGV[i]) end
   if redis.call('HGET', KEYS[2], ARGV[i]) == ARGV[i + 1] then
     redis.call('HDEL', KEYS[2], ARGV[i])
     redis.call('ZREM', KEYS[1], ARGV[i])
@@ -634,6 +583,6 @@ end
 return removed
 `)
 
-var allScripts = []*redis.Script{applyOpsScript, applySumsScript, writeCustomerScript, advanceScript, markDirtyScript, dueHeadsScript,
+var allScripts = []*redis.Script{applyOpsScript, applySumsScript, writeCustomerScript, advanceScript, markDirtyScript,
 	claimDirtyScript, clearDirtyScript, writeListScript, markStepScript, finishBatchScript, finishSweepScript,
 	probeScript, applyCatalogueScript, promoteDueScript, donePendingScript, forgetItemScript}

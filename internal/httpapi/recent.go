@@ -102,6 +102,7 @@ func readFigures(o Options, at time.Time) figures {
 		st := r.Stats()
 		f.totals[metricRescored] = float64(st.Rescored)
 		f.totals[metricRescoreErrors] = float64(st.Errors)
+		f.totals[metricFeedErrors] = float64(st.FeedErrors)
 		f.freshness = st.Freshness
 	}
 	if o.Errors != nil {

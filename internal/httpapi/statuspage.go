@@ -30,6 +30,7 @@ const (
 	metricRedisErrors   = "alsobought_redis_errors_total"
 	metricKafkaErrors   = "alsobought_kafka_errors_total"
 	metricRescoreErrors = "alsobought_rescore_errors_total"
+	metricFeedErrors    = "alsobought_feed_publish_errors_total"
 )
 
 // counterTable is a table of counters on the page: the metric each row
@@ -47,6 +48,7 @@ var (
 		{metricRedisErrors, "failed Redis calls"},
 		{metricKafkaErrors, "failed Kafka calls"},
 		{metricRescoreErrors, "failed re-scoring rounds"},
+		{metricFeedErrors, "failed feed publications"},
 	}
 )
 
@@ -57,6 +59,7 @@ var runbookSections = map[string]string{
 	metricRedisErrors:   "alsoboughtrediserrors",
 	metricKafkaErrors:   "alsoboughtkafkaerrors",
 	metricRescoreErrors: "alsoboughtrescorebacklog",
+	metricFeedErrors:    "alsoboughtkafkaerrors",
 }
 
 // rescoreBacklogObjective is the runbook's bound on the oldest dirty mark
@@ -242,6 +245,8 @@ type metricsView struct {
 	// DeadLetters are the dead letters since start by reason, every
 	// reason; nil without a consumer.
 	DeadLetters []reasonCount
+	// Rescorer is the re-scorer's background work; nil without one.
+	Rescorer *rescore.Stats
 }
 
 type reasonCount struct {
@@ -409,7 +414,9 @@ func (s *server) readStats(now time.Time) metricsView {
 	var mv metricsView
 	cur, base := readFigures(s.opts, now), s.recent.base(now)
 	if r := s.opts.Rescorer; r != nil {
-		if st := r.Stats(); st.BacklogKnown {
+		st := r.Stats()
+		mv.Rescorer = &st
+		if st.BacklogKnown {
 			mv.DirtyItems = gaugeValue{Exported: true, Value: float64(st.DirtyItems)}
 			mv.DirtyAge = gaugeValue{Exported: true, Value: st.OldestAge}
 		}

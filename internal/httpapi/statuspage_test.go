@@ -81,7 +81,9 @@ func newStatusRescorer() statusRescorer {
 }
 
 func (r statusRescorer) Stats() rescore.Stats {
-	return rescore.Stats{Rescored: 340, Freshness: r.freshness, BacklogKnown: true, DirtyItems: 17, OldestAge: 2.5}
+	return rescore.Stats{Rescored: 340, Freshness: r.freshness, BacklogKnown: true, DirtyItems: 17, OldestAge: 2.5,
+		PopularAt: time.Now().Add(-3 * time.Second), SweepInterval: time.Hour, Feed: true, OutboxItems: 4, OutboxOldestAge: 1.5,
+		PublishedAt: time.Now().Add(-2 * time.Second)}
 }
 
 // TestStatusPage checks GET /status over HTTP against docs/openapi.yaml:
@@ -154,6 +156,10 @@ func TestStatusPage(t *testing.T) {
 			`<td class="n">0.31 s</td></tr>`, `<td class="n">&gt; 6m49s</td></tr>`, `<td class="n">11</td></tr>`,
 			`<span class="badge UNKNOWN">NO DATA</span>`, `failed Redis calls`,
 			`<span data-reason="invalid_json" class="reason">invalid_json <b>2</b></span>`, `<span data-reason="too_large">too_large <b>0</b></span>`,
+			`<tr data-work="popular"><td>popularity lists recomputed</td><td class="n">`,
+			`<td>every list re-scored (every 1h00m, by one instance)</td><td class="n"><span class="none">not by this instance yet</span></td>`,
+			`<tr data-work="feed"><td>change feed</td><td class="n">4 waiting, oldest 1.5 s; last published `,
+			`<td>failed feed publications</td>`,
 			`<td class="n">17</td>`, `<td class="n">2.5 s</td>`,
 		}, wantNot: []string{`id="related"`, `id="recommendations"`, `id="lookup-error"`}},
 		{name: "item lookup, every list", path: "/status?item=tv", status: 200, want: []string{

@@ -25,9 +25,6 @@ type noDirty struct{ *otherHoldsPopular }
 func (noDirty) Claim(context.Context, int, time.Time, string, time.Duration) ([]store.DirtyItem, error) {
 	return nil, nil
 }
-func (noDirty) ClaimDue(context.Context, int, time.Time, time.Time, string, time.Duration) ([]store.DirtyItem, error) {
-	return nil, nil
-}
 func (noDirty) Clear(context.Context, []store.DirtyItem, time.Time) error { return nil }
 func (noDirty) Mark(context.Context, []store.ListRef, time.Time) error    { return nil }
 func (d noDirty) Backlog(context.Context) (int64, time.Time, error) {

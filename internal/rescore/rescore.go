@@ -39,7 +39,6 @@ type Lists interface {
 type Dirty interface {
 	Mark(ctx context.Context, lists []store.ListRef, at time.Time) error
 	Claim(ctx context.Context, n int, markedBefore time.Time, owner string, lease time.Duration) ([]store.DirtyItem, error)
-	ClaimDue(ctx context.Context, n int, markedBefore, rescoredBefore time.Time, owner string, lease time.Duration) ([]store.DirtyItem, error)
 	Clear(ctx context.Context, items []store.DirtyItem, readAt time.Time) error
 	Backlog(ctx context.Context) (int64, time.Time, error)
 }
@@ -51,6 +50,7 @@ type Leases interface {
 
 // Outbox holds the list changes not yet published on the change feed.
 type Outbox interface {
+	Backlog(ctx context.Context) (int64, time.Time, error)
 	Published(ctx context.Context, p store.Pending) error
 	Pending(ctx context.Context, n int, markedBefore time.Time) ([]store.PendingChange, error)
 	Clear(ctx context.Context, changes []store.PendingChange) error
@@ -132,12 +132,12 @@ type Config struct {
 	Workers       int
 	PollInterval  time.Duration // how often an idle re-scorer looks for dirty items
 	SweepInterval time.Duration // full re-score schedule; 0 turns the sweep off
-	// MinInterval rate-limits each list from its last re-score: a list
-	// not re-scored within it is re-scored at the next poll, one re-scored
-	// lately waits, still dirty, until that re-score is this old. A
-	// best-seller touched by every basket is then re-scored at most once
-	// per interval, and a change waits at most this long plus a poll
-	// (docs/DESIGN.md §4). Default DefaultMinInterval.
+	// MinInterval is the longest a change gathers before its list is
+	// re-scored: the gather delay once re-scoring takes its whole Budget
+	// (gatherFor). Under that load a best-seller touched by every basket
+	// is re-scored about once per interval, and a change waits at most
+	// this long plus a poll (docs/DESIGN.md §4). Default
+	// DefaultMinInterval.
 	MinInterval time.Duration
 	// Budget is the share of the re-scorer's time re-scoring may take
 	// before dirty lists gather their changes: up to half of it a list is
@@ -212,14 +212,20 @@ type Rescorer struct {
 	polledAt time.Time // the end of the last poll's re-scoring
 
 	rescored atomic.Uint64 // lists re-scored, for Stats
-	mu       sync.Mutex
-	backlog  backlog // the last backlog read, for Stats
+	// When this re-scorer last finished each kind of background work
+	// (unix ns, 0: never), and the feed's failed publications, for Stats.
+	popularDone, sweepDone, publishDone atomic.Int64
+	mu                                  sync.Mutex
+	backlog                             backlog // the last backlog read, for Stats
 }
 
 type backlog struct {
 	known     bool
 	items     int64
 	oldestAge float64
+	// The outbox (with the feed on): list changes waiting to be published.
+	outboxItems int64
+	outboxAge   float64
 }
 
 // Stats are the re-scorer's figures that the status page shows, read from
@@ -240,6 +246,18 @@ type Stats struct {
 	BacklogKnown bool
 	DirtyItems   int64
 	OldestAge    float64
+	// Background work: when this re-scorer last recomputed the popularity
+	// lists, swept every list (SweepInterval apart; only the instance
+	// holding the lease sweeps) and published list changes on the feed
+	// (zero: never); the feed's failed publications; and, with the feed on
+	// (Feed), the list changes waiting in the outbox at the last poll and
+	// the age of the oldest (seconds).
+	PopularAt, SweptAt, PublishedAt time.Time
+	SweepInterval                   time.Duration
+	Feed                            bool
+	FeedErrors                      uint64
+	OutboxItems                     int64
+	OutboxOldestAge                 float64
 }
 
 // Stats returns the re-scorer's figures now.
@@ -249,9 +267,24 @@ func (r *Rescorer) Stats() Stats {
 	r.mu.Lock()
 	b := r.backlog
 	r.mu.Unlock()
-	var e dto.Metric
-	_ = r.metrics.errors.Write(&e) // a counter's Write does not fail
-	return Stats{Rescored: r.rescored.Load(), Errors: uint64(e.GetCounter().GetValue()), Freshness: m.GetHistogram(), BacklogKnown: b.known, DirtyItems: b.items, OldestAge: b.oldestAge}
+	return Stats{Rescored: r.rescored.Load(), Errors: uint64(counterValue(r.metrics.errors)), Freshness: m.GetHistogram(), BacklogKnown: b.known,
+		DirtyItems: b.items, OldestAge: b.oldestAge,
+		PopularAt: unixNano(r.popularDone.Load()), SweptAt: unixNano(r.sweepDone.Load()), PublishedAt: unixNano(r.publishDone.Load()),
+		SweepInterval: r.cfg.SweepInterval, Feed: r.cfg.Feed, FeedErrors: uint64(counterValue(r.metrics.feedErrors)), OutboxItems: b.outboxItems, OutboxOldestAge: b.outboxAge}
+}
+
+func counterValue(c prometheus.Counter) float64 {
+	var m dto.Metric
+	_ = c.Write(&m) // a counter's Write does not fail
+	return m.GetCounter().GetValue()
+}
+
+// unixNano is the time of ns unix nanoseconds, zero for 0.
+func unixNano(ns int64) time.Time {
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
 }
 
 // New builds a Rescorer with defaults filled in.
@@ -365,10 +398,12 @@ func (r *Rescorer) publish(ctx context.Context, p store.Pending) error {
 	}
 	if err := r.cfg.Publisher.Publish(ctx, p.Changes); err != nil {
 		r.metrics.errors.Inc()
+		r.metrics.feedErrors.Inc()
 		r.cfg.Errors.Kafka()
 		r.retries.Warn().Err(err).Int("lists", len(p.Changes)).Msg("publishing list changes failed; they stay in the outbox")
 		return nil
 	}
+	r.publishDone.Store(r.now().UnixNano())
 	return r.st.Outbox.Published(ctx, p)
 }
 
@@ -436,8 +471,8 @@ func watch(entries []scoring.Related, passedOver []string) []string {
 // availability can change (docs/DESIGN.md §11), for the next drain: it
 // refreshes the catalogue view, makes pending the items
 // whose window edge has come, marks the lists holding each pending item
-// dirty (a list re-scored within MinInterval waits for the rest of it, as
-// for any other change), asks for the popularity lists again, and clears
+// dirty as if marked MinInterval ago (so the next poll takes them however
+// busy the re-scorer is), asks for the popularity lists again, and clears
 // the pending items. Every step is safe to repeat: a re-scorer that dies
 // midway leaves the items pending for the next.
 func (r *Rescorer) FollowCatalogue(ctx context.Context) error {
@@ -461,7 +496,9 @@ func (r *Rescorer) FollowCatalogue(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := r.st.Dirty.Mark(ctx, holders, now); err != nil {
+		// Marked as if MinInterval ago: the next poll takes them whatever
+		// the gather delay, which is for lists touched by every basket.
+		if err := r.st.Dirty.Mark(ctx, holders, now.Add(-r.cfg.MinInterval)); err != nil {
 			return err
 		}
 		r.popularStale.Store(true)
@@ -486,11 +523,10 @@ func (r *Rescorer) DrainDirty(ctx context.Context) (int, error) {
 var anyMark = time.Unix(1<<40, 0)
 
 // claimDue claims for owner the dirty lists that are due: first marked
-// at least the gather delay ago (Config.Budget), and not re-scored within
-// MinInterval. The others wait, still dirty.
+// at least the gather delay ago (Config.Budget). The others wait, still
+// dirty.
 func (r *Rescorer) claimDue(ctx context.Context, owner string) ([]store.DirtyItem, error) {
-	now := r.now()
-	return r.st.Dirty.ClaimDue(ctx, r.cfg.Batch, now.Add(-r.gather), now.Add(-r.cfg.MinInterval), owner, ClaimLease)
+	return r.st.Dirty.Claim(ctx, r.cfg.Batch, r.now().Add(-r.gather), owner, ClaimLease)
 }
 
 // pollDue re-scores the due lists (drainDue), then updates the busy share
@@ -598,6 +634,7 @@ func (r *Rescorer) RescorePopular(ctx context.Context) error {
 		}
 	}
 	r.popularVersion = version
+	r.popularDone.Store(r.now().UnixNano())
 	return nil
 }
 
@@ -715,6 +752,7 @@ func (r *Rescorer) Run(ctx context.Context) error {
 				r.log.Warn().Err(err).Msg("sweep failed; will retry at the next one")
 				continue
 			}
+			r.sweepDone.Store(r.now().UnixNano())
 			r.log.Info().Int("items", n).Msg("sweep re-scored every list")
 		}
 	}
@@ -744,14 +782,24 @@ func (r *Rescorer) observeBacklog(ctx context.Context) {
 		age = r.now().Sub(oldest).Seconds()
 	}
 	r.metrics.oldestAge.Set(age)
+	b := backlog{known: true, items: n, oldestAge: age}
+	if r.cfg.Feed {
+		if on, oldest, err := r.st.Outbox.Backlog(ctx); err == nil {
+			b.outboxItems = on
+			if !oldest.IsZero() {
+				b.outboxAge = r.now().Sub(oldest).Seconds()
+			}
+		}
+	}
 	r.mu.Lock()
-	r.backlog = backlog{known: true, items: n, oldestAge: age}
+	r.backlog = b
 	r.mu.Unlock()
 }
 
 type metrics struct {
 	rescored   prometheus.Counter
 	errors     prometheus.Counter
+	feedErrors prometheus.Counter
 	seconds    prometheus.Histogram
 	listSize   prometheus.Histogram
 	staleLists prometheus.Counter
@@ -772,6 +820,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Related lists recomputed."}),
 		errors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "rescore_errors_total",
 			Help: "Re-scoring rounds that failed and will be retried."}),
+		feedErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "feed_publish_errors_total",
+			Help: "Publications of list changes on the change feed that failed; the changes stay in the outbox and are published later."}),
 		seconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "rescore_batch_duration_seconds",
 			Help: "Time to read, score and write one batch of lists.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
 		listSize: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "related_list_items",
@@ -795,7 +845,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Items with no state left whose keys were deleted (rows, lists, holders, category)."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.rescored, m.errors, m.seconds, m.listSize, m.staleLists, m.freshness, m.backlog, m.oldestAge, m.busy, m.gather,
+		reg.MustRegister(m.rescored, m.errors, m.feedErrors, m.seconds, m.listSize, m.staleLists, m.freshness, m.backlog, m.oldestAge, m.busy, m.gather,
 			m.catalogueChanges, m.forgotten)
 	}
 	return m

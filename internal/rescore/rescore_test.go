@@ -22,30 +22,20 @@ func backlog(t *testing.T, st *store.Store) int64 {
 	return n
 }
 
-// TestAListWaitsOnlyForItsOwnLastRescore: Run re-scores a list never
-// re-scored before at once, however fresh its mark, and a list marked again
-// after its re-score waits, still dirty and counted in the backlog, until
-// that re-score is MinInterval old (here an hour: only the drain takes it).
-// The budget is never spent: no first mark waits to gather changes.
-func TestAListWaitsOnlyForItsOwnLastRescore(t *testing.T) {
-	testenv.ForEachRedis(t, testAListWaitsOnlyForItsOwnLastRescore)
+// TestAListIsRescoredAtTheNextPollWhileTheBudgetAllows: with re-scoring
+// time to spare (the budget), a dirty list is re-scored at the next poll,
+// however recently it was re-scored before: its changes gather (up to
+// MinInterval) only as re-scoring takes its budget (gatherFor).
+func TestAListIsRescoredAtTheNextPollWhileTheBudgetAllows(t *testing.T) {
+	testenv.ForEachRedis(t, testAListIsRescoredAtTheNextPollWhileTheBudgetAllows)
 }
 
-func testAListWaitsOnlyForItsOwnLastRescore(t *testing.T, env *testenv.Env) {
+func testAListIsRescoredAtTheNextPollWhileTheBudgetAllows(t *testing.T, env *testenv.Env) {
 	rs := running(t, env, rescore.Config{MinInterval: time.Hour, Budget: 2, PollInterval: 20 * time.Millisecond})
-
 	testenv.MarkDirty(t, env.Store, 1, "x")
 	waitFor(t, "the first mark's re-score", func() bool { return rs.Stats().Rescored == 1 && backlog(t, env.Store) == 0 })
 	testenv.MarkDirty(t, env.Store, 2, "x")
-	// A poll reads the backlog after its drain: one that sees x dirty has
-	// left it waiting.
-	waitFor(t, "a poll that sees x waiting", func() bool { return rs.Stats().DirtyItems == 1 })
-	if st := rs.Stats(); st.Rescored != 1 {
-		t.Fatalf("x re-scored %d times within its minimum interval of an hour", st.Rescored)
-	}
-	if n, err := rs.DrainDirty(context.Background()); err != nil || n != 1 || backlog(t, env.Store) != 0 {
-		t.Fatalf("the drain re-scored %d (%v), %d left; want the waiting x", n, err, backlog(t, env.Store))
-	}
+	waitFor(t, "the second mark's re-score, well within MinInterval", func() bool { return rs.Stats().Rescored == 2 && backlog(t, env.Store) == 0 })
 }
 
 // running returns a re-scorer of cfg whose Run runs until the test ends.

@@ -119,13 +119,6 @@ func (k Keys) DirtyVersions(s int) string { return k.shard(s, "dirtyver") }
 // s: field member, value "<owner>|<expiry unix ms>".
 func (k Keys) DirtyClaims(s int) string { return k.shard(s, "dirtyclaim") }
 
-// DirtyRecent is the sorted set of shard s's lists re-scored lately
-// (members: DirtyMember), scored by the time (unix ms) of their last
-// re-score: a list marked again waits until that re-score is the minimum
-// interval old (store.Dirty.ClaimDue). Trimmed by every rate-limited
-// claim.
-func (k Keys) DirtyRecent(s int) string { return k.shard(s, "dirtyrecent") }
-
 // ItemCategories is shard s of the map of items to the category of their
 // latest event that carried one: field X = category.
 func (k Keys) ItemCategories(s int) string { return k.shard(s, "itemcat") }

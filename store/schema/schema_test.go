@@ -37,7 +37,6 @@ func TestKeyNamesAreTheContract(t *testing.T) {
 		k.ViewTotals(0) + " " + vtotals(5):                "ab:{#0.33}:vtotals ab:{#5.12}:vtotals",
 		k.Dirty(0) + " " + k.DirtyVersions(0):             "ab:{#0.33}:dirty ab:{#0.33}:dirtyver",
 		k.DirtyClaims(0) + " " + k.ItemCategories(0):      "ab:{#0.33}:dirtyclaim ab:{#0.33}:itemcat",
-		k.DirtyRecent(0):                                  "ab:{#0.33}:dirtyrecent",
 		k.Progress + " " + k.Inflight:                     "ab:{#}:progress ab:{#}:inflight",
 		k.PopularityState:                                 "ab:{#}:popstate",
 		k.Outbox + " " + k.OutboxStamps + " " + k.Meta:    "ab:{#}:outbox ab:{#}:outboxver ab:{#}:meta",

@@ -64,7 +64,7 @@ type Config struct {
 	PacedRate float64
 
 	// MinRescoreWait is serve's -rescore-min-interval: how long a dirty
-	// list may wait for its rate limit (docs/DESIGN.md §4); it tells a
+	// list may gather changes under load (docs/DESIGN.md §4); it tells a
 	// paced phase that kept up from one that queued.
 	MinRescoreWait time.Duration
 

@@ -191,7 +191,7 @@ func Run(ctx context.Context, cfg Config, dataset string, evs []event.Event) (Re
 	rep.AchievedEventsPerSec = ratio(p, ph2.produce.Seconds())
 	rep.PacedBacklogSeconds = (ph2.caughtUp - ph2.produce).Seconds()
 	// Below saturation, the last lists are written one re-score interval
-	// (the per-row rate limit, 1 s by default) and a poll after the last
+	// (the longest gather, 1 s by default) and a poll after the last
 	// event; much later means work queued up during the phase.
 	rep.PacedSaturated = rep.PacedBacklogSeconds > 3*cfg.MinRescoreWait.Seconds()
 	fresh := ph2.freshness
