@@ -74,13 +74,21 @@ func TestStatusPageOfALiveServeSaysWhatIsWrong(t *testing.T) {
 			t.Errorf("consumer stopped: the page lacks %s:\n%s", want, testenv.HTMLText(dom))
 		}
 	}
+	// The recent window, and zeros shown as zeros.
+	for _, want := range []string{"Recent and per second: over the last", "failed Redis calls 0 0 0.0", "failed Kafka calls 0 0 0.0",
+		"lists re-scored 0 0 0.0", "NO DATA objective: p95 over the last 5 minutes at most 30.0 s"} {
+		if !strings.Contains(testenv.HTMLText(dom), want) {
+			t.Errorf("consumer stopped: the page does not say %q:\n%s", want, testenv.HTMLText(dom))
+		}
+	}
 	shot("status-page.png")
 
 	// Redis down: not ready, and why.
 	redis.Kill()
-	dom = page(`data-ready="not ready"`)
+	dom = page(`#alsoboughtrediserrors">what to do</a></td>`) // not ready, and a failed call counted
 	for _, want := range []string{
 		`<span class="badge ERR">NOT READY</span>`, `id="not-ready-reason">redis: `, `href="` + runbook + `#alsoboughtrediserrors"`,
+		`<td>failed Redis calls <a class="runbook" href="` + runbook + `#alsoboughtrediserrors">what to do</a></td>`,
 	} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("Redis down: the page lacks %s:\n%s", want, testenv.HTMLText(dom))
