@@ -38,10 +38,12 @@ func (e *Errors) Counts() (redis, kafka float64) {
 	if e == nil {
 		return 0, 0
 	}
-	return counterValue(e.redis), counterValue(e.kafka)
+	return CounterValue(e.redis), CounterValue(e.kafka)
 }
 
-func counterValue(c prometheus.Counter) float64 {
+// CounterValue is a counter's value, read back from the counter itself
+// (for the status page, which shows the process's own figures).
+func CounterValue(c prometheus.Counter) float64 {
 	var m dto.Metric
 	_ = c.Write(&m) // a counter's Write does not fail
 	return m.GetCounter().GetValue()

@@ -267,16 +267,10 @@ func (r *Rescorer) Stats() Stats {
 	r.mu.Lock()
 	b := r.backlog
 	r.mu.Unlock()
-	return Stats{Rescored: r.rescored.Load(), Errors: uint64(counterValue(r.metrics.errors)), Freshness: m.GetHistogram(), BacklogKnown: b.known,
+	return Stats{Rescored: r.rescored.Load(), Errors: uint64(obs.CounterValue(r.metrics.errors)), Freshness: m.GetHistogram(), BacklogKnown: b.known,
 		DirtyItems: b.items, OldestAge: b.oldestAge,
 		PopularAt: unixNano(r.popularDone.Load()), SweptAt: unixNano(r.sweepDone.Load()), PublishedAt: unixNano(r.publishDone.Load()),
-		SweepInterval: r.cfg.SweepInterval, Feed: r.cfg.Feed, FeedErrors: uint64(counterValue(r.metrics.feedErrors)), OutboxItems: b.outboxItems, OutboxOldestAge: b.outboxAge}
-}
-
-func counterValue(c prometheus.Counter) float64 {
-	var m dto.Metric
-	_ = c.Write(&m) // a counter's Write does not fail
-	return m.GetCounter().GetValue()
+		SweepInterval: r.cfg.SweepInterval, Feed: r.cfg.Feed, FeedErrors: uint64(obs.CounterValue(r.metrics.feedErrors)), OutboxItems: b.outboxItems, OutboxOldestAge: b.outboxAge}
 }
 
 // unixNano is the time of ns unix nanoseconds, zero for 0.
