@@ -132,19 +132,19 @@ type Config struct {
 	Workers       int
 	PollInterval  time.Duration // how often an idle re-scorer looks for dirty items
 	SweepInterval time.Duration // full re-score schedule; 0 turns the sweep off
-	// MinInterval is the longest a change gathers before its list is
-	// re-scored: the gather delay once re-scoring takes its whole Budget
-	// (gatherFor). Under that load a best-seller touched by every basket
-	// is re-scored about once per interval, and a change waits at most
-	// this long plus a poll (docs/DESIGN.md §4). Default
-	// DefaultMinInterval.
+	// MinInterval is how long a change gathers before its list is
+	// re-scored (without a Budget, always; with one, once re-scoring takes
+	// all of it: gatherFor). A best-seller touched by every basket is then
+	// re-scored about once per interval, and a change waits at most this
+	// long plus a poll (docs/DESIGN.md §4). Default DefaultMinInterval.
 	MinInterval time.Duration
 	// Budget is the share of the re-scorer's time re-scoring may take
 	// before dirty lists gather their changes: up to half of it a list is
 	// re-scored at the next poll, from all of it on a list waits until its
 	// first mark is MinInterval old, and in between for a proportional part
-	// of MinInterval (docs/DESIGN.md §4); over 1, lists never gather.
-	// Default DefaultBudget.
+	// of MinInterval (docs/DESIGN.md §4); over 1, lists never gather. 0,
+	// the default (DefaultBudget): no budget, every list gathers for
+	// MinInterval.
 	Budget float64
 	// Feed turns the list change feed on: every list change goes through
 	// the outbox (store.Lists.Write), and is published by Publisher when
@@ -294,9 +294,6 @@ func New(cfg Config, st State, log zerolog.Logger, reg prometheus.Registerer) (*
 	}
 	if cfg.Workers == 0 {
 		cfg.Workers = DefaultWorkers
-	}
-	if cfg.Budget == 0 {
-		cfg.Budget = DefaultBudget
 	}
 	if cfg.PollInterval == 0 {
 		cfg.PollInterval = DefaultPollInterval
