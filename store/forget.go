@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -48,33 +47,15 @@ func (l *Lists) Forget(ctx context.Context, items []string, outbox bool) ([]stri
 		return nil, Pending{}, nil
 	}
 	keys := l.c.keys
-	progress, err := l.c.rdb.HGetAll(ctx, keys.Progress).Result()
+	partitions, err := l.c.rdb.HLen(ctx, keys.Progress).Result()
 	if err != nil {
 		return nil, Pending{}, fmt.Errorf("read progress: %w", err)
-	}
-	clock, err := readClock(ctx, l.c)
-	if err != nil {
-		return nil, Pending{}, err
 	}
 	// A row without counters holds at most a watermark and a sweep fence
 	// per partition, the list revision, the watch field and the item's
 	// purchase statistics (P_Y and its gap buckets), which go with the row.
-	maxFences := 2*len(progress) + 2 + 1 + schema.GapBuckets
-	// The script's (fence field, how far it is done) pairs: a watermark and
-	// the partition's progress; a sweep fence and the partition's last
-	// completed sweep (a sweep left half written must still find its
-	// fences when its plan is finished).
-	fences := make([]any, 0, 2*len(progress)+2*len(clock.Sweeps))
-	for p, off := range progress {
-		n, err := strconv.Atoi(p)
-		if err != nil {
-			return nil, Pending{}, fmt.Errorf("progress field %q is not a partition", p)
-		}
-		fences = append(fences, schema.WatermarkField(n), off)
-	}
-	for p, seq := range clock.Sweeps {
-		fences = append(fences, schema.SweepField(p), seq)
-	}
+	// (The script compares the fences with the progress it reads itself.)
+	maxFences := 2*int(partitions) + 2 + 1 + schema.GapBuckets
 	candidates, err := l.short(ctx, items, maxFences)
 	if err != nil || len(candidates) == 0 {
 		return nil, Pending{}, err
@@ -124,8 +105,11 @@ func (l *Lists) Forget(ctx context.Context, items []string, outbox bool) ([]stri
 			for _, kind := range kinds {
 				k = append(k, keys.List(kind, it))
 			}
-			args := append([]any{mode, schema.FieldWatch, maxFences, string(deletable)}, fences...)
-			forgetItemScript.EvalSha(ctx, p, append(k, keys.Holders(it)), args...)
+			k = append(k, keys.Holders(it))
+			if mode == forgetDelete {
+				k = append(k, keys.Progress, keys.Clock)
+			}
+			forgetItemScript.EvalSha(ctx, p, k, mode, schema.FieldWatch, maxFences, string(deletable))
 		}
 	})
 	if err != nil {

@@ -411,10 +411,11 @@ return 2
 // and a sweep fence per partition, the list revision, the watch field and
 // the item's purchase statistics);
 // ARGV[4]: per list kind, "1" when the list was seen and may be deleted
-// (marked in the change-feed outbox, with the feed on), else "0";
-// ARGV[5..]: pairs of (watermark
-// field, the partition's stored progress) and of (sweep fence, the
-// partition's last completed sweep).
+// (marked in the change-feed outbox, with the feed on), else "0". In
+// delete mode KEYS[8] is the progress hash and KEYS[9] the clock: a
+// watermark is compared with its partition's stored progress, a sweep
+// fence with the partition's last completed sweep, both read by the
+// script itself.
 // The item's purchase statistics (schema.IsRebuyField: "p|" and "g|b")
 // are no state of their own: they go with the row, and in keep mode are
 // deleted from it. Nothing is done when a row holds a counter (a field
@@ -428,9 +429,22 @@ return 2
 // or absent} when the item has no state left (its keys gone, or only its
 // tombstone left), {0} otherwise.
 var forgetItemScript = redis.NewScript(`
-local progress = {}
-for i = 5, #ARGV, 2 do progress[ARGV[i]] = tonumber(ARGV[i + 1]) end
 local keep = ARGV[1] == '` + forgetKeepFences + `'
+-- how far a fence's partition is done, read here, in the same script as
+-- the deletion: a value read before it could come from before Redis lost
+-- acknowledged writes, and deleting fences above the progress a replay
+-- starts from would let the replay apply their changes twice.
+local function done(name)
+  local v
+  local p = string.match(name, '^#(%d+)$')
+  if p then v = redis.call('HGET', KEYS[8], p)
+  else
+    p = string.match(name, '^#s(%d+)$')
+    if p then v = redis.call('HGET', KEYS[9], '` + schema.ClockSweep + `' .. p) end
+  end
+  if not v then return nil end
+  return tonumber(v)
+end
 for r = 1, 3 do
   if redis.call('HLEN', KEYS[r]) > tonumber(ARGV[3]) then return {0} end
   if string.sub(ARGV[4], r, r) ~= '1' and redis.call('EXISTS', KEYS[r + 3]) == 1 then return {0} end
@@ -442,7 +456,7 @@ for r = 1, 3 do
     local rebuy = name == '` + schema.FieldItemPurchases + `' or string.sub(name, 1, 2) == '` + schema.GapField(0)[:2] + `'
     if string.sub(name, 1, 1) ~= '#' and not rebuy then return {0} end
     if not keep and (string.match(name, '^#%d+$') or string.match(name, '^#s%d+$')) then
-      local p = progress[name]
+      local p = done(name)
       if p == nil or tonumber(f[j + 1]) > p then return {0} end
     end
   end

@@ -404,7 +404,7 @@ func (s *settings) dedupGroup() config.Group {
 func (s *settings) rescore() config.Group {
 	return config.Group{Name: "Re-scoring", Settings: []config.Setting{
 		{Flag: "sweep-interval", Help: "how often every list is re-scored (0 = never)", Value: config.Duration(&s.sweep, time.Hour, 0)},
-		{Flag: "rescore-min-interval", Help: "a dirty list is re-scored once its first mark since its last re-score is this old, so the changes of a list touched by every basket gather into one re-score",
+		{Flag: "rescore-min-interval", Help: "longest a dirty list gathers changes before its re-score: while re-scoring takes less than half of the re-scorer's time a list goes at the next poll, above that its first mark must be older, up to this once re-scoring takes all of it",
 			Value: config.Duration(&s.minInterval, time.Second, 0)},
 	}}
 }

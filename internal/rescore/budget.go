@@ -9,16 +9,12 @@ import "time"
 // a busy stream gather into fewer re-scores of each list instead of
 // re-scoring it at every poll it is touched in.
 
-// DefaultBudget is Config.Budget's default: none. Every list then gathers
-// its changes for the whole MinInterval, the rule before the budget. The
-// budget stays off by default until an open question is settled: with
-// lists re-scored at once, e2e TestChaosRedisLosesWrites (Redis comes back
-// without acknowledged writes) ends in about half of its runs with pair
-// counters at -1 where the oracle has none; with changes gathering for the
-// interval it passes. A budget of 1 (the whole of the re-scorer's time:
-// busy is wall time, Redis's work included) moved YOOCHOOSE's freshness
-// p99 at 8,000 events/s from 2.8 s to 1.5 s (docs/BENCHMARKS.md).
-const DefaultBudget = 0.0
+// DefaultBudget is Config.Budget's default: the whole of the re-scorer's
+// time. Busy is measured in wall time (Redis's work included), so a
+// re-scorer busy all of the time is saturated: marks start to gather at
+// half of that and gather for the whole interval at saturation, where
+// re-scoring each list once per interval is all the re-scorer can do.
+const DefaultBudget = 1.0
 
 // busyWeight is the weight of the last poll in the busy share: about the
 // last five polls (a second at the default poll interval) count.

@@ -142,9 +142,8 @@ type Config struct {
 	// before dirty lists gather their changes: up to half of it a list is
 	// re-scored at the next poll, from all of it on a list waits until its
 	// first mark is MinInterval old, and in between for a proportional part
-	// of MinInterval (docs/DESIGN.md §4); over 1, lists never gather. 0,
-	// the default (DefaultBudget): no budget, every list gathers for
-	// MinInterval.
+	// of MinInterval (docs/DESIGN.md §4); over 1, lists never gather.
+	// Default DefaultBudget.
 	Budget float64
 	// Feed turns the list change feed on: every list change goes through
 	// the outbox (store.Lists.Write), and is published by Publisher when
@@ -291,6 +290,9 @@ func New(cfg Config, st State, log zerolog.Logger, reg prometheus.Registerer) (*
 	}
 	if cfg.Batch == 0 {
 		cfg.Batch = DefaultBatch
+	}
+	if cfg.Budget == 0 {
+		cfg.Budget = DefaultBudget
 	}
 	if cfg.Workers == 0 {
 		cfg.Workers = DefaultWorkers
