@@ -137,9 +137,9 @@ type dlqPos struct {
 func parsePositions(args []string) (map[dlqPos]bool, error) {
 	out := map[dlqPos]bool{}
 	for _, a := range args {
-		ps, os, ok := strings.Cut(a, ":")
+		ps, offs, ok := strings.Cut(a, ":")
 		p, err1 := strconv.Atoi(ps)
-		o, err2 := strconv.ParseInt(os, 10, 64)
+		o, err2 := strconv.ParseInt(offs, 10, 64)
 		if !ok || err1 != nil || err2 != nil || p < 0 || o < 0 {
 			return nil, fmt.Errorf("%q is not PARTITION:OFFSET of the dead-letter topic (as list shows them)", a)
 		}

@@ -6,6 +6,9 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/alsobought/alsobought/consumer"
+	"github.com/alsobought/alsobought/internal/rescore"
 )
 
 // RecentWindow is how far back the status page's "now" figures look: the
@@ -33,6 +36,10 @@ type figures struct {
 	at        time.Time
 	totals    map[string]float64 // by metric name
 	freshness *dto.Histogram     // nil: no re-scorer
+	// The components' figures the totals come from, for the page's other
+	// panels (nil: no such component).
+	consumer *consumer.Stats
+	rescorer *rescore.Stats
 }
 
 // NewRecent returns a Recent of what opts reads (its Consumer, Rescorer and
@@ -94,12 +101,14 @@ func readFigures(o Options, at time.Time) figures {
 	f := figures{at: at, totals: map[string]float64{}}
 	if c := o.Consumer; c != nil {
 		st := c.Stats()
+		f.consumer = &st
 		f.totals[metricConsumed] = float64(st.Consumed)
 		f.totals[metricApplied] = float64(st.Applied)
 		f.totals[metricDeadLettered] = float64(st.DeadLettered)
 	}
 	if r := o.Rescorer; r != nil {
 		st := r.Stats()
+		f.rescorer = &st
 		f.totals[metricRescored] = float64(st.Rescored)
 		f.totals[metricRescoreErrors] = float64(st.Errors)
 		f.totals[metricFeedErrors] = float64(st.FeedErrors)

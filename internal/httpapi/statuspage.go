@@ -245,8 +245,10 @@ type metricsView struct {
 	// DeadLetters are the dead letters since start by reason, every
 	// reason; nil without a consumer.
 	DeadLetters []reasonCount
-	// Rescorer is the re-scorer's background work; nil without one.
+	// Rescorer and Consumer are the figures the page was made from (the
+	// background work, the place in the group); nil without one.
 	Rescorer *rescore.Stats
+	Consumer *consumer.Stats
 }
 
 type reasonCount struct {
@@ -295,8 +297,7 @@ func (s *server) statusPage(w http.ResponseWriter, r *http.Request) {
 	}
 	v.Metrics = s.readStats(now)
 	v.Instance, v.Ready, v.RunbookURL = s.opts.Instance, s.readiness(r.Context()), s.opts.RunbookURL
-	if c := s.opts.Consumer; c != nil {
-		st := c.Stats()
+	if st := v.Metrics.Consumer; st != nil {
 		v.Member = &membershipView{ID: st.MemberID, Partitions: st.Partitions, Swept: len(st.LastSweeps), SweepInterval: st.SweepInterval}
 		for _, at := range st.LastSweeps {
 			if v.Member.OldestSweep.IsZero() || at.Before(v.Member.OldestSweep) {
@@ -413,9 +414,8 @@ func (s *server) lookup(ctx context.Context, lk lookupRequest, v *statusView) er
 func (s *server) readStats(now time.Time) metricsView {
 	var mv metricsView
 	cur, base := readFigures(s.opts, now), s.recent.base(now)
-	if r := s.opts.Rescorer; r != nil {
-		st := r.Stats()
-		mv.Rescorer = &st
+	if st := cur.rescorer; st != nil {
+		mv.Rescorer = st
 		if st.BacklogKnown {
 			mv.DirtyItems = gaugeValue{Exported: true, Value: float64(st.DirtyItems)}
 			mv.DirtyAge = gaugeValue{Exported: true, Value: st.OldestAge}
@@ -432,8 +432,9 @@ func (s *server) readStats(now time.Time) metricsView {
 			}
 		}
 	}
-	if c := s.opts.Consumer; c != nil {
-		by := c.Stats().DeadLetteredBy
+	if st := cur.consumer; st != nil {
+		mv.Consumer = st
+		by := st.DeadLetteredBy
 		for _, r := range event.Reasons() {
 			mv.DeadLetters = append(mv.DeadLetters, reasonCount{Reason: string(r), Count: by[r]})
 		}
