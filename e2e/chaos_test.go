@@ -542,12 +542,26 @@ func TestChaosZombieConsumer(t *testing.T) {
 	clock.finish(env, cfg, stream, zombie, owner)
 }
 
-// consumedBy returns how many messages srv consumed, and fails the test
-// when it consumed none: it owned no partition, so what the test does to it
-// next (the role: killed, frozen) would test nothing.
+// consumedBy waits until srv has consumed messages and returns how many,
+// so that what the test does to it next (the role: killed, frozen) hits a
+// consumer in the middle of its work. The other member may apply a quarter
+// of the stream before srv's first batch is counted (CI saw it), so this
+// waits on srv's own counter; it fails when srv counts nothing within
+// chaosReady: it owned no partition, and the test would test nothing.
 func consumedBy(t *testing.T, srv *testenv.Serve, role string) float64 {
 	t.Helper()
-	return mustHaveCounted(t, srv, "alsobought_events_consumed_total", role)
+	const metric = "alsobought_events_consumed_total"
+	deadline := time.Now().Add(chaosReady)
+	for {
+		n, err := srv.Metric(metric)
+		if err == nil && n > 0 {
+			return n
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s = %v (err %v) on the %s instance after %s: it took no share of the work", metric, n, err, role, chaosReady)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // mustHaveCounted returns a counter of srv, and fails the test when it is
