@@ -175,7 +175,7 @@ func expectForgotten(t *testing.T, env *testenv.Env, evs []event.Event, age time
 	}
 	slices.Sort(items)
 	items = slices.Compact(items)
-	rows, err := env.Store.Lists.ReadRows(ctx, store.Bought, items)
+	rows, err := env.Store.Lists.ReadRows(ctx, store.Bought, items, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

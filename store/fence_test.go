@@ -72,12 +72,12 @@ func TestStaleListNeverReplacesNewer(t *testing.T) {
 func testStaleListNeverReplacesNewer(t *testing.T, env *testenv.Env) {
 	st, ctx := env.Store, context.Background()
 	off := purchases(t, st, 0, [2]string{"c1", "milk"}, [2]string{"c1", "bread"})
-	old, err := st.Lists.ReadRows(ctx, store.Bought, []string{"milk"})
+	old, err := st.Lists.ReadRows(ctx, store.Bought, []string{"milk"}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	purchases(t, st, off, [2]string{"c2", "milk"}, [2]string{"c2", "eggs"})
-	fresh, err := st.Lists.ReadRows(ctx, store.Bought, []string{"milk"})
+	fresh, err := st.Lists.ReadRows(ctx, store.Bought, []string{"milk"}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func testStaleListNeverReplacesNewer(t *testing.T, env *testenv.Env) {
 		t.Fatalf("stored list is %q", got.Items[0].Item)
 	}
 	// The fence field is not a counter: the row still reads the same.
-	again, err := st.Lists.ReadRows(ctx, store.Bought, []string{"milk"})
+	again, err := st.Lists.ReadRows(ctx, store.Bought, []string{"milk"}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -259,9 +259,8 @@ func (l *Lists) notCounted(ctx context.Context, items []string) ([]string, error
 	return out, nil
 }
 
-// Counted reports whether row i of the batch holds a counter: a co-count, a
-// histogram bin or M_X. A row without any (absent, or only its fences left)
-// is that of an item whose state of that kind is gone.
-func (rb RowBatch) Counted(i int) bool {
-	return len(rb.Rows[i].Candidates) > 0 || len(rb.Rows[i].Hist) > 0 || rb.ViewedTotals[i] != 0
-}
+// Counted reports whether row i of the batch holds a counter: a co-count
+// (kept as a candidate or not), a histogram bin or M_X. A row without any
+// (absent, or only its fences left) is that of an item whose state of that
+// kind is gone.
+func (rb RowBatch) Counted(i int) bool { return rb.counted[i] }

@@ -31,7 +31,7 @@ func testForgetWaitsForTheBatchAndRefusesStaleLists(t *testing.T, env *testenv.E
 	if err := st.Batches.Apply(ctx, b, nil, 2, -1); err != nil {
 		t.Fatal(err)
 	}
-	before, err := st.Lists.ReadRows(ctx, store.Bought, []string{"x"})
+	before, err := st.Lists.ReadRows(ctx, store.Bought, []string{"x"}, 0)
 	if err != nil || !before.Counted(0) {
 		t.Fatalf("x's row before the retraction: %+v, %v", before.Rows, err)
 	}
@@ -45,7 +45,7 @@ func testForgetWaitsForTheBatchAndRefusesStaleLists(t *testing.T, env *testenv.E
 	if err := st.Batches.Apply(ctx, b, nil, 2, 2); err != nil {
 		t.Fatal(err)
 	}
-	after, err := st.Lists.ReadRows(ctx, store.Bought, []string{"x"})
+	after, err := st.Lists.ReadRows(ctx, store.Bought, []string{"x"}, 0)
 	if err != nil || after.Counted(0) {
 		t.Fatalf("x's row after the retraction: %+v, %v", after.Rows, err)
 	}

@@ -22,7 +22,7 @@ func TestOutboxKeepsChangesUntilPublished(t *testing.T) {
 func testOutboxKeepsChangesUntilPublished(t *testing.T, env *testenv.Env) {
 	st, ctx := env.Store, context.Background()
 	purchases(t, st, 0, [2]string{"c1", "milk"}, [2]string{"c1", "bread"})
-	rows, err := st.Lists.ReadRows(ctx, store.Bought, []string{"milk", "bread"})
+	rows, err := st.Lists.ReadRows(ctx, store.Bought, []string{"milk", "bread"}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

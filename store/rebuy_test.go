@@ -53,7 +53,7 @@ func testPurchaseStatisticsRoundTrip(t *testing.T, env *testenv.Env) {
 	if got.Rebuy[0].Repeats() != 2 {
 		t.Errorf("milk's repeats %d, want 2", got.Rebuy[0].Repeats())
 	}
-	rows, err := st.Lists.ReadRows(ctx, store.Bought, []string{"milk"})
+	rows, err := st.Lists.ReadRows(ctx, store.Bought, []string{"milk"}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

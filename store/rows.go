@@ -101,14 +101,24 @@ func (r *Rebuy) set(f string, n int64) (ok bool) {
 // ParseRow splits a stored row hash into its counters, ignoring the fence
 // fields (schema.IsFenceField).
 func ParseRow(fields map[string]string) (Row, error) {
-	r := Row{Co: make(map[string]int64, len(fields))}
+	co := make(map[string]int64, len(fields))
+	r, _, err := parseRow(fields, func(y string, n int64) { co[y] = n })
+	r.Co = co
+	return r, err
+}
+
+// parseRow splits a stored row hash in one pass: it passes each co-count to
+// co and returns the other counters (Co left nil) with the row's revision
+// (the sum of fenceRevision over its fields).
+func parseRow(fields map[string]string, co func(y string, n int64)) (r Row, revision int64, err error) {
 	for f, v := range fields {
 		if schema.IsFenceField(f) {
+			revision += fenceRevision(f, v)
 			continue
 		}
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
-			return Row{}, fmt.Errorf("field %q=%q is not an integer", f, v)
+			return Row{}, 0, fmt.Errorf("field %q=%q is not an integer", f, v)
 		}
 		if f == schema.FieldViewedTotal {
 			r.ViewedTotal = n
@@ -116,39 +126,39 @@ func ParseRow(fields map[string]string) (Row, error) {
 		}
 		if schema.IsRebuyField(f) {
 			if !r.Rebuy.set(f, n) {
-				return Row{}, fmt.Errorf("purchase statistics field %q", f)
+				return Row{}, 0, fmt.Errorf("purchase statistics field %q", f)
 			}
 			continue
 		}
 		if others, ok, err := schema.ParseHistField(f); ok {
 			if err != nil {
-				return Row{}, fmt.Errorf("histogram field %q", f)
+				return Row{}, 0, fmt.Errorf("histogram field %q", f)
 			}
 			r.Hist = append(r.Hist, scoring.HistBin{Others: others, Customers: n})
 			continue
 		}
-		r.Co[f] = n
+		co(f, n)
 	}
-	return r, nil
+	return r, revision, nil
 }
 
-// rowRevision is a number that grows with every change applied to a row:
-// the sum over partitions of (watermark + 1) and of their sweep fences.
-// Each fence only grows and every applied change raises one, so a later read of a row never has a
-// smaller revision, and the list fence needs no extra write on the hot path.
-func rowRevision(fields map[string]string) int64 {
-	var rev int64
-	for f, v := range fields {
-		_, event := schema.ParseWatermarkField(f)
-		_, sweep := schema.ParseSweepField(f)
-		if !event && !sweep {
-			continue
-		}
-		if off, err := strconv.ParseInt(v, 10, 64); err == nil {
-			rev += off + 1
-		}
+// fenceRevision is field f's part of a row's revision, the number that
+// grows with every change applied to the row: the sum over partitions of
+// (watermark + 1) and of their sweep fences. Each fence only grows and
+// every applied change raises one, so a later read of a row never has a
+// smaller revision, and the list fence needs no extra write on the hot
+// path. It is f's value + 1 for an event watermark or a sweep fence, 0 for
+// any other field.
+func fenceRevision(f, v string) int64 {
+	_, event := schema.ParseWatermarkField(f)
+	_, sweep := schema.ParseSweepField(f)
+	if !event && !sweep {
+		return 0
 	}
-	return rev
+	if off, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return off + 1
+	}
+	return 0
 }
 
 // RowBatch is what ReadRows returns: the rows, each with its revision (the
@@ -163,12 +173,17 @@ type RowBatch struct {
 	// (List.Watch as last written).
 	Watched [][]string
 	Globals scoring.Globals
+	counted []bool // see Counted
 }
 
 // ReadRows reads what scoring needs for each item's list of a kind in two
-// round trips: the rows, then B of every item and its candidates (viewers
-// for Viewed lists), with the totals.
-func (l *Lists) ReadRows(ctx context.Context, kind ListKind, items []string) (RowBatch, error) {
+// round trips: the rows, then B of every item and of its candidates
+// (viewers for Viewed lists), with the totals. Only the candidates with a
+// count of at least minSupport are kept and have B read: no list rule
+// lists the others (scoring.ListRules.MinSupport), and in a sparse row
+// they are most of the candidates, so reading their B was most of a
+// re-score's cost. minSupport below 1 keeps every candidate.
+func (l *Lists) ReadRows(ctx context.Context, kind ListKind, items []string, minSupport int64) (RowBatch, error) {
 	keys := l.c.keys
 	cmds, err := l.c.read(ctx, "read rows", func(p redis.Pipeliner) {
 		for _, it := range items {
@@ -178,35 +193,36 @@ func (l *Lists) ReadRows(ctx context.Context, kind ListKind, items []string) (Ro
 	if err != nil {
 		return RowBatch{}, err
 	}
-	rows := make([]scoring.Row, len(items))
-	revs := make([]int64, len(items))
-	mx := make([]int64, len(items))
-	cos := make([]map[string]int64, len(items))
-	watched := make([][]string, len(items))
+	rb := RowBatch{Kind: kind, Rows: make([]scoring.Row, len(items)), Revisions: make([]int64, len(items)),
+		ViewedTotals: make([]int64, len(items)), Watched: make([][]string, len(items)), counted: make([]bool, len(items))}
+	// names holds every row's item then its kept candidates, row after
+	// row: the B read below answers them in this order.
+	var names []string
 	for i, it := range items {
 		fields := cmds[i].(*redis.MapStringStringCmd).Val()
-		r, err := ParseRow(fields)
+		names = append(names, it)
+		var candidates []scoring.Candidate
+		cos := 0
+		r, rev, err := parseRow(fields, func(y string, n int64) {
+			cos++
+			if n >= minSupport {
+				candidates = append(candidates, scoring.Candidate{Item: y, Support: n})
+				names = append(names, y)
+			}
+		})
 		if err != nil {
 			return RowBatch{}, fmt.Errorf("%s row of %s: %w", kind, it, err)
 		}
-		rows[i] = scoring.Row{Item: it, Hist: r.Hist}
-		revs[i] = rowRevision(fields)
-		mx[i] = r.ViewedTotal
-		cos[i] = r.Co
+		rb.Rows[i] = scoring.Row{Item: it, Hist: r.Hist, Candidates: candidates}
+		rb.Revisions[i], rb.ViewedTotals[i] = rev, r.ViewedTotal
+		rb.counted[i] = cos > 0 || len(r.Hist) > 0 || r.ViewedTotal != 0
 		if w := fields[schema.FieldWatch]; w != "" {
-			watched[i] = strings.Split(w, ",")
+			rb.Watched[i] = strings.Split(w, ",")
 		}
 	}
 	buyersKey, _ := keys.Counters(kind)
 	var totals func() scoring.Globals
 	var buyers func() []any
-	var names []string // every row's item then its candidates, row after row
-	for i, it := range items {
-		names = append(names, it)
-		for y := range cos[i] {
-			names = append(names, y)
-		}
-	}
 	_, err = l.c.read(ctx, "read buyers", func(p redis.Pipeliner) {
 		totals = readGlobals(ctx, p, keys, kind)
 		// One HMGET per shard for the whole batch of rows: a candidate
@@ -217,16 +233,17 @@ func (l *Lists) ReadRows(ctx context.Context, kind ListKind, items []string) (Ro
 		return RowBatch{}, err
 	}
 	b, at := buyers(), 0
-	for i := range items {
-		rows[i].Buyers = toInt(b[at])
-		rows[i].Candidates = make([]scoring.Candidate, 0, len(cos[i]))
-		for j := at + 1; j <= at+len(cos[i]); j++ {
-			y := names[j]
-			rows[i].Candidates = append(rows[i].Candidates, scoring.Candidate{Item: y, Support: cos[i][y], Buyers: toInt(b[j])})
+	for i := range rb.Rows {
+		row := &rb.Rows[i]
+		row.Buyers = toInt(b[at])
+		at++
+		for j := range row.Candidates {
+			row.Candidates[j].Buyers = toInt(b[at])
+			at++
 		}
-		at += 1 + len(cos[i])
 	}
-	return RowBatch{Kind: kind, Rows: rows, Revisions: revs, ViewedTotals: mx, Watched: watched, Globals: totals()}, nil
+	rb.Globals = totals()
+	return rb, nil
 }
 
 // Globals reads T and C of the purchase histories (Bought) or of the view

@@ -29,7 +29,7 @@ import (
 
 // Lists reads the rows lists are computed from, and writes the lists.
 type Lists interface {
-	ReadRows(ctx context.Context, kind store.ListKind, items []string) (store.RowBatch, error)
+	ReadRows(ctx context.Context, kind store.ListKind, items []string, minSupport int64) (store.RowBatch, error)
 	Write(ctx context.Context, lists []store.List, outbox bool) (store.Pending, error)
 	Scan(ctx context.Context, kind store.ListKind, fn func(items []string) error) error
 	Forget(ctx context.Context, items []string, outbox bool) ([]string, store.Pending, error)
@@ -328,7 +328,7 @@ func (r *Rescorer) Rescore(ctx context.Context, kind store.ListKind, items []str
 	if _, err := r.view.Refresh(ctx); err != nil {
 		return err
 	}
-	rb, err := r.st.Lists.ReadRows(ctx, kind, items)
+	rb, err := r.st.Lists.ReadRows(ctx, kind, items, r.cfg.Rules.MinSupport)
 	if err != nil {
 		return err
 	}
