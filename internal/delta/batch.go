@@ -1,6 +1,7 @@
 package delta
 
 import (
+	"slices"
 	"time"
 
 	"github.com/alsobought/alsobought/store/schema"
@@ -88,13 +89,28 @@ func (o *Ops) add(offset int64, field string, d int64) {
 // once per purchase, and its pair counters gain one per basket item, so the
 // sums are far fewer than the changes on dense histories.
 func (o *Ops) Sums() (fields []string, deltas []int64) {
-	at := make(map[string]int, len(o.Fields))
+	fields, deltas = make([]string, 0, len(o.Fields)), make([]int64, 0, len(o.Fields))
+	// Most keys of a batch hold a few changes: finding a field among them
+	// by scanning costs less than building a map (a third of the time of
+	// the sums at a paced Dunnhumby batch, BenchmarkOpsSumsDunnhumby).
+	var at map[string]int
+	if len(o.Fields) > sumsScanLimit {
+		at = make(map[string]int, len(o.Fields))
+	}
 	for i, f := range o.Fields {
-		if j, ok := at[f]; ok {
+		j := -1
+		if at == nil {
+			j = slices.Index(fields, f)
+		} else if k, ok := at[f]; ok {
+			j = k
+		}
+		if j >= 0 {
 			deltas[j] += o.Deltas[i]
 			continue
 		}
-		at[f] = len(fields)
+		if at != nil {
+			at[f] = len(fields)
+		}
 		fields = append(fields, f)
 		deltas = append(deltas, o.Deltas[i])
 	}
@@ -107,6 +123,9 @@ func (o *Ops) Sums() (fields []string, deltas []int64) {
 	}
 	return fields[:keep], deltas[:keep]
 }
+
+// sumsScanLimit is the most changes of a key Sums sums by scanning.
+const sumsScanLimit = 256
 
 // Batch accumulates the changes caused by a run of events from one Kafka
 // partition, in offset order.

@@ -26,20 +26,12 @@ func benchmarkBatch(b *testing.B, evs []event.Event, kHist, kView int) {
 		b.Fatalf("need more than %d events, have %d", benchBatchSize, len(evs))
 	}
 	warm, batch := evs[:len(evs)-benchBatchSize], evs[len(evs)-benchBatchSize:]
-	purchases, views := map[string]*delta.History{}, map[string]*delta.History{}
+	purchases, views := warmHistories(warm, kHist, kView)
 	get := func(m map[string]*delta.History, c string) *delta.History {
 		if m[c] == nil {
 			m[c] = &delta.History{}
 		}
 		return m[c]
-	}
-	for _, e := range warm {
-		seq := delta.NextSeq(purchases[e.CustomerID], views[e.CustomerID])
-		if e.Type == event.Purchase {
-			get(purchases, e.CustomerID).Touch(e.ItemID, e.Time.UnixMilli(), seq, kHist)
-		} else {
-			get(views, e.CustomerID).Touch(e.ItemID, e.Time.UnixMilli(), seq, kView)
-		}
 	}
 	// What Redis holds for the batch's customers: the encoded histories.
 	stored := map[string][2]string{}
@@ -125,6 +117,60 @@ func benchmarkBatch(b *testing.B, evs []event.Event, kHist, kView int) {
 	b.ReportMetric(float64(scripts)/benchBatchSize, "scripts/event")
 	b.ReportMetric(float64(scripts-statOnly)/benchBatchSize, "scripts_without_stats/event")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchBatchSize, "ns/event")
+}
+
+// warmHistories returns every customer's purchase and view histories after
+// evs, with K_hist and K_view.
+func warmHistories(evs []event.Event, kHist, kView int) (purchases, views map[string]*delta.History) {
+	purchases, views = map[string]*delta.History{}, map[string]*delta.History{}
+	for _, e := range evs {
+		m, k := views, kView
+		if e.Type == event.Purchase {
+			m, k = purchases, kHist
+		}
+		seq := delta.NextSeq(purchases[e.CustomerID], views[e.CustomerID])
+		if m[e.CustomerID] == nil {
+			m[e.CustomerID] = &delta.History{}
+		}
+		m[e.CustomerID].Touch(e.ItemID, e.Time.UnixMilli(), seq, k)
+	}
+	return purchases, views
+}
+
+// BenchmarkOpsSumsDunnhumby times summing a batch's changes per key
+// (Ops.Sums, what the store sends each hash) for the last 200 purchases of
+// the bundled Dunnhumby sample: the batch a partition takes at a paced
+// rate, whose keys mostly hold a few changes each.
+func BenchmarkOpsSumsDunnhumby(b *testing.B) {
+	evs, err := dataset.Load("../../testdata/dunnhumby/transactions.csv.gz", dataset.Dunnhumby, event.DefaultLimits(time.Now()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	const size = 200
+	purchases, views := warmHistories(evs[:len(evs)-size], 200, 30)
+	bt := delta.NewBatch(0)
+	for i, e := range evs[len(evs)-size:] {
+		h, v := purchases[e.CustomerID], views[e.CustomerID]
+		if h == nil {
+			h = &delta.History{}
+		}
+		if v == nil {
+			v = &delta.History{}
+		}
+		bt.Purchase(h, v, e.ItemID, e.Time, int64(i), delta.Retention{Purchases: 200, Views: 30})
+	}
+	ops := make([]*delta.Ops, 0, len(bt.Ops))
+	for _, o := range bt.Ops {
+		ops = append(ops, o)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, o := range ops {
+			o.Sums()
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/size, "ns/event")
+	b.ReportMetric(float64(len(ops))/size, "keys/event")
 }
 
 // A synthetic stream of 200,000 events (95% views, Zipf items,
