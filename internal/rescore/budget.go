@@ -1,6 +1,9 @@
 package rescore
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // The re-scoring budget (docs/DESIGN.md §4): while re-scoring takes little
 // of the re-scorer's time, a dirty list is re-scored at the next poll; as
@@ -16,19 +19,27 @@ import "time"
 // re-scoring each list once per interval is all the re-scorer can do.
 const DefaultBudget = 1.0
 
-// busyWeight is the weight of the last poll in the busy share: about the
-// last five polls (a second at the default poll interval) count.
-const busyWeight = 0.2
+// busyWindow is how far back the busy share looks: a poll weighs
+// 1 - e^(-elapsed/busyWindow), so about the last second counts however
+// long the polls are (a 200 ms poll weighs 0.18, a drain of several
+// seconds under load almost all).
+const busyWindow = time.Second
 
 // busyShare returns the busy share after a poll that spent spent of
-// elapsed re-scoring: an exponentially weighted mean of the polls' shares,
-// each at most 1.
+// elapsed re-scoring: an exponentially time-weighted mean of the polls'
+// shares, each at most 1. Weighing by the polls' count instead made a
+// loaded re-scorer, whose polls drain for seconds, take tens of seconds to
+// notice it was busy.
 func busyShare(prev float64, spent, elapsed time.Duration) float64 {
+	if elapsed <= 0 {
+		return prev
+	}
 	share := 1.0
-	if elapsed > 0 && spent < elapsed {
+	if spent < elapsed {
 		share = max(spent.Seconds()/elapsed.Seconds(), 0)
 	}
-	return prev + busyWeight*(share-prev)
+	weight := -math.Expm1(-elapsed.Seconds() / busyWindow.Seconds())
+	return prev + weight*(share-prev)
 }
 
 // gatherFor returns how old a list's first mark must be before the list is

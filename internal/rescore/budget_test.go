@@ -1,6 +1,7 @@
 package rescore
 
 import (
+	"math"
 	"testing"
 	"time"
 )
@@ -24,17 +25,18 @@ func TestGatherForGrowsWithTheBusyShare(t *testing.T) {
 	}
 }
 
-func TestBusyShareFollowsThePolls(t *testing.T) {
+func TestBusyShareFollowsTheLastSecond(t *testing.T) {
 	for _, tc := range []struct {
 		name           string
 		prev           float64
 		spent, elapsed time.Duration
 		want           float64
 	}{
-		{"an idle poll lowers it", 0.5, 0, time.Second, 0.4},
-		{"a busy poll raises it", 0, time.Second, time.Second, busyWeight},
-		{"a poll longer than its interval counts as busy", 0, 3 * time.Second, time.Second, busyWeight},
-		{"no time elapsed counts as busy", 0, 0, 0, busyWeight},
+		{"an idle poll lowers it by its weight", 0.5, 0, 200 * time.Millisecond, 0.5 * math.Exp(-0.2)},
+		{"a busy poll raises it by its weight", 0, 200 * time.Millisecond, 200 * time.Millisecond, -math.Expm1(-0.2)},
+		{"a poll longer than its interval counts as busy", 0, 3 * time.Second, time.Second, -math.Expm1(-1)},
+		{"a drain of seconds is almost all of it", 0, 5 * time.Second, 5 * time.Second, -math.Expm1(-5)},
+		{"no time elapsed changes nothing", 0.3, 0, 0, 0.3},
 		{"steady half busy stays", 0.5, 100 * time.Millisecond, 200 * time.Millisecond, 0.5},
 	} {
 		if got := busyShare(tc.prev, tc.spent, tc.elapsed); got < tc.want-1e-12 || got > tc.want+1e-12 {
