@@ -108,11 +108,15 @@ const (
 // Under a progress condition it leaves the stored progress in floor (-1
 // otherwise): applyOps's watermark of a hash that has none for the
 // partition (see there).
-const batchGuard = `
+var batchGuard = guardOn("KEYS[2]")
+
+// guardOn is batchGuard with its guard hash at key (a Lua expression).
+func guardOn(key string) string {
+	return `
 local want = ARGV[2]
 local floor = -1
 if want ~= '` + guardNone + `' then
-  local got = redis.call('HGET', KEYS[2], ARGV[1])
+  local got = redis.call('HGET', ` + key + `, ARGV[1])
   if string.sub(want, 1, 2) == '` + guardProgress + `' then
     local stored = tonumber(got or '-1')
     if stored < tonumber(string.sub(want, 3)) then return redis.error_reply('` + codeProgressLost + ` ' .. stored) end
@@ -122,6 +126,7 @@ if want ~= '` + guardNone + `' then
   end
 end
 `
+}
 
 // markStepScript records that a step of a batch was written: it is the last
 // command of the step's pipeline, so if it survives in Redis, so did the
@@ -251,6 +256,42 @@ for i = 6, #ARGV, 2 do
 end
 redis.call('HSET', KEYS[1], ARGV[3], ARGV[5])
 return 1
+`)
+
+// applyManySumsScript is applySumsScript for many hashes at once, which a
+// single Redis (or Sentinel's master) can take in one call: every hash of
+// a paced batch then costs no script call and no guard read of its own
+// (about 3 µs of Redis per hash and batch, a tenth of a Dunnhumby event's
+// Redis time at a paced rate). A cluster keeps one call per hash: their
+// slots differ.
+//
+// KEYS[1]: the guard hash (batchGuard on KEYS[1]); KEYS[2..]: the hashes.
+// ARGV[1..3] as applySumsScript's; then for each hash in KEYS order: the
+// first and last offsets, the number of sums, and the pairs of (field,
+// sum). Returns each hash's applySumsScript reply, in KEYS order.
+var applyManySumsScript = redis.NewScript(guardOn("KEYS[1]") + `
+if not string.match(ARGV[3], '^#%d+$') then floor = -1 end
+local out = {}
+local a = 4
+for k = 2, #KEYS do
+  local key = KEYS[k]
+  local first, last, n = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  local from, to = a + 3, a + 2 + 2 * n
+  a = to + 1
+  local wm = tonumber(redis.call('HGET', key, ARGV[3]) or floor)
+  if last <= wm then
+    out[#out + 1] = 0
+  elseif first <= wm then
+    out[#out + 1] = ` + strconv.Itoa(cutByFence) + `
+  else
+    for i = from, to, 2 do
+      if redis.call('HINCRBY', key, ARGV[i], ARGV[i + 1]) == 0 then redis.call('HDEL', key, ARGV[i]) end
+    end
+    redis.call('HSET', key, ARGV[3], last)
+    out[#out + 1] = 1
+  end
+end
+return out
 `)
 
 // cutByFence is applySumsScript's reply when the hash's watermark falls
@@ -597,6 +638,6 @@ end
 return removed
 `)
 
-var allScripts = []*redis.Script{applyOpsScript, applySumsScript, writeCustomerScript, advanceScript, markDirtyScript,
+var allScripts = []*redis.Script{applyOpsScript, applySumsScript, applyManySumsScript, writeCustomerScript, advanceScript, markDirtyScript,
 	claimDirtyScript, clearDirtyScript, writeListScript, markStepScript, finishBatchScript, finishSweepScript,
 	probeScript, applyCatalogueScript, promoteDueScript, donePendingScript, forgetItemScript}

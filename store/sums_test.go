@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"strconv"
 	"testing"
 
 	"github.com/alsobought/alsobought/internal/testenv"
@@ -37,4 +38,38 @@ func testReplayCutDifferentlyAppliesOnce(t *testing.T, env *testenv.Env) {
 	cleanOff := purchases(t, clean, 0, [2]string{"c2", "eggs"})
 	purchases(t, clean, cleanOff, pairs...)
 	sameAsCleanPass(t, "a replay cut differently", st, clean)
+}
+
+// TestAWideBatchSplitOverCallsAppliesOnce: a batch whose sums are too many
+// for one script call (a single Redis takes many hashes per call, bounded
+// in sums) lands as several calls; written once, then replayed whole and
+// cut differently, it leaves the state of one clean pass.
+func TestAWideBatchSplitOverCallsAppliesOnce(t *testing.T) {
+	testenv.ForAllRedisModes(t, testAWideBatchSplitOverCallsAppliesOnce)
+}
+
+func testAWideBatchSplitOverCallsAppliesOnce(t *testing.T, env *testenv.Env) {
+	st, ctx := env.Store, context.Background()
+	// 40 customers buy 12 of 50 items each: about 5,000 pair changes on
+	// 50 rows, thousands of sums.
+	var pairs [][2]string
+	for c := range 40 {
+		for i := range 12 {
+			pairs = append(pairs, [2]string{"c" + strconv.Itoa(c), "item" + strconv.Itoa((c*7+i*3)%50)})
+		}
+	}
+	short, _, shortLast := purchaseBatch(t, st, 0, pairs[:len(pairs)/3]...)
+	if err := st.Batches.Apply(ctx, short, nil, shortLast, -1); err != nil {
+		t.Fatal(err)
+	}
+	long, updates, last := purchaseBatch(t, st, 0, pairs...)
+	if err := st.Batches.Apply(ctx, long, updates, last, -1); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Batches.Apply(ctx, long, updates, last, last); err != nil { // the whole batch again
+		t.Fatal(err)
+	}
+	clean := openStore(t, env, env.Prefix+".clean", nil)
+	purchases(t, clean, 0, pairs...)
+	sameAsCleanPass(t, "a wide batch written in parts, replayed", st, clean)
 }
