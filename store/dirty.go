@@ -59,15 +59,23 @@ func markDirty(ctx context.Context, p redis.Pipeliner, keys schema.Keys, at time
 	}
 }
 
+// claimHeads is how many of each shard's oldest members a claim of n
+// reads: twice a shard's share, and at least 2.
+func claimHeads(n int) int { return min(n, 2*n/schema.Shards+2) }
+
 // Claim claims up to n dirty items first marked before markedBefore,
 // oldest first, for owner, for the lease duration (claimDirtyScript):
 // items another owner claimed less than lease ago are left to it.
 //
-// The dirty set is sharded (schema.Shards): Claim reads the n oldest
+// The dirty set is sharded (schema.Shards): Claim reads the oldest
 // members of every shard in one pipeline, takes the n oldest of them all,
 // and claims in each shard as many as it took there, all shards in one
 // pipeline. A shard whose oldest members another owner claimed meanwhile
-// yields younger ones instead, as the unsharded set did.
+// yields younger ones instead, as the unsharded set did. Items spread
+// evenly over the shards, so it reads about twice a shard's share of n from
+// each (claimHeads), not n: reading n from all 32 returned 32 marks per
+// list claimed. A shard that holds more than that of the n oldest gives
+// the rest at the next claim.
 func (d *Dirty) Claim(ctx context.Context, n int, markedBefore time.Time, owner string, lease time.Duration) ([]DirtyItem, error) {
 	if n <= 0 {
 		return nil, nil
@@ -76,7 +84,7 @@ func (d *Dirty) Claim(ctx context.Context, n int, markedBefore time.Time, owner 
 	before := strconv.FormatInt(markedBefore.UnixMilli(), 10)
 	heads, err := d.c.read(ctx, "read dirty items", func(p redis.Pipeliner) {
 		for s := range schema.Shards {
-			p.ZRangeByScoreWithScores(ctx, keys.Dirty(s), &redis.ZRangeBy{Min: "-inf", Max: before, Count: int64(n)})
+			p.ZRangeByScoreWithScores(ctx, keys.Dirty(s), &redis.ZRangeBy{Min: "-inf", Max: before, Count: int64(claimHeads(n))})
 		}
 	})
 	if err != nil {
