@@ -198,7 +198,7 @@ func (c *conn) writeFenced(ctx context.Context, w fencedWrite) error {
 		sums := map[string]*summedOps{}
 		err := runStep("apply counter changes", func(p redis.Pipeliner) {
 			clear(sums) // a cluster's retry fills the pipeline again
-			many := manySums{}
+			many := manySums{pf: pf, guardKey: guardKey, guard: guard, fence: w.fence}
 			for k, ops := range batch.Ops {
 				for _, so := range shardOps(keys, batch.Partition, k, ops) {
 					if len(so.ops.Offsets) == 0 {
@@ -206,14 +206,14 @@ func (c *conn) writeFenced(ctx context.Context, w fencedWrite) error {
 					}
 					fields, deltas := so.ops.Sums()
 					if c.cluster == nil {
-						sums[so.key] = many.add(ctx, p, so, fields, deltas, pf, guardKey, guard, w.fence)
+						sums[so.key] = many.add(ctx, p, so, fields, deltas)
 						continue
 					}
 					scriptKeys, g := c.guardKeys(so.key, guardKey, guard)
 					sums[so.key] = &summedOps{ops: so.ops, cmd: applySumsScript.EvalSha(ctx, p, scriptKeys, applySumsArgs(pf, g, w.fence, so.ops, fields, deltas)...), at: -1}
 				}
 			}
-			many.flush(ctx, p, pf, guardKey, guard, w.fence)
+			many.flush(ctx, p)
 			if len(batch.Dirty) > 0 {
 				// The time of the first mark is the batch's earliest record
 				// time (not after now: a producer clock may run ahead).
@@ -338,6 +338,8 @@ func (so *summedOps) reply() int64 {
 // behind the consumer's calls and a saturated Dunnhumby run's freshness
 // p99 went from 12 s to 19 s; 50 and 200 measured alike (docs/BENCHMARKS.md).
 type manySums struct {
+	pf, guardKey, guard, fence string // the step's, as applySumsScript takes them
+
 	keys    []string
 	args    []any
 	fields  int
@@ -349,9 +351,9 @@ const manySumsFields = 200
 
 // add queues so's sums and returns its summedOps, whose reply is known
 // once the pipeline ran.
-func (m *manySums) add(ctx context.Context, p redis.Pipeliner, so shardedOps, fields []string, deltas []int64, pf, guardKey, guard, fence string) *summedOps {
+func (m *manySums) add(ctx context.Context, p redis.Pipeliner, so shardedOps, fields []string, deltas []int64) *summedOps {
 	if m.fields > 0 && m.fields+len(fields) > manySumsFields {
-		m.flush(ctx, p, pf, guardKey, guard, fence)
+		m.flush(ctx, p)
 	}
 	m.keys = append(m.keys, so.key)
 	m.args = append(m.args, so.ops.Offsets[0], so.ops.Offsets[len(so.ops.Offsets)-1], len(fields))
@@ -365,15 +367,15 @@ func (m *manySums) add(ctx context.Context, p redis.Pipeliner, so shardedOps, fi
 }
 
 // flush queues the call of the hashes added since the last one.
-func (m *manySums) flush(ctx context.Context, p redis.Pipeliner, pf, guardKey, guard, fence string) {
+func (m *manySums) flush(ctx context.Context, p redis.Pipeliner) {
 	if len(m.keys) == 0 {
 		return
 	}
-	cmd := applyManySumsScript.EvalSha(ctx, p, append([]string{guardKey}, m.keys...), append([]any{pf, guard, fence}, m.args...)...)
+	cmd := applyManySumsScript.EvalSha(ctx, p, append([]string{m.guardKey}, m.keys...), append([]any{m.pf, m.guard, m.fence}, m.args...)...)
 	for _, s := range m.pending {
 		s.cmd = cmd
 	}
-	*m = manySums{}
+	m.keys, m.args, m.fields, m.pending = nil, nil, 0, nil
 }
 
 // applySumsArgs is applySumsScript's ARGV for ops and their sums.
