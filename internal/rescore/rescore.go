@@ -324,10 +324,18 @@ func (r *Rescorer) Rescore(ctx context.Context, kind store.ListKind, items []str
 	if len(items) == 0 {
 		return nil
 	}
-	start := r.now()
 	if _, err := r.view.Refresh(ctx); err != nil {
 		return err
 	}
+	return r.rescore(ctx, kind, items)
+}
+
+// rescore is Rescore on the catalogue view as last refreshed.
+func (r *Rescorer) rescore(ctx context.Context, kind store.ListKind, items []string) error {
+	if len(items) == 0 {
+		return nil
+	}
+	start := r.now()
 	rb, err := r.st.Lists.ReadRows(ctx, kind, items, r.cfg.Rules.MinSupport)
 	if err != nil {
 		return err
@@ -576,14 +584,8 @@ func (r *Rescorer) drain(ctx context.Context, claim func() ([]store.DirtyItem, e
 		if err != nil || len(dirty) == 0 {
 			return total, err
 		}
-		byKind := map[store.ListKind][]string{}
-		for _, d := range dirty {
-			byKind[d.Kind] = append(byKind[d.Kind], d.Item)
-		}
-		for _, kind := range store.ListKinds() {
-			if err := r.Rescore(ctx, kind, byKind[kind]); err != nil {
-				return total, err
-			}
+		if err := r.rescoreKinds(ctx, dirty); err != nil {
+			return total, err
 		}
 		if err := r.st.Dirty.Clear(ctx, dirty, readAt); err != nil {
 			return total, err
@@ -594,6 +596,36 @@ func (r *Rescorer) drain(ctx context.Context, claim func() ([]store.DirtyItem, e
 		total += len(dirty)
 	}
 	return total, nil
+}
+
+// rescoreKinds re-scores claimed lists, the kinds at once: each kind's
+// re-score is a chain of round trips (rows, B, the write), and under a
+// loaded Redis those wait in its queue, so running them side by side
+// shortens a round by the waits it overlaps. The catalogue view is
+// refreshed once for them all.
+func (r *Rescorer) rescoreKinds(ctx context.Context, dirty []store.DirtyItem) error {
+	if _, err := r.view.Refresh(ctx); err != nil {
+		return err
+	}
+	byKind := map[store.ListKind][]string{}
+	for _, d := range dirty {
+		byKind[d.Kind] = append(byKind[d.Kind], d.Item)
+	}
+	kinds := store.ListKinds()
+	errs := make([]error, len(kinds))
+	var wg sync.WaitGroup
+	for i, kind := range kinds {
+		if len(byKind[kind]) == 0 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = r.rescore(ctx, kind, byKind[kind])
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // RescorePopular recomputes the popularity lists of both kinds from the
