@@ -26,8 +26,10 @@ type Row struct {
 	// ascending, repeated Others merged, bins with Others < 1 or no
 	// customers dropped.
 	Hist []HistBin
-	// Candidates holds every Y != X with N_XY >= 1. If X itself appears, it
-	// is ignored. Item ids are expected to be distinct.
+	// Candidates holds every Y != X with N_XY >= 1 that a list may take: a
+	// reader may leave out those below the list rules' MinSupport, which no
+	// list takes (store.Lists.ReadRows does). If X itself appears, it is
+	// ignored. Item ids are expected to be distinct.
 	Candidates []Candidate
 }
 
