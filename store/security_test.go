@@ -3,9 +3,11 @@ package store_test
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -94,7 +96,13 @@ func TestStoreOverTLSAsLeastPrivilegeUser(t *testing.T) {
 			cfg := secureConfig(env, srv)
 			cfg.TLS.CertFile, cfg.TLS.KeyFile = testenv.UntrustedClientCert(t)
 			err := open(t, cfg).Ping(ctx)
-			if err == nil || !errors.Is(err, store.ErrCertificate) && !strings.Contains(err.Error(), "certificate") {
+			// TLS 1.3 clients finish their handshake before the server
+			// checks their certificate: the refusal comes as the server's
+			// alert, or, when its close wins the race with the alert's read
+			// (CI saw it), as a reset connection.
+			refused := err != nil && (errors.Is(err, store.ErrCertificate) || strings.Contains(err.Error(), "certificate") ||
+				errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF))
+			if !refused {
 				t.Fatalf("a client certificate no trusted CA signed: want it refused, got %v", err)
 			}
 			t.Logf("refused: %v", err)
