@@ -209,8 +209,11 @@ func (c *conn) writeFenced(ctx context.Context, w fencedWrite) error {
 						sums[so.key] = many.add(ctx, p, so, fields, deltas)
 						continue
 					}
+					// A cluster's hashes are in slots of their own: a call each.
 					scriptKeys, g := c.guardKeys(so.key, guardKey, guard)
-					sums[so.key] = &summedOps{ops: so.ops, cmd: applySumsScript.EvalSha(ctx, p, scriptKeys, applySumsArgs(pf, g, w.fence, so.ops, fields, deltas)...), at: -1}
+					one := manySums{pf: pf, guardKey: scriptKeys[1], guard: g, fence: w.fence}
+					sums[so.key] = one.add(ctx, p, so, fields, deltas)
+					one.flush(ctx, p)
 				}
 			}
 			many.flush(ctx, p)
@@ -310,28 +313,24 @@ func (c *conn) writeFenced(ctx context.Context, w fencedWrite) error {
 	return batchError(err, batch.Partition, w.recorded)
 }
 
-// summedOps is a hash's changes and the reply of their sums script: of
-// applySumsScript (at < 0), or element at of applyManySumsScript's.
+// summedOps is a hash's changes and where its applySumsScript reply is:
+// element at of cmd's.
 type summedOps struct {
 	ops *delta.Ops
 	cmd *redis.Cmd
 	at  int
 }
 
-// reply is the hash's sums script reply (cutByFence, 0 or 1), or 0 when
-// the script failed (the step's error says so).
+// reply is the hash's applySumsScript reply (cutByFence, 0 or 1), or 0
+// when the script failed (the step's error says so).
 func (so *summedOps) reply() int64 {
-	if so.at < 0 {
-		n, _ := so.cmd.Int64()
-		return n
-	}
 	if replies, err := so.cmd.Int64Slice(); err == nil && so.at < len(replies) {
 		return replies[so.at]
 	}
 	return 0
 }
 
-// manySums gathers the hashes of a step into applyManySumsScript calls of
+// manySums gathers the hashes of a step into applySumsScript calls of
 // at most manySumsFields sums each. Redis runs a call whole while other
 // clients wait, so the bound keeps each call to a few hundred
 // microseconds: with 1,000 sums per call the re-scorer's reads waited
@@ -346,7 +345,7 @@ type manySums struct {
 	pending []*summedOps
 }
 
-// manySumsFields bounds the sums of one applyManySumsScript call.
+// manySumsFields bounds the sums of one applySumsScript call.
 const manySumsFields = 200
 
 // add queues so's sums and returns its summedOps, whose reply is known
@@ -371,21 +370,11 @@ func (m *manySums) flush(ctx context.Context, p redis.Pipeliner) {
 	if len(m.keys) == 0 {
 		return
 	}
-	cmd := applyManySumsScript.EvalSha(ctx, p, append([]string{m.guardKey}, m.keys...), append([]any{m.pf, m.guard, m.fence}, m.args...)...)
+	cmd := applySumsScript.EvalSha(ctx, p, append([]string{m.guardKey}, m.keys...), append([]any{m.pf, m.guard, m.fence}, m.args...)...)
 	for _, s := range m.pending {
 		s.cmd = cmd
 	}
 	m.keys, m.args, m.fields, m.pending = nil, nil, 0, nil
-}
-
-// applySumsArgs is applySumsScript's ARGV for ops and their sums.
-func applySumsArgs(pf, guard, fence string, ops *delta.Ops, fields []string, deltas []int64) []any {
-	args := make([]any, 0, 5+2*len(fields))
-	args = append(args, pf, guard, fence, ops.Offsets[0], ops.Offsets[len(ops.Offsets)-1])
-	for j, f := range fields {
-		args = append(args, f, deltas[j])
-	}
-	return args
 }
 
 // applyOpsArgs is applyOpsScript's ARGV for ops.

@@ -229,47 +229,31 @@ if top > wm then redis.call('HSET', KEYS[1], ARGV[3], top) end
 return applied
 `)
 
-// applySumsScript applies a batch's counter changes to one hash as their
-// sums per field (delta.Ops.Sums), when the hash's fence admits every
-// group of the batch: the common case, in which summing per field is what
+// applySumsScript applies a batch's counter changes to hashes as their
+// sums per field (delta.Ops.Sums), where a hash's fence admits every group
+// of the batch: the common case, in which summing per field is what
 // applyOpsScript would do anyway, without sending and reading each group.
+// A single Redis (or Sentinel's master) takes many hashes per call, so a
+// hash of a paced batch costs no script call and no guard read of its own
+// (about 3 µs of Redis per hash and batch, a tenth of a Dunnhumby event's
+// Redis time at a paced rate); a cluster sends one hash per call, their
+// slots differ (writeFenced).
 //
-// KEYS and ARGV[1..3] as applyOpsScript's. ARGV[4], ARGV[5]: the offsets
-// of the batch's first and last group for this hash. ARGV[6..]: pairs of
-// (field, sum), the sums not zero.
+// KEYS[1]: the guard hash (batchGuard on KEYS[1]); KEYS[2..]: the hashes.
+// ARGV[1..3] as applyOpsScript's; then for each hash in KEYS order: the
+// offsets of the batch's first and last group for it, the number of sums,
+// and the pairs of (field, sum), the sums not zero. Returns each hash's
+// reply, in KEYS order:
 //
 // When the watermark is at or above the last offset, every group was
 // applied before: nothing is written (0). When it is below the first, the
 // sums are added, fields that fall to zero deleted, and the watermark
 // raised to the last offset (1). When it falls between them, a replay cut
 // the batch differently from the write that raised the watermark, and only
-// the groups above it may be applied: nothing is written and the script
-// returns cutByFence, and the batch writes this hash's groups with
-// applyOpsScript instead (writeFenced).
-var applySumsScript = redis.NewScript(batchGuard + `
-if not string.match(ARGV[3], '^#%d+$') then floor = -1 end
-local wm = tonumber(redis.call('HGET', KEYS[1], ARGV[3]) or floor)
-if tonumber(ARGV[5]) <= wm then return 0 end
-if tonumber(ARGV[4]) <= wm then return ` + strconv.Itoa(cutByFence) + ` end
-for i = 6, #ARGV, 2 do
-  if redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) == 0 then redis.call('HDEL', KEYS[1], ARGV[i]) end
-end
-redis.call('HSET', KEYS[1], ARGV[3], ARGV[5])
-return 1
-`)
-
-// applyManySumsScript is applySumsScript for many hashes at once, which a
-// single Redis (or Sentinel's master) can take in one call: every hash of
-// a paced batch then costs no script call and no guard read of its own
-// (about 3 µs of Redis per hash and batch, a tenth of a Dunnhumby event's
-// Redis time at a paced rate). A cluster keeps one call per hash: their
-// slots differ.
-//
-// KEYS[1]: the guard hash (batchGuard on KEYS[1]); KEYS[2..]: the hashes.
-// ARGV[1..3] as applySumsScript's; then for each hash in KEYS order: the
-// first and last offsets, the number of sums, and the pairs of (field,
-// sum). Returns each hash's applySumsScript reply, in KEYS order.
-var applyManySumsScript = redis.NewScript(guardOn("KEYS[1]") + `
+// the groups above it may be applied: nothing is written and the reply is
+// cutByFence, and the batch writes this hash's groups with applyOpsScript
+// instead (writeFenced).
+var applySumsScript = redis.NewScript(guardOn("KEYS[1]") + `
 if not string.match(ARGV[3], '^#%d+$') then floor = -1 end
 local out = {}
 local a = 4
@@ -294,7 +278,7 @@ end
 return out
 `)
 
-// cutByFence is applySumsScript's reply when the hash's watermark falls
+// cutByFence is applySumsScript's reply for a hash whose watermark falls
 // inside the batch's offsets.
 const cutByFence = -1
 
@@ -638,6 +622,6 @@ end
 return removed
 `)
 
-var allScripts = []*redis.Script{applyOpsScript, applySumsScript, applyManySumsScript, writeCustomerScript, advanceScript, markDirtyScript,
+var allScripts = []*redis.Script{applyOpsScript, applySumsScript, writeCustomerScript, advanceScript, markDirtyScript,
 	claimDirtyScript, clearDirtyScript, writeListScript, markStepScript, finishBatchScript, finishSweepScript,
 	probeScript, applyCatalogueScript, promoteDueScript, donePendingScript, forgetItemScript}

@@ -330,11 +330,9 @@ func (r *Rescorer) Rescore(ctx context.Context, kind store.ListKind, items []str
 	return r.rescore(ctx, kind, items)
 }
 
-// rescore is Rescore on the catalogue view as last refreshed.
+// rescore is Rescore on the catalogue view as last refreshed, for some
+// items.
 func (r *Rescorer) rescore(ctx context.Context, kind store.ListKind, items []string) error {
-	if len(items) == 0 {
-		return nil
-	}
 	start := r.now()
 	rb, err := r.st.Lists.ReadRows(ctx, kind, items, r.cfg.Rules.MinSupport)
 	if err != nil {
