@@ -9,6 +9,7 @@ import (
 
 	"github.com/alsobought/alsobought/event"
 	"github.com/alsobought/alsobought/internal/delta"
+	"github.com/alsobought/alsobought/scoring"
 	"github.com/alsobought/alsobought/store"
 )
 
@@ -42,6 +43,7 @@ type BatchResult struct {
 type applier struct {
 	store       StateStore
 	retention   delta.Retention
+	bins        scoring.Bins
 	dedup       delta.Dedup
 	limits      event.Limits
 	maxSkew     time.Duration
@@ -108,6 +110,7 @@ func (a *applier) apply(ctx context.Context, partition int, evs []decoded, lastO
 	}
 	customers := bs.Customers
 	b := delta.NewBatch(partition)
+	b.Bins = a.bins
 	touched := make(map[string]*store.CustomerUpdate, len(ids))
 	for _, d := range evs {
 		c := customers[d.ev.CustomerID]

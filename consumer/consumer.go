@@ -24,6 +24,7 @@ import (
 	"github.com/alsobought/alsobought/internal/kafkaadmin"
 	"github.com/alsobought/alsobought/internal/kafkaconn"
 	"github.com/alsobought/alsobought/internal/obs"
+	"github.com/alsobought/alsobought/scoring"
 	"github.com/alsobought/alsobought/store"
 )
 
@@ -57,6 +58,9 @@ type Config struct {
 	CatalogueTopic string
 	HistorySize    int // K_hist: distinct purchased items retained per customer
 	ViewHistory    int // K_view: distinct viewed items retained per customer
+	// Bins is how the histograms group customers (docs/DESIGN.md §3): the
+	// binning the state was built with; empty means scoring.DefaultBins.
+	Bins scoring.Bins
 	// HistoryMaxAge ages history entries on each customer's own clock
 	// (docs/DESIGN.md section 10); 0 = never.
 	HistoryMaxAge time.Duration
@@ -110,6 +114,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("history size %d: K_hist must be at least 1", c.HistorySize)
 	case c.ViewHistory < 1:
 		return fmt.Errorf("view history size %d: K_view must be at least 1", c.ViewHistory)
+	case c.Bins != "" && !slices.Contains(scoring.AllBins(), c.Bins):
+		return fmt.Errorf("histogram bins %q: use %s or %s", c.Bins, scoring.LogBins, scoring.ExactBins)
 	case c.HistoryMaxAge < 0:
 		return fmt.Errorf("history max age %s must not be negative", c.HistoryMaxAge)
 	case c.AllowedLateness < 0 || c.SweepInterval < 0 || c.TombstoneTTL < 0:
@@ -176,6 +182,9 @@ func New(cfg Config, st Stores, log zerolog.Logger, m *Metrics) (*Consumer, erro
 	if cfg.SweepInterval == 0 {
 		cfg.SweepInterval = DefaultSweepInterval
 	}
+	if cfg.Bins == "" {
+		cfg.Bins = scoring.DefaultBins
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -185,7 +194,7 @@ func New(cfg Config, st Stores, log zerolog.Logger, m *Metrics) (*Consumer, erro
 	if st.Sweeps == nil {
 		return nil, errors.New("no sweep store")
 	}
-	a := applier{store: st.Batches, retention: delta.Retention{Purchases: cfg.HistorySize, Views: cfg.ViewHistory, MaxAge: cfg.HistoryMaxAge}, dedup: cfg.Dedup, limits: cfg.Limits, maxSkew: cfg.MaxEventSkew}
+	a := applier{store: st.Batches, bins: cfg.Bins, retention: delta.Retention{Purchases: cfg.HistorySize, Views: cfg.ViewHistory, MaxAge: cfg.HistoryMaxAge}, dedup: cfg.Dedup, limits: cfg.Limits, maxSkew: cfg.MaxEventSkew}
 	if cfg.KeyPartitioner == PartitionerMurmur2 {
 		a.partitioner = &keyPartitioner{}
 	}

@@ -167,6 +167,17 @@ func testStateRefusesOtherSettings(t *testing.T, env *testenv.Env) {
 	if err := st.Meta.AdoptListSettings(ctx, map[string]string{"history_size": "20"}); err == nil {
 		t.Fatal("K_hist adopted on a built state")
 	}
+	// The state was recorded before it named its histogram bins: it was
+	// built with exact bins, which is what it records, whatever the
+	// default of the version that continues it.
+	built["list_size"] = "50" // adopted above
+	err := st.Meta.Ensure(ctx, with("histogram_bins", "log"))
+	if want := `histogram_bins: state has "exact", configured "log"`; !errors.Is(err, store.ErrStateMismatch) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("log bins on a state recorded without bins: got %v, want a refusal saying %s", err, want)
+	}
+	if err := st.Meta.Ensure(ctx, with("histogram_bins", "exact")); err != nil {
+		t.Fatalf("exact bins on a state recorded without bins refused: %v", err)
+	}
 }
 
 // lossyReplies is a go-redis hook on the connections of a store. While

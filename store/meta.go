@@ -32,7 +32,10 @@ var ErrOtherSchema = fmt.Errorf("%w: another schema version", ErrStateMismatch)
 // state already has a record, checks that they are the same: counters
 // built with another K_hist or from another topic cannot be continued, and
 // lists built under other list rules would be mixed with new ones. A
-// setting the record lacks (state written by an older version) is added.
+// setting the record lacks (state written by an older version) is added:
+// with its configured value, or, for a setting whose earlier meaning
+// differs from its default (schema.MetaBefore), with that meaning, so
+// that the check then refuses another configured value.
 // The settings are named by the schema.Meta* fields.
 func (m *Meta) Ensure(ctx context.Context, settings map[string]string) error {
 	key := m.c.keys.Meta
@@ -42,8 +45,10 @@ func (m *Meta) Ensure(ctx context.Context, settings map[string]string) error {
 	}
 	// A state of another schema is refused before anything is recorded in
 	// it, so that its own version finds its record as it left it.
+	recorded := true
 	switch v, err := m.c.rdb.HGet(ctx, key, schema.MetaSchema).Result(); {
 	case errors.Is(err, redis.Nil):
+		recorded = false
 	case err != nil:
 		return fmt.Errorf("read state metadata: %w", err)
 	case v != want[schema.MetaSchema]:
@@ -51,6 +56,11 @@ func (m *Meta) Ensure(ctx context.Context, settings map[string]string) error {
 	}
 	_, err := m.c.write(ctx, "record state metadata", func(p redis.Pipeliner) {
 		for k, v := range want {
+			// A recorded state that lacks a newer setting was built with
+			// the setting's earlier meaning, not the configured one.
+			if before, ok := schema.MetaBefore[k]; ok && recorded {
+				v = before
+			}
 			p.HSetNX(ctx, key, k, v)
 		}
 	})

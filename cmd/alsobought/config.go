@@ -58,6 +58,7 @@ type settings struct {
 	partitions   int
 	historySize  int
 	viewHistory  int
+	bins         string
 	historyAge   time.Duration
 	lateness     time.Duration
 	ageingEvery  time.Duration
@@ -365,6 +366,8 @@ func (s *settings) histories() config.Group {
 	return config.Group{Name: "Histories", Settings: []config.Setting{
 		{Flag: "history-size", Help: "K_hist: distinct purchased items retained per customer", Value: config.Int(&s.historySize, 200, 1, 10000), Recorded: recordedState},
 		{Flag: "view-history-size", Help: "K_view: distinct viewed items retained per customer", Value: config.Int(&s.viewHistory, 30, 1, 10000), Recorded: recordedState},
+		{Flag: "histogram-bins", Help: "how each item's histogram groups its customers by their other items, for E_XY (docs/DESIGN.md §3): log (a bin per count below 8, then four per doubling, each count within 12.5%; a purchase moves its customer in few histograms) or exact (a bin per count, a move per held item at every purchase); a state recorded before the setting existed has exact",
+			Value: config.OneOf(&s.bins, string(scoring.DefaultBins), string(scoring.LogBins), string(scoring.ExactBins)), Recorded: recordedState},
 		{Flag: "history-max-age", Help: "an event drops from its customer's purchase and view histories the entries older than its own time minus this (event time), retracting their counters; the sweep ages customers with no new event by the stream's watermark, and deletes those left with nothing (0 = never)",
 			Value: config.Duration(&s.historyAge, 0, 0), Recorded: recordedState},
 		{Flag: "allowed-lateness", Help: "with -history-max-age, the sweep keeps entries this much longer than the age, so that an event up to this much older than the watermark sees what it would have seen without sweeps (not recorded with the state: it may change; verify needs the serve's value)",
@@ -518,7 +521,7 @@ func autoBatchMaxWait(minInterval time.Duration) time.Duration {
 func (s *settings) consumerConfig(conn *kafkaconn.Conn, batchSize int, batchWait, batchMaxWait time.Duration, errs *obs.Errors) consumer.Config {
 	cfg := consumer.Config{
 		Kafka: conn, Topic: s.topic, GroupID: s.group, DLQTopic: s.dlqTopicName(),
-		HistorySize: s.historySize, ViewHistory: s.viewHistory, HistoryMaxAge: s.historyAge, AllowedLateness: s.lateness, SweepInterval: s.ageingEvery, TombstoneTTL: s.tombstoneTTL, BatchSize: batchSize, BatchWait: batchWait, BatchMaxWait: cmp.Or(batchMaxWait, autoBatchMaxWait(s.minInterval)),
+		HistorySize: s.historySize, ViewHistory: s.viewHistory, Bins: scoring.Bins(s.bins), HistoryMaxAge: s.historyAge, AllowedLateness: s.lateness, SweepInterval: s.ageingEvery, TombstoneTTL: s.tombstoneTTL, BatchSize: batchSize, BatchWait: batchWait, BatchMaxWait: cmp.Or(batchMaxWait, autoBatchMaxWait(s.minInterval)),
 		Limits: s.limits(), MaxEventSkew: s.maxSkew, Dedup: s.dedup(), KeyPartitioner: s.partitioner, Errors: errs,
 	}
 	if s.catalogueOn() {
@@ -552,7 +555,7 @@ func (s *settings) dedup() delta.Dedup {
 }
 
 func (s *settings) oracleSettings() oracle.Settings {
-	return oracle.Settings{HistorySize: s.historySize, ViewHistorySize: s.viewHistory, Dedup: s.dedup(), HistoryMaxAge: s.historyAge, AllowedLateness: s.lateness}
+	return oracle.Settings{HistorySize: s.historySize, ViewHistorySize: s.viewHistory, Dedup: s.dedup(), HistoryMaxAge: s.historyAge, AllowedLateness: s.lateness, Bins: scoring.Bins(s.bins)}
 }
 
 // stateSettings are the settings that shape the state in Redis: state built
@@ -564,6 +567,7 @@ func (s *settings) stateSettings() map[string]string {
 		schema.MetaHistorySize:     strconv.Itoa(s.historySize),
 		schema.MetaViewHistorySize: strconv.Itoa(s.viewHistory),
 		schema.MetaHistoryMaxAge:   strconv.FormatInt(s.historyAge.Milliseconds(), 10),
+		schema.MetaHistogramBins:   s.bins,
 	}
 	for k, v := range s.listSettings() {
 		m[k] = v

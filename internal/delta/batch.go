@@ -4,6 +4,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/alsobought/alsobought/scoring"
 	"github.com/alsobought/alsobought/store/schema"
 )
 
@@ -12,7 +13,7 @@ type KeyKind uint8
 
 const (
 	// RowKey is item X's purchase row: field Y holds N_XY, field
-	// schema.HistField(n) holds h_X[n], and the fields
+	// schema.HistField(b) holds h_X's bin b (Batch.Bins), and the fields
 	// schema.FieldItemPurchases and schema.GapField(b) X's own purchase
 	// statistics (Purchase).
 	RowKey KeyKind = iota
@@ -146,12 +147,20 @@ type Batch struct {
 	// events: the dirty marks carry it, so freshness is measured from the
 	// record to the re-scored list.
 	FirstRecord time.Time
+	// Bins groups the histograms' customers (scoring.Bins): it must be the
+	// binning the state was built with. NewBatch starts with DefaultBins.
+	Bins scoring.Bins
 }
 
-// NewBatch returns an empty batch for a partition.
+// NewBatch returns an empty batch for a partition, with the default histogram
+// bins: set Bins to the state's binning before adding events.
 func NewBatch(partition int) *Batch {
-	return &Batch{Partition: partition, Ops: make(map[Key]*Ops), Dirty: make(map[Key]struct{})}
+	return &Batch{Partition: partition, Ops: make(map[Key]*Ops), Dirty: make(map[Key]struct{}), Bins: scoring.DefaultBins}
 }
+
+// histField returns the histogram field that counts a customer with n
+// other items.
+func (b *Batch) histField(n int) string { return schema.HistField(int(b.Bins.Of(int64(n)))) }
 
 func (b *Batch) add(k Key, offset int64, field string, d int64) {
 	b.ops(k).add(offset, field, d)
@@ -343,6 +352,7 @@ func (b *Batch) retract(f family, h, other *History, gone []int, offset int64) {
 	row := func(item string) Key { return Key{Kind: f.row, Item: item} }
 	buyers, totals := Key{Kind: f.buyers}, Key{Kind: f.totals}
 	n, m := len(h.Items), len(h.Items)-len(gone)
+	from, to := b.histField(n-1), b.histField(m-1)
 	removed := make(map[string]bool, len(gone))
 	for _, i := range gone {
 		removed[h.Items[i]] = true
@@ -354,7 +364,7 @@ func (b *Batch) retract(f family, h, other *History, gone []int, offset int64) {
 					b.add(row(x), offset, y, -1)
 				}
 			}
-			b.add(row(x), offset, schema.HistField(n-1), -1)
+			b.add(row(x), offset, from, -1)
 			b.add(buyers, offset, x, -1)
 		} else {
 			for _, q := range h.Items {
@@ -362,8 +372,10 @@ func (b *Batch) retract(f family, h, other *History, gone []int, offset int64) {
 					b.add(row(x), offset, q, -1)
 				}
 			}
-			b.add(row(x), offset, schema.HistField(n-1), -1)
-			b.add(row(x), offset, schema.HistField(m-1), +1)
+			if from != to {
+				b.add(row(x), offset, from, -1)
+				b.add(row(x), offset, to, +1)
+			}
 		}
 		b.Dirty[row(x)] = struct{}{}
 	}
@@ -389,15 +401,21 @@ func (b *Batch) touch(f family, h, other *History, z string, at time.Time, offse
 	n := len(h.Items)
 	buyers, totals := Key{Kind: f.buyers}, Key{Kind: f.totals}
 	if n < capacity {
-		from, to := schema.HistField(n-1), schema.HistField(n)
+		// Each held item's customer moves from bin n − 1 to bin n, which
+		// with log bins is most often the same bin: no move then.
+		from, to := b.histField(n-1), b.histField(n)
+		moves := from != to
 		zs := b.ops(row(z))
 		for _, x := range h.Items {
-			xs := b.ops(row(x)) // one lookup for x's three changes
+			xs := b.ops(row(x)) // one lookup for x's changes
 			xs.add(offset, z, +1)
-			xs.add(offset, from, -1)
-			xs.add(offset, to, +1)
+			if moves {
+				xs.add(offset, from, -1)
+				xs.add(offset, to, +1)
+				b.Changes += 2
+			}
 			zs.add(offset, x, +1)
-			b.Changes += 4
+			b.Changes += 2
 			b.Dirty[row(x)] = struct{}{}
 		}
 		b.add(row(z), offset, to, +1)
@@ -418,8 +436,8 @@ func (b *Batch) touch(f family, h, other *History, z string, at time.Time, offse
 			b.Changes += 4
 			b.Dirty[row(x)] = struct{}{}
 		}
-		b.add(row(p), offset, schema.HistField(n-1), -1)
-		b.add(row(z), offset, schema.HistField(n-1), +1)
+		b.add(row(p), offset, b.histField(n-1), -1)
+		b.add(row(z), offset, b.histField(n-1), +1)
 		b.add(buyers, offset, p, -1)
 		b.add(buyers, offset, z, +1)
 		b.Dirty[row(p)] = struct{}{}

@@ -8,6 +8,7 @@ import (
 	"github.com/alsobought/alsobought/internal/delta"
 	"github.com/alsobought/alsobought/internal/lab/dataset"
 	"github.com/alsobought/alsobought/internal/lab/synth"
+	"github.com/alsobought/alsobought/scoring"
 	"github.com/alsobought/alsobought/store/schema"
 )
 
@@ -22,6 +23,12 @@ const benchBatchSize = 2000
 // histories. The histories are those left by every event before the batch,
 // so their lengths (and evictions) are the stream's own.
 func benchmarkBatch(b *testing.B, evs []event.Event, kHist, kView int) {
+	for _, bins := range scoring.AllBins() {
+		b.Run("bins="+string(bins), func(b *testing.B) { benchmarkBatchBins(b, evs, kHist, kView, bins) })
+	}
+}
+
+func benchmarkBatchBins(b *testing.B, evs []event.Event, kHist, kView int, bins scoring.Bins) {
 	if len(evs) <= benchBatchSize {
 		b.Fatalf("need more than %d events, have %d", benchBatchSize, len(evs))
 	}
@@ -63,6 +70,7 @@ func benchmarkBatch(b *testing.B, evs []event.Event, kHist, kView int) {
 			customers[c] = &state{h: h, v: v}
 		}
 		bt := delta.NewBatch(0)
+		bt.Bins = bins
 		for i, e := range batch {
 			off := int64(i)
 			c := customers[e.CustomerID]

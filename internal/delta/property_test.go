@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/alsobought/alsobought/internal/delta"
 	"github.com/alsobought/alsobought/internal/lab/oracle"
 	"github.com/alsobought/alsobought/internal/lab/verify"
+	"github.com/alsobought/alsobought/scoring"
 	"github.com/alsobought/alsobought/store"
 	"github.com/alsobought/alsobought/store/schema"
 )
@@ -23,6 +25,7 @@ type memState struct {
 	hashes    map[delta.Key]map[string]int64
 	watermark map[delta.Key]int64 // one partition here
 	swept     map[delta.Key]int64 // the sweep fence
+	bins      scoring.Bins
 	customers map[string]*customer
 	// mTaken counts the applied decreases of M_XY: viewed-then-bought
 	// pairs taken back by evictions or ageing.
@@ -35,9 +38,9 @@ type customer struct {
 	swept int64 // the last sweep applied
 }
 
-func newMemState() *memState {
+func newMemState(bins scoring.Bins) *memState {
 	return &memState{hashes: map[delta.Key]map[string]int64{}, watermark: map[delta.Key]int64{},
-		swept: map[delta.Key]int64{}, customers: map[string]*customer{}}
+		swept: map[delta.Key]int64{}, customers: map[string]*customer{}, bins: bins}
 }
 
 // applyOps applies a batch's groups above each key's watermark in fence.
@@ -79,6 +82,7 @@ func (m *memState) applyOps(b *delta.Batch, fence map[delta.Key]int64) {
 // crashAfterOps) the customers are written.
 func (m *memState) sweep(cut, seq int64, crashAfterOps bool) {
 	b := delta.NewBatch(0)
+	b.Bins = m.bins
 	next := map[string]*customer{}
 	for id, s := range m.customers {
 		if s.swept >= seq {
@@ -99,6 +103,7 @@ func (m *memState) sweep(cut, seq int64, crashAfterOps bool) {
 // counter changes, then (unless crashAfterOps) write the customers.
 func (m *memState) consume(evs []event.Event, from, to int, r delta.Retention, crashAfterOps bool) {
 	b := delta.NewBatch(0)
+	b.Bins = m.bins
 	next := map[string]*customer{}
 	for off := from; off < to; off++ {
 		e := evs[off]
@@ -248,11 +253,15 @@ func randomStream(r *rand.Rand, n, customers, items int, unit time.Duration) []e
 // spaces its events hours instead of seconds apart (ages and lateness
 // scaled alike), so that repeat purchases fill every gap bucket of the
 // items' purchase statistics, which must equal the oracle's exactly (no
-// item is forgotten here), as must the entries' counts.
+// item is forgotten here), as must the entries' counts. Both histogram
+// binnings run (one run in five exact), and one run in three has long
+// histories, so that log bins' edges are crossed growing, shrinking and
+// evicting.
 func TestIncrementalEqualsBatch(t *testing.T) {
 	mTaken := map[string]int{}
 	everSets := map[string]int{} // final non-empty ever-bought sets
 	var gaps [schema.GapBuckets]int64
+	groupedBins := 0 // log-binned runs whose histograms group several n in a bin
 	for seed := uint64(1); seed <= 120; seed++ {
 		r := rand.New(rand.NewPCG(seed, seed*7919))
 		capacity, viewCapacity := 1+r.IntN(6), 1+r.IntN(6)
@@ -260,7 +269,14 @@ func TestIncrementalEqualsBatch(t *testing.T) {
 		if seed%3 == 0 {
 			unit = 12 * time.Hour
 		}
-		evs := randomStream(r, 50+r.IntN(400), 1+r.IntN(30), 2+r.IntN(40), unit)
+		// One run in three has few customers over many items, so that
+		// histories grow long (below, K is raised for them too).
+		long := seed%3 == 1
+		customers, items := 1+r.IntN(30), 2+r.IntN(40)
+		if long {
+			customers, items = 1+r.IntN(4), 20+r.IntN(40)
+		}
+		evs := randomStream(r, 50+r.IntN(400), customers, items, unit)
 		var age time.Duration
 		kind := "evictions"
 		if seed%2 == 0 {
@@ -271,10 +287,20 @@ func TestIncrementalEqualsBatch(t *testing.T) {
 				kind = "ageing"
 			}
 		}
+		// Both binnings, with histories long enough in some runs (K up to
+		// 48 with evictions) to cross log bins' edges as they grow,
+		// shrink and evict.
+		bins := scoring.LogBins
+		if seed%5 == 0 {
+			bins = scoring.ExactBins
+		}
+		if long && kind != "ageing" {
+			capacity = 9 + int(seed)%40
+		}
 		ret := delta.Retention{Purchases: capacity, Views: viewCapacity, MaxAge: age}
 		lateness := time.Duration(20+r.IntN(20)) * unit
-		t.Run(fmt.Sprintf("seed=%d/K=%d/Kview=%d/age=%s/n=%d", seed, capacity, viewCapacity, age, len(evs)), func(t *testing.T) {
-			m := newMemState()
+		t.Run(fmt.Sprintf("seed=%d/K=%d/Kview=%d/age=%s/n=%d/bins=%s", seed, capacity, viewCapacity, age, len(evs), bins), func(t *testing.T) {
+			m := newMemState(bins)
 			var seq int64
 			var watermark time.Time
 			sweep := func() {
@@ -314,7 +340,7 @@ func TestIncrementalEqualsBatch(t *testing.T) {
 			if age > 0 {
 				sweep()
 			}
-			want := oracle.Build(evs, oracle.Settings{HistorySize: capacity, ViewHistorySize: viewCapacity, HistoryMaxAge: age, AllowedLateness: lateness})
+			want := oracle.Build(evs, oracle.Settings{HistorySize: capacity, ViewHistorySize: viewCapacity, HistoryMaxAge: age, AllowedLateness: lateness, Bins: bins})
 			got := m.snapshot(t)
 			if report := verify.CompareState(want, got); !report.OK() {
 				t.Fatalf("incremental state differs from the oracle:\n%s", report)
@@ -328,6 +354,11 @@ func TestIncrementalEqualsBatch(t *testing.T) {
 				}
 			}
 			mTaken[kind] += m.mTaken
+			if bins == scoring.LogBins && slices.ContainsFunc(slices.Collect(maps.Values(want.Bought.Hist)), func(h map[int64]int64) bool {
+				return slices.ContainsFunc(slices.Collect(maps.Keys(h)), func(n int64) bool { return n > scoring.LogBinsExact })
+			}) {
+				groupedBins++
+			}
 			for c, items := range want.Ever {
 				everSets[kind]++
 				for it := range items {
@@ -348,10 +379,13 @@ func TestIncrementalEqualsBatch(t *testing.T) {
 			t.Errorf("runs with %s ended with no ever-bought set: the set is not covered", kind)
 		}
 	}
+	if groupedBins < 5 {
+		t.Errorf("%d log-binned runs held a bin above %d: the bins' edges are not covered", groupedBins, scoring.LogBinsExact)
+	}
 	for b, n := range gaps {
 		if n == 0 {
 			t.Errorf("no repeat purchase fell in gap bucket %d: the buckets are not all covered", b)
 		}
 	}
-	t.Logf("viewed-then-bought pairs taken back: %v; final ever-bought sets: %v; repeat purchases by gap bucket: %v", mTaken, everSets, gaps)
+	t.Logf("viewed-then-bought pairs taken back: %v; final ever-bought sets: %v; repeat purchases by gap bucket: %v; log-binned runs with grouped bins: %d", mTaken, everSets, gaps, groupedBins)
 }

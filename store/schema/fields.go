@@ -246,6 +246,9 @@ const (
 	MetaViewHistorySize = "view_history_size"
 	// MetaHistoryMaxAge holds -history-max-age in milliseconds (0: off).
 	MetaHistoryMaxAge = "history_max_age_ms"
+	// MetaHistogramBins holds the histograms' binning (scoring.Bins). A
+	// state recorded before it existed has exact bins (MetaBefore).
+	MetaHistogramBins = "histogram_bins"
 	MetaListSize      = "list_size"
 	MetaMinSupport    = "min_support"
 	MetaScorer        = "scorer"
@@ -255,6 +258,10 @@ const (
 	// PartitionCountsSep separates the counts of MetaPartitionCounts.
 	PartitionCountsSep = ","
 )
+
+// MetaBefore holds the value of each setting recorded since some version
+// in the states recorded before it: what those states were built with.
+var MetaBefore = map[string]string{MetaHistogramBins: "exact"}
 
 // DirtyMember is the member of a list in the dirty set (Keys.Dirty) and its
 // field in the mark versions and claims: "<kind code>|<item>".

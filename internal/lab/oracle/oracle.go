@@ -29,6 +29,17 @@ type Settings struct {
 	// AllowedLateness: the final sweep removes the entries older than the
 	// watermark minus HistoryMaxAge minus this.
 	AllowedLateness time.Duration
+	// Bins groups the histograms' customers as the state does; empty
+	// means scoring.DefaultBins, as it does for the consumer.
+	Bins scoring.Bins
+}
+
+// HistogramBins returns the binning the settings give the histograms.
+func (s Settings) HistogramBins() scoring.Bins {
+	if s.Bins == "" {
+		return scoring.DefaultBins
+	}
+	return s.Bins
 }
 
 // State is the full counter state.
@@ -198,8 +209,8 @@ func Build(events []event.Event, set Settings) *State {
 	if set.HistoryMaxAge > 0 {
 		s.sweep(s.Anchor.UnixMilli() - set.HistoryMaxAge.Milliseconds() - set.AllowedLateness.Milliseconds())
 	}
-	s.Bought = derive(s.Histories)
-	s.Viewed = derive(s.ViewHistories)
+	s.Bought = derive(s.Histories, s.HistogramBins())
+	s.Viewed = derive(s.ViewHistories, s.HistogramBins())
 	s.ViewedBought, s.ViewedTotal = deriveViewedBought(s.Histories, s.ViewHistories)
 	s.Popular, s.Buckets = popularity(counted, s.Anchor)
 	s.ItemCategories = map[string]string{}
@@ -282,8 +293,9 @@ func popularity(events []event.Event, anchor time.Time) (map[store.ListKind]stor
 	return out, buckets
 }
 
-// derive computes the counters of a set of final histories.
-func derive(histories map[string]*delta.History) store.Counters {
+// derive computes the counters of a set of final histories, with the
+// histograms' customers grouped by bins.
+func derive(histories map[string]*delta.History, bins scoring.Bins) store.Counters {
 	c := store.Counters{Co: map[string]map[string]int64{}, Hist: map[string]map[int64]int64{}, Buyers: map[string]int64{}}
 	for _, h := range histories {
 		m := int64(len(h.Items))
@@ -299,7 +311,7 @@ func derive(histories map[string]*delta.History) store.Counters {
 				hx = make(map[int64]int64)
 				c.Hist[x] = hx
 			}
-			hx[m-1]++
+			hx[bins.Of(m-1)]++
 			cx := c.Co[x]
 			if cx == nil {
 				cx = make(map[string]int64)
