@@ -4,7 +4,8 @@ package docs_test
 // deploy/, and to headings by anchor. Files move and headings get renamed
 // (issue 14 moved half the README into docs/), and a broken link is only
 // found by a reader who clicks it. This test resolves every relative link
-// and every anchor. It needs no services.
+// and every anchor, and the runbook anchors the status page links. It needs
+// no services.
 
 import (
 	"bufio"
@@ -89,6 +90,56 @@ func TestHeadingAnchor(t *testing.T) {
 		if got := headingAnchor(heading); got != want {
 			t.Errorf("headingAnchor(%q) = %q, want %q", heading, got, want)
 		}
+	}
+}
+
+// runbookSection matches where internal/httpapi names a runbook section the
+// status page links: a call of Runbook, in Go (v.Runbook("...")) or in the
+// template ($.Runbook "..."), and any string literal of an alert's section
+// (its name in lower case, "alsobought..."), as the map of counters to
+// sections holds them.
+var runbookSection = regexp.MustCompile(`Runbook\(?\s*"([^"]+)"|"(alsobought[a-z0-9]+)"`)
+
+// TestStatusPageRunbookLinksResolve: the status page links the runbook
+// section of whatever is not OK, as <-runbook-url>#<anchor>, and shows the
+// link only then, so a broken one is found by on-call in an incident, on the
+// top of the page. Every anchor that internal/httpapi (its Go code and the
+// page's template) can render names a heading of docs/runbook.md.
+func TestStatusPageRunbookLinksResolve(t *testing.T) {
+	root := ".." // tests run in docs/
+	runbook := headingAnchors(t, filepath.Join(root, "docs", "runbook.md"))
+	var sources []string
+	for _, pattern := range []string{"*.go", "*.html"} {
+		m, err := filepath.Glob(filepath.Join(root, "internal", "httpapi", pattern))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sources = append(sources, m...)
+	}
+	found := map[string]bool{}
+	for _, path := range sources {
+		if strings.HasSuffix(path, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel, _ := filepath.Rel(root, path)
+		for n, line := range strings.Split(string(b), "\n") {
+			for _, m := range runbookSection.FindAllStringSubmatch(line, -1) {
+				section := m[1] + m[2]
+				found[section] = true
+				if !runbook[section] {
+					t.Errorf("%s:%d: the status page links docs/runbook.md#%s, which is no heading of the runbook", rel, n+1, section)
+				}
+			}
+		}
+	}
+	// Ten sections today: the group's statuses, readiness, the counters,
+	// freshness and the re-scoring backlog.
+	if len(found) < 8 {
+		t.Errorf("found only %d runbook sections in internal/httpapi (%v): the pattern no longer matches how the page links them", len(found), found)
 	}
 }
 

@@ -139,7 +139,9 @@ func (c *serveCmd) run(ctx context.Context, s *settings, _ []string, stdout, std
 	if c.consume {
 		opts.Consumer = cons
 	}
-	opts.Recent = httpapi.NewRecent(opts)
+	// reg as well: without a consumer (-consume=false) its counters are
+	// still registered, at 0, and the status page reads them there.
+	opts.Recent = httpapi.NewRecent(opts, reg)
 	apiCfg, opsCfg := s.httpServers()
 	servers, err := httpServers(apiCfg, opsCfg, opts, func(o httpapi.Options) http.Handler {
 		return httpapi.New(httpapi.StoreOf(st), o, ready, reg, log)

@@ -85,7 +85,10 @@ type Options struct {
 	// the window reaches back to then.
 	Recent *Recent
 	// Consumer and Rescorer are read by the status page; nil: this process
-	// runs none (a serve that does not consume), and the page says so.
+	// runs none (a serve that does not consume). The page then reads their
+	// counters from the registry /metrics serves, where they are
+	// registered (0 for a consumer that never runs), and says "–" where
+	// they are not.
 	Consumer ConsumerStats
 	Rescorer RescoreStats
 	// Tokens, when not empty, are the bearer tokens that the endpoints
@@ -137,9 +140,9 @@ func New(st Store, opts Options, ready ReadinessCheck, gatherer prometheus.Gathe
 		BuyAgain: opts.BuyAgain}, st.Recommend), opts: opts, ready: ready,
 		// A Redis outage fails every request: rate-limited as the
 		// consumer's retries are (docs/DESIGN.md section 6, "Logs").
-		log: obs.Repeats(log), errLog: log, recent: opts.Recent}
+		log: obs.Repeats(log), errLog: log, recent: opts.Recent, metrics: gatherer}
 	if s.recent == nil {
-		s.recent = NewRecent(opts)
+		s.recent = NewRecent(opts, gatherer)
 	}
 	for _, t := range opts.Tokens {
 		s.tokenSums = append(s.tokenSums, sha256.Sum256([]byte(t)))
@@ -225,6 +228,9 @@ type server struct {
 	log, errLog zerolog.Logger
 	tokenSums   [][sha256.Size]byte // of opts.Tokens; none: no authentication
 	recent      *Recent             // the status page's recent window
+	// metrics is what /metrics serves: the status page reads from it the
+	// counters of a component this process registers but does not run.
+	metrics prometheus.Gatherer
 }
 
 // readyTimeout bounds the readiness check of /readyz and of the status.

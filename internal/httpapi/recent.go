@@ -5,9 +5,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/alsobought/alsobought/consumer"
+	"github.com/alsobought/alsobought/event"
 	"github.com/alsobought/alsobought/internal/rescore"
 )
 
@@ -27,6 +29,7 @@ const recentInterval = 10 * time.Second
 // right on the first view, computed against the oldest sample.
 type Recent struct {
 	opts    Options
+	metrics prometheus.Gatherer // may be nil
 	mu      sync.Mutex
 	samples []figures // oldest first
 }
@@ -36,6 +39,9 @@ type figures struct {
 	at        time.Time
 	totals    map[string]float64 // by metric name
 	freshness *dto.Histogram     // nil: no re-scorer
+	// deadLetters are the dead letters since start by reason; nil when
+	// this process counts none (no consumer, no such metric exported).
+	deadLetters map[event.Reason]uint64
 	// The components' figures the totals come from, for the page's other
 	// panels (nil: no such component).
 	consumer *consumer.Stats
@@ -43,9 +49,11 @@ type figures struct {
 }
 
 // NewRecent returns a Recent of what opts reads (its Consumer, Rescorer and
-// Errors), with a first sample taken now. Run keeps sampling.
-func NewRecent(opts Options) *Recent {
-	r := &Recent{opts: opts}
+// Errors) and, for the counters none of them reports, of metrics (the
+// registry /metrics serves; nil: none), with a first sample taken now. Run
+// keeps sampling.
+func NewRecent(opts Options, metrics prometheus.Gatherer) *Recent {
+	r := &Recent{opts: opts, metrics: metrics}
 	r.sample(time.Now())
 	return r
 }
@@ -68,7 +76,7 @@ func (r *Recent) Run(ctx context.Context) error {
 // it keeps the newest sample at least RecentWindow old, as the base of a
 // window that reaches back exactly that far.
 func (r *Recent) sample(now time.Time) {
-	f := readFigures(r.opts, now)
+	f := readFigures(r.opts, r.metrics, now)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.samples = append(r.samples, f)
@@ -96,8 +104,9 @@ func (r *Recent) base(now time.Time) figures {
 }
 
 // readFigures reads the totals of the consumer, the re-scorer and the
-// error counters of opts, and the freshness histogram.
-func readFigures(o Options, at time.Time) figures {
+// error counters of opts, and the freshness histogram; then, from metrics,
+// the totals of the page's counters that no component of opts reported.
+func readFigures(o Options, metrics prometheus.Gatherer, at time.Time) figures {
 	f := figures{at: at, totals: map[string]float64{}}
 	if c := o.Consumer; c != nil {
 		st := c.Stats()
@@ -105,6 +114,7 @@ func readFigures(o Options, at time.Time) figures {
 		f.totals[metricConsumed] = float64(st.Consumed)
 		f.totals[metricApplied] = float64(st.Applied)
 		f.totals[metricDeadLettered] = float64(st.DeadLettered)
+		f.deadLetters = st.DeadLetteredBy
 	}
 	if r := o.Rescorer; r != nil {
 		st := r.Stats()
@@ -117,5 +127,58 @@ func readFigures(o Options, at time.Time) figures {
 	if o.Errors != nil {
 		f.totals[metricRedisErrors], f.totals[metricKafkaErrors] = o.Errors.Counts()
 	}
+	readRegistered(metrics, &f)
 	return f
+}
+
+// readRegistered fills in, from the metrics this process exports, the
+// totals of the page's counters that no component reported, and the dead
+// letters by reason. A serve that does not consume registers the
+// consumer's counters all the same (at 0, every reason too): the page then
+// says 0, as /metrics does, where "–" would read as "unknown"; a counter
+// the process does not export at all keeps its "–".
+func readRegistered(metrics prometheus.Gatherer, f *figures) {
+	if metrics == nil {
+		return
+	}
+	missing := map[string]bool{}
+	for _, table := range []counterTable{throughputCounters, errorCounters} {
+		for _, c := range table {
+			if _, ok := f.totals[c.name]; !ok {
+				missing[c.name] = true
+			}
+		}
+	}
+	if len(missing) == 0 {
+		return // every figure came from a component: no need to gather
+	}
+	// On an error Gather still returns every family it could read; a
+	// family it could not stays unexported on the page, as it is unknown.
+	families, _ := metrics.Gather()
+	for _, mf := range families {
+		if !missing[mf.GetName()] || mf.GetType() != dto.MetricType_COUNTER {
+			continue
+		}
+		var total float64
+		var byReason map[event.Reason]uint64
+		if mf.GetName() == metricDeadLettered {
+			byReason = map[event.Reason]uint64{}
+		}
+		for _, m := range mf.GetMetric() {
+			v := m.GetCounter().GetValue()
+			total += v
+			if byReason == nil {
+				continue
+			}
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "reason" {
+					byReason[event.Reason(l.GetValue())] += uint64(v)
+				}
+			}
+		}
+		f.totals[mf.GetName()] = total
+		if byReason != nil {
+			f.deadLetters = byReason
+		}
+	}
 }

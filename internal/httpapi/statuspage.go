@@ -243,7 +243,8 @@ type metricsView struct {
 	DirtyItems gaugeValue
 	DirtyAge   gaugeValue
 	// DeadLetters are the dead letters since start by reason, every
-	// reason; nil without a consumer.
+	// reason; nil when this process counts none (no consumer, and no
+	// consumer metrics exported).
 	DeadLetters []reasonCount
 	// Rescorer and Consumer are the figures the page was made from (the
 	// background work, the place in the group); nil without one.
@@ -407,13 +408,14 @@ func (s *server) lookup(ctx context.Context, lk lookupRequest, v *statusView) er
 	return nil
 }
 
-// readStats reads the consumer's and the re-scorer's figures: counter
+// readStats reads the consumer's and the re-scorer's figures (or, for a
+// component this process does not run, its exported counters): counter
 // totals since the process started, their change and rates over the
 // recent window, freshness quantiles since the start and over the window
 // against the objective, and the re-scoring backlog at the last poll.
 func (s *server) readStats(now time.Time) metricsView {
 	var mv metricsView
-	cur, base := readFigures(s.opts, now), s.recent.base(now)
+	cur, base := readFigures(s.opts, s.metrics, now), s.recent.base(now)
 	if st := cur.rescorer; st != nil {
 		mv.Rescorer = st
 		if st.BacklogKnown {
@@ -432,9 +434,8 @@ func (s *server) readStats(now time.Time) metricsView {
 			}
 		}
 	}
-	if st := cur.consumer; st != nil {
-		mv.Consumer = st
-		by := st.DeadLetteredBy
+	mv.Consumer = cur.consumer
+	if by := cur.deadLetters; by != nil {
 		for _, r := range event.Reasons() {
 			mv.DeadLetters = append(mv.DeadLetters, reasonCount{Reason: string(r), Count: by[r]})
 		}

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"image/png"
 	"net/http"
@@ -280,6 +281,63 @@ func TestStatusPage(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestStatusPageSaysZeroForTheCountersOfAServeThatDoesNotConsume: a serve
+// with -consume=false registers the consumer's counters all the same, at 0
+// and with every dead-letter reason, so /metrics exports them. The status
+// page and /v1/status say 0 for them too, and list the dead letters by
+// reason: "–" would read as "unknown" where the truth is "none". A counter
+// the process does not export at all keeps its "–". It needs no service.
+func TestStatusPageSaysZeroForTheCountersOfAServeThatDoesNotConsume(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	consumer.NewMetrics(reg) // as serve registers them, consuming or not
+	h := httpapi.New(httpapi.Store{}, httpapi.Options{Status: func() lag.Report { return lag.Report{Status: lag.OK} }},
+		func(context.Context) string { return "" }, reg, zerolog.Nop())
+	get := func(path string) string {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Code != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", path, rec.Code, rec.Body)
+		}
+		return rec.Body.String()
+	}
+	time.Sleep(1100 * time.Millisecond) // a recent window of a second at least, for the rates
+	registered := []string{"alsobought_events_consumed_total", "alsobought_events_applied_total", "alsobought_events_dead_lettered_total"}
+
+	page := get("/status")
+	for _, name := range registered {
+		zeros := regexp.MustCompile(`<tr data-metric="` + name + `"><td>[^<]*</td>\s*<td class="n">0</td><td class="n">0</td><td class="n">0\.0</td>`)
+		if !zeros.MatchString(page) {
+			t.Errorf("%s is registered at 0: the page should say 0 since start, 0 recent, 0.0 per second:\n%s", name, page)
+		}
+	}
+	for _, r := range event.Reasons() {
+		if want := fmt.Sprintf(`<span data-reason="%s">%s <b>0</b></span>`, r, r); !strings.Contains(page, want) {
+			t.Errorf("the dead letters by reason lack %s", want)
+		}
+	}
+	if !regexp.MustCompile(`<tr data-metric="alsobought_items_rescored_total"><td>[^<]*</td>\s*<td class="n none" title="not exported by this process">`).MatchString(page) {
+		t.Errorf("lists re-scored is exported by no component and no metric: the page should say so:\n%s", page)
+	}
+
+	var status struct {
+		Recent struct {
+			Rates map[string]float64 `json:"rates_per_second"`
+		} `json:"recent"`
+	}
+	body := get("/v1/status")
+	if err := json.Unmarshal([]byte(body), &status); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range registered {
+		if rate, ok := status.Recent.Rates[name]; !ok || rate != 0 {
+			t.Errorf("/v1/status: the rate of %s is %v (present: %v), want 0: %s", name, rate, ok, body)
+		}
+	}
+	if rate, ok := status.Recent.Rates["alsobought_items_rescored_total"]; ok {
+		t.Errorf("/v1/status gives a rate of %v for lists re-scored, which the process does not export", rate)
+	}
 }
 
 // liveRescorer is a re-scorer whose freshness histogram a test observes
