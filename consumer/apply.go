@@ -44,6 +44,7 @@ type applier struct {
 	store       StateStore
 	retention   delta.Retention
 	bins        scoring.Bins
+	minSupport  int64 // the lists' (delta.Batch.MinSupport)
 	dedup       delta.Dedup
 	limits      event.Limits
 	maxSkew     time.Duration
@@ -110,7 +111,7 @@ func (a *applier) apply(ctx context.Context, partition int, evs []decoded, lastO
 	}
 	customers := bs.Customers
 	b := delta.NewBatch(partition)
-	b.Bins = a.bins
+	b.Bins, b.MinSupport = a.bins, a.minSupport
 	touched := make(map[string]*store.CustomerUpdate, len(ids))
 	for _, d := range evs {
 		c := customers[d.ev.CustomerID]

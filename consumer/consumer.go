@@ -59,8 +59,14 @@ type Config struct {
 	HistorySize    int // K_hist: distinct purchased items retained per customer
 	ViewHistory    int // K_view: distinct viewed items retained per customer
 	// Bins is how the histograms group customers (docs/DESIGN.md §3): the
-	// binning the state was built with; empty means scoring.DefaultBins.
+	// binning the state was built with (the zero value is
+	// scoring.DefaultBins).
 	Bins scoring.Bins
+	// ListMinSupport is the lists' min support (scoring.ListRules): a
+	// change that leaves a row's candidates below it and moves nothing
+	// else the list reads marks no list (delta.Batch.MinSupport). 0 marks
+	// every changed row.
+	ListMinSupport int
 	// HistoryMaxAge ages history entries on each customer's own clock
 	// (docs/DESIGN.md section 10); 0 = never.
 	HistoryMaxAge time.Duration
@@ -116,6 +122,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("view history size %d: K_view must be at least 1", c.ViewHistory)
 	case c.Bins != "" && !slices.Contains(scoring.AllBins(), c.Bins):
 		return fmt.Errorf("histogram bins %q: use %s or %s", c.Bins, scoring.LogBins, scoring.ExactBins)
+	case c.ListMinSupport < 0:
+		return fmt.Errorf("list min support %d must not be negative", c.ListMinSupport)
 	case c.HistoryMaxAge < 0:
 		return fmt.Errorf("history max age %s must not be negative", c.HistoryMaxAge)
 	case c.AllowedLateness < 0 || c.SweepInterval < 0 || c.TombstoneTTL < 0:
@@ -182,9 +190,6 @@ func New(cfg Config, st Stores, log zerolog.Logger, m *Metrics) (*Consumer, erro
 	if cfg.SweepInterval == 0 {
 		cfg.SweepInterval = DefaultSweepInterval
 	}
-	if cfg.Bins == "" {
-		cfg.Bins = scoring.DefaultBins
-	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -194,7 +199,7 @@ func New(cfg Config, st Stores, log zerolog.Logger, m *Metrics) (*Consumer, erro
 	if st.Sweeps == nil {
 		return nil, errors.New("no sweep store")
 	}
-	a := applier{store: st.Batches, bins: cfg.Bins, retention: delta.Retention{Purchases: cfg.HistorySize, Views: cfg.ViewHistory, MaxAge: cfg.HistoryMaxAge}, dedup: cfg.Dedup, limits: cfg.Limits, maxSkew: cfg.MaxEventSkew}
+	a := applier{store: st.Batches, bins: cfg.Bins, minSupport: int64(cfg.ListMinSupport), retention: delta.Retention{Purchases: cfg.HistorySize, Views: cfg.ViewHistory, MaxAge: cfg.HistoryMaxAge}, dedup: cfg.Dedup, limits: cfg.Limits, maxSkew: cfg.MaxEventSkew}
 	if cfg.KeyPartitioner == PartitionerMurmur2 {
 		a.partitioner = &keyPartitioner{}
 	}

@@ -117,7 +117,7 @@ func (c *Consumer) applySweep(ctx context.Context, partition int, plan store.Swe
 		erase[id] = true
 	}
 	b := delta.NewBatch(partition)
-	b.Bins = c.apply.bins
+	b.Bins, b.MinSupport = c.apply.bins, c.apply.minSupport
 	updates := make([]store.CustomerUpdate, 0, len(bs.Customers))
 	var aged, erased, deleted int
 	for _, id := range plan.All() {

@@ -56,10 +56,13 @@ func ParseBins(s string) (Bins, error) {
 // Of returns the bin of a customer with n other items: the Others value
 // under which h_X counts the customer. Of(Of(n)) == Of(n), and n < 1 (a
 // customer whose only item is X, who adds nothing to E_XY) is its own bin.
-// An unknown binning panics: the state's record and ParseBins admit only
-// the known ones, so reaching it is a programming error that would
-// otherwise corrupt counters silently.
+// The zero Bins is DefaultBins. An unknown binning panics: the state's
+// record and ParseBins admit only the known ones, so reaching it is a
+// programming error that would otherwise corrupt counters silently.
 func (b Bins) Of(n int64) int64 {
+	if b == "" {
+		b = DefaultBins
+	}
 	switch b {
 	case ExactBins:
 		return n

@@ -28,6 +28,7 @@ func TestBinsOf(t *testing.T) {
 		{LogBins, 128, 143}, // [128,159]
 		{LogBins, 199, 207}, // [192,223]
 		{LogBins, 1 << 20, 1<<20 + (1<<18-1)/2},
+		{"", 9, 8}, // the zero Bins is DefaultBins
 	}
 	for _, tc := range tests {
 		if got := tc.bins.Of(tc.n); got != tc.want {

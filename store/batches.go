@@ -191,14 +191,18 @@ func (c *conn) writeFenced(ctx context.Context, w fencedWrite) error {
 			lead = w.attempted
 		}
 	}
+	var marks []string // the dirty lists, once the counters' replies are known
 	if len(batch.Ops) > 0 || len(batch.Dirty) > 0 || !batch.Latest.IsZero() {
 		// Each hash takes the sums of its changes (applySumsScript); the
 		// hashes whose fence cuts the batch's groups take them group by
 		// group in a step of their own, after this one's marker.
 		sums := map[string]*summedOps{}
+		rows := map[delta.Key]*summedOps{} // the dirty rows' sums
 		err := runStep("apply counter changes", func(p redis.Pipeliner) {
 			clear(sums) // a cluster's retry fills the pipeline again
-			many := manySums{pf: pf, guardKey: guardKey, guard: guard, fence: w.fence}
+			clear(rows)
+			support := strconv.FormatInt(batch.MinSupport, 10)
+			many := manySums{pf: pf, guardKey: guardKey, guard: guard, fence: w.fence, support: support}
 			for k, ops := range batch.Ops {
 				for _, so := range shardOps(keys, batch.Partition, k, ops) {
 					if len(so.ops.Offsets) == 0 {
@@ -207,31 +211,19 @@ func (c *conn) writeFenced(ctx context.Context, w fencedWrite) error {
 					fields, deltas := so.ops.Sums()
 					if c.cluster == nil {
 						sums[so.key] = many.add(ctx, p, so, fields, deltas)
-						continue
+					} else {
+						// A cluster's hashes are in slots of their own: a call each.
+						scriptKeys, g := c.guardKeys(so.key, guardKey, guard)
+						one := manySums{pf: pf, guardKey: scriptKeys[1], guard: g, fence: w.fence, support: support}
+						sums[so.key] = one.add(ctx, p, so, fields, deltas)
+						one.flush(ctx, p)
 					}
-					// A cluster's hashes are in slots of their own: a call each.
-					scriptKeys, g := c.guardKeys(so.key, guardKey, guard)
-					one := manySums{pf: pf, guardKey: scriptKeys[1], guard: g, fence: w.fence}
-					sums[so.key] = one.add(ctx, p, so, fields, deltas)
-					one.flush(ctx, p)
+					if _, dirty := batch.Dirty[k]; dirty {
+						rows[k] = sums[so.key]
+					}
 				}
 			}
 			many.flush(ctx, p)
-			if len(batch.Dirty) > 0 {
-				// The time of the first mark is the batch's earliest record
-				// time (not after now: a producer clock may run ahead).
-				at := time.Now()
-				if !batch.FirstRecord.IsZero() && batch.FirstRecord.Before(at) {
-					at = batch.FirstRecord
-				}
-				members := make([]string, 0, len(batch.Dirty))
-				for k := range batch.Dirty {
-					if kind, ok := listKindOfRow(k.Kind); ok {
-						members = append(members, schema.DirtyMember(kind, k.Item))
-					}
-				}
-				markDirty(ctx, p, keys, at, members)
-			}
 			if !batch.Latest.IsZero() {
 				// Not fenced, and need not be: the anchor only rises to a
 				// time that was counted, and the version only signals.
@@ -275,6 +267,26 @@ func (c *conn) writeFenced(ctx context.Context, w fencedWrite) error {
 				return err
 			}
 		}
+		marks = dirtyMembers(batch, rows)
+	}
+	// The marks follow the counters, in the next step (the customers', or
+	// one of their own), so that a mark is decided by what the counters'
+	// write did. They are in Redis before the progress moves: a batch
+	// stopped before them is applied again, and its sums, applied before,
+	// then mark every dirty row.
+	if len(marks) > 0 {
+		// The time of the first mark is the batch's earliest record time
+		// (not after now: a producer clock may run ahead).
+		at := time.Now()
+		if !batch.FirstRecord.IsZero() && batch.FirstRecord.Before(at) {
+			at = batch.FirstRecord
+		}
+		lead = func(p redis.Pipeliner) { markDirty(ctx, p, keys, at, marks) }
+		if len(w.customers) == 0 {
+			if err := runStep("mark dirty lists", func(redis.Pipeliner) {}); err != nil {
+				return err
+			}
+		}
 	}
 	if len(w.customers) > 0 {
 		ttl := w.tombstoneTTL
@@ -313,6 +325,25 @@ func (c *conn) writeFenced(ctx context.Context, w fencedWrite) error {
 	return batchError(err, batch.Partition, w.recorded)
 }
 
+// dirtyMembers returns the dirty-set members of the batch's dirty rows,
+// leaving out the rows whose sums were applied now and cannot move their
+// list (appliedListSame). A row applied before (a replay: its reply says
+// nothing of what the first write did) or cut by its fence is marked.
+func dirtyMembers(batch *delta.Batch, rows map[delta.Key]*summedOps) []string {
+	members := make([]string, 0, len(batch.Dirty))
+	for k := range batch.Dirty {
+		kind, ok := listKindOfRow(k.Kind)
+		if !ok {
+			continue
+		}
+		if so := rows[k]; so != nil && so.reply() == appliedListSame {
+			continue
+		}
+		members = append(members, schema.DirtyMember(kind, k.Item))
+	}
+	return members
+}
+
 // summedOps is a hash's changes and where its applySumsScript reply is:
 // element at of cmd's.
 type summedOps struct {
@@ -321,8 +352,9 @@ type summedOps struct {
 	at  int
 }
 
-// reply is the hash's applySumsScript reply (cutByFence, 0 or 1), or 0
-// when the script failed (the step's error says so).
+// reply is the hash's applySumsScript reply (cutByFence, 0,
+// appliedListMoves or appliedListSame), or 0 when the script failed (the
+// step's error says so).
 func (so *summedOps) reply() int64 {
 	if replies, err := so.cmd.Int64Slice(); err == nil && so.at < len(replies) {
 		return replies[so.at]
@@ -337,7 +369,7 @@ func (so *summedOps) reply() int64 {
 // behind the consumer's calls and a saturated Dunnhumby run's freshness
 // p99 went from 12 s to 19 s; 50 and 200 measured alike (docs/BENCHMARKS.md).
 type manySums struct {
-	pf, guardKey, guard, fence string // the step's, as applySumsScript takes them
+	pf, guardKey, guard, fence, support string // the step's, as applySumsScript takes them
 
 	keys    []string
 	args    []any
@@ -370,7 +402,7 @@ func (m *manySums) flush(ctx context.Context, p redis.Pipeliner) {
 	if len(m.keys) == 0 {
 		return
 	}
-	cmd := applySumsScript.EvalSha(ctx, p, append([]string{m.guardKey}, m.keys...), append([]any{m.pf, m.guard, m.fence}, m.args...)...)
+	cmd := applySumsScript.EvalSha(ctx, p, append([]string{m.guardKey}, m.keys...), append([]any{m.pf, m.guard, m.fence, m.support}, m.args...)...)
 	for _, s := range m.pending {
 		s.cmd = cmd
 	}

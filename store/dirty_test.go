@@ -3,10 +3,12 @@ package store_test
 import (
 	"context"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/alsobought/alsobought/internal/testenv"
+	"github.com/alsobought/alsobought/scoring"
 	"github.com/alsobought/alsobought/store"
 	"github.com/alsobought/alsobought/store/schema"
 )
@@ -142,5 +144,72 @@ func testClaimTakesTheOldestAcrossShards(t *testing.T, env *testenv.Env) {
 	}
 	if n, oldest, err := env.Store.Dirty.Backlog(ctx); err != nil || n != int64(len(items)) || !oldest.Equal(base.Add(time.Millisecond)) {
 		t.Fatalf("backlog %d, oldest %s (%v); want %d, %s", n, oldest, err, len(items), base.Add(time.Millisecond))
+	}
+}
+
+// TestOnlyChangesThatCanMoveAListMarkIt: with the lists' min support set
+// on the batch, a row is marked dirty only when its changes can move its
+// list (docs/DESIGN.md §4, "What marks a list"): a candidate reaching the
+// support, or a histogram bin. A new purchase by a customer holding 9
+// items moves it inside log bin [8,9], so its held items' rows gain only a
+// co-count of 1, below the support of 2, and wait for nothing; the item
+// bought gains histogram bins, and an item that two customers' purchases
+// bring to 2 co-buyers of it gains a listable candidate. A replay of the
+// batch, whose counters were applied before, cannot tell and marks every
+// dirty row.
+func TestOnlyChangesThatCanMoveAListMarkIt(t *testing.T) {
+	testenv.ForEachRedis(t, testOnlyChangesThatCanMoveAListMarkIt)
+}
+
+func testOnlyChangesThatCanMoveAListMarkIt(t *testing.T, env *testenv.Env) {
+	st, ctx := env.Store, context.Background()
+	var setup [][2]string
+	for i := range 9 {
+		setup = append(setup, [2]string{"c1", "i" + strconv.Itoa(i)})
+	}
+	for i := range 8 {
+		setup = append(setup, [2]string{"c2", "j" + strconv.Itoa(i)})
+	}
+	setup = append(setup, [2]string{"c2", "i0"})
+	off := purchases(t, st, 0, setup...)
+	dirtyNow := func() []string {
+		t.Helper()
+		items, err := st.Dirty.Claim(ctx, 1000, time.Now().Add(time.Hour), "test", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Dirty.Clear(ctx, items, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, it := range items {
+			out = append(out, it.Item)
+		}
+		slices.Sort(out)
+		return out
+	}
+	dirtyNow() // the set-up's marks
+
+	b, updates, last := purchaseBatch(t, st, off, [2]string{"c1", "new"}, [2]string{"c2", "new"})
+	b.MinSupport = scoring.DefaultListRules().MinSupport
+	if err := st.Batches.Apply(ctx, b, updates, last, off-1); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := dirtyNow(), []string{"i0", "new"}; !slices.Equal(got, want) {
+		t.Errorf("marked %v, want %v: only the rows whose list can move", got, want)
+	}
+
+	if err := st.Batches.Apply(ctx, b, nil, last, off-1); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"new"}
+	for _, p := range setup {
+		if !slices.Contains(want, p[1]) {
+			want = append(want, p[1])
+		}
+	}
+	slices.Sort(want)
+	if got := dirtyNow(); !slices.Equal(got, want) {
+		t.Errorf("a replay marked %v, want every dirty row %v", got, want)
 	}
 }

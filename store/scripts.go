@@ -240,23 +240,33 @@ return applied
 // slots differ (writeFenced).
 //
 // KEYS[1]: the guard hash (batchGuard on KEYS[1]); KEYS[2..]: the hashes.
-// ARGV[1..3] as applyOpsScript's; then for each hash in KEYS order: the
-// offsets of the batch's first and last group for it, the number of sums,
-// and the pairs of (field, sum), the sums not zero. Returns each hash's
-// reply, in KEYS order:
+// ARGV[1..3] as applyOpsScript's; ARGV[4]: the lists' min support (0: no
+// check); then for each hash in KEYS order: the offsets of the batch's
+// first and last group for it, the number of sums, and the pairs of
+// (field, sum), the sums not zero. Returns each hash's reply, in KEYS
+// order:
 //
 // When the watermark is at or above the last offset, every group was
 // applied before: nothing is written (0). When it is below the first, the
 // sums are added, fields that fall to zero deleted, and the watermark
-// raised to the last offset (1). When it falls between them, a replay cut
-// the batch differently from the write that raised the watermark, and only
-// the groups above it may be applied: nothing is written and the reply is
-// cutByFence, and the batch writes this hash's groups with applyOpsScript
-// instead (writeFenced).
+// raised to the last offset: the reply is appliedListMoves, or, for a
+// row whose list cannot move by them, appliedListSame (below). When it
+// falls between them, a replay cut the batch differently from the write
+// that raised the watermark, and only the groups above it may be applied:
+// nothing is written and the reply is cutByFence, and the batch writes
+// this hash's groups with applyOpsScript instead (writeFenced).
+//
+// A row's list reads its histogram bins (h|), M_X (t|) and its candidates
+// at or above the min support (docs/DESIGN.md §4, "What marks a list"):
+// sums that change none of them, only co-counts that stay below the
+// support before and after and the item's own purchase statistics (p|,
+// g|), leave the list as it is but for the drift of T and the candidates'
+// B that every list has, and the reply says so.
 var applySumsScript = redis.NewScript(guardOn("KEYS[1]") + `
 if not string.match(ARGV[3], '^#%d+$') then floor = -1 end
+local support = tonumber(ARGV[4])
 local out = {}
-local a = 4
+local a = 5
 for k = 2, #KEYS do
   local key = KEYS[k]
   local first, last, n = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
@@ -268,19 +278,37 @@ for k = 2, #KEYS do
   elseif first <= wm then
     out[#out + 1] = ` + strconv.Itoa(cutByFence) + `
   else
+    local moves = support <= 0
     for i = from, to, 2 do
-      if redis.call('HINCRBY', key, ARGV[i], ARGV[i + 1]) == 0 then redis.call('HDEL', key, ARGV[i]) end
+      local f = ARGV[i]
+      local v = redis.call('HINCRBY', key, f, ARGV[i + 1])
+      if v == 0 then redis.call('HDEL', key, f) end
+      if not moves then
+        local bar = string.find(f, '|', 1, true)
+        if bar then
+          local c = string.sub(f, 1, bar)
+          moves = c == '` + schema.HistFieldPrefix + `' or c == '` + schema.FieldViewedTotal + `'
+        else
+          moves = v >= support or v - tonumber(ARGV[i + 1]) >= support
+        end
+      end
     end
     redis.call('HSET', key, ARGV[3], last)
-    out[#out + 1] = 1
+    out[#out + 1] = moves and ` + strconv.Itoa(appliedListMoves) + ` or ` + strconv.Itoa(appliedListSame) + `
   end
 end
 return out
 `)
 
-// cutByFence is applySumsScript's reply for a hash whose watermark falls
-// inside the batch's offsets.
-const cutByFence = -1
+// applySumsScript's replies besides 0 (applied before): a hash whose
+// watermark falls inside the batch's offsets (cutByFence), and a hash
+// whose sums were applied, which may move its list (appliedListMoves) or
+// cannot (appliedListSame).
+const (
+	cutByFence       = -1
+	appliedListMoves = 1
+	appliedListSame  = 2
+)
 
 // writeCustomerScript replaces a customer's state only when the writer's
 // fence for its partition is newer than the stored one, so a late write

@@ -521,7 +521,7 @@ func autoBatchMaxWait(minInterval time.Duration) time.Duration {
 func (s *settings) consumerConfig(conn *kafkaconn.Conn, batchSize int, batchWait, batchMaxWait time.Duration, errs *obs.Errors) consumer.Config {
 	cfg := consumer.Config{
 		Kafka: conn, Topic: s.topic, GroupID: s.group, DLQTopic: s.dlqTopicName(),
-		HistorySize: s.historySize, ViewHistory: s.viewHistory, Bins: scoring.Bins(s.bins), HistoryMaxAge: s.historyAge, AllowedLateness: s.lateness, SweepInterval: s.ageingEvery, TombstoneTTL: s.tombstoneTTL, BatchSize: batchSize, BatchWait: batchWait, BatchMaxWait: cmp.Or(batchMaxWait, autoBatchMaxWait(s.minInterval)),
+		HistorySize: s.historySize, ViewHistory: s.viewHistory, Bins: scoring.Bins(s.bins), ListMinSupport: s.minSupport, HistoryMaxAge: s.historyAge, AllowedLateness: s.lateness, SweepInterval: s.ageingEvery, TombstoneTTL: s.tombstoneTTL, BatchSize: batchSize, BatchWait: batchWait, BatchMaxWait: cmp.Or(batchMaxWait, autoBatchMaxWait(s.minInterval)),
 		Limits: s.limits(), MaxEventSkew: s.maxSkew, Dedup: s.dedup(), KeyPartitioner: s.partitioner, Errors: errs,
 	}
 	if s.catalogueOn() {

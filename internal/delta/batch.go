@@ -148,14 +148,20 @@ type Batch struct {
 	// record to the re-scored list.
 	FirstRecord time.Time
 	// Bins groups the histograms' customers (scoring.Bins): it must be the
-	// binning the state was built with. NewBatch starts with DefaultBins.
+	// binning the state was built with. The zero value is DefaultBins.
 	Bins scoring.Bins
+	// MinSupport is the lists' min support. Above 0, the store marks a
+	// dirty row only when its changes can move its list: a change to a
+	// histogram bin or to M_X, or to a candidate at or above MinSupport
+	// before or after (docs/DESIGN.md §4, "What marks a list"). 0 marks
+	// every dirty row.
+	MinSupport int64
 }
 
 // NewBatch returns an empty batch for a partition, with the default histogram
 // bins: set Bins to the state's binning before adding events.
 func NewBatch(partition int) *Batch {
-	return &Batch{Partition: partition, Ops: make(map[Key]*Ops), Dirty: make(map[Key]struct{}), Bins: scoring.DefaultBins}
+	return &Batch{Partition: partition, Ops: make(map[Key]*Ops), Dirty: make(map[Key]struct{})}
 }
 
 // histField returns the histogram field that counts a customer with n

@@ -34,15 +34,16 @@ const (
 	// candidates passed over for them, comma-separated (ids hold no comma).
 	// It starts with '#' too: row readers skip it.
 	FieldWatch = "#watch"
-	histPrefix = "h|"
+	// HistFieldPrefix starts every histogram field (HistField).
+	HistFieldPrefix = "h|"
 )
 
 // HistField is the row field that holds h_X[n].
-func HistField(others int) string { return histPrefix + strconv.Itoa(others) }
+func HistField(others int) string { return HistFieldPrefix + strconv.Itoa(others) }
 
 // ParseHistField returns the n of a HistField; ok is false for other fields.
 func ParseHistField(f string) (others int64, ok bool, err error) {
-	rest, ok := strings.CutPrefix(f, histPrefix)
+	rest, ok := strings.CutPrefix(f, HistFieldPrefix)
 	if !ok {
 		return 0, false, nil
 	}

@@ -74,7 +74,7 @@ func (t *StreamTrainer) Train(_ context.Context, before []event.Event) (Model, e
 	r := delta.Retention{Purchases: t.Settings.HistorySize, Views: t.Settings.ViewHistorySize, MaxAge: t.Settings.HistoryMaxAge}
 	for start := t.applied; start < len(before); start += streamChunk {
 		b := delta.NewBatch(0)
-		b.Bins = t.Settings.HistogramBins()
+		b.Bins = t.Settings.Bins
 		for i, e := range before[start:min(start+streamChunk, len(before))] {
 			t.apply(b, e, int64(start+i), r)
 		}
@@ -143,7 +143,7 @@ func (t *StreamTrainer) sweep() {
 	}
 	cut := t.anchor.UnixMilli() - t.Settings.HistoryMaxAge.Milliseconds() - t.Settings.AllowedLateness.Milliseconds()
 	b := delta.NewBatch(0)
-	b.Bins = t.Settings.HistogramBins()
+	b.Bins = t.Settings.Bins
 	for _, c := range t.customers {
 		b.Sweep(&c.purchases, &c.views, cut, int64(t.applied))
 	}

@@ -29,17 +29,9 @@ type Settings struct {
 	// AllowedLateness: the final sweep removes the entries older than the
 	// watermark minus HistoryMaxAge minus this.
 	AllowedLateness time.Duration
-	// Bins groups the histograms' customers as the state does; empty
-	// means scoring.DefaultBins, as it does for the consumer.
+	// Bins groups the histograms' customers as the state does (the zero
+	// value is scoring.DefaultBins).
 	Bins scoring.Bins
-}
-
-// HistogramBins returns the binning the settings give the histograms.
-func (s Settings) HistogramBins() scoring.Bins {
-	if s.Bins == "" {
-		return scoring.DefaultBins
-	}
-	return s.Bins
 }
 
 // State is the full counter state.
@@ -209,8 +201,8 @@ func Build(events []event.Event, set Settings) *State {
 	if set.HistoryMaxAge > 0 {
 		s.sweep(s.Anchor.UnixMilli() - set.HistoryMaxAge.Milliseconds() - set.AllowedLateness.Milliseconds())
 	}
-	s.Bought = derive(s.Histories, s.HistogramBins())
-	s.Viewed = derive(s.ViewHistories, s.HistogramBins())
+	s.Bought = derive(s.Histories, s.Bins)
+	s.Viewed = derive(s.ViewHistories, s.Bins)
 	s.ViewedBought, s.ViewedTotal = deriveViewedBought(s.Histories, s.ViewHistories)
 	s.Popular, s.Buckets = popularity(counted, s.Anchor)
 	s.ItemCategories = map[string]string{}
