@@ -64,7 +64,7 @@ start_node() {
     "ALSOBOUGHT_LOCAL_CLUSTER_PORT / ALSOBOUGHT_LOCAL_CLUSTER_TLS_PORT" \
     --cluster-enabled yes --cluster-config-file "$(cluster_node_dir "$port")/nodes.conf" \
     --cluster-node-timeout "$CLUSTER_NODE_TIMEOUT" --cluster-port $((port + 10000)) \
-    --appendonly yes --appendfsync "$CLUSTER_APPENDFSYNC" --save "" \
+    --appendonly yes --appendfsync "$CLUSTER_APPENDFSYNC" --save "" --hash-max-listpack-entries 128 \
     --min-replicas-to-write "$CLUSTER_MIN_REPLICAS" \
     --maxmemory-policy noeviction \
     --tls-port "$(cluster_tls_port "$port")" "${tls_options[@]}" --tls-cluster yes --tls-replication yes

@@ -73,7 +73,7 @@ start_data_node() {
   local port="$1"
   shift
   start_redis_at "$port" "$(sentinel_node_dir "$port")" sentinel-down.sh ALSOBOUGHT_LOCAL_SENTINEL_PORT \
-    --appendonly yes --appendfsync everysec --save "" \
+    --appendonly yes --appendfsync everysec --save "" --hash-max-listpack-entries 128 \
     --min-replicas-to-write 1 \
     --maxmemory-policy noeviction "$@"
 }
