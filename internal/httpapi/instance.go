@@ -71,12 +71,43 @@ type Readiness struct {
 }
 
 // statusResponse is the body of GET /v1/status: the lag report, with
-// which instance answers and whether it is ready.
+// which instance answers and whether it is ready, and the figures of the
+// status page over the recent window and since the process started.
 type statusResponse struct {
 	lag.Report
-	Readiness Readiness  `json:"readiness"`
-	Instance  *Instance  `json:"instance,omitempty"`
-	Recent    recentView `json:"recent"`
+	Readiness  Readiness      `json:"readiness"`
+	Instance   *Instance      `json:"instance,omitempty"`
+	Recent     recentView     `json:"recent"`
+	SinceStart sinceStartView `json:"since_start"`
+}
+
+// sinceStartView is what the status page shows since the process started,
+// in JSON: beside the recent window's rates, the totals they are rates of.
+type sinceStartView struct {
+	Totals map[string]float64 `json:"totals"` // by metric name, the counters of recent's rates
+	// DeadLetters are by reason, every reason (zeros too, so that a client
+	// tells "none" from "not counted"); absent when this process counts
+	// none (no consumer, and no consumer metrics registered).
+	DeadLetters map[string]uint64 `json:"dead_letters_by_reason,omitempty"`
+}
+
+// newSinceStartView is the JSON of a metricsView's totals.
+func newSinceStartView(mv metricsView) sinceStartView {
+	v := sinceStartView{Totals: map[string]float64{}}
+	for _, rows := range [][]counterRow{mv.Counters, mv.Errors} {
+		for _, r := range rows {
+			if r.Exported {
+				v.Totals[r.Name] = r.Total
+			}
+		}
+	}
+	if mv.DeadLetters != nil {
+		v.DeadLetters = make(map[string]uint64, len(mv.DeadLetters))
+		for _, r := range mv.DeadLetters {
+			v.DeadLetters[r.Reason] = r.Count
+		}
+	}
+	return v
 }
 
 // recentView is the recent window of the status page in JSON: rates per
@@ -120,7 +151,7 @@ func (s *server) readiness(ctx context.Context) Readiness {
 }
 
 // status answers with the lag status per partition and for the group, the
-// readiness and the instance.
+// readiness, the instance, and the page's figures recent and since start.
 func (s *server) status(w http.ResponseWriter, r *http.Request) {
 	if s.opts.Status == nil {
 		writeError(w, http.StatusServiceUnavailable, "no lag monitor in this process")
@@ -129,5 +160,5 @@ func (s *server) status(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	mv := s.readStats(now)
 	writeJSON(w, http.StatusOK, statusResponse{Report: s.opts.Status(), Readiness: s.readiness(r.Context()),
-		Instance: s.opts.Instance.answering(now, mv.Consumer), Recent: newRecentView(mv)})
+		Instance: s.opts.Instance.answering(now, mv.Consumer), Recent: newRecentView(mv), SinceStart: newSinceStartView(mv)})
 }

@@ -357,7 +357,7 @@ func TestOpenAPI(t *testing.T) {
 			`"partition":1,"status":"ERR","reason":"stalled: `, `"committed_offset":46600,"applied_offset":46598}`)},
 		{name: "status before the first sample", h: starting, path: "/v1/status", status: 200, check: contains(
 			`"status":"UNKNOWN","reason":"not sampled yet"`, `"window":""`, `"evaluated_at":"0001-01-01T00:00:00Z","partitions":[],"readiness":{"status":"ready"},"recent":{"from":"`,
-			`"rates_per_second":{}}}`)},
+			`"rates_per_second":{}},"since_start":{"totals":{}}}`)},
 		{name: "status without a lag monitor", path: "/v1/status", status: 503, check: contains(`{"error":"no lag monitor in this process"}`)},
 		{name: "status says it is ready", h: starting, path: "/v1/status", status: 200, check: contains(`"readiness":{"status":"ready"}`)},
 		{name: "status says which instance, and why it is not ready", h: identified, path: "/v1/status", status: 200, check: contains(

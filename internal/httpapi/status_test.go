@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/alsobought/alsobought/consumer"
+	"github.com/alsobought/alsobought/event"
 	"github.com/alsobought/alsobought/internal/httpapi"
 	"github.com/alsobought/alsobought/internal/lag"
 	"github.com/alsobought/alsobought/internal/obs"
@@ -46,14 +47,20 @@ type statusBody struct {
 	Recent struct {
 		Rates map[string]float64 `json:"rates_per_second"`
 	} `json:"recent"`
+	SinceStart struct {
+		Totals      map[string]float64 `json:"totals"`
+		DeadLetters map[string]uint64  `json:"dead_letters_by_reason"`
+	} `json:"since_start"`
 }
 
-// TestStatusSaysWhichMemberThisInstanceIs: GET /v1/status gives the
-// instance's uptime next to its start, and its member id and the
-// partitions it owns from the consumer, the status page's own source, so
-// that a client finds this instance among group_members. Each answer is
-// checked against docs/openapi.yaml. It needs no service.
-func TestStatusSaysWhichMemberThisInstanceIs(t *testing.T) {
+// TestStatusSaysWhichMemberThisInstanceIsAndWhatItCountedSinceStart: GET
+// /v1/status gives the instance's uptime next to its start, and its member
+// id and the partitions it owns from the consumer, the status page's own
+// source, so that a client finds this instance among group_members; and,
+// beside the recent window's rates, the totals since the process started
+// and the dead letters by reason, every reason with its zero. Each answer
+// is checked against docs/openapi.yaml. It needs no service.
+func TestStatusSaysWhichMemberThisInstanceIsAndWhatItCountedSinceStart(t *testing.T) {
 	router, err := gorillamux.NewRouter(loadSpec(t))
 	if err != nil {
 		t.Fatal(err)
@@ -120,6 +127,36 @@ func TestStatusSaysWhichMemberThisInstanceIs(t *testing.T) {
 		if body.Instance.MemberID != nil || body.Instance.Partitions != nil || body.Instance.UptimeSeconds == nil {
 			t.Errorf("a serve that does not consume: want an uptime, no member_id and no partitions: %s", raw)
 		}
+		if body.SinceStart.DeadLetters != nil {
+			t.Errorf("no dead letters are counted here, none should be shown: %s", raw)
+		}
 	})
 
+	t.Run("totals since start beside the recent rates, dead letters by reason", func(t *testing.T) {
+		body, raw := status(serve(placedConsumer{newStatusConsumer(), "alsobought-b", []int{1}}))
+		for name, want := range map[string]float64{
+			"alsobought_events_consumed_total": 1200, "alsobought_events_applied_total": 1180, "alsobought_events_dead_lettered_total": 2,
+			"alsobought_items_rescored_total": 340, "alsobought_redis_errors_total": 1, "alsobought_kafka_errors_total": 0,
+			"alsobought_rescore_errors_total": 0, "alsobought_feed_publish_errors_total": 0,
+		} {
+			if got, ok := body.SinceStart.Totals[name]; !ok || got != want {
+				t.Errorf("since_start.totals[%s] = %v (present: %v), want %v", name, got, ok, want)
+			}
+		}
+		if len(body.SinceStart.Totals) != 8 {
+			t.Errorf("since_start.totals has %d counters, want the page's 8: %s", len(body.SinceStart.Totals), raw)
+		}
+		for _, r := range event.Reasons() {
+			want := uint64(0)
+			if r == event.ReasonInvalidJSON {
+				want = 2
+			}
+			if got, ok := body.SinceStart.DeadLetters[string(r)]; !ok || got != want {
+				t.Errorf("dead_letters_by_reason[%s] = %d (present: %v), want %d", r, got, ok, want)
+			}
+		}
+		if len(body.SinceStart.DeadLetters) != len(event.Reasons()) {
+			t.Errorf("dead_letters_by_reason has %d reasons, want %d: %s", len(body.SinceStart.DeadLetters), len(event.Reasons()), raw)
+		}
+	})
 }
