@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/alsobought/alsobought/consumer"
 	"github.com/alsobought/alsobought/internal/lag"
 )
 
@@ -21,6 +22,9 @@ type Instance struct {
 	Commit    string    `json:"commit"`
 	GoVersion string    `json:"go_version"`
 	Started   time.Time `json:"started"`
+	// UptimeSeconds is the time from Started to the answer; the answer sets
+	// it, so that a client need not trust its own clock against Started.
+	UptimeSeconds float64 `json:"uptime_seconds"`
 	// Consuming is false for a serve that does not join the group (-consume=false).
 	Consuming bool   `json:"consuming"`
 	Topic     string `json:"topic"`
@@ -33,6 +37,31 @@ type Instance struct {
 	// Recorded are the settings recorded with the state (a new value needs a
 	// new state or a rewrite of the lists), as this instance runs them.
 	Recorded map[string]string `json:"recorded_settings"`
+	// MemberID and Partitions are this instance's place in the consumer
+	// group, which the answer sets from the consumer, as the status page
+	// shows it: they tell which of the lag report's group_members this
+	// instance is. Both are absent without a consumer; MemberID is absent
+	// too until the consumer has joined, and Partitions is [] while it
+	// owns none.
+	MemberID   string `json:"member_id,omitempty"`
+	Partitions []int  `json:"partitions,omitzero"`
+}
+
+// answering is the instance as an answer at now gives it: its uptime then,
+// and its place in the group from the consumer's figures (nil: this
+// process runs no consumer). The configured Instance is left as it is.
+func (in *Instance) answering(now time.Time, cons *consumer.Stats) *Instance {
+	if in == nil {
+		return nil
+	}
+	out := *in
+	out.UptimeSeconds = max(0, now.Sub(in.Started).Round(time.Millisecond).Seconds())
+	out.MemberID, out.Partitions = "", nil
+	if cons != nil {
+		out.MemberID = cons.MemberID
+		out.Partitions = append([]int{}, cons.Partitions...) // never nil: "owns none" is not "no consumer"
+	}
+	return &out
 }
 
 // Readiness is /readyz's answer, as the status carries it.
@@ -42,12 +71,43 @@ type Readiness struct {
 }
 
 // statusResponse is the body of GET /v1/status: the lag report, with
-// which instance answers and whether it is ready.
+// which instance answers and whether it is ready, and the figures of the
+// status page over the recent window and since the process started.
 type statusResponse struct {
 	lag.Report
-	Readiness Readiness  `json:"readiness"`
-	Instance  *Instance  `json:"instance,omitempty"`
-	Recent    recentView `json:"recent"`
+	Readiness  Readiness      `json:"readiness"`
+	Instance   *Instance      `json:"instance,omitempty"`
+	Recent     recentView     `json:"recent"`
+	SinceStart sinceStartView `json:"since_start"`
+}
+
+// sinceStartView is what the status page shows since the process started,
+// in JSON: beside the recent window's rates, the totals they are rates of.
+type sinceStartView struct {
+	Totals map[string]float64 `json:"totals"` // by metric name, the counters of recent's rates
+	// DeadLetters are by reason, every reason (zeros too, so that a client
+	// tells "none" from "not counted"); absent when this process counts
+	// none (no consumer, and no consumer metrics registered).
+	DeadLetters map[string]uint64 `json:"dead_letters_by_reason,omitempty"`
+}
+
+// newSinceStartView is the JSON of a metricsView's totals.
+func newSinceStartView(mv metricsView) sinceStartView {
+	v := sinceStartView{Totals: map[string]float64{}}
+	for _, rows := range [][]counterRow{mv.Counters, mv.Errors} {
+		for _, r := range rows {
+			if r.Exported {
+				v.Totals[r.Name] = r.Total
+			}
+		}
+	}
+	if mv.DeadLetters != nil {
+		v.DeadLetters = make(map[string]uint64, len(mv.DeadLetters))
+		for _, r := range mv.DeadLetters {
+			v.DeadLetters[r.Reason] = r.Count
+		}
+	}
+	return v
 }
 
 // recentView is the recent window of the status page in JSON: rates per
@@ -91,12 +151,14 @@ func (s *server) readiness(ctx context.Context) Readiness {
 }
 
 // status answers with the lag status per partition and for the group, the
-// readiness and the instance.
+// readiness, the instance, and the page's figures recent and since start.
 func (s *server) status(w http.ResponseWriter, r *http.Request) {
 	if s.opts.Status == nil {
 		writeError(w, http.StatusServiceUnavailable, "no lag monitor in this process")
 		return
 	}
-	writeJSON(w, http.StatusOK, statusResponse{Report: s.opts.Status(), Readiness: s.readiness(r.Context()), Instance: s.opts.Instance,
-		Recent: newRecentView(s.readStats(time.Now()))})
+	now := time.Now()
+	mv := s.readStats(now)
+	writeJSON(w, http.StatusOK, statusResponse{Report: s.opts.Status(), Readiness: s.readiness(r.Context()),
+		Instance: s.opts.Instance.answering(now, mv.Consumer), Recent: newRecentView(mv), SinceStart: newSinceStartView(mv)})
 }

@@ -356,12 +356,14 @@ func TestOpenAPI(t *testing.T) {
 			`"partition":0,"status":"OK","reason":"consuming"`, `"lag_seconds":0.4`,
 			`"partition":1,"status":"ERR","reason":"stalled: `, `"committed_offset":46600,"applied_offset":46598}`)},
 		{name: "status before the first sample", h: starting, path: "/v1/status", status: 200, check: contains(
-			`"status":"UNKNOWN","reason":"not sampled yet"`, `"window":""`, `"evaluated_at":"0001-01-01T00:00:00Z","partitions":[],"readiness":{"status":"ready"},"recent":{"from":"`, `"rates_per_second":{}}}`)},
+			`"status":"UNKNOWN","reason":"not sampled yet"`, `"window":""`, `"evaluated_at":"0001-01-01T00:00:00Z","partitions":[],"readiness":{"status":"ready"},"recent":{"from":"`,
+			`"rates_per_second":{}},"since_start":{"totals":{}}}`)},
 		{name: "status without a lag monitor", path: "/v1/status", status: 503, check: contains(`{"error":"no lag monitor in this process"}`)},
 		{name: "status says it is ready", h: starting, path: "/v1/status", status: 200, check: contains(`"readiness":{"status":"ready"}`)},
 		{name: "status says which instance, and why it is not ready", h: identified, path: "/v1/status", status: 200, check: contains(
 			`"readiness":{"status":"not ready","reason":"redis: connection refused"}`,
-			`"instance":{"version":"v1.2.3","commit":"0123456789ab","go_version":"go1.26.0","started":"2026-12-05T06:00:00Z","consuming":true,`,
+			`"instance":{"version":"v1.2.3","commit":"0123456789ab","go_version":"go1.26.0","started":"2026-12-05T06:00:00Z","uptime_seconds":`,
+			`,"consuming":true,`,
 			`"topic":"shop.events","group":"alsobought","prefix":"ab","redis_mode":"single","redis_addrs":"redis://:xxxxx@10.0.0.5:6379",`,
 			`"brokers":["10.0.0.7:9092"],"recorded_settings":{"history_size":"200","scorer":"amazon2017_prior"}}`)},
 	}

@@ -32,6 +32,7 @@ type Recent struct {
 	metrics prometheus.Gatherer // may be nil
 	mu      sync.Mutex
 	samples []figures // oldest first
+	clock   ruleClock // since when the alert rules the page shows have held
 }
 
 // figures are the status page's readings at one time.
@@ -46,6 +47,9 @@ type figures struct {
 	// panels (nil: no such component).
 	consumer *consumer.Stats
 	rescorer *rescore.Stats
+	// rules are the gauges of the alert rules the page evaluates, by rule
+	// (absent: not exported by this process).
+	rules map[string]ruleReading
 }
 
 // NewRecent returns a Recent of what opts reads (its Consumer, Rescorer and
@@ -79,6 +83,7 @@ func (r *Recent) sample(now time.Time) {
 	f := readFigures(r.opts, r.metrics, now)
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.clock.observe(f.at, f.rules)
 	r.samples = append(r.samples, f)
 	drop := 0
 	for drop+1 < len(r.samples) && now.Sub(r.samples[drop+1].at) >= RecentWindow {
@@ -103,9 +108,21 @@ func (r *Recent) base(now time.Time) figures {
 	return b
 }
 
+// alerts records the alert rules' gauges of f, a reading of now, and
+// returns the rules as they stand then; runbookURL is where NOT OK links.
+// Page views count as readings too, so that a handler no one samples for
+// still sees a wait from one view to the next.
+func (r *Recent) alerts(f figures, runbookURL string) []alertView {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.clock.observe(f.at, f.rules)
+	return r.clock.views(f.at, f.rules, runbookURL)
+}
+
 // readFigures reads the totals of the consumer, the re-scorer and the
 // error counters of opts, and the freshness histogram; then, from metrics,
-// the totals of the page's counters that no component of opts reported.
+// the totals of the page's counters that no component of opts reported,
+// and the gauges of the alert rules.
 func readFigures(o Options, metrics prometheus.Gatherer, at time.Time) figures {
 	f := figures{at: at, totals: map[string]float64{}}
 	if c := o.Consumer; c != nil {
@@ -132,11 +149,14 @@ func readFigures(o Options, metrics prometheus.Gatherer, at time.Time) figures {
 }
 
 // readRegistered fills in, from the metrics this process exports, the
-// totals of the page's counters that no component reported, and the dead
-// letters by reason. A serve that does not consume registers the
-// consumer's counters all the same (at 0, every reason too): the page then
-// says 0, as /metrics does, where "–" would read as "unknown"; a counter
-// the process does not export at all keeps its "–".
+// totals of the page's counters that no component reported, the dead
+// letters by reason, and the alert rules' gauges. A serve that does not
+// consume registers the consumer's counters all the same (at 0, every
+// reason too): the page then says 0, as /metrics does, where "–" would
+// read as "unknown"; a counter the process does not export at all keeps
+// its "–". It gathers at every reading, for the alert rules' gauges, which
+// only the registry has: every 10 s and per view, about half a millisecond
+// each for serve's registry.
 func readRegistered(metrics prometheus.Gatherer, f *figures) {
 	if metrics == nil {
 		return
@@ -149,36 +169,34 @@ func readRegistered(metrics prometheus.Gatherer, f *figures) {
 			}
 		}
 	}
-	if len(missing) == 0 {
-		return // every figure came from a component: no need to gather
-	}
 	// On an error Gather still returns every family it could read; a
 	// family it could not stays unexported on the page, as it is unknown.
 	families, _ := metrics.Gather()
 	for _, mf := range families {
-		if !missing[mf.GetName()] || mf.GetType() != dto.MetricType_COUNTER {
-			continue
+		readAlertGauge(mf, f)
+		if missing[mf.GetName()] && mf.GetType() == dto.MetricType_COUNTER {
+			readCounter(mf, f)
 		}
-		var total float64
-		var byReason map[event.Reason]uint64
-		if mf.GetName() == metricDeadLettered {
-			byReason = map[event.Reason]uint64{}
-		}
-		for _, m := range mf.GetMetric() {
-			v := m.GetCounter().GetValue()
-			total += v
-			if byReason == nil {
-				continue
-			}
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "reason" {
-					byReason[event.Reason(l.GetValue())] += uint64(v)
-				}
-			}
-		}
-		f.totals[mf.GetName()] = total
+	}
+}
+
+// readCounter keeps the total of a counter's family in f, and the dead
+// letters by reason when it is theirs.
+func readCounter(mf *dto.MetricFamily, f *figures) {
+	var total float64
+	var byReason map[event.Reason]uint64
+	if mf.GetName() == metricDeadLettered {
+		byReason = map[event.Reason]uint64{}
+	}
+	for _, m := range mf.GetMetric() {
+		v := m.GetCounter().GetValue()
+		total += v
 		if byReason != nil {
-			f.deadLetters = byReason
+			byReason[event.Reason(labelValue(m, "reason"))] += uint64(v)
 		}
+	}
+	f.totals[mf.GetName()] = total
+	if byReason != nil {
+		f.deadLetters = byReason
 	}
 }

@@ -250,6 +250,19 @@ type metricsView struct {
 	// background work, the place in the group); nil without one.
 	Rescorer *rescore.Stats
 	Consumer *consumer.Stats
+	// Alerts are the alert rules the page evaluates (alertRules), in order.
+	Alerts []alertView
+}
+
+// AlertsOn are the alert rules of a card of the page.
+func (mv metricsView) AlertsOn(card string) []alertView {
+	var out []alertView
+	for _, a := range mv.Alerts {
+		if a.Card == card {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 type reasonCount struct {
@@ -412,7 +425,8 @@ func (s *server) lookup(ctx context.Context, lk lookupRequest, v *statusView) er
 // component this process does not run, its exported counters): counter
 // totals since the process started, their change and rates over the
 // recent window, freshness quantiles since the start and over the window
-// against the objective, and the re-scoring backlog at the last poll.
+// against the objective, the re-scoring backlog at the last poll, and the
+// alert rules the page evaluates.
 func (s *server) readStats(now time.Time) metricsView {
 	var mv metricsView
 	cur, base := readFigures(s.opts, s.metrics, now), s.recent.base(now)
@@ -435,6 +449,7 @@ func (s *server) readStats(now time.Time) metricsView {
 		}
 	}
 	mv.Consumer = cur.consumer
+	mv.Alerts = s.recent.alerts(cur, s.opts.RunbookURL)
 	if by := cur.deadLetters; by != nil {
 		for _, r := range event.Reasons() {
 			mv.DeadLetters = append(mv.DeadLetters, reasonCount{Reason: string(r), Count: by[r]})

@@ -288,7 +288,8 @@ func TestStatusPage(t *testing.T) {
 // and with every dead-letter reason, so /metrics exports them. The status
 // page and /v1/status say 0 for them too, and list the dead letters by
 // reason: "–" would read as "unknown" where the truth is "none". A counter
-// the process does not export at all keeps its "–". It needs no service.
+// the process does not export at all keeps its "–". /v1/status's totals
+// since start and dead letters by reason say the same. It needs no service.
 func TestStatusPageSaysZeroForTheCountersOfAServeThatDoesNotConsume(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	consumer.NewMetrics(reg) // as serve registers them, consuming or not
@@ -321,11 +322,7 @@ func TestStatusPageSaysZeroForTheCountersOfAServeThatDoesNotConsume(t *testing.T
 		t.Errorf("lists re-scored is exported by no component and no metric: the page should say so:\n%s", page)
 	}
 
-	var status struct {
-		Recent struct {
-			Rates map[string]float64 `json:"rates_per_second"`
-		} `json:"recent"`
-	}
+	var status statusBody
 	body := get("/v1/status")
 	if err := json.Unmarshal([]byte(body), &status); err != nil {
 		t.Fatal(err)
@@ -337,6 +334,19 @@ func TestStatusPageSaysZeroForTheCountersOfAServeThatDoesNotConsume(t *testing.T
 	}
 	if rate, ok := status.Recent.Rates["alsobought_items_rescored_total"]; ok {
 		t.Errorf("/v1/status gives a rate of %v for lists re-scored, which the process does not export", rate)
+	}
+	for _, name := range registered {
+		if total, ok := status.SinceStart.Totals[name]; !ok || total != 0 {
+			t.Errorf("/v1/status: since_start.totals[%s] is %v (present: %v), want 0: %s", name, total, ok, body)
+		}
+	}
+	if total, ok := status.SinceStart.Totals["alsobought_items_rescored_total"]; ok {
+		t.Errorf("/v1/status gives a total of %v for lists re-scored, which the process does not export", total)
+	}
+	for _, r := range event.Reasons() {
+		if n, ok := status.SinceStart.DeadLetters[string(r)]; !ok || n != 0 {
+			t.Errorf("/v1/status: dead_letters_by_reason[%s] is %d (present: %v), want 0: %s", r, n, ok, body)
+		}
 	}
 }
 
