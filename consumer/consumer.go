@@ -417,6 +417,9 @@ func seek(r *kafka.Reader, progress int64) error {
 }
 
 func (c *Consumer) consumePartition(ctx context.Context, gen *kafka.Generation, partition int) {
+	// The generation's end (a rebalance, a stop) may hand the partition to
+	// another member; the next generation starts only after this returns.
+	defer c.metrics.releasePartition(partition)
 	log := c.log.With().Int("partition", partition).Logger()
 	retries := c.retries.With().Int("partition", partition).Logger()
 	bo := backoff{}

@@ -157,6 +157,19 @@ func (m *Metrics) observeSweepBehind(partition int, cut, oldest int64) {
 	m.sweepBehind.WithLabelValues(strconv.Itoa(partition)).Set(behind)
 }
 
+// releasePartition drops the gauges of a partition this instance no
+// longer owns: its new owner reports them, and a value left here would
+// keep an alert on it (AlsoboughtAgeingSweepBehind) firing on the old
+// owner and its status page saying NOT OK.
+func (m *Metrics) releasePartition(partition int) {
+	if m == nil {
+		return
+	}
+	p := strconv.Itoa(partition)
+	m.appliedOff.DeleteLabelValues(p)
+	m.sweepBehind.DeleteLabelValues(p)
+}
+
 func (m *Metrics) observeRewind(partition int) {
 	if m != nil {
 		m.rewinds.WithLabelValues(strconv.Itoa(partition)).Inc()

@@ -1,6 +1,7 @@
 package consumer
 
 import (
+	"strconv"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -45,6 +46,38 @@ func TestSweepBehind(t *testing.T) {
 		m.observeSweepBehind(3, tc.cut, tc.oldest)
 		if got := testGauge(t, reg, "alsobought_sweep_behind_seconds"); got != tc.want {
 			t.Errorf("cut %d, oldest %d: %v, want %v", tc.cut, tc.oldest, got, tc.want)
+		}
+	}
+}
+
+// TestReleasedPartitionLeavesNoGauges: once a partition's loop ends (its
+// generation ended and another member may own it), this instance exports
+// neither its applied offset nor its sweeps' lag, so that no alert keeps
+// firing on a stale value; the other partitions' series stay.
+func TestReleasedPartitionLeavesNoGauges(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg)
+	for _, p := range []int{1, 2} {
+		m.observeSweepBehind(p, 10_000, 5_000)
+		m.appliedOff.WithLabelValues(strconv.Itoa(p)).Set(42)
+	}
+	m.releasePartition(1)
+	for _, name := range []string{"alsobought_sweep_behind_seconds", "alsobought_applied_offset"} {
+		if got := testGauge(t, reg, name); got != map[string]float64{"alsobought_sweep_behind_seconds": 5, "alsobought_applied_offset": 42}[name] {
+			t.Errorf("%s of the partition kept = %v", name, got)
+		}
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, s := range mf.GetMetric() {
+			for _, l := range s.GetLabel() {
+				if l.GetName() == "partition" && l.GetValue() == "1" && (mf.GetName() == "alsobought_sweep_behind_seconds" || mf.GetName() == "alsobought_applied_offset") {
+					t.Errorf("%s still has partition 1", mf.GetName())
+				}
+			}
 		}
 	}
 }
