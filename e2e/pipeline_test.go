@@ -56,7 +56,7 @@ func startPipelineWith(t *testing.T, env *testenv.Env, set oracle.Settings) *pip
 		Kafka: env.Kafka(), Topic: env.Topic, GroupID: env.Group, DLQTopic: env.DLQTopic,
 		HistorySize: set.HistorySize, ViewHistory: set.ViewHistorySize, HistoryMaxAge: set.HistoryMaxAge, Dedup: set.Dedup,
 		AllowedLateness: set.AllowedLateness, SweepInterval: time.Second,
-		Limits: lim, MaxEventSkew: 24 * time.Hour, ListMinSupport: scoring.DefaultListRules().MinSupport,
+		Limits: lim, MaxEventSkew: 24 * time.Hour, ListMinSupport: int(scoring.DefaultListRules().MinSupport),
 	}, consumer.StoresOf(env.Store), testLogger(t), consumer.NewMetrics(prometheus.NewRegistry()))
 	if err != nil {
 		t.Fatal(err)
