@@ -236,16 +236,5 @@ func TestStatusPageShowsTheAlertRulesItEvaluates(t *testing.T) {
 	}
 }
 
-// between returns the part of s from the first from to the next to after
-// it, "" when from is missing.
-func between(s, from, to string) string {
-	i := strings.Index(s, from)
-	if i < 0 {
-		return ""
-	}
-	s = s[i:]
-	if j := strings.Index(s, to); j >= 0 {
-		return s[:j]
-	}
-	return s
-}
+// between is testenv.HTMLBetween.
+func between(s, from, to string) string { return testenv.HTMLBetween(s, from, to) }

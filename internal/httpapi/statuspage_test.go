@@ -500,16 +500,5 @@ func (c chromium) screenshot(t *testing.T, u, file string, w, h int) { c.Screens
 // text is the text of HTML (testenv.HTMLText).
 func text(html string) string { return testenv.HTMLText(html) }
 
-// between returns the part of s from the first from to the next to after
-// it, "" when from is missing.
-func between(s, from, to string) string {
-	i := strings.Index(s, from)
-	if i < 0 {
-		return ""
-	}
-	s = s[i:]
-	if j := strings.Index(s, to); j >= 0 {
-		return s[:j]
-	}
-	return s
-}
+// between is testenv.HTMLBetween.
+func between(s, from, to string) string { return testenv.HTMLBetween(s, from, to) }

@@ -76,6 +76,20 @@ var (
 	htmlSpaces = regexp.MustCompile(`\s+`)
 )
 
+// HTMLBetween returns the part of html from the first from to the next to
+// after it, "" when from is missing: one card or row of a page.
+func HTMLBetween(html, from, to string) string {
+	i := strings.Index(html, from)
+	if i < 0 {
+		return ""
+	}
+	html = html[i:]
+	if j := strings.Index(html, to); j >= 0 {
+		return html[:j]
+	}
+	return html
+}
+
 // HTMLText is the text of HTML: tags removed, the common entities decoded,
 // runs of white space made one space.
 func HTMLText(html string) string {
