@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"regexp"
 	"strings"
@@ -88,6 +89,19 @@ func TestAFreshServeExportsEveryLabelledCounterAtZero(t *testing.T) {
 	}
 	if bi := families["alsobought_build_info"].GetMetric(); len(bi) != 1 || bi[0].GetGauge().GetValue() != 1 {
 		t.Errorf("alsobought_build_info: %v", bi)
+	}
+	// Which topic, group and state this instance works on, for the
+	// dashboard's instance panel.
+	info := families["alsobought_instance_info"].GetMetric()
+	if len(info) != 1 || info[0].GetGauge().GetValue() != 1 {
+		t.Fatalf("alsobought_instance_info: %v", info)
+	}
+	labels := map[string]string{}
+	for _, l := range info[0].GetLabel() {
+		labels[l.GetName()] = l.GetValue()
+	}
+	if want := map[string]string{"topic": env.Topic, "group": env.Group, "prefix": env.Prefix, "redis_mode": "single", "consuming": "true"}; !maps.Equal(labels, want) {
+		t.Errorf("alsobought_instance_info labels %v, want %v", labels, want)
 	}
 }
 

@@ -136,6 +136,7 @@ func (c *serveCmd) run(ctx context.Context, s *settings, _ []string, stdout, std
 		Instance: &httpapi.Instance{Version: build.Version, Commit: build.ShortCommit(), GoVersion: build.GoVersion, Started: started,
 			Consuming: c.consume, Topic: s.topic, Group: s.group, Prefix: s.prefix, RedisMode: s.redisMode,
 			RedisAddrs: s.redisAddrsShown(), Brokers: s.brokerList(), Recorded: s.stateSettings()}}
+	opts.Instance.RegisterInfo(reg)
 	if c.consume {
 		opts.Consumer = cons
 	}

@@ -3,7 +3,10 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/alsobought/alsobought/consumer"
 	"github.com/alsobought/alsobought/internal/lag"
@@ -161,4 +164,17 @@ func (s *server) status(w http.ResponseWriter, r *http.Request) {
 	mv := s.readStats(now)
 	writeJSON(w, http.StatusOK, statusResponse{Report: s.opts.Status(), Readiness: s.readiness(r.Context()),
 		Instance: s.opts.Instance.answering(now, mv.Consumer), Recent: newRecentView(mv), SinceStart: newSinceStartView(mv)})
+}
+
+// RegisterInfo adds the alsobought_instance_info gauge to reg: always 1,
+// with what the instance works on in its labels, so that a dashboard or
+// an alert can tell the instances of a job apart by their topic, group
+// and state (join on instance), as alsobought_build_info tells their
+// builds.
+func (in *Instance) RegisterInfo(reg prometheus.Registerer) {
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "alsobought", Name: "instance_info",
+		Help: "What this instance works on: events topic, consumer group, Redis key prefix, Redis mode, and whether it consumes (-consume). Always 1."},
+		[]string{"topic", "group", "prefix", "redis_mode", "consuming"})
+	g.WithLabelValues(in.Topic, in.Group, in.Prefix, in.RedisMode, strconv.FormatBool(in.Consuming)).Set(1)
+	reg.MustRegister(g)
 }
