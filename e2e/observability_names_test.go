@@ -28,6 +28,7 @@ import (
 
 	"github.com/alsobought/alsobought/consumer"
 	"github.com/alsobought/alsobought/internal/buildinfo"
+	"github.com/alsobought/alsobought/internal/httpapi"
 	"github.com/alsobought/alsobought/internal/lag"
 	"github.com/alsobought/alsobought/internal/obs"
 	"github.com/alsobought/alsobought/internal/redisguard"
@@ -106,6 +107,7 @@ func serviceMetrics(t *testing.T) (own []*dto.MetricFamily, exported map[string]
 	reg := recorder{prometheus.NewRegistry()}
 	obs.NewErrors(reg)
 	buildinfo.Register(reg, buildinfo.Read())
+	(&httpapi.Instance{}).RegisterInfo(reg)
 	consumer.NewMetrics(reg)
 	if _, err := rescore.New(rescore.Config{}, rescore.State{}, zerolog.Nop(), reg); err != nil {
 		t.Fatal(err)
