@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -327,16 +328,23 @@ func (r *Rescorer) Rescore(ctx context.Context, kind store.ListKind, items []str
 	if _, err := r.view.Refresh(ctx); err != nil {
 		return err
 	}
-	return r.rescore(ctx, kind, items)
+	stateless, err := r.rescore(ctx, kind, items)
+	if err != nil {
+		return err
+	}
+	return r.forget(ctx, stateless)
 }
 
 // rescore is Rescore on the catalogue view as last refreshed, for some
-// items.
-func (r *Rescorer) rescore(ctx context.Context, kind store.ListKind, items []string) error {
+// items, but for forgetting: it returns the items whose row held no
+// counter, for the caller to forget once whatever the kinds they came
+// from (two kinds' re-scores forgetting one item side by side would both
+// count it).
+func (r *Rescorer) rescore(ctx context.Context, kind store.ListKind, items []string) ([]string, error) {
 	start := r.now()
 	rb, err := r.st.Lists.ReadRows(ctx, kind, items, r.cfg.Rules.MinSupport)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	at := r.now().UTC()
 	visible := r.view.Filter(at)
@@ -353,21 +361,18 @@ func (r *Rescorer) rescore(ctx context.Context, kind store.ListKind, items []str
 	}
 	pending, err := r.st.Lists.Write(ctx, lists, r.cfg.Feed)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// A list not written lost to one computed from a newer row by another
 	// re-scorer: the newer one stands.
 	r.metrics.staleLists.Add(float64(len(lists) - pending.Written))
 	if err := r.publish(ctx, pending); err != nil {
-		return err
-	}
-	if err := r.forget(ctx, stateless); err != nil {
-		return err
+		return nil, err
 	}
 	r.metrics.rescored.Add(float64(len(items)))
 	r.rescored.Add(uint64(len(items)))
 	r.metrics.seconds.Observe(r.now().Sub(start).Seconds())
-	return nil
+	return stateless, nil
 }
 
 // forget deletes the keys of the items, among those whose row of one kind
@@ -611,6 +616,7 @@ func (r *Rescorer) rescoreKinds(ctx context.Context, dirty []store.DirtyItem) er
 	}
 	kinds := store.ListKinds()
 	errs := make([]error, len(kinds))
+	stateless := make([][]string, len(kinds))
 	var wg sync.WaitGroup
 	for i, kind := range kinds {
 		if len(byKind[kind]) == 0 {
@@ -619,11 +625,18 @@ func (r *Rescorer) rescoreKinds(ctx context.Context, dirty []store.DirtyItem) er
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = r.rescore(ctx, kind, byKind[kind])
+			stateless[i], errs[i] = r.rescore(ctx, kind, byKind[kind])
 		}()
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	// An item whose rows of several kinds hold no counter is forgotten
+	// once, after all of them were re-scored.
+	items := slices.Concat(stateless...)
+	slices.Sort(items)
+	return r.forget(ctx, slices.Compact(items))
 }
 
 // RescorePopular recomputes the popularity lists of both kinds from the
