@@ -197,10 +197,8 @@ func (c *conn) writeFenced(ctx context.Context, w fencedWrite) error {
 		// hashes whose fence cuts the batch's groups take them group by
 		// group in a step of their own, after this one's marker.
 		sums := map[string]*summedOps{}
-		rows := map[delta.Key]*summedOps{} // the dirty rows' sums
 		err := runStep("apply counter changes", func(p redis.Pipeliner) {
 			clear(sums) // a cluster's retry fills the pipeline again
-			clear(rows)
 			support := strconv.FormatInt(batch.MinSupport, 10)
 			many := manySums{pf: pf, guardKey: guardKey, guard: guard, fence: w.fence, support: support}
 			for k, ops := range batch.Ops {
@@ -217,9 +215,6 @@ func (c *conn) writeFenced(ctx context.Context, w fencedWrite) error {
 						one := manySums{pf: pf, guardKey: scriptKeys[1], guard: g, fence: w.fence, support: support}
 						sums[so.key] = one.add(ctx, p, so, fields, deltas)
 						one.flush(ctx, p)
-					}
-					if _, dirty := batch.Dirty[k]; dirty {
-						rows[k] = sums[so.key]
 					}
 				}
 			}
@@ -267,7 +262,7 @@ func (c *conn) writeFenced(ctx context.Context, w fencedWrite) error {
 				return err
 			}
 		}
-		marks = dirtyMembers(batch, rows)
+		marks = dirtyMembers(keys, batch, sums)
 	}
 	// The marks follow the counters, in the next step (the customers', or
 	// one of their own), so that a mark is decided by what the counters'
@@ -281,11 +276,11 @@ func (c *conn) writeFenced(ctx context.Context, w fencedWrite) error {
 		if !batch.FirstRecord.IsZero() && batch.FirstRecord.Before(at) {
 			at = batch.FirstRecord
 		}
-		lead = func(p redis.Pipeliner) { markDirty(ctx, p, keys, at, marks) }
-		if len(w.customers) == 0 {
-			if err := runStep("mark dirty lists", func(redis.Pipeliner) {}); err != nil {
-				return err
-			}
+		mark := func(p redis.Pipeliner) { markDirty(ctx, p, keys, at, marks) }
+		if len(w.customers) > 0 {
+			lead = mark
+		} else if err := runStep("mark dirty lists", mark); err != nil {
+			return err
 		}
 	}
 	if len(w.customers) > 0 {
@@ -326,17 +321,18 @@ func (c *conn) writeFenced(ctx context.Context, w fencedWrite) error {
 }
 
 // dirtyMembers returns the dirty-set members of the batch's dirty rows,
-// leaving out the rows whose sums were applied now and cannot move their
-// list (appliedListSame). A row applied before (a replay: its reply says
-// nothing of what the first write did) or cut by its fence is marked.
-func dirtyMembers(batch *delta.Batch, rows map[delta.Key]*summedOps) []string {
+// leaving out the rows whose sums (by hash) were applied now and cannot
+// move their list (appliedListSame). A row applied before (a replay: its
+// reply says nothing of what the first write did) or cut by its fence is
+// marked.
+func dirtyMembers(keys schema.Keys, batch *delta.Batch, sums map[string]*summedOps) []string {
 	members := make([]string, 0, len(batch.Dirty))
 	for k := range batch.Dirty {
 		kind, ok := listKindOfRow(k.Kind)
 		if !ok {
 			continue
 		}
-		if so := rows[k]; so != nil && so.reply() == appliedListSame {
+		if so := sums[keys.Row(kind, k.Item)]; so != nil && so.reply() == appliedListSame {
 			continue
 		}
 		members = append(members, schema.DirtyMember(kind, k.Item))
