@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -19,6 +20,69 @@ type conn struct {
 	keys    schema.Keys
 	wait    int    // replicas each write step waits for (cluster and sentinel mode)
 	master  string // the master's name at the sentinels (sentinel mode)
+	// turns holds a token for each pipeline in flight, when a Yielding
+	// store limits them; nil: the store itself, which never waits.
+	turns chan struct{}
+	// readsWithin is how recent the store's own last pipeline must be for
+	// a Yielding store to limit its pipelines.
+	readsWithin time.Duration
+	// lastOwn is when the store itself (not a Yielding view) last sent a
+	// pipeline, in Unix nanoseconds; shared by the store and its views.
+	lastOwn *atomic.Int64
+}
+
+// yielding reports whether this conn's pipelines take turns now: it is a
+// Yielding view and the store itself has sent a pipeline within
+// readsWithin. Called on the store itself, it notes that it is sending one.
+func (c *conn) yielding() bool {
+	if c.turns == nil {
+		c.lastOwn.Store(time.Now().UnixNano())
+		return false
+	}
+	return time.Since(time.Unix(0, c.lastOwn.Load())) <= c.readsWithin
+}
+
+// turn waits for a turn of this conn's pipelines when they take turns, and
+// returns what ends it once the replies are in.
+func (c *conn) turn(ctx context.Context, what string) (done func(), err error) {
+	if !c.yielding() {
+		return func() {}, nil
+	}
+	select {
+	case c.turns <- struct{}{}:
+		return func() { <-c.turns }, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%s: waiting for a turn: %w", what, ctx.Err())
+	}
+}
+
+// commandsPerTurn bounds a pipeline that takes turns (read). Redis runs in
+// one turn what a client has sent, as much as it reads at once, and a
+// consumer step's scripts (about 130 µs each on Dunnhumby) or a re-score
+// batch's rows (a popular item's is thousands of fields) would hold every
+// other client, the storefront's reads among them, for tens of
+// milliseconds. Between two parts Redis serves the reads that queued.
+const commandsPerTurn = 32
+
+// inTurns sends cmds in pipelines of at most commandsPerTurn, each in a
+// turn, and returns the first error other than a missing key.
+func (c *conn) inTurns(ctx context.Context, what string, cmds []redis.Cmder) error {
+	for lo := 0; lo < len(cmds); lo += commandsPerTurn {
+		done, err := c.turn(ctx, what)
+		if err != nil {
+			return err
+		}
+		pipe := c.rdb.Pipeline()
+		for _, cmd := range cmds[lo:min(lo+commandsPerTurn, len(cmds))] {
+			_ = pipe.Process(ctx, cmd) // queued: the error is Exec's
+		}
+		_, err = pipe.Exec(ctx)
+		done()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return err
+		}
+	}
+	return nil
 }
 
 func (c *conn) loadScripts(ctx context.Context) error {
@@ -40,7 +104,14 @@ func (c *conn) read(ctx context.Context, what string, fill func(redis.Pipeliner)
 	for attempt := 0; ; attempt++ {
 		pipe := c.rdb.Pipeline()
 		fill(pipe)
-		cmds, err := pipe.Exec(ctx)
+		var cmds []redis.Cmder
+		var err error
+		if c.yielding() {
+			cmds = pipe.Cmds()
+			err = c.inTurns(ctx, what, cmds)
+		} else {
+			cmds, err = pipe.Exec(ctx)
+		}
 		if err == nil || errors.Is(err, redis.Nil) {
 			return cmds, nil
 		}
@@ -69,7 +140,12 @@ func (c *conn) write(ctx context.Context, what string, fill func(redis.Pipeliner
 		return c.read(ctx, what, fill)
 	}
 	for attempt := 0; ; attempt++ {
+		done, err := c.turn(ctx, what)
+		if err != nil {
+			return nil, err
+		}
 		cmds, err := c.byMaster(ctx, fill)
+		done() // not held while backing off
 		if err == nil {
 			return cmds, nil
 		}
@@ -107,9 +183,14 @@ func (c *conn) waited(ctx context.Context, what string, fill func(redis.Pipeline
 		if !ok {
 			return nil, fmt.Errorf("%s: the %T client cannot WAIT", what, c.rdb)
 		}
+		done, err := c.turn(ctx, what)
+		if err != nil {
+			return nil, err
+		}
 		fill(pipe)
 		wait := pipe.Wait(ctx, c.wait, waitTimeout)
 		cmds, err := pipe.Exec(ctx)
+		done()
 		if len(cmds) > 0 {
 			cmds = cmds[:len(cmds)-1] // the callers' commands, without the WAIT
 		}

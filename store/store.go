@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -183,7 +184,7 @@ func New(cfg Config) (*Store, error) {
 	if cfg.PasswordFile != "" {
 		creds = passwordFile(p.username, cfg.PasswordFile)
 	}
-	c := &conn{keys: schema.NewKeys(cfg.Prefix), wait: cfg.WaitReplicas}
+	c := &conn{keys: schema.NewKeys(cfg.Prefix), wait: cfg.WaitReplicas, lastOwn: new(atomic.Int64)}
 	switch cfg.Mode {
 	case Cluster:
 		c.cluster = redis.NewClusterClient(&redis.ClusterOptions{Addrs: p.addrs, ReadTimeout: ioTimeout + waitTimeout,
@@ -211,6 +212,11 @@ func New(cfg Config) (*Store, error) {
 		c.rdb = redis.NewClient(&redis.Options{Addr: p.addrs[0], DB: p.db, ReadTimeout: ioTimeout, WriteTimeout: ioTimeout,
 			Username: p.username, Password: p.password, CredentialsProviderContext: creds, TLSConfig: p.tls})
 	}
+	return over(c), nil
+}
+
+// over returns the concepts of a Store, all reading and writing through c.
+func over(c *conn) *Store {
 	outbox := &Outbox{c: c}
 	lists := &Lists{c: c, outbox: outbox}
 	batches := &Batches{c: c}
@@ -220,7 +226,27 @@ func New(cfg Config) (*Store, error) {
 		Outbox: outbox, Popularity: pop, Meta: &Meta{c: c}, DeadLetters: &DeadLetters{c: c},
 		State: &State{c: c, lists: lists, batches: batches, popularity: pop}, Catalogue: &Catalogue{c: c},
 		c: c,
-	}, nil
+	}
+}
+
+// Yielding returns a view of the store, on the same connections, whose
+// pipelines run at most turns at a time while the store itself has sent a
+// pipeline within readsWithin; turns < 1 returns s. The consumer and the
+// re-scorer go through it and the storefront's reads through s, so that
+// those reads wait in Redis behind at most that many background
+// pipelines: Redis serves its clients in turns, each running what its
+// client has sent, and a read that queues behind every partition's counter
+// step and every re-scorer worker's rows waits for all of them
+// (docs/DESIGN.md §4, "Reads before background work"). Without reads the
+// view limits nothing, so that a write-only process loses no throughput.
+// In a cluster a turn is one pipeline per master. Close only s.
+func (s *Store) Yielding(turns int, readsWithin time.Duration) *Store {
+	if turns < 1 {
+		return s
+	}
+	c := *s.c
+	c.turns, c.readsWithin = make(chan struct{}, turns), readsWithin
+	return over(&c)
 }
 
 // Keys returns the key names, for tools and tests.

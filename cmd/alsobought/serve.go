@@ -32,6 +32,17 @@ import (
 // startupTimeout bounds how long serve waits for Redis and Kafka at start.
 const startupTimeout = 15 * time.Second
 
+// DefaultBackgroundPipelines is serve's -background-pipelines: one, since
+// with two a personal recommendation under write saturation took 1.6 times
+// as long at p99 (docs/BENCHMARKS.md, "Fourth pass").
+const DefaultBackgroundPipelines = 1
+
+// yieldAfterRead is how long after the API's last read the consumer and
+// the re-scorer keep to -background-pipelines: a storefront sends a
+// steady stream of reads, and an instance nobody reads from gives its
+// writes all of Redis.
+const yieldAfterRead = time.Second
+
 // shutdownTimeout bounds a graceful stop.
 const shutdownTimeout = 15 * time.Second
 
@@ -42,6 +53,9 @@ type serveCmd struct {
 	batchMaxWait  time.Duration
 	consume       bool
 	buyAgainShare float64
+	// backgroundPipelines: most Redis pipelines the consumer and the
+	// re-scorer have in flight at once (store.Yielding).
+	backgroundPipelines int
 }
 
 func (c *serveCmd) settings(s *settings) []config.Group {
@@ -50,6 +64,8 @@ func (c *serveCmd) settings(s *settings) []config.Group {
 		{Flag: "batch-wait", Help: "how long a batch waits to fill at least (0: the default)", Value: config.Duration(&c.batchWait, consumer.DefaultBatchWait, 0)},
 		{Flag: "batch-max-wait", Help: "freshness budget of coalescing: a batch that is not full goes on filling until its first event's Kafka record is this old, so that thin input still makes large batches; a changed list waits -rescore-min-interval from the same record time anyway, so a budget below it costs no freshness (0: half of -rescore-min-interval, at most 500ms; at or below -batch-wait: off; not recorded with the state: it may change at any restart)",
 			Value: config.DurationRange(&c.batchMaxWait, 0, 0, consumer.MaxBatchMaxWait)},
+		{Flag: "background-pipelines", Help: "while the API has read within the last second: most Redis pipelines the consumer and the re-scorer of this process have in Redis at once, all partitions and workers together, so that storefront reads wait behind at most this many while writes saturate Redis (0: no limit)",
+			Value: config.Int(&c.backgroundPipelines, DefaultBackgroundPipelines, 0, math.MaxInt)},
 		{Flag: "consume", Help: "consume the events topic; false serves the API, re-scores and reports the lag status without joining the group (a read or monitoring replica)", Value: config.Bool(&c.consume, true)},
 		{Flag: "buy-again-share", Help: "largest share of the k items of a personal recommendation that items the customer bought before may take: at most floor(share × k) (1: no cap; 0: never buy again); a request's buy_again_share or buy_again=false replaces it",
 			Value: config.Float(&c.buyAgainShare, 1, "a number from 0 to 1", func(f float64) bool { return f >= 0 && f <= 1 })},
@@ -81,14 +97,17 @@ func (c *serveCmd) run(ctx context.Context, s *settings, _ []string, stdout, std
 	if err := connect(ctx, s, conn, st, guard, c.consume); err != nil {
 		return err
 	}
-	cons, err := consumer.New(s.consumerConfig(conn, c.batchSize, c.batchWait, c.batchMaxWait, errs), consumer.StoresOf(st), log, consumer.NewMetrics(reg))
+	// The consumer and the re-scorer take turns in Redis; the API's reads
+	// go straight through st.
+	background := st.Yielding(c.backgroundPipelines, yieldAfterRead)
+	cons, err := consumer.New(s.consumerConfig(conn, c.batchSize, c.batchWait, c.batchMaxWait, errs), consumer.StoresOf(background), log, consumer.NewMetrics(reg))
 	if err != nil {
 		return &exitError{code: 2, msg: err.Error()}
 	}
 	rcfg := s.rescoreConfig(errs)
 	// One view of the catalogue, kept current by the re-scorer, filters the
 	// lists it writes and the answers the API serves.
-	rcfg.View = catalogue.NewView(st.Catalogue)
+	rcfg.View = catalogue.NewView(background.Catalogue)
 	var pub *feed.Kafka
 	if s.feedOn() {
 		if pub, err = feed.New(feed.Config{Kafka: conn, Topic: s.feedTopicName()}); err != nil {
@@ -96,7 +115,7 @@ func (c *serveCmd) run(ctx context.Context, s *settings, _ []string, stdout, std
 		}
 		rcfg.Publisher = pub
 	}
-	rs, err := rescore.New(rcfg, rescore.StateOf(st), log, reg)
+	rs, err := rescore.New(rcfg, rescore.StateOf(background), log, reg)
 	if err != nil {
 		return &exitError{code: 2, msg: err.Error()}
 	}
@@ -105,7 +124,7 @@ func (c *serveCmd) run(ctx context.Context, s *settings, _ []string, stdout, std
 		catalogueTopic = s.catalogueTopicName()
 	}
 	monitor, err := lag.New(lag.Config{Interval: s.lagInterval, Samples: s.lagSamples},
-		&lag.Sampler{Kafka: conn, Topic: s.topic, Group: s.group, State: st.Batches, Catalogue: catalogueTopic, CatalogueState: st.Catalogue}, log, reg)
+		&lag.Sampler{Kafka: conn, Topic: s.topic, Group: s.group, State: background.Batches, Catalogue: catalogueTopic, CatalogueState: background.Catalogue}, log, reg)
 	if err != nil {
 		return &exitError{code: 2, msg: err.Error()}
 	}
