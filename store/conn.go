@@ -29,6 +29,9 @@ type conn struct {
 	// lastOwn is when the store itself (not a Yielding view) last sent a
 	// pipeline, in Unix nanoseconds; shared by the store and its views.
 	lastOwn *atomic.Int64
+	// part is the size of the next part of a pipeline that takes turns
+	// (inTurns); a Yielding view's own.
+	part *atomic.Int64
 }
 
 // yielding reports whether this conn's pipelines take turns now: it is a
@@ -56,31 +59,45 @@ func (c *conn) turn(ctx context.Context, what string) (done func(), err error) {
 	}
 }
 
-// commandsPerTurn bounds a pipeline that takes turns (read). Redis runs in
-// one turn what a client has sent, as much as it reads at once, and a
-// consumer step's scripts (about 130 µs each on Dunnhumby) or a re-score
-// batch's rows (a popular item's is thousands of fields) would hold every
-// other client, the storefront's reads among them, for tens of
-// milliseconds. Between two parts Redis serves the reads that queued.
-const commandsPerTurn = 32
+// A pipeline that takes turns (read) goes in parts whose size adapts to
+// how long a part keeps Redis busy. Redis runs in one turn what a client
+// has sent, as much as it reads at once, and a consumer step's scripts
+// (about 130 µs each on Dunnhumby) or a re-score batch's rows (a popular
+// item's is thousands of fields) would hold every other client, the
+// storefront's reads among them, for tens of milliseconds. Between two
+// parts Redis serves the reads that queued. A part whose round trip took
+// longer than partTarget halves the size of the next; a quicker one adds
+// one command, so cheap commands still go many at a time.
+const (
+	partTarget = 4 * time.Millisecond
+	maxPart    = 256
+)
 
-// inTurns sends cmds in pipelines of at most commandsPerTurn, each in a
-// turn, and returns the first error other than a missing key.
+// inTurns sends cmds in parts (above), each in a turn, and returns the
+// first error other than a missing key.
 func (c *conn) inTurns(ctx context.Context, what string, cmds []redis.Cmder) error {
-	for lo := 0; lo < len(cmds); lo += commandsPerTurn {
+	for lo := 0; lo < len(cmds); {
 		done, err := c.turn(ctx, what)
 		if err != nil {
 			return err
 		}
+		hi := min(lo+int(c.part.Load()), len(cmds))
 		pipe := c.rdb.Pipeline()
-		for _, cmd := range cmds[lo:min(lo+commandsPerTurn, len(cmds))] {
+		for _, cmd := range cmds[lo:hi] {
 			_ = pipe.Process(ctx, cmd) // queued: the error is Exec's
 		}
+		start := time.Now()
 		_, err = pipe.Exec(ctx)
+		if took, n := time.Since(start), int64(hi-lo); took > partTarget {
+			c.part.Store(max(1, n/2))
+		} else if n == c.part.Load() {
+			c.part.Store(min(maxPart, n+1))
+		}
 		done()
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return err
 		}
+		lo = hi
 	}
 	return nil
 }

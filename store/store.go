@@ -245,7 +245,8 @@ func (s *Store) Yielding(turns int, readsWithin time.Duration) *Store {
 		return s
 	}
 	c := *s.c
-	c.turns, c.readsWithin = make(chan struct{}, turns), readsWithin
+	c.turns, c.readsWithin, c.part = make(chan struct{}, turns), readsWithin, new(atomic.Int64)
+	c.part.Store(8)
 	return over(&c)
 }
 
