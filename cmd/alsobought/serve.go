@@ -33,8 +33,9 @@ import (
 const startupTimeout = 15 * time.Second
 
 // DefaultBackgroundPipelines is serve's -background-pipelines: one, since
-// with two a personal recommendation under write saturation took 1.6 times
-// as long at p99 (docs/BENCHMARKS.md, "Fourth pass").
+// with two a personal recommendation's p99 under write saturation was 6.5
+// times its idle value, against 3.5 to 4.5 with one (before parts; see
+// docs/BENCHMARKS.md, "Fourth pass").
 const DefaultBackgroundPipelines = 1
 
 // yieldAfterRead is how long after the API's last read the consumer and
