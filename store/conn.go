@@ -30,8 +30,9 @@ type conn struct {
 	// pipeline, in Unix nanoseconds; shared by the store and its views.
 	lastOwn *atomic.Int64
 	// part is the size of the next part of a pipeline that takes turns
-	// (inTurns); a Yielding view's own.
-	part *atomic.Int64
+	// (inTurns), and turnWaits the nanoseconds spent waiting for turns; a
+	// Yielding view's own.
+	part, turnWaits *atomic.Int64
 }
 
 // yielding reports whether this conn's pipelines take turns now: it is a
@@ -51,6 +52,13 @@ func (c *conn) turn(ctx context.Context, what string) (done func(), err error) {
 	if !c.yielding() {
 		return func() {}, nil
 	}
+	select {
+	case c.turns <- struct{}{}:
+		return func() { <-c.turns }, nil
+	default:
+	}
+	start := time.Now()
+	defer func() { c.turnWaits.Add(int64(time.Since(start))) }()
 	select {
 	case c.turns <- struct{}{}:
 		return func() { <-c.turns }, nil
@@ -116,7 +124,9 @@ func (c *conn) loadScripts(ctx context.Context) error {
 // follows redirects itself; a read that fails anyway (a failover in
 // progress) is not retried here but by its caller, which retries whole
 // steps (the consumer's batch backoff, the re-scorer's next poll). A
-// missing key is no error: callers read each command's own result.
+// missing key is no error: callers read each command's own result. A
+// Yielding view's pipeline goes in parts while the store itself reads
+// (inTurns).
 func (c *conn) read(ctx context.Context, what string, fill func(redis.Pipeliner)) ([]redis.Cmder, error) {
 	for attempt := 0; ; attempt++ {
 		pipe := c.rdb.Pipeline()

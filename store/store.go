@@ -245,9 +245,18 @@ func (s *Store) Yielding(turns int, readsWithin time.Duration) *Store {
 		return s
 	}
 	c := *s.c
-	c.turns, c.readsWithin, c.part = make(chan struct{}, turns), readsWithin, new(atomic.Int64)
+	c.turns, c.readsWithin, c.part, c.turnWaits = make(chan struct{}, turns), readsWithin, new(atomic.Int64), new(atomic.Int64)
 	c.part.Store(8)
 	return over(&c)
+}
+
+// TurnsWaited is how long the callers of a Yielding view have waited for
+// their turns in all, so far; 0 for a store that is no such view.
+func (s *Store) TurnsWaited() time.Duration {
+	if s.c.turnWaits == nil {
+		return 0
+	}
+	return time.Duration(s.c.turnWaits.Load())
 }
 
 // Keys returns the key names, for tools and tests.

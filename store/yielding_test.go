@@ -117,6 +117,9 @@ func testBackgroundPipelinesTakeTurnsAndReadsDoNot(t *testing.T, env *testenv.En
 		if got := len(hook.entered); got != callers-int(turns) {
 			t.Errorf("turns %d: %d pipelines ran after the first turns, want %d", turns, got, callers-int(turns))
 		}
+		if bg.TurnsWaited() <= 0 || st.TurnsWaited() != 0 {
+			t.Errorf("turns %d: the view's callers waited %v, the store's %v; want some, and none", turns, bg.TurnsWaited(), st.TurnsWaited())
+		}
 	}
 
 	// Nobody reads: first a store that never read, then one whose last

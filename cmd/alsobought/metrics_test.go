@@ -103,6 +103,10 @@ func TestAFreshServeExportsEveryLabelledCounterAtZero(t *testing.T) {
 	if want := map[string]string{"topic": env.Topic, "group": env.Group, "prefix": env.Prefix, "redis_mode": "single", "consuming": "true"}; !maps.Equal(labels, want) {
 		t.Errorf("alsobought_instance_info labels %v, want %v", labels, want)
 	}
+	// The writes have waited for no storefront read yet.
+	if w := families["alsobought_background_turns_waited_seconds_total"].GetMetric(); len(w) != 1 || w[0].GetCounter().GetValue() != 0 {
+		t.Errorf("alsobought_background_turns_waited_seconds_total: %v, want one series at 0", w)
+	}
 }
 
 // On the real broker: the status names the group's members with the
