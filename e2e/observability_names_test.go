@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -106,6 +107,7 @@ func serviceMetrics(t *testing.T) (own []*dto.MetricFamily, exported map[string]
 	t.Helper()
 	reg := recorder{prometheus.NewRegistry()}
 	obs.NewErrors(reg)
+	obs.RegisterTurnsWaited(reg, func() time.Duration { return 0 })
 	buildinfo.Register(reg, buildinfo.Read())
 	(&httpapi.Instance{}).RegisterInfo(reg)
 	consumer.NewMetrics(reg)

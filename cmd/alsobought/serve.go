@@ -101,9 +101,7 @@ func (c *serveCmd) run(ctx context.Context, s *settings, _ []string, stdout, std
 	// The consumer and the re-scorer take turns in Redis; the API's reads
 	// go straight through st.
 	background := st.Yielding(c.backgroundPipelines, yieldAfterRead)
-	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "alsobought", Name: "background_turns_waited_seconds_total",
-		Help: "Time the consumer and the re-scorer waited for a turn in Redis while the API read (-background-pipelines)."},
-		func() float64 { return background.TurnsWaited().Seconds() }))
+	obs.RegisterTurnsWaited(reg, background.TurnsWaited)
 	cons, err := consumer.New(s.consumerConfig(conn, c.batchSize, c.batchWait, c.batchMaxWait, errs), consumer.StoresOf(background), log, consumer.NewMetrics(reg))
 	if err != nil {
 		return &exitError{code: 2, msg: err.Error()}
