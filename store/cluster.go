@@ -8,6 +8,7 @@ import (
 	"net"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -109,22 +110,35 @@ func (c *conn) runOnMasters(ctx context.Context, cmds []routed) error {
 	return errors.Join(errs...)
 }
 
-// runOnNode runs commands as one pipeline on a node, ending with WAIT when
-// WaitReplicas > 0.
+// runOnNode runs commands as one pipeline on a node, or in parts while a
+// Yielding view's pipelines take turns (conn.inTurns), the last ending with
+// WAIT when WaitReplicas > 0. The parts share one connection: WAIT counts
+// the replicas that hold the master's stream up to its connection's last
+// write, and a last part that writes nothing must not leave out the writes
+// of the parts before.
 func (c *conn) runOnNode(ctx context.Context, addr string, node *redis.Client, cmds []redis.Cmder) error {
-	// A node client's pipeline is a *redis.Pipeline, which has Wait (with
-	// the read timeout a WAIT needs); the Pipeliner interface lacks it.
-	pipe := node.Pipeline().(*redis.Pipeline)
-	for _, cmd := range cmds {
-		_ = pipe.Process(ctx, cmd)
-	}
+	cn := node.Conn()
+	defer cn.Close()
 	var wait *redis.IntCmd
-	if c.wait > 0 {
-		wait = pipe.Wait(ctx, c.wait, waitTimeout)
-	}
-	_, err := pipe.Exec(ctx)
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return err
+	for lo := 0; lo < len(cmds); {
+		hi := c.partEnd(lo, len(cmds))
+		// A connection's pipeline is a *redis.Pipeline, which has Wait
+		// (with the read timeout a WAIT needs); the Pipeliner interface
+		// lacks it.
+		pipe := cn.Pipeline().(*redis.Pipeline)
+		for _, cmd := range cmds[lo:hi] {
+			_ = pipe.Process(ctx, cmd)
+		}
+		if hi == len(cmds) && c.wait > 0 {
+			wait = pipe.Wait(ctx, c.wait, waitTimeout)
+		}
+		start := time.Now()
+		_, err := pipe.Exec(ctx)
+		c.took(hi-lo, time.Since(start))
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return err
+		}
+		lo = hi
 	}
 	if wait != nil && wait.Val() < int64(c.wait) {
 		return fmt.Errorf("WAIT on %s: %d of %d replicas acknowledged within %s: %w",

@@ -81,6 +81,28 @@ const (
 	maxPart    = 256
 )
 
+// partEnd returns where the part of n commands that starts at lo ends:
+// one part of all that is left unless the pipeline takes turns now.
+func (c *conn) partEnd(lo, n int) int {
+	if !c.yielding() {
+		return n
+	}
+	return min(lo+int(c.part.Load()), n)
+}
+
+// took sizes the next part from a part of n commands whose round trip
+// took d (above).
+func (c *conn) took(n int, d time.Duration) {
+	if c.part == nil {
+		return
+	}
+	if d > partTarget {
+		c.part.Store(max(1, int64(n)/2))
+	} else if int64(n) == c.part.Load() {
+		c.part.Store(min(maxPart, int64(n)+1))
+	}
+}
+
 // inTurns sends cmds in parts (above), each in a turn, and returns the
 // first error other than a missing key.
 func (c *conn) inTurns(ctx context.Context, what string, cmds []redis.Cmder) error {
@@ -89,18 +111,14 @@ func (c *conn) inTurns(ctx context.Context, what string, cmds []redis.Cmder) err
 		if err != nil {
 			return err
 		}
-		hi := min(lo+int(c.part.Load()), len(cmds))
+		hi := c.partEnd(lo, len(cmds))
 		pipe := c.rdb.Pipeline()
 		for _, cmd := range cmds[lo:hi] {
 			_ = pipe.Process(ctx, cmd) // queued: the error is Exec's
 		}
 		start := time.Now()
 		_, err = pipe.Exec(ctx)
-		if took, n := time.Since(start), int64(hi-lo); took > partTarget {
-			c.part.Store(max(1, n/2))
-		} else if n == c.part.Load() {
-			c.part.Store(min(maxPart, n+1))
-		}
+		c.took(hi-lo, time.Since(start))
 		done()
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return err

@@ -158,8 +158,10 @@ func TestABackgroundPipelineGoesInPartsWhileReadsRun(t *testing.T) {
 	testenv.ForEachRedis(t, testABackgroundPipelineGoesInPartsWhileReadsRun)
 }
 
-// sizesHook records the length of every pipeline of customer reads.
+// sizesHook records the length of every pipeline of customer reads, or
+// with all of every pipeline but a new connection's handshake.
 type sizesHook struct {
+	all   bool
 	mu    sync.Mutex
 	sizes []int
 }
@@ -168,7 +170,7 @@ func (h *sizesHook) DialHook(next redis.DialHook) redis.DialHook          { retu
 func (h *sizesHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
 func (h *sizesHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
-		if cmds[0].Name() == "hgetall" {
+		if name := cmds[0].Name(); name == "hgetall" || h.all && name != "hello" && name != "client" && name != "auth" {
 			h.mu.Lock()
 			h.sizes = append(h.sizes, len(cmds))
 			h.mu.Unlock()
@@ -222,5 +224,49 @@ func testABackgroundPipelineGoesInPartsWhileReadsRun(t *testing.T, env *testenv.
 	}
 	if total != len(ids) {
 		t.Errorf("parts of %v commands: want %d in all", hook.sizes, len(ids))
+	}
+}
+
+// TestABackgroundWriteGoesInPartsWhileReadsRun: while the store itself
+// reads, a Yielding view's write steps reach Redis in parts too (in a
+// cluster each master's share of a step, its WAIT in the last part), and
+// write what the same steps write whole.
+func TestABackgroundWriteGoesInPartsWhileReadsRun(t *testing.T) {
+	testenv.ForEachRedis(t, testABackgroundWriteGoesInPartsWhileReadsRun)
+}
+
+func testABackgroundWriteGoesInPartsWhileReadsRun(t *testing.T, env *testenv.Env) {
+	ctx := context.Background()
+	var items []string
+	for i := range 150 {
+		items = append(items, fmt.Sprintf("parts-%d", i))
+	}
+	hook := &sizesHook{all: true}
+	inParts := openStore(t, env, env.Prefix+"-parts", hook)
+	whole := openStore(t, env, env.Prefix+"-whole", nil)
+	if _, err := inParts.Customers.Load(ctx, []string{"c"}); err != nil { // a read: the view takes turns
+		t.Fatal(err)
+	}
+	hook.mu.Lock()
+	hook.sizes = nil
+	hook.mu.Unlock()
+	testenv.MarkDirty(t, inParts.Yielding(1, time.Hour), 1, items...)
+	testenv.MarkDirty(t, whole, 1, items...)
+
+	hook.mu.Lock()
+	sizes := hook.sizes
+	hook.mu.Unlock()
+	for i, n := range sizes {
+		if n > 8+i+1 { // a part, then one more command each, and a WAIT
+			t.Fatalf("pipelines of %v commands: want parts of at most 8 commands, then one more each", sizes)
+		}
+	}
+	got, _, err := inParts.Dirty.Backlog(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _, err := whole.Dirty.Backlog(ctx)
+	if err != nil || want < int64(len(items)) || got != want {
+		t.Fatalf("lists marked in parts %d, whole %d (%v); want the same, at least %d", got, want, err, len(items))
 	}
 }
