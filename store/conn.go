@@ -67,7 +67,8 @@ func (c *conn) turn(ctx context.Context, what string) (done func(), err error) {
 	}
 }
 
-// A pipeline that takes turns (read) goes in parts whose size adapts to
+// A pipeline that takes turns (read; a cluster's write step per master,
+// runOnNode) goes in parts whose size adapts to
 // how long a part keeps Redis busy. Redis runs in one turn what a client
 // has sent, as much as it reads at once, and a consumer step's scripts
 // (about 130 µs each on Dunnhumby) or a re-score batch's rows (a popular
@@ -97,7 +98,7 @@ func (c *conn) took(n int, d time.Duration) {
 		return
 	}
 	if d > partTarget {
-		c.part.Store(max(1, int64(n)/2))
+		c.part.Store(min(maxPart, max(1, int64(n)/2))) // n may be a whole pipeline sent while nobody read
 	} else if int64(n) == c.part.Load() {
 		c.part.Store(min(maxPart, int64(n)+1))
 	}
