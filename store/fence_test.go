@@ -389,16 +389,13 @@ func testWritesRefuseAGap(t *testing.T, env *testenv.Env) {
 // a step is several pipelines (one per master, the global keys last), and
 // the hook runs on each node's client, in parallel.
 type forgetStep struct {
+	pipelinesOnly
 	rdb      redis.UniversalClient
 	inflight string
 
 	mu           sync.Mutex
 	marked, done bool
 }
-
-func (f *forgetStep) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (f *forgetStep) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
 
 func (f *forgetStep) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {

@@ -55,3 +55,10 @@ func openStore(t *testing.T, env *testenv.Env, prefix string, hook redis.Hook) *
 	}
 	return st
 }
+
+// pipelinesOnly is the part of a redis.Hook that lets dials and single
+// commands through: embedded by the hooks that watch pipelines only.
+type pipelinesOnly struct{}
+
+func (pipelinesOnly) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (pipelinesOnly) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }

@@ -33,15 +33,12 @@ type background struct{}
 // background until release is closed, and records how many it held at once.
 // (A new connection's handshake is a pipeline too, with the same context.)
 type holdHook struct {
+	pipelinesOnly
 	release chan struct{}
 	entered chan struct{} // a value per held pipeline
 	in, max atomic.Int64
 }
 
-func (h *holdHook) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (h *holdHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return next
-}
 func (h *holdHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
 		if ctx.Value(background{}) == nil || cmds[0].Name() != "hgetall" {
@@ -161,13 +158,12 @@ func TestABackgroundPipelineGoesInPartsWhileReadsRun(t *testing.T) {
 // sizesHook records the length of every pipeline of customer reads, or
 // with all of every pipeline but a new connection's handshake.
 type sizesHook struct {
+	pipelinesOnly
 	all   bool
 	mu    sync.Mutex
 	sizes []int
 }
 
-func (h *sizesHook) DialHook(next redis.DialHook) redis.DialHook          { return next }
-func (h *sizesHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
 func (h *sizesHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
 		if name := cmds[0].Name(); name == "hgetall" || h.all && name != "hello" && name != "client" && name != "auth" {
