@@ -76,9 +76,10 @@ func (c *conn) turn(ctx context.Context, what string) (done func(), err error) {
 // storefront's reads among them, for tens of milliseconds. Between two
 // parts Redis serves the reads that queued. A part whose round trip took
 // longer than partTarget halves the size of the next; a quicker one adds
-// one command, so cheap commands still go many at a time.
+// one command, from firstPart, so cheap commands still go many at a time.
 const (
 	partTarget = 4 * time.Millisecond
+	firstPart  = 8
 	maxPart    = 256
 )
 

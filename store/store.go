@@ -246,7 +246,7 @@ func (s *Store) Yielding(turns int, readsWithin time.Duration) *Store {
 	}
 	c := *s.c
 	c.turns, c.readsWithin, c.part, c.turnWaits = make(chan struct{}, turns), readsWithin, new(atomic.Int64), new(atomic.Int64)
-	c.part.Store(8)
+	c.part.Store(firstPart)
 	return over(&c)
 }
 
