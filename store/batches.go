@@ -197,9 +197,9 @@ func (c *conn) writeFenced(ctx context.Context, w fencedWrite) error {
 		// hashes whose fence cuts the batch's groups take them group by
 		// group in a step of their own, after this one's marker.
 		sums := map[string]*summedOps{}
+		support := strconv.FormatInt(batch.MinSupport, 10)
 		err := runStep("apply counter changes", func(p redis.Pipeliner) {
 			clear(sums) // a cluster's retry fills the pipeline again
-			support := strconv.FormatInt(batch.MinSupport, 10)
 			many := manySums{pf: pf, guardKey: guardKey, guard: guard, fence: w.fence, support: support}
 			for k, ops := range batch.Ops {
 				for _, so := range shardOps(keys, batch.Partition, k, ops) {
@@ -254,8 +254,12 @@ func (c *conn) writeFenced(ctx context.Context, w fencedWrite) error {
 		if len(cut) > 0 {
 			err := runStep("apply counter changes cut by a fence", func(p redis.Pipeliner) {
 				for _, key := range cut {
+					so := sums[key]
 					scriptKeys, g := c.guardKeys(key, guardKey, guard)
-					applyOpsScript.EvalSha(ctx, p, scriptKeys, applyOpsArgs(pf, g, w.fence, sums[key].ops)...)
+					if so.index != "" {
+						scriptKeys = append(scriptKeys, so.index)
+					}
+					applyOpsScript.EvalSha(ctx, p, scriptKeys, applyOpsArgs(pf, g, w.fence, support, so.ops)...)
 				}
 			})
 			if err != nil {
@@ -343,9 +347,10 @@ func dirtyMembers(keys schema.Keys, batch *delta.Batch, sums map[string]*summedO
 // summedOps is a hash's changes and where its applySumsScript reply is:
 // element at of cmd's.
 type summedOps struct {
-	ops *delta.Ops
-	cmd *redis.Cmd
-	at  int
+	ops   *delta.Ops
+	index string // the row's index, "" for other hashes
+	cmd   *redis.Cmd
+	at    int
 }
 
 // reply is the hash's applySumsScript reply (cutByFence, 0,
@@ -383,12 +388,17 @@ func (m *manySums) add(ctx context.Context, p redis.Pipeliner, so shardedOps, fi
 		m.flush(ctx, p)
 	}
 	m.keys = append(m.keys, so.key)
-	m.args = append(m.args, so.ops.Offsets[0], so.ops.Offsets[len(so.ops.Offsets)-1], len(fields))
+	indexed := "0"
+	if so.index != "" {
+		m.keys = append(m.keys, so.index)
+		indexed = "1"
+	}
+	m.args = append(m.args, so.ops.Offsets[0], so.ops.Offsets[len(so.ops.Offsets)-1], len(fields), indexed)
 	for j, f := range fields {
 		m.args = append(m.args, f, deltas[j])
 	}
 	m.fields += len(fields)
-	s := &summedOps{ops: so.ops, at: len(m.pending)}
+	s := &summedOps{ops: so.ops, index: so.index, at: len(m.pending)}
 	m.pending = append(m.pending, s)
 	return s
 }
@@ -406,9 +416,9 @@ func (m *manySums) flush(ctx context.Context, p redis.Pipeliner) {
 }
 
 // applyOpsArgs is applyOpsScript's ARGV for ops.
-func applyOpsArgs(pf, guard, fence string, ops *delta.Ops) []any {
-	args := make([]any, 0, 3+2*len(ops.Offsets)+2*len(ops.Fields))
-	args = append(args, pf, guard, fence)
+func applyOpsArgs(pf, guard, fence, support string, ops *delta.Ops) []any {
+	args := make([]any, 0, 4+2*len(ops.Offsets)+2*len(ops.Fields))
+	args = append(args, pf, guard, fence, support)
 	f := 0
 	for g, off := range ops.Offsets {
 		args = append(args, off, ops.Counts[g])
@@ -443,8 +453,9 @@ func oldestEntry(hs ...delta.History) (int64, bool) {
 // shardedOps is a part of a batch's changes of one key and the hash it
 // goes to.
 type shardedOps struct {
-	key string
-	ops *delta.Ops
+	key   string
+	ops   *delta.Ops
+	index string // the row's index (Keys.RowIndex), "" for other hashes
 }
 
 // shardOps returns the hashes a change of package delta goes to, with
@@ -455,15 +466,15 @@ type shardedOps struct {
 // to the same shard and that shard's watermark fences it.
 func shardOps(keys schema.Keys, partition int, k delta.Key, ops *delta.Ops) []shardedOps {
 	if kind, ok := listKindOfRow(k.Kind); ok {
-		return []shardedOps{{keys.Row(kind, k.Item), ops}}
+		return []shardedOps{{keys.Row(kind, k.Item), ops, keys.RowIndex(kind, k.Item)}}
 	}
 	var shardKey func(int) string
 	byItem := false
 	switch k.Kind {
 	case delta.PopularBoughtKey:
-		return []shardedOps{{keys.Popularity(Bought, k.Item), ops}}
+		return []shardedOps{{key: keys.Popularity(Bought, k.Item), ops: ops}}
 	case delta.PopularViewedKey:
-		return []shardedOps{{keys.Popularity(Viewed, k.Item), ops}}
+		return []shardedOps{{key: keys.Popularity(Viewed, k.Item), ops: ops}}
 	case delta.BuyersKey:
 		shardKey, byItem = keys.Buyers, true
 	case delta.ViewersKey:
@@ -503,7 +514,7 @@ func shardOps(keys schema.Keys, partition int, k delta.Key, ops *delta.Ops) []sh
 	out := make([]shardedOps, 0, len(parts))
 	for s, o := range parts {
 		if o != nil {
-			out = append(out, shardedOps{shardKey(s), o})
+			out = append(out, shardedOps{key: shardKey(s), ops: o})
 		}
 	}
 	return out

@@ -22,7 +22,7 @@ import (
 var (
 	unfencedOpsScript = redis.NewScript(`
 local sum, order = {}, {}
-local i = 4
+local i = 5
 while i <= #ARGV do
   local cnt = tonumber(ARGV[i + 1])
   i = i + 2

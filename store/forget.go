@@ -106,6 +106,9 @@ func (l *Lists) Forget(ctx context.Context, items []string, outbox bool) ([]stri
 				k = append(k, keys.List(kind, it))
 			}
 			k = append(k, keys.Holders(it))
+			for _, kind := range kinds {
+				k = append(k, keys.RowIndex(kind, it))
+			}
 			if mode == forgetDelete {
 				k = append(k, keys.Progress, keys.Clock)
 			}
@@ -260,7 +263,10 @@ func (l *Lists) notCounted(ctx context.Context, items []string) ([]string, error
 }
 
 // Counted reports whether row i of the batch holds a counter: a co-count
-// (kept as a candidate or not), a histogram bin or M_X. A row without any
-// (absent, or only its fences left) is that of an item whose state of that
-// kind is gone.
+// (kept as a candidate or not; read by the row's index, one at or above
+// the support), a histogram bin or M_X. A row without any (absent, or
+// only its fences left) is that of an item whose state of that kind is
+// gone. A co-count below the support is never without a bin in a row
+// (its customers are in X's histogram), and Lists.Forget checks the row
+// again anyway.
 func (rb RowBatch) Counted(i int) bool { return rb.counted[i] }

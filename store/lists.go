@@ -197,7 +197,7 @@ func (l *Lists) Write(ctx context.Context, lists []List, outbox bool) (Pending, 
 	}
 	cmds, err := l.c.write(ctx, "write lists", func(p redis.Pipeliner) {
 		for i, list := range lists {
-			writeListScript.EvalSha(ctx, p, []string{keys.Row(list.List, list.Item), keys.List(list.List, list.Item)},
+			writeListScript.EvalSha(ctx, p, []string{keys.Row(list.List, list.Item), keys.List(list.List, list.Item), keys.RowIndex(list.List, list.Item)},
 				schema.FieldListRevision, list.Revision, bufs[i], schema.FieldWatch, strings.Join(list.Watch, ","))
 		}
 	})

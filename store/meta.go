@@ -63,6 +63,11 @@ func (m *Meta) Ensure(ctx context.Context, settings map[string]string) error {
 			}
 			p.HSetNX(ctx, key, k, v)
 		}
+		// Only a state that keeps row indexes from its first write has
+		// them complete; one recorded before has none.
+		if support, ok := want[schema.MetaMinSupport]; ok && !recorded {
+			p.HSetNX(ctx, key, schema.MetaRowIndexSupport, support)
+		}
 	})
 	if err != nil {
 		return err
@@ -74,6 +79,8 @@ func (m *Meta) Ensure(ctx context.Context, settings map[string]string) error {
 	if v := got[schema.MetaSchema]; v != want[schema.MetaSchema] {
 		return m.otherSchema(v)
 	}
+	support, _ := strconv.ParseInt(got[schema.MetaRowIndexSupport], 10, 64)
+	m.c.rowIndex.Store(max(0, support))
 	var diffs []string
 	onlyLists := true
 	for k, v := range want {
@@ -124,6 +131,22 @@ func (m *Meta) AdoptListSettings(ctx context.Context, settings map[string]string
 			return fmt.Errorf("%s is not a list setting: it shapes the counters and cannot be changed on a built state", k)
 		}
 		args = append(args, k, v)
+	}
+	// The row indexes hold the candidates that reached the support they
+	// were kept under: under another min support they may lack some, and
+	// re-scores read whole rows from then on.
+	if support, ok := settings[schema.MetaMinSupport]; ok {
+		indexed, err := m.c.rdb.HGet(ctx, m.c.keys.Meta, schema.MetaRowIndexSupport).Result()
+		switch {
+		case errors.Is(err, redis.Nil):
+		case err != nil:
+			return fmt.Errorf("read state metadata: %w", err)
+		case indexed != support:
+			if err := m.c.rdb.HDel(ctx, m.c.keys.Meta, schema.MetaRowIndexSupport).Err(); err != nil {
+				return fmt.Errorf("stop using the row indexes: %w", err)
+			}
+			m.c.rowIndex.Store(0)
+		}
 	}
 	if err := m.c.rdb.HSet(ctx, m.c.keys.Meta, args...).Err(); err != nil {
 		return fmt.Errorf("record list settings: %w", err)

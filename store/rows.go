@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
+	"iter"
+	"maps"
 	"strconv"
 	"strings"
 
@@ -102,18 +104,22 @@ func (r *Rebuy) set(f string, n int64) (ok bool) {
 // fields (schema.IsFenceField).
 func ParseRow(fields map[string]string) (Row, error) {
 	co := make(map[string]int64, len(fields))
-	r, _, err := parseRow(fields, func(y string, n int64) { co[y] = n })
+	r, _, err := parseRow(maps.All(fields), func(y string, n int64) { co[y] = n }, nil)
 	r.Co = co
 	return r, err
 }
 
-// parseRow splits a stored row hash in one pass: it passes each co-count to
-// co and returns the other counters (Co left nil) with the row's revision
-// (the sum of fenceRevision over its fields).
-func parseRow(fields map[string]string, co func(y string, n int64)) (r Row, revision int64, err error) {
+// parseRow splits a stored row hash's fields in one pass: it passes each
+// co-count to co, and each fence field (the watch field too) to fence when
+// it is not nil, and returns the other counters (Co left nil) with the
+// row's revision (the sum of fenceRevision over its fields).
+func parseRow(fields iter.Seq2[string, string], co func(y string, n int64), fence func(f, v string)) (r Row, revision int64, err error) {
 	for f, v := range fields {
 		if schema.IsFenceField(f) {
 			revision += fenceRevision(f, v)
+			if fence != nil {
+				fence(f, v)
+			}
 			continue
 		}
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -183,11 +189,22 @@ type RowBatch struct {
 // lists the others (scoring.ListRules.MinSupport), and in a sparse row
 // they are most of the candidates, so reading their B was most of a
 // re-score's cost. minSupport below 1 keeps every candidate.
+//
+// Where the state keeps row indexes complete for minSupport
+// (schema.MetaRowIndexSupport), each row is read by its index: the
+// fields it names, not the whole row (docs/DESIGN.md §4, "Reading a row
+// by its index").
 func (l *Lists) ReadRows(ctx context.Context, kind ListKind, items []string, minSupport int64) (RowBatch, error) {
 	keys := l.c.keys
+	indexed := l.c.rowIndex.Load()
+	byIndex := indexed > 0 && minSupport >= indexed
 	cmds, err := l.c.read(ctx, "read rows", func(p redis.Pipeliner) {
 		for _, it := range items {
-			p.HGetAll(ctx, keys.Row(kind, it))
+			if byIndex {
+				readIndexedRowScript.EvalSha(ctx, p, []string{keys.Row(kind, it), keys.RowIndex(kind, it)})
+			} else {
+				p.HGetAll(ctx, keys.Row(kind, it))
+			}
 		}
 	})
 	if err != nil {
@@ -199,7 +216,10 @@ func (l *Lists) ReadRows(ctx context.Context, kind ListKind, items []string, min
 	// row: the B read below answers them in this order.
 	var names []string
 	for i, it := range items {
-		fields := cmds[i].(*redis.MapStringStringCmd).Val()
+		fields, err := rowFields(cmds[i])
+		if err != nil {
+			return RowBatch{}, fmt.Errorf("%s row of %s: %w", kind, it, err)
+		}
 		names = append(names, it)
 		var candidates []scoring.Candidate
 		cos := 0
@@ -209,6 +229,10 @@ func (l *Lists) ReadRows(ctx context.Context, kind ListKind, items []string, min
 				candidates = append(candidates, scoring.Candidate{Item: y, Support: n})
 				names = append(names, y)
 			}
+		}, func(f, v string) {
+			if f == schema.FieldWatch && v != "" {
+				rb.Watched[i] = strings.Split(v, ",")
+			}
 		})
 		if err != nil {
 			return RowBatch{}, fmt.Errorf("%s row of %s: %w", kind, it, err)
@@ -216,9 +240,6 @@ func (l *Lists) ReadRows(ctx context.Context, kind ListKind, items []string, min
 		rb.Rows[i] = scoring.Row{Item: it, Hist: r.Hist, Candidates: candidates}
 		rb.Revisions[i], rb.ViewedTotals[i] = rev, r.ViewedTotal
 		rb.counted[i] = cos > 0 || len(r.Hist) > 0 || r.ViewedTotal != 0
-		if w := fields[schema.FieldWatch]; w != "" {
-			rb.Watched[i] = strings.Split(w, ",")
-		}
 	}
 	buyersKey, _ := keys.Counters(kind)
 	var totals func() scoring.Globals
@@ -244,6 +265,28 @@ func (l *Lists) ReadRows(ctx context.Context, kind ListKind, items []string, min
 	}
 	rb.Globals = totals()
 	return rb, nil
+}
+
+// rowFields are the fields of a row as ReadRows read it: whole
+// (HGETALL), or the field and value pairs of readIndexedRowScript.
+func rowFields(cmd redis.Cmder) (iter.Seq2[string, string], error) {
+	switch cmd := cmd.(type) {
+	case *redis.MapStringStringCmd:
+		return maps.All(cmd.Val()), cmd.Err()
+	case *redis.Cmd:
+		pairs, err := cmd.StringSlice()
+		if err != nil || len(pairs)%2 != 0 {
+			return nil, fmt.Errorf("read by its index: %d values, %w", len(pairs), err)
+		}
+		return func(yield func(f, v string) bool) {
+			for j := 0; j < len(pairs); j += 2 {
+				if !yield(pairs[j], pairs[j+1]) {
+					return
+				}
+			}
+		}, nil
+	}
+	return nil, fmt.Errorf("unexpected reply %T", cmd)
 }
 
 // Globals reads T and C of the purchase histories (Bought) or of the view

@@ -173,9 +173,10 @@ return 1
 // group. A batch writes its changes with applySumsScript, and this script
 // only for the hashes whose fence cuts the batch's groups.
 //
-// KEYS[1]: the hash. KEYS[2], ARGV[1], ARGV[2]: see batchGuard. ARGV[3]:
-// the watermark field of the partition ("#p").
-// ARGV[4..]: groups of (offset, count, field1, delta1, ..., fieldN, deltaN)
+// KEYS[1]: the hash. KEYS[2], ARGV[1], ARGV[2]: see batchGuard. KEYS[3],
+// for a row: its index (rowIndexLua). ARGV[3]: the watermark field of the
+// partition ("#p"). ARGV[4]: the lists' min support, as applySumsScript's.
+// ARGV[5..]: groups of (offset, count, field1, delta1, ..., fieldN, deltaN)
 // in ascending offset order. A group is applied only when its offset is
 // above the stored watermark, so a replay of any range of offsets, cut into
 // batches in any way, a retried pipeline, or a zombie writer that races the
@@ -193,15 +194,17 @@ return 1
 // day that left the window) and must not take those groups again from a
 // zombie's late batch.
 // Returns the number of groups applied.
-var applyOpsScript = redis.NewScript(batchGuard + `
+var applyOpsScript = redis.NewScript(batchGuard + rowIndexLua + `
 -- The progress floor is the fence of events only: a sweep's fence (#sp)
 -- counts sweeps, and a hash without it has had none.
 if not string.match(ARGV[3], '^#%d+$') then floor = -1 end
 local wm = tonumber(redis.call('HGET', KEYS[1], ARGV[3]) or floor)
+local index, support = KEYS[3], tonumber(ARGV[4])
+local named, gone = {}, {}
 local top = wm
 local applied = 0
 local sum, order = {}, {}
-local i = 4
+local i = 5
 local n = #ARGV
 while i <= n do
   local off = tonumber(ARGV[i])
@@ -222,10 +225,13 @@ end
 for _, f in ipairs(order) do
   local d = sum[f]
   if d ~= 0 then
-    if redis.call('HINCRBY', KEYS[1], f, d) == 0 then redis.call('HDEL', KEYS[1], f) end
+    local v = redis.call('HINCRBY', KEYS[1], f, d)
+    if v == 0 then redis.call('HDEL', KEYS[1], f) end
+    if index then indexChange(named, gone, f, v, d, support) end
   end
 end
-if top > wm then redis.call('HSET', KEYS[1], ARGV[3], top) end
+if top > wm and redis.call('HSET', KEYS[1], ARGV[3], top) == 1 and index then named[#named + 1] = ARGV[3] end
+if index then writeIndex(index, named, gone) end
 return applied
 `)
 
@@ -239,12 +245,13 @@ return applied
 // Redis time at a paced rate); a cluster sends one hash per call, their
 // slots differ (writeFenced).
 //
-// KEYS[1]: the guard hash (batchGuard on KEYS[1]); KEYS[2..]: the hashes.
-// ARGV[1..3] as applyOpsScript's; ARGV[4]: the lists' min support (0: no
-// check); then for each hash in KEYS order: the offsets of the batch's
-// first and last group for it, the number of sums, and the pairs of
-// (field, sum), the sums not zero. Returns each hash's reply, in KEYS
-// order:
+// KEYS[1]: the guard hash (batchGuard on KEYS[1]); KEYS[2..]: the hashes,
+// a row followed by its index (rowIndexLua). ARGV[1..3] as
+// applyOpsScript's; ARGV[4]: the lists' min support (0: no check); then
+// for each hash in KEYS order: the offsets of the batch's first and last
+// group for it, the number of sums, "1" when the next key is the hash's
+// index (else "0"), and the pairs of (field, sum), the sums not zero.
+// Returns each hash's reply, in hash order:
 //
 // When the watermark is at or above the last offset, every group was
 // applied before: nothing is written (0). When it is below the first, the
@@ -262,15 +269,17 @@ return applied
 // support before and after and the item's own purchase statistics (p|,
 // g|), leave the list as it is but for the drift of T and the candidates'
 // B that every list has, and the reply says so.
-var applySumsScript = redis.NewScript(guardOn("KEYS[1]") + `
+var applySumsScript = redis.NewScript(guardOn("KEYS[1]") + rowIndexLua + `
 if not string.match(ARGV[3], '^#%d+$') then floor = -1 end
 local support = tonumber(ARGV[4])
 local out = {}
 local a = 5
-for k = 2, #KEYS do
-  local key = KEYS[k]
+local k = 2
+while k <= #KEYS do
+  local key, index = KEYS[k], nil
   local first, last, n = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
-  local from, to = a + 3, a + 2 + 2 * n
+  if ARGV[a + 3] == '1' then index = KEYS[k + 1]; k = k + 2 else k = k + 1 end
+  local from, to = a + 4, a + 3 + 2 * n
   a = to + 1
   local wm = tonumber(redis.call('HGET', key, ARGV[3]) or floor)
   if last <= wm then
@@ -279,26 +288,61 @@ for k = 2, #KEYS do
     out[#out + 1] = ` + strconv.Itoa(cutByFence) + `
   else
     local moves = support <= 0
+    local named, gone = {}, {}
     for i = from, to, 2 do
-      local f = ARGV[i]
-      local v = redis.call('HINCRBY', key, f, ARGV[i + 1])
+      local f, d = ARGV[i], tonumber(ARGV[i + 1])
+      local v = redis.call('HINCRBY', key, f, d)
       if v == 0 then redis.call('HDEL', key, f) end
+      if index then indexChange(named, gone, f, v, d, support) end
       if not moves then
         local bar = string.find(f, '|', 1, true)
         if bar then
           local c = string.sub(f, 1, bar)
           moves = c == '` + schema.HistFieldPrefix + `' or c == '` + schema.FieldViewedTotal + `'
         else
-          moves = v >= support or v - tonumber(ARGV[i + 1]) >= support
+          moves = v >= support or v - d >= support
         end
       end
     end
-    redis.call('HSET', key, ARGV[3], last)
+    if redis.call('HSET', key, ARGV[3], last) == 1 and index then named[#named + 1] = ARGV[3] end
+    if index then writeIndex(index, named, gone) end
     out[#out + 1] = moves and ` + strconv.Itoa(appliedListMoves) + ` or ` + strconv.Itoa(appliedListSame) + `
   end
 end
 return out
 `)
+
+// rowIndexLua keeps a row's index (schema.Keys.RowIndex) beside the
+// row's writes, in the same script call. indexChange notes what a
+// counter's change means for the index: a statistic or histogram bin
+// ("|" fields) enters it when it is created (its value equals the change),
+// a co-count when it reaches the support s (at least 1), and a co-count
+// leaves it when it falls to zero. A bin that empties stays: a row has a
+// few dozen at most, and leaving them costs no command on the hot path,
+// where bins empty and fill all the time. A co-count that falls below the
+// support stays too; the reader skips it by its value. writeIndex writes
+// what was noted with a command each (in chunks that Lua's unpack takes).
+const rowIndexLua = `
+local function indexChange(named, gone, f, v, d, s)
+  if string.find(f, '|', 1, true) then
+    if v == d then named[#named + 1] = f end
+  elseif v == 0 then gone[#gone + 1] = f
+  else
+    if s < 1 then s = 1 end
+    if v >= s and v - d < s then named[#named + 1] = f end
+  end
+end
+local function writeIndex(index, named, gone)
+  for i = 1, #named, 1000 do
+    local args = {}
+    for j = i, math.min(i + 999, #named) do args[#args + 1] = named[j]; args[#args + 1] = '' end
+    redis.call('HSET', index, unpack(args))
+  end
+  for i = 1, #gone, 1000 do
+    redis.call('HDEL', index, unpack(gone, i, math.min(i + 999, #gone)))
+  end
+end
+`
 
 // applySumsScript's replies besides 0 (applied before): a hash whose
 // watermark falls inside the batch's offsets (cutByFence), and a hash
@@ -427,7 +471,8 @@ return removed
 // computed from a newer revision of the row.
 //
 // KEYS[1]: the item's row hash (holds the stored list's revision),
-// KEYS[2]: the list key (same hash tag, same slot). ARGV[1]: the revision
+// KEYS[2]: the list key, KEYS[3]: the row's index (rowIndexLua), all
+// with the same hash tag, in the same slot. ARGV[1]: the revision
 // field, ARGV[2]: the revision the new list was computed from, ARGV[3]: the
 // encoded list, or "" to delete it, ARGV[4]: the watch field, ARGV[5]: what
 // the list watches (List.Watch), kept in the row beside the revision.
@@ -442,8 +487,12 @@ local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1')
 local rev = tonumber(ARGV[2])
 if rev < cur then return 0 end
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  if rev > cur then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
-  if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], ARGV[4], ARGV[5]) else redis.call('HDEL', KEYS[1], ARGV[4]) end
+  local named = {}
+  if rev > cur and redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) == 1 then named[#named + 1] = ARGV[1] end
+  if ARGV[5] ~= '' then
+    if redis.call('HSET', KEYS[1], ARGV[4], ARGV[5]) == 1 then named[#named + 1] = ARGV[4] end
+  else redis.call('HDEL', KEYS[1], ARGV[4]) end
+  for _, f in ipairs(named) do redis.call('HSET', KEYS[3], f, '') end
 elseif ARGV[3] ~= '' and rev > 0 then
   return 0
 end
@@ -452,11 +501,33 @@ if redis.call('DEL', KEYS[2]) == 1 then return 1 end
 return 2
 `)
 
+// readIndexedRowScript reads a row by its index (rowIndexLua): the
+// fields the index names, as a flat list of field and value pairs; a
+// named field the row no longer has is left out. Redis's part of a
+// re-score of a long row is then a few hundred fields, not every co-count
+// of the row: most are single co-buyers, below any support.
+//
+// KEYS[1]: the row, KEYS[2]: its index.
+var readIndexedRowScript = redis.NewScript(`
+local names = redis.call('HKEYS', KEYS[2])
+local out = {}
+for i = 1, #names, 1000 do
+  local last = math.min(i + 999, #names)
+  local values = redis.call('HMGET', KEYS[1], unpack(names, i, last))
+  for j = 1, #values do
+    if values[j] then out[#out + 1] = names[i + j - 1]; out[#out + 1] = values[j] end
+  end
+end
+return out
+`)
+
 // forgetItemScript deletes the keys of an item that has no state left
 // (Lists.Forget): its rows, lists and holders, all in the item's slot.
 //
 // KEYS[1..3]: the item's rows (bought, viewed, viewed-then-bought),
-// KEYS[4..6]: its lists of the same kinds, KEYS[7]: its holders. ARGV[1]:
+// KEYS[4..6]: its lists of the same kinds, KEYS[7]: its holders,
+// KEYS[8..10]: the rows' indexes (deleted with the rows; with the fences
+// kept, an index keeps naming them). ARGV[1]:
 // forgetKeepFences to keep each row's watermarks and list revision (Redis
 // Cluster, where applyOps cannot see the progress: the row's fences are
 // the item's tombstone), else forgetDelete; ARGV[2]: the watch field;
@@ -465,7 +536,7 @@ return 2
 // the item's purchase statistics);
 // ARGV[4]: per list kind, "1" when the list was seen and may be deleted
 // (marked in the change-feed outbox, with the feed on), else "0". In
-// delete mode KEYS[8] is the progress hash and KEYS[9] the clock: a
+// delete mode KEYS[11] is the progress hash and KEYS[12] the clock: a
 // watermark is compared with its partition's stored progress, a sweep
 // fence with the partition's last completed sweep, both read by the
 // script itself.
@@ -490,10 +561,10 @@ local keep = ARGV[1] == '` + forgetKeepFences + `'
 local function done(name)
   local v
   local p = string.match(name, '^#(%d+)$')
-  if p then v = redis.call('HGET', KEYS[8], p)
+  if p then v = redis.call('HGET', KEYS[11], p)
   else
     p = string.match(name, '^#s(%d+)$')
-    if p then v = redis.call('HGET', KEYS[9], '` + schema.ClockSweep + `' .. p) end
+    if p then v = redis.call('HGET', KEYS[12], '` + schema.ClockSweep + `' .. p) end
   end
   if not v then return nil end
   return tonumber(v)
@@ -525,7 +596,7 @@ for r = 1, 3 do
         deleted = deleted + redis.call('HDEL', KEYS[r], name)
       end
     end
-  else deleted = deleted + redis.call('DEL', KEYS[r]) end
+  else deleted = deleted + redis.call('DEL', KEYS[r], KEYS[r + 7]) end
 end
 deleted = deleted + redis.call('DEL', KEYS[7])
 local out = {1, 0}
@@ -652,4 +723,4 @@ return removed
 
 var allScripts = []*redis.Script{applyOpsScript, applySumsScript, writeCustomerScript, advanceScript, markDirtyScript,
 	claimDirtyScript, clearDirtyScript, writeListScript, markStepScript, finishBatchScript, finishSweepScript,
-	probeScript, applyCatalogueScript, promoteDueScript, donePendingScript, forgetItemScript}
+	probeScript, applyCatalogueScript, promoteDueScript, donePendingScript, forgetItemScript, readIndexedRowScript}

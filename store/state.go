@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 
@@ -62,10 +63,14 @@ func (s *State) IsEmpty(ctx context.Context) (bool, error) {
 
 // Write loads a whole state (counters and histories, as a Snapshot
 // carries them) into an empty prefix; bootstrap uses it. It is not fenced:
-// the caller checks IsEmpty first.
+// the caller checks IsEmpty first. Each row's index names the row's
+// fields that are not co-counts and its co-counts at or above the support
+// the state records for its indexes (Meta.Ensure, called first), or every
+// co-count when none is recorded.
 func (s *State) Write(ctx context.Context, st *Snapshot) error {
 	keys := s.c.keys
 	const perPipeline = 500
+	support := max(1, s.c.rowIndex.Load())
 	var hashes []string
 	var values [][]any
 	add := func(key string, fields []any) {
@@ -74,24 +79,40 @@ func (s *State) Write(ctx context.Context, st *Snapshot) error {
 			values = append(values, fields)
 		}
 	}
-	addCounts := func(key string, m map[string]int64) {
+	// addRow adds fields to a row and names in its index those a re-score
+	// reads (rowIndexLua).
+	addRow := func(kind ListKind, x string, fields []any) {
+		add(keys.Row(kind, x), fields)
+		named := make([]any, 0, len(fields))
+		for i := 0; i < len(fields); i += 2 {
+			f := fields[i].(string)
+			n, _ := fields[i+1].(int64) // a co-count's, as counts makes them
+			co := !strings.Contains(f, "|") && !schema.IsFenceField(f)
+			if !co || n >= support {
+				named = append(named, f, "")
+			}
+		}
+		add(keys.RowIndex(kind, x), named)
+	}
+	counts := func(m map[string]int64) []any {
 		f := make([]any, 0, 2*len(m))
 		for y, n := range m {
 			f = append(f, y, n)
 		}
-		add(key, f)
+		return f
 	}
+	addCounts := func(key string, m map[string]int64) { add(key, counts(m)) }
 	for _, kind := range []ListKind{Bought, Viewed} {
 		c := st.counters(kind)
 		for x, co := range c.Co {
-			addCounts(keys.Row(kind, x), co)
+			addRow(kind, x, counts(co))
 		}
 		for x, h := range c.Hist {
 			f := make([]any, 0, 2*len(h))
 			for n, cnt := range h {
 				f = append(f, schema.HistField(int(n)), cnt)
 			}
-			add(keys.Row(kind, x), f)
+			addRow(kind, x, f)
 		}
 		buyers, totals := keys.Counters(kind)
 		var shards [schema.Shards]map[string]int64
@@ -112,7 +133,7 @@ func (s *State) Write(ctx context.Context, st *Snapshot) error {
 		}
 	}
 	for x, r := range st.Rebuy {
-		add(keys.Row(Bought, x), r.fields())
+		addRow(Bought, x, r.fields())
 	}
 	if st.Repeats != (Repeats{}) {
 		fields := []any{schema.FieldPurchases, st.Repeats.Purchases, schema.FieldRepeats, st.Repeats.Repeats}
@@ -124,10 +145,10 @@ func (s *State) Write(ctx context.Context, st *Snapshot) error {
 		add(keys.Totals(0), fields)
 	}
 	for x, m := range st.ViewedBought {
-		addCounts(keys.Row(ViewedBought, x), m)
+		addRow(ViewedBought, x, counts(m))
 	}
 	for x, n := range st.ViewedTotal {
-		add(keys.Row(ViewedBought, x), []any{schema.FieldViewedTotal, n})
+		addRow(ViewedBought, x, []any{schema.FieldViewedTotal, n})
 	}
 	sets := map[string][]any{} // set key -> members
 	for kind, days := range st.PopularBuckets {

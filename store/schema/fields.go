@@ -256,6 +256,12 @@ const (
 	// MetaPartitionCounts lists every partition count the topic has had
 	// since the state first saw it, comma-separated ("4" or "4,8").
 	MetaPartitionCounts = "partition_counts"
+	// MetaRowIndexSupport holds the min support the row indexes
+	// (Keys.RowIndex) of the state are complete for. Only a state that
+	// had it from its start has it, and adopting other list settings
+	// removes it: a row index kept under another support may lack a
+	// candidate. Without it a re-score reads whole rows.
+	MetaRowIndexSupport = "row_index_support"
 	// PartitionCountsSep separates the counts of MetaPartitionCounts.
 	PartitionCountsSep = ","
 )

@@ -126,6 +126,7 @@ func (k Keys) ItemCategories(s int) string { return k.shard(s, "itemcat") }
 // The parts of the per-item and per-customer key names after the prefix.
 const (
 	rowPart      = ":row:"
+	rowIndexPart = ":rowix:"
 	listPart     = ":rel:"
 	holdersPart  = ":in:"
 	customerPart = ":cust:{"
@@ -138,6 +139,17 @@ const (
 // FieldListRevision the list fence.
 func (k Keys) Row(kind ListKind, item string) string {
 	return k.Prefix + rowPart + kind.Code() + ":{" + item + "}"
+}
+
+// RowIndex is the index of item X's row of a kind: a hash whose fields
+// (values empty) name the row fields a list is computed from, so that a
+// re-score reads those and not the whole row (docs/DESIGN.md §4, "Reading
+// a row by its index"). It holds every row field that is not a co-count
+// (fences, histogram bins, statistics) and every co-count that reached
+// the min support; a co-count leaves it when it falls to zero. Same hash
+// tag as the row.
+func (k Keys) RowIndex(kind ListKind, item string) string {
+	return k.Prefix + rowIndexPart + kind.Code() + ":{" + item + "}"
 }
 
 // List is item X's related list of a kind (a JSON string).
@@ -219,7 +231,7 @@ func (k Keys) IsCustomer(key string) bool { return strings.HasPrefix(key, k.Pref
 // IsItem reports whether key is an item's row or list under the prefix.
 func (k Keys) IsItem(key string) bool {
 	return strings.HasPrefix(key, k.Prefix+rowPart) || strings.HasPrefix(key, k.Prefix+listPart) ||
-		strings.HasPrefix(key, k.Prefix+holdersPart)
+		strings.HasPrefix(key, k.Prefix+holdersPart) || strings.HasPrefix(key, k.Prefix+rowIndexPart)
 }
 
 // All is the pattern of every key under the prefix.

@@ -48,8 +48,12 @@ type Config struct {
 	// flags, which win over the environment the child inherits.
 	Serve []string
 
-	// For RunIncremental's rebuild from scratch, the settings serve uses.
-	Oracle oracle.Settings
+	// For RunIncremental's rebuild from scratch, the settings serve uses:
+	// StateSettings are those recorded with a state (store.Meta.Ensure),
+	// recorded before the rebuild as `alsobought bootstrap` does, with the
+	// scratch state's topics.
+	StateSettings map[string]string
+	Oracle        oracle.Settings
 	Method scoring.Method
 	Rules  scoring.ListRules
 
@@ -84,6 +88,8 @@ func (c Config) Validate() error {
 		return errors.New("bench needs the Kafka brokers and the Redis address")
 	case len(c.Serve) == 0:
 		return errors.New("bench needs the serve command line")
+	case c.StateSettings == nil:
+		return errors.New("bench needs the settings recorded with a state")
 	case c.Partitions < 1:
 		return fmt.Errorf("partitions %d: must be at least 1", c.Partitions)
 	case c.PacedShare <= 0 || c.PacedShare >= 1:

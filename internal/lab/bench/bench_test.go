@@ -217,7 +217,7 @@ func TestSplitLastDay(t *testing.T) {
 
 func validConfig() Config {
 	return Config{Kafka: kafkaconn.Plain("k:1"), Store: store.Config{Addrs: []string{"r:1"}}, Serve: []string{"alsobought", "serve"},
-		Partitions: 4, PacedShare: 0.25, PacedLoad: 0.5, MinRescoreWait: time.Second, Timeout: time.Minute}
+		StateSettings: map[string]string{}, Partitions: 4, PacedShare: 0.25, PacedLoad: 0.5, MinRescoreWait: time.Second, Timeout: time.Minute}
 }
 
 func TestConfigValidate(t *testing.T) {
@@ -226,15 +226,16 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, mutate := range map[string]func(*Config){
-		"no brokers":       func(c *Config) { c.Kafka = nil },
-		"no serve":         func(c *Config) { c.Serve = nil },
-		"paced share 1":    func(c *Config) { c.PacedShare = 1 },
-		"paced load 2":     func(c *Config) { c.PacedLoad = 2 },
-		"negative rate":    func(c *Config) { c.PacedRate = -1 },
-		"paced share -0.5": func(c *Config) { c.PacedShare = -0.5 },
-		"no partitions":    func(c *Config) { c.Partitions = 0 },
-		"no timeout":       func(c *Config) { c.Timeout = 0 },
-		"no re-score wait": func(c *Config) { c.MinRescoreWait = 0 },
+		"no brokers":        func(c *Config) { c.Kafka = nil },
+		"no serve":          func(c *Config) { c.Serve = nil },
+		"no state settings": func(c *Config) { c.StateSettings = nil },
+		"paced share 1":     func(c *Config) { c.PacedShare = 1 },
+		"paced load 2":      func(c *Config) { c.PacedLoad = 2 },
+		"negative rate":     func(c *Config) { c.PacedRate = -1 },
+		"paced share -0.5":  func(c *Config) { c.PacedShare = -0.5 },
+		"no partitions":     func(c *Config) { c.Partitions = 0 },
+		"no timeout":        func(c *Config) { c.Timeout = 0 },
+		"no re-score wait":  func(c *Config) { c.MinRescoreWait = 0 },
 	} {
 		c := ok
 		mutate(&c)

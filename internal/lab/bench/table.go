@@ -75,10 +75,10 @@ func WriteIncrementalTable(w io.Writer, r IncrementalReport) error {
 	fmt.Fprintf(w, "%s: %d events, %d customers, %d items; last day %d events on top of %d\n",
 		r.Dataset, r.Events, r.Customers, r.Items, r.LastDayEvents, r.HistoryEvents)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "\twall s\tCPU s\tRedis cmds\tlists\t")
-	fmt.Fprintf(tw, "rebuild all (batch)\t%.2f\t%.2f\t%.0f\t%d\t\n", r.BatchSeconds, r.BatchCPUSeconds, r.BatchRedisCmds, r.BatchLists)
-	fmt.Fprintf(tw, "apply last day (incremental)\t%.2f\t%.2f\t%.0f\t%.0f\t\n", r.IncrementalSeconds, r.IncrementalCPUSeconds, r.IncrementalRedisCmds, r.IncrementalListsRescored)
-	fmt.Fprintf(tw, "batch / incremental\t%.1fx\t%.1fx\t%.1fx\t\t\n", r.WallRatio, r.CPURatio, r.RedisCmdRatio)
+	fmt.Fprintln(tw, "\twall s\tCPU s\tRedis cmds\tRedis CPU s\tlists\t")
+	fmt.Fprintf(tw, "rebuild all (batch)\t%.2f\t%.2f\t%.0f\t%.2f\t%d\t\n", r.BatchSeconds, r.BatchCPUSeconds, r.BatchRedisCmds, r.BatchRedisCPUSeconds, r.BatchLists)
+	fmt.Fprintf(tw, "apply last day (incremental)\t%.2f\t%.2f\t%.0f\t%.2f\t%.0f\t\n", r.IncrementalSeconds, r.IncrementalCPUSeconds, r.IncrementalRedisCmds, r.IncrementalRedisCPUSecs, r.IncrementalListsRescored)
+	fmt.Fprintf(tw, "batch / incremental\t%.1fx\t%.1fx\t%.1fx\t\t\t\n", r.WallRatio, r.CPURatio, r.RedisCmdRatio)
 	if err := tw.Flush(); err != nil {
 		return err
 	}

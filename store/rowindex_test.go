@@ -1,0 +1,220 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alsobought/alsobought/internal/delta"
+	"github.com/alsobought/alsobought/internal/testenv"
+	"github.com/alsobought/alsobought/scoring"
+	"github.com/alsobought/alsobought/store"
+	"github.com/alsobought/alsobought/store/schema"
+)
+
+// TestReadingRowsByTheirIndexEqualsReadingThemWhole: a state recorded with
+// row indexes (Meta.Ensure on a new state) reads each row by its index,
+// and what a re-score gets is what reading the whole row gives: the
+// candidates at or above the min support with their B, the histogram, M_X
+// for viewed-then-bought rows, the revision and the watched items. Checked
+// after every batch of a random stream of purchases, views and erasures
+// over two partitions, with replays cut differently from the first write
+// (the group-by-group path), and after a bootstrap of the state into a
+// new prefix. Once every customer is erased, no index names a co-count.
+func TestReadingRowsByTheirIndexEqualsReadingThemWhole(t *testing.T) {
+	testenv.ForEachRedis(t, testReadingRowsByTheirIndexEqualsReadingThemWhole)
+}
+
+func testReadingRowsByTheirIndexEqualsReadingThemWhole(t *testing.T, env *testenv.Env) {
+	ctx := context.Background()
+	const support = 2
+	settings := map[string]string{schema.MetaMinSupport: fmt.Sprint(support)}
+	indexed := env.Store
+	if err := indexed.Meta.Ensure(ctx, settings); err != nil {
+		t.Fatal(err)
+	}
+	whole := openStore(t, env, env.Prefix, nil) // never told of the indexes: reads whole rows
+
+	items := make([]string, 14)
+	for i := range items {
+		items[i] = fmt.Sprintf("i%02d", i)
+	}
+	type ev struct {
+		customer, item string
+		view, erase    bool
+	}
+	rng := rand.New(rand.NewPCG(19, 5))
+	const streamed = 400 // then the erasures
+	evs := make([]ev, streamed)
+	for i := range evs {
+		// Skewed: low items are popular, so their co-counts reach the
+		// support while the tail's stay below it.
+		e := ev{customer: fmt.Sprintf("c%d", rng.IntN(25)), item: items[min(rng.IntN(len(items)), rng.IntN(len(items)))]}
+		switch r := rng.IntN(20); {
+		case r == 0:
+			e.erase = true
+		case r < 7:
+			e.view = true
+		}
+		evs[i] = e
+	}
+	// At the end every customer is erased, in both partitions: each
+	// co-count falls to zero, and must leave its index.
+	for c := range 25 {
+		e := ev{customer: fmt.Sprintf("c%d", c), erase: true}
+		evs = append(evs, e, e)
+	}
+	t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	retention := delta.Retention{Purchases: 6, Views: 6}
+	// batchOf builds partition p's batch of evs[from:to] as a consumer
+	// would after replaying evs[:from] into the customers' histories.
+	batchOf := func(p, from, to int) *delta.Batch {
+		hs, vs := map[string]*delta.History{}, map[string]*delta.History{}
+		b := delta.NewBatch(p)
+		b.MinSupport = support
+		for off := 0; off < to; off++ {
+			e := evs[off]
+			if off%2 != p {
+				continue // the other partition's
+			}
+			if hs[e.customer] == nil {
+				hs[e.customer], vs[e.customer] = &delta.History{}, &delta.History{}
+			}
+			target := b
+			if off < from {
+				target = delta.NewBatch(p) // only to move the histories on
+			}
+			at := t0.Add(time.Duration(off) * time.Minute)
+			switch {
+			case e.erase:
+				target.Erase(hs[e.customer], vs[e.customer], int64(off))
+			case e.view:
+				target.View(hs[e.customer], vs[e.customer], e.item, at, int64(off), retention)
+			default:
+				target.Purchase(hs[e.customer], vs[e.customer], e.item, at, int64(off), retention)
+			}
+		}
+		return b
+	}
+	compare := func(st *store.Store, what string) {
+		t.Helper()
+		for _, kind := range store.ListKinds() {
+			a, err := st.Lists.ReadRows(ctx, kind, items, support)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := whole.Lists.ReadRows(ctx, kind, items, support)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, it := range items {
+				if got, want := describeRow(a, i), describeRow(b, i); got != want {
+					t.Fatalf("%s, %s row of %s: by the index %s, whole %s", what, kind, it, got, want)
+				}
+			}
+		}
+	}
+	applyRange := func(p, from, to int) {
+		t.Helper()
+		b := batchOf(p, from, to)
+		if err := indexed.Batches.Apply(ctx, b, nil, int64(to-1), -1); err != nil {
+			t.Fatalf("partition %d, events %d to %d: %v", p, from, to, err)
+		}
+	}
+	var snap *store.Snapshot // the state before the erasures, bootstrapped below
+	for from := 0; from < len(evs); from += 40 {
+		to := min(from+40, len(evs))
+		for p := range 2 {
+			applyRange(p, from, to)
+		}
+		// A replay from halfway through the batch, cut at another place:
+		// the hashes both touched take its groups one by one.
+		if from >= 40 {
+			applyRange(0, from-20, to)
+		}
+		compare(indexed, fmt.Sprintf("after event %d", to))
+		if to == streamed {
+			var err error
+			if snap, err = indexed.State.Snapshot(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	// Lists written: the revision and the watched items are in the row.
+	lists := make([]store.List, 0, len(items))
+	rows, err := indexed.Lists.ReadRows(ctx, store.Bought, items, support)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, it := range items {
+		next := items[(i+1)%len(items)]
+		lists = append(lists, store.List{List: store.Bought, Item: it, Revision: rows.Revisions[i],
+			Items: []scoring.Related{{Item: next, Score: 1}}, Watch: []string{next}})
+	}
+	if _, err := indexed.Lists.Write(ctx, lists, false); err != nil {
+		t.Fatal(err)
+	}
+	compare(indexed, "after the lists were written")
+
+	// No co-count that left a row is still named by its index.
+	client := indexed.Client()
+	keys := indexed.Keys()
+	for _, kind := range store.ListKinds() {
+		for _, it := range items {
+			names, err := client.HKeys(ctx, keys.RowIndex(kind, it)).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			fields, err := client.HGetAll(ctx, keys.Row(kind, it)).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range names {
+				if _, ok := fields[f]; !ok && !strings.Contains(f, "|") {
+					t.Errorf("%s index of %s names %q, which its row does not hold", kind, it, f)
+				}
+			}
+		}
+	}
+
+	// A bootstrap of the state into a new prefix indexes the rows too.
+	boot := openStore(t, env, env.Prefix+"-boot", nil)
+	if err := boot.Meta.Ensure(ctx, settings); err != nil {
+		t.Fatal(err)
+	}
+	if err := boot.State.Write(ctx, snap); err != nil {
+		t.Fatal(err)
+	}
+	bootWhole := openStore(t, env, env.Prefix+"-boot", nil)
+	for _, kind := range store.ListKinds() {
+		a, err := boot.Lists.ReadRows(ctx, kind, items, support)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := bootWhole.Lists.ReadRows(ctx, kind, items, support)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, it := range items {
+			if got, want := describeRow(a, i), describeRow(b, i); got != want {
+				t.Fatalf("bootstrapped %s row of %s: by the index %s, whole %s", kind, it, got, want)
+			}
+		}
+	}
+}
+
+// describeRow is what a re-score reads of row i, in a canonical order.
+func describeRow(rb store.RowBatch, i int) string {
+	r := rb.Rows[i]
+	c := slices.Clone(r.Candidates)
+	slices.SortFunc(c, func(a, b scoring.Candidate) int { return strings.Compare(a.Item, b.Item) })
+	h := slices.Clone(r.Hist)
+	slices.SortFunc(h, func(a, b scoring.HistBin) int { return int(a.Others - b.Others) })
+	return fmt.Sprintf("candidates %v, B %d, hist %v, M_X %d, revision %d, watched %v, counted %v",
+		c, r.Buyers, h, rb.ViewedTotals[i], rb.Revisions[i], rb.Watched[i], rb.Counted(i))
+}
