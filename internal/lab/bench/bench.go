@@ -54,8 +54,8 @@ type Config struct {
 	// scratch state's topics.
 	StateSettings map[string]string
 	Oracle        oracle.Settings
-	Method scoring.Method
-	Rules  scoring.ListRules
+	Method        scoring.Method
+	Rules         scoring.ListRules
 
 	// PacedShare is the share of the events (the latest ones) produced at
 	// the paced load for the freshness figures; the rest are produced as
