@@ -218,3 +218,54 @@ func describeRow(rb store.RowBatch, i int) string {
 	return fmt.Sprintf("candidates %v, B %d, hist %v, M_X %d, revision %d, watched %v, counted %v",
 		c, r.Buyers, h, rb.ViewedTotals[i], rb.Revisions[i], rb.Watched[i], rb.Counted(i))
 }
+
+// TestTheStateRecordsTheSupportItsRowIndexesAreCompleteFor: a state records
+// row_index_support with its first record only, so a state recorded
+// before (without it) keeps reading whole rows; adopting the same min
+// support keeps it, another removes it.
+func TestTheStateRecordsTheSupportItsRowIndexesAreCompleteFor(t *testing.T) {
+	testenv.ForEachRedis(t, testTheStateRecordsTheSupportItsRowIndexesAreCompleteFor)
+}
+
+func testTheStateRecordsTheSupportItsRowIndexesAreCompleteFor(t *testing.T, env *testenv.Env) {
+	ctx := context.Background()
+	indexSupport := func(st *store.Store) string {
+		t.Helper()
+		v, _ := st.Client().HGet(ctx, st.Keys().Meta, schema.MetaRowIndexSupport).Result()
+		return v
+	}
+	settings := map[string]string{schema.MetaMinSupport: "2", schema.MetaListSize: "20"}
+
+	fresh := env.Store
+	if err := fresh.Meta.Ensure(ctx, settings); err != nil {
+		t.Fatal(err)
+	}
+	if got := indexSupport(fresh); got != "2" {
+		t.Fatalf("a new state records %q, want 2", got)
+	}
+	if err := fresh.Meta.AdoptListSettings(ctx, map[string]string{schema.MetaMinSupport: "2", schema.MetaListSize: "30"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := indexSupport(fresh); got != "2" {
+		t.Fatalf("after adopting another list size: %q, want 2", got)
+	}
+	if err := fresh.Meta.AdoptListSettings(ctx, map[string]string{schema.MetaMinSupport: "3"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := indexSupport(fresh); got != "" {
+		t.Fatalf("after adopting min support 3: %q, want none", got)
+	}
+
+	// A state recorded by a version before the indexes: its record has
+	// no min support of its own yet when this version continues it.
+	older := openStore(t, env, env.Prefix+"-older", nil)
+	if err := older.Meta.Ensure(ctx, map[string]string{schema.MetaListSize: "20"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := older.Meta.Ensure(ctx, settings); err != nil {
+		t.Fatal(err)
+	}
+	if got := indexSupport(older); got != "" {
+		t.Fatalf("a state recorded before records %q, want none", got)
+	}
+}
