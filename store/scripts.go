@@ -527,7 +527,7 @@ return out
 // KEYS[1..3]: the item's rows (bought, viewed, viewed-then-bought),
 // KEYS[4..6]: its lists of the same kinds, KEYS[7]: its holders,
 // KEYS[8..10]: the rows' indexes (deleted with the rows; with the fences
-// kept, an index keeps naming them). ARGV[1]:
+// kept, an index names what its row keeps). ARGV[1]:
 // forgetKeepFences to keep each row's watermarks and list revision (Redis
 // Cluster, where applyOps cannot see the progress: the row's fences are
 // the item's tombstone), else forgetDelete; ARGV[2]: the watch field;
@@ -596,6 +596,11 @@ for r = 1, 3 do
         deleted = deleted + redis.call('HDEL', KEYS[r], name)
       end
     end
+    -- The index names what the row keeps, and nothing else.
+    redis.call('DEL', KEYS[r + 7])
+    local kept = {}
+    for _, name in ipairs(redis.call('HKEYS', KEYS[r])) do kept[#kept + 1] = name; kept[#kept + 1] = '' end
+    if #kept > 0 then redis.call('HSET', KEYS[r + 7], unpack(kept)) end
   else deleted = deleted + redis.call('DEL', KEYS[r], KEYS[r + 7]) end
 end
 deleted = deleted + redis.call('DEL', KEYS[7])

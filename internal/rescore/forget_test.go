@@ -2,6 +2,7 @@ package rescore_test
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -155,8 +156,10 @@ func expectForgotten(t *testing.T, env *testenv.Env, item string) {
 	ctx := context.Background()
 	st := env.Store
 	keys := st.Keys()
-	for _, k := range keysOf(t, st, item) {
-		if env.RedisMode != store.Cluster || !strings.HasPrefix(k, keys.Prefix+":row:") {
+	left := keysOf(t, st, item)
+	for _, k := range left {
+		tombstone := strings.HasPrefix(k, keys.Prefix+":row:") || strings.HasPrefix(k, keys.Prefix+":rowix:")
+		if env.RedisMode != store.Cluster || !tombstone {
 			t.Errorf("%s: key %s left", item, k)
 			continue
 		}
@@ -166,7 +169,18 @@ func expectForgotten(t *testing.T, env *testenv.Env, item string) {
 		}
 		for f := range fields {
 			if _, ok := schema.ParseWatermarkField(f); !ok && f != schema.FieldListRevision {
-				t.Errorf("%s: the tombstone row %s holds %s=%s", item, k, f, fields[f])
+				t.Errorf("%s: the tombstone %s holds %s=%s", item, k, f, fields[f])
+			}
+		}
+		// A tombstone row's index names exactly its fences.
+		if row, ok := strings.CutPrefix(k, keys.Prefix+":row:"); ok {
+			index := keys.Prefix + ":rowix:" + row
+			names, err := st.Client().HKeys(ctx, index).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if slices.Sort(names); !slices.Equal(names, slices.Sorted(maps.Keys(fields))) {
+				t.Errorf("%s: the index %s names %v, its row holds %v", item, index, names, fields)
 			}
 		}
 	}
