@@ -191,19 +191,25 @@ type RowBatch struct {
 // re-score's cost. minSupport below 1 keeps every candidate.
 //
 // Where the state keeps row indexes complete for minSupport
-// (schema.MetaRowIndexSupport), each row is read by its index: the
-// fields it names, not the whole row (docs/DESIGN.md §4, "Reading a row
-// by its index").
+// (schema.MetaRowIndexSupport), each row is read by its index, in a round
+// trip before: the fields it names, not the whole row (docs/DESIGN.md §4,
+// "Reading a row by its index").
 func (l *Lists) ReadRows(ctx context.Context, kind ListKind, items []string, minSupport int64) (RowBatch, error) {
 	keys := l.c.keys
-	indexed := l.c.rowIndex.Load()
-	byIndex := indexed > 0 && minSupport >= indexed
+	var named [][]string // by each row's index, when the state keeps them
+	if indexed := l.c.rowIndex.Load(); indexed > 0 && minSupport >= indexed {
+		var err error
+		if named, err = l.readIndexes(ctx, kind, items); err != nil {
+			return RowBatch{}, err
+		}
+	}
 	cmds, err := l.c.read(ctx, "read rows", func(p redis.Pipeliner) {
-		for _, it := range items {
-			if byIndex {
-				readIndexedRowScript.EvalSha(ctx, p, []string{keys.Row(kind, it), keys.RowIndex(kind, it)})
-			} else {
+		for i, it := range items {
+			switch {
+			case named == nil:
 				p.HGetAll(ctx, keys.Row(kind, it))
+			case len(named[i]) > 0:
+				p.HMGet(ctx, keys.Row(kind, it), named[i]...)
 			}
 		}
 	})
@@ -216,9 +222,14 @@ func (l *Lists) ReadRows(ctx context.Context, kind ListKind, items []string, min
 	// row: the B read below answers them in this order.
 	var names []string
 	for i, it := range items {
-		fields, err := rowFields(cmds[i])
-		if err != nil {
-			return RowBatch{}, fmt.Errorf("%s row of %s: %w", kind, it, err)
+		var fields iter.Seq2[string, string]
+		switch {
+		case named == nil:
+			fields, cmds = maps.All(cmds[0].(*redis.MapStringStringCmd).Val()), cmds[1:]
+		case len(named[i]) > 0:
+			fields, cmds = namedFields(named[i], cmds[0].(*redis.SliceCmd).Val()), cmds[1:]
+		default: // no index: no row either, or one with nothing a list reads
+			fields = maps.All(map[string]string(nil))
 		}
 		names = append(names, it)
 		var candidates []scoring.Candidate
@@ -267,26 +278,39 @@ func (l *Lists) ReadRows(ctx context.Context, kind ListKind, items []string, min
 	return rb, nil
 }
 
-// rowFields are the fields of a row as ReadRows read it: whole
-// (HGETALL), or the field and value pairs of readIndexedRowScript.
-func rowFields(cmd redis.Cmder) (iter.Seq2[string, string], error) {
-	switch cmd := cmd.(type) {
-	case *redis.MapStringStringCmd:
-		return maps.All(cmd.Val()), cmd.Err()
-	case *redis.Cmd:
-		pairs, err := cmd.StringSlice()
-		if err != nil || len(pairs)%2 != 0 {
-			return nil, fmt.Errorf("read by its index: %d values, %w", len(pairs), err)
+// readIndexes reads the names in each item's row index. Their values are
+// read in the next round trip: a script doing both at once cost Redis
+// more than the whole row for any but the longest rows (the values pass
+// through Lua). A write between the two round trips costs nothing: a name
+// it adds is missing from this read, but the write marks the list, after
+// the counters, and the mark keeps it dirty for its next re-score (the
+// same as a write landing between the rows and the B read below).
+func (l *Lists) readIndexes(ctx context.Context, kind ListKind, items []string) ([][]string, error) {
+	cmds, err := l.c.read(ctx, "read row indexes", func(p redis.Pipeliner) {
+		for _, it := range items {
+			p.HKeys(ctx, l.c.keys.RowIndex(kind, it))
 		}
-		return func(yield func(f, v string) bool) {
-			for j := 0; j < len(pairs); j += 2 {
-				if !yield(pairs[j], pairs[j+1]) {
-					return
-				}
-			}
-		}, nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("unexpected reply %T", cmd)
+	named := make([][]string, len(items))
+	for i, cmd := range cmds {
+		named[i] = cmd.(*redis.StringSliceCmd).Val()
+	}
+	return named, nil
+}
+
+// namedFields pairs a row's named fields with the values HMGET read,
+// leaving out the fields the row no longer holds.
+func namedFields(names []string, values []any) iter.Seq2[string, string] {
+	return func(yield func(f, v string) bool) {
+		for j, v := range values {
+			if s, ok := v.(string); ok && !yield(names[j], s) {
+				return
+			}
+		}
+	}
 }
 
 // Globals reads T and C of the purchase histories (Bought) or of the view

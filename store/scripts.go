@@ -501,26 +501,6 @@ if redis.call('DEL', KEYS[2]) == 1 then return 1 end
 return 2
 `)
 
-// readIndexedRowScript reads a row by its index (rowIndexLua): the
-// fields the index names, as a flat list of field and value pairs; a
-// named field the row no longer has is left out. Redis's part of a
-// re-score of a long row is then a few hundred fields, not every co-count
-// of the row: most are single co-buyers, below any support.
-//
-// KEYS[1]: the row, KEYS[2]: its index.
-var readIndexedRowScript = redis.NewScript(`
-local names = redis.call('HKEYS', KEYS[2])
-local out = {}
-for i = 1, #names, 1000 do
-  local last = math.min(i + 999, #names)
-  local values = redis.call('HMGET', KEYS[1], unpack(names, i, last))
-  for j = 1, #values do
-    if values[j] then out[#out + 1] = names[i + j - 1]; out[#out + 1] = values[j] end
-  end
-end
-return out
-`)
-
 // forgetItemScript deletes the keys of an item that has no state left
 // (Lists.Forget): its rows, lists and holders, all in the item's slot.
 //
@@ -728,4 +708,4 @@ return removed
 
 var allScripts = []*redis.Script{applyOpsScript, applySumsScript, writeCustomerScript, advanceScript, markDirtyScript,
 	claimDirtyScript, clearDirtyScript, writeListScript, markStepScript, finishBatchScript, finishSweepScript,
-	probeScript, applyCatalogueScript, promoteDueScript, donePendingScript, forgetItemScript, readIndexedRowScript}
+	probeScript, applyCatalogueScript, promoteDueScript, donePendingScript, forgetItemScript}
