@@ -227,7 +227,7 @@ for _, f in ipairs(order) do
   if d ~= 0 then
     local v = redis.call('HINCRBY', KEYS[1], f, d)
     if v == 0 then redis.call('HDEL', KEYS[1], f) end
-    if index then indexChange(named, gone, f, v, d, support) end
+    if index and mayIndex(v, d, atLeast) then indexChange(named, gone, f, v, d, atLeast) end
   end
 end
 if top > wm and redis.call('HSET', KEYS[1], ARGV[3], top) == 1 and index then named[#named + 1] = ARGV[3] end
@@ -293,7 +293,7 @@ while k <= #KEYS do
       local f, d = ARGV[i], tonumber(ARGV[i + 1])
       local v = redis.call('HINCRBY', key, f, d)
       if v == 0 then redis.call('HDEL', key, f) end
-      if index then indexChange(named, gone, f, v, d, support) end
+      if index and mayIndex(v, d, atLeast) then indexChange(named, gone, f, v, d, atLeast) end
       if not moves then
         local bar = string.find(f, '|', 1, true)
         if bar then
@@ -320,17 +320,23 @@ return out
 // leaves it when it falls to zero. A bin that empties stays: a row has a
 // few dozen at most, and leaving them costs no command on the hot path,
 // where bins empty and fill all the time. A co-count that falls below the
-// support stays too; the reader skips it by its value. writeIndex writes
-// what was noted with a command each (in chunks that Lua's unpack takes).
+// support stays too; the reader skips it by its value. mayIndex is the
+// test by numbers alone that a change needs indexChange at all: most
+// changes (a count that moves and stays on one side of the support) do
+// not, and skip its string search, a measurable share of Redis's time
+// per event. atLeast is the support (ARGV[4] of both scripts), at least
+// 1. writeIndex writes what was noted with a command each (in chunks
+// that Lua's unpack takes).
 const rowIndexLua = `
+local atLeast = math.max(1, tonumber(ARGV[4]))
+local function mayIndex(v, d, s)
+  return v == 0 or v == d or (v >= s and v - d < s)
+end
 local function indexChange(named, gone, f, v, d, s)
   if string.find(f, '|', 1, true) then
     if v == d then named[#named + 1] = f end
   elseif v == 0 then gone[#gone + 1] = f
-  else
-    if s < 1 then s = 1 end
-    if v >= s and v - d < s then named[#named + 1] = f end
-  end
+  elseif v >= s and v - d < s then named[#named + 1] = f end
 end
 local function writeIndex(index, named, gone)
   for i = 1, #named, 1000 do
