@@ -199,8 +199,8 @@ var applyOpsScript = redis.NewScript(batchGuard + rowIndexLua + `
 -- counts sweeps, and a hash without it has had none.
 if not string.match(ARGV[3], '^#%d+$') then floor = -1 end
 local wm = tonumber(redis.call('HGET', KEYS[1], ARGV[3]) or floor)
-local index, support = KEYS[3], tonumber(ARGV[4])
-local named, gone = {}, {}
+local index = KEYS[3]
+local nn, ng = 0, 0
 local top = wm
 local applied = 0
 local sum, order = {}, {}
@@ -227,11 +227,13 @@ for _, f in ipairs(order) do
   if d ~= 0 then
     local v = redis.call('HINCRBY', KEYS[1], f, d)
     if v == 0 then redis.call('HDEL', KEYS[1], f) end
-    if index and mayIndex(v, d, atLeast) then indexChange(named, gone, f, v, d, atLeast) end
+    if index and (v == 0 or v == d or (v >= atLeast and v - d < atLeast)) then
+      nn, ng = indexChange(f, v, d, nn, ng)
+    end
   end
 end
-if top > wm and redis.call('HSET', KEYS[1], ARGV[3], top) == 1 and index then named[#named + 1] = ARGV[3] end
-if index then writeIndex(index, named, gone) end
+if top > wm and redis.call('HSET', KEYS[1], ARGV[3], top) == 1 and index then nn = nn + 1; named[nn] = ARGV[3] end
+if index then writeIndex(index, nn, ng) end
 return applied
 `)
 
@@ -288,24 +290,29 @@ while k <= #KEYS do
     out[#out + 1] = ` + strconv.Itoa(cutByFence) + `
   else
     local moves = support <= 0
-    local named, gone = {}, {}
+    local nn, ng = 0, 0
     for i = from, to, 2 do
-      local f, d = ARGV[i], tonumber(ARGV[i + 1])
-      local v = redis.call('HINCRBY', key, f, d)
+      local f = ARGV[i]
+      local v = redis.call('HINCRBY', key, f, ARGV[i + 1])
       if v == 0 then redis.call('HDEL', key, f) end
-      if index and mayIndex(v, d, atLeast) then indexChange(named, gone, f, v, d, atLeast) end
-      if not moves then
-        local bar = string.find(f, '|', 1, true)
-        if bar then
-          local c = string.sub(f, 1, bar)
-          moves = c == '` + schema.HistFieldPrefix + `' or c == '` + schema.FieldViewedTotal + `'
-        else
-          moves = v >= support or v - d >= support
+      if index or not moves then
+        local d = tonumber(ARGV[i + 1])
+        if index and (v == 0 or v == d or (v >= atLeast and v - d < atLeast)) then
+          nn, ng = indexChange(f, v, d, nn, ng)
+        end
+        if not moves then
+          local bar = string.find(f, '|', 1, true)
+          if bar then
+            local c = string.sub(f, 1, bar)
+            moves = c == '` + schema.HistFieldPrefix + `' or c == '` + schema.FieldViewedTotal + `'
+          else
+            moves = v >= support or v - d >= support
+          end
         end
       end
     end
-    if redis.call('HSET', key, ARGV[3], last) == 1 and index then named[#named + 1] = ARGV[3] end
-    if index then writeIndex(index, named, gone) end
+    if redis.call('HSET', key, ARGV[3], last) == 1 and index then nn = nn + 1; named[nn] = ARGV[3] end
+    if index then writeIndex(index, nn, ng) end
     out[#out + 1] = moves and ` + strconv.Itoa(appliedListMoves) + ` or ` + strconv.Itoa(appliedListSame) + `
   end
 end
@@ -313,39 +320,40 @@ return out
 `)
 
 // rowIndexLua keeps a row's index (schema.Keys.RowIndex) beside the
-// row's writes, in the same script call. indexChange notes what a
-// counter's change means for the index: a statistic or histogram bin
-// ("|" fields) enters it when it is created (its value equals the change),
-// a co-count when it reaches the support s (at least 1), and a co-count
-// leaves it when it falls to zero. A bin that empties stays: a row has a
-// few dozen at most, and leaving them costs no command on the hot path,
-// where bins empty and fill all the time. A co-count that falls below the
-// support stays too; the reader skips it by its value. mayIndex is the
-// test by numbers alone that a change needs indexChange at all: most
-// changes (a count that moves and stays on one side of the support) do
-// not, and skip its string search, a measurable share of Redis's time
-// per event. atLeast is the support (ARGV[4] of both scripts), at least
-// 1. writeIndex writes what was noted with a command each (in chunks
-// that Lua's unpack takes).
+// row's writes, in the same script call. indexChange notes in named and
+// gone (their first nn and ng entries: the tables are reused from row to
+// row, not made per row) what a counter's change means for the index: a
+// statistic or histogram bin ("|" fields) enters it when it is created
+// (its value equals the change), a co-count when it reaches the support
+// (atLeast: ARGV[4] of both scripts, at least 1), and a co-count leaves
+// it when it falls to zero. A bin that empties stays: a row has a few
+// dozen at most, and leaving them costs no command on the hot path, where
+// bins empty and fill all the time. A co-count that falls below the
+// support stays too; the reader skips it by its value. The scripts call
+// indexChange only when a test by numbers alone says the change may
+// enter or leave the index: most changes (a count that moves and stays
+// on one side of the support) do not, and skip its string search. The
+// index costs Redis time per event all the same (docs/BENCHMARKS.md,
+// "Fifth pass"). writeIndex writes what was noted with a command each (in
+// chunks that Lua's unpack takes).
 const rowIndexLua = `
 local atLeast = math.max(1, tonumber(ARGV[4]))
-local function mayIndex(v, d, s)
-  return v == 0 or v == d or (v >= s and v - d < s)
-end
-local function indexChange(named, gone, f, v, d, s)
+local named, gone = {}, {}
+local function indexChange(f, v, d, nn, ng)
   if string.find(f, '|', 1, true) then
-    if v == d then named[#named + 1] = f end
-  elseif v == 0 then gone[#gone + 1] = f
-  elseif v >= s and v - d < s then named[#named + 1] = f end
+    if v == d then nn = nn + 1; named[nn] = f end
+  elseif v == 0 then ng = ng + 1; gone[ng] = f
+  elseif v >= atLeast and v - d < atLeast then nn = nn + 1; named[nn] = f end
+  return nn, ng
 end
-local function writeIndex(index, named, gone)
-  for i = 1, #named, 1000 do
+local function writeIndex(index, nn, ng)
+  for i = 1, nn, 1000 do
     local args = {}
-    for j = i, math.min(i + 999, #named) do args[#args + 1] = named[j]; args[#args + 1] = '' end
+    for j = i, math.min(i + 999, nn) do args[#args + 1] = named[j]; args[#args + 1] = '' end
     redis.call('HSET', index, unpack(args))
   end
-  for i = 1, #gone, 1000 do
-    redis.call('HDEL', index, unpack(gone, i, math.min(i + 999, #gone)))
+  for i = 1, ng, 1000 do
+    redis.call('HDEL', index, unpack(gone, i, math.min(i + 999, ng)))
   end
 end
 `
