@@ -29,11 +29,10 @@ type conn struct {
 	// lastOwn is when the store itself (not a Yielding view) last sent a
 	// pipeline, in Unix nanoseconds; shared by the store and its views.
 	lastOwn *atomic.Int64
-	// rowIndex is the min support the state's row indexes are complete
-	// for (schema.MetaRowIndexSupport), as Meta.Ensure read it; 0: none,
-	// or not read, and a re-score reads whole rows. Shared by the store
-	// and its views.
-	rowIndex *atomic.Int64
+	// rowIndex is how to read the state's row indexes, as Meta.Ensure
+	// found them; nil: none, or not read, and a re-score reads whole rows.
+	// Shared by the store and its views.
+	rowIndex *atomic.Pointer[rowIndexing]
 	// part is the size of the next part of a pipeline that takes turns
 	// (inTurns), and turnWaits the nanoseconds spent waiting for turns; a
 	// Yielding view's own.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/alsobought/alsobought/scoring"
 	"github.com/alsobought/alsobought/store/schema"
 )
 
@@ -79,8 +80,7 @@ func (m *Meta) Ensure(ctx context.Context, settings map[string]string) error {
 	if v := got[schema.MetaSchema]; v != want[schema.MetaSchema] {
 		return m.otherSchema(v)
 	}
-	support, _ := strconv.ParseInt(got[schema.MetaRowIndexSupport], 10, 64)
-	m.c.rowIndex.Store(max(0, support))
+	m.c.rowIndex.Store(rowIndexingOf(got))
 	var diffs []string
 	onlyLists := true
 	for k, v := range want {
@@ -145,11 +145,47 @@ func (m *Meta) AdoptListSettings(ctx context.Context, settings map[string]string
 			if err := m.c.rdb.HDel(ctx, m.c.keys.Meta, schema.MetaRowIndexSupport).Err(); err != nil {
 				return fmt.Errorf("stop using the row indexes: %w", err)
 			}
-			m.c.rowIndex.Store(0)
+			m.c.rowIndex.Store(nil)
 		}
 	}
 	if err := m.c.rdb.HSet(ctx, m.c.keys.Meta, args...).Err(); err != nil {
 		return fmt.Errorf("record list settings: %w", err)
 	}
 	return nil
+}
+
+// rowIndexing is how a re-score reads a state's row indexes
+// (Keys.RowIndex): the min support they are complete for, and per list
+// kind the histogram fields its rows can have. The indexes leave those
+// out, because bins empty and fill all the time and naming each again
+// cost Redis a command per row and batch; the reader names them itself,
+// from the recorded binning and history sizes: a few dozen with log bins.
+type rowIndexing struct {
+	support int64
+	hist    map[ListKind][]string
+}
+
+// rowIndexingOf reads a state's metadata: nil, for whole rows, unless the
+// state records its indexes' support and log histogram bins (exact bins
+// would have the reader name a field per history position).
+func rowIndexingOf(meta map[string]string) *rowIndexing {
+	support, err := strconv.ParseInt(meta[schema.MetaRowIndexSupport], 10, 64)
+	if err != nil || support < 1 || scoring.Bins(meta[schema.MetaHistogramBins]) != scoring.LogBins {
+		return nil
+	}
+	ix := &rowIndexing{support: support, hist: map[ListKind][]string{}}
+	for kind, field := range map[ListKind]string{Bought: schema.MetaHistorySize, Viewed: schema.MetaViewHistorySize} {
+		k, err := strconv.Atoi(meta[field])
+		if err != nil || k < 0 {
+			return nil
+		}
+		seen := map[int64]bool{}
+		for n := range int64(k) {
+			if b := scoring.LogBins.Of(n); !seen[b] {
+				seen[b] = true
+				ix.hist[kind] = append(ix.hist[kind], schema.HistField(int(b)))
+			}
+		}
+	}
+	return ix
 }

@@ -32,7 +32,9 @@ func TestReadingRowsByTheirIndexEqualsReadingThemWhole(t *testing.T) {
 func testReadingRowsByTheirIndexEqualsReadingThemWhole(t *testing.T, env *testenv.Env) {
 	ctx := context.Background()
 	const support = 2
-	settings := map[string]string{schema.MetaMinSupport: fmt.Sprint(support)}
+	const historySize = 6
+	settings := map[string]string{schema.MetaMinSupport: fmt.Sprint(support), schema.MetaHistogramBins: string(scoring.LogBins),
+		schema.MetaHistorySize: fmt.Sprint(historySize), schema.MetaViewHistorySize: fmt.Sprint(historySize)}
 	indexed := env.Store
 	if err := indexed.Meta.Ensure(ctx, settings); err != nil {
 		t.Fatal(err)
@@ -69,7 +71,7 @@ func testReadingRowsByTheirIndexEqualsReadingThemWhole(t *testing.T, env *testen
 		evs = append(evs, e, e)
 	}
 	t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
-	retention := delta.Retention{Purchases: 6, Views: 6}
+	retention := delta.Retention{Purchases: historySize, Views: historySize}
 	// batchOf builds partition p's batch of evs[from:to] as a consumer
 	// would after replaying evs[:from] into the customers' histories.
 	batchOf := func(p, from, to int) *delta.Batch {

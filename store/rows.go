@@ -197,9 +197,9 @@ type RowBatch struct {
 func (l *Lists) ReadRows(ctx context.Context, kind ListKind, items []string, minSupport int64) (RowBatch, error) {
 	keys := l.c.keys
 	var named [][]string // by each row's index, when the state keeps them
-	if indexed := l.c.rowIndex.Load(); indexed > 0 && minSupport >= indexed {
+	if ix := l.c.rowIndex.Load(); ix != nil && minSupport >= ix.support {
 		var err error
-		if named, err = l.readIndexes(ctx, kind, items); err != nil {
+		if named, err = l.readIndexes(ctx, kind, items, ix.hist[kind]); err != nil {
 			return RowBatch{}, err
 		}
 	}
@@ -228,7 +228,7 @@ func (l *Lists) ReadRows(ctx context.Context, kind ListKind, items []string, min
 			fields, cmds = maps.All(cmds[0].(*redis.MapStringStringCmd).Val()), cmds[1:]
 		case len(named[i]) > 0:
 			fields, cmds = namedFields(named[i], cmds[0].(*redis.SliceCmd).Val()), cmds[1:]
-		default: // no index: no row either, or one with nothing a list reads
+		default: // nothing to read: a viewed-then-bought row without an index
 			fields = maps.All(map[string]string(nil))
 		}
 		names = append(names, it)
@@ -278,14 +278,15 @@ func (l *Lists) ReadRows(ctx context.Context, kind ListKind, items []string, min
 	return rb, nil
 }
 
-// readIndexes reads the names in each item's row index. Their values are
+// readIndexes reads the names in each item's row index, to which it adds
+// hist, the histogram fields a row of the kind can have. Their values are
 // read in the next round trip: a script doing both at once cost Redis
 // more than the whole row for any but the longest rows (the values pass
 // through Lua). A write between the two round trips costs nothing: a name
 // it adds is missing from this read, but the write marks the list, after
 // the counters, and the mark keeps it dirty for its next re-score (the
 // same as a write landing between the rows and the B read below).
-func (l *Lists) readIndexes(ctx context.Context, kind ListKind, items []string) ([][]string, error) {
+func (l *Lists) readIndexes(ctx context.Context, kind ListKind, items []string, hist []string) ([][]string, error) {
 	cmds, err := l.c.read(ctx, "read row indexes", func(p redis.Pipeliner) {
 		for _, it := range items {
 			p.HKeys(ctx, l.c.keys.RowIndex(kind, it))
@@ -296,7 +297,7 @@ func (l *Lists) readIndexes(ctx context.Context, kind ListKind, items []string) 
 	}
 	named := make([][]string, len(items))
 	for i, cmd := range cmds {
-		named[i] = cmd.(*redis.StringSliceCmd).Val()
+		named[i] = append(cmd.(*redis.StringSliceCmd).Val(), hist...)
 	}
 	return named, nil
 }

@@ -323,13 +323,13 @@ return out
 // row's writes, in the same script call. indexChange notes in named and
 // gone (their first nn and ng entries: the tables are reused from row to
 // row, not made per row) what a counter's change means for the index: a
-// statistic or histogram bin ("|" fields) enters it when it is created
-// (its value equals the change), a co-count when it reaches the support
-// (atLeast: ARGV[4] of both scripts, at least 1), and a co-count leaves
-// it when it falls to zero. A bin that empties stays: a row has a few
-// dozen at most, and leaving them costs no command on the hot path, where
-// bins empty and fill all the time. A co-count that falls below the
-// support stays too; the reader skips it by its value. The scripts call
+// statistic ("|" fields: M_X and the purchase statistics) enters it when
+// it is created (its value equals the change), a co-count when it reaches
+// the support (atLeast: ARGV[4] of both scripts, at least 1), and a
+// co-count leaves it when it falls to zero. Histogram bins are never
+// named: they empty and fill all the time, and the reader names the few
+// a row can have itself (rowIndexing). A co-count that falls below the
+// support stays; the reader skips it by its value. The scripts call
 // indexChange only when a test by numbers alone says the change may
 // enter or leave the index: most changes (a count that moves and stays
 // on one side of the support) do not, and skip its string search. The
@@ -341,7 +341,7 @@ local atLeast = math.max(1, tonumber(ARGV[4]))
 local named, gone = {}, {}
 local function indexChange(f, v, d, nn, ng)
   if string.find(f, '|', 1, true) then
-    if v == d then nn = nn + 1; named[nn] = f end
+    if v == d and string.sub(f, 1, 2) ~= '` + schema.HistFieldPrefix + `' then nn = nn + 1; named[nn] = f end
   elseif v == 0 then ng = ng + 1; gone[ng] = f
   elseif v >= atLeast and v - d < atLeast then nn = nn + 1; named[nn] = f end
   return nn, ng

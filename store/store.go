@@ -184,7 +184,7 @@ func New(cfg Config) (*Store, error) {
 	if cfg.PasswordFile != "" {
 		creds = passwordFile(p.username, cfg.PasswordFile)
 	}
-	c := &conn{keys: schema.NewKeys(cfg.Prefix), wait: cfg.WaitReplicas, lastOwn: new(atomic.Int64), rowIndex: new(atomic.Int64)}
+	c := &conn{keys: schema.NewKeys(cfg.Prefix), wait: cfg.WaitReplicas, lastOwn: new(atomic.Int64), rowIndex: new(atomic.Pointer[rowIndexing])}
 	switch cfg.Mode {
 	case Cluster:
 		c.cluster = redis.NewClusterClient(&redis.ClusterOptions{Addrs: p.addrs, ReadTimeout: ioTimeout + waitTimeout,
