@@ -198,6 +198,9 @@ func (c *conn) writeFenced(ctx context.Context, w fencedWrite) error {
 		// group in a step of their own, after this one's marker.
 		sums := map[string]*summedOps{}
 		support := strconv.FormatInt(batch.MinSupport, 10)
+		// A state without row indexes (recorded before them, or with
+		// exact bins) pays nothing for them.
+		indexed := c.rowIndex.Load() != nil
 		err := runStep("apply counter changes", func(p redis.Pipeliner) {
 			clear(sums) // a cluster's retry fills the pipeline again
 			many := manySums{pf: pf, guardKey: guardKey, guard: guard, fence: w.fence, support: support}
@@ -205,6 +208,9 @@ func (c *conn) writeFenced(ctx context.Context, w fencedWrite) error {
 				for _, so := range shardOps(keys, batch.Partition, k, ops) {
 					if len(so.ops.Offsets) == 0 {
 						continue
+					}
+					if !indexed {
+						so.index = ""
 					}
 					fields, deltas := so.ops.Sums()
 					if c.cluster == nil {

@@ -485,8 +485,10 @@ return removed
 // computed from a newer revision of the row.
 //
 // KEYS[1]: the item's row hash (holds the stored list's revision),
-// KEYS[2]: the list key, KEYS[3]: the row's index (rowIndexLua), all
-// with the same hash tag, in the same slot. ARGV[1]: the revision
+// KEYS[2]: the list key, KEYS[3]: the row's index (rowIndexLua, which
+// names the two fields when they are new and the row has an index: a state
+// without indexes gets none), all with the same hash tag, in the same
+// slot. ARGV[1]: the revision
 // field, ARGV[2]: the revision the new list was computed from, ARGV[3]: the
 // encoded list, or "" to delete it, ARGV[4]: the watch field, ARGV[5]: what
 // the list watches (List.Watch), kept in the row beside the revision.
@@ -506,7 +508,9 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   if ARGV[5] ~= '' then
     if redis.call('HSET', KEYS[1], ARGV[4], ARGV[5]) == 1 then named[#named + 1] = ARGV[4] end
   else redis.call('HDEL', KEYS[1], ARGV[4]) end
-  for _, f in ipairs(named) do redis.call('HSET', KEYS[3], f, '') end
+  if #named > 0 and redis.call('EXISTS', KEYS[3]) == 1 then
+    for _, f in ipairs(named) do redis.call('HSET', KEYS[3], f, '') end
+  end
 elseif ARGV[3] ~= '' and rev > 0 then
   return 0
 end
@@ -590,11 +594,12 @@ for r = 1, 3 do
         deleted = deleted + redis.call('HDEL', KEYS[r], name)
       end
     end
-    -- The index names what the row keeps, and nothing else.
-    redis.call('DEL', KEYS[r + 7])
-    local kept = {}
-    for _, name in ipairs(redis.call('HKEYS', KEYS[r])) do kept[#kept + 1] = name; kept[#kept + 1] = '' end
-    if #kept > 0 then redis.call('HSET', KEYS[r + 7], unpack(kept)) end
+    -- An index names what the row keeps, and nothing else.
+    if redis.call('DEL', KEYS[r + 7]) == 1 then
+      local kept = {}
+      for _, name in ipairs(redis.call('HKEYS', KEYS[r])) do kept[#kept + 1] = name; kept[#kept + 1] = '' end
+      if #kept > 0 then redis.call('HSET', KEYS[r + 7], unpack(kept)) end
+    end
   else deleted = deleted + redis.call('DEL', KEYS[r], KEYS[r + 7]) end
 end
 deleted = deleted + redis.call('DEL', KEYS[7])

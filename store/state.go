@@ -63,17 +63,14 @@ func (s *State) IsEmpty(ctx context.Context) (bool, error) {
 
 // Write loads a whole state (counters and histories, as a Snapshot
 // carries them) into an empty prefix; bootstrap uses it. It is not fenced:
-// the caller checks IsEmpty first. Each row's index names the row's
-// fields that are neither co-counts nor histogram bins, and its co-counts
-// at or above the support the state records for its indexes (Meta.Ensure,
-// called first), or every co-count when none is recorded.
+// the caller checks IsEmpty first. Where the state keeps row indexes
+// (Meta.Ensure, called first, found them recorded), each row's index
+// names the row's fields that are neither co-counts nor histogram bins,
+// and its co-counts at or above the indexes' support.
 func (s *State) Write(ctx context.Context, st *Snapshot) error {
 	keys := s.c.keys
 	const perPipeline = 500
-	support := int64(1) // without a record, every co-count
-	if ix := s.c.rowIndex.Load(); ix != nil {
-		support = ix.support
-	}
+	ix := s.c.rowIndex.Load() // nil: the state keeps no row indexes
 	var hashes []string
 	var values [][]any
 	add := func(key string, fields []any) {
@@ -86,6 +83,9 @@ func (s *State) Write(ctx context.Context, st *Snapshot) error {
 	// reads (rowIndexLua).
 	addRow := func(kind ListKind, x string, fields []any) {
 		add(keys.Row(kind, x), fields)
+		if ix == nil {
+			return
+		}
 		named := make([]any, 0, len(fields))
 		for i := 0; i < len(fields); i += 2 {
 			f := fields[i].(string)
@@ -94,7 +94,7 @@ func (s *State) Write(ctx context.Context, st *Snapshot) error {
 			}
 			n, _ := fields[i+1].(int64) // a co-count's, as counts makes them
 			co := !strings.Contains(f, "|") && !schema.IsFenceField(f)
-			if !co || n >= support {
+			if !co || n >= ix.support {
 				named = append(named, f, "")
 			}
 		}
