@@ -37,13 +37,20 @@ var ErrOtherSchema = fmt.Errorf("%w: another schema version", ErrStateMismatch)
 // with its configured value, or, for a setting whose earlier meaning
 // differs from its default (schema.MetaBefore), with that meaning, so
 // that the check then refuses another configured value.
-// The settings are named by the schema.Meta* fields.
+// The settings are named by the schema.Meta* fields. One is no setting:
+// schema.MetaRowIndexSupport, when present, asks a new state to keep row
+// indexes complete for that support (a recorded state keeps what it
+// started with).
 func (m *Meta) Ensure(ctx context.Context, settings map[string]string) error {
 	key := m.c.keys.Meta
 	want := map[string]string{schema.MetaSchema: strconv.Itoa(schema.Version)}
 	for k, v := range settings {
 		want[k] = v
 	}
+	// Not a setting the record is checked against: a new state takes it,
+	// and a state keeps what it started with.
+	indexSupport, indexed := want[schema.MetaRowIndexSupport]
+	delete(want, schema.MetaRowIndexSupport)
 	// A state of another schema is refused before anything is recorded in
 	// it, so that its own version finds its record as it left it.
 	recorded := true
@@ -66,8 +73,8 @@ func (m *Meta) Ensure(ctx context.Context, settings map[string]string) error {
 		}
 		// Only a state that keeps row indexes from its first write has
 		// them complete; one recorded before has none.
-		if support, ok := want[schema.MetaMinSupport]; ok && !recorded {
-			p.HSetNX(ctx, key, schema.MetaRowIndexSupport, support)
+		if indexed && !recorded {
+			p.HSetNX(ctx, key, schema.MetaRowIndexSupport, indexSupport)
 		}
 	})
 	if err != nil {

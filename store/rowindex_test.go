@@ -34,7 +34,8 @@ func testReadingRowsByTheirIndexEqualsReadingThemWhole(t *testing.T, env *testen
 	const support = 2
 	const historySize = 6
 	settings := map[string]string{schema.MetaMinSupport: fmt.Sprint(support), schema.MetaHistogramBins: string(scoring.LogBins),
-		schema.MetaHistorySize: fmt.Sprint(historySize), schema.MetaViewHistorySize: fmt.Sprint(historySize)}
+		schema.MetaHistorySize: fmt.Sprint(historySize), schema.MetaViewHistorySize: fmt.Sprint(historySize),
+		schema.MetaRowIndexSupport: fmt.Sprint(support)}
 	indexed := env.Store
 	if err := indexed.Meta.Ensure(ctx, settings); err != nil {
 		t.Fatal(err)
@@ -222,9 +223,9 @@ func describeRow(rb store.RowBatch, i int) string {
 }
 
 // TestTheStateRecordsTheSupportItsRowIndexesAreCompleteFor: a state records
-// row_index_support with its first record only, so a state recorded
-// before (without it) keeps reading whole rows; adopting the same min
-// support keeps it, another removes it.
+// row_index_support with its first record only, when asked, so a state
+// recorded before, or started without them, keeps reading whole rows;
+// adopting the same min support keeps it, another removes it.
 func TestTheStateRecordsTheSupportItsRowIndexesAreCompleteFor(t *testing.T) {
 	testenv.ForEachRedis(t, testTheStateRecordsTheSupportItsRowIndexesAreCompleteFor)
 }
@@ -236,7 +237,7 @@ func testTheStateRecordsTheSupportItsRowIndexesAreCompleteFor(t *testing.T, env 
 		v, _ := st.Client().HGet(ctx, st.Keys().Meta, schema.MetaRowIndexSupport).Result()
 		return v
 	}
-	settings := map[string]string{schema.MetaMinSupport: "2", schema.MetaListSize: "20"}
+	settings := map[string]string{schema.MetaMinSupport: "2", schema.MetaListSize: "20", schema.MetaRowIndexSupport: "2"}
 
 	fresh := env.Store
 	if err := fresh.Meta.Ensure(ctx, settings); err != nil {
@@ -269,5 +270,18 @@ func testTheStateRecordsTheSupportItsRowIndexesAreCompleteFor(t *testing.T, env 
 	}
 	if got := indexSupport(older); got != "" {
 		t.Fatalf("a state recorded before records %q, want none", got)
+	}
+
+	// A new state started without them (-row-indexes=false) keeps none,
+	// and it is no setting the record is checked against.
+	without := openStore(t, env, env.Prefix+"-without", nil)
+	if err := without.Meta.Ensure(ctx, map[string]string{schema.MetaMinSupport: "2"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := without.Meta.Ensure(ctx, settings); err != nil {
+		t.Fatalf("asking for row indexes on a state without them: %v", err)
+	}
+	if got := indexSupport(without); got != "" {
+		t.Fatalf("a state started without row indexes records %q, want none", got)
 	}
 }
