@@ -198,19 +198,16 @@ func (c *conn) writeFenced(ctx context.Context, w fencedWrite) error {
 		// group in a step of their own, after this one's marker.
 		sums := map[string]*summedOps{}
 		support := strconv.FormatInt(batch.MinSupport, 10)
-		// A state without row indexes (recorded before them, or with
-		// exact bins) pays nothing for them.
+		// A state without row indexes (recorded before them, started
+		// without them, or with exact bins) pays nothing for them.
 		indexed := c.rowIndex.Load() != nil
 		err := runStep("apply counter changes", func(p redis.Pipeliner) {
 			clear(sums) // a cluster's retry fills the pipeline again
 			many := manySums{pf: pf, guardKey: guardKey, guard: guard, fence: w.fence, support: support}
 			for k, ops := range batch.Ops {
-				for _, so := range shardOps(keys, batch.Partition, k, ops) {
+				for _, so := range shardOps(keys, batch.Partition, k, ops, indexed) {
 					if len(so.ops.Offsets) == 0 {
 						continue
-					}
-					if !indexed {
-						so.index = ""
 					}
 					fields, deltas := so.ops.Sums()
 					if c.cluster == nil {
@@ -469,10 +466,15 @@ type shardedOps struct {
 // all; the buyers and viewers counts are split by the shard of the item
 // each field counts, and the totals by the shard of each event's offset
 // (schema.OffsetShard), so that every replay of an event sends its change
-// to the same shard and that shard's watermark fences it.
-func shardOps(keys schema.Keys, partition int, k delta.Key, ops *delta.Ops) []shardedOps {
+// to the same shard and that shard's watermark fences it. A row comes with
+// its index when the state keeps them (indexed).
+func shardOps(keys schema.Keys, partition int, k delta.Key, ops *delta.Ops, indexed bool) []shardedOps {
 	if kind, ok := listKindOfRow(k.Kind); ok {
-		return []shardedOps{{keys.Row(kind, k.Item), ops, keys.RowIndex(kind, k.Item)}}
+		so := shardedOps{key: keys.Row(kind, k.Item), ops: ops}
+		if indexed {
+			so.index = keys.RowIndex(kind, k.Item)
+		}
+		return []shardedOps{so}
 	}
 	var shardKey func(int) string
 	byItem := false

@@ -60,7 +60,7 @@ func TestShardOpsSplitsTheGlobalCounters(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := map[string]delta.Ops{}
-			for _, so := range shardOps(keys, p, tc.key, &tc.ops) {
+			for _, so := range shardOps(keys, p, tc.key, &tc.ops, false) {
 				if _, dup := got[so.key]; dup {
 					t.Errorf("%s twice", so.key)
 				}
