@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -37,20 +38,22 @@ var ErrOtherSchema = fmt.Errorf("%w: another schema version", ErrStateMismatch)
 // with its configured value, or, for a setting whose earlier meaning
 // differs from its default (schema.MetaBefore), with that meaning, so
 // that the check then refuses another configured value.
-// The settings are named by the schema.Meta* fields. One is no setting:
-// schema.MetaRowIndexSupport, when present, asks a new state to keep row
-// indexes complete for that support (a recorded state keeps what it
-// started with).
+// The settings are named by the schema.Meta* fields. A new state keeps
+// no row indexes (EnsureWithRowIndexes).
 func (m *Meta) Ensure(ctx context.Context, settings map[string]string) error {
+	return m.EnsureWithRowIndexes(ctx, settings, 0)
+}
+
+// EnsureWithRowIndexes is Ensure for a writer that gives a new state row
+// indexes (Keys.RowIndex) complete for rowIndexSupport, when that is above
+// 0. It is no setting the record is checked against: a state keeps what
+// it started with, and its re-scores and writes follow the record.
+func (m *Meta) EnsureWithRowIndexes(ctx context.Context, settings map[string]string, rowIndexSupport int64) error {
 	key := m.c.keys.Meta
 	want := map[string]string{schema.MetaSchema: strconv.Itoa(schema.Version)}
 	for k, v := range settings {
 		want[k] = v
 	}
-	// Not a setting the record is checked against: a new state takes it,
-	// and a state keeps what it started with.
-	indexSupport, indexed := want[schema.MetaRowIndexSupport]
-	delete(want, schema.MetaRowIndexSupport)
 	// A state of another schema is refused before anything is recorded in
 	// it, so that its own version finds its record as it left it.
 	recorded := true
@@ -73,8 +76,8 @@ func (m *Meta) Ensure(ctx context.Context, settings map[string]string) error {
 		}
 		// Only a state that keeps row indexes from its first write has
 		// them complete; one recorded before has none.
-		if indexed && !recorded {
-			p.HSetNX(ctx, key, schema.MetaRowIndexSupport, indexSupport)
+		if rowIndexSupport > 0 && !recorded {
+			p.HSetNX(ctx, key, schema.MetaRowIndexSupport, rowIndexSupport)
 		}
 	})
 	if err != nil {
@@ -186,13 +189,11 @@ func rowIndexingOf(meta map[string]string) *rowIndexing {
 		if err != nil || k < 0 {
 			return nil
 		}
-		seen := map[int64]bool{}
+		names := make([]string, 0, k)
 		for n := range int64(k) {
-			if b := scoring.LogBins.Of(n); !seen[b] {
-				seen[b] = true
-				ix.hist[kind] = append(ix.hist[kind], schema.HistField(int(b)))
-			}
+			names = append(names, schema.HistField(int(scoring.LogBins.Of(n))))
 		}
+		ix.hist[kind] = slices.Compact(names) // a bin's counts are adjacent
 	}
 	return ix
 }

@@ -34,10 +34,9 @@ func testReadingRowsByTheirIndexEqualsReadingThemWhole(t *testing.T, env *testen
 	const support = 2
 	const historySize = 6
 	settings := map[string]string{schema.MetaMinSupport: fmt.Sprint(support), schema.MetaHistogramBins: string(scoring.LogBins),
-		schema.MetaHistorySize: fmt.Sprint(historySize), schema.MetaViewHistorySize: fmt.Sprint(historySize),
-		schema.MetaRowIndexSupport: fmt.Sprint(support)}
+		schema.MetaHistorySize: fmt.Sprint(historySize), schema.MetaViewHistorySize: fmt.Sprint(historySize)}
 	indexed := env.Store
-	if err := indexed.Meta.Ensure(ctx, settings); err != nil {
+	if err := indexed.Meta.EnsureWithRowIndexes(ctx, settings, support); err != nil {
 		t.Fatal(err)
 	}
 	whole := openStore(t, env, env.Prefix, nil) // never told of the indexes: reads whole rows
@@ -188,7 +187,7 @@ func testReadingRowsByTheirIndexEqualsReadingThemWhole(t *testing.T, env *testen
 
 	// A bootstrap of the state into a new prefix indexes the rows too.
 	boot := openStore(t, env, env.Prefix+"-boot", nil)
-	if err := boot.Meta.Ensure(ctx, settings); err != nil {
+	if err := boot.Meta.EnsureWithRowIndexes(ctx, settings, support); err != nil {
 		t.Fatal(err)
 	}
 	if err := boot.State.Write(ctx, snap); err != nil {
@@ -209,8 +208,9 @@ func describeRow(rb store.RowBatch, i int) string {
 }
 
 // TestTheStateRecordsTheSupportItsRowIndexesAreCompleteFor: a state records
-// row_index_support with its first record only, when asked, so a state
-// recorded before, or started without them, keeps reading whole rows;
+// row_index_support with its first record only, when asked
+// (EnsureWithRowIndexes), so a state recorded before, or started without
+// them, keeps reading whole rows;
 // adopting the same min support keeps it, another removes it.
 func TestTheStateRecordsTheSupportItsRowIndexesAreCompleteFor(t *testing.T) {
 	testenv.ForEachRedis(t, testTheStateRecordsTheSupportItsRowIndexesAreCompleteFor)
@@ -223,10 +223,10 @@ func testTheStateRecordsTheSupportItsRowIndexesAreCompleteFor(t *testing.T, env 
 		v, _ := st.Client().HGet(ctx, st.Keys().Meta, schema.MetaRowIndexSupport).Result()
 		return v
 	}
-	settings := map[string]string{schema.MetaMinSupport: "2", schema.MetaListSize: "20", schema.MetaRowIndexSupport: "2"}
+	settings := map[string]string{schema.MetaMinSupport: "2", schema.MetaListSize: "20"}
 
 	fresh := env.Store
-	if err := fresh.Meta.Ensure(ctx, settings); err != nil {
+	if err := fresh.Meta.EnsureWithRowIndexes(ctx, settings, 2); err != nil {
 		t.Fatal(err)
 	}
 	if got := indexSupport(fresh); got != "2" {
@@ -245,26 +245,14 @@ func testTheStateRecordsTheSupportItsRowIndexesAreCompleteFor(t *testing.T, env 
 		t.Fatalf("after adopting min support 3: %q, want none", got)
 	}
 
-	// A state recorded by a version before the indexes: its record has
-	// no min support of its own yet when this version continues it.
-	older := openStore(t, env, env.Prefix+"-older", nil)
-	if err := older.Meta.Ensure(ctx, map[string]string{schema.MetaListSize: "20"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := older.Meta.Ensure(ctx, settings); err != nil {
-		t.Fatal(err)
-	}
-	if got := indexSupport(older); got != "" {
-		t.Fatalf("a state recorded before records %q, want none", got)
-	}
-
-	// A new state started without them (-row-indexes=false) keeps none,
-	// and it is no setting the record is checked against.
+	// A state whose first record did not ask for them (written by a
+	// version before them, or started with -row-indexes=false) keeps
+	// none when a later start asks, and is not refused for it.
 	without := openStore(t, env, env.Prefix+"-without", nil)
-	if err := without.Meta.Ensure(ctx, map[string]string{schema.MetaMinSupport: "2"}); err != nil {
+	if err := without.Meta.Ensure(ctx, settings); err != nil {
 		t.Fatal(err)
 	}
-	if err := without.Meta.Ensure(ctx, settings); err != nil {
+	if err := without.Meta.EnsureWithRowIndexes(ctx, settings, 2); err != nil {
 		t.Fatalf("asking for row indexes on a state without them: %v", err)
 	}
 	if got := indexSupport(without); got != "" {

@@ -80,7 +80,8 @@ func (s *State) Write(ctx context.Context, st *Snapshot) error {
 		}
 	}
 	// addRow adds fields to a row and names in its index those a re-score
-	// reads (rowIndexLua).
+	// reads (rowIndexLua). Histogram bins go to the row alone (add): the
+	// reader names them (rowIndexing).
 	addRow := func(kind ListKind, x string, fields []any) {
 		add(keys.Row(kind, x), fields)
 		if ix == nil {
@@ -89,9 +90,6 @@ func (s *State) Write(ctx context.Context, st *Snapshot) error {
 		named := make([]any, 0, len(fields))
 		for i := 0; i < len(fields); i += 2 {
 			f := fields[i].(string)
-			if strings.HasPrefix(f, schema.HistFieldPrefix) {
-				continue // the reader names them (rowIndexing)
-			}
 			n, _ := fields[i+1].(int64) // a co-count's, as counts makes them
 			co := !strings.Contains(f, "|") && !schema.IsFenceField(f)
 			if !co || n >= ix.support {
@@ -118,7 +116,7 @@ func (s *State) Write(ctx context.Context, st *Snapshot) error {
 			for n, cnt := range h {
 				f = append(f, schema.HistField(int(n)), cnt)
 			}
-			addRow(kind, x, f)
+			add(keys.Row(kind, x), f)
 		}
 		buyers, totals := keys.Counters(kind)
 		var shards [schema.Shards]map[string]int64

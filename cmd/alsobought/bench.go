@@ -98,7 +98,7 @@ func (c *benchCmd) run(ctx context.Context, s *settings, args []string, stdout, 
 	}
 	cfg := bench.Config{
 		Store: s.storeConfig(), Partitions: s.partitions,
-		StateSettings: s.stateSettings(), Oracle: s.oracleSettings(), Method: scoring.Method(s.method), Rules: s.listRules(),
+		StateSettings: s.stateSettings(), RowIndexSupport: s.rowIndexSupport(), Oracle: s.oracleSettings(), Method: scoring.Method(s.method), Rules: s.listRules(),
 		PacedShare: c.pacedShare, PacedLoad: c.pacedLoad, PacedRate: c.pacedRate, MinRescoreWait: max(s.minInterval, 200*time.Millisecond), Timeout: c.timeout,
 		Hides: c.hides,
 	}

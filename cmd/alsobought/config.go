@@ -575,10 +575,17 @@ func (s *settings) stateSettings() map[string]string {
 	for k, v := range s.listSettings() {
 		m[k] = v
 	}
-	if s.rowIndexes {
-		m[schema.MetaRowIndexSupport] = strconv.Itoa(s.minSupport)
-	}
 	return m
+}
+
+// rowIndexSupport is the support a new state's row indexes are kept for
+// (store.Meta.EnsureWithRowIndexes): the min support with -row-indexes,
+// else 0, none.
+func (s *settings) rowIndexSupport() int64 {
+	if !s.rowIndexes {
+		return 0
+	}
+	return int64(s.minSupport)
 }
 
 // listSettings shape the stored lists; `rescore --all -adopt-list-settings`

@@ -17,7 +17,6 @@ import (
 	"github.com/alsobought/alsobought/consumer"
 	"github.com/alsobought/alsobought/internal/config"
 	"github.com/alsobought/alsobought/internal/testenv"
-	"github.com/alsobought/alsobought/store/schema"
 )
 
 var update = flag.Bool("update", false, "rewrite the generated tables of docs/configuration.md")
@@ -560,11 +559,6 @@ func meaning(help, recorded string) string {
 func TestEverySettingSaysWhatIsValidAndWhatIsRecorded(t *testing.T) {
 	recorded := map[string]bool{}
 	for k := range newSettings().stateSettings() {
-		// -row-indexes asks a new state for row indexes; a state keeps
-		// what it started with, and no value is refused later.
-		if k == schema.MetaRowIndexSupport {
-			continue
-		}
 		recorded[strings.ReplaceAll(strings.TrimSuffix(k, "_ms"), "_", "-")] = true
 	}
 	seen := map[string]bool{}

@@ -52,7 +52,7 @@ func newKafkaTrainer(ctx context.Context, base *settings) (*kafkaTrainer, error)
 	// No feed and no catalogue: eval measures the lists of every item.
 	s.topic, s.dlqTopic, s.feedTopic, s.catTopic, s.group, s.prefix = sc.Topic, sc.DLQTopic, "off", "off", sc.Group, sc.Prefix
 	t := &kafkaTrainer{s: s, scratch: sc, purchases: eval.NewPurchaseCounts(s.dedup())}
-	if err := sc.Store.Meta.Ensure(ctx, s.stateSettings()); err != nil {
+	if err := sc.Store.Meta.EnsureWithRowIndexes(ctx, s.stateSettings(), s.rowIndexSupport()); err != nil {
 		t.Close()
 		return nil, &exitError{code: 1, msg: err.Error()}
 	}

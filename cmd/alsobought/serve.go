@@ -277,7 +277,7 @@ func connect(ctx context.Context, s *settings, conn *kafkaconn.Conn, st *store.S
 		}
 		return &exitError{code: 1, msg: fmt.Sprintf("cannot read the settings of Redis at %s: %v", s.redisAddrsShown(), err)}
 	}
-	if err := st.Meta.Ensure(ctx, s.stateSettings()); err != nil {
+	if err := st.Meta.EnsureWithRowIndexes(ctx, s.stateSettings(), s.rowIndexSupport()); err != nil {
 		return &exitError{code: 1, msg: err.Error()}
 	}
 	if err := ensureTopics(ctx, s, conn); err != nil {

@@ -417,7 +417,7 @@ func (c *bootstrapCmd) run(ctx context.Context, s *settings, _ []string, stdout,
 	if err := refuseEvicting(ctx, st); err != nil {
 		return err
 	}
-	if err := st.Meta.Ensure(ctx, s.stateSettings()); err != nil {
+	if err := st.Meta.EnsureWithRowIndexes(ctx, s.stateSettings(), s.rowIndexSupport()); err != nil {
 		return &exitError{code: 1, msg: err.Error()}
 	}
 	rs, err := newRescorer(s, st)

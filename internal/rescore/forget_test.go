@@ -208,8 +208,8 @@ func testAnItemWithNoStateLeftLosesItsKeys(t *testing.T, env *testenv.Env) {
 	st := env.Store
 	// A state with row indexes: each row is read by its index, and a
 	// tombstone row's index names its fences.
-	if err := st.Meta.Ensure(ctx, map[string]string{schema.MetaMinSupport: "2", schema.MetaRowIndexSupport: "2",
-		schema.MetaHistogramBins: string(scoring.LogBins), schema.MetaHistorySize: "200", schema.MetaViewHistorySize: "30"}); err != nil {
+	if err := st.Meta.EnsureWithRowIndexes(ctx, map[string]string{schema.MetaMinSupport: "2",
+		schema.MetaHistogramBins: string(scoring.LogBins), schema.MetaHistorySize: "200", schema.MetaViewHistorySize: "30"}, 2); err != nil {
 		t.Fatal(err)
 	}
 	topic := newFeedTopic(t, env)

@@ -49,13 +49,14 @@ type Config struct {
 	Serve []string
 
 	// For RunIncremental's rebuild from scratch, the settings serve uses:
-	// StateSettings are those recorded with a state (store.Meta.Ensure),
-	// recorded before the rebuild as `alsobought bootstrap` does, with the
-	// scratch state's topics.
-	StateSettings map[string]string
-	Oracle        oracle.Settings
-	Method        scoring.Method
-	Rules         scoring.ListRules
+	// StateSettings are those recorded with a state, recorded before the
+	// rebuild with the scratch state's topics and RowIndexSupport
+	// (store.Meta.EnsureWithRowIndexes), as `alsobought bootstrap` does.
+	StateSettings   map[string]string
+	RowIndexSupport int64
+	Oracle          oracle.Settings
+	Method          scoring.Method
+	Rules           scoring.ListRules
 
 	// PacedShare is the share of the events (the latest ones) produced at
 	// the paced load for the freshness figures; the rest are produced as

@@ -182,7 +182,7 @@ func runBatch(ctx context.Context, cfg *Config, evs []event.Event, rep *Incremen
 func rebuild(ctx context.Context, cfg *Config, s *state, evs []event.Event) (bootstrap.Result, error) {
 	settings := maps.Clone(cfg.StateSettings)
 	settings[schema.MetaTopic], settings[schema.MetaCatalogueTopic] = s.Topic, s.CatalogueTopic
-	if err := s.Store.Meta.Ensure(ctx, settings); err != nil {
+	if err := s.Store.Meta.EnsureWithRowIndexes(ctx, settings, cfg.RowIndexSupport); err != nil {
 		return bootstrap.Result{}, err
 	}
 	rs, err := rescore.New(rescore.Config{Method: cfg.Method, Rules: cfg.Rules}, rescore.StateOf(s.Store), zerolog.Nop(), nil)
