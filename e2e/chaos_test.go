@@ -12,7 +12,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -374,67 +373,27 @@ func TestChaosRedisLosesWrites(t *testing.T) {
 	lag := waitLagBelow(t, env, int64(len(stream.evs))*3/4)
 
 	// The AOF as it was at this moment is what "survives the crash".
-	aof := lastIncrAOF(t, redis)
-	cut := fileSize(t, aof)
+	mark := redis.AOFMark()
 	later := waitLagBelow(t, env, lag-2000)
-	// Frozen while Redis goes down and comes back, serve never sees an
-	// error: its pooled connections just reconnect to a Redis that lacks
-	// writes it acknowledged. (It also keeps serve from re-applying the lost
-	// messages before the loss is measured below.)
+	// Frozen while Redis goes down and comes back, serve sees no outage:
+	// resumed, it finds a Redis that lacks writes it acknowledged, perhaps
+	// in the middle of a step. (The pause also keeps serve from re-applying
+	// the lost messages before the loss is measured below.)
 	srv.Pause()
-	redis.Kill()
-	if now := lastIncrAOF(t, redis); now != aof {
-		t.Fatalf("redis started a new AOF file (%s after %s) during the test: cannot cut it back", now, aof)
-	}
-	size := fileSize(t, aof)
-	if err := os.Truncate(aof, cut); err != nil {
-		t.Fatal(err)
-	}
-	redis.Start()
+	size := redis.CrashBackTo(mark)
 	restored, err := appliedLag(env)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv.Resume()
 	clock.logf("redis killed with %d messages left, its AOF cut from %d to %d bytes: restarted with %d left, so %d applied messages are lost",
-		later, size, cut, restored, restored-later)
+		later, size, mark.Size(), restored, restored-later)
 	if restored <= later {
 		t.Fatalf("cutting the AOF lost no progress (lag %d before the kill, %d after): the test did not simulate a loss", later, restored)
 	}
 
 	srv.WaitReady(chaosReady)
 	clock.finish(env, cfg, stream, srv)
-}
-
-// lastIncrAOF is the file Redis appends to: the incremental AOF with the
-// highest sequence number (Redis 7 multi-part AOF).
-func lastIncrAOF(t *testing.T, redis *testenv.Service) string {
-	t.Helper()
-	files, err := filepath.Glob(filepath.Join(redis.RunDir(), "redis", "appendonlydir", "*.incr.aof"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no incremental AOF in %s (err %v)", redis.RunDir(), err)
-	}
-	seq := func(f string) int {
-		parts := strings.Split(filepath.Base(f), ".")
-		n, _ := strconv.Atoi(parts[len(parts)-3]) // appendonly.aof.<n>.incr.aof
-		return n
-	}
-	last := files[0]
-	for _, f := range files[1:] {
-		if seq(f) > seq(last) {
-			last = f
-		}
-	}
-	return last
-}
-
-func fileSize(t *testing.T, path string) int64 {
-	t.Helper()
-	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fi.Size()
 }
 
 // TestChaosKafkaBrokerRestart kills the only broker while the consumer

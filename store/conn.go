@@ -111,14 +111,29 @@ func (c *conn) took(n int, d time.Duration) {
 
 // inTurns sends cmds in parts (above), each in a turn, and returns the
 // first error other than a missing key.
+//
+// The parts go over one connection, so that a lost connection fails the
+// rest. A Redis that restarts or fails over between two parts may have
+// lost the parts before, which it acknowledged, and a part sent over a new
+// connection would land on top of that gap: the guards of a batch's step
+// check what was written before the step, not the step's own earlier parts
+// (docs/DESIGN.md section 5.1). Failed, the step is written again whole, as
+// a pipeline that go-redis retries is. A cluster's reads (a
+// *redis.ClusterClient routes each part) only read, and lose nothing.
 func (c *conn) inTurns(ctx context.Context, what string, cmds []redis.Cmder) error {
+	var via interface{ Pipeline() redis.Pipeliner } = c.rdb
+	if client, ok := c.rdb.(*redis.Client); ok {
+		cn := client.Conn()
+		defer cn.Close()
+		via = cn
+	}
 	for lo := 0; lo < len(cmds); {
 		done, err := c.turn(ctx, what)
 		if err != nil {
 			return err
 		}
 		hi := c.partEnd(lo, len(cmds))
-		pipe := c.rdb.Pipeline()
+		pipe := via.Pipeline()
 		for _, cmd := range cmds[lo:hi] {
 			_ = pipe.Process(ctx, cmd) // queued: the error is Exec's
 		}

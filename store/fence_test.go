@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -465,5 +466,95 @@ func testLostStepIsRefused(t *testing.T, env *testenv.Env) {
 	}
 	if env.RedisMode != store.Cluster && !equalJSON(t, after.Histories, before.Histories) {
 		t.Fatalf("a refused step wrote customers: %v then %v", before.Histories, after.Histories)
+	}
+}
+
+// TestAStepInPartsStopsAtARedisThatLostItsEarlierParts: while the store
+// itself reads, a Yielding view writes a batch's steps in parts. A Redis
+// that restarts between two parts of the first step, without the first
+// part (acknowledged, then lost with the last moments of its AOF), must
+// fail the step: the step's guards check the progress the batch was
+// computed on, which survived, so a later part sent over a new connection
+// would pass them and land on top of the gap, and the batch would end
+// "applied" without some of its counters. Applied again, as the consumer
+// does after a failed step, the batch ends exact. (Single mode: a
+// cluster's parts already share their node's connection, runOnNode.)
+func TestAStepInPartsStopsAtARedisThatLostItsEarlierParts(t *testing.T) {
+	testenv.Integration(t, "a private redis-server")
+	t.Parallel()
+	ctx := context.Background()
+	server := testenv.PrivateRedis(t)
+	env := testenv.NewRedisOn(t, server.Addr)
+	crash := &crashBetweenParts{server: server, inflight: env.Store.Keys().Inflight, reload: env.Store.Ping}
+	st := openStore(t, env, env.Prefix, crash)
+	bg := st.Yielding(1, time.Hour)
+
+	first := [][2]string{{"c0", "i0"}, {"c1", "i1"}}
+	// Enough counter changes that the first step is more than one part.
+	var second [][2]string
+	for c := range 40 {
+		for i := range 10 {
+			second = append(second, [2]string{fmt.Sprintf("c%d", c), fmt.Sprintf("i%d", (c*7+i*13)%200)})
+		}
+	}
+	from := purchases(t, st, 0, first...)
+	crash.mark = server.AOFMark() // the first batch survives the crash
+
+	b, updates, last := purchaseBatch(t, st, from, second...) // a read: bg's pipelines take turns
+	crash.armed.Store(true)
+	err := bg.Batches.Apply(ctx, b, updates, last, from-1)
+	if !crash.crashed.Load() {
+		t.Fatal("the batch's steps went to Redis whole: the test needs more counter changes to write a step in parts")
+	}
+	if err == nil {
+		t.Fatal("Apply took the rest of a step to a Redis that had lost its first part, and reported the batch applied")
+	}
+	t.Logf("the step failed as it must: %v", err)
+	b, updates, last = purchaseBatch(t, st, from, second...)
+	if err := bg.Batches.Apply(ctx, b, updates, last, from-1); err != nil {
+		t.Fatalf("applying the batch again: %v", err)
+	}
+
+	ref := openStore(t, env, env.Prefix+"-ref", nil)
+	purchases(t, ref, purchases(t, ref, 0, first...), second...)
+	got, err := st.State.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := ref.State.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !equalJSON(t, got, want) {
+		t.Fatalf("after the crash and the batch applied again, the state differs from the same batches applied without a crash:\ngot  %+v\nwant %+v", got.Bought, want.Bought)
+	}
+}
+
+// crashBetweenParts is a go-redis hook that, once armed, crashes the
+// private Redis back to mark right after the first pipeline that is a part
+// of a step and not its last (it holds no step marker), then loads the
+// scripts again, as another client of the same process would.
+type crashBetweenParts struct {
+	pipelinesOnly
+	server   *testenv.Service
+	mark     testenv.AOFMark
+	inflight string
+	reload   func(context.Context) error
+
+	armed, crashed atomic.Bool
+}
+
+func (h *crashBetweenParts) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := next(ctx, cmds)
+		if !h.armed.Load() || writesMarker(cmds, h.inflight) || !h.armed.CompareAndSwap(true, false) {
+			return err
+		}
+		h.server.CrashBackTo(h.mark)
+		if rerr := h.reload(ctx); rerr != nil {
+			return fmt.Errorf("loading the scripts after the crash: %w", rerr)
+		}
+		h.crashed.Store(true)
+		return err
 	}
 }

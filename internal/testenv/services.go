@@ -195,3 +195,71 @@ func processAlive(pid int) bool {
 	}
 	return b[i+2] != 'Z' && b[i+2] != 'X'
 }
+
+// AOFMark is how far a private Redis's append-only file reached at a
+// moment: what survives CrashBackTo.
+type AOFMark struct {
+	file string // the incremental AOF Redis appended to
+	size int64
+}
+
+// AOFMark returns how far the private Redis's AOF reaches now. Redis has
+// written to the file, before replying, every write it acknowledged so far.
+func (s *Service) AOFMark() AOFMark {
+	s.t.Helper()
+	file := s.lastIncrAOF()
+	return AOFMark{file: file, size: s.fileSize(file)}
+}
+
+// CrashBackTo kills the private Redis and starts it again from its AOF cut
+// back to mark: a Redis that comes back without the writes it acknowledged
+// since (with appendfsync everysec a machine crash loses up to a second of
+// them; a process kill alone rarely does). It returns the AOF's size
+// before the cut.
+func (s *Service) CrashBackTo(mark AOFMark) (before int64) {
+	s.t.Helper()
+	s.Kill()
+	if now := s.lastIncrAOF(); now != mark.file {
+		s.t.Fatalf("redis started a new AOF file (%s after %s): cannot cut it back", now, mark.file)
+	}
+	before = s.fileSize(mark.file)
+	if err := os.Truncate(mark.file, mark.size); err != nil {
+		s.t.Fatal(err)
+	}
+	s.Start()
+	return before
+}
+
+// lastIncrAOF is the file Redis appends to: the incremental AOF with the
+// highest sequence number (Redis 7 multi-part AOF).
+func (s *Service) lastIncrAOF() string {
+	s.t.Helper()
+	files, err := filepath.Glob(filepath.Join(s.runDir, "redis", "appendonlydir", "*.incr.aof"))
+	if err != nil || len(files) == 0 {
+		s.t.Fatalf("no incremental AOF in %s (err %v)", s.runDir, err)
+	}
+	seq := func(f string) int {
+		parts := strings.Split(filepath.Base(f), ".")
+		n, _ := strconv.Atoi(parts[len(parts)-3]) // appendonly.aof.<n>.incr.aof
+		return n
+	}
+	last := files[0]
+	for _, f := range files[1:] {
+		if seq(f) > seq(last) {
+			last = f
+		}
+	}
+	return last
+}
+
+func (s *Service) fileSize(path string) int64 {
+	s.t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return fi.Size()
+}
+
+// Size is the AOF's length at the mark, in bytes.
+func (m AOFMark) Size() int64 { return m.size }

@@ -159,6 +159,12 @@ func NewRedis(t testing.TB) *Env {
 	return newEnv(t, Setting(t, "ALSOBOUGHT_REDIS_ADDRS"), store.Single)
 }
 
+// NewRedisOn is NewRedis on the Redis at redisAddr (a PrivateRedis).
+func NewRedisOn(t testing.TB, redisAddr string) *Env {
+	t.Helper()
+	return newEnv(t, redisAddr, store.Single)
+}
+
 // NewCluster returns an environment like New on the local Redis Cluster
 // (make cluster-up, and make test, export ALSOBOUGHT_REDIS_CLUSTER_ADDRS)
 // in cluster mode.
