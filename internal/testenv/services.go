@@ -203,8 +203,10 @@ type AOFMark struct {
 	size int64
 }
 
-// AOFMark returns how far the private Redis's AOF reaches now. Redis has
-// written to the file, before replying, every write it acknowledged so far.
+// AOFMark returns how far the private Redis's AOF reaches now. Under
+// appendfsync always the file holds every write Redis acknowledged so far;
+// under everysec (up.sh's) Redis may hold writes back for up to 2 s while
+// a background fsync runs, so the mark may fall before some of them.
 func (s *Service) AOFMark() AOFMark {
 	s.t.Helper()
 	file := s.lastIncrAOF()
