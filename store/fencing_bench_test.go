@@ -56,6 +56,9 @@ type benchBatch struct {
 	recorded  int64 // the partition's progress before the batch
 }
 
+// dunnhumbyHistory is K_hist of dunnhumbyBatches.
+const dunnhumbyHistory = 200
+
 // dunnhumbyBatches cuts the bundled Dunnhumby sample the way the consumer
 // sees it: murmur2 over 4 partitions, batches of 2000 messages, K_hist 200.
 func dunnhumbyBatches(b *testing.B) ([]benchBatch, int) {
@@ -63,7 +66,7 @@ func dunnhumbyBatches(b *testing.B) ([]benchBatch, int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	const partitions, batchSize, k = 4, 2000, 200
+	const partitions, batchSize, k = 4, 2000, dunnhumbyHistory
 	ids := []int{0, 1, 2, 3}
 	var bal kafka.Murmur2Balancer
 	byPartition := make([][]event.Event, partitions)

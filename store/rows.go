@@ -209,7 +209,7 @@ func (l *Lists) ReadRows(ctx context.Context, kind ListKind, items []string, min
 			case named == nil:
 				p.HGetAll(ctx, keys.Row(kind, it))
 			case len(named[i]) > 0:
-				p.HMGet(ctx, keys.Row(kind, it), named[i]...)
+				_ = p.Process(ctx, hmgetStrings(ctx, keys.Row(kind, it), named[i])) // queued: the error is the pipeline's
 			}
 		}
 	})
@@ -227,7 +227,7 @@ func (l *Lists) ReadRows(ctx context.Context, kind ListKind, items []string, min
 		case named == nil:
 			fields, cmds = maps.All(cmds[0].(*redis.MapStringStringCmd).Val()), cmds[1:]
 		case len(named[i]) > 0:
-			fields, cmds = namedFields(named[i], cmds[0].(*redis.SliceCmd).Val()), cmds[1:]
+			fields, cmds = namedFields(named[i], cmds[0].(*redis.StringSliceCmd).Val()), cmds[1:]
 		default: // nothing to read: a viewed-then-bought row without an index
 			fields = maps.All(map[string]string(nil))
 		}
@@ -302,12 +302,25 @@ func (l *Lists) readIndexes(ctx context.Context, kind ListKind, items []string, 
 	return named, nil
 }
 
-// namedFields pairs a row's named fields with the values HMGET read,
-// leaving out the fields the row no longer holds.
-func namedFields(names []string, values []any) iter.Seq2[string, string] {
+// hmgetStrings is HMGET of fields, its values read as strings, "" for a
+// field the hash lacks: go-redis's HMGet boxes each value in an interface,
+// an allocation per field of every row a re-score reads.
+func hmgetStrings(ctx context.Context, key string, fields []string) *redis.StringSliceCmd {
+	args := make([]any, 0, 2+len(fields))
+	args = append(args, "hmget", key)
+	for _, f := range fields {
+		args = append(args, f)
+	}
+	return redis.NewStringSliceCmd(ctx, args...)
+}
+
+// namedFields pairs a row's named fields with the values HMGET read
+// (hmgetStrings), leaving out the fields the row no longer holds: no row
+// field holds "" (an empty watch list is deleted, writeListScript).
+func namedFields(names []string, values []string) iter.Seq2[string, string] {
 	return func(yield func(f, v string) bool) {
 		for j, v := range values {
-			if s, ok := v.(string); ok && !yield(names[j], s) {
+			if v != "" && !yield(names[j], v) {
 				return
 			}
 		}
