@@ -29,6 +29,9 @@ type Lists struct {
 	c       *conn
 	outbox  *Outbox
 	popular popularCache
+	// byIndexOnly: read every row by its index where the state keeps
+	// them, never whole (readIndexes); set by tests alone.
+	byIndexOnly bool
 }
 
 // List is a related-item list as stored under Keys.List: one JSON string per

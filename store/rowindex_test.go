@@ -6,8 +6,11 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/alsobought/alsobought/internal/delta"
 	"github.com/alsobought/alsobought/internal/testenv"
@@ -39,6 +42,9 @@ func testReadingRowsByTheirIndexEqualsReadingThemWhole(t *testing.T, env *testen
 	if err := indexed.Meta.EnsureWithRowIndexes(ctx, settings, support); err != nil {
 		t.Fatal(err)
 	}
+	// This test's rows are small, and would be read whole: read them by
+	// their indexes all the same.
+	store.ReadRowsByIndexOnly(indexed)
 	whole := openStore(t, env, env.Prefix, nil) // never told of the indexes: reads whole rows
 
 	items := make([]string, 14)
@@ -190,10 +196,104 @@ func testReadingRowsByTheirIndexEqualsReadingThemWhole(t *testing.T, env *testen
 	if err := boot.Meta.EnsureWithRowIndexes(ctx, settings, support); err != nil {
 		t.Fatal(err)
 	}
+	store.ReadRowsByIndexOnly(boot)
 	if err := boot.State.Write(ctx, snap); err != nil {
 		t.Fatal(err)
 	}
 	compare(boot, openStore(t, env, env.Prefix+"-boot", nil), "after a bootstrap")
+}
+
+// TestARowWhoseIndexNamesMostOfItIsReadWhole: a re-score reads a row
+// whose index names few of its fields (an item bought once with many
+// others) by its index, and a row whose index names most of them whole;
+// both as the whole row says.
+func TestARowWhoseIndexNamesMostOfItIsReadWhole(t *testing.T) {
+	testenv.ForEachRedis(t, testARowWhoseIndexNamesMostOfItIsReadWhole)
+}
+
+func testARowWhoseIndexNamesMostOfItIsReadWhole(t *testing.T, env *testenv.Env) {
+	ctx := context.Background()
+	const support = 2
+	settings := map[string]string{schema.MetaMinSupport: fmt.Sprint(support), schema.MetaHistogramBins: string(scoring.LogBins),
+		schema.MetaHistorySize: "10", schema.MetaViewHistorySize: "10"}
+	if err := env.Store.Meta.EnsureWithRowIndexes(ctx, settings, support); err != nil {
+		t.Fatal(err)
+	}
+	// sparse: 40 first co-buyers, none at the support; dense: two
+	// co-counts of 3, both named.
+	var pairs [][2]string
+	for c := range 40 {
+		pairs = append(pairs, [2]string{fmt.Sprintf("s%d", c), "sparse"}, [2]string{fmt.Sprintf("s%d", c), fmt.Sprintf("z%d", c)})
+	}
+	for c := range 3 {
+		for _, it := range []string{"dense", "a", "b"} {
+			pairs = append(pairs, [2]string{fmt.Sprintf("d%d", c), it})
+		}
+	}
+	b, updates, last := purchaseBatch(t, env.Store, 0, pairs...)
+	b.MinSupport = support // as the consumer's: a co-count enters the index at the support
+	if err := env.Store.Batches.Apply(ctx, b, updates, last, -1); err != nil {
+		t.Fatal(err)
+	}
+
+	reads := &readsOf{}
+	hybrid := openStore(t, env, env.Prefix, reads)
+	if err := hybrid.Meta.EnsureWithRowIndexes(ctx, settings, support); err != nil {
+		t.Fatal(err)
+	}
+	whole := openStore(t, env, env.Prefix, nil)
+	items := []string{"sparse", "dense"}
+	got, err := hybrid.Lists.ReadRows(ctx, store.Bought, items, support)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := whole.Lists.ReadRows(ctx, store.Bought, items, support)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, it := range items {
+		if g, w := describeRow(got, i), describeRow(want, i); g != w {
+			t.Errorf("%s row: read %s, whole %s", it, g, w)
+		}
+	}
+	keys := env.Store.Keys()
+	for key, want := range map[string]string{
+		keys.Row(store.Bought, "sparse"): "hmget", keys.Row(store.Bought, "dense"): "hgetall",
+	} {
+		if got := reads.of(key); got != want {
+			t.Errorf("%s read by %q, want %q", key, got, want)
+		}
+	}
+}
+
+// readsOf is a go-redis hook that records, by key, the last command of
+// the pipelines that read a whole hash or some of its fields.
+type readsOf struct {
+	pipelinesOnly
+	mu  sync.Mutex
+	cmd map[string]string
+}
+
+func (r *readsOf) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		r.mu.Lock()
+		for _, c := range cmds {
+			if name := c.Name(); name == "hgetall" || name == "hmget" {
+				if r.cmd == nil {
+					r.cmd = map[string]string{}
+				}
+				r.cmd[fmt.Sprint(c.Args()[1])] = name
+			}
+		}
+		r.mu.Unlock()
+		return next(ctx, cmds)
+	}
+}
+
+func (r *readsOf) of(key string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cmd[key]
 }
 
 // describeRow is what a re-score reads of row i, in a canonical order.

@@ -196,7 +196,7 @@ type RowBatch struct {
 // "Reading a row by its index").
 func (l *Lists) ReadRows(ctx context.Context, kind ListKind, items []string, minSupport int64) (RowBatch, error) {
 	keys := l.c.keys
-	var named [][]string // by each row's index, when the state keeps them
+	var named [][]string // by each row's index, when the state keeps them; nil: read whole
 	if ix := l.c.rowIndex.Load(); ix != nil && minSupport >= ix.support {
 		var err error
 		if named, err = l.readIndexes(ctx, kind, items, ix.hist[kind]); err != nil {
@@ -206,7 +206,7 @@ func (l *Lists) ReadRows(ctx context.Context, kind ListKind, items []string, min
 	cmds, err := l.c.read(ctx, "read rows", func(p redis.Pipeliner) {
 		for i, it := range items {
 			switch {
-			case named == nil:
+			case named == nil || named[i] == nil:
 				p.HGetAll(ctx, keys.Row(kind, it))
 			case len(named[i]) > 0:
 				_ = p.Process(ctx, hmgetStrings(ctx, keys.Row(kind, it), named[i])) // queued: the error is the pipeline's
@@ -224,7 +224,7 @@ func (l *Lists) ReadRows(ctx context.Context, kind ListKind, items []string, min
 	for i, it := range items {
 		var fields iter.Seq2[string, string]
 		switch {
-		case named == nil:
+		case named == nil || named[i] == nil:
 			fields, cmds = maps.All(cmds[0].(*redis.MapStringStringCmd).Val()), cmds[1:]
 		case len(named[i]) > 0:
 			fields, cmds = namedFields(named[i], cmds[0].(*redis.StringSliceCmd).Val()), cmds[1:]
@@ -286,18 +286,30 @@ func (l *Lists) ReadRows(ctx context.Context, kind ListKind, items []string, min
 // it adds is missing from this read, but the write marks the list, after
 // the counters, and the mark keeps it dirty for its next re-score (the
 // same as a write landing between the rows and the B read below).
+//
+// A row whose index names more than half its fields is left nil, to be
+// read whole: by its names its fields would cross the network once more
+// (HMGET's arguments) than HGETALL's, and on the Dunnhumby sample's state,
+// where most co-counts reach the support, reading every row by its index
+// cost half as much again as reading it whole (BenchmarkReadRows). The
+// row's length comes in the same round trip as the names: deciding in one
+// before cost freshness (docs/BENCHMARKS.md, "Sixth pass").
 func (l *Lists) readIndexes(ctx context.Context, kind ListKind, items []string, hist []string) ([][]string, error) {
 	cmds, err := l.c.read(ctx, "read row indexes", func(p redis.Pipeliner) {
 		for _, it := range items {
 			p.HKeys(ctx, l.c.keys.RowIndex(kind, it))
+			p.HLen(ctx, l.c.keys.Row(kind, it))
 		}
 	})
 	if err != nil {
 		return nil, err
 	}
 	named := make([][]string, len(items))
-	for i, cmd := range cmds {
-		named[i] = append(cmd.(*redis.StringSliceCmd).Val(), hist...)
+	for i := range items {
+		names, fields := cmds[2*i].(*redis.StringSliceCmd).Val(), cmds[2*i+1].(*redis.IntCmd).Val()
+		if n := int64(len(names) + len(hist)); 2*n <= fields || fields == 0 || l.byIndexOnly {
+			named[i] = append(append(make([]string, 0, n), names...), hist...)
+		}
 	}
 	return named, nil
 }
