@@ -36,8 +36,7 @@ func testReadingRowsByTheirIndexEqualsReadingThemWhole(t *testing.T, env *testen
 	ctx := context.Background()
 	const support = 2
 	const historySize = 6
-	settings := map[string]string{schema.MetaMinSupport: fmt.Sprint(support), schema.MetaHistogramBins: string(scoring.LogBins),
-		schema.MetaHistorySize: fmt.Sprint(historySize), schema.MetaViewHistorySize: fmt.Sprint(historySize)}
+	settings := indexedSettings(support, historySize)
 	indexed := env.Store
 	if err := indexed.Meta.EnsureWithRowIndexes(ctx, settings, support); err != nil {
 		t.Fatal(err)
@@ -108,24 +107,9 @@ func testReadingRowsByTheirIndexEqualsReadingThemWhole(t *testing.T, env *testen
 		}
 		return b
 	}
-	// compare reads every row of both stores (on the same state).
 	compare := func(st, whole *store.Store, what string) {
 		t.Helper()
-		for _, kind := range store.ListKinds() {
-			a, err := st.Lists.ReadRows(ctx, kind, items, support)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, err := whole.Lists.ReadRows(ctx, kind, items, support)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i, it := range items {
-				if got, want := describeRow(a, i), describeRow(b, i); got != want {
-					t.Fatalf("%s, %s row of %s: by the index %s, whole %s", what, kind, it, got, want)
-				}
-			}
-		}
+		sameRows(t, st, whole, store.ListKinds(), items, support, what)
 	}
 	applyRange := func(p, from, to int) {
 		t.Helper()
@@ -214,8 +198,7 @@ func TestARowWhoseIndexNamesMostOfItIsReadWhole(t *testing.T) {
 func testARowWhoseIndexNamesMostOfItIsReadWhole(t *testing.T, env *testenv.Env) {
 	ctx := context.Background()
 	const support = 2
-	settings := map[string]string{schema.MetaMinSupport: fmt.Sprint(support), schema.MetaHistogramBins: string(scoring.LogBins),
-		schema.MetaHistorySize: "10", schema.MetaViewHistorySize: "10"}
+	settings := indexedSettings(support, 10)
 	if err := env.Store.Meta.EnsureWithRowIndexes(ctx, settings, support); err != nil {
 		t.Fatal(err)
 	}
@@ -241,21 +224,7 @@ func testARowWhoseIndexNamesMostOfItIsReadWhole(t *testing.T, env *testenv.Env) 
 	if err := hybrid.Meta.EnsureWithRowIndexes(ctx, settings, support); err != nil {
 		t.Fatal(err)
 	}
-	whole := openStore(t, env, env.Prefix, nil)
-	items := []string{"sparse", "dense"}
-	got, err := hybrid.Lists.ReadRows(ctx, store.Bought, items, support)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := whole.Lists.ReadRows(ctx, store.Bought, items, support)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, it := range items {
-		if g, w := describeRow(got, i), describeRow(want, i); g != w {
-			t.Errorf("%s row: read %s, whole %s", it, g, w)
-		}
-	}
+	sameRows(t, hybrid, openStore(t, env, env.Prefix, nil), []store.ListKind{store.Bought}, []string{"sparse", "dense"}, support, "one batch")
 	keys := env.Store.Keys()
 	for key, want := range map[string]string{
 		keys.Row(store.Bought, "sparse"): "hmget", keys.Row(store.Bought, "dense"): "hgetall",
@@ -294,6 +263,36 @@ func (r *readsOf) of(key string) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.cmd[key]
+}
+
+// sameRows fails the test unless st reads every row of items, of every
+// kind, as whole (never told of the indexes) reads it.
+func sameRows(t *testing.T, st, whole *store.Store, kinds []store.ListKind, items []string, support int64, what string) {
+	t.Helper()
+	ctx := context.Background()
+	for _, kind := range kinds {
+		a, err := st.Lists.ReadRows(ctx, kind, items, support)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := whole.Lists.ReadRows(ctx, kind, items, support)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, it := range items {
+			if got, want := describeRow(a, i), describeRow(b, i); got != want {
+				t.Fatalf("%s, %s row of %s: read %s, whole %s", what, kind, it, got, want)
+			}
+		}
+	}
+}
+
+// indexedSettings are the recorded settings of a state whose rows are read
+// by their indexes: log bins, and the history sizes the reader names the
+// bins from.
+func indexedSettings(support int64, historySize int) map[string]string {
+	return map[string]string{schema.MetaMinSupport: fmt.Sprint(support), schema.MetaHistogramBins: string(scoring.LogBins),
+		schema.MetaHistorySize: fmt.Sprint(historySize), schema.MetaViewHistorySize: fmt.Sprint(historySize)}
 }
 
 // describeRow is what a re-score reads of row i, in a canonical order.

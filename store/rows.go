@@ -307,7 +307,7 @@ func (l *Lists) readIndexes(ctx context.Context, kind ListKind, items []string, 
 	named := make([][]string, len(items))
 	for i := range items {
 		names, fields := cmds[2*i].(*redis.StringSliceCmd).Val(), cmds[2*i+1].(*redis.IntCmd).Val()
-		if n := int64(len(names) + len(hist)); 2*n <= fields || fields == 0 || l.byIndexOnly {
+		if n := int64(len(names) + len(hist)); 2*n <= fields || l.byIndexOnly {
 			named[i] = append(append(make([]string, 0, n), names...), hist...)
 		}
 	}

@@ -203,6 +203,9 @@ type AOFMark struct {
 	size int64
 }
 
+// Size is the AOF's length at the mark, in bytes.
+func (m AOFMark) Size() int64 { return m.size }
+
 // AOFMark returns how far the private Redis's AOF reaches now. Under
 // appendfsync always the file holds every write Redis acknowledged so far;
 // under everysec (up.sh's) Redis may hold writes back for up to 2 s while
@@ -262,6 +265,3 @@ func (s *Service) fileSize(path string) int64 {
 	}
 	return fi.Size()
 }
-
-// Size is the AOF's length at the mark, in bytes.
-func (m AOFMark) Size() int64 { return m.size }
