@@ -194,11 +194,12 @@ return 1
 // day that left the window) and must not take those groups again from a
 // zombie's late batch.
 // Returns the number of groups applied.
-var applyOpsScript = redis.NewScript(batchGuard + rowIndexLua + `
+var applyOpsScript = redis.NewScript(batchGuard + rowIndexLua + hashFieldsLua + `
 -- The progress floor is the fence of events only: a sweep's fence (#sp)
 -- counts sweeps, and a hash without it has had none.
 if not string.match(ARGV[3], '^#%d+$') then floor = -1 end
-local wm = tonumber(redis.call('HGET', KEYS[1], ARGV[3]) or floor)
+local stored = redis.call('HGET', KEYS[1], ARGV[3])
+local wm = tonumber(stored or floor)
 local index = KEYS[3]
 local nn, ng = 0, 0
 local top = wm
@@ -222,17 +223,23 @@ while i <= n do
   end
   i = i + 2 * cnt
 end
-for _, f in ipairs(order) do
+local got = readFields(KEYS[1], order, #order)
+local set, del, ns, nd = {}, {}, 0, 0
+for j, f in ipairs(order) do
   local d = sum[f]
   if d ~= 0 then
-    local v = redis.call('HINCRBY', KEYS[1], f, d)
-    if v == 0 then redis.call('HDEL', KEYS[1], f) end
+    local v = (tonumber(got[j]) or 0) + d
+    if v == 0 then nd = nd + 1; del[nd] = f else set[ns + 1] = f; set[ns + 2] = v; ns = ns + 2 end
     if index and (v == 0 or v == d or (v >= atLeast and v - d < atLeast)) then
       nn, ng = indexChange(f, v, d, nn, ng)
     end
   end
 end
-if top > wm and redis.call('HSET', KEYS[1], ARGV[3], top) == 1 and index then nn = nn + 1; named[nn] = ARGV[3] end
+if top > wm then
+  set[ns + 1] = ARGV[3]; set[ns + 2] = top; ns = ns + 2
+  if index and not stored then nn = nn + 1; named[nn] = ARGV[3] end
+end
+writeFields(KEYS[1], set, ns, del, nd)
 if index then writeIndex(index, nn, ng) end
 return applied
 `)
@@ -271,10 +278,11 @@ return applied
 // support before and after and the item's own purchase statistics (p|,
 // g|), leave the list as it is but for the drift of T and the candidates'
 // B that every list has, and the reply says so.
-var applySumsScript = redis.NewScript(guardOn("KEYS[1]") + rowIndexLua + `
+var applySumsScript = redis.NewScript(guardOn("KEYS[1]") + rowIndexLua + hashFieldsLua + `
 if not string.match(ARGV[3], '^#%d+$') then floor = -1 end
 local support = tonumber(ARGV[4])
 local out = {}
+local names, set, del = {}, {}, {}
 local a = 5
 local k = 2
 while k <= #KEYS do
@@ -283,35 +291,41 @@ while k <= #KEYS do
   if ARGV[a + 3] == '1' then index = KEYS[k + 1]; k = k + 2 else k = k + 1 end
   local from, to = a + 4, a + 3 + 2 * n
   a = to + 1
-  local wm = tonumber(redis.call('HGET', key, ARGV[3]) or floor)
+  names[1] = ARGV[3]
+  local nm = 1
+  for i = from, to, 2 do nm = nm + 1; names[nm] = ARGV[i] end
+  local got = readFields(key, names, nm)
+  local wm = tonumber(got[1] or floor)
   if last <= wm then
     out[#out + 1] = 0
   elseif first <= wm then
     out[#out + 1] = ` + strconv.Itoa(cutByFence) + `
   else
     local moves = support <= 0
-    local nn, ng = 0, 0
+    local nn, ng, ns, nd = 0, 0, 0, 0
+    local j = 1
     for i = from, to, 2 do
+      j = j + 1
       local f = ARGV[i]
-      local v = redis.call('HINCRBY', key, f, ARGV[i + 1])
-      if v == 0 then redis.call('HDEL', key, f) end
-      if index or not moves then
-        local d = tonumber(ARGV[i + 1])
-        if index and (v == 0 or v == d or (v >= atLeast and v - d < atLeast)) then
-          nn, ng = indexChange(f, v, d, nn, ng)
-        end
-        if not moves then
-          local bar = string.find(f, '|', 1, true)
-          if bar then
-            local c = string.sub(f, 1, bar)
-            moves = c == '` + schema.HistFieldPrefix + `' or c == '` + schema.FieldViewedTotal + `'
-          else
-            moves = v >= support or v - d >= support
-          end
+      local d = tonumber(ARGV[i + 1])
+      local v = (tonumber(got[j]) or 0) + d
+      if v == 0 then nd = nd + 1; del[nd] = f else set[ns + 1] = f; set[ns + 2] = v; ns = ns + 2 end
+      if index and (v == 0 or v == d or (v >= atLeast and v - d < atLeast)) then
+        nn, ng = indexChange(f, v, d, nn, ng)
+      end
+      if not moves then
+        local bar = string.find(f, '|', 1, true)
+        if bar then
+          local c = string.sub(f, 1, bar)
+          moves = c == '` + schema.HistFieldPrefix + `' or c == '` + schema.FieldViewedTotal + `'
+        else
+          moves = v >= support or v - d >= support
         end
       end
     end
-    if redis.call('HSET', key, ARGV[3], last) == 1 and index then nn = nn + 1; named[nn] = ARGV[3] end
+    set[ns + 1] = ARGV[3]; set[ns + 2] = last; ns = ns + 2
+    if not got[1] and index then nn = nn + 1; named[nn] = ARGV[3] end
+    writeFields(key, set, ns, del, nd)
     if index then writeIndex(index, nn, ng) end
     out[#out + 1] = moves and ` + strconv.Itoa(appliedListMoves) + ` or ` + strconv.Itoa(appliedListSame) + `
   end
@@ -355,6 +369,33 @@ local function writeIndex(index, nn, ng)
   for i = 1, ng, 1000 do
     redis.call('HDEL', index, unpack(gone, i, math.min(i + 999, ng)))
   end
+end
+`
+
+// hashFieldsLua reads and writes many fields of a hash with one command
+// each, in chunks that Lua's unpack takes, instead of one HINCRBY per
+// field: the write scripts read a hash's fields (HMGET), add their
+// changes in Lua and write the results back (HSET, and HDEL for the
+// fields that fall to zero). A Redis command called from Lua costs a
+// few microseconds of conversions beside its own work, and a Dunnhumby
+// event changes about a hundred fields (docs/BENCHMARKS.md, "Seventh
+// pass"). readFields returns the values of names[1..n], false where a
+// field is absent; writeFields sets set[1..ns] (field, value pairs) and
+// deletes del[1..nd].
+const hashFieldsLua = `
+local function readFields(key, names, n)
+  if n == 0 then return {} end
+  if n <= 4000 then return redis.call('HMGET', key, unpack(names, 1, n)) end
+  local got = {}
+  for i = 1, n, 4000 do
+    local part = redis.call('HMGET', key, unpack(names, i, math.min(i + 3999, n)))
+    for j = 1, #part do got[i + j - 1] = part[j] end
+  end
+  return got
+end
+local function writeFields(key, set, ns, del, nd)
+  for i = 1, ns, 4000 do redis.call('HSET', key, unpack(set, i, math.min(i + 3999, ns))) end
+  for i = 1, nd, 4000 do redis.call('HDEL', key, unpack(del, i, math.min(i + 3999, nd))) end
 end
 `
 
