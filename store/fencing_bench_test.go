@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,8 @@ import (
 	"github.com/alsobought/alsobought/event"
 	"github.com/alsobought/alsobought/internal/delta"
 	"github.com/alsobought/alsobought/internal/lab/dataset"
+	"github.com/alsobought/alsobought/scoring"
+	"github.com/alsobought/alsobought/store/schema"
 )
 
 // Unfenced versions of the two hot-path scripts: the same writes without
@@ -60,13 +63,14 @@ type benchBatch struct {
 const dunnhumbyHistory = 200
 
 // dunnhumbyBatches cuts the bundled Dunnhumby sample the way the consumer
-// sees it: murmur2 over 4 partitions, batches of 2000 messages, K_hist 200.
-func dunnhumbyBatches(b *testing.B) ([]benchBatch, int) {
+// sees it: murmur2 over 4 partitions, batches of batchSize messages (2000
+// when the consumer is behind, about 140 at 1,100 events/s), K_hist 200.
+func dunnhumbyBatches(b *testing.B, batchSize int) ([]benchBatch, int) {
 	evs, err := dataset.Load("../testdata/dunnhumby/transactions.csv.gz", dataset.Dunnhumby, event.DefaultLimits(time.Now()))
 	if err != nil {
 		b.Fatal(err)
 	}
-	const partitions, batchSize, k = 4, 2000, dunnhumbyHistory
+	const partitions, k = 4, dunnhumbyHistory
 	ids := []int{0, 1, 2, 3}
 	var bal kafka.Murmur2Balancer
 	byPartition := make([][]event.Event, partitions)
@@ -117,7 +121,7 @@ func BenchmarkFencing(b *testing.B) {
 	if addr == "" {
 		b.Skip("needs ALSOBOUGHT_REDIS_ADDRS (make up)")
 	}
-	batches, events := dunnhumbyBatches(b)
+	batches, events := dunnhumbyBatches(b, 2000)
 	for _, fenced := range []bool{true, false} {
 		name := map[bool]string{true: "fenced", false: "unfenced"}[fenced]
 		b.Run(name, func(b *testing.B) {
@@ -156,6 +160,77 @@ func BenchmarkFencing(b *testing.B) {
 			b.ReportMetric(float64(events*b.N)/took.Seconds(), "events/s")
 		})
 	}
+}
+
+// BenchmarkApplyBatches measures the write path's cost in Redis: the
+// Dunnhumby sample's batches applied with Batches.Apply to a state kept as
+// serve keeps it (log histogram bins, row indexes, min support 2), in full
+// batches and in batches of the size a paced run makes. It reports Redis's
+// own CPU per event (INFO's used_cpu around the writes, so run it on a
+// Redis nothing else uses) beside events/s. Run:
+//
+//	make up && set -a && . .run/env && set +a
+//	go test ./store -run '^$' -bench ApplyBatches -benchtime 2x
+func BenchmarkApplyBatches(b *testing.B) {
+	addr := os.Getenv("ALSOBOUGHT_REDIS_ADDRS")
+	if addr == "" {
+		b.Skip("needs ALSOBOUGHT_REDIS_ADDRS (make up)")
+	}
+	const support = 2
+	settings := map[string]string{schema.MetaMinSupport: fmt.Sprint(support), schema.MetaHistogramBins: string(scoring.LogBins),
+		schema.MetaHistorySize: fmt.Sprint(dunnhumbyHistory), schema.MetaViewHistorySize: "1"}
+	for _, size := range []int{2000, 140} {
+		batches, events := dunnhumbyBatches(b, size)
+		b.Run(fmt.Sprintf("batch%d", size), func(b *testing.B) {
+			ctx := context.Background()
+			var took time.Duration
+			var redisCPU float64
+			for i := range b.N {
+				st, err := New(Config{Addrs: []string{addr}, Prefix: fmt.Sprintf("bench%d_%d_%d", time.Now().UnixNano()%1e6, size, i)})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := st.Meta.EnsureWithRowIndexes(ctx, settings, support); err != nil {
+					b.Fatal(err)
+				}
+				cpu0 := serverCPU(ctx, b, st)
+				start := time.Now()
+				for _, bb := range batches {
+					if err := st.Batches.Apply(ctx, bb.b, bb.customers, bb.last, bb.recorded); err != nil {
+						b.Fatal(err)
+					}
+				}
+				took += time.Since(start)
+				redisCPU += serverCPU(ctx, b, st) - cpu0
+				b.StopTimer()
+				deletePrefix(ctx, b, st)
+				st.Close()
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(events*b.N)/took.Seconds(), "events/s")
+			b.ReportMetric(redisCPU*1e6/float64(events*b.N), "redis-µs/event")
+		})
+	}
+}
+
+// serverCPU returns the Redis server's used_cpu_sys + used_cpu_user, seconds.
+func serverCPU(ctx context.Context, b *testing.B, st *Store) float64 {
+	info, err := st.c.rdb.Info(ctx, "cpu").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var sum float64
+	for line := range strings.Lines(info) {
+		name, value, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if ok && (name == "used_cpu_sys" || name == "used_cpu_user") {
+			v, err := strconv.ParseFloat(value, 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			sum += v
+		}
+	}
+	return sum
 }
 
 func deletePrefix(ctx context.Context, b *testing.B, st *Store) {

@@ -25,7 +25,7 @@ func BenchmarkReadRows(b *testing.B) {
 		b.Skip("needs ALSOBOUGHT_REDIS_ADDRS (make up)")
 	}
 	const support = 2
-	batches, _ := dunnhumbyBatches(b)
+	batches, _ := dunnhumbyBatches(b, 2000)
 	settings := map[string]string{schema.MetaMinSupport: fmt.Sprint(support), schema.MetaHistogramBins: string(scoring.LogBins),
 		schema.MetaHistorySize: fmt.Sprint(dunnhumbyHistory), schema.MetaViewHistorySize: "1"}
 	for _, indexed := range []bool{true, false} {
