@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -72,4 +73,50 @@ func testAWideBatchSplitOverCallsAppliesOnce(t *testing.T, env *testenv.Env) {
 	clean := openStore(t, env, env.Prefix+".clean", nil)
 	purchases(t, clean, 0, pairs...)
 	sameAsCleanPass(t, "a wide batch written in parts, replayed", st, clean)
+}
+
+// TestAHashWiderThanOneCommandAppliesOnce: the write scripts read and
+// write a hash's changed fields with one HMGET and one HSET, in chunks of
+// 4,000 names (Lua's unpack takes no more at once). Two groups of 700
+// customers hold the same 7,000 items, 10 each, and each group buys the
+// same hub item in one batch: the first batch creates about 7,000 fields
+// of the hub's row, the second adds to all of them. Written whole as
+// sums, or the second batch written cut differently and replayed (about
+// 4,700 fields through the group-by-group script), the state equals a
+// clean pass whose batches are small enough never to chunk.
+func TestAHashWiderThanOneCommandAppliesOnce(t *testing.T) {
+	testenv.ForAllRedisModes(t, testAHashWiderThanOneCommandAppliesOnce)
+}
+
+func testAHashWiderThanOneCommandAppliesOnce(t *testing.T, env *testenv.Env) {
+	st, ctx := env.Store, context.Background()
+	const customers, owned = 700, 10
+	var histories, first, second [][2]string
+	for c := range customers {
+		for _, group := range []string{"c", "d"} {
+			for i := range owned {
+				histories = append(histories, [2]string{group + strconv.Itoa(c), "item" + strconv.Itoa(c*owned+i)})
+			}
+		}
+		first = append(first, [2]string{"c" + strconv.Itoa(c), "hub"})
+		second = append(second, [2]string{"d" + strconv.Itoa(c), "hub"})
+	}
+	off := purchases(t, st, purchases(t, st, 0, histories...), first...)
+	short, _, shortLast := purchaseBatch(t, st, off, second[:customers/3]...)
+	if err := st.Batches.Apply(ctx, short, nil, shortLast, off-1); err != nil {
+		t.Fatal(err)
+	}
+	long, updates, last := purchaseBatch(t, st, off, second...)
+	if err := st.Batches.Apply(ctx, long, updates, last, off-1); err != nil {
+		t.Fatal(err)
+	}
+	clean := openStore(t, env, env.Prefix+".clean", nil)
+	cleanOff := purchases(t, clean, 0, histories...)
+	for part := range slices.Chunk(append(first, second...), 50) {
+		cleanOff = purchases(t, clean, cleanOff, part...)
+	}
+	sameAsCleanPass(t, "a hash wider than one command, replayed cut differently", st, clean)
+	whole := openStore(t, env, env.Prefix+".whole", nil)
+	purchases(t, whole, purchases(t, whole, purchases(t, whole, 0, histories...), first...), second...)
+	sameAsCleanPass(t, "a hash wider than one command, written whole", whole, clean)
 }
