@@ -6,7 +6,9 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/alsobought/alsobought/internal/delta"
 	"github.com/alsobought/alsobought/internal/testenv"
+	"github.com/alsobought/alsobought/store"
 )
 
 // TestReplayCutDifferentlyAppliesOnce: a batch's counter changes are
@@ -21,24 +23,34 @@ func TestReplayCutDifferentlyAppliesOnce(t *testing.T) {
 }
 
 func testReplayCutDifferentlyAppliesOnce(t *testing.T, env *testenv.Env) {
-	st, ctx := env.Store, context.Background()
+	st := env.Store
 	pairs := [][2]string{{"c1", "milk"}, {"c1", "bread"}, {"c2", "milk"}, {"c1", "eggs"}, {"c2", "bread"}, {"c3", "jam"}}
 	off := purchases(t, st, 0, [2]string{"c2", "eggs"})
-	// The first write: the counters of the first three events only (its
-	// customers were never written).
-	short, _, shortLast := purchaseBatch(t, st, off, pairs[:3]...)
-	if err := st.Batches.Apply(ctx, short, nil, shortLast, off-1); err != nil {
-		t.Fatal(err)
-	}
-	// The replay: all six events, from the same customers' states.
-	long, updates, last := purchaseBatch(t, st, off, pairs...)
-	if err := st.Batches.Apply(ctx, long, updates, last, off-1); err != nil {
-		t.Fatal(err)
-	}
+	writeCutThenReplay(t, st, off, 3, pairs...)
 	clean := openStore(t, env, env.Prefix+".clean", nil)
 	cleanOff := purchases(t, clean, 0, [2]string{"c2", "eggs"})
 	purchases(t, clean, cleanOff, pairs...)
 	sameAsCleanPass(t, "a replay cut differently", st, clean)
+}
+
+// writeCutThenReplay writes, from offset from, the counters of the first
+// cut purchases as a batch of their own (a consumer that died after its
+// counter step: its customers were never written), then all of them from
+// the same customers' states, as its successor reads a longer batch from
+// the same offset. It returns the second batch, its customers' new states
+// and its last offset.
+func writeCutThenReplay(t *testing.T, st *store.Store, from int64, cut int, pairs ...[2]string) (*delta.Batch, []store.CustomerUpdate, int64) {
+	t.Helper()
+	ctx := context.Background()
+	short, _, shortLast := purchaseBatch(t, st, from, pairs[:cut]...)
+	if err := st.Batches.Apply(ctx, short, nil, shortLast, from-1); err != nil {
+		t.Fatal(err)
+	}
+	long, updates, last := purchaseBatch(t, st, from, pairs...)
+	if err := st.Batches.Apply(ctx, long, updates, last, from-1); err != nil {
+		t.Fatal(err)
+	}
+	return long, updates, last
 }
 
 // TestAWideBatchSplitOverCallsAppliesOnce: a batch whose sums are too many
@@ -59,14 +71,7 @@ func testAWideBatchSplitOverCallsAppliesOnce(t *testing.T, env *testenv.Env) {
 			pairs = append(pairs, [2]string{"c" + strconv.Itoa(c), "item" + strconv.Itoa((c*7+i*3)%50)})
 		}
 	}
-	short, _, shortLast := purchaseBatch(t, st, 0, pairs[:len(pairs)/3]...)
-	if err := st.Batches.Apply(ctx, short, nil, shortLast, -1); err != nil {
-		t.Fatal(err)
-	}
-	long, updates, last := purchaseBatch(t, st, 0, pairs...)
-	if err := st.Batches.Apply(ctx, long, updates, last, -1); err != nil {
-		t.Fatal(err)
-	}
+	long, updates, last := writeCutThenReplay(t, st, 0, len(pairs)/3, pairs...)
 	if err := st.Batches.Apply(ctx, long, updates, last, last); err != nil { // the whole batch again
 		t.Fatal(err)
 	}
@@ -89,7 +94,7 @@ func TestAHashWiderThanOneCommandAppliesOnce(t *testing.T) {
 }
 
 func testAHashWiderThanOneCommandAppliesOnce(t *testing.T, env *testenv.Env) {
-	st, ctx := env.Store, context.Background()
+	st := env.Store
 	const customers, owned = 700, 10
 	var histories, first, second [][2]string
 	for c := range customers {
@@ -101,15 +106,7 @@ func testAHashWiderThanOneCommandAppliesOnce(t *testing.T, env *testenv.Env) {
 		first = append(first, [2]string{"c" + strconv.Itoa(c), "hub"})
 		second = append(second, [2]string{"d" + strconv.Itoa(c), "hub"})
 	}
-	off := purchases(t, st, purchases(t, st, 0, histories...), first...)
-	short, _, shortLast := purchaseBatch(t, st, off, second[:customers/3]...)
-	if err := st.Batches.Apply(ctx, short, nil, shortLast, off-1); err != nil {
-		t.Fatal(err)
-	}
-	long, updates, last := purchaseBatch(t, st, off, second...)
-	if err := st.Batches.Apply(ctx, long, updates, last, off-1); err != nil {
-		t.Fatal(err)
-	}
+	writeCutThenReplay(t, st, purchases(t, st, purchases(t, st, 0, histories...), first...), customers/3, second...)
 	clean := openStore(t, env, env.Prefix+".clean", nil)
 	cleanOff := purchases(t, clean, 0, histories...)
 	for part := range slices.Chunk(append(first, second...), 50) {
