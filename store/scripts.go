@@ -182,7 +182,7 @@ return 1
 // batches in any way, a retried pipeline, or a zombie writer that races the
 // partition's new owner, applies each event's changes exactly once. The
 // changes of the admitted groups are summed per field first, so a field
-// touched by many events of a batch costs one HINCRBY. Fields that fall to
+// touched by many events of a batch is written once. Fields that fall to
 // zero are deleted so the hash holds only live counters.
 //
 // A hash without a watermark for the partition counts as fenced at the
