@@ -83,6 +83,14 @@ type benchBatch struct {
 // dunnhumbyHistory is K_hist of dunnhumbyBatches.
 const dunnhumbyHistory = 200
 
+// dunnhumbySettings are the recorded settings of a state kept as serve
+// keeps the Dunnhumby sample's: log histogram bins, K_hist of
+// dunnhumbyBatches, the lists' min support.
+func dunnhumbySettings(support int64) map[string]string {
+	return map[string]string{schema.MetaMinSupport: fmt.Sprint(support), schema.MetaHistogramBins: string(scoring.LogBins),
+		schema.MetaHistorySize: fmt.Sprint(dunnhumbyHistory), schema.MetaViewHistorySize: "1"}
+}
+
 // dunnhumbyBatches cuts the bundled Dunnhumby sample the way the consumer
 // sees it: murmur2 over 4 partitions, batches of batchSize messages (2000
 // when the consumer is behind, about 140 at 1,100 events/s), K_hist 200.
@@ -171,8 +179,7 @@ func BenchmarkApplyBatches(b *testing.B) {
 		b.Skip("needs ALSOBOUGHT_REDIS_ADDRS (make up)")
 	}
 	const support = 2
-	settings := map[string]string{schema.MetaMinSupport: fmt.Sprint(support), schema.MetaHistogramBins: string(scoring.LogBins),
-		schema.MetaHistorySize: fmt.Sprint(dunnhumbyHistory), schema.MetaViewHistorySize: "1"}
+	settings := dunnhumbySettings(support)
 	for _, size := range []int{2000, 140} {
 		batches, events := dunnhumbyBatches(b, size)
 		b.Run(fmt.Sprintf("batch%d", size), func(b *testing.B) {

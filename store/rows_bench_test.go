@@ -7,9 +7,6 @@ import (
 	"slices"
 	"testing"
 	"time"
-
-	"github.com/alsobought/alsobought/scoring"
-	"github.com/alsobought/alsobought/store/schema"
 )
 
 // BenchmarkReadRows measures a re-score's read of its rows (Lists.ReadRows,
@@ -26,8 +23,7 @@ func BenchmarkReadRows(b *testing.B) {
 	}
 	const support = 2
 	batches, _ := dunnhumbyBatches(b, 2000)
-	settings := map[string]string{schema.MetaMinSupport: fmt.Sprint(support), schema.MetaHistogramBins: string(scoring.LogBins),
-		schema.MetaHistorySize: fmt.Sprint(dunnhumbyHistory), schema.MetaViewHistorySize: "1"}
+	settings := dunnhumbySettings(support)
 	for _, indexed := range []bool{true, false} {
 		name := map[bool]string{true: "by_index", false: "whole"}[indexed]
 		b.Run(name, func(b *testing.B) {
