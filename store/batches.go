@@ -283,7 +283,7 @@ func (c *conn) writeFenced(ctx context.Context, w fencedWrite) error {
 		if !batch.FirstRecord.IsZero() && batch.FirstRecord.Before(at) {
 			at = batch.FirstRecord
 		}
-		mark := func(p redis.Pipeliner) { markDirty(ctx, p, keys, at, marks) }
+		mark := func(p redis.Pipeliner) { c.markDirty(ctx, p, at, marks) }
 		if len(w.customers) > 0 {
 			lead = mark
 		} else if err := runStep("mark dirty lists", mark); err != nil {
@@ -297,6 +297,7 @@ func (c *conn) writeFenced(ctx context.Context, w fencedWrite) error {
 		}
 		tombstone := strconv.FormatInt(ttl.Milliseconds(), 10)
 		err := runStep("write customers", func(p redis.Pipeliner) {
+			many := manyCustomers{c: c, pf: pf, guardKey: guardKey, guard: guard, fence: w.fence}
 			for _, cu := range w.customers {
 				purchases, views, recent := cu.Purchases.Encode(), cu.Views.Encode(), cu.Recent.Encode()
 				ever := cu.Purchases.Ever.Encode()
@@ -304,8 +305,7 @@ func (c *conn) writeFenced(ctx context.Context, w fencedWrite) error {
 				if purchases == "" && views == "" && recent == "" && ever == "" {
 					ttl = tombstone
 				}
-				scriptKeys, g := c.guardKeys(keys.Customer(cu.ID), guardKey, guard)
-				writeCustomerScript.EvalSha(ctx, p, scriptKeys, pf, g, w.fence, cu.Offset, ttl,
+				many.add(ctx, p, keys.Customer(cu.ID), cu.Offset, ttl,
 					schema.CustomerPurchases, purchases, schema.CustomerViews, views,
 					schema.CustomerRecent, recent, schema.CustomerEver, ever)
 				if cu.IndexAge {
@@ -318,6 +318,7 @@ func (c *conn) writeFenced(ctx context.Context, w fencedWrite) error {
 					}
 				}
 			}
+			many.flush(ctx, p)
 		})
 		if err != nil {
 			return err
@@ -429,6 +430,51 @@ func (m *manySums) flush(ctx context.Context, p redis.Pipeliner) {
 		s.call = call
 	}
 	m.keys, m.args, m.fields, m.pending = nil, nil, 0, nil
+}
+
+// manyCustomers gathers a step's customer writes into
+// writeCustomersScript calls: up to manyCustomersPerCall per call on a
+// single Redis (or Sentinel's master), one per call in a cluster, whose
+// customers are in slots of their own.
+type manyCustomers struct {
+	c                          *conn
+	pf, guardKey, guard, fence string // the step's, as the script takes them
+
+	keys []string
+	args []any
+}
+
+// manyCustomersPerCall bounds the customers of one call, as manySumsFields
+// bounds the sums, so that the re-scorer's reads do not wait long behind
+// it: a customer is its four histories (a few hundred bytes each).
+const manyCustomersPerCall = 50
+
+// add queues the write of the customer hash key: its fence, the time to
+// live when emptied ("0": none) and pairs of (field, value).
+func (m *manyCustomers) add(ctx context.Context, p redis.Pipeliner, key string, fence int64, ttl string, fields ...any) {
+	if m.c.cluster != nil {
+		// The guard hash comes first in the script's keys: a customer in
+		// another slot than it is its own guard key, under no condition.
+		scriptKeys, g := m.c.guardKeys(key, m.guardKey, m.guard)
+		args := append([]any{m.pf, g, m.fence, fence, ttl, len(fields) / 2}, fields...)
+		writeCustomersScript.EvalSha(ctx, p, []string{scriptKeys[1], key}, args...)
+		return
+	}
+	m.keys = append(m.keys, key)
+	m.args = append(m.args, fence, ttl, len(fields)/2)
+	m.args = append(m.args, fields...)
+	if len(m.keys) == manyCustomersPerCall {
+		m.flush(ctx, p)
+	}
+}
+
+// flush queues the call of the customers added since the last one.
+func (m *manyCustomers) flush(ctx context.Context, p redis.Pipeliner) {
+	if len(m.keys) == 0 {
+		return
+	}
+	writeCustomersScript.EvalSha(ctx, p, append([]string{m.guardKey}, m.keys...), append([]any{m.pf, m.guard, m.fence}, m.args...)...)
+	m.keys, m.args = nil, nil
 }
 
 // applyOpsArgs is applyOpsScript's ARGV for ops.

@@ -37,26 +37,63 @@ func (d *Dirty) Mark(ctx context.Context, lists []ListRef, at time.Time) error {
 	for _, l := range lists {
 		members = append(members, schema.DirtyMember(l.Kind, l.Item))
 	}
-	_, err := d.c.write(ctx, "mark lists dirty", func(p redis.Pipeliner) { markDirty(ctx, p, d.c.keys, at, members) })
+	_, err := d.c.write(ctx, "mark lists dirty", func(p redis.Pipeliner) { d.c.markDirty(ctx, p, at, members) })
 	return err
 }
 
-// markDirty queues the marks of members as first marked at: one
-// markDirtyScript per shard of the dirty set that holds some of them.
-func markDirty(ctx context.Context, p redis.Pipeliner, keys schema.Keys, at time.Time, members []string) {
+// markDirty queues the marks of members as first marked at
+// (markDirtyScript).
+func (c *conn) markDirty(ctx context.Context, p redis.Pipeliner, at time.Time, members []string) {
 	var args [schema.Shards][]any
 	for _, m := range members {
 		s := schema.DirtyShard(m)
-		if args[s] == nil {
-			args[s] = []any{at.UnixMilli()}
-		}
 		args[s] = append(args[s], m)
 	}
 	for s, a := range args {
 		if a != nil {
-			markDirtyScript.EvalSha(ctx, p, []string{keys.Dirty(s), keys.DirtyVersions(s)}, a...)
+			args[s] = append([]any{len(a)}, a...)
 		}
 	}
+	c.shardScripts(ctx, p, markDirtyScript, dirtyKeys(c.keys, 2), &args, func(first int) []any { return []any{at.UnixMilli(), first} })
+}
+
+// dirtyKeys returns the keys of a shard of the dirty set as the dirty-set
+// scripts take them: the set and the mark versions, and with n = 3 the
+// claims.
+func dirtyKeys(keys schema.Keys, n int) func(s int) []string {
+	return func(s int) []string {
+		return []string{keys.Dirty(s), keys.DirtyVersions(s), keys.DirtyClaims(s)}[:n]
+	}
+}
+
+// shardScripts queues script (one of the dirty-set scripts) on the shards
+// that have arguments (args[s] not nil), in their layout: on a single
+// Redis every such shard in one call, in a cluster a call per shard. Each
+// call's KEYS are keysOf of its shards in order, its ARGV head(its first
+// shard) followed by the shards' arguments in the same order.
+func (c *conn) shardScripts(ctx context.Context, p redis.Pipeliner, script *redis.Script, keysOf func(s int) []string,
+	args *[schema.Shards][]any, head func(first int) []any) []*redis.Cmd {
+	var cmds []*redis.Cmd
+	var keys []string
+	var argv []any
+	for s, a := range args {
+		if a == nil {
+			continue
+		}
+		if argv == nil {
+			argv = head(s)
+		}
+		keys = append(keys, keysOf(s)...)
+		argv = append(argv, a...)
+		if c.cluster != nil {
+			cmds = append(cmds, script.EvalSha(ctx, p, keys, argv...))
+			keys, argv = nil, nil
+		}
+	}
+	if keys != nil {
+		cmds = append(cmds, script.EvalSha(ctx, p, keys, argv...))
+	}
+	return cmds
 }
 
 // claimHeads is how many of each shard's oldest members a claim of n
@@ -108,20 +145,23 @@ func (d *Dirty) Claim(ctx context.Context, n int, markedBefore time.Time, owner 
 	for _, h := range all[:min(n, len(all))] {
 		take[h.shard]++
 	}
-	cmds, err := d.c.write(ctx, "claim dirty items", func(p redis.Pipeliner) {
-		for s, k := range take {
-			if k > 0 {
-				claimDirtyScript.EvalSha(ctx, p, []string{keys.Dirty(s), keys.DirtyVersions(s), keys.DirtyClaims(s)},
-					markedBefore.UnixMilli(), k, owner, lease.Milliseconds())
-			}
+	var args [schema.Shards][]any
+	for s, k := range take {
+		if k > 0 {
+			args[s] = []any{k}
 		}
+	}
+	var cmds []*redis.Cmd
+	_, err = d.c.write(ctx, "claim dirty items", func(p redis.Pipeliner) {
+		cmds = d.c.shardScripts(ctx, p, claimDirtyScript, dirtyKeys(keys, 3), &args,
+			func(int) []any { return []any{markedBefore.UnixMilli(), owner, lease.Milliseconds()} })
 	})
 	if err != nil {
 		return nil, err
 	}
 	var out []DirtyItem
 	for _, cmd := range cmds {
-		vals, err := cmd.(*redis.Cmd).StringSlice()
+		vals, err := cmd.StringSlice()
 		if err != nil {
 			return nil, fmt.Errorf("claim dirty items: %w", err)
 		}
@@ -144,26 +184,22 @@ func (d *Dirty) Claim(ctx context.Context, n int, markedBefore time.Time, owner 
 
 // Clear removes the items whose mark has not moved since they were read
 // at readAt, and makes readAt the first-mark time of those that were
-// marked again meanwhile (clearDirtyScript, one per shard).
+// marked again meanwhile (clearDirtyScript).
 func (d *Dirty) Clear(ctx context.Context, items []DirtyItem, readAt time.Time) error {
 	if len(items) == 0 {
 		return nil
 	}
-	keys := d.c.keys
 	var args [schema.Shards][]any
 	for _, it := range items {
 		s := schema.ItemShard(it.Item)
 		if args[s] == nil {
-			args[s] = []any{readAt.UnixMilli()}
+			args[s] = []any{0}
 		}
 		args[s] = append(args[s], schema.DirtyMember(it.Kind, it.Item), it.Version)
+		args[s][0] = args[s][0].(int) + 1
 	}
 	_, err := d.c.write(ctx, "clear dirty marks", func(p redis.Pipeliner) {
-		for s, a := range args {
-			if a != nil {
-				clearDirtyScript.EvalSha(ctx, p, []string{keys.Dirty(s), keys.DirtyVersions(s), keys.DirtyClaims(s)}, a...)
-			}
-		}
+		d.c.shardScripts(ctx, p, clearDirtyScript, dirtyKeys(d.c.keys, 3), &args, func(int) []any { return []any{readAt.UnixMilli(), 3} })
 	})
 	return err
 }

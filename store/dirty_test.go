@@ -216,3 +216,68 @@ func testOnlyChangesThatCanMoveAListMarkIt(t *testing.T, env *testenv.Env) {
 		t.Errorf("a replay marked %v, want every dirty row %v", got, want)
 	}
 }
+
+// TestThousandsOfListsPerShardAreMarkedClaimedAndClearedWhole: the
+// dirty-set scripts write a shard's members with one command each, cut
+// into chunks that Lua's unpack takes (4,000 arguments); with 140,000
+// lists, about 4,400 per shard, every command of mark, claim and clear
+// takes more than one chunk, and none may drop or repeat a member: every
+// list is claimed once, and a clear keeps exactly those marked again
+// during the re-score.
+func TestThousandsOfListsPerShardAreMarkedClaimedAndClearedWhole(t *testing.T) {
+	testenv.ForEachRedis(t, testThousandsOfListsPerShardAreMarkedClaimedAndClearedWhole)
+}
+
+func testThousandsOfListsPerShardAreMarkedClaimedAndClearedWhole(t *testing.T, env *testenv.Env) {
+	ctx := context.Background()
+	const n = 140_000
+	lists := make([]store.ListRef, n)
+	for i := range lists {
+		lists[i] = store.ListRef{Kind: store.Bought, Item: "w" + strconv.Itoa(i)}
+	}
+	if err := env.Store.Dirty.Mark(ctx, lists, time.Now().Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	claimed, err := env.Store.Dirty.Claim(ctx, n, time.Now(), "me", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, d := range claimed {
+		names[d.Item] = true
+	}
+	if len(claimed) != n || len(names) != n {
+		t.Fatalf("claimed %d items, %d distinct; want each of the %d once", len(claimed), len(names), n)
+	}
+	var again []store.ListRef // marked while being re-scored
+	for i := 0; i < n; i += 7 {
+		again = append(again, lists[i])
+	}
+	if err := env.Store.Dirty.Mark(ctx, again, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Store.Dirty.Clear(ctx, claimed, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for s := range schema.Shards {
+		if c, err := env.Store.Client().HLen(ctx, env.Store.Keys().DirtyClaims(s)).Result(); err != nil || c != 0 {
+			t.Fatalf("shard %d keeps %d claims (%v) after the clear; want none", s, c, err)
+		}
+	}
+	left, err := env.Store.Dirty.Claim(ctx, n, time.Now().Add(time.Hour), "me", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := map[string]bool{}
+	for _, d := range left {
+		kept[d.Item] = true
+	}
+	if len(left) != len(again) || len(kept) != len(again) {
+		t.Fatalf("%d items left dirty (%d distinct); want the %d marked again", len(left), len(kept), len(again))
+	}
+	for _, l := range again {
+		if !kept[l.Item] {
+			t.Fatalf("%s was marked again during its re-score but was cleared", l.Item)
+		}
+	}
+}

@@ -63,9 +63,18 @@ end
 return out
 `)
 	unfencedCustomerScript = redis.NewScript(`
-for i = 6, #ARGV, 2 do
-  if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[1], ARGV[i])
-  else redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+local a = 4
+for k = 2, #KEYS do
+  local n = tonumber(ARGV[a + 2])
+  local from = a + 3
+  a = from + 2 * n
+  local set, del = {}, {}
+  for i = from, a - 2, 2 do
+    if ARGV[i + 1] == '' then del[#del + 1] = ARGV[i]
+    else set[#set + 1] = ARGV[i]; set[#set + 1] = ARGV[i + 1] end
+  end
+  if #set > 0 then redis.call('HSET', KEYS[k], unpack(set)) end
+  if #del > 0 then redis.call('HDEL', KEYS[k], unpack(del)) end
 end
 return 1
 `)
@@ -154,11 +163,11 @@ func BenchmarkFencing(b *testing.B) {
 	for _, fenced := range []bool{true, false} {
 		name := map[bool]string{true: "fenced", false: "unfenced"}[fenced]
 		b.Run(name, func(b *testing.B) {
-			ops, sums, cust := applyOpsScript, applySumsScript, writeCustomerScript
+			ops, sums, cust := applyOpsScript, applySumsScript, writeCustomersScript
 			if !fenced {
-				applyOpsScript, applySumsScript, writeCustomerScript = unfencedOpsScript, unfencedSumsScript, unfencedCustomerScript
+				applyOpsScript, applySumsScript, writeCustomersScript = unfencedOpsScript, unfencedSumsScript, unfencedCustomerScript
 			}
-			defer func() { applyOpsScript, applySumsScript, writeCustomerScript = ops, sums, cust }()
+			defer func() { applyOpsScript, applySumsScript, writeCustomersScript = ops, sums, cust }()
 			applyEach(b, addr, nil, 0, batches, events)
 		})
 	}
@@ -206,7 +215,7 @@ func applyEach(b *testing.B, addr string, settings map[string]string, rowIndexSu
 				b.Fatal(err)
 			}
 		}
-		for _, sc := range []*redis.Script{applyOpsScript, applySumsScript, writeCustomerScript} {
+		for _, sc := range []*redis.Script{applyOpsScript, applySumsScript, writeCustomersScript} {
 			if err := sc.Load(ctx, st.c.rdb).Err(); err != nil {
 				b.Fatal(err)
 			}

@@ -97,8 +97,10 @@ func (o *Outbox) Clear(ctx context.Context, changes []PendingChange) error {
 		return nil
 	}
 	keys := o.c.keys
-	args := make([]any, 0, 1+2*len(changes))
-	args = append(args, keepMarkTime) // a member marked again already carries its new mark time
+	// A member marked again already carries its new mark time; the outbox
+	// has no claims and no shards: one group of two keys.
+	args := make([]any, 0, 3+2*len(changes))
+	args = append(args, keepMarkTime, 2, len(changes))
 	for _, ch := range changes {
 		args = append(args, ch.Member, ch.Stamp)
 	}

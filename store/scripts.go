@@ -381,7 +381,9 @@ end
 // event changes about a hundred fields (docs/BENCHMARKS.md, "Seventh
 // pass"). readFields returns the values of names[1..n], false where a
 // field is absent; writeFields sets set[1..ns] (field, value pairs) and
-// deletes del[1..nd].
+// deletes del[1..nd]; callChunks calls cmd on key (with the options o1
+// and o2 where given) with args[1..n], in as few calls as unpack allows,
+// each chunk an even number of arguments so that pairs stay whole.
 const hashFieldsLua = `
 local function readFields(key, names, n)
   if n == 0 then return {} end
@@ -393,9 +395,17 @@ local function readFields(key, names, n)
   end
   return got
 end
+local function callChunks(cmd, key, args, n, o1, o2)
+  for i = 1, n, 4000 do
+    local j = math.min(i + 3999, n)
+    if o2 then redis.call(cmd, key, o1, o2, unpack(args, i, j))
+    elseif o1 then redis.call(cmd, key, o1, unpack(args, i, j))
+    else redis.call(cmd, key, unpack(args, i, j)) end
+  end
+end
 local function writeFields(key, set, ns, del, nd)
-  for i = 1, ns, 4000 do redis.call('HSET', key, unpack(set, i, math.min(i + 3999, ns))) end
-  for i = 1, nd, 4000 do redis.call('HDEL', key, unpack(del, i, math.min(i + 3999, nd))) end
+  callChunks('HSET', key, set, ns)
+  callChunks('HDEL', key, del, nd)
 end
 `
 
@@ -409,27 +419,47 @@ const (
 	appliedListSame  = 2
 )
 
-// writeCustomerScript replaces a customer's state only when the writer's
-// fence for its partition is newer than the stored one, so a late write
-// from a zombie consumer cannot overwrite newer state.
+// writeCustomersScript replaces customers' states, each only when the
+// writer's fence for its partition is newer than the stored one, so a
+// late write from a zombie consumer cannot overwrite newer state. A single
+// Redis (or Sentinel's master) takes a batch's customers in a few calls,
+// a cluster one per call (their slots differ), as applySumsScript's
+// hashes; a customer costs a read of its fence and one HSET of the fence
+// and its fields (an HDEL for the fields it empties), not a command per
+// field.
 //
-// KEYS[1]: the customer hash. KEYS[2], ARGV[1], ARGV[2]: see batchGuard.
-// ARGV[3]: the fence field (an event watermark or a sweep fence), ARGV[4]:
-// the writer's value of it (the offset of the customer's last event in the
-// batch, or the sweep's sequence), ARGV[5]: a time to live in ms when the
-// state is emptied (the customer is deleted and the hash stays as a
-// tombstone of its fences), 0 to keep it, ARGV[6..]: pairs of (field,
-// value); an empty value deletes the field. Returns 1 when written.
-var writeCustomerScript = redis.NewScript(batchGuard + `
-local wm = tonumber(redis.call('HGET', KEYS[1], ARGV[3]) or '-1')
-if tonumber(ARGV[4]) <= wm then return 0 end
-redis.call('HSET', KEYS[1], ARGV[3], ARGV[4])
-for i = 6, #ARGV, 2 do
-  if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[1], ARGV[i])
-  else redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+// KEYS[1]: the guard hash (batchGuard on KEYS[1]; a cluster's customer
+// is its own guard key, with no condition); KEYS[2..]: the customer
+// hashes. ARGV[1], ARGV[2]: see batchGuard. ARGV[3]: the fence field (an
+// event watermark or a sweep fence). Then for each customer in KEYS
+// order: the writer's value of the fence (the offset of the customer's
+// last event in the batch, or the sweep's sequence), a time to live in ms
+// when the state is emptied (the customer is deleted and the hash stays
+// as a tombstone of its fences) or 0 to keep it, the number n of fields,
+// and n pairs of (field, value); an empty value deletes the field.
+// Returns the number of customers written.
+var writeCustomersScript = redis.NewScript(guardOn("KEYS[1]") + `
+local a = 4
+local written = 0
+for k = 2, #KEYS do
+  local key = KEYS[k]
+  local fence, ttl, n = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
+  local from = a + 3
+  a = from + 2 * n
+  local wm = tonumber(redis.call('HGET', key, ARGV[3]) or '-1')
+  if tonumber(fence) > wm then
+    local set, del = {ARGV[3], fence}, {}
+    for i = from, a - 2, 2 do
+      if ARGV[i + 1] == '' then del[#del + 1] = ARGV[i]
+      else set[#set + 1] = ARGV[i]; set[#set + 1] = ARGV[i + 1] end
+    end
+    redis.call('HSET', key, unpack(set))
+    if #del > 0 then redis.call('HDEL', key, unpack(del)) end
+    if ttl ~= '0' then redis.call('PEXPIRE', key, ttl) else redis.call('PERSIST', key) end
+    written = written + 1
+  end
 end
-if ARGV[5] ~= '0' then redis.call('PEXPIRE', KEYS[1], ARGV[5]) else redis.call('PERSIST', KEYS[1]) end
-return 1
+return written
 `)
 
 // advanceScript raises a hash field to ARGV[2] if it is lower (or absent).
@@ -441,55 +471,101 @@ if v > cur then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]); return v end
 return cur
 `)
 
-// markDirtyScript marks items dirty: it bumps each item's mark version and
-// adds it to the dirty set with the time of its first mark (kept while the
-// item stays dirty, so the oldest entry tells how long a change has waited).
-// KEYS[1]: the dirty set, KEYS[2]: the mark versions; ARGV[1]: now (unix ms),
-// ARGV[2..]: items.
-var markDirtyScript = redis.NewScript(`
-for i = 2, #ARGV do
-  redis.call('HINCRBY', KEYS[2], ARGV[i], 1)
-  redis.call('ZADD', KEYS[1], 'NX', ARGV[1], ARGV[i])
+// The dirty-set scripts take the shards of the set (schema.Shards) in
+// groups of keys: a single Redis (or Sentinel's master) takes every shard
+// a call touches in that one call, a cluster one shard per call (their
+// slots differ). Each shard costs a few commands whatever its number of
+// members (the members of a shard go in one command each), not a few per
+// member: a paced Dunnhumby batch marks, claims and clears a handful of
+// lists in most of the 32 shards (docs/BENCHMARKS.md, "Eighth pass").
+
+// markDirtyScript marks items dirty: it gives each item a new mark
+// version and adds it to the dirty set with the time of its first mark
+// (kept while the item stays dirty, so the oldest entry tells how long a
+// change has waited). A version is only compared for equality (a claim
+// reads it, a clear removes the item only if it is unchanged): all the
+// items of a call take the same, drawn from a counter in the first
+// shard's versions hash (its field "#", which no member is: members hold
+// a "|") and prefixed with that shard's number, so no two calls give an
+// item the same version whichever shard's counter drew it.
+// KEYS: pairs of (dirty set, mark versions) of each shard; ARGV[1]: now
+// (unix ms), ARGV[2]: the number of the first pair's shard; then for each
+// pair: the number n of its items and the n items. Returns the number of
+// items marked.
+var markDirtyScript = redis.NewScript(hashFieldsLua + `
+local version = ARGV[2] .. '.' .. redis.call('HINCRBY', KEYS[2], '#', 1)
+local a = 3
+local marked = 0
+for k = 1, #KEYS, 2 do
+  local n = tonumber(ARGV[a])
+  local scored, versions = {}, {}
+  for i = 1, n do
+    local m = ARGV[a + i]
+    scored[2 * i - 1] = ARGV[1]; scored[2 * i] = m
+    versions[2 * i - 1] = m; versions[2 * i] = version
+  end
+  a = a + n + 1
+  callChunks('HSET', KEYS[k + 1], versions, 2 * n)
+  callChunks('ZADD', KEYS[k], scored, 2 * n, 'NX')
+  marked = marked + n
 end
-return #ARGV - 1
+return marked
 `)
 
-// claimDirtyScript claims up to ARGV[2] dirty items first marked at or
-// before ARGV[1] (unix ms), oldest first, skipping items another owner
-// holds an unexpired claim on, so that several re-scorers share the work
-// without two re-scoring one item at a time. A claim lasts ARGV[4] ms from
-// the server's clock (TIME: the instances' clocks may differ); a re-scorer
+// claimDirtyScript claims dirty items first marked at or before ARGV[1]
+// (unix ms), oldest first, skipping items another owner holds an
+// unexpired claim on, so that several re-scorers share the work without
+// two re-scoring one item at a time. A claim lasts ARGV[3] ms from the
+// server's clock (TIME: the instances' clocks may differ); a re-scorer
 // that dies leaves its items to whoever claims them after that.
-// KEYS[1]: the dirty set, KEYS[2]: the mark versions, KEYS[3]: the claims;
-// ARGV[3]: the owner. Returns triples (member, first mark ms, version).
-var claimDirtyScript = redis.NewScript(`
+// KEYS: triples of (dirty set, mark versions, claims) of each shard;
+// ARGV[2]: the owner; then for each triple: how many items to claim in
+// that shard. Returns triples (member, first mark ms, version).
+var claimDirtyScript = redis.NewScript(hashFieldsLua + `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local n = tonumber(ARGV[2])
-local mine = ARGV[3] .. '|'
-local claim = mine .. tostring(now + tonumber(ARGV[4]))
+local mine = ARGV[2] .. '|'
+local claim = mine .. tostring(now + tonumber(ARGV[3]))
 local out = {}
-local offset = 0
-for round = 1, 8 do
-  local zs = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', offset, 2 * n)
-  if #zs == 0 then break end
-  for i = 1, #zs, 2 do
-    local m = zs[i]
-    local c = redis.call('HGET', KEYS[3], m)
-    local free = not c or string.sub(c, 1, #mine) == mine
-    if not free then
-      local expiry = tonumber(string.match(c, '|(%d+)$') or '0')
-      free = expiry <= now
+local a = 4
+for k = 1, #KEYS, 3 do
+  local want = tonumber(ARGV[a])
+  a = a + 1
+  local offset = 0
+  for round = 1, 8 do
+    local zs = redis.call('ZRANGEBYSCORE', KEYS[k], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', offset, 2 * want)
+    if #zs == 0 then break end
+    local members = {}
+    for i = 1, #zs, 2 do members[#members + 1] = zs[i] end
+    local claims = readFields(KEYS[k + 2], members, #members)
+    local taken, set = {}, {}
+    for j, m in ipairs(members) do
+      local c = claims[j]
+      local free = not c or string.sub(c, 1, #mine) == mine
+      if not free then
+        local expiry = tonumber(string.match(c, '|(%d+)$') or '0')
+        free = expiry <= now
+      end
+      if free and #taken < want then
+        taken[#taken + 1] = j
+        set[#set + 1] = m; set[#set + 1] = claim
+      end
     end
-    if free then
-      redis.call('HSET', KEYS[3], m, claim)
-      out[#out + 1] = m
-      out[#out + 1] = zs[i + 1]
-      out[#out + 1] = redis.call('HGET', KEYS[2], m) or ''
-      if #out >= 3 * n then return out end
+    if #taken > 0 then
+      callChunks('HSET', KEYS[k + 2], set, #set)
+      local names = {}
+      for i, j in ipairs(taken) do names[i] = members[j] end
+      local versions = readFields(KEYS[k + 1], names, #names)
+      for i, j in ipairs(taken) do
+        out[#out + 1] = members[j]
+        out[#out + 1] = zs[2 * j]
+        out[#out + 1] = versions[i] or ''
+      end
+      want = want - #taken
     end
+    if want <= 0 then break end
+    offset = offset + #members
   end
-  offset = offset + 2 * n
 end
 return out
 `)
@@ -503,21 +579,31 @@ return out
 // wait. Without that, an item marked again during every re-score (a
 // best-seller) would keep its first mark forever: it would look ever more
 // stale and be re-scored at every poll instead of once per interval.
-// KEYS[1]: the dirty set, KEYS[2]: the mark versions, KEYS[3] (optional):
-// the claims; ARGV[2..]: pairs of (item, version as read). Returns the
-// number removed. The outbox reuses it (outbox, stamps, no claims,
+// KEYS: groups of ARGV[2] keys (2 or 3) of each shard: the dirty set, the
+// mark versions, and with 3 the claims; then for each group: the number n
+// of its items and n pairs of (item, version as read). Returns the number
+// removed. The outbox reuses it (outbox, stamps, no claims,
 // keepMarkTime).
-var clearDirtyScript = redis.NewScript(`
+var clearDirtyScript = redis.NewScript(hashFieldsLua + `
+local per = tonumber(ARGV[2])
 local removed = 0
-for i = 2, #ARGV, 2 do
-  if KEYS[3] then redis.call('HDEL', KEYS[3], ARGV[i]) end
-  if redis.call('HGET', KEYS[2], ARGV[i]) == ARGV[i + 1] then
-    redis.call('HDEL', KEYS[2], ARGV[i])
-    redis.call('ZREM', KEYS[1], ARGV[i])
-    removed = removed + 1
-  elseif ARGV[1] ~= '` + keepMarkTime + `' then
-    redis.call('ZADD', KEYS[1], 'XX', 'GT', ARGV[1], ARGV[i])
+local a = 3
+for k = 1, #KEYS, per do
+  local n = tonumber(ARGV[a])
+  local members, read = {}, {}
+  for i = 1, n do members[i] = ARGV[a + 2 * i - 1]; read[i] = ARGV[a + 2 * i] end
+  a = a + 2 * n + 1
+  if per == 3 then callChunks('HDEL', KEYS[k + 2], members, n) end
+  local versions = readFields(KEYS[k + 1], members, n)
+  local gone, again = {}, {}
+  for i = 1, n do
+    if versions[i] == read[i] then gone[#gone + 1] = members[i]
+    elseif ARGV[1] ~= '` + keepMarkTime + `' then again[#again + 1] = ARGV[1]; again[#again + 1] = members[i] end
   end
+  callChunks('HDEL', KEYS[k + 1], gone, #gone)
+  callChunks('ZREM', KEYS[k], gone, #gone)
+  callChunks('ZADD', KEYS[k], again, #again, 'XX', 'GT')
+  removed = removed + #gone
 end
 return removed
 `)
@@ -766,6 +852,6 @@ end
 return removed
 `)
 
-var allScripts = []*redis.Script{applyOpsScript, applySumsScript, writeCustomerScript, advanceScript, markDirtyScript,
+var allScripts = []*redis.Script{applyOpsScript, applySumsScript, writeCustomersScript, advanceScript, markDirtyScript,
 	claimDirtyScript, clearDirtyScript, writeListScript, markStepScript, finishBatchScript, finishSweepScript,
 	probeScript, applyCatalogueScript, promoteDueScript, donePendingScript, forgetItemScript}
