@@ -440,30 +440,41 @@ type manyCustomers struct {
 	c                          *conn
 	pf, guardKey, guard, fence string // the step's, as the script takes them
 
-	keys []string
-	args []any
+	keys  []string
+	args  []any
+	bytes int
 }
 
-// manyCustomersPerCall bounds the customers of one call, as manySumsFields
-// bounds the sums, so that the re-scorer's reads do not wait long behind
-// it: a customer is its four histories (a few hundred bytes each).
-const manyCustomersPerCall = 50
+// manyCustomersPerCall and manyCustomersBytes bound one call, as
+// manySumsFields bounds the sums, so that the storefront's and the
+// re-scorer's reads do not wait long behind it: a customer is its four
+// histories, up to a few kilobytes on long ones.
+const (
+	manyCustomersPerCall = 50
+	manyCustomersBytes   = 16 << 10
+)
 
 // add queues the write of the customer hash key: its fence, the time to
 // live when emptied ("0": none) and pairs of (field, value).
-func (m *manyCustomers) add(ctx context.Context, p redis.Pipeliner, key string, fence int64, ttl string, fields ...any) {
+func (m *manyCustomers) add(ctx context.Context, p redis.Pipeliner, key string, fence int64, ttl string, fields ...string) {
 	if m.c.cluster != nil {
 		// The guard hash comes first in the script's keys: a customer in
 		// another slot than it is its own guard key, under no condition.
 		scriptKeys, g := m.c.guardKeys(key, m.guardKey, m.guard)
-		args := append([]any{m.pf, g, m.fence, fence, ttl, len(fields) / 2}, fields...)
+		args := []any{m.pf, g, m.fence, fence, ttl, len(fields) / 2}
+		for _, f := range fields {
+			args = append(args, f)
+		}
 		writeCustomersScript.EvalSha(ctx, p, []string{scriptKeys[1], key}, args...)
 		return
 	}
 	m.keys = append(m.keys, key)
 	m.args = append(m.args, fence, ttl, len(fields)/2)
-	m.args = append(m.args, fields...)
-	if len(m.keys) == manyCustomersPerCall {
+	for _, f := range fields {
+		m.args = append(m.args, f)
+		m.bytes += len(f)
+	}
+	if len(m.keys) == manyCustomersPerCall || m.bytes >= manyCustomersBytes {
 		m.flush(ctx, p)
 	}
 }
@@ -474,7 +485,7 @@ func (m *manyCustomers) flush(ctx context.Context, p redis.Pipeliner) {
 		return
 	}
 	writeCustomersScript.EvalSha(ctx, p, append([]string{m.guardKey}, m.keys...), append([]any{m.pf, m.guard, m.fence}, m.args...)...)
-	m.keys, m.args = nil, nil
+	m.keys, m.args, m.bytes = nil, nil, 0
 }
 
 // applyOpsArgs is applyOpsScript's ARGV for ops.

@@ -57,6 +57,12 @@ func (c *conn) markDirty(ctx context.Context, p redis.Pipeliner, at time.Time, m
 	c.shardScripts(ctx, p, markDirtyScript, dirtyKeys(c.keys, 2), &args, func(first int) []any { return []any{at.UnixMilli(), first} })
 }
 
+// shardScriptArgs ends a call of shardScripts once its arguments reach
+// it, so that a full batch's marks (about 1,200 on Dunnhumby) do not hold
+// Redis in one script while the storefront's reads wait, as manySumsFields
+// bounds the sums.
+const shardScriptArgs = 512
+
 // dirtyKeys returns the keys of a shard of the dirty set as the dirty-set
 // scripts take them: the set and the mark versions, and with n = 3 the
 // claims.
@@ -68,9 +74,10 @@ func dirtyKeys(keys schema.Keys, n int) func(s int) []string {
 
 // shardScripts queues script (one of the dirty-set scripts) on the shards
 // that have arguments (args[s] not nil), in their layout: on a single
-// Redis every such shard in one call, in a cluster a call per shard. Each
-// call's KEYS are keysOf of its shards in order, its ARGV head(its first
-// shard) followed by the shards' arguments in the same order.
+// Redis the shards in as few calls as shardScriptArgs allows, in a cluster
+// a call per shard. Each call's KEYS are keysOf of its shards in order,
+// its ARGV head(its first shard) followed by the shards' arguments in the
+// same order.
 func (c *conn) shardScripts(ctx context.Context, p redis.Pipeliner, script *redis.Script, keysOf func(s int) []string,
 	args *[schema.Shards][]any, head func(first int) []any) []*redis.Cmd {
 	var cmds []*redis.Cmd
@@ -85,7 +92,7 @@ func (c *conn) shardScripts(ctx context.Context, p redis.Pipeliner, script *redi
 		}
 		keys = append(keys, keysOf(s)...)
 		argv = append(argv, a...)
-		if c.cluster != nil {
+		if c.cluster != nil || len(argv) >= shardScriptArgs {
 			cmds = append(cmds, script.EvalSha(ctx, p, keys, argv...))
 			keys, argv = nil, nil
 		}
