@@ -459,7 +459,8 @@ const (
 func (m *manyCustomers) add(ctx context.Context, p redis.Pipeliner, key string, fence int64, ttl string, fields ...string) {
 	if m.c.cluster != nil {
 		// The guard hash comes first in the script's keys: a customer in
-		// another slot than it is its own guard key, under no condition.
+		// another slot than the guard hash is its own guard key, under no
+		// condition (guardKeys).
 		scriptKeys, g := m.c.guardKeys(key, m.guardKey, m.guard)
 		args := []any{m.pf, g, m.fence, fence, ttl, len(fields) / 2}
 		for _, f := range fields {

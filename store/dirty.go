@@ -49,12 +49,18 @@ func (c *conn) markDirty(ctx context.Context, p redis.Pipeliner, at time.Time, m
 		s := schema.DirtyShard(m)
 		args[s] = append(args[s], m)
 	}
+	c.shardScripts(ctx, p, markDirtyScript, dirtyKeys(c.keys, 2), counted(&args, 1), func(first int) []any { return []any{at.UnixMilli(), first} })
+}
+
+// counted puts before each shard's arguments the number of its items,
+// each of per arguments, as the dirty-set scripts take them.
+func counted(args *[schema.Shards][]any, per int) *[schema.Shards][]any {
 	for s, a := range args {
 		if a != nil {
-			args[s] = append([]any{len(a)}, a...)
+			args[s] = append([]any{len(a) / per}, a...)
 		}
 	}
-	c.shardScripts(ctx, p, markDirtyScript, dirtyKeys(c.keys, 2), &args, func(first int) []any { return []any{at.UnixMilli(), first} })
+	return args
 }
 
 // shardScriptArgs ends a call of shardScripts once its arguments reach
@@ -199,14 +205,10 @@ func (d *Dirty) Clear(ctx context.Context, items []DirtyItem, readAt time.Time) 
 	var args [schema.Shards][]any
 	for _, it := range items {
 		s := schema.ItemShard(it.Item)
-		if args[s] == nil {
-			args[s] = []any{0}
-		}
 		args[s] = append(args[s], schema.DirtyMember(it.Kind, it.Item), it.Version)
-		args[s][0] = args[s][0].(int) + 1
 	}
 	_, err := d.c.write(ctx, "clear dirty marks", func(p redis.Pipeliner) {
-		d.c.shardScripts(ctx, p, clearDirtyScript, dirtyKeys(d.c.keys, 3), &args, func(int) []any { return []any{readAt.UnixMilli(), 3} })
+		d.c.shardScripts(ctx, p, clearDirtyScript, dirtyKeys(d.c.keys, 3), counted(&args, 2), func(int) []any { return []any{readAt.UnixMilli(), 3} })
 	})
 	return err
 }

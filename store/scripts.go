@@ -472,9 +472,9 @@ return cur
 `)
 
 // The dirty-set scripts take the shards of the set (schema.Shards) in
-// groups of keys: a single Redis (or Sentinel's master) takes every shard
-// a call touches in that one call, a cluster one shard per call (their
-// slots differ). Each shard costs a few commands whatever its number of
+// groups of keys: a single Redis (or Sentinel's master) takes many shards
+// per call (shardScripts bounds a call's arguments), a cluster one shard
+// per call (their slots differ). Each shard costs a few commands whatever its number of
 // members (the members of a shard go in one command each), not a few per
 // member: a paced Dunnhumby batch marks, claims and clears a handful of
 // lists in most of the 32 shards (docs/BENCHMARKS.md, "Eighth pass").
