@@ -254,7 +254,7 @@ func (l *Lists) ReadRows(ctx context.Context, kind ListKind, items []string, min
 	}
 	buyersKey, _ := keys.Counters(kind)
 	var totals func() scoring.Globals
-	var buyers func() []string
+	var buyers func() []any
 	_, err = l.c.read(ctx, "read buyers", func(p redis.Pipeliner) {
 		totals = readGlobals(ctx, p, keys, kind)
 		// One HMGET per shard for the whole batch of rows: a candidate
@@ -267,10 +267,10 @@ func (l *Lists) ReadRows(ctx context.Context, kind ListKind, items []string, min
 	b, at := buyers(), 0
 	for i := range rb.Rows {
 		row := &rb.Rows[i]
-		row.Buyers = atoi(b[at])
+		row.Buyers = toInt(b[at])
 		at++
 		for j := range row.Candidates {
-			row.Candidates[j].Buyers = atoi(b[at])
+			row.Candidates[j].Buyers = toInt(b[at])
 			at++
 		}
 	}
@@ -389,11 +389,6 @@ func readRepeats(ctx context.Context, p redis.Pipeliner, keys schema.Keys) func(
 
 func toInt(v any) int64 {
 	s, _ := v.(string)
-	return atoi(s)
-}
-
-// atoi is s as a counter: 0 when absent ("") or not a number.
-func atoi(s string) int64 {
 	n, _ := strconv.ParseInt(s, 10, 64)
 	return n
 }

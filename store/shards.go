@@ -14,35 +14,35 @@ import (
 
 // shardedGet queues the reads of items' fields in the shards of a sharded
 // hash (keyOf), one HMGET per shard that holds some of them, and returns
-// the function that gives their values in the order of items ("" for a
-// missing field: no sharded hash holds "") once the pipeline ran. An item
-// may be asked more than once: each shard reads it once. The values come
-// as strings (hmgetStrings): a re-score reads the B of every candidate of
-// its rows, and boxing each in an interface was an allocation apiece.
-func shardedGet(ctx context.Context, p redis.Pipeliner, keyOf func(int) string, items []string) func() []string {
+// the function that gives their values in the order of items (nil for a
+// missing field) once the pipeline ran. An item may be asked more than
+// once: each shard reads it once.
+func shardedGet(ctx context.Context, p redis.Pipeliner, keyOf func(int) string, items []string) func() []any {
 	var fields [schema.Shards][]string
+	var seen [schema.Shards]map[string]int
 	type at struct{ shard, pos int }
-	seen := make(map[string]at, len(items))
 	where := make([]at, len(items))
 	for i, it := range items {
-		w, ok := seen[it]
+		s := schema.ItemShard(it)
+		if seen[s] == nil {
+			seen[s] = map[string]int{}
+		}
+		pos, ok := seen[s][it]
 		if !ok {
-			s := schema.ItemShard(it)
-			w = at{s, len(fields[s])}
-			seen[it] = w
+			pos = len(fields[s])
+			seen[s][it] = pos
 			fields[s] = append(fields[s], it)
 		}
-		where[i] = w
+		where[i] = at{s, pos}
 	}
-	var cmds [schema.Shards]*redis.StringSliceCmd
+	var cmds [schema.Shards]*redis.SliceCmd
 	for s, f := range fields {
 		if len(f) > 0 {
-			cmds[s] = hmgetStrings(ctx, keyOf(s), f)
-			_ = p.Process(ctx, cmds[s]) // queued: the error is the pipeline's
+			cmds[s] = p.HMGet(ctx, keyOf(s), f...)
 		}
 	}
-	return func() []string {
-		out := make([]string, len(items))
+	return func() []any {
+		out := make([]any, len(items))
 		for i, w := range where {
 			if v := cmds[w.shard].Val(); w.pos < len(v) {
 				out[i] = v[w.pos]
@@ -79,11 +79,15 @@ func readCategories(ctx context.Context, c *conn, items []string) ([]string, err
 	if len(items) == 0 {
 		return nil, nil
 	}
-	var vals func() []string
+	var vals func() []any
 	if _, err := c.read(ctx, "read item categories", func(p redis.Pipeliner) {
 		vals = shardedGet(ctx, p, c.keys.ItemCategories, items)
 	}); err != nil {
 		return nil, err
 	}
-	return vals(), nil
+	out := make([]string, len(items))
+	for i, v := range vals() {
+		out[i], _ = v.(string)
+	}
+	return out, nil
 }
