@@ -49,7 +49,7 @@ func (c *conn) markDirty(ctx context.Context, p redis.Pipeliner, at time.Time, m
 		s := schema.DirtyShard(m)
 		args[s] = append(args[s], m)
 	}
-	c.shardScripts(ctx, p, markDirtyScript, dirtyKeys(c.keys, 2), counted(&args, 1), func(first int) []any { return []any{at.UnixMilli(), first} })
+	c.shardScripts(ctx, p, markDirtyScript, dirtyKeys(c.keys, 2), counted(&args, 1), at.UnixMilli())
 }
 
 // counted puts before each shard's arguments the number of its items,
@@ -82,10 +82,9 @@ func dirtyKeys(keys schema.Keys, n int) func(s int) []string {
 // that have arguments (args[s] not nil), in their layout: on a single
 // Redis the shards in as few calls as shardScriptArgs allows, in a cluster
 // a call per shard. Each call's KEYS are keysOf of its shards in order,
-// its ARGV head(its first shard) followed by the shards' arguments in the
-// same order.
+// its ARGV head followed by the shards' arguments in the same order.
 func (c *conn) shardScripts(ctx context.Context, p redis.Pipeliner, script *redis.Script, keysOf func(s int) []string,
-	args *[schema.Shards][]any, head func(first int) []any) []*redis.Cmd {
+	args *[schema.Shards][]any, head ...any) []*redis.Cmd {
 	var cmds []*redis.Cmd
 	var keys []string
 	var argv []any
@@ -94,7 +93,7 @@ func (c *conn) shardScripts(ctx context.Context, p redis.Pipeliner, script *redi
 			continue
 		}
 		if argv == nil {
-			argv = head(s)
+			argv = append([]any(nil), head...)
 		}
 		keys = append(keys, keysOf(s)...)
 		argv = append(argv, a...)
@@ -167,7 +166,7 @@ func (d *Dirty) Claim(ctx context.Context, n int, markedBefore time.Time, owner 
 	var cmds []*redis.Cmd
 	_, err = d.c.write(ctx, "claim dirty items", func(p redis.Pipeliner) {
 		cmds = d.c.shardScripts(ctx, p, claimDirtyScript, dirtyKeys(keys, 3), &args,
-			func(int) []any { return []any{markedBefore.UnixMilli(), owner, lease.Milliseconds()} })
+			markedBefore.UnixMilli(), owner, lease.Milliseconds())
 	})
 	if err != nil {
 		return nil, err
@@ -208,7 +207,7 @@ func (d *Dirty) Clear(ctx context.Context, items []DirtyItem, readAt time.Time) 
 		args[s] = append(args[s], schema.DirtyMember(it.Kind, it.Item), it.Version)
 	}
 	_, err := d.c.write(ctx, "clear dirty marks", func(p redis.Pipeliner) {
-		d.c.shardScripts(ctx, p, clearDirtyScript, dirtyKeys(d.c.keys, 3), counted(&args, 2), func(int) []any { return []any{readAt.UnixMilli(), 3} })
+		d.c.shardScripts(ctx, p, clearDirtyScript, dirtyKeys(d.c.keys, 3), counted(&args, 2), readAt.UnixMilli(), 3)
 	})
 	return err
 }

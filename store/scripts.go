@@ -479,32 +479,29 @@ return cur
 // member: a paced Dunnhumby batch marks, claims and clears a handful of
 // lists in most of the 32 shards (docs/BENCHMARKS.md, "Eighth pass").
 
-// markDirtyScript marks items dirty: it gives each item a new mark
-// version and adds it to the dirty set with the time of its first mark
-// (kept while the item stays dirty, so the oldest entry tells how long a
-// change has waited). A version is only compared for equality (a claim
-// reads it, a clear removes the item only if it is unchanged): all the
-// items of a call take the same, drawn from a counter in the first
-// shard's versions hash (its field "#", which no member is: members hold
-// a "|") and prefixed with that shard's number, so no two calls give an
-// item the same version whichever shard's counter drew it.
+// markDirtyScript marks items dirty: it adds one to each item's mark
+// version and adds the item to the dirty set with the time of its first
+// mark (kept while the item stays dirty, so the oldest entry tells how long
+// a change has waited). A shard's versions are read with one HMGET and
+// written with one HSET, not a HINCRBY each; they stay the integers an
+// older alsobought's HINCRBY takes.
 // KEYS: pairs of (dirty set, mark versions) of each shard; ARGV[1]: now
-// (unix ms), ARGV[2]: the number of the first pair's shard; then for each
-// pair: the number n of its items and the n items. Returns the number of
-// items marked.
+// (unix ms); then for each pair: the number n of its items and the n
+// items. Returns the number of items marked.
 var markDirtyScript = redis.NewScript(hashFieldsLua + `
-local version = ARGV[2] .. '.' .. redis.call('HINCRBY', KEYS[2], '#', 1)
-local a = 3
+local a = 2
 local marked = 0
 for k = 1, #KEYS, 2 do
   local n = tonumber(ARGV[a])
+  local items = {}
+  for i = 1, n do items[i] = ARGV[a + i] end
+  a = a + n + 1
+  local old = readFields(KEYS[k + 1], items, n)
   local scored, versions = {}, {}
   for i = 1, n do
-    local m = ARGV[a + i]
-    scored[2 * i - 1] = ARGV[1]; scored[2 * i] = m
-    versions[2 * i - 1] = m; versions[2 * i] = version
+    scored[2 * i - 1] = ARGV[1]; scored[2 * i] = items[i]
+    versions[2 * i - 1] = items[i]; versions[2 * i] = (tonumber(old[i]) or 0) + 1
   end
-  a = a + n + 1
   callChunks('HSET', KEYS[k + 1], versions, 2 * n)
   callChunks('ZADD', KEYS[k], scored, 2 * n, 'NX')
   marked = marked + n

@@ -111,9 +111,8 @@ func (k Keys) ViewTotals(s int) string { return k.shard(s, "vtotals") }
 // (unix ms) they were first marked since their last re-score.
 func (k Keys) Dirty(s int) string { return k.shard(s, "dirty") }
 
-// DirtyVersions holds the mark version of each dirty member of shard s:
-// field member = version, new at every mark (drawn from the counter in
-// field "#" of the first shard a mark takes).
+// DirtyVersions counts the marks of each dirty member of shard s: field
+// member = version.
 func (k Keys) DirtyVersions(s int) string { return k.shard(s, "dirtyver") }
 
 // DirtyClaims holds the re-scorers' claims on the dirty members of shard
