@@ -62,7 +62,7 @@ while k <= #KEYS do
 end
 return out
 `)
-	unfencedCustomerScript = redis.NewScript(`
+	unfencedCustomerScript = redis.NewScript(hashFieldsLua + `
 local a = 4
 for k = 2, #KEYS do
   local n = tonumber(ARGV[a + 2])
@@ -73,8 +73,7 @@ for k = 2, #KEYS do
     if ARGV[i + 1] == '' then del[#del + 1] = ARGV[i]
     else set[#set + 1] = ARGV[i]; set[#set + 1] = ARGV[i + 1] end
   end
-  if #set > 0 then redis.call('HSET', KEYS[k], unpack(set)) end
-  if #del > 0 then redis.call('HDEL', KEYS[k], unpack(del)) end
+  writeFields(KEYS[k], set, #set, del, #del)
 end
 return 1
 `)

@@ -438,7 +438,7 @@ const (
 // as a tombstone of its fences) or 0 to keep it, the number n of fields,
 // and n pairs of (field, value); an empty value deletes the field.
 // Returns the number of customers written.
-var writeCustomersScript = redis.NewScript(guardOn("KEYS[1]") + `
+var writeCustomersScript = redis.NewScript(guardOn("KEYS[1]") + hashFieldsLua + `
 local a = 4
 local written = 0
 for k = 2, #KEYS do
@@ -453,8 +453,7 @@ for k = 2, #KEYS do
       if ARGV[i + 1] == '' then del[#del + 1] = ARGV[i]
       else set[#set + 1] = ARGV[i]; set[#set + 1] = ARGV[i + 1] end
     end
-    redis.call('HSET', key, unpack(set))
-    if #del > 0 then redis.call('HDEL', key, unpack(del)) end
+    writeFields(key, set, #set, del, #del)
     if ttl ~= '0' then redis.call('PEXPIRE', key, ttl) else redis.call('PERSIST', key) end
     written = written + 1
   end
