@@ -171,7 +171,6 @@ func (l *Lists) ReadMany(ctx context.Context, want []ListRef, popular *PopularRe
 // caller to publish (then Outbox.Published); lists not written stay
 // pending, so the feed ends at what another writer stored.
 func (l *Lists) Write(ctx context.Context, lists []List, outbox bool) (Pending, error) {
-	keys := l.c.keys
 	bufs := make([]string, len(lists))
 	for i, list := range lists {
 		if len(list.Items) == 0 {
@@ -198,36 +197,84 @@ func (l *Lists) Write(ctx context.Context, lists []List, outbox bool) (Pending, 
 	if err := l.recordHolders(ctx, lists); err != nil {
 		return Pending{}, err
 	}
-	cmds, err := l.c.write(ctx, "write lists", func(p redis.Pipeliner) {
-		for i, list := range lists {
-			writeListScript.EvalSha(ctx, p, []string{keys.Row(list.List, list.Item), keys.List(list.List, list.Item), keys.RowIndex(list.List, list.Item)},
-				schema.FieldListRevision, list.Revision, bufs[i], schema.FieldWatch, strings.Join(list.Watch, ","))
-		}
+	var calls []listsCall
+	_, err := l.c.write(ctx, "write lists", func(p redis.Pipeliner) {
+		calls = l.queueWrites(ctx, p, lists, bufs)
 	})
 	if err != nil {
 		return Pending{}, err
 	}
-	for i, c := range cmds {
-		n, _ := c.(*redis.Cmd).Int()
-		if n == 0 {
-			continue // refused: a newer list stands, and stays pending for its writer
+	for _, call := range calls {
+		replies, err := call.cmd.Int64Slice()
+		if err != nil {
+			return Pending{}, fmt.Errorf("write lists: %w", err)
 		}
-		pending.Written++
-		if !outbox {
-			continue
+		for j, n := range replies {
+			if n == 0 {
+				continue // refused: a newer list stands, and stays pending for its writer
+			}
+			pending.Written++
+			if !outbox {
+				continue
+			}
+			i := call.first + j
+			list := lists[i]
+			pending.members = append(pending.members, schema.ListMember(list.List, list.Item))
+			if n == 2 {
+				continue // an empty list that did not exist: nothing changed
+			}
+			ch := ListChange{Key: RelatedFeedKey(list.List, list.Item)}
+			if bufs[i] != "" {
+				ch.Value = []byte(bufs[i])
+			}
+			pending.Changes = append(pending.Changes, ch)
 		}
-		list := lists[i]
-		pending.members = append(pending.members, schema.ListMember(list.List, list.Item))
-		if n == 2 {
-			continue // an empty list that did not exist: nothing changed
-		}
-		ch := ListChange{Key: RelatedFeedKey(list.List, list.Item)}
-		if bufs[i] != "" {
-			ch.Value = []byte(bufs[i])
-		}
-		pending.Changes = append(pending.Changes, ch)
 	}
 	return pending, nil
+}
+
+// listsCall is a writeListsScript call: the lists from first on, one
+// reply each.
+type listsCall struct {
+	cmd   *redis.Cmd
+	first int
+}
+
+// writeListsPerCall and writeListsBytes bound one writeListsScript call,
+// as manyCustomersPerCall and manyCustomersBytes bound the customers', so
+// that the storefront's reads do not wait long behind it: a list is a
+// kilobyte or two of JSON.
+const (
+	writeListsPerCall = 25
+	writeListsBytes   = 32 << 10
+)
+
+// queueWrites queues the writeListsScript calls of lists (encoded in
+// bufs, "" to delete): several lists per call on a single Redis (or
+// Sentinel's master), one in a cluster, whose items are in slots of their
+// own.
+func (l *Lists) queueWrites(ctx context.Context, p redis.Pipeliner, lists []List, bufs []string) []listsCall {
+	keys := l.c.keys
+	perCall := writeListsPerCall
+	if l.c.cluster != nil {
+		perCall = 1
+	}
+	var calls []listsCall
+	for first := 0; first < len(lists); {
+		var scriptKeys []string
+		args := []any{schema.FieldListRevision, schema.FieldWatch}
+		size, i := 0, first
+		for ; i < len(lists) && i-first < perCall && size < writeListsBytes; i++ {
+			list := lists[i]
+			watch := strings.Join(list.Watch, ",")
+			scriptKeys = append(scriptKeys, keys.Row(list.List, list.Item), keys.List(list.List, list.Item), keys.RowIndex(list.List, list.Item))
+			args = append(args, list.Revision, bufs[i], watch)
+			size += len(bufs[i]) + len(watch)
+		}
+		calls = append(calls, listsCall{cmd: writeListsScript.EvalSha(ctx, p, scriptKeys, args...), first: first})
+		first = i
+	}
+	return calls
 }
 
 // recordHolders adds each list to the holders of the items it watches and

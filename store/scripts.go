@@ -604,42 +604,64 @@ end
 return removed
 `)
 
-// writeListScript replaces an item's list unless the stored one was
-// computed from a newer revision of the row.
+// writeListsScript replaces items' lists, each unless the stored one was
+// computed from a newer revision of the row. A single Redis (or
+// Sentinel's master) takes many lists per call, a cluster one (each item
+// is in a slot of its own), as writeCustomersScript's customers; a list
+// costs one HMGET of its row's revision and watch fields, one HSET of
+// those that changed (most re-scores leave the watch as it was) and the
+// list's SET or DEL, where it cost a script call and six commands
+// (docs/BENCHMARKS.md, "Ninth pass").
 //
-// KEYS[1]: the item's row hash (holds the stored list's revision),
-// KEYS[2]: the list key, KEYS[3]: the row's index (rowIndexLua, which
-// names the two fields when they are new and the row has an index: a state
-// without indexes gets none), all with the same hash tag, in the same
-// slot. ARGV[1]: the revision
-// field, ARGV[2]: the revision the new list was computed from, ARGV[3]: the
-// encoded list, or "" to delete it, ARGV[4]: the watch field, ARGV[5]: what
-// the list watches (List.Watch), kept in the row beside the revision.
+// KEYS: for each list, its item's row hash (holds the stored list's
+// revision), the list key and the row's index (rowIndexLua, which names
+// the two fields when they are new and the row has an index: a state
+// without indexes gets none), the three with the same hash tag. ARGV[1]:
+// the revision field, ARGV[2]: the watch field; then for each list in
+// KEYS order: the revision the new list was computed from, the encoded
+// list or "" to delete it, and what the list watches (List.Watch), kept
+// in the row beside the revision ("" deletes the field).
 // A list with items computed from a row with fences (a revision above 0)
 // is refused too when the row is gone: the row was deleted since the list
 // was computed (Lists.Forget: its item has no state left), and the list is
 // stale.
-// Returns 1 when written, 2 when there was nothing to delete (no change to
-// publish), 0 when refused.
-var writeListScript = redis.NewScript(`
-local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1')
-local rev = tonumber(ARGV[2])
-if rev < cur then return 0 end
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  local named = {}
-  if rev > cur and redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) == 1 then named[#named + 1] = ARGV[1] end
-  if ARGV[5] ~= '' then
-    if redis.call('HSET', KEYS[1], ARGV[4], ARGV[5]) == 1 then named[#named + 1] = ARGV[4] end
-  else redis.call('HDEL', KEYS[1], ARGV[4]) end
-  if #named > 0 and redis.call('EXISTS', KEYS[3]) == 1 then
-    for _, f in ipairs(named) do redis.call('HSET', KEYS[3], f, '') end
+// Returns, per list: 1 when written, 2 when there was nothing to delete
+// (no change to publish), 0 when refused.
+var writeListsScript = redis.NewScript(`
+local out = {}
+local a = 3
+for k = 1, #KEYS, 3 do
+  local row, list, index = KEYS[k], KEYS[k + 1], KEYS[k + 2]
+  local revision, encoded, watch = ARGV[a], ARGV[a + 1], ARGV[a + 2]
+  local rev = tonumber(revision)
+  a = a + 3
+  local got = redis.call('HMGET', row, ARGV[1], ARGV[2])
+  local cur = tonumber(got[1] or '-1')
+  local reply
+  if rev < cur then reply = 0
+  elseif got[1] or got[2] or redis.call('EXISTS', row) == 1 then
+    local set, named = {}, {}
+    if rev > cur then
+      set[#set + 1] = ARGV[1]; set[#set + 1] = revision
+      if not got[1] then named[#named + 1] = ARGV[1]; named[#named + 1] = '' end
+    end
+    if watch == '' then
+      if got[2] then redis.call('HDEL', row, ARGV[2]) end
+    elseif watch ~= got[2] then
+      set[#set + 1] = ARGV[2]; set[#set + 1] = watch
+      if not got[2] then named[#named + 1] = ARGV[2]; named[#named + 1] = '' end
+    end
+    if #set > 0 then redis.call('HSET', row, unpack(set)) end
+    if #named > 0 and redis.call('EXISTS', index) == 1 then redis.call('HSET', index, unpack(named)) end
+  elseif encoded ~= '' and rev > 0 then reply = 0 end
+  if reply == nil then
+    if encoded ~= '' then redis.call('SET', list, encoded); reply = 1
+    elseif redis.call('DEL', list) == 1 then reply = 1
+    else reply = 2 end
   end
-elseif ARGV[3] ~= '' and rev > 0 then
-  return 0
+  out[#out + 1] = reply
 end
-if ARGV[3] ~= '' then redis.call('SET', KEYS[2], ARGV[3]); return 1 end
-if redis.call('DEL', KEYS[2]) == 1 then return 1 end
-return 2
+return out
 `)
 
 // forgetItemScript deletes the keys of an item that has no state left
@@ -849,5 +871,5 @@ return removed
 `)
 
 var allScripts = []*redis.Script{applyOpsScript, applySumsScript, writeCustomersScript, advanceScript, markDirtyScript,
-	claimDirtyScript, clearDirtyScript, writeListScript, markStepScript, finishBatchScript, finishSweepScript,
+	claimDirtyScript, clearDirtyScript, writeListsScript, markStepScript, finishBatchScript, finishSweepScript,
 	probeScript, applyCatalogueScript, promoteDueScript, donePendingScript, forgetItemScript}
