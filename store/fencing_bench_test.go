@@ -175,9 +175,12 @@ func BenchmarkFencing(b *testing.B) {
 // BenchmarkApplyBatches measures the write path's cost in Redis: the
 // Dunnhumby sample's batches applied with Batches.Apply to a state kept as
 // serve keeps it (log histogram bins, row indexes, min support 2), in full
-// batches and in batches of the size a paced run makes. It reports Redis's
-// own CPU per event (INFO's used_cpu around the writes, so run it on a
-// Redis nothing else uses) beside events/s. Run:
+// batches, in batches of the size a paced run makes (140: 1,100 events/s
+// over 4 partitions, half a second each) and in batches of four times that
+// (what merging the four partitions' batches would make). It reports
+// Redis's own CPU and commands per event (INFO's used_cpu and
+// total_commands_processed around the writes, so run it on a Redis nothing
+// else uses) beside events/s. Run:
 //
 //	make up && set -a && . .run/env && set +a
 //	go test ./store -run '^$' -bench ApplyBatches -benchtime 2x
@@ -188,7 +191,7 @@ func BenchmarkApplyBatches(b *testing.B) {
 	}
 	const support = 2
 	settings := dunnhumbySettings(support)
-	for _, size := range []int{2000, 140} {
+	for _, size := range []int{2000, 560, 140} {
 		batches, events := dunnhumbyBatches(b, size)
 		b.Run(fmt.Sprintf("batch%d", size), func(b *testing.B) {
 			applyEach(b, addr, settings, support, batches, events)
@@ -198,12 +201,13 @@ func BenchmarkApplyBatches(b *testing.B) {
 
 // applyEach applies batches to a fresh prefix b.N times, with settings
 // recorded first when not nil (row indexes from rowIndexSupport, 0: none),
-// and reports events/s and Redis's CPU per
-// event over the writes; each prefix is deleted outside the timing.
+// and reports events/s, Redis's CPU and its commands (those run inside
+// scripts included) per event over the writes; each prefix is deleted
+// outside the timing.
 func applyEach(b *testing.B, addr string, settings map[string]string, rowIndexSupport int64, batches []benchBatch, events int) {
 	ctx := context.Background()
 	var took time.Duration
-	var redisCPU float64
+	var redisCPU, commands float64
 	for i := range b.N {
 		st, err := New(Config{Addrs: []string{addr}, Prefix: fmt.Sprintf("bench%d_%d", time.Now().UnixNano()%1e6, i)})
 		if err != nil {
@@ -219,7 +223,7 @@ func applyEach(b *testing.B, addr string, settings map[string]string, rowIndexSu
 				b.Fatal(err)
 			}
 		}
-		cpu0 := serverCPU(ctx, b, st)
+		cpu0, cmds0 := serverCPU(ctx, b, st), serverCommands(ctx, b, st)
 		start := time.Now()
 		for _, bb := range batches {
 			if err := st.Batches.Apply(ctx, bb.b, bb.customers, bb.last, bb.recorded); err != nil {
@@ -228,6 +232,7 @@ func applyEach(b *testing.B, addr string, settings map[string]string, rowIndexSu
 		}
 		took += time.Since(start)
 		redisCPU += serverCPU(ctx, b, st) - cpu0
+		commands += serverCommands(ctx, b, st) - cmds0
 		b.StopTimer()
 		deletePrefix(ctx, b, st)
 		st.Close()
@@ -235,6 +240,7 @@ func applyEach(b *testing.B, addr string, settings map[string]string, rowIndexSu
 	}
 	b.ReportMetric(float64(events*b.N)/took.Seconds(), "events/s")
 	b.ReportMetric(redisCPU*1e6/float64(events*b.N), "redis-µs/event")
+	b.ReportMetric(commands/float64(events*b.N), "cmds/event")
 }
 
 // serverCPU returns the Redis server's used_cpu_sys + used_cpu_user, seconds.

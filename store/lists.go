@@ -243,10 +243,11 @@ type listsCall struct {
 // writeListsPerCall and writeListsBytes bound one writeListsScript call,
 // as manyCustomersPerCall and manyCustomersBytes bound the customers', so
 // that the storefront's reads do not wait long behind it: a list is a
-// kilobyte or two of JSON.
+// kilobyte or two of JSON, so a call takes about ten, about 100 µs of
+// Redis (BenchmarkWriteLists).
 const (
 	writeListsPerCall = 25
-	writeListsBytes   = 32 << 10
+	writeListsBytes   = 16 << 10
 )
 
 // queueWrites queues the writeListsScript calls of lists (encoded in
