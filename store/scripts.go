@@ -610,8 +610,8 @@ return removed
 // is in a slot of its own), as writeCustomersScript's customers; a list
 // costs one HMGET of its row's revision and watch fields, one HSET of
 // those that changed (most re-scores leave the watch as it was) and the
-// list's SET or DEL, where it cost a script call and six commands
-// (docs/BENCHMARKS.md, "Ninth pass").
+// list's SET or DEL, where it cost a script call and five commands
+// inside it (docs/BENCHMARKS.md, "Ninth pass").
 //
 // KEYS: for each list, its item's row hash (holds the stored list's
 // revision), the list key and the row's index (rowIndexLua, which names
