@@ -226,17 +226,30 @@ func testARowWhoseIndexNamesMostOfItIsReadWhole(t *testing.T, env *testenv.Env) 
 	}
 	sameRows(t, hybrid, openStore(t, env, env.Prefix, nil), []store.ListKind{store.Bought}, []string{"sparse", "dense"}, support, "one batch")
 	keys := env.Store.Keys()
-	for key, want := range map[string]string{
+	want := map[string]string{
 		keys.Row(store.Bought, "sparse"): "hmget", keys.Row(store.Bought, "dense"): "hgetall",
-	} {
+		keys.RowIndex(store.Bought, "sparse"): "hkeys", keys.RowIndex(store.Bought, "dense"): "hkeys",
+	}
+	for key, want := range want {
 		if got := reads.of(key); got != want {
 			t.Errorf("%s read by %q, want %q", key, got, want)
+		}
+	}
+	// The next re-score reads the dense row whole at once, without asking
+	// its index again; the sparse one by its index, as before.
+	reads.reset()
+	sameRows(t, hybrid, openStore(t, env, env.Prefix, nil), []store.ListKind{store.Bought}, []string{"sparse", "dense"}, support, "read again")
+	want[keys.RowIndex(store.Bought, "dense")] = ""
+	for key, want := range want {
+		if got := reads.of(key); got != want {
+			t.Errorf("read again: %s read by %q, want %q", key, got, want)
 		}
 	}
 }
 
 // readsOf is a go-redis hook that records, by key, the last command of
-// the pipelines that read a whole hash or some of its fields.
+// the pipelines that read a whole hash, some of its fields or its field
+// names.
 type readsOf struct {
 	pipelinesOnly
 	mu  sync.Mutex
@@ -247,7 +260,7 @@ func (r *readsOf) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proc
 	return func(ctx context.Context, cmds []redis.Cmder) error {
 		r.mu.Lock()
 		for _, c := range cmds {
-			if name := c.Name(); name == "hgetall" || name == "hmget" {
+			if name := c.Name(); name == "hgetall" || name == "hmget" || name == "hkeys" {
 				if r.cmd == nil {
 					r.cmd = map[string]string{}
 				}
@@ -257,6 +270,12 @@ func (r *readsOf) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proc
 		r.mu.Unlock()
 		return next(ctx, cmds)
 	}
+}
+
+func (r *readsOf) reset() {
+	r.mu.Lock()
+	r.cmd = nil
+	r.mu.Unlock()
 }
 
 func (r *readsOf) of(key string) string {

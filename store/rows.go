@@ -7,6 +7,8 @@ import (
 	"maps"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -293,25 +295,76 @@ func (l *Lists) ReadRows(ctx context.Context, kind ListKind, items []string, min
 // where most co-counts reach the support, reading every row by its index
 // cost half as much again as reading it whole (BenchmarkReadRows). The
 // row's length comes in the same round trip as the names: deciding in one
-// before cost freshness (docs/BENCHMARKS.md, "Sixth pass").
+// before cost freshness (docs/BENCHMARKS.md, "Sixth pass"). A row read
+// whole is remembered for a while (denseRows), and read whole at once.
 func (l *Lists) readIndexes(ctx context.Context, kind ListKind, items []string, hist []string) ([][]string, error) {
+	named := make([][]string, len(items))
+	// The rows read whole last time go whole again, without their index's
+	// names and length (denseRows).
+	var ask []int
+	now := time.Now()
+	for i, it := range items {
+		if l.byIndexOnly || !l.dense.has(l.c.keys.Row(kind, it), now) {
+			ask = append(ask, i)
+		}
+	}
+	if len(ask) == 0 {
+		return named, nil
+	}
 	cmds, err := l.c.read(ctx, "read row indexes", func(p redis.Pipeliner) {
-		for _, it := range items {
-			p.HKeys(ctx, l.c.keys.RowIndex(kind, it))
-			p.HLen(ctx, l.c.keys.Row(kind, it))
+		for _, i := range ask {
+			p.HKeys(ctx, l.c.keys.RowIndex(kind, items[i]))
+			p.HLen(ctx, l.c.keys.Row(kind, items[i]))
 		}
 	})
 	if err != nil {
 		return nil, err
 	}
-	named := make([][]string, len(items))
-	for i := range items {
-		names, fields := cmds[2*i].(*redis.StringSliceCmd).Val(), cmds[2*i+1].(*redis.IntCmd).Val()
+	for j, i := range ask {
+		names, fields := cmds[2*j].(*redis.StringSliceCmd).Val(), cmds[2*j+1].(*redis.IntCmd).Val()
 		if n := int64(len(names) + len(hist)); 2*n <= fields || l.byIndexOnly {
 			named[i] = append(append(make([]string, 0, n), names...), hist...)
+		} else if fields > 0 {
+			l.dense.add(l.c.keys.Row(kind, items[i]), now)
 		}
 	}
 	return named, nil
+}
+
+// denseRows remembers, for a while, the rows that readIndexes found their
+// index naming most of (read whole), so that their next re-scores read
+// them whole at once: on a state where most co-counts reach the support
+// (the Dunnhumby sample's) that is most rows, and each cost an HKEYS of
+// its index (hundreds of names) and an HLEN before its HGETALL, a round
+// trip of their own (docs/BENCHMARKS.md, "Ninth pass"). A row is known
+// dense for denseRowsFor, then its index is read again: a row can thin
+// out (histories age, items are forgotten), and reading it whole is then
+// correct, only dearer. At most denseRowsKept rows are kept; past that
+// the memory starts afresh.
+type denseRows struct {
+	mu    sync.Mutex
+	until map[string]time.Time
+}
+
+const (
+	denseRowsFor  = time.Minute
+	denseRowsKept = 1 << 15
+)
+
+func (d *denseRows) has(row string, now time.Time) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	until, ok := d.until[row]
+	return ok && now.Before(until)
+}
+
+func (d *denseRows) add(row string, now time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.until == nil || len(d.until) >= denseRowsKept {
+		d.until = make(map[string]time.Time)
+	}
+	d.until[row] = now.Add(denseRowsFor)
 }
 
 // hmgetStrings is HMGET of fields, its values read as strings, "" for a
