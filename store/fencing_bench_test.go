@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -245,20 +246,36 @@ func applyEach(b *testing.B, addr string, settings map[string]string, rowIndexSu
 
 // serverCPU returns the Redis server's used_cpu_sys + used_cpu_user, seconds.
 func serverCPU(ctx context.Context, b *testing.B, st *Store) float64 {
-	info, err := st.c.rdb.Info(ctx, "cpu").Result()
+	return serverInfo(ctx, b, st, "cpu", "used_cpu_sys", "used_cpu_user")
+}
+
+// serverCommands returns the Redis server's total_commands_processed
+// (commands run inside scripts count too).
+func serverCommands(ctx context.Context, b *testing.B, st *Store) float64 {
+	return serverInfo(ctx, b, st, "stats", "total_commands_processed")
+}
+
+// serverInfo returns the sum of the named fields of an INFO section.
+func serverInfo(ctx context.Context, b *testing.B, st *Store, section string, names ...string) float64 {
+	info, err := st.c.rdb.Info(ctx, section).Result()
 	if err != nil {
 		b.Fatal(err)
 	}
 	var sum float64
+	found := 0
 	for line := range strings.Lines(info) {
 		name, value, ok := strings.Cut(strings.TrimSpace(line), ":")
-		if ok && (name == "used_cpu_sys" || name == "used_cpu_user") {
+		if ok && slices.Contains(names, name) {
 			v, err := strconv.ParseFloat(value, 64)
 			if err != nil {
 				b.Fatal(err)
 			}
 			sum += v
+			found++
 		}
+	}
+	if found != len(names) {
+		b.Fatalf("INFO %s lacks some of %v", section, names)
 	}
 	return sum
 }

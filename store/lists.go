@@ -243,9 +243,9 @@ type listsCall struct {
 
 // writeListsPerCall and writeListsBytes bound one writeListsScript call,
 // as manyCustomersPerCall and manyCustomersBytes bound the customers', so
-// that the storefront's reads do not wait long behind it: a list is a
-// kilobyte or two of JSON, so a call takes about ten, about 100 µs of
-// Redis (BenchmarkWriteLists).
+// that the storefront's reads do not wait long behind it: a list is up
+// to a kilobyte or two of JSON, so a call takes 10 to 25 lists, up to
+// about 200 µs of Redis (BenchmarkWriteLists: 8 µs a list).
 const (
 	writeListsPerCall = 25
 	writeListsBytes   = 16 << 10

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -96,24 +94,4 @@ func BenchmarkWriteLists(b *testing.B) {
 	b.ReportMetric((serverCPU(ctx, b, st)-cpu0)*1e6/n, "redis-µs/list")
 	b.ReportMetric((serverCommands(ctx, b, st)-cmds0)/n, "cmds/list")
 	b.ReportMetric(float64(len(items)), "lists")
-}
-
-// serverCommands returns the Redis server's total_commands_processed
-// (commands run inside scripts count too).
-func serverCommands(ctx context.Context, b *testing.B, st *Store) float64 {
-	info, err := st.c.rdb.Info(ctx, "stats").Result()
-	if err != nil {
-		b.Fatal(err)
-	}
-	for line := range strings.Lines(info) {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "total_commands_processed:"); ok {
-			n, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				b.Fatal(err)
-			}
-			return n
-		}
-	}
-	b.Fatal("INFO stats without total_commands_processed")
-	return 0
 }

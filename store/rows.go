@@ -335,7 +335,7 @@ func (l *Lists) readIndexes(ctx context.Context, kind ListKind, items []string, 
 // index naming most of (read whole), so that their next re-scores read
 // them whole at once: on a state where most co-counts reach the support
 // (the Dunnhumby sample's) that is most rows, and each cost an HKEYS of
-// its index (hundreds of names) and an HLEN before its HGETALL, a round
+// its index (up to hundreds of names) and an HLEN before its HGETALL, a round
 // trip of their own (docs/BENCHMARKS.md, "Ninth pass"). A row is known
 // dense for denseRowsFor, then its index is read again: a row can thin
 // out (histories age, items are forgotten), and reading it whole is then
