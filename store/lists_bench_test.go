@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"slices"
 	"testing"
@@ -30,26 +29,7 @@ func BenchmarkWriteLists(b *testing.B) {
 	const support = 2
 	ctx := context.Background()
 	batches, _ := dunnhumbyBatches(b, 2000)
-	st, err := New(Config{Addrs: []string{addr}, Prefix: fmt.Sprintf("bench%dwl", time.Now().UnixNano()%1e6)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	defer deletePrefix(ctx, b, st)
-	if err := st.Meta.EnsureWithRowIndexes(ctx, dunnhumbySettings(support), support); err != nil {
-		b.Fatal(err)
-	}
-	for _, bb := range batches {
-		if err := st.Batches.Apply(ctx, bb.b, bb.customers, bb.last, bb.recorded); err != nil {
-			b.Fatal(err)
-		}
-	}
-	var items []string
-	if err := st.Lists.Scan(ctx, Bought, func(page []string) error { items = append(items, page...); return nil }); err != nil {
-		b.Fatal(err)
-	}
-	slices.Sort(items)
-	items = slices.Compact(items)
+	st, items := dunnhumbyState(b, addr, "wl", batches, support, support)
 	rules := scoring.ListRules{Size: 20, MinSupport: support}
 	var chunks [][]List
 	at := time.Now().UTC()

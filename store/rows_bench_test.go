@@ -23,40 +23,15 @@ func BenchmarkReadRows(b *testing.B) {
 	}
 	const support = 2
 	batches, _ := dunnhumbyBatches(b, 2000)
-	settings := dunnhumbySettings(support)
 	for _, indexed := range []bool{true, false} {
 		name := map[bool]string{true: "by_index", false: "whole"}[indexed]
 		b.Run(name, func(b *testing.B) {
 			ctx := context.Background()
-			st, err := New(Config{Addrs: []string{addr}, Prefix: fmt.Sprintf("bench%d%s", time.Now().UnixNano()%1e6, name)})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer st.Close()
-			defer deletePrefix(ctx, b, st)
-			if err := st.Ping(ctx); err != nil {
-				b.Fatal(err)
-			}
 			rowIndexes := int64(0)
 			if indexed {
 				rowIndexes = support
 			}
-			if err := st.Meta.EnsureWithRowIndexes(ctx, settings, rowIndexes); err != nil {
-				b.Fatal(err)
-			}
-			if (st.c.rowIndex.Load() != nil) != indexed {
-				b.Fatalf("row indexes in use: %v, want %v", st.c.rowIndex.Load() != nil, indexed)
-			}
-			for _, bb := range batches {
-				if err := st.Batches.Apply(ctx, bb.b, bb.customers, bb.last, bb.recorded); err != nil {
-					b.Fatal(err)
-				}
-			}
-			var items []string
-			if err := st.Lists.Scan(ctx, Bought, func(page []string) error { items = append(items, page...); return nil }); err != nil {
-				b.Fatal(err)
-			}
-			slices.Sort(items)
+			st, items := dunnhumbyState(b, addr, name, batches, support, rowIndexes)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
@@ -70,4 +45,38 @@ func BenchmarkReadRows(b *testing.B) {
 			b.ReportMetric(float64(len(items)), "rows")
 		})
 	}
+}
+
+// dunnhumbyState writes batches (dunnhumbyBatches) under a fresh prefix,
+// deleted when the benchmark ends, into a state recorded as serve keeps
+// it (dunnhumbySettings) with row indexes complete from rowIndexes (0:
+// none), and returns its store and the items of its bought rows and
+// lists, sorted, each once.
+func dunnhumbyState(b *testing.B, addr, name string, batches []benchBatch, support, rowIndexes int64) (*Store, []string) {
+	ctx := context.Background()
+	st, err := New(Config{Addrs: []string{addr}, Prefix: fmt.Sprintf("bench%d%s", time.Now().UnixNano()%1e6, name)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		deletePrefix(ctx, b, st)
+		st.Close()
+	})
+	if err := st.Meta.EnsureWithRowIndexes(ctx, dunnhumbySettings(support), rowIndexes); err != nil {
+		b.Fatal(err)
+	}
+	if (st.c.rowIndex.Load() != nil) != (rowIndexes > 0) {
+		b.Fatalf("row indexes in use: %v, want %v", st.c.rowIndex.Load() != nil, rowIndexes > 0)
+	}
+	for _, bb := range batches {
+		if err := st.Batches.Apply(ctx, bb.b, bb.customers, bb.last, bb.recorded); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var items []string
+	if err := st.Lists.Scan(ctx, Bought, func(page []string) error { items = append(items, page...); return nil }); err != nil {
+		b.Fatal(err)
+	}
+	slices.Sort(items)
+	return st, slices.Compact(items)
 }
