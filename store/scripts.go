@@ -627,7 +627,7 @@ return removed
 // stale.
 // Returns, per list: 1 when written, 2 when there was nothing to delete
 // (no change to publish), 0 when refused.
-var writeListsScript = redis.NewScript(`
+var writeListsScript = redis.NewScript(hashFieldsLua + `
 local out = {}
 local a = 3
 for k = 1, #KEYS, 3 do
@@ -640,19 +640,19 @@ for k = 1, #KEYS, 3 do
   local reply
   if rev < cur then reply = 0
   elseif got[1] or got[2] or redis.call('EXISTS', row) == 1 then
-    local set, named = {}, {}
+    local set, del, named = {}, {}, {}
     if rev > cur then
       set[#set + 1] = ARGV[1]; set[#set + 1] = revision
       if not got[1] then named[#named + 1] = ARGV[1]; named[#named + 1] = '' end
     end
     if watch == '' then
-      if got[2] then redis.call('HDEL', row, ARGV[2]) end
+      if got[2] then del[1] = ARGV[2] end
     elseif watch ~= got[2] then
       set[#set + 1] = ARGV[2]; set[#set + 1] = watch
       if not got[2] then named[#named + 1] = ARGV[2]; named[#named + 1] = '' end
     end
-    if #set > 0 then redis.call('HSET', row, unpack(set)) end
-    if #named > 0 and redis.call('EXISTS', index) == 1 then redis.call('HSET', index, unpack(named)) end
+    writeFields(row, set, #set, del, #del)
+    if #named > 0 and redis.call('EXISTS', index) == 1 then callChunks('HSET', index, named, #named) end
   elseif encoded ~= '' and rev > 0 then reply = 0 end
   if reply == nil then
     if encoded ~= '' then redis.call('SET', list, encoded); reply = 1
