@@ -105,71 +105,141 @@ const DefaultTombstoneTTL = 7 * 24 * time.Hour
 // that the next step's scripts require (else ErrBatchLost: apply the batch
 // again).
 func (b *Batches) Apply(ctx context.Context, batch *delta.Batch, customers []CustomerUpdate, lastOffset, recorded int64) error {
-	keys, p := b.c.keys, batch.Partition
-	return b.c.writeFenced(ctx, fencedWrite{
-		batch: batch, customers: customers, recorded: recorded,
-		fence: schema.WatermarkField(p), id: strconv.FormatInt(lastOffset, 10),
-		attempted: func(pl redis.Pipeliner) {
-			advanceScript.EvalSha(ctx, pl, []string{keys.Clock}, schema.ClockField(schema.ClockAttempted, p), lastOffset)
-		},
-		finish: func(pl redis.Pipeliner, guardKey, guard string) {
-			var latest int64
-			if !batch.Latest.IsZero() {
-				latest = batch.Latest.UnixMilli()
-			}
-			finishBatchScript.EvalSha(ctx, pl, []string{keys.Progress, guardKey, keys.Inflight, keys.Clock},
-				schema.PartitionField(p), guard, lastOffset,
-				schema.ClockField(schema.ClockEventTime, p), latest, schema.ClockField(schema.ClockIdle, p))
-		},
-	})
+	return b.ApplyMany(ctx, []BatchWrite{{Batch: batch, Customers: customers, LastOffset: lastOffset, Recorded: recorded}})
 }
 
-// fencedWrite is one guarded, fenced write of a partition's state: an
-// events batch (Apply) or a sweep (Sweeps.Apply).
+// BatchWrite is one partition's batch for ApplyMany: Apply's arguments.
+type BatchWrite struct {
+	Batch                *delta.Batch
+	Customers            []CustomerUpdate
+	LastOffset, Recorded int64
+}
+
+// ApplyMany writes the batches of several partitions (each one at most
+// once) in one fenced write, as Apply writes one: the same steps, each
+// partition with its own guard conditions, step markers and progress, and
+// a hash that several of them change is sent once with the sums of all
+// (applySumsScript). Small batches cost several times more Redis
+// commands per event than full ones, because every hash a batch touches
+// costs its read and its write; merging the batches a process holds at
+// once is what keeps a paced load near the cost of full batches
+// (docs/DESIGN.md §4, "What an event costs").
+//
+// With one batch its errors are Apply's. With several, a refusal does not
+// say whose guard refused: the error wraps it (ErrBatchLost or
+// ErrProgressLost), and each partition must apply its batch again alone,
+// from reading its customers on, where a lost progress shows as itself.
+func (b *Batches) ApplyMany(ctx context.Context, writes []BatchWrite) error {
+	keys := b.c.keys
+	parts := make([]fencedPart, len(writes))
+	for i, w := range writes {
+		p, lastOffset, latest := w.Batch.Partition, w.LastOffset, w.Batch.Latest
+		parts[i] = fencedPart{
+			batch: w.Batch, customers: w.Customers, recorded: w.Recorded,
+			fence: schema.WatermarkField(p),
+			attempted: func(pl redis.Pipeliner) {
+				advanceScript.EvalSha(ctx, pl, []string{keys.Clock}, schema.ClockField(schema.ClockAttempted, p), lastOffset)
+			},
+			finish: func(pl redis.Pipeliner, guardKey, guard string) {
+				var latestMs int64
+				if !latest.IsZero() {
+					latestMs = latest.UnixMilli()
+				}
+				finishBatchScript.EvalSha(ctx, pl, []string{keys.Progress, guardKey, keys.Inflight, keys.Clock},
+					schema.PartitionField(p), guard, lastOffset,
+					schema.ClockField(schema.ClockEventTime, p), latestMs, schema.ClockField(schema.ClockIdle, p))
+			},
+		}
+	}
+	return b.c.writeFenced(ctx, fencedWrite{parts: parts, id: strconv.FormatInt(writes[0].LastOffset, 10)})
+}
+
+// fencedWrite is one guarded, fenced write of the state: the events
+// batches of one or more partitions (Batches.ApplyMany) or a partition's
+// sweep (Sweeps.Apply).
 type fencedWrite struct {
+	parts []fencedPart
+	id    string // names the write in its step markers
+	// before, if set, is written as the first step (the sweep's plan).
+	before func(p redis.Pipeliner)
+	// tombstoneTTL is how long a customer emptied by the write keeps its
+	// fences (0: DefaultTombstoneTTL).
+	tombstoneTTL time.Duration
+}
+
+// fencedPart is one partition's share of a fencedWrite.
+type fencedPart struct {
 	batch     *delta.Batch
 	customers []CustomerUpdate
 	recorded  int64
 	fence     string // the fence field of counters and customers
-	id        string // names the write in its step markers
-	// before, if set, is written as the first step (the sweep's plan).
-	before func(p redis.Pipeliner)
 	// attempted, if set, joins the first step that writes counters or
 	// customers: it records how far the write reaches (ClockAttempted).
 	attempted func(p redis.Pipeliner)
-	// tombstoneTTL is how long a customer emptied by the write keeps its
-	// fences (0: DefaultTombstoneTTL).
-	tombstoneTTL time.Duration
 	// finish writes the last step; its scripts must start with batchGuard
 	// on guardKey and guard.
 	finish func(p redis.Pipeliner, guardKey, guard string)
 }
 
-// writeFenced runs a fencedWrite in steps, as Batches.Apply describes.
+// error is what a failed step of the write returns: batchError's typed
+// refusals for one partition; for several, the refusal wrapped with the
+// partitions, since it does not say whose guard refused.
+func (w fencedWrite) error(err error) error {
+	if err == nil {
+		return nil
+	}
+	if len(w.parts) == 1 {
+		return batchError(err, w.parts[0].batch.Partition, w.parts[0].recorded)
+	}
+	ps := make([]string, len(w.parts))
+	for i, part := range w.parts {
+		ps[i] = strconv.Itoa(part.batch.Partition)
+	}
+	switch code, _ := errorCode(err); code {
+	case codeProgressLost:
+		err = fmt.Errorf("%w (%w)", ErrProgressLost, err)
+	case codeBatchLost:
+		err = fmt.Errorf("%w (%w)", ErrBatchLost, err)
+	}
+	return fmt.Errorf("merged write of partitions %s: %w", strings.Join(ps, ","), err)
+}
+
+// writeFenced runs a fencedWrite in steps, as Batches.Apply describes;
+// every step ends with each partition's marker.
 func (c *conn) writeFenced(ctx context.Context, w fencedWrite) error {
-	keys, batch := c.keys, w.batch
-	pf := schema.PartitionField(batch.Partition)
+	keys, parts := c.keys, w.parts
+	pfs := make([]string, len(parts))
+	guards := make([]string, len(parts))
+	for i, part := range parts {
+		pfs[i] = schema.PartitionField(part.batch.Partition)
+		guards[i] = guardProgress + strconv.FormatInt(part.recorded, 10)
+	}
+	guardKey := keys.Progress
 	batchID := w.id + "." + strconv.FormatUint(rand.Uint64(), 36)
-	guardKey, guard := keys.Progress, guardProgress+strconv.FormatInt(w.recorded, 10)
 	step := 0
-	var lead func(p redis.Pipeliner) // written first in the next step (below)
-	// runStep writes one step and its marker, and makes the marker the
-	// guard of what follows.
+	var lead []func(p redis.Pipeliner) // written first in the next step (below)
+	// runStep writes one step and the partitions' markers, and makes them
+	// the guards of what follows.
 	runStep := func(what string, fill func(p redis.Pipeliner)) error {
 		step++
 		marker := batchID + "." + strconv.Itoa(step)
 		_, err := c.write(ctx, what, func(p redis.Pipeliner) {
-			if lead != nil {
-				lead(p)
-				lead = nil
+			for _, l := range lead {
+				l(p)
 			}
+			lead = nil
 			fill(p)
-			markStepScript.EvalSha(ctx, p, []string{keys.Inflight, guardKey}, pf, guard, marker)
+			for i := range parts {
+				markStepScript.EvalSha(ctx, p, []string{keys.Inflight, guardKey}, pfs[i], guards[i], marker)
+			}
 		})
 		if err != nil {
-			return batchError(err, batch.Partition, w.recorded)
+			return w.error(err)
 		}
-		guardKey, guard = keys.Inflight, guardMarker+marker
+		guardKey = keys.Inflight
+		for i := range guards {
+			guards[i] = guardMarker + marker
+		}
 		return nil
 	}
 	if w.before != nil {
@@ -180,96 +250,38 @@ func (c *conn) writeFenced(ctx context.Context, w fencedWrite) error {
 	// The attempted offset must be in Redis before any counter or customer
 	// of the write. A single Redis runs a pipeline in order, so it leads the
 	// first step; a cluster runs the global keys after the others, so it
-	// gets a step of its own there (one more round trip per batch, not per
+	// gets a step of its own there (one more round trip per write, not per
 	// event).
-	if w.attempted != nil && (len(batch.Ops) > 0 || len(w.customers) > 0) {
-		if c.cluster != nil {
-			if err := runStep("record attempted offset", w.attempted); err != nil {
-				return err
-			}
-		} else {
-			lead = w.attempted
+	var attempted []func(p redis.Pipeliner)
+	anyCounters, anyCustomers := false, false
+	for _, part := range parts {
+		if part.attempted != nil && (len(part.batch.Ops) > 0 || len(part.customers) > 0) {
+			attempted = append(attempted, part.attempted)
 		}
+		anyCounters = anyCounters || len(part.batch.Ops) > 0 || len(part.batch.Dirty) > 0 || !part.batch.Latest.IsZero()
+		anyCustomers = anyCustomers || len(part.customers) > 0
 	}
-	var marks []string // the dirty lists, once the counters' replies are known
-	if len(batch.Ops) > 0 || len(batch.Dirty) > 0 || !batch.Latest.IsZero() {
-		// Each hash takes the sums of its changes (applySumsScript); the
-		// hashes whose fence cuts the batch's groups take them group by
-		// group in a step of their own, after this one's marker.
-		sums := map[string]*summedOps{}
-		support := strconv.FormatInt(batch.MinSupport, 10)
-		// A state without row indexes (recorded before them, started
-		// without them, or with exact bins) pays nothing for them.
-		indexed := c.rowIndex.Load() != nil
-		err := runStep("apply counter changes", func(p redis.Pipeliner) {
-			clear(sums) // a cluster's retry fills the pipeline again
-			many := manySums{pf: pf, guardKey: guardKey, guard: guard, fence: w.fence, support: support}
-			for k, ops := range batch.Ops {
-				for _, so := range shardOps(keys, batch.Partition, k, ops, indexed) {
-					if len(so.ops.Offsets) == 0 {
-						continue
-					}
-					fields, deltas := so.ops.Sums()
-					if c.cluster == nil {
-						sums[so.key] = many.add(ctx, p, so, fields, deltas)
-					} else {
-						// A cluster's hashes are in slots of their own: a call each.
-						scriptKeys, g := c.guardKeys(so.key, guardKey, guard)
-						one := manySums{pf: pf, guardKey: scriptKeys[1], guard: g, fence: w.fence, support: support}
-						sums[so.key] = one.add(ctx, p, so, fields, deltas)
-						one.flush(ctx, p)
-					}
-				}
-			}
-			many.flush(ctx, p)
-			if !batch.Latest.IsZero() {
-				// Not fenced, and need not be: the anchor only rises to a
-				// time that was counted, and the version only signals.
-				advanceScript.EvalSha(ctx, p, []string{keys.PopularityState}, schema.FieldAnchor, batch.Latest.UnixMilli())
-				p.HIncrBy(ctx, keys.PopularityState, schema.FieldPopularityVersion, 1)
-			}
-			for kind, days := range popularityDaysOf(batch) {
-				p.SAdd(ctx, keys.PopularityDays(kind), days...)
-			}
-			if len(batch.Categories) > 0 {
-				// Metadata for filters, not a counter: last writer wins.
-				var args [schema.Shards][]any
-				for it, cat := range batch.Categories {
-					s := schema.ItemShard(it)
-					args[s] = append(args[s], it, cat)
-				}
-				for s, a := range args {
-					if len(a) > 0 {
-						p.HSet(ctx, keys.ItemCategories(s), a...)
-					}
-				}
-			}
-		})
-		if err != nil {
-			return err
-		}
-		var cut []string
-		for key, so := range sums {
-			if so.reply() == cutByFence {
-				cut = append(cut, key)
-			}
-		}
-		if len(cut) > 0 {
-			err := runStep("apply counter changes cut by a fence", func(p redis.Pipeliner) {
-				for _, key := range cut {
-					so := sums[key]
-					scriptKeys, g := c.guardKeys(key, guardKey, guard)
-					if so.index != "" {
-						scriptKeys = append(scriptKeys, so.index)
-					}
-					applyOpsScript.EvalSha(ctx, p, scriptKeys, applyOpsArgs(pf, g, w.fence, support, so.ops)...)
+	if len(attempted) > 0 {
+		if c.cluster != nil {
+			err := runStep("record attempted offset", func(p redis.Pipeliner) {
+				for _, a := range attempted {
+					a(p)
 				}
 			})
 			if err != nil {
 				return err
 			}
+		} else {
+			lead = attempted
 		}
-		marks = dirtyMembers(keys, batch, sums)
+	}
+	var marks []string // the dirty lists, once the counters' replies are known
+	if anyCounters {
+		sums, err := c.writeCounters(ctx, parts, pfs, runStep, func() (string, []string) { return guardKey, guards })
+		if err != nil {
+			return err
+		}
+		marks = dirtyMembers(keys, parts, sums)
 	}
 	// The marks follow the counters, in the next step (the customers', or
 	// one of their own), so that a mark is decided by what the counters'
@@ -277,84 +289,264 @@ func (c *conn) writeFenced(ctx context.Context, w fencedWrite) error {
 	// stopped before them is applied again, and its sums, applied before,
 	// then mark every dirty row.
 	if len(marks) > 0 {
-		// The time of the first mark is the batch's earliest record time
+		// The time of the first mark is the batches' earliest record time
 		// (not after now: a producer clock may run ahead).
 		at := time.Now()
-		if !batch.FirstRecord.IsZero() && batch.FirstRecord.Before(at) {
-			at = batch.FirstRecord
+		for _, part := range parts {
+			if first := part.batch.FirstRecord; !first.IsZero() && first.Before(at) {
+				at = first
+			}
 		}
 		mark := func(p redis.Pipeliner) { c.markDirty(ctx, p, at, marks) }
-		if len(w.customers) > 0 {
-			lead = mark
+		if anyCustomers {
+			lead = append(lead, mark)
 		} else if err := runStep("mark dirty lists", mark); err != nil {
 			return err
 		}
 	}
-	if len(w.customers) > 0 {
+	if anyCustomers {
 		ttl := w.tombstoneTTL
 		if ttl <= 0 {
 			ttl = DefaultTombstoneTTL
 		}
 		tombstone := strconv.FormatInt(ttl.Milliseconds(), 10)
 		err := runStep("write customers", func(p redis.Pipeliner) {
-			many := manyCustomers{c: c, pf: pf, guardKey: guardKey, guard: guard, fence: w.fence}
-			for _, cu := range w.customers {
-				purchases, views, recent := cu.Purchases.Encode(), cu.Views.Encode(), cu.Recent.Encode()
-				ever := cu.Purchases.Ever.Encode()
-				ttl := "0"
-				if purchases == "" && views == "" && recent == "" && ever == "" {
-					ttl = tombstone
-				}
-				many.add(ctx, p, keys.Customer(cu.ID), cu.Offset, ttl,
-					schema.CustomerPurchases, purchases, schema.CustomerViews, views,
-					schema.CustomerRecent, recent, schema.CustomerEver, ever)
-				if cu.IndexAge {
-					// A hint, not state: the sweep reads the customer before
-					// it acts, so a stale score costs a read, never a change.
-					if oldest, ok := oldestEntry(cu.Purchases, cu.Views); ok {
-						p.ZAdd(ctx, keys.AgeIndex(batch.Partition), redis.Z{Score: float64(oldest), Member: cu.ID})
-					} else {
-						p.ZRem(ctx, keys.AgeIndex(batch.Partition), cu.ID)
-					}
-				}
+			for i, part := range parts {
+				c.queueCustomers(ctx, p, part, manyCustomers{c: c, pf: pfs[i], guardKey: guardKey, guard: guards[i], fence: part.fence}, tombstone)
 			}
-			many.flush(ctx, p)
 		})
 		if err != nil {
 			return err
 		}
 	}
-	_, err := c.write(ctx, "record progress", func(p redis.Pipeliner) { w.finish(p, guardKey, guard) })
-	return batchError(err, batch.Partition, w.recorded)
+	_, err := c.write(ctx, "record progress", func(p redis.Pipeliner) {
+		for i, part := range parts {
+			part.finish(p, guardKey, guards[i])
+		}
+	})
+	return w.error(err)
 }
 
-// dirtyMembers returns the dirty-set members of the batch's dirty rows,
+// writeCounters writes the parts' counter changes in a step of runStep
+// (and their category and popularity metadata), and the hashes whose
+// fence cuts a part's groups in a step of their own after it, group by
+// group. guards returns the guard hash and the partitions' conditions of
+// the step being written. It returns the hashes' sums, whose replies say
+// what each write did.
+func (c *conn) writeCounters(ctx context.Context, parts []fencedPart, pfs []string, runStep func(string, func(redis.Pipeliner)) error, guards func() (string, []string)) (map[string]*summedOps, error) {
+	keys := c.keys
+	// Each hash takes the sums of its changes (applySumsScript); the
+	// hashes whose fence cuts a batch's groups take them group by group in
+	// a step of their own, after this one's marker. The parts of one write
+	// share the lists' min support.
+	sums := map[string]*summedOps{}
+	support := strconv.FormatInt(parts[0].batch.MinSupport, 10)
+	// A state without row indexes (recorded before them, started
+	// without them, or with exact bins) pays nothing for them.
+	indexed := c.rowIndex.Load() != nil
+	var order []*summedOps
+	for i, part := range parts {
+		for k, ops := range part.batch.Ops {
+			for _, so := range shardOps(keys, part.batch.Partition, k, ops, indexed) {
+				if len(so.ops.Offsets) == 0 {
+					continue
+				}
+				s := sums[so.key]
+				if s == nil {
+					s = &summedOps{key: so.key, index: so.index}
+					sums[so.key] = s
+					order = append(order, s)
+				}
+				s.parts = append(s.parts, partOps{part: i, ops: so.ops})
+			}
+		}
+	}
+	for _, s := range order {
+		s.sum()
+	}
+	err := runStep("apply counter changes", func(p redis.Pipeliner) {
+		guardKey, conds := guards()
+		many := manySums{guardKey: guardKey, support: support}
+		for i, part := range parts {
+			many.partitions = append(many.partitions, pfs[i], conds[i], part.fence)
+		}
+		for _, s := range order {
+			if c.cluster == nil {
+				many.add(ctx, p, s)
+				continue
+			}
+			// A cluster's hashes are in slots of their own: a call each.
+			one := manySums{guardKey: guardKey, support: support}
+			one.partitions = append(one.partitions, many.partitions...)
+			if !schema.SameSlot(s.key, guardKey) {
+				// A hash in another slot is its own guard key, under no
+				// condition (conn.guardKeys).
+				one.guardKey = s.key
+				for i := 1; i < len(one.partitions); i += 3 {
+					one.partitions[i] = guardNone
+				}
+			}
+			one.add(ctx, p, s)
+			one.flush(ctx, p)
+		}
+		many.flush(ctx, p)
+		writeMetadata(ctx, p, keys, parts)
+	})
+	if err != nil {
+		return nil, err
+	}
+	var cut []*summedOps
+	for _, s := range order {
+		if s.reply() == cutByFence {
+			cut = append(cut, s)
+		}
+	}
+	if len(cut) == 0 {
+		return sums, nil
+	}
+	err = runStep("apply counter changes cut by a fence", func(p redis.Pipeliner) {
+		guardKey, conds := guards()
+		for _, s := range cut {
+			for _, po := range s.parts {
+				part := parts[po.part]
+				scriptKeys, g := c.guardKeys(s.key, guardKey, conds[po.part])
+				if s.index != "" {
+					scriptKeys = append(scriptKeys, s.index)
+				}
+				applyOpsScript.EvalSha(ctx, p, scriptKeys, applyOpsArgs(pfs[po.part], g, part.fence, support, po.ops)...)
+			}
+		}
+	})
+	return sums, err
+}
+
+// writeMetadata queues what a write's batches record beside their
+// counters, unfenced: the popularity anchor and version, the days of
+// their popularity buckets and the items' categories.
+func writeMetadata(ctx context.Context, p redis.Pipeliner, keys schema.Keys, parts []fencedPart) {
+	var latest time.Time
+	days := map[ListKind][]any{}
+	var categories [schema.Shards][]any
+	for _, part := range parts {
+		b := part.batch
+		if b.Latest.After(latest) {
+			latest = b.Latest
+		}
+		for kind, d := range popularityDaysOf(b) {
+			days[kind] = append(days[kind], d...)
+		}
+		// Metadata for filters, not a counter: last writer wins.
+		for it, cat := range b.Categories {
+			s := schema.ItemShard(it)
+			categories[s] = append(categories[s], it, cat)
+		}
+	}
+	if !latest.IsZero() {
+		// Not fenced, and need not be: the anchor only rises to a time
+		// that was counted, and the version only signals.
+		advanceScript.EvalSha(ctx, p, []string{keys.PopularityState}, schema.FieldAnchor, latest.UnixMilli())
+		p.HIncrBy(ctx, keys.PopularityState, schema.FieldPopularityVersion, 1)
+	}
+	for kind, d := range days {
+		p.SAdd(ctx, keys.PopularityDays(kind), d...)
+	}
+	for s, a := range categories {
+		if len(a) > 0 {
+			p.HSet(ctx, keys.ItemCategories(s), a...)
+		}
+	}
+}
+
+// queueCustomers queues a part's customer writes on many, which carries
+// the part's guard, and their age index entries.
+func (c *conn) queueCustomers(ctx context.Context, p redis.Pipeliner, part fencedPart, many manyCustomers, tombstone string) {
+	keys, partition := c.keys, part.batch.Partition
+	for _, cu := range part.customers {
+		purchases, views, recent := cu.Purchases.Encode(), cu.Views.Encode(), cu.Recent.Encode()
+		ever := cu.Purchases.Ever.Encode()
+		ttl := "0"
+		if purchases == "" && views == "" && recent == "" && ever == "" {
+			ttl = tombstone
+		}
+		many.add(ctx, p, keys.Customer(cu.ID), cu.Offset, ttl,
+			schema.CustomerPurchases, purchases, schema.CustomerViews, views,
+			schema.CustomerRecent, recent, schema.CustomerEver, ever)
+		if cu.IndexAge {
+			// A hint, not state: the sweep reads the customer before
+			// it acts, so a stale score costs a read, never a change.
+			if oldest, ok := oldestEntry(cu.Purchases, cu.Views); ok {
+				p.ZAdd(ctx, keys.AgeIndex(partition), redis.Z{Score: float64(oldest), Member: cu.ID})
+			} else {
+				p.ZRem(ctx, keys.AgeIndex(partition), cu.ID)
+			}
+		}
+	}
+	many.flush(ctx, p)
+}
+
+// dirtyMembers returns the dirty-set members of the parts' dirty rows,
 // leaving out the rows whose sums (by hash) were applied now and cannot
 // move their list (appliedListSame). A row applied before (a replay: its
 // reply says nothing of what the first write did) or cut by its fence is
 // marked.
-func dirtyMembers(keys schema.Keys, batch *delta.Batch, sums map[string]*summedOps) []string {
-	members := make([]string, 0, len(batch.Dirty))
-	for k := range batch.Dirty {
-		kind, ok := listKindOfRow(k.Kind)
-		if !ok {
-			continue
+func dirtyMembers(keys schema.Keys, parts []fencedPart, sums map[string]*summedOps) []string {
+	var members []string
+	seen := map[string]bool{}
+	for _, part := range parts {
+		for k := range part.batch.Dirty {
+			kind, ok := listKindOfRow(k.Kind)
+			if !ok {
+				continue
+			}
+			if so := sums[keys.Row(kind, k.Item)]; so != nil && so.reply() == appliedListSame {
+				continue
+			}
+			m := schema.DirtyMember(kind, k.Item)
+			if len(parts) > 1 {
+				if seen[m] {
+					continue
+				}
+				seen[m] = true
+			}
+			members = append(members, m)
 		}
-		if so := sums[keys.Row(kind, k.Item)]; so != nil && so.reply() == appliedListSame {
-			continue
-		}
-		members = append(members, schema.DirtyMember(kind, k.Item))
 	}
 	return members
 }
 
-// summedOps is a hash's changes and where its applySumsScript reply is:
-// element at of call's.
+// summedOps is a hash's changes, from one or more parts of a write, and
+// where its applySumsScript reply is: element at of call's.
 type summedOps struct {
-	ops   *delta.Ops
+	key   string
 	index string // the row's index, "" for other hashes
-	call  *sumsCall
-	at    int
+	parts []partOps
+	// fields and deltas are the sums of the parts' changes
+	// (delta.Ops.Sums), none zero.
+	fields []string
+	deltas []int64
+	call   *sumsCall
+	at     int
+}
+
+// partOps is a part's changes of a hash: the part's place in the write
+// and its ops.
+type partOps struct {
+	part int
+	ops  *delta.Ops
+}
+
+// sum fills fields and deltas: the sums of the parts' changes.
+func (so *summedOps) sum() {
+	if len(so.parts) == 1 {
+		so.fields, so.deltas = so.parts[0].ops.Sums()
+		return
+	}
+	var all delta.Ops
+	for _, po := range so.parts {
+		all.Fields = append(all.Fields, po.ops.Fields...)
+		all.Deltas = append(all.Deltas, po.ops.Deltas...)
+	}
+	so.fields, so.deltas = all.Sums()
 }
 
 // sumsCall is an applySumsScript call and its replies, read from the
@@ -387,7 +579,8 @@ func (so *summedOps) reply() int64 {
 // behind the consumer's calls and a saturated Dunnhumby run's freshness
 // p99 went from 12 s to 19 s; 50 and 200 measured alike (docs/BENCHMARKS.md).
 type manySums struct {
-	pf, guardKey, guard, fence, support string // the step's, as applySumsScript takes them
+	guardKey, support string
+	partitions        []any // (field, condition, fence) of each part, as applySumsScript takes them
 
 	keys    []string
 	args    []any
@@ -398,10 +591,9 @@ type manySums struct {
 // manySumsFields bounds the sums of one applySumsScript call.
 const manySumsFields = 200
 
-// add queues so's sums and returns its summedOps, whose reply is known
-// once the pipeline ran.
-func (m *manySums) add(ctx context.Context, p redis.Pipeliner, so shardedOps, fields []string, deltas []int64) *summedOps {
-	if m.fields > 0 && m.fields+len(fields) > manySumsFields {
+// add queues so's sums; its reply is known once the pipeline ran.
+func (m *manySums) add(ctx context.Context, p redis.Pipeliner, so *summedOps) {
+	if m.fields > 0 && m.fields+len(so.fields) > manySumsFields {
 		m.flush(ctx, p)
 	}
 	m.keys = append(m.keys, so.key)
@@ -410,14 +602,17 @@ func (m *manySums) add(ctx context.Context, p redis.Pipeliner, so shardedOps, fi
 		m.keys = append(m.keys, so.index)
 		indexed = "1"
 	}
-	m.args = append(m.args, so.ops.Offsets[0], so.ops.Offsets[len(so.ops.Offsets)-1], len(fields), indexed)
-	for j, f := range fields {
-		m.args = append(m.args, f, deltas[j])
+	m.args = append(m.args, len(so.parts))
+	for _, po := range so.parts {
+		m.args = append(m.args, po.part+1, po.ops.Offsets[0], po.ops.Offsets[len(po.ops.Offsets)-1])
 	}
-	m.fields += len(fields)
-	s := &summedOps{ops: so.ops, index: so.index, at: len(m.pending)}
-	m.pending = append(m.pending, s)
-	return s
+	m.args = append(m.args, len(so.fields), indexed)
+	for j, f := range so.fields {
+		m.args = append(m.args, f, so.deltas[j])
+	}
+	m.fields += len(so.fields)
+	so.call, so.at = nil, len(m.pending)
+	m.pending = append(m.pending, so)
 }
 
 // flush queues the call of the hashes added since the last one.
@@ -425,7 +620,10 @@ func (m *manySums) flush(ctx context.Context, p redis.Pipeliner) {
 	if len(m.keys) == 0 {
 		return
 	}
-	call := &sumsCall{cmd: applySumsScript.EvalSha(ctx, p, append([]string{m.guardKey}, m.keys...), append([]any{m.pf, m.guard, m.fence, m.support}, m.args...)...)}
+	args := make([]any, 0, 2+len(m.partitions)+len(m.args))
+	args = append(args, len(m.partitions)/3, m.support)
+	args = append(append(args, m.partitions...), m.args...)
+	call := &sumsCall{cmd: applySumsScript.EvalSha(ctx, p, append([]string{m.guardKey}, m.keys...), args...)}
 	for _, s := range m.pending {
 		s.call = call
 	}

@@ -44,12 +44,13 @@ return 1
 `)
 	unfencedSumsScript = redis.NewScript(hashFieldsLua + `
 local out, names, set, del = {}, {}, {}, {}
-local a = 5
+local a = 3 * tonumber(ARGV[1]) + 3
 local k = 2
 while k <= #KEYS do
-  local key, n = KEYS[k], tonumber(ARGV[a + 2])
-  if ARGV[a + 3] == '1' then k = k + 2 else k = k + 1 end
-  local from, to = a + 4, a + 3 + 2 * n
+  a = a + 1 + 3 * tonumber(ARGV[a])
+  local key, n = KEYS[k], tonumber(ARGV[a])
+  if ARGV[a + 1] == '1' then k = k + 2 else k = k + 1 end
+  local from, to = a + 2, a + 1 + 2 * n
   a = to + 1
   local nm, ns, nd = 0, 0, 0
   for i = from, to, 2 do nm = nm + 1; names[nm] = ARGV[i] end

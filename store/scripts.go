@@ -112,21 +112,31 @@ var batchGuard = guardOn("KEYS[2]")
 
 // guardOn is batchGuard with its guard hash at key (a Lua expression).
 func guardOn(key string) string {
-	return `
-local want = ARGV[2]
-local floor = -1
-if want ~= '` + guardNone + `' then
-  local got = redis.call('HGET', ` + key + `, ARGV[1])
-  if string.sub(want, 1, 2) == '` + guardProgress + `' then
-    local stored = tonumber(got or '-1')
-    if stored < tonumber(string.sub(want, 3)) then return redis.error_reply('` + codeProgressLost + ` ' .. stored) end
-    floor = stored
-  elseif got ~= string.sub(want, 3) then
-    return redis.error_reply('` + codeBatchLost + ` ' .. (got or 'none'))
-  end
-end
+	return guardLua + `
+local floor, refused = guardCheck(` + key + `, ARGV[1], ARGV[2])
+if refused then return redis.error_reply(refused) end
 `
 }
+
+// guardLua defines guardCheck(key, field, want): batchGuard's check of
+// the condition want on the field of the guard hash key. It returns the
+// floor, or nil and the refusal (the script returns it as an error
+// reply). applySumsScript checks one condition per partition of a write
+// that merges several (Batches.ApplyMany).
+const guardLua = `
+local function guardCheck(key, field, want)
+  if want == '` + guardNone + `' then return -1 end
+  local got = redis.call('HGET', key, field)
+  if string.sub(want, 1, 2) == '` + guardProgress + `' then
+    local stored = tonumber(got or '-1')
+    if stored < tonumber(string.sub(want, 3)) then return nil, '` + codeProgressLost + ` ' .. stored end
+    return stored
+  elseif got ~= string.sub(want, 3) then
+    return nil, '` + codeBatchLost + ` ' .. (got or 'none')
+  end
+  return -1
+end
+`
 
 // markStepScript records that a step of a batch was written: it is the last
 // command of the step's pipeline, so if it survives in Redis, so did the
@@ -174,7 +184,7 @@ return 1
 // only for the hashes whose fence cuts the batch's groups.
 //
 // KEYS[1]: the hash. KEYS[2], ARGV[1], ARGV[2]: see batchGuard. KEYS[3],
-// for a row: its index (rowIndexLua). ARGV[3]: the watermark field of the
+// for a row: its index (rowIndexOn). ARGV[3]: the watermark field of the
 // partition ("#p"). ARGV[4]: the lists' min support, as applySumsScript's.
 // ARGV[5..]: groups of (offset, count, field1, delta1, ..., fieldN, deltaN)
 // in ascending offset order. A group is applied only when its offset is
@@ -194,7 +204,7 @@ return 1
 // day that left the window) and must not take those groups again from a
 // zombie's late batch.
 // Returns the number of groups applied.
-var applyOpsScript = redis.NewScript(batchGuard + rowIndexLua + hashFieldsLua + `
+var applyOpsScript = redis.NewScript(batchGuard + rowIndexOn("ARGV[4]") + hashFieldsLua + `
 -- The progress floor is the fence of events only: a sweep's fence (#sp)
 -- counts sweeps, and a hash without it has had none.
 if not string.match(ARGV[3], '^#%d+$') then floor = -1 end
@@ -252,25 +262,34 @@ return applied
 // hash of a paced batch costs no script call and no guard read of its own
 // (about 3 µs of Redis per hash and batch, a tenth of a Dunnhumby event's
 // Redis time at a paced rate); a cluster sends one hash per call, their
-// slots differ (writeFenced).
+// slots differ (writeFenced). A write that merges the batches of several partitions
+// (Batches.ApplyMany) sends a hash once with the sums of all of them: a
+// paced batch's rows change a few fields each, and a row costs its read
+// and its write whatever it holds. Each partition keeps its own guard
+// condition and its own fence in the hash.
 //
-// KEYS[1]: the guard hash (batchGuard on KEYS[1]); KEYS[2..]: the hashes,
-// a row followed by its index (rowIndexLua). ARGV[1..3] as
-// applyOpsScript's; ARGV[4]: the lists' min support (0: no check); then
-// for each hash in KEYS order: the offsets of the batch's first and last
-// group for it, the number of sums, "1" when the next key is the hash's
-// index (else "0"), and the pairs of (field, sum), the sums not zero.
-// Returns each hash's reply, in hash order:
+// KEYS[1]: the guard hash; KEYS[2..]: the hashes, a row followed by its
+// index (rowIndexOn). ARGV[1]: the number P of partitions; ARGV[2]: the
+// lists' min support (0: no check); ARGV[3..3P+2]: for each partition its
+// field in the guard hash and its condition (batchGuard's ARGV[1] and
+// ARGV[2]), and its fence field (applyOpsScript's ARGV[3]). Then for each
+// hash in KEYS order: the number of partitions whose changes it takes,
+// and for each of them its place in ARGV (1..P) and the offsets of its
+// first and last group for the hash; the number of sums, "1" when the
+// next key is the hash's index (else "0"), and the pairs of (field, sum),
+// the sums not zero. Returns each hash's reply, in hash order:
 //
-// When the watermark is at or above the last offset, every group was
-// applied before: nothing is written (0). When it is below the first, the
-// sums are added, fields that fall to zero deleted, and the watermark
-// raised to the last offset: the reply is appliedListMoves, or, for a
-// row whose list cannot move by them, appliedListSame (below). When it
-// falls between them, a replay cut the batch differently from the write
-// that raised the watermark, and only the groups above it may be applied:
-// nothing is written and the reply is cutByFence, and the batch writes
-// this hash's groups with applyOpsScript instead (writeFenced).
+// When every partition's watermark is at or above its last offset, every
+// group was applied before: nothing is written (0). When each is below
+// its first, the sums are added, fields that fall to zero deleted, and
+// each watermark raised to its last offset: the reply is
+// appliedListMoves, or, for a row whose list cannot move by them,
+// appliedListSame (below). Otherwise a replay cut a batch differently
+// from the write that raised a watermark (or applied one partition's
+// batch and not another's), and only some groups may be applied: nothing
+// is written and the reply is cutByFence, and the write applies this
+// hash's groups with applyOpsScript instead, partition by partition
+// (writeFenced).
 //
 // A row's list reads its histogram bins (h|), M_X (t|) and its candidates
 // at or above the min support (docs/DESIGN.md §4, "What marks a list"):
@@ -278,38 +297,56 @@ return applied
 // support before and after and the item's own purchase statistics (p|,
 // g|), leave the list as it is but for the drift of T and the candidates'
 // B that every list has, and the reply says so.
-var applySumsScript = redis.NewScript(guardOn("KEYS[1]") + rowIndexLua + hashFieldsLua + `
-if not string.match(ARGV[3], '^#%d+$') then floor = -1 end
-local support = tonumber(ARGV[4])
+var applySumsScript = redis.NewScript(guardLua + rowIndexOn("ARGV[2]") + hashFieldsLua + `
+local np = tonumber(ARGV[1])
+local fences, floors = {}, {}
+for i = 1, np do
+  local b = 3 * i
+  local floor, refused = guardCheck(KEYS[1], ARGV[b], ARGV[b + 1])
+  if refused then return redis.error_reply(refused) end
+  fences[i] = ARGV[b + 2]
+  -- The progress floor is the fence of events only (applyOpsScript).
+  if not string.match(fences[i], '^#%d+$') then floor = -1 end
+  floors[i] = floor
+end
+local support = tonumber(ARGV[2])
 local out = {}
 local names, set, del = {}, {}, {}
-local a = 5
+local a = 3 * np + 3
 local k = 2
 while k <= #KEYS do
   local key, index = KEYS[k], nil
-  local first, last, n = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
-  if ARGV[a + 3] == '1' then index = KEYS[k + 1]; k = k + 2 else k = k + 1 end
-  local from, to = a + 4, a + 3 + 2 * n
+  local ns = tonumber(ARGV[a])
+  local segs = a + 1
+  a = segs + 3 * ns
+  local n = tonumber(ARGV[a])
+  if ARGV[a + 1] == '1' then index = KEYS[k + 1]; k = k + 2 else k = k + 1 end
+  local from, to = a + 2, a + 1 + 2 * n
   a = to + 1
-  names[1] = ARGV[3]
-  local nm = 1
+  for s = 1, ns do names[s] = fences[tonumber(ARGV[segs + 3 * s - 3])] end
+  local nm = ns
   for i = from, to, 2 do nm = nm + 1; names[nm] = ARGV[i] end
   local got = readFields(key, names, nm)
-  local wm = tonumber(got[1] or floor)
-  if last <= wm then
+  local old, new = 0, 0
+  for s = 1, ns do
+    local wm = tonumber(got[s] or floors[tonumber(ARGV[segs + 3 * s - 3])])
+    if tonumber(ARGV[segs + 3 * s - 1]) <= wm then old = old + 1
+    elseif tonumber(ARGV[segs + 3 * s - 2]) > wm then new = new + 1 end
+  end
+  if old == ns then
     out[#out + 1] = 0
-  elseif first <= wm then
+  elseif new < ns then
     out[#out + 1] = ` + strconv.Itoa(cutByFence) + `
   else
     local moves = support <= 0
-    local nn, ng, ns, nd = 0, 0, 0, 0
-    local j = 1
+    local nn, ng, nw, nd = 0, 0, 0, 0
+    local j = ns
     for i = from, to, 2 do
       j = j + 1
       local f = ARGV[i]
       local d = tonumber(ARGV[i + 1])
       local v = (tonumber(got[j]) or 0) + d
-      if v == 0 then nd = nd + 1; del[nd] = f else set[ns + 1] = f; set[ns + 2] = v; ns = ns + 2 end
+      if v == 0 then nd = nd + 1; del[nd] = f else set[nw + 1] = f; set[nw + 2] = v; nw = nw + 2 end
       if index and (v == 0 or v == d or (v >= atLeast and v - d < atLeast)) then
         nn, ng = indexChange(f, v, d, nn, ng)
       end
@@ -323,9 +360,11 @@ while k <= #KEYS do
         end
       end
     end
-    set[ns + 1] = ARGV[3]; set[ns + 2] = last; ns = ns + 2
-    if not got[1] and index then nn = nn + 1; named[nn] = ARGV[3] end
-    writeFields(key, set, ns, del, nd)
+    for s = 1, ns do
+      set[nw + 1] = names[s]; set[nw + 2] = ARGV[segs + 3 * s - 1]; nw = nw + 2
+      if not got[s] and index then nn = nn + 1; named[nn] = names[s] end
+    end
+    writeFields(key, set, nw, del, nd)
     if index then writeIndex(index, nn, ng) end
     out[#out + 1] = moves and ` + strconv.Itoa(appliedListMoves) + ` or ` + strconv.Itoa(appliedListSame) + `
   end
@@ -333,14 +372,14 @@ end
 return out
 `)
 
-// rowIndexLua keeps a row's index (schema.Keys.RowIndex) beside the
+// rowIndexOn keeps a row's index (schema.Keys.RowIndex) beside the
 // row's writes, in the same script call. indexChange notes in named and
 // gone (their first nn and ng entries: the tables are reused from row to
 // row, not made per row) what a counter's change means for the index: a
 // statistic ("|" fields: M_X and the purchase statistics) enters it when
 // it is created (its value equals the change), a co-count when it reaches
-// the support (atLeast: ARGV[4] of both scripts, at least 1), and a
-// co-count leaves it when it falls to zero. Histogram bins are never
+// the support (atLeast: the min support, the Lua expression support, at
+// least 1), and a co-count leaves it when it falls to zero. Histogram bins are never
 // named: they empty and fill all the time, and the reader names the few
 // a row can have itself (rowIndexing). A co-count that falls below the
 // support stays; the reader skips it by its value. The scripts call
@@ -350,8 +389,9 @@ return out
 // index costs Redis time per event all the same (docs/BENCHMARKS.md,
 // "Fifth pass"). writeIndex writes what was noted with a command each (in
 // chunks that Lua's unpack takes).
-const rowIndexLua = `
-local atLeast = math.max(1, tonumber(ARGV[4]))
+func rowIndexOn(support string) string {
+	return `
+local atLeast = math.max(1, tonumber(` + support + `))
 local named, gone = {}, {}
 local function indexChange(f, v, d, nn, ng)
   if string.find(f, '|', 1, true) then
@@ -371,6 +411,7 @@ local function writeIndex(index, nn, ng)
   end
 end
 `
+}
 
 // hashFieldsLua reads and writes many fields of a hash with one command
 // each, in chunks that Lua's unpack takes, instead of one HINCRBY per
@@ -614,7 +655,7 @@ return removed
 // inside it (docs/BENCHMARKS.md, "Ninth pass").
 //
 // KEYS: for each list, its item's row hash (holds the stored list's
-// revision), the list key and the row's index (rowIndexLua, which names
+// revision), the list key and the row's index (rowIndexOn, which names
 // the two fields when they are new and the row has an index: a state
 // without indexes gets none), the three with the same hash tag. ARGV[1]:
 // the revision field, ARGV[2]: the watch field; then for each list in

@@ -80,7 +80,7 @@ func (s *State) Write(ctx context.Context, st *Snapshot) error {
 		}
 	}
 	// addRow adds fields to a row and names in its index those a re-score
-	// reads (rowIndexLua). Histogram bins go to the row alone (add): the
+	// reads (rowIndexOn). Histogram bins go to the row alone (add): the
 	// reader names them (rowIndexing).
 	addRow := func(kind ListKind, x string, fields []any) {
 		add(keys.Row(kind, x), fields)

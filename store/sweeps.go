@@ -282,9 +282,9 @@ func (s *Sweeps) DueCount(ctx context.Context, partitions []int, cut int64) (int
 func (s *Sweeps) Apply(ctx context.Context, plan SweepPlan, planRecorded bool, batch *delta.Batch, customers []CustomerUpdate, recorded int64, tombstoneTTL time.Duration) error {
 	keys, p := s.c.keys, batch.Partition
 	planField := schema.ClockField(schema.ClockPlan, p)
-	w := fencedWrite{
-		batch: batch, customers: customers, recorded: recorded, tombstoneTTL: tombstoneTTL,
-		fence: schema.SweepField(p), id: "s" + strconv.FormatInt(plan.Seq, 10),
+	w := fencedWrite{tombstoneTTL: tombstoneTTL, id: "s" + strconv.FormatInt(plan.Seq, 10)}
+	w.parts = []fencedPart{{
+		batch: batch, customers: customers, recorded: recorded, fence: schema.SweepField(p),
 		finish: func(pl redis.Pipeliner, guardKey, guard string) {
 			if len(plan.Erase) > 0 {
 				ids := make([]any, len(plan.Erase))
@@ -297,7 +297,7 @@ func (s *Sweeps) Apply(ctx context.Context, plan SweepPlan, planRecorded bool, b
 				schema.PartitionField(p), guard, schema.ClockField(schema.ClockSweep, p), plan.Seq,
 				planField, plan.Watermark, schema.ClockWatermark)
 		},
-	}
+	}}
 	if !planRecorded {
 		enc, err := json.Marshal(plan)
 		if err != nil {
