@@ -178,8 +178,9 @@ func BenchmarkFencing(b *testing.B) {
 // Dunnhumby sample's batches applied with Batches.Apply to a state kept as
 // serve keeps it (log histogram bins, row indexes, min support 2), in full
 // batches, in batches of the size a paced run makes (140: 1,100 events/s
-// over 4 partitions, half a second each) and in batches of four times that
-// (what merging the four partitions' batches would make). It reports
+// over 4 partitions, half a second each), in batches of four times that,
+// and in paced batches whose four partitions' batches are merged into one
+// write (Batches.ApplyMany), as the consumer writes them. It reports
 // Redis's own CPU and commands per event (INFO's used_cpu and
 // total_commands_processed around the writes, so run it on a Redis nothing
 // else uses) beside events/s. Run:
@@ -199,6 +200,10 @@ func BenchmarkApplyBatches(b *testing.B) {
 			applyEach(b, addr, settings, support, batches, events)
 		})
 	}
+	batches, events := dunnhumbyBatches(b, 140)
+	b.Run("batch140_merged4", func(b *testing.B) {
+		applyMerged(b, addr, settings, support, batches, events)
+	})
 }
 
 // applyEach applies batches to a fresh prefix b.N times, with settings
@@ -207,6 +212,32 @@ func BenchmarkApplyBatches(b *testing.B) {
 // scripts included) per event over the writes; each prefix is deleted
 // outside the timing.
 func applyEach(b *testing.B, addr string, settings map[string]string, rowIndexSupport int64, batches []benchBatch, events int) {
+	writes := make([][]benchBatch, len(batches))
+	for i := range batches {
+		writes[i] = batches[i : i+1]
+	}
+	applyWrites(b, addr, settings, rowIndexSupport, writes, events)
+}
+
+// applyMerged is applyEach with the n-th batch of every partition merged
+// into one write.
+func applyMerged(b *testing.B, addr string, settings map[string]string, rowIndexSupport int64, batches []benchBatch, events int) {
+	var writes [][]benchBatch
+	nth := map[int]int{} // partition -> batches seen
+	for _, bb := range batches {
+		n := nth[bb.b.Partition]
+		nth[bb.b.Partition]++
+		if n == len(writes) {
+			writes = append(writes, nil)
+		}
+		writes[n] = append(writes[n], bb)
+	}
+	applyWrites(b, addr, settings, rowIndexSupport, writes, events)
+}
+
+// applyWrites applies writes (each one or more partitions' batches) as
+// applyEach describes.
+func applyWrites(b *testing.B, addr string, settings map[string]string, rowIndexSupport int64, writes [][]benchBatch, events int) {
 	ctx := context.Background()
 	var took time.Duration
 	var redisCPU, commands float64
@@ -227,8 +258,12 @@ func applyEach(b *testing.B, addr string, settings map[string]string, rowIndexSu
 		}
 		cpu0, cmds0 := serverCPU(ctx, b, st), serverCommands(ctx, b, st)
 		start := time.Now()
-		for _, bb := range batches {
-			if err := st.Batches.Apply(ctx, bb.b, bb.customers, bb.last, bb.recorded); err != nil {
+		for _, w := range writes {
+			many := make([]BatchWrite, len(w))
+			for j, bb := range w {
+				many[j] = BatchWrite{Batch: bb.b, Customers: bb.customers, LastOffset: bb.last, Recorded: bb.recorded}
+			}
+			if err := st.Batches.ApplyMany(ctx, many); err != nil {
 				b.Fatal(err)
 			}
 		}
