@@ -17,7 +17,9 @@ import (
 // (store.Batches).
 type StateStore interface {
 	LoadState(ctx context.Context, partition int, ids []string) (store.BatchState, error)
-	Apply(ctx context.Context, b *delta.Batch, customers []store.CustomerUpdate, lastOffset, recorded int64) error
+	// ApplyMany writes the batches of one or more partitions in one
+	// fenced write (store.Batches.ApplyMany).
+	ApplyMany(ctx context.Context, writes []store.BatchWrite) error
 	Progress(ctx context.Context) (map[int]int64, error)
 	RecordPartitionCount(ctx context.Context, n int) ([]int, error)
 }
@@ -49,6 +51,9 @@ type applier struct {
 	limits      event.Limits
 	maxSkew     time.Duration
 	partitioner *keyPartitioner // nil: no partition check
+	// writer merges the batches of the consumer's partitions that are
+	// ready at once into one write; nil: each batch is written alone.
+	writer *batchWriter
 }
 
 // decode validates the messages of a batch; the valid ones keep their offsets.
@@ -152,7 +157,13 @@ func (a *applier) apply(ctx context.Context, partition int, evs []decoded, lastO
 	for _, u := range touched {
 		updates = append(updates, *u)
 	}
-	if err := a.store.Apply(ctx, b, updates, lastOffset, recorded); err != nil {
+	w := store.BatchWrite{Batch: b, Customers: updates, LastOffset: lastOffset, Recorded: recorded}
+	if a.writer != nil {
+		err = a.writer.write(ctx, w)
+	} else {
+		err = a.store.ApplyMany(ctx, []store.BatchWrite{w})
+	}
+	if err != nil {
 		return res, err
 	}
 	res.Changes = b.Changes

@@ -23,22 +23,28 @@ import (
 	"github.com/alsobought/alsobought/store/schema"
 )
 
-// crashingStore is the real store, except that its Apply stops after the
+// crashingStore is the real store, except that its writes stop after the
 // counter step, as a process killed between the steps would.
 type crashingStore struct {
 	*store.Batches
 	st *store.Store
 }
 
-func (c crashingStore) Apply(ctx context.Context, b *delta.Batch, _ []store.CustomerUpdate, lastOffset, recorded int64) error {
-	// The first step records how far the batch reaches, as the real one
-	// does, so that sweeps wait for it.
-	field := schema.ClockField(schema.ClockAttempted, b.Partition)
-	if err := c.st.Client().HSet(ctx, c.st.Keys().Clock, field, lastOffset).Err(); err != nil {
-		return err
+func (c crashingStore) ApplyMany(ctx context.Context, writes []store.BatchWrite) error {
+	for _, w := range writes {
+		// The first step records how far the batch reaches, as the real
+		// one does, so that sweeps wait for it.
+		field := schema.ClockField(schema.ClockAttempted, w.Batch.Partition)
+		if err := c.st.Client().HSet(ctx, c.st.Keys().Clock, field, w.LastOffset).Err(); err != nil {
+			return err
+		}
+		// Then only the counter changes and dirty marks: no customers, no
+		// progress.
+		if err := c.st.Batches.Apply(ctx, w.Batch, nil, -1, w.Recorded); err != nil {
+			return err
+		}
 	}
-	// Then only the counter changes and dirty marks: no customers, no progress.
-	return c.st.Batches.Apply(ctx, b, nil, -1, recorded)
+	return nil
 }
 
 // messages puts the events on partition 0 and, like a producer that
@@ -198,7 +204,7 @@ func expectForgotten(t *testing.T, env *testenv.Env, evs []event.Event, age time
 	t.Logf("%d of %d items forgotten", forgotten, len(items))
 }
 
-// pausedStore is the real store, except that before its first Apply
+// pausedStore is the real store, except that before its first write
 // it runs meanwhile: the consumer has loaded its customers and computed its
 // changes, then stalls (a GC pause, a network partition) while the
 // partition moves to a new owner.
@@ -207,12 +213,12 @@ type pausedStore struct {
 	meanwhile func()
 }
 
-func (p *pausedStore) Apply(ctx context.Context, b *delta.Batch, cs []store.CustomerUpdate, last, recorded int64) error {
+func (p *pausedStore) ApplyMany(ctx context.Context, writes []store.BatchWrite) error {
 	if p.meanwhile != nil {
 		p.meanwhile()
 		p.meanwhile = nil
 	}
-	return p.Batches.Apply(ctx, b, cs, last, recorded)
+	return p.Batches.ApplyMany(ctx, writes)
 }
 
 // TestZombieConsumerChangesNothing: a consumer that lost its partition in a

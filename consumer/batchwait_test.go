@@ -102,16 +102,87 @@ func TestThinInputMakesLargeBatches(t *testing.T) {
 // messages.
 func batchCounts(t *testing.T, reg *prometheus.Registry) (batches, messages int) {
 	t.Helper()
+	return histogramCounts(t, reg, "alsobought_batch_messages")
+}
+
+// histogramCounts reads a histogram of reg: its count and its sum.
+func histogramCounts(t *testing.T, reg *prometheus.Registry, name string) (count, sum int) {
+	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, mf := range mfs {
-		if mf.GetName() == "alsobought_batch_messages" {
+		if mf.GetName() == name {
 			h := mf.GetMetric()[0].GetHistogram()
 			return int(h.GetSampleCount()), int(h.GetSampleSum())
 		}
 	}
-	t.Fatal("no alsobought_batch_messages histogram")
+	t.Fatalf("no %s histogram", name)
 	return 0, 0
+}
+
+// TestPartitionsBatchesReadyAtOnceShareAWrite: bursts of events over the
+// four partitions a consumer owns make batches that end together, and
+// they are written in fewer writes than batches (merged into one
+// store write), with every event applied.
+func TestPartitionsBatchesReadyAtOnceShareAWrite(t *testing.T) {
+	env := testenv.New(t, 4)
+	ctx := context.Background()
+	const customers, bursts = 40, 4
+	reg := prometheus.NewRegistry()
+	// A generous batch wait: it is also how long a batch that finds the
+	// writer idle waits for the others, so a loaded machine still merges.
+	c, err := New(Config{Kafka: env.Kafka(), Topic: env.Topic, GroupID: env.Group, DLQTopic: env.DLQTopic,
+		HistorySize: 2 * bursts, ViewHistory: 10, Dedup: delta.DefaultDedup,
+		Limits: event.DefaultLimits(time.Now()), MaxEventSkew: 24 * time.Hour,
+		BatchWait: 500 * time.Millisecond, BatchMaxWait: time.Second}, StoresOf(env.Store), zerolog.Nop(), NewMetrics(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = c.Run(runCtx) }()
+	t.Cleanup(func() { stop(); <-done })
+
+	w := env.Kafka().Writer(env.Topic)
+	defer w.Close()
+	t0 := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	ids := make([]string, customers)
+	for i := range ids {
+		ids[i] = "c" + strconv.Itoa(i)
+	}
+	for b := range bursts {
+		var msgs []kafka.Message
+		for _, id := range ids {
+			msgs = append(msgs, kafka.Message{Key: []byte(id), Value: event.Encode(event.Event{ID: id + "-" + strconv.Itoa(b),
+				Type: event.Purchase, CustomerID: id, ItemID: "item" + strconv.Itoa(b), Time: t0.Add(time.Duration(b) * time.Minute)})})
+		}
+		produceAll(t, w, msgs...)
+		waitNoLag(t, env.Kafka(), env.Topic, env.Store.Batches)
+	}
+	got, err := env.Store.Customers.Load(ctx, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		if n := len(got[id].Purchases.Items); n != bursts {
+			t.Errorf("customer %s holds %d purchases, want %d", id, n, bursts)
+		}
+	}
+	// A batch is counted once its write has returned, a moment after the
+	// progress the waits above saw; its write is counted before.
+	batches, messages := batchCounts(t, reg)
+	for deadline := time.Now().Add(30 * time.Second); messages < customers*bursts && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+		batches, messages = batchCounts(t, reg)
+	}
+	writes, written := histogramCounts(t, reg, "alsobought_batch_write_batches")
+	if messages != customers*bursts || written != batches {
+		t.Fatalf("%d messages in %d batches, %d of them in writes: want %d messages, every batch written", messages, batches, written, customers*bursts)
+	}
+	if writes >= batches {
+		t.Errorf("%d batches in %d writes: the batches of partitions ready at once were not merged", batches, writes)
+	}
+	t.Logf("%d batches in %d writes", batches, writes)
 }

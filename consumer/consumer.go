@@ -225,10 +225,9 @@ func New(cfg Config, st Stores, log zerolog.Logger, m *Metrics) (*Consumer, erro
 	dlq := cfg.Kafka.Writer(cfg.DLQTopic)
 	dlq.BatchTimeout = 5 * time.Millisecond
 	dlq.BatchBytes = deadLetterBatchBytes
-	return &Consumer{
+	c := &Consumer{
 		cfg:       cfg,
 		group:     group,
-		apply:     a,
 		catalogue: st.Catalogue,
 		sweeps:    st.Sweeps,
 		dlq:       dlq,
@@ -237,7 +236,21 @@ func New(cfg Config, st Stores, log zerolog.Logger, m *Metrics) (*Consumer, erro
 		retries:   obs.Repeats(log),
 		metrics:   m,
 		notReady:  "not started",
-	}, nil
+	}
+	// A batch that finds the writer idle waits up to BatchWait, the
+	// least a batch waits to fill, for the other partitions' batches.
+	a.writer = newBatchWriter(st.Batches.ApplyMany, cfg.BatchWait, c.ownedPartitions, m.observeWrite)
+	c.apply = a
+	return c, nil
+}
+
+// ownedPartitions is how many partitions of the events topic the consumer
+// owns in the current generation.
+func (c *Consumer) ownedPartitions() int {
+	if o := c.owned.Load(); o != nil {
+		return len(o.Partitions)
+	}
+	return 0
 }
 
 // topics are the topics the group consumes.

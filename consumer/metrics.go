@@ -25,6 +25,7 @@ type Metrics struct {
 	changes                            prometheus.Counter
 	batchSize                          prometheus.Histogram
 	batchSeconds                       prometheus.Histogram
+	writeBatches                       prometheus.Histogram
 	appliedOff                         *prometheus.GaugeVec
 	eventTimeLag                       prometheus.Gauge
 	rewinds                            *prometheus.CounterVec
@@ -60,6 +61,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Messages per consumed batch.", Buckets: prometheus.ExponentialBuckets(1, 4, 8)}),
 		batchSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "batch_duration_seconds",
 			Help: "Time to validate and apply one batch to Redis.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
+		writeBatches: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "batch_write_batches",
+			Help: "Partitions' batches per write to Redis: the batches of the partitions a consumer owns that are ready at once go in one write.", Buckets: prometheus.ExponentialBuckets(1, 2, 7)}),
 		appliedOff: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "applied_offset",
 			Help: "Offset of the last message applied to Redis, per partition."}, []string{"partition"}),
 		eventTimeLag: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "event_time_lag_seconds",
@@ -93,7 +96,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.applied.WithLabelValues(string(t))
 		m.deduplicated.WithLabelValues(string(t))
 	}
-	reg.MustRegister(m.late, m.swept, m.sweepChanges, m.sweepBehind, m.consumed, m.applied, m.skipped, m.deduplicated, m.deadLettered, m.catalogueRecords, m.catalogueChanges, m.changes, m.batchSize, m.batchSeconds, m.appliedOff, m.eventTimeLag, m.rewinds, m.dlqMinimal, m.dlqLost)
+	reg.MustRegister(m.late, m.swept, m.sweepChanges, m.sweepBehind, m.consumed, m.applied, m.skipped, m.deduplicated, m.deadLettered, m.catalogueRecords, m.catalogueChanges, m.changes, m.batchSize, m.batchSeconds, m.writeBatches, m.appliedOff, m.eventTimeLag, m.rewinds, m.dlqMinimal, m.dlqLost)
 	return m
 }
 
@@ -120,6 +123,12 @@ func (m *Metrics) observeBatch(partition int, msgs []kafka.Message, res BatchRes
 	m.appliedOff.WithLabelValues(strconv.Itoa(partition)).Set(float64(last.Offset))
 	if !last.Time.IsZero() {
 		m.eventTimeLag.Set(time.Since(last.Time).Seconds())
+	}
+}
+
+func (m *Metrics) observeWrite(batches int) {
+	if m != nil {
+		m.writeBatches.Observe(float64(batches))
 	}
 }
 

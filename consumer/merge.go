@@ -1,0 +1,147 @@
+package consumer
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/alsobought/alsobought/store"
+)
+
+// batchWriter writes the batches of the partitions a consumer owns, and
+// merges the batches that are ready at the same time into one write
+// (store.Batches.ApplyMany): a group commit. A paced load gives each
+// partition a small batch, and a small batch costs several times the
+// Redis commands per event of a full one, because every row it touches
+// costs a read and a write; merged, a row that several partitions' events
+// touch costs them once (docs/DESIGN.md §4, "What an event costs").
+//
+// A batch that arrives while a write is running waits for it and goes in
+// the next one, with every other batch that arrived meanwhile. A batch
+// that finds the writer idle waits at most gather for the batches of the
+// other partitions the consumer owns: their batches end within
+// milliseconds of each other when input is steady.
+type batchWriter struct {
+	apply  func(ctx context.Context, writes []store.BatchWrite) error // StateStore.ApplyMany
+	gather time.Duration
+	owned  func() int        // partitions the consumer owns now
+	writes func(batches int) // observes each write, by its number of batches
+
+	mu      sync.Mutex
+	queue   []*pendingWrite
+	writing bool          // a leader is gathering or writing
+	arrived chan struct{} // signals the gathering leader that the queue grew
+}
+
+// pendingWrite is a partition's batch waiting for its write.
+type pendingWrite struct {
+	ctx  context.Context
+	w    store.BatchWrite
+	done chan error    // the write's outcome
+	lead chan struct{} // this batch's caller writes the next group
+}
+
+func newBatchWriter(apply func(context.Context, []store.BatchWrite) error, gather time.Duration, owned func() int, writes func(batches int)) *batchWriter {
+	return &batchWriter{apply: apply, gather: gather, owned: owned, writes: writes, arrived: make(chan struct{}, 1)}
+}
+
+// write writes w, alone or merged with other partitions' batches, and
+// returns when that write is over. With other batches in the write, an
+// error does not say which partition's guard refused: the caller applies
+// its batch again, from reading its customers on (store.Batches.ApplyMany).
+// ctx bounds the write; when it ends, the write it is in stops and every
+// batch in it is retried by its partition.
+func (bw *batchWriter) write(ctx context.Context, w store.BatchWrite) error {
+	pw := &pendingWrite{ctx: ctx, w: w, done: make(chan error, 1), lead: make(chan struct{}, 1)}
+	bw.mu.Lock()
+	bw.queue = append(bw.queue, pw)
+	idle := !bw.writing
+	bw.writing = true
+	bw.mu.Unlock()
+	if idle {
+		bw.writeGroup(true)
+	} else {
+		select {
+		case bw.arrived <- struct{}{}:
+		default:
+		}
+	}
+	for {
+		select {
+		case err := <-pw.done:
+			return err
+		case <-pw.lead:
+			bw.writeGroup(false)
+		}
+	}
+}
+
+// writeGroup writes the queued batches, at most one per partition, after
+// gathering (when the writer was idle), and hands the writing on to the
+// first batch left in the queue.
+func (bw *batchWriter) writeGroup(gather bool) {
+	if gather && bw.gather > 0 {
+		deadline := time.NewTimer(bw.gather)
+		for bw.queued() < bw.owned() {
+			select {
+			case <-bw.arrived:
+				continue
+			case <-deadline.C:
+			}
+			break
+		}
+		deadline.Stop()
+	}
+	group := bw.take()
+	writes := make([]store.BatchWrite, len(group))
+	for i, pw := range group {
+		writes[i] = pw.w
+	}
+	// The write stops when the context of any of its batches ends (a
+	// rebalance, a stop): the others are retried by their partitions.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(group[0].ctx))
+	for _, pw := range group {
+		defer context.AfterFunc(pw.ctx, cancel)()
+	}
+	err := bw.apply(ctx, writes)
+	cancel()
+	if bw.writes != nil {
+		bw.writes(len(group))
+	}
+	for _, pw := range group {
+		pw.done <- err
+	}
+	bw.mu.Lock()
+	defer bw.mu.Unlock()
+	if len(bw.queue) == 0 {
+		bw.writing = false
+		return
+	}
+	bw.queue[0].lead <- struct{}{}
+}
+
+func (bw *batchWriter) queued() int {
+	bw.mu.Lock()
+	defer bw.mu.Unlock()
+	return len(bw.queue)
+}
+
+// take removes from the queue the batches of the next write: the first
+// of each partition (a partition has one batch at a time but for a
+// rebalance's overlap; a write holds a partition once).
+func (bw *batchWriter) take() []*pendingWrite {
+	bw.mu.Lock()
+	defer bw.mu.Unlock()
+	var group, rest []*pendingWrite
+	seen := map[int]bool{}
+	for _, pw := range bw.queue {
+		if p := pw.w.Batch.Partition; !seen[p] {
+			seen[p] = true
+			group = append(group, pw)
+		} else {
+			rest = append(rest, pw)
+		}
+	}
+	bw.queue = rest
+	return group
+}
