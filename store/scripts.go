@@ -121,12 +121,12 @@ if refused then return redis.error_reply(refused) end
 // guardLua defines guardCheck(key, field, want): batchGuard's check of
 // the condition want on the field of the guard hash key. It returns the
 // floor, or nil and the refusal (the script returns it as an error
-// reply). applySumsScript checks one condition per partition of a write
-// that merges several (Batches.ApplyMany).
+// reply). guardVerdict(got, want) is its rule on the field's value got
+// (false: absent): applySumsScript reads the fields of every partition of
+// a write that merges several (Batches.ApplyMany) with one HMGET, and
+// judges each.
 const guardLua = `
-local function guardCheck(key, field, want)
-  if want == '` + guardNone + `' then return -1 end
-  local got = redis.call('HGET', key, field)
+local function guardVerdict(got, want)
   if string.sub(want, 1, 2) == '` + guardProgress + `' then
     local stored = tonumber(got or '-1')
     if stored < tonumber(string.sub(want, 3)) then return nil, '` + codeProgressLost + ` ' .. stored end
@@ -135,6 +135,10 @@ local function guardCheck(key, field, want)
     return nil, '` + codeBatchLost + ` ' .. (got or 'none')
   end
   return -1
+end
+local function guardCheck(key, field, want)
+  if want == '` + guardNone + `' then return -1 end
+  return guardVerdict(redis.call('HGET', key, field), want)
 end
 `
 
@@ -300,14 +304,20 @@ return applied
 var applySumsScript = redis.NewScript(guardLua + rowIndexOn("ARGV[2]") + hashFieldsLua + `
 local np = tonumber(ARGV[1])
 local fences, floors = {}, {}
+local guarded, at = {}, {}
 for i = 1, np do
   local b = 3 * i
-  local floor, refused = guardCheck(KEYS[1], ARGV[b], ARGV[b + 1])
-  if refused then return redis.error_reply(refused) end
-  fences[i] = ARGV[b + 2]
-  -- The progress floor is the fence of events only (applyOpsScript).
-  if not string.match(fences[i], '^#%d+$') then floor = -1 end
-  floors[i] = floor
+  fences[i], floors[i] = ARGV[b + 2], -1
+  if ARGV[b + 1] ~= '` + guardNone + `' then guarded[#guarded + 1] = ARGV[b]; at[#guarded] = i end
+end
+if #guarded > 0 then
+  local got = redis.call('HMGET', KEYS[1], unpack(guarded))
+  for j, i in ipairs(at) do
+    local floor, refused = guardVerdict(got[j], ARGV[3 * i + 1])
+    if refused then return redis.error_reply(refused) end
+    -- The progress floor is the fence of events only (applyOpsScript).
+    if string.match(fences[i], '^#%d+$') then floors[i] = floor end
+  end
 end
 local support = tonumber(ARGV[2])
 local out = {}
