@@ -32,7 +32,7 @@ type Lists struct {
 	// byIndexOnly: read every row by its index where the state keeps
 	// them, never whole (readIndexes); set by tests alone.
 	byIndexOnly bool
-	dense       denseRows // the rows last read whole (readIndexes)
+	shapes      rowShapes // how readIndexes last read each row
 }
 
 // List is a related-item list as stored under Keys.List: one JSON string per

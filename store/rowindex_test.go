@@ -235,8 +235,14 @@ func testARowWhoseIndexNamesMostOfItIsReadWhole(t *testing.T, env *testenv.Env) 
 			t.Errorf("%s read by %q, want %q", key, got, want)
 		}
 	}
+	for _, it := range []string{"sparse", "dense"} {
+		if n := reads.lengths(keys.Row(store.Bought, it)); n != 1 {
+			t.Errorf("the length of row %s asked %d times, want once", it, n)
+		}
+	}
 	// The next re-score reads the dense row whole at once, without asking
-	// its index again; the sparse one by its index, as before.
+	// its index again; the sparse one by its index, as before, without
+	// asking its length.
 	reads.reset()
 	sameRows(t, hybrid, openStore(t, env, env.Prefix, nil), []store.ListKind{store.Bought}, []string{"sparse", "dense"}, support, "read again")
 	want[keys.RowIndex(store.Bought, "dense")] = ""
@@ -245,15 +251,21 @@ func testARowWhoseIndexNamesMostOfItIsReadWhole(t *testing.T, env *testenv.Env) 
 			t.Errorf("read again: %s read by %q, want %q", key, got, want)
 		}
 	}
+	for _, it := range []string{"sparse", "dense"} {
+		if n := reads.lengths(keys.Row(store.Bought, it)); n != 0 {
+			t.Errorf("read again: the length of row %s asked %d times, want none", it, n)
+		}
+	}
 }
 
 // readsOf is a go-redis hook that records, by key, the last command of
 // the pipelines that read a whole hash, some of its fields or its field
-// names.
+// names, and counts the HLENs of each key.
 type readsOf struct {
 	pipelinesOnly
-	mu  sync.Mutex
-	cmd map[string]string
+	mu   sync.Mutex
+	cmd  map[string]string
+	hlen map[string]int
 }
 
 func (r *readsOf) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
@@ -266,6 +278,12 @@ func (r *readsOf) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proc
 				}
 				r.cmd[fmt.Sprint(c.Args()[1])] = name
 			}
+			if c.Name() == "hlen" {
+				if r.hlen == nil {
+					r.hlen = map[string]int{}
+				}
+				r.hlen[fmt.Sprint(c.Args()[1])]++
+			}
 		}
 		r.mu.Unlock()
 		return next(ctx, cmds)
@@ -274,8 +292,14 @@ func (r *readsOf) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proc
 
 func (r *readsOf) reset() {
 	r.mu.Lock()
-	r.cmd = nil
+	r.cmd, r.hlen = nil, nil
 	r.mu.Unlock()
+}
+
+func (r *readsOf) lengths(key string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.hlen[key]
 }
 
 func (r *readsOf) of(key string) string {

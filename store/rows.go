@@ -296,75 +296,111 @@ func (l *Lists) ReadRows(ctx context.Context, kind ListKind, items []string, min
 // cost half as much again as reading it whole (BenchmarkReadRows). The
 // row's length comes in the same round trip as the names: deciding in one
 // before cost freshness (docs/BENCHMARKS.md, "Sixth pass"). A row read
-// whole is remembered for a while (denseRows), and read whole at once.
+// whole is remembered for a while (rowShapes), and read whole at once; a
+// row read by its index is remembered too, and its length not asked again.
 func (l *Lists) readIndexes(ctx context.Context, kind ListKind, items []string, hist []string) ([][]string, error) {
 	named := make([][]string, len(items))
 	// The rows read whole last time go whole again, without their index's
-	// names and length (denseRows).
+	// names and length, and those read by their index go by it again,
+	// without their length (rowShapes).
 	var ask []int
+	var askLen []bool
 	now := time.Now()
 	for i, it := range items {
-		if l.byIndexOnly || !l.dense.has(l.c.keys.Row(kind, it), now) {
+		shape := l.shapes.of(l.c.keys.Row(kind, it), now)
+		if l.byIndexOnly || shape != denseRow {
 			ask = append(ask, i)
+			askLen = append(askLen, !l.byIndexOnly && shape == unknownRow)
 		}
 	}
 	if len(ask) == 0 {
 		return named, nil
 	}
-	cmds, err := l.c.read(ctx, "read row indexes", func(p redis.Pipeliner) {
-		for _, i := range ask {
-			p.HKeys(ctx, l.c.keys.RowIndex(kind, items[i]))
-			p.HLen(ctx, l.c.keys.Row(kind, items[i]))
+	var names []*redis.StringSliceCmd
+	lengths := make([]*redis.IntCmd, len(ask))
+	_, err := l.c.read(ctx, "read row indexes", func(p redis.Pipeliner) {
+		names = names[:0]
+		for j, i := range ask {
+			names = append(names, p.HKeys(ctx, l.c.keys.RowIndex(kind, items[i])))
+			if askLen[j] {
+				lengths[j] = p.HLen(ctx, l.c.keys.Row(kind, items[i]))
+			}
 		}
 	})
 	if err != nil {
 		return nil, err
 	}
 	for j, i := range ask {
-		names, fields := cmds[2*j].(*redis.StringSliceCmd).Val(), cmds[2*j+1].(*redis.IntCmd).Val()
-		if n := int64(len(names) + len(hist)); 2*n <= fields || l.byIndexOnly {
-			named[i] = append(append(make([]string, 0, n), names...), hist...)
-		} else if fields > 0 {
-			l.dense.add(l.c.keys.Row(kind, items[i]), now)
+		index := names[j].Val()
+		n := int64(len(index) + len(hist))
+		if lengths[j] != nil {
+			row := l.c.keys.Row(kind, items[i])
+			switch fields := lengths[j].Val(); {
+			case 2*n <= fields:
+				l.shapes.add(row, sparseRow, now)
+			case fields > 0:
+				l.shapes.add(row, denseRow, now)
+				continue
+			default:
+				continue // no row: read whole, which costs nothing
+			}
 		}
+		named[i] = append(append(make([]string, 0, n), index...), hist...)
 	}
 	return named, nil
 }
 
-// denseRows remembers, for a while, the rows that readIndexes found their
-// index naming most of (read whole), so that their next re-scores read
-// them whole at once: on a state where most co-counts reach the support
-// (the Dunnhumby sample's) that is most rows, and each cost an HKEYS of
-// its index (up to hundreds of names) and an HLEN before its HGETALL, a round
-// trip of their own (docs/BENCHMARKS.md, "Ninth pass"). A row is known
-// dense for denseRowsFor, then its index is read again: a row can thin
-// out (histories age, items are forgotten), and reading it whole is then
-// correct, only dearer. At most denseRowsKept rows are kept; past that
-// the memory starts afresh.
-type denseRows struct {
+// rowShapes remembers, for a while, how readIndexes found each row: read
+// whole (dense: its index names most of its fields) or by its index
+// (sparse). A dense row's next re-scores read it whole at once: on a state
+// where most co-counts reach the support (the Dunnhumby sample's) that is
+// most rows, and each cost an HKEYS of its index (up to hundreds of names)
+// and an HLEN before its HGETALL, a round trip of their own
+// (docs/BENCHMARKS.md, "Ninth pass"). A sparse row's next re-scores read
+// its index without the row's length (an HLEN per row and re-score). A row's shape is known for rowShapesFor, then
+// asked again: a row can fill up or thin out (histories age, items are
+// forgotten), and reading it the other way is correct, only dearer. At
+// most rowShapesKept rows are kept; past that the memory starts afresh.
+type rowShapes struct {
 	mu    sync.Mutex
-	until map[string]time.Time
+	known map[string]knownShape
+}
+
+type rowShape uint8
+
+const (
+	unknownRow rowShape = iota
+	denseRow
+	sparseRow
+)
+
+type knownShape struct {
+	shape rowShape
+	until time.Time
 }
 
 const (
-	denseRowsFor  = time.Minute
-	denseRowsKept = 1 << 15
+	rowShapesFor  = time.Minute
+	rowShapesKept = 1 << 15
 )
 
-func (d *denseRows) has(row string, now time.Time) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	until, ok := d.until[row]
-	return ok && now.Before(until)
+func (r *rowShapes) of(row string, now time.Time) rowShape {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k, ok := r.known[row]
+	if !ok || !now.Before(k.until) {
+		return unknownRow
+	}
+	return k.shape
 }
 
-func (d *denseRows) add(row string, now time.Time) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.until == nil || len(d.until) >= denseRowsKept {
-		d.until = make(map[string]time.Time)
+func (r *rowShapes) add(row string, shape rowShape, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.known == nil || len(r.known) >= rowShapesKept {
+		r.known = make(map[string]knownShape)
 	}
-	d.until[row] = now.Add(denseRowsFor)
+	r.known[row] = knownShape{shape: shape, until: now.Add(rowShapesFor)}
 }
 
 // hmgetStrings is HMGET of fields, its values read as strings, "" for a
