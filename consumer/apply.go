@@ -51,8 +51,8 @@ type applier struct {
 	limits      event.Limits
 	maxSkew     time.Duration
 	partitioner *keyPartitioner // nil: no partition check
-	// writer merges the batches of the consumer's partitions that are
-	// ready at once into one write; nil: each batch is written alone.
+	// writer merges the thin batches of the consumer's partitions that
+	// are ready at once into one write; nil: each batch is written alone.
 	writer *batchWriter
 }
 
@@ -95,7 +95,9 @@ type decoded struct {
 // *store.ProgressLostError and writes nothing on top of the gap. Events
 // older than lateBefore (unix ms) are late (docs/DESIGN.md section 10):
 // they are applied against the customer's current histories and counted.
-func (a *applier) apply(ctx context.Context, partition int, evs []decoded, lastOffset, recorded, lateBefore int64) (BatchResult, error) {
+// merge lets the writer merge the batch with other partitions' (a thin
+// batch; a full one or a backlog's is written alone, at once).
+func (a *applier) apply(ctx context.Context, partition int, evs []decoded, lastOffset, recorded, lateBefore int64, merge bool) (BatchResult, error) {
 	res := BatchResult{Applied: map[event.Type]int{}, Dupes: map[event.Type]int{}}
 	ids := make([]string, 0, len(evs))
 	seen := make(map[string]struct{}, len(evs))
@@ -158,7 +160,7 @@ func (a *applier) apply(ctx context.Context, partition int, evs []decoded, lastO
 		updates = append(updates, *u)
 	}
 	w := store.BatchWrite{Batch: b, Customers: updates, LastOffset: lastOffset, Recorded: recorded}
-	if a.writer != nil {
+	if merge && a.writer != nil {
 		err = a.writer.write(ctx, w)
 	} else {
 		err = a.store.ApplyMany(ctx, []store.BatchWrite{w})

@@ -133,7 +133,7 @@ func replaysAndCrashes(t *testing.T, env *testenv.Env, seed uint64, age time.Dur
 		if len(bad) > 0 {
 			t.Fatalf("unexpected bad events: %v", bad[0].Err)
 		}
-		if _, err := a.apply(ctx, 0, valid, int64(to-1), -1, 0); err != nil {
+		if _, err := a.apply(ctx, 0, valid, int64(to-1), -1, 0, false); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -247,7 +247,7 @@ func testZombieConsumerChangesNothing(t *testing.T, env *testenv.Env, age time.D
 	run := func(a applier, from, to int) {
 		t.Helper()
 		valid, _ := a.decode(msgs[from:to])
-		if _, err := a.apply(ctx, 0, valid, int64(to-1), -1, 0); err != nil {
+		if _, err := a.apply(ctx, 0, valid, int64(to-1), -1, 0, false); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -332,7 +332,7 @@ func testLostWritesAreDetected(t *testing.T, env *testenv.Env) {
 	msgs := messages(r, randomEvents(r, 150))
 	a := applier{store: env.Store.Batches, retention: delta.Retention{Purchases: 4}, dedup: delta.DefaultDedup, limits: event.DefaultLimits(time.Now()), maxSkew: time.Hour}
 	valid, _ := a.decode(msgs[:100])
-	if _, err := a.apply(ctx, 0, valid, 99, -1, 0); err != nil {
+	if _, err := a.apply(ctx, 0, valid, 99, -1, 0, false); err != nil {
 		t.Fatal(err)
 	}
 	// As after a crash that lost the last acknowledged batches.
@@ -340,7 +340,7 @@ func testLostWritesAreDetected(t *testing.T, env *testenv.Env) {
 		t.Fatal(err)
 	}
 	valid, _ = a.decode(msgs[100:])
-	_, err := a.apply(ctx, 0, valid, int64(len(msgs)-1), 99, 0)
+	_, err := a.apply(ctx, 0, valid, int64(len(msgs)-1), 99, 0, false)
 	var lost *store.ProgressLostError
 	if !errors.As(err, &lost) || lost.Stored != 49 || lost.Recorded != 99 {
 		t.Fatalf("want store.ProgressLostError{49, 99}, got %v", err)
@@ -375,7 +375,7 @@ func TestLateEventsAreCountedAndApplied(t *testing.T) {
 		t.Fatalf("rejected %v", bad)
 	}
 	lateBefore := t0.Add(time.Hour).UnixMilli() // the watermark less the allowed lateness
-	res, err := a.apply(ctx, 0, valid, 2, -1, lateBefore)
+	res, err := a.apply(ctx, 0, valid, 2, -1, lateBefore, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -131,8 +131,9 @@ func TestPartitionsBatchesReadyAtOnceShareAWrite(t *testing.T) {
 	ctx := context.Background()
 	const customers, bursts = 40, 4
 	reg := prometheus.NewRegistry()
-	// A generous batch wait: it is also how long a batch that finds the
-	// writer idle waits for the others, so a loaded machine still merges.
+	// A generous batch wait and budget: the budget also bounds how long a
+	// batch that finds the writer idle waits for the others being
+	// prepared, so a loaded machine still merges.
 	c, err := New(Config{Kafka: env.Kafka(), Topic: env.Topic, GroupID: env.Group, DLQTopic: env.DLQTopic,
 		HistorySize: 2 * bursts, ViewHistory: 10, Dedup: delta.DefaultDedup,
 		Limits: event.DefaultLimits(time.Now()), MaxEventSkew: 24 * time.Hour,

@@ -60,7 +60,7 @@ func (c *Consumer) followCatalogue(ctx context.Context, gen *kafka.Generation, p
 	}
 	log.Info().Int64("from_offset", next).Msg("following the catalogue partition")
 	for ctx.Err() == nil {
-		msgs, err := c.fetchBatch(ctx, r)
+		msgs, _, err := c.fetchBatch(ctx, r, nil)
 		if errors.Is(err, errIdle) {
 			// The reader waited without an error: a failed fetch is over,
 			// as consumePartition says on an idle events partition.

@@ -80,8 +80,12 @@ type Config struct {
 	// TombstoneTTL is how long a customer the sweeps deleted keeps its
 	// fences; default store.DefaultTombstoneTTL.
 	TombstoneTTL time.Duration
-	BatchSize    int           // most messages per batch; default DefaultBatchSize
-	BatchWait    time.Duration // how long a batch waits to fill at least; default DefaultBatchWait
+	BatchSize    int // most messages per batch; default DefaultBatchSize
+	// BatchWait is how long a batch waits to fill at least, and how long
+	// one that finds the writer idle waits at most for the other owned
+	// partitions' batches to share its write (batchWriter); default
+	// DefaultBatchWait.
+	BatchWait time.Duration
 	// BatchMaxWait is the freshness budget of coalescing: a batch that is
 	// not full goes on filling until its first record is this old (by the
 	// record's Kafka timestamp), so that thin input still makes batches
@@ -164,6 +168,7 @@ type Consumer struct {
 	metrics   *Metrics
 	stats     stats
 	owned     atomic.Pointer[membership] // this consumer's place in the current generation
+	rounds    batchRounds
 
 	mu       sync.Mutex
 	notReady string // why the consumer is not ready, "" when it is
@@ -237,20 +242,13 @@ func New(cfg Config, st Stores, log zerolog.Logger, m *Metrics) (*Consumer, erro
 		metrics:   m,
 		notReady:  "not started",
 	}
-	// A batch that finds the writer idle waits up to BatchWait, the
-	// least a batch waits to fill, for the other partitions' batches.
-	a.writer = newBatchWriter(st.Batches.ApplyMany, cfg.BatchWait, c.ownedPartitions, m.observeWrite)
+	// A batch that finds the writer idle waits for the batches other
+	// partitions are preparing at most the coalescing budget: they were
+	// cut at the same deadline (batchRounds) and take about as long to
+	// prepare.
+	a.writer = newBatchWriter(st.Batches.ApplyMany, max(cfg.BatchWait, cfg.BatchMaxWait), m.observeWrite)
 	c.apply = a
 	return c, nil
-}
-
-// ownedPartitions is how many partitions of the events topic the consumer
-// owns in the current generation.
-func (c *Consumer) ownedPartitions() int {
-	if o := c.owned.Load(); o != nil {
-		return len(o.Partitions)
-	}
-	return 0
 }
 
 // topics are the topics the group consumes.
@@ -475,10 +473,11 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafka.Generation, 
 	sw := &partitionSweeper{partition: partition}
 	for ctx.Err() == nil {
 		var msgs []kafka.Message
+		var thin bool
 		err := c.sweepIfDue(ctx, sw, recorded)
 		sweepFailed := err != nil
 		if !sweepFailed {
-			msgs, err = c.fetchBatch(ctx, r)
+			msgs, thin, err = c.fetchBatch(ctx, r, &c.rounds)
 		}
 		switch {
 		case sweepFailed && errors.As(err, new(*store.ProgressLostError)):
@@ -512,7 +511,7 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafka.Generation, 
 			}
 			continue
 		default:
-			err = c.finishBatch(ctx, partition, msgs, recorded, sw.lateBefore, log, retries, &bo)
+			err = c.finishBatch(ctx, partition, msgs, thin, recorded, sw.lateBefore, log, retries, &bo)
 			sw.idle = false // the batch cleared the idle mark
 		}
 		var lost *store.ProgressLostError
@@ -551,13 +550,13 @@ func (c *Consumer) consumePartition(ctx context.Context, gen *kafka.Generation, 
 // and the next owner starts after the recorded progress. It returns nil
 // when the batch was applied, a *store.ProgressLostError when the batch must be
 // dropped and the partition re-read, or ctx's error when it stopped.
-func (c *Consumer) finishBatch(ctx context.Context, partition int, msgs []kafka.Message, recorded, lateBefore int64, log, retries zerolog.Logger, bo *backoff) error {
+func (c *Consumer) finishBatch(ctx context.Context, partition int, msgs []kafka.Message, thin bool, recorded, lateBefore int64, log, retries zerolog.Logger, bo *backoff) error {
 	bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { time.AfterFunc(c.cfg.FinishGrace, cancel) })
 	defer stop()
 	for {
-		err := c.processBatch(bctx, partition, msgs, recorded, lateBefore)
+		err := c.processBatch(bctx, partition, msgs, thin, recorded, lateBefore)
 		var lost *store.ProgressLostError
 		if err == nil || errors.As(err, &lost) {
 			return err
@@ -598,20 +597,29 @@ func (c *Consumer) checkProgress(ctx context.Context, partition int, recorded in
 }
 
 // fetchBatch waits up to idleCheckInterval for the first message (errIdle
-// when none came), then takes what arrives until batchDeadline, up to
-// BatchSize messages.
-func (c *Consumer) fetchBatch(ctx context.Context, r *kafka.Reader) ([]kafka.Message, error) {
+// when none came), then takes what arrives until the batch's deadline, up
+// to BatchSize messages: batchDeadline's, or the round's when rounds is
+// not nil (the events partitions' batches, which the writer merges). thin
+// reports a batch of thin input: it waited past BatchWait for messages
+// (its first record was fresh) and did not fill; a full batch or a
+// backlog's is not thin.
+func (c *Consumer) fetchBatch(ctx context.Context, r *kafka.Reader, rounds *batchRounds) (msgs []kafka.Message, thin bool, err error) {
 	fctx, cancelFirst := context.WithTimeout(ctx, idleCheckInterval)
 	first, err := r.FetchMessage(fctx)
 	cancelFirst()
 	if err != nil {
 		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
-			return nil, errIdle
+			return nil, false, errIdle
 		}
-		return nil, err
+		return nil, false, err
 	}
-	msgs := []kafka.Message{first}
-	deadline := batchDeadline(time.Now(), first.Time, c.cfg.BatchWait, c.cfg.BatchMaxWait)
+	msgs = []kafka.Message{first}
+	fetched := time.Now()
+	deadline := batchDeadline(fetched, first.Time, c.cfg.BatchWait, c.cfg.BatchMaxWait)
+	coalescing := deadline.After(fetched.Add(c.cfg.BatchWait))
+	if rounds != nil {
+		deadline = rounds.deadline(fetched, first.Time, c.cfg.BatchWait, c.cfg.BatchMaxWait)
+	}
 	bctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	for len(msgs) < c.cfg.BatchSize {
@@ -621,7 +629,7 @@ func (c *Consumer) fetchBatch(ctx context.Context, r *kafka.Reader) ([]kafka.Mes
 		}
 		msgs = append(msgs, m)
 	}
-	return msgs, nil
+	return msgs, coalescing && len(msgs) < c.cfg.BatchSize, nil
 }
 
 // batchDeadline is when a batch whose first message was fetched at
@@ -651,17 +659,55 @@ func batchDeadline(fetched, record time.Time, wait, maxWait time.Duration) time.
 	return earliest
 }
 
+// batchRounds aligns the batch deadlines of the partitions a consumer
+// owns, so that their batches end together and share a write
+// (batchWriter): a batch whose own deadline (batchDeadline) is later than
+// the round's open deadline ends with the round, and one that would not
+// get its least wait in the round opens the next round at its own
+// deadline. A batch never waits longer than batchDeadline says; one that
+// joins a round ends sooner, with what it has.
+type batchRounds struct {
+	mu  sync.Mutex
+	end time.Time // the open round's deadline
+}
+
+// deadline is when a batch whose first message was fetched at fetched,
+// with Kafka record time record, stops filling (batchDeadline's
+// arguments).
+func (r *batchRounds) deadline(fetched, record time.Time, wait, maxWait time.Duration) time.Time {
+	own := batchDeadline(fetched, record, wait, maxWait)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case r.end.Before(fetched.Add(wait)):
+		r.end = own
+		return own
+	case r.end.Before(own):
+		return r.end
+	}
+	return own
+}
+
 // processBatch dead-letters the bad events (acknowledged before anything
-// else moves), then applies the valid ones and records progress.
-func (c *Consumer) processBatch(ctx context.Context, partition int, msgs []kafka.Message, recorded, lateBefore int64) error {
+// else moves), then applies the valid ones and records progress. A thin
+// batch shares its write with the other partitions' batches prepared at
+// the same time (batchWriter); a full batch or a backlog's gains little
+// from that and is written at once, alone, beside any other write.
+func (c *Consumer) processBatch(ctx context.Context, partition int, msgs []kafka.Message, thin bool, recorded, lateBefore int64) error {
 	start := time.Now()
+	if thin {
+		// A write that gathers batches waits for this one until it is
+		// queued or given up.
+		c.apply.writer.prepare(partition)
+		defer c.apply.writer.prepared(partition)
+	}
 	valid, bad := c.apply.decode(msgs)
 	if len(bad) > 0 {
 		if err := c.deadLetter(ctx, bad); err != nil {
 			return err
 		}
 	}
-	res, err := c.apply.apply(ctx, partition, valid, msgs[len(msgs)-1].Offset, recorded, lateBefore)
+	res, err := c.apply.apply(ctx, partition, valid, msgs[len(msgs)-1].Offset, recorded, lateBefore, thin)
 	if err != nil {
 		return fmt.Errorf("apply batch: %w", err)
 	}

@@ -18,19 +18,21 @@ import (
 //
 // A batch that arrives while a write is running waits for it and goes in
 // the next one, with every other batch that arrived meanwhile. A batch
-// that finds the writer idle waits at most gather for the batches of the
-// other partitions the consumer owns: their batches end within
-// milliseconds of each other when input is steady.
+// that finds the writer idle waits, at most gather, for the batches that
+// other partitions are preparing (decoding, reading their customers,
+// computing): the partitions' batches end together (batchRounds), so they
+// are prepared at the same time, and a partition that is still filling
+// its batch is not waited for.
 type batchWriter struct {
 	apply  func(ctx context.Context, writes []store.BatchWrite) error // StateStore.ApplyMany
 	gather time.Duration
-	owned  func() int        // partitions the consumer owns now
 	writes func(batches int) // observes each write, by its number of batches
 
-	mu      sync.Mutex
-	queue   []*pendingWrite
-	writing bool          // a leader is gathering or writing
-	arrived chan struct{} // signals the gathering leader that the queue grew
+	mu        sync.Mutex
+	queue     []*pendingWrite
+	preparing map[int]bool  // partitions preparing a batch that is not queued yet
+	writing   bool          // a leader is gathering or writing
+	arrived   chan struct{} // signals the gathering leader that a batch was queued or given up
 }
 
 // pendingWrite is a partition's batch waiting for its write.
@@ -41,30 +43,53 @@ type pendingWrite struct {
 	lead chan struct{} // this batch's caller writes the next group
 }
 
-func newBatchWriter(apply func(context.Context, []store.BatchWrite) error, gather time.Duration, owned func() int, writes func(batches int)) *batchWriter {
-	return &batchWriter{apply: apply, gather: gather, owned: owned, writes: writes, arrived: make(chan struct{}, 1)}
+func newBatchWriter(apply func(context.Context, []store.BatchWrite) error, gather time.Duration, writes func(batches int)) *batchWriter {
+	return &batchWriter{apply: apply, gather: gather, writes: writes, preparing: map[int]bool{}, arrived: make(chan struct{}, 1)}
+}
+
+// prepare says that partition has a batch and is preparing its write: a
+// gathering write waits for it.
+func (bw *batchWriter) prepare(partition int) {
+	bw.mu.Lock()
+	bw.preparing[partition] = true
+	bw.mu.Unlock()
+}
+
+// prepared says that partition's batch is no longer prepared: it was
+// queued (write) or given up (an error before its write).
+func (bw *batchWriter) prepared(partition int) {
+	bw.mu.Lock()
+	delete(bw.preparing, partition)
+	bw.mu.Unlock()
+	bw.signal()
+}
+
+func (bw *batchWriter) signal() {
+	select {
+	case bw.arrived <- struct{}{}:
+	default:
+	}
 }
 
 // write writes w, alone or merged with other partitions' batches, and
 // returns when that write is over. With other batches in the write, an
 // error does not say which partition's guard refused: the caller applies
-// its batch again, from reading its customers on (store.Batches.ApplyMany).
+// its batch again, from reading its customers and progress on
+// (store.Batches.ApplyMany).
 // ctx bounds the write; when it ends, the write it is in stops and every
 // batch in it is retried by its partition.
 func (bw *batchWriter) write(ctx context.Context, w store.BatchWrite) error {
 	pw := &pendingWrite{ctx: ctx, w: w, done: make(chan error, 1), lead: make(chan struct{}, 1)}
 	bw.mu.Lock()
 	bw.queue = append(bw.queue, pw)
+	delete(bw.preparing, w.Batch.Partition)
 	idle := !bw.writing
 	bw.writing = true
 	bw.mu.Unlock()
 	if idle {
 		bw.writeGroup(true)
 	} else {
-		select {
-		case bw.arrived <- struct{}{}:
-		default:
-		}
+		bw.signal()
 	}
 	for {
 		select {
@@ -82,7 +107,7 @@ func (bw *batchWriter) write(ctx context.Context, w store.BatchWrite) error {
 func (bw *batchWriter) writeGroup(gather bool) {
 	if gather && bw.gather > 0 {
 		deadline := time.NewTimer(bw.gather)
-		for bw.queued() < bw.owned() {
+		for bw.stillPreparing() {
 			select {
 			case <-bw.arrived:
 				continue
@@ -118,6 +143,14 @@ func (bw *batchWriter) writeGroup(gather bool) {
 		return
 	}
 	bw.queue[0].lead <- struct{}{}
+}
+
+// stillPreparing reports whether a partition is preparing a batch that is
+// not queued yet.
+func (bw *batchWriter) stillPreparing() bool {
+	bw.mu.Lock()
+	defer bw.mu.Unlock()
+	return len(bw.preparing) > 0
 }
 
 func (bw *batchWriter) queued() int {

@@ -62,13 +62,16 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// TestBatchesOfOwnedPartitionsReadyAtOnceShareAWrite: a batch that finds
-// the writer idle waits (within the gather bound) for the batches of the
-// other partitions the consumer owns, and they are written together.
-func TestBatchesOfOwnedPartitionsReadyAtOnceShareAWrite(t *testing.T) {
+// TestBatchesPreparedAtOnceShareAWrite: a batch that finds the writer
+// idle waits (within the gather bound) for the batches other partitions
+// are preparing, and they are written together.
+func TestBatchesPreparedAtOnceShareAWrite(t *testing.T) {
 	rec := &recordingWrites{}
 	var observed []int
-	bw := newBatchWriter(rec.apply, time.Hour, func() int { return 3 }, func(n int) { observed = append(observed, n) })
+	bw := newBatchWriter(rec.apply, time.Hour, func(n int) { observed = append(observed, n) })
+	for p := range 3 {
+		bw.prepare(p)
+	}
 	var errs []<-chan error
 	for p := range 3 {
 		errs = append(errs, submit(bw, p))
@@ -91,7 +94,7 @@ func TestBatchesOfOwnedPartitionsReadyAtOnceShareAWrite(t *testing.T) {
 // per partition; a partition's second batch waits for the write after.
 func TestBatchesArrivingDuringAWriteGoInTheNext(t *testing.T) {
 	rec := &recordingWrites{hold: make(chan struct{})}
-	bw := newBatchWriter(rec.apply, time.Hour, func() int { return 1 }, nil)
+	bw := newBatchWriter(rec.apply, time.Hour, nil)
 	first := submit(bw, 0)
 	waitFor(t, "the first write", func() bool { return len(rec.recorded()) == 1 })
 	var later []<-chan error
@@ -119,7 +122,9 @@ func TestBatchesArrivingDuringAWriteGoInTheNext(t *testing.T) {
 func TestAFailedWriteFailsEveryBatchInIt(t *testing.T) {
 	refused := errors.New("refused")
 	rec := &recordingWrites{err: refused}
-	bw := newBatchWriter(rec.apply, time.Hour, func() int { return 2 }, nil)
+	bw := newBatchWriter(rec.apply, time.Hour, nil)
+	bw.prepare(0)
+	bw.prepare(1)
 	a, b := submit(bw, 0), submit(bw, 1)
 	for _, e := range []<-chan error{a, b} {
 		if err := <-e; !errors.Is(err, refused) {
@@ -131,16 +136,56 @@ func TestAFailedWriteFailsEveryBatchInIt(t *testing.T) {
 	}
 }
 
-// TestAnIdlePartitionDelaysAWriteOnlyByTheGatherBound: a consumer that
-// owns partitions with nothing to write still writes a batch, after the
-// gather bound.
-func TestAnIdlePartitionDelaysAWriteOnlyByTheGatherBound(t *testing.T) {
+// TestAPartitionThatGivesUpOrStallsHoldsNoWrite: a write waits for a
+// partition preparing a batch only until it gives the batch up, or at
+// most the gather bound.
+func TestAPartitionThatGivesUpOrStallsHoldsNoWrite(t *testing.T) {
 	rec := &recordingWrites{}
-	bw := newBatchWriter(rec.apply, 10*time.Millisecond, func() int { return 4 }, nil)
-	if err := <-submit(bw, 2); err != nil {
+	bw := newBatchWriter(rec.apply, time.Hour, nil)
+	bw.prepare(1)
+	bw.prepare(2)
+	written := submit(bw, 2)
+	waitFor(t, "partition 2's batch to queue", func() bool { return bw.queued() == 1 })
+	bw.prepared(1) // partition 1 failed before its write
+	if err := <-written; err != nil {
 		t.Fatal(err)
 	}
-	if got := rec.recorded(); !slices.EqualFunc(got, [][]int{{2}}, slices.Equal) {
-		t.Fatalf("writes %v, want one of partition 2", got)
+	stalled := newBatchWriter(rec.apply, 10*time.Millisecond, nil)
+	stalled.prepare(0) // and never writes
+	if err := <-submit(stalled, 3); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.recorded(); !slices.EqualFunc(got, [][]int{{2}, {3}}, slices.Equal) {
+		t.Fatalf("writes %v, want one of partition 2, then one of partition 3", got)
+	}
+}
+
+func TestBatchRoundsEndThePartitionsBatchesTogether(t *testing.T) {
+	t0 := time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)
+	const wait, maxWait = 20 * time.Millisecond, 500 * time.Millisecond
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	tests := []struct {
+		name            string
+		roundEnd        time.Time // the open round's deadline (zero: none)
+		fetched, record int       // ms after t0
+		want, wantRound int       // ms after t0: the batch's deadline and the round's after it
+	}{
+		{"the first batch opens a round at its own deadline", time.Time{}, 0, 0, 500, 500},
+		{"a later batch ends with the round", t0.Add(ms(500)), 100, 90, 500, 500},
+		{"a batch that would not get its least wait opens the next round", t0.Add(ms(500)), 490, 490, 990, 990},
+		{"a round that ended is replaced", t0.Add(ms(500)), 700, 700, 1200, 1200},
+		{"a backlog's batch ends sooner, the round stays", t0.Add(ms(500)), 100, -5000, 120, 500},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := batchRounds{end: tt.roundEnd}
+			got := r.deadline(t0.Add(ms(tt.fetched)), t0.Add(ms(tt.record)), wait, maxWait)
+			if d := got.Sub(t0); d != ms(tt.want) {
+				t.Errorf("deadline t0+%s, want t0+%s", d, ms(tt.want))
+			}
+			if d := r.end.Sub(t0); d != ms(tt.wantRound) {
+				t.Errorf("round ends at t0+%s, want t0+%s", d, ms(tt.wantRound))
+			}
+		})
 	}
 }

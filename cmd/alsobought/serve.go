@@ -62,7 +62,7 @@ type serveCmd struct {
 func (c *serveCmd) settings(s *settings) []config.Group {
 	return append(s.all(), config.Group{Name: "Serve", Settings: []config.Setting{
 		{Flag: "batch-size", Help: "most events applied per Redis round trip (0: the default)", Value: config.Int(&c.batchSize, consumer.DefaultBatchSize, 0, math.MaxInt)},
-		{Flag: "batch-wait", Help: "how long a batch waits to fill at least (0: the default)", Value: config.Duration(&c.batchWait, consumer.DefaultBatchWait, 0)},
+		{Flag: "batch-wait", Help: "how long a batch waits to fill at least, and at most for the batches of the other partitions the instance owns, to share their write to Redis (0: the default)", Value: config.Duration(&c.batchWait, consumer.DefaultBatchWait, 0)},
 		{Flag: "batch-max-wait", Help: "freshness budget of coalescing: a batch that is not full goes on filling until its first event's Kafka record is this old, so that thin input still makes large batches; a changed list waits -rescore-min-interval from the same record time anyway, so a budget below it costs no freshness (0: half of -rescore-min-interval, at most 500ms; at or below -batch-wait: off; not recorded with the state: it may change at any restart)",
 			Value: config.DurationRange(&c.batchMaxWait, 0, 0, consumer.MaxBatchMaxWait)},
 		{Flag: "background-pipelines", Help: "while the API has read within the last second: most Redis pipelines the consumer and the re-scorer of this process have in Redis at once, all partitions and workers together, so that storefront reads wait behind at most this many while writes saturate Redis (0: no limit)",

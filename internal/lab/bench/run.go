@@ -102,6 +102,11 @@ type Report struct {
 	// Events per consumed batch (alsobought_batch_messages), in each phase.
 	EventsPerBatch      Figure `json:"events_per_batch"`
 	PacedEventsPerBatch Figure `json:"paced_events_per_batch"`
+	// Events per write to Redis (alsobought_batch_write_batches): a write
+	// merges the partitions' batches that are ready at once. Null for a
+	// serve that does not merge.
+	EventsPerWrite      Figure `json:"events_per_write"`
+	PacedEventsPerWrite Figure `json:"paced_events_per_write"`
 
 	// Memory of the whole state after both phases.
 	RedisBytesPerCustomer     Figure  `json:"redis_bytes_per_customer"`
@@ -175,6 +180,7 @@ func Run(ctx context.Context, cfg Config, dataset string, evs []event.Event) (Re
 	rep.RedisCPUSecPerMillion = perMillion(r.cpu, rep.SustainedEvents)
 	rep.RedisCommands = perEvent(r.calls, n)
 	rep.EventsPerBatch = ratio(ph1.batchMessages, ph1.batches)
+	rep.EventsPerWrite = ratio(ph1.batchMessages, ph1.writes)
 	rep.RedisMasters, rep.RedisMasterCmdsRatio = masterLoads(r, n)
 	rep.ConsumerCPUSecPerMillion = perMillion(ph1.serveCPU, rep.SustainedEvents)
 	rep.ProducerCPUSecPerMillion = perMillion(ph1.selfCPU, rep.SustainedEvents)
@@ -213,6 +219,7 @@ func Run(ctx context.Context, cfg Config, dataset string, evs []event.Event) (Re
 	rep.PacedListsRescoredPerEvt = ratio(ph2.rescored, p)
 	rep.PacedRedisCommands = perEvent(ph2.redis.calls, p)
 	rep.PacedEventsPerBatch = ratio(ph2.batchMessages, ph2.batches)
+	rep.PacedEventsPerWrite = ratio(ph2.batchMessages, ph2.writes)
 	rep.PacedStateChangesPerEvent = ratio(ph2.changes, p)
 	rep.RedisCmdsPerChange = ratio(r.commands, ph1.changes)
 	rep.PacedRedisCmdsPerChange = ratio(ph2.redis.commands, ph2.changes)
@@ -281,6 +288,7 @@ type phaseResult struct {
 	serveCPU, selfCPU           float64
 	changes, rescored           float64
 	batches, batchMessages      float64 // batches consumed and their messages
+	writes                      float64 // the writes that took the batches
 	appliedEvents, deadLettered float64
 	freshness                   *dto.Histogram
 }
@@ -329,8 +337,13 @@ func (s *state) phase(ctx context.Context, c *child, evs []event.Event, rate flo
 	b0, b1 := m0.histogram(batchMessagesMetric), m1.histogram(batchMessagesMetric)
 	res.batches = float64(b1.GetSampleCount()) - float64(b0.GetSampleCount())
 	res.batchMessages = b1.GetSampleSum() - b0.GetSampleSum()
+	w0, w1 := m0.histogram(batchWritesMetric), m1.histogram(batchWritesMetric)
+	res.writes = float64(w1.GetSampleCount()) - float64(w0.GetSampleCount())
 	return res, nil
 }
+
+// batchWritesMetric is serve's histogram of batches per write to Redis.
+const batchWritesMetric = "alsobought_batch_write_batches"
 
 // batchMessagesMetric is serve's histogram of messages per consumed batch.
 const batchMessagesMetric = "alsobought_batch_messages"
