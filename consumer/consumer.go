@@ -80,16 +80,14 @@ type Config struct {
 	// TombstoneTTL is how long a customer the sweeps deleted keeps its
 	// fences; default store.DefaultTombstoneTTL.
 	TombstoneTTL time.Duration
-	BatchSize    int // most messages per batch; default DefaultBatchSize
-	// BatchWait is how long a batch waits to fill at least, and how long
-	// one that finds the writer idle waits at most for the other owned
-	// partitions' batches to share its write (batchWriter); default
-	// DefaultBatchWait.
-	BatchWait time.Duration
+	BatchSize    int           // most messages per batch; default DefaultBatchSize
+	BatchWait    time.Duration // how long a batch waits to fill at least; default DefaultBatchWait
 	// BatchMaxWait is the freshness budget of coalescing: a batch that is
 	// not full goes on filling until its first record is this old (by the
 	// record's Kafka timestamp), so that thin input still makes batches
-	// that merge many events per key (batchDeadline). 0 means
+	// that merge many events per key (batchDeadline); the thin batches of
+	// the partitions a consumer owns end together (batchRounds) and share
+	// a write, which waits at most this long for them (batchWriter). 0 means
 	// DefaultBatchMaxWait; at most MaxBatchMaxWait; at or below BatchWait
 	// it is off (every batch waits BatchWait).
 	BatchMaxWait time.Duration

@@ -127,8 +127,9 @@ type BatchWrite struct {
 //
 // With one batch its errors are Apply's. With several, a refusal does not
 // say whose guard refused: the error wraps it (ErrBatchLost or
-// ErrProgressLost), and each partition must apply its batch again alone,
-// from reading its customers on, where a lost progress shows as itself.
+// ErrProgressLost), and each partition must apply its batch again from
+// reading its customers and its progress on (LoadState), where a lost
+// progress shows.
 func (b *Batches) ApplyMany(ctx context.Context, writes []BatchWrite) error {
 	keys := b.c.keys
 	parts := make([]fencedPart, len(writes))
