@@ -160,10 +160,13 @@ func (a *applier) apply(ctx context.Context, partition int, evs []decoded, lastO
 		updates = append(updates, *u)
 	}
 	w := store.BatchWrite{Batch: b, Customers: updates, LastOffset: lastOffset, Recorded: recorded}
-	if merge && a.writer != nil {
-		err = a.writer.write(ctx, w)
-	} else {
+	switch {
+	case a.writer == nil:
 		err = a.store.ApplyMany(ctx, []store.BatchWrite{w})
+	case merge:
+		err = a.writer.write(ctx, w)
+	default:
+		err = a.writer.writeAlone(ctx, w)
 	}
 	if err != nil {
 		return res, err

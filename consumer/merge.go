@@ -101,6 +101,15 @@ func (bw *batchWriter) write(ctx context.Context, w store.BatchWrite) error {
 	}
 }
 
+// writeAlone writes w at once, in a write of its own, beside any other.
+func (bw *batchWriter) writeAlone(ctx context.Context, w store.BatchWrite) error {
+	err := bw.apply(ctx, []store.BatchWrite{w})
+	if bw.writes != nil {
+		bw.writes(1)
+	}
+	return err
+}
+
 // writeGroup writes the queued batches, at most one per partition, after
 // gathering (when the writer was idle), and hands the writing on to the
 // first batch left in the queue.
