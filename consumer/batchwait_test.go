@@ -53,18 +53,7 @@ func TestThinInputMakesLargeBatches(t *testing.T) {
 	env := testenv.New(t, 1)
 	ctx := context.Background()
 	const customer, n = "c1", 12
-	reg := prometheus.NewRegistry()
-	c, err := New(Config{Kafka: env.Kafka(), Topic: env.Topic, GroupID: env.Group, DLQTopic: env.DLQTopic,
-		HistorySize: 2 * n, ViewHistory: 10, Dedup: delta.DefaultDedup,
-		Limits: event.DefaultLimits(time.Now()), MaxEventSkew: 24 * time.Hour,
-		BatchWait: 10 * time.Millisecond, BatchMaxWait: MaxBatchMaxWait}, StoresOf(env.Store), zerolog.Nop(), NewMetrics(reg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); _ = c.Run(runCtx) }()
-	t.Cleanup(func() { stop(); <-done })
+	c, reg := runBatchingConsumer(t, env, 2*n, 10*time.Millisecond, MaxBatchMaxWait)
 
 	w := env.Kafka().Writer(env.Topic)
 	w.BatchTimeout = time.Millisecond
@@ -96,6 +85,26 @@ func TestThinInputMakesLargeBatches(t *testing.T) {
 	if messages != n || batches > n/2 {
 		t.Errorf("%d messages in %d batches, want %d in at most %d: thin input was not coalesced", messages, batches, n, n/2)
 	}
+}
+
+// runBatchingConsumer runs a consumer of env's topic until the test ends,
+// with K_hist history, the batch wait and the coalescing budget maxWait,
+// and returns it with the registry of its metrics.
+func runBatchingConsumer(t *testing.T, env *testenv.Env, history int, wait, maxWait time.Duration) (*Consumer, *prometheus.Registry) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	c, err := New(Config{Kafka: env.Kafka(), Topic: env.Topic, GroupID: env.Group, DLQTopic: env.DLQTopic,
+		HistorySize: history, ViewHistory: 10, Dedup: delta.DefaultDedup,
+		Limits: event.DefaultLimits(time.Now()), MaxEventSkew: 24 * time.Hour,
+		BatchWait: wait, BatchMaxWait: maxWait}, StoresOf(env.Store), zerolog.Nop(), NewMetrics(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = c.Run(runCtx) }()
+	t.Cleanup(func() { stop(); <-done })
+	return c, reg
 }
 
 // batchCounts reads the consumer's batch histogram: batches and their
@@ -130,21 +139,10 @@ func TestPartitionsBatchesReadyAtOnceShareAWrite(t *testing.T) {
 	env := testenv.New(t, 4)
 	ctx := context.Background()
 	const customers, bursts = 40, 4
-	reg := prometheus.NewRegistry()
 	// A generous batch wait and budget: the budget also bounds how long a
 	// batch that finds the writer idle waits for the others being
 	// prepared, so a loaded machine still merges.
-	c, err := New(Config{Kafka: env.Kafka(), Topic: env.Topic, GroupID: env.Group, DLQTopic: env.DLQTopic,
-		HistorySize: 2 * bursts, ViewHistory: 10, Dedup: delta.DefaultDedup,
-		Limits: event.DefaultLimits(time.Now()), MaxEventSkew: 24 * time.Hour,
-		BatchWait: 500 * time.Millisecond, BatchMaxWait: time.Second}, StoresOf(env.Store), zerolog.Nop(), NewMetrics(reg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); _ = c.Run(runCtx) }()
-	t.Cleanup(func() { stop(); <-done })
+	_, reg := runBatchingConsumer(t, env, 2*bursts, 500*time.Millisecond, time.Second)
 
 	w := env.Kafka().Writer(env.Topic)
 	defer w.Close()

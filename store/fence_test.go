@@ -51,17 +51,8 @@ func purchaseBatch(t *testing.T, st *store.Store, from int64, pairs ...[2]string
 // batchOf is the batch of purchases on the customers' loaded states, with
 // the customers' new states and its last offset.
 func batchOf(customers map[string]store.Customer, from int64, pairs ...[2]string) (*delta.Batch, []store.CustomerUpdate, int64) {
-	b := delta.NewBatch(0)
-	var updates []store.CustomerUpdate
-	off := from
-	for _, p := range pairs {
-		c := customers[p[0]]
-		b.Purchase(&c.Purchases, &c.Views, p[1], time.UnixMilli(off), off, delta.Retention{Purchases: 10, Views: 10})
-		customers[p[0]] = c
-		updates = append(updates, store.CustomerUpdate{ID: p[0], Purchases: c.Purchases, Offset: off})
-		off++
-	}
-	return b, updates, off - 1
+	w := partitionBatch(customers, 0, from, pairs...)
+	return w.Batch, w.Customers, w.LastOffset
 }
 
 // TestStaleListNeverReplacesNewer: a re-scorer that read a row before a

@@ -11,8 +11,9 @@ import (
 	"github.com/alsobought/alsobought/store"
 )
 
-// partitionBatch is batchOf on a partition: the purchases (customer, item)
-// at consecutive offsets from from, on the customers' states in memory.
+// partitionBatch is the batch of purchases (customer, item) at
+// consecutive offsets of partition from from, on the customers' loaded
+// states (which it moves on), ready to write.
 func partitionBatch(customers map[string]store.Customer, partition int, from int64, pairs ...[2]string) store.BatchWrite {
 	b := delta.NewBatch(partition)
 	var updates []store.CustomerUpdate
