@@ -27,10 +27,12 @@ import (
 // counter step, as a process killed between the steps would.
 type crashingStore struct {
 	*store.Batches
-	st *store.Store
+	st      *store.Store
+	crashes *int // writes stopped so far: a test checks that its crashes happened
 }
 
 func (c crashingStore) ApplyMany(ctx context.Context, writes []store.BatchWrite) error {
+	*c.crashes++
 	for _, w := range writes {
 		// The first step records how far the batch reaches, as the real
 		// one does, so that sweeps wait for it.
@@ -126,8 +128,8 @@ func replaysAndCrashes(t *testing.T, env *testenv.Env, seed uint64, age time.Dur
 	lim := event.DefaultLimits(time.Now())
 	drain := drainer(t, env.Store)
 	good := applier{store: env.Store.Batches, retention: delta.Retention{Purchases: k, MaxAge: age}, dedup: delta.DefaultDedup, limits: lim, maxSkew: time.Hour}
-	crashing := good
-	crashing.store = crashingStore{env.Store.Batches, env.Store}
+	crashing, crashes, crashed := good, 0, 0
+	crashing.store = crashingStore{env.Store.Batches, env.Store, &crashes}
 	run := func(a applier, from, to int) {
 		valid, bad := a.decode(msgs[from:to])
 		if len(bad) > 0 {
@@ -142,6 +144,7 @@ func replaysAndCrashes(t *testing.T, env *testenv.Env, seed uint64, age time.Dur
 		switch r.IntN(4) {
 		case 0: // crash after the counters, then restart from progress
 			run(crashing, applied, end)
+			crashed++
 			sweep(t, env.Store, age) // must wait until the batch is applied again
 			continue
 		case 1: // a client retries the whole batch
@@ -161,6 +164,9 @@ func replaysAndCrashes(t *testing.T, env *testenv.Env, seed uint64, age time.Dur
 		if r.IntN(3) == 0 {
 			sweep(t, env.Store, age)
 		}
+	}
+	if crashes != crashed || crashed == 0 {
+		t.Fatalf("%d writes crashed, want %d (at least one): the crashing store did not stand in the write", crashes, crashed)
 	}
 	expectOneCleanPass(t, env.Store, evs, k, age, int64(len(msgs)-1))
 	expectForgotten(t, env, evs, age)
@@ -254,11 +260,15 @@ func testZombieConsumerChangesNothing(t *testing.T, env *testenv.Env, age time.D
 	half := len(msgs) / 2
 	run(owner, 0, half)
 	zombie := owner
-	zombie.store = &pausedStore{Batches: env.Store.Batches, meanwhile: func() {
+	paused := &pausedStore{Batches: env.Store.Batches, meanwhile: func() {
 		run(owner, half, len(msgs)) // the new owner applies everything from the progress on
 		drain()                     // and its lists are re-scored
 	}}
+	zombie.store = paused
 	run(zombie, half, half+80) // computed from the state before the new owner's writes
+	if paused.meanwhile != nil {
+		t.Fatal("the zombie's write did not pause: the paused store did not stand in the write")
+	}
 
 	expectOneCleanPass(t, env.Store, evs, k, age, int64(len(msgs)-1))
 	expectForgotten(t, env, evs, age)
