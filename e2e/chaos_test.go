@@ -611,3 +611,96 @@ func sharedRedis(t *testing.T) string {
 	t.Helper()
 	return testenv.Setting(t, "ALSOBOUGHT_REDIS_ADDRS")
 }
+
+// TestChaosRedisLosesMergedWrites is TestChaosRedisLosesWrites on thin
+// input: the stream is produced at a steady, low rate, so the partitions'
+// batches are thin and the consumer merges them into shared writes
+// (store.Batches.ApplyMany). Redis comes back without merged writes it
+// acknowledged, perhaps in the middle of one; every partition of the
+// refused write applies its batch again, the partitions whose progress
+// went back re-read from there, and the state must still equal the
+// oracle.
+func TestChaosRedisLosesMergedWrites(t *testing.T) {
+	t.Parallel()
+	clock := newChaosClock(t)
+	redis := testenv.PrivateRedis(t)
+	env := testenv.NewOn(t, sharedBrokers(t), redis.Addr, chaosPartitions)
+	stream := newChaosStream(t, chaosEvents/2)
+	cfg := env.ServeConfig(chaosHistory)
+	srv := testenv.StartServe(t, cfg)
+	srv.WaitReady(chaosReady)
+	// 20 s of input: the waits below need a few seconds of it.
+	produced := make(chan error, 1)
+	go func() {
+		// 500 events/s over 4 partitions: each partition's batch holds
+		// what half a second brings, about 60 events.
+		_, err := replay.Run(context.Background(), replay.Config{Kafka: env.Kafka(), Topic: env.Topic, Rate: 500}, stream.evs)
+		produced <- err
+	}()
+	// writes returns the writes so far and how many batches more than
+	// writes they held: above 0 once writes are merged.
+	writes := func() (writes, merged float64) {
+		n, err := srv.Metric("alsobought_batch_write_batches_count")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum, err := srv.Metric("alsobought_batch_write_batches_sum")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n, sum - n
+	}
+	waitUntil(t, "a few merged writes", func() bool { _, merged := writes(); return merged >= 4 })
+
+	// The AOF as it was at this moment is what "survives the crash"; the
+	// writes after it are lost.
+	mark := redis.AOFMark()
+	atMark, _ := writes()
+	waitUntil(t, "more writes after the AOF mark", func() bool { n, _ := writes(); return n >= atMark+4 })
+	srv.Pause()
+	before, err := env.Store.Batches.Progress(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := redis.CrashBackTo(mark)
+	after, err := env.Store.Batches.Progress(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Resume()
+	lost := int64(0)
+	for p, off := range before {
+		kept, ok := after[p]
+		if !ok {
+			kept = -1
+		}
+		lost += off - kept
+	}
+	clock.logf("redis killed and its AOF cut from %d to %d bytes: progress %v became %v, %d applied messages lost", size, mark.Size(), before, after, lost)
+	if lost <= 0 {
+		t.Fatalf("cutting the AOF lost no progress (%v before, %v after): the test did not simulate a loss", before, after)
+	}
+	// The partitions learn of the loss from their guards, a merged write's
+	// refusal or their next read of the progress, and re-read from there.
+	waitUntil(t, "a partition to re-read after the loss", func() bool {
+		n, err := srv.Metric("alsobought_progress_rewinds_total")
+		return err == nil && n > 0
+	})
+	if err := <-produced; err != nil {
+		t.Fatal(err)
+	}
+	srv.WaitReady(chaosReady)
+	clock.finish(env, cfg, stream, srv)
+}
+
+// waitUntil polls cond until it holds, and fails the test after two
+// minutes: what it waits for comes with the stream's progress, which a
+// loaded machine slows but does not stop.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Minute); !cond(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
