@@ -14,7 +14,7 @@ import (
 // partition a small batch, and a small batch costs several times the
 // Redis commands per event of a full one, because every row it touches
 // costs a read and a write; merged, a row that several partitions' events
-// touch costs them once (docs/DESIGN.md §4, "What an event costs").
+// touch costs them once (docs/DESIGN.md §4, "Merged writes").
 //
 // A batch that arrives while a write is running waits for it and goes in
 // the next one, with every other batch that arrived meanwhile. A batch
@@ -55,8 +55,8 @@ func (bw *batchWriter) prepare(partition int) {
 	bw.mu.Unlock()
 }
 
-// prepared says that partition's batch is no longer prepared: it was
-// queued (write) or given up (an error before its write).
+// prepared says that partition's batch is no longer being prepared: it
+// was queued (write) or given up (an error before its write).
 func (bw *batchWriter) prepared(partition int) {
 	bw.mu.Lock()
 	delete(bw.preparing, partition)
@@ -71,13 +71,12 @@ func (bw *batchWriter) signal() {
 	}
 }
 
-// write writes w, alone or merged with other partitions' batches, and
-// returns when that write is over. With other batches in the write, an
-// error does not say which partition's guard refused: the caller applies
-// its batch again, from reading its customers and progress on
-// (store.Batches.ApplyMany).
-// ctx bounds the write; when it ends, the write it is in stops and every
-// batch in it is retried by its partition.
+// write writes w with the other partitions' batches queued or being
+// prepared, and returns when that write is over. With other batches in
+// the write, an error does not say which partition's guard refused: the
+// caller applies its batch again, from reading its customers and progress
+// on (store.Batches.ApplyMany). ctx bounds the write; when it ends, the
+// write it is in stops and every batch in it is retried by its partition.
 func (bw *batchWriter) write(ctx context.Context, w store.BatchWrite) error {
 	pw := &pendingWrite{ctx: ctx, w: w, done: make(chan error, 1), lead: make(chan struct{}, 1)}
 	bw.mu.Lock()

@@ -123,7 +123,7 @@ type BatchWrite struct {
 // commands per event than full ones, because every hash a batch touches
 // costs its read and its write; merging the batches a process holds at
 // once is what keeps a paced load near the cost of full batches
-// (docs/DESIGN.md §4, "What an event costs").
+// (docs/DESIGN.md §4, "Merged writes").
 //
 // With one batch its errors are Apply's. With several, a refusal does not
 // say whose guard refused: the error wraps it (ErrBatchLost or
