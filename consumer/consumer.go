@@ -616,7 +616,7 @@ func (c *Consumer) fetchBatch(ctx context.Context, r *kafka.Reader, rounds *batc
 	deadline := batchDeadline(fetched, first.Time, c.cfg.BatchWait, c.cfg.BatchMaxWait)
 	coalescing := deadline.After(fetched.Add(c.cfg.BatchWait))
 	if rounds != nil {
-		deadline = rounds.deadline(fetched, first.Time, c.cfg.BatchWait, c.cfg.BatchMaxWait)
+		deadline = rounds.deadline(fetched, deadline, c.cfg.BatchWait)
 	}
 	bctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
@@ -670,10 +670,9 @@ type batchRounds struct {
 }
 
 // deadline is when a batch whose first message was fetched at fetched,
-// with Kafka record time record, stops filling (batchDeadline's
-// arguments).
-func (r *batchRounds) deadline(fetched, record time.Time, wait, maxWait time.Duration) time.Time {
-	own := batchDeadline(fetched, record, wait, maxWait)
+// and whose own deadline is own (batchDeadline), stops filling: wait is
+// the least a batch waits.
+func (r *batchRounds) deadline(fetched, own time.Time, wait time.Duration) time.Time {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	switch {

@@ -161,12 +161,6 @@ func (bw *batchWriter) stillPreparing() bool {
 	return len(bw.preparing) > 0
 }
 
-func (bw *batchWriter) queued() int {
-	bw.mu.Lock()
-	defer bw.mu.Unlock()
-	return len(bw.queue)
-}
-
 // take removes from the queue the batches of the next write: the first
 // of each partition (a partition has one batch at a time but for a
 // rebalance's overlap; a write holds a partition once).

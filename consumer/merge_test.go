@@ -43,6 +43,13 @@ func (r *recordingWrites) recorded() [][]int {
 	return slices.Clone(r.writes)
 }
 
+// queued is how many batches wait for a write.
+func (bw *batchWriter) queued() int {
+	bw.mu.Lock()
+	defer bw.mu.Unlock()
+	return len(bw.queue)
+}
+
 // submit writes a batch of partition p in a goroutine; its error arrives
 // on the returned channel.
 func submit(bw *batchWriter, p int) <-chan error {
@@ -179,7 +186,8 @@ func TestBatchRoundsEndThePartitionsBatchesTogether(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := batchRounds{end: tt.roundEnd}
-			got := r.deadline(t0.Add(ms(tt.fetched)), t0.Add(ms(tt.record)), wait, maxWait)
+			fetched := t0.Add(ms(tt.fetched))
+			got := r.deadline(fetched, batchDeadline(fetched, t0.Add(ms(tt.record)), wait, maxWait), wait)
 			if d := got.Sub(t0); d != ms(tt.want) {
 				t.Errorf("deadline t0+%s, want t0+%s", d, ms(tt.want))
 			}

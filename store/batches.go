@@ -377,16 +377,13 @@ func (c *conn) writeCounters(ctx context.Context, parts []fencedPart, pfs []stri
 				many.add(ctx, p, s)
 				continue
 			}
-			// A cluster's hashes are in slots of their own: a call each.
-			one := manySums{guardKey: guardKey, support: support}
-			one.partitions = append(one.partitions, many.partitions...)
-			if !schema.SameSlot(s.key, guardKey) {
-				// A hash in another slot is its own guard key, under no
-				// condition (conn.guardKeys).
-				one.guardKey = s.key
-				for i := 1; i < len(one.partitions); i += 3 {
-					one.partitions[i] = guardNone
-				}
+			// A cluster's hashes are in slots of their own: a call each,
+			// guarded as guardKeys says.
+			one := manySums{support: support}
+			for i, part := range parts {
+				scriptKeys, g := c.guardKeys(s.key, guardKey, conds[i])
+				one.guardKey = scriptKeys[1]
+				one.partitions = append(one.partitions, pfs[i], g, part.fence)
 			}
 			one.add(ctx, p, s)
 			one.flush(ctx, p)

@@ -230,30 +230,30 @@ func testARowWhoseIndexNamesMostOfItIsReadWhole(t *testing.T, env *testenv.Env) 
 		keys.Row(store.Bought, "sparse"): "hmget", keys.Row(store.Bought, "dense"): "hgetall",
 		keys.RowIndex(store.Bought, "sparse"): "hkeys", keys.RowIndex(store.Bought, "dense"): "hkeys",
 	}
-	for key, want := range want {
-		if got := reads.of(key); got != want {
-			t.Errorf("%s read by %q, want %q", key, got, want)
-		}
-	}
-	for _, it := range []string{"sparse", "dense"} {
-		if n := reads.lengths(keys.Row(store.Bought, it)); n != 1 {
-			t.Errorf("the length of row %s asked %d times, want once", it, n)
-		}
-	}
+	rows := []string{keys.Row(store.Bought, "sparse"), keys.Row(store.Bought, "dense")}
+	expectReads(t, "first read", reads, want, rows, 1)
 	// The next re-score reads the dense row whole at once, without asking
 	// its index again; the sparse one by its index, as before, without
 	// asking its length.
 	reads.reset()
 	sameRows(t, hybrid, openStore(t, env, env.Prefix, nil), []store.ListKind{store.Bought}, []string{"sparse", "dense"}, support, "read again")
 	want[keys.RowIndex(store.Bought, "dense")] = ""
+	expectReads(t, "read again", reads, want, rows, 0)
+}
+
+// expectReads fails the test unless reads saw each key of want last read
+// by the command it names ("": not read), and the length of each of rows
+// asked lengths times.
+func expectReads(t *testing.T, when string, reads *readsOf, want map[string]string, rows []string, lengths int) {
+	t.Helper()
 	for key, want := range want {
 		if got := reads.of(key); got != want {
-			t.Errorf("read again: %s read by %q, want %q", key, got, want)
+			t.Errorf("%s: %s read by %q, want %q", when, key, got, want)
 		}
 	}
-	for _, it := range []string{"sparse", "dense"} {
-		if n := reads.lengths(keys.Row(store.Bought, it)); n != 0 {
-			t.Errorf("read again: the length of row %s asked %d times, want none", it, n)
+	for _, row := range rows {
+		if n := reads.lengths(row); n != lengths {
+			t.Errorf("%s: the length of %s asked %d times, want %d", when, row, n, lengths)
 		}
 	}
 }

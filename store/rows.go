@@ -357,10 +357,11 @@ func (l *Lists) readIndexes(ctx context.Context, kind ListKind, items []string, 
 // most rows, and each cost an HKEYS of its index (up to hundreds of names)
 // and an HLEN before its HGETALL, a round trip of their own
 // (docs/BENCHMARKS.md, "Ninth pass"). A sparse row's next re-scores read
-// its index without the row's length (an HLEN per row and re-score). A row's shape is known for rowShapesFor, then
-// asked again: a row can fill up or thin out (histories age, items are
-// forgotten), and reading it the other way is correct, only dearer. At
-// most rowShapesKept rows are kept; past that the memory starts afresh.
+// its index without the row's length (an HLEN per row and re-score). A
+// row's shape is known for rowShapesFor, then asked again: a row can fill
+// up or thin out (histories age, items are forgotten), and reading it the
+// other way is correct, only dearer. At most rowShapesKept rows are kept;
+// past that the memory starts afresh.
 type rowShapes struct {
 	mu    sync.Mutex
 	known map[string]knownShape

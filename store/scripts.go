@@ -266,11 +266,11 @@ return applied
 // hash of a paced batch costs no script call and no guard read of its own
 // (about 3 µs of Redis per hash and batch, a tenth of a Dunnhumby event's
 // Redis time at a paced rate); a cluster sends one hash per call, their
-// slots differ (writeFenced). A write that merges the batches of several partitions
-// (Batches.ApplyMany) sends a hash once with the sums of all of them: a
-// paced batch's rows change a few fields each, and a row costs its read
-// and its write whatever it holds. Each partition keeps its own guard
-// condition and its own fence in the hash.
+// slots differ (writeFenced). A write that merges the batches of several
+// partitions (Batches.ApplyMany) sends a hash once with the sums of all of
+// them: a paced batch's rows change a few fields each, and a row costs
+// its read and its write whatever it holds. Each partition keeps its own
+// guard condition and its own fence in the hash.
 //
 // KEYS[1]: the guard hash; KEYS[2..]: the hashes, a row followed by its
 // index (rowIndexOn). ARGV[1]: the number P of partitions; ARGV[2]: the
@@ -389,9 +389,9 @@ return out
 // statistic ("|" fields: M_X and the purchase statistics) enters it when
 // it is created (its value equals the change), a co-count when it reaches
 // the support (atLeast: the min support, the Lua expression support, at
-// least 1), and a co-count leaves it when it falls to zero. Histogram bins are never
-// named: they empty and fill all the time, and the reader names the few
-// a row can have itself (rowIndexing). A co-count that falls below the
+// least 1), and a co-count leaves it when it falls to zero. Histogram bins
+// are never named: they empty and fill all the time, and the reader names
+// the few a row can have itself (rowIndexing). A co-count that falls below the
 // support stays; the reader skips it by its value. The scripts call
 // indexChange only when a test by numbers alone says the change may
 // enter or leave the index: most changes (a count that moves and stays
