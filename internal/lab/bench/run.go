@@ -103,8 +103,8 @@ type Report struct {
 	EventsPerBatch      Figure `json:"events_per_batch"`
 	PacedEventsPerBatch Figure `json:"paced_events_per_batch"`
 	// Events per write to Redis (alsobought_batch_write_batches): a write
-	// merges the partitions' batches that are ready at once. Null for a
-	// serve that does not merge.
+	// merges the partitions' thin batches that are ready at once. Null
+	// for a serve older than that metric.
 	EventsPerWrite      Figure `json:"events_per_write"`
 	PacedEventsPerWrite Figure `json:"paced_events_per_write"`
 
