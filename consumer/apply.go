@@ -96,7 +96,7 @@ type decoded struct {
 // older than lateBefore (unix ms) are late (docs/DESIGN.md section 10):
 // they are applied against the customer's current histories and counted.
 // merge lets the writer merge the batch with other partitions' (a thin
-// batch; a full one or a backlog's is written alone, at once).
+// batch; a large one is written alone, at once).
 func (a *applier) apply(ctx context.Context, partition int, evs []decoded, lastOffset, recorded, lateBefore int64, merge bool) (BatchResult, error) {
 	res := BatchResult{Applied: map[event.Type]int{}, Dupes: map[event.Type]int{}}
 	ids := make([]string, 0, len(evs))

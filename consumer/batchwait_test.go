@@ -185,3 +185,40 @@ func TestPartitionsBatchesReadyAtOnceShareAWrite(t *testing.T) {
 	}
 	t.Logf("%d batches in %d writes", batches, writes)
 }
+
+// TestSmallBacklogBatchesShareAWrite: batches whose first record is
+// already older than the coalescing budget (a backlog: each ends after
+// the batch wait) are still merged when they are small, as the
+// partitions' batches are after a merged write that took longer than the
+// budget at a paced load; every event is applied.
+func TestSmallBacklogBatchesShareAWrite(t *testing.T) {
+	env := testenv.New(t, 4)
+	const customers = 40
+	w := env.Kafka().Writer(env.Topic)
+	defer w.Close()
+	t0 := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	var msgs []kafka.Message
+	for i := range customers {
+		id := "c" + strconv.Itoa(i)
+		msgs = append(msgs, kafka.Message{Key: []byte(id), Value: event.Encode(event.Event{ID: id + "-1",
+			Type: event.Purchase, CustomerID: id, ItemID: "item" + strconv.Itoa(i%7), Time: t0})})
+	}
+	produceAll(t, w, msgs...)
+	const wait, maxWait = 300 * time.Millisecond, 600 * time.Millisecond
+	time.Sleep(2 * maxWait) // the records are a backlog when the consumer starts
+	_, reg := runBatchingConsumer(t, env, 8, wait, maxWait)
+	waitNoLag(t, env.Kafka(), env.Topic, env.Store.Batches)
+	batches, messages := batchCounts(t, reg)
+	for deadline := time.Now().Add(30 * time.Second); messages < customers && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+		batches, messages = batchCounts(t, reg)
+	}
+	writes, written := histogramCounts(t, reg, "alsobought_batch_write_batches")
+	if messages != customers || written != batches {
+		t.Fatalf("%d messages in %d batches, %d of them in writes: want %d messages, every batch written", messages, batches, written, customers)
+	}
+	if writes >= batches {
+		t.Errorf("%d batches in %d writes: the small batches of a backlog were not merged", batches, writes)
+	}
+	t.Logf("%d batches in %d writes", batches, writes)
+}

@@ -598,9 +598,10 @@ func (c *Consumer) checkProgress(ctx context.Context, partition int, recorded in
 // when none came), then takes what arrives until the batch's deadline, up
 // to BatchSize messages: batchDeadline's, or the round's when rounds is
 // not nil (the events partitions' batches, which the writer merges). thin
-// reports a batch of thin input: it waited past BatchWait for messages
-// (its first record was fresh) and did not fill; a full batch or a
-// backlog's is not thin.
+// reports a batch of thin input, which the writer merges: it waited past
+// BatchWait for messages (its first record was fresh) and did not fill, or
+// it is small (smallBatchShare); a full batch or a large backlog's is not
+// thin.
 func (c *Consumer) fetchBatch(ctx context.Context, r *kafka.Reader, rounds *batchRounds) (msgs []kafka.Message, thin bool, err error) {
 	fctx, cancelFirst := context.WithTimeout(ctx, idleCheckInterval)
 	first, err := r.FetchMessage(fctx)
@@ -616,7 +617,12 @@ func (c *Consumer) fetchBatch(ctx context.Context, r *kafka.Reader, rounds *batc
 	deadline := batchDeadline(fetched, first.Time, c.cfg.BatchWait, c.cfg.BatchMaxWait)
 	coalescing := deadline.After(fetched.Add(c.cfg.BatchWait))
 	if rounds != nil {
-		deadline = rounds.deadline(fetched, deadline, c.cfg.BatchWait)
+		if coalescing {
+			deadline = rounds.deadline(fetched, deadline, c.cfg.BatchWait)
+		}
+		// A write that gathers after the deadline waits for this batch
+		// (batchWriter), if it is thin; processBatch takes it over.
+		c.apply.writer.expect(first.Partition, deadline)
 	}
 	bctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
@@ -627,8 +633,24 @@ func (c *Consumer) fetchBatch(ctx context.Context, r *kafka.Reader, rounds *batc
 		}
 		msgs = append(msgs, m)
 	}
-	return msgs, coalescing && len(msgs) < c.cfg.BatchSize, nil
+	small := c.cfg.BatchMaxWait > c.cfg.BatchWait && len(msgs) < c.cfg.BatchSize/smallBatchShare
+	thin = small || coalescing && len(msgs) < c.cfg.BatchSize
+	if rounds != nil && !thin {
+		c.apply.writer.prepared(first.Partition) // written alone
+	}
+	return msgs, thin, nil
 }
+
+// smallBatchShare: with coalescing on (BatchMaxWait above BatchWait), a
+// batch of fewer than BatchSize/smallBatchShare messages is thin, and
+// merged with the other partitions' (batchWriter), even when its first
+// record was old: at a paced load, a merged write that
+// took longer than the batches' wait leaves every partition a small
+// backlog, and those batches, written apart, cost as many commands per
+// event as unmerged paced ones (docs/BENCHMARKS.md). Larger batches, a
+// real backlog's, are written alone, in parallel: merging them serialised
+// the writes and cost the sustained rate a third.
+const smallBatchShare = 4
 
 // batchDeadline is when a batch whose first message was fetched at
 // fetched, with Kafka record time record (zero: unknown), stops filling:
@@ -688,8 +710,8 @@ func (r *batchRounds) deadline(fetched, own time.Time, wait time.Duration) time.
 // processBatch dead-letters the bad events (acknowledged before anything
 // else moves), then applies the valid ones and records progress. A thin
 // batch shares its write with the other partitions' batches prepared at
-// the same time (batchWriter); a full batch or a backlog's gains little
-// from that and is written at once, alone, beside any other write.
+// the same time (batchWriter); a large batch gains little from that and
+// is written at once, alone, beside any other write.
 func (c *Consumer) processBatch(ctx context.Context, partition int, msgs []kafka.Message, thin bool, recorded, lateBefore int64) error {
 	start := time.Now()
 	if thin {

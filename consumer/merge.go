@@ -20,17 +20,23 @@ import (
 // the next one, with every other batch that arrived meanwhile. A batch
 // that finds the writer idle waits, at most gather, for the batches that
 // other partitions are preparing (decoding, reading their customers,
-// computing): the partitions' batches end together (batchRounds), so they
-// are prepared at the same time, and a partition that is still filling
-// its batch is not waited for.
+// computing) and for those whose filling should have ended by then: the
+// partitions' batches end together (batchRounds), but on a loaded machine
+// a partition's goroutine may run a few milliseconds after the round's
+// end, and the write would leave its batch to the next one (measured: two
+// batches per write instead of four, docs/BENCHMARKS.md). A partition
+// whose batch ends later, in the next round, is not waited for.
 type batchWriter struct {
 	apply  func(ctx context.Context, writes []store.BatchWrite) error // StateStore.ApplyMany
 	gather time.Duration
 	writes func(batches int) // observes each write, by its number of batches
 
-	mu        sync.Mutex
-	queue     []*pendingWrite
-	preparing map[int]bool  // partitions preparing a batch that is not queued yet
+	mu    sync.Mutex
+	queue []*pendingWrite
+	// preparing are the partitions with a batch that is not queued yet:
+	// each with the time its filling ends (expect), or zero once it is
+	// being prepared (prepare).
+	preparing map[int]time.Time
 	writing   bool          // a leader is gathering or writing
 	arrived   chan struct{} // signals the gathering leader that a batch was queued or given up
 }
@@ -44,19 +50,29 @@ type pendingWrite struct {
 }
 
 func newBatchWriter(apply func(context.Context, []store.BatchWrite) error, gather time.Duration, writes func(batches int)) *batchWriter {
-	return &batchWriter{apply: apply, gather: gather, writes: writes, preparing: map[int]bool{}, arrived: make(chan struct{}, 1)}
+	return &batchWriter{apply: apply, gather: gather, writes: writes, preparing: map[int]time.Time{}, arrived: make(chan struct{}, 1)}
+}
+
+// expect says that partition is filling a thin batch until end: a write
+// gathering after end waits for it. prepared undoes it, for a batch
+// that filled up (it is written alone).
+func (bw *batchWriter) expect(partition int, end time.Time) {
+	bw.mu.Lock()
+	bw.preparing[partition] = end
+	bw.mu.Unlock()
 }
 
 // prepare says that partition has a batch and is preparing its write: a
 // gathering write waits for it.
 func (bw *batchWriter) prepare(partition int) {
 	bw.mu.Lock()
-	bw.preparing[partition] = true
+	bw.preparing[partition] = time.Time{}
 	bw.mu.Unlock()
 }
 
-// prepared says that partition's batch is no longer being prepared: it
-// was queued (write) or given up (an error before its write).
+// prepared says that partition's batch is no longer being prepared nor
+// filled: it was queued (write), given up (an error before its write) or
+// filled up.
 func (bw *batchWriter) prepared(partition int) {
 	bw.mu.Lock()
 	delete(bw.preparing, partition)
@@ -114,8 +130,9 @@ func (bw *batchWriter) writeAlone(ctx context.Context, w store.BatchWrite) error
 // first batch left in the queue.
 func (bw *batchWriter) writeGroup(gather bool) {
 	if gather && bw.gather > 0 {
+		start := time.Now()
 		deadline := time.NewTimer(bw.gather)
-		for bw.stillPreparing() {
+		for bw.stillPreparing(start) {
 			select {
 			case <-bw.arrived:
 				continue
@@ -154,11 +171,20 @@ func (bw *batchWriter) writeGroup(gather bool) {
 }
 
 // stillPreparing reports whether a partition is preparing a batch that is
-// not queued yet.
-func (bw *batchWriter) stillPreparing() bool {
+// not queued yet, or filling one that should have ended by now, for a
+// write that started gathering at start. An end older than the gather
+// bound before start is stale (a partition that stopped between its
+// filling and its batch): it is not waited for.
+func (bw *batchWriter) stillPreparing(start time.Time) bool {
+	now := time.Now()
 	bw.mu.Lock()
 	defer bw.mu.Unlock()
-	return len(bw.preparing) > 0
+	for _, end := range bw.preparing {
+		if end.IsZero() || !end.After(now) && end.After(start.Add(-bw.gather)) {
+			return true
+		}
+	}
+	return false
 }
 
 // take removes from the queue the batches of the next write: the first

@@ -167,6 +167,38 @@ func TestAPartitionThatGivesUpOrStallsHoldsNoWrite(t *testing.T) {
 	}
 }
 
+// TestABatchWhoseFillingEndedIsWaitedFor: a write that gathers waits for
+// a partition whose thin batch should have ended by then (the same round:
+// its goroutine has not run yet), and not for one filling until later (the
+// next round), one that filled up (written alone), or one whose end is
+// older than the gather bound (a partition that stopped).
+func TestABatchWhoseFillingEndedIsWaitedFor(t *testing.T) {
+	rec := &recordingWrites{}
+	bw := newBatchWriter(rec.apply, time.Hour, nil)
+	now := time.Now()
+	bw.expect(1, now)                   // the same round, not yet prepared
+	bw.expect(2, now.Add(time.Hour))    // the next round
+	bw.expect(3, now)                   // filled up ...
+	bw.prepared(3)                      // ... and written alone
+	bw.expect(4, now.Add(-2*time.Hour)) // stale
+	first := submit(bw, 0)
+	waitFor(t, "partition 0's batch to queue", func() bool { return bw.queued() == 1 })
+	second := submit(bw, 1)
+	for _, e := range []<-chan error{first, second} {
+		select {
+		case err := <-e:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("the write is still gathering: writes so far %v", rec.recorded())
+		}
+	}
+	if got := rec.recorded(); !slices.EqualFunc(got, [][]int{{0, 1}}, slices.Equal) {
+		t.Fatalf("writes %v, want one of partitions 0 and 1", got)
+	}
+}
+
 func TestBatchRoundsEndThePartitionsBatchesTogether(t *testing.T) {
 	t0 := time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)
 	const wait, maxWait = 20 * time.Millisecond, 500 * time.Millisecond
