@@ -256,7 +256,7 @@ func (l *Lists) ReadRows(ctx context.Context, kind ListKind, items []string, min
 	}
 	buyersKey, _ := keys.Counters(kind)
 	var totals func() scoring.Globals
-	var buyers func() []any
+	var buyers func() []string
 	_, err = l.c.read(ctx, "read buyers", func(p redis.Pipeliner) {
 		totals = readGlobals(ctx, p, keys, kind)
 		// One HMGET per shard for the whole batch of rows: a candidate
@@ -269,10 +269,10 @@ func (l *Lists) ReadRows(ctx context.Context, kind ListKind, items []string, min
 	b, at := buyers(), 0
 	for i := range rb.Rows {
 		row := &rb.Rows[i]
-		row.Buyers = toInt(b[at])
+		row.Buyers, _ = strconv.ParseInt(b[at], 10, 64) // "" (none yet): 0
 		at++
 		for j := range row.Candidates {
-			row.Candidates[j].Buyers = toInt(b[at])
+			row.Candidates[j].Buyers, _ = strconv.ParseInt(b[at], 10, 64)
 			at++
 		}
 	}

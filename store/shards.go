@@ -14,10 +14,13 @@ import (
 
 // shardedGet queues the reads of items' fields in the shards of a sharded
 // hash (keyOf), one HMGET per shard that holds some of them, and returns
-// the function that gives their values in the order of items (nil for a
-// missing field) once the pipeline ran. An item may be asked more than
-// once: each shard reads it once.
-func shardedGet(ctx context.Context, p redis.Pipeliner, keyOf func(int) string, items []string) func() []any {
+// the function that gives their values in the order of items ("" for a
+// missing field: no field of these hashes holds "") once the pipeline
+// ran. An item may be asked more than once: each shard reads it once. The
+// values are read as strings (hmgetStrings): a re-score reads the B of
+// every candidate of its rows, and boxing each in an interface was an
+// allocation per candidate.
+func shardedGet(ctx context.Context, p redis.Pipeliner, keyOf func(int) string, items []string) func() []string {
 	var fields [schema.Shards][]string
 	var seen [schema.Shards]map[string]int
 	type at struct{ shard, pos int }
@@ -35,14 +38,15 @@ func shardedGet(ctx context.Context, p redis.Pipeliner, keyOf func(int) string, 
 		}
 		where[i] = at{s, pos}
 	}
-	var cmds [schema.Shards]*redis.SliceCmd
+	var cmds [schema.Shards]*redis.StringSliceCmd
 	for s, f := range fields {
 		if len(f) > 0 {
-			cmds[s] = p.HMGet(ctx, keyOf(s), f...)
+			cmds[s] = hmgetStrings(ctx, keyOf(s), f)
+			_ = p.Process(ctx, cmds[s]) // queued: the error is the pipeline's
 		}
 	}
-	return func() []any {
-		out := make([]any, len(items))
+	return func() []string {
+		out := make([]string, len(items))
 		for i, w := range where {
 			if v := cmds[w.shard].Val(); w.pos < len(v) {
 				out[i] = v[w.pos]
@@ -79,15 +83,11 @@ func readCategories(ctx context.Context, c *conn, items []string) ([]string, err
 	if len(items) == 0 {
 		return nil, nil
 	}
-	var vals func() []any
+	var vals func() []string
 	if _, err := c.read(ctx, "read item categories", func(p redis.Pipeliner) {
 		vals = shardedGet(ctx, p, c.keys.ItemCategories, items)
 	}); err != nil {
 		return nil, err
 	}
-	out := make([]string, len(items))
-	for i, v := range vals() {
-		out[i], _ = v.(string)
-	}
-	return out, nil
+	return vals(), nil
 }
