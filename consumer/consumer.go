@@ -644,12 +644,12 @@ func (c *Consumer) fetchBatch(ctx context.Context, r *kafka.Reader, rounds *batc
 // smallBatchShare: with coalescing on (BatchMaxWait above BatchWait), a
 // batch of fewer than BatchSize/smallBatchShare messages is thin, and
 // merged with the other partitions' (batchWriter), even when its first
-// record was old: at a paced load, a merged write that
-// took longer than the batches' wait leaves every partition a small
-// backlog, and those batches, written apart, cost as many commands per
-// event as unmerged paced ones (docs/BENCHMARKS.md). Larger batches, a
-// real backlog's, are written alone, in parallel: merging them serialised
-// the writes and cost the sustained rate a third.
+// record was old. At a paced load, a merged write that took longer than
+// the coalescing budget leaves every partition a small backlog, and those
+// batches, written apart, cost as many commands per event as unmerged
+// paced ones (docs/BENCHMARKS.md, "Eleventh pass"). Larger batches, a real
+// backlog's, are written alone, in parallel: merging them serialised the
+// writes and cost the sustained rate a third.
 const smallBatchShare = 4
 
 // batchDeadline is when a batch whose first message was fetched at

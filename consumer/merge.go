@@ -23,9 +23,9 @@ import (
 // computing) and for those whose filling should have ended by then: the
 // partitions' batches end together (batchRounds), but on a loaded machine
 // a partition's goroutine may run a few milliseconds after the round's
-// end, and the write would leave its batch to the next one (measured: two
-// batches per write instead of four, docs/BENCHMARKS.md). A partition
-// whose batch ends later, in the next round, is not waited for.
+// end, and the write would leave its batch to the next one
+// (docs/BENCHMARKS.md, "Eleventh pass"). A partition whose batch ends
+// later, in the next round, is not waited for.
 type batchWriter struct {
 	apply  func(ctx context.Context, writes []store.BatchWrite) error // StateStore.ApplyMany
 	gather time.Duration
@@ -53,9 +53,9 @@ func newBatchWriter(apply func(context.Context, []store.BatchWrite) error, gathe
 	return &batchWriter{apply: apply, gather: gather, writes: writes, preparing: map[int]time.Time{}, arrived: make(chan struct{}, 1)}
 }
 
-// expect says that partition is filling a thin batch until end: a write
-// gathering after end waits for it. prepared undoes it, for a batch
-// that filled up (it is written alone).
+// expect says that partition is filling a batch until end: a write
+// gathering after end waits for it. prepared undoes it, for a batch that
+// turned out not thin (it is written alone).
 func (bw *batchWriter) expect(partition int, end time.Time) {
 	bw.mu.Lock()
 	bw.preparing[partition] = end
@@ -71,8 +71,8 @@ func (bw *batchWriter) prepare(partition int) {
 }
 
 // prepared says that partition's batch is no longer being prepared nor
-// filled: it was queued (write), given up (an error before its write) or
-// filled up.
+// filled: it was queued (write), given up (an error before its write), or
+// is not thin.
 func (bw *batchWriter) prepared(partition int) {
 	bw.mu.Lock()
 	delete(bw.preparing, partition)
