@@ -69,6 +69,16 @@ func BenchmarkRelatedListAmazon2017WorstCase(b *testing.B) {
 	benchmarkRelatedList(b, Amazon2017, true, ListRules{Size: 20, MinSupport: 1})
 }
 
+// The served score on the same rows: the row of 2,000 candidates, and
+// one where every candidate has its own B_Y.
+func BenchmarkRelatedListAmazon2017Prior(b *testing.B) {
+	benchmarkRelatedList(b, Amazon2017Prior, false, DefaultListRules())
+}
+
+func BenchmarkRelatedListAmazon2017PriorDistinctB(b *testing.B) {
+	benchmarkRelatedList(b, Amazon2017Prior, true, DefaultListRules())
+}
+
 func BenchmarkRelatedListCosine(b *testing.B) {
 	benchmarkRelatedList(b, Cosine, false, DefaultListRules())
 }

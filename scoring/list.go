@@ -104,6 +104,9 @@ func RelatedListVisible(m Method, row Row, g Globals, rules ListRules, visible V
 		if c.Support < minSupport || c.Item == row.Item {
 			continue
 		}
+		if worst, full := top.worst(); full && rs.below(c.Support, worst) {
+			continue // cannot be listed, nor passed over: its E_XY is not needed
+		}
 		s, e, ok := rs.scoreExpected(*c)
 		if !ok || !(s > 0) {
 			continue
@@ -124,6 +127,16 @@ type visibleTop struct {
 
 func newVisibleTop(size, candidates int, visible Visible) *visibleTop {
 	return &visibleTop{size: size, top: topK{items: make([]Related, 0, min(size, candidates))}, visible: visible}
+}
+
+// worst returns the lowest score in a full list: an entry scored below
+// it is neither listed nor passed over (result). full is false while the
+// list holds fewer than size entries.
+func (v *visibleTop) worst() (score float64, full bool) {
+	if len(v.top.items) < v.size || v.size < 1 {
+		return 0, false
+	}
+	return v.top.items[0].Score, true // the heap's root is its worst entry
 }
 
 func (v *visibleTop) offer(r Related) {

@@ -238,6 +238,18 @@ func (rs *rowScorer) scoreExpected(c Candidate) (s, e float64, ok bool) {
 	return s, e, true
 }
 
+// below reports whether every score a candidate with support n can have
+// in the row is below worst, without computing its E_XY: most of a popular
+// row's candidates are a few co-buyers against lists of stronger pairs,
+// and E_XY (a sum over the histogram) is most of their cost. Only
+// Amazon2017Prior has such a bound: (n - E)/sqrt(E + PriorExpected) falls
+// as E grows, so it is at most n/sqrt(PriorExpected), and the rounded
+// operations keep that order (float64(n) - e <= float64(n) and
+// sqrt(e + 25) >= 5 for e >= 0).
+func (rs *rowScorer) below(n int64, worst float64) bool {
+	return rs.m == Amazon2017Prior && float64(n)/math.Sqrt(PriorExpected) < worst
+}
+
 // expected returns E_XY for a candidate with buyersY buyers, memoised by
 // buyersY. The memo is safe because E_XY depends on Y only through B_Y. It
 // pays off because most candidates in a row have small B_Y values that
