@@ -67,7 +67,9 @@ const DefaultRelTol = 1e-9
 // Per-row work (sorting the histogram, the LLR row terms) happens once, and
 // the E_XY values are memoised by B_Y. Per candidate it allocates nothing.
 // The only allocations are the sorted histogram and the result. Selection
-// uses a bounded heap: O(n log K), not a sort of all n candidates.
+// uses a bounded heap: O(n log K), not a sort of all n candidates. Once
+// the heap is full, an Amazon2017Prior candidate whose support bounds its
+// score below the heap's worst entry is skipped unscored (rowScorer.below).
 //
 // The result is never nil (it encodes as JSON [] rather than null). An
 // unknown method gives an empty list.
