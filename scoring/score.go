@@ -245,7 +245,8 @@ func (rs *rowScorer) scoreExpected(c Candidate) (s, e float64, ok bool) {
 // Amazon2017Prior has such a bound: (n - E)/sqrt(E + PriorExpected) falls
 // as E grows, so it is at most n/sqrt(PriorExpected), and the rounded
 // operations keep that order (float64(n) - e <= float64(n) and
-// sqrt(e + 25) >= 5 for e >= 0).
+// sqrt(e + 25) >= 5 for e > 0; a candidate without a positive E_XY is
+// not listed at all).
 func (rs *rowScorer) below(n int64, worst float64) bool {
 	return rs.m == Amazon2017Prior && float64(n)/math.Sqrt(PriorExpected) < worst
 }
