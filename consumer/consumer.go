@@ -244,7 +244,7 @@ func New(cfg Config, st Stores, log zerolog.Logger, m *Metrics) (*Consumer, erro
 	// partitions are preparing at most the coalescing budget: they were
 	// cut at the same deadline (batchRounds) and take about as long to
 	// prepare.
-	a.writer = newBatchWriter(st.Batches.ApplyMany, max(cfg.BatchWait, cfg.BatchMaxWait), m.observeWrite)
+	a.writer = newBatchWriter(st.Batches.ApplyMany, max(cfg.BatchWait, cfg.BatchMaxWait), cfg.BatchWait, m.observeWrite)
 	c.apply = a
 	return c, nil
 }

@@ -20,15 +20,17 @@ import (
 // the next one, with every other batch that arrived meanwhile. A batch
 // that finds the writer idle waits, at most gather, for the batches that
 // other partitions are preparing (decoding, reading their customers,
-// computing) and for those whose filling should have ended by then: the
-// partitions' batches end together (batchRounds), but on a loaded machine
-// a partition's goroutine may run a few milliseconds after the round's
-// end, and the write would leave its batch to the next one
+// computing) and for those whose filling has ended or ends within soon:
+// the partitions' batches end together (batchRounds), or, a small
+// backlog each after a slow write, within a batch wait of each other, but
+// on a loaded machine a partition's goroutine may run a few milliseconds
+// late, and the write would leave its batch to the next one
 // (docs/BENCHMARKS.md, "Eleventh pass"). A partition whose batch ends
 // later, in the next round, is not waited for.
 type batchWriter struct {
 	apply  func(ctx context.Context, writes []store.BatchWrite) error // StateStore.ApplyMany
 	gather time.Duration
+	soon   time.Duration     // a batch whose filling ends within this is waited for
 	writes func(batches int) // observes each write, by its number of batches
 
 	mu    sync.Mutex
@@ -49,8 +51,8 @@ type pendingWrite struct {
 	lead chan struct{} // this batch's caller writes the next group
 }
 
-func newBatchWriter(apply func(context.Context, []store.BatchWrite) error, gather time.Duration, writes func(batches int)) *batchWriter {
-	return &batchWriter{apply: apply, gather: gather, writes: writes, preparing: map[int]time.Time{}, arrived: make(chan struct{}, 1)}
+func newBatchWriter(apply func(context.Context, []store.BatchWrite) error, gather, soon time.Duration, writes func(batches int)) *batchWriter {
+	return &batchWriter{apply: apply, gather: gather, soon: soon, writes: writes, preparing: map[int]time.Time{}, arrived: make(chan struct{}, 1)}
 }
 
 // expect says that partition is filling a batch until end: a write
@@ -171,7 +173,7 @@ func (bw *batchWriter) writeGroup(gather bool) {
 }
 
 // stillPreparing reports whether a partition is preparing a batch that is
-// not queued yet, or filling one that should have ended by now, for a
+// not queued yet, or filling one that ended or ends within soon, for a
 // write that started gathering at start. An end older than the gather
 // bound before start is stale (a partition that stopped between its
 // filling and its batch): it is not waited for.
@@ -180,7 +182,7 @@ func (bw *batchWriter) stillPreparing(start time.Time) bool {
 	bw.mu.Lock()
 	defer bw.mu.Unlock()
 	for _, end := range bw.preparing {
-		if end.IsZero() || !end.After(now) && end.After(start.Add(-bw.gather)) {
+		if end.IsZero() || !end.After(now.Add(bw.soon)) && end.After(start.Add(-bw.gather)) {
 			return true
 		}
 	}

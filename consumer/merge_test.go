@@ -75,7 +75,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestBatchesPreparedAtOnceShareAWrite(t *testing.T) {
 	rec := &recordingWrites{}
 	var observed []int
-	bw := newBatchWriter(rec.apply, time.Hour, func(n int) { observed = append(observed, n) })
+	bw := newBatchWriter(rec.apply, time.Hour, 0, func(n int) { observed = append(observed, n) })
 	for p := range 3 {
 		bw.prepare(p)
 	}
@@ -101,7 +101,7 @@ func TestBatchesPreparedAtOnceShareAWrite(t *testing.T) {
 // per partition; a partition's second batch waits for the write after.
 func TestBatchesArrivingDuringAWriteGoInTheNext(t *testing.T) {
 	rec := &recordingWrites{hold: make(chan struct{})}
-	bw := newBatchWriter(rec.apply, time.Hour, nil)
+	bw := newBatchWriter(rec.apply, time.Hour, 0, nil)
 	first := submit(bw, 0)
 	waitFor(t, "the first write", func() bool { return len(rec.recorded()) == 1 })
 	var later []<-chan error
@@ -129,7 +129,7 @@ func TestBatchesArrivingDuringAWriteGoInTheNext(t *testing.T) {
 func TestAFailedWriteFailsEveryBatchInIt(t *testing.T) {
 	refused := errors.New("refused")
 	rec := &recordingWrites{err: refused}
-	bw := newBatchWriter(rec.apply, time.Hour, nil)
+	bw := newBatchWriter(rec.apply, time.Hour, 0, nil)
 	bw.prepare(0)
 	bw.prepare(1)
 	a, b := submit(bw, 0), submit(bw, 1)
@@ -148,7 +148,7 @@ func TestAFailedWriteFailsEveryBatchInIt(t *testing.T) {
 // most the gather bound.
 func TestAPartitionThatGivesUpOrStallsHoldsNoWrite(t *testing.T) {
 	rec := &recordingWrites{}
-	bw := newBatchWriter(rec.apply, time.Hour, nil)
+	bw := newBatchWriter(rec.apply, time.Hour, 0, nil)
 	bw.prepare(1)
 	bw.prepare(2)
 	written := submit(bw, 2)
@@ -157,7 +157,7 @@ func TestAPartitionThatGivesUpOrStallsHoldsNoWrite(t *testing.T) {
 	if err := <-written; err != nil {
 		t.Fatal(err)
 	}
-	stalled := newBatchWriter(rec.apply, 10*time.Millisecond, nil)
+	stalled := newBatchWriter(rec.apply, 10*time.Millisecond, 0, nil)
 	stalled.prepare(0) // and never writes
 	if err := <-submit(stalled, 3); err != nil {
 		t.Fatal(err)
@@ -167,24 +167,28 @@ func TestAPartitionThatGivesUpOrStallsHoldsNoWrite(t *testing.T) {
 	}
 }
 
-// TestABatchWhoseFillingEndedIsWaitedFor: a write that gathers waits for
-// a partition whose thin batch should have ended by then (the same round:
-// its goroutine has not run yet), and not for one filling until later (the
-// next round), one that filled up (written alone), or one whose end is
-// older than the gather bound (a partition that stopped).
-func TestABatchWhoseFillingEndedIsWaitedFor(t *testing.T) {
+// TestABatchWhoseFillingEndsSoonIsWaitedFor: a write that gathers waits
+// for a partition whose batch ended (the same round: its goroutine has not
+// run yet) or ends within soon (a small backlog's, fetched a moment
+// later), and not for one filling until later (the next round), one that
+// turned out not thin (written alone), or one whose end is older than the
+// gather bound (a partition that stopped).
+func TestABatchWhoseFillingEndsSoonIsWaitedFor(t *testing.T) {
 	rec := &recordingWrites{}
-	bw := newBatchWriter(rec.apply, time.Hour, nil)
+	bw := newBatchWriter(rec.apply, time.Hour, time.Minute, nil)
 	now := time.Now()
-	bw.expect(1, now)                   // the same round, not yet prepared
-	bw.expect(2, now.Add(time.Hour))    // the next round
-	bw.expect(3, now)                   // filled up ...
-	bw.prepared(3)                      // ... and written alone
-	bw.expect(4, now.Add(-2*time.Hour)) // stale
+	bw.expect(1, now)                   // ended, not yet prepared
+	bw.expect(2, now.Add(time.Second))  // ends soon
+	bw.expect(3, now.Add(time.Hour))    // the next round
+	bw.expect(4, now)                   // not thin ...
+	bw.prepared(4)                      // ... and written alone
+	bw.expect(5, now.Add(-2*time.Hour)) // stale
 	first := submit(bw, 0)
 	waitFor(t, "partition 0's batch to queue", func() bool { return bw.queued() == 1 })
-	second := submit(bw, 1)
-	for _, e := range []<-chan error{first, second} {
+	later := []<-chan error{submit(bw, 1)}
+	waitFor(t, "partition 1's batch to queue", func() bool { return bw.queued() == 2 })
+	later = append(later, submit(bw, 2))
+	for _, e := range append(later, first) {
 		select {
 		case err := <-e:
 			if err != nil {
@@ -194,8 +198,8 @@ func TestABatchWhoseFillingEndedIsWaitedFor(t *testing.T) {
 			t.Fatalf("the write is still gathering: writes so far %v", rec.recorded())
 		}
 	}
-	if got := rec.recorded(); !slices.EqualFunc(got, [][]int{{0, 1}}, slices.Equal) {
-		t.Fatalf("writes %v, want one of partitions 0 and 1", got)
+	if got := rec.recorded(); !slices.EqualFunc(got, [][]int{{0, 1, 2}}, slices.Equal) {
+		t.Fatalf("writes %v, want one of partitions 0, 1 and 2", got)
 	}
 }
 
