@@ -56,8 +56,8 @@ func newBatchWriter(apply func(context.Context, []store.BatchWrite) error, gathe
 }
 
 // expect says that partition is filling a batch until end: a write
-// gathering after end waits for it. prepared undoes it, for a batch that
-// turned out not thin (it is written alone).
+// gathering from soon before end on waits for it. prepared undoes it, for
+// a batch that turned out not thin (it is written alone).
 func (bw *batchWriter) expect(partition int, end time.Time) {
 	bw.mu.Lock()
 	bw.preparing[partition] = end
