@@ -93,17 +93,10 @@ func TestThinInputMakesLargeBatches(t *testing.T) {
 func runBatchingConsumer(t *testing.T, env *testenv.Env, history int, wait, maxWait time.Duration) (*Consumer, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	c, err := New(Config{Kafka: env.Kafka(), Topic: env.Topic, GroupID: env.Group, DLQTopic: env.DLQTopic,
+	c := runConsumer(t, env, Config{Kafka: env.Kafka(), Topic: env.Topic, GroupID: env.Group, DLQTopic: env.DLQTopic,
 		HistorySize: history, ViewHistory: 10, Dedup: delta.DefaultDedup,
 		Limits: event.DefaultLimits(time.Now()), MaxEventSkew: 24 * time.Hour,
-		BatchWait: wait, BatchMaxWait: maxWait}, StoresOf(env.Store), zerolog.Nop(), NewMetrics(reg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = c.Run(runCtx) }()
-	t.Cleanup(func() { stop(); <-done })
+		BatchWait: wait, BatchMaxWait: maxWait}, zerolog.Nop(), NewMetrics(reg))
 	return c, reg
 }
 
@@ -213,12 +206,7 @@ func TestSmallBacklogBatchesShareAWrite(t *testing.T) {
 		waitNoLag(t, env.Kafka(), env.Topic, env.Store.Batches)
 		// A batch is counted once its write has returned, a moment after
 		// the progress the wait saw.
-		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-			if _, messages := batchCounts(t, reg); messages == n*customers {
-				return
-			}
-		}
-		t.Fatalf("burst %d: not every message was counted in a batch", n)
+		waitFor(t, "every message counted in a batch", func() bool { _, m := batchCounts(t, reg); return m == n*customers })
 	}
 	burst(1, time.Time{})
 	batches0, _ := batchCounts(t, reg)

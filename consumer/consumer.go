@@ -620,8 +620,9 @@ func (c *Consumer) fetchBatch(ctx context.Context, r *kafka.Reader, rounds *batc
 		if coalescing {
 			deadline = rounds.deadline(fetched, deadline, c.cfg.BatchWait)
 		}
-		// A write that gathers after the deadline waits for this batch
-		// (batchWriter), if it is thin; processBatch takes it over.
+		// A write that gathers from BatchWait before the deadline on
+		// waits for this batch (batchWriter.expect), if it is thin;
+		// processBatch takes it over.
 		c.apply.writer.expect(first.Partition, deadline)
 	}
 	bctx, cancel := context.WithDeadline(ctx, deadline)

@@ -125,9 +125,15 @@ func TestPoisonMessagesNeverStopAPartition(t *testing.T) {
 // stopped at cleanup.
 func startConsumer(t *testing.T, env *testenv.Env, dlq string, log zerolog.Logger, m *Metrics) {
 	t.Helper()
-	c, err := New(Config{Kafka: env.Kafka(), Topic: env.Topic, GroupID: env.Group, DLQTopic: dlq,
+	runConsumer(t, env, Config{Kafka: env.Kafka(), Topic: env.Topic, GroupID: env.Group, DLQTopic: dlq,
 		HistorySize: 10, ViewHistory: 10, Dedup: delta.DefaultDedup,
-		Limits: event.DefaultLimits(time.Now()), MaxEventSkew: 24 * time.Hour}, StoresOf(env.Store), log, m)
+		Limits: event.DefaultLimits(time.Now()), MaxEventSkew: 24 * time.Hour}, log, m)
+}
+
+// runConsumer runs a consumer with cfg on env's store until the test ends.
+func runConsumer(t *testing.T, env *testenv.Env, cfg Config, log zerolog.Logger, m *Metrics) *Consumer {
+	t.Helper()
+	c, err := New(cfg, StoresOf(env.Store), log, m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,6 +141,7 @@ func startConsumer(t *testing.T, env *testenv.Env, dlq string, log zerolog.Logge
 	done := make(chan struct{})
 	go func() { defer close(done); _ = c.Run(ctx) }()
 	t.Cleanup(func() { stop(); <-done })
+	return c
 }
 
 // TestRefusedDeadLettersNeverStopAPartition: on a dead-letter topic whose
