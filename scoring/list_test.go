@@ -258,3 +258,87 @@ func TestListRulesValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestAListNeedsOnlyTheCandidatesAtItsListableSupport: a list computed
+// from any subset of a row's candidates says, by ListableSupport, which
+// of the others can still be listed or passed over; the list of that
+// subset and those others (the rest left out, their B_Y never read) is the
+// row's list, bit for bit, with the same hidden items passed over. Random
+// rows, subsets and visibility, for every method (those without a bound
+// keep every candidate).
+func TestAListNeedsOnlyTheCandidatesAtItsListableSupport(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	pruned := 0
+	for trial := range 300 {
+		row, g := benchRow(rng, 50+rng.IntN(600), 1+rng.IntN(120), trial%2 == 0)
+		rules := ListRules{Size: 1 + rng.IntN(30), MinSupport: 1 + rng.Int64N(3)}
+		hidden := map[string]bool{}
+		for _, c := range row.Candidates {
+			if rng.IntN(10) == 0 {
+				hidden[c.Item] = true
+			}
+		}
+		visible := func(item string) bool { return !hidden[item] }
+		for _, m := range Methods() {
+			want, wantOver := RelatedListVisible(m, row, g, rules, visible)
+			var first, rest []Candidate
+			for _, c := range row.Candidates {
+				if rng.IntN(4) == 0 {
+					first = append(first, c)
+				} else {
+					rest = append(rest, c)
+				}
+			}
+			partial, _ := RelatedListVisible(m, Row{Item: row.Item, Buyers: row.Buyers, Hist: row.Hist, Candidates: first}, g, rules, visible)
+			floor := ListableSupport(m, partial, rules)
+			if !m.BoundsBySupport() && floor != max(rules.MinSupport, 1) {
+				t.Fatalf("%s has no bound, yet ListableSupport = %d", m, floor)
+			}
+			kept := row
+			kept.Candidates = slices.Clone(first)
+			for _, c := range rest {
+				if c.Support >= floor {
+					kept.Candidates = append(kept.Candidates, c)
+				}
+			}
+			pruned += len(row.Candidates) - len(kept.Candidates)
+			got, gotOver := RelatedListVisible(m, kept, g, rules, visible)
+			if !reflect.DeepEqual(got, want) || !slices.Equal(gotOver, wantOver) {
+				t.Fatalf("trial %d, %s, floor %d: the shortlisted row lists\n %v (over %v)\nthe whole row\n %v (over %v)", trial, m, floor, got, gotOver, want, wantOver)
+			}
+		}
+	}
+	if pruned == 0 {
+		t.Fatal("no candidate was ever left out: the test does not test the bound")
+	}
+}
+
+// TestListableSupportIsTheBoundsEdge: ListableSupport is the least support
+// that Amazon2017Prior's bound (n/sqrt(PriorExpected) below the list's
+// worst score) does not exclude, never below the min support; a list
+// shorter than its size bounds nothing.
+func TestListableSupportIsTheBoundsEdge(t *testing.T) {
+	full := func(worst float64) []Related {
+		return []Related{{Item: "a", Score: worst + 1}, {Item: "b", Score: worst}}
+	}
+	rules := ListRules{Size: 2, MinSupport: 2}
+	for _, tc := range []struct {
+		name    string
+		m       Method
+		partial []Related
+		want    int64
+	}{
+		{"worst 1: n/5 >= 1 from n = 5", Amazon2017Prior, full(1), 5},
+		{"worst just above 1", Amazon2017Prior, full(math.Nextafter(1, 2)), 6},
+		{"worst just below 1", Amazon2017Prior, full(math.Nextafter(1, 0)), 5},
+		{"worst 2.3: from n = 12", Amazon2017Prior, full(2.3), 12},
+		{"a low worst keeps the min support", Amazon2017Prior, full(0.1), 2},
+		{"a list not full bounds nothing", Amazon2017Prior, full(3)[:1], 2},
+		{"no bound without the prior", Amazon2017, full(3), 2},
+		{"no bound for counts", Count, full(3), 2},
+	} {
+		if got := ListableSupport(tc.m, tc.partial, rules); got != tc.want {
+			t.Errorf("%s: ListableSupport = %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}

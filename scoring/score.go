@@ -248,7 +248,44 @@ func (rs *rowScorer) scoreExpected(c Candidate) (s, e float64, ok bool) {
 // sqrt(e + 25) >= 5 for e > 0; a candidate without a positive E_XY is
 // not listed at all).
 func (rs *rowScorer) below(n int64, worst float64) bool {
-	return rs.m == Amazon2017Prior && float64(n)/math.Sqrt(PriorExpected) < worst
+	return rs.m.BoundsBySupport() && supportBelow(n, worst)
+}
+
+// BoundsBySupport reports whether a candidate's support alone bounds its
+// score (rowScorer.below): only Amazon2017Prior's does.
+func (m Method) BoundsBySupport() bool { return m == Amazon2017Prior }
+
+// supportBelow is Amazon2017Prior's bound: every score of a candidate with
+// support n is below worst.
+func supportBelow(n int64, worst float64) bool {
+	return float64(n)/math.Sqrt(PriorExpected) < worst
+}
+
+// ListableSupport returns the least support a candidate of a row needs to
+// be listed, or passed over (RelatedListVisible), given partial: the list
+// of some of the row's candidates, computed with the same method, rules
+// and visibility. The row's list ranks its last entry at least as high as
+// partial's, so when partial is full (rules.Size entries) and the method
+// bounds a score by its support (BoundsBySupport), a candidate with less
+// support can be neither, whatever its B_Y: a re-score need not read its
+// B_Y (docs/DESIGN.md §4, "Reading a row by its index"). Otherwise every
+// candidate may count, and it returns rules.MinSupport (at least 1).
+func ListableSupport(m Method, partial []Related, rules ListRules) int64 {
+	least := max(rules.MinSupport, 1)
+	if !m.BoundsBySupport() || rules.Size < 1 || len(partial) < rules.Size {
+		return least
+	}
+	worst := partial[len(partial)-1].Score
+	// The least n that supportBelow does not exclude, found from an
+	// estimate so that the float comparison itself decides.
+	n := max(int64(math.Ceil(worst*math.Sqrt(PriorExpected))), least)
+	for n > least && !supportBelow(n-1, worst) {
+		n--
+	}
+	for supportBelow(n, worst) {
+		n++
+	}
+	return n
 }
 
 // expected returns E_XY for a candidate with buyersY buyers, memoised by

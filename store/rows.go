@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"iter"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -185,18 +186,40 @@ type RowBatch struct {
 }
 
 // ReadRows reads what scoring needs for each item's list of a kind in two
-// round trips: the rows, then B of every item and of its candidates
-// (viewers for Viewed lists), with the totals. Only the candidates with a
-// count of at least minSupport are kept and have B read: no list rule
-// lists the others (scoring.ListRules.MinSupport), and in a sparse row
-// they are most of the candidates, so reading their B was most of a
-// re-score's cost. minSupport below 1 keeps every candidate.
+// round trips: the rows, with the totals, then B of every item and of its
+// candidates (viewers for Viewed lists). Only the candidates with a count
+// of at least minSupport are kept and have B read: no list rule lists the
+// others (scoring.ListRules.MinSupport), and in a sparse row they are most
+// of the candidates, so reading their B was most of a re-score's cost.
+// minSupport below 1 keeps every candidate.
 //
 // Where the state keeps row indexes complete for minSupport
 // (schema.MetaRowIndexSupport), each row is read by its index, in a round
 // trip before: the fields it names, not the whole row (docs/DESIGN.md §4,
 // "Reading a row by its index").
 func (l *Lists) ReadRows(ctx context.Context, kind ListKind, items []string, minSupport int64) (RowBatch, error) {
+	return l.ReadRowsShortlisted(ctx, kind, items, minSupport, nil)
+}
+
+// Shortlist tells ReadRowsShortlisted which of a row's candidates can be
+// listed, so that the others' B is not read.
+type Shortlist struct {
+	// First is how many of a row's candidates, those of the highest
+	// support (all of those tied with the last), have their B read first.
+	First int
+	// Floor returns the least support a candidate needs to be listed,
+	// given the row with only its first candidates (scoring.ListableSupport).
+	Floor func(row scoring.Row, g scoring.Globals) int64
+}
+
+// ReadRowsShortlisted is ReadRows that, with a shortlist, reads B of each
+// row's First candidates, asks the shortlist's Floor, and reads B of the
+// other candidates only at or above it, in a third round trip: those
+// below are left out of the row. On a popular row most candidates have a
+// few co-buyers and cannot reach a list of stronger pairs, and reading
+// their B was half of a re-score's read (docs/DESIGN.md §4, "Reading a row
+// by its index"). A nil shortlist reads every candidate's B.
+func (l *Lists) ReadRowsShortlisted(ctx context.Context, kind ListKind, items []string, minSupport int64, sl *Shortlist) (RowBatch, error) {
 	keys := l.c.keys
 	var named [][]string // by each row's index, when the state keeps them; nil: read whole
 	if ix := l.c.rowIndex.Load(); ix != nil && minSupport >= ix.support {
@@ -205,6 +228,7 @@ func (l *Lists) ReadRows(ctx context.Context, kind ListKind, items []string, min
 			return RowBatch{}, err
 		}
 	}
+	var totals func() scoring.Globals
 	cmds, err := l.c.read(ctx, "read rows", func(p redis.Pipeliner) {
 		for i, it := range items {
 			switch {
@@ -214,15 +238,13 @@ func (l *Lists) ReadRows(ctx context.Context, kind ListKind, items []string, min
 				_ = p.Process(ctx, hmgetStrings(ctx, keys.Row(kind, it), named[i])) // queued: the error is the pipeline's
 			}
 		}
+		totals = readGlobals(ctx, p, keys, kind) // after the rows, which cmds answers first
 	})
 	if err != nil {
 		return RowBatch{}, err
 	}
 	rb := RowBatch{Kind: kind, Rows: make([]scoring.Row, len(items)), Revisions: make([]int64, len(items)),
 		ViewedTotals: make([]int64, len(items)), Watched: make([][]string, len(items)), counted: make([]bool, len(items))}
-	// names holds every row's item then its kept candidates, row after
-	// row: the B read below answers them in this order.
-	var names []string
 	for i, it := range items {
 		var fields iter.Seq2[string, string]
 		switch {
@@ -233,14 +255,12 @@ func (l *Lists) ReadRows(ctx context.Context, kind ListKind, items []string, min
 		default: // nothing to read: a viewed-then-bought row without an index
 			fields = maps.All(map[string]string(nil))
 		}
-		names = append(names, it)
 		var candidates []scoring.Candidate
 		cos := 0
 		r, rev, err := parseRow(fields, func(y string, n int64) {
 			cos++
 			if n >= minSupport {
 				candidates = append(candidates, scoring.Candidate{Item: y, Support: n})
-				names = append(names, y)
 			}
 		}, func(f, v string) {
 			if f == schema.FieldWatch && v != "" {
@@ -254,30 +274,137 @@ func (l *Lists) ReadRows(ctx context.Context, kind ListKind, items []string, min
 		rb.Revisions[i], rb.ViewedTotals[i] = rev, r.ViewedTotal
 		rb.counted[i] = cos > 0 || len(r.Hist) > 0 || r.ViewedTotal != 0
 	}
-	buyersKey, _ := keys.Counters(kind)
-	var totals func() scoring.Globals
-	var buyers func() []string
-	_, err = l.c.read(ctx, "read buyers", func(p redis.Pipeliner) {
-		totals = readGlobals(ctx, p, keys, kind)
-		// One HMGET per shard for the whole batch of rows: a candidate
-		// of several rows is read once.
-		buyers = shardedGet(ctx, p, buyersKey, names)
-	})
-	if err != nil {
+	rb.Globals = totals()
+	if sl == nil {
+		return rb, l.readBuyers(ctx, &rb, true, func(int, int) bool { return true })
+	}
+	// The first candidates of each row: those its stored list watches,
+	// which a re-score mostly lists again, and those at or above its
+	// First-th highest support.
+	first := make([][]bool, len(rb.Rows))
+	var scratch []int64
+	for i, row := range rb.Rows {
+		var least int64
+		least, scratch = nthHighestSupport(row.Candidates, sl.First, scratch)
+		first[i] = make([]bool, len(row.Candidates))
+		for j, c := range row.Candidates {
+			first[i][j] = c.Support >= least || slices.Contains(rb.Watched[i], c.Item)
+		}
+	}
+	if err := l.readBuyers(ctx, &rb, true, func(i, j int) bool { return first[i][j] }); err != nil {
 		return RowBatch{}, err
+	}
+	floor := make([]int64, len(rb.Rows))
+	more := false
+	for i, row := range rb.Rows {
+		read := row
+		read.Candidates = nil
+		for j, c := range row.Candidates {
+			if first[i][j] {
+				read.Candidates = append(read.Candidates, c)
+			}
+		}
+		floor[i] = sl.Floor(read, rb.Globals)
+		for j, c := range row.Candidates {
+			more = more || (!first[i][j] && c.Support >= floor[i])
+		}
+	}
+	if more {
+		if err := l.readBuyers(ctx, &rb, false, func(i, j int) bool { return !first[i][j] && rb.Rows[i].Candidates[j].Support >= floor[i] }); err != nil {
+			return RowBatch{}, err
+		}
+	}
+	for i := range rb.Rows {
+		kept := rb.Rows[i].Candidates[:0]
+		for j, c := range rb.Rows[i].Candidates {
+			if first[i][j] || c.Support >= floor[i] {
+				kept = append(kept, c)
+			}
+		}
+		rb.Rows[i].Candidates = kept
+	}
+	return rb, nil
+}
+
+// nthHighestSupport returns the n-th highest support among candidates
+// (the lowest when there are fewer than n; 0 when n < 1 or none), with a
+// min-heap of n supports kept in scratch, which it returns for reuse.
+func nthHighestSupport(candidates []scoring.Candidate, n int, scratch []int64) (int64, []int64) {
+	h := scratch[:0]
+	if n < 1 {
+		return 0, h
+	}
+	for _, c := range candidates {
+		v := c.Support
+		if len(h) < n {
+			h = append(h, v)
+			for j := len(h) - 1; j > 0 && h[(j-1)/2] > h[j]; j = (j - 1) / 2 {
+				h[j], h[(j-1)/2] = h[(j-1)/2], h[j]
+			}
+			continue
+		}
+		if v <= h[0] {
+			continue
+		}
+		h[0] = v
+		for j := 0; ; {
+			l, r, m := 2*j+1, 2*j+2, j
+			if l < len(h) && h[l] < h[m] {
+				m = l
+			}
+			if r < len(h) && h[r] < h[m] {
+				m = r
+			}
+			if m == j {
+				break
+			}
+			h[j], h[m] = h[m], h[j]
+			j = m
+		}
+	}
+	if len(h) == 0 {
+		return 0, h
+	}
+	return h[0], h
+}
+
+// readBuyers reads, in one round trip, B of each row's item (items) and of
+// the candidates pick takes: one HMGET per shard for the whole batch, so
+// a candidate of several rows is read once.
+func (l *Lists) readBuyers(ctx context.Context, rb *RowBatch, items bool, pick func(row, candidate int) bool) error {
+	// names holds every row's item (items) then its picked candidates,
+	// row after row: the B read answers them in this order.
+	var names []string
+	for i, row := range rb.Rows {
+		if items {
+			names = append(names, row.Item)
+		}
+		for j, c := range row.Candidates {
+			if pick(i, j) {
+				names = append(names, c.Item)
+			}
+		}
+	}
+	buyersKey, _ := l.c.keys.Counters(rb.Kind)
+	var buyers func() []string
+	if _, err := l.c.read(ctx, "read buyers", func(p redis.Pipeliner) { buyers = shardedGet(ctx, p, buyersKey, names) }); err != nil {
+		return err
 	}
 	b, at := buyers(), 0
 	for i := range rb.Rows {
 		row := &rb.Rows[i]
-		row.Buyers, _ = strconv.ParseInt(b[at], 10, 64) // "" (none yet): 0
-		at++
-		for j := range row.Candidates {
-			row.Candidates[j].Buyers, _ = strconv.ParseInt(b[at], 10, 64)
+		if items {
+			row.Buyers, _ = strconv.ParseInt(b[at], 10, 64) // "" (none yet): 0
 			at++
 		}
+		for j := range row.Candidates {
+			if pick(i, j) {
+				row.Candidates[j].Buyers, _ = strconv.ParseInt(b[at], 10, 64)
+				at++
+			}
+		}
 	}
-	rb.Globals = totals()
-	return rb, nil
+	return nil
 }
 
 // readIndexes reads the names in each item's row index, to which it adds

@@ -2,6 +2,8 @@ package store_test
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -83,4 +85,117 @@ func testReadRowsKeepsTheCandidatesAListCanUse(t *testing.T, env *testenv.Env) {
 	if all.Globals != cut.Globals || all.Globals.Total == 0 {
 		t.Errorf("totals %+v and %+v", all.Globals, cut.Globals)
 	}
+}
+
+// TestAShortlistedReadListsWhatAWholeReadLists: a re-score's read with a
+// shortlist (amazon2017_prior's bound, as the re-scorer sets it) leaves
+// out candidates of a popular row, and never one that a list needs: every
+// row's list, and the hidden items it passes over, are those of the read
+// of every candidate, whether or not the stored list it watched is read
+// first, by its index or whole.
+func TestAShortlistedReadListsWhatAWholeReadLists(t *testing.T) {
+	testenv.ForEachRedis(t, testAShortlistedReadListsWhatAWholeReadLists)
+}
+
+func testAShortlistedReadListsWhatAWholeReadLists(t *testing.T, env *testenv.Env) {
+	st, ctx := env.Store, context.Background()
+	t0 := time.Date(2026, 1, 5, 12, 0, 0, 0, time.UTC)
+	r := delta.Retention{Purchases: 50, Views: 10}
+	b := delta.NewBatch(0)
+	rng := rand.New(rand.NewPCG(3, 4))
+	off := int64(0)
+	// Half the customers buy "hot", a partner of theirs among 30 and a
+	// few of 300 tail items; the others buy only tail items. hot's list
+	// is of its partners, and its many tail candidates of a co-buyer or
+	// two cannot reach it.
+	for c := range 600 {
+		var basket []string
+		if c%2 == 0 {
+			basket = append(basket, "hot", fmt.Sprintf("partner%02d", rng.IntN(30)))
+		}
+		for range 3 + rng.IntN(3) {
+			basket = append(basket, fmt.Sprintf("tail%03d", rng.IntN(300)))
+		}
+		var h, v delta.History
+		for _, it := range basket {
+			b.Purchase(&h, &v, it, t0, off, r)
+			off++
+		}
+	}
+	if err := st.Batches.Apply(ctx, b, nil, off-1, -1); err != nil {
+		t.Fatal(err)
+	}
+	m, rules := scoring.Amazon2017Prior, scoring.ListRules{Size: 10, MinSupport: 2}
+	items := []string{"hot", "tail001", "tail042", "none"}
+	for i := range 30 {
+		items = append(items, fmt.Sprintf("partner%02d", i))
+	}
+	whole, err := st.Lists.ReadRows(ctx, store.Bought, items, rules.MinSupport)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// hot's best partner is hidden: its list passes over it.
+	best := scoring.RelatedList(m, whole.Rows[0], whole.Globals, rules)[0].Item
+	visible := func(item string) bool { return item != best && item != "tail042" }
+	shortlist := &store.Shortlist{First: rules.Size, Floor: func(row scoring.Row, g scoring.Globals) int64 {
+		partial, _ := scoring.RelatedListVisible(m, row, g, rules, visible)
+		return scoring.ListableSupport(m, partial, rules)
+	}}
+	lists := func(rb store.RowBatch) (out [][]scoring.Related, over [][]string) {
+		for _, row := range rb.Rows {
+			l, o := scoring.RelatedListVisible(m, row, rb.Globals, rules, visible)
+			out, over = append(out, l), append(over, o)
+		}
+		return out, over
+	}
+	wantLists, wantOver := lists(whole)
+	if len(wantLists[0]) != rules.Size || !slices.Equal(wantOver[0], []string{best}) {
+		t.Fatalf("hot lists %v, passing over %v: want a full list passing over %s", wantLists[0], wantOver[0], best)
+	}
+	for round := range 2 {
+		short, err := st.Lists.ReadRowsShortlisted(ctx, store.Bought, items, rules.MinSupport, shortlist)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gotLists, gotOver := lists(short)
+		for i, it := range items {
+			if !slices.Equal(gotLists[i], wantLists[i]) || !slices.Equal(gotOver[i], wantOver[i]) {
+				t.Errorf("round %d, %s: shortlisted read lists %v (over %v), whole read %v (over %v)", round, it, gotLists[i], gotOver[i], wantLists[i], wantOver[i])
+			}
+			if short.Rows[i].Buyers != whole.Rows[i].Buyers || short.Revisions[i] != whole.Revisions[i] {
+				t.Errorf("round %d, %s: B %d, revision %d; whole read B %d, revision %d", round, it, short.Rows[i].Buyers, short.Revisions[i], whole.Rows[i].Buyers, whole.Revisions[i])
+			}
+		}
+		if kept, all := len(short.Rows[0].Candidates), len(whole.Rows[0].Candidates); kept >= all {
+			t.Errorf("round %d: hot kept %d of its %d candidates: the shortlist left none out", round, kept, all)
+		}
+		// It keeps at least every candidate that the list itself cannot
+		// rule out by support.
+		for i, it := range items {
+			least := scoring.ListableSupport(m, wantLists[i], rules)
+			for _, c := range whole.Rows[i].Candidates {
+				if c.Support >= least && !slices.Contains(short.Rows[i].Candidates, c) {
+					t.Errorf("round %d, %s: left out %+v, at or above the list's own least support %d", round, it, c, least)
+				}
+			}
+		}
+		// The second round reads with the stored list watched: the list
+		// the first computed, written as the re-scorer writes it.
+		var written []store.List
+		for i, it := range items {
+			written = append(written, store.List{List: store.Bought, Item: it, Method: m, ComputedAt: t0,
+				Revision: whole.Revisions[i], Items: gotLists[i], Watch: append(listItems(gotLists[i]), gotOver[i]...)})
+		}
+		if _, err := st.Lists.Write(ctx, written, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func listItems(l []scoring.Related) []string {
+	var out []string
+	for _, r := range l {
+		out = append(out, r.Item)
+	}
+	return out
 }

@@ -30,7 +30,7 @@ import (
 
 // Lists reads the rows lists are computed from, and writes the lists.
 type Lists interface {
-	ReadRows(ctx context.Context, kind store.ListKind, items []string, minSupport int64) (store.RowBatch, error)
+	ReadRowsShortlisted(ctx context.Context, kind store.ListKind, items []string, minSupport int64, sl *store.Shortlist) (store.RowBatch, error)
 	Write(ctx context.Context, lists []store.List, outbox bool) (store.Pending, error)
 	Scan(ctx context.Context, kind store.ListKind, fn func(items []string) error) error
 	Forget(ctx context.Context, items []string, outbox bool) ([]string, store.Pending, error)
@@ -342,12 +342,12 @@ func (r *Rescorer) Rescore(ctx context.Context, kind store.ListKind, items []str
 // count it).
 func (r *Rescorer) rescore(ctx context.Context, kind store.ListKind, items []string) ([]string, error) {
 	start := r.now()
-	rb, err := r.st.Lists.ReadRows(ctx, kind, items, r.cfg.Rules.MinSupport)
+	at := start.UTC()
+	visible := r.view.Filter(at)
+	rb, err := r.st.Lists.ReadRowsShortlisted(ctx, kind, items, r.cfg.Rules.MinSupport, r.shortlist(kind, visible))
 	if err != nil {
 		return nil, err
 	}
-	at := r.now().UTC()
-	visible := r.view.Filter(at)
 	lists := make([]store.List, len(rb.Rows))
 	var stateless []string // rows without a counter: their items may have no state left
 	for i, row := range rb.Rows {
@@ -450,6 +450,22 @@ func (r *Rescorer) method(kind store.ListKind) scoring.Method {
 		return scoring.ViewedThenBoughtMethod
 	}
 	return r.cfg.Method
+}
+
+// shortlist is what lets a re-score skip B of the candidates that cannot
+// be listed (store.Shortlist): under a method whose score a candidate's
+// support bounds, a list of the rules.Size candidates of the highest
+// support says which others can still reach it. nil: every candidate's
+// B is read.
+func (r *Rescorer) shortlist(kind store.ListKind, visible scoring.Visible) *store.Shortlist {
+	m := r.method(kind)
+	if kind == store.ViewedBought || !m.BoundsBySupport() {
+		return nil
+	}
+	return &store.Shortlist{First: r.cfg.Rules.Size, Floor: func(row scoring.Row, g scoring.Globals) int64 {
+		partial, _ := scoring.RelatedListVisible(m, row, g, r.cfg.Rules, visible)
+		return scoring.ListableSupport(m, partial, r.cfg.Rules)
+	}}
 }
 
 // list computes the list of row i of a batch over the visible candidates,
