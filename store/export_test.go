@@ -5,3 +5,7 @@ package store
 // such rows whole): a test comparing reads by the index with whole ones
 // needs every row read by its index.
 func ReadRowsByIndexOnly(st *Store) { st.Lists.byIndexOnly = true }
+
+// ShortlistAtLeast is how many candidates a shortlisted read must be able
+// to leave out before it reads B in two round trips.
+const ShortlistAtLeast = shortlistAtLeast

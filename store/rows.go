@@ -283,13 +283,20 @@ func (l *Lists) ReadRowsShortlisted(ctx context.Context, kind ListKind, items []
 	// First-th highest support.
 	first := make([][]bool, len(rb.Rows))
 	var scratch []int64
+	others := 0
 	for i, row := range rb.Rows {
 		var least int64
 		least, scratch = nthHighestSupport(row.Candidates, sl.First, scratch)
 		first[i] = make([]bool, len(row.Candidates))
 		for j, c := range row.Candidates {
 			first[i][j] = c.Support >= least || slices.Contains(rb.Watched[i], c.Item)
+			if !first[i][j] {
+				others++
+			}
 		}
+	}
+	if others < shortlistAtLeast {
+		return rb, l.readBuyers(ctx, &rb, true, func(int, int) bool { return true })
 	}
 	if err := l.readBuyers(ctx, &rb, true, func(i, j int) bool { return first[i][j] }); err != nil {
 		return RowBatch{}, err
@@ -325,6 +332,15 @@ func (l *Lists) ReadRowsShortlisted(ctx context.Context, kind ListKind, items []
 	}
 	return rb, nil
 }
+
+// shortlistAtLeast is the fewest candidates outside the first ones for
+// which a shortlisted read reads B in two round trips: the second costs
+// an HMGET per shard (schema.Shards) and the re-score's wait for it,
+// which fewer names left unread do not pay back. A paced Dunnhumby
+// re-score reads a few small rows at a time, and with every batch in two
+// round trips it cost 2–4 more Redis commands per event
+// (docs/BENCHMARKS.md, "Twelfth pass").
+const shortlistAtLeast = 1024
 
 // nthHighestSupport returns the n-th highest support among candidates
 // (the lowest when there are fewer than n; 0 when n < 1 or none), with a

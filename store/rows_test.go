@@ -105,16 +105,16 @@ func testAShortlistedReadListsWhatAWholeReadLists(t *testing.T, env *testenv.Env
 	rng := rand.New(rand.NewPCG(3, 4))
 	off := int64(0)
 	// Half the customers buy "hot", a partner of theirs among 30 and a
-	// few of 300 tail items; the others buy only tail items. hot's list
+	// few of 1,500 tail items; the others buy only tail items. hot's list
 	// is of its partners, and its many tail candidates of a co-buyer or
-	// two cannot reach it.
-	for c := range 600 {
+	// two cannot reach it: more than a shortlist reads in one round trip.
+	for c := range 3000 {
 		var basket []string
 		if c%2 == 0 {
 			basket = append(basket, "hot", fmt.Sprintf("partner%02d", rng.IntN(30)))
 		}
 		for range 3 + rng.IntN(3) {
-			basket = append(basket, fmt.Sprintf("tail%03d", rng.IntN(300)))
+			basket = append(basket, fmt.Sprintf("tail%04d", rng.IntN(1500)))
 		}
 		var h, v delta.History
 		for _, it := range basket {
@@ -126,7 +126,7 @@ func testAShortlistedReadListsWhatAWholeReadLists(t *testing.T, env *testenv.Env
 		t.Fatal(err)
 	}
 	m, rules := scoring.Amazon2017Prior, scoring.ListRules{Size: 10, MinSupport: 2}
-	items := []string{"hot", "tail001", "tail042", "none"}
+	items := []string{"hot", "tail0001", "tail0042", "none"}
 	for i := range 30 {
 		items = append(items, fmt.Sprintf("partner%02d", i))
 	}
@@ -136,7 +136,7 @@ func testAShortlistedReadListsWhatAWholeReadLists(t *testing.T, env *testenv.Env
 	}
 	// hot's best partner is hidden: its list passes over it.
 	best := scoring.RelatedList(m, whole.Rows[0], whole.Globals, rules)[0].Item
-	visible := func(item string) bool { return item != best && item != "tail042" }
+	visible := func(item string) bool { return item != best && item != "tail0042" }
 	shortlist := &store.Shortlist{First: rules.Size, Floor: func(row scoring.Row, g scoring.Globals) int64 {
 		partial, _ := scoring.RelatedListVisible(m, row, g, rules, visible)
 		return scoring.ListableSupport(m, partial, rules)
@@ -147,6 +147,9 @@ func testAShortlistedReadListsWhatAWholeReadLists(t *testing.T, env *testenv.Env
 			out, over = append(out, l), append(over, o)
 		}
 		return out, over
+	}
+	if n := len(whole.Rows[0].Candidates); n < store.ShortlistAtLeast+rules.Size {
+		t.Fatalf("hot has %d candidates: too few for a shortlist to leave any out", n)
 	}
 	wantLists, wantOver := lists(whole)
 	if len(wantLists[0]) != rules.Size || !slices.Equal(wantOver[0], []string{best}) {
