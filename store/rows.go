@@ -200,23 +200,31 @@ func (l *Lists) ReadRows(ctx context.Context, kind ListKind, items []string, min
 	return l.ReadRowsShortlisted(ctx, kind, items, minSupport, nil)
 }
 
-// ReadRowsShortlisted is ReadRows that, with a shortlist, reads B of each
-// row's First candidates, asks the shortlist's Floor, and reads B of the
-// other candidates only at or above it, in a third round trip: those
-// below are left out of the row. On a popular row most candidates have a
-// few co-buyers and cannot reach a list of stronger pairs, and reading
-// their B was half of a re-score's read (docs/DESIGN.md §4, "Reading a row
-// by its index"). A nil shortlist reads every candidate's B.
+// ReadRowsShortlisted is ReadRows that, with a shortlist, reads B of
+// fewer candidates: on a popular row most candidates have a few co-buyers
+// and cannot reach a list of stronger pairs, and reading their B was half
+// of a re-score's read (docs/DESIGN.md §4, "Reading B only for the
+// candidates that can be listed"). A row read by its index has its stored
+// list's watched items read with the index's names; the rows' round trip
+// reads their B and the row's own B, the shortlist's Floor tells from the
+// list of those candidates the least support any other needs, and the B
+// round trip reads only the candidates at or above it. The rest are left
+// out of the row. Rows without such a hint have every candidate's B read,
+// and so does a batch whose hinted rows leave fewer than shortlistAtLeast
+// candidates to judge. A nil shortlist reads every candidate's B.
 func (l *Lists) ReadRowsShortlisted(ctx context.Context, kind ListKind, items []string, minSupport int64, sl *Shortlist) (RowBatch, error) {
 	keys := l.c.keys
-	var named [][]string // by each row's index, when the state keeps them; nil: read whole
+	var named, watched [][]string // by each row's index, when the state keeps them; nil: read whole
 	if ix := l.c.rowIndex.Load(); ix != nil && minSupport >= ix.support {
 		var err error
-		if named, err = l.readIndexes(ctx, kind, items, ix.hist[kind]); err != nil {
+		if named, watched, err = l.readIndexes(ctx, kind, items, ix.hist[kind], sl != nil); err != nil {
 			return RowBatch{}, err
 		}
 	}
+	hinted := shortlistHints(named, watched)
 	var totals func() scoring.Globals
+	var firstBuyers func() []string
+	var firstNames []string // hinted rows' items and watched items, row after row
 	cmds, err := l.c.read(ctx, "read rows", func(p redis.Pipeliner) {
 		for i, it := range items {
 			switch {
@@ -226,7 +234,18 @@ func (l *Lists) ReadRowsShortlisted(ctx context.Context, kind ListKind, items []
 				_ = p.Process(ctx, hmgetStrings(ctx, keys.Row(kind, it), named[i])) // queued: the error is the pipeline's
 			}
 		}
-		totals = readGlobals(ctx, p, keys, kind) // after the rows, which cmds answers first
+		// After the rows, which cmds answers first.
+		totals = readGlobals(ctx, p, keys, kind)
+		if hinted != nil {
+			firstNames = firstNames[:0]
+			for i, it := range items {
+				if hinted[i] {
+					firstNames = append(append(firstNames, it), watched[i]...)
+				}
+			}
+			buyersKey, _ := keys.Counters(kind)
+			firstBuyers = shardedGet(ctx, p, buyersKey, firstNames)
+		}
 	})
 	if err != nil {
 		return RowBatch{}, err
@@ -263,21 +282,21 @@ func (l *Lists) ReadRowsShortlisted(ctx context.Context, kind ListKind, items []
 		rb.counted[i] = cos > 0 || len(r.Hist) > 0 || r.ViewedTotal != 0
 	}
 	rb.Globals = totals()
-	if sl == nil {
-		return rb, l.readBuyers(ctx, &rb, true, func(int, int) bool { return true })
+	if hinted == nil {
+		return rb, l.readBuyers(ctx, &rb, func(int) bool { return true }, func(int, int) bool { return true })
 	}
-	return rb, l.readShortlisted(ctx, &rb, sl)
+	return rb, l.readShortlisted(ctx, &rb, sl, hinted, watched, firstBuyers())
 }
 
-// readBuyers reads, in one round trip, B of each row's item (items) and of
-// the candidates pick takes: one HMGET per shard for the whole batch, so
-// a candidate of several rows is read once.
-func (l *Lists) readBuyers(ctx context.Context, rb *RowBatch, items bool, pick func(row, candidate int) bool) error {
-	// names holds every row's item (items) then its picked candidates,
-	// row after row: the B read answers them in this order.
+// readBuyers reads, in one round trip, B of the items of the rows item
+// takes and of the candidates pick takes: one HMGET per shard for the
+// whole batch, so a candidate of several rows is read once.
+func (l *Lists) readBuyers(ctx context.Context, rb *RowBatch, item func(row int) bool, pick func(row, candidate int) bool) error {
+	// names holds the items and candidates taken, row after row: the B
+	// read answers them in this order.
 	var names []string
 	for i, row := range rb.Rows {
-		if items {
+		if item(i) {
 			names = append(names, row.Item)
 		}
 		for j, c := range row.Candidates {
@@ -294,7 +313,7 @@ func (l *Lists) readBuyers(ctx context.Context, rb *RowBatch, items bool, pick f
 	b, at := buyers(), 0
 	for i := range rb.Rows {
 		row := &rb.Rows[i]
-		if items {
+		if item(i) {
 			row.Buyers, _ = strconv.ParseInt(b[at], 10, 64) // "" (none yet): 0
 			at++
 		}
@@ -326,8 +345,11 @@ func (l *Lists) readBuyers(ctx context.Context, rb *RowBatch, items bool, pick f
 // before cost freshness (docs/BENCHMARKS.md, "Sixth pass"). A row read
 // whole is remembered for a while (rowShapes), and read whole at once; a
 // row read by its index is remembered too, and its length not asked again.
-func (l *Lists) readIndexes(ctx context.Context, kind ListKind, items []string, hist []string) ([][]string, error) {
-	named := make([][]string, len(items))
+func (l *Lists) readIndexes(ctx context.Context, kind ListKind, items []string, hist []string, watch bool) (named, watched [][]string, err error) {
+	named = make([][]string, len(items))
+	if watch {
+		watched = make([][]string, len(items))
+	}
 	// The rows read whole last time go whole again, without their index's
 	// names and length, and those read by their index go by it again,
 	// without their length (rowShapes).
@@ -342,23 +364,30 @@ func (l *Lists) readIndexes(ctx context.Context, kind ListKind, items []string, 
 		}
 	}
 	if len(ask) == 0 {
-		return named, nil
+		return named, watched, nil
 	}
 	var names []*redis.StringSliceCmd
 	lengths := make([]*redis.IntCmd, len(ask))
-	_, err := l.c.read(ctx, "read row indexes", func(p redis.Pipeliner) {
+	watches := make([]*redis.StringCmd, len(ask))
+	_, err = l.c.read(ctx, "read row indexes", func(p redis.Pipeliner) {
 		names = names[:0]
 		for j, i := range ask {
 			names = append(names, p.HKeys(ctx, l.c.keys.RowIndex(kind, items[i])))
 			if askLen[j] {
 				lengths[j] = p.HLen(ctx, l.c.keys.Row(kind, items[i]))
 			}
+			if watch {
+				watches[j] = p.HGet(ctx, l.c.keys.Row(kind, items[i]), schema.FieldWatch)
+			}
 		}
 	})
-	if err != nil {
-		return nil, err
+	if err != nil { // read takes a row without a watch field (redis.Nil) as read
+		return nil, nil, err
 	}
 	for j, i := range ask {
+		if w := watches[j]; w != nil && w.Val() != "" {
+			watched[i] = strings.Split(w.Val(), ",")
+		}
 		index := names[j].Val()
 		n := int64(len(index) + len(hist))
 		if lengths[j] != nil {
@@ -375,7 +404,7 @@ func (l *Lists) readIndexes(ctx context.Context, kind ListKind, items []string, 
 		}
 		named[i] = append(append(make([]string, 0, n), index...), hist...)
 	}
-	return named, nil
+	return named, watched, nil
 }
 
 // rowShapes remembers, for a while, how readIndexes found each row: read

@@ -27,7 +27,7 @@ func BenchmarkReadRows(b *testing.B) {
 	const support = 2
 	batches, _ := dunnhumbyBatches(b, 2000)
 	rules := scoring.DefaultListRules()
-	shortlist := &Shortlist{First: rules.Size, Floor: func(row scoring.Row, g scoring.Globals) int64 {
+	shortlist := &Shortlist{Floor: func(row scoring.Row, g scoring.Globals) int64 {
 		partial, _ := scoring.RelatedListVisible(scoring.Amazon2017Prior, row, g, rules, nil)
 		return scoring.ListableSupport(scoring.Amazon2017Prior, partial, rules)
 	}}

@@ -454,15 +454,14 @@ func (r *Rescorer) method(kind store.ListKind) scoring.Method {
 
 // shortlist is what lets a re-score skip B of the candidates that cannot
 // be listed (store.Shortlist): under a method whose score a candidate's
-// support bounds, a list of the rules.Size candidates of the highest
-// support says which others can still reach it. nil: every candidate's
-// B is read.
+// support bounds, the list of the candidates the stored list watches says
+// which others can still reach it. nil: every candidate's B is read.
 func (r *Rescorer) shortlist(kind store.ListKind, visible scoring.Visible) *store.Shortlist {
 	m := r.method(kind)
 	if kind == store.ViewedBought || !m.BoundsBySupport() {
 		return nil
 	}
-	return &store.Shortlist{First: r.cfg.Rules.Size, Floor: func(row scoring.Row, g scoring.Globals) int64 {
+	return &store.Shortlist{Floor: func(row scoring.Row, g scoring.Globals) int64 {
 		partial, _ := scoring.RelatedListVisible(m, row, g, r.cfg.Rules, visible)
 		return scoring.ListableSupport(m, partial, r.cfg.Rules)
 	}}
