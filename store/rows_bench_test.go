@@ -7,14 +7,11 @@ import (
 	"slices"
 	"testing"
 	"time"
-
-	"github.com/alsobought/alsobought/scoring"
 )
 
 // BenchmarkReadRows measures a re-score's read of its rows (Lists.ReadRows,
 // 200 rows a call as the re-scorer reads them): every bought row of the
-// Dunnhumby sample's state, read by its index and read whole, and by its
-// index with the shortlist a re-score under amazon2017_prior uses. The state is
+// Dunnhumby sample's state, read by its index and read whole. The state is
 // written first, outside the timing. Run:
 //
 //	make up && set -a && . .run/env && set +a
@@ -26,17 +23,8 @@ func BenchmarkReadRows(b *testing.B) {
 	}
 	const support = 2
 	batches, _ := dunnhumbyBatches(b, 2000)
-	rules := scoring.DefaultListRules()
-	shortlist := &Shortlist{Floor: func(row scoring.Row, g scoring.Globals) int64 {
-		partial, _ := scoring.RelatedListVisible(scoring.Amazon2017Prior, row, g, rules, nil)
-		return scoring.ListableSupport(scoring.Amazon2017Prior, partial, rules)
-	}}
-	for _, c := range []struct {
-		name      string
-		indexed   bool
-		shortlist *Shortlist
-	}{{"by_index", true, nil}, {"whole", false, nil}, {"by_index_shortlisted", true, shortlist}} {
-		name, indexed := c.name, c.indexed
+	for _, indexed := range []bool{true, false} {
+		name := map[bool]string{true: "by_index", false: "whole"}[indexed]
 		b.Run(name, func(b *testing.B) {
 			ctx := context.Background()
 			rowIndexes := int64(0)
@@ -48,7 +36,7 @@ func BenchmarkReadRows(b *testing.B) {
 			b.ResetTimer()
 			for range b.N {
 				for chunk := range slices.Chunk(items, 200) {
-					if _, err := st.Lists.ReadRowsShortlisted(ctx, Bought, chunk, support, c.shortlist); err != nil {
+					if _, err := st.Lists.ReadRows(ctx, Bought, chunk, support); err != nil {
 						b.Fatal(err)
 					}
 				}
