@@ -6,6 +6,6 @@ package store
 // needs every row read by its index.
 func ReadRowsByIndexOnly(st *Store) { st.Lists.byIndexOnly = true }
 
-// ShortlistAtLeast is how many candidates a shortlisted read must be able
-// to leave out before it reads B in two round trips.
+// ShortlistAtLeast is how many candidates a batch's hinted rows must be
+// able to leave unread for a shortlisted read to judge them.
 const ShortlistAtLeast = shortlistAtLeast
