@@ -314,17 +314,24 @@ func (l *Lists) readBuyers(ctx context.Context, rb *RowBatch, item func(row int)
 	for i := range rb.Rows {
 		row := &rb.Rows[i]
 		if item(i) {
-			row.Buyers, _ = strconv.ParseInt(b[at], 10, 64) // "" (none yet): 0
+			row.Buyers = parseCount(b[at])
 			at++
 		}
 		for j := range row.Candidates {
 			if pick(i, j) {
-				row.Candidates[j].Buyers, _ = strconv.ParseInt(b[at], 10, 64)
+				row.Candidates[j].Buyers = parseCount(b[at])
 				at++
 			}
 		}
 	}
 	return nil
+}
+
+// parseCount is a counter as read as a string (hmgetStrings,
+// shardedGet): "" (an absent field: none yet) is 0.
+func parseCount(v string) int64 {
+	n, _ := strconv.ParseInt(v, 10, 64)
+	return n
 }
 
 // readIndexes reads the names in each item's row index, to which it adds
@@ -536,6 +543,5 @@ func readRepeats(ctx context.Context, p redis.Pipeliner, keys schema.Keys) func(
 
 func toInt(v any) int64 {
 	s, _ := v.(string)
-	n, _ := strconv.ParseInt(s, 10, 64)
-	return n
+	return parseCount(s)
 }

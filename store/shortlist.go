@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"strconv"
 
 	"github.com/alsobought/alsobought/scoring"
 )
@@ -63,11 +62,11 @@ func (l *Lists) readShortlisted(ctx context.Context, rb *RowBatch, sl *Shortlist
 			continue
 		}
 		row := &rb.Rows[i]
-		row.Buyers, _ = strconv.ParseInt(firstB[at], 10, 64) // "" (none yet): 0
+		row.Buyers = parseCount(firstB[at])
 		at++
 		clear(buyers)
 		for _, it := range watched[i] {
-			buyers[it], _ = strconv.ParseInt(firstB[at], 10, 64)
+			buyers[it] = parseCount(firstB[at])
 			at++
 		}
 		first[i] = make([]bool, len(row.Candidates))
