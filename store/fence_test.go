@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,7 @@ import (
 	"github.com/alsobought/alsobought/internal/testenv"
 	"github.com/alsobought/alsobought/scoring"
 	"github.com/alsobought/alsobought/store"
+	"github.com/alsobought/alsobought/store/schema"
 )
 
 // purchases applies one purchase per (customer, item) pair at consecutive
@@ -542,5 +544,73 @@ func (h *crashBetweenParts) ProcessPipelineHook(next redis.ProcessPipelineHook) 
 		}
 		h.crashed.Store(true)
 		return err
+	}
+}
+
+// TestACustomersTombstoneExpiresAndAReturnKeepsItsState: a write that
+// empties a customer (its histories aged out or erased) leaves its fences
+// with a time to live; the customer's next purchase keeps its state for
+// good; and a write to a live customer neither sets a time to live nor
+// needs one removed (writeCustomersScript asks PERSIST only of a hash whose
+// fields it created).
+func TestACustomersTombstoneExpiresAndAReturnKeepsItsState(t *testing.T) {
+	testenv.ForEachRedis(t, testACustomersTombstoneExpiresAndAReturnKeepsItsState)
+}
+
+func testACustomersTombstoneExpiresAndAReturnKeepsItsState(t *testing.T, env *testenv.Env) {
+	st, ctx := env.Store, context.Background()
+	key := st.Keys().Customer("c1")
+	ttl := func(when string) time.Duration {
+		t.Helper()
+		d, err := st.Client().PTTL(ctx, key).Result()
+		if err != nil {
+			t.Fatalf("%s: %v", when, err)
+		}
+		return d
+	}
+	held := func(when string) []string {
+		t.Helper()
+		c, err := st.Customers.Load(ctx, []string{"c1"})
+		if err != nil {
+			t.Fatalf("%s: %v", when, err)
+		}
+		return c["c1"].Purchases.Items
+	}
+	off := purchases(t, st, 0, [2]string{"c1", "milk"}, [2]string{"c1", "bread"})
+	if d := ttl("after the first purchases"); d != -1 {
+		t.Fatalf("a live customer has a time to live of %s, want none", d)
+	}
+	off = purchases(t, st, off, [2]string{"c1", "eggs"})
+	if d, got := ttl("after another purchase"), held("after another purchase"); d != -1 || len(got) != 3 {
+		t.Fatalf("after another purchase: time to live %s, holds %v; want none and 3 items", d, got)
+	}
+	// The customer's histories are emptied, in a batch of someone else's
+	// purchase (as a sweep would): the hash keeps only its fences, and
+	// expires.
+	b, updates, last := purchaseBatch(t, st, off, [2]string{"c2", "tea"})
+	updates = append(updates, store.CustomerUpdate{ID: "c1", Offset: last})
+	if err := st.Batches.Apply(ctx, b, updates, last, off-1); err != nil {
+		t.Fatal(err)
+	}
+	off = last + 1
+	if d := ttl("emptied"); d <= 0 {
+		t.Fatalf("an emptied customer has time to live %s, want its tombstone's", d)
+	}
+	if got := held("emptied"); len(got) != 0 {
+		t.Fatalf("an emptied customer holds %v", got)
+	}
+	fields, err := st.Client().HKeys(ctx, key).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fields {
+		if slices.Contains([]string{schema.CustomerPurchases, schema.CustomerViews, schema.CustomerRecent, schema.CustomerEver}, f) {
+			t.Errorf("the tombstone holds state field %q (all: %v)", f, fields)
+		}
+	}
+	// The customer returns: the state is kept for good.
+	purchases(t, st, off, [2]string{"c1", "jam"})
+	if d, got := ttl("returned"), held("returned"); d != -1 || len(got) != 1 || got[0] != "jam" {
+		t.Fatalf("a returning customer: time to live %s, holds %v; want none and [jam]", d, got)
 	}
 }

@@ -286,22 +286,31 @@ func (l *Lists) queueWrites(ctx context.Context, p redis.Pipeliner, lists []List
 // an item only grow): a stale entry costs one needless re-score when the
 // item's availability changes, where removing it could race a concurrent
 // writer of the list that watches the item again.
+//
+// The lists of a re-score batch often start to watch the same item (a
+// popular item newly bought with many of them), so each item's new holders
+// go in one SADD: on the Dunnhumby sample, a paced event's lists cost 2.4
+// SADDs when each holder had its own.
 func (l *Lists) recordHolders(ctx context.Context, lists []List) error {
-	type add struct{ holder, item string }
-	var adds []add
+	var items []string            // in the order they first come
+	holders := map[string][]any{} // of each of items
 	for _, list := range lists {
 		for _, y := range list.Watch {
-			if !slices.Contains(list.Watched, y) {
-				adds = append(adds, add{schema.DirtyMember(list.List, list.Item), y})
+			if slices.Contains(list.Watched, y) {
+				continue
 			}
+			if _, ok := holders[y]; !ok {
+				items = append(items, y)
+			}
+			holders[y] = append(holders[y], schema.DirtyMember(list.List, list.Item))
 		}
 	}
-	if len(adds) == 0 {
+	if len(items) == 0 {
 		return nil
 	}
 	_, err := l.c.write(ctx, "record list holders", func(p redis.Pipeliner) {
-		for _, a := range adds {
-			p.SAdd(ctx, l.c.keys.Holders(a.item), a.holder)
+		for _, y := range items {
+			p.SAdd(ctx, l.c.keys.Holders(y), holders[y]...)
 		}
 	})
 	return err

@@ -141,9 +141,27 @@ func testEachListOfAManyListWriteKeepsItsOwnFence(t *testing.T, env *testenv.Env
 	if err != nil {
 		t.Fatal(err)
 	}
+	var wantHolders []string
 	for i := 1; i < n; i += 3 {
 		if !slices.Equal(after.Watched[i], []string{"milk"}) {
 			t.Errorf("%s watches %v, want [milk]", items[i], after.Watched[i])
 		}
+		wantHolders = append(wantHolders, items[i])
+	}
+	// So are they among the holders of what they watch (one SADD for all
+	// of them): a change of milk's availability re-scores each of them.
+	holders, err := st.Catalogue.Holders(ctx, []string{"milk"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, h := range holders {
+		if h.Kind == store.Bought {
+			got = append(got, h.Item)
+		}
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, wantHolders) {
+		t.Errorf("holders of milk %v, want the %d lists that watch it %v", got, len(wantHolders), wantHolders)
 	}
 }

@@ -241,6 +241,78 @@ func testARowWhoseIndexNamesMostOfItIsReadWhole(t *testing.T, env *testenv.Env) 
 	expectReads(t, "read again", reads, want, rows, 0)
 }
 
+// TestASmallSparseRowIsNotAskedItsWatch: a shortlisted re-score asks a
+// row read by its index for its stored list's watched items (the
+// shortlist's hint) until it knows the row's index names too few to pay
+// for it (hintAtLeast); a row of many names is asked at every re-score.
+// Both rows read as a whole read says.
+func TestASmallSparseRowIsNotAskedItsWatch(t *testing.T) {
+	testenv.ForEachRedis(t, testASmallSparseRowIsNotAskedItsWatch)
+}
+
+func testASmallSparseRowIsNotAskedItsWatch(t *testing.T, env *testenv.Env) {
+	ctx := context.Background()
+	const support = 2
+	settings := indexedSettings(support, 10)
+	if err := env.Store.Meta.EnsureWithRowIndexes(ctx, settings, support); err != nil {
+		t.Fatal(err)
+	}
+	// small: 150 first co-buyers, none at the support. wide: 100 items
+	// each bought with it by 2 customers (100 co-counts at the support,
+	// all named), and 300 first co-buyers: read by its index still.
+	var pairs [][2]string
+	for c := range 150 {
+		pairs = append(pairs, [2]string{fmt.Sprintf("s%d", c), "small"}, [2]string{fmt.Sprintf("s%d", c), fmt.Sprintf("z%d", c)})
+	}
+	for y := range 100 {
+		for c := range 2 {
+			customer := fmt.Sprintf("w%d-%d", y, c)
+			pairs = append(pairs, [2]string{customer, "wide"}, [2]string{customer, fmt.Sprintf("y%d", y)})
+		}
+	}
+	for c := range 300 {
+		pairs = append(pairs, [2]string{fmt.Sprintf("f%d", c), "wide"}, [2]string{fmt.Sprintf("f%d", c), fmt.Sprintf("x%d", c)})
+	}
+	b, updates, last := purchaseBatch(t, env.Store, 0, pairs...)
+	b.MinSupport = support
+	if err := env.Store.Batches.Apply(ctx, b, updates, last, -1); err != nil {
+		t.Fatal(err)
+	}
+	reads := &readsOf{}
+	st := openStore(t, env, env.Prefix, reads)
+	if err := st.Meta.EnsureWithRowIndexes(ctx, settings, support); err != nil {
+		t.Fatal(err)
+	}
+	items := []string{"small", "wide"}
+	sl := &store.Shortlist{Floor: func(scoring.Row, scoring.Globals) int64 { return support }}
+	whole, err := env.Store.Lists.ReadRows(ctx, store.Bought, items, support)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := env.Store.Keys()
+	for round, wantSmall := range []int{1, 0, 0} {
+		reads.reset()
+		got, err := st.Lists.ReadRowsShortlisted(ctx, store.Bought, items, support, sl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, it := range items {
+			if a, b := describeRow(got, i), describeRow(whole, i); a != b {
+				t.Fatalf("round %d, %s: read %s, whole %s", round, it, a, b)
+			}
+			if how := reads.of(keys.Row(store.Bought, it)); how != "hmget" {
+				t.Fatalf("round %d: %s read by %q, want by its index", round, it, how)
+			}
+		}
+		if n := reads.gets(keys.Row(store.Bought, "small")); n != wantSmall {
+			t.Errorf("round %d: the small row's watch asked %d times, want %d", round, n, wantSmall)
+		}
+		if n := reads.gets(keys.Row(store.Bought, "wide")); n != 1 {
+			t.Errorf("round %d: the wide row's watch asked %d times, want 1", round, n)
+		}
+	}
+}
+
 // expectReads fails the test unless reads saw each key of want last read
 // by the command it names ("": not read), and the length of each of rows
 // asked lengths times.
@@ -260,12 +332,13 @@ func expectReads(t *testing.T, when string, reads *readsOf, want map[string]stri
 
 // readsOf is a go-redis hook that records, by key, the last command of
 // the pipelines that read a whole hash, some of its fields or its field
-// names, and counts the HLENs of each key.
+// names, and counts the HLENs and HGETs of each key.
 type readsOf struct {
 	pipelinesOnly
 	mu   sync.Mutex
 	cmd  map[string]string
 	hlen map[string]int
+	hget map[string]int
 }
 
 func (r *readsOf) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
@@ -284,6 +357,12 @@ func (r *readsOf) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proc
 				}
 				r.hlen[fmt.Sprint(c.Args()[1])]++
 			}
+			if c.Name() == "hget" {
+				if r.hget == nil {
+					r.hget = map[string]int{}
+				}
+				r.hget[fmt.Sprint(c.Args()[1])]++
+			}
 		}
 		r.mu.Unlock()
 		return next(ctx, cmds)
@@ -292,8 +371,14 @@ func (r *readsOf) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proc
 
 func (r *readsOf) reset() {
 	r.mu.Lock()
-	r.cmd, r.hlen = nil, nil
+	r.cmd, r.hlen, r.hget = nil, nil, nil
 	r.mu.Unlock()
+}
+
+func (r *readsOf) gets(key string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.hget[key]
 }
 
 func (r *readsOf) lengths(key string) int {
