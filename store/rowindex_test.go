@@ -196,34 +196,17 @@ func TestARowWhoseIndexNamesMostOfItIsReadWhole(t *testing.T) {
 }
 
 func testARowWhoseIndexNamesMostOfItIsReadWhole(t *testing.T, env *testenv.Env) {
-	ctx := context.Background()
 	const support = 2
-	settings := indexedSettings(support, 10)
-	if err := env.Store.Meta.EnsureWithRowIndexes(ctx, settings, support); err != nil {
-		t.Fatal(err)
-	}
 	// sparse: 40 first co-buyers, none at the support; dense: two
 	// co-counts of 3, both named.
-	var pairs [][2]string
-	for c := range 40 {
-		pairs = append(pairs, [2]string{fmt.Sprintf("s%d", c), "sparse"}, [2]string{fmt.Sprintf("s%d", c), fmt.Sprintf("z%d", c)})
-	}
+	pairs := firstCoBuyers("sparse", 40)
 	for c := range 3 {
 		for _, it := range []string{"dense", "a", "b"} {
 			pairs = append(pairs, [2]string{fmt.Sprintf("d%d", c), it})
 		}
 	}
-	b, updates, last := purchaseBatch(t, env.Store, 0, pairs...)
-	b.MinSupport = support // as the consumer's: a co-count enters the index at the support
-	if err := env.Store.Batches.Apply(ctx, b, updates, last, -1); err != nil {
-		t.Fatal(err)
-	}
-
 	reads := &readsOf{}
-	hybrid := openStore(t, env, env.Prefix, reads)
-	if err := hybrid.Meta.EnsureWithRowIndexes(ctx, settings, support); err != nil {
-		t.Fatal(err)
-	}
+	hybrid := indexedState(t, env, support, reads, pairs...)
 	sameRows(t, hybrid, openStore(t, env, env.Prefix, nil), []store.ListKind{store.Bought}, []string{"sparse", "dense"}, support, "one batch")
 	keys := env.Store.Keys()
 	want := map[string]string{
@@ -253,36 +236,18 @@ func TestASmallSparseRowIsNotAskedItsWatch(t *testing.T) {
 func testASmallSparseRowIsNotAskedItsWatch(t *testing.T, env *testenv.Env) {
 	ctx := context.Background()
 	const support = 2
-	settings := indexedSettings(support, 10)
-	if err := env.Store.Meta.EnsureWithRowIndexes(ctx, settings, support); err != nil {
-		t.Fatal(err)
-	}
 	// small: 150 first co-buyers, none at the support. wide: 100 items
 	// each bought with it by 2 customers (100 co-counts at the support,
 	// all named), and 300 first co-buyers: read by its index still.
-	var pairs [][2]string
-	for c := range 150 {
-		pairs = append(pairs, [2]string{fmt.Sprintf("s%d", c), "small"}, [2]string{fmt.Sprintf("s%d", c), fmt.Sprintf("z%d", c)})
-	}
+	pairs := append(firstCoBuyers("small", 150), firstCoBuyers("wide", 300)...)
 	for y := range 100 {
 		for c := range 2 {
 			customer := fmt.Sprintf("w%d-%d", y, c)
 			pairs = append(pairs, [2]string{customer, "wide"}, [2]string{customer, fmt.Sprintf("y%d", y)})
 		}
 	}
-	for c := range 300 {
-		pairs = append(pairs, [2]string{fmt.Sprintf("f%d", c), "wide"}, [2]string{fmt.Sprintf("f%d", c), fmt.Sprintf("x%d", c)})
-	}
-	b, updates, last := purchaseBatch(t, env.Store, 0, pairs...)
-	b.MinSupport = support
-	if err := env.Store.Batches.Apply(ctx, b, updates, last, -1); err != nil {
-		t.Fatal(err)
-	}
 	reads := &readsOf{}
-	st := openStore(t, env, env.Prefix, reads)
-	if err := st.Meta.EnsureWithRowIndexes(ctx, settings, support); err != nil {
-		t.Fatal(err)
-	}
+	st := indexedState(t, env, support, reads, pairs...)
 	items := []string{"small", "wide"}
 	sl := &store.Shortlist{Floor: func(scoring.Row, scoring.Globals) int64 { return support }}
 	whole, err := env.Store.Lists.ReadRows(ctx, store.Bought, items, support)
@@ -311,6 +276,39 @@ func testASmallSparseRowIsNotAskedItsWatch(t *testing.T, env *testenv.Env) {
 			t.Errorf("round %d: the wide row's watch asked %d times, want 1", round, n)
 		}
 	}
+}
+
+// firstCoBuyers is n purchases of item, each by a customer of its own who
+// bought another item of their own too: n co-counts of 1 in item's row.
+func firstCoBuyers(item string, n int) [][2]string {
+	var pairs [][2]string
+	for c := range n {
+		customer := fmt.Sprintf("%s-c%d", item, c)
+		pairs = append(pairs, [2]string{customer, item}, [2]string{customer, fmt.Sprintf("%s-with%d", item, c)})
+	}
+	return pairs
+}
+
+// indexedState applies the purchases to env's empty state, kept with row
+// indexes for support (histories of 10), as the consumer would, and
+// returns a store on the state whose commands go through hook.
+func indexedState(t *testing.T, env *testenv.Env, support int64, hook redis.Hook, pairs ...[2]string) *store.Store {
+	t.Helper()
+	ctx := context.Background()
+	settings := indexedSettings(support, 10)
+	if err := env.Store.Meta.EnsureWithRowIndexes(ctx, settings, support); err != nil {
+		t.Fatal(err)
+	}
+	b, updates, last := purchaseBatch(t, env.Store, 0, pairs...)
+	b.MinSupport = support // as the consumer's: a co-count enters the index at the support
+	if err := env.Store.Batches.Apply(ctx, b, updates, last, -1); err != nil {
+		t.Fatal(err)
+	}
+	st := openStore(t, env, env.Prefix, hook)
+	if err := st.Meta.EnsureWithRowIndexes(ctx, settings, support); err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
 
 // expectReads fails the test unless reads saw each key of want last read
