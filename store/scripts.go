@@ -482,9 +482,9 @@ const (
 // purchase). Only a write that empties every field sets a time to live
 // (the tombstone), so a hash that already held one of the fields the
 // write sets has no time to live to remove: PERSIST goes only when HSET
-// created all of them
-// (a new customer, or a tombstone's return). On the Dunnhumby sample's
-// paced events the two were a command per customer write each.
+// created all of them (a new customer, or a tombstone's return). On the
+// Dunnhumby sample's paced events the two were a command per customer
+// write each.
 //
 // KEYS[1]: the guard hash (batchGuard on KEYS[1]; a cluster's customer
 // is its own guard key, with no condition); KEYS[2..]: the customer
