@@ -39,3 +39,38 @@ func TestOpsSums(t *testing.T) {
 		})
 	}
 }
+
+// TestKeysKeepTheirOwnChangesPastTheirRoom: a batch's keys take their Ops
+// from shared blocks (opsSlab), each with room for a few groups and
+// changes; a key that takes more, interleaved with its neighbours in the
+// block, still holds exactly its own changes, and so do they.
+func TestKeysKeepTheirOwnChangesPastTheirRoom(t *testing.T) {
+	b := NewBatch(0)
+	keys := make([]Key, slabKeys+3) // past one block
+	for i := range keys {
+		keys[i] = Key{Kind: RowKey, Item: string(rune('a'+i%26)) + string(rune('0'+i/26))}
+	}
+	const rounds = 3 * changesRoom
+	for r := range rounds {
+		for i, k := range keys {
+			if i%2 == 0 || r < changesRoom/2 { // odd keys stay within their room
+				b.add(k, int64(r), k.Item, int64(i+1))
+			}
+		}
+	}
+	for i, k := range keys {
+		o := b.Ops[k]
+		n := changesRoom / 2
+		if i%2 == 0 {
+			n = rounds
+		}
+		if len(o.Fields) != n || len(o.Offsets) != n {
+			t.Fatalf("key %d holds %d changes in %d groups, want %d in %d", i, len(o.Fields), len(o.Offsets), n, n)
+		}
+		for j := range o.Fields {
+			if o.Fields[j] != k.Item || o.Deltas[j] != int64(i+1) || o.Offsets[j] != int64(j) || o.Counts[j] != 1 {
+				t.Fatalf("key %d change %d: %s %+d at %d (%d in its group), want %s %+d at %d", i, j, o.Fields[j], o.Deltas[j], o.Offsets[j], o.Counts[j], k.Item, i+1, j)
+			}
+		}
+	}
+}
