@@ -150,14 +150,14 @@ type Batch struct {
 	// Bins groups the histograms' customers (scoring.Bins): it must be the
 	// binning the state was built with. The zero value is DefaultBins.
 	Bins scoring.Bins
-	slab opsSlab // the keys' Ops and the first room of their slices
-
 	// MinSupport is the lists' min support. Above 0, the store marks a
 	// dirty row only when its changes can move its list: a change to a
 	// histogram bin or to M_X, or to a candidate at or above MinSupport
 	// before or after (docs/DESIGN.md §4, "What marks a list"). 0 marks
 	// every dirty row.
 	MinSupport int64
+
+	slab opsSlab // the keys' Ops and the first room of their slices
 }
 
 // NewBatch returns an empty batch for a partition, with the default histogram
