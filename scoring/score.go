@@ -269,8 +269,8 @@ func supportBelow(n int64, worst float64) bool {
 // bounds a score by its support (BoundsBySupport), a candidate with less
 // support can be neither, whatever its B_Y: a re-score need not read its
 // B_Y (docs/DESIGN.md §4, "Reading B only for the candidates that can be
-// listed"). Otherwise every
-// candidate may count, and it returns rules.MinSupport (at least 1).
+// listed"). Otherwise every candidate may count, and it returns
+// rules.MinSupport (at least 1).
 func ListableSupport(m Method, partial []Related, rules ListRules) int64 {
 	least := max(rules.MinSupport, 1)
 	if !m.BoundsBySupport() || rules.Size < 1 || len(partial) < rules.Size {

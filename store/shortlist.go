@@ -80,8 +80,11 @@ func (l *Lists) readShortlisted(ctx context.Context, rb *RowBatch, sl *Shortlist
 		}
 		floor[i] = sl.Floor(judged, rb.Globals)
 	}
+	// A hinted row keeps its first candidates and those at or above its
+	// floor; the B round trip reads the kept ones not read yet.
+	keep := func(i, j int) bool { return first[i][j] || rb.Rows[i].Candidates[j].Support >= floor[i] }
 	err := l.readBuyers(ctx, rb, func(i int) bool { return !hinted[i] }, func(i, j int) bool {
-		return !hinted[i] || !first[i][j] && rb.Rows[i].Candidates[j].Support >= floor[i]
+		return !hinted[i] || !first[i][j] && keep(i, j)
 	})
 	if err != nil {
 		return err
@@ -92,7 +95,7 @@ func (l *Lists) readShortlisted(ctx context.Context, rb *RowBatch, sl *Shortlist
 		}
 		kept := rb.Rows[i].Candidates[:0]
 		for j, c := range rb.Rows[i].Candidates {
-			if first[i][j] || c.Support >= floor[i] {
+			if keep(i, j) {
 				kept = append(kept, c)
 			}
 		}
