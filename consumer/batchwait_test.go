@@ -96,8 +96,15 @@ func runBatchingConsumer(t *testing.T, env *testenv.Env, history int, wait, maxW
 	c := runConsumer(t, env, Config{Kafka: env.Kafka(), Topic: env.Topic, GroupID: env.Group, DLQTopic: env.DLQTopic,
 		HistorySize: history, ViewHistory: 10, Dedup: delta.DefaultDedup,
 		Limits: event.DefaultLimits(time.Now()), MaxEventSkew: 24 * time.Hour,
-		BatchWait: wait, BatchMaxWait: maxWait}, zerolog.Nop(), NewMetrics(reg))
+		BatchWait: wait, BatchMaxWait: maxWait}, infoLogger(t), NewMetrics(reg))
 	return c, reg
+}
+
+// infoLogger writes the consumer's log to the test's, shown when it fails:
+// when the group was joined and each partition's reader started tell a
+// slow assignment apart from a stalled write.
+func infoLogger(t *testing.T) zerolog.Logger {
+	return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel).With().Timestamp().Logger()
 }
 
 // batchCounts reads the consumer's batch histogram: batches and their

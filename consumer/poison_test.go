@@ -139,7 +139,14 @@ func runConsumer(t *testing.T, env *testenv.Env, cfg Config, log zerolog.Logger,
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); _ = c.Run(ctx) }()
+	go func() {
+		defer close(done)
+		// A consumer that stops on its own leaves a test waiting on a lag
+		// that never moves: say why it stopped.
+		if err := c.Run(ctx); ctx.Err() == nil {
+			t.Errorf("the consumer stopped while the test ran: %v", err)
+		}
+	}()
 	t.Cleanup(func() { stop(); <-done })
 	return c
 }
@@ -288,7 +295,7 @@ func waitNoLag(t *testing.T, conn *kafkaconn.Conn, topic string, st StateStore) 
 			last, moved = lag, time.Now()
 		}
 		if time.Since(moved) > 2*time.Minute {
-			t.Fatalf("the applied lag stayed at %d for 2 minutes (last error %v): a partition stalled", last, err)
+			t.Fatalf("the applied lag stayed at %d for 2 minutes, since %s UTC (last error %v): a partition stalled", last, moved.UTC().Format(time.TimeOnly), err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
