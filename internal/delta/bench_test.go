@@ -146,39 +146,47 @@ func warmHistories(evs []event.Event, kHist, kView int) (purchases, views map[st
 }
 
 // BenchmarkOpsSumsDunnhumby times summing a batch's changes per key
-// (Ops.Sums, what the store sends each hash) for the last 200 purchases of
-// the bundled Dunnhumby sample: the batch a partition takes at a paced
-// rate, whose keys mostly hold a few changes each.
+// (Ops.Sums, what the store sends each hash) for the last purchases of the
+// bundled Dunnhumby sample: 200, the batch a partition takes at a paced
+// rate, whose keys mostly hold a few changes each, and 2,000, a full
+// batch, whose rows hold hundreds.
 func BenchmarkOpsSumsDunnhumby(b *testing.B) {
 	evs, err := dataset.Load("../../testdata/dunnhumby/transactions.csv.gz", dataset.Dunnhumby, event.DefaultLimits(time.Now()))
 	if err != nil {
 		b.Fatal(err)
 	}
-	const size = 200
-	purchases, views := warmHistories(evs[:len(evs)-size], 200, 30)
-	bt := delta.NewBatch(0)
-	for i, e := range evs[len(evs)-size:] {
-		h, v := purchases[e.CustomerID], views[e.CustomerID]
-		if h == nil {
-			h = &delta.History{}
-		}
-		if v == nil {
-			v = &delta.History{}
-		}
-		bt.Purchase(h, v, e.ItemID, e.Time, int64(i), delta.Retention{Purchases: 200, Views: 30})
+	for _, bc := range []struct {
+		name string
+		size int
+	}{{"paced", 200}, {"full", 2000}} {
+		b.Run(bc.name, func(b *testing.B) {
+			size := bc.size
+			purchases, views := warmHistories(evs[:len(evs)-size], 200, 30)
+			bt := delta.NewBatch(0)
+			for i, e := range evs[len(evs)-size:] {
+				h, v := purchases[e.CustomerID], views[e.CustomerID]
+				if h == nil {
+					h = &delta.History{}
+				}
+				if v == nil {
+					v = &delta.History{}
+				}
+				bt.Purchase(h, v, e.ItemID, e.Time, int64(i), delta.Retention{Purchases: 200, Views: 30})
+			}
+			ops := make([]*delta.Ops, 0, len(bt.Ops))
+			for _, o := range bt.Ops {
+				ops = append(ops, o)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				for _, o := range ops {
+					o.Sums()
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(size), "ns/event")
+			b.ReportMetric(float64(len(ops))/float64(size), "keys/event")
+		})
 	}
-	ops := make([]*delta.Ops, 0, len(bt.Ops))
-	for _, o := range bt.Ops {
-		ops = append(ops, o)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		for _, o := range ops {
-			o.Sums()
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/size, "ns/event")
-	b.ReportMetric(float64(len(ops))/size, "keys/event")
 }
 
 // A synthetic stream of 200,000 events (95% views, Zipf items,

@@ -1,7 +1,9 @@
 package delta
 
 import (
+	"math/rand/v2"
 	"slices"
+	"strconv"
 	"testing"
 )
 
@@ -37,6 +39,40 @@ func TestOpsSums(t *testing.T) {
 				t.Errorf("Sums() = %v %v, want %v %v", fields, deltas, tc.fields, tc.deltas)
 			}
 		})
+	}
+}
+
+// TestOpsSumsOfManyChanges: keys of every size, past the scanning limit
+// and one after another (a key of many changes finds its fields in a map
+// the key before it used), sum each field's changes in the order of its
+// first change and leave out the fields that cancel.
+func TestOpsSumsOfManyChanges(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 200 {
+		n := rng.IntN(4 * sumsScanLimit)
+		var o Ops
+		var order []string
+		want := map[string]int64{}
+		for j := range n {
+			f := strconv.Itoa(rng.IntN(n/3 + 1))
+			d := int64(rng.IntN(3) - 1)
+			if _, ok := want[f]; !ok {
+				order = append(order, f)
+			}
+			want[f] += d
+			o.add(int64(j), f, d)
+		}
+		var wantFields []string
+		var wantDeltas []int64
+		for _, f := range order {
+			if want[f] != 0 {
+				wantFields, wantDeltas = append(wantFields, f), append(wantDeltas, want[f])
+			}
+		}
+		fields, deltas := o.Sums()
+		if !slices.Equal(fields, wantFields) || !slices.Equal(deltas, wantDeltas) {
+			t.Fatalf("key %d of %d changes: Sums() = %v %v, want %v %v", i, n, fields, deltas, wantFields, wantDeltas)
+		}
 	}
 }
 
