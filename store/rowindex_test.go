@@ -269,10 +269,10 @@ func testASmallSparseRowIsNotAskedItsWatch(t *testing.T, env *testenv.Env) {
 				t.Fatalf("round %d: %s read by %q, want by its index", round, it, how)
 			}
 		}
-		if n := reads.gets(keys.Row(store.Bought, "small")); n != wantSmall {
+		if n := reads.counted("hget", keys.Row(store.Bought, "small")); n != wantSmall {
 			t.Errorf("round %d: the small row's watch asked %d times, want %d", round, n, wantSmall)
 		}
-		if n := reads.gets(keys.Row(store.Bought, "wide")); n != 1 {
+		if n := reads.counted("hget", keys.Row(store.Bought, "wide")); n != 1 {
 			t.Errorf("round %d: the wide row's watch asked %d times, want 1", round, n)
 		}
 	}
@@ -322,7 +322,7 @@ func expectReads(t *testing.T, when string, reads *readsOf, want map[string]stri
 		}
 	}
 	for _, row := range rows {
-		if n := reads.lengths(row); n != lengths {
+		if n := reads.counted("hlen", row); n != lengths {
 			t.Errorf("%s: the length of %s asked %d times, want %d", when, row, n, lengths)
 		}
 	}
@@ -333,33 +333,23 @@ func expectReads(t *testing.T, when string, reads *readsOf, want map[string]stri
 // names, and counts the HLENs and HGETs of each key.
 type readsOf struct {
 	pipelinesOnly
-	mu   sync.Mutex
-	cmd  map[string]string
-	hlen map[string]int
-	hget map[string]int
+	mu    sync.Mutex
+	cmd   map[string]string
+	count map[[2]string]int // by command (hlen, hget) and key
 }
 
 func (r *readsOf) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
 		r.mu.Lock()
+		if r.cmd == nil {
+			r.cmd, r.count = map[string]string{}, map[[2]string]int{}
+		}
 		for _, c := range cmds {
-			if name := c.Name(); name == "hgetall" || name == "hmget" || name == "hkeys" {
-				if r.cmd == nil {
-					r.cmd = map[string]string{}
-				}
+			switch name := c.Name(); name {
+			case "hgetall", "hmget", "hkeys":
 				r.cmd[fmt.Sprint(c.Args()[1])] = name
-			}
-			if c.Name() == "hlen" {
-				if r.hlen == nil {
-					r.hlen = map[string]int{}
-				}
-				r.hlen[fmt.Sprint(c.Args()[1])]++
-			}
-			if c.Name() == "hget" {
-				if r.hget == nil {
-					r.hget = map[string]int{}
-				}
-				r.hget[fmt.Sprint(c.Args()[1])]++
+			case "hlen", "hget":
+				r.count[[2]string{name, fmt.Sprint(c.Args()[1])}]++
 			}
 		}
 		r.mu.Unlock()
@@ -369,20 +359,15 @@ func (r *readsOf) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proc
 
 func (r *readsOf) reset() {
 	r.mu.Lock()
-	r.cmd, r.hlen, r.hget = nil, nil, nil
+	r.cmd, r.count = nil, nil
 	r.mu.Unlock()
 }
 
-func (r *readsOf) gets(key string) int {
+// counted returns how many times a command (hlen, hget) was sent for key.
+func (r *readsOf) counted(command, key string) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.hget[key]
-}
-
-func (r *readsOf) lengths(key string) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.hlen[key]
+	return r.count[[2]string{command, key}]
 }
 
 func (r *readsOf) of(key string) string {
