@@ -193,7 +193,7 @@ start_redis_at() {
   redis_up_at "$port" "$dir" && return 0
   if redis_alive_at "$dir"; then
     pid="$(redis_pid_at "$dir")"
-    if ! tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF ":$port"; then
+    if [[ "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" != *":$port"* ]]; then
       die "redis-server (pid $pid, pid file $dir/redis.pid) is running but not on $HOST:$port (started with other settings?): run deploy/local/$down first"
     fi
     log "redis-server on $HOST:$port (pid $pid) is alive but not answering yet: waiting"

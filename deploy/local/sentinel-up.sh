@@ -60,7 +60,9 @@ master_port() {
     port="$(awk -v n="$SENTINEL_MASTER" '$1 == "sentinel" && $2 == "monitor" && $3 == n { print $5 }' "$conf")"
   fi
   port="${port:-$SENTINEL_PORT}"
-  sentinel_data_ports | grep -qx "$port" ||
+  # A here-string, not a pipe: under pipefail, grep -q's early exit can kill
+  # the writer of the second line with SIGPIPE and fail a match.
+  grep -qx "$port" <<<"$(sentinel_data_ports)" ||
     die "the sentinel's master is on port $port, not one of this setup's data nodes ($(sentinel_data_ports | paste -sd,)): ports changed? reset with deploy/local/sentinel-down.sh --reset"
   printf '%s' "$port"
 }

@@ -16,7 +16,7 @@ kafka_version_in_use() {
   [[ -n "$pid" && -r "/proc/$pid/cmdline" ]] || return 0
   cmdline="$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null || true)"
   # The classpath is <cache>/kafka-<version>/lib/*
-  sed -n 's|.*/kafka-\([^/]*\)/lib/\*$|\1|p' <<<"$cmdline" | head -n 1
+  sed -n 's|.*/kafka-\([^/]*\)/lib/\*$|\1|p;T;q' <<<"$cmdline"
 }
 
 check_services

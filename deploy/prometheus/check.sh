@@ -55,7 +55,9 @@ main() {
 
   # Lint problems (e.g. duplicate rules) fail the check where promtool can say so (2.42+).
   local lint=()
-  if "$PROMTOOL" check rules --help 2>&1 | grep -q -- '--lint-fatal'; then
+  # Matched on the captured help, not through a pipe: under pipefail, grep -q's
+  # early exit can kill promtool with SIGPIPE and hide the flag.
+  if [[ "$("$PROMTOOL" check rules --help 2>&1)" == *--lint-fatal* ]]; then
     lint=(--lint-fatal)
   fi
 
