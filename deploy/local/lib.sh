@@ -440,7 +440,7 @@ secure_env_lines() {
 # replica each, on six consecutive loopback ports. Overrides (defaults in brackets):
 #   ALSOBOUGHT_LOCAL_CLUSTER_PORT                first node's port; nodes use PORT..PORT+5,
 #                                                cluster bus ports +10000    [17001]
-#   ALSOBOUGHT_LOCAL_CLUSTER_NODE_TIMEOUT        cluster-node-timeout, ms    [2000]
+#   ALSOBOUGHT_LOCAL_CLUSTER_NODE_TIMEOUT        cluster-node-timeout, ms    [5000]
 #   ALSOBOUGHT_LOCAL_CLUSTER_APPENDFSYNC         always or everysec          [always]
 #   ALSOBOUGHT_LOCAL_CLUSTER_MIN_REPLICAS        min-replicas-to-write       [1]
 #   ALSOBOUGHT_LOCAL_CLUSTER_TIMEOUT             readiness wait, seconds     [30]
@@ -448,7 +448,7 @@ secure_env_lines() {
 #                                                TLS_PORT..TLS_PORT+5        [17101]
 
 CLUSTER_PORT="${ALSOBOUGHT_LOCAL_CLUSTER_PORT:-17001}"
-CLUSTER_NODE_TIMEOUT="${ALSOBOUGHT_LOCAL_CLUSTER_NODE_TIMEOUT:-2000}"
+CLUSTER_NODE_TIMEOUT="${ALSOBOUGHT_LOCAL_CLUSTER_NODE_TIMEOUT:-5000}"
 CLUSTER_APPENDFSYNC="${ALSOBOUGHT_LOCAL_CLUSTER_APPENDFSYNC:-always}"
 CLUSTER_MIN_REPLICAS="${ALSOBOUGHT_LOCAL_CLUSTER_MIN_REPLICAS:-1}"
 CLUSTER_TIMEOUT="${ALSOBOUGHT_LOCAL_CLUSTER_TIMEOUT:-30}"
