@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/alsobought/alsobought/event"
 	"github.com/alsobought/alsobought/internal/testenv"
 )
 
@@ -126,8 +128,17 @@ func TestStatusPageOfALiveServeSaysWhatIsWrong(t *testing.T) {
 		`re:Dead letters since start, by reason: \S+ 0( · \S+ 0)+ \(`,
 	}
 
-	// 1. Consuming and caught up.
-	chaosProduce(t, env, testenv.Dunnhumby(t)[:1500])
+	// 1. Consuming and caught up. The sample's first events make no
+	// candidate (no two customers share two items yet), so no list has
+	// anything to re-score; two customers who buy the same two items
+	// give two lists, whose freshness the page shows.
+	evs := testenv.Dunnhumby(t)[:1496:1496]
+	last := evs[len(evs)-1]
+	for i, c := range []string{"status-a", "status-a", "status-b", "status-b"} {
+		evs = append(evs, event.Event{ID: fmt.Sprintf("status-%d", i), Type: event.Purchase, CustomerID: c,
+			ItemID: evs[i%2].ItemID, Time: last.Time.Add(time.Duration(i+1) * time.Second)})
+	}
+	chaosProduce(t, env, evs)
 	dom := page("consuming", consuming, append(identity(""), append(zeros,
 		`id="group" class="group" data-status="OK"`, `<td>messages not applied</td><td class="n">0</td>`,
 		`<span class="badge OK">READY</span>`, `<b id="own-partitions">0, 1</b>`, `<b>(this instance)</b>`,

@@ -345,7 +345,12 @@ func (c *conn) writeCounters(ctx context.Context, parts []fencedPart, pfs []stri
 	support := strconv.FormatInt(parts[0].batch.MinSupport, 10)
 	// A state without row indexes (recorded before them, started
 	// without them, or with exact bins) pays nothing for them.
-	indexed := c.rowIndex.Load() != nil
+	ix := c.rowIndex.Load()
+	indexed := ix != nil
+	// The rows count their indexed co-counts where the state has kept
+	// the counts from its start: every write that names or unnames a
+	// co-count in an index counts it, whatever support it names them at.
+	counted := indexed && ix.counted
 	var order []*summedOps
 	for i, part := range parts {
 		for k, ops := range part.batch.Ops {
@@ -368,7 +373,7 @@ func (c *conn) writeCounters(ctx context.Context, parts []fencedPart, pfs []stri
 	}
 	err := runStep("apply counter changes", func(p redis.Pipeliner) {
 		guardKey, conds := guards()
-		many := manySums{guardKey: guardKey, support: support}
+		many := manySums{guardKey: guardKey, support: support, counted: counted}
 		for i, part := range parts {
 			many.partitions = append(many.partitions, pfs[i], conds[i], part.fence)
 		}
@@ -379,7 +384,7 @@ func (c *conn) writeCounters(ctx context.Context, parts []fencedPart, pfs []stri
 			}
 			// A cluster's hashes are in slots of their own: a call each,
 			// guarded as guardKeys says.
-			one := manySums{support: support}
+			one := manySums{support: support, counted: counted}
 			for i, part := range parts {
 				scriptKeys, g := c.guardKeys(s.key, guardKey, conds[i])
 				one.guardKey = scriptKeys[1]
@@ -412,7 +417,7 @@ func (c *conn) writeCounters(ctx context.Context, parts []fencedPart, pfs []stri
 				if s.index != "" {
 					scriptKeys = append(scriptKeys, s.index)
 				}
-				applyOpsScript.EvalSha(ctx, p, scriptKeys, applyOpsArgs(pfs[po.part], g, part.fence, support, po.ops)...)
+				applyOpsScript.EvalSha(ctx, p, scriptKeys, applyOpsArgs(pfs[po.part], g, part.fence, support, s.index != "" && counted, po.ops)...)
 			}
 		}
 	})
@@ -579,6 +584,7 @@ func (so *summedOps) reply() int64 {
 // p99 went from 12 s to 19 s; 50 and 200 measured alike (docs/BENCHMARKS.md).
 type manySums struct {
 	guardKey, support string
+	counted           bool  // the rows count their indexed co-counts
 	partitions        []any // (field, condition, fence) of each part, as applySumsScript takes them
 
 	keys    []string
@@ -600,6 +606,9 @@ func (m *manySums) add(ctx context.Context, p redis.Pipeliner, so *summedOps) {
 	if so.index != "" {
 		m.keys = append(m.keys, so.index)
 		indexed = "1"
+		if m.counted {
+			indexed = "2"
+		}
 	}
 	m.args = append(m.args, len(so.parts))
 	for _, po := range so.parts {
@@ -687,9 +696,13 @@ func (m *manyCustomers) flush(ctx context.Context, p redis.Pipeliner) {
 }
 
 // applyOpsArgs is applyOpsScript's ARGV for ops.
-func applyOpsArgs(pf, guard, fence, support string, ops *delta.Ops) []any {
-	args := make([]any, 0, 4+2*len(ops.Offsets)+2*len(ops.Fields))
-	args = append(args, pf, guard, fence, support)
+func applyOpsArgs(pf, guard, fence, support string, counted bool, ops *delta.Ops) []any {
+	args := make([]any, 0, 5+2*len(ops.Offsets)+2*len(ops.Fields))
+	count := "0"
+	if counted {
+		count = "1"
+	}
+	args = append(args, pf, guard, fence, support, count)
 	f := 0
 	for g, off := range ops.Offsets {
 		args = append(args, off, ops.Counts[g])

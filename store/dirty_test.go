@@ -175,22 +175,7 @@ func testOnlyChangesThatCanMoveAListMarkIt(t *testing.T, env *testenv.Env) {
 	}
 	setup = append(setup, [2]string{"c2", "i0"})
 	off := purchases(t, st, 0, setup...)
-	dirtyNow := func() []string {
-		t.Helper()
-		items, err := st.Dirty.Claim(ctx, 1000, time.Now().Add(time.Hour), "test", time.Minute)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := st.Dirty.Clear(ctx, items, time.Now()); err != nil {
-			t.Fatal(err)
-		}
-		var out []string
-		for _, it := range items {
-			out = append(out, it.Item)
-		}
-		slices.Sort(out)
-		return out
-	}
+	dirtyNow := func() []string { t.Helper(); return claimDirty(t, st) }
 	dirtyNow() // the set-up's marks
 
 	b, updates, last := purchaseBatch(t, st, off, [2]string{"c1", "new"}, [2]string{"c2", "new"})
@@ -214,6 +199,82 @@ func testOnlyChangesThatCanMoveAListMarkIt(t *testing.T, env *testenv.Env) {
 	slices.Sort(want)
 	if got := dirtyNow(); !slices.Equal(got, want) {
 		t.Errorf("a replay marked %v, want every dirty row %v", got, want)
+	}
+}
+
+// claimDirty claims and clears every dirty list of st and returns their
+// items, sorted.
+func claimDirty(t *testing.T, st *store.Store) []string {
+	t.Helper()
+	ctx := context.Background()
+	items, err := st.Dirty.Claim(ctx, 1000, time.Now().Add(time.Hour), "test", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Dirty.Clear(ctx, items, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, it := range items {
+		out = append(out, it.Item)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestARowWithoutCandidatesIsNotMarkedByItsHistogram: in a state whose
+// rows count their indexed co-counts, a row that had and has no candidate
+// at the support keeps its empty list whatever its histogram does, and a
+// write leaves it unmarked; a row with a candidate is marked by the same
+// kind of change, and a row whose co-count reaches the support by that.
+// With support 2: c1 and c2 hold x and y (each the other's candidate), c3
+// holds a. Then c1 buys z and c3 buys b: every row touched gains a
+// histogram change, but only x and y have a candidate. Then c4 buys a and
+// b, which become each other's candidates. A state whose indexes were kept
+// before the counts (no row_index_counts) marks every row, as before.
+func TestARowWithoutCandidatesIsNotMarkedByItsHistogram(t *testing.T) {
+	testenv.ForEachRedis(t, testARowWithoutCandidatesIsNotMarkedByItsHistogram)
+}
+
+func testARowWithoutCandidatesIsNotMarkedByItsHistogram(t *testing.T, env *testenv.Env) {
+	ctx := context.Background()
+	const support = 2
+	setup := [][2]string{{"c1", "x"}, {"c1", "y"}, {"c2", "x"}, {"c2", "y"}, {"c3", "a"}}
+	st := indexedState(t, env, support, nil, setup...)
+	claimDirty(t, st) // the set-up's marks
+	off := int64(len(setup))
+	apply := func(st *store.Store, pairs ...[2]string) []string {
+		t.Helper()
+		b, updates, last := purchaseBatch(t, st, off, pairs...)
+		b.MinSupport = support
+		if err := st.Batches.Apply(ctx, b, updates, last, off-1); err != nil {
+			t.Fatal(err)
+		}
+		off = last + 1
+		return claimDirty(t, st)
+	}
+	if got, want := apply(st, [2]string{"c1", "z"}, [2]string{"c3", "b"}), []string{"x", "y"}; !slices.Equal(got, want) {
+		t.Errorf("histogram changes marked %v, want %v: the rows with a candidate", got, want)
+	}
+	if got, want := apply(st, [2]string{"c4", "a"}, [2]string{"c4", "b"}), []string{"a", "b"}; !slices.Equal(got, want) {
+		t.Errorf("candidates reaching the support marked %v, want %v", got, want)
+	}
+
+	older := openStore(t, env, env.Prefix+"-older", nil)
+	if err := older.Meta.EnsureWithRowIndexes(ctx, indexedSettings(support, 10), support); err != nil {
+		t.Fatal(err)
+	}
+	if err := older.Client().HDel(ctx, older.Keys().Meta, schema.MetaRowIndexCounts).Err(); err != nil {
+		t.Fatal(err)
+	}
+	older = openStore(t, env, env.Prefix+"-older", nil)
+	if err := older.Meta.EnsureWithRowIndexes(ctx, indexedSettings(support, 10), support); err != nil {
+		t.Fatal(err)
+	}
+	off = purchases(t, older, 0, setup...)
+	claimDirty(t, older)
+	if got, want := apply(older, [2]string{"c1", "z"}, [2]string{"c3", "b"}), []string{"a", "b", "x", "y", "z"}; !slices.Equal(got, want) {
+		t.Errorf("without the counts, histogram changes marked %v, want every row %v", got, want)
 	}
 }
 

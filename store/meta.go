@@ -75,9 +75,11 @@ func (m *Meta) EnsureWithRowIndexes(ctx context.Context, settings map[string]str
 			p.HSetNX(ctx, key, k, v)
 		}
 		// Only a state that keeps row indexes from its first write has
-		// them complete; one recorded before has none.
+		// them complete, and their counts in the rows; one recorded
+		// before has none.
 		if rowIndexSupport > 0 && !recorded {
 			p.HSetNX(ctx, key, schema.MetaRowIndexSupport, rowIndexSupport)
+			p.HSetNX(ctx, key, schema.MetaRowIndexCounts, "1")
 		}
 	})
 	if err != nil {
@@ -152,7 +154,7 @@ func (m *Meta) AdoptListSettings(ctx context.Context, settings map[string]string
 		case err != nil:
 			return fmt.Errorf("read state metadata: %w", err)
 		case indexed != support:
-			if err := m.c.rdb.HDel(ctx, m.c.keys.Meta, schema.MetaRowIndexSupport).Err(); err != nil {
+			if err := m.c.rdb.HDel(ctx, m.c.keys.Meta, schema.MetaRowIndexSupport, schema.MetaRowIndexCounts).Err(); err != nil {
 				return fmt.Errorf("stop using the row indexes: %w", err)
 			}
 			m.c.rowIndex.Store(nil)
@@ -173,6 +175,10 @@ func (m *Meta) AdoptListSettings(ctx context.Context, settings map[string]string
 type rowIndexing struct {
 	support int64
 	hist    map[ListKind][]string
+	// counted: the rows count their indexed co-counts
+	// (schema.FieldIndexedCoCounts), so a write can tell a row that has
+	// no candidate at the support.
+	counted bool
 }
 
 // rowIndexingOf reads a state's metadata: nil, for whole rows, unless the
@@ -183,7 +189,7 @@ func rowIndexingOf(meta map[string]string) *rowIndexing {
 	if err != nil || support < 1 || scoring.Bins(meta[schema.MetaHistogramBins]) != scoring.LogBins {
 		return nil
 	}
-	ix := &rowIndexing{support: support, hist: map[ListKind][]string{}}
+	ix := &rowIndexing{support: support, hist: map[ListKind][]string{}, counted: meta[schema.MetaRowIndexCounts] == "1"}
 	for kind, field := range map[ListKind]string{Bought: schema.MetaHistorySize, Viewed: schema.MetaViewHistorySize} {
 		k, err := strconv.Atoi(meta[field])
 		if err != nil || k < 0 {

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -25,9 +26,10 @@ import (
 // candidates at or above the min support with their B, the histogram, M_X
 // for viewed-then-bought rows, the revision and the watched items. Checked
 // after every batch of a random stream of purchases, views and erasures
-// over two partitions, with replays cut differently from the first write
-// (the group-by-group path), and after a bootstrap of the state into a
-// new prefix. Once every customer is erased, no index names a co-count.
+// over two partitions, with writes and replays cut differently from the
+// first write (the group-by-group path), and after a bootstrap of the state into a
+// new prefix. Each row counts the co-counts its index names. Once every
+// customer is erased, no index names a co-count.
 func TestReadingRowsByTheirIndexEqualsReadingThemWhole(t *testing.T) {
 	testenv.ForEachRedis(t, testReadingRowsByTheirIndexEqualsReadingThemWhole)
 }
@@ -121,6 +123,10 @@ func testReadingRowsByTheirIndexEqualsReadingThemWhole(t *testing.T, env *testen
 	var snap *store.Snapshot // the state before the erasures, bootstrapped below
 	for from := 0; from < len(evs); from += 40 {
 		to := min(from+40, len(evs))
+		// Partition 0's first half first, as a write that stopped there:
+		// the whole batch's rows that the half touched take the rest
+		// group by group (applyOpsScript).
+		applyRange(0, from, min(from+20, to))
 		for p := range 2 {
 			applyRange(p, from, to)
 		}
@@ -130,6 +136,7 @@ func testReadingRowsByTheirIndexEqualsReadingThemWhole(t *testing.T, env *testen
 			applyRange(0, from-20, to)
 		}
 		compare(indexed, whole, fmt.Sprintf("after event %d", to))
+		countsOfIndexed(t, indexed, items, fmt.Sprintf("after event %d", to))
 		if to == streamed {
 			var err error
 			if snap, err = indexed.State.Snapshot(ctx); err != nil {
@@ -185,6 +192,41 @@ func testReadingRowsByTheirIndexEqualsReadingThemWhole(t *testing.T, env *testen
 		t.Fatal(err)
 	}
 	compare(boot, openStore(t, env, env.Prefix+"-boot", nil), "after a bootstrap")
+	countsOfIndexed(t, boot, items, "after a bootstrap")
+}
+
+// countsOfIndexed fails the test unless each row's count of indexed
+// co-counts (schema.FieldIndexedCoCounts, absent for none) is the number
+// of co-counts its index names: what lets a write leave a row without
+// candidates unmarked.
+func countsOfIndexed(t *testing.T, st *store.Store, items []string, what string) {
+	t.Helper()
+	ctx := context.Background()
+	client, keys := st.Client(), st.Keys()
+	for _, kind := range store.ListKinds() {
+		for _, it := range items {
+			names, err := client.HKeys(ctx, keys.RowIndex(kind, it)).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := 0
+			for _, f := range names {
+				if !strings.Contains(f, "|") && !schema.IsFenceField(f) {
+					want++
+				}
+			}
+			got, err := client.HGet(ctx, keys.Row(kind, it), schema.FieldIndexedCoCounts).Int()
+			if errors.Is(err, redis.Nil) {
+				got, err = 0, nil
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != want {
+				t.Fatalf("%s, %s row of %s: counts %d indexed co-counts, its index names %d (%v)", what, kind, it, got, want, names)
+			}
+		}
+	}
 }
 
 // TestARowWhoseIndexNamesMostOfItIsReadWhole: a re-score reads a row
@@ -418,7 +460,8 @@ func describeRow(rb store.RowBatch, i int) string {
 }
 
 // TestTheStateRecordsTheSupportItsRowIndexesAreCompleteFor: a state records
-// row_index_support with its first record only, when asked
+// row_index_support (and row_index_counts beside it) with its first record
+// only, when asked
 // (EnsureWithRowIndexes), so a state recorded before, or started without
 // them, keeps reading whole rows;
 // adopting the same min support keeps it, another removes it.
@@ -428,10 +471,21 @@ func TestTheStateRecordsTheSupportItsRowIndexesAreCompleteFor(t *testing.T) {
 
 func testTheStateRecordsTheSupportItsRowIndexesAreCompleteFor(t *testing.T, env *testenv.Env) {
 	ctx := context.Background()
+	// The support, and whether the rows count their indexed co-counts:
+	// the two come and go together.
 	indexSupport := func(st *store.Store) string {
 		t.Helper()
-		v, _ := st.Client().HGet(ctx, st.Keys().Meta, schema.MetaRowIndexSupport).Result()
-		return v
+		v, err := st.Client().HMGet(ctx, st.Keys().Meta, schema.MetaRowIndexSupport, schema.MetaRowIndexCounts).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case v[0] == nil && v[1] == nil:
+			return ""
+		case v[1] == "1":
+			return fmt.Sprint(v[0])
+		}
+		return fmt.Sprintf("%v, counts %v", v[0], v[1])
 	}
 	settings := map[string]string{schema.MetaMinSupport: "2", schema.MetaListSize: "20"}
 

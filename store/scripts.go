@@ -190,7 +190,8 @@ return 1
 // KEYS[1]: the hash. KEYS[2], ARGV[1], ARGV[2]: see batchGuard. KEYS[3],
 // for a row: its index (rowIndexOn). ARGV[3]: the watermark field of the
 // partition ("#p"). ARGV[4]: the lists' min support, as applySumsScript's.
-// ARGV[5..]: groups of (offset, count, field1, delta1, ..., fieldN, deltaN)
+// ARGV[5]: "1" when the row counts its indexed co-counts (countIndexed).
+// ARGV[6..]: groups of (offset, count, field1, delta1, ..., fieldN, deltaN)
 // in ascending offset order. A group is applied only when its offset is
 // above the stored watermark, so a replay of any range of offsets, cut into
 // batches in any way, a retried pipeline, or a zombie writer that races the
@@ -215,11 +216,12 @@ if not string.match(ARGV[3], '^#%d+$') then floor = -1 end
 local stored = redis.call('HGET', KEYS[1], ARGV[3])
 local wm = tonumber(stored or floor)
 local index = KEYS[3]
-local nn, ng = 0, 0
+local counted = ARGV[5] == '1'
+local nn, ng, nc = 0, 0, 0
 local top = wm
 local applied = 0
 local sum, order = {}, {}
-local i = 5
+local i = 6
 local n = #ARGV
 while i <= n do
   local off = tonumber(ARGV[i])
@@ -237,15 +239,18 @@ while i <= n do
   end
   i = i + 2 * cnt
 end
+local nf = #order
+if counted then order[nf + 1] = '` + schema.FieldIndexedCoCounts + `' end
 local got = readFields(KEYS[1], order, #order)
 local set, del, ns, nd = {}, {}, 0, 0
-for j, f in ipairs(order) do
+for j = 1, nf do
+  local f = order[j]
   local d = sum[f]
   if d ~= 0 then
     local v = (tonumber(got[j]) or 0) + d
     if v == 0 then nd = nd + 1; del[nd] = f else set[ns + 1] = f; set[ns + 2] = v; ns = ns + 2 end
     if index and (v == 0 or v == d or (v >= atLeast and v - d < atLeast)) then
-      nn, ng = indexChange(f, v, d, nn, ng)
+      nn, ng, nc = indexChange(f, v, d, nn, ng, nc)
     end
   end
 end
@@ -253,8 +258,11 @@ if top > wm then
   set[ns + 1] = ARGV[3]; set[ns + 2] = top; ns = ns + 2
   if index and not stored then nn = nn + 1; named[nn] = ARGV[3] end
 end
+if index then
+  local _
+  _, ns, nd = countIndexed(counted, got[nf + 1], writeIndex(index, nn, ng, nc), set, ns, del, nd)
+end
 writeFields(KEYS[1], set, ns, del, nd)
-if index then writeIndex(index, nn, ng) end
 return applied
 `)
 
@@ -280,8 +288,9 @@ return applied
 // hash in KEYS order: the number of partitions whose changes it takes,
 // and for each of them its place in ARGV (1..P) and the offsets of its
 // first and last group for the hash; the number of sums, "1" when the
-// next key is the hash's index (else "0"), and the pairs of (field, sum),
-// the sums not zero. Returns each hash's reply, in hash order:
+// next key is the hash's index, "2" when it is and the row counts its
+// indexed co-counts (countIndexed), else "0", and the pairs of (field,
+// sum), the sums not zero. Returns each hash's reply, in hash order:
 //
 // When every partition's watermark is at or above its last offset, every
 // group was applied before: nothing is written (0). When each is below
@@ -300,7 +309,10 @@ return applied
 // sums that change none of them, only co-counts that stay below the
 // support before and after and the item's own purchase statistics (p|,
 // g|), leave the list as it is but for the drift of T and the candidates'
-// B that every list has, and the reply says so.
+// B that every list has, and the reply says so. So do sums that change
+// only the histogram or M_X of a row that counts its indexed co-counts
+// and had and has none: no candidate reaches the support, and its list is
+// empty before and after.
 var applySumsScript = redis.NewScript(guardLua + rowIndexOn("ARGV[2]") + hashFieldsLua + `
 local np = tonumber(ARGV[1])
 local fences, floors = {}, {}
@@ -330,12 +342,14 @@ while k <= #KEYS do
   local segs = a + 1
   a = segs + 3 * ns
   local n = tonumber(ARGV[a])
-  if ARGV[a + 1] == '1' then index = KEYS[k + 1]; k = k + 2 else k = k + 1 end
+  local counted = ARGV[a + 1] == '2'
+  if ARGV[a + 1] ~= '0' then index = KEYS[k + 1]; k = k + 2 else k = k + 1 end
   local from, to = a + 2, a + 1 + 2 * n
   a = to + 1
   for s = 1, ns do names[s] = fences[tonumber(ARGV[segs + 3 * s - 3])] end
   local nm = ns
   for i = from, to, 2 do nm = nm + 1; names[nm] = ARGV[i] end
+  if counted then nm = nm + 1; names[nm] = '` + schema.FieldIndexedCoCounts + `' end
   local got = readFields(key, names, nm)
   local old, new = 0, 0
   for s = 1, ns do
@@ -349,7 +363,7 @@ while k <= #KEYS do
     out[#out + 1] = ` + strconv.Itoa(cutByFence) + `
   else
     local moves = support <= 0
-    local nn, ng, nw, nd = 0, 0, 0, 0
+    local nn, ng, nc, nw, nd = 0, 0, 0, 0, 0
     local j = ns
     for i = from, to, 2 do
       j = j + 1
@@ -358,7 +372,7 @@ while k <= #KEYS do
       local v = (tonumber(got[j]) or 0) + d
       if v == 0 then nd = nd + 1; del[nd] = f else set[nw + 1] = f; set[nw + 2] = v; nw = nw + 2 end
       if index and (v == 0 or v == d or (v >= atLeast and v - d < atLeast)) then
-        nn, ng = indexChange(f, v, d, nn, ng)
+        nn, ng, nc = indexChange(f, v, d, nn, ng, nc)
       end
       if not moves then
         local bar = string.find(f, '|', 1, true)
@@ -374,8 +388,14 @@ while k <= #KEYS do
       set[nw + 1] = names[s]; set[nw + 2] = ARGV[segs + 3 * s - 1]; nw = nw + 2
       if not got[s] and index then nn = nn + 1; named[nn] = names[s] end
     end
+    if index then
+      -- A row that had and has no candidate at the support keeps its
+      -- empty list whatever its histogram and M_X do.
+      local none
+      none, nw, nd = countIndexed(counted, got[nm], writeIndex(index, nn, ng, nc), set, nw, del, nd)
+      if none then moves = false end
+    end
     writeFields(key, set, nw, del, nd)
-    if index then writeIndex(index, nn, ng) end
     out[#out + 1] = moves and ` + strconv.Itoa(appliedListMoves) + ` or ` + strconv.Itoa(appliedListSame) + `
   end
 end
@@ -398,27 +418,50 @@ return out
 // on one side of the support) do not, and skip its string search. The
 // index costs Redis time per event all the same (docs/BENCHMARKS.md,
 // "Fifth pass"). writeIndex writes what was noted with a command each (in
-// chunks that Lua's unpack takes).
+// chunks that Lua's unpack takes), the co-counts apart from the rest, and
+// returns how many more co-counts the index names than before (fewer:
+// negative), from the replies of HSET and HDEL: a co-count that comes
+// back to the support may be named already. countIndexed keeps that
+// number in the row (schema.FieldIndexedCoCounts).
 func rowIndexOn(support string) string {
 	return `
 local atLeast = math.max(1, tonumber(` + support + `))
-local named, gone = {}, {}
-local function indexChange(f, v, d, nn, ng)
+local named, gone, conamed = {}, {}, {}
+local function indexChange(f, v, d, nn, ng, nc)
   if string.find(f, '|', 1, true) then
     if v == d and string.sub(f, 1, 2) ~= '` + schema.HistFieldPrefix + `' then nn = nn + 1; named[nn] = f end
   elseif v == 0 then ng = ng + 1; gone[ng] = f
-  elseif v >= atLeast and v - d < atLeast then nn = nn + 1; named[nn] = f end
-  return nn, ng
+  elseif v >= atLeast and v - d < atLeast then nc = nc + 1; conamed[nc] = f end
+  return nn, ng, nc
 end
-local function writeIndex(index, nn, ng)
-  for i = 1, nn, 1000 do
+local function nameAll(index, names, n)
+  local created = 0
+  for i = 1, n, 1000 do
     local args = {}
-    for j = i, math.min(i + 999, nn) do args[#args + 1] = named[j]; args[#args + 1] = '' end
-    redis.call('HSET', index, unpack(args))
+    for j = i, math.min(i + 999, n) do args[#args + 1] = names[j]; args[#args + 1] = '' end
+    created = created + redis.call('HSET', index, unpack(args))
   end
+  return created
+end
+local function writeIndex(index, nn, ng, nc)
+  nameAll(index, named, nn)
+  local more = nameAll(index, conamed, nc)
   for i = 1, ng, 1000 do
-    redis.call('HDEL', index, unpack(gone, i, math.min(i + 999, ng)))
+    more = more - redis.call('HDEL', index, unpack(gone, i, math.min(i + 999, ng)))
   end
+  return more
+end
+-- countIndexed keeps a row's count of indexed co-counts (counted: the
+-- state's rows keep it): had, its value read with the row's fields (false
+-- when absent), more what writeIndex returned. It adds the count's write
+-- to set or del and returns whether the row had and has none.
+local function countIndexed(counted, had, more, set, ns, del, nd)
+  if not counted then return false, ns, nd end
+  had = tonumber(had) or 0
+  local has = had + more
+  if has > 0 and has ~= had then set[ns + 1] = '` + schema.FieldIndexedCoCounts + `'; set[ns + 2] = has; ns = ns + 2
+  elseif has <= 0 and had > 0 then nd = nd + 1; del[nd] = '` + schema.FieldIndexedCoCounts + `' end
+  return had == 0 and has == 0, ns, nd
 end
 `
 }

@@ -82,12 +82,15 @@ func (s *State) Write(ctx context.Context, st *Snapshot) error {
 	// addRow adds fields to a row and names in its index those a re-score
 	// reads (rowIndexOn). Histogram bins go to the row alone (add): the
 	// reader names them (rowIndexing).
+	// The row counts the co-counts its index names where the state
+	// keeps the counts (schema.FieldIndexedCoCounts).
 	addRow := func(kind ListKind, x string, fields []any) {
-		add(keys.Row(kind, x), fields)
 		if ix == nil {
+			add(keys.Row(kind, x), fields)
 			return
 		}
 		named := make([]any, 0, len(fields))
+		indexedCo := int64(0)
 		for i := 0; i < len(fields); i += 2 {
 			f := fields[i].(string)
 			n, _ := fields[i+1].(int64) // a co-count's, as counts makes them
@@ -95,7 +98,14 @@ func (s *State) Write(ctx context.Context, st *Snapshot) error {
 			if !co || n >= ix.support {
 				named = append(named, f, "")
 			}
+			if co && n >= ix.support {
+				indexedCo++
+			}
 		}
+		if ix.counted && indexedCo > 0 {
+			fields = append(fields, schema.FieldIndexedCoCounts, indexedCo)
+		}
+		add(keys.Row(kind, x), fields)
 		add(keys.RowIndex(kind, x), named)
 	}
 	counts := func(m map[string]int64) []any {

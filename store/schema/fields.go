@@ -34,6 +34,15 @@ const (
 	// candidates passed over for them, comma-separated (ids hold no comma).
 	// It starts with '#' too: row readers skip it.
 	FieldWatch = "#watch"
+	// FieldIndexedCoCounts holds, in a state whose metadata has
+	// MetaRowIndexCounts, the number of co-counts the row's index names
+	// (those that reached the index's support and have not fallen to
+	// zero); absent when none. While it stays absent the row has no
+	// candidate a list can show, and a change of its histogram or M_X
+	// leaves its empty list empty: the write does not mark it
+	// (docs/DESIGN.md §4, "What marks a list"). It starts with '#': row
+	// readers skip it.
+	FieldIndexedCoCounts = "#cc"
 	// HistFieldPrefix starts every histogram field (HistField).
 	HistFieldPrefix = "h|"
 )
@@ -262,6 +271,11 @@ const (
 	// removes it: a row index kept under another support may lack a
 	// candidate. Without it a re-score reads whole rows.
 	MetaRowIndexSupport = "row_index_support"
+	// MetaRowIndexCounts is present ("1") in a state whose rows have
+	// counted their indexed co-counts (FieldIndexedCoCounts) from its
+	// start; it comes and goes with MetaRowIndexSupport. A state recorded
+	// before it has indexes without the counts, and marks as before.
+	MetaRowIndexCounts = "row_index_counts"
 	// PartitionCountsSep separates the counts of MetaPartitionCounts.
 	PartitionCountsSep = ","
 )
