@@ -403,9 +403,10 @@ return out
 `)
 
 // rowIndexOn keeps a row's index (schema.Keys.RowIndex) beside the
-// row's writes, in the same script call. indexChange notes in named and
-// gone (their first nn and ng entries: the tables are reused from row to
-// row, not made per row) what a counter's change means for the index: a
+// row's writes, in the same script call. indexChange notes in named,
+// conamed (co-counts) and gone (their first nn, nc and ng entries: the
+// tables are reused from row to row, not made per row) what a counter's
+// change means for the index: a
 // statistic ("|" fields: M_X and the purchase statistics) enters it when
 // it is created (its value equals the change), a co-count when it reaches
 // the support (atLeast: the min support, the Lua expression support, at
