@@ -175,15 +175,14 @@ func testOnlyChangesThatCanMoveAListMarkIt(t *testing.T, env *testenv.Env) {
 	}
 	setup = append(setup, [2]string{"c2", "i0"})
 	off := purchases(t, st, 0, setup...)
-	dirtyNow := func() []string { t.Helper(); return claimDirty(t, st) }
-	dirtyNow() // the set-up's marks
+	claimDirty(t, st) // the set-up's marks
 
 	b, updates, last := purchaseBatch(t, st, off, [2]string{"c1", "new"}, [2]string{"c2", "new"})
 	b.MinSupport = scoring.DefaultListRules().MinSupport
 	if err := st.Batches.Apply(ctx, b, updates, last, off-1); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := dirtyNow(), []string{"i0", "new"}; !slices.Equal(got, want) {
+	if got, want := claimDirty(t, st), []string{"i0", "new"}; !slices.Equal(got, want) {
 		t.Errorf("marked %v, want %v: only the rows whose list can move", got, want)
 	}
 
@@ -197,7 +196,7 @@ func testOnlyChangesThatCanMoveAListMarkIt(t *testing.T, env *testenv.Env) {
 		}
 	}
 	slices.Sort(want)
-	if got := dirtyNow(); !slices.Equal(got, want) {
+	if got := claimDirty(t, st); !slices.Equal(got, want) {
 		t.Errorf("a replay marked %v, want every dirty row %v", got, want)
 	}
 }
