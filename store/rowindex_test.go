@@ -211,7 +211,7 @@ func countsOfIndexed(t *testing.T, st *store.Store, items []string, what string)
 			}
 			want := 0
 			for _, f := range names {
-				if !strings.Contains(f, "|") && !schema.IsFenceField(f) {
+				if schema.IsCoCountField(f) {
 					want++
 				}
 			}

@@ -258,10 +258,7 @@ if top > wm then
   set[ns + 1] = ARGV[3]; set[ns + 2] = top; ns = ns + 2
   if index and not stored then nn = nn + 1; named[nn] = ARGV[3] end
 end
-if index then
-  local _
-  _, ns, nd = countIndexed(counted, got[nf + 1], writeIndex(index, nn, ng, nc), set, ns, del, nd)
-end
+if index then ns, nd = countIndexed(counted, got[nf + 1], writeIndex(index, nn, ng, nc), set, ns, del, nd) end
 writeFields(KEYS[1], set, ns, del, nd)
 return applied
 `)
@@ -392,7 +389,7 @@ while k <= #KEYS do
       -- A row that had and has no candidate at the support keeps its
       -- empty list whatever its histogram and M_X do.
       local none
-      none, nw, nd = countIndexed(counted, got[nm], writeIndex(index, nn, ng, nc), set, nw, del, nd)
+      nw, nd, none = countIndexed(counted, got[nm], writeIndex(index, nn, ng, nc), set, nw, del, nd)
       if none then moves = false end
     end
     writeFields(key, set, nw, del, nd)
@@ -455,14 +452,15 @@ end
 -- countIndexed keeps a row's count of indexed co-counts (counted: the
 -- state's rows keep it): had, its value read with the row's fields (false
 -- when absent), more what writeIndex returned. It adds the count's write
--- to set or del and returns whether the row had and has none.
+-- to set or del and returns their new lengths and whether the row had and
+-- has none.
 local function countIndexed(counted, had, more, set, ns, del, nd)
-  if not counted then return false, ns, nd end
+  if not counted then return ns, nd, false end
   had = tonumber(had) or 0
   local has = had + more
   if has > 0 and has ~= had then set[ns + 1] = '` + schema.FieldIndexedCoCounts + `'; set[ns + 2] = has; ns = ns + 2
   elseif has <= 0 and had > 0 then nd = nd + 1; del[nd] = '` + schema.FieldIndexedCoCounts + `' end
-  return had == 0 and has == 0, ns, nd
+  return ns, nd, had == 0 and has == 0
 end
 `
 }

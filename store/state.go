@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"strings"
 
 	"github.com/redis/go-redis/v9"
 
@@ -94,12 +93,12 @@ func (s *State) Write(ctx context.Context, st *Snapshot) error {
 		for i := 0; i < len(fields); i += 2 {
 			f := fields[i].(string)
 			n, _ := fields[i+1].(int64) // a co-count's, as counts makes them
-			co := !strings.Contains(f, "|") && !schema.IsFenceField(f)
+			co := schema.IsCoCountField(f)
 			if !co || n >= ix.support {
 				named = append(named, f, "")
-			}
-			if co && n >= ix.support {
-				indexedCo++
+				if co {
+					indexedCo++
+				}
 			}
 		}
 		if ix.counted && indexedCo > 0 {

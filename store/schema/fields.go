@@ -125,6 +125,11 @@ func WatermarkField(partition int) string { return "#" + strconv.Itoa(partition)
 // list revision) rather than data.
 func IsFenceField(f string) bool { return strings.HasPrefix(f, "#") }
 
+// IsCoCountField reports whether a row field holds a co-count (its name is
+// the other item's id): neither a statistic nor a histogram bin (they hold
+// '|') nor a fence.
+func IsCoCountField(f string) bool { return !strings.Contains(f, "|") && !IsFenceField(f) }
+
 // ParseWatermarkField returns the partition of a WatermarkField; ok is
 // false for other fields (FieldListRevision included).
 func ParseWatermarkField(f string) (partition int, ok bool) {
