@@ -131,7 +131,7 @@ func TestReportJSONWritesNonFiniteFiguresAsNull(t *testing.T) {
 }
 
 func TestParseInfo(t *testing.T) {
-	text := "# Stats\r\ntotal_commands_processed:1000\r\ntotal_net_input_bytes:5000\r\ntotal_net_output_bytes:700\r\n" +
+	text := "# Stats\r\ntotal_commands_processed:1000\r\ntotal_net_input_bytes:5000\r\ntotal_net_output_bytes:700\r\ntotal_forks:4\r\n" +
 		"# CPU\r\nused_cpu_sys:1.5\r\nused_cpu_user:2.25\r\n# Memory\r\nused_memory:1048576\r\n# Clients\r\nconnected_clients:3\r\n" +
 		"# Commandstats\r\ncmdstat_evalsha:calls=10,usec=500,usec_per_call=50.00,rejected_calls=0,failed_calls=0\r\n" +
 		"cmdstat_hincrby:calls=200,usec=100,usec_per_call=0.50,rejected_calls=0,failed_calls=0\r\n"
@@ -139,7 +139,7 @@ func TestParseInfo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.commands != 1000 || a.netIn != 5000 || a.netOut != 700 || a.cpu != 3.75 || a.usedMemory != 1<<20 || a.clients != 3 ||
+	if a.commands != 1000 || a.netIn != 5000 || a.netOut != 700 || a.cpu != 3.75 || a.usedMemory != 1<<20 || a.clients != 3 || a.forks != 4 ||
 		a.calls["evalsha"] != 10 || a.calls["hincrby"] != 200 {
 		t.Fatalf("parsed %+v", a)
 	}
@@ -147,13 +147,22 @@ func TestParseInfo(t *testing.T) {
 	b.at = time.Unix(2, 0)
 	b.commands = 1600
 	b.cpu = 4.25
+	b.forks = 7
 	b.calls = map[string]float64{"evalsha": 30, "hincrby": 900, "get": 5}
 	d := a.to(b)
-	if d.seconds != 2 || d.commands != 600 || d.cpu != 0.5 || d.calls["evalsha"] != 20 || d.calls["get"] != 5 || d.calls["hincrby"] != 700 {
+	if d.seconds != 2 || d.commands != 600 || d.cpu != 0.5 || d.forks != 3 || d.calls["evalsha"] != 20 || d.calls["get"] != 5 || d.calls["hincrby"] != 700 {
 		t.Fatalf("delta %+v", d)
 	}
 	if _, err := parseInfo("# Stats\r\n", time.Now()); err == nil {
 		t.Error("missing fields: want an error")
+	}
+	// A Redis older than 6.2 has no total_forks: no forks counted, no error.
+	older, err := parseInfo(strings.Replace(text, "total_forks:4\r\n", "", 1), time.Now())
+	if err != nil || older.forks != 0 {
+		t.Errorf("without total_forks: forks %v, error %v", older.forks, err)
+	}
+	if _, err := parseInfo(strings.Replace(text, "total_forks:4", "total_forks:x", 1), time.Now()); err == nil {
+		t.Error("total_forks not a number: want an error")
 	}
 }
 

@@ -24,6 +24,7 @@ type redisStats struct {
 	cpu        float64            // used_cpu_sys + used_cpu_user, seconds
 	usedMemory float64            // used_memory, bytes
 	clients    float64            // connected_clients
+	forks      float64            // total_forks: AOF rewrites and RDB saves (0 where INFO lacks it)
 	calls      map[string]float64 // calls per command, from commandstats
 	// masters holds each master's own reading when Redis is a cluster
 	// (the fields above are then their sums), by address.
@@ -53,6 +54,7 @@ func readRedisStats(ctx context.Context, rdb redis.UniversalClient) (redisStats,
 		sum.cpu += st.cpu
 		sum.usedMemory += st.usedMemory
 		sum.clients += st.clients
+		sum.forks += st.forks
 		for cmd, n := range st.calls {
 			sum.calls[cmd] += n
 		}
@@ -115,6 +117,15 @@ func parseInfo(text string, at time.Time) (redisStats, error) {
 			return s, err
 		}
 	}
+	// A fork's child (an AOF rewrite, an RDB save) writes the whole
+	// dataset on another core, outside used_cpu: on a machine the bench
+	// shares with Redis it slows serve and the bench. Redis before 6.2
+	// does not count them.
+	if _, ok := fields["total_forks"]; ok {
+		if s.forks, err = num("total_forks"); err != nil {
+			return s, err
+		}
+	}
 	sys, err := num("used_cpu_sys")
 	if err != nil {
 		return s, err
@@ -132,13 +143,14 @@ type redisDelta struct {
 	seconds                 float64
 	commands, netIn, netOut float64
 	cpu                     float64
+	forks                   float64
 	calls                   map[string]float64
 	masters                 map[string]redisDelta // a cluster's, by address
 }
 
 func (a redisStats) to(b redisStats) redisDelta {
 	d := redisDelta{seconds: b.at.Sub(a.at).Seconds(), commands: b.commands - a.commands, netIn: b.netIn - a.netIn,
-		netOut: b.netOut - a.netOut, cpu: b.cpu - a.cpu, calls: map[string]float64{}}
+		netOut: b.netOut - a.netOut, cpu: b.cpu - a.cpu, forks: b.forks - a.forks, calls: map[string]float64{}}
 	for cmd, n := range b.calls {
 		if dn := n - a.calls[cmd]; dn > 0 {
 			d.calls[cmd] = dn

@@ -45,6 +45,13 @@ type Report struct {
 	// calls both in that command and in the script's EVALSHA.)
 	RedisCPUSecPerMillion Figure             `json:"redis_cpu_sec_per_million"`
 	RedisCommands         map[string]float64 `json:"redis_commands_per_event_by_name"`
+	// Forks of Redis in each phase (INFO's total_forks: AOF rewrites and
+	// RDB saves). Each fork's child writes the whole dataset on another
+	// core, which used_cpu does not count: on a machine shared with serve
+	// and the bench, a phase with many is slower and less fresh than one
+	// without (docs/BENCHMARKS.md, "Sixteenth pass").
+	RedisForks      float64 `json:"redis_forks"`
+	PacedRedisForks float64 `json:"paced_redis_forks"`
 	// Other clients of the same Redis: their command rate in the second
 	// before serve starts and in the second after it stops, and whether
 	// it was large enough (over 1% of the sustained phase's rate) to
@@ -179,6 +186,7 @@ func Run(ctx context.Context, cfg Config, dataset string, evs []event.Event) (Re
 	rep.RedisOutBytesPerEvent = ratio(r.netOut, n)
 	rep.RedisCPUSecPerMillion = perMillion(r.cpu, rep.SustainedEvents)
 	rep.RedisCommands = perEvent(r.calls, n)
+	rep.RedisForks = r.forks
 	rep.EventsPerBatch = ratio(ph1.batchMessages, ph1.batches)
 	rep.EventsPerWrite = ratio(ph1.batchMessages, ph1.writes)
 	rep.RedisMasters, rep.RedisMasterCmdsRatio = masterLoads(r, n)
@@ -218,6 +226,7 @@ func Run(ctx context.Context, cfg Config, dataset string, evs []event.Event) (Re
 	rep.PacedRedisMasters, rep.PacedRedisMasterCmdsRatio = masterLoads(ph2.redis, p)
 	rep.PacedListsRescoredPerEvt = ratio(ph2.rescored, p)
 	rep.PacedRedisCommands = perEvent(ph2.redis.calls, p)
+	rep.PacedRedisForks = ph2.redis.forks
 	rep.PacedEventsPerBatch = ratio(ph2.batchMessages, ph2.batches)
 	rep.PacedEventsPerWrite = ratio(ph2.batchMessages, ph2.writes)
 	rep.PacedStateChangesPerEvent = ratio(ph2.changes, p)

@@ -39,6 +39,7 @@ func WriteTable(w io.Writer, r Report) error {
 		row("WARNING", "saturated", fmt.Sprintf("the pipeline caught up %.1fs after the last paced event: freshness includes queueing; try a lower -paced-load", r.PacedBacklogSeconds))
 	}
 	row("paced cost", fmt.Sprintf("%.2f cmds/event", r.PacedRedisCmdsPerEvent), fmt.Sprintf("Redis CPU %.2f s/M events, serve CPU %.2f s/M events, %.2f lists re-scored per event", r.PacedRedisCPUSecPerMillion, r.PacedConsumerCPUSecPerMil, r.PacedListsRescoredPerEvt))
+	row("Redis forks", fmt.Sprintf("%.0f, %.0f paced", r.RedisForks, r.PacedRedisForks), "AOF rewrites and RDB saves: each child writes the dataset on another core, not in Redis CPU")
 	if h := r.Hide; h != nil {
 		row("hide p50", fmt.Sprintf("%.0f ms", h.P50Ms), fmt.Sprintf("from the record published to no list holding the item; %d best-sellers, one at a time", h.Hides))
 		row("hide p99", fmt.Sprintf("%.0f ms", h.P99Ms), fmt.Sprintf("max %.0f ms; each was in %.0f lists on average, %d at most", h.MaxMs, h.ListsMean, h.ListsMax))
