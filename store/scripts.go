@@ -978,6 +978,28 @@ end
 return removed
 `)
 
+// countIndexedScript sets each row's count of the co-counts its index
+// names (schema.FieldIndexedCoCounts, absent for none), as the writes of a
+// state recorded with schema.MetaRowIndexCounts keep it: the names that
+// are neither fences ("#") nor statistics or bins ("|"), as
+// schema.IsCoCountField says. A row that is gone is left (its index goes
+// with it). KEYS: pairs of (row, its index). Returns the rows counted.
+var countIndexedScript = redis.NewScript(`
+local counted = 0
+for k = 1, #KEYS, 2 do
+  if redis.call('EXISTS', KEYS[k]) == 1 then
+    local n = 0
+    for _, name in ipairs(redis.call('HKEYS', KEYS[k + 1])) do
+      if string.byte(name, 1) ~= 35 and not string.find(name, '|', 1, true) then n = n + 1 end
+    end
+    if n > 0 then redis.call('HSET', KEYS[k], '` + schema.FieldIndexedCoCounts + `', n)
+    else redis.call('HDEL', KEYS[k], '` + schema.FieldIndexedCoCounts + `') end
+    counted = counted + 1
+  end
+end
+return counted
+`)
+
 var allScripts = []*redis.Script{applyOpsScript, applySumsScript, writeCustomersScript, advanceScript, markDirtyScript,
 	claimDirtyScript, clearDirtyScript, writeListsScript, markStepScript, finishBatchScript, finishSweepScript,
-	probeScript, applyCatalogueScript, promoteDueScript, donePendingScript, forgetItemScript}
+	probeScript, applyCatalogueScript, promoteDueScript, donePendingScript, forgetItemScript, countIndexedScript}

@@ -40,6 +40,7 @@ func TestConfigurationErrorsSayWhatToFix(t *testing.T) {
 		{"negative dedup window", nil, []string{"serve", "-dedup-window", "-1h"}, "-dedup-window"},
 		{"unknown partitioner", map[string]string{"ALSOBOUGHT_KEY_PARTITIONER": "crc32"}, []string{"serve"}, `ALSOBOUGHT_KEY_PARTITIONER="crc32": want murmur2 or none`},
 		{"adopt without all", nil, []string{"rescore", "-adopt-list-settings", "i1"}, "needs -all"},
+		{"count indexed with items", nil, []string{"rescore", "-count-indexed-co-counts", "i1"}, "runs alone"},
 		{"two redis addresses in single mode", map[string]string{"ALSOBOUGHT_REDIS_ADDRS": "127.0.0.1:7001,127.0.0.1:7002"}, []string{"serve"}, "ALSOBOUGHT_REDIS_MODE=cluster"},
 		{"unknown redis mode", nil, []string{"serve", "-redis-mode", "replicated"}, "-redis-mode"},
 		{"sentinel without a master name", map[string]string{"ALSOBOUGHT_REDIS_SENTINEL_MASTER": ""}, []string{"serve", "-redis-mode", "sentinel"}, "-redis-sentinel-master"},

@@ -178,16 +178,23 @@ func waitApplied(ctx context.Context, s *settings, conn *kafkaconn.Conn, st *sto
 }
 
 // rescoreCmd is `alsobought rescore`.
-type rescoreCmd struct{ all, adopt bool }
+type rescoreCmd struct{ all, adopt, countIndexed bool }
 
 func (c *rescoreCmd) settings(s *settings) []config.Group {
 	return []config.Group{s.redis(), s.lists(), s.kafka().Only(&s.feedTopic), {Name: "Re-score", FlagsOnly: true, Settings: []config.Setting{
 		{Flag: "all", Help: "recompute every list", Value: config.Bool(&c.all, false)},
 		{Flag: "adopt-list-settings", Help: "with -all: move the state to the configured list size, min support and scorer (stop serve first)", Value: config.Bool(&c.adopt, false)},
+		{Flag: "count-indexed-co-counts", Help: "alone: give the rows of a state recorded before they counted the co-counts their index names those counts, so that a row without candidates is not re-scored for its histogram (stop every serve first, start them after)", Value: config.Bool(&c.countIndexed, false)},
 	}}}
 }
 
 func (c *rescoreCmd) run(ctx context.Context, s *settings, items []string, stdout, stderr io.Writer) error {
+	if c.countIndexed {
+		if c.all || c.adopt || len(items) > 0 {
+			return usageErr("-count-indexed-co-counts runs alone: give no -all, -adopt-list-settings or item ids")
+		}
+		return countIndexedCoCounts(ctx, s, stdout)
+	}
 	if !c.all && len(items) == 0 {
 		return usageErr("give -all or item ids")
 	}
@@ -229,6 +236,29 @@ func (c *rescoreCmd) run(ctx context.Context, s *settings, items []string, stdou
 		}
 	}
 	fmt.Fprintf(stdout, "re-scored the lists of %d items\n", len(items))
+	return nil
+}
+
+// countIndexedCoCounts is `alsobought rescore -count-indexed-co-counts`
+// (store.Meta.CountIndexedCoCounts).
+func countIndexedCoCounts(ctx context.Context, s *settings, stdout io.Writer) error {
+	st, err := openStore(ctx, s)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	start := time.Now()
+	n, err := st.Meta.CountIndexedCoCounts(ctx)
+	switch {
+	case errors.Is(err, store.ErrNoRowIndexes):
+		return &exitError{code: 1, msg: fmt.Sprintf("%v under Redis key prefix %q: nothing to count (docs/operations.md, \"Row indexes after an upgrade\")", err, s.prefix)}
+	case err != nil:
+		return err
+	case n == 0:
+		fmt.Fprintln(stdout, "the state's rows count their indexed co-counts already")
+	default:
+		fmt.Fprintf(stdout, "counted the indexed co-counts of %d rows in %s; the state now records that its rows count them: start serve again\n", n, time.Since(start).Round(time.Millisecond))
+	}
 	return nil
 }
 
