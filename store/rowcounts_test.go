@@ -56,16 +56,7 @@ func testAStateRecordedBeforeTheCountsIsGivenThem(t *testing.T, env *testenv.Env
 
 	// Their indexes name co-counts that no row counts yet.
 	for _, it := range []string{"milk", "bread", "eggs"} {
-		names, err := client.HKeys(ctx, keys.RowIndex(store.Bought, it)).Result()
-		if err != nil {
-			t.Fatal(err)
-		}
-		named := 0
-		for _, f := range names {
-			if schema.IsCoCountField(f) {
-				named++
-			}
-		}
+		names, named := namedCoCounts(t, older, store.Bought, it)
 		has, err := client.HExists(ctx, keys.Row(store.Bought, it), schema.FieldIndexedCoCounts).Result()
 		if err != nil || has || named != 2 {
 			t.Fatalf("%s before counting: index %v, a count %v (%v); want two co-counts named, no count", it, names, has, err)

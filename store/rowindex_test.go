@@ -205,16 +205,7 @@ func countsOfIndexed(t *testing.T, st *store.Store, items []string, what string)
 	client, keys := st.Client(), st.Keys()
 	for _, kind := range store.ListKinds() {
 		for _, it := range items {
-			names, err := client.HKeys(ctx, keys.RowIndex(kind, it)).Result()
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := 0
-			for _, f := range names {
-				if schema.IsCoCountField(f) {
-					want++
-				}
-			}
+			names, want := namedCoCounts(t, st, kind, it)
 			got, err := client.HGet(ctx, keys.Row(kind, it), schema.FieldIndexedCoCounts).Int()
 			if errors.Is(err, redis.Nil) {
 				got, err = 0, nil
@@ -227,6 +218,22 @@ func countsOfIndexed(t *testing.T, st *store.Store, items []string, what string)
 			}
 		}
 	}
+}
+
+// namedCoCounts returns the names in the index of item's row of a kind
+// and how many of them are co-counts: what the row's count must say.
+func namedCoCounts(t *testing.T, st *store.Store, kind store.ListKind, item string) (names []string, coCounts int) {
+	t.Helper()
+	names, err := st.Client().HKeys(context.Background(), st.Keys().RowIndex(kind, item)).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range names {
+		if schema.IsCoCountField(f) {
+			coCounts++
+		}
+	}
+	return names, coCounts
 }
 
 // TestARowWhoseIndexNamesMostOfItIsReadWhole: a re-score reads a row
