@@ -990,7 +990,7 @@ for k = 1, #KEYS, 2 do
   if redis.call('EXISTS', KEYS[k]) == 1 then
     local n = 0
     for _, name in ipairs(redis.call('HKEYS', KEYS[k + 1])) do
-      if string.byte(name, 1) ~= 35 and not string.find(name, '|', 1, true) then n = n + 1 end
+      if string.sub(name, 1, 1) ~= '#' and not string.find(name, '|', 1, true) then n = n + 1 end
     end
     if n > 0 then redis.call('HSET', KEYS[k], '` + schema.FieldIndexedCoCounts + `', n)
     else redis.call('HDEL', KEYS[k], '` + schema.FieldIndexedCoCounts + `') end
